@@ -1,0 +1,224 @@
+"""The workspace and its ``config.toml``.
+
+A workspace is a folder with a ``config.toml`` (found from the current
+directory upwards, the way git finds its repository), or the one named by
+``--workspace`` / ``PROCESSOR_WORKSPACE``.  A fresh checkout with no config
+works too: the project folder itself is the workspace, with the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from processor.paths import PROJECT_ROOT
+from processor.rulebook import Rulebook, load_rulebook
+
+CONFIG_NAME = "config.toml"
+WORKSPACE_ENV = "PROCESSOR_WORKSPACE"
+
+DEFAULT_CONFIG_TEXT = """\
+# 示范点联系指导月报表处理程序 — 配置文件
+# 所有路径均相对于本文件所在的文件夹。删除某一项即使用默认值。
+
+[paths]
+inbox = "inbox"            # 收件箱：各单位把月报表放到这里（可为共享文件夹）
+outbox = "outbox"          # 发件箱：回执、报告、汇总表
+archive = "archive"        # 原件存档（只读，按内容哈希存放）
+ledger = "ledger.sqlite"   # 台账数据库
+roster = "roster.xlsx"     # 名册：单位、企业组人员、分片联系
+rulebook = ""              # 规则库；留空使用程序自带的 schemas/requirements.toml
+
+[intake]
+stable_seconds = 2.0       # 文件大小和修改时间保持不变多少秒后才处理（防止复制未完成）
+poll_interval = 2.0        # 轮询模式（网络共享文件夹）的扫描间隔，秒
+rescan_seconds = 60        # 监视时每隔多少秒全面扫描一次收件箱，以防漏掉文件
+max_file_mb = 20           # 单个文件大小上限
+max_uncompressed_mb = 200  # 解压后总大小上限
+max_ratio = 200            # 单个压缩成员的压缩比上限（防“压缩炸弹”）
+max_rows = 5000            # 每个工作表的行数上限
+max_columns = 100          # 每个工作表的列数上限
+timeout_seconds = 60       # 单个文件的处理时限
+memory_mb = 1024           # 单个文件处理时的内存上限
+
+[report]
+office = "中共××市委组织部企业组"   # 报告落款单位
+title_prefix = ""                    # 报告标题前缀，如“××市”
+
+[schedule]
+nightly_at = "22:30"       # 每晚汇总并发送报告的时间（24 小时制）
+
+[smtp]
+host = ""                  # 邮件服务器；留空则只生成 .eml 文件，不发送
+port = 465
+security = "ssl"           # ssl、starttls 或 none
+user = ""
+password_env = "PROCESSOR_SMTP_PASSWORD"   # 密码只从这个环境变量读取，不写在文件里
+sender = ""
+recipients = []            # 企业组收件人，如 ["qyz@example.gov.cn"]
+reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]
+max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
+"""
+
+
+class ConfigError(ValueError):
+    """A config value is missing or wrong; the message names the key in Chinese."""
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    stable_seconds: float = 2.0
+    poll_interval: float = 2.0
+    rescan_seconds: float = 60.0
+    max_file_mb: float = 20.0
+    max_uncompressed_mb: float = 200.0
+    max_ratio: float = 200.0
+    max_rows: int = 5000
+    max_columns: int = 100
+    timeout_seconds: float = 60.0
+    memory_mb: int = 1024
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = ""
+    port: int = 465
+    security: str = "ssl"
+    user: str = ""
+    password_env: str = "PROCESSOR_SMTP_PASSWORD"
+    sender: str = ""
+    recipients: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据")
+    max_attempts: int = 8
+
+    @property
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    raw: dict = field(default_factory=dict, hash=False)
+    has_config: bool = False
+
+    def _path(self, key: str, default: str) -> Path:
+        value = self.raw.get("paths", {}).get(key) or default
+        return (self.root / value).resolve()
+
+    @property
+    def inbox(self) -> Path:
+        return self._path("inbox", "inbox")
+
+    @property
+    def outbox(self) -> Path:
+        return self._path("outbox", "outbox")
+
+    @property
+    def archive(self) -> Path:
+        return self._path("archive", "archive")
+
+    @property
+    def ledger_path(self) -> Path:
+        return self._path("ledger", "ledger.sqlite")
+
+    @property
+    def roster_path(self) -> Path:
+        return self._path("roster", "roster.xlsx")
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.outbox / "回执"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / ".processor.lock"
+
+    @cached_property
+    def rulebook(self) -> Rulebook:
+        custom = self.raw.get("paths", {}).get("rulebook")
+        return load_rulebook((self.root / custom) if custom else None)
+
+    @cached_property
+    def intake(self) -> IntakeSettings:
+        return _section(self.raw, "intake", IntakeSettings)
+
+    @cached_property
+    def smtp(self) -> SmtpSettings:
+        settings = _section(self.raw, "smtp", SmtpSettings)
+        if settings.security not in ("ssl", "starttls", "none"):
+            raise ConfigError(f"配置项 smtp.security 只能是 ssl、starttls 或 none，而不是“{settings.security}”")
+        return settings
+
+    @property
+    def office_name(self) -> str:
+        return self.raw.get("report", {}).get("office", "中共××市委组织部企业组")
+
+    @property
+    def title_prefix(self) -> str:
+        return self.raw.get("report", {}).get("title_prefix", "")
+
+    @property
+    def nightly_at(self) -> tuple[int, int]:
+        text = str(self.raw.get("schedule", {}).get("nightly_at", "22:30"))
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+        if not match:
+            raise ConfigError(f"配置项 schedule.nightly_at 应为“时:分”（如 22:30），而不是“{text}”")
+        return int(match.group(1)), int(match.group(2))
+
+    def ensure_folders(self) -> None:
+        for folder in (self.inbox, self.outbox, self.archive, self.receipts_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def _section(raw: dict, name: str, cls):
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"配置项 [{name}] 应为一个表")
+    defaults = cls()
+    values = {}
+    for key, value in table.items():
+        if key not in cls.__dataclass_fields__:
+            raise ConfigError(f"配置项 {name}.{key} 不存在（可用：{'、'.join(cls.__dataclass_fields__)}）")
+        expected = getattr(defaults, key)
+        if isinstance(expected, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"配置项 {name}.{key} 应为文字列表，如 [\"a\", \"b\"]")
+            value = tuple(value)
+        elif isinstance(expected, bool) or not isinstance(value, type(expected)) and not (
+                isinstance(expected, float) and isinstance(value, int) and not isinstance(value, bool)):
+            raise ConfigError(f"配置项 {name}.{key} 的值“{value}”类型不对，应与默认值 {expected!r} 同类")
+        elif isinstance(expected, (int, float)) and value < 0:
+            raise ConfigError(f"配置项 {name}.{key} 不能为负数")
+        values[key] = value
+    return cls(**{**defaults.__dict__, **values})
+
+
+def load_workspace(root: Path | str) -> Workspace:
+    root = Path(root).resolve()
+    config = root / CONFIG_NAME
+    if not config.exists():
+        return Workspace(root, {}, False)
+    try:
+        raw = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"配置文件 {config} 格式有误：{exc}") from None
+    return Workspace(root, raw, True)
+
+
+def find_workspace(explicit: Path | str | None = None, start: Path | None = None) -> Workspace:
+    """``--workspace``, then ``$PROCESSOR_WORKSPACE``, then the nearest ``config.toml``
+    above the current directory, then the project folder itself."""
+    if explicit:
+        return load_workspace(explicit)
+    if os.environ.get(WORKSPACE_ENV):
+        return load_workspace(os.environ[WORKSPACE_ENV])
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return load_workspace(folder)
+    return load_workspace(PROJECT_ROOT)

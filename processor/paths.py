@@ -1,0 +1,9 @@
+"""Where the project's own read-only resources live (templates, schemas)."""
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+RULEBOOK_PATH = SCHEMAS_DIR / "requirements.toml"
