@@ -1,0 +1,178 @@
+"""The ``processor`` command: parses arguments, calls one library function, prints.
+
+Every subcommand works on the workspace found from the current directory (or
+``--workspace`` / ``PROCESSOR_WORKSPACE``).  Messages are Chinese; ``--json``
+gives machine-readable output.  Exit codes: 0 success, 1 the input was
+rejected / something needs attention, 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from processor import __version__
+from processor.config import WORKSPACE_ENV, ConfigError, find_workspace
+from processor.rulebook import RulebookError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from processor.lock import AlreadyRunning
+    from processor.roster import RosterError
+
+    return (ConfigError, RulebookError, RosterError, AlreadyRunning)
+
+
+def friendly_errors(func):
+    """Map the product's own errors to a Chinese message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except _known_errors() as exc:
+            err_console.print(f"[bold red]错误：[/]{exc}")
+            sys.exit(2)
+
+    return wrapper
+
+
+def workspace_of(ctx: click.Context):
+    return find_workspace(ctx.obj.get("workspace"))
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), envvar=WORKSPACE_ENV,
+              help="工作区文件夹（含 config.toml）；默认从当前文件夹向上查找。")
+@click.version_option(__version__, prog_name="processor")
+@click.pass_context
+def main(ctx: click.Context, workspace: Path | None) -> None:
+    """企业组联系党建示范点月报表处理程序。"""
+    ctx.ensure_object(dict)
+    ctx.obj["workspace"] = workspace
+
+
+# --- intake ------------------------------------------------------------------------
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def process(ctx: click.Context, as_json: bool) -> None:
+    """处理收件箱中的全部文件一次（登记、存档、回执）。"""
+    from processor.intake import process_inbox
+    from processor.lock import WorkspaceLock
+
+    ws = workspace_of(ctx)
+    with WorkspaceLock(ws), progress_bar("处理收件箱") as bar:
+        task = bar.add_task("", total=None)
+        outcomes = process_inbox(ws, on_start=lambda n: bar.update(task, total=n),
+                                 on_done=lambda _: bar.advance(task))
+    if as_json:
+        print_json([{"id": o.file_id, "file": o.name, "status": o.status, "unit": o.unit, "month": o.month,
+                     "errors": o.errors, "warnings": o.warnings, "receipt": str(o.receipt or "")}
+                    for o in outcomes])
+        return
+    if not outcomes:
+        console.print("收件箱中没有待处理的文件。")
+        return
+    table = Table(title=f"本次处理 {len(outcomes)} 个文件")
+    for column in ("文件", "结果", "单位", "月份", "问题"):
+        table.add_column(column)
+    from processor.ledger import STATUS_CN
+
+    for o in outcomes:
+        table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
+                      f"{o.errors} 处错误" if o.errors else "")
+    console.print(table)
+    console.print(f"回执在：{ws.receipts_dir}")
+
+
+@main.command()
+@click.option("--polling", is_flag=True, help="轮询模式：收件箱在网络共享文件夹（SMB/NFS）上时使用。")
+@click.option("--interval", type=float, default=None, help="轮询间隔（秒）。")
+@click.pass_context
+@friendly_errors
+def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
+    """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
+    from processor.intake import Intake
+    from processor.lock import WorkspaceLock, install_signal_handlers
+    from processor.watch import InboxWatcher
+
+    ws = workspace_of(ctx)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    with WorkspaceLock(ws):
+        intake = Intake(ws)
+        intake.recover()
+        watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
+                               poll_interval=interval or ws.intake.poll_interval,
+                               stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds)
+        mode = "轮询" if polling else "实时"
+        console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
+        watcher.start()
+        try:
+            watcher.run_forever(stop)
+        finally:
+            watcher.stop()
+            intake.close()
+    console.print("已停止监视。")
+
+
+@main.command()
+@click.option("--month", help="月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+@friendly_errors
+def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
+    """查看某月各单位的报送情况和最近退回的文件。"""
+    from processor.ledger import Ledger
+    from processor.periods import parse_month
+    from processor.roster import workspace_roster
+    from processor.status import latest_due_month, status_report
+
+    ws = workspace_of(ctx)
+    today = dt.date.today()
+    if month:
+        try:
+            parse_month(month)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month")
+    month = month or latest_due_month(ws.rulebook, today)
+    with Ledger(ws.ledger_path) as ledger:
+        report = status_report(ws, ledger, workspace_roster(ws), month, today)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(title=f"{month[:4]}年{int(month[5:])}月报送情况（截止日 {report['deadline']}）")
+    for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数"):
+        table.add_column(column)
+    for line in report["units"]:
+        table.add_row(line["unit"], line["kind"], line["state"], line["received"] or "—",
+                      str(line["days_late"] or ""), str(line["rejections"] or ""))
+    console.print(table)
+    console.print("；".join(f"{k} {v} 个" for k, v in report["summary"].items()))
+    if report["recent_rejections"]:
+        console.print("最近退回的文件：")
+        for r in report["recent_rejections"]:
+            console.print(f"  {r['received_at'][:16]}  {r['unit'] or '未识别单位'}  {r['file']}（{r['errors']} 处错误）")

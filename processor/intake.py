@@ -1,0 +1,240 @@
+"""Intake: take each file out of the inbox exactly once, record it, answer it.
+
+The steps for one file are ordered so that a crash at any instant leaves the
+file either still in the inbox or fully recorded and archived:
+
+1. hash and validate it (no side effects);
+2. copy it into the content-addressed, read-only archive (idempotent);
+3. record the arrival and its validated rows in ONE ledger transaction
+   (superseding an earlier submission of the same unit and month);
+4. write the receipt (and annotated copy) atomically, then note it in the ledger;
+5. remove the file from the inbox, then note that in the ledger.
+
+:func:`recover` finishes steps 4–5 for any arrival a crash interrupted; a file
+whose step 3 never committed is still in the inbox and is simply processed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from processor import receipts
+from processor.faults import checkpoint
+from processor.config import Workspace
+from processor.errors import Problem
+from processor.fsutil import atomic_path, safe_name, sha256_file
+from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
+from processor.roster import Roster, workspace_roster
+from processor.validate import ValidationResult, validate_file
+
+log = logging.getLogger("processor.intake")
+
+
+@dataclass
+class IntakeOutcome:
+    file_id: int
+    name: str
+    status: str
+    unit: str | None
+    month: str | None
+    receipt: Path | None
+    errors: int = 0
+    warnings: int = 0
+    replaced: int | None = None
+    duplicate_of: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Intake:
+    """The intake stage bound to one workspace; ``handle(path)`` processes one inbox file."""
+
+    def __init__(self, ws: Workspace, *, ledger: Ledger | None = None, roster: Roster | None = None,
+                 clock: Callable[[], dt.datetime] | None = None):
+        self.ws = ws
+        ws.ensure_folders()
+        self.ledger = ledger or Ledger(ws.ledger_path)
+        self.roster = roster or workspace_roster(ws)
+        self.rulebook = ws.rulebook
+        self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        self._one_at_a_time = threading.Lock()
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # --- one file ----------------------------------------------------------------
+    def handle(self, path: Path) -> IntakeOutcome | None:
+        """Process one inbox file; returns None when the file vanished meanwhile."""
+        with self._one_at_a_time:
+            path = Path(path)
+            if not path.is_file() or path.is_symlink():
+                return None
+            sha = sha256_file(path)
+            size = path.stat().st_size
+            relative = self._inbox_relative(path)
+            folder_unit = self._folder_unit(relative)
+            received = self.clock()
+
+            original = self._duplicate_target(sha)
+            if original is not None:
+                outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
+            else:
+                result = validate_file(path, roster=self.roster, rulebook=self.rulebook,
+                                       expected_unit=folder_unit, limits=self.ws.intake)
+                checkpoint("after-validate")
+                archive_rel = self._archive(path, sha)
+                checkpoint("after-archive")
+                outcome = self._record(path, relative, folder_unit, sha, size, received, result, archive_rel)
+            checkpoint("after-commit")
+            self._finish(outcome.file_id, path)
+            return outcome
+
+    def _duplicate_target(self, sha: str):
+        rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted','superseded') "
+                                 "ORDER BY id LIMIT 1", (sha,))
+        return rows[0] if rows else None
+
+    def _record(self, path, relative, folder_unit, sha, size, received, result: ValidationResult,
+                archive_rel) -> IntakeOutcome:
+        status = ACCEPTED if result.accepted else REJECTED
+        problems = list(result.problems)
+        record = {
+            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
+            "size": size, "received_at": now_iso(received), "status": status,
+            "unit": result.unit, "unit_kind": result.unit_kind, "month": result.month,
+            "template_version": result.template_version, "model_hash": result.model_hash,
+            "error_count": len(result.problems.errors), "warning_count": len(result.problems.warnings),
+            "problems_json": [p.to_dict() for p in problems],
+            "summary_json": _summary(result), "archive_path": archive_rel,
+        }
+        replaced = None
+        with self.ledger.atomic() as conn:
+            file_id = self.ledger.insert_file(conn, record)
+            if status == ACCEPTED:
+                self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
+                replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
+        return IntakeOutcome(file_id, path.name, status, result.unit, result.month, None,
+                             len(result.problems.errors), len(result.problems.warnings), replaced,
+                             problems=problems)
+
+    def _record_duplicate(self, path, relative, folder_unit, sha, size, received, original) -> IntakeOutcome:
+        record = {
+            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
+            "size": size, "received_at": now_iso(received), "status": DUPLICATE,
+            "unit": original["unit"], "unit_kind": original["unit_kind"], "month": original["month"],
+            "template_version": original["template_version"], "model_hash": original["model_hash"],
+            "duplicate_of": original["id"], "archive_path": original["archive_path"],
+        }
+        with self.ledger.atomic() as conn:
+            file_id = self.ledger.insert_file(conn, record)
+        return IntakeOutcome(file_id, path.name, DUPLICATE, original["unit"], original["month"], None,
+                             duplicate_of=original["id"])
+
+    def _finish(self, file_id: int, inbox_file: Path | None) -> Path:
+        """Steps 4 and 5: receipt, then removal from the inbox. Safe to repeat."""
+        row = self.ledger.file(file_id)
+        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster)
+        if row["receipt_path"] is None:
+            self.ledger.set_file(file_id, receipt_path=str(receipt.relative_to(self.ws.outbox)))
+        checkpoint("after-receipt")
+        if inbox_file is not None and inbox_file.exists() and sha256_file(inbox_file) == row["sha256"]:
+            inbox_file.unlink()  # per-unit sub-folders stay: the office permissions them on the share
+            checkpoint("after-unlink")
+        self.ledger.set_file(file_id, inbox_removed=1)
+        return receipt
+
+    # --- helpers -----------------------------------------------------------------
+    def _inbox_relative(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.ws.inbox.resolve()).as_posix()
+        except ValueError:
+            return path.name
+
+    def _folder_unit(self, relative: str) -> str | None:
+        """A file in inbox/<单位>/… is bound to that unit (the office can permission the folder)."""
+        parts = relative.split("/")
+        if len(parts) < 2:
+            return None
+        folder = parts[0].strip()
+        return folder if self.roster.unit(folder) is not None else None
+
+    def _archive(self, path: Path, sha: str) -> str:
+        suffix = safe_name(path.suffix.lower(), fallback="")[:10] if path.suffix else ""
+        if not suffix.startswith(".") or not suffix[1:].isalnum():
+            suffix = ".bin"
+        relative = f"{sha[:2]}/{sha}{suffix}"
+        target = self.ws.archive / relative
+        if not target.exists():
+            with atomic_path(target) as tmp:
+                with open(path, "rb") as src, open(tmp, "wb") as dst:
+                    while block := src.read(1 << 20):
+                        dst.write(block)
+            os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        return relative
+
+    # --- recovery ----------------------------------------------------------------
+    def recover(self) -> int:
+        """Finish arrivals a crash interrupted after their ledger commit; returns how many."""
+        count = 0
+        for row in self.ledger.unfinished():
+            inbox_file = self.ws.inbox / row["inbox_path"]
+            self._finish(row["id"], inbox_file if row["inbox_removed"] == 0 else None)
+            count += 1
+        return count
+
+    def process_all(self, paths: Iterable[Path], *, stop: threading.Event | None = None,
+                    on_done: Callable[[IntakeOutcome | None], None] | None = None) -> list[IntakeOutcome]:
+        outcomes = []
+        for path in paths:
+            if stop is not None and stop.is_set():
+                break
+            outcome = self.handle(path)
+            if outcome is not None:
+                outcomes.append(outcome)
+            if on_done:
+                on_done(outcome)
+        return outcomes
+
+
+def inbox_files(ws: Workspace) -> list[Path]:
+    """Files waiting in the inbox (and its per-unit sub-folders), oldest first."""
+    from processor.watch import scan_inbox
+
+    return scan_inbox(ws.inbox)
+
+
+def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
+                  on_start: Callable[[int], None] | None = None,
+                  on_done: Callable[[IntakeOutcome | None], None] | None = None) -> list[IntakeOutcome]:
+    """One pass over the inbox: recovery first, then every waiting file once."""
+    intake = Intake(ws, clock=(lambda: now) if now else None)
+    try:
+        intake.recover()
+        paths = inbox_files(ws)
+        if on_start:
+            on_start(len(paths))
+        return intake.process_all(paths, stop=stop, on_done=on_done)
+    finally:
+        intake.close()
+
+
+def recover(ws: Workspace) -> int:
+    with contextlib.closing(Intake(ws)) as intake:
+        return intake.recover()
+
+
+def _summary(result: ValidationResult) -> dict:
+    frames = result.frames or {}
+    sites = frames.get("sites")
+    return {
+        "rows": {key: int(len(frame)) for key, frame in frames.items()},
+        "sites": [] if sites is None else [str(s) for s in sites["site"].tolist()],
+    }
+

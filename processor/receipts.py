@@ -1,0 +1,150 @@
+"""Receipts (回执): one per file received, written into ``outbox/回执/<单位>/<月份>/``.
+
+A receipt is an HTML page (opens with a double click, prints cleanly) and a
+JSON twin for scripts.  Everything in it comes from the file's ledger row, so
+writing it again after a crash gives the same file.  A rejected file also gets
+the annotated copy of the submitter's own workbook beside its receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import jinja2
+
+from processor.annotate import write_annotated_copy
+from processor.errors import Problem
+from processor.fsutil import atomic_write_text, safe_join
+from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
+from processor.paths import TEMPLATES_DIR
+from processor.periods import MONTH_RE
+from schemas.form import FORM_SHEETS
+
+UNKNOWN_UNIT = "未识别单位"
+UNKNOWN_MONTH = "未识别月份"
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                          undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def receipt_number(row) -> str:
+    return f"{row['received_at'][:4]}-{row['id']:06d}"
+
+
+def receipt_folder(ws, row) -> Path:
+    unit = row["unit"] or row["folder_unit"] or UNKNOWN_UNIT
+    month = row["month"] if row["month"] and MONTH_RE.match(row["month"]) else UNKNOWN_MONTH
+    return safe_join(ws.receipts_dir, unit, month)
+
+
+def receipt_stem(row) -> str:
+    stem = Path(row["original_name"]).stem
+    return f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}"
+
+
+def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] | None = None) -> Path:
+    """Write (or rewrite, identically) the receipt of one arrival; returns the HTML path."""
+    folder = receipt_folder(ws, row)
+    stem = receipt_stem(row)
+    annotated_name = None
+    problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
+    if row["status"] == REJECTED and (ws.archive / row["archive_path"]).suffix == ".xlsx":
+        annotated_name = f"{stem}_批注.xlsx"
+        annotated = write_annotated_copy(ws.archive / row["archive_path"],
+                                         [p for p in problems if p.is_error], folder / annotated_name)
+        if annotated is None:  # the workbook itself could not be opened: nothing to annotate
+            annotated_name = None
+    context = receipt_context(ws, ledger, row, problems, annotated_name, preview or [])
+    html_path = folder / f"{stem}.html"
+    atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
+    atomic_write_text(folder / f"{stem}.json", json.dumps(_json_view(row, problems, context),
+                                                          ensure_ascii=False, indent=2))
+    return html_path
+
+
+def _receipt_status(row) -> str:
+    # A superseded file was accepted when it arrived; its receipt says so.
+    return ACCEPTED if row["status"] == "superseded" else row["status"]
+
+
+def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated: str | None,
+                    preview: list[dict]) -> dict:
+    status = _receipt_status(row)
+    summary = json.loads(row["summary_json"] or "{}")
+    unit = row["unit"] or row["folder_unit"] or UNKNOWN_UNIT
+    month = _month_cn(row["month"])
+    verdict = {
+        ACCEPTED: f"已接收：{unit}{month}月报表已登记入台账。",
+        REJECTED: f"已退回：报表有 {sum(p.is_error for p in problems)} 处问题，请修改后重新报送。",
+        DUPLICATE: "重复报送：该文件此前已经收到，本次未重复登记。",
+    }[status]
+    context = {
+        "title": "示范点联系指导月报表回执",
+        "status": status,
+        "verdict": verdict,
+        "unit": unit,
+        "month": month,
+        "received": _time_cn(row["received_at"]),
+        "number": receipt_number(row),
+        "file_name": row["original_name"],
+        "size": _size_cn(row["size"]),
+        "sha256": row["sha256"],
+        "sites": summary.get("sites", []),
+        "sheets": [{"title": s.title, "rows": summary.get("rows", {}).get(s.key, 0)}
+                   for s in FORM_SHEETS if s.key != "basic_info"],
+        "errors": [p for p in problems if p.is_error],
+        "warnings": [p for p in problems if not p.is_error],
+        "annotated": annotated,
+        "preview": preview,
+        "replaced": _brief(ledger, row["replaces"]),
+        "original": _brief(ledger, row["duplicate_of"]),
+        "office": ws.office_name,
+        "issued": _date_cn(row["received_at"]),
+    }
+    return context
+
+
+def _brief(ledger: Ledger, file_id) -> dict | None:
+    if not file_id:
+        return None
+    other = ledger.file(file_id)
+    return {"name": other["original_name"], "received": _time_cn(other["received_at"]),
+            "number": receipt_number(other), "superseded": other["status"] == "superseded"}
+
+
+def _json_view(row, problems: list[Problem], context: dict) -> dict:
+    return {
+        "receipt": context["number"], "status": context["status"], "unit": row["unit"],
+        "folder_unit": row["folder_unit"], "month": row["month"], "received_at": row["received_at"],
+        "file_name": row["original_name"], "size": row["size"], "sha256": row["sha256"],
+        "rows": json.loads(row["summary_json"] or "{}").get("rows", {}),
+        "replaces": context["replaced"], "duplicate_of": context["original"],
+        "annotated_copy": context["annotated"], "preview": context["preview"],
+        "problems": [p.to_dict() for p in problems],
+    }
+
+
+def _month_cn(month: str | None) -> str:
+    if month and MONTH_RE.match(month):
+        return f"{int(month[:4])}年{int(month[5:])}月"
+    return "（月份未识别）"
+
+
+def _time_cn(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso)
+    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def _date_cn(iso: str) -> str:
+    moment = dt.datetime.fromisoformat(iso)
+    return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def _size_cn(size: int) -> str:
+    if size < 1024:
+        return f"{size} 字节"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
