@@ -1,0 +1,399 @@
+"""The inbox watcher against real watchdog observers (inotify and polling) on a temp folder."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+from watchdog.events import FileSystemEventHandler
+
+from processor.watch import InboxWatcher, StabilityTracker, is_candidate, scan_inbox, zip_is_complete
+
+MODES = ["inotify", "polling"]
+FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)
+
+
+def workbook_bytes(rows: int = 2000, tag: str = "") -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "基本信息"
+    sheet.append(["单位", "序号", "内容"])
+    for number in range(rows):
+        sheet.append([f"某县{tag}", number, f"第{number}行 示范点联系情况 {tag}"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+class Intake:
+    """Stands in for the intake: reads the file, then moves it out of the inbox."""
+
+    def __init__(self, done: Path, fail_names: tuple[str, ...] = ()) -> None:
+        self.done = done
+        self.done.mkdir(parents=True, exist_ok=True)
+        self.fail_names = fail_names
+        self.calls: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, path: Path) -> None:
+        data = path.read_bytes()
+        with self.lock:
+            self.calls.append((path.name, data))
+        if path.name in self.fail_names:
+            raise RuntimeError(f"暂时无法处理 {path.name}")
+        os.replace(path, self.done / path.name)
+
+    def names(self) -> list[str]:
+        with self.lock:
+            return [name for name, _ in self.calls]
+
+
+def wait_until(condition, timeout: float = 10.0, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+@contextlib.contextmanager
+def running(watcher: InboxWatcher):
+    watcher.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield watcher
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "watcher loop did not stop"
+
+
+def make_watcher(inbox: Path, handle, mode: str, **overrides) -> InboxWatcher:
+    options = {**FAST, **overrides}
+    return InboxWatcher(inbox, handle, polling=(mode == "polling"), **options)
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    return folder
+
+
+def slow_copy(target: Path, data: bytes, chunks: int, pause: float) -> None:
+    """Write like a slow network copy: one open file, parts flushed with pauses."""
+    size = -(-len(data) // chunks)
+    with open(target, "wb") as fh:
+        for start in range(0, len(data), size):
+            fh.write(data[start:start + size])
+            fh.flush()
+            os.fsync(fh.fileno())
+            time.sleep(pause)
+
+
+# --- slow copies -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_workbook_copied_slowly_is_handled_once_when_complete(inbox, tmp_path, mode):
+    # Pauses between parts are LONGER than the stability window: only the zip
+    # check keeps the half-copied workbook from being handed over.
+    data = workbook_bytes()
+    intake = Intake(tmp_path / "done")
+    with running(make_watcher(inbox, intake, mode, stable_seconds=0.3)):
+        slow_copy(inbox / "某县.xlsx", data, chunks=5, pause=0.7)
+        assert wait_until(lambda: intake.calls, timeout=10)
+        time.sleep(0.8)
+    assert len(intake.calls) == 1
+    name, seen = intake.calls[0]
+    assert name == "某县.xlsx"
+    assert seen == data
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_non_zip_file_copied_slowly_waits_for_stable_size(inbox, tmp_path, mode):
+    data = os.urandom(200_000)
+    intake = Intake(tmp_path / "done")
+    with running(make_watcher(inbox, intake, mode, stable_seconds=0.8)):
+        slow_copy(inbox / "旧格式.xls", data, chunks=6, pause=0.3)
+        assert wait_until(lambda: intake.calls, timeout=10)
+        time.sleep(0.5)
+    assert [(n, d == data) for n, d in intake.calls] == [("旧格式.xls", True)]
+
+
+def test_many_events_for_one_file_give_one_call(inbox, tmp_path):
+    intake = Intake(tmp_path / "done")
+    data = workbook_bytes(rows=500)
+    with running(make_watcher(inbox, intake, "inotify")) as watcher:
+        with open(inbox / "多次写入.xlsx", "wb") as fh:
+            for start in range(0, len(data), 1000):
+                fh.write(data[start:start + 1000])
+                fh.flush()
+        os.utime(inbox / "多次写入.xlsx")
+        assert wait_until(lambda: intake.calls, timeout=5)
+        time.sleep(0.8)
+        assert watcher.events_seen >= 3
+    assert intake.names() == ["多次写入.xlsx"]
+
+
+# --- what is taken and what is not ---------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lock_temp_and_hidden_files_are_ignored(inbox, tmp_path, mode):
+    intake = Intake(tmp_path / "done")
+    (inbox / ".git").mkdir()
+    with running(make_watcher(inbox, intake, mode)):
+        for name in ("~$某县.xlsx", ".~lock.某县.xlsx#", "某县.tmp", ".隐藏.xlsx", ".tmp-abc.xlsx",
+                     "Thumbs.db", "desktop.ini"):
+            (inbox / name).write_bytes(workbook_bytes(rows=5))
+        (inbox / ".git" / "藏在隐藏目录.xlsx").write_bytes(workbook_bytes(rows=5))
+        (inbox / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
+        assert wait_until(lambda: intake.calls, timeout=5)
+        time.sleep(1.0)
+    assert intake.names() == ["某县.xlsx"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_file_in_per_unit_subfolder_is_seen(inbox, tmp_path, mode):
+    intake = Intake(tmp_path / "done")
+    with running(make_watcher(inbox, intake, mode)):
+        unit = inbox / "某某县委组织部"
+        unit.mkdir()
+        time.sleep(0.3)
+        (unit / "2025年3月.xlsx").write_bytes(workbook_bytes(rows=5))
+        # and a unit folder created with its file already inside, moved in at once
+        staged = tmp_path / "另一个县"
+        staged.mkdir()
+        (staged / "月报.xlsx").write_bytes(workbook_bytes(rows=5))
+        os.replace(staged, inbox / "另一个县")
+        assert wait_until(lambda: len(intake.calls) >= 2, timeout=6)
+    assert sorted(intake.names()) == ["2025年3月.xlsx", "月报.xlsx"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_backlog_present_at_start_is_processed(inbox, tmp_path, mode):
+    (inbox / "早到的.xlsx").write_bytes(workbook_bytes(rows=5))
+    (inbox / "某县").mkdir()
+    (inbox / "某县" / "早到的2.xlsx").write_bytes(workbook_bytes(rows=5))
+    intake = Intake(tmp_path / "done")
+    with running(make_watcher(inbox, intake, mode)):
+        assert wait_until(lambda: len(intake.calls) >= 2, timeout=5)
+    assert sorted(intake.names()) == ["早到的.xlsx", "早到的2.xlsx"]
+
+
+def test_periodic_rescan_finds_files_whose_events_were_lost(inbox, tmp_path):
+    intake = Intake(tmp_path / "done")
+    watcher = make_watcher(inbox, intake, "inotify", rescan_seconds=0.5)
+    with running(watcher):
+        watcher.observer.unschedule_all()      # from now on no event arrives at all
+        (inbox / "丢了事件.xlsx").write_bytes(workbook_bytes(rows=5))
+        assert wait_until(lambda: intake.calls, timeout=5)
+    assert intake.names() == ["丢了事件.xlsx"]
+
+
+# --- failures ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_handle_that_raises_does_not_kill_the_watcher(inbox, tmp_path, mode):
+    intake = Intake(tmp_path / "done", fail_names=("坏的.xlsx",))
+    errors: list[tuple[str, str]] = []
+    watcher = make_watcher(inbox, intake, mode, retry_seconds=0.4,
+                           on_error=lambda path, exc: errors.append((path.name, str(exc))))
+    with running(watcher):
+        (inbox / "坏的.xlsx").write_bytes(workbook_bytes(rows=5))
+        assert wait_until(lambda: errors, timeout=5)
+        (inbox / "好的.xlsx").write_bytes(workbook_bytes(rows=5))
+        assert wait_until(lambda: "好的.xlsx" in intake.names(), timeout=5)
+        time.sleep(1.5)
+    assert errors[0] == ("坏的.xlsx", "暂时无法处理 坏的.xlsx")
+    assert (tmp_path / "done" / "好的.xlsx").exists()
+    # The failing file stays in the inbox and is retried with growing pauses
+    # (0.4 s, 0.8 s, 1.6 s ...), not on every loop tick.
+    failing_calls = intake.names().count("坏的.xlsx")
+    assert 2 <= failing_calls <= 4
+    assert (inbox / "坏的.xlsx").exists()
+
+
+def test_changed_file_is_retried_at_once_despite_backoff(inbox, tmp_path):
+    intake = Intake(tmp_path / "done", fail_names=("修改.xlsx",))
+    watcher = make_watcher(inbox, intake, "inotify", retry_seconds=60, on_error=lambda p, e: None)
+    with running(watcher):
+        (inbox / "修改.xlsx").write_bytes(workbook_bytes(rows=5, tag="A"))
+        assert wait_until(lambda: intake.calls, timeout=5)
+        intake.fail_names = ()
+        fixed = workbook_bytes(rows=5, tag="B")
+        (inbox / "修改.xlsx").write_bytes(fixed)
+        assert wait_until(lambda: len(intake.calls) == 2, timeout=5)
+    assert intake.calls[1][1] == fixed
+    assert (tmp_path / "done" / "修改.xlsx").read_bytes() == fixed
+
+
+class _Boom(FileSystemEventHandler):
+    def dispatch(self, event):
+        raise RuntimeError("handler bug")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_dead_observer_thread_is_restarted(inbox, tmp_path):
+    intake = Intake(tmp_path / "done")
+    watcher = make_watcher(inbox, intake, "inotify")
+    with running(watcher):
+        first = watcher.observer
+        # The classic watchdog failure: an exception in an event handler kills the thread.
+        first.schedule(_Boom(), str(inbox), recursive=False)
+        (inbox / "触发.txt").write_text("x")
+        assert wait_until(lambda: not first.is_alive(), timeout=5)
+        assert wait_until(lambda: watcher.restarts >= 1, timeout=5)
+        assert watcher.observer is not first and watcher.observer.is_alive()
+        (inbox / "重启之后.xlsx").write_bytes(workbook_bytes(rows=5))   # rescan is hourly: needs events
+        assert wait_until(lambda: "重启之后.xlsx" in intake.names(), timeout=5)
+    assert sorted(intake.names()) == ["触发.txt", "重启之后.xlsx"]
+
+
+# --- pieces ------------------------------------------------------------------------
+
+
+def test_scan_inbox_order_subfolders_and_symlinks(inbox, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.xlsx").write_bytes(b"x")
+    (inbox / "link.xlsx").symlink_to(outside / "secret.xlsx")
+    (inbox / "linkdir").symlink_to(outside, target_is_directory=True)
+    (inbox / "县甲").mkdir()
+    (inbox / "县甲" / "深一层").mkdir()
+    files = {"b.xlsx": 300, "a.xlsx": 300, "县甲/c.xlsx": 100, "县甲/深一层/d.xls": 200}
+    for name, mtime in files.items():
+        path = inbox / name
+        path.write_bytes(b"data")
+        os.utime(path, (mtime, mtime))
+    (inbox / "~$a.xlsx").write_bytes(b"lock")
+    result = [p.relative_to(inbox).as_posix() for p in scan_inbox(inbox)]
+    assert result == ["县甲/c.xlsx", "县甲/深一层/d.xls", "a.xlsx", "b.xlsx"]
+    assert not is_candidate(inbox / "link.xlsx")
+    assert not is_candidate(inbox / "县甲")
+    assert is_candidate(inbox / "a.xlsx")
+
+
+def test_stability_tracker_with_a_fake_clock(tmp_path):
+    now = [100.0]
+    tracker = StabilityTracker(2.0, clock=lambda: now[0])
+    data = workbook_bytes(rows=50)
+    growing = tmp_path / "a.xlsx"
+    growing.write_bytes(data[: len(data) // 2])
+    plain = tmp_path / "b.csv"
+    plain.write_bytes(b"1,2\n")
+    tracker.observe(growing)
+    tracker.observe(plain)
+    now[0] += 1.9
+    assert tracker.ready() == []
+    now[0] += 0.2
+    assert tracker.ready() == [plain]          # the half workbook is not a complete zip
+    now[0] += 10
+    assert tracker.ready() == [plain]
+    growing.write_bytes(data)                  # copy finished: the stability clock restarts
+    assert tracker.ready() == [plain]
+    now[0] += 2.1
+    assert tracker.ready() == [growing, plain]
+    assert zip_is_complete(growing)
+    plain.unlink()
+    assert tracker.ready() == [growing]
+    tracker.forget(growing)
+    assert tracker.ready() == []
+
+
+def test_broken_workbook_is_handed_over_after_grace_period(tmp_path):
+    now = [0.0]
+    tracker = StabilityTracker(1.0, clock=lambda: now[0], incomplete_grace_seconds=30)
+    broken = tmp_path / "坏.xlsx"
+    broken.write_bytes(b"this is not a zip file at all")
+    tracker.observe(broken)
+    now[0] += 29
+    assert tracker.ready() == []
+    now[0] += 2
+    assert tracker.ready() == [broken]         # so the intake can answer with a rejection
+
+
+# --- process level ------------------------------------------------------------------
+
+
+WATCH_SCRIPT = textwrap.dedent("""
+    import os, sys, threading, time
+    from pathlib import Path
+    from processor.lock import WorkspaceLock, install_signal_handlers
+    from processor.watch import InboxWatcher
+
+    root = Path(sys.argv[1])
+    inbox, done = root / "inbox", root / "done"
+    done.mkdir(exist_ok=True)
+
+    def handle(path):
+        print("handling", path.name, flush=True)
+        data = path.read_bytes()
+        time.sleep(1.0)                       # a slow file: SIGTERM arrives meanwhile
+        (done / path.name).write_bytes(data)
+        path.unlink()
+        print("handled", path.name, flush=True)
+
+    stop = threading.Event()
+    with WorkspaceLock(root / ".processor.lock"):
+        install_signal_handlers(stop)
+        watcher = InboxWatcher(inbox, handle, stable_seconds=0.3, rescan_seconds=3600)
+        watcher.start()
+        print("ready", flush=True)
+        watcher.run_forever(stop)
+    print("stopped", flush=True)
+""")
+
+
+def test_sigterm_finishes_current_file_and_exits_zero(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    script = tmp_path / "watch_script.py"
+    script.write_text(WATCH_SCRIPT, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        (tmp_path / "inbox" / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
+        assert proc.stdout.readline().strip() == "handling 某县.xlsx"
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert rest.split() == ["handled", "某县.xlsx", "stopped"]
+    assert (tmp_path / "done" / "某县.xlsx").exists()
+    assert not (tmp_path / "inbox" / "某县.xlsx").exists()
+
+
+def test_sigint_when_idle_exits_zero(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    script = tmp_path / "watch_script.py"
+    script.write_text(WATCH_SCRIPT, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert rest.strip() == "stopped"
+    assert not (tmp_path / ".processor.lock.info").exists()
