@@ -1,0 +1,566 @@
+"""Compliance findings: every rule of the opinion that can be checked from the ledger.
+
+Each rule is a small check function registered once in :data:`CHECKS` with a
+stable code and the clause it enforces; every number it uses comes from the
+rulebook.  A check yields :class:`Finding` records — data, not prose — which
+every report (monthly, half-year, dossier, receipts) renders.
+
+Scope: :func:`evaluate` looks at the accepted data of months up to the last
+month asked for.  A period that has not ended on ``today`` — or that extends
+past the data in scope — is "at risk" (待完成) when its requirement is not met
+yet, never "failed".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import pandas as pd
+
+from processor import periods as P
+from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
+from processor.rulebook import Rule, Rulebook
+from schemas.form import SHEETS_BY_KEY
+
+MET, AT_RISK, FAILED = "met", "at_risk", "failed"
+STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标"}
+
+# Monthly submission states (M-4b), as the reports and the reminder list name them.
+ON_TIME, LATE, MISSING, RETURNED, NOT_DUE = "按时报送", "逾期报送", "未报送", "已退回待重报", "未到截止日期"
+
+_HW_NAMES = SHEETS_BY_KEY["hardware"].names  # Chinese column title -> field name
+_YES, _NO = "是", "否"
+
+
+@dataclass
+class Finding:
+    code: str
+    clause: str
+    title: str
+    wording: str
+    unit: str
+    site: str | None
+    period: str  # 2026-Q4 / 2026-10 / 2026-H2 / 2026
+    period_name: str  # 2026年第四季度 …
+    status: str  # met / at_risk / failed
+    evidence: str  # Chinese sentence: what was found vs what is required
+    enterprise_kind: str | None = None
+    staff: str | None = None  # the 企业组 member concerned (M-1a staff findings, site contacts)
+
+    @property
+    def status_cn(self) -> str:
+        return STATUS_CN[self.status]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != MET
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "status_cn": self.status_cn}
+
+
+# --- the data a check looks at ------------------------------------------------------------
+
+@dataclass
+class LedgerData:
+    """Accepted rows of every sheet (months up to ``until``) and every arrival, loaded once."""
+
+    frames: dict[str, pd.DataFrame]
+    files: list[dict]
+    until: str | None = None
+
+    @classmethod
+    def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None
+             ) -> "LedgerData":
+        units = list(units) if units is not None else None
+        frames = {}
+        for key in SHEETS_BY_KEY:
+            frame = ledger.accepted_rows(key, units=units)
+            if until is not None:
+                frame = frame[frame["month"] <= until]
+            frames[key] = frame.reset_index(drop=True)
+        files = [dict(r) for r in ledger.files()]
+        if units is not None:
+            files = [f for f in files if f["unit"] in units]
+        if until is not None:
+            files = [f for f in files if f["month"] and f["month"] <= until]
+        return cls(frames, files, until)
+
+    def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
+             months: Iterable[str] | None = None) -> pd.DataFrame:
+        frame = self.frames[key]
+        mask = pd.Series(True, index=frame.index)
+        if unit is not None:
+            mask &= frame["unit"] == unit
+        if site is not None:
+            mask &= frame["site"] == site
+        if months is not None:
+            mask &= frame["month"].isin(list(months))
+        return frame[mask]
+
+    def source_files(self) -> list[dict]:
+        """The accepted arrivals whose rows are in this data (for manifests and dossiers)."""
+        ids = set()
+        for frame in self.frames.values():
+            ids.update(int(i) for i in frame["file_id"].unique())
+        return [f for f in self.files if f["id"] in ids]
+
+
+@dataclass
+class Scope:
+    ledger_data: LedgerData
+    rulebook: Rulebook
+    units: list[str]
+    staff: list[str]
+    months: list[str]
+    today: dt.date
+
+    @property
+    def last_month(self) -> str:
+        return max(self.months)
+
+    def periods(self, kind: str) -> list[P.Period]:
+        return P.periods_in(min(self.months), max(self.months), kind)
+
+    def is_closed(self, period: P.Period) -> bool:
+        """Ended on ``today`` and wholly covered by the months in scope."""
+        return period.is_closed(self.today) and period.last <= self.last_month
+
+    def shortfall(self, period: P.Period) -> str:
+        return FAILED if self.is_closed(period) else AT_RISK
+
+    def sites_in(self, months: Iterable[str]) -> list[dict]:
+        """Sites listed by any submission of these months: the latest row of each (unit, site)."""
+        frame = self.ledger_data.rows("sites", months=[m for m in months if m <= self.last_month])
+        frame = frame[frame["unit"].isin(self.units)]
+        latest = frame.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
+        order = {u: i for i, u in enumerate(self.units)}
+        records = latest.to_dict("records")
+        return sorted(records, key=lambda r: (order[r["unit"]], r["row"] if r["row"] is not None else 0))
+
+    def current_sites(self) -> list[dict]:
+        """Each unit's sites as listed in its latest submission in scope."""
+        frame = self.ledger_data.rows("sites")
+        frame = frame[(frame["month"] <= self.last_month) & frame["unit"].isin(self.units)]
+        if frame.empty:
+            return []
+        latest_month = frame.groupby("unit")["month"].transform("max")
+        frame = frame[frame["month"] == latest_month]
+        order = {u: i for i, u in enumerate(self.units)}
+        return sorted(frame.to_dict("records"), key=lambda r: (order[r["unit"]], r["row"] or 0))
+
+
+def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period | None,
+             status: str, evidence: str, kind: str | None = None, staff: str | None = None,
+             year: int | None = None) -> Finding:
+    if period is None:
+        label, name = str(year), f"{year}年度"
+    else:
+        label, name = period.label, period.name
+    return Finding(code, rule.clause, rule.title, rule.wording, unit, site, label, name, status,
+                   evidence, kind, staff)
+
+
+def _year_period(scope: Scope) -> P.Period:
+    return P.period_of(P.month_str(scope.rulebook.year, 1), "year")
+
+
+# --- checks --------------------------------------------------------------------------------
+
+def check_site_count(scope: Scope) -> Iterator[Finding]:
+    """G-1: each unit cultivates between min_sites and max_sites sites (its latest submission)."""
+    rule = scope.rulebook["G-1"]
+    low, high = rule.get("min_sites", 1), rule.get("max_sites", 2)
+    sites = scope.current_sites()
+    for unit in scope.units:
+        listed = [s for s in sites if s["unit"] == unit]
+        if not listed:
+            continue  # nothing submitted yet: M-4b reports it
+        month = listed[0]["month"]
+        n = len(listed)
+        status = MET if low <= n <= high else FAILED
+        yield _finding(rule, "site-count", unit=unit, site=None, period=P.period_of(month, "month"),
+                       status=status, evidence=f"{P.month_cn(month)}报送示范点{n}个（要求{low}至{high}个）")
+
+
+def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
+    """M-1a: every site's 企业组 contact is fixed before the deadline."""
+    rule = scope.rulebook["M-1a"]
+    deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
+    year = _year_period(scope)
+    for site in scope.current_sites():
+        fixed = site["contact_date"]
+        staff = site["staff"] or ""
+        if fixed is not None and fixed < deadline and staff:
+            status = MET
+            evidence = f"{_d(fixed)}确定由{staff}联系（要求{_d(deadline)}前确定）"
+        elif fixed is None or not staff:
+            status = FAILED if scope.today >= deadline else AT_RISK
+            evidence = f"尚未确定联系的企业组人员（要求{_d(deadline)}前确定）"
+        else:
+            status = FAILED
+            evidence = f"{_d(fixed)}才确定由{staff}联系（要求{_d(deadline)}前确定）"
+        yield _finding(rule, "contact-fixed", unit=site["unit"], site=site["site"], period=year,
+                       status=status, evidence=evidence, kind=site["enterprise_kind"], staff=staff or None)
+
+
+def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
+    """M-1a: every 企业组 member of the roster has at least one site fixed before the deadline."""
+    rule = scope.rulebook["M-1a"]
+    deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
+    year = _year_period(scope)
+    sites = scope.current_sites()
+    for name in scope.staff:
+        mine = [s for s in sites if s["staff"] == name]
+        in_time = [s for s in mine if s["contact_date"] is not None and s["contact_date"] < deadline]
+        if in_time:
+            status = MET
+            evidence = f"联系示范点{len(mine)}个（{'、'.join(s['site'] for s in mine)}）"
+        else:
+            status = FAILED if scope.today >= deadline else AT_RISK
+            if mine:
+                evidence = (f"{_d(deadline)}前没有确定联系的示范点（{'、'.join(s['site'] for s in mine)}"
+                            f"于{_d(min(s['contact_date'] for s in mine if s['contact_date']))}才确定）")
+            else:
+                evidence = f"没有联系的示范点（要求{_d(deadline)}前确定）"
+        yield _finding(rule, "staff-assigned", unit="", site=None, period=year, status=status,
+                       evidence=evidence, staff=name)
+
+
+def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
+    """M-1b: at least min_contacts contact records per site per month."""
+    rule = scope.rulebook["M-1b"]
+    need = rule.get("min_contacts", 1)
+    for month in scope.months:
+        period = P.period_of(month, "month")
+        contacts = scope.ledger_data.rows("contacts", months=[month])
+        for site in scope.sites_in([month]):
+            if site["month"] != month:
+                continue
+            n = int(((contacts["unit"] == site["unit"]) & (contacts["site"] == site["site"])).sum())
+            status = MET if n >= need else scope.shortfall(period)
+            yield _finding(rule, "monthly-contact", unit=site["unit"], site=site["site"], period=period,
+                           status=status, evidence=f"{period.name}沟通联系{n}次（要求至少{need}次）",
+                           kind=site["enterprise_kind"], staff=site["staff"])
+
+
+def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
+    """M-1c: at least min_visits on-site contacts (modes in onsite_modes) per site per quarter."""
+    rule = scope.rulebook["M-1c"]
+    need = rule.get("min_visits", 1)
+    modes = list(rule.get("onsite_modes", []))
+    for quarter in scope.periods("quarter"):
+        contacts = scope.ledger_data.rows("contacts", months=quarter.months)
+        onsite = contacts[contacts["mode"].isin(modes)]
+        for site in scope.sites_in(quarter.months):
+            n = int(((onsite["unit"] == site["unit"]) & (onsite["site"] == site["site"])).sum())
+            status = MET if n >= need else scope.shortfall(quarter)
+            yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
+                           status=status,
+                           evidence=f"{quarter.name}{'或'.join(modes)}{n}次（要求至少{need}次）",
+                           kind=site["enterprise_kind"], staff=site["staff"])
+
+
+def check_plan_reported(scope: Scope) -> Iterator[Finding]:
+    """M-2: the site's work plan is reported to the 企业组 by the deadline."""
+    rule = scope.rulebook["M-2"]
+    deadline = scope.rulebook.date_in_year(rule.get("deadline", "11-30"))
+    year = _year_period(scope)
+    all_rows = scope.ledger_data.rows("sites")
+    all_rows = all_rows[all_rows["month"] <= scope.last_month]
+    for site in scope.current_sites():
+        dates = [d for d in all_rows[(all_rows["unit"] == site["unit"])
+                                     & (all_rows["site"] == site["site"])]["plan_date"] if d is not None]
+        reported = min(dates) if dates else None
+        if reported is not None:
+            status = MET if reported <= deadline else FAILED
+            evidence = f"工作方案{_d(reported)}上报（要求{_d(deadline)}前上报）"
+        else:
+            status = FAILED if scope.today > deadline else AT_RISK
+            evidence = f"工作方案尚未上报（要求{_d(deadline)}前上报）"
+        yield _finding(rule, "plan-reported", unit=site["unit"], site=site["site"], period=year,
+                       status=status, evidence=evidence, kind=site["enterprise_kind"])
+
+
+def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split 组织生活 rows into those that count and 党员大会 without a quorum (X-1)."""
+    x1 = rulebook["X-1"]
+    if not x1.get("enabled", True) or frame.empty:
+        return frame, frame.iloc[0:0]
+    no_quorum = (frame["activity"] == "党员大会") & frame["expected"].notna() & frame["present"].notna() & (
+        frame["present"].fillna(0).astype(int) * 2 <= frame["expected"].fillna(0).astype(int))
+    return frame[~no_quorum], frame[no_quorum]
+
+
+def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
+    """S-4a..d / N-4a..d: activities per site per period, by enterprise kind (X-1 applied)."""
+    book = scope.rulebook
+    for rule in book.frequency_rules():
+        for period in scope.periods(rule.period):
+            life = scope.ledger_data.rows("org_life", months=period.months)
+            counted, excluded = counted_activities(life, book)
+            for site in scope.sites_in(period.months):
+                if site["enterprise_kind"] != rule.applies_to:
+                    continue
+                mine = (counted["unit"] == site["unit"]) & (counted["site"] == site["site"])
+                counts = {name: int((counted[mine]["activity"] == name).sum()) for name in rule.params["activities"]}
+                met = all(counts[name] >= need for name, need in rule.params["activities"].items())
+                parts = "、".join(f"{name}{n}次" for name, n in counts.items())
+                needs = "、".join(f"{name}至少{need}次" for name, need in rule.params["activities"].items())
+                evidence = f"{period.name}{parts}（要求{needs}）"
+                dropped = int(((excluded["unit"] == site["unit"]) & (excluded["site"] == site["site"])
+                               & excluded["activity"].isin(list(rule.params["activities"]))).sum())
+                if dropped:
+                    evidence += f"；另有{dropped}次党员大会实到人数未超过应到人数一半，不计入"
+                yield _finding(rule, "activity-frequency", unit=site["unit"], site=site["site"],
+                               period=period, status=MET if met else scope.shortfall(period),
+                               evidence=evidence, kind=site["enterprise_kind"])
+
+
+def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
+    """(site row, latest 硬件设施 row) for each current site that has one."""
+    hw = scope.ledger_data.rows("hardware")
+    hw = hw[hw["month"] <= scope.last_month].sort_values(["month", "row"])
+    latest = {(r["unit"], r["site"]): r for r in hw.to_dict("records")}
+    return [(s, latest[(s["unit"], s["site"])]) for s in scope.current_sites() if (s["unit"], s["site"]) in latest]
+
+
+def check_hardware_items(scope: Scope) -> Iterator[Finding]:
+    """S-5 / N-5: every item of the kind's hardware checklist is present."""
+    for site, row in _latest_hardware(scope):
+        rule = scope.rulebook.hardware_rule(site["enterprise_kind"])
+        if rule is None:
+            continue
+        missing = [item for item in rule.params["items"] if row.get(_HW_NAMES[item]) != _YES]
+        period = P.period_of(row["month"], "month")
+        if missing:
+            evidence = f"缺少{'、'.join(missing)}（共{len(missing)}项；要求{len(rule.params['items'])}项齐全）"
+        else:
+            evidence = f"{len(rule.params['items'])}项硬件设施齐全"
+        yield _finding(rule, "hardware-items", unit=site["unit"], site=site["site"], period=period,
+                       status=FAILED if missing else MET, evidence=evidence, kind=site["enterprise_kind"])
+
+
+def check_room_area(scope: Scope) -> Iterator[Finding]:
+    """N-5: the 党员活动室 is at least min_room_area square metres."""
+    for site, row in _latest_hardware(scope):
+        rule = scope.rulebook.hardware_rule(site["enterprise_kind"])
+        if rule is None or "min_room_area" not in rule.params:
+            continue
+        need = float(rule.params["min_room_area"])
+        area = row.get("room_area")
+        area = None if area is None or pd.isna(area) else float(area)
+        if area is None:
+            status, evidence = FAILED, f"未填写党员活动室面积（要求不少于{_num(need)}平方米）"
+        else:
+            status = MET if area >= need else FAILED
+            evidence = f"党员活动室面积{_num(area)}平方米（要求不少于{_num(need)}平方米）"
+        yield _finding(rule, "room-area", unit=site["unit"], site=site["site"],
+                       period=P.period_of(row["month"], "month"), status=status, evidence=evidence,
+                       kind=site["enterprise_kind"])
+
+
+@dataclass
+class SubmissionState:
+    """How one unit's form for one month stands (M-4b)."""
+
+    unit: str
+    month: str
+    deadline: dt.date
+    state: str  # ON_TIME / LATE / MISSING / RETURNED / NOT_DUE
+    received: dt.date | None = None  # first accepted arrival
+    days_late: int = 0
+    resubmissions: int = 0  # accepted arrivals after the first
+    file_ids: list[int] = field(default_factory=list)
+
+
+def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], month: str,
+                      today: dt.date) -> list[SubmissionState]:
+    """On time / late / missing / returned for every unit, as of ``today``."""
+    deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
+    out = []
+    for unit in units:
+        mine = [f for f in files if f["unit"] == unit and f["month"] == month]
+        valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
+        if valid:
+            received = dt.date.fromisoformat(valid[0]["received_at"][:10])
+            late = (received - deadline).days
+            out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
+                                       max(late, 0), len(valid) - 1, [f["id"] for f in mine]))
+        else:
+            overdue = (today - deadline).days
+            returned = any(f["status"] == REJECTED for f in mine)
+            if returned:
+                state = RETURNED
+            else:
+                state = MISSING if overdue > 0 else NOT_DUE
+            out.append(SubmissionState(unit, month, deadline, state, None, max(overdue, 0), 0,
+                                       [f["id"] for f in mine]))
+    return out
+
+
+def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
+    """M-4b: each unit's monthly form arrives by the deadline."""
+    rule = scope.rulebook["M-4b"]
+    for month in scope.months:
+        period = P.period_of(month, "month")
+        for s in submission_states(scope.ledger_data.files, scope.rulebook, scope.units, month, scope.today):
+            due = f"截止日期{_d(s.deadline)}"
+            if s.state == ON_TIME:
+                status, evidence = MET, f"{period.name}报表{_d(s.received)}按时报送（{due}）"
+            elif s.state == LATE:
+                status, evidence = FAILED, f"{period.name}报表{_d(s.received)}报送，逾期{s.days_late}天（{due}）"
+            elif s.state == NOT_DUE:
+                status, evidence = AT_RISK, f"{period.name}报表尚未报送（{due}）"
+            else:
+                overdue = s.days_late > 0
+                status = FAILED if overdue else AT_RISK
+                what = "报表被退回后尚未重新报送" if s.state == RETURNED else "报表未报送"
+                evidence = f"{period.name}{what}（{due}" + (f"，已逾期{s.days_late}天）" if overdue else "）")
+            yield _finding(rule, "monthly-submission", unit=s.unit, site=None, period=period,
+                           status=status, evidence=evidence)
+
+
+@dataclass
+class ProblemRecord:
+    """A problem found during liaison (X-2) and where it stands."""
+
+    unit: str
+    site: str
+    month: str
+    found: dt.date
+    problem: str
+    suggestion: str
+    deadline: dt.date | None
+    closed_on: dt.date | None
+    staff: str
+
+
+def tracked_problems(contacts: pd.DataFrame) -> list[ProblemRecord]:
+    """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结."""
+    records = contacts.sort_values(["month", "date", "row"]).to_dict("records")
+    out = []
+    for r in records:
+        text = (r.get("problem") or "").strip()
+        if not text or r.get("state") == "已办结":
+            continue
+        closures = [c["date"] for c in records if c["unit"] == r["unit"] and c["site"] == r["site"]
+                    and (c.get("problem") or "").strip() == text and c.get("state") == "已办结"
+                    and c["date"] >= r["date"]]
+        out.append(ProblemRecord(r["unit"], r["site"], r["month"], r["date"], text, r.get("suggestion") or "",
+                                 r.get("deadline"), min(closures) if closures else None, r.get("staff") or ""))
+    # A problem repeated in later months while still open is one problem: keep its first record.
+    unique: dict[tuple, ProblemRecord] = {}
+    for p in out:
+        unique.setdefault((p.unit, p.site, p.problem, p.closed_on), p)
+    return list(unique.values())
+
+
+def check_problem_closed(scope: Scope) -> Iterator[Finding]:
+    """X-2: a problem still 未办结 past its 整改时限 is overdue."""
+    rule = scope.rulebook["X-2"]
+    contacts = scope.ledger_data.rows("contacts")
+    contacts = contacts[(contacts["month"] <= scope.last_month) & contacts["unit"].isin(scope.units)]
+    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(sorted(contacts["month"].unique()))}
+    for p in tracked_problems(contacts):
+        period = P.period_of(p.month, "month")
+        limit = f"整改时限{_d(p.deadline)}" if p.deadline else "未定整改时限"
+        if p.closed_on is not None:
+            status, evidence = MET, f"{_d(p.found)}发现的问题“{p.problem}”已于{_d(p.closed_on)}办结（{limit}）"
+        elif p.deadline is not None and p.deadline < scope.today:
+            status = FAILED
+            evidence = (f"{_d(p.found)}发现的问题“{p.problem}”超过整改时限{_d(p.deadline)}仍未办结"
+                        f"（逾期{(scope.today - p.deadline).days}天）")
+        else:
+            status, evidence = AT_RISK, f"{_d(p.found)}发现的问题“{p.problem}”正在整改（{limit}）"
+        yield _finding(rule, "problem-closed", unit=p.unit, site=p.site, period=period, status=status,
+                       evidence=evidence, kind=kinds.get((p.unit, p.site)), staff=p.staff or None)
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    clause: str  # the clause ID, or the family ("S-4/N-4") for checks driven by several rulebook entries
+    run: Callable[[Scope], Iterable[Finding]]
+
+
+CHECKS: list[Check] = [
+    Check("site-count", "G-1", check_site_count),
+    Check("contact-fixed", "M-1a", check_contact_fixed),
+    Check("staff-assigned", "M-1a", check_staff_assigned),
+    Check("monthly-contact", "M-1b", check_monthly_contact),
+    Check("quarterly-visit", "M-1c", check_quarterly_visit),
+    Check("plan-reported", "M-2", check_plan_reported),
+    Check("activity-frequency", "S-4/N-4", check_activity_frequency),
+    Check("hardware-items", "S-5/N-5", check_hardware_items),
+    Check("room-area", "N-5", check_room_area),
+    Check("monthly-submission", "M-4b", check_monthly_submission),
+    Check("problem-closed", "X-2", check_problem_closed),
+]
+
+
+def roster_units(roster, data: LedgerData | None = None) -> list[str]:
+    """Unit names in roster order; without a roster, the units found in the ledger."""
+    if roster is not None and getattr(roster, "units", None):
+        return [u.name for u in roster.units]
+    names = {f["unit"] for f in (data.files if data else []) if f["unit"]}
+    return sorted(names)
+
+
+def roster_staff(roster) -> list[str]:
+    return [s.name for s in getattr(roster, "staff", None) or []]
+
+
+def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months: list[str],
+               today: dt.date, units: list[str] | None = None) -> Scope:
+    if not months:
+        raise ValueError("至少需要一个月份")
+    months = sorted(set(months))
+    data = ledger if isinstance(ledger, LedgerData) else LedgerData.load(ledger, until=max(months))
+    if data.until is None or data.until > max(months):
+        data = LedgerData({k: f[f["month"] <= max(months)] for k, f in data.frames.items()},
+                          [f for f in data.files if f["month"] and f["month"] <= max(months)], max(months))
+    all_units = roster_units(roster, data)
+    return Scope(data, rulebook, [u for u in all_units if units is None or u in units],
+                 roster_staff(roster) if units is None else [], months, today)
+
+
+def evaluate(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months: list[str],
+             today: dt.date, units: list[str] | None = None) -> list[Finding]:
+    """Every finding for the months given (data up to the last of them), as of ``today``.
+
+    ``units`` narrows the evaluation to some units (staff findings are then left out).
+    """
+    scope = make_scope(ledger, rulebook, roster, months=months, today=today, units=units)
+    out: list[Finding] = []
+    for check in CHECKS:
+        out.extend(check.run(scope))
+    return sort_findings(out, scope.units)
+
+
+_CLAUSE_ORDER = ["G-1", "M-1a", "M-1b", "M-1c", "M-2", "S-4a", "S-4b", "S-4c", "S-4d", "N-4a", "N-4b",
+                 "N-4c", "N-4d", "S-5", "N-5", "M-4b", "X-2"]
+
+
+def sort_findings(findings: list[Finding], units: list[str]) -> list[Finding]:
+    unit_order = {u: i for i, u in enumerate(units)}
+    clause_order = {c: i for i, c in enumerate(_CLAUSE_ORDER)}
+    return sorted(findings, key=lambda f: (unit_order.get(f.unit, -1), f.site or "", clause_order.get(f.clause, 99),
+                                           f.period, f.code, f.staff or ""))
+
+
+def _d(day: dt.date | None) -> str:
+    """2026年10月8日 — how dates read in Chinese official text."""
+    if day is None:
+        return "（未填写）"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+date_cn = _d
+number_cn = _num
