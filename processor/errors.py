@@ -75,6 +75,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
            "请从下拉列表中选择本单位名称。"),
         _t("unit-mismatch", "填报单位与报送文件夹不符", "文件放在“{folder}”的文件夹中，但填报单位写的是“{value}”（{cell}）。",
            "每个单位只能报送本单位的报表；请放入本单位的文件夹，或改正填报单位。"),
+        _t("unit-kind-mismatch", "单位类型与名册不符", "单位类型填的是“{value}”，名册中“{unit}”的类型是“{expected}”（{cell}）。",
+           "请按名册填写单位类型；如名册有误，请联系企业组更正。", WARNING),
         _t("unknown-site", "示范点未登记", "{cell} 的示范点“{value}”没有在“示范点”表中登记。",
            "请先在“示范点”表中登记该示范点，或改正名称使两处一致。"),
         _t("duplicate-row", "重复的行", "第 {row} 行与第 {first_row} 行内容重复（工作表“{sheet}”）。", "请删除重复的行。"),
