@@ -73,6 +73,90 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
     ctx.obj["workspace"] = workspace
 
 
+# --- workspace, form and validation ----------------------------------------------------
+@main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@friendly_errors
+def init(folder: Path | None) -> None:
+    """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
+    from processor.config import init_workspace
+
+    ws = init_workspace(folder or Path.cwd())
+    console.print(f"已新建工作区：{ws.root}")
+    console.print(f"  配置文件：{ws.root / 'config.toml'}")
+    console.print(f"  名册：{ws.roster_path}（示例数据，请按实际修改）")
+    console.print(f"  收件箱：{ws.inbox}    发件箱：{ws.outbox}")
+
+
+@main.command()
+@click.option("--unit", help="单位名称；给出时预填基本信息和该单位上次报送的示范点。")
+@click.option("--month", help="报送月份 YYYY-MM。")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="输出的 .xlsx 文件。")
+@click.pass_context
+@friendly_errors
+def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
+    """生成月报表模板（可按单位预填）。"""
+    from processor.periods import parse_month
+    from processor.roster import workspace_roster
+    from processor.template import previous_sites, write_template
+
+    ws = workspace_of(ctx)
+    roster = workspace_roster(ws)
+    if month:
+        try:
+            parse_month(month)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--month")
+    if unit and roster.unit(unit) is None:
+        raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
+    unit = roster.unit(unit).name if unit else None
+    previous = previous_sites(ws.ledger_path, unit) if unit else []
+    path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous)
+    console.print(f"已生成模板：{path}" + (f"（已预填“{unit}”）" if unit else ""))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--unit", help="报送单位（文件来自该单位的文件夹时），与“填报单位”不符则退回。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) -> None:
+    """校验一份月报表（只读，不登记）：通过退出码 0，退回退出码 1。"""
+    from processor.roster import workspace_roster
+    from processor.validate import validate_file
+
+    ws = workspace_of(ctx)
+    if not file.exists():
+        raise click.BadParameter(f"文件不存在：{file}", param_hint="FILE")
+    result = validate_file(file, roster=workspace_roster(ws), rulebook=ws.rulebook, expected_unit=unit,
+                           limits=ws.intake)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _print_problems(file, result)
+    sys.exit(0 if result.accepted else 1)
+
+
+def _print_problems(file: Path, result) -> None:
+    who = "、".join(x for x in (result.unit, result.month) if x)
+    if result.problems.items:
+        table = Table(title=f"{file.name}{'（' + who + '）' if who else ''}")
+        for column in ("级别", "位置", "列", "填写内容", "问题"):
+            table.add_column(column, overflow="fold")
+        for p in result.problems:
+            value = "" if p.value is None else str(p.value)[:30]
+            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.location or "（整个文件）",
+                          p.column or "", value, p.message)
+        console.print(table)
+    if result.accepted:
+        console.print(f"[bold green]通过[/]：{file.name} 可以接收" +
+                      (f"（{len(result.problems.warnings)} 条提示）" if result.problems.warnings else "") + "。")
+    else:
+        console.print(f"[bold red]退回[/]：{len(result.problems.errors)} 处错误，请改正后重新报送。")
+
+
 # --- intake ------------------------------------------------------------------------
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
@@ -176,3 +260,34 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         console.print("最近退回的文件：")
         for r in report["recent_rejections"]:
             console.print(f"  {r['received_at'][:16]}  {r['unit'] or '未识别单位'}  {r['file']}（{r['errors']} 处错误）")
+
+
+# --- delivery ------------------------------------------------------------------------
+@main.command()
+@click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（在 发件箱/邮件/ 中）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
+    from processor.deliver import send_pending
+
+    ws = workspace_of(ctx)
+    # An explicit send retries queued deliveries now instead of waiting for their back-off.
+    result = send_pending(ws, dry_run=dry_run, ignore_backoff=True)
+    if as_json:
+        print_json({"sent": result.sent, "queued": result.queued, "failed": result.failed,
+                    "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error})
+    elif result.dry_run_files:
+        for path in result.dry_run_files:
+            console.print(f"未发送（演练模式或未配置邮件服务器），邮件已写入：{path}")
+    elif result.sent:
+        console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(ws.smtp.recipients)}")
+        for path in result.sent:
+            console.print(f"  {path}")
+    elif not (result.queued or result.failed):
+        console.print("没有需要发送的报告（都已发送过）。")
+    if result.queued or result.failed:
+        err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
+                          f"{len(result.queued)} 份报告已排队，稍后自动重试。")
+        sys.exit(1)

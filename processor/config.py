@@ -222,3 +222,27 @@ def find_workspace(explicit: Path | str | None = None, start: Path | None = None
         if (folder / CONFIG_NAME).is_file():
             return load_workspace(folder)
     return load_workspace(PROJECT_ROOT)
+
+
+class WorkspaceExists(ConfigError):
+    """``init`` refuses to overwrite a workspace that already has a config file."""
+
+
+def init_workspace(folder: Path | str) -> Workspace:
+    """Create a workspace: config.toml with commented defaults, a sample roster, inbox/ and outbox/."""
+    from processor.roster import sample_roster, write_roster  # the roster module reads workbooks
+
+    root = Path(folder).resolve()
+    config = root / CONFIG_NAME
+    if config.exists():
+        raise WorkspaceExists(f"{config} 已存在，不会覆盖；如需重新初始化，请先删除或改名该文件。")
+    root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root, tomllib.loads(DEFAULT_CONFIG_TEXT), True)
+    ws.inbox.mkdir(parents=True, exist_ok=True)
+    ws.outbox.mkdir(parents=True, exist_ok=True)
+    if not ws.roster_path.exists():
+        write_roster(sample_roster(), ws.roster_path)
+    from processor.fsutil import atomic_write_text
+
+    atomic_write_text(config, DEFAULT_CONFIG_TEXT)
+    return ws

@@ -192,3 +192,17 @@ def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> Non
             value = record.get(f.name)
             if value is not None and value != "":
                 ws.cell(r, c, escape_cell_text(value))
+
+
+def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
+    """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
+    if not Path(ledger_path).exists():
+        return []
+    from processor.ledger import Ledger  # only needed when a ledger exists
+
+    with Ledger(ledger_path) as ledger:
+        frame = ledger.accepted_rows("sites", units=[unit])
+    if frame.empty:
+        return []
+    latest = frame[frame["month"] == frame["month"].max()]
+    return [{k: (None if v != v else v) for k, v in rec.items()} for rec in latest.to_dict("records")]

@@ -1,0 +1,88 @@
+"""The annotated copy returned to a unit whose form was rejected.
+
+It is the submitter's own workbook (values untouched) with every cell that
+has an error filled red and carrying a comment, and a first sheet 错误清单
+listing every problem with a hyperlink to its cell.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from processor.errors import Problem
+from processor.excel_safety import escape_cell_text
+from processor.fsutil import atomic_path
+
+LIST_TITLE = "错误清单"
+LIST_HEADER = ("位置", "工作表", "列", "填写内容", "问题", "修改方法")
+LIST_WIDTHS = (18, 14, 16, 20, 60, 40)
+ERROR_FILL = PatternFill("solid", fgColor="FF9999")
+HEADER_FILL = PatternFill("solid", fgColor="F4B084")
+COMMENT_AUTHOR = "报表校验"
+
+
+def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | str) -> Path | None:
+    """Write the annotated copy to ``dest`` atomically; None if ``src`` cannot be opened as a workbook."""
+    try:
+        wb = load_workbook(src)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
+        return None
+    problems = list(problems)
+    _mark_cells(wb, problems)
+    _problem_list(wb, problems)
+    with atomic_path(Path(dest)) as tmp:
+        wb.save(tmp)
+    return Path(dest)
+
+
+def _mark_cells(wb, problems: list[Problem]) -> None:
+    notes: dict[tuple[str, str], list[str]] = {}
+    for p in problems:
+        if p.is_error and p.sheet in wb.sheetnames and p.cell:
+            notes.setdefault((p.sheet, p.cell), []).append(p.message + (f"（{p.hint}）" if p.hint else ""))
+    for (sheet, cell), messages in notes.items():
+        target = wb[sheet][cell]
+        target.fill = ERROR_FILL
+        text = escape_cell_text("\n".join(messages))
+        comment = Comment(text, COMMENT_AUTHOR)
+        comment.width, comment.height = 320, 40 + 40 * len(messages)
+        target.comment = comment
+
+
+def _problem_list(wb, problems: list[Problem]) -> None:
+    title = LIST_TITLE if LIST_TITLE not in wb.sheetnames else LIST_TITLE + "（本次）"
+    ws = wb.create_sheet(title, 0)
+    for col, (name, width) in enumerate(zip(LIST_HEADER, LIST_WIDTHS), start=1):
+        cell = ws.cell(1, col, name)
+        cell.font, cell.fill = Font(bold=True), HEADER_FILL
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "A2"
+    ordered = [p for p in problems if p.is_error] + [p for p in problems if not p.is_error]
+    for row, p in enumerate(ordered, start=2):
+        values = (p.location or "（整个文件）", p.sheet or "", p.column or "", _shown(p.value),
+                  ("" if p.is_error else "【提示】") + p.message, p.hint)
+        for col, value in enumerate(values, start=1):
+            cell = ws.cell(row, col, escape_cell_text(value))
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if p.sheet in wb.sheetnames:
+            link = ws.cell(row, 1)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{p.sheet}'!{p.cell or 'A1'}",
+                                       display=link.value)
+            link.font = Font(color="0563C1", underline="single")
+    wb.active = 0
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return str(value)
