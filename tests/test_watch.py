@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import signal
@@ -23,6 +24,7 @@ MODES = ["inotify", "polling"]
 FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)
 
 
+@functools.lru_cache(maxsize=None)
 def workbook_bytes(rows: int = 2000, tag: str = "") -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -114,9 +116,9 @@ def test_workbook_copied_slowly_is_handled_once_when_complete(inbox, tmp_path, m
     data = workbook_bytes()
     intake = Intake(tmp_path / "done")
     with running(make_watcher(inbox, intake, mode, stable_seconds=0.3)):
-        slow_copy(inbox / "某县.xlsx", data, chunks=5, pause=0.7)
+        slow_copy(inbox / "某县.xlsx", data, chunks=4, pause=0.6)
         assert wait_until(lambda: intake.calls, timeout=10)
-        time.sleep(0.8)
+        time.sleep(0.5)
     assert len(intake.calls) == 1
     name, seen = intake.calls[0]
     assert name == "某县.xlsx"
@@ -128,7 +130,7 @@ def test_non_zip_file_copied_slowly_waits_for_stable_size(inbox, tmp_path, mode)
     data = os.urandom(200_000)
     intake = Intake(tmp_path / "done")
     with running(make_watcher(inbox, intake, mode, stable_seconds=0.8)):
-        slow_copy(inbox / "旧格式.xls", data, chunks=6, pause=0.3)
+        slow_copy(inbox / "旧格式.xls", data, chunks=5, pause=0.25)
         assert wait_until(lambda: intake.calls, timeout=10)
         time.sleep(0.5)
     assert [(n, d == data) for n, d in intake.calls] == [("旧格式.xls", True)]
@@ -212,18 +214,18 @@ def test_periodic_rescan_finds_files_whose_events_were_lost(inbox, tmp_path):
 def test_handle_that_raises_does_not_kill_the_watcher(inbox, tmp_path, mode):
     intake = Intake(tmp_path / "done", fail_names=("坏的.xlsx",))
     errors: list[tuple[str, str]] = []
-    watcher = make_watcher(inbox, intake, mode, retry_seconds=0.4,
+    watcher = make_watcher(inbox, intake, mode, retry_seconds=0.3,
                            on_error=lambda path, exc: errors.append((path.name, str(exc))))
     with running(watcher):
         (inbox / "坏的.xlsx").write_bytes(workbook_bytes(rows=5))
         assert wait_until(lambda: errors, timeout=5)
         (inbox / "好的.xlsx").write_bytes(workbook_bytes(rows=5))
         assert wait_until(lambda: "好的.xlsx" in intake.names(), timeout=5)
-        time.sleep(1.5)
+        time.sleep(1.0)
     assert errors[0] == ("坏的.xlsx", "暂时无法处理 坏的.xlsx")
     assert (tmp_path / "done" / "好的.xlsx").exists()
     # The failing file stays in the inbox and is retried with growing pauses
-    # (0.4 s, 0.8 s, 1.6 s ...), not on every loop tick.
+    # (0.3 s, 0.6 s, 1.2 s ...), not on every loop tick.
     failing_calls = intake.names().count("坏的.xlsx")
     assert 2 <= failing_calls <= 4
     assert (inbox / "坏的.xlsx").exists()
