@@ -1,0 +1,403 @@
+"""Delivery: email the reports that are new or changed since the last send.
+
+Each report version (outbox path + sha256) is delivered once to the current
+recipient list.  The ledger table ``deliveries`` is the record:
+
+* ``pending``  — queued; the last attempt failed, ``next_attempt_at`` says when to retry
+  (the delay doubles per attempt, so retries survive restarts and back off);
+* ``sent``     — the server accepted the message (set only after it did);
+* ``failed``   — given up after ``smtp.max_attempts`` attempts, or superseded by a newer version;
+* ``dry-run``  — written as an ``.eml`` file into ``outbox/邮件/`` instead of being sent.
+
+All reports due in one run travel in one message, so the 企业组 gets one mail
+per night.  Nothing but the configured SMTP host is ever contacted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import json
+import logging
+import mimetypes
+import smtplib
+import socket
+import ssl
+import urllib.parse
+from dataclasses import dataclass, field
+from email import encoders, policy
+from email.header import Header
+from email.message import EmailMessage
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+
+from processor.config import ConfigError, Workspace
+from processor.fsutil import atomic_write_bytes, safe_name, sha256_file
+from processor.ledger import Ledger, now_iso
+from processor.periods import MONTH_RE, month_cn, month_of
+
+LOG = logging.getLogger("processor.deliver")
+
+MAIL_FOLDER = "邮件"
+SUBJECT_TITLE = "企业组示范点联系指导工作报告"
+BACKOFF_FIRST = dt.timedelta(minutes=5)
+BACKOFF_MAX = dt.timedelta(hours=12)
+SMTP_TIMEOUT = 30
+# Headers are written unfolded up to the RFC 5322 hard limit: some Chinese mail
+# clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
+_MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+_RAW_POLICY = policy.compat32.clone(max_line_length=998, linesep="\r\n")
+
+
+@dataclass
+class SendResult:
+    sent: list[str] = field(default_factory=list)          # outbox-relative paths delivered now
+    queued: list[str] = field(default_factory=list)        # waiting for a retry
+    failed: list[str] = field(default_factory=list)        # given up
+    dry_run_files: list[Path] = field(default_factory=list)
+    error: str | None = None                                # the last SMTP/connection error, in words
+
+    @property
+    def ok(self) -> bool:
+        return not self.queued and not self.failed
+
+
+# --- what is due ------------------------------------------------------------------------
+
+def recipients_key(ws: Workspace) -> str:
+    """The recipient list as stored in the ledger: normalised, sorted, comma-joined."""
+    return ",".join(sorted({r.strip().lower() for r in ws.smtp.recipients if r.strip()}))
+
+
+def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> list:
+    """Outputs of a kind listed in ``smtp.reports`` whose current version has not yet been
+    delivered to the current recipients (nor given up on).
+
+    In dry-run mode a version already written as ``.eml`` also counts as done.
+    """
+    kinds = list(ws.smtp.reports)
+    if not kinds:
+        return []
+    done = ("sent", "failed", "dry-run") if dry_run else ("sent", "failed")
+    return ledger.query(
+        f"SELECT o.* FROM outputs o WHERE o.kind IN ({', '.join('?' * len(kinds))}) "
+        f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path "
+        f"AND d.output_sha256 = o.sha256 AND d.recipients = ? "
+        f"AND d.status IN ({', '.join('?' * len(done))})) ORDER BY o.period, o.kind, o.path",
+        [*kinds, recipients_key(ws), *done])
+
+
+def _delivery(ledger: Ledger, output, recipients: str):
+    rows = ledger.query("SELECT * FROM deliveries WHERE output_path = ? AND output_sha256 = ? AND recipients = ?",
+                        (output["path"], output["sha256"], recipients))
+    return rows[0] if rows else None
+
+
+def _is_due(delivery, now: dt.datetime) -> bool:
+    if delivery is None or delivery["status"] != "pending" or not delivery["next_attempt_at"]:
+        return True
+    return dt.datetime.fromisoformat(delivery["next_attempt_at"]) <= now
+
+
+def backoff_delay(attempts: int) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 5 min, 10, 20, … up to 12 h."""
+    return min(BACKOFF_FIRST * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+
+
+def _retire_old_versions(ledger: Ledger, recipients: str, now: dt.datetime) -> None:
+    """A queued delivery whose report has since been rebuilt is dropped: the new version goes instead."""
+    with ledger.atomic() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL "
+            "WHERE status = 'pending' AND recipients = ? AND NOT EXISTS (SELECT 1 FROM outputs o "
+            "WHERE o.path = deliveries.output_path AND o.sha256 = deliveries.output_sha256)",
+            (f"报告已更新，改发新版本（{now_iso(now)}）", recipients))
+
+
+# --- the message ----------------------------------------------------------------------------
+
+def _period_label(outputs, summary_month: str | None) -> str:
+    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
+    month = summary_month or (months[-1] if months else None)
+    return month_cn(month) if month else month_cn(month_of(dt.date.today()))
+
+
+def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str:
+    updated = any((o["version"] or 1) > 1 for o in outputs)
+    return f"{ws.title_prefix}{SUBJECT_TITLE}（{_period_label(outputs, summary_month)}）{'（更新）' if updated else ''}"
+
+
+def _attachment(path: Path, name: str) -> MIMEBase:
+    """An attachment whose Chinese name reads everywhere: RFC 2231 ``filename*=`` (standard)
+    plus an RFC 2047 ``name=`` on Content-Type (what older Outlook/Foxmail look at)."""
+    ctype, _ = mimetypes.guess_type(name)
+    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(path.read_bytes())
+    encoders.encode_base64(part)
+    encoded_word = Header(name, "utf-8").encode(maxlinelen=10_000)
+    del part["Content-Type"]
+    part["Content-Type"] = f'{maintype}/{subtype}; name="{encoded_word}"'
+    part["Content-Disposition"] = f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}"
+    return part
+
+
+def _sender(ws: Workspace) -> str:
+    address = ws.smtp.sender or ws.smtp.user
+    if not address:
+        if ws.smtp.host:
+            raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")
+        address = f"processor@{socket.gethostname() or 'localhost'}"
+    return formataddr((ws.office_name, address), charset="utf-8") if ws.office_name else address
+
+
+def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
+    """One email with every report in ``outputs`` attached (bytes as in the outbox)."""
+    month = _summary_month(outputs)
+    root = MIMEMultipart()
+    root["Subject"] = Header(subject_for(ws, outputs, month), "utf-8").encode(maxlinelen=10_000)
+    root["From"] = _sender(ws)
+    root["To"] = ", ".join(ws.smtp.recipients)
+    root["Date"] = formatdate(localtime=True)
+    domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
+    root["Message-ID"] = make_msgid(domain=domain)
+    listing = "\n".join(f"  {i}. {Path(o['path']).name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
+                        for i, o in enumerate(outputs, 1))
+    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
+            f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
+    root.attach(MIMEText(body, "plain", "utf-8"))
+    for output in outputs:
+        root.attach(_attachment(ws.outbox / output["path"], Path(output["path"]).name))
+    # Serialise with the raw headers kept exactly, then hand back a modern EmailMessage.
+    return email.message_from_bytes(root.as_bytes(policy=_RAW_POLICY), policy=_MAIL_POLICY)
+
+
+# --- the summary ----------------------------------------------------------------------------
+
+def _summary_month(outputs) -> str | None:
+    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
+    return months[-1] if months else None
+
+
+def month_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
+    """A few Chinese sentences on the month: from ``outbox/manifest.json`` when consolidation
+    wrote one, else from the ledger."""
+    text = _summary_from_manifest(ws, month)
+    return text if text else _summary_from_ledger(ws, ledger, month)
+
+
+def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
+    path = ws.outbox / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    summary = manifest.get("summary") if isinstance(manifest, dict) else None
+    if isinstance(summary, str) and summary.strip():
+        return summary.strip()
+    if not isinstance(summary, dict):
+        return None
+    month = summary.get("month") or manifest.get("month") or month
+    label = month_cn(month) if month and MONTH_RE.match(str(month)) else "本月"
+    parts = []
+    for key, words in (("on_time", "按时报送"), ("late", "逾期报送"), ("missing", "未报送"),
+                       ("resubmit", "已退回待重报")):
+        value = summary.get(key)
+        if value is not None:
+            count = len(value) if isinstance(value, list) else value
+            parts.append(f"{words} {count} 个单位")
+    lines = [f"{label}报送情况：{'，'.join(parts)}。" if parts else f"{label}汇总报告已生成。"]
+    missing = summary.get("missing")
+    if isinstance(missing, list) and missing:
+        lines.append(f"未报送单位：{'、'.join(map(str, missing))}。")
+    findings = summary.get("findings")
+    if isinstance(findings, dict) and findings:
+        lines.append("发现问题：" + "，".join(f"{k} {v} 项" for k, v in findings.items()) + "。")
+    elif isinstance(findings, int):
+        lines.append(f"发现问题 {findings} 项。")
+    return "\n".join(lines)
+
+
+def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> str:
+    from processor.status import LATE, MISSING, ON_TIME, RESUBMIT, month_status
+
+    if not month:
+        rows = ledger.query("SELECT MAX(month) FROM files WHERE status = 'accepted'")
+        month = rows[0][0] if rows and rows[0][0] else None
+    if not month:
+        return "汇总报告已生成，详见附件。"
+    try:
+        from processor.roster import workspace_roster
+
+        lines = month_status(ledger, workspace_roster(ws), ws.rulebook, month, dt.date.today())
+    except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
+        LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)
+        accepted = len(ledger.files(month=month, status="accepted"))
+        rejected = len(ledger.files(month=month, status="rejected"))
+        return f"{month_cn(month)}共接收月报表 {accepted} 份，退回 {rejected} 份，详见附件。"
+    count = {state: [s.unit for s in lines if s.state == state] for state in (ON_TIME, LATE, MISSING, RESUBMIT)}
+    text = (f"{month_cn(month)}报送情况：按时报送 {len(count[ON_TIME])} 个单位，逾期报送 {len(count[LATE])} 个，"
+            f"未报送 {len(count[MISSING])} 个，已退回待重报 {len(count[RESUBMIT])} 个。")
+    absent = count[MISSING] + count[RESUBMIT]
+    if absent:
+        text += f"\n尚未报送（或待重报）的单位：{'、'.join(absent)}。"
+    return text
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+def _smtp_send(ws: Workspace, message: EmailMessage) -> dict:
+    """Hand ``message`` to the configured server; returns refused recipients (empty when all took it)."""
+    s = ws.smtp
+    context = ssl.create_default_context()
+    if s.security == "ssl":
+        client = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT, context=context)
+    else:
+        client = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
+    with client:
+        client.ehlo()
+        if s.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if s.user:
+            client.login(s.user, s.password)
+        return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(s.recipients))
+
+
+def check_smtp_config(ws: Workspace) -> None:
+    """Refuse to try a real send with a config that cannot work (named key, in Chinese)."""
+    s = ws.smtp
+    if not recipients_key(ws):
+        raise ConfigError("配置项 smtp.recipients（收件人）为空，请在 config.toml 的 [smtp] 中填写")
+    if not (s.sender or s.user):
+        raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")
+    if s.user and not s.password:
+        raise ConfigError(f"已配置 smtp.user，但环境变量 {s.password_env} 中没有邮箱密码（配置项 smtp.password_env）")
+    if not (s.user + s.password).isascii():
+        raise ConfigError(f"smtp.user 或环境变量 {s.password_env} 中的密码含有中文等非 ASCII 字符，邮件服务器登录不支持")
+
+
+def _write_eml(ws: Workspace, message: EmailMessage, now: dt.datetime) -> Path:
+    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}")
+    target = ws.outbox / MAIL_FOLDER / f"{name}.eml"
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = target.with_name(f"{name}-{counter}.eml")
+    atomic_write_bytes(target, message.as_bytes())
+    return target
+
+
+def _record(ledger: Ledger, outputs, recipients: str, now: dt.datetime, **values) -> None:
+    """Create or update the delivery row of each output version."""
+    with ledger.atomic() as conn:
+        for o in outputs:
+            conn.execute("INSERT OR IGNORE INTO deliveries (output_path, output_sha256, recipients, status, "
+                         "created_at) VALUES (?, ?, ?, 'pending', ?)",
+                         (o["path"], o["sha256"], recipients, now_iso(now)))
+            keys = list(values)
+            conn.execute(f"UPDATE deliveries SET {', '.join(f'{k} = ?' for k in keys)} "
+                         "WHERE output_path = ? AND output_sha256 = ? AND recipients = ?",
+                         [*values.values(), o["path"], o["sha256"], recipients])
+
+
+def _intact(ws: Workspace, outputs) -> list:
+    """Only outputs whose file is in the outbox with exactly the recorded bytes."""
+    ready = []
+    for o in outputs:
+        path = ws.outbox / o["path"]
+        if path.is_file() and sha256_file(path) == o["sha256"]:
+            ready.append(o)
+        else:
+            LOG.warning("报告 %s 不存在或与台账记录不符（可能正在重新生成），本次不发送", o["path"])
+    return ready
+
+
+def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
+                 ignore_backoff: bool = False) -> SendResult:
+    """Email every report not yet delivered (one message), or write it as ``.eml`` when
+    ``dry_run`` or no SMTP host is configured.
+
+    ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
+    explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
+    """
+    now = now or dt.datetime.now().astimezone()
+    dry_run = dry_run or not ws.smtp.host
+    recipients = recipients_key(ws)
+    if not dry_run:
+        check_smtp_config(ws)
+    result = SendResult()
+    with Ledger(ws.ledger_path) as ledger:
+        _retire_old_versions(ledger, recipients, now)
+        candidates = pending_outputs(ledger, ws, dry_run=dry_run)
+        if ignore_backoff and not dry_run:
+            candidates += _given_up(ledger, ws, recipients)
+        deliveries = {o["path"]: _delivery(ledger, o, recipients) for o in candidates}
+        if not dry_run and not ignore_backoff and not any(_is_due(deliveries[o["path"]], now) for o in candidates):
+            result.queued = [o["path"] for o in candidates]
+            return result
+        outputs = _intact(ws, candidates)
+        if not outputs:
+            return result
+        message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs)))
+        if dry_run:
+            eml = _write_eml(ws, message, now)
+            fresh = [o for o in outputs if deliveries[o["path"]] is None]
+            _record(ledger, fresh, recipients, now, status="dry-run", message_id=message["Message-ID"],
+                    last_error=f"已写入 {eml.relative_to(ws.outbox).as_posix()}")
+            result.dry_run_files.append(eml)
+            LOG.info("未发送邮件（演练模式），已写入 %s", eml)
+            return result
+        _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result)
+    return result
+
+
+def _given_up(ledger: Ledger, ws: Workspace, recipients: str) -> list:
+    """Outputs whose current version was given up after too many failures."""
+    return ledger.query("SELECT o.* FROM outputs o JOIN deliveries d ON d.output_path = o.path AND "
+                        "d.output_sha256 = o.sha256 WHERE d.recipients = ? AND d.status = 'failed'", (recipients,))
+
+
+def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: SendResult) -> None:
+    paths = [o["path"] for o in outputs]
+    _record(ledger, outputs, recipients, now, message_id=message["Message-ID"])  # rows exist before we connect
+    try:
+        refused = _smtp_send(ws, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        error = _describe(exc)
+        result.error = error
+        for o in outputs:
+            attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
+            gave_up = attempts >= ws.smtp.max_attempts
+            _record(ledger, [o], recipients, now, attempts=attempts, last_error=error,
+                    status="failed" if gave_up else "pending",
+                    next_attempt_at=None if gave_up else now_iso(now + backoff_delay(attempts)))
+            (result.failed if gave_up else result.queued).append(o["path"])
+        LOG.warning("邮件发送失败（%s），%d 份报告将稍后重试", error, len(result.queued))
+        return
+    note = f"部分收件人被服务器拒收：{'、'.join(refused)}" if refused else None
+    for o in outputs:
+        attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
+        _record(ledger, [o], recipients, now, status="sent", attempts=attempts, sent_at=now_iso(now),
+                next_attempt_at=None, last_error=note)
+    result.sent = paths
+    LOG.info("已发送邮件“%s”给 %s，附件 %d 个", message["Subject"], "、".join(ws.smtp.recipients), len(paths))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "无法连接邮件服务器（连接被拒绝）"
+    if isinstance(exc, socket.timeout):
+        return "连接邮件服务器超时"
+    if isinstance(exc, ssl.SSLError):
+        return f"与邮件服务器建立加密连接失败：{exc}"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return "邮件服务器拒绝了用户名或密码"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return f"邮件服务器拒收全部收件人：{'、'.join(exc.recipients)}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"邮件服务器返回错误 {exc.smtp_code}：{exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+    return f"{type(exc).__name__}：{exc}"

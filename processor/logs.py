@@ -1,0 +1,61 @@
+"""Logging for the long-running commands: a rotating file in the workspace plus the console.
+
+Messages are Chinese (operators read them); level names are shown in Chinese too.
+``<workspace>/logs/processor.log`` rotates at 5 MB, keeping 5 old files, so an
+unattended machine never fills its disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+LOGGER_NAME = "processor"
+LOG_FILE = "processor.log"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUPS = 5
+LEVEL_CN = {"DEBUG": "调试", "INFO": "信息", "WARNING": "警告", "ERROR": "错误", "CRITICAL": "严重"}
+_MARK = "_processor_handler"  # set on our handlers so a second setup replaces, never duplicates
+
+
+class ChineseLevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.level_cn = LEVEL_CN.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
+def log_path(ws) -> Path:
+    return Path(ws.root) / "logs" / LOG_FILE
+
+
+def setup_logging(ws, *, console: bool = True, level: int = logging.INFO) -> logging.Logger:
+    """Route the ``processor`` loggers to the workspace log file and (optionally) stderr."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    for handler in [h for h in logger.handlers if getattr(h, _MARK, False)]:
+        logger.removeHandler(handler)
+        handler.close()
+    path = log_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    file_handler.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(name)s：%(message)s"))
+    handlers: list[logging.Handler] = [file_handler]
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(message)s", "%H:%M:%S"))
+        handlers.append(stream)
+    for handler in handlers:
+        setattr(handler, _MARK, True)
+        logger.addHandler(handler)
+    # APScheduler logs its own housekeeping in English; only its warnings are worth an operator's eye.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return logger
+
+
+def close_logging() -> None:
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in [h for h in logger.handlers if getattr(h, _MARK, False)]:
+        logger.removeHandler(handler)
+        handler.close()
