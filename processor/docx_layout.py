@@ -1,0 +1,862 @@
+"""公文 layout (GB/T 9704-2012) for the Word reports, and the builder of templates/.
+
+``python -m processor.docx_layout`` (re)writes every ``templates/<name>.docx``.
+Staff may afterwards edit those files in Word: at run time the committed .docx
+files are the source of truth, this module only documents how they were made.
+
+The layout helpers (:func:`new_document`, :func:`enforce_east_asian_fonts`,
+:func:`save_deterministic`) are also used by :mod:`processor.render`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+
+from processor.fsutil import atomic_write_bytes
+from processor.paths import TEMPLATES_DIR
+
+# --- fonts and sizes (2号 = 22pt, 3号 = 16pt, 4号 = 14pt, 小4 = 12pt) -------------
+FONT_TITLE = "方正小标宋简体"
+FONT_BODY = "仿宋_GB2312"
+FONT_HEI = "黑体"
+FONT_KAI = "楷体_GB2312"
+FONT_SONG = "宋体"
+OFFICIAL_FONTS = (FONT_TITLE, FONT_BODY, "仿宋", FONT_HEI, FONT_KAI, FONT_SONG)
+
+SIZE_TITLE = Pt(22)
+SIZE_BODY = Pt(16)
+SIZE_PAGE_NO = Pt(14)
+SIZE_TABLE = Pt(12)
+LINE_PITCH_TWIPS = 579  # 22 lines in a 225 mm text area
+CHAR_SPACE = -849  # (15.793 - 16) * 4096: 28 characters of 16pt per 156 mm line
+# LibreOffice lays a 16pt character over two 15.79pt cells of a "linesAndChars"
+# grid (14 characters per line), so the grid is a line grid only and 3号 text is
+# condensed by 0.25pt: 28 characters of 15.75pt fill the 156 mm line in Word and
+# LibreOffice alike.
+GRID_TYPE = "lines"
+CONDENSE_TWIPS = -5
+BODY_INDENT = Pt(32)  # two characters of 3号
+
+# --- page (mm) ----------------------------------------------------------------
+PORTRAIT = {"width": 210, "height": 297, "top": 37, "bottom": 35, "left": 28, "right": 26}
+# Landscape attachment (the 一览表): the portrait margins turned by a quarter.
+LANDSCAPE = {"width": 297, "height": 210, "top": 28, "bottom": 26, "left": 37, "right": 35}
+FOOTER_DISTANCE_MM = 25  # page number about 7 mm below the text area
+
+# --- style names (shown in Word's style pane, hence Chinese) -------------------
+ST_TITLE = "公文标题"
+ST_H1 = "一级标题"
+ST_H2 = "二级标题"
+ST_BODY = "Normal"
+ST_NOINDENT = "正文顶格"
+ST_TABLE = "表格文字"
+ST_TABLE_LEFT = "表格文字左对齐"
+ST_TABLE_HEAD = "表格标题行"
+ST_FIGURE = "图表"
+ST_ANNEX_MARK = "附件标记"
+ST_ANNEX_TITLE = "附件标题"
+ST_ANNEX_NOTE = "附件说明"
+ST_ANNEX_NOTE_MORE = "附件说明续行"
+ST_SIGN = "落款单位"
+ST_SIGN_DATE = "落款日期"
+ST_PAGE_NO = "页码"
+ST_COVER = "封面"
+
+# Table caption that tells the renderer to merge repeated cells downwards
+# (1-based column numbers; a later column merges only inside an earlier one's block).
+MERGE_CAPTION_PREFIX = "纵向合并列："
+
+FIXED_STAMP = dt.datetime(2026, 1, 1, 0, 0, 0)
+_THEME_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
+
+
+# ============================================================================
+# fonts
+# ============================================================================
+def set_rfonts(rpr_parent, font: str) -> None:
+    """Name ``font`` for every script on an rPr (style, docDefaults or run); drop theme fonts."""
+    rpr = rpr_parent.get_or_add_rPr() if hasattr(rpr_parent, "get_or_add_rPr") else rpr_parent
+    rfonts = rpr.find(qn("w:rFonts"))
+    if rfonts is None:
+        rfonts = OxmlElement("w:rFonts")
+        rpr.insert(0, rfonts)
+    for attr in _THEME_ATTRS:
+        rfonts.attrib.pop(qn(attr), None)
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        rfonts.set(qn(attr), font)
+    rfonts.set(qn("w:hint"), "eastAsia")
+
+
+def style_font(doc, style_id: str | None) -> str:
+    """The eastAsia font a paragraph style resolves to (walking ``basedOn``)."""
+    styles = doc.styles.element
+    seen = set()
+    while style_id and style_id not in seen:
+        seen.add(style_id)
+        style = styles.find(f"{qn('w:style')}[@{qn('w:styleId')}='{style_id}']")
+        if style is None:
+            break
+        rfonts = style.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
+        if rfonts is not None and rfonts.get(qn("w:eastAsia")):
+            return rfonts.get(qn("w:eastAsia"))
+        based = style.find(qn("w:basedOn"))
+        style_id = based.get(qn("w:val")) if based is not None else None
+    return FONT_BODY
+
+
+def enforce_east_asian_fonts(doc) -> int:
+    """Give every run of body, headers and footers an explicit ``w:eastAsia`` font.
+
+    A run that names a font keeps it (for every script); a run that names none
+    gets its paragraph style's font.  Theme font attributes are removed, so Word
+    never substitutes a Latin theme font for Chinese text.  Returns runs touched.
+    """
+    roots = [doc.element.body]
+    for section in doc.sections:
+        for part in (section.header, section.footer, section.even_page_header,
+                     section.even_page_footer, section.first_page_header, section.first_page_footer):
+            if not part.is_linked_to_previous:
+                roots.append(part._element)
+    touched = 0
+    for root in roots:
+        for par in root.iter(qn("w:p")):
+            pstyle = par.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
+            default = style_font(doc, pstyle.get(qn("w:val")) if pstyle is not None else "Normal")
+            for run in par.iter(qn("w:r")):
+                rpr = run.find(qn("w:rPr"))
+                if rpr is None:
+                    rpr = OxmlElement("w:rPr")
+                    run.insert(0, rpr)
+                rfonts = rpr.find(qn("w:rFonts"))
+                named = None
+                if rfonts is not None:
+                    named = rfonts.get(qn("w:eastAsia")) or rfonts.get(qn("w:ascii"))
+                set_rfonts(rpr, named or default)
+                touched += 1
+    return touched
+
+
+# ============================================================================
+# document, styles, page
+# ============================================================================
+def _paragraph_style(doc, name: str, *, font: str, size, base: str | None = ST_BODY,
+                     align=None, indent_chars: int | None = None, outline: int | None = None,
+                     exact_grid: bool = True, page_break_before: bool = False,
+                     right_indent_chars: int | None = None, left_indent_chars: int | None = None):
+    styles = doc.styles
+    style = styles[name] if name in [s.name for s in styles] else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    if base and name != ST_BODY:
+        style.base_style = styles[base]
+    style.quick_style = True
+    style.font.size = size
+    style.font.bold = False
+    style.font.italic = False
+    set_rfonts(style.element, font)
+    rpr = style.element.get_or_add_rPr()
+    spacing = _get_or_add(rpr, "w:spacing")
+    spacing.set(qn("w:val"), str(CONDENSE_TWIPS if size == SIZE_BODY and GRID_TYPE == "lines" else 0))
+    pf = style.paragraph_format
+    pf.space_before = Pt(0)
+    pf.space_after = Pt(0)
+    if exact_grid:
+        pf.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        pf.line_spacing = Pt(LINE_PITCH_TWIPS / 20)
+    else:
+        pf.line_spacing_rule = WD_LINE_SPACING.SINGLE
+        _set_snap_to_grid(style.element, False)
+    if align is not None:
+        pf.alignment = align
+    pf.page_break_before = page_break_before or None
+    pf.widow_control = False
+    char = size.pt
+    ind = _get_or_add(style.element.get_or_add_pPr(), "w:ind")
+    for attr in ("w:firstLine", "w:firstLineChars", "w:left", "w:leftChars",
+                 "w:right", "w:rightChars", "w:hanging", "w:hangingChars"):
+        ind.attrib.pop(qn(attr), None)
+    ind.set(qn("w:firstLine"), str(int(char * 20 * (indent_chars or 0))))
+    ind.set(qn("w:firstLineChars"), str(100 * (indent_chars or 0)))
+    if left_indent_chars:
+        ind.set(qn("w:left"), str(int(char * 20 * left_indent_chars)))
+        ind.set(qn("w:leftChars"), str(100 * left_indent_chars))
+    if right_indent_chars:
+        ind.set(qn("w:right"), str(int(char * 20 * right_indent_chars)))
+        ind.set(qn("w:rightChars"), str(100 * right_indent_chars))
+    if outline is not None:
+        _get_or_add(style.element.get_or_add_pPr(), "w:outlineLvl").set(qn("w:val"), str(outline))
+    return style
+
+
+def _get_or_add(parent, tag: str):
+    found = parent.find(qn(tag))
+    if found is None:
+        found = OxmlElement(tag)
+        parent.append(found)
+    return found
+
+
+def _set_snap_to_grid(style_el, on: bool) -> None:
+    ppr = style_el.get_or_add_pPr()
+    _get_or_add(ppr, "w:snapToGrid").set(qn("w:val"), "1" if on else "0")
+
+
+def _setup_styles(doc) -> None:
+    # docDefaults: no theme fonts, 仿宋 everywhere a style says nothing
+    defaults = doc.styles.element.find(qn("w:docDefaults"))
+    rpr_default = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
+    set_rfonts(rpr_default, FONT_BODY)
+    lang = rpr_default.find(qn("w:lang"))
+    if lang is not None:
+        lang.set(qn("w:eastAsia"), "zh-CN")
+    for rfonts in doc.styles.element.iter(qn("w:rFonts")):
+        for attr in _THEME_ATTRS:
+            rfonts.attrib.pop(qn(attr), None)
+
+    center, right, left = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.LEFT
+    _paragraph_style(doc, ST_BODY, font=FONT_BODY, size=SIZE_BODY, base=None,
+                     align=WD_ALIGN_PARAGRAPH.JUSTIFY, indent_chars=2)
+    title = _paragraph_style(doc, ST_TITLE, font=FONT_TITLE, size=SIZE_TITLE, align=center, indent_chars=0)
+    _set_snap_to_grid(title.element, False)
+    _paragraph_style(doc, ST_H1, font=FONT_HEI, size=SIZE_BODY, indent_chars=2, outline=0)
+    _paragraph_style(doc, ST_H2, font=FONT_KAI, size=SIZE_BODY, indent_chars=2, outline=1)
+    _paragraph_style(doc, ST_NOINDENT, font=FONT_BODY, size=SIZE_BODY, indent_chars=0)
+    _paragraph_style(doc, ST_TABLE, font=FONT_BODY, size=SIZE_TABLE, align=center, indent_chars=0,
+                     exact_grid=False)
+    _paragraph_style(doc, ST_TABLE_LEFT, font=FONT_BODY, size=SIZE_TABLE, base=ST_TABLE, align=left,
+                     indent_chars=0, exact_grid=False)
+    _paragraph_style(doc, ST_TABLE_HEAD, font=FONT_HEI, size=SIZE_TABLE, base=ST_TABLE, align=center,
+                     indent_chars=0, exact_grid=False)
+    _paragraph_style(doc, ST_FIGURE, font=FONT_BODY, size=SIZE_BODY, align=center, indent_chars=0,
+                     exact_grid=False)
+    _paragraph_style(doc, ST_ANNEX_MARK, font=FONT_HEI, size=SIZE_BODY, align=left, indent_chars=0,
+                     page_break_before=True)
+    annex_title = _paragraph_style(doc, ST_ANNEX_TITLE, font=FONT_TITLE, size=SIZE_TITLE, align=center,
+                                   indent_chars=0)
+    _set_snap_to_grid(annex_title.element, False)
+    _paragraph_style(doc, ST_ANNEX_NOTE, font=FONT_BODY, size=SIZE_BODY, indent_chars=2)
+    _paragraph_style(doc, ST_ANNEX_NOTE_MORE, font=FONT_BODY, size=SIZE_BODY, indent_chars=0,
+                     left_indent_chars=5)
+    _paragraph_style(doc, ST_SIGN, font=FONT_BODY, size=SIZE_BODY, align=right, indent_chars=0,
+                     right_indent_chars=2)
+    _paragraph_style(doc, ST_SIGN_DATE, font=FONT_BODY, size=SIZE_BODY, align=right, indent_chars=0,
+                     right_indent_chars=4)
+    _paragraph_style(doc, ST_PAGE_NO, font=FONT_SONG, size=SIZE_PAGE_NO, indent_chars=0, exact_grid=False)
+    _paragraph_style(doc, ST_COVER, font=FONT_HEI, size=SIZE_BODY, align=center, indent_chars=0)
+    for name in ("Table Grid",):
+        if name in [s.name for s in doc.styles]:
+            set_rfonts(doc.styles[name].element, FONT_BODY)
+
+
+def _setup_page(doc, landscape: bool) -> None:
+    page = LANDSCAPE if landscape else PORTRAIT
+    section = doc.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Mm(page["width"]), Mm(page["height"])
+    section.top_margin, section.bottom_margin = Mm(page["top"]), Mm(page["bottom"])
+    section.left_margin, section.right_margin = Mm(page["left"]), Mm(page["right"])
+    section.footer_distance = Mm(FOOTER_DISTANCE_MM)
+    section.header_distance = Mm(15)
+    grid = section._sectPr.find(qn("w:docGrid"))  # the default template has one: change it
+    if grid is None:
+        grid = OxmlElement("w:docGrid")
+        section._sectPr.append(grid)
+    grid.set(qn("w:type"), GRID_TYPE)
+    grid.set(qn("w:linePitch"), str(LINE_PITCH_TWIPS))
+    if GRID_TYPE == "linesAndChars":
+        grid.set(qn("w:charSpace"), str(CHAR_SPACE))
+    else:
+        grid.attrib.pop(qn("w:charSpace"), None)
+
+
+def add_page_number_field(paragraph) -> None:
+    """``— PAGE —`` as text + a five-run PAGE field, every run 宋体 14pt."""
+
+    def run_with(child=None, text=None):
+        run = paragraph.add_run()
+        if text is not None:
+            run.text = text
+        if child is not None:
+            run._element.append(child)
+        run.font.size = SIZE_PAGE_NO
+        set_rfonts(run._element, FONT_SONG)
+        return run
+
+    def fld(kind):
+        el = OxmlElement("w:fldChar")
+        el.set(qn("w:fldCharType"), kind)
+        return el
+
+    instr = OxmlElement("w:instrText")
+    instr.set(qn("xml:space"), "preserve")
+    instr.text = " PAGE "
+    run_with(text="— ")
+    run_with(fld("begin"))
+    run_with(instr)
+    run_with(fld("separate"))
+    run_with(text="1")
+    run_with(fld("end"))
+    run_with(text=" —")
+
+
+def _setup_footers(doc) -> None:
+    doc.settings.odd_and_even_pages_header_footer = True
+    section = doc.sections[0]
+    for footer, align, side in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT, "right"),
+                                (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT, "left")):
+        footer.is_linked_to_previous = False
+        par = footer.paragraphs[0]
+        par.style = doc.styles[ST_PAGE_NO]
+        par.alignment = align
+        if side == "right":
+            par.paragraph_format.right_indent = SIZE_PAGE_NO
+        else:
+            par.paragraph_format.left_indent = SIZE_PAGE_NO
+        add_page_number_field(par)
+    for header in (section.header, section.even_page_header):
+        header.is_linked_to_previous = False
+
+
+def new_document(landscape: bool = False):
+    """An empty python-docx Document with the complete 公文 page, styles and footers."""
+    doc = Document()
+    body = doc.element.body
+    for child in list(body):
+        if child.tag != qn("w:sectPr"):
+            body.remove(child)
+    _setup_styles(doc)
+    _setup_page(doc, landscape)
+    _setup_footers(doc)
+    return doc
+
+
+# ============================================================================
+# deterministic save
+# ============================================================================
+def fix_core_properties(doc, stamp: dt.datetime, author: str = "") -> None:
+    props = doc.core_properties
+    props.author = author
+    props.last_modified_by = author
+    props.created = stamp
+    props.modified = stamp
+    props.revision = 1
+    props.title = props.title or ""
+
+
+def normalize_zip(data: bytes) -> bytes:
+    """Rewrite a docx zip with fixed entry timestamps (same content -> same bytes)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def document_bytes(doc, stamp: dt.datetime = FIXED_STAMP, author: str = "") -> bytes:
+    fix_core_properties(doc, stamp, author)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return normalize_zip(buf.getvalue())
+
+
+def save_deterministic(doc, path: Path, stamp: dt.datetime = FIXED_STAMP, author: str = "") -> Path:
+    return atomic_write_bytes(Path(path), document_bytes(doc, stamp, author))
+
+
+# ============================================================================
+# template builder
+# ============================================================================
+@dataclass(frozen=True)
+class Column:
+    title: str
+    expr: str  # jinja expression inside {{ }}, e.g. "r.unit"
+    width_mm: float
+    left: bool = False  # long text: left-aligned
+
+
+class TemplateBuilder:
+    """Small vocabulary for writing a docxtpl template with the 公文 styles."""
+
+    def __init__(self, landscape: bool = False):
+        self.doc = new_document(landscape)
+
+    def _par(self, text: str, style: str):
+        """One run per line ("\n" = line break): a jinja tag is never split across runs."""
+        par = self.doc.add_paragraph(style=self.doc.styles[style])
+        for i, line in enumerate(text.split("\n") if text else []):
+            run = par.add_run(line)
+            if i:
+                run._element.addprevious(_line_break_run())
+            set_rfonts(run._element, style_font(self.doc, par.style.style_id))
+        return par
+
+    def title(self, text: str):
+        self._par(text, ST_TITLE)
+        self._par("", ST_BODY)  # one blank line under the title
+
+    def h1(self, text: str):
+        return self._par(text, ST_H1)
+
+    def h2(self, text: str):
+        return self._par(text, ST_H2)
+
+    def p(self, text: str, style: str = ST_BODY):
+        return self._par(text, style)
+
+    def tag(self, statement: str):
+        """A paragraph holding only a ``{%p ... %}`` tag (removed at render time)."""
+        return self._par("{%p " + statement + " %}", ST_BODY)
+
+    def blank(self):
+        return self._par("", ST_BODY)
+
+    def figure(self, variable: str):
+        return self._par("{{ " + variable + " }}", ST_FIGURE)
+
+    def annex_note(self, titles: list[str]):
+        for i, title in enumerate(titles, 1):
+            if i == 1:
+                self._par(f"附件：{i}. {title}" if len(titles) > 1 else f"附件：{title}", ST_ANNEX_NOTE)
+            else:
+                self._par(f"{i}. {title}", ST_ANNEX_NOTE_MORE)
+
+    def annex(self, number: int | None, title: str):
+        self._par(f"附件{number}" if number else "附件", ST_ANNEX_MARK)
+        self._par(title, ST_ANNEX_TITLE)
+        self._par("", ST_BODY)
+
+    def signature(self, office_expr: str = "office_name", date_expr: str = "report_date|cn_date"):
+        self.blank()
+        self._par("{{ " + office_expr + " }}", ST_SIGN)
+        self._par("{{ " + date_expr + " }}", ST_SIGN_DATE)
+
+    def table(self, columns: list[Column], loop: str, *, empty: str | None = None,
+              merge_columns: tuple[int, ...] = ()):
+        """A table with a repeated header row and one ``{%tr for %}`` data row.
+
+        ``loop`` is the jinja loop head (``r in rows``); ``empty`` is the sentence
+        shown instead of the table when the list is empty.
+        """
+        collection = loop.split(" in ", 1)[1].strip()
+        if empty is not None:
+            self.tag(f"if {collection}")
+        table = self.doc.add_table(rows=4, cols=len(columns))
+        table.style = self.doc.styles["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        table.autofit = False
+        _table_layout_fixed(table)
+        if merge_columns:
+            _set_caption(table, MERGE_CAPTION_PREFIX + ",".join(str(c) for c in merge_columns))
+        _set_grid_widths(table, [c.width_mm for c in columns])
+        header, loop_row, data_row, end_row = table.rows
+        _repeat_header(header)
+        _get_or_add(data_row._tr.get_or_add_trPr(), "w:cantSplit").set(qn("w:val"), "1")
+        for i, column in enumerate(columns):
+            for row in table.rows:
+                row.cells[i].width = Mm(column.width_mm)
+            self._cell_text(header.cells[i], column.title, ST_TABLE_HEAD)
+            self._cell_text(data_row.cells[i], "{{ " + column.expr + " }}",
+                            ST_TABLE_LEFT if column.left else ST_TABLE)
+        self._cell_text(loop_row.cells[0], "{%tr for " + loop + " %}", ST_TABLE)
+        self._cell_text(end_row.cells[0], "{%tr endfor %}", ST_TABLE)
+        if empty is not None:
+            self.tag("else")
+            self.p(empty)
+            self.tag("endif")
+        return table
+
+    def key_value_table(self, rows: list[tuple[str, str]], widths=(40, 116)):
+        """A two-column table (label | value) such as a dossier's cover."""
+        table = self.doc.add_table(rows=len(rows), cols=2)
+        table.style = self.doc.styles["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        table.autofit = False
+        _table_layout_fixed(table)
+        _set_grid_widths(table, list(widths))
+        for row, (label, expr) in zip(table.rows, rows):
+            row.cells[0].width, row.cells[1].width = Mm(widths[0]), Mm(widths[1])
+            self._cell_text(row.cells[0], label, ST_TABLE_HEAD)
+            self._cell_text(row.cells[1], "{{ " + expr + " }}", ST_TABLE_LEFT)
+        return table
+
+    def _cell_text(self, cell, text: str, style: str):
+        par = cell.paragraphs[0]
+        par.style = self.doc.styles[style]
+        run = par.add_run(text)
+        set_rfonts(run._element, style_font(self.doc, par.style.style_id))
+
+    def save(self, path: Path) -> Path:
+        return save_deterministic(self.doc, path)
+
+
+def _line_break_run():
+    run = OxmlElement("w:r")
+    run.append(OxmlElement("w:br"))
+    return run
+
+
+def _set_grid_widths(table, widths_mm: list[float]) -> None:
+    """Column widths live in w:tblGrid (what LibreOffice reads) and in every cell."""
+    for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_mm):
+        col.set(qn("w:w"), str(int(Mm(width).twips)))
+
+
+def _table_layout_fixed(table) -> None:
+    tblpr = table._tbl.tblPr
+    _get_or_add(tblpr, "w:tblLayout").set(qn("w:type"), "fixed")
+
+
+def _set_caption(table, text: str) -> None:
+    tblpr = table._tbl.tblPr
+    cap = OxmlElement("w:tblCaption")
+    cap.set(qn("w:val"), text)
+    # schema order: tblCaption comes last but before tblDescription
+    tblpr.append(cap)
+
+
+def _repeat_header(row) -> None:
+    trpr = row._tr.get_or_add_trPr()
+    _get_or_add(trpr, "w:tblHeader").set(qn("w:val"), "1")
+    _get_or_add(trpr, "w:cantSplit").set(qn("w:val"), "1")
+
+
+def table_merge_columns(table) -> tuple[int, ...]:
+    """0-based columns whose repeated cells should be merged downwards, from the caption."""
+    cap = table._tbl.tblPr.find(qn("w:tblCaption"))
+    if cap is None or not (cap.get(qn("w:val")) or "").startswith(MERGE_CAPTION_PREFIX):
+        return ()
+    numbers = re.findall(r"\d+", cap.get(qn("w:val"))[len(MERGE_CAPTION_PREFIX):])
+    return tuple(int(n) - 1 for n in numbers)
+
+
+def merge_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) -> int:
+    """Merge vertically the cells of ``columns`` that repeat the cell above.
+
+    Hierarchical: column ``columns[k]`` only merges while the columns before it
+    are also inside one merged block (a staff member never spans two groups).
+    Returns the number of cells merged away.
+    """
+    rows = table.rows[header_rows:]
+    texts = [[_cell_plain(r, c) for c in columns] for r in rows]  # before any cell is cleared
+    merged = 0
+    for depth, col in enumerate(columns):
+        start = 0
+        keys = [tuple(t[: depth + 1]) for t in texts]
+        for i in range(1, len(rows) + 1):
+            if i < len(rows) and keys[i] == keys[start] and keys[i][-1] != "":
+                continue
+            if i - start > 1:
+                _vmerge(rows[start].cells[col], "restart")
+                for j in range(start + 1, i):
+                    cell = rows[j].cells[col]
+                    _clear_cell(cell)
+                    _vmerge(cell, None)
+                    merged += 1
+            start = i
+    return merged
+
+
+def _cell_plain(row, col: int) -> str:
+    tc = row._tr.tc_lst[col]
+    return "".join(t.text or "" for t in tc.iter(qn("w:t"))).strip()
+
+
+def _clear_cell(cell) -> None:
+    tc = cell._tc
+    pars = tc.findall(qn("w:p"))
+    for par in pars[1:]:
+        tc.remove(par)
+    for run in pars[0].findall(qn("w:r")):
+        pars[0].remove(run)
+
+
+def _vmerge(cell, value: str | None) -> None:
+    tcpr = cell._tc.get_or_add_tcPr()
+    vm = _get_or_add(tcpr, "w:vMerge")
+    if value:
+        vm.set(qn("w:val"), value)
+    _get_or_add(tcpr, "w:vAlign").set(qn("w:val"), "center")
+
+
+# ============================================================================
+# the five templates
+# ============================================================================
+BASIS = "《关于企业组成员联系党建示范点建设的实施意见》"
+
+
+def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = "{{ loop.index }}. {{ x }}"):
+    """One body paragraph per list item ("1. …"), or ``empty`` when the list is empty."""
+    b.tag(f"if {items}")
+    b.tag(f"for x in {items}")
+    b.p(text)
+    b.tag("endfor")
+    b.tag("else")
+    b.p(empty)
+    b.tag("endif")
+
+
+def _findings_table(b: TemplateBuilder, empty: str):
+    b.table([Column("序号", "loop.index", 13), Column("单位", "f.unit", 24),
+             Column("示范点", "f.site", 34, left=True), Column("存在问题", "f.problem", 42, left=True),
+             Column("对应要求", "f.rule", 22), Column("状态", "f.status", 21)],
+            "f in findings", empty=empty)
+
+
+def build_monthly_report() -> TemplateBuilder:
+    b = TemplateBuilder()
+    b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
+    b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下。"
+        "截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委共确定示范点"
+        "{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。")
+    b.h1("一、报送情况")
+    b.p("本月应报单位{{ submission.due }}个，按时报送{{ submission.on_time }}个，逾期报送{{ submission.late }}个"
+        "{% if submission.late_units %}（{{ submission.late_units|join_cn }}）{% endif %}，未报送{{ submission.missing }}个"
+        "{% if submission.missing_units %}（{{ submission.missing_units|join_cn }}）{% endif %}。"
+        "{% if submission.resubmitted_units %}{{ submission.resubmitted_units|join_cn }}对本月报表作了更正重报，"
+        "以最新报送的为准。{% endif %}报送截止日期为{{ deadline|cn_date }}，各单位报送情况见附件1。")
+    b.figure("chart_submission")
+    b.h1("二、联系指导情况")
+    b.p("本月企业组成员共联系指导示范点{{ contact_summary.total }}次，其中电话联系{{ contact_summary.phone }}次、"
+        "现场指导{{ contact_summary.onsite }}次、座谈会{{ contact_summary.meeting }}次"
+        "{% if contact_summary.other %}、其他方式{{ contact_summary.other }}次{% endif %}，"
+        "覆盖示范点{{ contact_summary.sites_contacted }}个。")
+    b.h2("（一）企业组成员联系情况")
+    b.table([Column("组别", "r.group", 18), Column("企业组人员", "r.staff", 25), Column("联系示范点", "r.sites", 25),
+             Column("电话联系", "r.phone", 21), Column("现场指导", "r.onsite", 21), Column("座谈会", "r.meeting", 18),
+             Column("其他", "r.other", 14), Column("合计", "r.total", 14)],
+            "r in staff_rows", empty="本月无企业组成员联系记录。")
+    b.figure("chart_contacts")
+    b.h2("（二）各示范点联系情况")
+    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 35, left=True), Column("联系人员", "r.staff", 21),
+             Column("电话", "r.phone", 13), Column("现场", "r.onsite", 13), Column("座谈", "r.meeting", 13),
+             Column("合计", "r.total", 13), Column("最近联系", "r.last_date|md_date", 26)],
+            "r in site_rows", empty="本月无。")
+    b.h2("（三）需跟进的示范点")
+    b.p("1. 本月未联系的示范点。{% if sites_no_contact %}共{{ sites_no_contact|length }}个："
+        "{% for r in sites_no_contact %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
+        "{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月各示范点均已沟通联系。{% endif %}")
+    b.p("2. 本季度尚未现场指导的示范点。{% if sites_no_visit %}{{ quarter_label }}至今尚有{{ sites_no_visit|length }}个"
+        "示范点未开展现场指导：{% for r in sites_no_visit %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
+        "{% if not loop.last %}；{% endif %}{% endfor %}。本季度至{{ quarter_end|cn_date }}结束，请抓紧安排。"
+        "{% else %}{{ quarter_label }}各示范点均已开展现场指导。{% endif %}")
+    b.h1("三、示范点建设情况")
+    b.h2("（一）领导班子建设")
+    b.p("国企示范点{{ team.soe_sites }}个，其中{{ team.cross_sites }}个实行“双向进入、交叉任职”，"
+        "交叉任职{{ team.cross_posts }}人；非公企业示范点{{ team.private_sites }}个，党组织班子均已配齐。")
+    b.h2("（二）党员队伍建设")
+    b.p("各示范点共有党员{{ members.total|num }}名，本月发展党员{{ members.new }}名，其中一线工人"
+        "{{ members.new_workers }}名、知识分子和技术骨干{{ members.new_intellectuals }}名；现有入党积极分子"
+        "{{ members.activists }}名；流动党员{{ members.mobile }}名，其中已转出组织关系或纳入社区管理"
+        "{{ members.mobile_managed }}名。")
+    b.h2("（三）活动机制建设")
+    b.p("各示范点共设立党员责任区{{ members.duty_zones }}个；非公企业示范点参加“六个一”活动党员"
+        "{{ members.six_ones }}人次。本月共开展组织生活{{ org_life.total }}次"
+        "{% if org_life.by_kind %}，其中{% for k in org_life.by_kind %}{{ k.kind }}{{ k.count }}次"
+        "{% if not loop.last %}、{% endif %}{% endfor %}{% endif %}。")
+    b.h2("（四）工作制度落实")
+    b.p("按实施意见规定的频次，各项组织生活制度执行情况如下（统计期未结束的，未完成的暂列为尚未完成）：")
+    b.table([Column("制度要求", "r.rule", 60, left=True), Column("适用", "r.applies", 14),
+             Column("统计期", "r.period", 30), Column("示范点", "r.sites", 16), Column("已完成", "r.met", 18),
+             Column("尚未完成", "r.pending", 18)],
+            "r in frequency_rows", empty="本月无需统计的制度要求。")
+    b.h2("（五）硬件设施建设")
+    b.p("{{ hardware.sites }}个示范点中，硬件设施齐全的{{ hardware.complete }}个，尚有缺项的"
+        "{{ hardware.incomplete }}个{% if hardware_rows %}，具体如下：{% else %}。{% endif %}")
+    b.table([Column("单位", "r.unit", 24), Column("示范点", "r.site", 46, left=True), Column("类型", "r.kind", 14),
+             Column("缺少项目", "r.missing", 50, left=True), Column("活动室面积（㎡）", "r.area|num", 22)],
+            "r in hardware_rows", empty=None)
+    b.h1("四、存在问题")
+    b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
+        "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。各单位反映的主要问题：")
+    _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
+                        "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
+    b.h1("五、下步工作")
+    _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
+    b.p("各单位下月工作计划：{% if not plans %}本月未报送下月计划。{% endif %}")
+    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.unit }}{{ x.site }}：{{ x.text }}")
+    b.blank()
+    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.signature()
+    b.annex(1, "{{ month|month_cn }}各单位报送情况表")
+    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 32), Column("单位类型", "r.kind", 22),
+             Column("报送情况", "r.status", 22), Column("报送日期", "r.received|md_date", 22),
+             Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
+            "r in unit_rows", empty="本月无应报单位。")
+    b.annex(2, "{{ month|month_cn }}示范点问题清单")
+    _findings_table(b, "本月未发现问题。")
+    return b
+
+
+def build_half_year_report() -> TemplateBuilder:
+    b = TemplateBuilder()
+    b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
+    b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
+        "挂钩联系点固本强基工程工作进展情况报告如下。")
+    b.h1("一、基本情况")
+    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
+        "半年来企业组成员共联系指导{{ overview.contacts }}次，其中现场指导和座谈{{ overview.onsite }}次；"
+        "各单位应报月报表{{ overview.months_due }}份，实报{{ overview.months_reported }}份。")
+    b.figure("chart_contacts_month")
+    b.h1("二、“三个好”目标推进情况")
+    b.tag("for g in goods")
+    b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
+    b.tag("endfor")
+    b.h1("三、“五个有”建设情况")
+    b.tag("for g in pillars")
+    b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
+    b.tag("endfor")
+    b.h1("四、示范点创建进度")
+    b.p("按要求各示范点应于11月底前完成工作方案制订并上报企业组，12月全面开展工作。目前按期上报"
+        "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个，"
+        "各示范点进度见附件1。")
+    b.h1("五、制度执行情况")
+    b.p("对照实施意见规定的联系指导和组织生活频次，半年来各项要求达标情况见附件2。")
+    b.figure("chart_compliance")
+    b.h1("六、典型做法")
+    _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
+                        "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
+    b.h1("七、存在问题")
+    b.p("半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+        "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
+    _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
+                        "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
+    b.h1("八、下半年工作打算")
+    _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
+    b.blank()
+    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
+    b.signature()
+    b.annex(1, "示范点创建进度表")
+    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 26), Column("示范点", "r.site", 43, left=True),
+             Column("类型", "r.kind", 12), Column("方案上报日期", "r.plan_date|cn_date", 26),
+             Column("上报情况", "r.plan_status", 18), Column("进展", "r.status", 18)],
+            "r in site_paths", empty="本半年无示范点。")
+    b.annex(2, "各项要求达标情况表")
+    b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 26),
+             Column("示范点", "r.sites", 16), Column("达标", "r.met", 14), Column("未达标", "r.failed", 16),
+             Column("存在风险", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
+            "r in compliance_rows", empty="本半年无需统计的要求。")
+    b.annex(3, "示范点问题清单")
+    _findings_table(b, "本半年未发现问题。")
+    return b
+
+
+def build_assignment_table() -> TemplateBuilder:
+    b = TemplateBuilder(landscape=True)
+    b.title("企业组人员联系示范点分组情况一览表")
+    b.table([Column("组别", "r.group", 18), Column("企业组联系人员", "r.staff", 22),
+             Column("联系县(市、区)/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 46, left=True),
+             Column("企业类型", "r.kind", 16), Column("党组织书记", "r.secretary", 20),
+             Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 32),
+             Column("备注", "r.note", 23, left=True)],
+            "r in rows", empty="尚未确定任何联系示范点。", merge_columns=(1, 2))
+    b.p("说明：共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系{{ counts.units }}个县(市、区)和系统党委的"
+        "{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
+    b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
+        "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}企业组人员均已确定联系示范点。{% endif %}"
+        "{% if sites_without_staff %}尚未确定企业组联系人员的示范点：{% for r in sites_without_staff %}{{ r.unit }}{{ r.site }}"
+        "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}各示范点均已确定企业组联系人员。{% endif %}"
+        "{% if late_contacts %}晚于规定时间确定联系的：{% for r in late_contacts %}{{ r.unit }}{{ r.site }}"
+        "（{{ r.contact_date|cn_date }}）{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}", ST_NOINDENT)
+    b.signature()
+    return b
+
+
+def build_site_dossier() -> TemplateBuilder:
+    b = TemplateBuilder()
+    b.title("{{ site.name }}档案")
+    b.key_value_table([
+        ("示范点名称", "site.name"), ("所属企业", "site.enterprise"), ("企业类型", "site.kind"),
+        ("所属单位", "site.unit"), ("党组织名称", "site.org_name"), ("党组织类型", "site.org_kind"),
+        ("组建方式", "site.formation"), ("党组织书记", "site.secretary"), ("党员人数", "site.members|num"),
+        ("职工人数", "site.employees|num"), ("示范点级别", "site.level"), ("企业组联系人员", "site.staff"),
+        ("确定联系日期", "site.contact_date|cn_date"), ("方案上报日期", "site.plan_date|cn_date"),
+        ("建档期间", "first_month|month_cn ~ '至' ~ last_month|month_cn"),
+    ])
+    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成。")
+    b.h1("一、工作记录")
+    b.tag("for m in timeline")
+    b.h2("{{ m.month|month_cn }}")
+    b.p("联系指导：{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
+        "{{ c.content }}{% endfor %}{% else %}本月无联系指导记录。{% endif %}")
+    b.p("组织生活：{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}召开{{ o.kind }}，应到{{ o.expected }}人、"
+        "实到{{ o.present }}人{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无组织生活记录。{% endif %}")
+    b.p("党员队伍：{{ m.members or '本月未报送。' }}")
+    b.p("硬件设施：{{ m.hardware or '本月未报送。' }}")
+    b.p("工作进展：{{ m.progress or '本月未报送。' }}")
+    b.p("存在问题：{{ m.problems or '无。' }}")
+    b.tag("endfor")
+    b.tag("if not timeline")
+    b.p("尚无月报表记录。")
+    b.tag("endif")
+    b.h1("二、执行实施意见情况")
+    b.table([Column("要求", "r.rule", 40, left=True), Column("统计期", "r.period", 34),
+             Column("情况", "r.status", 20), Column("依据", "r.evidence", 62, left=True)],
+            "r in compliance_rows", empty="尚无可评估的要求。")
+    b.h1("三、资料来源")
+    b.table([Column("序号", "loop.index", 13), Column("文件名", "r.file_name", 63, left=True),
+             Column("报送月份", "r.month|month_cn", 26), Column("收到日期", "r.received|cn_date", 30),
+             Column("文件指纹", "r.digest", 24)],
+            "r in sources", empty="尚无资料来源。")
+    b.signature()
+    return b
+
+
+def build_reminder_list() -> TemplateBuilder:
+    b = TemplateBuilder()
+    b.title("{{ month|month_cn }}月报表催报名单")
+    b.p("按照" + BASIS + "每月汇报的要求，{{ month|month_cn }}月报表应于{{ deadline|cn_date }}前报送。"
+        "截至{{ as_of|cn_date }}，应报单位{{ counts.due }}个，已报送{{ counts.submitted }}个，"
+        "未报送{{ counts.missing }}个，已退回待重报{{ counts.rejected }}个。"
+        "{% if rows %}请以下单位尽快报送：{% else %}各单位均已报送，无需催报。{% endif %}")
+    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 16),
+             Column("联系人", "r.contact", 16), Column("电话", "r.phone", 31), Column("截止日期", "r.deadline|md_date", 20),
+             Column("状态", "r.status", 19), Column("逾期天数", "r.overdue_days", 14)],
+            "r in rows", empty=None)
+    b.signature()
+    return b
+
+
+BUILDERS = {
+    "monthly_report": build_monthly_report,
+    "half_year_report": build_half_year_report,
+    "assignment_table": build_assignment_table,
+    "site_dossier": build_site_dossier,
+    "reminder_list": build_reminder_list,
+}
+
+
+def build_all(outdir: Path = TEMPLATES_DIR) -> list[Path]:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, build in BUILDERS.items():
+        builder = build()
+        written.append(builder.save(outdir / f"{name}.docx"))
+    return written
+
+
+def main() -> None:
+    for path in build_all():
+        print(f"已生成模板：{path}")
+
+
+if __name__ == "__main__":
+    main()

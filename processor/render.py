@@ -1,0 +1,260 @@
+"""Render the Word reports from the .docx templates in templates/ (docxtpl).
+
+One jinja environment with the project's filters; every string of a context
+is cleaned of XML-illegal characters and auto-escaped; a template variable the
+context does not supply is an error (never an empty hole in a report); after
+rendering every run gets an explicit East-Asian font and repeated cells of the
+tables marked for it are merged; the file is written atomically and is
+byte-identical for an identical context.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+from docx import Document
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+
+from processor import docx_layout
+from processor.excel_safety import strip_xml_illegal
+from processor.fsutil import atomic_path, atomic_write_bytes
+from processor.paths import PACKAGE_DIR, TEMPLATES_DIR
+from processor.periods import month_cn as _month_cn
+
+FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
+CHART_WIDTH = Mm(150)
+SOFFICE_TIMEOUT = 180
+REPORT_NAMES = ("monthly_report", "half_year_report", "assignment_table", "site_dossier", "reminder_list")
+
+
+class RenderError(RuntimeError):
+    """A report could not be produced (LibreOffice missing or failing, …)."""
+
+
+# ---------------------------------------------------------------------------
+# jinja filters
+# ---------------------------------------------------------------------------
+def cn_date(value) -> str:
+    """2026-11-06 -> 2026年11月6日 (成文日期: Arabic numerals, no leading zeros)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value.strip()[:10])
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def md_date(value) -> str:
+    """2026-10-21 -> 10月21日 (narrow table columns inside one year)."""
+    if value in (None, ""):
+        return ""
+    full = cn_date(value)
+    return full.split("年", 1)[1]
+
+
+def month_cn(value) -> str:
+    """2026-10 -> 2026年10月."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"{value.year}年{value.month}月"
+    return _month_cn(str(value)[:7])
+
+
+def pct(value, digits: int = 1) -> str:
+    """0.8333 -> 83.3%; 1 -> 100%."""
+    if value in (None, ""):
+        return ""
+    number = float(value) * 100
+    text = f"{number:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{number:.0f}"
+    return text + "%"
+
+
+def num(value, digits: int = 1) -> str:
+    """Thousands separators; integers without decimals, other numbers with ``digits``."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int,)) or (isinstance(value, (float, Decimal)) and float(value).is_integer()):
+        return f"{int(value):,}"
+    return f"{float(value):,.{digits}f}"
+
+
+def join_cn(values, sep: str = "、") -> str:
+    """['榕城区', '罗源县'] -> 榕城区、罗源县 (顿号)."""
+    if values in (None, ""):
+        return ""
+    if isinstance(values, str):
+        return values
+    return sep.join(str(v) for v in values if v not in (None, ""))
+
+
+def jinja_env() -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=False, lstrip_blocks=False)
+    env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn)
+    return env
+
+
+# ---------------------------------------------------------------------------
+# templates and contexts
+# ---------------------------------------------------------------------------
+def template_path(template_name: str) -> Path:
+    name = template_name if template_name.endswith(".docx") else f"{template_name}.docx"
+    path = TEMPLATES_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"找不到报告模板：{path}")
+    return path
+
+
+def template_variables(template_path: Path | str) -> set[str]:
+    """Undeclared variables of a .docx template (what its context must supply)."""
+    path = Path(template_path)
+    if not path.is_file():
+        path = globals()["template_path"](str(template_path))
+    return set(DocxTemplate(path).get_undeclared_template_variables(jinja_env()))
+
+
+def clean_context(value):
+    """Strip XML-illegal control characters from every string, recursively."""
+    if isinstance(value, str):
+        return strip_xml_illegal(value)
+    if isinstance(value, dict):
+        return {k: clean_context(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_context(v) for v in value]
+    return value
+
+
+def _stamp(context: dict) -> dt.datetime:
+    """Document timestamps come from the report date, never from the clock."""
+    value = context.get("report_date")
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError):
+        return docx_layout.FIXED_STAMP
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def render_docx(template_name: str, context: dict, out_path: Path, *,
+                images: dict[str, Path] | None = None) -> Path:
+    """Render ``templates/<template_name>.docx`` with ``context`` into ``out_path``."""
+    path = template_path(template_name)
+    images = dict(images or {})
+    data = clean_context(dict(context))
+    env = jinja_env()
+    tpl = DocxTemplate(path)
+    missing = set(tpl.get_undeclared_template_variables(env)) - set(data) - set(images)
+    if missing:
+        raise ValueError(f"报告模板 {path.name} 需要的数据缺失：{'、'.join(sorted(missing))}")
+    for name, image in sorted(images.items()):
+        data[name] = InlineImage(tpl, str(image), width=CHART_WIDTH)
+    tpl.render(data, env, autoescape=True)
+    rendered = _save_to_bytes(tpl)
+    doc = Document(_bytes_io(rendered))
+    _post_process(doc)
+    blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
+    return atomic_write_bytes(Path(out_path), blob)
+
+
+def _save_to_bytes(tpl) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    tpl.save(buf)
+    return buf.getvalue()
+
+
+def _bytes_io(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
+def _post_process(doc) -> None:
+    for table in _all_tables(doc):
+        columns = docx_layout.table_merge_columns(table)
+        if columns:
+            docx_layout.merge_repeated_cells(table, columns)
+    docx_layout.enforce_east_asian_fonts(doc)
+
+
+def _all_tables(doc):
+    for table in doc.tables:
+        yield table
+
+
+def render_report(report_name: str, context: dict, out_path: Path, *, work_dir: Path | None = None) -> Path:
+    """Draw the charts a context describes (``context['charts']``) and render the report."""
+    from processor.charts import build_charts
+
+    specs = context.get("charts") or {}
+    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
+        images = build_charts(specs, Path(work_dir or tmp)) if specs else {}
+        return render_docx(report_name, context, out_path, images=images)
+
+
+# ---------------------------------------------------------------------------
+# PDF (LibreOffice) and page previews
+# ---------------------------------------------------------------------------
+def font_environment() -> dict[str, str]:
+    """Environment for LibreOffice/poppler: the fontconfig alias of the official font names."""
+    env = dict(os.environ)
+    env["FONTCONFIG_FILE"] = str(FONTCONFIG_FILE)
+    return env
+
+
+def soffice_binary() -> str:
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RenderError("未找到 LibreOffice（soffice），无法把报告转换为 PDF。请安装 LibreOffice。")
+
+
+def docx_to_pdf(docx: Path, outdir: Path) -> Path:
+    """Convert with headless LibreOffice, a private profile and the font aliases."""
+    docx, outdir = Path(docx), Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / f"{docx.stem}.pdf"
+    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile, \
+            tempfile.TemporaryDirectory(prefix="lo-out-") as tmp_out:
+        cmd = [soffice_binary(), "--headless", "--norestore", "--nologo", "--nodefault",
+               f"-env:UserInstallation={Path(profile).as_uri()}",
+               "--convert-to", "pdf", "--outdir", tmp_out, str(docx)]
+        try:
+            proc = subprocess.run(cmd, env=font_environment(), capture_output=True, text=True,
+                                  timeout=SOFFICE_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            raise RenderError(f"LibreOffice 转换 {docx.name} 超时（{SOFFICE_TIMEOUT} 秒）") from exc
+        produced = Path(tmp_out) / f"{docx.stem}.pdf"
+        if proc.returncode != 0 or not produced.is_file():
+            raise RenderError(f"LibreOffice 未能把 {docx.name} 转换为 PDF：{proc.stderr.strip()[-500:]}")
+        with atomic_path(target) as tmp:
+            shutil.copyfile(produced, tmp)
+    return target
+
+
+def pdf_page_png(pdf: Path, out_png: Path, page: int = 1, dpi: int = 80) -> Path:
+    """Render one page of a PDF to PNG with pdftoppm (for previews and checks)."""
+    if not shutil.which("pdftoppm"):
+        raise RenderError("未找到 pdftoppm（poppler-utils），无法生成页面预览。")
+    out_png = Path(out_png)
+    with tempfile.TemporaryDirectory(prefix="pdftoppm-") as tmp:
+        prefix = Path(tmp) / "page"
+        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page),
+                        "-singlefile", str(pdf), str(prefix)], check=True, env=font_environment(),
+                       capture_output=True, timeout=120)
+        with atomic_path(out_png) as dst:
+            shutil.copyfile(f"{prefix}.png", dst)
+    return out_png
