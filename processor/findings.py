@@ -88,6 +88,23 @@ class LedgerData:
             files = [f for f in files if f["month"] and f["month"] <= until]
         return cls(frames, files, until)
 
+    def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> "LedgerData":
+        """The same data narrowed to months up to ``until`` and to some units."""
+        units = set(units) if units is not None else None
+
+        def keep_frame(frame: pd.DataFrame) -> pd.DataFrame:
+            mask = pd.Series(True, index=frame.index)
+            if until is not None:
+                mask &= frame["month"] <= until
+            if units is not None:
+                mask &= frame["unit"].isin(units)
+            return frame[mask].reset_index(drop=True)
+
+        files = [f for f in self.files if (until is None or (f["month"] and f["month"] <= until))
+                 and (units is None or f["unit"] in units)]
+        limit = min(filter(None, [until, self.until]), default=None)
+        return LedgerData({k: keep_frame(f) for k, f in self.frames.items()}, files, limit)
+
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
         frame = self.frames[key]
@@ -520,8 +537,7 @@ def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, month
     months = sorted(set(months))
     data = ledger if isinstance(ledger, LedgerData) else LedgerData.load(ledger, until=max(months))
     if data.until is None or data.until > max(months):
-        data = LedgerData({k: f[f["month"] <= max(months)] for k, f in data.frames.items()},
-                          [f for f in data.files if f["month"] and f["month"] <= max(months)], max(months))
+        data = data.restrict(until=max(months))
     all_units = roster_units(roster, data)
     return Scope(data, rulebook, [u for u in all_units if units is None or u in units],
                  roster_staff(roster) if units is None else [], months, today)

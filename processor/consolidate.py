@@ -1,0 +1,350 @@
+"""Nightly consolidation: every output of the outbox from the ledger, idempotently.
+
+For each output the inputs are fingerprinted — the report's context (built from
+the ledger rows), the ledger files it was built from, the template and the
+rulebook.  An output whose fingerprint is unchanged and whose file is intact is
+left alone (not even its mtime changes); a changed fingerprint writes a new
+version atomically and records it in the ledger's ``outputs`` table and in
+``outbox/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from processor import periods as P
+from processor import reports, workbooks
+from processor.findings import LedgerData
+from processor.fsutil import atomic_path, atomic_write_bytes, safe_join, sha256_file
+from processor.ledger import Ledger, now_iso
+from processor.paths import TEMPLATES_DIR
+
+MANIFEST_NAME = "manifest.json"
+
+MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
+    "月度汇总报告", "半年工作报告", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
+ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
+TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", ASSIGNMENT: "assignment_table",
+             DOSSIER: "site_dossier", REMINDER: "reminder_list"}
+
+
+class ConsolidationError(RuntimeError):
+    """Consolidation could not run (no ledger, bad arguments); the message is for the operator."""
+
+
+@dataclass
+class ConsolidationResult:
+    written: list[Path]
+    unchanged: list[Path]
+    manifest: Path
+    skipped: list[str] = field(default_factory=list)  # outputs not produced, with the reason (Chinese)
+    months: list[str] = field(default_factory=list)
+    halves: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
+                "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
+                "halves": self.halves}
+
+
+@dataclass
+class Output:
+    """One file of the outbox: where it goes, what it is built from, how to write it."""
+
+    rel_path: str
+    kind: str
+    period: str | None
+    payload: object  # what the file shows (context or rows); part of the fingerprint
+    sources: list[dict]
+    write: Callable[[Path], None]  # writes the finished file at the given path
+    template: str | None = None
+    extras: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # rel_path -> writer (charts)
+
+
+def default_month(ws, today: dt.date) -> str:
+    """The latest month whose submission deadline has passed (on 2026-11-26 → 2026-10)."""
+    month = P.add_months(P.month_of(today), -1)
+    while P.submission_deadline(month, ws.rulebook.submission_deadline_day) >= today:
+        month = P.add_months(month, -1)
+    return month
+
+
+def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
+                today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
+    today = today or dt.date.today()
+    if not Path(ws.ledger_path).exists():
+        raise ConsolidationError(f"台账不存在：{ws.ledger_path}。请先运行 processor process 处理收到的报表。")
+    from processor.roster import workspace_roster
+
+    roster = workspace_roster(ws)
+    ws.outbox.mkdir(parents=True, exist_ok=True)
+    with Ledger(ws.ledger_path) as ledger:
+        data = LedgerData.load(ledger)
+        months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
+        outputs = _plan(ws, data, roster, today, months, halves)
+        return _build(ws, ledger, outputs, months, halves, progress)
+
+
+def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
+    if all_months:
+        months = sorted({f["month"] for f in data.files if f["month"]})
+        halves = list({P.period_of(m, "half").label: P.period_of(m, "half") for m in months}.values())
+        return months, halves
+    months, halves = [], []
+    if month:
+        P.parse_month(month)
+        months.append(month)
+    if half:
+        halves.append(P.parse_half(half))
+    if not months and not halves:
+        months = [default_month(ws, today)]
+        if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
+            halves = [P.period_of(months[0], "half")]
+    return months, halves
+
+
+# --- what to build ----------------------------------------------------------------------------
+
+def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period]) -> list[Output]:
+    outputs: list[Output] = []
+    for month in months:
+        outputs += _monthly_outputs(ws, data, roster, month, today)
+    for half in halves:
+        outputs += _half_outputs(ws, data, roster, half, today)
+    until = max([*months, *(h.last for h in halves)])
+    outputs += _assignment_outputs(ws, data.restrict(until=until), roster, today)
+    outputs += _dossier_outputs(ws, data.restrict(until=until), roster, today)
+    return outputs
+
+
+def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> list[Output]:
+    scoped = data.restrict(until=month)
+    month_files = [f for f in scoped.files if f["month"] == month]
+    sources = _sources(scoped.source_files() + month_files)
+    context = reports.monthly_report_context(scoped, ws, roster, month, today)
+    title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
+    folder = f"{MONTHLY}/{month}"
+    out = [_report_output(f"{folder}/{_file(title)}.docx", MONTHLY, month, context, sources, folder)]
+
+    reminder = reports.reminder_context(scoped, ws, roster, month, today)
+    rem_sources = _sources(month_files)
+    out.append(Output(f"{REMINDER}/{month}/{REMINDER}.xlsx", REMINDER, month, reminder, rem_sources,
+                      _bytes_writer(lambda: workbooks.reminder_workbook(reminder, _stamp(reminder)))))
+    out.append(_report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources))
+    out.append(_summary_output(scoped, [month], month, context["report_date"]))
+    return out
+
+
+def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> list[Output]:
+    scoped = data.restrict(until=half.last)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
+    context = reports.half_year_context(scoped, ws, roster, half, today)
+    title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
+    folder = f"{HALF_YEAR}/{half.label}"
+    return [_report_output(f"{folder}/{_file(title)}.docx", HALF_YEAR, half.label, context, sources, folder),
+            _summary_output(scoped, half.months, half.label, context["report_date"])]
+
+
+def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
+    context = reports.assignment_context(data, ws, roster, today)
+    latest = {(s["unit"], s["month"]) for s in reports._latest_sites(data, reports.roster_units(roster, data))}
+    sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
+    base = f"{ASSIGNMENT}/{ASSIGNMENT_NAME}"
+    return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
+            Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
+                   _bytes_writer(lambda: workbooks.assignment_workbook(context, _stamp(context))))]
+
+
+def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
+    sites = data.rows("sites")
+    out = []
+    for unit, site in dict.fromkeys(zip(sites["unit"], sites["site"])):
+        unit_data = data.restrict(units=[unit])
+        context = reports.dossier_context(unit_data, ws, roster, unit, site, today)
+        ids = set(int(i) for i in unit_data.rows("sites", site=site)["file_id"])
+        sources = _sources([f for f in unit_data.files if f["id"] in ids])
+        rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
+        out.append(_report_output(rel, DOSSIER, f"{unit}/{site}", context, sources))
+    return out
+
+
+def _summary_output(data: LedgerData, months: list[str], period: str, report_date: str) -> Output:
+    frames = {k: f[f["month"].isin(months)].reset_index(drop=True) for k, f in data.frames.items()}
+    payload = {k: f.drop(columns=["file_id", "row"]).to_dict("records") for k, f in frames.items()}
+    ids = {int(i) for f in frames.values() for i in f["file_id"]}
+    sources = _sources([f for f in data.files if f["id"] in ids])
+    stamp = dt.datetime.fromisoformat(report_date)
+    return Output(f"{SUMMARY}/{period}/{SUMMARY}.xlsx", SUMMARY, period, payload, sources,
+                  _bytes_writer(lambda: workbooks.summary_workbook(frames, stamp)))
+
+
+def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
+                   chart_folder: str | None = None) -> Output:
+    template = TEMPLATES[kind]
+
+    def write(path: Path) -> None:
+        from processor.render import render_docx
+
+        with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
+            images = _charts(context, Path(tmp))
+            render_docx(template, context, path, images=images)
+
+    extras = {}
+    if chart_folder and context.get("charts"):
+        for name in sorted(context["charts"]):
+            extras[f"{chart_folder}/{CHART}/{_file(context['charts'][name]['title'])}.png"] = _chart_writer(context, name)
+    return Output(rel, kind, period, context, sources, write, template, extras)
+
+
+def _charts(context: dict, folder: Path) -> dict[str, Path]:
+    if not context.get("charts"):
+        return {}
+    from processor.charts import build_charts
+
+    return build_charts(context["charts"], folder)
+
+
+def _chart_writer(context: dict, name: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        from processor.charts import build_charts
+
+        with tempfile.TemporaryDirectory(prefix="chart-") as tmp:
+            drawn = build_charts({name: context["charts"][name]}, Path(tmp))[name]
+            with atomic_path(path) as target:
+                shutil.copyfile(drawn, target)
+    return write
+
+
+def _bytes_writer(build: Callable[[], bytes]) -> Callable[[Path], None]:
+    return lambda path: atomic_write_bytes(path, build())
+
+
+def _stamp(context: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(context["report_date"])
+
+
+def _file(title: str) -> str:
+    from processor.fsutil import safe_name
+
+    return safe_name(title)
+
+
+def _sources(files: list[dict]) -> list[dict]:
+    unique = {f["id"]: f for f in files}
+    return [{"file_id": f["id"], "unit": f["unit"], "month": f["month"], "status": f["status"],
+             "original_name": f["original_name"], "sha256": f["sha256"]} for _, f in sorted(unique.items())]
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def _fingerprint(output: Output, rulebook_hash: str) -> str:
+    template_hash = ""
+    if output.template:
+        path = TEMPLATES_DIR / f"{output.template}.docx"
+        template_hash = sha256_file(path) if path.is_file() else "missing"
+    blob = json.dumps({"kind": output.kind, "path": output.rel_path, "payload": output.payload,
+                       "sources": output.sources, "template": template_hash, "rulebook": rulebook_hash,
+                       "extras": sorted(output.extras)},
+                      ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _build(ws, ledger: Ledger, outputs: list[Output], months, halves, progress: bool) -> ConsolidationResult:
+    rulebook_hash = sha256_file(Path(ws.rulebook.source))
+    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
+    manifest = _load_manifest(result.manifest)
+    with _progress(progress, len(outputs)) as advance:
+        for output in outputs:
+            inputs_hash = _fingerprint(output, rulebook_hash)
+            files = {output.rel_path: output.write, **output.extras}
+            for rel, writer in files.items():
+                _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
+            advance(output.rel_path)
+    document = {"outputs": dict(sorted(manifest.items()))}
+    monthly = [o for o in outputs if o.kind == MONTHLY]
+    if monthly:  # what the delivery mail says about the latest month (same numbers as the report)
+        latest = max(monthly, key=lambda o: o.period)
+        document["month"] = latest.period
+        document["summary"] = "".join(latest.payload["sentences"].values())
+    elif result.manifest.exists():
+        old = _load_document(result.manifest)
+        document.update({k: old[k] for k in ("month", "summary") if k in old})
+    text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)
+    if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != text:
+        atomic_write_bytes(result.manifest, text.encode("utf-8"))
+    return result
+
+
+def _build_one(ledger: Ledger, outbox: Path, rel: str, output: Output, writer, inputs_hash: str,
+               result: ConsolidationResult, manifest: dict) -> None:
+    target = outbox / rel
+    previous = ledger.query("SELECT * FROM outputs WHERE path = ?", (rel,))
+    previous = dict(previous[0]) if previous else None
+    if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
+            and sha256_file(target) == previous["sha256"]):
+        result.unchanged.append(target)
+        manifest.setdefault(rel, _manifest_entry(previous, output))
+        return
+    try:
+        writer(target)
+    except FileNotFoundError as exc:  # a report template not installed yet
+        result.skipped.append(f"{rel}：{exc}")
+        return
+    digest = sha256_file(target)
+    version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
+        previous["version"] if previous else 1)
+    record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
+              "sha256": digest, "inputs_hash": inputs_hash, "version": version, "built_at": now_iso()}
+    with ledger.atomic() as conn:
+        conn.execute("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, version, built_at) "
+                     "VALUES (:path, :kind, :period, :sha256, :inputs_hash, :version, :built_at)", record)
+    result.written.append(target)
+    manifest[rel] = _manifest_entry(record, output)
+
+
+def _manifest_entry(record: dict, output: Output) -> dict:
+    return {"kind": record["kind"], "period": record["period"], "sha256": record["sha256"],
+            "inputs_hash": record["inputs_hash"], "version": record["version"], "built_at": record["built_at"],
+            "sources": output.sources}
+
+
+def _load_document(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _load_manifest(path: Path) -> dict:
+    outputs = _load_document(path).get("outputs", {})
+    return outputs if isinstance(outputs, dict) else {}
+
+
+class _progress:
+    """A rich progress bar on the terminal, or nothing."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda label: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("汇总生成"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task("", total=self.total)
+        return lambda label: self.bar.update(task, advance=1, description=label)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,682 @@
+"""Report contexts: one function per report, turning ledger data and findings into a plain dict.
+
+The keys of each dict are the contract documented in :mod:`processor.report_samples`
+(the templates render exactly these).  Every count in a sentence is computed
+from the very list the table shows, dates are ISO strings, and no value is
+``None``.
+
+Each report is dated by its *as-of* day, derived from the data rather than the
+clock: for a month, the later of its submission deadline and the last arrival
+for that month, but never after ``today``.  Re-running a night with the same
+data therefore yields the same context (and the same files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pandas as pd
+
+from processor import periods as P
+from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
+                                LedgerData, counted_activities, evaluate, roster_units, submission_states)
+from processor.ledger import Ledger
+from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
+
+SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
+MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES))
+STATUS_LABEL = {MET: "达标", FAILED: "未达标", AT_RISK: "存在风险"}
+UNASSIGNED = "未确定"
+_HW_NAMES = SHEETS_BY_KEY["hardware"].names
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> LedgerData:
+    if isinstance(ledger, LedgerData):
+        return ledger.restrict(until=until, units=units) if (until or units is not None) else ledger
+    return LedgerData.load(ledger, until=until, units=units)
+
+
+def _received(f: dict) -> dt.date:
+    return dt.date.fromisoformat(f["received_at"][:10])
+
+
+def as_of_date(data: LedgerData, rulebook, months: list[str], today: dt.date, units=None) -> dt.date:
+    """The day a report speaks for: last deadline or last arrival of its months, capped by today."""
+    deadline = P.submission_deadline(max(months), rulebook.submission_deadline_day)
+    arrivals = [_received(f) for f in data.files if f["month"] in months and (units is None or f["unit"] in units)]
+    return min(today, max([deadline, *arrivals]))
+
+
+def _iso(day) -> str:
+    return day.isoformat() if isinstance(day, dt.date) else ""
+
+
+def _int(value) -> int:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return 0
+    return int(value)
+
+
+def _text(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def _cn_list(names: list[str]) -> str:
+    return "、".join(names)
+
+
+def _quarter_label(period: P.Period) -> str:
+    return period.name.split("年", 1)[1]
+
+
+def finding_row(f: Finding) -> dict:
+    problem = f"{f.staff}：{f.evidence}" if f.code == "staff-assigned" else f.evidence
+    return {"clause": f.clause, "rule": f.title, "unit": f.unit or "企业组", "site": f.site or "",
+            "problem": problem, "status": STATUS_LABEL[f.status]}
+
+
+def _finding_counts(rows: list[dict]) -> dict:
+    return {"total": len(rows), "failed": sum(r["status"] == "未达标" for r in rows),
+            "at_risk": sum(r["status"] == "存在风险" for r in rows)}
+
+
+def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:
+    frame = data.rows("sites", months=[month])
+    order = {u: i for i, u in enumerate(units)}
+    rows = [r for r in frame.to_dict("records") if r["unit"] in order]
+    return sorted(rows, key=lambda r: (order[r["unit"]], _int(r["row"])))
+
+
+def _latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
+    frame = data.rows("sites")
+    if frame.empty:
+        return []
+    frame = frame[frame["month"] == frame.groupby("unit")["month"].transform("max")]
+    order = {u: i for i, u in enumerate(units)}
+    rows = [r for r in frame.to_dict("records") if r["unit"] in order]
+    return sorted(rows, key=lambda r: (order[r["unit"]], _int(r["row"])))
+
+
+def _mode_counts(contacts: pd.DataFrame) -> dict:
+    counts = {key: int((contacts["mode"] == mode).sum()) for key, mode in MODE_KEYS.items()}
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def _member_sums(frame: pd.DataFrame) -> dict:
+    fields = {"total": "total", "new": "new_members", "new_workers": "new_workers",
+              "new_intellectuals": "new_intellectuals", "activists": "activists", "mobile": "mobile",
+              "mobile_managed": "mobile_managed", "duty_zones": "duty_zones", "six_ones": "six_ones"}
+    return {key: sum(_int(v) for v in frame[col]) for key, col in fields.items()}
+
+
+def _hardware_rows(findings: list[Finding], hardware: pd.DataFrame, sites: list[dict]) -> list[dict]:
+    """Sites whose checklist or room area falls short, with what is missing."""
+    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in sites}
+    area = {(r["unit"], r["site"]): r["room_area"] for r in hardware.to_dict("records")}
+    gaps: dict[tuple, list[str]] = {}
+    for f in findings:
+        if f.code == "hardware-items" and f.status != MET:
+            gaps.setdefault((f.unit, f.site), []).insert(0, f.evidence.split("（", 1)[0].removeprefix("缺少"))
+        elif f.code == "room-area" and f.status != MET:
+            gaps.setdefault((f.unit, f.site), []).append(f.evidence.split("（", 1)[0])
+    rows = []
+    for (unit, site), parts in gaps.items():
+        value = area.get((unit, site))
+        rows.append({"unit": unit, "site": site, "kind": kinds.get((unit, site), ""), "missing": "；".join(parts),
+                     "area": "" if value is None or pd.isna(value) else float(value)})
+    return rows
+
+
+def _progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:
+    order = {u: i for i, u in enumerate(units)}
+    seen, out = set(), []
+    for r in sorted(frame.to_dict("records"), key=lambda r: (order.get(r["unit"], 999), r["month"], _int(r["row"]))):
+        text = _text(r.get(column))
+        if text and (r["unit"], r["site"], text) not in seen:
+            seen.add((r["unit"], r["site"], text))
+            out.append({"unit": r["unit"], "site": r["site"], "text": text})
+    return out
+
+
+def _open(findings: list[Finding], code: str) -> list[Finding]:
+    return [f for f in findings if f.code == code and f.status != MET]
+
+
+def _next_steps(findings: list[Finding], *, missing_units=(), late_units=(), period_end: str = "",
+                rulebook=None, horizon: str = "下月") -> list[str]:
+    steps = []
+    if missing_units:
+        steps.append(f"督促{_cn_list(list(missing_units))}尽快补报月报表。")
+    if late_units:
+        steps.append(f"提醒{_cn_list(list(late_units))}今后在截止日期前报送月报表。")
+    no_contact = {(f.unit, f.site) for f in _open(findings, "monthly-contact")}
+    if no_contact:
+        steps.append(f"对未按月沟通联系的{len(no_contact)}个示范点，{horizon}优先开展联系。")
+    no_visit = {(f.unit, f.site) for f in _open(findings, "quarterly-visit")}
+    if no_visit:
+        steps.append(f"企业组各成员{period_end}对尚未现场指导的{len(no_visit)}个示范点开展现场指导。")
+    plans = {(f.unit, f.site) for f in _open(findings, "plan-reported")}
+    if plans and rulebook is not None:
+        deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
+        steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
+                     f"（规定期限{deadline.month}月{deadline.day}日）。")
+    frequency = {(f.unit, f.site) for f in _open(findings, "activity-frequency")}
+    if frequency:
+        steps.append(f"提醒{len(frequency)}个示范点按规定频次召开党员大会、组织生活会，开展党纪教育和民主评议。")
+    hardware = {(f.unit, f.site) for f in _open(findings, "hardware-items") + _open(findings, "room-area")}
+    if hardware:
+        steps.append(f"对硬件设施不达标的{len(hardware)}个示范点逐一跟踪整改。")
+    overdue = [f for f in _open(findings, "problem-closed") if f.status == FAILED]
+    if overdue:
+        steps.append(f"督促{len(overdue)}个超过整改时限的问题尽快整改到位。")
+    if not steps:
+        steps.append("继续按月做好联系指导和月报表报送工作。")
+    return steps
+
+
+# --- 月度汇总报告 -----------------------------------------------------------------------------
+
+def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
+    rulebook = ws.rulebook
+    data = _data(ledger, until=month)
+    units = roster_units(roster, data)
+    as_of = as_of_date(data, rulebook, [month], today)
+    findings = evaluate(data, rulebook, roster, months=[month], today=as_of)
+    deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
+    quarter = P.period_of(month, "quarter")
+
+    sites = _month_sites(data, month, units)
+    contacts = data.rows("contacts", months=[month])
+    states = submission_states(data.files, rulebook, units, month, as_of)
+
+    site_rows = []
+    for s in sites:
+        mine = contacts[(contacts["unit"] == s["unit"]) & (contacts["site"] == s["site"])]
+        counts = _mode_counts(mine)
+        site_rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
+                          "staff": s["staff"] or UNASSIGNED, **counts,
+                          "last_date": _iso(max(mine["date"])) if len(mine) else ""})
+    unit_rows = []
+    for st in states:
+        mine = [r for r in site_rows if r["unit"] == st.unit]
+        unit_kind = roster.unit(st.unit).kind if roster is not None and roster.unit(st.unit) else ""
+        status = st.state if st.state in (ON_TIME, LATE) else MISSING
+        note = {LATE: f"逾期{st.days_late}天", RETURNED: "已退回待重报", NOT_DUE: "未到截止日期"}.get(st.state, "")
+        if st.resubmissions:
+            note = "；".join(filter(None, [note, "已更正重报"]))
+        unit_rows.append({"unit": st.unit, "kind": unit_kind, "status": status, "received": _iso(st.received),
+                          "sites": len(mine), "contacts": sum(r["total"] for r in mine), "note": note})
+    submission = {
+        "due": len(unit_rows),
+        "on_time": sum(r["status"] == ON_TIME for r in unit_rows),
+        "late": sum(r["status"] == LATE for r in unit_rows),
+        "missing": sum(r["status"] == MISSING for r in unit_rows),
+        "late_units": [r["unit"] for r in unit_rows if r["status"] == LATE],
+        "missing_units": [r["unit"] for r in unit_rows if r["status"] == MISSING],
+        "resubmitted_units": [st.unit for st in states if st.resubmissions],
+    }
+    staff_rows = _staff_rows(roster, site_rows)
+    summary = {k: sum(r[k] for r in site_rows) for k in ("total", "phone", "onsite", "meeting", "other")}
+    summary["sites_contacted"] = sum(r["total"] > 0 for r in site_rows)
+    staff_of = {(s["unit"], s["site"]): s["staff"] or UNASSIGNED for s in sites}
+    no_contact = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
+                  for f in _open(findings, "monthly-contact")]
+    no_visit = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
+                for f in _open(findings, "quarterly-visit") if (f.unit, f.site) in staff_of]
+
+    members = data.rows("members", months=[month])
+    soe = [s for s in sites if s["enterprise_kind"] == SOE]
+    private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
+    soe_keys = {(s["unit"], s["site"]) for s in soe}
+    cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
+
+    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook)
+    life_all = data.rows("org_life", months=[month])
+    by_kind = Counter(life_all["activity"])
+    org_rows = [{"kind": k, "count": by_kind[k]}
+                for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k)))]
+
+    frequency_rows = _frequency_rows(findings, rulebook, month)
+    hardware = data.rows("hardware", months=[month])
+    hardware_rows = _hardware_rows(findings, hardware, sites)
+    finding_rows = [finding_row(f) for f in findings if f.status != MET]
+    progress = data.rows("progress", months=[month])
+    context = {
+        "office_name": ws.office_name,
+        "report_date": as_of.isoformat(),
+        "month": month,
+        "deadline": deadline.isoformat(),
+        "quarter_label": _quarter_label(quarter),
+        "quarter_end": quarter.end.isoformat(),
+        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private)},
+        "submission": submission,
+        "unit_rows": unit_rows,
+        "contact_summary": summary,
+        "staff_rows": staff_rows,
+        "unassigned_sites": sum(r["staff"] == UNASSIGNED for r in site_rows),
+        "site_rows": site_rows,
+        "sites_no_contact": no_contact,
+        "sites_no_visit": no_visit,
+        "team": {"soe_sites": len(soe), "cross_sites": len(cross),
+                 "cross_posts": sum(_int(r["cross_posts"]) for r in cross), "private_sites": len(private)},
+        "members": _member_sums(members),
+        "org_life": {"total": len(life_all), "by_kind": org_rows},
+        "frequency_rows": frequency_rows,
+        "hardware": {"sites": len(hardware), "complete": len(hardware) - len(hardware_rows),
+                     "incomplete": len(hardware_rows)},
+        "hardware_rows": hardware_rows,
+        "findings": finding_rows,
+        "finding_counts": _finding_counts(finding_rows),
+        "reported_problems": _progress_texts(progress, "issues", units),
+        "plans": _progress_texts(progress, "next_plan", units),
+        "next_steps": _next_steps(findings, missing_units=submission["missing_units"],
+                                  late_units=submission["late_units"],
+                                  period_end=f"在{_quarter_label(quarter)}结束前", rulebook=rulebook),
+        "charts": {
+            "chart_submission": {"kind": "bar", "title": f"{P.month_cn(month)}各单位报送情况",
+                                 "labels": [ON_TIME, LATE, MISSING],
+                                 "values": [submission["on_time"], submission["late"], submission["missing"]],
+                                 "ylabel": "单位数（个）"},
+            "chart_contacts": {"kind": "grouped_bar", "title": f"{P.month_cn(month)}企业组成员联系指导次数",
+                               "labels": [r["staff"] for r in staff_rows],
+                               "series": {MODE_KEYS["phone"]: [r["phone"] for r in staff_rows],
+                                          MODE_KEYS["onsite"]: [r["onsite"] for r in staff_rows],
+                                          MODE_KEYS["meeting"]: [r["meeting"] for r in staff_rows]},
+                               "ylabel": "次数"},
+        },
+    }
+    context["sentences"] = _monthly_sentences(context, len(life))
+    return context
+
+
+def _staff_rows(roster, site_rows: list[dict]) -> list[dict]:
+    people = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
+    known = {n for _, n in people}
+    people += [("未列入名册", n) for n in dict.fromkeys(r["staff"] for r in site_rows)
+               if n not in known and n != UNASSIGNED]
+    rows = []
+    for group, name in people:
+        mine = [r for r in site_rows if r["staff"] == name]
+        row = {"group": group, "staff": name, "sites": len(mine)}
+        for key in ("phone", "onsite", "meeting", "other", "total"):
+            row[key] = sum(r[key] for r in mine)
+        rows.append(row)
+    return rows
+
+
+def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]:
+    rows = []
+    for rule in rulebook.frequency_rules():
+        period = P.period_of(month, rule.period)
+        mine = [f for f in findings if f.code == "activity-frequency" and f.clause == rule.clause
+                and f.period == period.label]
+        if not mine:
+            continue
+        met = sum(f.status == MET for f in mine)
+        rows.append({"clause": rule.clause, "rule": rule.wording, "applies": rule.applies_to,
+                     "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met})
+    return rows
+
+
+def _monthly_sentences(c: dict, counted_life: int) -> dict:
+    s = c["submission"]
+    named = f"（{_cn_list(s['missing_units'])}）" if s["missing_units"] else ""
+    late = f"（{_cn_list(s['late_units'])}）" if s["late_units"] else ""
+    cs = c["contact_summary"]
+    fc = c["finding_counts"]
+    return {
+        "submission": f"本月应报单位{s['due']}个，按时报送{s['on_time']}个，逾期报送{s['late']}个{late}，"
+                      f"未报送{s['missing']}个{named}。",
+        "contacts": f"本月企业组成员共联系指导{cs['total']}次，其中电话联系{cs['phone']}次、现场指导{cs['onsite']}次、"
+                    f"座谈会{cs['meeting']}次、其他{cs['other']}次，覆盖示范点{cs['sites_contacted']}个。",
+        "org_life": f"各示范点本月开展组织生活{c['org_life']['total']}次。",
+        "findings": f"对照实施意见，本月共发现问题{fc['total']}项，其中未达标{fc['failed']}项、存在风险{fc['at_risk']}项。",
+    }
+
+
+# --- 半年工作报告 ------------------------------------------------------------------------------
+
+def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dict:
+    rulebook = ws.rulebook
+    months = half.months
+    data = _data(ledger, until=half.last)
+    units = roster_units(roster, data)
+    as_of = as_of_date(data, rulebook, months, today)
+    findings = evaluate(data, rulebook, roster, months=months, today=as_of)
+    sites = _latest_sites(data, units)
+    soe = [s for s in sites if s["enterprise_kind"] == SOE]
+    private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
+    contacts = data.rows("contacts", months=months)
+    per_month = [_mode_counts(contacts[contacts["month"] == m]) for m in months]
+    due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
+                and f["month"] in due_months and f["unit"] in units}
+    life = data.rows("org_life", months=months)
+    counted, _ = counted_activities(life, rulebook)
+    members_all = data.rows("members", months=months)
+    site_keys = {(s["unit"], s["site"]) for s in sites}
+    soe_keys = {(s["unit"], s["site"]) for s in soe}
+    latest_members = members_all.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
+    latest_members = latest_members[[(u, s) in site_keys for u, s in zip(latest_members["unit"], latest_members["site"])]]
+    cross = [r for r in latest_members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
+    appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
+
+    site_paths = _site_paths(sites, _plan_dates(data), rulebook, as_of)
+    compliance_rows = _compliance_rows(findings, rulebook)
+    frequency = [f for f in findings if f.code == "activity-frequency"]
+    hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
+    hw_bad = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area") and f.status != MET}
+    by_kind = Counter(life["activity"])
+    activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
+    with_secretary = [s for s in sites if _text(s["secretary"])]
+    finding_rows = [finding_row(f) for f in findings if f.status != MET]
+    typical = _typical_sites(findings, sites, data.rows("progress", months=months))
+    label = half.name
+    context = {
+        "office_name": ws.office_name,
+        "report_date": as_of.isoformat(),
+        "half": half.label,
+        "half_label": label,
+        "first_month": half.first,
+        "last_month": half.last,
+        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
+                     "staff": len(roster.staff) if roster is not None else 0,
+                     "contacts": sum(c["total"] for c in per_month), "onsite": sum(c["onsite"] for c in per_month),
+                     "months_reported": len(reported), "months_due": len(units) * len(due_months)},
+        "goods": [
+            {"name": "班子建设好", "text": f"国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
+                                        f"{sum(_int(r['cross_posts']) for r in cross)}人；{len(with_secretary)}个示范点"
+                                        f"配齐党组织书记。"},
+            {"name": "工作业绩好", "text": f"示范点所在企业党员责任区{sum(_int(v) for v in latest_members['duty_zones'])}个，"
+                                        f"非公企业示范点参加“六个一”活动党员{sum(_int(v) for v in latest_members['six_ones'])}人。"},
+            {"name": "群众评价好", "text": f"{label}已有{len(appraised & site_keys)}个示范点开展民主评议党员。"},
+        ],
+        "pillars": [
+            {"name": "强有力的领导班子", "text": f"{len(sites)}个示范点中{len(with_secretary)}个党组织书记明确、班子健全。"},
+            {"name": "先锋模范党员队伍",
+             "text": f"{label}共发展党员{sum(_int(v) for v in members_all['new_members'])}名，其中一线工人"
+                     f"{sum(_int(v) for v in members_all['new_workers'])}名；现有入党积极分子"
+                     f"{sum(_int(v) for v in latest_members['activists'])}名，示范点党员合计"
+                     f"{sum(_int(v) for v in latest_members['total'])}名。"},
+            {"name": "有效活动机制", "text": (f"各示范点共开展组织生活{len(life)}次：{activity_text}。" if len(life)
+                                          else "各示范点尚未报送组织生活记录。")},
+            {"name": "一套工作制度", "text": _rate_sentence(frequency)},
+            {"name": "完善的硬件设施", "text": f"{len(hw_keys) - len(hw_bad)}个示范点硬件设施达到“十二个有”或“十个一”标准，"
+                                           f"{len(hw_bad)}个示范点尚未达标。"},
+        ],
+        "site_paths": site_paths,
+        "plan_counts": {"on_time": sum(p["plan_status"] == "按期上报" for p in site_paths),
+                        "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
+                        "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
+        "compliance_rows": compliance_rows,
+        "typical_sites": typical,
+        "findings": finding_rows,
+        "finding_counts": _finding_counts(finding_rows),
+        "reported_problems": _progress_texts(data.rows("progress", months=months), "issues", units),
+        "next_steps": _next_steps(findings, rulebook=rulebook, horizon="下半年" if half.label.endswith("H1") else "明年",
+                                  period_end="下一季度内"),
+        "charts": {
+            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
+                                     "labels": [f"{int(m[5:])}月" for m in months],
+                                     "series": {"联系指导": [c["total"] for c in per_month],
+                                                f"其中{MODE_KEYS['onsite']}": [c["onsite"] for c in per_month]},
+                                     "ylabel": "次数"},
+            "chart_compliance": {"kind": "bar", "title": f"{label}各项要求达标率（%）",
+                                 "labels": [r["rule"] for r in compliance_rows],
+                                 "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
+                                 "ylabel": "达标率（%）"},
+        },
+    }
+    return context
+
+
+def _rate_sentence(frequency: list[Finding]) -> str:
+    if not frequency:
+        return "各示范点尚无可评价的组织生活制度执行记录。"
+    met = sum(f.status == MET for f in frequency)
+    return (f"党员大会、组织生活会、党纪教育等制度共评价{len(frequency)}项次，已达标{met}项次，"
+            f"执行率为{met / len(frequency) * 100:.1f}%。")
+
+
+def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
+    """The first reported 工作方案上报日期 of every site (a later form may leave it blank)."""
+    out: dict[tuple, dt.date] = {}
+    for r in data.rows("sites").to_dict("records"):
+        if r["plan_date"] is not None:
+            key = (r["unit"], r["site"])
+            out[key] = min(out.get(key, r["plan_date"]), r["plan_date"])
+    return out
+
+
+def _site_paths(sites: list[dict], plan_dates: dict, rulebook, as_of: dt.date) -> list[dict]:
+    rule = rulebook["M-2"]
+    deadline = rulebook.date_in_year(rule.get("deadline", "11-30"))
+    work_start = rulebook.date_in_year(rule.get("work_start", "12-01"))
+    out = []
+    for s in sites:
+        reported = plan_dates.get((s["unit"], s["site"]))
+        if reported is None:
+            status, start, state = "未上报", "", "尚未开展"
+        else:
+            status = "按期上报" if reported <= deadline else "逾期上报"
+            begin = max(work_start, reported)
+            start = P.month_of(begin)
+            state = "已全面开展工作" if as_of >= P.first_day(start) else "准备开展工作"
+        out.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "plan_date": _iso(reported),
+                    "plan_status": status, "start_month": start, "status": state})
+    return out
+
+
+def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
+    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk."""
+    rows = []
+    order = []
+    for f in findings:
+        if f.code in ("staff-assigned", "problem-closed"):
+            continue
+        key = (f.clause, f.code)
+        if key not in order:
+            order.append(key)
+    for clause, code in order:
+        mine = [f for f in findings if f.clause == clause and f.code == code]
+        subjects: dict[tuple, list[str]] = {}
+        for f in mine:
+            subjects.setdefault((f.unit, f.site), []).append(f.status)
+        verdict = [FAILED if FAILED in st else AT_RISK if AT_RISK in st else MET for st in subjects.values()]
+        rule = rulebook[clause]
+        names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
+        rows.append({"clause": clause, "rule": rule.title if code != "room-area" else "党员活动室面积",
+                     "applies": rule.applies_to or "全部", "period": _period_span(names),
+                     "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
+                     "at_risk": verdict.count(AT_RISK), "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
+    return rows
+
+
+def _period_span(names: list[str]) -> str:
+    if len(names) <= 2:
+        return "、".join(names)
+    return f"{names[0]}至{names[-1]}"
+
+
+def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
+    """Sites with every requirement met so far: their latest reported progress is the practice to spread."""
+    out = []
+    for s in sites:
+        mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
+        if not mine or any(f.status != MET for f in mine):
+            continue
+        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])].sort_values("month")
+        practice = _text(rows["progress"].iloc[-1]) if len(rows) else ""
+        out.append({"unit": s["unit"], "site": s["site"], "practice": practice or "各项要求均已落实。"})
+    return out
+
+
+# --- 分组情况一览表 ------------------------------------------------------------------------------
+
+def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None = None) -> dict:
+    rulebook = ws.rulebook
+    data = _data(ledger, until=until)
+    units = roster_units(roster, data)
+    sites = _latest_sites(data, units)
+    deadline = rulebook.date_in_year(rulebook["M-1a"].get("deadline", "10-01"))
+    after = today >= deadline
+    staff = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
+    known = {n for _, n in staff}
+    rows, staff_without = [], []
+    for group, name in staff:
+        mine = [s for s in sites if s["staff"] == name]
+        for s in mine:
+            late = s["contact_date"] is None or s["contact_date"] >= deadline
+            rows.append(_assignment_row(group, name, s, "确定联系晚于规定时间" if late else ""))
+        if not mine:
+            staff_without.append({"group": group, "staff": name})
+            rows.append({"group": group, "staff": name, "unit": "", "site": "", "kind": "", "secretary": "",
+                         "members": "", "contact_date": "",
+                         "note": "未确定联系示范点" if after else f"尚未确定联系示范点（{deadline.month}月{deadline.day}日前确定）"})
+    sites_without = []
+    for s in sites:
+        if s["staff"] in known:
+            continue
+        sites_without.append({"unit": s["unit"], "site": s["site"]})
+        note = "未确定企业组联系人员" if not _text(s["staff"]) else f"联系人员“{s['staff']}”不在企业组名册中"
+        rows.append(_assignment_row("未分组", UNASSIGNED, s, note))
+    late = [{"staff": s["staff"], "unit": s["unit"], "site": s["site"], "contact_date": _iso(s["contact_date"])}
+            for s in sites if s["staff"] in known and (s["contact_date"] is None or s["contact_date"] >= deadline)]
+    used = [f for f in data.files if f["status"] == "accepted" and any(
+        f["unit"] == s["unit"] and f["month"] == s["month"] for s in sites)]
+    stamp = max([_received(f) for f in used], default=deadline)
+    return {
+        "office_name": ws.office_name,
+        "report_date": min(today, stamp).isoformat(),
+        "year": rulebook.year,
+        "deadline": deadline.isoformat(),
+        "rows": rows,
+        "counts": {"groups": len({g for g, _ in staff}), "staff": len(staff), "units": len({s["unit"] for s in sites}),
+                   "sites": len(sites), "assigned_sites": len(sites) - len(sites_without)},
+        "staff_without_site": staff_without if after else [],
+        "sites_without_staff": sites_without,
+        "late_contacts": late,
+    }
+
+
+def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
+    return {"group": group, "staff": staff, "unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
+            "secretary": _text(s["secretary"]), "members": _int(s["members"]),
+            "contact_date": _iso(s["contact_date"]), "note": note}
+
+
+# --- 示范点档案 ----------------------------------------------------------------------------------
+
+def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date) -> dict:
+    rulebook = ws.rulebook
+    data = _data(ledger, units=[unit])
+    rows = data.rows("sites", unit=unit, site=site).sort_values("month")
+    if rows.empty:
+        raise KeyError(f"台账中没有{unit}的示范点“{site}”")
+    months = list(rows["month"])
+    latest = rows.iloc[-1].to_dict()
+    as_of = as_of_date(data, rulebook, months, today, units=[unit])
+    findings = evaluate(data, rulebook, roster, months=P.month_range(months[0], months[-1]), today=as_of, units=[unit])
+    plan_dates = [d for d in rows["plan_date"] if d is not None]
+    timeline, previous_hw = [], None
+    for month in months:
+        hw = data.rows("hardware", unit=unit, site=site, months=[month]).to_dict("records")
+        hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"], rulebook)
+        progress = data.rows("progress", unit=unit, site=site, months=[month]).to_dict("records")
+        contacts = data.rows("contacts", unit=unit, site=site, months=[month]).sort_values(["date", "row"])
+        problems = [_text(p["issues"]) for p in progress if _text(p["issues"])]
+        problems += [f"联系指导发现：{_text(c['problem'])}（{_text(c['state']) or '未办结'}）"
+                     for c in contacts.to_dict("records") if _text(c["problem"])]
+        members = data.rows("members", unit=unit, site=site, months=[month]).to_dict("records")
+        timeline.append({
+            "month": month,
+            "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
+                          "content": _text(c["content"])} for c in contacts.to_dict("records")],
+            "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "present": _int(r["present"]),
+                          "expected": _int(r["expected"])}
+                         for r in data.rows("org_life", unit=unit, site=site, months=[month])
+                         .sort_values(["date", "row"]).to_dict("records")],
+            "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
+            "hardware": hw_text,
+            "progress": _text(progress[0]["progress"]) if progress else "",
+            "problems": "；".join(problems),
+        })
+    compliance = [{"clause": f.clause, "rule": f.title, "period": f.period_name, "status": STATUS_LABEL[f.status],
+                   "evidence": f.evidence} for f in findings if f.site == site]
+    ids = {int(i) for i in rows["file_id"]}  # the submissions that list this site
+    sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
+                "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
+    return {
+        "office_name": ws.office_name,
+        "report_date": as_of.isoformat(),
+        "site": {"name": site, "enterprise": _text(latest["enterprise"]), "kind": latest["enterprise_kind"],
+                 "unit": unit, "org_name": _text(latest["org_name"]), "org_kind": _text(latest["org_kind"]),
+                 "formation": _text(latest["formation"]), "secretary": _text(latest["secretary"]),
+                 "members": _int(latest["members"]), "employees": _int(latest["employees"]),
+                 "level": _text(latest["level"]), "staff": _text(latest["staff"]) or UNASSIGNED,
+                 "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(min(plan_dates) if plan_dates else None)},
+        "first_month": months[0],
+        "last_month": months[-1],
+        "timeline": timeline,
+        "compliance_rows": compliance,
+        "sources": sources,
+    }
+
+
+def _members_sentence(r: dict) -> str:
+    text = (f"党员{_int(r['total'])}名，本月发展党员{_int(r['new_members'])}名（其中一线工人{_int(r['new_workers'])}名、"
+            f"知识分子/技术骨干{_int(r['new_intellectuals'])}名），入党积极分子{_int(r['activists'])}名，"
+            f"流动党员{_int(r['mobile'])}名（其中已转出或纳入社区管理{_int(r['mobile_managed'])}名）。")
+    return text
+
+
+def _hardware_sentence(row: dict | None, previous: dict | None, kind: str, rulebook) -> tuple[str, dict | None]:
+    if row is None:
+        return "本月未报送硬件设施情况。", previous
+    items = rulebook.hardware_rule(kind).params["items"] if rulebook.hardware_rule(kind) else []
+    state = {item: row.get(_HW_NAMES[item]) for item in items}
+    area = row.get("room_area")
+    area = None if area is None or pd.isna(area) else float(area)
+    snapshot = {"state": state, "area": area}
+    if previous is not None and previous == snapshot:
+        return "无变化。", snapshot
+    missing = [i for i, v in state.items() if v != "是"]
+    area_text = f"党员活动室{area:g}㎡，" if area is not None else "未填写党员活动室面积，"
+    body = f"缺少{'、'.join(missing)}。" if missing else f"{len(items)}项硬件设施齐全。"
+    return area_text + body, snapshot
+
+
+# --- 催报名单 ------------------------------------------------------------------------------------
+
+def reminder_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
+    rulebook = ws.rulebook
+    data = _data(ledger, until=month)
+    units = roster_units(roster, data)
+    states = submission_states(data.files, rulebook, units, month, today)
+    deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
+    rows = []
+    for st in states:
+        if st.state in (ON_TIME, LATE):
+            continue
+        info = roster.unit(st.unit) if roster is not None else None
+        rows.append({"unit": st.unit, "kind": info.kind if info else "", "contact": info.contact if info else "",
+                     "phone": info.phone if info else "", "deadline": deadline.isoformat(),
+                     "status": RETURNED if st.state == RETURNED else MISSING,
+                     "overdue_days": max((today - deadline).days, 0)})
+    return {
+        "office_name": ws.office_name,
+        "report_date": today.isoformat(),
+        "month": month,
+        "deadline": deadline.isoformat(),
+        "as_of": today.isoformat(),
+        "rows": rows,
+        "counts": {"due": len(units), "submitted": len(units) - len(rows),
+                   "missing": sum(r["status"] == MISSING for r in rows),
+                   "rejected": sum(r["status"] == RETURNED for r in rows)},
+    }

@@ -1,0 +1,222 @@
+"""The Excel outputs: 汇总数据.xlsx, the 分组情况一览表 workbook and the 催报名单 workbook.
+
+Column titles come from the models (form sheets, roster) wherever a column is
+a model field; every string from a submission passes through
+:func:`escape_cell_text`.  The bytes are deterministic: the document
+properties carry a timestamp derived from the inputs and the zip entries a
+fixed date, so the same inputs always give the same file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from processor.excel_safety import escape_cell_text
+from processor.ledger import data_fields
+from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from schemas.roster import ROSTER_SHEETS
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+FLAG_FILL = PatternFill("solid", fgColor="FCE4D6")
+TITLE_FONT = Font(bold=True, size=14)
+THIN = Side(style="thin", color="999999")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+DATE_FORMAT = "yyyy-mm-dd"
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+_BASIC = SHEETS_BY_KEY["basic_info"]
+_SITE = SHEETS_BY_KEY["sites"]
+_UNIT = ROSTER_SHEETS[0]
+_STAFF = ROSTER_SHEETS[1]
+
+
+def unit_title() -> str:
+    return _BASIC.field_by_name("unit").title  # 填报单位
+
+
+def month_title() -> str:
+    return _BASIC.field_by_name("month").title  # 报送月份
+
+
+# --- 汇总数据.xlsx ---------------------------------------------------------------------------
+
+def summary_workbook(frames: dict[str, pd.DataFrame], stamp: dt.datetime) -> bytes:
+    """All accepted rows of the period, one sheet per form sheet, unit and month first."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for spec in FORM_SHEETS:
+        ws = wb.create_sheet(spec.title)
+        fields = data_fields(spec)
+        titles = [unit_title(), month_title(), *(f.title for f in fields)]
+        widths = [_BASIC.field_by_name("unit").width, _BASIC.field_by_name("month").width,
+                  *(f.width for f in fields)]
+        _header(ws, titles, widths, row=1)
+        frame = frames.get(spec.key)
+        records = [] if frame is None else frame.to_dict("records")
+        for r in records:
+            values = [r["unit"], r["month"], *(_cell_value(r.get(f.name)) for f in fields)]
+            ws.append([escape_cell_text(v) for v in values])
+        for col, f in enumerate(fields, start=3):
+            if f.kind == "date":
+                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
+                    cell.number_format = DATE_FORMAT
+        ws.freeze_panes = "C2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, len(records) + 1)}"
+    return workbook_bytes(wb, stamp)
+
+
+# --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
+
+ASSIGNMENT_TITLE = "企业组人员联系示范点分组情况一览表"
+STAFF_COLUMN = "企业组联系人员"
+UNIT_COLUMN = "联系县(市、区)/系统党委"
+
+
+def assignment_columns() -> list[tuple[str, str, int]]:
+    """(context key, title, width): the attachment's columns; model titles where a model field."""
+    site = _SITE.field_by_name
+    return [
+        ("group", _STAFF.field_by_name("group").title, 10),
+        ("staff", STAFF_COLUMN, 12),
+        ("unit", UNIT_COLUMN, 22),
+        ("site", site("site").title, 30),
+        ("kind", site("enterprise_kind").title, 10),
+        ("secretary", site("secretary").title, 12),
+        ("members", site("members").title, 10),
+        ("contact_date", site("contact_date").title, 14),
+        ("note", site("note").title, 26),
+    ]
+
+
+def assignment_workbook(context: dict, stamp: dt.datetime) -> bytes:
+    """The staff-assignment table (one row per site), merged group/staff cells, flagged rows."""
+    columns = assignment_columns()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "分组情况"
+    ws.append([f"{context['year']}年{ASSIGNMENT_TITLE}"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
+    ws.cell(1, 1).font = TITLE_FONT
+    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    _header(ws, [t for _, t, _ in columns], [w for _, _, w in columns], row=2)
+    rows = context["rows"]
+    for r in rows:
+        ws.append([escape_cell_text(_cell_value(r.get(key))) for key, _, _ in columns])
+    first = 3
+    for i, r in enumerate(rows, start=first):
+        for col in range(1, len(columns) + 1):
+            cell = ws.cell(i, col)
+            cell.border = BORDER
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+            if r.get("note"):
+                cell.fill = FLAG_FILL
+        ws.cell(i, 8).number_format = DATE_FORMAT
+    _merge_runs(ws, rows, first, col=1, key=lambda r: r["group"])
+    _merge_runs(ws, rows, first, col=2, key=lambda r: (r["group"], r["staff"]))
+    ws.freeze_panes = "A3"
+    ws.page_setup.orientation = "landscape"
+    ws.print_title_rows = "2:2"
+    return workbook_bytes(wb, stamp)
+
+
+def _merge_runs(ws, rows: list[dict], first: int, *, col: int, key) -> None:
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or key(rows[i]) != key(rows[start]):
+            if i - start > 1:
+                ws.merge_cells(start_row=first + start, start_column=col, end_row=first + i - 1, end_column=col)
+            start = i
+
+
+# --- 催报名单 ----------------------------------------------------------------------------------
+
+def reminder_columns() -> list[tuple[str, str, int]]:
+    unit = _UNIT.field_by_name
+    return [
+        ("unit", unit("name").title, 22),
+        ("kind", unit("kind").title, 10),
+        ("contact", unit("contact").title, 10),
+        ("phone", unit("phone").title, 16),
+        ("deadline", "截止日期", 12),
+        ("status", "状态", 14),
+        ("overdue_days", "逾期天数", 10),
+    ]
+
+
+def reminder_workbook(context: dict, stamp: dt.datetime) -> bytes:
+    columns = reminder_columns()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "催报名单"
+    y, m = context["month"].split("-")
+    ws.append([f"{int(y)}年{int(m)}月月报表催报名单"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
+    ws.cell(1, 1).font = TITLE_FONT
+    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    _header(ws, [t for _, t, _ in columns], [w for _, _, w in columns], row=2)
+    for r in context["rows"]:
+        ws.append([escape_cell_text(_cell_value(r[key])) for key, _, _ in columns])
+    for (cell,) in ws.iter_rows(min_row=3, min_col=5, max_col=5):
+        cell.number_format = DATE_FORMAT
+    ws.freeze_panes = "A3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{len(context['rows']) + 2}"
+    return workbook_bytes(wb, stamp)
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+def _header(ws, titles: list[str], widths: list[int], *, row: int) -> None:
+    for col, (title, width) in enumerate(zip(titles, widths), start=1):
+        cell = ws.cell(row, col, title)
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(col)].width = max(width, len(title) * 2) + 2
+
+
+def _cell_value(value):
+    """A value openpyxl writes as the right cell type: ISO strings of dates become dates."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.date.fromisoformat(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def workbook_bytes(wb: Workbook, stamp: dt.datetime) -> bytes:
+    """Save with fixed document times and zip dates: same content, same bytes."""
+    stamp = stamp.replace(tzinfo=None, microsecond=0)
+    wb.properties.creator = "企业组"
+    wb.properties.created = stamp
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _normalized_zip(buf.getvalue(), stamp)
+
+
+def _normalized_zip(data: bytes, stamp: dt.datetime) -> bytes:
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + iso.encode() + rb"\g<2>", body)
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, body)
+    return out.getvalue()
