@@ -262,6 +262,47 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
             console.print(f"  {r['received_at'][:16]}  {r['unit'] or '未识别单位'}  {r['file']}（{r['errors']} 处错误）")
 
 
+# --- consolidation -------------------------------------------------------------------
+@main.command()
+@click.option("--month", help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
+@click.option("--all", "all_months", is_flag=True, help="台账中所有月份和半年都重新汇总（未变化的不重写）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def consolidate(ctx: click.Context, month: str | None, half: str | None, all_months: bool, as_json: bool) -> None:
+    """汇总台账，生成月度汇总报告、半年工作报告、分组情况一览表、示范点档案、催报名单和汇总数据。"""
+    from processor.consolidate import ConsolidationError, consolidate as run
+    from processor.periods import parse_half, parse_month
+
+    try:
+        if month:
+            parse_month(month)
+        if half:
+            parse_half(half)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc))
+    ws = workspace_of(ctx)
+    try:
+        result = run(ws, month=month, half=half, all_months=all_months, progress=not as_json)
+    except ConsolidationError as exc:
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(2)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        periods = "、".join([*result.months, *result.halves])
+        console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"
+                      f"{len(result.unchanged)} 个无变化。")
+        for path in result.written:
+            console.print(f"  {path.relative_to(ws.outbox)}")
+        console.print(f"清单：{result.manifest}")
+    if result.skipped:
+        for line in result.skipped:
+            err_console.print(f"[yellow]未生成：[/]{line}")
+        sys.exit(1)
+
+
 # --- delivery ------------------------------------------------------------------------
 @main.command()
 @click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（在 发件箱/邮件/ 中）。")
@@ -291,3 +332,17 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
                           f"{len(result.queued)} 份报告已排队，稍后自动重试。")
         sys.exit(1)
+
+
+@main.command()
+@click.option("--polling", is_flag=True, help="轮询模式：收件箱在网络共享文件夹（SMB/NFS）上时使用。")
+@click.option("--every", "every", default=None, hidden=True,
+              help="加速调度：每隔多少秒做一次“夜间”汇总（测试和演示用）。")
+@click.pass_context
+@friendly_errors
+def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
+    """常驻运行：监视收件箱 + 每晚汇总并发送报告（SIGTERM 或 Ctrl+C 停止）。"""
+    from processor.serve import serve as run_service
+
+    ws = workspace_of(ctx)
+    sys.exit(run_service(ws, polling=polling, schedule_override=every))
