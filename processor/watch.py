@@ -26,7 +26,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -130,6 +130,7 @@ class _Tracked:
     signature: Signature
     since: float                  # clock() when the signature was first seen unchanged
     zip_ok: bool | None = None    # cached zip check for this signature
+    closed: bool = False          # the writer closed the file at this signature (inotify)
 
 
 class StabilityTracker:
@@ -141,12 +142,20 @@ class StabilityTracker:
     A workbook whose zip stays unreadable for ``incomplete_grace_seconds``
     although nothing changes is handed over anyway, so a truly broken file is
     answered with a rejection instead of waiting forever.
+
+    Optional fast path (``close_settle_seconds``): a workbook whose writer has
+    closed it (inotify's close-after-write, passed as ``observe(path,
+    closed=True)``), that has not changed since and whose zip directory is
+    readable needs only ``close_settle_seconds`` of quiet instead of the full
+    window.  Off by default; polling never sees closes.
     """
 
     def __init__(self, stable_seconds: float, clock: Callable[[], float] = time.monotonic,
-                 incomplete_grace_seconds: float = 300.0) -> None:
+                 incomplete_grace_seconds: float = 300.0,
+                 close_settle_seconds: float | None = None) -> None:
         self.stable_seconds = float(stable_seconds)
         self.incomplete_grace_seconds = float(incomplete_grace_seconds)
+        self.close_settle_seconds = close_settle_seconds
         self._clock = clock
         self._tracked: dict[Path, _Tracked] = {}
 
@@ -156,13 +165,26 @@ class StabilityTracker:
     def __len__(self) -> int:
         return len(self._tracked)
 
-    def observe(self, path: Path) -> None:
+    def observe(self, path: Path, closed: bool = False) -> None:
         path = Path(path)
         signature = file_signature(path) if is_candidate(path) else None
         if signature is None:
             self._tracked.pop(path, None)
             return
-        self._refresh(path, signature)
+        entry = self._refresh(path, signature)
+        entry.closed = entry.closed or closed
+
+    def _quiet_needed(self, path: Path, entry: _Tracked) -> float:
+        if (self.close_settle_seconds is not None and entry.closed
+                and path.suffix.lower() in ZIP_SUFFIXES):
+            return min(self.stable_seconds, self.close_settle_seconds)
+        return self.stable_seconds
+
+    @property
+    def shortest_wait(self) -> float:
+        if self.close_settle_seconds is None:
+            return self.stable_seconds
+        return min(self.stable_seconds, self.close_settle_seconds)
 
     def _refresh(self, path: Path, signature: Signature) -> _Tracked:
         entry = self._tracked.get(path)
@@ -185,7 +207,7 @@ class StabilityTracker:
                 continue
             entry = self._refresh(path, signature)
             quiet_for = now - entry.since
-            if quiet_for < self.stable_seconds:
+            if quiet_for < self._quiet_needed(path, entry):
                 continue
             if path.suffix.lower() in ZIP_SUFFIXES:
                 if not entry.zip_ok:   # cached per signature once it is good
@@ -234,7 +256,7 @@ class InboxWatcher:
                  poll_interval: float = 2.0, stable_seconds: float = 2.0, rescan_seconds: float = 60.0,
                  on_error: Callable[[Path, BaseException], None] | None = None, logger=None,
                  retry_seconds: float = 30.0, retry_max_seconds: float = 900.0,
-                 incomplete_grace_seconds: float = 300.0,
+                 incomplete_grace_seconds: float = 300.0, close_settle_seconds: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.inbox = Path(inbox).resolve()
         self.handle = handle
@@ -246,11 +268,13 @@ class InboxWatcher:
         self.retry_seconds = float(retry_seconds)
         self.retry_max_seconds = float(retry_max_seconds)
         self._clock = clock
-        self.tracker = StabilityTracker(stable_seconds, clock, incomplete_grace_seconds)
+        self.tracker = StabilityTracker(stable_seconds, clock, incomplete_grace_seconds,
+                                        close_settle_seconds)
         self.observer = None
         self.restarts = 0          # how often a dead observer was replaced
         self.events_seen = 0       # recorded file events (for tests and diagnostics)
         self._pending: set[Path] = set()
+        self._closed: set[Path] = set()
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._rescan_requested = False
@@ -279,6 +303,8 @@ class InboxWatcher:
             return
         with self._pending_lock:
             self._pending.add(path)
+            if event.event_type == "closed":
+                self._closed.add(path)
             self.events_seen += 1
         self._wake.set()
 
@@ -367,15 +393,17 @@ class InboxWatcher:
         for path in paths:
             self.tracker.observe(path)
 
-    def _take_pending(self) -> Iterable[Path]:
+    def _take_pending(self) -> tuple[set[Path], set[Path]]:
         with self._pending_lock:
             pending, self._pending = self._pending, set()
-        return pending
+            closed, self._closed = self._closed, set()
+        return pending, closed
 
     def run_pending(self) -> int:
         """Hand every ready file to ``handle``; returns how many were handed."""
-        for path in self._take_pending():
-            self.tracker.observe(path)
+        pending, closed = self._take_pending()
+        for path in pending:
+            self.tracker.observe(path, closed=path in closed)
         if self._rescan_requested or self._clock() - self._last_scan >= self.rescan_seconds:
             self._full_scan()
         handed = 0
@@ -428,7 +456,7 @@ class InboxWatcher:
         self.log.error("处理文件 %s 时出错：%s", path, exc, exc_info=exc)
 
     def _tick_seconds(self) -> float:
-        return max(0.05, min(0.5, self.tracker.stable_seconds / 4))
+        return max(0.05, min(0.5, self.tracker.shortest_wait / 4))
 
     def run_forever(self, stop_event: threading.Event) -> None:
         """Loop until ``stop_event`` is set: hand ready files, rescan, supervise.

@@ -151,6 +151,27 @@ def test_many_events_for_one_file_give_one_call(inbox, tmp_path):
     assert intake.names() == ["多次写入.xlsx"]
 
 
+def test_close_after_write_fast_path_for_complete_workbooks(inbox, tmp_path):
+    # Writer closes after every part (the worst case for trusting closes): the
+    # zip check still keeps every half workbook back, the complete one goes
+    # well before the 3 s stability window.
+    data = workbook_bytes()
+    intake = Intake(tmp_path / "done")
+    watcher = make_watcher(inbox, intake, "inotify", stable_seconds=3.0, close_settle_seconds=0.2)
+    with running(watcher):
+        target = inbox / "快速.xlsx"
+        size = -(-len(data) // 4)
+        for start in range(0, len(data), size):
+            with open(target, "ab") as fh:
+                fh.write(data[start:start + size])
+            time.sleep(0.4)
+        finished = time.monotonic()
+        assert wait_until(lambda: intake.calls, timeout=5)
+        assert time.monotonic() - finished < 2.0
+        time.sleep(0.3)
+    assert len(intake.calls) == 1 and intake.calls[0][1] == data
+
+
 # --- what is taken and what is not ---------------------------------------------
 
 
