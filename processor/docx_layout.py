@@ -401,10 +401,12 @@ class TemplateBuilder:
         """One run per line ("\n" = line break): a jinja tag is never split across runs."""
         par = self.doc.add_paragraph(style=self.doc.styles[style])
         for i, line in enumerate(text.split("\n") if text else []):
-            run = par.add_run(line)
+            font = style_font(self.doc, par.style.style_id)
             if i:
-                run._element.addprevious(_line_break_run())
-            set_rfonts(run._element, style_font(self.doc, par.style.style_id))
+                set_rfonts(par.add_run()._element, font)
+                par.runs[-1]._element.append(OxmlElement("w:br"))
+            run = par.add_run(line)
+            set_rfonts(run._element, font)
         return par
 
     def title(self, text: str):
@@ -504,12 +506,6 @@ class TemplateBuilder:
 
     def save(self, path: Path) -> Path:
         return save_deterministic(self.doc, path)
-
-
-def _line_break_run():
-    run = OxmlElement("w:r")
-    run.append(OxmlElement("w:br"))
-    return run
 
 
 def _set_grid_widths(table, widths_mm: list[float]) -> None:

@@ -1,0 +1,56 @@
+"""Charts with Chinese labels: a CJK font found at run time, deterministic PNGs."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib import font_manager
+from PIL import Image
+
+from processor import charts
+from processor.report_samples import REPORT_NAMES, sample_context
+
+
+def test_cjk_font_is_found_and_covers_chinese():
+    font = charts.cjk_font()
+    assert charts._covers_cjk(font.get_file())
+
+
+def test_bar_chart_is_a_deterministic_png(tmp_path):
+    a = charts.bar_chart(["按时报送", "逾期报送", "未报送"], [10, 1, 1], "2026年10月各单位报送情况", tmp_path / "a.png")
+    b = charts.bar_chart(["按时报送", "逾期报送", "未报送"], [10, 1, 1], "2026年10月各单位报送情况", tmp_path / "b.png")
+    assert a.read_bytes() == b.read_bytes()
+    c = charts.bar_chart(["按时报送", "逾期报送", "未报送"], [9, 2, 1], "2026年10月各单位报送情况", tmp_path / "c.png")
+    assert c.read_bytes() != a.read_bytes()
+    with Image.open(a) as im:
+        assert im.format == "PNG" and im.size[0] > im.size[1]
+        assert "Software" not in im.info
+
+
+def test_grouped_bar_and_line_charts(tmp_path):
+    labels = ["陈明", "林晓华", "黄志强"]
+    g = charts.grouped_bar_chart(labels, {"电话联系": [3, 0, 3], "现场指导": [2, 2, 1]}, "联系指导次数", tmp_path / "g.png")
+    line = charts.line_chart(["7月", "8月", "9月"], {"联系指导": [0, 4, 9]}, "各月联系指导次数", tmp_path / "l.png")
+    for path in (g, line):
+        with Image.open(path) as im:
+            colours = im.convert("RGB").getcolors(maxcolors=1 << 16)
+            assert colours and len(colours) > 10  # something was drawn
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_build_charts_from_a_context(name, tmp_path):
+    specs = sample_context(name).get("charts", {})
+    paths = charts.build_charts(specs, tmp_path)
+    assert set(paths) == set(specs)
+    assert all(p.is_file() and p.stat().st_size > 1000 for p in paths.values())
+
+
+def test_missing_cjk_font_is_a_clear_chinese_error(monkeypatch, tmp_path):
+    latin_only = [f for f in font_manager.fontManager.ttflist if "DejaVu" in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", latin_only)
+    charts.cjk_font.cache_clear()
+    try:
+        with pytest.raises(charts.ChartFontError, match="未找到可显示中文的字体"):
+            charts.bar_chart(["甲"], [1], "标题", tmp_path / "x.png")
+        assert not (tmp_path / "x.png").exists()
+    finally:
+        charts.cjk_font.cache_clear()

@@ -1,0 +1,267 @@
+"""Rendering the Word reports from templates/ with the sample contexts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+from docx import Document
+from docx.oxml.ns import qn
+from docx.shared import Mm
+
+from processor import render
+from processor.report_samples import REPORT_NAMES, sample_context
+
+NS_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Every report rendered once from its sample context (charts included)."""
+    out = tmp_path_factory.mktemp("rendered")
+    return {name: render.render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}
+
+
+def _xml_parts(path):
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n).decode("utf-8") for n in zf.namelist() if n.endswith(".xml")}
+
+
+def _all_text(path) -> str:
+    doc = Document(path)
+    parts = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            parts.extend(c.text for c in row.cells)
+    return "\n".join(parts)
+
+
+def _table_with_header(doc, first_titles):
+    for table in doc.tables:
+        titles = [c.text for c in table.rows[0].cells]
+        if titles[: len(first_titles)] == first_titles:
+            return table
+    raise AssertionError(f"no table starting with {first_titles}")
+
+
+def _body_rows(table):
+    return [[c.text for c in row.cells] for row in table.rows[1:]]
+
+
+# --- filters -----------------------------------------------------------------
+def test_filters_format_dates_numbers_and_lists_the_chinese_way():
+    env = render.jinja_env()
+    f = env.filters
+    assert f["cn_date"]("2026-11-06") == "2026年11月6日"
+    assert f["cn_date"](dt.date(2026, 1, 9)) == "2026年1月9日"
+    assert f["cn_date"]("") == ""
+    assert f["md_date"]("2026-10-21") == "10月21日"
+    assert f["month_cn"]("2026-03") == "2026年3月"
+    assert f["pct"](5 / 6) == "83.3%" and f["pct"](1) == "100%"
+    assert f["num"](1234567) == "1,234,567" and f["num"](56.0) == "56" and f["num"](42.25) == "42.2"
+    assert f["join_cn"](["榕城区", "罗源县"]) == "榕城区、罗源县" and f["join_cn"]([]) == ""
+    assert env.from_string("{{ x }}").render(x="<a&b>") == "&lt;a&amp;b&gt;"  # autoescaped XML
+
+
+# --- the contract --------------------------------------------------------------
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_sample_context_supplies_every_template_variable(name):
+    context = sample_context(name)
+    supplied = set(context) | set(context.get("charts", {}))
+    needed = render.template_variables(render.template_path(name))
+    assert needed, "a template without variables cannot be a report"
+    assert needed <= supplied, f"缺少：{needed - supplied}"
+
+
+def test_missing_variable_is_an_error_naming_it(tmp_path):
+    context = sample_context("reminder_list")
+    del context["counts"]
+    with pytest.raises(ValueError, match="counts"):
+        render.render_docx("reminder_list", context, tmp_path / "x.docx")
+    assert not (tmp_path / "x.docx").exists()
+    assert not list(tmp_path.iterdir()), "no temp file left behind"
+
+
+# --- what the rendered documents contain ---------------------------------------
+@pytest.mark.parametrize("name", REPORT_NAMES)
+def test_no_template_tag_left_and_every_run_has_an_east_asian_font(rendered, name):
+    parts = _xml_parts(rendered[name])
+    for part, xml in parts.items():
+        assert "{{" not in xml and "{%" not in xml and "%}" not in xml, part
+    doc = Document(rendered[name])
+    roots = [doc.element.body, doc.sections[0].footer._element, doc.sections[0].even_page_footer._element]
+    for root in roots:
+        for run in root.iter(qn("w:r")):
+            rfonts = run.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
+            assert rfonts is not None and rfonts.get(qn("w:eastAsia")), "run without an East-Asian font"
+            assert rfonts.get(qn("w:asciiTheme")) is None
+    section = doc.sections[0]
+    assert {round(section.page_width / Mm(1)), round(section.page_height / Mm(1))} == {210, 297}
+
+
+@pytest.mark.parametrize("name", [n for n in REPORT_NAMES if n != "site_dossier"])
+def test_reports_read_in_chinese_without_placeholders(rendered, name):
+    text = _all_text(rendered[name]).replace("VCD机", "")  # the opinion's own word for the item
+    assert not re.search(r"[A-Za-z]{2,}", text), re.findall(r"[A-Za-z]{2,}", text)[:5]
+    assert "None" not in text and "N/A" not in text
+
+
+def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
+    ctx = sample_context("monthly_report")
+    doc = Document(rendered["monthly_report"])
+    paragraphs = [p.text for p in doc.paragraphs]
+    s = ctx["submission"]
+    sentence = next(p for p in paragraphs if p.startswith("本月应报单位"))
+    assert sentence.startswith(f"本月应报单位{s['due']}个，按时报送{s['on_time']}个，逾期报送{s['late']}个（闽江县），"
+                               f"未报送{s['missing']}个（罗源县）。")
+    assert paragraphs[0].startswith("关于2026年10月企业组联系党建示范点")
+    # 附件1: one row per unit, same status and count as the sentence
+    units = _body_rows(_table_with_header(doc, ["序号", "单位", "单位类型"]))
+    assert [r[1] for r in units] == [u["unit"] for u in ctx["unit_rows"]]
+    assert sum(r[3] == "按时报送" for r in units) == s["on_time"]
+    assert [r[0] for r in units] == [str(i) for i in range(1, len(units) + 1)]
+    # staff table totals
+    staff = _body_rows(_table_with_header(doc, ["组别", "企业组人员"]))
+    assert [(r[1], int(r[-1])) for r in staff] == [(x["staff"], x["total"]) for x in ctx["staff_rows"]]
+    assert sum(int(r[-1]) for r in staff) + 0 <= ctx["contact_summary"]["total"]
+    # 附件2: the findings, in order
+    findings = _body_rows(_table_with_header(doc, ["序号", "单位", "示范点", "存在问题"]))
+    assert [(r[1], r[2], r[3], r[5]) for r in findings] == [
+        (f["unit"], f["site"], f["problem"], f["status"]) for f in ctx["findings"]]
+    assert len(findings) == ctx["finding_counts"]["total"]
+    counted = next(p for p in paragraphs if p.startswith("对照实施意见"))
+    assert f"本月共发现问题{len(findings)}项" in counted
+    # attachments start on a new page with 附件N in 黑体; closing with office and date
+    marks = [p for p in doc.paragraphs if re.fullmatch(r"附件\d", p.text)]
+    assert [p.text for p in marks] == ["附件1", "附件2"]
+    assert all(p.style.paragraph_format.page_break_before for p in marks)
+    assert "中共榕城市委组织部企业组" in paragraphs and "2026年11月6日" in paragraphs
+    # two charts embedded as pictures
+    assert len(doc.inline_shapes) == 2
+
+
+def test_assignment_table_merges_repeated_group_and_staff_cells(rendered):
+    ctx = sample_context("assignment_table")
+    doc = Document(rendered["assignment_table"])
+    assert doc.sections[0].page_width > doc.sections[0].page_height  # landscape
+    table = doc.tables[0]
+    rows = table.rows[1:]
+    assert len(rows) == len(ctx["rows"])
+    vmerge = [[(tc.find(f"{qn('w:tcPr')}/{qn('w:vMerge')}")) for tc in r._tr.tc_lst[:2]] for r in rows]
+    group_restarts = sum(v[0] is not None and v[0].get(qn("w:val")) == "restart" for v in vmerge)
+    groups_with_several_rows = sum(1 for g in {r["group"] for r in ctx["rows"]}
+                                   if sum(x["group"] == g for x in ctx["rows"]) > 1)
+    assert group_restarts == groups_with_several_rows
+    # python-docx resolves merged cells: every row reads its group and staff
+    assert [(r.cells[0].text, r.cells[1].text, r.cells[3].text) for r in rows] == [
+        (x["group"], x["staff"], x["site"]) for x in ctx["rows"]]
+    # the text itself appears once per merged block
+    first_col_texts = [r._tr.tc_lst[0].xpath("string(.)") for r in rows]
+    assert first_col_texts.count("第一组") == 1
+    text = _all_text(rendered["assignment_table"])
+    assert "刘洋（第三组）" in text and "榕城机电设备公司党支部" in text
+
+
+def test_reminder_list_rows_and_counts(rendered):
+    ctx = sample_context("reminder_list")
+    doc = Document(rendered["reminder_list"])
+    rows = _body_rows(doc.tables[0])
+    assert [(r[1], r[6], r[7]) for r in rows] == [(x["unit"], x["status"], str(x["overdue_days"])) for x in ctx["rows"]]
+    assert f"未报送{ctx['counts']['missing']}个" in _all_text(rendered["reminder_list"])
+
+
+def test_site_dossier_cover_timeline_and_sources(rendered):
+    ctx = sample_context("site_dossier")
+    doc = Document(rendered["site_dossier"])
+    cover = {r.cells[0].text: r.cells[1].text for r in doc.tables[0].rows}
+    assert cover["示范点名称"] == ctx["site"]["name"]
+    assert cover["确定联系日期"] == "2026年9月8日"
+    assert cover["建档期间"] == "2026年9月至2026年10月"
+    headings = [p.text for p in doc.paragraphs if p.style.name == "二级标题"]
+    assert headings == ["2026年9月", "2026年10月"]
+    sources = _body_rows(_table_with_header(doc, ["序号", "文件名"]))
+    assert [r[1] for r in sources] == [s["file_name"] for s in ctx["sources"]]
+
+
+def test_empty_lists_render_a_sentence_instead_of_an_empty_table(tmp_path):
+    ctx = sample_context("monthly_report")
+    for key in ("findings", "hardware_rows", "reported_problems", "plans", "sites_no_contact", "sites_no_visit"):
+        ctx[key] = []
+    ctx["finding_counts"] = {"total": 0, "failed": 0, "at_risk": 0}
+    ctx["hardware"] = {"sites": 14, "complete": 14, "incomplete": 0}
+    out = render.render_report("monthly_report", ctx, tmp_path / "empty.docx")
+    doc = Document(out)
+    text = [p.text for p in doc.paragraphs]
+    assert "本月未发现问题。" in text
+    assert "本月各单位未反映问题。" in text
+    assert any("本月各示范点均已沟通联系" in p for p in text)
+    assert not any(t.rows[0].cells[0].text == "序号" and t.rows[0].cells[3].text == "存在问题" for t in doc.tables)
+
+
+def test_untrusted_text_is_escaped_and_cleaned(tmp_path):
+    ctx = sample_context("reminder_list")
+    ctx["rows"][0]["unit"] = "罗源县<b>&\x07\x1b“测试”"
+    out = render.render_docx("reminder_list", ctx, tmp_path / "r.docx")
+    doc = Document(out)
+    assert doc.tables[0].rows[1].cells[1].text == "罗源县<b>&“测试”"
+
+
+def test_rendering_is_deterministic_and_sensitive_to_the_context(tmp_path):
+    ctx = sample_context("monthly_report")
+    a = render.render_report("monthly_report", ctx, tmp_path / "a.docx")
+    b = render.render_report("monthly_report", sample_context("monthly_report"), tmp_path / "b.docx")
+    assert a.read_bytes() == b.read_bytes()
+    ctx["unit_rows"][0]["note"] = "已重报"
+    c = render.render_report("monthly_report", ctx, tmp_path / "c.docx")
+    assert c.read_bytes() != a.read_bytes()
+    doc = Document(a)
+    assert doc.core_properties.created.replace(tzinfo=None) == dt.datetime(2026, 11, 6)  # the report date
+    with zipfile.ZipFile(a) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+# --- LibreOffice: fonts really used, first page image ----------------------------
+needs_office = pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdffonts")),
+                                  reason="LibreOffice/poppler not installed")
+
+
+def test_font_aliases_map_official_names_to_installed_cjk_fonts():
+    if not shutil.which("fc-match"):
+        pytest.skip("fontconfig tools not installed")
+    env = render.font_environment()
+    for name, expected in (("仿宋_GB2312", "Noto Serif CJK SC"), ("方正小标宋简体", "Noto Serif CJK SC"),
+                           ("黑体", "Noto Sans CJK SC"), ("楷体_GB2312", "Noto Serif CJK SC"), ("宋体", "Noto Serif CJK SC")):
+        found = subprocess.run(["fc-match", "-f", "%{family[0]}", name], env=env, capture_output=True,
+                               text=True, check=True).stdout
+        assert found == expected, (name, found)
+
+
+@needs_office
+def test_monthly_report_pdf_uses_cjk_fonts_and_first_page_shows_text(rendered, tmp_path):
+    pdf = render.docx_to_pdf(rendered["monthly_report"], tmp_path)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    font_names = [line.split()[0] for line in fonts.splitlines()[2:] if line.strip()]
+    assert any("CJK" in f for f in font_names), fonts
+    assert not any(re.search("DejaVu|Liberation", f) for f in font_names), fonts
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")
+    first = pages[0]
+    assert "一、报送情况" in first and "— 1 —" in first.replace("—1—", "— 1 —")
+    # 28 characters per body line: the opening paragraph's second line is a full line
+    lines = [ln.strip() for ln in first.splitlines() if ln.strip()]
+    full = next(ln for ln in lines if ln.startswith("求，现将"))
+    assert len(full.replace(" ", "")) in range(27, 33)
+    png = render.pdf_page_png(pdf, tmp_path / "page1.png", page=1, dpi=60)
+    from PIL import Image
+
+    with Image.open(png) as im:
+        gray = im.convert("L")
+        assert gray.size[0] < gray.size[1]  # portrait A4
+        dark = sum(gray.histogram()[:128])
+        assert dark > 2000, "the first page should show text"
