@@ -221,6 +221,34 @@ class StabilityTracker:
         self._tracked.pop(Path(path), None)
 
 
+def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_seconds: float = 300.0,
+                  sleep: Callable[[float], None] = time.sleep) -> list[Path]:
+    """For a one-pass run (``processor process``): the inbox files that are complete now.
+
+    Scans, waits ``stable_seconds`` once, and returns (oldest first) the files
+    that did not change meanwhile and, for workbooks, have a readable zip
+    directory.  Files still being copied are left for the next run.  A
+    workbook that is not a readable zip but has not been written to for
+    ``incomplete_grace_seconds`` (by its ctime, which copy tools cannot set)
+    is returned too, so a broken file gets its rejection receipt.
+    """
+    candidates = scan_inbox(inbox)
+    if not candidates:
+        return []
+    tracker = StabilityTracker(stable_seconds, incomplete_grace_seconds=float("inf"))
+    for path in candidates:
+        tracker.observe(path)
+    sleep(stable_seconds)
+    ready = set(tracker.ready())
+    now = time.time()
+    for path in candidates:
+        signature = tracker.signature(path)
+        if path not in ready and signature is not None and file_signature(path) == signature \
+                and now - signature[2] / 1e9 >= incomplete_grace_seconds:
+            ready.add(path)
+    return [path for path in candidates if path in ready]
+
+
 class _RecordingHandler(FileSystemEventHandler):
     """Runs on the observer thread: only records paths, never raises."""
 

@@ -18,7 +18,8 @@ import openpyxl
 import pytest
 from watchdog.events import FileSystemEventHandler
 
-from processor.watch import InboxWatcher, StabilityTracker, is_candidate, scan_inbox, zip_is_complete
+from processor.watch import (InboxWatcher, StabilityTracker, is_candidate, scan_inbox, settled_files,
+                             zip_is_complete)
 
 MODES = ["inotify", "polling"]
 FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)
@@ -349,6 +350,25 @@ def test_broken_workbook_is_handed_over_after_grace_period(tmp_path):
     assert tracker.ready() == []
     now[0] += 2
     assert tracker.ready() == [broken]         # so the intake can answer with a rejection
+
+
+def test_settled_files_for_one_pass_leaves_copies_in_progress(inbox, tmp_path):
+    data = workbook_bytes(rows=50)
+    (inbox / "完整.xlsx").write_bytes(data)
+    (inbox / "复制中.xlsx").write_bytes(data[: len(data) // 2])
+    (inbox / "~$完整.xlsx").write_bytes(b"lock")
+    growing = inbox / "还在写.csv"
+    growing.write_bytes(b"a")
+
+    def sleep_while_a_copy_goes_on(seconds):
+        with open(growing, "ab") as fh:
+            fh.write(b"more")
+        time.sleep(seconds)
+
+    assert settled_files(inbox, 0.2, sleep=sleep_while_a_copy_goes_on) == [inbox / "完整.xlsx"]
+    # a workbook that has not been written for the grace period is broken, not in transit
+    assert settled_files(inbox, 0.1, incomplete_grace_seconds=0.0) == [inbox / "完整.xlsx", inbox / "复制中.xlsx",
+                                                                        inbox / "还在写.csv"]
 
 
 # --- process level ------------------------------------------------------------------
