@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from processor import receipts
 from processor.faults import checkpoint
 from processor.config import Workspace
 from processor.errors import Problem
-from processor.fsutil import atomic_path, safe_name, sha256_file
+from processor.fsutil import atomic_path, sha256_file
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.validate import ValidationResult, validate_file
@@ -166,9 +167,9 @@ class Intake:
         return folder if self.roster.unit(folder) is not None else None
 
     def _archive(self, path: Path, sha: str) -> str:
-        suffix = safe_name(path.suffix.lower(), fallback="")[:10] if path.suffix else ""
-        if not suffix.startswith(".") or not suffix[1:].isalnum():
-            suffix = ".bin"
+        suffix = path.suffix.lower()
+        if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+            suffix = ".bin"  # the archive name never carries what a submitter typed
         relative = f"{sha[:2]}/{sha}{suffix}"
         target = self.ws.archive / relative
         if not target.exists():

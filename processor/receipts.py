@@ -16,7 +16,7 @@ import jinja2
 
 from processor.annotate import write_annotated_copy
 from processor.errors import Problem
-from processor.fsutil import atomic_write_text, safe_join
+from processor.fsutil import atomic_write_text, safe_join, safe_name
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
 from processor.paths import TEMPLATES_DIR
 from processor.periods import MONTH_RE
@@ -41,7 +41,7 @@ def receipt_folder(ws, row) -> Path:
 
 def receipt_stem(row) -> str:
     stem = Path(row["original_name"]).stem
-    return f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}"
+    return safe_name(f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}")
 
 
 def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] | None = None) -> Path:

@@ -1,0 +1,63 @@
+"""SIGKILL at every step of intake, then a restart: nothing lost, nothing counted twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from processor.faults import CRASH_ENV, POINTS
+from processor.fsutil import sha256_file
+from processor.ledger import Ledger
+from processor.roster import workspace_roster
+from processor.samples import fill_form
+
+
+def run_process(ws, crash_at=None):
+    env = {k: v for k, v in os.environ.items() if k != CRASH_ENV}
+    if crash_at:
+        env[CRASH_ENV] = crash_at
+    return subprocess.run([sys.executable, "-m", "processor", "-w", str(ws.root), "process"],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_consistent(ws, expected_hashes: set[str]) -> None:
+    with Ledger(ws.ledger_path) as ledger:
+        assert ledger.integrity_ok()
+        rows = ledger.files()
+        recorded = [r["sha256"] for r in rows if r["status"] != "duplicate"]
+        assert len(recorded) == len(set(recorded)), "a file was recorded twice"
+        waiting = {sha256_file(p) for p in ws.inbox.rglob("*") if p.is_file()}
+        assert set(recorded) | waiting == expected_hashes, "a file was lost"
+        assert not set(recorded) & waiting, "a recorded file is still in the inbox"
+        for r in rows:
+            assert sha256_file(ws.archive / r["archive_path"]) == r["sha256"]
+            assert r["receipt_path"] and (ws.outbox / r["receipt_path"]).is_file()
+            assert r["inbox_removed"] == 1
+        per_file = ledger.query("SELECT file_id, COUNT(*) FROM contacts GROUP BY file_id")
+        accepted_ids = {r["id"] for r in rows if r["status"] in ("accepted", "superseded")}
+        assert {r[0] for r in per_file} <= accepted_ids
+    leftovers = [p for p in ws.outbox.rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == [], "a half-written file is visible in the outbox"
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_at_each_step_then_restart(workspace, tmp_path, point):
+    roster = workspace_roster(workspace)
+    hashes = set()
+    for i, unit in enumerate(roster.units[:3]):
+        path = workspace.inbox / f"{unit.name}.xlsx"
+        fill_form(path, roster=roster, rulebook=workspace.rulebook, unit=unit.name, month="2026-10", seed=i)
+        hashes.add(sha256_file(path))
+    (workspace.inbox / "坏文件.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    hashes.add(sha256_file(workspace.inbox / "坏文件.xlsx"))
+
+    crashed = run_process(workspace, crash_at=point)
+    assert crashed.returncode == -9, crashed.stderr
+    finished = run_process(workspace)
+    assert finished.returncode == 0, finished.stderr
+    assert_consistent(workspace, hashes)
+    assert not any(p.is_file() for p in workspace.inbox.rglob("*"))

@@ -1,0 +1,193 @@
+"""Intake end to end on a real workspace: ledger, archive, receipts, duplicates, supersession."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from processor.fsutil import sha256_file
+from processor.intake import Intake, process_inbox
+from processor.ledger import Ledger
+from processor.roster import workspace_roster
+from processor.samples import fill_form
+
+MONTH = "2026-10"
+
+
+@pytest.fixture
+def roster(workspace):
+    return workspace_roster(workspace)
+
+
+@pytest.fixture
+def unit(roster):
+    return roster.units[0].name
+
+
+def make_form(ws, roster, unit, tmp_path, *, seed=0, name=None, month=MONTH) -> Path:
+    path = tmp_path / (name or f"{unit}-{month}-{seed}.xlsx")
+    fill_form(path, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, seed=seed)
+    return path
+
+
+def drop(ws, source: Path, *, folder: str | None = None, name: str | None = None) -> Path:
+    target_dir = ws.inbox / folder if folder else ws.inbox
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / (name or source.name)
+    shutil.copyfile(source, target)
+    return target
+
+
+def set_cell(path: Path, sheet: str, cell: str, value) -> None:
+    wb = openpyxl.load_workbook(path)
+    wb[sheet][cell] = value
+    wb.save(path)
+
+
+def test_accepted_file_is_recorded_archived_answered_and_removed(workspace, roster, unit, tmp_path):
+    form = make_form(workspace, roster, unit, tmp_path)
+    dropped = drop(workspace, form)
+    outcomes = process_inbox(workspace)
+
+    assert [o.status for o in outcomes] == ["accepted"]
+    assert not dropped.exists(), "an accepted file leaves the inbox"
+    with Ledger(workspace.ledger_path) as ledger:
+        row = ledger.files()[0]
+        assert (row["unit"], row["month"], row["status"]) == (unit, MONTH, "accepted")
+        archived = workspace.archive / row["archive_path"]
+        assert sha256_file(archived) == sha256_file(form) == row["sha256"]
+        assert not archived.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), "archive is read-only"
+        contacts = ledger.accepted_rows("contacts")
+    wb = openpyxl.load_workbook(form, read_only=True)
+    filled_contacts = sum(1 for r in wb["联系指导记录"].iter_rows(min_row=2, values_only=True) if any(r))
+    assert len(contacts) == filled_contacts > 0
+
+    receipt = workspace.outbox / row["receipt_path"]
+    assert receipt.parent == workspace.receipts_dir / unit / MONTH
+    html = receipt.read_text(encoding="utf-8")
+    assert "已接收" in html and unit in html and row["sha256"] in html
+    data = json.loads(receipt.with_suffix(".json").read_text(encoding="utf-8"))
+    assert data["status"] == "accepted" and data["rows"]["contacts"] == filled_contacts
+
+
+def test_same_bytes_twice_is_one_accepted_and_one_duplicate(workspace, roster, unit, tmp_path):
+    form = make_form(workspace, roster, unit, tmp_path)
+    drop(workspace, form, name="第一次.xlsx")
+    process_inbox(workspace)
+    drop(workspace, form, name="又发了一次.xlsx")
+    outcomes = process_inbox(workspace)
+
+    assert [o.status for o in outcomes] == ["duplicate"]
+    with Ledger(workspace.ledger_path) as ledger:
+        statuses = [r["status"] for r in ledger.files()]
+        assert statuses == ["accepted", "duplicate"]
+        once = len(ledger.accepted_rows("contacts"))
+        dup = ledger.files(status="duplicate")[0]
+        receipt = (workspace.outbox / dup["receipt_path"]).read_text(encoding="utf-8")
+    assert "重复报送" in receipt and "第一次.xlsx" in receipt
+    assert once == len(ledger_rows_of_first(workspace)), "nothing counted twice"
+    assert list(workspace.inbox.iterdir()) == []
+
+
+def ledger_rows_of_first(ws):
+    with Ledger(ws.ledger_path) as ledger:
+        first = ledger.files()[0]["id"]
+        return ledger.query("SELECT * FROM contacts WHERE file_id = ?", (first,))
+
+
+def test_corrected_resubmission_supersedes_the_earlier_one(workspace, roster, unit, tmp_path):
+    first = make_form(workspace, roster, unit, tmp_path, seed=1)
+    second = make_form(workspace, roster, unit, tmp_path, seed=2)
+    drop(workspace, first)
+    process_inbox(workspace)
+    drop(workspace, second)
+    process_inbox(workspace)
+
+    with Ledger(workspace.ledger_path) as ledger:
+        old, new = ledger.files()
+        assert (old["status"], old["superseded_by"]) == ("superseded", new["id"])
+        assert (new["status"], new["replaces"]) == ("accepted", old["id"])
+        current = ledger.accepted_rows("contacts")
+        assert set(current["file_id"]) == {new["id"]}, "reports use the latest submission only"
+        history = ledger.query("SELECT COUNT(*) FROM contacts WHERE file_id = ?", (old["id"],))[0][0]
+        assert history > 0, "the earlier submission's rows are kept as history"
+        receipt = (workspace.outbox / new["receipt_path"]).read_text(encoding="utf-8")
+    assert "替换" in receipt and first.name in receipt
+
+
+def test_rejected_file_gets_problem_list_and_annotated_copy(workspace, roster, unit, tmp_path):
+    form = make_form(workspace, roster, unit, tmp_path)
+    set_cell(form, "组织生活", "F2", -3)  # 应到人数 negative
+    drop(workspace, form)
+    [outcome] = process_inbox(workspace)
+
+    assert outcome.status == "rejected"
+    with Ledger(workspace.ledger_path) as ledger:
+        row = ledger.files()[0]
+        assert ledger.accepted_rows("contacts").empty, "a rejected file adds no data"
+    receipt = workspace.outbox / row["receipt_path"]
+    html = receipt.read_text(encoding="utf-8")
+    assert "已退回" in html and "组织生活!F2" in html
+    annotated = list(receipt.parent.glob("*_批注.xlsx"))
+    assert len(annotated) == 1
+    wb = openpyxl.load_workbook(annotated[0])
+    assert wb.sheetnames[0] == "错误清单"
+    assert wb["组织生活"]["F2"].comment is not None
+
+
+def test_file_in_another_units_folder_is_rejected(workspace, roster, unit, tmp_path):
+    other = roster.units[1].name
+    form = make_form(workspace, roster, unit, tmp_path)
+    drop(workspace, form, folder=other)
+    [outcome] = process_inbox(workspace)
+    assert outcome.status == "rejected"
+    assert any(p.code == "unit-mismatch" for p in outcome.problems)
+    assert (workspace.inbox / other).is_dir(), "the per-unit folder itself is kept"
+
+
+def test_non_excel_file_gets_a_rejection_receipt_and_is_archived(workspace, tmp_path):
+    junk = workspace.inbox / "扫描件.pdf"
+    junk.write_bytes(b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n")
+    [outcome] = process_inbox(workspace)
+    assert outcome.status == "rejected"
+    assert outcome.problems[0].code == "not-xlsx"
+    with Ledger(workspace.ledger_path) as ledger:
+        row = ledger.files()[0]
+    assert (workspace.archive / row["archive_path"]).exists()
+    assert "PDF" in (workspace.outbox / row["receipt_path"]).read_text(encoding="utf-8")
+    assert not junk.exists()
+
+
+def test_simulated_clock_sets_received_time(workspace, roster, unit, tmp_path):
+    moment = dt.datetime(2026, 11, 3, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    drop(workspace, make_form(workspace, roster, unit, tmp_path))
+    process_inbox(workspace, now=moment)
+    with Ledger(workspace.ledger_path) as ledger:
+        assert ledger.files()[0]["received_at"] == "2026-11-03T09:30:00+08:00"
+
+
+def test_receipt_names_cannot_escape_the_outbox(workspace, tmp_path):
+    # Backslashes are legal in Linux names but are separators when the share is opened on Windows.
+    evil = workspace.inbox / "x\\..\\..\\..\\evil:name.xlsx"
+    evil.write_bytes(b"not a zip")
+    process_inbox(workspace)
+    with Ledger(workspace.ledger_path) as ledger:
+        row = ledger.files()[0]
+    receipt = (workspace.outbox / row["receipt_path"]).resolve()
+    assert receipt.is_relative_to(workspace.receipts_dir.resolve())
+    assert "\\" not in receipt.name and ":" not in receipt.name
+
+
+def test_intake_object_survives_a_vanished_file(workspace):
+    intake = Intake(workspace)
+    try:
+        assert intake.handle(workspace.inbox / "已经不在了.xlsx") is None
+    finally:
+        intake.close()
