@@ -1,0 +1,88 @@
+"""The annotated copy a unit gets back: its own workbook, bad cells red with comments, a 错误清单 first."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from form_helpers import edit, filled_form, validate
+from openpyxl import load_workbook
+
+from processor.annotate import LIST_HEADER, LIST_TITLE, write_annotated_copy
+
+
+def _break(wb):
+    wb["示范点"]["C2"] = "外企"
+    wb["联系指导记录"]["D4"] = "微信"
+    wb["组织生活"]["E4"] = -1
+    wb["工作进展"]["B2"] = "=HYPERLINK(\"http://evil\",\"点我\")"  # formula text must stay the submitter's
+    wb["示范点"]["K2"] = "张三丰"  # a warning only: not painted
+
+
+def _values(path):
+    wb = load_workbook(path)
+    return {(ws.title, c.coordinate): c.value for ws in wb for row in ws.iter_rows() for c in row
+            if c.value is not None}
+
+
+def test_annotated_copy_marks_exactly_the_error_cells(tmp_path):
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), _break)
+    result = validate(form)
+    errors = result.problems.errors
+    assert {p.location for p in errors} >= {"示范点!C2", "联系指导记录!D4", "组织生活!E4"}
+    dest = write_annotated_copy(form, list(result.problems), tmp_path / "月报表_批注.xlsx")
+
+    wb = load_workbook(dest)
+    assert wb.sheetnames[0] == LIST_TITLE
+    marked = {(ws.title, c.coordinate) for ws in wb.worksheets[1:] for row in ws.iter_rows() for c in row
+              if c.fill.fgColor.rgb == "00FF9999"}
+    assert marked == {(p.sheet, p.cell) for p in errors if p.cell}
+    commented = {(ws.title, c.coordinate): c.comment.text for ws in wb.worksheets[1:] for row in ws.iter_rows()
+                 for c in row if c.comment}
+    assert set(commented) == marked
+    assert "电话联系" in commented[("联系指导记录", "D4")]
+    assert ("示范点", "K2") not in commented
+
+
+def test_problem_list_sheet_links_to_cells(tmp_path):
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), _break)
+    result = validate(form)
+    dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
+    ws = load_workbook(dest)[LIST_TITLE]
+    assert tuple(c.value for c in ws[1]) == LIST_HEADER
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(result.problems)
+    first = ws["A2"]
+    assert first.hyperlink.location == f"'{result.problems.errors[0].sheet}'!{result.problems.errors[0].cell}"
+    by_location = {r[0]: r for r in rows}
+    assert by_location["联系指导记录!D4"][1:4] == ("联系指导记录", "方式", "微信")
+    assert any(str(r[4]).startswith("【提示】") for r in rows)  # the warning is listed after the errors
+
+
+def test_submitters_values_are_kept(tmp_path):
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), _break)
+    before = _values(form)
+    result = validate(form)
+    dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
+    after = {k: v for k, v in _values(dest).items() if k[0] != LIST_TITLE}
+    assert after == before
+    assert after[("工作进展", "B2")].startswith("=HYPERLINK")
+    assert isinstance(after[("联系指导记录", "A2")], dt.datetime)
+
+
+def test_values_written_into_the_list_are_escaped(tmp_path):
+    def change(wb):
+        cell = wb["联系指导记录"]["D4"]
+        cell.value, cell.data_type = "=1+1", "s"  # text that a spreadsheet would take for a formula
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), change)
+    result = validate(form)
+    dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
+    ws = load_workbook(dest)[LIST_TITLE]
+    shown = [c.value for row in ws.iter_rows(min_row=2) for c in row if c.value and "1+1" in str(c.value)]
+    assert shown and all(not str(v).startswith("=") for v in shown)
+
+
+def test_unreadable_source_gives_no_copy(tmp_path):
+    path = tmp_path / "坏文件.xlsx"
+    path.write_bytes(b"not a workbook")
+    assert write_annotated_copy(path, [], tmp_path / "out.xlsx") is None
+    assert not (tmp_path / "out.xlsx").exists()

@@ -1,0 +1,121 @@
+"""Files that are not a plain xlsx monthly form are refused with one specific reason."""
+
+from __future__ import annotations
+
+import zipfile
+
+import docx
+import pytest
+from form_helpers import filled_form, ole_file, rewrite_zip, soffice_available, soffice_convert, validate
+
+from processor.config import IntakeSettings
+
+
+@pytest.fixture
+def form(tmp_path):
+    return filled_form(tmp_path / "月报表.xlsx")
+
+
+def only_problem(result):
+    assert not result.accepted and not result.frames
+    assert len(result.problems) == 1, [p.message for p in result.problems]
+    return result.problems.items[0]
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "月报表.xlsx"
+    path.write_bytes(b"")
+    assert only_problem(validate(path)).code == "empty-file"
+
+
+@pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")
+@pytest.mark.parametrize("fmt, expected", [("xls", "BIFF"), ("ods", ".ods")])
+def test_legacy_xls_and_ods_even_when_renamed(form, tmp_path, fmt, expected):
+    converted = soffice_convert(form, fmt, tmp_path / "lo")
+    renamed = converted.rename(tmp_path / "改名的月报表.xlsx")
+    item = only_problem(validate(renamed))
+    assert item.code == "not-xlsx" and expected in item.message
+
+
+def test_wps_et_file(tmp_path):
+    path = tmp_path / "月报表.et"
+    path.write_bytes(ole_file({"Workbook": b"\x09\x08" + bytes(200)}))
+    item = only_problem(validate(path))
+    assert item.code == "not-xlsx" and "WPS" in item.message
+
+
+def test_csv_renamed_to_xlsx(tmp_path):
+    path = tmp_path / "月报表.xlsx"
+    path.write_text("填报单位,报送月份\n罗源县,2026-10\n", encoding="utf-8")
+    item = only_problem(validate(path))
+    assert item.code == "not-xlsx" and "CSV" in item.message
+
+
+def test_word_document_renamed_to_xlsx(tmp_path):
+    path = tmp_path / "月报表.docx"
+    document = docx.Document()
+    document.add_paragraph("罗源县2026年10月示范点工作情况")
+    document.save(path)
+    item = only_problem(validate(path.rename(tmp_path / "月报表.xlsx")))
+    assert item.code == "not-xlsx" and "Word" in item.message
+
+
+@pytest.mark.parametrize("head, expected", [(b"%PDF-1.7\n", "PDF"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+                                            (b"\xff\xd8\xff\xe0", "JPEG")])
+def test_pdf_and_pictures(tmp_path, head, expected):
+    path = tmp_path / "月报表.xlsx"
+    path.write_bytes(head + bytes(100))
+    item = only_problem(validate(path))
+    assert item.code == "not-xlsx" and expected in item.message
+
+
+def test_plain_zip_archive(tmp_path):
+    path = tmp_path / "月报表.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("说明.txt", "不是工作簿")
+    item = only_problem(validate(path))
+    assert item.code == "not-xlsx" and "ZIP" in item.message
+
+
+def test_password_protected_workbook(tmp_path):
+    path = tmp_path / "月报表.xlsx"
+    path.write_bytes(ole_file({"EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00" + bytes(200),
+                               "EncryptedPackage": bytes(1024)}))
+    item = only_problem(validate(path))
+    assert item.code == "encrypted" and "密码" in item.message
+
+
+def test_macro_enabled_workbook(form, tmp_path):
+    content_types = zipfile.ZipFile(form).read("[Content_Types].xml").replace(
+        b"sheet.main+xml", b"sheet.macroEnabled.main+xml")
+    xlsm = rewrite_zip(form, tmp_path / "月报表.xlsm", add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + bytes(512)},
+                       replace={"[Content_Types].xml": content_types})
+    assert only_problem(validate(xlsm)).code == "macro-enabled"
+
+
+def test_truncated_copy(form, tmp_path):
+    data = form.read_bytes()
+    path = tmp_path / "复制中断.xlsx"
+    path.write_bytes(data[: len(data) // 2])
+    item = only_problem(validate(path))
+    assert item.code == "corrupt" and "不完整" in item.message
+
+
+def test_doctype_entity_in_a_part_is_refused(form, tmp_path):
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+            b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">&lol2;</workbook>')
+    path = rewrite_zip(form, tmp_path / "含实体.xlsx", replace={"xl/workbook.xml": bomb})
+    item = only_problem(validate(path))
+    assert item.code == "unsafe-content" and "xl/workbook.xml" in item.message
+
+
+def test_zip_bomb_is_refused_before_parsing(form, tmp_path):
+    path = rewrite_zip(form, tmp_path / "压缩炸弹.xlsx", add={"xl/media/filler.bin": bytes(8 << 20)})
+    item = only_problem(validate(path))
+    assert item.code == "too-large" and "压缩比" in item.message
+
+
+def test_size_and_row_limits(form):
+    assert only_problem(validate(form, limits=IntakeSettings(max_file_mb=0.005))).code == "too-large"
+    item = only_problem(validate(form, limits=IntakeSettings(max_rows=5)))
+    assert item.code == "too-large" and "行" in item.message

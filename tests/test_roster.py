@@ -1,0 +1,65 @@
+"""The roster workbook: sample data, round trip, and clear errors for a broken file."""
+
+from __future__ import annotations
+
+import pytest
+from openpyxl import load_workbook
+
+from processor.config import load_workspace
+from processor.roster import RosterError, load_roster, sample_roster, workspace_roster, write_roster
+from schemas.roster import ROSTER_SHEETS
+
+
+def test_sample_roster_is_a_realistic_city():
+    roster = sample_roster()
+    kinds = [u.kind for u in roster.units]
+    assert 10 <= len(roster.units) <= 14 and kinds.count("系统党委") >= 3
+    assert 18 <= len(roster.staff) <= 22 and 4 <= len(roster.groups) <= 5
+    assert all(1 <= len(units) <= 4 for units in roster.groups.values())
+    assert all(roster.group_of_unit(u) for u in roster.unit_names)  # every unit is liaised with
+    group = roster.group_of_unit("罗源县")
+    assert {s.group for s in roster.staff_of_group(group)} == {group}
+
+
+def test_round_trip_through_the_workbook(tmp_path):
+    path = write_roster(sample_roster(), tmp_path / "roster.xlsx")
+    assert load_roster(path) == sample_roster()
+    wb = load_workbook(path)
+    assert wb.sheetnames == [s.title for s in ROSTER_SHEETS]
+    units = wb["单位"]
+    assert [c.value for c in units[1]] == ROSTER_SHEETS[0].titles
+    assert units.freeze_panes == "A2" and units["A1"].font.b
+    assert any("县市区" in dv.formula1 for dv in units.data_validations.dataValidation)
+
+
+def test_lookup_tolerates_spaces_and_full_width():
+    roster = sample_roster()
+    assert roster.unit(" 罗源县 ").name == "罗源县"
+    assert roster.unit("不存在县") is None
+
+
+def _broken(tmp_path, sheet, cell, value):
+    path = write_roster(sample_roster(), tmp_path / "roster.xlsx")
+    wb = load_workbook(path)
+    wb[sheet][cell] = value
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("sheet, cell, value, words", [
+    ("单位", "C3", "乡镇", ["单位", "C3", "单位类型"]),
+    ("单位", "B4", None, ["单位", "B4", "不能为空"]),
+    ("分片联系", "B2", "长乐县", ["分片联系", "B2", "长乐县"]),
+    ("企业组人员", "A3", "陈立新", ["陈立新", "重复"]),
+])
+def test_broken_roster_names_sheet_and_cell(tmp_path, sheet, cell, value, words):
+    with pytest.raises(RosterError) as info:
+        load_roster(_broken(tmp_path, sheet, cell, value))
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_missing_roster_file_and_workspace_fallback(tmp_path):
+    with pytest.raises(RosterError, match="不存在"):
+        load_roster(tmp_path / "none.xlsx")
+    assert workspace_roster(load_workspace(tmp_path)) == sample_roster()
