@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Iterator
 
 TEMP_PREFIX = ".tmp-"
+# mkstemp creates 0600 files; outputs are meant for colleagues on the share, so apply the umask
+# the way an ordinary open() would.  Read once at import, while no other thread runs.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 MAX_NAME_BYTES = 200
 
@@ -60,6 +65,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
