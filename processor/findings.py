@@ -80,7 +80,7 @@ class LedgerData:
             frame = ledger.accepted_rows(key, units=units)
             if until is not None:
                 frame = frame[frame["month"] <= until]
-            frames[key] = frame.reset_index(drop=True)
+            frames[key] = _plain_frame(frame.reset_index(drop=True))
         files = [dict(r) for r in ledger.files()]
         if units is not None:
             files = [f for f in files if f["unit"] in units]
@@ -167,6 +167,11 @@ class Scope:
         frame = frame[frame["month"] == latest_month]
         order = {u: i for i, u in enumerate(self.units)}
         return sorted(frame.to_dict("records"), key=lambda r: (order[r["unit"]], r["row"] or 0))
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Python objects with ``None`` for every missing value (pandas would give NaN in text columns)."""
+    return frame.astype(object).where(frame.notna(), None)
 
 
 def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period | None,

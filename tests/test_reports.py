@@ -1,0 +1,186 @@
+"""Report contexts built from a real ledger: the templates' contract, consistent numbers, clean Chinese."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from docx import Document
+
+from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
+from processor import reports
+from processor.periods import parse_half
+from processor.render import render_report, template_variables
+from processor.report_samples import sample_context
+from processor.roster import sample_roster
+
+TODAY = D(2026, 11, 26)
+# Values that are codes by contract (clause IDs, chart kinds, the half label, file digests).
+CODE_KEYS = {"clause", "kind", "half", "digest", "file_name"}
+
+
+@pytest.fixture
+def roster():
+    return sample_roster()
+
+
+@pytest.fixture
+def lb(workspace):
+    builder = LedgerBuilder(workspace.ledger_path)
+    a = [site("榕城电子", "非公", plan_date=D(2026, 11, 20)), site("闽榕食品", "国企", staff="林少华")]
+    for month, received in (("2026-10", D(2026, 11, 3)), ("2026-11", D(2026, 12, 2)), ("2026-12", D(2027, 1, 4))):
+        m = int(month[5:])
+        builder.submit("榕城区", month, sites=a, received=received, contacts=[
+            contact(D(2026, m, 8), "榕城电子", mode="现场指导"),
+            contact(D(2026, m, 9), "闽榕食品", problem="党员活动室缺少资料柜", deadline=D(2026, 10, 31),
+                    state="未办结"),
+        ], org_life=[activity(D(2026, m, 12), "榕城电子", "党员大会"), activity(D(2026, m, 13), "闽榕食品", "党课")],
+            progress_rows=[progress("榕城电子", issues="倒班生产，集中学习难"), progress("闽榕食品")])
+    builder.submit("鼓山区", "2026-10", sites=[site("鼓山机械", staff="黄雅琴", contact_date=D(2026, 10, 9))],
+                   received=D(2026, 11, 8), hardware_rows=[hardware("鼓山机械", missing=["电脑", "照相机"])])
+    builder.reject("闽江区", "2026-10", received=D(2026, 11, 4))
+    yield builder
+    builder.ledger.close()
+
+
+def contexts(lb, ws, roster):
+    return {
+        "monthly_report": reports.monthly_report_context(lb.ledger, ws, roster, "2026-10", TODAY),
+        "half_year_report": reports.half_year_context(lb.ledger, ws, roster, parse_half("2026-H2"), D(2027, 1, 10)),
+        "assignment_table": reports.assignment_context(lb.ledger, ws, roster, TODAY),
+        "site_dossier": reports.dossier_context(lb.ledger, ws, roster, "榕城区", "榕城电子", D(2027, 1, 10)),
+        "reminder_list": reports.reminder_context(lb.ledger, ws, roster, "2026-10", TODAY),
+    }
+
+
+def shape(value):
+    """The keys of a context, recursively (list rows by their first element)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return [shape(value[0])]
+    return None
+
+
+def covers(ours, contract, where="") -> list[str]:
+    missing = []
+    if isinstance(contract, dict):
+        for key, sub in contract.items():
+            if not isinstance(ours, dict) or key not in ours:
+                missing.append(f"{where}.{key}")
+            elif key != "charts":
+                missing += covers(ours[key], sub, f"{where}.{key}")
+    elif isinstance(contract, list) and contract and isinstance(ours, list) and ours:
+        missing += covers(ours[0], contract[0], where + "[]")
+    return missing
+
+
+def strings(value, key=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k != "charts":
+                yield from strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v, key)
+    else:
+        yield key, value
+
+
+def test_every_context_supplies_the_contract_and_the_template(lb, workspace, roster):
+    for name, context in contexts(lb, workspace, roster).items():
+        assert covers(shape(context), shape(sample_context(name))) == [], name
+        assert template_variables(name) <= set(context) | set(context.get("charts", {})), name
+
+
+def test_no_none_english_or_placeholders_in_contexts(lb, workspace, roster):
+    for name, context in contexts(lb, workspace, roster).items():
+        for key, value in strings(context):
+            assert value is not None, (name, key)
+            if isinstance(value, str) and key not in CODE_KEYS:
+                assert "N/A" not in value and "None" not in value and "nan" not in value, (name, key, value)
+                assert not re.search(r"[A-Za-z]", value.replace("VCD", "")), (name, key, value)
+
+
+def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
+    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    units = c["unit_rows"]
+    s = c["submission"]
+    assert s["due"] == len(units) == len(roster.units)
+    assert (s["on_time"], s["late"], s["missing"]) == (1, 1, len(roster.units) - 2)
+    assert s["late_units"] == ["鼓山区"] and "闽江区" in s["missing_units"]
+    assert c["sentences"]["submission"].startswith(
+        f"本月应报单位{len(units)}个，按时报送{sum(r['status'] == '按时报送' for r in units)}个，"
+        f"逾期报送{sum(r['status'] == '逾期报送' for r in units)}个（鼓山区），"
+        f"未报送{sum(r['status'] == '未报送' for r in units)}个（闽江区、")
+    assert next(r for r in units if r["unit"] == "闽江区")["note"] == "已退回待重报"
+    assert next(r for r in units if r["unit"] == "鼓山区")["note"] == "逾期3天"
+    # contacts: sentence = site table = staff table
+    total = sum(r["total"] for r in c["site_rows"])
+    assert c["contact_summary"]["total"] == total == sum(r["total"] for r in c["staff_rows"]) == 2
+    assert f"共联系指导{total}次" in c["sentences"]["contacts"]
+    assert c["contact_summary"]["onsite"] == 1 and c["contact_summary"]["phone"] == 1
+    assert {(r["unit"], r["site"]) for r in c["sites_no_contact"]} == {("鼓山区", "鼓山机械")}
+    assert {(r["unit"], r["site"]) for r in c["sites_no_visit"]} == {("榕城区", "闽榕食品"), ("鼓山区", "鼓山机械")}
+    assert c["finding_counts"]["total"] == len(c["findings"])
+    assert f"共发现问题{len(c['findings'])}项" in c["sentences"]["findings"]
+    assert c["org_life"]["total"] == sum(r["count"] for r in c["org_life"]["by_kind"]) == 2
+    assert c["hardware"]["incomplete"] == len(c["hardware_rows"]) == 1
+    assert c["hardware_rows"][0]["missing"].startswith("电脑、照相机")
+    assert c["reported_problems"] == [{"unit": "榕城区", "site": "榕城电子", "text": "倒班生产，集中学习难"}]
+    assert any("鼓山区" in step for step in c["next_steps"])
+
+
+def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roster, tmp_path):
+    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    out = render_report("monthly_report", c, tmp_path / "report.docx")
+    doc = Document(out)
+    text = "\n".join(p.text for p in doc.paragraphs)
+    cells = [cell.text for t in doc.tables for row in t.rows for cell in row.cells]
+    assert "{{" not in text and "{%" not in text and not any("{{" in x for x in cells)
+    assert c["sentences"]["submission"][:20] in text.replace("\n", "")
+    assert "鼓山机械" in cells and "榕城电子" in cells
+    assert "逾期报送" in cells
+
+
+def test_assignment_flags_after_the_deadline(lb, workspace, roster):
+    c = reports.assignment_context(lb.ledger, workspace, roster, TODAY)
+    assert {r["staff"] for r in c["late_contacts"]} == {"黄雅琴"}
+    assert len(c["staff_without_site"]) == len(roster.staff) - 3
+    rows = {r["site"]: r for r in c["rows"] if r["site"]}
+    assert rows["鼓山机械"]["note"] == "确定联系晚于规定时间" and rows["榕城电子"]["note"] == ""
+    assert rows["榕城电子"]["group"] == "第一组"
+    early = reports.assignment_context(lb.ledger, workspace, roster, D(2026, 9, 20))
+    assert early["staff_without_site"] == []
+
+
+def test_half_year_counts_match_their_lists(lb, workspace, roster):
+    c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2027, 1, 10))
+    paths = {p["site"]: p for p in c["site_paths"]}
+    assert paths["榕城电子"]["plan_status"] == "按期上报" and paths["榕城电子"]["start_month"] == "2026-12"
+    assert paths["鼓山机械"]["plan_status"] == "未上报"
+    assert sum(c["plan_counts"].values()) == len(c["site_paths"])
+    for row in c["compliance_rows"]:
+        assert row["met"] + row["failed"] + row["at_risk"] == row["sites"]
+    assert c["overview"]["contacts"] == 6 and c["overview"]["onsite"] == 3
+    assert c["charts"]["chart_contacts_month"]["series"]["联系指导"] == [0, 0, 0, 2, 2, 2]
+
+
+def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):
+    c = reports.dossier_context(lb.ledger, workspace, roster, "榕城区", "榕城电子", D(2027, 1, 10))
+    assert [t["month"] for t in c["timeline"]] == ["2026-10", "2026-11", "2026-12"]
+    assert [len(t["contacts"]) for t in c["timeline"]] == [1, 1, 1]
+    assert c["timeline"][1]["hardware"] == "无变化。"
+    assert len(c["sources"]) == 3 and all(len(s["digest"]) == 12 for s in c["sources"])
+    clauses = {r["clause"] for r in c["compliance_rows"]}
+    assert {"M-1b", "M-1c", "N-4a", "N-5"} <= clauses and not clauses & {"S-4b", "S-5"}
+    assert c["site"]["plan_date"] == "2026-11-20"
+
+
+def test_reminder_lists_missing_and_returned_units(lb, workspace, roster):
+    c = reports.reminder_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    by_unit = {r["unit"]: r for r in c["rows"]}
+    assert by_unit["闽江区"]["status"] == "已退回待重报" and by_unit["罗源县"]["status"] == "未报送"
+    assert "榕城区" not in by_unit and "鼓山区" not in by_unit
+    assert by_unit["罗源县"]["overdue_days"] == 21
+    assert c["counts"] == {"due": 12, "submitted": 2, "missing": 9, "rejected": 1}
