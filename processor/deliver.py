@@ -102,6 +102,14 @@ def _is_due(delivery, now: dt.datetime) -> bool:
     return dt.datetime.fromisoformat(delivery["next_attempt_at"]) <= now
 
 
+def due_retries(ws: Workspace, now: dt.datetime) -> list[str]:
+    """Queued deliveries to the current recipients whose back-off delay has passed."""
+    with Ledger(ws.ledger_path) as ledger:
+        rows = ledger.query("SELECT * FROM deliveries WHERE status = 'pending' AND recipients = ?",
+                            (recipients_key(ws),))
+    return [r["output_path"] for r in rows if _is_due(r, now)]
+
+
 def backoff_delay(attempts: int) -> dt.timedelta:
     """Delay before the next try after ``attempts`` failed ones: 5 min, 10, 20, … up to 12 h."""
     return min(BACKOFF_FIRST * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
@@ -349,7 +357,7 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
             _record(ledger, fresh, recipients, now, status="dry-run", message_id=message["Message-ID"],
                     last_error=f"已写入 {eml.relative_to(ws.outbox).as_posix()}")
             result.dry_run_files.append(eml)
-            LOG.info("未发送邮件（演练模式），已写入 %s", eml)
+            LOG.info("未发送邮件（%s），已写入 %s", "未配置邮件服务器" if not ws.smtp.host else "演练模式", eml)
             return result
         _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result)
     return result

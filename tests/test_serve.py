@@ -1,0 +1,206 @@
+"""``processor serve``: watcher + nightly consolidation + sending in one process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from deliver_helpers import attachments, make_workspace, smtp_server
+from processor.config import load_workspace
+from processor.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
+
+HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate") is not None
+needs_consolidate = pytest.mark.skipif(not HAVE_CONSOLIDATE,
+                                       reason="processor/consolidate.py 尚未提供：夜间汇总的端到端测试暂缓")
+MONTH = "2026-10"
+FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
+               "rescan_seconds = 60": "rescan_seconds = 2"}
+
+
+def _workspace(root: Path, *, port: int | None, nightly_at: str | None = None):
+    """A workspace with the sample roster, fast intake settings and SMTP pointed at 127.0.0.1:port."""
+    from processor.roster import sample_roster, write_roster
+
+    ws = make_workspace(root, port=port)
+    config = (root / "config.toml").read_text(encoding="utf-8")
+    for old, new in FAST_INTAKE.items():
+        config = config.replace(old, new)
+    if nightly_at:
+        config = config.replace('nightly_at = "22:30"', f'nightly_at = "{nightly_at}"')
+    (root / "config.toml").write_text(config, encoding="utf-8")
+    write_roster(sample_roster(), root / "roster.xlsx")
+    return load_workspace(root)
+
+
+def _far_from_now() -> str:
+    """A nightly time twelve hours away, so the real schedule never fires during a test."""
+    return f"{(dt.datetime.now() + dt.timedelta(hours=12)):%H:%M}"
+
+
+def _drop_valid_form(ws, tmp_path: Path, seed: int = 0) -> Path:
+    from processor.roster import workspace_roster
+    from processor.samples import fill_form
+
+    roster = workspace_roster(ws)
+    unit = roster.unit_names[seed % len(roster.unit_names)]
+    staged = fill_form(tmp_path / f"staged-{seed}.xlsx", roster=roster, rulebook=ws.rulebook, unit=unit,
+                       month=MONTH, seed=seed)
+    target = ws.inbox / f"{unit}{MONTH}月报表.xlsx"
+    shutil.copyfile(staged, ws.inbox / ".partial")  # appear complete, all at once
+    os.replace(ws.inbox / ".partial", target)
+    return target
+
+
+FATAL_LOG_LINES = ("夜间汇总失败", "发送报告时出错")
+
+
+def _wait_for(condition, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    """Poll ``condition``; fail early when the process died or logged a failed night."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            break
+        if log is not None and log.exists() and any(
+                line in log.read_text(encoding="utf-8", errors="replace") for line in FATAL_LOG_LINES):
+            break
+        time.sleep(0.2)
+    detail = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log and log.exists() else ""
+    pytest.fail(f"等待超时：{what}\n{detail}")
+
+
+def _receipts(ws) -> list[Path]:
+    return [p for p in ws.receipts_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
+def _start(ws, *args, env_extra: dict | None = None, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PROCESSOR_NIGHTLY_EVERY"}
+    env.update(env_extra or {})
+    return subprocess.Popen([sys.executable, "-m", "processor", "--workspace", str(ws.root), "serve", *args],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+
+
+def _terminate(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
+# --- the schedule arithmetic ------------------------------------------------------------------
+
+def test_missed_night_is_noticed_only_after_a_scheduled_time_passed():
+    tz = dt.timezone(dt.timedelta(hours=8))
+    at = (22, 30)
+    morning = dt.datetime(2026, 11, 26, 8, 0, tzinfo=tz)
+    assert last_scheduled_time(morning, at) == dt.datetime(2026, 11, 25, 22, 30, tzinfo=tz)
+    assert last_scheduled_time(morning.replace(hour=23), at) == dt.datetime(2026, 11, 26, 22, 30, tzinfo=tz)
+    # Ran last night: nothing to catch up.  Ran the night before: the machine was off, catch up.
+    assert not missed_night({"last_run": "2026-11-25T22:30:04+08:00"}, morning, at)
+    assert missed_night({"last_run": "2026-11-24T22:30:02+08:00"}, morning, at)
+    # Never ran, but serve has been installed since before last night: catch up too.
+    assert missed_night({"since": "2026-11-25T09:00:00+08:00"}, morning, at)
+    assert not missed_night({"since": "2026-11-26T07:00:00+08:00"}, morning, at)
+    assert not missed_night({}, morning, at)
+
+
+def test_accelerated_schedule_accepts_seconds_only():
+    assert parse_every("5") == 5 and parse_every("2.5s") == 2.5 and parse_every(None) is None
+    with pytest.raises(ValueError, match="秒数"):
+        parse_every("every night")
+
+
+# --- the process ---------------------------------------------------------------------------------
+
+def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_path):
+    ws = _workspace(tmp_path / "ws", port=None, nightly_at=_far_from_now())
+    log = tmp_path / "serve.out"
+    proc = _start(ws, log=log)
+    try:
+        _wait_for(lambda: "处理程序已启动" in log.read_text(encoding="utf-8", errors="replace"), 60,
+                  "serve 启动", proc, log)
+        dropped = _drop_valid_form(ws, tmp_path)
+        receipts = _wait_for(lambda: _receipts(ws), 60, "回执", proc, log)
+        assert not dropped.exists()  # taken from the inbox
+        assert any(MONTH in str(p) for p in receipts)
+
+        # A second processor on the same workspace is refused with a Chinese message.
+        second = subprocess.run([sys.executable, "-m", "processor", "--workspace", str(ws.root), "serve"],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "另一个处理程序正在运行" in second.stderr
+    finally:
+        code = _terminate(proc)
+    assert code == 0, log.read_text(encoding="utf-8", errors="replace")
+    text = (ws.root / "logs" / "processor.log").read_text(encoding="utf-8")
+    assert "处理程序已启动" in text and "处理程序已停止" in text
+    assert read_state(ws).get("since")  # a later missed night will be noticed
+
+
+@needs_consolidate
+def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
+    with smtp_server() as (inbox, port):
+        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        log = tmp_path / "serve.out"
+        proc = _start(ws, "--every", "3", log=log)
+        try:
+            _wait_for(lambda: "处理程序已启动" in log.read_text(encoding="utf-8", errors="replace"), 60,
+                      "serve 启动", proc, log)
+            _drop_valid_form(ws, tmp_path)
+            _wait_for(lambda: _receipts(ws), 60, "回执", proc, log)
+            _wait_for(lambda: inbox.messages, 180, "夜间汇总后的邮件", proc, log)
+            # Later accelerated "nights" rebuild nothing new, so nothing is mailed again.
+            runs_before = (ws.root / "logs" / "processor.log").read_text(encoding="utf-8").count("夜间汇总完成")
+            _wait_for(lambda: (ws.root / "logs" / "processor.log").read_text(encoding="utf-8").count("夜间汇总完成")
+                      >= runs_before + 2, 60, "又两次夜间汇总", proc, log)
+        finally:
+            code = _terminate(proc)
+        assert code == 0, log.read_text(encoding="utf-8", errors="replace")
+        assert len(inbox.messages) == 1
+    _, message = inbox.messages[0]
+    assert "企业组示范点联系指导工作报告" in message["Subject"]
+    files = attachments(message)
+    assert files, "邮件没有附件"
+    for name, data in files.items():
+        [path] = [p for p in ws.outbox.rglob(name)]
+        assert path.read_bytes() == data
+    assert any(name.endswith(".docx") for name in files)
+    assert read_state(ws).get("last_run")
+
+
+@needs_consolidate
+def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
+    from processor.intake import process_inbox
+    from processor.serve import write_state
+
+    with smtp_server() as (inbox, port):
+        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        _drop_valid_form(ws, tmp_path)
+        process_inbox(ws)
+        two_days_ago = dt.datetime.now().astimezone() - dt.timedelta(days=2)
+        write_state(ws, last_run=two_days_ago.isoformat(timespec="seconds"))
+        stop = threading.Event()
+        codes = []
+        thread = threading.Thread(target=lambda: codes.append(serve(ws, stop_event=stop, schedule_override="")))
+        thread.start()
+        try:
+            _wait_for(lambda: inbox.messages, 180, "补做的夜间汇总邮件", log=ws.root / "logs" / "processor.log")
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+        assert codes == [0]
+        assert dt.datetime.fromisoformat(read_state(ws)["last_run"]) > two_days_ago
+        assert len(inbox.messages) == 1
