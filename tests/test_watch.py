@@ -117,9 +117,9 @@ def test_workbook_copied_slowly_is_handled_once_when_complete(inbox, tmp_path, m
     data = workbook_bytes()
     intake = Intake(tmp_path / "done")
     with running(make_watcher(inbox, intake, mode, stable_seconds=0.3)):
-        slow_copy(inbox / "某县.xlsx", data, chunks=4, pause=0.6)
+        slow_copy(inbox / "某县.xlsx", data, chunks=4, pause=0.5)
         assert wait_until(lambda: intake.calls, timeout=10)
-        time.sleep(0.5)
+        time.sleep(0.3)
     assert len(intake.calls) == 1
     name, seen = intake.calls[0]
     assert name == "某县.xlsx"
@@ -131,9 +131,9 @@ def test_non_zip_file_copied_slowly_waits_for_stable_size(inbox, tmp_path, mode)
     data = os.urandom(200_000)
     intake = Intake(tmp_path / "done")
     with running(make_watcher(inbox, intake, mode, stable_seconds=0.8)):
-        slow_copy(inbox / "旧格式.xls", data, chunks=5, pause=0.25)
+        slow_copy(inbox / "旧格式.xls", data, chunks=4, pause=0.25)
         assert wait_until(lambda: intake.calls, timeout=10)
-        time.sleep(0.5)
+        time.sleep(0.3)
     assert [(n, d == data) for n, d in intake.calls] == [("旧格式.xls", True)]
 
 
@@ -165,7 +165,7 @@ def test_close_after_write_fast_path_for_complete_workbooks(inbox, tmp_path):
         for start in range(0, len(data), size):
             with open(target, "ab") as fh:
                 fh.write(data[start:start + size])
-            time.sleep(0.4)
+            time.sleep(0.3)
         finished = time.monotonic()
         assert wait_until(lambda: intake.calls, timeout=5)
         assert time.monotonic() - finished < 2.0
@@ -187,7 +187,7 @@ def test_lock_temp_and_hidden_files_are_ignored(inbox, tmp_path, mode):
         (inbox / ".git" / "藏在隐藏目录.xlsx").write_bytes(workbook_bytes(rows=5))
         (inbox / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
         assert wait_until(lambda: intake.calls, timeout=5)
-        time.sleep(1.0)
+        time.sleep(0.7)
     assert intake.names() == ["某县.xlsx"]
 
 
@@ -243,7 +243,7 @@ def test_handle_that_raises_does_not_kill_the_watcher(inbox, tmp_path, mode):
         assert wait_until(lambda: errors, timeout=5)
         (inbox / "好的.xlsx").write_bytes(workbook_bytes(rows=5))
         assert wait_until(lambda: "好的.xlsx" in intake.names(), timeout=5)
-        time.sleep(1.0)
+        time.sleep(0.8)
     assert errors[0] == ("坏的.xlsx", "暂时无法处理 坏的.xlsx")
     assert (tmp_path / "done" / "好的.xlsx").exists()
     # The failing file stays in the inbox and is retried with growing pauses
