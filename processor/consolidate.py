@@ -66,6 +66,7 @@ class Output:
     write: Callable[[Path], None]  # writes the finished file at the given path
     template: str | None = None
     extras: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # rel_path -> writer (charts)
+    cleanup: Callable[[], None] | None = None
 
 
 def default_month(ws, today: dt.date) -> str:
@@ -188,38 +189,46 @@ def _summary_output(data: LedgerData, months: list[str], period: str, report_dat
 def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
                    chart_folder: str | None = None) -> Output:
     template = TEMPLATES[kind]
+    charts = _ChartCache(context.get("charts") or {})
 
     def write(path: Path) -> None:
         from processor.render import render_docx
 
-        with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
-            images = _charts(context, Path(tmp))
-            render_docx(template, context, path, images=images)
+        render_docx(template, context, path, images=charts.paths())
 
     extras = {}
-    if chart_folder and context.get("charts"):
-        for name in sorted(context["charts"]):
-            extras[f"{chart_folder}/{CHART}/{_file(context['charts'][name]['title'])}.png"] = _chart_writer(context, name)
-    return Output(rel, kind, period, context, sources, write, template, extras)
+    if chart_folder:
+        for name, spec in sorted(charts.specs.items()):
+            extras[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = charts.copier(name)
+    return Output(rel, kind, period, context, sources, write, template, extras, charts.close)
 
 
-def _charts(context: dict, folder: Path) -> dict[str, Path]:
-    if not context.get("charts"):
-        return {}
-    from processor.charts import build_charts
+class _ChartCache:
+    """The charts of one report, drawn once for the document and for the chart files beside it."""
 
-    return build_charts(context["charts"], folder)
+    def __init__(self, specs: dict):
+        self.specs = specs
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._paths: dict[str, Path] = {}
 
+    def paths(self) -> dict[str, Path]:
+        if self.specs and not self._paths:
+            from processor.charts import build_charts
 
-def _chart_writer(context: dict, name: str) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        from processor.charts import build_charts
+            self._tmp = tempfile.TemporaryDirectory(prefix="charts-")
+            self._paths = build_charts(self.specs, Path(self._tmp.name))
+        return self._paths
 
-        with tempfile.TemporaryDirectory(prefix="chart-") as tmp:
-            drawn = build_charts({name: context["charts"][name]}, Path(tmp))[name]
+    def copier(self, name: str) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
             with atomic_path(path) as target:
-                shutil.copyfile(drawn, target)
-    return write
+                shutil.copyfile(self.paths()[name], target)
+        return write
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        self._tmp, self._paths = None, {}
 
 
 def _bytes_writer(build: Callable[[], bytes]) -> Callable[[Path], None]:
@@ -264,8 +273,12 @@ def _build(ws, ledger: Ledger, outputs: list[Output], months, halves, progress: 
         for output in outputs:
             inputs_hash = _fingerprint(output, rulebook_hash)
             files = {output.rel_path: output.write, **output.extras}
-            for rel, writer in files.items():
-                _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
+            try:
+                for rel, writer in files.items():
+                    _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
+            finally:
+                if output.cleanup:
+                    output.cleanup()
             advance(output.rel_path)
     document = {"outputs": dict(sorted(manifest.items()))}
     monthly = [o for o in outputs if o.kind == MONTHLY]

@@ -568,8 +568,11 @@ _CLAUSE_ORDER = ["G-1", "M-1a", "M-1b", "M-1c", "M-2", "S-4a", "S-4b", "S-4c", "
 def sort_findings(findings: list[Finding], units: list[str]) -> list[Finding]:
     unit_order = {u: i for i, u in enumerate(units)}
     clause_order = {c: i for i, c in enumerate(_CLAUSE_ORDER)}
-    return sorted(findings, key=lambda f: (unit_order.get(f.unit, -1), f.site or "", clause_order.get(f.clause, 99),
-                                           f.period, f.code, f.staff or ""))
+    site_order: dict[tuple, int] = {}
+    for f in findings:  # checks emit sites in the order the units listed them
+        site_order.setdefault((f.unit, f.site or ""), len(site_order))
+    return sorted(findings, key=lambda f: (unit_order.get(f.unit, -1), site_order[(f.unit, f.site or "")],
+                                           clause_order.get(f.clause, 99), f.period, f.code, f.staff or ""))
 
 
 def _d(day: dt.date | None) -> str:
