@@ -329,6 +329,8 @@ class InboxWatcher:
         path = Path(os.fsdecode(raw))
         if not _inside_inbox(self.inbox, path) or is_ignored_name(path.name):
             return
+        if os.path.realpath(path.parent) != str(path.parent):
+            return  # reached through a symlinked folder: never take files from outside the inbox
         with self._pending_lock:
             self._pending.add(path)
             if event.event_type == "closed":

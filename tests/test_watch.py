@@ -180,7 +180,12 @@ def test_close_after_write_fast_path_for_complete_workbooks(inbox, tmp_path):
 def test_lock_temp_and_hidden_files_are_ignored(inbox, tmp_path, mode):
     intake = Intake(tmp_path / "done")
     (inbox / ".git").mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (inbox / "linked-folder").symlink_to(outside, target_is_directory=True)
     with running(make_watcher(inbox, intake, mode)):
+        (outside / "外面的.xlsx").write_bytes(workbook_bytes(rows=5))
+        (inbox / "链接.xlsx").symlink_to(outside / "外面的.xlsx")
         for name in ("~$某县.xlsx", ".~lock.某县.xlsx#", "某县.tmp", ".隐藏.xlsx", ".tmp-abc.xlsx",
                      "Thumbs.db", "desktop.ini"):
             (inbox / name).write_bytes(workbook_bytes(rows=5))
