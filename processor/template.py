@@ -24,7 +24,7 @@ from schemas import fields as kinds
 from schemas.form import (FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_ID, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
 
-DATA_ROWS = 200  # pre-formatted record rows per table sheet
+DATA_ROWS = 200  # record rows per table sheet covered by dropdowns and prompts
 FORM_HEADER = ("项目", "填写内容", "填写说明")  # 基本信息: titles in A, values in B, prompts in C
 META_KEYS = {"id": "模板编号", "version": "模板版本", "hash": "模型指纹"}
 META_LIST_COLUMNS = {"units": ("D", "单位名称"), "staff": ("E", "企业组人员")}
@@ -122,9 +122,9 @@ def _table_sheet(ws, spec: SheetSpec, list_ranges: dict[str, str]) -> None:
         if f.required:
             ws.cell(1, col).font = REQUIRED_FONT
         letter = get_column_letter(col)
-        fmt = NUMBER_FORMATS.get(f.kind, "General")
-        for row in range(2, DATA_ROWS + 2):
-            ws.cell(row, col).number_format = fmt
+        # A column style formats every row the clerk types into, without thousands of empty styled cells
+        # (which would make every later open/save of the workbook several times slower).
+        ws.column_dimensions[letter].number_format = NUMBER_FORMATS.get(f.kind, "General")
         _validation(ws, spec, f, f"{letter}2:{letter}{DATA_ROWS + 1}", list_ranges)
 
 

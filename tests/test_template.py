@@ -38,7 +38,7 @@ def test_dropdowns_prompts_and_formats(tmp_path):
     meta = wb[META_SHEET_TITLE]
     listed = [meta.cell(r, 5).value for r in range(2, len(ROSTER.staff) + 2)]
     assert listed == ROSTER.staff_names
-    assert dvs[f"A2:A{DATA_ROWS + 1}"].prompt and contacts[f"A{DATA_ROWS + 1}"].number_format == "yyyy-mm-dd"
+    assert dvs[f"A2:A{DATA_ROWS + 1}"].prompt and contacts.column_dimensions["A"].number_format == "yyyy-mm-dd"
     assert _validations(wb["组织生活"])[f"E2:E{DATA_ROWS + 1}"].type == "whole"
     basic = wb["基本信息"]
     unit = _validations(basic)["B2"]
