@@ -346,3 +346,40 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
 
     ws = workspace_of(ctx)
     sys.exit(run_service(ws, polling=polling, schedule_override=every))
+
+
+# --- demo --------------------------------------------------------------------------------
+@main.command()
+@click.argument("folder", required=False, default="demo-workspace",
+                type=click.Path(file_okay=False, path_type=Path))
+@friendly_errors
+def demo(folder: Path) -> None:
+    """生成演示工作区（一年的模拟报送）并全流程处理：收件、校验、回执、汇总、邮件。"""
+    from processor.demo import DemoError, run_demo
+
+    bar = progress_bar("{task.description}")
+    current = {}
+
+    def on_stage(name: str, total: int) -> None:
+        if "task" in current:
+            bar.update(current["task"], completed=bar.tasks[current["task"]].total)
+        current["task"] = bar.add_task(name, total=total)
+
+    try:
+        with bar:
+            result = run_demo(folder, on_stage=on_stage, on_step=lambda: bar.advance(current["task"]))
+    except DemoError as exc:
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(2)
+    ws = result.workspace
+    from processor.ledger import STATUS_CN
+
+    console.print(f"\n演示工作区：{ws.root}")
+    console.print(f"共收到 {len(result.arrivals)} 个文件：" +
+                  "，".join(f"{STATUS_CN[k]} {v} 个" for k, v in sorted(result.outcomes.items())))
+    console.print(f"回执：{ws.receipts_dir}")
+    console.print(f"报告和汇总表（{len(result.outputs)} 个）：{ws.outbox}")
+    for sub in sorted(p for p in ws.outbox.iterdir() if p.is_dir()):
+        console.print(f"  {sub.name}/")
+    console.print(f"待发送的邮件（.eml，{len(result.emails)} 封）：{ws.outbox / '邮件'}")
+    console.print(f"查看报送情况：processor -w {ws.root} status")

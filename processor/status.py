@@ -38,8 +38,11 @@ def month_status(ledger: Ledger, roster, rulebook, month: str, today: dt.date) -
     deadline = submission_deadline(month, rulebook.submission_deadline_day)
     arrivals: dict[str, list] = {}
     for row in ledger.files(month=month):
-        if row["unit"]:
-            arrivals.setdefault(row["unit"], []).append(row)
+        # The per-unit inbox folder is authoritative: a file there counts for that unit even
+        # when its 填报单位 was misspelt (and rejected for it).
+        unit = row["folder_unit"] or row["unit"]
+        if unit:
+            arrivals.setdefault(unit, []).append(row)
     result = []
     for unit in roster.units:
         rows = arrivals.get(unit.name, [])

@@ -1,0 +1,295 @@
+"""``processor demo``: a realistic workspace with a year of submissions, processed end to end.
+
+Every unit of the sample roster reports every month from January to the
+latest month already due.  Most forms arrive on time; some arrive late, a few
+never arrive, some are rejected for the mistakes clerks really make and are
+resubmitted corrected a few days later, some have dates typed as text and
+full-width digits (accepted with notes), some were saved by LibreOffice, one
+is sent twice and one is not an Excel file at all.  The files are dropped into
+the per-unit inbox folders in order of arrival with a simulated clock, then the
+nights' consolidation runs and the e-mails are written as ``.eml`` files.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import random
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from processor.config import Workspace, init_workspace
+from processor.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
+from processor.roster import sample_roster
+from processor.samples import form_rows, write_form
+from processor.status import latest_due_month
+
+MARKER = ".processor-demo"
+DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class Arrival:
+    when: dt.datetime
+    unit: str
+    month: str
+    path: Path  # staged file
+    name: str  # name it lands under in the inbox
+    kind: str  # on-time / late / mistake / corrected / messy / libreoffice / duplicate / not-excel
+
+
+@dataclass
+class DemoResult:
+    workspace: Workspace
+    arrivals: list[Arrival] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+    emails: list[Path] = field(default_factory=list)
+
+
+# --- typical mistakes: each edits a form's records and names what it broke ----------------
+def _attendance(rows):
+    r = rows["org_life"][0]
+    r["present"] = r["expected"] + 3
+    return "实到人数多于应到人数"
+
+
+def _date_outside(rows):
+    rows["contacts"][0]["date"] = rows["contacts"][0]["date"].replace(day=1) - dt.timedelta(days=3)
+    return "记录日期不在本月"
+
+
+def _unknown_site(rows):
+    rows["contacts"][-1]["site"] = rows["contacts"][-1]["site"].replace("党建示范点", "示范点（一期）")
+    return "示范点名称与“示范点”表不一致"
+
+
+def _blank_secretary(rows):
+    rows["sites"][0]["secretary"] = None
+    return "党组织书记未填"
+
+
+def _bad_kind(rows):
+    rows["sites"][-1]["enterprise_kind"] = "民营"
+    return "企业类型填了下拉列表以外的内容"
+
+
+def _text_number(rows):
+    rows["members"][0]["total"] = "二十八"
+    return "党员总数填了汉字"
+
+
+def _wrong_unit(rows):
+    rows["basic_info"][0]["unit"] = rows["basic_info"][0]["unit"] + "委组织部"
+    return "填报单位不是名册中的名称"
+
+
+MISTAKES: list[Callable[[dict], str]] = [_attendance, _date_outside, _unknown_site, _blank_secretary,
+                                         _bad_kind, _text_number, _wrong_unit]
+
+
+def _messy(rows, rng: random.Random) -> None:
+    """What a form typed by hand looks like: dates as text, full-width digits, stray spaces."""
+    for i, rec in enumerate(rows["contacts"]):
+        day = rec["date"]
+        rec["date"] = (f"{day.year}.{day.month}.{day.day}" if i % 2 else f"{day.year}年{day.month}月{day.day}日")
+    for rec in rows["members"]:
+        rec["total"] = str(rec["total"]).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    rows["basic_info"][0]["filler"] = "  " + rows["basic_info"][0]["filler"] + " "
+
+
+# --- the year ------------------------------------------------------------------------------
+def plan_year(ws: Workspace, staging: Path, today: dt.date, *, seed: int = 2026,
+              on_file: Callable[[], None] | None = None) -> list[Arrival]:
+    """Write every submission of the year into ``staging`` and say when each arrives."""
+    roster = sample_roster()
+    rulebook = ws.rulebook
+    rng = random.Random(seed)
+    last = latest_due_month(rulebook, today)
+    months = month_range(f"{rulebook.year}-01", last)
+    units = [u.name for u in roster.units]
+    missing = {(units[-1], last), (units[3], months[len(months) // 2]), (units[6], months[2])}
+    left_rejected = (units[-2], last)  # rejected in the latest month, not yet resubmitted
+    arrivals: list[Arrival] = []
+    open_problems: dict[str, list[dict]] = {}
+
+    def write(rows, unit, month, name, when, kind):
+        path = staging / f"{len(arrivals):04d}_{name}"
+        write_form(path, rows, roster=roster, rulebook=rulebook, unit=unit, month=month)
+        arrivals.append(Arrival(when, unit, month, path, name, kind))
+        if on_file:
+            on_file()
+
+    for u_index, unit in enumerate(units):
+        sites = 3 if u_index == 2 else 1 if u_index == 5 else 2
+        for m_index, month in enumerate(months):
+            if (unit, month) in missing:
+                continue
+            rows = form_rows(roster=roster, rulebook=rulebook, unit=unit, month=month, seed=u_index,
+                             sites=sites, contacts=rng.randint(5, 9), org_life=rng.randint(7, 11))
+            _shape_compliance(rows, rng, u_index, month, rulebook.year)
+            _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
+            due = submission_deadline(month, rulebook.submission_deadline_day)
+            late = rng.random() < 0.1
+            day = due + dt.timedelta(days=rng.randint(1, 12)) if late else due - dt.timedelta(days=rng.randint(0, 4))
+            when = dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.randint(0, 59)), DEMO_TZ)
+            name = f"{unit}{parse_month(month)[1]}月报表.xlsx"
+            if (unit, month) == left_rejected or rng.random() < 0.08:
+                broken = copy.deepcopy(rows)
+                MISTAKES[(u_index + m_index) % len(MISTAKES)](broken)
+                write(broken, unit, month, name, when, "mistake")
+                if (unit, month) == left_rejected:
+                    continue
+                when += dt.timedelta(days=rng.randint(1, 3), hours=2)
+                name = f"{unit}{parse_month(month)[1]}月报表（修改后）.xlsx"
+                write(rows, unit, month, name, when, "corrected")
+            elif rng.random() < 0.15:
+                _messy(rows, rng)
+                write(rows, unit, month, name, when, "messy")
+            else:
+                write(rows, unit, month, name, when, "late" if late else "on-time")
+    return arrivals
+
+
+def _shape_compliance(rows: dict, rng: random.Random, u_index: int, month: str, year: int) -> None:
+    """Leave realistic gaps so the findings have something to say."""
+    sites = rows["sites"]
+    m = parse_month(month)[1]
+    if u_index == 4 and m >= 9:  # a site added late: contact fixed after the M-1a deadline, no plan yet
+        sites[-1]["contact_date"] = dt.date(year, 9, 28) if m == 9 else dt.date(year, 10, 12)
+        sites[-1]["plan_date"] = None
+    if u_index % 4 == 1 and m % 3 == 2:  # a quarter without 党员大会 at one site
+        rows["org_life"] = [r for r in rows["org_life"]
+                            if not (r["site"] == sites[-1]["site"] and r["activity"] == "党员大会")]
+    if u_index % 5 == 3 and m in (7, 10):  # a month without any contact at one site
+        rows["contacts"] = [r for r in rows["contacts"] if r["site"] != sites[0]["site"]] or rows["contacts"][:1]
+    for hw, site in zip(rows["hardware"], sites):
+        if site["enterprise_kind"] == "非公" and u_index % 3 == 0:
+            hw["room_area"] = 45.0
+        if site["enterprise_kind"] == "国企" and u_index % 4 == 2:
+            hw["audio"] = "否"
+
+
+def _carry_problems(rows: dict, still_open: list[dict], month: str, rng: random.Random) -> None:
+    """Most problems found in one month are reported closed in a later month (X-2)."""
+    for problem in list(still_open):
+        if rng.random() < 0.7:
+            day = first_day(month) + dt.timedelta(days=rng.randint(0, 20))
+            rows["contacts"].append({
+                "date": min(day, last_day(month)), "site": problem["site"], "staff": problem["staff"],
+                "mode": "电话联系", "content": "回访整改落实情况", "problem": problem["problem"],
+                "suggestion": problem["suggestion"], "deadline": problem["deadline"], "state": "已办结"})
+            still_open.remove(problem)
+    rows["contacts"].sort(key=lambda r: r["date"])
+    still_open.extend(r for r in rows["contacts"] if r.get("problem") and r.get("state") == "未办结")
+
+
+def add_oddities(arrivals: list[Arrival], staging: Path) -> None:
+    """One exact duplicate, and one file that is not an Excel workbook at all."""
+    accepted = [a for a in arrivals if a.kind == "on-time"]
+    original = accepted[len(accepted) // 3]
+    arrivals.append(Arrival(original.when + dt.timedelta(days=1), original.unit, original.month,
+                            original.path, original.name.replace(".xlsx", "（再次发送）.xlsx"), "duplicate"))
+    victim = accepted[len(accepted) // 2]
+    csv_path = staging / "not-excel.xls"
+    csv_path.write_text("单位,月份\n" + f"{victim.unit},{victim.month}\n", encoding="gbk")
+    arrivals.append(Arrival(victim.when - dt.timedelta(hours=3), victim.unit, victim.month, csv_path,
+                            victim.name.replace(".xlsx", ".xls"), "not-excel"))
+
+
+def resave_with_libreoffice(arrivals: list[Arrival], staging: Path, count: int = 6) -> int:
+    """Re-save a few forms with LibreOffice, as a unit using it would; 0 if it is not installed."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    chosen = [a for a in arrivals if a.kind == "on-time"][::17][:count]
+    if not soffice or not chosen:
+        return 0
+    out = staging / "libreoffice"
+    out.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        try:
+            subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to",
+                            "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), *[str(a.path) for a in chosen]],
+                           check=True, capture_output=True, timeout=300)
+        except (subprocess.SubprocessError, OSError):
+            return 0
+    done = 0
+    for a in chosen:
+        converted = out / a.path.name
+        if converted.exists():
+            a.path, a.kind = converted, "libreoffice"
+            done += 1
+    return done
+
+
+# --- the whole run ---------------------------------------------------------------------------
+def prepare_folder(folder: Path) -> Workspace:
+    """A fresh workspace in ``folder``; an earlier demo there is replaced, anything else is refused."""
+    folder = Path(folder).resolve()
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise DemoError(f"文件夹 {folder} 不是空的，也不是以前生成的演示工作区；为免误删，请换一个文件夹。")
+        shutil.rmtree(folder)
+    ws = init_workspace(folder)
+    (folder / MARKER).write_text("processor demo workspace\n", encoding="utf-8")
+    ws.ensure_folders()
+    return ws
+
+
+def run_demo(folder: Path | str, *, today: dt.date | None = None,
+             on_stage: Callable[[str, int], None] | None = None,
+             on_step: Callable[[], None] | None = None) -> DemoResult:
+    """Build the demo workspace in ``folder`` and run intake, consolidation and (dry-run) delivery."""
+    from processor.consolidate import consolidate
+    from processor.deliver import send_pending
+    from processor.fsutil import safe_join
+    from processor.intake import Intake
+
+    stage = on_stage or (lambda name, total: None)
+    step = on_step or (lambda: None)
+    today = today or dt.date.today()
+    ws = prepare_folder(Path(folder))
+    result = DemoResult(ws)
+    with tempfile.TemporaryDirectory(prefix="processor-demo-") as tmp:
+        staging = Path(tmp)
+        units, months = len(sample_roster().units), len(month_range(f"{ws.rulebook.year}-01",
+                                                                    latest_due_month(ws.rulebook, today)))
+        stage("生成各单位月报表", units * months)
+        arrivals = plan_year(ws, staging, today, on_file=step)
+        stage("用 LibreOffice 另存部分报表", 1)
+        resave_with_libreoffice(arrivals, staging)
+        step()
+        add_oddities(arrivals, staging)
+        arrivals.sort(key=lambda a: a.when)
+        result.arrivals = arrivals
+
+        stage("按到达时间逐个放入收件箱并处理", len(arrivals))
+        intake = Intake(ws)
+        try:
+            for arrival in arrivals:
+                target = safe_join(ws.inbox, arrival.unit, arrival.name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(arrival.path, target)
+                intake.clock = lambda when=arrival.when: when
+                outcome = intake.handle(target)
+                if outcome is not None:
+                    result.outcomes[outcome.status] = result.outcomes.get(outcome.status, 0) + 1
+                step()
+        finally:
+            intake.close()
+
+    stage("夜间汇总：生成报告", 1)
+    consolidation = consolidate(ws, all_months=True, today=today)
+    result.outputs = list(consolidation.written) + list(consolidation.unchanged)
+    step()
+    stage("生成待发送的邮件（演示不真的发送）", 1)
+    result.emails = list(send_pending(ws, dry_run=True).dry_run_files)
+    step()
+    return result
