@@ -16,6 +16,7 @@ per night.  Nothing but the configured SMTP host is ever contacted.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import email
 import json
 import logging
@@ -153,6 +154,24 @@ def _attachment(path: Path, name: str) -> MIMEBase:
     return part
 
 
+def attachment_names(outputs) -> list[str]:
+    """File names as the recipient sees them: the month in front when the name lacks it
+    (``催报名单.docx`` → ``2026年10月催报名单.docx``), and never two alike in one mail."""
+    names, seen = [], set()
+    for o in outputs:
+        name = Path(o["path"]).name
+        period = str(o["period"] or "")
+        if MONTH_RE.match(period) and month_cn(period) not in name and period not in name:
+            name = f"{month_cn(period)}{name}"
+        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+        while name in seen:
+            n += 1
+            name = f"{stem}（{n}）{suffix}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
 def _sender(ws: Workspace) -> str:
     address = ws.smtp.sender or ws.smtp.user
     if not address:
@@ -172,13 +191,13 @@ def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
     root["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     root["Message-ID"] = make_msgid(domain=domain)
-    listing = "\n".join(f"  {i}. {Path(o['path']).name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
-                        for i, o in enumerate(outputs, 1))
+    listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
+                        for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
     body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     root.attach(MIMEText(body, "plain", "utf-8"))
-    for output in outputs:
-        root.attach(_attachment(ws.outbox / output["path"], Path(output["path"]).name))
+    for output, name in zip(outputs, attachment_names(outputs)):
+        root.attach(_attachment(ws.outbox / output["path"], name))
     # Serialise with the raw headers kept exactly, then hand back a modern EmailMessage.
     return email.message_from_bytes(root.as_bytes(policy=_RAW_POLICY), policy=_MAIL_POLICY)
 
@@ -252,7 +271,29 @@ def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> st
     absent = count[MISSING] + count[RESUBMIT]
     if absent:
         text += f"\n尚未报送（或待重报）的单位：{'、'.join(absent)}。"
-    return text
+    findings = _findings_sentence(ws, ledger, workspace_roster(ws), month)
+    return text + (f"\n{findings}" if findings else "")
+
+
+def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str:
+    """How many requirements of the opinion are not (yet) met, by status and clause."""
+    try:
+        from processor.findings import LedgerData, evaluate
+        from processor.reports import as_of_date
+
+        data = LedgerData.load(ledger, until=month)
+        as_of = as_of_date(data, ws.rulebook, [month], dt.date.today())
+        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=as_of) if f.is_open]
+    except Exception as exc:  # noqa: BLE001 — the mail goes out even if the count cannot be made
+        LOG.warning("统计发现问题失败，邮件正文不含问题数：%s", exc)
+        return ""
+    if not findings:
+        return "对照《意见》各项要求，未发现问题。"
+    by_status = Counter(f.status_cn for f in findings)
+    by_clause = Counter(f.clause for f in findings)
+    return (f"对照《意见》各项要求发现问题 {len(findings)} 项（"
+            + "，".join(f"{k} {v} 项" for k, v in by_status.most_common()) + "），涉及条款 "
+            + "、".join(f"{c}（{n}）" for c, n in sorted(by_clause.items())) + "，详见月度汇总报告。")
 
 
 # --- sending ----------------------------------------------------------------------------------

@@ -84,6 +84,22 @@ def test_chinese_names_decode_in_python_and_as_common_clients_read_them(tmp_path
     assert sorted(p.get_filename() for p in legacy.walk() if p.get_filename()) == sorted(names)
 
 
+def test_attachment_names_carry_the_month_and_are_never_two_alike(tmp_path):
+    with smtp_server() as (inbox, port):
+        ws = make_workspace(tmp_path / "ws", port=port)
+        add_output(ws, "催报名单/2026-09/催报名单.docx", "催报名单", "2026-09", b"september")
+        add_output(ws, "催报名单/2026-10/催报名单.docx", "催报名单", "2026-10", b"october")
+        add_output(ws, "分组情况一览表/一览表.xlsx", "分组情况一览表", "2026", b"year")
+        add_output(ws, "x/2026-10/汇总数据.xlsx", "汇总数据", "2026-10", b"a")
+        add_output(ws, "y/2026-10/汇总数据.xlsx", "汇总数据", "2026-10", b"b")
+        send_pending(ws, now=T0)
+        _, message = inbox.messages[0]
+    assert attachments(message) == {"2026年9月催报名单.docx": b"september", "2026年10月催报名单.docx": b"october",
+                                    "一览表.xlsx": b"year", "2026年10月汇总数据.xlsx": b"a",
+                                    "2026年10月汇总数据（2）.xlsx": b"b"}
+    assert message["Subject"] == SUBJECT  # the latest month
+
+
 def test_changed_report_is_sent_again_as_update_and_unchanged_one_is_not(tmp_path):
     with smtp_server() as (inbox, port):
         ws = make_workspace(tmp_path / "ws", port=port)
@@ -244,6 +260,7 @@ def test_body_summary_falls_back_to_ledger_and_roster(workspace):
     total = len(workspace_roster(workspace).units)
     assert "2026年10月报送情况" in text
     assert "按时报送 1 个单位" in text and "逾期报送 1 个" in text and f"未报送 {total - 2} 个" in text
+    assert "对照《意见》各项要求" in text
 
 
 def test_config_that_cannot_send_is_refused_with_the_key_named(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import pytest
 
 from deliver_helpers import attachments, make_workspace, smtp_server
 from processor.config import load_workspace
+from processor.ledger import Ledger
 from processor.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
 
 HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate") is not None
@@ -173,11 +174,19 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     _, message = inbox.messages[0]
     assert "企业组示范点联系指导工作报告" in message["Subject"]
     files = attachments(message)
-    assert files, "邮件没有附件"
-    for name, data in files.items():
-        [path] = [p for p in ws.outbox.rglob(name)]
-        assert path.read_bytes() == data
-    assert any(name.endswith(".docx") for name in files)
+    with Ledger(ws.ledger_path) as ledger:
+        outputs = {r["kind"]: (ws.outbox / r["path"]).read_bytes() for r in ledger.query("SELECT * FROM outputs")}
+    assert "月度汇总报告" in outputs, "夜间汇总没有生成月度汇总报告"
+    # Every report kind configured for mailing arrived, with the bytes of the outbox file.
+    for kind in set(ws.smtp.reports) & set(outputs):
+        assert outputs[kind] in files.values(), f"{kind} 未随邮件发出"
+    assert any(name.endswith(".docx") and "2026年10月" in name for name in files)
+    body = message.get_body(("plain",)).get_content()
+    # The month in brief (from the consolidation manifest, or the ledger): one late unit, the rest missing.
+    from processor.roster import workspace_roster
+
+    not_reported = workspace_roster(ws).unit_names[1]  # _drop_valid_form used unit_names[0]
+    assert "逾期报送" in body and "未报送" in body and not_reported in body
     assert read_state(ws).get("last_run")
 
 
