@@ -35,6 +35,8 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
+from filelock import FileLock
+
 from processor.config import ConfigError, Workspace
 from processor.fsutil import atomic_write_bytes, safe_name, sha256_file
 from processor.ledger import Ledger, now_iso
@@ -47,6 +49,8 @@ SUBJECT_TITLE = "企业组示范点联系指导工作报告"
 BACKOFF_FIRST = dt.timedelta(minutes=5)
 BACKOFF_MAX = dt.timedelta(hours=12)
 SMTP_TIMEOUT = 30
+SEND_LOCK = ".processor-send.lock"
+SEND_LOCK_WAIT = 600  # seconds another send may take before we give up waiting
 # Headers are written unfolded up to the RFC 5322 hard limit: some Chinese mail
 # clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
 _MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
@@ -379,7 +383,9 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     if not dry_run:
         check_smtp_config(ws)
     result = SendResult()
-    with Ledger(ws.ledger_path) as ledger:
+    # One sender at a time per workspace (serve's nightly run vs. an operator's `send`):
+    # two concurrent runs would both see the same report as unsent.
+    with FileLock(str(Path(ws.root) / SEND_LOCK), timeout=SEND_LOCK_WAIT), Ledger(ws.ledger_path) as ledger:
         _retire_old_versions(ledger, recipients, now)
         candidates = pending_outputs(ledger, ws, dry_run=dry_run)
         if ignore_backoff and not dry_run:

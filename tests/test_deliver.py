@@ -182,6 +182,23 @@ def test_server_down_queues_then_delivers_exactly_once_after_restart(tmp_path):
         assert len(inbox.messages) == 1
 
 
+def test_two_sends_at_once_deliver_each_report_once(tmp_path):
+    import threading
+
+    with smtp_server() as (inbox, port):
+        ws = make_workspace(tmp_path / "ws", port=port)
+        _outputs(ws)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(send_pending(load_workspace(ws.root), now=T0)))
+                   for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(inbox.messages) == 1
+    assert sorted(p for r in results for p in r.sent) == sorted([REPORT, DATA])
+
+
 def test_backoff_doubles_and_gives_up_after_max_attempts(tmp_path):
     ws = make_workspace(tmp_path / "ws", port=free_port(), max_attempts=3)
     add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
