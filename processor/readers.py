@@ -11,6 +11,7 @@ values read, with python-calamine (no formula evaluation: cached results only).
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int = 1 << 20) -> b
             return fh.read(limit)
     except KeyError:
         return b""
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise FileRejected(problem("corrupt", detail=f"部件 {name} 已损坏（{type(exc).__name__}）")) from None
 
 
@@ -204,7 +205,7 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     except DefusedXmlException as exc:
         raise FileRejected(problem("unsafe-content", detail=f"{info.filename} 含有 DTD 或实体声明"
                                                             f"（{type(exc).__name__}）")) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # zlib.error: a garbled deflate stream
         raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 已损坏（{type(exc).__name__}）")) from None
     except SafeET.ParseError:
         raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 不是有效的 XML")) from None
