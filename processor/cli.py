@@ -170,7 +170,8 @@ def process(ctx: click.Context, as_json: bool) -> None:
     ws = workspace_of(ctx)
     with WorkspaceLock(ws), progress_bar("处理收件箱") as bar:
         task = bar.add_task("", total=None)
-        outcomes = process_inbox(ws, on_start=lambda n: bar.update(task, total=n),
+        outcomes = process_inbox(ws, settle_seconds=ws.intake.stable_seconds,
+                                 on_start=lambda n: bar.update(task, total=n),
                                  on_done=lambda _: bar.advance(task))
     if as_json:
         print_json([{"id": o.file_id, "file": o.name, "status": o.status, "unit": o.unit, "month": o.month,
@@ -211,7 +212,8 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
         intake.recover()
         watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
                                poll_interval=interval or ws.intake.poll_interval,
-                               stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds)
+                               stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
+                               close_settle_seconds=None if polling else ws.intake.close_settle_seconds)
         mode = "轮询" if polling else "实时"
         console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
         watcher.start()

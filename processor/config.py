@@ -35,6 +35,7 @@ rulebook = ""              # 规则库；留空使用程序自带的 schemas/req
 
 [intake]
 stable_seconds = 2.0       # 文件大小和修改时间保持不变多少秒后才处理（防止复制未完成）
+close_settle_seconds = 0.5 # 实时模式下，写入方已关闭且工作簿完整的文件，只需静止这么多秒即可处理
 poll_interval = 2.0        # 轮询模式（网络共享文件夹）的扫描间隔，秒
 rescan_seconds = 60        # 监视时每隔多少秒全面扫描一次收件箱，以防漏掉文件
 max_file_mb = 20           # 单个文件大小上限
@@ -72,6 +73,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class IntakeSettings:
     stable_seconds: float = 2.0
+    close_settle_seconds: float = 0.5
     poll_interval: float = 2.0
     rescan_seconds: float = 60.0
     max_file_mb: float = 20.0

@@ -204,21 +204,25 @@ class Intake:
         return outcomes
 
 
-def inbox_files(ws: Workspace) -> list[Path]:
-    """Files waiting in the inbox (and its per-unit sub-folders), oldest first."""
-    from processor.watch import scan_inbox
+def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
+    """Files waiting in the inbox (and its per-unit sub-folders), oldest first.
 
-    return scan_inbox(ws.inbox)
+    With ``settle_seconds``, files still changing during that time (a copy in
+    progress) are left for the next pass.
+    """
+    from processor.watch import scan_inbox, settled_files
+
+    return settled_files(ws.inbox, settle_seconds) if settle_seconds > 0 else scan_inbox(ws.inbox)
 
 
 def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
-                  on_start: Callable[[int], None] | None = None,
+                  settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
                   on_done: Callable[[IntakeOutcome | None], None] | None = None) -> list[IntakeOutcome]:
     """One pass over the inbox: recovery first, then every waiting file once."""
     intake = Intake(ws, clock=(lambda: now) if now else None)
     try:
         intake.recover()
-        paths = inbox_files(ws)
+        paths = inbox_files(ws, settle_seconds)
         if on_start:
             on_start(len(paths))
         return intake.process_all(paths, stop=stop, on_done=on_done)

@@ -46,14 +46,17 @@ def assert_consistent(ws, expected_hashes: set[str]) -> None:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_each_step_then_restart(workspace, tmp_path, point):
+    config = workspace.root / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("stable_seconds = 2.0", "stable_seconds = 0.2"),
+                      encoding="utf-8")
     roster = workspace_roster(workspace)
     hashes = set()
     for i, unit in enumerate(roster.units[:3]):
         path = workspace.inbox / f"{unit.name}.xlsx"
         fill_form(path, roster=roster, rulebook=workspace.rulebook, unit=unit.name, month="2026-10", seed=i)
         hashes.add(sha256_file(path))
-    (workspace.inbox / "坏文件.xlsx").write_bytes(b"PK\x03\x04 truncated")
-    hashes.add(sha256_file(workspace.inbox / "坏文件.xlsx"))
+    (workspace.inbox / "扫描件.pdf").write_bytes(b"%PDF-1.4 not a workbook")
+    hashes.add(sha256_file(workspace.inbox / "扫描件.pdf"))
 
     crashed = run_process(workspace, crash_at=point)
     assert crashed.returncode == -9, crashed.stderr
