@@ -33,8 +33,16 @@ def receipt_number(row) -> str:
     return f"{row['received_at'][:4]}-{row['id']:06d}"
 
 
-def receipt_folder(ws, row) -> Path:
-    unit = row["unit"] or row["folder_unit"] or UNKNOWN_UNIT
+def receipt_unit(row, roster=None) -> str:
+    """The unit a receipt belongs to: the per-unit inbox folder, else a declared unit the roster knows."""
+    declared = row["unit"]
+    if declared and roster is not None and roster.unit(declared) is None:
+        declared = None  # a misspelt 填报单位 must not invent a folder
+    return row["folder_unit"] or declared or UNKNOWN_UNIT
+
+
+def receipt_folder(ws, row, roster=None) -> Path:
+    unit = receipt_unit(row, roster)
     month = row["month"] if row["month"] and MONTH_RE.match(row["month"]) else UNKNOWN_MONTH
     return safe_join(ws.receipts_dir, unit, month)
 
@@ -46,7 +54,7 @@ def receipt_stem(row) -> str:
 
 def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] | None = None) -> Path:
     """Write (or rewrite, identically) the receipt of one arrival; returns the HTML path."""
-    folder = receipt_folder(ws, row)
+    folder = receipt_folder(ws, row, roster)
     stem = receipt_stem(row)
     annotated_name = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
@@ -56,7 +64,7 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] |
                                          [p for p in problems if p.is_error], folder / annotated_name)
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
             annotated_name = None
-    context = receipt_context(ws, ledger, row, problems, annotated_name, preview or [])
+    context = receipt_context(ws, ledger, row, problems, annotated_name, preview or [], roster)
     html_path = folder / f"{stem}.html"
     atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
     atomic_write_text(folder / f"{stem}.json", json.dumps(_json_view(row, problems, context),
@@ -70,10 +78,10 @@ def _receipt_status(row) -> str:
 
 
 def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated: str | None,
-                    preview: list[dict]) -> dict:
+                    preview: list[dict], roster=None) -> dict:
     status = _receipt_status(row)
     summary = json.loads(row["summary_json"] or "{}")
-    unit = row["unit"] or row["folder_unit"] or UNKNOWN_UNIT
+    unit = receipt_unit(row, roster)
     month = _month_cn(row["month"])
     verdict = {
         ACCEPTED: f"已接收：{unit}{month}月报表已登记入台账。",

@@ -186,6 +186,7 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     scheduler = _scheduler(ws, nightly, every, at)
     watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
+                           close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
                            logger=logging.getLogger("processor.watch"))
     thread = threading.Thread(target=watcher.run_forever, args=(stop,), name="inbox-watcher", daemon=True)
     code = 0
