@@ -253,7 +253,7 @@ def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
 
 
 def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> str:
-    from processor.status import LATE, MISSING, ON_TIME, RESUBMIT, month_status
+    from processor.findings import LATE, MISSING, ON_TIME, RETURNED, submission_states
 
     if not month:
         rows = ledger.query("SELECT MAX(month) FROM files WHERE status = 'accepted'")
@@ -263,16 +263,17 @@ def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> st
     try:
         from processor.roster import workspace_roster
 
-        lines = month_status(ledger, workspace_roster(ws), ws.rulebook, month, dt.date.today())
+        units = [u.name for u in workspace_roster(ws).units]
+        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, dt.date.today())
     except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
         LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)
         accepted = len(ledger.files(month=month, status="accepted"))
         rejected = len(ledger.files(month=month, status="rejected"))
         return f"{month_cn(month)}共接收月报表 {accepted} 份，退回 {rejected} 份，详见附件。"
-    count = {state: [s.unit for s in lines if s.state == state] for state in (ON_TIME, LATE, MISSING, RESUBMIT)}
+    count = {state: [s.unit for s in lines if s.state == state] for state in (ON_TIME, LATE, MISSING, RETURNED)}
     text = (f"{month_cn(month)}报送情况：按时报送 {len(count[ON_TIME])} 个单位，逾期报送 {len(count[LATE])} 个，"
-            f"未报送 {len(count[MISSING])} 个，已退回待重报 {len(count[RESUBMIT])} 个。")
-    absent = count[MISSING] + count[RESUBMIT]
+            f"未报送 {len(count[MISSING])} 个，已退回待重报 {len(count[RETURNED])} 个。")
+    absent = count[MISSING] + count[RETURNED]
     if absent:
         text += f"\n尚未报送（或待重报）的单位：{'、'.join(absent)}。"
     findings = _findings_sentence(ws, ledger, workspace_roster(ws), month)

@@ -83,7 +83,7 @@ class LedgerData:
             frames[key] = _plain_frame(frame.reset_index(drop=True))
         files = [dict(r) for r in ledger.files()]
         if units is not None:
-            files = [f for f in files if f["unit"] in units]
+            files = [f for f in files if submitting_unit(f) in units]
         if until is not None:
             files = [f for f in files if f["month"] and f["month"] <= until]
         return cls(frames, files, until)
@@ -398,13 +398,19 @@ class SubmissionState:
     file_ids: list[int] = field(default_factory=list)
 
 
+def submitting_unit(file: dict) -> str | None:
+    """The unit an arrival counts for: its per-unit inbox folder is authoritative (a file there
+    counts for that unit even when its 填报单位 was misspelt and rejected for it)."""
+    return file.get("folder_unit") or file.get("unit")
+
+
 def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], month: str,
                       today: dt.date) -> list[SubmissionState]:
     """On time / late / missing / returned for every unit, as of ``today``."""
     deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
     out = []
     for unit in units:
-        mine = [f for f in files if f["unit"] == unit and f["month"] == month]
+        mine = [f for f in files if submitting_unit(f) == unit and f["month"] == month]
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
             received = dt.date.fromisoformat(valid[0]["received_at"][:10])
