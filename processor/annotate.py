@@ -7,18 +7,17 @@ listing every problem with a hyperlink to its cell.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 from openpyxl import load_workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from processor.errors import Problem
-from processor.excel_safety import escape_cell_text
+from processor.excel_safety import escape_cell_text, strip_xml_illegal
 from processor.fsutil import atomic_path
 
 LIST_TITLE = "错误清单"
@@ -29,18 +28,38 @@ HEADER_FILL = PatternFill("solid", fgColor="F4B084")
 COMMENT_AUTHOR = "报表校验"
 
 
+# A file rejected for one of these was never parsed, and must not be now: openpyxl has no
+# size, ratio or row limits, so a zip bomb or a million-row sheet would hang or exhaust memory.
+UNOPENED_CODES = frozenset({"empty-file", "not-xlsx", "corrupt", "encrypted", "macro-enabled", "too-large",
+                            "timeout", "unsafe-content"})
+
+
 def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | str) -> Path | None:
     """Write the annotated copy to ``dest`` atomically; None if ``src`` cannot be opened as a workbook."""
+    problems = list(problems)
+    if any(p.code in UNOPENED_CODES for p in problems):
+        return None
     try:
         wb = load_workbook(src)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
+    except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
         return None
-    problems = list(problems)
+    _defuse_formulas(wb)
     _mark_cells(wb, problems)
     _problem_list(wb, problems)
     with atomic_path(Path(dest)) as tmp:
         wb.save(tmp)
     return Path(dest)
+
+
+def _defuse_formulas(wb) -> None:
+    """The submitter's formulas come back as their text in a text cell: shown, never run."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    formula = getattr(cell.value, "text", cell.value)  # ArrayFormula keeps its text in .text
+                    cell.value = strip_xml_illegal(str(formula or ""))
+                    cell.data_type = "s"  # after the assignment, which would make "=…" a formula again
 
 
 def _mark_cells(wb, problems: list[Problem]) -> None:
@@ -49,12 +68,21 @@ def _mark_cells(wb, problems: list[Problem]) -> None:
         if p.is_error and p.sheet in wb.sheetnames and p.cell:
             notes.setdefault((p.sheet, p.cell), []).append(p.message + (f"（{p.hint}）" if p.hint else ""))
     for (sheet, cell), messages in notes.items():
-        target = wb[sheet][cell]
+        target = _writable(wb[sheet], wb[sheet][cell])
         target.fill = ERROR_FILL
         text = escape_cell_text("\n".join(messages))
         comment = Comment(text, COMMENT_AUTHOR)
         comment.width, comment.height = 320, 40 + 40 * len(messages)
         target.comment = comment
+
+
+def _writable(ws, cell):
+    """A cell inside a merged range cannot carry a comment: use the range's top-left cell."""
+    if isinstance(cell, MergedCell):
+        for merged in ws.merged_cells.ranges:
+            if cell.coordinate in merged:
+                return ws.cell(merged.min_row, merged.min_col)
+    return cell
 
 
 def _problem_list(wb, problems: list[Problem]) -> None:

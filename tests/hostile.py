@@ -746,7 +746,8 @@ def _odd_names(b: Builder, i, rng):
              "'; DROP TABLE files;--.xlsx", "<script>alert(1)<script>.xlsx", "报表\u202egpj.xlsx"]
     name = names[i % len(names)]
     assert len(name.encode()) <= 255, name
-    return [(name, b.fresh_form(i))]
+    # a leading dot makes a hidden file, which the inbox ignores by design
+    return [(name, b.fresh_form(i), IGNORE if name.startswith(".") else ACCEPT)]
 
 
 def _growing(b: Builder, i, rng):

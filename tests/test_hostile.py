@@ -133,8 +133,8 @@ def test_intake_rejects_specifically_and_writes_nothing_unsafe(workspace, corpus
     for name, seconds in timings:
         if seconds > budget.get(name, 10.0):
             failures.append(f"{name}: intake took {seconds:.1f} s")
-    assert len(outcomes) == sum(1 for h in corpus if h.expect != IGNORE)
     assert not failures, "\n".join(failures)
+    assert len(outcomes) == sum(1 for h in corpus if h.expect != IGNORE)
     # nothing outside the inbox was taken through a symlink
     passwd = sha256_file(Path("/etc/passwd"))
     assert passwd not in {r["sha256"] for r in rows}
@@ -181,3 +181,54 @@ def test_a_garbled_deflate_stream_is_a_corrupt_rejection_not_a_crash(tmp_path):
         result = validate_file(hostile.path, roster=sample_roster(), rulebook=load_rulebook())
         assert [p.code for p in result.problems.errors] == ["corrupt"], hostile.path.name
         assert "损坏" in result.problems.errors[0].message
+
+
+def test_annotated_copy_of_hostile_forms_has_no_live_formula_and_survives_merges(tmp_path):
+    """Rejected forms with live formulas or merged cells get an annotated copy: formulas as text, no crash."""
+    from processor.annotate import write_annotated_copy
+
+    roster, rulebook = sample_roster(), load_rulebook()
+    made = generate(tmp_path / "c", per_category=2, seed=7, categories=["formula_live", "merged_everywhere"])
+    annotated = 0
+    for hostile in made:
+        result = validate_file(hostile.path, roster=roster, rulebook=rulebook)
+        if result.accepted:
+            continue
+        dest = write_annotated_copy(hostile.path, list(result.problems), tmp_path / f"批注{annotated}.xlsx")
+        assert dest is not None, hostile.path.name
+        assert live_formulas(dest) == []
+        annotated += 1
+    assert annotated >= 2
+
+
+def test_no_annotated_copy_is_attempted_for_a_file_rejected_before_parsing(tmp_path):
+    """A zip bomb or a million-row sheet must not be handed to openpyxl for annotation."""
+    from processor.annotate import write_annotated_copy
+
+    made = generate(tmp_path / "c", per_category=1, seed=8, categories=["zip_bomb_lying_size", "entity_bomb_sheet"])
+    for hostile in made:
+        result = validate_file(hostile.path, roster=sample_roster(), rulebook=load_rulebook())
+        started = time.monotonic()
+        assert write_annotated_copy(hostile.path, list(result.problems), tmp_path / "x.xlsx") is None
+        assert time.monotonic() - started < 1
+
+
+def test_control_characters_in_a_value_are_shown_not_passed_through():
+    from processor.errors import problem
+
+    item = problem("normalized-text", sheet="工作进展", cell="B2", value="正文\x07\x1b结束", normalized="正文结束")
+    assert "\x07" not in item.message and "\x1b" not in item.message
+    assert "␇" in item.message and "正文" in item.message
+
+
+def test_control_characters_never_reach_the_ledger(workspace):
+    made = generate(workspace.root / "c", per_category=2, seed=9, categories=["control_chars"])
+    for hostile in made:
+        shutil.copyfile(hostile.path, workspace.inbox / hostile.path.name)
+    process_inbox(workspace)
+    with Ledger(workspace.ledger_path) as ledger:
+        statuses = [r["status"] for r in ledger.files()]
+        stored = [v for table in ("contacts", "progress") for r in ledger.query(f"SELECT * FROM {table}")
+                  for v in tuple(r) if isinstance(v, str)]
+    assert statuses == ["accepted", "accepted"]
+    assert stored and not [v for v in stored if any(ord(c) < 32 and c not in "\t\n\r" for c in v)]
