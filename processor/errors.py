@@ -167,12 +167,16 @@ class _Default(dict):
         return ""
 
 
+_CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+
+
 def _display(value) -> str:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
-    text = str(value)
+    # control characters are shown as visible symbols (␇): they would break receipts and reports
+    text = str(value).translate(_CONTROL_PICTURES)
     return text if len(text) <= 60 else text[:57] + "…"
 
 

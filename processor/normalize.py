@@ -52,9 +52,14 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not clean_text(value))
 
 
+# Invisible control characters (Excel stores them as _x0007_) would be carried into the
+# ledger and break the XML of every report built from it; they carry no meaning.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
 def clean_text(text: str) -> str:
-    """Fold full-width digits/letters/spaces, collapse runs of spaces, strip."""
-    text = unicodedata.normalize("NFC", text).translate(_HALFWIDTH_ALNUM)
+    """Drop control characters, fold full-width digits/letters/spaces, collapse runs of spaces, strip."""
+    text = _CONTROL_CHARS.sub("", unicodedata.normalize("NFC", text)).translate(_HALFWIDTH_ALNUM)
     text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.strip().splitlines())
     return text.strip()
 
