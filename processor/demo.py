@@ -26,7 +26,7 @@ from typing import Callable
 
 from processor.config import Workspace, init_workspace
 from processor.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
-from processor.roster import sample_roster
+from processor.roster import Roster, sample_roster, workspace_roster, write_roster
 from processor.samples import form_rows, write_form
 from processor.status import latest_due_month
 
@@ -109,17 +109,18 @@ def _messy(rows, rng: random.Random) -> None:
 
 
 # --- the year ------------------------------------------------------------------------------
-def plan_year(ws: Workspace, staging: Path, today: dt.date, *, seed: int = 2026,
-              units_limit: int | None = None) -> tuple[list[Arrival], list[tuple]]:
+def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
+              seed: int = 2026) -> tuple[list[Arrival], list[tuple]]:
     """Every submission of the year: when each arrives, and the jobs that write them into ``staging``."""
-    roster = sample_roster()
+    roster = workspace_roster(ws)
     rulebook = ws.rulebook
     rng = random.Random(seed)
     last = latest_due_month(rulebook, today)
     months = month_range(f"{rulebook.year}-01", last)
-    units = [u.name for u in roster.units][:units_limit]
-    missing = {(units[-1], last), (units[3], months[len(months) // 2]), (units[6], months[2])}
-    left_rejected = (units[-2], last)  # rejected in the latest month, not yet resubmitted
+    units = [u.name for u in roster.units]
+    n = len(units)
+    missing = {(units[-1], last), (units[3 % n], months[len(months) // 2]), (units[6 % n], months[2 % len(months)])}
+    left_rejected = (units[-2 % n], last)  # rejected in the latest month, not yet resubmitted
     arrivals: list[Arrival] = []
     jobs: list[tuple] = []
     open_problems: dict[str, list[dict]] = {}
@@ -245,14 +246,19 @@ def resave_with_libreoffice(arrivals: list[Arrival], staging: Path, count: int =
 
 
 # --- the whole run ---------------------------------------------------------------------------
-def prepare_folder(folder: Path) -> Workspace:
-    """A fresh workspace in ``folder``; an earlier demo there is replaced, anything else is refused."""
+def prepare_folder(folder: Path, units_limit: int | None = None) -> Workspace:
+    """A fresh workspace in ``folder``; an earlier demo there is replaced, anything else is refused.
+
+    ``units_limit`` keeps only the first units of the sample roster (a quicker, smaller demo).
+    """
     folder = Path(folder).resolve()
     if folder.exists() and any(folder.iterdir()):
         if not (folder / MARKER).exists():
             raise DemoError(f"文件夹 {folder} 不是空的，也不是以前生成的演示工作区；为免误删，请换一个文件夹。")
         shutil.rmtree(folder)
     ws = init_workspace(folder)
+    if units_limit:
+        write_roster(_first_units(sample_roster(), units_limit), ws.roster_path)
     (folder / MARKER).write_text("processor demo workspace\n", encoding="utf-8")
     ws.ensure_folders()
     return ws
@@ -270,11 +276,11 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     stage = on_stage or (lambda name, total: None)
     step = on_step or (lambda: None)
     today = today or dt.date.today()
-    ws = prepare_folder(Path(folder))
+    ws = prepare_folder(Path(folder), units_limit)
     result = DemoResult(ws)
     with tempfile.TemporaryDirectory(prefix="processor-demo-") as tmp:
         staging = Path(tmp)
-        arrivals, jobs = plan_year(ws, staging, today, units_limit=units_limit)
+        arrivals, jobs = plan_year(ws, staging, today)
         stage("生成各单位月报表", len(jobs))
         write_forms(jobs, on_file=step)
         stage("用 LibreOffice 另存部分报表", 1)
@@ -307,3 +313,11 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     result.emails = list(send_pending(ws, dry_run=True).dry_run_files)
     step()
     return result
+
+
+def _first_units(roster: Roster, count: int) -> Roster:
+    units = roster.units[:count]
+    names = {u.name for u in units}
+    groups = {g: [u for u in members if u in names] for g, members in roster.groups.items()}
+    groups = {g: members for g, members in groups.items() if members}
+    return Roster(units, [s for s in roster.staff if s.group in groups], groups)

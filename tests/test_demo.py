@@ -1,0 +1,67 @@
+"""`processor demo`: a realistic workspace processed end to end into every output of the spec."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from processor.cli import main
+from processor.demo import MARKER, DemoError, prepare_folder, run_demo
+from processor.ledger import Ledger
+from processor.roster import workspace_roster
+
+TODAY = dt.date(2026, 11, 26)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo") / "ws"
+    return run_demo(folder, today=TODAY, units_limit=4)
+
+
+def test_demo_produces_every_output_of_the_spec(demo):
+    outbox = demo.workspace.outbox
+    expected = {
+        "月度汇总报告": "2026-10/*.docx", "半年工作报告": "2026-H2/*.docx", "分组情况一览表": "*.xlsx",
+        "示范点档案": "*/*.docx", "催报名单": "2026-10/*", "汇总数据": "*/汇总数据.xlsx", "回执": "*/*/*.html",
+    }
+    for folder, pattern in expected.items():
+        assert list((outbox / folder).glob(pattern)), f"{folder}/{pattern} missing"
+    assert list((outbox / "分组情况一览表").glob("*.docx"))
+    assert demo.emails and all(p.suffix == ".eml" for p in demo.emails)
+    manifest = json.loads((outbox / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest
+
+
+def test_demo_year_has_the_cases_offices_meet(demo):
+    kinds = {a.kind for a in demo.arrivals}
+    assert {"mistake", "corrected", "duplicate", "not-excel", "messy"} <= kinds
+    assert demo.outcomes["accepted"] > 0 and demo.outcomes["rejected"] > 0 and demo.outcomes["duplicate"] == 1
+    with Ledger(demo.workspace.ledger_path) as ledger:
+        assert ledger.integrity_ok()
+        assert ledger.query("SELECT COUNT(*) FROM files WHERE status = 'superseded' OR replaces IS NOT NULL")[0][0] \
+            or any(a.kind == "corrected" for a in demo.arrivals)
+        warnings = ledger.query("SELECT SUM(warning_count) FROM files WHERE status = 'accepted'")[0][0]
+        assert warnings > 0, "hand-typed dates and full-width digits are accepted with notes"
+    assert not any(p.is_file() for p in demo.workspace.inbox.rglob("*")), "every file left the inbox"
+
+
+def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
+    (tmp_path / "重要文件.docx").write_bytes(b"x")
+    with pytest.raises(DemoError):
+        run_demo(tmp_path, today=TODAY, units_limit=1)
+    assert (tmp_path / "重要文件.docx").exists()
+
+
+def test_an_earlier_demo_is_replaced_not_merged(tmp_path):
+    first = prepare_folder(tmp_path / "ws")
+    (first.inbox / "上次留下的.xlsx").write_bytes(b"old")
+    second = prepare_folder(tmp_path / "ws", units_limit=2)
+    assert not (second.inbox / "上次留下的.xlsx").exists()
+    assert len(workspace_roster(second).units) == 2
+    assert (second.root / MARKER).exists() and (second.root / "config.toml").exists()
+
+
