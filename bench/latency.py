@@ -37,7 +37,22 @@ def trivial_handler(root: Path) -> Handle:
     return handle
 
 
-HANDLERS: dict[str, Callable[[Path], Handle]] = {"trivial": trivial_handler}
+def intake_handler(roster_path: Path | None = None) -> Callable[[Path], Handle]:
+    """The real intake (validate, archive, ledger, receipt) in a workspace at ``root``."""
+    def make(root: Path) -> Handle:
+        import shutil
+
+        from processor.config import init_workspace
+        from processor.intake import Intake
+
+        ws = init_workspace(root)
+        if roster_path is not None:
+            shutil.copyfile(roster_path, ws.roster_path)
+        return Intake(ws).handle
+    return make
+
+
+HANDLERS: dict[str, Callable[[Path], Handle]] = {"trivial": trivial_handler, "intake": intake_handler()}
 
 
 def sample_workbook() -> bytes:
@@ -58,14 +73,17 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def measure_latency(make_watcher: Callable[[Path, Handle], InboxWatcher], drops: int = 20,
                     make_handle: Callable[[Path], Handle] = trivial_handler,
-                    timeout: float = 30.0) -> dict:
+                    timeout: float = 30.0, payload: Callable[[int], bytes] | None = None) -> dict:
     """Drop ``drops`` files one after another; return latency numbers in seconds.
 
     ``make_watcher(inbox, handle)`` builds the watcher under test;
     ``make_handle(root)`` builds the handler (``root`` is a fresh workspace
-    folder whose ``inbox`` sub-folder is watched).
+    folder whose ``inbox`` sub-folder is watched); ``payload(n)`` gives the
+    bytes of drop ``n`` (default: one small workbook for every drop).
     """
-    payload = sample_workbook()
+    if payload is None:
+        fixed = sample_workbook()
+        payload = lambda _n: fixed  # noqa: E731
     latencies: list[float] = []
     lost = 0
     with tempfile.TemporaryDirectory(prefix="latency-") as tmp:
@@ -91,8 +109,9 @@ def measure_latency(make_watcher: Callable[[Path, Handle], InboxWatcher], drops:
         try:
             for number in range(drops):
                 name = f"单位{number:03d}.xlsx"
+                data = payload(number)
                 dropped = time.monotonic()
-                (inbox / name).write_bytes(payload)
+                (inbox / name).write_bytes(data)
                 with done:
                     if not done.wait_for(lambda: name in finished, timeout=timeout):
                         lost += 1

@@ -1,0 +1,512 @@
+"""Benchmark of intake and consolidation on a province-sized year of monthly forms.
+
+    python bench/bench.py                     # 150 units × 12 months = 1,800 forms
+    python bench/bench.py --quick             # 20 units × 3 months, under 2 minutes
+    python bench/bench.py --units 60 --months 6 --samples 30 --jobs 2
+
+The workload is generated from the real template with processor.samples.fill_form
+(2 sites, ~20 contact records, ~30 organisational-life rows per form), in
+parallel, and cached under bench/.cache/<key>/ where the key hashes the
+template, the generator, the models, the rulebook and the workload size: a
+re-run reuses the forms.  Every figure below comes from the same run; the table
+is printed and written to bench/results/latest.json.  Stages that build a
+workspace from scratch (ingest, scaling, consolidation) each run in a fresh
+child process so their time and peak RSS are their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+sys.path[:0] = [str(PROJECT_ROOT), str(BENCH_DIR)]
+
+from processor.roster import Roster, StaffInfo, UnitInfo, sample_roster, write_roster  # noqa: E402
+
+CACHE_DIR = BENCH_DIR / ".cache"
+RESULTS_DIR = BENCH_DIR / "results"
+GENERATOR_VERSION = "1"  # bump when the workload recipe below changes
+SITES, CONTACTS, ORG_LIFE = 2, 20, 30
+GENERATOR_SOURCES = ["processor/template.py", "processor/samples.py", "schemas/form.py", "schemas/fields.py",
+                     "schemas/requirements.toml"]
+UNIT_FIRST = "安宝昌德东丰福广海和华嘉建江金锦康兰乐丽龙美明南宁平浦清庆瑞山盛泰天同万文武西祥新兴阳永玉源云长正中"
+UNIT_SECOND = "安城川丰河和湖华江口林陵宁平桥山水台田溪阳源州"
+STAFF_GIVEN = ["卫东", "红梅", "建军", "秀芳", "海涛", "文静", "志刚", "淑华", "国庆", "玉梅", "晓峰", "丽芬"]
+STAFF_SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪邱曾廖赖周徐江叶苏庄吕何罗高潘朱"
+UNITS_PER_GROUP = 5
+
+TARGETS = {
+    "intake_vs_pandas": 1.0,       # intake of one valid form / pandas-openpyxl read of it
+    "ingest_seconds": 60.0,        # all forms of the full workload
+    "month_seconds": 10.0,         # one month's consolidation, 150 units
+    "half_seconds": 30.0,          # one half-year's consolidation
+    "latency_inotify": 2.0,        # drop → receipt, median
+    "peak_rss_mb": 300.0,
+    "scaling_ratio": 10.5,         # time(10× files) / time(files)
+}
+
+
+# --- workload ---------------------------------------------------------------------------------
+
+def bench_roster(units: int) -> Roster:
+    """The sample roster grown to ``units`` units: synthetic counties in groups of 5, 4 staff each."""
+    base = sample_roster()
+    names = {u.name for u in base.units}
+    staff_names = {s.name for s in base.staff}
+    extra_units: list[UnitInfo] = []
+    candidates = (a + b + s for s in "县区市" for a in UNIT_FIRST for b in UNIT_SECOND)
+    while len(base.units) + len(extra_units) < units:
+        name = next(candidates)
+        if name in names or a_place_clash(name, names):
+            continue
+        names.add(name)
+        code = f"36{len(extra_units):04d}"
+        extra_units.append(UnitInfo(code, name, "县市区", f"{STAFF_SURNAMES[len(extra_units) % 30]}主任",
+                                    f"0591-8{len(extra_units):07d}", f"dj{code}@example.gov.cn"))
+    units_list = (base.units + extra_units)[:units]
+    groups = {g: [u for u in members if u in {x.name for x in units_list}] for g, members in base.groups.items()}
+    groups = {g: m for g, m in groups.items() if m}
+    staff = [s for s in base.staff if s.group in groups]
+    for i in range(0, len(extra_units), UNITS_PER_GROUP):
+        group = f"第{len(groups) + 1}组"
+        groups[group] = [u.name for u in extra_units[i:i + UNITS_PER_GROUP]]
+        for post in ("组长", "副组长", "组员", "组员"):
+            name = _new_staff_name(staff_names)
+            staff.append(StaffInfo(name, group, f"企业组{post}", f"139{len(staff):08d}", f"qyz{len(staff):03d}@example.gov.cn"))
+    return Roster(units_list, staff, groups)
+
+
+def a_place_clash(name: str, taken: set[str]) -> bool:
+    """Two units whose place names are the same would get the same enterprise names."""
+    return any(t[:2] == name[:2] for t in taken)
+
+
+def _new_staff_name(taken: set[str]) -> str:
+    n = len(taken)
+    while True:
+        name = STAFF_SURNAMES[n % len(STAFF_SURNAMES)] + STAFF_GIVEN[(n // len(STAFF_SURNAMES)) % len(STAFF_GIVEN)]
+        if n >= len(STAFF_SURNAMES) * len(STAFF_GIVEN):
+            name += "甲乙丙丁戊己庚辛"[n % 8]
+        n += 1
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def workload_key(units: int, months: int) -> str:
+    digest = hashlib.sha256(f"{GENERATOR_VERSION}|{units}|{months}|{SITES}|{CONTACTS}|{ORG_LIFE}".encode())
+    digest.update(repr(bench_roster(units)).encode())
+    for rel in GENERATOR_SOURCES:
+        digest.update((PROJECT_ROOT / rel).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _generate_one(job: tuple) -> str:
+    path, unit, month, units = job
+    from processor.rulebook import load_rulebook
+    from processor.samples import fill_form
+
+    roster = _worker_roster(units)
+    fill_form(path, roster=roster, rulebook=load_rulebook(), unit=unit, month=month, seed=1, sites=SITES,
+              contacts=CONTACTS, org_life=ORG_LIFE)
+    return path
+
+
+_ROSTERS: dict[int, Roster] = {}
+
+
+def _worker_roster(units: int) -> Roster:
+    if units not in _ROSTERS:
+        _ROSTERS[units] = bench_roster(units)
+    return _ROSTERS[units]
+
+
+def workload(units: int, months: int, jobs: int) -> tuple[Path, list[Path], float]:
+    """The cached forms (generated in ``jobs`` processes when missing); returns (folder, files, seconds)."""
+    from processor.rulebook import load_rulebook
+
+    folder = CACHE_DIR / workload_key(units, months)
+    roster = bench_roster(units)
+    month_list = load_rulebook().months[:months]
+    todo, files = [], []
+    for month in month_list:
+        for i, unit in enumerate(roster.units):
+            path = folder / "forms" / f"{month}_{i:03d}_{unit.name}.xlsx"
+            files.append(path)
+            if not path.exists():
+                todo.append((str(path), unit.name, month, units))
+    started = time.perf_counter()
+    if todo:
+        (folder / "forms").mkdir(parents=True, exist_ok=True)
+        print(f"generating {len(todo)} forms in {jobs} processes → {folder}", flush=True)
+        with ProcessPoolExecutor(jobs) as pool:
+            for done, _ in enumerate(pool.map(_generate_one, todo, chunksize=8), start=1):
+                if done % 100 == 0:
+                    print(f"  {done}/{len(todo)}", flush=True)
+    roster_path = folder / "roster.xlsx"
+    if not roster_path.exists():
+        write_roster(roster, roster_path)
+    return folder, files, time.perf_counter() - started
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def new_workspace(root: Path, roster_path: Path):
+    from processor.config import init_workspace
+
+    ws = init_workspace(root)
+    shutil.copyfile(roster_path, ws.roster_path)
+    return ws
+
+
+def run_stage(stage: str, **params) -> dict:
+    """Run one stage in a fresh Python process; returns its JSON answer."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--params", json.dumps(params)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise RuntimeError(f"stage {stage} failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def received_clock(month: str):
+    """Intake's clock: every file arrives on the day of the last month's deadline (morning)."""
+    from processor.periods import submission_deadline
+    from processor.rulebook import load_rulebook
+
+    day = submission_deadline(month, load_rulebook().submission_deadline_day) - dt.timedelta(days=1)
+    moment = dt.datetime.combine(day, dt.time(9, 0)).astimezone()
+    return lambda: moment
+
+
+# --- stages (each in its own process) ------------------------------------------------------------
+
+def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs: int = 1) -> dict:
+    """Copy the files into a fresh workspace's inbox, then process the inbox once (timed)."""
+    from processor import intake
+
+    ws = new_workspace(Path(root), Path(roster))
+    for i, src in enumerate(files):
+        shutil.copyfile(src, ws.inbox / f"{i:05d}_{Path(src).name}")
+    clock = received_clock(last_month)
+    started = time.perf_counter()
+    if jobs > 1:
+        outcomes = intake.process_inbox(ws, now=clock(), jobs=jobs)
+    else:
+        outcomes = intake.process_inbox(ws, now=clock())
+    seconds = time.perf_counter() - started
+    statuses: dict[str, int] = {}
+    for o in outcomes:
+        statuses[o.status] = statuses.get(o.status, 0) + 1
+    return {"files": len(files), "seconds": seconds, "files_per_s": len(files) / seconds, "statuses": statuses,
+            "left_in_inbox": sum(1 for p in ws.inbox.rglob("*") if p.is_file()),
+            "rss_mb": rss_mb(), "children_rss_mb": rss_mb(resource.RUSAGE_CHILDREN)}
+
+
+def stage_consolidate(root: str, month: str | None = None, half: str | None = None, today: str = "") -> dict:
+    from processor.config import load_workspace
+    from processor.consolidate import consolidate
+
+    ws = load_workspace(root)
+    started = time.perf_counter()
+    result = consolidate(ws, month=month, half=half, today=dt.date.fromisoformat(today))
+    seconds = time.perf_counter() - started
+    kinds: dict[str, int] = {}
+    for path in result.written:
+        kind = path.relative_to(ws.outbox).parts[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {"seconds": seconds, "written": len(result.written), "unchanged": len(result.unchanged),
+            "skipped": result.skipped, "kinds": kinds, "rss_mb": rss_mb(),
+            "children_rss_mb": rss_mb(resource.RUSAGE_CHILDREN)}
+
+
+STAGES = {"ingest": stage_ingest, "consolidate": stage_consolidate}
+
+
+# --- in-process measurements -------------------------------------------------------------------
+
+def per_form(files: list[Path], roster_path: Path, samples: int) -> dict:
+    """Median over ``samples`` forms of: intake of the form, pandas-openpyxl read, calamine read."""
+    import pandas as pd
+    import python_calamine as calamine
+
+    from processor.intake import Intake
+    from processor.validate import validate_file
+
+    step = max(1, (len(files) - 1) // samples)
+    warmup, chosen = files[0], files[1::step][:samples]
+    times: dict[str, list[float]] = {"intake": [], "validate": [], "pandas_openpyxl": [], "calamine": []}
+    with tempfile.TemporaryDirectory(prefix="bench-form-") as tmp:
+        ws = new_workspace(Path(tmp) / "ws", roster_path)
+        intake = Intake(ws, clock=received_clock(files[-1].name[:7]))
+        try:
+            def run_intake(src: Path, i: int) -> float:
+                target = ws.inbox / f"{i:05d}_{src.name}"
+                shutil.copyfile(src, target)
+                started = time.perf_counter()
+                outcome = intake.handle(target)
+                seconds = time.perf_counter() - started
+                assert outcome is not None and outcome.status == "accepted", (src, outcome)
+                return seconds
+
+            def read_calamine(src: Path) -> None:
+                book = calamine.CalamineWorkbook.from_path(str(src))
+                for name in book.sheet_names:
+                    book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+            def timed(fn, *args, **kwargs) -> float:
+                started = time.perf_counter()
+                fn(*args, **kwargs)
+                return time.perf_counter() - started
+
+            # warm-up: imports, schema construction, template compilation
+            run_intake(warmup, 99999)
+            pd.read_excel(warmup, sheet_name=None, engine="openpyxl")
+            read_calamine(warmup)
+            for i, src in enumerate(chosen):  # interleaved: machine noise hits every measure alike
+                times["pandas_openpyxl"].append(timed(pd.read_excel, src, sheet_name=None, engine="openpyxl"))
+                times["calamine"].append(timed(read_calamine, src))
+                times["validate"].append(timed(lambda: validate_file(src, roster=intake.roster,
+                                                                     rulebook=intake.rulebook, limits=ws.intake)))
+                times["intake"].append(run_intake(src, i))
+        finally:
+            intake.close()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"forms": len(chosen), "median_seconds": med,
+            "intake_vs_pandas": med["intake"] / med["pandas_openpyxl"],
+            "intake_vs_calamine": med["intake"] / med["calamine"],
+            "validate_vs_pandas": med["validate"] / med["pandas_openpyxl"],
+            "form_bytes": statistics.median(p.stat().st_size for p in chosen)}
+
+
+def latency(forms: list[Path], roster_path: Path, drops: int) -> dict:
+    """Drop → receipt with the real intake, inotify and polling, workspace default settings."""
+    import latency as lat
+
+    from processor.config import IntakeSettings
+    from processor.watch import InboxWatcher
+
+    settings = IntakeSettings()
+    payloads = [p.read_bytes() for p in forms[:drops]]
+    results = {}
+    for mode in ("inotify", "polling"):
+        def make(inbox: Path, handle, mode=mode) -> InboxWatcher:
+            return InboxWatcher(inbox, handle, polling=(mode == "polling"), poll_interval=settings.poll_interval,
+                                stable_seconds=settings.stable_seconds, rescan_seconds=settings.rescan_seconds,
+                                close_settle_seconds=settings.close_settle_seconds)
+        results[mode] = lat.measure_latency(make, drops=drops, make_handle=lat.intake_handler(roster_path),
+                                            payload=lambda n: payloads[n % len(payloads)])
+    results["settings"] = {"stable_seconds": settings.stable_seconds, "poll_interval": settings.poll_interval,
+                           "close_settle_seconds": settings.close_settle_seconds}
+    return results
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+def verdict(value: float | None, limit: float) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if value <= limit else "NOT met"
+
+
+def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
+    rows = []
+    f = r["per_form"]
+    med = f["median_seconds"]
+    rows.append(("intake of one form (read+normalise+validate+record+archive+receipt)",
+                 f"{med['intake'] * 1000:.0f} ms", "", ""))
+    rows.append(("  validate_file alone", f"{med['validate'] * 1000:.0f} ms", "", ""))
+    rows.append(("  pandas.read_excel(sheet_name=None, engine=openpyxl)", f"{med['pandas_openpyxl'] * 1000:.0f} ms",
+                 "", ""))
+    rows.append(("  python-calamine raw read", f"{med['calamine'] * 1000:.0f} ms", "", ""))
+    rows.append(("intake / pandas-openpyxl", f"{f['intake_vs_pandas']:.2f}×", f"≤ {TARGETS['intake_vs_pandas']}×",
+                 verdict(f["intake_vs_pandas"], TARGETS["intake_vs_pandas"])))
+    rows.append(("intake / calamine", f"{f['intake_vs_calamine']:.2f}×", "", ""))
+    for label, key in (("ingest, 1 process", "ingest"), ("ingest, parallel", "ingest_parallel")):
+        if key not in r:
+            continue
+        g = r[key]
+        target = (f"≤ {TARGETS['ingest_seconds']:.0f} s" if full_size else "(full size only)")
+        best = min(r[k]["seconds"] for k in ("ingest", "ingest_parallel") if k in r)
+        rows.append((f"{label}: {g['files']} files (jobs={g.get('jobs', 1)})",
+                     f"{g['seconds']:.1f} s  {g['files_per_s']:.1f} files/s", target,
+                     verdict(best, TARGETS["ingest_seconds"]) if full_size and g["seconds"] == best else ""))
+    s = r["scaling"]
+    rows.append((f"scaling: {s['small_files']} → {s['large_files']} files", f"{s['ratio']:.2f}× time",
+                 f"≤ {TARGETS['scaling_ratio']}× (for 10× files)", verdict(s["normalized_ratio"], TARGETS["scaling_ratio"])))
+    c = r["consolidate_month"]
+    rows.append((f"consolidate one month ({r['units']} units, {c['written']} files)", f"{c['seconds']:.1f} s",
+                 f"≤ {TARGETS['month_seconds']:.0f} s", verdict(c["seconds"], TARGETS["month_seconds"])))
+    h = r.get("consolidate_half")
+    if h:
+        rows.append((f"consolidate one half-year ({h['written']} files)", f"{h['seconds']:.1f} s",
+                     f"≤ {TARGETS['half_seconds']:.0f} s", verdict(h["seconds"], TARGETS["half_seconds"])))
+    lat = r.get("latency")
+    if lat:
+        for mode in ("inotify", "polling"):
+            m = lat[mode]
+            value = f"median {m.get('median', float('nan')):.2f} s  p95 {m.get('p95', float('nan')):.2f} s"
+            rows.append((f"drop → receipt, {mode} ({m['handled']}/{m['drops']})", value,
+                         f"≤ {TARGETS['latency_inotify']:.0f} s" if mode == "inotify" else "",
+                         verdict(m.get("median"), TARGETS["latency_inotify"]) if mode == "inotify" else ""))
+    rows.append(("peak RSS (largest process)", f"{r['peak_rss_mb']:.0f} MB", f"≤ {TARGETS['peak_rss_mb']:.0f} MB",
+                 verdict(r["peak_rss_mb"], TARGETS["peak_rss_mb"])))
+    return rows
+
+
+def print_table(rows) -> None:
+    width = max(len(r[0]) for r in rows) + 2
+    print()
+    print(f"{'measure':{width}s}{'value':34s}{'target':28s}result")
+    print("-" * (width + 72))
+    for name, value, target, result in rows:
+        print(f"{name:{width}s}{value:34s}{target:28s}{result}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="intake and consolidation benchmark")
+    parser.add_argument("--units", type=int, default=150)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--quick", action="store_true", help="20 units × 3 months (under 2 minutes)")
+    parser.add_argument("--samples", type=int, default=None, help="forms timed one by one (default 40; quick 10)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation and parallel ingest")
+    parser.add_argument("--drops", type=int, default=None, help="latency drops per observer (default 10; quick 4)")
+    parser.add_argument("--skip", action="append", default=[], choices=["latency", "parallel", "half", "scaling"])
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stage:
+        print(json.dumps(STAGES[args.stage](**json.loads(args.params))))
+        return 0
+    if args.quick:
+        args.units, args.months = 20, 3
+    samples = args.samples or (10 if args.quick else 40)
+    drops = args.drops or (4 if args.quick else 10)
+    full_size = args.units >= 150 and args.months >= 12
+
+    from processor import periods as P
+    from processor.ledger import Ledger
+    from processor.rulebook import load_rulebook
+
+    rulebook = load_rulebook()
+    months = rulebook.months[:args.months]
+    folder, files, gen_seconds = workload(args.units, args.months, args.jobs)
+    roster_path = folder / "roster.xlsx"
+    r: dict = {"units": args.units, "months": args.months, "files": len(files), "quick": args.quick,
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform()},
+               "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+               "workload": {"folder": str(folder), "generated_seconds": gen_seconds,
+                            "sites": SITES, "contacts": CONTACTS, "org_life": ORG_LIFE}}
+    print(f"workload: {len(files)} forms ({args.units} units × {args.months} months) in {folder}", flush=True)
+
+    print("per-form timing …", flush=True)
+    r["per_form"] = per_form(files, roster_path, samples)
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp = Path(tmp)
+        print("ingest, one process …", flush=True)
+        r["ingest"] = run_stage("ingest", root=str(tmp / "ingest"), roster=str(roster_path),
+                                files=[str(p) for p in files], last_month=months[-1])
+        r["ingest"]["jobs"] = 1
+        if "parallel" not in args.skip and args.jobs > 1 and _parallel_available():
+            print(f"ingest, {args.jobs} processes …", flush=True)
+            r["ingest_parallel"] = run_stage("ingest", root=str(tmp / "ingest-par"), roster=str(roster_path),
+                                             files=[str(p) for p in files], last_month=months[-1], jobs=args.jobs)
+            r["ingest_parallel"]["jobs"] = args.jobs
+            shutil.rmtree(tmp / "ingest-par")
+        if "scaling" not in args.skip:
+            small = files[:max(1, len(files) // 10)]
+            print(f"scaling: ingest of {len(small)} files …", flush=True)
+            few = run_stage("ingest", root=str(tmp / "ingest-small"), roster=str(roster_path),
+                            files=[str(p) for p in small], last_month=months[-1])
+            ratio = r["ingest"]["seconds"] / few["seconds"]
+            factor = len(files) / len(small)
+            r["scaling"] = {"small_files": len(small), "small_seconds": few["seconds"], "large_files": len(files),
+                            "large_seconds": r["ingest"]["seconds"], "ratio": ratio,
+                            "normalized_ratio": ratio * 10 / factor}
+            shutil.rmtree(tmp / "ingest-small")
+
+        today = P.submission_deadline(months[-1], rulebook.submission_deadline_day) + dt.timedelta(days=1)
+        half = P.period_of(months[-1], "half")
+        stages = [("consolidate_month", {"month": months[-1]})]
+        if "half" not in args.skip:
+            stages.append(("consolidate_half", {"half": half.label}))
+        for key, scope in stages:
+            root = tmp / key
+            shutil.copytree(tmp / "ingest", root, ignore=shutil.ignore_patterns("archive", "outbox", "inbox"))
+            (root / "outbox").mkdir()
+            print(f"{key.replace('_', ' ')} ({next(iter(scope.values()))}) …", flush=True)
+            r[key] = run_stage("consolidate", root=str(root), today=today.isoformat(), **scope)
+            shutil.rmtree(root)
+        with Ledger(tmp / "ingest" / "ledger.sqlite") as ledger:
+            r["ledger_mb"] = (tmp / "ingest" / "ledger.sqlite").stat().st_size / 1024 / 1024
+            r["ledger_files"] = len(ledger.files())
+
+    if "latency" not in args.skip:
+        print("drop → receipt latency …", flush=True)
+        r["latency"] = latency(files, roster_path, drops)
+
+    stage_rss = [r[k]["rss_mb"] for k in ("ingest", "ingest_parallel", "consolidate_month", "consolidate_half")
+                 if k in r]
+    stage_children = [r[k]["children_rss_mb"] for k in ("ingest_parallel", "consolidate_month", "consolidate_half")
+                      if k in r]
+    r["rss"] = {"bench_self_mb": rss_mb(), "stage_self_mb": max(stage_rss),
+                "stage_children_mb": max(stage_children, default=0.0)}
+    r["peak_rss_mb"] = max(r["rss"].values())
+    rows = summarize(r, full_size)
+    r["table"] = [dict(zip(("measure", "value", "target", "result"), row)) for row in rows]
+    r["targets"] = _target_results(r, full_size)
+    print_table(rows)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(r, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    print(f"\nwritten {args.output}")
+    return 0
+
+
+def _parallel_available() -> bool:
+    import inspect
+
+    from processor import intake
+
+    return "jobs" in inspect.signature(intake.process_inbox).parameters
+
+
+def _target_results(r: dict, full_size: bool) -> dict:
+    ingest = min(r[k]["seconds"] for k in ("ingest", "ingest_parallel") if k in r)
+    lat = (r.get("latency") or {}).get("inotify", {}).get("median")
+    values = {
+        "intake_vs_pandas": r["per_form"]["intake_vs_pandas"],
+        "ingest_seconds": ingest if full_size else None,
+        "month_seconds": r["consolidate_month"]["seconds"] if full_size else None,
+        "half_seconds": r["consolidate_half"]["seconds"] if full_size and "consolidate_half" in r else None,
+        "latency_inotify": lat,
+        "peak_rss_mb": r["peak_rss_mb"],
+        "scaling_ratio": r.get("scaling", {}).get("normalized_ratio"),
+    }
+    return {k: {"value": v, "limit": TARGETS[k], "result": verdict(v, TARGETS[k])} for k, v in values.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
