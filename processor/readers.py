@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree.ElementTree import TreeBuilder, XMLPullParser
 
 import olefile
 import python_calamine as calamine
@@ -29,6 +30,7 @@ MACRO_CONTENT_TYPES = (b"macroEnabled", b"vbaProject")
 RATIO_MIN_BYTES = 1 << 20  # tiny parts compress very well legitimately; judge the ratio above 1 MB
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 MB = 1 << 20
+PROLOG_CHUNK = 1024
 
 
 class FileRejected(Exception):
@@ -200,8 +202,7 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     """DOCTYPE/ENTITY appear before the root element, so the prolog is all we need to parse."""
     try:
         with archive.open(info) as fh:
-            for _event, _elem in SafeET.iterparse(fh, events=("start",), forbid_dtd=True):
-                break
+            _parse_prolog(fh)
     except DefusedXmlException as exc:
         raise FileRejected(problem("unsafe-content", detail=f"{info.filename} 含有 DTD 或实体声明"
                                                             f"（{type(exc).__name__}）")) from None
@@ -209,6 +210,19 @@ def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
         raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 已损坏（{type(exc).__name__}）")) from None
     except SafeET.ParseError:
         raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 不是有效的 XML")) from None
+
+
+def _parse_prolog(fh) -> None:
+    """Parse up to the root element's start tag only, in small pieces.
+
+    (iterparse reads 16 KB at a time and builds the tree of all of it: 6 ms a part.)"""
+    parser = XMLPullParser(events=("start",), _parser=SafeET.DefusedXMLParser(target=TreeBuilder(),
+                                                                               forbid_dtd=True))
+    while chunk := fh.read(PROLOG_CHUNK):
+        parser.feed(chunk)
+        if next(parser.read_events(), None) is not None:
+            return
+    parser.close()  # no element at all: ParseError
 
 
 def _describe_other(path: Path, head: bytes) -> str:
