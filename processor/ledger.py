@@ -205,9 +205,7 @@ class Ledger:
         for spec in FORM_SHEETS:
             frame = frames.get(spec.key)
             names = [f.name for f in data_fields(spec)]
-            rows = [] if frame is None else [
-                (file_id, unit, month, _plain(rec.get("row")), *(_plain(rec.get(n)) for n in names))
-                for rec in frame.to_dict("records")]
+            rows = [] if frame is None else _row_tuples(frame, file_id, unit, month, ["row", *names])
             if rows:
                 placeholders = ", ".join("?" * (4 + len(names)))
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, row, {', '.join(names)}) "
@@ -275,6 +273,13 @@ class Ledger:
                 frame[f.name] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else None
                                  for v in frame[f.name]]
         return frame
+
+
+def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names: list[str]) -> list[tuple]:
+    """(file_id, unit, month, *names) per row, column by column (to_dict('records') is slow)."""
+    blank = [None] * len(frame)
+    columns = [frame[n].tolist() if n in frame.columns else blank for n in names]
+    return [(file_id, unit, month, *map(_plain, values)) for values in zip(*columns)]
 
 
 def now_iso(now: dt.datetime | None = None) -> str:
