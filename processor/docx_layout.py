@@ -653,9 +653,11 @@ def build_monthly_report() -> TemplateBuilder:
         "{% if not loop.last %}；{% endif %}{% endfor %}。本季度至{{ quarter_end|cn_date }}结束，请抓紧安排。"
         "{% else %}{{ quarter_label }}各示范点均已开展现场指导。{% endif %}")
     b.h1("三、示范点建设情况")
+    b.p("本月报送数据的示范点{{ team.soe_sites + team.private_sites }}个（国企{{ team.soe_sites }}个、"
+        "非公企业{{ team.private_sites }}个），以下情况据此统计。")
     b.h2("（一）领导班子建设")
     b.p("国企示范点{{ team.soe_sites }}个，其中{{ team.cross_sites }}个实行“双向进入、交叉任职”，"
-        "交叉任职{{ team.cross_posts }}人；非公企业示范点{{ team.private_sites }}个，党组织班子均已配齐。")
+        "交叉任职{{ team.cross_posts }}人；非公企业示范点{{ team.private_sites }}个，党组织书记均已明确。")
     b.h2("（二）党员队伍建设")
     b.p("各示范点共有党员{{ members.total|num }}名，本月发展党员{{ members.new }}名，其中一线工人"
         "{{ members.new_workers }}名、知识分子和技术骨干{{ members.new_intellectuals }}名；现有入党积极分子"

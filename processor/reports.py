@@ -85,13 +85,6 @@ def _finding_counts(rows: list[dict]) -> dict:
             "at_risk": sum(r["status"] == "存在风险" for r in rows)}
 
 
-def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:
-    frame = data.rows("sites", months=[month])
-    order = {u: i for i, u in enumerate(units)}
-    rows = [r for r in frame.to_dict("records") if r["unit"] in order]
-    return sorted(rows, key=lambda r: (order[r["unit"]], _int(r["row"])))
-
-
 def _latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
     frame = data.rows("sites")
     if frame.empty:
@@ -191,7 +184,8 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
     quarter = P.period_of(month, "quarter")
 
-    sites = _month_sites(data, month, units)
+    # Every unit's sites as last reported up to this month: a unit that missed this month still has its sites.
+    sites = _latest_sites(data, units)
     contacts = data.rows("contacts", months=[month])
     states = submission_states(data.files, rulebook, units, month, as_of)
 
@@ -233,7 +227,9 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     members = data.rows("members", months=[month])
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
-    soe_keys = {(s["unit"], s["site"]) for s in soe}
+    reported = data.rows("sites", months=[month]).to_dict("records")  # section 三 counts what was reported
+    reported_soe = [s for s in reported if s["enterprise_kind"] == SOE]
+    soe_keys = {(s["unit"], s["site"]) for s in reported_soe}
     cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
 
     life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook)
@@ -263,8 +259,9 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "site_rows": site_rows,
         "sites_no_contact": no_contact,
         "sites_no_visit": no_visit,
-        "team": {"soe_sites": len(soe), "cross_sites": len(cross),
-                 "cross_posts": sum(_int(r["cross_posts"]) for r in cross), "private_sites": len(private)},
+        "team": {"soe_sites": len(reported_soe), "cross_sites": len(cross),
+                 "cross_posts": sum(_int(r["cross_posts"]) for r in cross),
+                 "private_sites": len(reported) - len(reported_soe)},
         "members": _member_sums(members),
         "org_life": {"total": len(life_all), "by_kind": org_rows},
         "frequency_rows": frequency_rows,

@@ -84,7 +84,7 @@ def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month
     rows = []
     for i in range(sites):
         kind = ENTERPRISE_KINDS[i % 2] if i < 2 else rng.choice(ENTERPRISE_KINDS)
-        enterprise = (f"{place}{state.pop()}" if kind == "国企" else f"福建{private.pop()}")
+        enterprise = f"{place}{state.pop() if kind == '国企' else private.pop()}"
         short = enterprise.replace("有限公司", "").replace("股份", "")
         org_kind = rng.choice(ORG_KINDS[:3] if kind == "国企" else ORG_KINDS[2:])
         suffix = {"党委": "委员会", "党总支": "总支部委员会", "党支部": "支部委员会", "联合党支部": "联合支部委员会"}[org_kind]
