@@ -52,8 +52,8 @@ def receipt_stem(row) -> str:
     return safe_name(f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}")
 
 
-def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] | None = None) -> Path:
-    """Write (or rewrite, identically) the receipt of one arrival; returns the HTML path."""
+def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
+    """Write (or rewrite) the receipt of one arrival; returns the HTML path."""
     folder = receipt_folder(ws, row, roster)
     stem = receipt_stem(row)
     annotated_name = None
@@ -64,7 +64,8 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] |
                                          [p for p in problems if p.is_error], folder / annotated_name)
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
             annotated_name = None
-    context = receipt_context(ws, ledger, row, problems, annotated_name, preview or [], roster)
+    preview = findings_preview(ledger, ws.rulebook, roster, row)
+    context = receipt_context(ws, ledger, row, problems, annotated_name, preview, roster)
     html_path = folder / f"{stem}.html"
     atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
     atomic_write_text(folder / f"{stem}.json", json.dumps(_json_view(row, problems, context),
@@ -112,6 +113,22 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "issued": _date_cn(row["received_at"]),
     }
     return context
+
+
+def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
+    """What the opinion still asks of this unit for this month, as of the day the file arrived.
+
+    Only for accepted files; M-4b is left out (the receipt itself says when the file came).
+    """
+    from processor.findings import evaluate
+
+    if row["status"] != ACCEPTED or roster is None or roster.unit(row["unit"]) is None:
+        return []
+    as_of = dt.datetime.fromisoformat(row["received_at"]).date()
+    findings = evaluate(ledger, rulebook, roster, months=[row["month"]], today=as_of, units=[row["unit"]])
+    return [{"clause": f.clause, "title": f.title, "site": f.site or "（全单位）", "period": f.period_name,
+             "evidence": f.evidence, "status": f.status_cn}
+            for f in findings if f.is_open and f.clause != "M-4b"]
 
 
 def _brief(ledger: Ledger, file_id) -> dict | None:

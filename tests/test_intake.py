@@ -77,6 +77,22 @@ def test_accepted_file_is_recorded_archived_answered_and_removed(workspace, rost
     assert data["status"] == "accepted" and data["rows"]["contacts"] == filled_contacts
 
 
+def test_accepted_receipt_previews_what_the_opinion_still_asks(workspace, roster, unit, tmp_path):
+    form = tmp_path / "few-meetings.xlsx"
+    fill_form(form, roster=roster, rulebook=workspace.rulebook, unit=unit, month=MONTH, seed=3, org_life=2)
+    drop(workspace, form)
+    process_inbox(workspace, now=dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    with Ledger(workspace.ledger_path) as ledger:
+        row = ledger.files()[0]
+    data = json.loads((workspace.outbox / row["receipt_path"]).with_suffix(".json").read_text(encoding="utf-8"))
+    clauses = {p["clause"] for p in data["preview"]}
+    assert clauses & {"S-4a", "S-4b", "N-4a", "N-4b"}, "too few meetings are pointed out"
+    assert all(p["status"] == "待完成" for p in data["preview"] if p["clause"].startswith(("S-4", "N-4"))), \
+        "the quarter and half-year are still open on 2 November: at risk, not failed"
+    html = (workspace.outbox / row["receipt_path"]).read_text(encoding="utf-8")
+    assert "对照《实施意见》的提示" in html
+
+
 def test_same_bytes_twice_is_one_accepted_and_one_duplicate(workspace, roster, unit, tmp_path):
     form = make_form(workspace, roster, unit, tmp_path)
     drop(workspace, form, name="第一次.xlsx")
