@@ -165,13 +165,13 @@ def run_kill_stress(root: Path, *, files: int = 200, kills: int = 100, seed: int
         proc = _cli(ws, "process", "--json")
         if _kill_after(proc, rng.uniform(min_delay, max_delay)):
             report.kills += 1
+            if log and report.kills % 10 == 0:
+                log(f"  … {report.kills} kills")
         elif proc.returncode != 0:
             report.problems.append(f"process exited {proc.returncode}: "
                                    f"{proc.stderr.read().decode(errors='replace')[-400:]}")
         if not any(ws.inbox.iterdir()):  # all done already: nothing left to interrupt
             break
-        if log and report.kills % 10 == 0:
-            log(f"  … {report.kills} kills")
     report.process_runs += 1
     _finish(_cli(ws, "process", "--json"), report, "final process")
     if consolidate_every and final_consolidate:
