@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import logging
 import os
 import re
@@ -196,12 +197,29 @@ class Intake:
         for path in paths:
             if stop is not None and stop.is_set():
                 break
-            outcome = self.handle(path)
+            try:
+                outcome = self.handle(path)
+            except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
+                log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。", Path(path).name,
+                          describe_os_error(exc))
+                continue
             if outcome is not None:
                 outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
         return outcomes
+
+
+_OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
+                 errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
+                 errno.ENOENT: "文件或文件夹不存在"}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong with the file system, in words an operator understands."""
+    reason = _OS_ERRORS_CN.get(exc.errno, "文件系统出错")
+    where = f"（{exc.filename}）" if exc.filename else ""
+    return f"{reason}{where}，系统提示：{exc.strerror or exc}"
 
 
 def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
