@@ -1,0 +1,168 @@
+"""An unreadable inbox file, a read-only outbox, a full disk: logged in Chinese, the file
+stays in the inbox for a retry, the other files go on, and nothing is recorded twice.
+
+Tests run as root in CI, where chmod 000 stops nothing: the failures are
+produced by making the real calls fail (FIFOs, folders, patched writes)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from processor import fsutil, intake as intake_module
+from processor.fsutil import sha256_file
+from processor.intake import Intake, process_inbox
+from processor.ledger import Ledger
+from processor.roster import workspace_roster
+from processor.samples import fill_form
+from processor.watch import InboxWatcher
+
+
+def make_forms(ws, tmp_path, count: int) -> list[Path]:
+    roster = workspace_roster(ws)
+    forms = []
+    for i in range(count):
+        path = tmp_path / f"报表{i}.xlsx"
+        fill_form(path, roster=roster, rulebook=ws.rulebook, unit=roster.units[i].name,
+                  month=f"{ws.rulebook.year}-10", seed=i)
+        forms.append(path)
+    return forms
+
+
+def drop(ws, forms) -> list[Path]:
+    placed = []
+    for form in forms:
+        target = ws.inbox / form.name
+        shutil.copyfile(form, target)
+        placed.append(target)
+    return placed
+
+
+def ledger_rows(ws) -> list[dict]:
+    with Ledger(ws.ledger_path) as ledger:
+        assert ledger.integrity_ok()
+        return [dict(r) for r in ledger.files()]
+
+
+def assert_exactly_once(ws, forms):
+    rows = ledger_rows(ws)
+    assert sorted(r["sha256"] for r in rows) == sorted(sha256_file(f) for f in forms)
+    assert all(r["inbox_removed"] == 1 and r["receipt_path"] for r in rows)
+    assert not [p for p in ws.inbox.rglob("*") if p.is_file()]
+    assert not [p for p in ws.outbox.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def chinese_error_logged(caplog, name: str) -> bool:
+    return any(name in r.getMessage() and any("\u4e00" <= ch <= "\u9fff" for ch in r.getMessage())
+               and r.levelno >= logging.WARNING for r in caplog.records)
+
+
+def test_a_fifo_and_a_folder_named_xlsx_are_left_alone(workspace, tmp_path):
+    os.mkfifo(workspace.inbox / "管道.xlsx")           # opening it for reading would block forever
+    (workspace.inbox / "文件夹.xlsx").mkdir()
+    forms = make_forms(workspace, tmp_path, 1)
+    drop(workspace, forms)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(process_inbox(workspace)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert done, "intake hung on a FIFO"
+    assert [o.status for o in done[0]] == ["accepted"]
+    assert (workspace.inbox / "管道.xlsx").exists() and (workspace.inbox / "文件夹.xlsx").is_dir()
+
+
+def test_an_unreadable_file_stays_for_a_retry_and_the_others_go_on(workspace, tmp_path, monkeypatch, caplog):
+    forms = make_forms(workspace, tmp_path, 3)
+    placed = drop(workspace, forms)
+    unreadable = placed[1]
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        if Path(str(file)).name == unreadable.name and Path(str(file)).parent == workspace.inbox:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    caplog.set_level(logging.WARNING)
+    outcomes = process_inbox(workspace)
+    assert sorted(o.name for o in outcomes) == sorted([placed[0].name, placed[2].name])
+    assert unreadable.exists(), "the unreadable file stays in the inbox"
+    assert len(ledger_rows(workspace)) == 2
+    assert chinese_error_logged(caplog, unreadable.name)
+
+    monkeypatch.setattr("builtins.open", real_open)   # permissions fixed: the next run takes it
+    process_inbox(workspace)
+    assert_exactly_once(workspace, forms)
+
+
+def test_a_read_only_outbox_leaves_the_file_for_a_retry(workspace, tmp_path, monkeypatch, caplog):
+    forms = make_forms(workspace, tmp_path, 2)
+    placed = drop(workspace, forms)
+    real_replace = os.replace
+    outbox = str(workspace.outbox)
+
+    def read_only_outbox(src, dst, *args, **kwargs):
+        if str(dst).startswith(outbox):
+            raise PermissionError(errno.EROFS, "Read-only file system", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(fsutil.os, "replace", read_only_outbox)
+    caplog.set_level(logging.WARNING)
+    process_inbox(workspace)
+    assert all(p.exists() for p in placed), "without a receipt the file must stay in the inbox"
+    assert not [p for p in workspace.outbox.rglob("*") if p.name.startswith(".tmp-")]
+    assert chinese_error_logged(caplog, placed[0].name)
+
+    monkeypatch.setattr(fsutil.os, "replace", real_replace)
+    process_inbox(workspace)
+    assert_exactly_once(workspace, forms)
+
+
+def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path, monkeypatch, caplog):
+    """ENOSPC while archiving: nothing recorded, the file stays; once space is back it is taken."""
+    forms = make_forms(workspace, tmp_path, 1)
+    full = threading.Event()
+    full.set()
+    real_atomic_path = intake_module.atomic_path
+
+    def disk_full(target):
+        if full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_atomic_path(target)
+
+    monkeypatch.setattr(intake_module, "atomic_path", disk_full)
+    caplog.set_level(logging.WARNING)
+    intake = Intake(workspace)
+    watcher = InboxWatcher(workspace.inbox, intake.handle, stable_seconds=0.2, rescan_seconds=1,
+                           retry_seconds=0.5, retry_max_seconds=1)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        placed = drop(workspace, forms)[0]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("No space" in r.getMessage() or "空间" in r.getMessage()
+                                                      for r in caplog.records):
+            time.sleep(0.1)
+        assert placed.exists(), "a file that could not be archived stays in the inbox"
+        assert ledger_rows(workspace) == []
+        assert thread.is_alive(), "the watcher lives on"
+        full.clear()   # space freed: the retry takes it
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and placed.exists():
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        watcher.wake()
+        thread.join(timeout=10)
+        intake.close()
+    assert_exactly_once(workspace, forms)
+    assert any(r.levelno >= logging.WARNING and any("\u4e00" <= ch <= "\u9fff" for ch in r.getMessage())
+               for r in caplog.records)
