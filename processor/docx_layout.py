@@ -133,10 +133,14 @@ def enforce_east_asian_fonts(doc) -> int:
             if not part.is_linked_to_previous:
                 roots.append(part._element)
     touched = 0
+    fonts: dict[str, str] = {}  # style id -> font (resolving a style walks the styles part)
     for root in roots:
         for par in root.iter(qn("w:p")):
             pstyle = par.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
-            default = style_font(doc, pstyle.get(qn("w:val")) if pstyle is not None else "Normal")
+            style_id = pstyle.get(qn("w:val")) if pstyle is not None else "Normal"
+            if style_id not in fonts:
+                fonts[style_id] = style_font(doc, style_id)
+            default = fonts[style_id]
             for run in par.iter(qn("w:r")):
                 rpr = run.find(qn("w:rPr"))
                 if rpr is None:
@@ -514,9 +518,19 @@ def _set_grid_widths(table, widths_mm: list[float]) -> None:
         col.set(qn("w:w"), str(int(Mm(width).twips)))
 
 
+CELL_MARGIN_TWIPS = 57  # 1 mm: short names and phone numbers fit on one line in narrow columns
+
+
 def _table_layout_fixed(table) -> None:
     tblpr = table._tbl.tblPr
     _get_or_add(tblpr, "w:tblLayout").set(qn("w:type"), "fixed")
+    margins = tblpr.find(qn("w:tblCellMar"))
+    if margins is None:  # schema order matters to Word: tblCellMar precedes tblLook
+        margins = OxmlElement("w:tblCellMar")
+        tblpr.insert_element_before(margins, "w:tblLook", "w:tblCaption", "w:tblDescription", "w:tblPrChange")
+    for side in ("w:left", "w:right"):
+        _get_or_add(margins, side).set(qn("w:w"), str(CELL_MARGIN_TWIPS))
+        margins.find(qn(side)).set(qn("w:type"), "dxa")
 
 
 def _set_caption(table, text: str) -> None:
@@ -760,9 +774,9 @@ def build_assignment_table() -> TemplateBuilder:
     b = TemplateBuilder(landscape=True)
     b.title("企业组人员联系示范点分组情况一览表")
     b.table([Column("组别", "r.group", 18), Column("企业组联系人员", "r.staff", 22),
-             Column("联系县(市、区)/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 46, left=True),
+             Column("联系县(市、区)/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 42, left=True),
              Column("企业类型", "r.kind", 16), Column("党组织书记", "r.secretary", 20),
-             Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 32),
+             Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
             "r in rows", empty="尚未确定任何联系示范点。", merge_columns=(1, 2))
     b.p("说明：共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系{{ counts.units }}个县(市、区)和系统党委的"
@@ -793,7 +807,7 @@ def build_site_dossier() -> TemplateBuilder:
     b.tag("for m in timeline")
     b.h2("{{ m.month|month_cn }}")
     b.p("联系指导：{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
-        "{{ c.content }}{% endfor %}{% else %}本月无联系指导记录。{% endif %}")
+        "{{ c.content }}{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无联系指导记录。{% endif %}")
     b.p("组织生活：{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}召开{{ o.kind }}，应到{{ o.expected }}人、"
         "实到{{ o.present }}人{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无组织生活记录。{% endif %}")
     b.p("党员队伍：{{ m.members or '本月未报送。' }}")
@@ -824,9 +838,9 @@ def build_reminder_list() -> TemplateBuilder:
         "截至{{ as_of|cn_date }}，应报单位{{ counts.due }}个，已报送{{ counts.submitted }}个，"
         "未报送{{ counts.missing }}个，已退回待重报{{ counts.rejected }}个。"
         "{% if rows %}请以下单位尽快报送：{% else %}各单位均已报送，无需催报。{% endif %}")
-    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 16),
-             Column("联系人", "r.contact", 16), Column("电话", "r.phone", 31), Column("截止日期", "r.deadline|md_date", 20),
-             Column("状态", "r.status", 19), Column("逾期天数", "r.overdue_days", 14)],
+    b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 19),
+             Column("联系人", "r.contact", 15), Column("电话", "r.phone", 33), Column("截止日期", "r.deadline|md_date", 20),
+             Column("状态", "r.status", 21), Column("逾期天数", "r.overdue_days", 11)],
             "r in rows", empty=None)
     b.signature()
     return b
