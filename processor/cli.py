@@ -62,10 +62,29 @@ def progress_bar(description: str) -> Progress:
                     console=err_console, transient=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _ChineseHelp:
+    """The built-in --help option, described in Chinese like everything else an operator reads."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "显示本帮助并退出。"
+        return option
+
+
+class ChineseCommand(_ChineseHelp, click.Command):
+    pass
+
+
+class ChineseGroup(_ChineseHelp, click.Group):
+    command_class = ChineseCommand
+
+
+@click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), envvar=WORKSPACE_ENV,
               help="工作区文件夹（含 config.toml）；默认从当前文件夹向上查找。")
-@click.version_option(__version__, prog_name="processor")
+@click.version_option(__version__, prog_name="processor", help="显示版本并退出。",
+                      message="%(prog)s 版本 %(version)s")
 @click.pass_context
 def main(ctx: click.Context, workspace: Path | None) -> None:
     """企业组联系党建示范点月报表处理程序。"""
