@@ -97,3 +97,17 @@ def sha256_bytes(data: bytes) -> str:
 
 def is_temp_name(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete the ``.tmp-*`` files a killed writer left under ``folder``; returns how many.
+
+    Only call it while holding the workspace lock, when no writer of that folder can be running.
+    """
+    removed = 0
+    for path in Path(folder).rglob(TEMP_PREFIX + "*"):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    return removed

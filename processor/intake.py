@@ -32,7 +32,7 @@ from processor import receipts
 from processor.faults import checkpoint
 from processor.config import Workspace
 from processor.errors import Problem
-from processor.fsutil import atomic_path, sha256_file
+from processor.fsutil import atomic_path, remove_stale_temp_files, sha256_file
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.validate import ValidationResult, validate_file
@@ -184,6 +184,8 @@ class Intake:
     # --- recovery ----------------------------------------------------------------
     def recover(self) -> int:
         """Finish arrivals a crash interrupted after their ledger commit; returns how many."""
+        for folder in (self.ws.receipts_dir, self.ws.archive):  # half-written temp files of a killed run
+            remove_stale_temp_files(folder)
         count = 0
         for row in self.ledger.unfinished():
             inbox_file = self.ws.inbox / row["inbox_path"]

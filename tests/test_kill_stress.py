@@ -22,3 +22,15 @@ def test_random_sigkills_lose_nothing_and_count_nothing_twice(tmp_path):
     assert report.integrity_ok
     assert report.problems == []
     assert report.recorded + report.still_in_inbox >= 1
+
+
+def test_recovery_removes_temp_files_a_killed_writer_left(workspace):
+    from processor.intake import recover
+
+    stale = workspace.receipts_dir / "榕城区" / "2026-10" / ".tmp-abc123.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("<html>half", encoding="utf-8")
+    kept = stale.with_name("000001_已接收_x.html")
+    kept.write_text("<html></html>", encoding="utf-8")
+    recover(workspace)
+    assert not stale.exists() and kept.exists()
