@@ -146,14 +146,17 @@ def run_kill_stress(root: Path, *, files: int = 200, kills: int = 100, seed: int
     rng = random.Random(seed)
     ws = make_workspace(Path(root))
     incoming = make_submissions(Path(root) / "incoming", files, seed=seed, months=months)
-    expected = {sha256_file(p) for p in incoming}
+    expected = {p.name for p in incoming}
     report = StressReport(files=len(incoming))
     month = month or f"{ws.rulebook.year}-10"
-    for path in incoming:   # everything lands at once, then the batch is run and killed
-        shutil.move(str(path), ws.inbox / path.name)
+    pending = list(incoming)   # files arrive a few at a time, so every run has work to be killed in
+    rng.shuffle(pending)
     attempts = 0
     while report.kills < kills and attempts < kills * 4:
         attempts += 1
+        for path in pending[:rng.randint(1, 3)]:
+            shutil.move(str(path), ws.inbox / path.name)
+            pending.remove(path)
         if consolidate_every and attempts % consolidate_every == 0:
             report.consolidate_runs += 1
             proc = _cli(ws, "consolidate", "--month", month, "--json")
@@ -170,8 +173,10 @@ def run_kill_stress(root: Path, *, files: int = 200, kills: int = 100, seed: int
         elif proc.returncode != 0:
             report.problems.append(f"process exited {proc.returncode}: "
                                    f"{proc.stderr.read().decode(errors='replace')[-400:]}")
-        if not any(ws.inbox.iterdir()):  # all done already: nothing left to interrupt
+        if not pending and not any(ws.inbox.iterdir()):  # all done already: nothing left to interrupt
             break
+    for path in pending:
+        shutil.move(str(path), ws.inbox / path.name)
     report.process_runs += 1
     _finish(_cli(ws, "process", "--json"), report, "final process")
     if consolidate_every and final_consolidate:
@@ -183,15 +188,20 @@ def run_kill_stress(root: Path, *, files: int = 200, kills: int = 100, seed: int
 
 
 def check_invariants(ws, expected: set[str], report: StressReport) -> None:
+    """``expected``: the names of every file dropped into the inbox."""
     with Ledger(ws.ledger_path) as ledger:
         report.integrity_ok = ledger.integrity_ok()
         rows = ledger.files()
-        counted = [r["sha256"] for r in rows if r["status"] != "duplicate"]
-        waiting = {sha256_file(p) for p in ws.inbox.rglob("*") if p.is_file()}
-        report.recorded = len({r["sha256"] for r in rows})
+        # each arrival (a distinct file name here) is recorded once, or still waits in the inbox;
+        # the same bytes may arrive under two names (a re-send): then it is one record each
+        names = [r["original_name"] for r in rows]
+        waiting = {p.name for p in ws.inbox.rglob("*") if p.is_file()}
+        counted = [r["sha256"] for r in rows if r["status"] in ("accepted", "superseded")]
+        report.recorded = len(set(names))
         report.still_in_inbox = len(waiting)
-        report.files_lost = len(expected - set(counted) - waiting)
-        report.double_counted = (len(counted) - len(set(counted))) + len(set(counted) & waiting)
+        report.files_lost = len(expected - set(names) - waiting)
+        report.double_counted = (len(names) - len(set(names))) + len(set(names) & waiting) \
+            + (len(counted) - len(set(counted)))
         for r in rows:
             archived = ws.archive / r["archive_path"]
             if not archived.is_file() or sha256_file(archived) != r["sha256"]:
