@@ -99,9 +99,33 @@ def join_cn(values, sep: str = "、") -> str:
     return sep.join(str(v) for v in values if v not in (None, ""))
 
 
+class _CompilingOnceEnvironment(jinja2.Environment):
+    """docxtpl compiles each XML part with ``from_string`` on every render; the same source
+    (one template, many dossiers) is compiled once per process."""
+
+    def from_string(self, source, globals=None, template_class=None):
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        cache = self.__dict__.setdefault("_compiled", {})
+        if source not in cache:
+            cache[source] = super().from_string(source)
+        return cache[source]
+
+
+_ENV: jinja2.Environment | None = None
+
+
 def jinja_env() -> jinja2.Environment:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=False, lstrip_blocks=False)
+    """The report environment (shared: its compiled templates are reused across renders)."""
+    global _ENV
+    if _ENV is None:
+        _ENV = _new_jinja_env()
+    return _ENV
+
+
+def _new_jinja_env() -> jinja2.Environment:
+    env = _CompilingOnceEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
+                                    trim_blocks=False, lstrip_blocks=False)
     env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn)
     return env
 
@@ -154,7 +178,7 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     data = clean_context(dict(context))
     env = jinja_env()
     tpl = DocxTemplate(path)
-    missing = set(tpl.get_undeclared_template_variables(env)) - set(data) - set(images)
+    missing = _undeclared(tpl, path, env) - set(data) - set(images)
     if missing:
         raise ValueError(f"报告模板 {path.name} 需要的数据缺失：{'、'.join(sorted(missing))}")
     for name, image in sorted(images.items()):
@@ -165,6 +189,18 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     _post_process(doc)
     blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
     return atomic_write_bytes(Path(out_path), blob)
+
+
+_UNDECLARED: dict[tuple, frozenset] = {}
+
+
+def _undeclared(tpl, path: Path, env) -> frozenset:
+    """The template's variables, parsed once per template file version."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _UNDECLARED:
+        _UNDECLARED[key] = frozenset(tpl.get_undeclared_template_variables(env))
+    return _UNDECLARED[key]
 
 
 def _save_to_bytes(tpl) -> bytes:
