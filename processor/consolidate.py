@@ -165,12 +165,14 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
 
 def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
     sites = data.rows("sites")
-    out = []
+    out, unit_data, findings = [], {}, {}
     for unit, site in dict.fromkeys(zip(sites["unit"], sites["site"])):
-        unit_data = data.restrict(units=[unit])
-        context = reports.dossier_context(unit_data, ws, roster, unit, site, today)
-        ids = set(int(i) for i in unit_data.rows("sites", site=site)["file_id"])
-        sources = _sources([f for f in unit_data.files if f["id"] in ids])
+        if unit not in unit_data:  # the unit's sites share its data and its findings
+            unit_data = {unit: data.restrict(units=[unit])}
+            findings = {}
+        context = reports.dossier_context(unit_data[unit], ws, roster, unit, site, today, findings_cache=findings)
+        ids = set(int(i) for i in unit_data[unit].rows("sites", site=site)["file_id"])
+        sources = _sources([f for f in unit_data[unit].files if f["id"] in ids])
         rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
         out.append(_report_output(rel, DOSSIER, f"{unit}/{site}", context, sources))
     return out

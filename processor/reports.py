@@ -570,7 +570,10 @@ def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
 
 # --- 示范点档案 ----------------------------------------------------------------------------------
 
-def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date) -> dict:
+def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
+                    findings_cache: dict | None = None) -> dict:
+    """``findings_cache`` (one dict for the dossiers built from the same data) lets the sites of
+    one unit share the unit's findings instead of evaluating them once per site."""
     rulebook = ws.rulebook
     data = _data(ledger, units=[unit])
     rows = data.rows("sites", unit=unit, site=site).sort_values("month")
@@ -579,7 +582,14 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date) ->
     months = list(rows["month"])
     latest = rows.iloc[-1].to_dict()
     as_of = as_of_date(data, rulebook, months, today, units=[unit])
-    findings = evaluate(data, rulebook, roster, months=P.month_range(months[0], months[-1]), today=as_of, units=[unit])
+    span = P.month_range(months[0], months[-1])
+    key = (unit, tuple(span), as_of)
+    if findings_cache is not None and key in findings_cache:
+        findings = findings_cache[key]
+    else:
+        findings = evaluate(data, rulebook, roster, months=span, today=as_of, units=[unit])
+        if findings_cache is not None:
+            findings_cache[key] = findings
     plan_dates = [d for d in rows["plan_date"] if d is not None]
     timeline, previous_hw = [], None
     for month in months:
