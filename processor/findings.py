@@ -133,6 +133,7 @@ class Scope:
     staff: list[str]
     months: list[str]
     today: dt.date
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)  # sites per months asked
 
     @property
     def last_month(self) -> str:
@@ -150,6 +151,12 @@ class Scope:
 
     def sites_in(self, months: Iterable[str]) -> list[dict]:
         """Sites listed by any submission of these months: the latest row of each (unit, site)."""
+        months = tuple(months)
+        if ("sites_in", months) not in self._memo:  # every check asks again for each period
+            self._memo[("sites_in", months)] = self._sites_in(months)
+        return [dict(r) for r in self._memo[("sites_in", months)]]
+
+    def _sites_in(self, months: tuple[str, ...]) -> list[dict]:
         frame = self.ledger_data.rows("sites", months=[m for m in months if m <= self.last_month])
         frame = frame[frame["unit"].isin(self.units)]
         latest = frame.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
@@ -159,6 +166,11 @@ class Scope:
 
     def current_sites(self) -> list[dict]:
         """Each unit's sites as listed in its latest submission in scope."""
+        if "current_sites" not in self._memo:
+            self._memo["current_sites"] = self._current_sites()
+        return [dict(r) for r in self._memo["current_sites"]]
+
+    def _current_sites(self) -> list[dict]:
         frame = self.ledger_data.rows("sites")
         frame = frame[(frame["month"] <= self.last_month) & frame["unit"].isin(self.units)]
         if frame.empty:
@@ -546,7 +558,8 @@ def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, month
     if not months:
         raise ValueError("至少需要一个月份")
     months = sorted(set(months))
-    data = ledger if isinstance(ledger, LedgerData) else LedgerData.load(ledger, until=max(months))
+    # a unit's findings read only its own rows: a receipt must not load the whole ledger
+    data = ledger if isinstance(ledger, LedgerData) else LedgerData.load(ledger, until=max(months), units=units)
     if data.until is None or data.until > max(months):
         data = data.restrict(until=max(months))
     all_units = roster_units(roster, data)
