@@ -158,6 +158,9 @@ class Ledger:
             if name in done:
                 continue
             with self.atomic() as conn:
+                # another process (a watcher starting while `status` runs) may have applied it meanwhile
+                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 for statement in _statements(sql):
                     conn.execute(statement)
                 conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
