@@ -844,19 +844,20 @@ def generate(dest: Path, *, per_category: int = 4, seed: int = 0, categories: It
                 expect = override[0] if override else cat.expect
                 path = dest / name
                 if path.exists() or path.is_symlink():
-                    path = dest / _unique_name(f"{cat.name}-{seed}-{i}-", name)
+                    path = dest / _unique_name(f"-{cat.name}-{seed}-{i}", name)
                 _materialise(path, content)
                 files.append(HostileFile(path, cat.name, expect, cat.codes, cat.budget_seconds))
     return files
 
 
 def _unique_name(tag: str, name: str, limit: int = 255) -> str:
-    """``tag + name``, shortened in the middle of ``name`` to fit ``limit`` UTF-8 bytes."""
+    """``name`` with ``tag`` before its suffix (so ``~$``/``.`` prefixes and suffixes keep their
+    meaning), shortened in the middle to fit ``limit`` UTF-8 bytes."""
     stem, dot, suffix = name.rpartition(".")
-    stem, suffix = (stem, dot + suffix) if dot else (name, "")
-    while len((tag + stem + suffix).encode()) > limit:
+    stem, suffix = (stem, dot + suffix) if dot and stem else (name, "")
+    while len((stem + tag + suffix).encode()) > limit:
         stem = stem[:-1]
-    return tag + stem + suffix
+    return stem + tag + suffix
 
 
 def _materialise(path: Path, content) -> None:

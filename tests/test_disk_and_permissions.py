@@ -166,3 +166,4 @@ def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path
     assert_exactly_once(workspace, forms)
     assert any(r.levelno >= logging.WARNING and any("\u4e00" <= ch <= "\u9fff" for ch in r.getMessage())
                for r in caplog.records)
+
