@@ -35,7 +35,8 @@ from processor.errors import Problem
 from processor.fsutil import atomic_path, remove_stale_temp_files, sha256_file
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
-from processor.validate import ValidationResult, validate_file
+from processor.sandbox import Sandbox
+from processor.validate import ValidationResult
 
 log = logging.getLogger("processor.intake")
 
@@ -66,9 +67,11 @@ class Intake:
         self.roster = roster or workspace_roster(ws)
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        self.sandbox = Sandbox(self.roster, self.rulebook, ws.intake)
         self._one_at_a_time = threading.Lock()
 
     def close(self) -> None:
+        self.sandbox.close()
         self.ledger.close()
 
     # --- one file ----------------------------------------------------------------
@@ -88,8 +91,7 @@ class Intake:
             if original is not None:
                 outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
             else:
-                result = validate_file(path, roster=self.roster, rulebook=self.rulebook,
-                                       expected_unit=folder_unit, limits=self.ws.intake)
+                result = self.sandbox.validate(path, folder_unit)
                 checkpoint("after-validate")
                 archive_rel = self._archive(path, sha)
                 checkpoint("after-archive")

@@ -85,6 +85,8 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
         raise
     except calamine.PasswordError:
         raise FileRejected(problem("encrypted")) from None
+    except MemoryError:
+        raise  # the memory budget is enforced by the caller (processor.sandbox)
     except Exception as exc:  # calamine raises several error types for broken parts
         raise FileRejected(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}）")) from None
 

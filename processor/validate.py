@@ -123,6 +123,8 @@ def validate_file(path: Path | str, *, roster: Roster, rulebook: Rulebook, expec
     ctx = Context(roster, rulebook, expected_unit, result)
     try:
         _validate_book(ctx, book)
+    except MemoryError:
+        raise  # the memory budget is enforced by the caller (processor.sandbox)
     except Exception as exc:  # a defect must not stop intake; the file is rejected with a reason
         result.problems.add(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}: {exc}）"))
         result.frames = {}

@@ -1,0 +1,105 @@
+"""A per-file time and memory budget for validating untrusted workbooks.
+
+Validation runs in one long-lived child process (started from a fork server, so
+``serve``'s threads are never forked).  The child's address space is capped at
+what it needs at start plus ``intake.memory_mb``; a file that needs more is
+rejected as ``too-large``.  A file that takes longer than ``intake.timeout_seconds``
+is rejected as ``timeout`` and the child is killed and replaced.  Either way the
+processor itself, and every other file, carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+import threading
+from pathlib import Path
+
+from processor.config import IntakeSettings
+from processor.errors import problem
+from processor.validate import ValidationResult, validate_file
+
+log = logging.getLogger("processor.sandbox")
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["processor.validate"])
+
+
+def _vm_bytes() -> int:
+    """The process's current virtual size (what RLIMIT_AS counts)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[0]) * resource.getpagesize()
+
+
+def _worker(conn, roster, rulebook, limits: IntakeSettings) -> None:
+    budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+    while True:
+        try:
+            path, expected_unit = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        try:
+            result = validate_file(path, roster=roster, rulebook=rulebook, expected_unit=expected_unit,
+                                   limits=limits)
+        except MemoryError:
+            result = _rejected("too-large", detail=f"处理该文件所需内存超过 {limits.memory_mb} MB")
+        conn.send(result)
+
+
+def _rejected(code: str, **params) -> ValidationResult:
+    result = ValidationResult()
+    result.problems.add(problem(code, **params))
+    return result
+
+
+class Sandbox:
+    """Validates one file at a time in a budgeted child process."""
+
+    def __init__(self, roster, rulebook, limits: IntakeSettings):
+        self.roster, self.rulebook, self.limits = roster, rulebook, limits
+        self._process = None
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        parent, child = _CONTEXT.Pipe()
+        self._process = _CONTEXT.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits),
+                                         name="processor-validate", daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+
+    def validate(self, path: Path, expected_unit: str | None = None) -> ValidationResult:
+        with self._lock:
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            self._conn.send((str(path), expected_unit))
+            try:
+                if self._conn.poll(self.limits.timeout_seconds):
+                    return self._conn.recv()
+            except (EOFError, OSError):
+                log.warning("校验进程意外退出（文件 %s），已按超出内存限制退回", Path(path).name)
+                self._stop()
+                return _rejected("too-large", detail=f"处理该文件所需内存超过 {self.limits.memory_mb} MB")
+            log.warning("文件 %s 在 %s 秒内未处理完，已退回并重启校验进程", Path(path).name,
+                        self.limits.timeout_seconds)
+            self._stop()
+            return _rejected("timeout", seconds=_seconds(self.limits.timeout_seconds))
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
