@@ -181,8 +181,13 @@ def new_workspace(root: Path, roster_path: Path):
 
 def run_stage(stage: str, **params) -> dict:
     """Run one stage in a fresh Python process; returns its JSON answer."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--params", json.dumps(params)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-stage-", delete=False) as fh:
+        json.dump(params, fh)  # 1,800 paths do not fit on a command line
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--params", fh.name]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        os.unlink(fh.name)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise RuntimeError(f"stage {stage} failed ({done.returncode})")
@@ -397,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stage:
-        print(json.dumps(STAGES[args.stage](**json.loads(args.params))))
+        print(json.dumps(STAGES[args.stage](**json.loads(Path(args.params).read_text()))))
         return 0
     if args.quick:
         args.units, args.months = 20, 3
