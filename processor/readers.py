@@ -10,6 +10,7 @@ values read, with python-calamine (no formula evaluation: cached results only).
 
 from __future__ import annotations
 
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -159,6 +160,29 @@ def _check_zip(path: Path, limits: IntakeSettings) -> None:
         for info in infos:
             if info.filename.lower().endswith(XML_SUFFIXES):
                 _check_xml(archive, info)
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                _check_row_count(archive, info, limits.max_rows)
+
+
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+ROW_SCAN_CHUNK = 1 << 16
+
+
+def _check_row_count(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: int) -> None:
+    """Count ``<row>`` elements while streaming the part, so a sheet of a million rows is refused
+    before any reader holds it in memory."""
+    rows, tail = 0, b""
+    try:
+        with archive.open(info) as fh:
+            while chunk := fh.read(ROW_SCAN_CHUNK):
+                data = tail + chunk
+                rows += len(_ROW_TAG.findall(data))
+                if rows > max_rows:
+                    raise FileRejected(problem("too-large", detail=f"工作簿中有工作表超过 {max_rows} 行（上限）"))
+                tail = data[-16:]  # a tag split across two chunks is counted in the next window …
+                rows -= len(_ROW_TAG.findall(tail))  # … and only there
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 已损坏（{type(exc).__name__}）")) from None
 
 
 def _check_zip_kind(archive: zipfile.ZipFile, names: set[str]) -> None:

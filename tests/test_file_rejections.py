@@ -119,3 +119,26 @@ def test_size_and_row_limits(form):
     assert only_problem(validate(form, limits=IntakeSettings(max_file_mb=0.005))).code == "too-large"
     item = only_problem(validate(form, limits=IntakeSettings(max_rows=5)))
     assert item.code == "too-large" and "行" in item.message
+
+
+def test_a_million_row_sheet_is_refused_while_streaming_before_any_reader_loads_it(tmp_path):
+    import resource
+    import zipfile
+
+    from processor.config import IntakeSettings
+    from processor.readers import check_file
+
+    path = tmp_path / "million.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        z.writestr("xl/workbook.xml", '<?xml version="1.0"?><workbook/>')
+        with z.open("xl/worksheets/sheet1.xml", "w") as fh:
+            fh.write(b'<?xml version="1.0"?><worksheet><sheetData>')
+            for n in range(1, 1_000_001):
+                fh.write(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (n, n))
+            fh.write(b"</sheetData></worksheet>")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = check_file(path, IntakeSettings())
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert found is not None and found.code == "too-large" and "5000 行" in found.message
+    assert grown_mb < 50, f"the check held the sheet in memory ({grown_mb:.0f} MB)"
