@@ -22,7 +22,7 @@ from typing import Callable
 from processor import periods as P
 from processor import reports, workbooks
 from processor.findings import LedgerData
-from processor.fsutil import atomic_path, atomic_write_bytes, safe_join, sha256_file
+from processor.fsutil import atomic_path, atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
 
@@ -77,6 +77,9 @@ def default_month(ws, today: dt.date) -> str:
     return month
 
 
+STALE_TEMP_SECONDS = 3600
+
+
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
                 today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
     today = today or dt.date.today()
@@ -86,6 +89,8 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
 
     roster = workspace_roster(ws)
     ws.outbox.mkdir(parents=True, exist_ok=True)
+    # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
+    remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
     with Ledger(ws.ledger_path) as ledger:
         data = LedgerData.load(ledger)
         months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from pathlib import Path
 from typing import Iterator
@@ -99,14 +100,19 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
-def remove_stale_temp_files(folder: Path) -> int:
+def remove_stale_temp_files(folder: Path, *, min_age_seconds: float = 0.0, exclude: Path | None = None) -> int:
     """Delete the ``.tmp-*`` files a killed writer left under ``folder``; returns how many.
 
-    Only call it while holding the workspace lock, when no writer of that folder can be running.
+    With ``min_age_seconds`` 0, only call it while no writer of that folder can be running
+    (the workspace lock held); otherwise files younger than that are left to their writer.
+    ``exclude`` skips one sub-folder (another stage's own territory).
     """
     removed = 0
+    cutoff = time.time() - min_age_seconds
     for path in Path(folder).rglob(TEMP_PREFIX + "*"):
-        if path.is_file() and not path.is_symlink():
+        if exclude is not None and path.is_relative_to(exclude):
+            continue
+        if path.is_file() and not path.is_symlink() and (not min_age_seconds or path.stat().st_mtime < cutoff):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 removed += 1

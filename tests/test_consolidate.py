@@ -165,3 +165,25 @@ def test_cli_consolidate_json(filled):
     assert json.loads(again.output)["written"] == []
     bad = runner.invoke(main, ["--workspace", str(ws.root), "consolidate", "--month", "2026-13"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+
+
+def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_not_disturbed(filled):
+    import os
+
+    from processor.consolidate import STALE_TEMP_SECONDS
+
+    ws, _ = filled
+    folder = ws.outbox / "月度汇总报告"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale, fresh = folder / ".tmp-abc.docx", folder / ".tmp-live.docx"
+    receipt_tmp = ws.receipts_dir / ".tmp-receipt.html"
+    receipt_tmp.parent.mkdir(parents=True, exist_ok=True)
+    for path in (stale, fresh, receipt_tmp):
+        path.write_bytes(b"half")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(receipt_tmp, (old, old))
+    consolidate(ws, month="2026-10", today=TODAY)
+    assert not stale.exists()
+    assert fresh.exists(), "a temp file being written right now is left to its writer"
+    assert receipt_tmp.exists(), "the receipts folder belongs to intake's recovery"
