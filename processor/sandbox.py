@@ -32,9 +32,18 @@ def _vm_bytes() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
+READY = "ready"
+START_SECONDS = 120
+
+
+class SandboxUnavailable(RuntimeError):
+    """The validation process could not start: the machine's fault, not the file's (it stays in the inbox)."""
+
+
 def _worker(conn, roster, rulebook, limits: IntakeSettings) -> None:
     budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+    conn.send(READY)
     while True:
         try:
             path, expected_unit = conn.recv()
@@ -70,6 +79,13 @@ class Sandbox:
         self._process.start()
         child.close()
         self._conn = parent
+        try:
+            ready = parent.poll(START_SECONDS) and parent.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._stop()
+            raise SandboxUnavailable("无法启动文件校验进程，文件留在收件箱中稍后重试")
 
     def _stop(self) -> None:
         if self._process is not None:
@@ -88,9 +104,11 @@ class Sandbox:
                 if self._conn.poll(self.limits.timeout_seconds):
                     return self._conn.recv()
             except (EOFError, OSError):
-                log.warning("校验进程意外退出（文件 %s），已按超出内存限制退回", Path(path).name)
+                # Out-of-memory is answered by the worker itself; dying while reading means the
+                # file crashed the parser.
+                log.warning("读取文件 %s 时校验进程异常退出，已按文件损坏退回", Path(path).name)
                 self._stop()
-                return _rejected("too-large", detail=f"处理该文件所需内存超过 {self.limits.memory_mb} MB")
+                return _rejected("corrupt", detail="读取该文件时校验程序异常退出")
             log.warning("文件 %s 在 %s 秒内未处理完，已退回并重启校验进程", Path(path).name,
                         self.limits.timeout_seconds)
             self._stop()
