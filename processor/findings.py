@@ -328,24 +328,33 @@ def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.Data
     return frame[~no_quorum], frame[no_quorum]
 
 
+def _tally(frame: pd.DataFrame) -> dict[tuple[str, str, str], int]:
+    """How many rows each (unit, site, activity) has."""
+    if frame.empty:
+        return {}
+    return frame.groupby(["unit", "site", "activity"]).size().to_dict()
+
+
 def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
     """S-4a..d / N-4a..d: activities per site per period, by enterprise kind (X-1 applied)."""
     book = scope.rulebook
+    tallies: dict[str, tuple[dict, dict]] = {}  # period label -> (counted, excluded) per (unit, site, activity)
     for rule in book.frequency_rules():
         for period in scope.periods(rule.period):
-            life = scope.ledger_data.rows("org_life", months=period.months)
-            counted, excluded = counted_activities(life, book)
+            if period.label not in tallies:
+                life = scope.ledger_data.rows("org_life", months=period.months)
+                tallies[period.label] = tuple(_tally(part) for part in counted_activities(life, book))
+            counted, excluded = tallies[period.label]
             for site in scope.sites_in(period.months):
                 if site["enterprise_kind"] != rule.applies_to:
                     continue
-                mine = (counted["unit"] == site["unit"]) & (counted["site"] == site["site"])
-                counts = {name: int((counted[mine]["activity"] == name).sum()) for name in rule.params["activities"]}
+                key = (site["unit"], site["site"])
+                counts = {name: counted.get((*key, name), 0) for name in rule.params["activities"]}
                 met = all(counts[name] >= need for name, need in rule.params["activities"].items())
                 parts = "、".join(f"{name}{n}次" for name, n in counts.items())
                 needs = "、".join(f"{name}至少{need}次" for name, need in rule.params["activities"].items())
                 evidence = f"{period.name}{parts}（要求{needs}）"
-                dropped = int(((excluded["unit"] == site["unit"]) & (excluded["site"] == site["site"])
-                               & excluded["activity"].isin(list(rule.params["activities"]))).sum())
+                dropped = sum(excluded.get((*key, name), 0) for name in rule.params["activities"])
                 if dropped:
                     evidence += f"；另有{dropped}次党员大会实到人数未超过应到人数一半，不计入"
                 yield _finding(rule, "activity-frequency", unit=site["unit"], site=site["site"],
