@@ -81,9 +81,9 @@ class LedgerData:
             if until is not None:
                 frame = frame[frame["month"] <= until]
             frames[key] = _plain_frame(frame.reset_index(drop=True))
-        files = [dict(r) for r in ledger.files()]
+        files = [dict(r) for r in ledger.files(units=units)]
         if units is not None:
-            files = [f for f in files if submitting_unit(f) in units]
+            files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
             files = [f for f in files if f["month"] and f["month"] <= until]
         return cls(frames, files, until)

@@ -234,12 +234,18 @@ class Ledger:
                          [*values.values(), file_id])
 
     def files(self, *, month: str | None = None, status: str | None = None,
-              unit: str | None = None) -> list[sqlite3.Row]:
+              unit: str | None = None, units: Iterable[str] | None = None) -> list[sqlite3.Row]:
+        """Arrivals in order; ``units`` keeps those declared for, or dropped in the folder of, those units."""
         where, params = [], []
         for column, value in (("month", month), ("status", status), ("unit", unit)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if units is not None:
+            units = list(units)
+            marks = ", ".join("?" * len(units))
+            where.append(f"(unit IN ({marks}) OR folder_unit IN ({marks}))")
+            params += units * 2
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         return self.query(f"SELECT * FROM files {clause} ORDER BY id", params)
 
