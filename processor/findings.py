@@ -77,10 +77,10 @@ class LedgerData:
         units = list(units) if units is not None else None
         frames = {}
         for key in SHEETS_BY_KEY:
-            frame = ledger.accepted_rows(key, units=units)
+            frame = ledger.accepted_rows(key, units=units, plain=True)
             if until is not None:
                 frame = frame[frame["month"] <= until]
-            frames[key] = _plain_frame(frame.reset_index(drop=True))
+            frames[key] = frame.reset_index(drop=True)
         files = [dict(r) for r in ledger.files(units=units)]
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
@@ -179,11 +179,6 @@ class Scope:
         frame = frame[frame["month"] == latest_month]
         order = {u: i for i, u in enumerate(self.units)}
         return sorted(frame.to_dict("records"), key=lambda r: (order[r["unit"]], r["row"] or 0))
-
-
-def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Python objects with ``None`` for every missing value (pandas would give NaN in text columns)."""
-    return frame.astype(object).where(frame.notna(), None)
 
 
 def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period | None,

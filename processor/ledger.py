@@ -255,11 +255,12 @@ class Ledger:
 
     # --- data for consolidation ------------------------------------------------
     def accepted_rows(self, sheet_key: str, *, months: Iterable[str] | None = None,
-                      units: Iterable[str] | None = None) -> pd.DataFrame:
+                      units: Iterable[str] | None = None, plain: bool = False) -> pd.DataFrame:
         """Rows of one sheet from the current accepted submissions, with unit and month.
 
         Date columns come back as ``datetime.date``; the frame always has every
-        model column even when empty.
+        model column even when empty.  ``plain`` keeps every value a Python object
+        with ``None`` for a missing one (no NaN), as rule checks and reports want.
         """
         spec = SHEETS_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
@@ -276,7 +277,8 @@ class Ledger:
                f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
                f"ORDER BY t.unit, t.month, t.row")
         rows = self.query(sql, params)
-        frame = pd.DataFrame([dict(r) for r in rows], columns=["file_id", "unit", "month", "row", *names])
+        columns = ["file_id", "unit", "month", "row", *names]
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=columns, dtype=object if plain else None)
         for f in data_fields(spec):
             if f.kind == "date":
                 frame[f.name] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else None
