@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import signal
 import threading
 from pathlib import Path
 
@@ -104,15 +105,23 @@ class Sandbox:
                 if self._conn.poll(self.limits.timeout_seconds):
                     return self._conn.recv()
             except (EOFError, OSError):
-                # Out-of-memory is answered by the worker itself; dying while reading means the
-                # file crashed the parser.
-                log.warning("读取文件 %s 时校验进程异常退出，已按文件损坏退回", Path(path).name)
-                self._stop()
-                return _rejected("corrupt", detail="读取该文件时校验程序异常退出")
+                return self._died_on(path)
             log.warning("文件 %s 在 %s 秒内未处理完，已退回并重启校验进程", Path(path).name,
                         self.limits.timeout_seconds)
             self._stop()
             return _rejected("timeout", seconds=_seconds(self.limits.timeout_seconds))
+
+    def _died_on(self, path: Path) -> ValidationResult:
+        """The worker died reading ``path``.  Native readers abort (SIGABRT) or are killed when an
+        allocation fails under the memory cap; any other death means the file crashed the parser."""
+        self._process.join(5)
+        code = self._process.exitcode
+        self._stop()
+        if code in (-signal.SIGABRT, -signal.SIGKILL):
+            log.warning("文件 %s 超出内存上限，已退回", Path(path).name)
+            return _rejected("too-large", detail=f"处理该文件所需内存超过 {self.limits.memory_mb} MB")
+        log.warning("读取文件 %s 时校验进程异常退出（%s），已按文件损坏退回", Path(path).name, code)
+        return _rejected("corrupt", detail="读取该文件时校验程序异常退出")
 
     def close(self) -> None:
         with self._lock:

@@ -12,15 +12,19 @@ from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
-@pytest.fixture
-def workspace(tmp_path: Path):
-    """A fresh workspace: config.toml with the defaults, the sample roster, empty inbox/outbox."""
+def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):
+    """A fresh workspace in ``root``: the given config.toml, the sample roster, empty inbox/outbox."""
     from processor.roster import sample_roster, write_roster
 
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "config.toml").write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+    root.mkdir(parents=True)
+    (root / "config.toml").write_text(config_text, encoding="utf-8")
     write_roster(sample_roster(), root / "roster.xlsx")
     ws = load_workspace(root)
     ws.ensure_folders()
     return ws
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    """A fresh workspace with the default config."""
+    return make_workspace(tmp_path / "ws")

@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import make_workspace
 
+from processor.config import DEFAULT_CONFIG_TEXT
 from processor.faults import CRASH_ENV, POINTS
 from processor.fsutil import sha256_file
 from processor.ledger import Ledger
@@ -45,10 +47,9 @@ def assert_consistent(ws, expected_hashes: set[str]) -> None:
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_kill_at_each_step_then_restart(workspace, tmp_path, point):
-    config = workspace.root / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("stable_seconds = 2.0", "stable_seconds = 0.2"),
-                      encoding="utf-8")
+def test_kill_at_each_step_then_restart(tmp_path, point):
+    workspace = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0",
+                                                                            "stable_seconds = 0.2"))
     roster = workspace_roster(workspace)
     hashes = set()
     for i, unit in enumerate(roster.units[:3]):

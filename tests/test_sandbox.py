@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from conftest import make_workspace
 from openpyxl import Workbook
 
-from processor.config import IntakeSettings
+from processor.config import DEFAULT_CONFIG_TEXT, IntakeSettings
 from processor.roster import workspace_roster
 from processor.samples import fill_form
 from processor.sandbox import Sandbox
@@ -60,15 +61,11 @@ def test_a_file_over_the_memory_budget_is_rejected_as_too_large(workspace, tmp_p
         frugal.close()
 
 
-def test_intake_records_a_timeout_as_a_rejection_with_a_receipt(workspace, tmp_path):
-    config = workspace.root / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8").replace("timeout_seconds = 60", "timeout_seconds = 0.001"),
-                      encoding="utf-8")
-    from processor.config import load_workspace
+def test_intake_records_a_timeout_as_a_rejection_with_a_receipt(tmp_path):
     from processor.intake import process_inbox
     from processor.ledger import Ledger
 
-    ws = load_workspace(workspace.root)
+    ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("timeout_seconds = 60", "timeout_seconds = 0.001"))
     valid_form(ws, tmp_path).rename(ws.inbox / "慢.xlsx")
     [outcome] = process_inbox(ws)
     assert outcome.status == "rejected" and outcome.problems[0].code == "timeout"

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_workspace
 from hostile import IGNORE, generate
-from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
+from processor.config import DEFAULT_CONFIG_TEXT
 from processor.ledger import Ledger
-from processor.roster import sample_roster, write_roster
+from processor.roster import sample_roster
 from processor.samples import fill_form
 from processor.watch import ZIP_SUFFIXES, zip_is_complete
 
@@ -26,13 +27,7 @@ FAST_CONFIG = (DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0", "stable_secon
 
 @pytest.fixture
 def fast_workspace(tmp_path):
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "config.toml").write_text(FAST_CONFIG, encoding="utf-8")
-    write_roster(sample_roster(), root / "roster.xlsx")
-    ws = load_workspace(root)
-    ws.ensure_folders()
-    return ws
+    return make_workspace(tmp_path / "ws", FAST_CONFIG)
 
 
 @pytest.fixture
