@@ -258,17 +258,24 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
                        evidence=evidence, staff=name)
 
 
+def _site_counts(frame: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """How many rows each (unit, site) has: one grouped count instead of a mask per site."""
+    if frame.empty:
+        return {}
+    return {key: int(n) for key, n in frame.groupby(["unit", "site"]).size().items()}
+
+
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     """M-1b: at least min_contacts contact records per site per month."""
     rule = scope.rulebook["M-1b"]
     need = rule.get("min_contacts", 1)
     for month in scope.months:
         period = P.period_of(month, "month")
-        contacts = scope.ledger_data.rows("contacts", months=[month])
+        counts = _site_counts(scope.ledger_data.rows("contacts", months=[month]))
         for site in scope.sites_in([month]):
             if site["month"] != month:
                 continue
-            n = int(((contacts["unit"] == site["unit"]) & (contacts["site"] == site["site"])).sum())
+            n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(period)
             yield _finding(rule, "monthly-contact", unit=site["unit"], site=site["site"], period=period,
                            status=status, evidence=f"{period.name}沟通联系{n}次（要求至少{need}次）",
@@ -282,9 +289,9 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
     modes = list(rule.get("onsite_modes", []))
     for quarter in scope.periods("quarter"):
         contacts = scope.ledger_data.rows("contacts", months=quarter.months)
-        onsite = contacts[contacts["mode"].isin(modes)]
+        counts = _site_counts(contacts[contacts["mode"].isin(modes)])
         for site in scope.sites_in(quarter.months):
-            n = int(((onsite["unit"] == site["unit"]) & (onsite["site"] == site["site"])).sum())
+            n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
             yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
                            status=status,
@@ -424,9 +431,13 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
                       today: dt.date) -> list[SubmissionState]:
     """On time / late / missing / returned for every unit, as of ``today``."""
     deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
+    by_unit: dict[str | None, list[dict]] = {}  # one pass over the arrivals, not one per unit
+    for f in files:
+        if f["month"] == month:
+            by_unit.setdefault(submitting_unit(f), []).append(f)
     out = []
     for unit in units:
-        mine = [f for f in files if submitting_unit(f) == unit and f["month"] == month]
+        mine = by_unit.get(unit, [])
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
             received = dt.date.fromisoformat(valid[0]["received_at"][:10])
@@ -485,14 +496,17 @@ class ProblemRecord:
 def tracked_problems(contacts: pd.DataFrame) -> list[ProblemRecord]:
     """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结."""
     records = contacts.sort_values(["month", "date", "row"]).to_dict("records")
+    closed: dict[tuple, list] = {}  # (unit, site, text) -> dates marked 已办结 (one pass, not one per problem)
+    for c in records:
+        text = (c.get("problem") or "").strip()
+        if text and c.get("state") == "已办结":
+            closed.setdefault((c["unit"], c["site"], text), []).append(c["date"])
     out = []
     for r in records:
         text = (r.get("problem") or "").strip()
         if not text or r.get("state") == "已办结":
             continue
-        closures = [c["date"] for c in records if c["unit"] == r["unit"] and c["site"] == r["site"]
-                    and (c.get("problem") or "").strip() == text and c.get("state") == "已办结"
-                    and c["date"] >= r["date"]]
+        closures = [d for d in closed.get((r["unit"], r["site"], text), ()) if d >= r["date"]]
         out.append(ProblemRecord(r["unit"], r["site"], r["month"], r["date"], text, r.get("suggestion") or "",
                                  r.get("deadline"), min(closures) if closures else None, r.get("staff") or ""))
     # A problem repeated in later months while still open is one problem: keep its first record.
