@@ -13,15 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import shutil
 import tempfile
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from processor import periods as P
 from processor import reports, workbooks
-from processor.findings import LedgerData
+from processor.findings import LedgerData, evaluate
 from processor.fsutil import atomic_path, atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
@@ -78,6 +81,11 @@ def default_month(ws, today: dt.date) -> str:
 
 
 STALE_TEMP_SECONDS = 3600
+# Dossiers render in worker processes when there are enough of them to repay starting the workers
+# (~1 s each); at most PARALLEL_WINDOW contexts wait for a worker at any time.
+PARALLEL_MIN_DOSSIERS = 16
+PARALLEL_WORKERS = 2
+PARALLEL_WINDOW = 4
 
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
@@ -94,8 +102,10 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
     with Ledger(ws.ledger_path) as ledger:
         data = LedgerData.load(ledger)
         months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
-        outputs = _plan(ws, data, roster, today, months, halves)
-        return _build(ws, ledger, outputs, months, halves, progress)
+        sites = data.rows("sites")
+        parallel = len(set(zip(sites["unit"], sites["site"]))) >= PARALLEL_MIN_DOSSIERS
+        outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
+        return _build(ws, ledger, outputs, months, halves, progress, parallel=parallel)
 
 
 def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
@@ -118,16 +128,16 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -
 
 # --- what to build ----------------------------------------------------------------------------
 
-def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period]) -> list[Output]:
-    outputs: list[Output] = []
+def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period]
+          ) -> Iterator[Output]:
+    """Every output, each built only when the one before it has been written."""
     for month in months:
-        outputs += _monthly_outputs(ws, data, roster, month, today)
+        yield from _monthly_outputs(ws, data, roster, month, today)
     for half in halves:
-        outputs += _half_outputs(ws, data, roster, half, today)
+        yield from _half_outputs(ws, data, roster, half, today)
     until = max([*months, *(h.last for h in halves)])
-    outputs += _assignment_outputs(ws, data.restrict(until=until), roster, today)
-    outputs += _dossier_outputs(ws, data.restrict(until=until), roster, today)
-    return outputs
+    yield from _assignment_outputs(ws, data.restrict(until=until), roster, today)
+    yield from _dossier_outputs(ws, data.restrict(until=until), roster, today)
 
 
 def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> list[Output]:
@@ -168,29 +178,73 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
                    _bytes_writer(lambda: workbooks.assignment_workbook(context, _stamp(context))))]
 
 
-def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
+def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
     sites = data.rows("sites")
-    out, unit_data, findings = [], {}, {}
-    for unit, site in dict.fromkeys(zip(sites["unit"], sites["site"])):
-        if unit not in unit_data:  # the unit's sites share its data and its findings
-            unit_data = {unit: data.restrict(units=[unit])}
-            findings = {}
-        context = reports.dossier_context(unit_data[unit], ws, roster, unit, site, today, findings_cache=findings)
-        ids = set(int(i) for i in unit_data[unit].rows("sites", site=site)["file_id"])
-        sources = _sources([f for f in unit_data[unit].files if f["id"] in ids])
+    per_unit = _split_by_unit(data)
+    site_keys = list(dict.fromkeys(zip(sites["unit"], sites["site"])))
+    findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+    for unit, site in site_keys:
+        unit_data = per_unit[unit]
+        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
+        ids = set(int(i) for i in unit_data.rows("sites", site=site)["file_id"])
+        sources = _sources([f for f in unit_data.files if f["id"] in ids])
         rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
-        out.append(_report_output(rel, DOSSIER, f"{unit}/{site}", context, sources))
-    return out
+        yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
+
+
+def _split_by_unit(data: LedgerData) -> dict[str, LedgerData]:
+    """``data.restrict(units=[u])`` for every unit, with one grouping per sheet instead of a mask per unit."""
+    grouped = {key: dict(tuple(frame.groupby("unit", sort=False))) for key, frame in data.frames.items()}
+    files: dict[str, list[dict]] = {}
+    for f in data.files:
+        files.setdefault(f["unit"], []).append(f)
+    units = {u for by in grouped.values() for u in by} | set(files)
+    return {unit: LedgerData({key: by[unit].reset_index(drop=True) if unit in by else data.frames[key].iloc[0:0]
+                              for key, by in grouped.items()}, files.get(unit, []), data.until)
+            for unit in units}
+
+
+def _dossier_findings(ws, data: LedgerData, per_unit: dict[str, LedgerData], roster,
+                      site_keys: list[tuple[str, str]], today: dt.date) -> dict:
+    """The dossiers' findings cache, filled with one evaluation per (months, as-of day) for all the
+    units that share them, instead of one evaluation per unit."""
+    rulebook = ws.rulebook
+    groups: dict[tuple, list[str]] = {}
+    for unit, site in site_keys:
+        months = sorted(per_unit[unit].rows("sites", site=site)["month"])
+        as_of = reports.as_of_date(per_unit[unit], rulebook, months, today, units=[unit])
+        span = tuple(P.month_range(months[0], months[-1]))
+        units = groups.setdefault((span, as_of), [])
+        if unit not in units:
+            units.append(unit)
+    cache: dict = {}
+    for (span, as_of), units in groups.items():
+        by_unit: dict[str, list] = {u: [] for u in units}
+        for finding in evaluate(data, rulebook, roster, months=list(span), today=as_of, units=units):
+            if finding.unit in by_unit:
+                by_unit[finding.unit].append(finding)
+        for unit, found in by_unit.items():
+            cache[(unit, span, as_of)] = found
+    return cache
 
 
 def _summary_output(data: LedgerData, months: list[str], period: str, report_date: str) -> Output:
     frames = {k: f[f["month"].isin(months)].reset_index(drop=True) for k, f in data.frames.items()}
-    payload = {k: f.drop(columns=["file_id", "row"]).to_dict("records") for k, f in frames.items()}
+    payload = {k: _frame_digest(f.drop(columns=["file_id", "row"])) for k, f in frames.items()}
     ids = {int(i) for f in frames.values() for i in f["file_id"]}
     sources = _sources([f for f in data.files if f["id"] in ids])
     stamp = dt.datetime.fromisoformat(report_date)
     return Output(f"{SUMMARY}/{period}/{SUMMARY}.xlsx", SUMMARY, period, payload, sources,
                   _bytes_writer(lambda: workbooks.summary_workbook(frames, stamp)))
+
+
+def _frame_digest(frame) -> str:
+    """A fingerprint of a frame's columns and values (not a JSON copy of every row)."""
+    import pandas as pd
+
+    digest = hashlib.sha256(json.dumps(list(frame.columns), ensure_ascii=False).encode("utf-8"))
+    digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    return digest.hexdigest()
 
 
 def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
@@ -272,27 +326,43 @@ def _fingerprint(output: Output, rulebook_hash: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _build(ws, ledger: Ledger, outputs: list[Output], months, halves, progress: bool) -> ConsolidationResult:
+def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, *, parallel: bool = False
+           ) -> ConsolidationResult:
+    renderer = _Renderer(parallel)
+    try:
+        return _build_all(ws, ledger, outputs, months, halves, progress, renderer)
+    finally:
+        renderer.close()
+
+
+def _build_all(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
+               ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
     manifest = _load_manifest(result.manifest)
-    with _progress(progress, len(outputs)) as advance:
+    latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
+    with _progress(progress, None) as advance:
         for output in outputs:
+            if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
+                latest_month = (output.period, "".join(output.payload["sentences"].values()))
             inputs_hash = _fingerprint(output, rulebook_hash)
             files = {output.rel_path: output.write, **output.extras}
             try:
                 for rel, writer in files.items():
-                    _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
+                    if renderer.enabled and output.kind == DOSSIER and rel == output.rel_path:
+                        _build_one(ledger, ws.outbox, rel, output, renderer.writer(output), inputs_hash, result,
+                                   manifest, later=renderer.pending)
+                    else:
+                        _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
+                    renderer.drain(PARALLEL_WINDOW)
             finally:
                 if output.cleanup:
                     output.cleanup()
             advance(output.rel_path)
+        renderer.drain(0)
     document = {"outputs": dict(sorted(manifest.items()))}
-    monthly = [o for o in outputs if o.kind == MONTHLY]
-    if monthly:  # what the delivery mail says about the latest month (same numbers as the report)
-        latest = max(monthly, key=lambda o: o.period)
-        document["month"] = latest.period
-        document["summary"] = "".join(latest.payload["sentences"].values())
+    if latest_month:  # what the delivery mail says about the latest month (same numbers as the report)
+        document["month"], document["summary"] = latest_month
     elif result.manifest.exists():
         old = _load_document(result.manifest)
         document.update({k: old[k] for k in ("month", "summary") if k in old})
@@ -303,7 +373,9 @@ def _build(ws, ledger: Ledger, outputs: list[Output], months, halves, progress: 
 
 
 def _build_one(ledger: Ledger, outbox: Path, rel: str, output: Output, writer, inputs_hash: str,
-               result: ConsolidationResult, manifest: dict) -> None:
+               result: ConsolidationResult, manifest: dict, later: deque | None = None) -> None:
+    """Leave an unchanged file alone, or write it and record it.  With ``later``, ``writer`` returns a
+    Future (a worker writes the file) and the recording waits in ``later`` until it is done."""
     target = outbox / rel
     previous = ledger.query("SELECT * FROM outputs WHERE path = ?", (rel,))
     previous = dict(previous[0]) if previous else None
@@ -312,11 +384,21 @@ def _build_one(ledger: Ledger, outbox: Path, rel: str, output: Output, writer, i
         result.unchanged.append(target)
         manifest.setdefault(rel, _manifest_entry(previous, output))
         return
+    if later is not None:
+        future = writer(target)
+        later.append((future, lambda: _record(ledger, rel, target, output, inputs_hash, previous, result, manifest),
+                      lambda exc: result.skipped.append(f"{rel}：{exc}")))
+        return
     try:
         writer(target)
     except FileNotFoundError as exc:  # a report template not installed yet
         result.skipped.append(f"{rel}：{exc}")
         return
+    _record(ledger, rel, target, output, inputs_hash, previous, result, manifest)
+
+
+def _record(ledger: Ledger, rel: str, target: Path, output: Output, inputs_hash: str, previous: dict | None,
+            result: ConsolidationResult, manifest: dict) -> None:
     digest = sha256_file(target)
     version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
         previous["version"] if previous else 1)
@@ -327,6 +409,45 @@ def _build_one(ledger: Ledger, outbox: Path, rel: str, output: Output, writer, i
                      "VALUES (:path, :kind, :period, :sha256, :inputs_hash, :version, :built_at)", record)
     result.written.append(target)
     manifest[rel] = _manifest_entry(record, output)
+
+
+class _Renderer:
+    """Dossiers rendered by a small process pool (forkserver: the serving process has threads),
+    started on the first dossier that needs writing; finished ones are recorded in order."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.pending: deque = deque()  # (future, record, skip)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def writer(self, output: Output) -> Callable[[Path], Future]:
+        def submit(path: Path) -> Future:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+            return self._pool.submit(_render_dossier, output.template, output.payload, path)
+        return submit
+
+    def drain(self, keep: int) -> None:
+        while len(self.pending) > keep:
+            future, record, skip = self.pending.popleft()
+            try:
+                future.result()
+            except FileNotFoundError as exc:  # the dossier template is not installed
+                skip(exc)
+                continue
+            record()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self.pending.clear()
+
+
+def _render_dossier(template: str, context: dict, path: Path) -> None:
+    from processor.render import render_docx
+
+    render_docx(template, context, path)
 
 
 def _manifest_entry(record: dict, output: Output) -> dict:

@@ -591,24 +591,27 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         if findings_cache is not None:
             findings_cache[key] = findings
     plan_dates = [d for d in rows["plan_date"] if d is not None]
+    # the site's rows of each sheet, split by month once (not one filtered frame per month and sheet)
+    by_month = {key: _records_by_month(data.rows(key, unit=unit, site=site), sort)
+                for key, sort in (("hardware", None), ("progress", None), ("members", None),
+                                  ("contacts", ["date", "row"]), ("org_life", ["date", "row"]))}
     timeline, previous_hw = [], None
     for month in months:
-        hw = data.rows("hardware", unit=unit, site=site, months=[month]).to_dict("records")
+        hw = by_month["hardware"].get(month, [])
         hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"], rulebook)
-        progress = data.rows("progress", unit=unit, site=site, months=[month]).to_dict("records")
-        contacts = data.rows("contacts", unit=unit, site=site, months=[month]).sort_values(["date", "row"])
+        progress = by_month["progress"].get(month, [])
+        contacts = by_month["contacts"].get(month, [])
         problems = [_text(p["issues"]) for p in progress if _text(p["issues"])]
         problems += [f"联系指导发现：{_text(c['problem'])}（{_text(c['state']) or '未办结'}）"
-                     for c in contacts.to_dict("records") if _text(c["problem"])]
-        members = data.rows("members", unit=unit, site=site, months=[month]).to_dict("records")
+                     for c in contacts if _text(c["problem"])]
+        members = by_month["members"].get(month, [])
         timeline.append({
             "month": month,
             "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
-                          "content": _text(c["content"])} for c in contacts.to_dict("records")],
+                          "content": _text(c["content"])} for c in contacts],
             "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "present": _int(r["present"]),
                           "expected": _int(r["expected"])}
-                         for r in data.rows("org_life", unit=unit, site=site, months=[month])
-                         .sort_values(["date", "row"]).to_dict("records")],
+                         for r in by_month["org_life"].get(month, [])],
             "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
             "hardware": hw_text,
             "progress": _text(progress[0]["progress"]) if progress else "",
@@ -634,6 +637,16 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         "compliance_rows": compliance,
         "sources": sources,
     }
+
+
+def _records_by_month(frame: pd.DataFrame, sort: list[str] | None) -> dict[str, list[dict]]:
+    """The frame's rows as records grouped by month, each month in frame order (or sorted by ``sort``)."""
+    if sort and not frame.empty:
+        frame = frame.sort_values(sort, kind="stable")
+    out: dict[str, list[dict]] = {}
+    for record in frame.to_dict("records"):
+        out.setdefault(record["month"], []).append(record)
+    return out
 
 
 def _members_sentence(r: dict) -> str:
