@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from processor import periods as P
@@ -108,13 +109,13 @@ class LedgerData:
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
         frame = self.frames[key]
-        mask = pd.Series(True, index=frame.index)
+        mask = np.ones(len(frame), dtype=bool)  # numpy masks: this runs thousands of times per consolidation
         if unit is not None:
-            mask &= frame["unit"] == unit
+            mask &= frame["unit"].to_numpy() == unit
         if site is not None:
-            mask &= frame["site"] == site
+            mask &= frame["site"].to_numpy() == site
         if months is not None:
-            mask &= frame["month"].isin(list(months))
+            mask &= frame["month"].isin(list(months)).to_numpy()
         return frame[mask]
 
     def source_files(self) -> list[dict]:

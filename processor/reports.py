@@ -575,7 +575,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     """``findings_cache`` (one dict for the dossiers built from the same data) lets the sites of
     one unit share the unit's findings instead of evaluating them once per site."""
     rulebook = ws.rulebook
-    data = _data(ledger, units=[unit])
+    data = ledger if _only_unit(ledger, unit) else _data(ledger, units=[unit])
     rows = data.rows("sites", unit=unit, site=site).sort_values("month")
     if rows.empty:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
@@ -639,12 +639,21 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     }
 
 
+def _only_unit(ledger, unit: str) -> bool:
+    """Data already narrowed to this one unit (the consolidation splits it once for all dossiers)."""
+    if not isinstance(ledger, LedgerData) or any(f["unit"] != unit for f in ledger.files):
+        return False
+    return all(bool((frame["unit"].to_numpy() == unit).all()) for frame in ledger.frames.values())
+
+
 def _records_by_month(frame: pd.DataFrame, sort: list[str] | None) -> dict[str, list[dict]]:
     """The frame's rows as records grouped by month, each month in frame order (or sorted by ``sort``)."""
     if sort and not frame.empty:
         frame = frame.sort_values(sort, kind="stable")
     out: dict[str, list[dict]] = {}
-    for record in frame.to_dict("records"):
+    columns = list(frame.columns)  # plain object columns: zip is the same records as to_dict, much faster
+    for values in zip(*(frame[c].tolist() for c in columns)):
+        record = dict(zip(columns, values))
         out.setdefault(record["month"], []).append(record)
     return out
 
