@@ -16,6 +16,7 @@ import zipfile
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
@@ -49,28 +50,50 @@ def month_title() -> str:
 # --- 汇总数据.xlsx ---------------------------------------------------------------------------
 
 def summary_workbook(frames: dict[str, pd.DataFrame], stamp: dt.datetime) -> bytes:
-    """All accepted rows of the period, one sheet per form sheet, unit and month first."""
-    wb = Workbook()
-    wb.remove(wb.active)
+    """All accepted rows of the period, one sheet per form sheet, unit and month first.
+
+    Written in openpyxl's write-only mode: rows stream to the file instead of living as
+    cell objects (a province's half-year is tens of thousands of rows)."""
+    wb = Workbook(write_only=True)
     for spec in FORM_SHEETS:
         ws = wb.create_sheet(spec.title)
         fields = data_fields(spec)
         titles = [unit_title(), month_title(), *(f.title for f in fields)]
         widths = [_BASIC.field_by_name("unit").width, _BASIC.field_by_name("month").width,
                   *(f.width for f in fields)]
-        _header(ws, titles, widths, row=1)
         frame = frames.get(spec.key)
-        records = [] if frame is None else frame.to_dict("records")
-        for r in records:
-            values = [r["unit"], r["month"], *(_cell_value(r.get(f.name)) for f in fields)]
-            ws.append([escape_cell_text(v) for v in values])
-        for col, f in enumerate(fields, start=3):
-            if f.kind == "date":
-                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                    cell.number_format = DATE_FORMAT
+        count = 0 if frame is None else len(frame)
+        for col, (title, width) in enumerate(zip(titles, widths), start=1):
+            ws.column_dimensions[get_column_letter(col)].width = max(width, len(title) * 2) + 2
         ws.freeze_panes = "C2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, len(records) + 1)}"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, count + 1)}"
+        ws.append([_header_cell(ws, title) for title in titles])
+        if not count:
+            continue
+        dates = [f.kind == "date" for f in fields]
+        columns = [frame["unit"].tolist(), frame["month"].tolist()]
+        columns += [frame[f.name].tolist() if f.name in frame.columns else [None] * count for f in fields]
+        for row in zip(*columns):
+            values = [escape_cell_text(v) for v in (row[0], row[1], *(_cell_value(v) for v in row[2:]))]
+            ws.append(values[:2] + [_date_cell(ws, v) if is_date else v for v, is_date in zip(values[2:], dates)])
     return workbook_bytes(wb, stamp)
+
+
+def _header_cell(ws, title: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=title)
+    cell.font = Font(bold=True)
+    cell.fill = HEADER_FILL
+    cell.border = BORDER
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    return cell
+
+
+def _date_cell(ws, value):
+    if value is None:
+        return None
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = DATE_FORMAT
+    return cell
 
 
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
