@@ -192,19 +192,31 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
-def _split_by_unit(data: LedgerData) -> dict[str, LedgerData]:
-    """``data.restrict(units=[u])`` for every unit, with one grouping per sheet instead of a mask per unit."""
-    grouped = {key: dict(tuple(frame.groupby("unit", sort=False))) for key, frame in data.frames.items()}
-    files: dict[str, list[dict]] = {}
-    for f in data.files:
-        files.setdefault(f["unit"], []).append(f)
-    units = {u for by in grouped.values() for u in by} | set(files)
-    return {unit: LedgerData({key: by[unit].reset_index(drop=True) if unit in by else data.frames[key].iloc[0:0]
-                              for key, by in grouped.items()}, files.get(unit, []), data.until)
-            for unit in units}
+def _split_by_unit(data: LedgerData) -> "_PerUnit":
+    return _PerUnit(data)
 
 
-def _dossier_findings(ws, data: LedgerData, per_unit: dict[str, LedgerData], roster,
+class _PerUnit:
+    """``data.restrict(units=[u])`` for any unit, from one grouping per sheet (row positions only, not
+    a copy of the data); the last unit asked for is kept, its sites come one after another."""
+
+    def __init__(self, data: LedgerData):
+        self.data = data
+        self.positions = {key: frame.groupby("unit", sort=False).indices for key, frame in data.frames.items()}
+        self.files: dict[str, list[dict]] = {}
+        for f in data.files:
+            self.files.setdefault(f["unit"], []).append(f)
+        self._last: tuple[str, LedgerData] | None = None
+
+    def __getitem__(self, unit: str) -> LedgerData:
+        if self._last is None or self._last[0] != unit:
+            frames = {key: frame.take(self.positions[key].get(unit, [])).reset_index(drop=True)
+                      for key, frame in self.data.frames.items()}
+            self._last = (unit, LedgerData(frames, self.files.get(unit, []), self.data.until))
+        return self._last[1]
+
+
+def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
                       site_keys: list[tuple[str, str]], today: dt.date) -> dict:
     """The dossiers' findings cache, filled with one evaluation per (months, as-of day) for all the
     units that share them, instead of one evaluation per unit."""
