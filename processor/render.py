@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import jinja2
-from docx import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 
@@ -184,8 +183,7 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     for name, image in sorted(images.items()):
         data[name] = InlineImage(tpl, str(image), width=CHART_WIDTH)
     tpl.render(data, env, autoescape=True)
-    rendered = _save_to_bytes(tpl)
-    doc = Document(_bytes_io(rendered))
+    doc = tpl.docx  # post-processed in place: no save and re-open of the rendered package
     _post_process(doc)
     blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
     return atomic_write_bytes(Path(out_path), blob)
@@ -201,20 +199,6 @@ def _undeclared(tpl, path: Path, env) -> frozenset:
     if key not in _UNDECLARED:
         _UNDECLARED[key] = frozenset(tpl.get_undeclared_template_variables(env))
     return _UNDECLARED[key]
-
-
-def _save_to_bytes(tpl) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    tpl.save(buf)
-    return buf.getvalue()
-
-
-def _bytes_io(data: bytes):
-    import io
-
-    return io.BytesIO(data)
 
 
 def _post_process(doc) -> None:
