@@ -187,3 +187,22 @@ def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_no
     assert not stale.exists()
     assert fresh.exists(), "a temp file being written right now is left to its writer"
     assert receipt_tmp.exists(), "the receipts folder belongs to intake's recovery"
+
+
+def test_dossiers_rendered_by_worker_processes_equal_those_rendered_in_process(filled, monkeypatch):
+    import processor.consolidate as consolidation
+
+    ws, _ = filled
+    folder = ws.outbox / "示范点档案"
+
+    def dossiers():
+        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.docx")}
+
+    monkeypatch.setattr(consolidation, "PARALLEL_MIN_DOSSIERS", 10_000)
+    consolidate(ws, month="2026-10", today=TODAY)
+    in_process = dossiers()
+    for path in folder.rglob("*.docx"):
+        path.unlink()
+    monkeypatch.setattr(consolidation, "PARALLEL_MIN_DOSSIERS", 1)
+    consolidate(ws, month="2026-10", today=TODAY)
+    assert in_process and dossiers() == in_process
