@@ -145,13 +145,12 @@ class Intake:
         """Steps 4 and 5: receipt, then removal from the inbox. Safe to repeat."""
         row = self.ledger.file(file_id)
         receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster)
-        if row["receipt_path"] is None:
-            self.ledger.set_file(file_id, receipt_path=str(receipt.relative_to(self.ws.outbox)))
         checkpoint("after-receipt")
         if inbox_file is not None and inbox_file.exists() and sha256_file(inbox_file) == row["sha256"]:
             inbox_file.unlink()  # per-unit sub-folders stay: the office permissions them on the share
             checkpoint("after-unlink")
-        self.ledger.set_file(file_id, inbox_removed=1)
+        # One update for both facts: until it commits, recovery redoes the receipt (same file) and the removal.
+        self.ledger.set_file(file_id, receipt_path=str(receipt.relative_to(self.ws.outbox)), inbox_removed=1)
         return receipt
 
     # --- helpers -----------------------------------------------------------------

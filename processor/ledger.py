@@ -124,7 +124,8 @@ class Ledger:
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
+        self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 
