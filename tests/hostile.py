@@ -22,6 +22,7 @@ import io
 import math
 import os
 import random
+import shutil
 import re
 import struct
 import zipfile
@@ -882,3 +883,18 @@ if __name__ == "__main__":  # python tests/hostile.py DEST [PER_CATEGORY]
     started = time.monotonic()
     made = generate(Path(sys.argv[1]), per_category=int(sys.argv[2]) if len(sys.argv) > 2 else 4)
     print(f"{len(made)} files, {len({f.category for f in made})} categories, {time.monotonic() - started:.1f} s")
+
+
+def copy_into(inbox: Path, corpus) -> dict[str, object]:
+    """Copy the corpus into ``inbox`` keeping symlinks and folders as they are."""
+    placed = {}
+    for hostile in corpus:
+        target = inbox / hostile.path.name
+        if hostile.path.is_symlink():
+            os.symlink(os.readlink(hostile.path), target)
+        elif hostile.path.is_dir():
+            target.mkdir()
+        else:
+            shutil.copyfile(hostile.path, target)
+        placed[hostile.path.name] = hostile
+    return placed

@@ -5,7 +5,6 @@ no exception, no hang, nothing live or broken written back."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import zipfile
@@ -21,7 +20,7 @@ from processor.ledger import Ledger
 from processor.roster import sample_roster
 from processor.rulebook import load_rulebook
 from processor.validate import validate_file
-from hostile import ACCEPT, EITHER, IGNORE, REJECT, generate
+from hostile import ACCEPT, EITHER, IGNORE, REJECT, copy_into, generate
 
 PER_CATEGORY = 3
 
@@ -73,21 +72,6 @@ def test_validate_file_gives_a_specific_reason_for_each_file(corpus):
         for p in result.problems:
             assert p.message and "{" not in p.message, p  # a rendered Chinese message, not a template
     assert not failures, "\n".join(failures)
-
-
-def copy_into(inbox: Path, corpus) -> dict[str, object]:
-    """Copy the corpus into ``inbox`` keeping symlinks and folders as they are."""
-    placed = {}
-    for hostile in corpus:
-        target = inbox / hostile.path.name
-        if hostile.path.is_symlink():
-            os.symlink(os.readlink(hostile.path), target)
-        elif hostile.path.is_dir():
-            target.mkdir()
-        else:
-            shutil.copyfile(hostile.path, target)
-        placed[hostile.path.name] = hostile
-    return placed
 
 
 def test_intake_rejects_specifically_and_writes_nothing_unsafe(workspace, corpus):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_workspace
-from hostile import IGNORE, generate
+from hostile import IGNORE, copy_into, generate
 from processor.config import DEFAULT_CONFIG_TEXT
 from processor.ledger import Ledger
 from processor.roster import sample_roster
@@ -68,14 +67,7 @@ def wait_for(condition, timeout: float, what: str, proc=None):
 def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_workspace, watcher, tmp_path):
     ws = fast_workspace
     corpus = generate(tmp_path / "corpus", per_category=1, seed=3)
-    for hostile in corpus:  # dropped while the watcher runs, the way a share receives them
-        target = ws.inbox / hostile.path.name
-        if hostile.path.is_symlink():
-            os.symlink(os.readlink(hostile.path), target)
-        elif hostile.path.is_dir():
-            target.mkdir()
-        else:
-            shutil.copyfile(hostile.path, target)
+    copy_into(ws.inbox, corpus)  # dropped while the watcher runs, the way a share receives them
     # A workbook whose zip directory is unreadable may still be being copied: the watcher waits
     # (incomplete_grace_seconds, 5 minutes) before answering it, so it is checked as still waiting.
     waiting = {h.path.name for h in corpus if h.expect != IGNORE and h.path.suffix.lower() in ZIP_SUFFIXES
