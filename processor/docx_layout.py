@@ -24,6 +24,7 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
+from docx.opc.pkgwriter import PackageWriter
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
@@ -104,19 +105,42 @@ def set_rfonts(rpr_parent, font: str) -> None:
 
 def style_font(doc, style_id: str | None) -> str:
     """The eastAsia font a paragraph style resolves to (walking ``basedOn``)."""
-    styles = doc.styles.element
-    seen = set()
-    while style_id and style_id not in seen:
-        seen.add(style_id)
-        style = styles.find(f"{qn('w:style')}[@{qn('w:styleId')}='{style_id}']")
-        if style is None:
-            break
-        rfonts = style.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
-        if rfonts is not None and rfonts.get(qn("w:eastAsia")):
-            return rfonts.get(qn("w:eastAsia"))
-        based = style.find(qn("w:basedOn"))
-        style_id = based.get(qn("w:val")) if based is not None else None
-    return FONT_BODY
+    return _style_fonts(doc).get(style_id or "", FONT_BODY)
+
+
+def _style_fonts(doc) -> dict[str, str]:
+    """Every paragraph style's resolved eastAsia font, from one pass over the styles part."""
+    own: dict[str, tuple[str | None, str | None]] = {}  # style id -> (its eastAsia font, basedOn)
+    for style in doc.styles.element.iterchildren(_W_STYLE):
+        rfonts = style.find(_RPR_RFONTS)
+        based = style.find(_W_BASED_ON)
+        own[style.get(_W_STYLE_ID)] = (rfonts.get(_W_EAST_ASIA) if rfonts is not None else None,
+                                       based.get(_W_VAL) if based is not None else None)
+    resolved = {}
+    for style_id in own:
+        seen, current = set(), style_id
+        while current in own and current not in seen:
+            seen.add(current)
+            font, current = own[current]
+            if font:
+                resolved[style_id] = font
+                break
+    return resolved
+
+
+_W_STYLE, _W_STYLE_ID, _W_BASED_ON, _W_VAL = qn("w:style"), qn("w:styleId"), qn("w:basedOn"), qn("w:val")
+_W_EAST_ASIA, _W_P, _W_R, _W_RPR, _W_RFONTS = qn("w:eastAsia"), qn("w:p"), qn("w:r"), qn("w:rPr"), qn("w:rFonts")
+_RPR_RFONTS = f"{_W_RPR}/{_W_RFONTS}"
+_PPR_PSTYLE = f"{qn('w:pPr')}/{qn('w:pStyle')}"
+_FONT_ATTRS = tuple(qn(a) for a in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"))
+_THEME_QN = tuple(qn(a) for a in _THEME_ATTRS)
+_W_HINT = qn("w:hint")
+
+
+def _fonts_complete(rfonts, font: str) -> bool:
+    """The run already names ``font`` for every script, with no theme font (nothing to change)."""
+    return (all(rfonts.get(a) == font for a in _FONT_ATTRS) and rfonts.get(_W_HINT) == "eastAsia"
+            and not any(rfonts.get(a) for a in _THEME_QN))
 
 
 def enforce_east_asian_fonts(doc) -> int:
@@ -133,23 +157,23 @@ def enforce_east_asian_fonts(doc) -> int:
             if not part.is_linked_to_previous:
                 roots.append(part._element)
     touched = 0
-    fonts: dict[str, str] = {}  # style id -> font (resolving a style walks the styles part)
+    fonts = _style_fonts(doc)
     for root in roots:
-        for par in root.iter(qn("w:p")):
-            pstyle = par.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")
-            style_id = pstyle.get(qn("w:val")) if pstyle is not None else "Normal"
-            if style_id not in fonts:
-                fonts[style_id] = style_font(doc, style_id)
-            default = fonts[style_id]
-            for run in par.iter(qn("w:r")):
-                rpr = run.find(qn("w:rPr"))
+        for par in root.iter(_W_P):
+            pstyle = par.find(_PPR_PSTYLE)
+            default = fonts.get(pstyle.get(_W_VAL) if pstyle is not None else "Normal", FONT_BODY)
+            for run in par.iter(_W_R):
+                rpr = run.find(_W_RPR)
                 if rpr is None:
                     rpr = OxmlElement("w:rPr")
                     run.insert(0, rpr)
-                rfonts = rpr.find(qn("w:rFonts"))
+                rfonts = rpr.find(_W_RFONTS)
                 named = None
                 if rfonts is not None:
-                    named = rfonts.get(qn("w:eastAsia")) or rfonts.get(qn("w:ascii"))
+                    named = rfonts.get(_W_EAST_ASIA) or rfonts.get(_FONT_ATTRS[0])
+                    if named and _fonts_complete(rfonts, named):
+                        touched += 1
+                        continue
                 set_rfonts(rpr, named or default)
                 touched += 1
     return touched
@@ -360,24 +384,40 @@ def fix_core_properties(doc, stamp: dt.datetime, author: str = "") -> None:
     props.title = props.title or ""
 
 
-def normalize_zip(data: bytes) -> bytes:
-    """Rewrite a docx zip with fixed entry timestamps (same content -> same bytes)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
+ZIP_STAMP = (1980, 1, 1, 0, 0, 0)
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed timestamp and mode: same content -> same bytes."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_STAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+class _FixedStampZipWriter:
+    """python-docx's physical package writer interface, writing fixed-stamp entries."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self.zf = zf
+
+    def write(self, pack_uri, blob: bytes) -> None:
+        self.zf.writestr(_zip_entry(pack_uri.membername), blob)
 
 
 def document_bytes(doc, stamp: dt.datetime = FIXED_STAMP, author: str = "") -> bytes:
+    """The document's package, deterministic, compressed once (python-docx's own save compresses
+    every part and a re-stamping pass would compress them all again)."""
     fix_core_properties(doc, stamp, author)
-    buf = io.BytesIO()
-    doc.save(buf)
-    return normalize_zip(buf.getvalue())
+    package = doc.part.package
+    parts = package.parts
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        writer = _FixedStampZipWriter(zf)  # the same three steps, in the same order, as PackageWriter.write
+        PackageWriter._write_content_types_stream(writer, parts)
+        PackageWriter._write_pkg_rels(writer, package.rels)
+        PackageWriter._write_parts(writer, parts)
+    return out.getvalue()
 
 
 def save_deterministic(doc, path: Path, stamp: dt.datetime = FIXED_STAMP, author: str = "") -> Path:

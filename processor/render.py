@@ -10,6 +10,7 @@ byte-identical for an identical context.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
@@ -19,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import jinja2
+from docx import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 
@@ -176,7 +178,7 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     images = dict(images or {})
     data = clean_context(dict(context))
     env = jinja_env()
-    tpl = DocxTemplate(path)
+    tpl = _Template(path)
     missing = _undeclared(tpl, path, env) - set(data) - set(images)
     if missing:
         raise ValueError(f"报告模板 {path.name} 需要的数据缺失：{'、'.join(sorted(missing))}")
@@ -187,6 +189,41 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     _post_process(doc)
     blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
     return atomic_write_bytes(Path(out_path), blob)
+
+
+_READ_ONLY_PARTS = frozenset(ct + "+xml" for ct in (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.styles",
+    "application/vnd.ms-word.stylesWithEffects",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.settings",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.webSettings",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.numbering",
+    "application/vnd.openxmlformats-officedocument.theme"))
+
+
+class _Template(DocxTemplate):
+    """docxtpl with its per-template work done once per process: the template's parsed package
+    is copied instead of read and parsed again, and the tag patching of each XML part (a pure
+    function of the part's text) is remembered.  The rendered bytes are the same."""
+
+    _packages: dict[tuple, object] = {}
+    _patched: dict[str, str] = {}
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)  # an edited template is read afresh
+        if key not in self._packages:
+            self._packages[key] = Document(str(path))
+        pristine = self._packages[key]
+        # parts a render only reads (styles alone are ~800 KB of XML) are shared, not copied
+        shared = {id(p): p for p in pristine.part.package.iter_parts() if p.content_type in _READ_ONLY_PARTS}
+        self.docx = copy.deepcopy(pristine, shared)
+
+    def patch_xml(self, src_xml: str) -> str:
+        if src_xml not in self._patched:
+            self._patched[src_xml] = super().patch_xml(src_xml)
+        return self._patched[src_xml]
 
 
 _UNDECLARED: dict[tuple, frozenset] = {}

@@ -225,6 +225,35 @@ def test_rendering_is_deterministic_and_sensitive_to_the_context(tmp_path):
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
+def test_consecutive_renders_do_not_leak_into_each_other(tmp_path):
+    """Renders reuse the parsed template: each document must still be built from the pristine one."""
+    first = sample_context("site_dossier")
+    other = sample_context("site_dossier")
+    other["site"]["name"] = "另一示范点"
+    a = render.render_docx("site_dossier", first, tmp_path / "a.docx")
+    render.render_report("monthly_report", sample_context("monthly_report"), tmp_path / "m.docx")  # adds images
+    b = render.render_docx("site_dossier", other, tmp_path / "b.docx")
+    again = render.render_docx("site_dossier", first, tmp_path / "again.docx")
+    assert again.read_bytes() == a.read_bytes()
+    assert "另一示范点" in _all_text(b) and "另一示范点" not in _all_text(again)
+    with zipfile.ZipFile(again) as zf:
+        assert not [n for n in zf.namelist() if n.startswith("word/media/")]
+
+
+def test_a_template_edited_in_word_is_used_on_the_next_render(tmp_path, monkeypatch):
+    templates = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, templates)
+    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    ctx = sample_context("reminder_list")
+    before = render.render_docx("reminder_list", ctx, tmp_path / "before.docx")
+    assert "请各单位于收到通知后尽快报送" not in _all_text(before)
+    edited = Document(templates / "reminder_list.docx")
+    edited.add_paragraph("请各单位于收到通知后尽快报送。")
+    edited.save(templates / "reminder_list.docx")
+    after = render.render_docx("reminder_list", ctx, tmp_path / "after.docx")
+    assert "请各单位于收到通知后尽快报送" in _all_text(after)
+
+
 # --- LibreOffice: fonts really used, first page image ----------------------------
 needs_office = pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdffonts")),
                                   reason="LibreOffice/poppler not installed")
