@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -201,6 +202,9 @@ _READ_ONLY_PARTS = frozenset(ct + "+xml" for ct in (
     "application/vnd.openxmlformats-officedocument.theme"))
 
 
+_LISTING_CHARS = re.compile("[\n\t\a\f]")
+
+
 class _Template(DocxTemplate):
     """docxtpl with its per-template work done once per process: the template's parsed package
     is copied instead of read and parsed again, and the tag patching of each XML part (a pure
@@ -224,6 +228,13 @@ class _Template(DocxTemplate):
         if src_xml not in self._patched:
             self._patched[src_xml] = super().patch_xml(src_xml)
         return self._patched[src_xml]
+
+    def resolve_listing(self, xml: str) -> str:
+        # docxtpl turns line breaks, tabs and page breaks inside text into Word elements with a
+        # regex pass over every paragraph; a part without any has nothing for it to do
+        if not _LISTING_CHARS.search(xml):
+            return xml
+        return super().resolve_listing(xml)
 
 
 _UNDECLARED: dict[tuple, frozenset] = {}

@@ -240,6 +240,14 @@ def test_consecutive_renders_do_not_leak_into_each_other(tmp_path):
         assert not [n for n in zf.namelist() if n.startswith("word/media/")]
 
 
+def test_a_line_break_in_submitted_text_becomes_a_line_break_in_word(tmp_path):
+    ctx = sample_context("site_dossier")
+    ctx["timeline"][0]["progress"] = "完成党群活动室改造\n启动党员积分管理"
+    out = render.render_docx("site_dossier", ctx, tmp_path / "d.docx")
+    body = _xml_parts(out)["word/document.xml"]
+    assert re.search(r"完成党群活动室改造</w:t>\s*<w:br/>\s*<w:t[^>]*>启动党员积分管理", body)
+
+
 def test_a_template_edited_in_word_is_used_on_the_next_render(tmp_path, monkeypatch):
     templates = tmp_path / "templates"
     shutil.copytree(render.TEMPLATES_DIR, templates)
