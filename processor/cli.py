@@ -179,17 +179,19 @@ def _print_problems(file: Path, result) -> None:
 # --- intake ------------------------------------------------------------------------
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.option("--jobs", "-j", type=click.IntRange(1, 32), default=None,
+              help="同时校验的文件数（每个占用一个进程）；默认按本机 CPU 核数，最多 4。登记仍按收件顺序逐个进行。")
 @click.pass_context
 @friendly_errors
-def process(ctx: click.Context, as_json: bool) -> None:
+def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
     """处理收件箱中的全部文件一次（登记、存档、回执）。"""
-    from processor.intake import process_inbox
+    from processor.intake import default_jobs, process_inbox
     from processor.lock import WorkspaceLock
 
     ws = workspace_of(ctx)
     with WorkspaceLock(ws), progress_bar("处理收件箱") as bar:
         task = bar.add_task("", total=None)
-        outcomes = process_inbox(ws, settle_seconds=ws.intake.stable_seconds,
+        outcomes = process_inbox(ws, settle_seconds=ws.intake.stable_seconds, jobs=jobs or default_jobs(),
                                  on_start=lambda n: bar.update(task, total=n),
                                  on_done=lambda _: bar.advance(task))
     if as_json:

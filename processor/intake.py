@@ -12,6 +12,12 @@ file either still in the inbox or fully recorded and archived:
 
 :func:`recover` finishes steps 4–5 for any arrival a crash interrupted; a file
 whose step 3 never committed is still in the inbox and is simply processed again.
+
+With ``jobs`` > 1, step 1's validation of the next few files runs ahead in that
+many sandboxes at once (it has no side effects), while steps 2–5 stay one
+ordered writer in this process, in inbox order.  The duplicate check happens at
+recording time, and a result is used only if the file still has the identity
+and content it had when it was validated; otherwise the file is validated again.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import os
 import re
 import stat
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -35,10 +43,32 @@ from processor.errors import Problem
 from processor.fsutil import atomic_path, remove_stale_temp_files, sha256_file
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
-from processor.sandbox import Sandbox
+from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
 
 log = logging.getLogger("processor.intake")
+
+MAX_DEFAULT_JOBS = 4  # each sandbox is a process of its own (~100 MB); more rarely helps intake
+LOOK_AHEAD_PER_JOB = 2  # validated results waiting to be recorded, per sandbox
+
+
+def default_jobs() -> int:
+    """Sandboxes for a batch run: one per core, at most MAX_DEFAULT_JOBS."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """A validation done ahead of recording, with what identified the file while it was read."""
+    identity: tuple
+    sha: str
+    result: ValidationResult
+
+
+def _identity(path: Path) -> tuple:
+    """Changes whenever the file is replaced, written to or has its times reset (ctime cannot be set back)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 @dataclass
@@ -67,31 +97,37 @@ class Intake:
         self.roster = roster or workspace_roster(ws)
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
-        self.sandbox = Sandbox(self.roster, self.rulebook, ws.intake)
+        self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
         self._one_at_a_time = threading.Lock()
 
     def close(self) -> None:
-        self.sandbox.close()
+        self.sandboxes.close()
         self.ledger.close()
 
     # --- one file ----------------------------------------------------------------
-    def handle(self, path: Path) -> IntakeOutcome | None:
-        """Process one inbox file; returns None when the file vanished meanwhile."""
+    def handle(self, path: Path, ahead: Future | None = None) -> IntakeOutcome | None:
+        """Process one inbox file; returns None when the file vanished meanwhile.
+
+        ``ahead`` is a validation started earlier (:meth:`_validate_ahead`); it is
+        used only if the file is still the one that was validated."""
         with self._one_at_a_time:
             path = Path(path)
             if not path.is_file() or path.is_symlink():
                 return None
+            identity = _identity(path)
             sha = sha256_file(path)
-            size = path.stat().st_size
+            size = identity[2]
             relative = self._inbox_relative(path)
             folder_unit = self._folder_unit(relative)
             received = self.clock()
 
             original = self._duplicate_target(sha)
-            if original is not None:
+            if original is not None:  # a result validated ahead is simply not used
                 outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
             else:
-                result = self.sandbox.validate(path, folder_unit)
+                result = _still_valid(ahead, identity, sha)
+                if result is None:
+                    result = self.sandboxes.validate(path, folder_unit)
                 checkpoint("after-validate")
                 archive_rel = self._archive(path, sha)
                 checkpoint("after-archive")
@@ -99,6 +135,15 @@ class Intake:
             checkpoint("after-commit")
             self._finish(outcome.file_id, path)
             return outcome
+
+    def _validate_ahead(self, path: Path) -> _Validated | None:
+        """Validate a file before its turn to be recorded (runs on a pool thread; no side effects)."""
+        before = _identity(path)
+        sha = sha256_file(path)
+        result = self.sandboxes.validate(path, self._folder_unit(self._inbox_relative(path)))
+        if _identity(path) != before:
+            return None  # changed while being read: validated again when its turn comes
+        return _Validated(before, sha, result)
 
     def _duplicate_target(self, sha: str):
         rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted','superseded') "
@@ -195,22 +240,47 @@ class Intake:
         return count
 
     def process_all(self, paths: Iterable[Path], *, stop: threading.Event | None = None,
-                    on_done: Callable[[IntakeOutcome | None], None] | None = None) -> list[IntakeOutcome]:
+                    on_done: Callable[[IntakeOutcome | None], None] | None = None,
+                    jobs: int = 1) -> list[IntakeOutcome]:
+        """Every file once, recorded in the given order; ``jobs`` sandboxes validate ahead of the writer."""
         outcomes = []
-        for path in paths:
-            if stop is not None and stop.is_set():
-                break
-            try:
-                outcome = self.handle(path)
-            except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
-                log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。", Path(path).name,
-                          describe_os_error(exc))
-                continue
-            if outcome is not None:
-                outcomes.append(outcome)
-            if on_done:
-                on_done(outcome)
+        with contextlib.closing(self._with_validation_ahead(paths, jobs, stop)) as queued:
+            for path, ahead in queued:
+                try:
+                    outcome = self.handle(path, ahead)
+                except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
+                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。", Path(path).name,
+                              describe_os_error(exc))
+                    continue
+                if outcome is not None:
+                    outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
         return outcomes
+
+    def _with_validation_ahead(self, paths: Iterable[Path], jobs: int, stop: threading.Event | None):
+        """Yield (path, validation future or None) in order, keeping a bounded window validating ahead."""
+        stopped = (lambda: False) if stop is None else stop.is_set
+        if jobs <= 1:
+            for path in paths:
+                if stopped():
+                    return
+                yield path, None
+            return
+        self.sandboxes.grow(jobs)
+        waiting = iter(paths)
+        window: deque[tuple[Path, Future]] = deque()
+        with ThreadPoolExecutor(jobs, thread_name_prefix="processor-validate") as pool:
+            try:
+                while not stopped():
+                    while len(window) < jobs * LOOK_AHEAD_PER_JOB and (path := next(waiting, None)) is not None:
+                        window.append((path, pool.submit(self._validate_ahead, Path(path))))
+                    if not window:
+                        return
+                    yield window.popleft()
+            finally:
+                for _, ahead in window:  # stopped or failed: validations not started are dropped
+                    ahead.cancel()
 
 
 _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
@@ -238,15 +308,19 @@ def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
 
 def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
                   settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
-                  on_done: Callable[[IntakeOutcome | None], None] | None = None) -> list[IntakeOutcome]:
-    """One pass over the inbox: recovery first, then every waiting file once."""
+                  on_done: Callable[[IntakeOutcome | None], None] | None = None,
+                  jobs: int | None = None) -> list[IntakeOutcome]:
+    """One pass over the inbox: recovery first, then every waiting file once, in inbox order.
+
+    ``jobs`` > 1 validates that many files at once in separate sandboxes (the CLI
+    passes :func:`default_jobs`); None or 1 validates one file at a time."""
     intake = Intake(ws, clock=(lambda: now) if now else None)
     try:
         intake.recover()
         paths = inbox_files(ws, settle_seconds)
         if on_start:
             on_start(len(paths))
-        return intake.process_all(paths, stop=stop, on_done=on_done)
+        return intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1)
     finally:
         intake.close()
 
@@ -254,6 +328,20 @@ def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: thread
 def recover(ws: Workspace) -> int:
     with contextlib.closing(Intake(ws)) as intake:
         return intake.recover()
+
+
+def _still_valid(ahead: Future | None, identity: tuple, sha: str) -> ValidationResult | None:
+    """The result validated ahead, if the file is still exactly the one that was validated."""
+    if ahead is None:
+        return None
+    try:
+        validated = ahead.result()
+    except Exception as exc:  # vanished or unreadable then, or no sandbox: validated again now, as without look-ahead
+        log.debug("validation ahead failed: %r", exc)
+        return None
+    if validated is None or validated.identity != identity or validated.sha != sha:
+        return None
+    return validated.result
 
 
 def _summary(result: ValidationResult) -> dict:

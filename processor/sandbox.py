@@ -6,12 +6,17 @@ what it needs at start plus ``intake.memory_mb``; a file that needs more is
 rejected as ``too-large``.  A file that takes longer than ``intake.timeout_seconds``
 is rejected as ``timeout`` and the child is killed and replaced.  Either way the
 processor itself, and every other file, carries on.
+
+:class:`SandboxPool` holds several such children so that files can be
+validated side by side (one file per child at a time); every child keeps its
+own time and memory budget.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import resource
 import signal
 import threading
@@ -126,6 +131,40 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._stop()
+
+
+class SandboxPool:
+    """Sandboxes shared by threads: ``validate`` borrows an idle one (waiting if all are busy)."""
+
+    def __init__(self, roster, rulebook, limits: IntakeSettings):
+        self.roster, self.rulebook, self.limits = roster, rulebook, limits
+        self._all: list[Sandbox] = []
+        self._idle: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
+        self._grow_lock = threading.Lock()
+        self.grow(1)
+
+    @property
+    def size(self) -> int:
+        return len(self._all)
+
+    def grow(self, size: int) -> None:
+        """At least ``size`` sandboxes; each starts its child on first use."""
+        with self._grow_lock:
+            while len(self._all) < size:
+                sandbox = Sandbox(self.roster, self.rulebook, self.limits)
+                self._all.append(sandbox)
+                self._idle.put(sandbox)
+
+    def validate(self, path: Path, expected_unit: str | None = None) -> ValidationResult:
+        sandbox = self._idle.get()
+        try:
+            return sandbox.validate(path, expected_unit)
+        finally:
+            self._idle.put(sandbox)
+
+    def close(self) -> None:
+        for sandbox in self._all:
+            sandbox.close()
 
 
 def _seconds(value: float) -> str:
