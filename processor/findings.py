@@ -14,6 +14,9 @@ yet, never "failed".
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from processor import periods as P
-from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
+from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger, records_frame
 from processor.rulebook import Rule, Rulebook
 from schemas.form import SHEETS_BY_KEY
 
@@ -64,51 +67,132 @@ class Finding:
 
 # --- the data a check looks at ------------------------------------------------------------
 
-@dataclass
-class LedgerData:
-    """Accepted rows of every sheet (months up to ``until``) and every arrival, loaded once."""
+# The sheets the checks read (a unit's evaluation loads only these).
+CHECKED_SHEETS = ("sites", "contacts", "org_life", "hardware")
 
-    frames: dict[str, pd.DataFrame]
-    files: list[dict]
-    until: str | None = None
+
+class LedgerData:
+    """Accepted rows of every sheet (months up to ``until``) and every arrival, loaded once.
+
+    The rows are kept as records (one dict per row, in the ledger's order, dates as
+    ``datetime.date``, ``None`` for a missing value) — what the checks read.  The
+    reports' DataFrames (:attr:`frames`, :meth:`rows`) are built only when asked
+    for, a sheet at a time.  Data made by :meth:`restrict` takes its frames from
+    its parent's (a mask, not a rebuild).
+    """
+
+    def __init__(self, frames: dict[str, pd.DataFrame] | None = None, files: list[dict] | None = None,
+                 until: str | None = None, *, records: dict[str, list[dict]] | None = None,
+                 parent: tuple["LedgerData", str | None, set | None] | None = None,
+                 keys: Iterable[str] | None = None):
+        if frames is None and records is None:
+            raise ValueError("LedgerData needs frames or records")
+        self.files = files if files is not None else []
+        self.until = until
+        self._frames: dict[str, pd.DataFrame] = dict(frames or {})
+        self._records: dict[str, list[dict]] = dict(records or {})
+        self._keys = list(keys if keys is not None else frames if frames is not None else records)
+        self._parent = parent  # (data, until, units) this was restricted from
+        self._index: dict[str, _SheetIndex] = {}
 
     @classmethod
-    def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None
-             ) -> "LedgerData":
+    def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
+             sheets: Iterable[str] | None = None) -> "LedgerData":
+        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all."""
         units = list(units) if units is not None else None
-        frames = {}
-        for key in SHEETS_BY_KEY:
-            frame = ledger.accepted_rows(key, units=units, plain=True)
-            if until is not None:
-                frame = frame[frame["month"] <= until]
-            frames[key] = frame.reset_index(drop=True)
+        records = {key: ledger.accepted_records(key, units=units, until=until)
+                   for key in (sheets or SHEETS_BY_KEY)}
         files = [dict(r) for r in ledger.files(units=units)]
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
             files = [f for f in files if f["month"] and f["month"] <= until]
-        return cls(frames, files, until)
+        return cls(None, files, until, records=records)
 
     def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> "LedgerData":
         """The same data narrowed to months up to ``until`` and to some units."""
         units = set(units) if units is not None else None
-
-        def keep_frame(frame: pd.DataFrame) -> pd.DataFrame:
-            mask = pd.Series(True, index=frame.index)
-            if until is not None:
-                mask &= frame["month"] <= until
-            if units is not None:
-                mask &= frame["unit"].isin(units)
-            return frame[mask].reset_index(drop=True)
-
         files = [f for f in self.files if (until is None or (f["month"] and f["month"] <= until))
                  and (units is None or f["unit"] in units)]
         limit = min(filter(None, [until, self.until]), default=None)
-        return LedgerData({k: keep_frame(f) for k, f in self.frames.items()}, files, limit)
+        # each sheet is narrowed when first read (a check-only evaluation reads four of seven)
+        return LedgerData(None, files, limit, records={}, parent=(self, until, units), keys=self._keys)
+
+    # --- records: what the checks read -------------------------------------------------
+    def records(self, key: str, *, unit: str | None = None, site: str | None = None,
+                months: Iterable[str] | None = None) -> list[dict]:
+        """The rows of one sheet as records, in the ledger's order (the same rows as :meth:`rows`).
+
+        The dicts are shared with this data: read them, do not change them.
+        """
+        if unit is None and site is None and months is None:
+            return self._sheet_records(key)
+        index = self._sheet_index(key)
+        if months is not None:
+            months = set(months)
+        if unit is not None and site is not None:
+            found = index.by_site.get((unit, site), [])
+        elif unit is not None:
+            found = index.by_unit.get(unit, [])
+        elif months is not None and len(months) == 1:
+            found, months = index.by_month.get(next(iter(months)), []), None
+        else:
+            found = self._sheet_records(key)
+        if site is not None and unit is None:
+            found = [r for r in found if r["site"] == site]
+        if months is not None:
+            found = [r for r in found if r["month"] in months]
+        return found
+
+    def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
+        """The rows of one (unit, site), ``None`` being a site name like any other."""
+        return self._sheet_index(key).by_site.get((unit, site), [])
+
+    def _sheet_records(self, key: str) -> list[dict]:
+        if key not in self._records:
+            if key not in self._keys:
+                raise KeyError(key)
+            if self._parent is not None:
+                parent, until, units = self._parent
+                self._records[key] = [r for r in parent._sheet_records(key) if (until is None or r["month"] <= until)
+                                      and (units is None or r["unit"] in units)]
+            else:
+                self._records[key] = frame_records(self._frames[key])
+        return self._records[key]
+
+    def _sheet_index(self, key: str) -> "_SheetIndex":
+        if key not in self._index:
+            self._index[key] = _SheetIndex(self._sheet_records(key))
+        return self._index[key]
+
+    # --- frames: what the reports read ---------------------------------------------------
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {key: self.frame(key) for key in self._keys}
+
+    def frame(self, key: str) -> pd.DataFrame:
+        """One sheet's rows as a DataFrame of plain objects, built on first use."""
+        if key not in self._frames:
+            if key not in self._keys:
+                raise KeyError(key)
+            self._frames[key] = self._build_frame(key)
+        return self._frames[key]
+
+    def _build_frame(self, key: str) -> pd.DataFrame:
+        if self._parent is None:
+            return records_frame(key, self._sheet_records(key), plain=True)
+        parent, until, units = self._parent
+        frame = parent.frame(key)  # masking the parent's frame is cheaper than building one
+        mask = pd.Series(True, index=frame.index)
+        if until is not None:
+            mask &= frame["month"] <= until
+        if units is not None:
+            mask &= frame["unit"].isin(units)
+        return frame[mask].reset_index(drop=True)
 
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
-        frame = self.frames[key]
+        frame = self.frame(key)
         mask = np.ones(len(frame), dtype=bool)  # numpy masks: this runs thousands of times per consolidation
         if unit is not None:
             mask &= frame["unit"].to_numpy() == unit
@@ -121,9 +205,56 @@ class LedgerData:
     def source_files(self) -> list[dict]:
         """The accepted arrivals whose rows are in this data (for manifests and dossiers)."""
         ids = set()
-        for frame in self.frames.values():
-            ids.update(int(i) for i in frame["file_id"].unique())
+        for key in self._keys:
+            if key in self._frames and key not in self._records:
+                ids.update(self._frames[key]["file_id"].unique())
+            else:
+                ids.update(r["file_id"] for r in self._sheet_records(key))
+        ids = {int(i) for i in ids}
         return [f for f in self.files if f["id"] in ids]
+
+
+class _SheetIndex:
+    """One sheet's records by month, by unit and by (unit, site), each list in the ledger's order;
+    each index is built when first asked for."""
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+
+    def _group(self, key: Callable[[dict], object]) -> dict:
+        out: dict = {}
+        for r in self.records:
+            out.setdefault(key(r), []).append(r)
+        return out
+
+    @functools.cached_property
+    def by_month(self) -> dict[str, list[dict]]:
+        return self._group(operator.itemgetter("month"))
+
+    @functools.cached_property
+    def by_unit(self) -> dict[str, list[dict]]:
+        return self._group(operator.itemgetter("unit"))
+
+    @functools.cached_property
+    def by_site(self) -> dict[tuple, list[dict]]:
+        return self._group(lambda r: (r["unit"], r.get("site")))
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts (what ``to_dict("records")`` gives, column by column: much faster)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
+
+
+def _missing(value) -> bool:
+    """None, NaN, NaT or pd.NA: what pandas' ``isna`` calls missing, for one plain value."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _row_order(r: dict):
+    """Sort key of (month, row), a missing row last: as ``sort_values(["month", "row"])`` orders."""
+    row = r["row"]
+    return r["month"], _missing(row), 0 if _missing(row) else row
 
 
 @dataclass
@@ -136,12 +267,20 @@ class Scope:
     today: dt.date
     _memo: dict = field(default_factory=dict, repr=False, compare=False)  # sites per months asked
 
-    @property
+    @functools.cached_property
     def last_month(self) -> str:
         return max(self.months)
 
     def periods(self, kind: str) -> list[P.Period]:
-        return P.periods_in(min(self.months), max(self.months), kind)
+        if ("periods", kind) not in self._memo:  # asked by every rule of the kind
+            self._memo[("periods", kind)] = P.periods_in(min(self.months), max(self.months), kind)
+        return list(self._memo[("periods", kind)])
+
+    def months_of(self, period: P.Period) -> tuple[str, ...]:
+        """``period.months``, worked out once per period."""
+        if ("months", period) not in self._memo:
+            self._memo[("months", period)] = tuple(period.months)
+        return self._memo[("months", period)]
 
     def is_closed(self, period: P.Period) -> bool:
         """Ended on ``today`` and wholly covered by the months in scope."""
@@ -152,34 +291,44 @@ class Scope:
 
     def sites_in(self, months: Iterable[str]) -> list[dict]:
         """Sites listed by any submission of these months: the latest row of each (unit, site)."""
-        months = tuple(months)
+        return [dict(r) for r in self._sites(tuple(months))]
+
+    def _sites(self, months: tuple[str, ...]) -> list[dict]:
+        """:meth:`sites_in`'s records themselves (shared: the checks only read them)."""
         if ("sites_in", months) not in self._memo:  # every check asks again for each period
             self._memo[("sites_in", months)] = self._sites_in(months)
-        return [dict(r) for r in self._memo[("sites_in", months)]]
+        return self._memo[("sites_in", months)]
 
     def _sites_in(self, months: tuple[str, ...]) -> list[dict]:
-        frame = self.ledger_data.rows("sites", months=[m for m in months if m <= self.last_month])
-        frame = frame[frame["unit"].isin(self.units)]
-        latest = frame.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
+        rows = self.ledger_data.records("sites", months=[m for m in months if m <= self.last_month])
         order = {u: i for i, u in enumerate(self.units)}
-        records = latest.to_dict("records")
-        return sorted(records, key=lambda r: (order[r["unit"]], r["row"] if r["row"] is not None else 0))
+        ranked = sorted((r for r in rows if r["unit"] in order), key=_row_order)
+        last: dict[tuple, int] = {}  # (unit, site) -> position of its latest row; a missing key is no group
+        for i, r in enumerate(ranked):
+            if not _missing(r["site"]):
+                last[(r["unit"], r["site"])] = i
+        latest = [ranked[i] for i in sorted(last.values())]
+        return sorted(latest, key=lambda r: (order[r["unit"]], r["row"] if r["row"] is not None else 0))
 
     def current_sites(self) -> list[dict]:
         """Each unit's sites as listed in its latest submission in scope."""
+        return [dict(r) for r in self._current()]
+
+    def _current(self) -> list[dict]:
         if "current_sites" not in self._memo:
             self._memo["current_sites"] = self._current_sites()
-        return [dict(r) for r in self._memo["current_sites"]]
+        return self._memo["current_sites"]
 
     def _current_sites(self) -> list[dict]:
-        frame = self.ledger_data.rows("sites")
-        frame = frame[(frame["month"] <= self.last_month) & frame["unit"].isin(self.units)]
-        if frame.empty:
-            return []
-        latest_month = frame.groupby("unit")["month"].transform("max")
-        frame = frame[frame["month"] == latest_month]
         order = {u: i for i, u in enumerate(self.units)}
-        return sorted(frame.to_dict("records"), key=lambda r: (order[r["unit"]], r["row"] or 0))
+        last = self.last_month
+        rows = [r for r in self.ledger_data.records("sites") if r["month"] <= last and r["unit"] in order]
+        latest: dict[str, str] = {}
+        for r in rows:
+            if r["unit"] not in latest or r["month"] > latest[r["unit"]]:
+                latest[r["unit"]] = r["month"]
+        rows = [r for r in rows if r["month"] == latest[r["unit"]]]
+        return sorted(rows, key=lambda r: (order[r["unit"]], r["row"] or 0))
 
 
 def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period | None,
@@ -188,9 +337,14 @@ def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Pe
     if period is None:
         label, name = str(year), f"{year}年度"
     else:
-        label, name = period.label, period.name
+        label, name = period.label, _period_name(period)
     return Finding(code, rule.clause, rule.title, rule.wording, unit, site, label, name, status,
                    evidence, kind, staff)
+
+
+@functools.lru_cache(maxsize=256)
+def _period_name(period: P.Period) -> str:
+    return period.name  # worked out once: a province's findings name the same few periods thousands of times
 
 
 def _year_period(scope: Scope) -> P.Period:
@@ -203,7 +357,7 @@ def check_site_count(scope: Scope) -> Iterator[Finding]:
     """G-1: each unit cultivates between min_sites and max_sites sites (its latest submission)."""
     rule = scope.rulebook["G-1"]
     low, high = rule.get("min_sites", 1), rule.get("max_sites", 2)
-    sites = scope.current_sites()
+    sites = scope._current()
     for unit in scope.units:
         listed = [s for s in sites if s["unit"] == unit]
         if not listed:
@@ -220,7 +374,7 @@ def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-1a"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
     year = _year_period(scope)
-    for site in scope.current_sites():
+    for site in scope._current():
         fixed = site["contact_date"]
         staff = site["staff"] or ""
         if fixed is not None and fixed < deadline and staff:
@@ -241,7 +395,7 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-1a"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
     year = _year_period(scope)
-    sites = scope.current_sites()
+    sites = scope._current()
     for name in scope.staff:
         mine = [s for s in sites if s["staff"] == name]
         in_time = [s for s in mine if s["contact_date"] is not None and s["contact_date"] < deadline]
@@ -259,11 +413,9 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
                        evidence=evidence, staff=name)
 
 
-def _site_counts(frame: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """How many rows each (unit, site) has: one grouped count instead of a mask per site."""
-    if frame.empty:
-        return {}
-    return {key: int(n) for key, n in frame.groupby(["unit", "site"]).size().items()}
+def _site_counts(records: Iterable[dict]) -> Counter:
+    """How many rows each (unit, site) has: one count instead of a filter per site."""
+    return Counter((r["unit"], r["site"]) for r in records)
 
 
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
@@ -272,8 +424,8 @@ def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     need = rule.get("min_contacts", 1)
     for month in scope.months:
         period = P.period_of(month, "month")
-        counts = _site_counts(scope.ledger_data.rows("contacts", months=[month]))
-        for site in scope.sites_in([month]):
+        counts = _site_counts(scope.ledger_data.records("contacts", months=[month]))
+        for site in scope._sites((month,)):
             if site["month"] != month:
                 continue
             n = counts.get((site["unit"], site["site"]), 0)
@@ -289,9 +441,9 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
     need = rule.get("min_visits", 1)
     modes = list(rule.get("onsite_modes", []))
     for quarter in scope.periods("quarter"):
-        contacts = scope.ledger_data.rows("contacts", months=quarter.months)
-        counts = _site_counts(contacts[contacts["mode"].isin(modes)])
-        for site in scope.sites_in(quarter.months):
+        contacts = scope.ledger_data.records("contacts", months=scope.months_of(quarter))
+        counts = _site_counts(c for c in contacts if c["mode"] in modes)
+        for site in scope._sites(scope.months_of(quarter)):
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
             yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
@@ -305,11 +457,10 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-2"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "11-30"))
     year = _year_period(scope)
-    all_rows = scope.ledger_data.rows("sites")
-    all_rows = all_rows[all_rows["month"] <= scope.last_month]
-    for site in scope.current_sites():
-        dates = [d for d in all_rows[(all_rows["unit"] == site["unit"])
-                                     & (all_rows["site"] == site["site"])]["plan_date"] if d is not None]
+    for site in scope._current():
+        # every unit's rows up to the last month; a missing site name matches nothing (as in pandas)
+        rows = [] if _missing(site["site"]) else scope.ledger_data.site_records("sites", site["unit"], site["site"])
+        dates = [r["plan_date"] for r in rows if r["month"] <= scope.last_month and r["plan_date"] is not None]
         reported = min(dates) if dates else None
         if reported is not None:
             status = MET if reported <= deadline else FAILED
@@ -321,21 +472,47 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
                        status=status, evidence=evidence, kind=site["enterprise_kind"])
 
 
+_CONGRESS = "党员大会"  # the one activity X-1 concerns
+
+
+def _lacks_quorum(activity, expected, present) -> bool:
+    """X-1: a 党员大会 counts only when more than half of its expected members were present."""
+    if activity != _CONGRESS:
+        return False
+    if not (type(expected) is int and type(present) is int) and (_missing(expected) or _missing(present)):
+        return False
+    return int(present) * 2 <= int(expected)
+
+
+def _quorum_rule_on(rulebook: Rulebook) -> bool:
+    return rulebook["X-1"].get("enabled", True)
+
+
+def split_activities(records: list[dict], rulebook: Rulebook) -> tuple[list[dict], list[dict]]:
+    """Split 组织生活 records into those that count and 党员大会 without a quorum (X-1)."""
+    if not _quorum_rule_on(rulebook):
+        return records, []
+    counted, excluded = [], []
+    for r in records:  # the cheap test first: most rows are other activities
+        if r["activity"] == _CONGRESS and _lacks_quorum(r["activity"], r["expected"], r["present"]):
+            excluded.append(r)
+        else:
+            counted.append(r)
+    return counted, excluded
+
+
 def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split 组织生活 rows into those that count and 党员大会 without a quorum (X-1)."""
-    x1 = rulebook["X-1"]
-    if not x1.get("enabled", True) or frame.empty:
+    """:func:`split_activities` for a frame of 组织生活 rows."""
+    if not _quorum_rule_on(rulebook) or frame.empty:
         return frame, frame.iloc[0:0]
-    no_quorum = (frame["activity"] == "党员大会") & frame["expected"].notna() & frame["present"].notna() & (
-        frame["present"].fillna(0).astype(int) * 2 <= frame["expected"].fillna(0).astype(int))
+    no_quorum = np.array([_lacks_quorum(*values) for values in zip(
+        frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist())], dtype=bool)
     return frame[~no_quorum], frame[no_quorum]
 
 
-def _tally(frame: pd.DataFrame) -> dict[tuple[str, str, str], int]:
+def _tally(records: list[dict]) -> Counter:
     """How many rows each (unit, site, activity) has."""
-    if frame.empty:
-        return {}
-    return frame.groupby(["unit", "site", "activity"]).size().to_dict()
+    return Counter((r["unit"], r["site"], r["activity"]) for r in records)
 
 
 def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
@@ -345,10 +522,10 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
     for rule in book.frequency_rules():
         for period in scope.periods(rule.period):
             if period.label not in tallies:
-                life = scope.ledger_data.rows("org_life", months=period.months)
-                tallies[period.label] = tuple(_tally(part) for part in counted_activities(life, book))
+                life = scope.ledger_data.records("org_life", months=scope.months_of(period))
+                tallies[period.label] = tuple(_tally(part) for part in split_activities(life, book))
             counted, excluded = tallies[period.label]
-            for site in scope.sites_in(period.months):
+            for site in scope._sites(scope.months_of(period)):
                 if site["enterprise_kind"] != rule.applies_to:
                     continue
                 key = (site["unit"], site["site"])
@@ -367,10 +544,13 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
 
 def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
     """(site row, latest 硬件设施 row) for each current site that has one."""
-    hw = scope.ledger_data.rows("hardware")
-    hw = hw[hw["month"] <= scope.last_month].sort_values(["month", "row"])
-    latest = {(r["unit"], r["site"]): r for r in hw.to_dict("records")}
-    return [(s, latest[(s["unit"], s["site"])]) for s in scope.current_sites() if (s["unit"], s["site"]) in latest]
+    out = []
+    for s in scope._current():
+        rows = [r for r in scope.ledger_data.site_records("hardware", s["unit"], s["site"])
+                if r["month"] <= scope.last_month]
+        if rows:
+            out.append((s, sorted(rows, key=_row_order)[-1]))  # the last of equals, as a stable sort leaves it
+    return out
 
 
 def check_hardware_items(scope: Scope) -> Iterator[Finding]:
@@ -397,7 +577,7 @@ def check_room_area(scope: Scope) -> Iterator[Finding]:
             continue
         need = float(rule.params["min_room_area"])
         area = row.get("room_area")
-        area = None if area is None or pd.isna(area) else float(area)
+        area = None if _missing(area) else float(area)
         if area is None:
             status, evidence = FAILED, f"未填写党员活动室面积（要求不少于{_num(need)}平方米）"
         else:
@@ -479,6 +659,15 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
                            status=status, evidence=evidence)
 
 
+def _problem_order(r: dict):
+    """Sort key of (month, date, row), a missing value last: as ``sort_values`` orders them."""
+    date, row = r["date"], r["row"]
+    if type(date) is dt.date and type(row) is int:
+        return r["month"], False, date, False, row
+    return (r["month"], _missing(date), dt.date.min if _missing(date) else date,
+            _missing(row), 0 if _missing(row) else row)
+
+
 @dataclass
 class ProblemRecord:
     """A problem found during liaison (X-2) and where it stands."""
@@ -494,9 +683,15 @@ class ProblemRecord:
     staff: str
 
 
-def tracked_problems(contacts: pd.DataFrame) -> list[ProblemRecord]:
-    """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结."""
-    records = contacts.sort_values(["month", "date", "row"]).to_dict("records")
+def tracked_problems(contacts: list[dict] | pd.DataFrame) -> list[ProblemRecord]:
+    """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结.
+
+    ``contacts``: 联系指导记录 rows (records, or a frame of them).
+    """
+    if isinstance(contacts, pd.DataFrame):
+        contacts = frame_records(contacts)
+    # only rows with a problem text take part; sorting them alone keeps their order among all rows
+    records = sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order)
     closed: dict[tuple, list] = {}  # (unit, site, text) -> dates marked 已办结 (one pass, not one per problem)
     for c in records:
         text = (c.get("problem") or "").strip()
@@ -520,9 +715,10 @@ def tracked_problems(contacts: pd.DataFrame) -> list[ProblemRecord]:
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     """X-2: a problem still 未办结 past its 整改时限 is overdue."""
     rule = scope.rulebook["X-2"]
-    contacts = scope.ledger_data.rows("contacts")
-    contacts = contacts[(contacts["month"] <= scope.last_month) & contacts["unit"].isin(scope.units)]
-    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(sorted(contacts["month"].unique()))}
+    units, last = set(scope.units), scope.last_month
+    contacts = [c for c in scope.ledger_data.records("contacts") if c["month"] <= last and c["unit"] in units]
+    months = tuple(sorted({c["month"] for c in contacts}))
+    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope._sites(months)}
     for p in tracked_problems(contacts):
         period = P.period_of(p.month, "month")
         limit = f"整改时限{_d(p.deadline)}" if p.deadline else "未定整改时限"
@@ -573,12 +769,14 @@ def roster_staff(roster) -> list[str]:
 
 
 def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months: list[str],
-               today: dt.date, units: list[str] | None = None) -> Scope:
+               today: dt.date, units: list[str] | None = None, sheets: Iterable[str] | None = None) -> Scope:
+    """``sheets``: the sheets to load when ``ledger`` is a Ledger (all by default)."""
     if not months:
         raise ValueError("至少需要一个月份")
     months = sorted(set(months))
     # a unit's findings read only its own rows: a receipt must not load the whole ledger
-    data = ledger if isinstance(ledger, LedgerData) else LedgerData.load(ledger, until=max(months), units=units)
+    data = (ledger if isinstance(ledger, LedgerData)
+            else LedgerData.load(ledger, until=max(months), units=units, sheets=sheets))
     if data.until is None or data.until > max(months):
         data = data.restrict(until=max(months))
     all_units = roster_units(roster, data)
@@ -592,7 +790,7 @@ def evaluate(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months:
 
     ``units`` narrows the evaluation to some units (staff findings are then left out).
     """
-    scope = make_scope(ledger, rulebook, roster, months=months, today=today, units=units)
+    scope = make_scope(ledger, rulebook, roster, months=months, today=today, units=units, sheets=CHECKED_SHEETS)
     out: list[Finding] = []
     for check in CHECKS:
         out.extend(check.run(scope))

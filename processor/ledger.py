@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import operator
 import sqlite3
 import threading
 from pathlib import Path
@@ -255,13 +256,15 @@ class Ledger:
         return self.query("SELECT * FROM files WHERE receipt_path IS NULL OR inbox_removed = 0 ORDER BY id")
 
     # --- data for consolidation ------------------------------------------------
-    def accepted_rows(self, sheet_key: str, *, months: Iterable[str] | None = None,
-                      units: Iterable[str] | None = None, plain: bool = False) -> pd.DataFrame:
-        """Rows of one sheet from the current accepted submissions, with unit and month.
+    def accepted_records(self, sheet_key: str, *, months: Iterable[str] | None = None,
+                         units: Iterable[str] | None = None, until: str | None = None) -> list[dict]:
+        """Rows of one sheet from the current accepted submissions, one dict per row.
 
-        Date columns come back as ``datetime.date``; the frame always has every
-        model column even when empty.  ``plain`` keeps every value a Python object
-        with ``None`` for a missing one (no NaN), as rule checks and reports want.
+        Keys are :func:`sheet_columns` in order (file_id, unit, month, row, then the
+        model's fields); dates are ``datetime.date``, a missing value is ``None``.
+        Ordered by unit, month and row.  ``until`` keeps months up to that one.
+        Repeated values (units, months, sites, dates, vocabulary) share one object
+        per call, so a province's rows take less memory.
         """
         spec = SHEETS_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
@@ -273,18 +276,62 @@ class Ledger:
             units = list(units)
             where.append(f"t.unit IN ({', '.join('?' * len(units))})")
             params += units
+        if until is not None:
+            where.append("t.month <= ?")
+            params.append(until)
         names = [f.name for f in data_fields(spec)]
         sql = (f"SELECT t.file_id, t.unit, t.month, t.row, {', '.join('t.' + n for n in names)} "
                f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
                f"ORDER BY t.unit, t.month, t.row")
-        rows = self.query(sql, params)
-        columns = ["file_id", "unit", "month", "row", *names]
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=columns, dtype=object if plain else None)
-        for f in data_fields(spec):
-            if f.kind == "date":
-                frame[f.name] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else None
-                                 for v in frame[f.name]]
-        return frame
+        columns = sheet_columns(sheet_key)
+        is_date = [False] * len(_KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
+        # One object per distinct value of a column (a province repeats units, months, sites, dates
+        # and vocabulary on every row).  Per column: SQLite's column affinity keeps ints and floats
+        # apart within one, so equal keys are equal values of one type.
+        shared: list[dict] = [{} for _ in columns]
+        out: list[dict] = []
+        with self._lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None  # plain tuples: a Row per row is wasted work here
+            cursor.execute(sql, params)
+            while chunk := cursor.fetchmany(4096):
+                values = []
+                for column, date, seen in zip(zip(*chunk), is_date, shared):
+                    if date:
+                        for text in set(column).difference(seen):
+                            seen[text] = dt.date.fromisoformat(text) if isinstance(text, str) and text else None
+                        values.append(map(seen.__getitem__, column))
+                    else:
+                        values.append(map(seen.setdefault, column, column))
+                out.extend(dict(zip(columns, row)) for row in zip(*values))
+            cursor.close()
+        return out
+
+    def accepted_rows(self, sheet_key: str, *, months: Iterable[str] | None = None,
+                      units: Iterable[str] | None = None, plain: bool = False) -> pd.DataFrame:
+        """:meth:`accepted_records` as a frame that always has every model column, even when empty.
+
+        ``plain`` keeps every value a Python object with ``None`` for a missing one
+        (no NaN), as rule checks and reports want.
+        """
+        return records_frame(sheet_key, self.accepted_records(sheet_key, months=months, units=units),
+                             plain=plain)
+
+
+def sheet_columns(sheet_key: str) -> list[str]:
+    """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
+    return [*_KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
+
+
+def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
+    """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
+    columns = sheet_columns(sheet_key)
+    values = operator.itemgetter(*columns)
+    frame = pd.DataFrame([values(r) for r in records], columns=columns, dtype=object if plain else None)
+    for f in data_fields(SHEETS_BY_KEY[sheet_key]):
+        if f.kind == "date":  # assigned as a list of dates, as the frame has always been built
+            frame[f.name] = [r[f.name] for r in records]
+    return frame
 
 
 def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names: list[str]) -> list[tuple]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
-from processor.findings import AT_RISK, CHECKS, FAILED, MET, evaluate
+from processor.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
+                                split_activities)
 from processor.roster import sample_roster
 from processor.rulebook import load_rulebook
 from processor.paths import RULEBOOK_PATH
@@ -260,3 +262,88 @@ def test_findings_carry_clause_wording_and_chinese_period(lb, book, roster):
         assert f.status in (MET, AT_RISK, FAILED)
         assert f.period_name and "None" not in f.evidence and f.evidence
         assert not any(c.isascii() and c.isalpha() for c in f.evidence.replace("VCD", ""))
+
+
+# --- one unit's findings and the province's agree, whatever the data is read from -----------------
+
+def busy_quarter(lb):
+    """Three units over Q4: a site replaced mid-quarter, a corrected resubmission, a meeting without a
+    quorum, problems open and closed, a missing hardware item, a late form and a rejected one; and a
+    September visit that Q4 must not count."""
+    lb.submit("榕城区", "2026-09", sites=[site("甲", "非公"), site("乙")],
+              contacts=[contact(D(2026, 9, 20), "甲", mode="现场指导")])
+    lb.submit("榕城区", "2026-10", sites=[site("甲", "非公", plan_date=D(2026, 10, 20)), site("乙")],
+              contacts=[contact(D(2026, 10, 8), "甲", problem="台账不全", deadline=D(2026, 10, 31), state="未办结"),
+                        contact(D(2026, 10, 9), "乙", mode="现场指导")],
+              org_life=[activity(D(2026, 10, 20), "甲", "党员大会", expected=10, present=5),
+                        activity(D(2026, 10, 21), "乙", "党员大会")],
+              hardware_rows=[hardware("甲", missing=["电脑"], area=40.0), hardware("乙")])
+    lb.submit("榕城区", "2026-11", sites=[site("甲", "非公"), site("丙", staff="林少华")],
+              contacts=[contact(D(2026, 11, 10), "甲", problem="台账不全", state="已办结")],
+              org_life=[activity(D(2026, 11, 5), "甲", "党员大会", expected=10, present=6)])
+    lb.submit("鼓山区", "2026-10", sites=[site("丁", "非公", contact_date=D(2026, 10, 8))], received=D(2026, 11, 9))
+    lb.submit("鼓山区", "2026-11", sites=[site("丁", "非公")],
+              contacts=[contact(D(2026, 11, 3), "丁", problem="制度未上墙", deadline=D(2026, 11, 20))])
+    lb.submit("鼓山区", "2026-11", sites=[site("丁", "非公"), site("戊")],  # corrected form replaces the first
+              contacts=[contact(D(2026, 11, 4), "戊", problem="制度未上墙", deadline=D(2026, 12, 20))])
+    lb.reject("闽江区", "2026-11")
+    lb.submit("闽江区", "2026-12", sites=[site("己", plan_date=D(2026, 12, 15))],
+              org_life=[activity(D(2026, 12, 1), "己", "党课")])
+
+
+def per_unit_frames(data: LedgerData, unit: str) -> LedgerData:
+    """One unit's data built from frames, as the consolidation splits it for the dossiers."""
+    frames = {k: f[f["unit"] == unit].reset_index(drop=True) for k, f in data.frames.items()}
+    return LedgerData(frames, [f for f in data.files if f["unit"] == unit], data.until)
+
+
+@pytest.mark.parametrize("months, today", [(["2026-11"], D(2026, 12, 6)), (Q4, AFTER_Q4)])
+def test_a_units_own_findings_equal_the_province_findings_for_that_unit(lb, book, roster, months, today):
+    busy_quarter(lb)
+    province = evaluate(LedgerData.load(lb.ledger), book, roster, months=months, today=today)
+    assert {f.unit for f in province} >= {"榕城区", "鼓山区", "闽江区", ""}
+    assert one(province, "quarterly-visit", unit="榕城区", site="甲").status != MET  # September's is Q3's
+    assert one(province, "quarterly-visit", unit="榕城区", site="乙").status == MET
+    whole = LedgerData.load(lb.ledger)
+    for unit in roster.unit_names:
+        expected = [f.to_dict() for f in province if f.unit == unit]
+        alone = evaluate(lb.ledger, book, roster, months=months, today=today, units=[unit])  # the receipt's call
+        assert [f.to_dict() for f in alone] == expected, unit
+        from_frames = evaluate(per_unit_frames(whole, unit), book, roster, months=months, today=today, units=[unit])
+        assert [f.to_dict() for f in from_frames] == expected, unit
+    assert [f.to_dict() for f in evaluate(lb.ledger, book, roster, months=months, today=today)] == \
+        [f.to_dict() for f in province]
+
+
+def test_ledger_data_records_and_frames_hold_the_same_rows(lb):
+    busy_quarter(lb)
+    data = LedgerData.load(lb.ledger, until="2026-11")
+    for key in data.frames:
+        ledger_rows = lb.ledger.accepted_rows(key, plain=True)
+        ledger_rows = ledger_rows[ledger_rows["month"] <= "2026-11"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(data.frames[key], ledger_rows)
+        assert data.records(key) == ledger_rows.to_dict("records")
+    contacts = data.records("contacts", unit="榕城区")
+    assert [c["date"] for c in contacts] == [D(2026, 9, 20), D(2026, 10, 8), D(2026, 10, 9), D(2026, 11, 10)]
+    assert contacts[0]["problem"] is None and isinstance(contacts[1]["deadline"], dt.date)
+    for key in ("sites", "contacts", "org_life"):
+        for unit, where, months in [(None, None, None), ("榕城区", None, None), ("鼓山区", "丁", None),
+                                    (None, "甲", ["2026-10"]), (None, None, ["2026-09", "2026-11"]),
+                                    ("榕城区", None, ["2026-10", "2026-11"]), (None, None, [])]:
+            frame = data.rows(key, unit=unit, site=where, months=months)
+            assert data.records(key, unit=unit, site=where, months=months) == frame.to_dict("records")
+    narrowed = data.restrict(until="2026-10", units=["榕城区", "鼓山区"])
+    for key in ("sites", "contacts", "org_life"):
+        assert narrowed.records(key) == narrowed.frames[key].to_dict("records")
+        assert set(narrowed.frames[key]["month"]) <= {"2026-09", "2026-10"}
+        assert set(narrowed.frames[key]["unit"]) <= {"榕城区", "鼓山区"}
+    assert {f["unit"] for f in narrowed.source_files()} == {"榕城区", "鼓山区"}
+
+
+def test_reports_and_findings_split_meetings_without_a_quorum_alike(lb, book):
+    busy_quarter(lb)
+    data = LedgerData.load(lb.ledger)
+    counted, excluded = counted_activities(data.rows("org_life"), book)
+    assert excluded[["site", "present"]].values.tolist() == [["甲", 5]]  # exactly half is not a quorum
+    kept, dropped = split_activities(data.records("org_life"), book)
+    assert (kept, dropped) == (counted.to_dict("records"), excluded.to_dict("records"))
