@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import operator
 import sqlite3
@@ -286,9 +287,10 @@ class Ledger:
         columns = sheet_columns(sheet_key)
         is_date = [False] * len(_KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
         # One object per distinct value of a column (a province repeats units, months, sites, dates
-        # and vocabulary on every row).  Per column: SQLite's column affinity keeps ints and floats
-        # apart within one, so equal keys are equal values of one type.
-        shared: list[dict] = [{} for _ in columns]
+        # and vocabulary on every row), except in columns of mostly distinct texts, where sharing
+        # saves nothing.  Per column: SQLite's column affinity keeps ints and floats apart within
+        # one, so equal keys are equal values of one type.
+        shared: list[dict | None] = [{} for _ in columns]
         out: list[dict] = []
         with self._lock:
             cursor = self.conn.cursor()
@@ -301,9 +303,13 @@ class Ledger:
                         for text in set(column).difference(seen):
                             seen[text] = dt.date.fromisoformat(text) if isinstance(text, str) and text else None
                         values.append(map(seen.__getitem__, column))
-                    else:
+                    elif seen is not None:
                         values.append(map(seen.setdefault, column, column))
-                out.extend(dict(zip(columns, row)) for row in zip(*values))
+                    else:
+                        values.append(column)
+                out.extend(map(dict, map(zip, itertools.repeat(columns), zip(*values))))  # no bytecode per row
+                shared = [None if seen is not None and not date and len(seen) * 2 > len(out) else seen
+                          for seen, date in zip(shared, is_date)]
             cursor.close()
         return out
 
