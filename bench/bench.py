@@ -171,6 +171,58 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
 
 
+class DescendantPeaks:
+    """Peak RSS (VmHWM) of every process below this one, sampled from /proc while the stage runs.
+
+    Worker pools started through a fork server are not this process's children, so
+    RUSAGE_CHILDREN never sees them; their own high-water mark, read while they live, does."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.interval, self.peaks = interval, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def largest_mb(self) -> float:
+        return max(self.peaks.values(), default=0.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def _sample(self) -> None:
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        me = os.getpid()
+        for pid in parents:
+            ancestor = parents.get(pid)
+            while ancestor not in (None, 0, 1, me):
+                ancestor = parents.get(ancestor)
+            if ancestor != me:
+                continue
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peaks[pid] = max(self.peaks.get(pid, 0.0), int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+
+
 def new_workspace(root: Path, roster_path: Path):
     from processor.config import init_workspace
 
@@ -215,17 +267,18 @@ def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs
         shutil.copyfile(src, ws.inbox / f"{i:05d}_{Path(src).name}")
     clock = received_clock(last_month)
     started = time.perf_counter()
-    if jobs > 1:
-        outcomes = intake.process_inbox(ws, now=clock(), jobs=jobs)
-    else:
-        outcomes = intake.process_inbox(ws, now=clock())
+    with DescendantPeaks() as workers:
+        if jobs > 1:
+            outcomes = intake.process_inbox(ws, now=clock(), jobs=jobs)
+        else:
+            outcomes = intake.process_inbox(ws, now=clock())
     seconds = time.perf_counter() - started
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.status] = statuses.get(o.status, 0) + 1
     return {"files": len(files), "seconds": seconds, "files_per_s": len(files) / seconds, "statuses": statuses,
             "left_in_inbox": sum(1 for p in ws.inbox.rglob("*") if p.is_file()),
-            "rss_mb": rss_mb(), "children_rss_mb": rss_mb(resource.RUSAGE_CHILDREN)}
+            "rss_mb": rss_mb(), "children_rss_mb": max(rss_mb(resource.RUSAGE_CHILDREN), workers.largest_mb())}
 
 
 def stage_consolidate(root: str, month: str | None = None, half: str | None = None, today: str = "") -> dict:
@@ -234,7 +287,8 @@ def stage_consolidate(root: str, month: str | None = None, half: str | None = No
 
     ws = load_workspace(root)
     started = time.perf_counter()
-    result = consolidate(ws, month=month, half=half, today=dt.date.fromisoformat(today))
+    with DescendantPeaks() as workers:
+        result = consolidate(ws, month=month, half=half, today=dt.date.fromisoformat(today))
     seconds = time.perf_counter() - started
     kinds: dict[str, int] = {}
     for path in result.written:
@@ -242,7 +296,7 @@ def stage_consolidate(root: str, month: str | None = None, half: str | None = No
         kinds[kind] = kinds.get(kind, 0) + 1
     return {"seconds": seconds, "written": len(result.written), "unchanged": len(result.unchanged),
             "skipped": result.skipped, "kinds": kinds, "rss_mb": rss_mb(),
-            "children_rss_mb": rss_mb(resource.RUSAGE_CHILDREN)}
+            "children_rss_mb": max(rss_mb(resource.RUSAGE_CHILDREN), workers.largest_mb())}
 
 
 STAGES = {"ingest": stage_ingest, "consolidate": stage_consolidate}
@@ -475,8 +529,8 @@ def main(argv: list[str] | None = None) -> int:
 
     stage_rss = [r[k]["rss_mb"] for k in ("ingest", "ingest_parallel", "consolidate_month", "consolidate_half")
                  if k in r]
-    stage_children = [r[k]["children_rss_mb"] for k in ("ingest_parallel", "consolidate_month", "consolidate_half")
-                      if k in r]
+    stages = ("ingest", "ingest_parallel", "consolidate_month", "consolidate_half")
+    stage_children = [r[k]["children_rss_mb"] for k in stages if k in r]
     r["rss"] = {"bench_self_mb": rss_mb(), "stage_self_mb": max(stage_rss),
                 "stage_children_mb": max(stage_children, default=0.0)}
     r["peak_rss_mb"] = max(r["rss"].values())

@@ -16,9 +16,9 @@ import json
 import multiprocessing
 import shutil
 import tempfile
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -28,6 +28,7 @@ from processor.findings import LedgerData, evaluate
 from processor.fsutil import atomic_path, atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
+from schemas.form import SHEETS_BY_KEY
 
 MANIFEST_NAME = "manifest.json"
 
@@ -59,17 +60,23 @@ class ConsolidationResult:
 
 @dataclass
 class Output:
-    """One file of the outbox: where it goes, what it is built from, how to write it."""
+    """One file of the outbox (and the chart files beside it): where it goes, what it is built
+    from, and how to write it."""
 
     rel_path: str
     kind: str
     period: str | None
     payload: object  # what the file shows (context or rows); part of the fingerprint
     sources: list[dict]
-    write: Callable[[Path], None]  # writes the finished file at the given path
+    # job({rel_path: target}) writes the files named: the document and/or its extras.  A picklable
+    # job (a partial of a module function) may run in a worker process.
+    job: Callable[[dict[str, Path]], None]
     template: str | None = None
-    extras: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # rel_path -> writer (charts)
-    cleanup: Callable[[], None] | None = None
+    extras: list[str] = field(default_factory=list)  # rel paths of the files written beside it (charts)
+
+    @property
+    def files(self) -> list[str]:
+        return [self.rel_path, *self.extras]
 
 
 def default_month(ws, today: dt.date) -> str:
@@ -81,11 +88,11 @@ def default_month(ws, today: dt.date) -> str:
 
 
 STALE_TEMP_SECONDS = 3600
-# Dossiers render in worker processes when there are enough of them to repay starting the workers
-# (~1 s each); at most PARALLEL_WINDOW contexts wait for a worker at any time.
+# Reports render in worker processes when there are enough dossiers to repay starting the workers
+# (~1 s each); at most PARALLEL_WINDOW outputs wait for a worker at any time.
 PARALLEL_MIN_DOSSIERS = 16
 PARALLEL_WORKERS = 2
-PARALLEL_WINDOW = 4
+PARALLEL_WINDOW = 8
 
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
@@ -102,8 +109,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
     with Ledger(ws.ledger_path) as ledger:
         data = LedgerData.load(ledger)
         months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
-        sites = data.rows("sites")
-        parallel = len(set(zip(sites["unit"], sites["site"]))) >= PARALLEL_MIN_DOSSIERS
+        parallel = len({(r["unit"], r["site"]) for r in data.records("sites")}) >= PARALLEL_MIN_DOSSIERS
         outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
         return _build(ws, ledger, outputs, months, halves, progress, parallel=parallel)
 
@@ -151,8 +157,9 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
 
     reminder = reports.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
-    out.append(Output(f"{REMINDER}/{month}/{REMINDER}.xlsx", REMINDER, month, reminder, rem_sources,
-                      _bytes_writer(lambda: workbooks.reminder_workbook(reminder, _stamp(reminder)))))
+    rel = f"{REMINDER}/{month}/{REMINDER}.xlsx"
+    out.append(Output(rel, REMINDER, month, reminder, rem_sources,
+                      partial(_write_workbook, rel, workbooks.reminder_workbook, reminder)))
     out.append(_report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources))
     out.append(_summary_output(scoped, [month], month, context["report_date"]))
     return out
@@ -175,34 +182,28 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
     base = f"{ASSIGNMENT}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
             Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
-                   _bytes_writer(lambda: workbooks.assignment_workbook(context, _stamp(context))))]
+                   partial(_write_workbook, f"{base}.xlsx", workbooks.assignment_workbook, context))]
 
 
 def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
-    sites = data.rows("sites")
-    per_unit = _split_by_unit(data)
-    site_keys = list(dict.fromkeys(zip(sites["unit"], sites["site"])))
+    per_unit = _PerUnit(data)
+    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
     findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
     for unit, site in site_keys:
         unit_data = per_unit[unit]
         context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
-        ids = set(int(i) for i in unit_data.rows("sites", site=site)["file_id"])
+        ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
         rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
-def _split_by_unit(data: LedgerData) -> "_PerUnit":
-    return _PerUnit(data)
-
-
 class _PerUnit:
-    """``data.restrict(units=[u])`` for any unit, from one grouping per sheet (row positions only, not
-    a copy of the data); the last unit asked for is kept, its sites come one after another."""
+    """``data.restrict(units=[u])`` for any unit, from the data's own per-unit index (the records
+    are shared, not copied); the last unit asked for is kept, its sites come one after another."""
 
     def __init__(self, data: LedgerData):
         self.data = data
-        self.positions = {key: frame.groupby("unit", sort=False).indices for key, frame in data.frames.items()}
         self.files: dict[str, list[dict]] = {}
         for f in data.files:
             self.files.setdefault(f["unit"], []).append(f)
@@ -210,9 +211,8 @@ class _PerUnit:
 
     def __getitem__(self, unit: str) -> LedgerData:
         if self._last is None or self._last[0] != unit:
-            frames = {key: frame.take(self.positions[key].get(unit, [])).reset_index(drop=True)
-                      for key, frame in self.data.frames.items()}
-            self._last = (unit, LedgerData(frames, self.files.get(unit, []), self.data.until))
+            records = {key: self.data.records(key, unit=unit) for key in SHEETS_BY_KEY}
+            self._last = (unit, LedgerData(None, self.files.get(unit, []), self.data.until, records=records))
         return self._last[1]
 
 
@@ -223,7 +223,7 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
     rulebook = ws.rulebook
     groups: dict[tuple, list[str]] = {}
     for unit, site in site_keys:
-        months = sorted(per_unit[unit].rows("sites", site=site)["month"])
+        months = sorted(r["month"] for r in per_unit[unit].site_records("sites", unit, site))
         as_of = reports.as_of_date(per_unit[unit], rulebook, months, today, units=[unit])
         span = tuple(P.month_range(months[0], months[-1]))
         units = groups.setdefault((span, as_of), [])
@@ -241,71 +241,60 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
 
 
 def _summary_output(data: LedgerData, months: list[str], period: str, report_date: str) -> Output:
-    frames = {k: f[f["month"].isin(months)].reset_index(drop=True) for k, f in data.frames.items()}
-    payload = {k: _frame_digest(f.drop(columns=["file_id", "row"])) for k, f in frames.items()}
-    ids = {int(i) for f in frames.values() for i in f["file_id"]}
+    rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
+    payload = {key: _rows_digest(records) for key, records in rows.items()}
+    ids = {r["file_id"] for records in rows.values() for r in records}
     sources = _sources([f for f in data.files if f["id"] in ids])
     stamp = dt.datetime.fromisoformat(report_date)
-    return Output(f"{SUMMARY}/{period}/{SUMMARY}.xlsx", SUMMARY, period, payload, sources,
-                  _bytes_writer(lambda: workbooks.summary_workbook(frames, stamp)))
+    rel = f"{SUMMARY}/{period}/{SUMMARY}.xlsx"
+    return Output(rel, SUMMARY, period, payload, sources, partial(_write_summary, rel, rows, stamp))
 
 
-def _frame_digest(frame) -> str:
-    """A fingerprint of a frame's columns and values (not a JSON copy of every row)."""
-    import pandas as pd
+def _write_summary(rel: str, rows: dict[str, list[dict]], stamp: dt.datetime, targets: dict[str, Path]) -> None:
+    atomic_write_bytes(targets[rel], workbooks.summary_workbook(rows, stamp))
 
-    digest = hashlib.sha256(json.dumps(list(frame.columns), ensure_ascii=False).encode("utf-8"))
-    digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
-    return digest.hexdigest()
+
+def _write_workbook(rel: str, build: Callable[[dict, dt.datetime], bytes], context: dict,
+                    targets: dict[str, Path]) -> None:
+    atomic_write_bytes(targets[rel], build(context, _stamp(context)))
+
+
+def _rows_digest(records: list[dict]) -> str:
+    """A fingerprint of what the rows show (not which submission or form row they came from)."""
+    shown = [{k: v for k, v in r.items() if k not in ("file_id", "row")} for r in records]
+    return hashlib.sha256(json.dumps(shown, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
                    chart_folder: str | None = None) -> Output:
     template = TEMPLATES[kind]
-    charts = _ChartCache(context.get("charts") or {})
-
-    def write(path: Path) -> None:
-        from processor.render import render_docx
-
-        render_docx(template, context, path, images=charts.paths())
-
-    extras = {}
+    chart_files = {}  # rel path of a chart file -> the context's chart variable
     if chart_folder:
-        for name, spec in sorted(charts.specs.items()):
-            extras[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = charts.copier(name)
-    return Output(rel, kind, period, context, sources, write, template, extras, charts.close)
+        for name, spec in sorted((context.get("charts") or {}).items()):
+            chart_files[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = name
+    return Output(rel, kind, period, context, sources, partial(_write_report, template, rel, context, chart_files),
+                  template, list(chart_files))
 
 
-class _ChartCache:
-    """The charts of one report, drawn once for the document and for the chart files beside it."""
-
-    def __init__(self, specs: dict):
-        self.specs = specs
-        self._tmp: tempfile.TemporaryDirectory | None = None
-        self._paths: dict[str, Path] = {}
-
-    def paths(self) -> dict[str, Path]:
-        if self.specs and not self._paths:
+def _write_report(template: str, rel: str, context: dict, chart_files: dict[str, str],
+                  targets: dict[str, Path]) -> None:
+    """A report and its chart files, as many of them as ``targets`` names; the charts are
+    drawn once for the document and the chart files."""
+    specs = context.get("charts") or {}
+    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
+        images = {}
+        if specs and (rel in targets or any(c in targets for c in chart_files)):
             from processor.charts import build_charts
 
-            self._tmp = tempfile.TemporaryDirectory(prefix="charts-")
-            self._paths = build_charts(self.specs, Path(self._tmp.name))
-        return self._paths
+            images = build_charts(specs, Path(tmp))
+        if rel in targets:
+            from processor.render import render_docx
 
-    def copier(self, name: str) -> Callable[[Path], None]:
-        def write(path: Path) -> None:
-            with atomic_path(path) as target:
-                shutil.copyfile(self.paths()[name], target)
-        return write
-
-    def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        self._tmp, self._paths = None, {}
-
-
-def _bytes_writer(build: Callable[[], bytes]) -> Callable[[Path], None]:
-    return lambda path: atomic_write_bytes(path, build())
+            render_docx(template, context, targets[rel], images=images)
+        for chart_rel, name in chart_files.items():
+            if chart_rel in targets:
+                with atomic_path(targets[chart_rel]) as target:
+                    shutil.copyfile(images[name], target)
 
 
 def _stamp(context: dict) -> dt.datetime:
@@ -340,14 +329,16 @@ def _fingerprint(output: Output, rulebook_hash: str) -> str:
 
 def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, *, parallel: bool = False
            ) -> ConsolidationResult:
+    recorder = _Recorder(ledger)
     renderer = _Renderer(parallel)
     try:
-        return _build_all(ws, ledger, outputs, months, halves, progress, renderer)
+        return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
     finally:
         renderer.close()
+        recorder.flush()
 
 
-def _build_all(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: bool, renderer: "_Renderer"
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
@@ -358,18 +349,20 @@ def _build_all(ws, ledger: Ledger, outputs, months, halves, progress: bool, rend
             if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
                 latest_month = (output.period, "".join(output.payload["sentences"].values()))
             inputs_hash = _fingerprint(output, rulebook_hash)
-            files = {output.rel_path: output.write, **output.extras}
-            try:
-                for rel, writer in files.items():
-                    if renderer.enabled and output.kind == DOSSIER and rel == output.rel_path:
-                        _build_one(ledger, ws.outbox, rel, output, renderer.writer(output), inputs_hash, result,
-                                   manifest, later=renderer.pending)
-                    else:
-                        _build_one(ledger, ws.outbox, rel, output, writer, inputs_hash, result, manifest)
-                    renderer.drain(PARALLEL_WINDOW)
-            finally:
-                if output.cleanup:
-                    output.cleanup()
+            stale = {}
+            for rel in output.files:
+                previous = recorder.previous.get(rel)
+                target = ws.outbox / rel
+                if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
+                        and sha256_file(target) == previous["sha256"]):
+                    result.unchanged.append(target)
+                    manifest.setdefault(rel, _manifest_entry(previous, output))
+                else:
+                    stale[rel] = target
+            if stale:
+                renderer.run(output, stale,
+                             done=partial(_record, recorder, output, stale, inputs_hash, result, manifest),
+                             skip=partial(_skip, result, list(stale)))
             advance(output.rel_path)
         renderer.drain(0)
     document = {"outputs": dict(sorted(manifest.items()))}
@@ -384,82 +377,98 @@ def _build_all(ws, ledger: Ledger, outputs, months, halves, progress: bool, rend
     return result
 
 
-def _build_one(ledger: Ledger, outbox: Path, rel: str, output: Output, writer, inputs_hash: str,
-               result: ConsolidationResult, manifest: dict, later: deque | None = None) -> None:
-    """Leave an unchanged file alone, or write it and record it.  With ``later``, ``writer`` returns a
-    Future (a worker writes the file) and the recording waits in ``later`` until it is done."""
-    target = outbox / rel
-    previous = ledger.query("SELECT * FROM outputs WHERE path = ?", (rel,))
-    previous = dict(previous[0]) if previous else None
-    if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
-            and sha256_file(target) == previous["sha256"]):
-        result.unchanged.append(target)
-        manifest.setdefault(rel, _manifest_entry(previous, output))
-        return
-    if later is not None:
-        future = writer(target)
-        later.append((future, lambda: _record(ledger, rel, target, output, inputs_hash, previous, result, manifest),
-                      lambda exc: result.skipped.append(f"{rel}：{exc}")))
-        return
-    try:
-        writer(target)
-    except FileNotFoundError as exc:  # a report template not installed yet
-        result.skipped.append(f"{rel}：{exc}")
-        return
-    _record(ledger, rel, target, output, inputs_hash, previous, result, manifest)
-
-
-def _record(ledger: Ledger, rel: str, target: Path, output: Output, inputs_hash: str, previous: dict | None,
+def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], inputs_hash: str,
             result: ConsolidationResult, manifest: dict) -> None:
-    digest = sha256_file(target)
-    version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
-        previous["version"] if previous else 1)
-    record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
-              "sha256": digest, "inputs_hash": inputs_hash, "version": version, "built_at": now_iso()}
-    with ledger.atomic() as conn:
-        conn.execute("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, version, built_at) "
-                     "VALUES (:path, :kind, :period, :sha256, :inputs_hash, :version, :built_at)", record)
-    result.written.append(target)
-    manifest[rel] = _manifest_entry(record, output)
+    for rel, target in targets.items():
+        previous = recorder.previous.get(rel)
+        digest = sha256_file(target)
+        version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
+            previous["version"] if previous else 1)
+        record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
+                  "sha256": digest, "inputs_hash": inputs_hash, "version": version, "built_at": now_iso()}
+        recorder.add(record)
+        result.written.append(target)
+        manifest[rel] = _manifest_entry(record, output)
+
+
+def _skip(result: ConsolidationResult, rels: list[str], exc: Exception) -> None:
+    result.skipped.extend(f"{rel}：{exc}" for rel in rels)
+
+
+class _Recorder:
+    """The outputs table: read once, written in batches (a file written but not yet recorded when
+    a crash comes is simply rebuilt by the next run)."""
+
+    BATCH = 64
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.previous = {r["path"]: dict(r) for r in ledger.query("SELECT * FROM outputs")}
+        self._pending: list[dict] = []
+
+    def add(self, record: dict) -> None:
+        self.previous[record["path"]] = record
+        self._pending.append(record)
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.ledger.atomic() as conn:
+            conn.executemany("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, version, "
+                             "built_at) VALUES (:path, :kind, :period, :sha256, :inputs_hash, :version, :built_at)",
+                             self._pending)
+        self._pending = []
 
 
 class _Renderer:
-    """Dossiers rendered by a small process pool (forkserver: the serving process has threads),
-    started on the first dossier that needs writing; finished ones are recorded in order."""
+    """Writes the outputs, in a small process pool when enabled (forkserver: the serving process
+    has threads; started on the first output that needs writing), else in this process.  Finished
+    outputs are recorded as soon as they are done; at most ``PARALLEL_WINDOW`` wait."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.pending: deque = deque()  # (future, record, skip)
+        self.pending: dict[Future, tuple[Callable, Callable]] = {}
         self._pool: ProcessPoolExecutor | None = None
 
-    def writer(self, output: Output) -> Callable[[Path], Future]:
-        def submit(path: Path) -> Future:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
-            return self._pool.submit(_render_dossier, output.template, output.payload, path)
-        return submit
+    def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
+            skip: Callable[[Exception], None]) -> None:
+        if not self.enabled:
+            try:
+                output.job(targets)
+            except FileNotFoundError as exc:  # a report template not installed yet
+                skip(exc)
+                return
+            done()
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+        self.pending[self._pool.submit(output.job, targets)] = (done, skip)
+        self.drain(PARALLEL_WINDOW)
 
     def drain(self, keep: int) -> None:
-        while len(self.pending) > keep:
-            future, record, skip = self.pending.popleft()
-            try:
-                future.result()
-            except FileNotFoundError as exc:  # the dossier template is not installed
-                skip(exc)
-                continue
-            record()
+        """Record every finished output; wait until at most ``keep`` are left."""
+        while self.pending:
+            finished = [f for f in self.pending if f.done()]
+            if not finished:
+                if len(self.pending) <= keep:
+                    return
+                finished = list(wait(self.pending, return_when=FIRST_COMPLETED).done)
+            for future in finished:
+                done, skip = self.pending.pop(future)
+                try:
+                    future.result()
+                except FileNotFoundError as exc:  # a report template not installed yet
+                    skip(exc)
+                    continue
+                done()
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
         self.pending.clear()
-
-
-def _render_dossier(template: str, context: dict, path: Path) -> None:
-    from processor.render import render_docx
-
-    render_docx(template, context, path)
 
 
 def _manifest_entry(record: dict, output: Output) -> dict:

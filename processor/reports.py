@@ -576,11 +576,11 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     one unit share the unit's findings instead of evaluating them once per site."""
     rulebook = ws.rulebook
     data = ledger if _only_unit(ledger, unit) else _data(ledger, units=[unit])
-    rows = data.rows("sites", unit=unit, site=site).sort_values("month")
-    if rows.empty:
+    rows = sorted(data.site_records("sites", unit, site), key=lambda r: r["month"])
+    if not rows:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
-    months = list(rows["month"])
-    latest = rows.iloc[-1].to_dict()
+    months = [r["month"] for r in rows]
+    latest = rows[-1]
     as_of = as_of_date(data, rulebook, months, today, units=[unit])
     span = P.month_range(months[0], months[-1])
     key = (unit, tuple(span), as_of)
@@ -590,11 +590,11 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         findings = evaluate(data, rulebook, roster, months=span, today=as_of, units=[unit])
         if findings_cache is not None:
             findings_cache[key] = findings
-    plan_dates = [d for d in rows["plan_date"] if d is not None]
-    # the site's rows of each sheet, split by month once (not one filtered frame per month and sheet)
-    by_month = {key: _records_by_month(data.rows(key, unit=unit, site=site), sort)
-                for key, sort in (("hardware", None), ("progress", None), ("members", None),
-                                  ("contacts", ["date", "row"]), ("org_life", ["date", "row"]))}
+    plan_dates = [r["plan_date"] for r in rows if r["plan_date"] is not None]
+    # the site's rows of each sheet, split by month once (not one filtered list per month and sheet)
+    by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
+                for key, by_date in (("hardware", False), ("progress", False), ("members", False),
+                                     ("contacts", True), ("org_life", True))}
     timeline, previous_hw = [], None
     for month in months:
         hw = by_month["hardware"].get(month, [])
@@ -619,7 +619,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         })
     compliance = [{"clause": f.clause, "rule": f.title, "period": f.period_name, "status": STATUS_LABEL[f.status],
                    "evidence": f.evidence} for f in findings if f.site == site]
-    ids = {int(i) for i in rows["file_id"]}  # the submissions that list this site
+    ids = {r["file_id"] for r in rows}  # the submissions that list this site
     sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
                 "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
     return {
@@ -643,17 +643,15 @@ def _only_unit(ledger, unit: str) -> bool:
     """Data already narrowed to this one unit (the consolidation splits it once for all dossiers)."""
     if not isinstance(ledger, LedgerData) or any(f["unit"] != unit for f in ledger.files):
         return False
-    return all(bool((frame["unit"].to_numpy() == unit).all()) for frame in ledger.frames.values())
+    return all(r["unit"] == unit for key in SHEETS_BY_KEY for r in ledger.records(key))
 
 
-def _records_by_month(frame: pd.DataFrame, sort: list[str] | None) -> dict[str, list[dict]]:
-    """The frame's rows as records grouped by month, each month in frame order (or sorted by ``sort``)."""
-    if sort and not frame.empty:
-        frame = frame.sort_values(sort, kind="stable")
+def _records_by_month(records: list[dict], by_date: bool) -> dict[str, list[dict]]:
+    """Records grouped by month, each month in ledger order (or by date, then row)."""
+    if by_date:
+        records = sorted(records, key=lambda r: (r["date"] is None, r["date"] or dt.date.min, r["row"]))
     out: dict[str, list[dict]] = {}
-    columns = list(frame.columns)  # plain object columns: zip is the same records as to_dict, much faster
-    for values in zip(*(frame[c].tolist() for c in columns)):
-        record = dict(zip(columns, values))
+    for record in records:
         out.setdefault(record["month"], []).append(record)
     return out
 

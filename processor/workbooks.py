@@ -49,8 +49,9 @@ def month_title() -> str:
 
 # --- 汇总数据.xlsx ---------------------------------------------------------------------------
 
-def summary_workbook(frames: dict[str, pd.DataFrame], stamp: dt.datetime) -> bytes:
-    """All accepted rows of the period, one sheet per form sheet, unit and month first.
+def summary_workbook(rows: dict[str, list[dict]], stamp: dt.datetime) -> bytes:
+    """All accepted rows of the period (the ledger's records per sheet), one sheet per form sheet,
+    unit and month first.
 
     Written in openpyxl's write-only mode: rows stream to the file instead of living as
     cell objects (a province's half-year is tens of thousands of rows)."""
@@ -61,8 +62,8 @@ def summary_workbook(frames: dict[str, pd.DataFrame], stamp: dt.datetime) -> byt
         titles = [unit_title(), month_title(), *(f.title for f in fields)]
         widths = [_BASIC.field_by_name("unit").width, _BASIC.field_by_name("month").width,
                   *(f.width for f in fields)]
-        frame = frames.get(spec.key)
-        count = 0 if frame is None else len(frame)
+        records = rows.get(spec.key) or []
+        count = len(records)
         for col, (title, width) in enumerate(zip(titles, widths), start=1):
             ws.column_dimensions[get_column_letter(col)].width = max(width, len(title) * 2) + 2
         ws.freeze_panes = "C2"
@@ -71,9 +72,9 @@ def summary_workbook(frames: dict[str, pd.DataFrame], stamp: dt.datetime) -> byt
         if not count:
             continue
         dates = [f.kind == "date" for f in fields]
-        columns = [frame["unit"].tolist(), frame["month"].tolist()]
-        columns += [frame[f.name].tolist() if f.name in frame.columns else [None] * count for f in fields]
-        for row in zip(*columns):
+        names = [f.name for f in fields]
+        for record in records:
+            row = (record["unit"], record["month"], *(record.get(n) for n in names))
             values = [escape_cell_text(v) for v in (row[0], row[1], *(_cell_value(v) for v in row[2:]))]
             ws.append(values[:2] + [_date_cell(ws, v) if is_date else v for v, is_date in zip(values[2:], dates)])
     return workbook_bytes(wb, stamp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -148,10 +149,10 @@ def test_xlsx_bytes_are_deterministic(filled):
     _, lb = filled
     import datetime as dt
 
-    frames = {s.key: lb.ledger.accepted_rows(s.key) for s in FORM_SHEETS}
-    first = summary_workbook(frames, dt.datetime(2026, 11, 8))
+    rows = {s.key: lb.ledger.accepted_records(s.key) for s in FORM_SHEETS}
+    first = summary_workbook(rows, dt.datetime(2026, 11, 8))
     time.sleep(1.1)
-    assert summary_workbook(frames, dt.datetime(2026, 11, 8)) == first
+    assert summary_workbook(rows, dt.datetime(2026, 11, 8)) == first
 
 
 def test_cli_consolidate_json(filled):
@@ -189,20 +190,22 @@ def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_no
     assert receipt_tmp.exists(), "the receipts folder belongs to intake's recovery"
 
 
-def test_dossiers_rendered_by_worker_processes_equal_those_rendered_in_process(filled, monkeypatch):
+def test_outputs_written_by_worker_processes_equal_those_written_in_process(filled, monkeypatch):
     import processor.consolidate as consolidation
 
     ws, _ = filled
-    folder = ws.outbox / "示范点档案"
 
-    def dossiers():
-        return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.docx")}
+    def outputs():
+        return {p.relative_to(ws.outbox).as_posix(): p.read_bytes() for p in ws.outbox.rglob("*")
+                if p.is_file() and p.name != "manifest.json" and "回执" not in p.parts}
 
     monkeypatch.setattr(consolidation, "PARALLEL_MIN_DOSSIERS", 10_000)
     consolidate(ws, month="2026-10", today=TODAY)
-    in_process = dossiers()
-    for path in folder.rglob("*.docx"):
-        path.unlink()
+    in_process = outputs()
+    for rel in in_process:
+        (ws.outbox / rel).unlink()
     monkeypatch.setattr(consolidation, "PARALLEL_MIN_DOSSIERS", 1)
-    consolidate(ws, month="2026-10", today=TODAY)
-    assert in_process and dossiers() == in_process
+    result = consolidate(ws, month="2026-10", today=TODAY)
+    assert {".docx", ".xlsx", ".png"} <= {Path(rel).suffix for rel in in_process}
+    assert outputs() == in_process
+    assert len(result.written) == len(in_process) and not result.unchanged
