@@ -77,6 +77,22 @@ def test_styles_name_east_asian_fonts_and_no_theme_fonts(name):
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
+def test_templates_carry_only_the_styles_they_use_and_the_projects_own(name):
+    path = TEMPLATES_DIR / f"{name}.docx"
+    doc = Document(path)
+    ids = {s.style_id for s in doc.styles}
+    used = set()
+    for tag in ("w:pStyle", "w:rStyle", "w:tblStyle"):
+        used |= {el.get(qn("w:val")) for el in doc.element.iter(qn(tag))}
+    assert used <= ids
+    assert {layout.ST_TITLE, layout.ST_H1, layout.ST_H2, layout.ST_ANNEX_MARK} <= ids  # offered to whoever edits it
+    assert "LightShading-Accent1" not in ids and "Quote" not in ids  # python-docx's unused built-ins are gone
+    with zipfile.ZipFile(path) as zf:
+        assert "word/stylesWithEffects.xml" not in zf.namelist()
+        assert len(zf.read("word/styles.xml")) < 60_000
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
 def test_page_numbers_are_dash_page_dash_odd_right_even_left(name):
     doc = Document(TEMPLATES_DIR / f"{name}.docx")
     assert doc.settings.odd_and_even_pages_header_footer
