@@ -30,6 +30,7 @@ PROBE_TEXT = "中国共产党"
 COLORS = ("#c0392b", "#2e6fa7", "#d98e04", "#4d8b31", "#7d3c98", "#7f8c8d")
 SIZE_CM = (15.0, 8.0)
 DPI = 150
+CROWDED_LABELS = 16
 
 
 class ChartFontError(RuntimeError):
@@ -83,8 +84,11 @@ def _finish(fig, ax, title: str, labels, path: Path, ylabel: str | None) -> Path
         ax.set_ylabel(ylabel, fontproperties=font, fontsize=9)
     ax.set_xticks(range(len(labels)))
     rotate = len(labels) > 6 or max((len(str(x)) for x in labels), default=0) > 5
-    ax.set_xticklabels([str(x) for x in labels], fontproperties=font, fontsize=8,
-                       rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    if len(labels) > CROWDED_LABELS:  # slanted labels would overlap: stand them upright
+        ax.set_xticklabels([str(x) for x in labels], fontproperties=font, fontsize=7, rotation=90, ha="center")
+    else:
+        ax.set_xticklabels([str(x) for x in labels], fontproperties=font, fontsize=8,
+                           rotation=30 if rotate else 0, ha="right" if rotate else "center")
     for tick in ax.get_yticklabels():
         tick.set_fontproperties(font)
         tick.set_fontsize(8)

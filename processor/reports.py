@@ -280,16 +280,34 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
                                  "labels": [ON_TIME, LATE, MISSING],
                                  "values": [submission["on_time"], submission["late"], submission["missing"]],
                                  "ylabel": "单位数（个）"},
-            "chart_contacts": {"kind": "grouped_bar", "title": f"{P.month_cn(month)}企业组成员联系指导次数",
-                               "labels": [r["staff"] for r in staff_rows],
-                               "series": {MODE_KEYS["phone"]: [r["phone"] for r in staff_rows],
-                                          MODE_KEYS["onsite"]: [r["onsite"] for r in staff_rows],
-                                          MODE_KEYS["meeting"]: [r["meeting"] for r in staff_rows]},
-                               "ylabel": "次数"},
+            "chart_contacts": _contacts_chart(month, staff_rows),
         },
     }
     context["sentences"] = _monthly_sentences(context, len(life))
     return context
+
+
+CHART_MAX_BARS = 30  # beyond this many people a bar each is illegible on an A4 page: one bar per group
+
+
+def _contacts_chart(month: str, staff_rows: list[dict]) -> dict:
+    rows, who, label = staff_rows, "企业组成员", "staff"
+    if len(staff_rows) > CHART_MAX_BARS:
+        rows, who, label = _group_totals(staff_rows), "企业组各组", "group"
+    return {"kind": "grouped_bar", "title": f"{P.month_cn(month)}{who}联系指导次数",
+            "labels": [r[label] for r in rows],
+            "series": {MODE_KEYS[key]: [r[key] for r in rows] for key in ("phone", "onsite", "meeting")},
+            "ylabel": "次数"}
+
+
+def _group_totals(staff_rows: list[dict]) -> list[dict]:
+    """The staff rows summed per group, groups in roster order."""
+    groups: dict[str, dict] = {}
+    for r in staff_rows:
+        total = groups.setdefault(r["group"], {"group": r["group"], "phone": 0, "onsite": 0, "meeting": 0})
+        for key in ("phone", "onsite", "meeting"):
+            total[key] += r[key]
+    return list(groups.values())
 
 
 def _staff_rows(roster, site_rows: list[dict]) -> list[dict]:

@@ -131,6 +131,25 @@ def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
     assert any("鼓山区" in step for step in c["next_steps"])
 
 
+def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb, workspace, roster):
+    from processor.roster import Roster, StaffInfo
+
+    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    chart = c["charts"]["chart_contacts"]
+    assert chart["labels"] == [r["staff"] for r in c["staff_rows"]] and "企业组成员" in chart["title"]
+
+    extra = [StaffInfo(f"增补人员{i}", roster.staff[i % len(roster.staff)].group, "企业组组员", "", "")
+             for i in range(reports.CHART_MAX_BARS)]
+    province = Roster(roster.units, roster.staff + extra, roster.groups)
+    c = reports.monthly_report_context(lb.ledger, workspace, province, "2026-10", TODAY)
+    chart = c["charts"]["chart_contacts"]
+    assert len(c["staff_rows"]) > reports.CHART_MAX_BARS
+    assert chart["labels"] == list(dict.fromkeys(r["group"] for r in c["staff_rows"])) and "各组" in chart["title"]
+    summary = c["contact_summary"]
+    assert sum(sum(values) for values in chart["series"].values()) == summary["phone"] + summary["onsite"] + \
+        summary["meeting"] == 2
+
+
 def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roster, tmp_path):
     c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     out = render_report("monthly_report", c, tmp_path / "report.docx")
