@@ -431,6 +431,13 @@ class _Renderer:
         self.enabled = enabled
         self.pending: dict[Future, tuple[Callable, Callable]] = {}
         self._pool: ProcessPoolExecutor | None = None
+        if enabled:  # the workers start and import the renderers while the first contexts are built
+            self._start()
+
+    def _start(self) -> None:
+        self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+        for _ in range(PARALLEL_WORKERS):
+            self._pool.submit(_warm_up)
 
     def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
             skip: Callable[[Exception], None]) -> None:
@@ -443,7 +450,7 @@ class _Renderer:
             done()
             return
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+            self._start()
         self.pending[self._pool.submit(output.job, targets)] = (done, skip)
         self.drain(PARALLEL_WINDOW)
 
@@ -469,6 +476,11 @@ class _Renderer:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
         self.pending.clear()
+
+
+def _warm_up() -> None:
+    """Import what the jobs need (python-docx, docxtpl, matplotlib) before the first job arrives."""
+    from processor import charts, render  # noqa: F401
 
 
 def _manifest_entry(record: dict, output: Output) -> dict:
