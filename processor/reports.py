@@ -95,8 +95,9 @@ def _latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
     return sorted(rows, key=lambda r: (order[r["unit"]], _int(r["row"])))
 
 
-def _mode_counts(contacts: pd.DataFrame) -> dict:
-    counts = {key: int((contacts["mode"] == mode).sum()) for key, mode in MODE_KEYS.items()}
+def _mode_counts(contacts: list[dict]) -> dict:
+    modes = Counter(c["mode"] for c in contacts)
+    counts = {key: modes[mode] for key, mode in MODE_KEYS.items()}
     counts["total"] = sum(counts.values())
     return counts
 
@@ -186,16 +187,18 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
 
     # Every unit's sites as last reported up to this month: a unit that missed this month still has its sites.
     sites = _latest_sites(data, units)
-    contacts = data.rows("contacts", months=[month])
+    contacts_by_site: dict[tuple, list[dict]] = {}
+    for c in data.records("contacts", months=[month]):
+        contacts_by_site.setdefault((c["unit"], c["site"]), []).append(c)
     states = submission_states(data.files, rulebook, units, month, as_of)
 
     site_rows = []
     for s in sites:
-        mine = contacts[(contacts["unit"] == s["unit"]) & (contacts["site"] == s["site"])]
+        mine = contacts_by_site.get((s["unit"], s["site"]), [])
         counts = _mode_counts(mine)
         site_rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
                           "staff": s["staff"] or UNASSIGNED, **counts,
-                          "last_date": _iso(max(mine["date"])) if len(mine) else ""})
+                          "last_date": _iso(max(c["date"] for c in mine)) if mine else ""})
     unit_rows = []
     for st in states:
         mine = [r for r in site_rows if r["unit"] == st.unit]
@@ -367,8 +370,8 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     sites = _latest_sites(data, units)
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
-    contacts = data.rows("contacts", months=months)
-    per_month = [_mode_counts(contacts[contacts["month"] == m]) for m in months]
+    contacts = data.records("contacts", months=months)
+    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
     reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
                 and f["month"] in due_months and f["unit"] in units}
