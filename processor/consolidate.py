@@ -424,20 +424,17 @@ class _Recorder:
 
 class _Renderer:
     """Writes the outputs, in a small process pool when enabled (forkserver: the serving process
-    has threads; started on the first output that needs writing), else in this process.  Finished
-    outputs are recorded as soon as they are done; at most ``PARALLEL_WINDOW`` wait."""
+    has threads), else in this process.  Finished outputs are recorded as soon as they are done;
+    at most ``PARALLEL_WINDOW`` wait."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.pending: dict[Future, tuple[Callable, Callable]] = {}
         self._pool: ProcessPoolExecutor | None = None
         if enabled:  # the workers start and import the renderers while the first contexts are built
-            self._start()
-
-    def _start(self) -> None:
-        self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
-        for _ in range(PARALLEL_WORKERS):
-            self._pool.submit(_warm_up)
+            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+            for _ in range(PARALLEL_WORKERS):
+                self._pool.submit(_warm_up)
 
     def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
             skip: Callable[[Exception], None]) -> None:
@@ -449,8 +446,6 @@ class _Renderer:
                 return
             done()
             return
-        if self._pool is None:
-            self._start()
         self.pending[self._pool.submit(output.job, targets)] = (done, skip)
         self.drain(PARALLEL_WINDOW)
 
