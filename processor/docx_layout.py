@@ -651,10 +651,12 @@ def merge_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) 
 
     Hierarchical: column ``columns[k]`` only merges while the columns before it
     are also inside one merged block (a staff member never spans two groups).
+    Works on the cells' XML (the report tables span no columns): python-docx's
+    row.cells resolves every merge of the row on each call, slow on long tables.
     Returns the number of cells merged away.
     """
-    rows = table.rows[header_rows:]
-    texts = [[_cell_plain(r, c) for c in columns] for r in rows]  # before any cell is cleared
+    rows = [tr.tc_lst for tr in table._tbl.tr_lst[header_rows:]]
+    texts = [[_cell_plain(r[c]) for c in columns] for r in rows]  # before any cell is cleared
     merged = 0
     for depth, col in enumerate(columns):
         start = 0
@@ -663,23 +665,20 @@ def merge_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) 
             if i < len(rows) and keys[i] == keys[start] and keys[i][-1] != "":
                 continue
             if i - start > 1:
-                _vmerge(rows[start].cells[col], "restart")
+                _vmerge(rows[start][col], "restart")
                 for j in range(start + 1, i):
-                    cell = rows[j].cells[col]
-                    _clear_cell(cell)
-                    _vmerge(cell, None)
+                    _clear_cell(rows[j][col])
+                    _vmerge(rows[j][col], None)
                     merged += 1
             start = i
     return merged
 
 
-def _cell_plain(row, col: int) -> str:
-    tc = row._tr.tc_lst[col]
+def _cell_plain(tc) -> str:
     return "".join(t.text or "" for t in tc.iter(qn("w:t"))).strip()
 
 
-def _clear_cell(cell) -> None:
-    tc = cell._tc
+def _clear_cell(tc) -> None:
     pars = tc.findall(qn("w:p"))
     for par in pars[1:]:
         tc.remove(par)
@@ -687,8 +686,8 @@ def _clear_cell(cell) -> None:
         pars[0].remove(run)
 
 
-def _vmerge(cell, value: str | None) -> None:
-    tcpr = cell._tc.get_or_add_tcPr()
+def _vmerge(tc, value: str | None) -> None:
+    tcpr = tc.get_or_add_tcPr()
     vm = _get_or_add(tcpr, "w:vMerge")
     if value:
         vm.set(qn("w:val"), value)
