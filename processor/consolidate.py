@@ -212,7 +212,7 @@ class _PerUnit:
     def __getitem__(self, unit: str) -> LedgerData:
         if self._last is None or self._last[0] != unit:
             records = {key: self.data.records(key, unit=unit) for key in SHEETS_BY_KEY}
-            self._last = (unit, LedgerData(None, self.files.get(unit, []), self.data.until, records=records))
+            self._last = (unit, LedgerData(records, self.files.get(unit, []), self.data.until))
         return self._last[1]
 
 

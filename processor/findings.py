@@ -81,17 +81,14 @@ class LedgerData:
     its parent's (a mask, not a rebuild).
     """
 
-    def __init__(self, frames: dict[str, pd.DataFrame] | None = None, files: list[dict] | None = None,
-                 until: str | None = None, *, records: dict[str, list[dict]] | None = None,
+    def __init__(self, records: dict[str, list[dict]], files: list[dict], until: str | None = None, *,
                  parent: tuple["LedgerData", str | None, set | None] | None = None,
                  keys: Iterable[str] | None = None):
-        if frames is None and records is None:
-            raise ValueError("LedgerData needs frames or records")
-        self.files = files if files is not None else []
+        self.files = files
         self.until = until
-        self._frames: dict[str, pd.DataFrame] = dict(frames or {})
-        self._records: dict[str, list[dict]] = dict(records or {})
-        self._keys = list(keys if keys is not None else frames if frames is not None else records)
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._records: dict[str, list[dict]] = dict(records)
+        self._keys = list(keys if keys is not None else records)
         self._parent = parent  # (data, until, units) this was restricted from
         self._index: dict[str, _SheetIndex] = {}
 
@@ -107,7 +104,7 @@ class LedgerData:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
             files = [f for f in files if f["month"] and f["month"] <= until]
-        return cls(None, files, until, records=records)
+        return cls(records, files, until)
 
     def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> "LedgerData":
         """The same data narrowed to months up to ``until`` and to some units."""
@@ -116,7 +113,7 @@ class LedgerData:
                  and (units is None or f["unit"] in units)]
         limit = min(filter(None, [until, self.until]), default=None)
         # each sheet is narrowed when first read (a check-only evaluation reads four of seven)
-        return LedgerData(None, files, limit, records={}, parent=(self, until, units), keys=self._keys)
+        return LedgerData({}, files, limit, parent=(self, until, units), keys=self._keys)
 
     # --- records: what the checks read -------------------------------------------------
     def records(self, key: str, *, unit: str | None = None, site: str | None = None,
@@ -152,12 +149,9 @@ class LedgerData:
         if key not in self._records:
             if key not in self._keys:
                 raise KeyError(key)
-            if self._parent is not None:
-                parent, until, units = self._parent
-                self._records[key] = [r for r in parent._sheet_records(key) if (until is None or r["month"] <= until)
-                                      and (units is None or r["unit"] in units)]
-            else:
-                self._records[key] = frame_records(self._frames[key])
+            parent, until, units = self._parent  # only restricted data reads its sheets lazily
+            self._records[key] = [r for r in parent._sheet_records(key) if (until is None or r["month"] <= until)
+                                  and (units is None or r["unit"] in units)]
         return self._records[key]
 
     def _sheet_index(self, key: str) -> "_SheetIndex":
@@ -238,12 +232,6 @@ class _SheetIndex:
     @functools.cached_property
     def by_site(self) -> dict[tuple, list[dict]]:
         return self._group(lambda r: (r["unit"], r.get("site")))
-
-
-def frame_records(frame: pd.DataFrame) -> list[dict]:
-    """A frame's rows as dicts (what ``to_dict("records")`` gives, column by column: much faster)."""
-    columns = list(frame.columns)
-    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
 
 
 def _missing(value) -> bool:
@@ -683,13 +671,11 @@ class ProblemRecord:
     staff: str
 
 
-def tracked_problems(contacts: list[dict] | pd.DataFrame) -> list[ProblemRecord]:
+def tracked_problems(contacts: list[dict]) -> list[ProblemRecord]:
     """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结.
 
-    ``contacts``: 联系指导记录 rows (records, or a frame of them).
+    ``contacts``: 联系指导记录 records.
     """
-    if isinstance(contacts, pd.DataFrame):
-        contacts = frame_records(contacts)
     # only rows with a problem text take part; sorting them alone keeps their order among all rows
     records = sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order)
     closed: dict[tuple, list] = {}  # (unit, site, text) -> dates marked 已办结 (one pass, not one per problem)

@@ -291,10 +291,11 @@ def busy_quarter(lb):
               org_life=[activity(D(2026, 12, 1), "己", "党课")])
 
 
-def per_unit_frames(data: LedgerData, unit: str) -> LedgerData:
-    """One unit's data built from frames, as the consolidation splits it for the dossiers."""
-    frames = {k: f[f["unit"] == unit].reset_index(drop=True) for k, f in data.frames.items()}
-    return LedgerData(frames, [f for f in data.files if f["unit"] == unit], data.until)
+def per_unit(data: LedgerData, unit: str) -> LedgerData:
+    """One unit's data, as the consolidation splits it for the dossiers."""
+    from processor.consolidate import _PerUnit
+
+    return _PerUnit(data)[unit]
 
 
 @pytest.mark.parametrize("months, today", [(["2026-11"], D(2026, 12, 6)), (Q4, AFTER_Q4)])
@@ -309,8 +310,8 @@ def test_a_units_own_findings_equal_the_province_findings_for_that_unit(lb, book
         expected = [f.to_dict() for f in province if f.unit == unit]
         alone = evaluate(lb.ledger, book, roster, months=months, today=today, units=[unit])  # the receipt's call
         assert [f.to_dict() for f in alone] == expected, unit
-        from_frames = evaluate(per_unit_frames(whole, unit), book, roster, months=months, today=today, units=[unit])
-        assert [f.to_dict() for f in from_frames] == expected, unit
+        split = evaluate(per_unit(whole, unit), book, roster, months=months, today=today, units=[unit])
+        assert [f.to_dict() for f in split] == expected, unit
     assert [f.to_dict() for f in evaluate(lb.ledger, book, roster, months=months, today=today)] == \
         [f.to_dict() for f in province]
 
