@@ -14,8 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import multiprocessing
-import shutil
-import tempfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,9 +21,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from processor import periods as P
-from processor import reports, workbooks
+from processor import columns, jobs, reports, workbooks
 from processor.findings import LedgerData, evaluate
-from processor.fsutil import atomic_path, atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
+from processor.fsutil import atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
 from schemas.form import SHEETS_BY_KEY
@@ -89,7 +87,7 @@ def default_month(ws, today: dt.date) -> str:
 
 STALE_TEMP_SECONDS = 3600
 # Reports render in worker processes when there are enough dossiers to repay starting the workers
-# (~1 s each); at most PARALLEL_WINDOW outputs wait for a worker at any time.
+# (~0.5 s each); at most PARALLEL_WINDOW outputs wait for a worker at any time.
 PARALLEL_MIN_DOSSIERS = 16
 PARALLEL_WORKERS = 2
 PARALLEL_WINDOW = 8
@@ -159,7 +157,7 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     rem_sources = _sources(month_files)
     rel = f"{REMINDER}/{month}/{REMINDER}.xlsx"
     out.append(Output(rel, REMINDER, month, reminder, rem_sources,
-                      partial(_write_workbook, rel, workbooks.reminder_workbook, reminder)))
+                      _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns())))
     out.append(_report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources))
     out.append(_summary_output(scoped, [month], month, context["report_date"]))
     return out
@@ -182,7 +180,8 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
     base = f"{ASSIGNMENT}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
             Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
-                   partial(_write_workbook, f"{base}.xlsx", workbooks.assignment_workbook, context))]
+                   _workbook_job(f"{base}.xlsx", workbooks.assignment_workbook, context,
+                                 columns.assignment_columns()))]
 
 
 def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
@@ -247,16 +246,12 @@ def _summary_output(data: LedgerData, months: list[str], period: str, report_dat
     sources = _sources([f for f in data.files if f["id"] in ids])
     stamp = dt.datetime.fromisoformat(report_date)
     rel = f"{SUMMARY}/{period}/{SUMMARY}.xlsx"
-    return Output(rel, SUMMARY, period, payload, sources, partial(_write_summary, rel, rows, stamp))
+    build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
+    return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))
 
 
-def _write_summary(rel: str, rows: dict[str, list[dict]], stamp: dt.datetime, targets: dict[str, Path]) -> None:
-    atomic_write_bytes(targets[rel], workbooks.summary_workbook(rows, stamp))
-
-
-def _write_workbook(rel: str, build: Callable[[dict, dt.datetime], bytes], context: dict,
-                    targets: dict[str, Path]) -> None:
-    atomic_write_bytes(targets[rel], build(context, _stamp(context)))
+def _workbook_job(rel: str, build: Callable, context: dict, workbook_columns: list[workbooks.Column]) -> Callable:
+    return partial(jobs.write_workbook, rel, partial(build, context, workbook_columns, _stamp(context)))
 
 
 def _rows_digest(records: list[dict]) -> str:
@@ -272,29 +267,8 @@ def _report_output(rel: str, kind: str, period: str | None, context: dict, sourc
     if chart_folder:
         for name, spec in sorted((context.get("charts") or {}).items()):
             chart_files[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = name
-    return Output(rel, kind, period, context, sources, partial(_write_report, template, rel, context, chart_files),
+    return Output(rel, kind, period, context, sources, partial(jobs.write_report, template, rel, context, chart_files),
                   template, list(chart_files))
-
-
-def _write_report(template: str, rel: str, context: dict, chart_files: dict[str, str],
-                  targets: dict[str, Path]) -> None:
-    """A report and its chart files, as many of them as ``targets`` names; the charts are
-    drawn once for the document and the chart files."""
-    specs = context.get("charts") or {}
-    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
-        images = {}
-        if specs and (rel in targets or any(c in targets for c in chart_files)):
-            from processor.charts import build_charts
-
-            images = build_charts(specs, Path(tmp))
-        if rel in targets:
-            from processor.render import render_docx
-
-            render_docx(template, context, targets[rel], images=images)
-        for chart_rel, name in chart_files.items():
-            if chart_rel in targets:
-                with atomic_path(targets[chart_rel]) as target:
-                    shutil.copyfile(images[name], target)
 
 
 def _stamp(context: dict) -> dt.datetime:
@@ -434,7 +408,7 @@ class _Renderer:
         if enabled:  # the workers start and import the renderers while the first contexts are built
             self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
             for _ in range(PARALLEL_WORKERS):
-                self._pool.submit(_warm_up)
+                self._pool.submit(jobs.warm_up)
 
     def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
             skip: Callable[[Exception], None]) -> None:
@@ -471,11 +445,6 @@ class _Renderer:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None
         self.pending.clear()
-
-
-def _warm_up() -> None:
-    """Import what the jobs need (python-docx, docxtpl, matplotlib) before the first job arrives."""
-    from processor import charts, render  # noqa: F401
 
 
 def _manifest_entry(record: dict, output: Output) -> dict:

@@ -1,10 +1,12 @@
 """The Excel outputs: 汇总数据.xlsx, the 分组情况一览表 workbook and the 催报名单 workbook.
 
-Column titles come from the models (form sheets, roster) wherever a column is
-a model field; every string from a submission passes through
-:func:`escape_cell_text`.  The bytes are deterministic: the document
-properties carry a timestamp derived from the inputs and the zip entries a
-fixed date, so the same inputs always give the same file.
+The writers take their columns as plain data (:class:`Column`, built from the
+models by :mod:`processor.columns`) and import only openpyxl: they run in the
+render workers, which never load pandas or the models.  Every string from a
+submission passes through :func:`escape_cell_text`.  The bytes are
+deterministic: the document properties carry a timestamp derived from the
+inputs and the zip entries a fixed date, so the same inputs always give the
+same file.
 """
 
 from __future__ import annotations
@@ -12,18 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import sys
 import zipfile
+from typing import NamedTuple
 
-import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from processor.excel_safety import escape_cell_text
-from processor.ledger import data_fields
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
-from schemas.roster import ROSTER_SHEETS
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 FLAG_FILL = PatternFill("solid", fgColor="FCE4D6")
@@ -32,51 +32,44 @@ THIN = Side(style="thin", color="999999")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 DATE_FORMAT = "yyyy-mm-dd"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-_BASIC = SHEETS_BY_KEY["basic_info"]
-_SITE = SHEETS_BY_KEY["sites"]
-_UNIT = ROSTER_SHEETS[0]
-_STAFF = ROSTER_SHEETS[1]
+ASSIGNMENT_TITLE = "企业组人员联系示范点分组情况一览表"
 
 
-def unit_title() -> str:
-    return _BASIC.field_by_name("unit").title  # 填报单位
+class Column(NamedTuple):
+    key: str  # the record's (or context row's) key
+    title: str
+    width: int
+    date: bool = False
 
 
-def month_title() -> str:
-    return _BASIC.field_by_name("month").title  # 报送月份
+class Sheet(NamedTuple):
+    title: str
+    columns: list[Column]
+    rows: list[dict]
 
 
 # --- 汇总数据.xlsx ---------------------------------------------------------------------------
 
-def summary_workbook(rows: dict[str, list[dict]], stamp: dt.datetime) -> bytes:
+def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
     """All accepted rows of the period (the ledger's records per sheet), one sheet per form sheet,
     unit and month first.
 
     Written in openpyxl's write-only mode: rows stream to the file instead of living as
     cell objects (a province's half-year is tens of thousands of rows)."""
     wb = Workbook(write_only=True)
-    for spec in FORM_SHEETS:
-        ws = wb.create_sheet(spec.title)
-        fields = data_fields(spec)
-        titles = [unit_title(), month_title(), *(f.title for f in fields)]
-        widths = [_BASIC.field_by_name("unit").width, _BASIC.field_by_name("month").width,
-                  *(f.width for f in fields)]
-        records = rows.get(spec.key) or []
-        count = len(records)
-        for col, (title, width) in enumerate(zip(titles, widths), start=1):
-            ws.column_dimensions[get_column_letter(col)].width = max(width, len(title) * 2) + 2
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.title)
+        columns, count = sheet.columns, len(sheet.rows)
+        for col, column in enumerate(columns, start=1):
+            ws.column_dimensions[get_column_letter(col)].width = max(column.width, len(column.title) * 2) + 2
         ws.freeze_panes = "C2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, count + 1)}"
-        ws.append([_header_cell(ws, title) for title in titles])
-        if not count:
-            continue
-        dates = [f.kind == "date" for f in fields]
-        names = [f.name for f in fields]
-        for record in records:
-            row = (record["unit"], record["month"], *(record.get(n) for n in names))
-            values = [escape_cell_text(v) for v in (row[0], row[1], *(_cell_value(v) for v in row[2:]))]
-            ws.append(values[:2] + [_date_cell(ws, v) if is_date else v for v, is_date in zip(values[2:], dates)])
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, count + 1)}"
+        ws.append([_header_cell(ws, column.title) for column in columns])
+        keys = [column.key for column in columns]
+        dates = [column.date for column in columns]
+        for record in sheet.rows:
+            values = [escape_cell_text(_cell_value(record.get(key))) for key in keys]
+            ws.append([_date_cell(ws, v) if is_date else v for v, is_date in zip(values, dates)])
     return workbook_bytes(wb, stamp)
 
 
@@ -99,30 +92,8 @@ def _date_cell(ws, value):
 
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
 
-ASSIGNMENT_TITLE = "企业组人员联系示范点分组情况一览表"
-STAFF_COLUMN = "企业组联系人员"
-UNIT_COLUMN = "联系县(市、区)/系统党委"
-
-
-def assignment_columns() -> list[tuple[str, str, int]]:
-    """(context key, title, width): the attachment's columns; model titles where a model field."""
-    site = _SITE.field_by_name
-    return [
-        ("group", _STAFF.field_by_name("group").title, 10),
-        ("staff", STAFF_COLUMN, 12),
-        ("unit", UNIT_COLUMN, 22),
-        ("site", site("site").title, 30),
-        ("kind", site("enterprise_kind").title, 10),
-        ("secretary", site("secretary").title, 12),
-        ("members", site("members").title, 10),
-        ("contact_date", site("contact_date").title, 14),
-        ("note", site("note").title, 26),
-    ]
-
-
-def assignment_workbook(context: dict, stamp: dt.datetime) -> bytes:
+def assignment_workbook(context: dict, columns: list[Column], stamp: dt.datetime) -> bytes:
     """The staff-assignment table (one row per site), merged group/staff cells, flagged rows."""
-    columns = assignment_columns()
     wb = Workbook()
     ws = wb.active
     ws.title = "分组情况"
@@ -130,10 +101,10 @@ def assignment_workbook(context: dict, stamp: dt.datetime) -> bytes:
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     ws.cell(1, 1).font = TITLE_FONT
     ws.cell(1, 1).alignment = Alignment(horizontal="center")
-    _header(ws, [t for _, t, _ in columns], [w for _, _, w in columns], row=2)
+    _header(ws, columns, row=2)
     rows = context["rows"]
     for r in rows:
-        ws.append([escape_cell_text(_cell_value(r.get(key))) for key, _, _ in columns])
+        ws.append([escape_cell_text(_cell_value(r.get(c.key))) for c in columns])
     first = 3
     for i, r in enumerate(rows, start=first):
         for col in range(1, len(columns) + 1):
@@ -142,7 +113,8 @@ def assignment_workbook(context: dict, stamp: dt.datetime) -> bytes:
             cell.alignment = Alignment(vertical="center", wrap_text=True)
             if r.get("note"):
                 cell.fill = FLAG_FILL
-        ws.cell(i, 8).number_format = DATE_FORMAT
+            if columns[col - 1].date:
+                cell.number_format = DATE_FORMAT
     _merge_runs(ws, rows, first, col=1, key=lambda r: r["group"])
     _merge_runs(ws, rows, first, col=2, key=lambda r: (r["group"], r["staff"]))
     ws.freeze_panes = "A3"
@@ -162,21 +134,7 @@ def _merge_runs(ws, rows: list[dict], first: int, *, col: int, key) -> None:
 
 # --- 催报名单 ----------------------------------------------------------------------------------
 
-def reminder_columns() -> list[tuple[str, str, int]]:
-    unit = _UNIT.field_by_name
-    return [
-        ("unit", unit("name").title, 22),
-        ("kind", unit("kind").title, 10),
-        ("contact", unit("contact").title, 10),
-        ("phone", unit("phone").title, 16),
-        ("deadline", "截止日期", 12),
-        ("status", "状态", 14),
-        ("overdue_days", "逾期天数", 10),
-    ]
-
-
-def reminder_workbook(context: dict, stamp: dt.datetime) -> bytes:
-    columns = reminder_columns()
+def reminder_workbook(context: dict, columns: list[Column], stamp: dt.datetime) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "催报名单"
@@ -185,11 +143,13 @@ def reminder_workbook(context: dict, stamp: dt.datetime) -> bytes:
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     ws.cell(1, 1).font = TITLE_FONT
     ws.cell(1, 1).alignment = Alignment(horizontal="center")
-    _header(ws, [t for _, t, _ in columns], [w for _, _, w in columns], row=2)
+    _header(ws, columns, row=2)
     for r in context["rows"]:
-        ws.append([escape_cell_text(_cell_value(r[key])) for key, _, _ in columns])
-    for (cell,) in ws.iter_rows(min_row=3, min_col=5, max_col=5):
-        cell.number_format = DATE_FORMAT
+        ws.append([escape_cell_text(_cell_value(r[c.key])) for c in columns])
+    for col, column in enumerate(columns, start=1):
+        if column.date:
+            for (cell,) in ws.iter_rows(min_row=3, min_col=col, max_col=col):
+                cell.number_format = DATE_FORMAT
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{len(context['rows']) + 2}"
     return workbook_bytes(wb, stamp)
@@ -197,8 +157,8 @@ def reminder_workbook(context: dict, stamp: dt.datetime) -> bytes:
 
 # --- plumbing ------------------------------------------------------------------------------------
 
-def _header(ws, titles: list[str], widths: list[int], *, row: int) -> None:
-    for col, (title, width) in enumerate(zip(titles, widths), start=1):
+def _header(ws, columns: list[Column], *, row: int) -> None:
+    for col, (_, title, width, _) in enumerate(columns, start=1):
         cell = ws.cell(row, col, title)
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
@@ -209,7 +169,8 @@ def _header(ws, titles: list[str], widths: list[int], *, row: int) -> None:
 
 def _cell_value(value):
     """A value openpyxl writes as the right cell type: ISO strings of dates become dates."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    pd = sys.modules.get("pandas")  # a pandas missing value can only come from a process that loaded pandas
+    if value is None or (pd is not None and (value is pd.NA or value is pd.NaT)):
         return None
     if isinstance(value, float) and value != value:
         return None

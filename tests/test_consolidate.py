@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
 from processor.cli import main
 from processor.consolidate import consolidate, default_month
+from processor.columns import summary_sheets
 from processor.ledger import Ledger
 from processor.workbooks import summary_workbook
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
@@ -149,10 +150,10 @@ def test_xlsx_bytes_are_deterministic(filled):
     _, lb = filled
     import datetime as dt
 
-    rows = {s.key: lb.ledger.accepted_records(s.key) for s in FORM_SHEETS}
-    first = summary_workbook(rows, dt.datetime(2026, 11, 8))
+    sheets = summary_sheets({s.key: lb.ledger.accepted_records(s.key) for s in FORM_SHEETS})
+    first = summary_workbook(sheets, dt.datetime(2026, 11, 8))
     time.sleep(1.1)
-    assert summary_workbook(rows, dt.datetime(2026, 11, 8)) == first
+    assert summary_workbook(sheets, dt.datetime(2026, 11, 8)) == first
 
 
 def test_cli_consolidate_json(filled):
@@ -209,3 +210,16 @@ def test_outputs_written_by_worker_processes_equal_those_written_in_process(fill
     assert {".docx", ".xlsx", ".png"} <= {Path(rel).suffix for rel in in_process}
     assert outputs() == in_process
     assert len(result.written) == len(in_process) and not result.unchanged
+
+
+def test_render_workers_load_neither_pandas_nor_the_models():
+    """A render worker imports only the jobs and their renderers: the models and pandas would
+    double its start-up time and memory."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from processor import jobs, workbooks; jobs.warm_up(); "
+            "print(sorted(m for m in ('pandas', 'pandera', 'schemas.form') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"

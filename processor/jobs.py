@@ -1,0 +1,47 @@
+"""What the render workers run: each job writes one output (and the files beside it).
+
+Consolidation plans the outputs and builds their contexts; these functions write
+the files, usually in worker processes.  A worker loads this module and what
+the jobs import (python-docx, docxtpl, openpyxl, matplotlib for charts): not
+pandas and not the models, which would double its start-up time and memory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from processor.fsutil import atomic_path, atomic_write_bytes
+
+
+def write_report(template: str, rel: str, context: dict, chart_files: dict[str, str],
+                 targets: dict[str, Path]) -> None:
+    """A report and its chart files, as many of them as ``targets`` names; the charts are
+    drawn once for the document and the chart files."""
+    specs = context.get("charts") or {}
+    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
+        images = {}
+        if specs and (rel in targets or any(c in targets for c in chart_files)):
+            from processor.charts import build_charts
+
+            images = build_charts(specs, Path(tmp))
+        if rel in targets:
+            from processor.render import render_docx
+
+            render_docx(template, context, targets[rel], images=images)
+        for chart_rel, name in chart_files.items():
+            if chart_rel in targets:
+                with atomic_path(targets[chart_rel]) as target:
+                    shutil.copyfile(images[name], target)
+
+
+def write_workbook(rel: str, build: Callable[[], bytes], targets: dict[str, Path]) -> None:
+    atomic_write_bytes(targets[rel], build())
+
+
+def warm_up() -> None:
+    """Load the document renderer before the first job arrives (matplotlib and openpyxl load
+    with the first job that needs them)."""
+    from processor import render  # noqa: F401
