@@ -2,10 +2,11 @@
 
 One jinja environment with the project's filters; every string of a context
 is cleaned of XML-illegal characters and auto-escaped; a template variable the
-context does not supply is an error (never an empty hole in a report); after
-rendering every run gets an explicit East-Asian font and repeated cells of the
-tables marked for it are merged; the file is written atomically and is
-byte-identical for an identical context.
+context does not supply is an error (never an empty hole in a report); every
+run gets an explicit East-Asian font (a template's runs when it is loaded, since
+a render only copies them, and an inserted picture's runs after rendering);
+repeated cells of the tables marked for it are merged; the file is written
+atomically and is byte-identical for an identical context.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import jinja2
 from docx import Document
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
+from lxml import etree
 
 from processor import docx_layout
 from processor.excel_safety import strip_xml_illegal
@@ -113,6 +115,20 @@ class _CompilingOnceEnvironment(jinja2.Environment):
             cache[source] = super().from_string(source)
         return cache[source]
 
+    def getattr(self, obj, attribute):
+        # ``row.date`` on a context dict: jinja tries the attribute first and catches the
+        # AttributeError, for every cell of every table; a plain dict's key is looked up
+        # directly (the same result: a key that is also a dict attribute still gives the attribute)
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
 
 _ENV: jinja2.Environment | None = None
 
@@ -187,7 +203,7 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
         data[name] = InlineImage(tpl, str(image), width=CHART_WIDTH)
     tpl.render(data, env, autoescape=True)
     doc = tpl.docx  # post-processed in place: no save and re-open of the rendered package
-    _post_process(doc)
+    _post_process(doc, new_runs=bool(images))
     blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
     return atomic_write_bytes(Path(out_path), blob)
 
@@ -203,6 +219,8 @@ _READ_ONLY_PARTS = frozenset(ct + "+xml" for ct in (
 
 
 _LISTING_CHARS = re.compile("[\n\t\a\f]")
+_JINJA_MARKS = (b"{{", b"{%", b"{#", b"{_", b"_}")  # template syntax, and docxtpl's escaped braces
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 class _Template(DocxTemplate):
@@ -218,7 +236,11 @@ class _Template(DocxTemplate):
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)  # an edited template is read afresh
         if key not in self._packages:
-            self._packages[key] = Document(str(path))
+            pristine = Document(str(path))
+            # every run of a render is a copy of a template run: giving the template's runs their
+            # East-Asian font once spares the pass over each rendered document
+            docx_layout.enforce_east_asian_fonts(pristine)
+            self._packages[key] = pristine
         pristine = self._packages[key]
         # parts a render only reads (styles alone are ~800 KB of XML) are shared, not copied
         shared = {id(p): p for p in pristine.part.package.iter_parts() if p.content_type in _READ_ONLY_PARTS}
@@ -229,12 +251,49 @@ class _Template(DocxTemplate):
             self._patched[src_xml] = super().patch_xml(src_xml)
         return self._patched[src_xml]
 
+    def fix_tables(self, xml: str):
+        # docxtpl's pass counts every cell of every table, for templates whose column loops
+        # ({%tc %}) change a row's number of cells; a tree whose rows fit their grids is kept
+        tree = etree.fromstring(xml, parser=etree.XMLParser(recover=True))
+        return tree if _grids_fit(tree) else super().fix_tables(xml)
+
+    def get_headers_footers(self, uri):
+        # a header or footer without template syntax (page numbers are fields) renders to itself
+        for rel_key, part in super().get_headers_footers(uri):
+            if any(mark in part.blob for mark in _JINJA_MARKS):
+                yield rel_key, part
+
     def resolve_listing(self, xml: str) -> str:
         # docxtpl turns line breaks, tabs and page breaks inside text into Word elements with a
         # regex pass over every paragraph; a part without any has nothing for it to do
         if not _LISTING_CHARS.search(xml):
             return xml
         return super().resolve_listing(xml)
+
+
+def _grids_fit(tree) -> bool:
+    """Whether docxtpl's table fix would leave ``tree`` as it is: no row has more cells than its
+    table's grid has columns, and the widest row spans the whole grid."""
+    spans = next(tree.iter(f"{_W}gridSpan"), None) is not None
+    for table in tree.iter(f"{_W}tbl"):
+        grid = table.find(f"{_W}tblGrid")
+        if grid is None:
+            return False
+        columns = len(grid.findall(f"{_W}gridCol"))
+        widest = 0
+        for row in table.iter(f"{_W}tr"):
+            cells = row.findall(f"{_W}tc")
+            if len(cells) > columns:
+                return False
+            widest = max(widest, sum(map(_cell_span, cells)) if spans else len(cells))
+        if widest < columns:
+            return False
+    return True
+
+
+def _cell_span(cell) -> int:
+    span = cell.find(f"{_W}tcPr/{_W}gridSpan")
+    return int(span.get(f"{_W}val")) if span is not None else 1
 
 
 _UNDECLARED: dict[tuple, frozenset] = {}
@@ -249,12 +308,13 @@ def _undeclared(tpl, path: Path, env) -> frozenset:
     return _UNDECLARED[key]
 
 
-def _post_process(doc) -> None:
+def _post_process(doc, *, new_runs: bool) -> None:
     for table in _all_tables(doc):
         columns = docx_layout.table_merge_columns(table)
         if columns:
             docx_layout.merge_repeated_cells(table, columns)
-    docx_layout.enforce_east_asian_fonts(doc)
+    if new_runs:  # an inserted picture sits in runs of its own, which the template never had
+        docx_layout.enforce_east_asian_fonts(doc)
 
 
 def _all_tables(doc):

@@ -260,6 +260,50 @@ def test_a_template_edited_in_word_is_used_on_the_next_render(tmp_path, monkeypa
     edited.save(templates / "reminder_list.docx")
     after = render.render_docx("reminder_list", ctx, tmp_path / "after.docx")
     assert "请各单位于收到通知后尽快报送" in _all_text(after)
+    for run in Document(after).element.body.iter(qn("w:r")):  # the paragraph Word added has no font of its own
+        rfonts = run.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
+        assert rfonts is not None and rfonts.get(qn("w:eastAsia")), "run without an East-Asian font"
+
+
+def _custom_template(tmp_path, monkeypatch, build) -> str:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    doc = Document()
+    build(doc)
+    doc.save(templates / "custom.docx")
+    return "custom"
+
+
+def test_a_column_loop_gets_as_many_grid_columns_as_it_makes_cells(tmp_path, monkeypatch):
+    def build(doc):
+        table = doc.add_table(rows=2, cols=4)
+        for row, first, cell in ((0, "月份", "{{ m }}"), (1, "报表", "{{ counts[m] }}")):
+            texts = [first, "{%tc for m in months %}", cell, "{%tc endfor %}"]
+            for col, text in enumerate(texts):
+                table.cell(row, col).text = text
+
+    name = _custom_template(tmp_path, monkeypatch, build)
+    for months in (["1月", "2月", "3月", "4月", "5月"], ["1月"]):
+        out = render.render_docx(name, {"months": months, "counts": {m: 3 for m in months}}, tmp_path / "t.docx")
+        table = Document(out).tables[0]
+        grid = table._tbl.find(qn("w:tblGrid")).findall(qn("w:gridCol"))
+        assert [len(tr.tc_lst) for tr in table._tbl.tr_lst] == [1 + len(months)] * 2
+        assert len(grid) == 1 + len(months)
+        assert [c.text for c in table.rows[0].cells] == ["月份", *months]
+
+
+def test_template_syntax_in_a_header_is_rendered_and_a_plain_footer_kept(tmp_path, monkeypatch):
+    def build(doc):
+        doc.sections[0].header.paragraphs[0].text = "{{ office_name }}（内部资料）"
+        doc.sections[0].footer.paragraphs[0].text = "第一页"
+        doc.add_paragraph("{{ title }}")
+
+    name = _custom_template(tmp_path, monkeypatch, build)
+    out = render.render_docx(name, {"office_name": "企业组", "title": "报告"}, tmp_path / "t.docx")
+    section = Document(out).sections[0]
+    assert section.header.paragraphs[0].text == "企业组（内部资料）"
+    assert section.footer.paragraphs[0].text == "第一页"
 
 
 # --- LibreOffice: fonts really used, first page image ----------------------------
