@@ -144,33 +144,33 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
     yield from _dossier_outputs(ws, data.restrict(until=until), roster, today)
 
 
-def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> list[Output]:
+def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
     scoped = data.restrict(until=month)
+    # the summary first: its rows are at hand, and a worker writes it while the report's context is built
+    yield _summary_output(scoped, [month], month, reports.as_of_date(scoped, ws.rulebook, [month], today))
     month_files = [f for f in scoped.files if f["month"] == month]
     sources = _sources(scoped.source_files() + month_files)
     context = reports.monthly_report_context(scoped, ws, roster, month, today)
     title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{MONTHLY}/{month}"
-    out = [_report_output(f"{folder}/{_file(title)}.docx", MONTHLY, month, context, sources, folder)]
+    yield _report_output(f"{folder}/{_file(title)}.docx", MONTHLY, month, context, sources, folder)
 
     reminder = reports.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
     rel = f"{REMINDER}/{month}/{REMINDER}.xlsx"
-    out.append(Output(rel, REMINDER, month, reminder, rem_sources,
-                      _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns())))
-    out.append(_report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources))
-    out.append(_summary_output(scoped, [month], month, context["report_date"]))
-    return out
+    yield Output(rel, REMINDER, month, reminder, rem_sources,
+                 _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns()))
+    yield _report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources)
 
 
-def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> list[Output]:
+def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> Iterator[Output]:
     scoped = data.restrict(until=half.last)
+    yield _summary_output(scoped, half.months, half.label, reports.as_of_date(scoped, ws.rulebook, half.months, today))
     sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
     context = reports.half_year_context(scoped, ws, roster, half, today)
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
     folder = f"{HALF_YEAR}/{half.label}"
-    return [_report_output(f"{folder}/{_file(title)}.docx", HALF_YEAR, half.label, context, sources, folder),
-            _summary_output(scoped, half.months, half.label, context["report_date"])]
+    yield _report_output(f"{folder}/{_file(title)}.docx", HALF_YEAR, half.label, context, sources, folder)
 
 
 def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
@@ -239,12 +239,12 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
     return cache
 
 
-def _summary_output(data: LedgerData, months: list[str], period: str, report_date: str) -> Output:
+def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
     rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
     payload = {key: _rows_digest(records) for key, records in rows.items()}
     ids = {r["file_id"] for records in rows.values() for r in records}
     sources = _sources([f for f in data.files if f["id"] in ids])
-    stamp = dt.datetime.fromisoformat(report_date)
+    stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
     rel = f"{SUMMARY}/{period}/{SUMMARY}.xlsx"
     build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
     return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))

@@ -1,9 +1,11 @@
 """The Excel outputs: 汇总数据.xlsx, the 分组情况一览表 workbook and the 催报名单 workbook.
 
 The writers take their columns as plain data (:class:`Column`, built from the
-models by :mod:`processor.columns`) and import only openpyxl: they run in the
-render workers, which never load pandas or the models.  Every string from a
-submission passes through :func:`escape_cell_text`.  The bytes are
+models by :mod:`processor.columns`) and import only the xlsx writers: they run
+in the render workers, which never load pandas or the models.  汇总数据, tens
+of thousands of rows, is streamed by XlsxWriter; the two small tables, with
+merged cells, are built with openpyxl.  Every string from a submission passes
+through :func:`escape_cell_text` and is written as text.  The bytes are
 deterministic: the document properties carry a timestamp derived from the
 inputs and the zip entries a fixed date, so the same inputs always give the
 same file.
@@ -15,11 +17,12 @@ import datetime as dt
 import io
 import re
 import sys
+import tempfile
 import zipfile
 from typing import NamedTuple
 
+import xlsxwriter
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
@@ -54,40 +57,44 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
     """All accepted rows of the period (the ledger's records per sheet), one sheet per form sheet,
     unit and month first.
 
-    Written in openpyxl's write-only mode: rows stream to the file instead of living as
-    cell objects (a province's half-year is tens of thousands of rows)."""
-    wb = Workbook(write_only=True)
+    Written with XlsxWriter in constant-memory mode: the rows stream to the file (a province's
+    half-year is tens of thousands of rows), in half the time openpyxl's write-only mode takes."""
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": tempfile.gettempdir()})
+    wb.set_properties({"author": "企业组", "created": stamp.replace(tzinfo=None, microsecond=0)})
+    header = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "border_color": "#999999",
+                            "align": "center", "valign": "vcenter", "text_wrap": True})
+    date = wb.add_format({"num_format": DATE_FORMAT})
     for sheet in sheets:
-        ws = wb.create_sheet(sheet.title)
-        columns, count = sheet.columns, len(sheet.rows)
-        for col, column in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(col)].width = max(column.width, len(column.title) * 2) + 2
-        ws.freeze_panes = "C2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, count + 1)}"
-        ws.append([_header_cell(ws, column.title) for column in columns])
+        ws = wb.add_worksheet(sheet.title)
+        columns = sheet.columns
+        for col, column in enumerate(columns):
+            ws.set_column(col, col, max(column.width, len(column.title) * 2) + 2)
+            ws.write_string(0, col, column.title, header)
+        ws.freeze_panes(1, 2)
+        ws.autofilter(0, 0, max(0, len(sheet.rows)), len(columns) - 1)
         keys = [column.key for column in columns]
-        dates = [column.date for column in columns]
-        for record in sheet.rows:
-            values = [escape_cell_text(_cell_value(record.get(key))) for key in keys]
-            ws.append([_date_cell(ws, v) if is_date else v for v, is_date in zip(values, dates)])
-    return workbook_bytes(wb, stamp)
+        for row, record in enumerate(sheet.rows, start=1):
+            for col, key in enumerate(keys):
+                _write_value(ws, row, col, _cell_value(record.get(key)), date)
+    wb.close()
+    return out.getvalue()
 
 
-def _header_cell(ws, title: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=title)
-    cell.font = Font(bold=True)
-    cell.fill = HEADER_FILL
-    cell.border = BORDER
-    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    return cell
-
-
-def _date_cell(ws, value):
+def _write_value(ws, row: int, col: int, value, date_format) -> None:
+    """One cell by its type; a string is always text (never a formula or a link)."""
     if value is None:
-        return None
-    cell = WriteOnlyCell(ws, value=value)
-    cell.number_format = DATE_FORMAT
-    return cell
+        return
+    if isinstance(value, str):
+        ws.write_string(row, col, escape_cell_text(value))
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value, date_format)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value)
+    else:
+        ws.write_string(row, col, escape_cell_text(str(value)))
 
 
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
