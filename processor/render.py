@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import jinja2
 from docx import Document
+from docx.oxml import OxmlElement
 from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from lxml import etree
@@ -169,8 +169,8 @@ def template_variables(template_path: Path | str) -> set[str]:
 
 def clean_context(value):
     """Strip XML-illegal control characters from every string, recursively."""
-    if isinstance(value, str):
-        return strip_xml_illegal(value)
+    if isinstance(value, str):  # the illegal characters are all unprintable; most strings are printable
+        return value if value.isprintable() else strip_xml_illegal(value)
     if isinstance(value, dict):
         return {k: clean_context(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -218,17 +218,18 @@ _READ_ONLY_PARTS = frozenset(ct + "+xml" for ct in (
     "application/vnd.openxmlformats-officedocument.theme"))
 
 
-_LISTING_CHARS = re.compile("[\n\t\a\f]")
+_LISTING_CHARS = "\n\t\a\f"
 _JINJA_MARKS = (b"{{", b"{%", b"{#", b"{_", b"_}")  # template syntax, and docxtpl's escaped braces
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 class _Template(DocxTemplate):
     """docxtpl with its per-template work done once per process: the template's parsed package
-    is copied instead of read and parsed again, and the tag patching of each XML part (a pure
+    is copied instead of read and parsed again (all but its body, which a render replaces with
+    the one rendered from the body's text), and the tag patching of each XML part (a pure
     function of the part's text) is remembered.  The rendered bytes are the same."""
 
-    _packages: dict[tuple, object] = {}
+    _packages: dict[tuple, tuple] = {}  # file version -> (parsed package, body text)
     _patched: dict[str, str] = {}
 
     def __init__(self, path: Path):
@@ -240,11 +241,14 @@ class _Template(DocxTemplate):
             # every run of a render is a copy of a template run: giving the template's runs their
             # East-Asian font once spares the pass over each rendered document
             docx_layout.enforce_east_asian_fonts(pristine)
-            self._packages[key] = pristine
-        pristine = self._packages[key]
+            self._packages[key] = (pristine, self.xml_to_string(pristine.element.body))
+        pristine, self._body_xml = self._packages[key]
         # parts a render only reads (styles alone are ~800 KB of XML) are shared, not copied
         shared = {id(p): p for p in pristine.part.package.iter_parts() if p.content_type in _READ_ONLY_PARTS}
-        self.docx = copy.deepcopy(pristine, shared)
+        self.docx = _copy_without_body(pristine, shared)
+
+    def get_xml(self) -> str:
+        return self._body_xml
 
     def patch_xml(self, src_xml: str) -> str:
         if src_xml not in self._patched:
@@ -266,9 +270,23 @@ class _Template(DocxTemplate):
     def resolve_listing(self, xml: str) -> str:
         # docxtpl turns line breaks, tabs and page breaks inside text into Word elements with a
         # regex pass over every paragraph; a part without any has nothing for it to do
-        if not _LISTING_CHARS.search(xml):
+        if not any(char in xml for char in _LISTING_CHARS):
             return xml
         return super().resolve_listing(xml)
+
+
+def _copy_without_body(doc, shared: dict):
+    """A deep copy of ``doc`` with an empty body in place of the original's."""
+    document = doc.element
+    body = document.body
+    position = document.index(body)
+    document.remove(body)
+    try:
+        copied = copy.deepcopy(doc, shared)
+    finally:
+        document.insert(position, body)
+    copied.element.insert(position, OxmlElement("w:body"))
+    return copied
 
 
 def _grids_fit(tree) -> bool:
