@@ -100,16 +100,20 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
         raise ConsolidationError(f"台账不存在：{ws.ledger_path}。请先运行 processor process 处理收到的报表。")
     from processor.roster import workspace_roster
 
-    roster = workspace_roster(ws)
     ws.outbox.mkdir(parents=True, exist_ok=True)
     # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
     remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
     with Ledger(ws.ledger_path) as ledger:
-        data = LedgerData.load(ledger)
-        months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
-        parallel = len({(r["unit"], r["site"]) for r in data.records("sites")}) >= PARALLEL_MIN_DOSSIERS
-        outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
-        return _build(ws, ledger, outputs, months, halves, progress, parallel=parallel)
+        # the render workers start, and load their libraries, while the roster and the ledger are read
+        renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
+        try:
+            roster = workspace_roster(ws)
+            data = LedgerData.load(ledger)
+            months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
+            outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
+            return _build(ws, ledger, outputs, months, halves, progress, renderer)
+        finally:
+            renderer.close()
 
 
 def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
@@ -301,14 +305,13 @@ def _fingerprint(output: Output, rulebook_hash: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, *, parallel: bool = False
+def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
            ) -> ConsolidationResult:
     recorder = _Recorder(ledger)
-    renderer = _Renderer(parallel)
     try:
         return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
     finally:
-        renderer.close()
+        renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
         recorder.flush()
 
 

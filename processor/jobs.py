@@ -42,6 +42,11 @@ def write_workbook(rel: str, build: Callable[[], bytes], targets: dict[str, Path
 
 
 def warm_up() -> None:
-    """Load the document renderer before the first job arrives (matplotlib and openpyxl load
-    with the first job that needs them)."""
-    from processor import render  # noqa: F401
+    """Load the renderers (documents, charts and their CJK font, workbooks) while the
+    consolidation is still reading the ledger, before the first job arrives."""
+    from processor import charts, render, workbooks  # noqa: F401
+
+    try:
+        charts.cjk_font()
+    except charts.ChartFontError:
+        pass  # said by the job that draws a chart

@@ -313,6 +313,11 @@ class Ledger:
             cursor.close()
         return out
 
+    def accepted_site_count(self) -> int:
+        """How many sites (unit and site name) the accepted submissions name."""
+        return self.query("SELECT COUNT(*) FROM (SELECT DISTINCT t.unit, t.site FROM sites t "
+                          "JOIN files f ON f.id = t.file_id WHERE f.status = 'accepted')")[0][0]
+
     def accepted_rows(self, sheet_key: str, *, months: Iterable[str] | None = None,
                       units: Iterable[str] | None = None, plain: bool = False) -> pd.DataFrame:
         """:meth:`accepted_records` as a frame that always has every model column, even when empty.
