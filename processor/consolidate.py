@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from processor import periods as P
-from processor import columns, jobs, reports, workbooks
+from processor import columns, forkserver, jobs, reports, workbooks
 from processor.findings import LedgerData, evaluate
 from processor.fsutil import atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
 from processor.ledger import Ledger, now_iso
@@ -409,7 +408,8 @@ class _Renderer:
         self.pending: dict[Future, tuple[Callable, Callable]] = {}
         self._pool: ProcessPoolExecutor | None = None
         if enabled:  # the workers start and import the renderers while the first contexts are built
-            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=multiprocessing.get_context("forkserver"))
+            context = forkserver.context(["processor.jobs", *jobs.RENDERERS])
+            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=context)
             for _ in range(PARALLEL_WORKERS):
                 self._pool.submit(jobs.warm_up)
 

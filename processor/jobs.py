@@ -8,12 +8,15 @@ pandas and not the models, which would double its start-up time and memory.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 from processor.fsutil import atomic_path, atomic_write_bytes
+
+RENDERERS = ["processor.render", "processor.charts", "processor.workbooks"]  # what the jobs import
 
 
 def write_report(template: str, rel: str, context: dict, chart_files: dict[str, str],
@@ -42,9 +45,11 @@ def write_workbook(rel: str, build: Callable[[], bytes], targets: dict[str, Path
 
 
 def warm_up() -> None:
-    """Load the renderers (documents, charts and their CJK font, workbooks) while the
-    consolidation is still reading the ledger, before the first job arrives."""
-    from processor import charts, render, workbooks  # noqa: F401
+    """Load the renderers and the charts' CJK font before the first job arrives (nothing to
+    import when the fork server already has)."""
+    for name in RENDERERS:
+        importlib.import_module(name)
+    from processor import charts
 
     try:
         charts.cjk_font()

@@ -15,21 +15,19 @@ own time and memory budget.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import queue
 import resource
 import signal
 import threading
 from pathlib import Path
 
+from processor import forkserver
 from processor.config import IntakeSettings
 from processor.errors import problem
 from processor.validate import ValidationResult, validate_file
 
 log = logging.getLogger("processor.sandbox")
 
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["processor.validate"])
 
 
 def _vm_bytes() -> int:
@@ -79,9 +77,10 @@ class Sandbox:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
-        parent, child = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits),
-                                         name="processor-validate", daemon=True)
+        ctx = forkserver.context(["processor.validate"])
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits),
+                                    name="processor-validate", daemon=True)
         self._process.start()
         child.close()
         self._conn = parent
