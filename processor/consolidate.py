@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -407,11 +408,18 @@ class _Renderer:
         self.enabled = enabled
         self.pending: dict[Future, tuple[Callable, Callable]] = {}
         self._pool: ProcessPoolExecutor | None = None
-        if enabled:  # the workers start and import the renderers while the first contexts are built
+        self._starting: threading.Thread | None = None
+        if enabled:
             context = forkserver.context(["processor.jobs", *jobs.RENDERERS])
             self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=context)
-            for _ in range(PARALLEL_WORKERS):
-                self._pool.submit(jobs.warm_up)
+            # Starting a worker waits for the fork server to load the renderers (about a second):
+            # a thread waits for that while this process reads the roster and the ledger.
+            self._starting = threading.Thread(target=self._start_workers, name="render-workers", daemon=True)
+            self._starting.start()
+
+    def _start_workers(self) -> None:
+        for _ in range(PARALLEL_WORKERS):
+            self._pool.submit(jobs.warm_up)
 
     def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
             skip: Callable[[Exception], None]) -> None:
@@ -444,6 +452,8 @@ class _Renderer:
                 done()
 
     def close(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None

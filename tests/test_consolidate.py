@@ -213,12 +213,13 @@ def test_outputs_written_by_worker_processes_equal_those_written_in_process(fill
 
 
 def test_render_workers_load_neither_pandas_nor_the_models():
-    """A render worker imports only the jobs and their renderers: the models and pandas would
-    double its start-up time and memory."""
+    """A render worker imports the jobs, their renderers and the command's main module (every
+    worker process re-imports it): pandas and the models would double its start-up time and
+    memory."""
     import subprocess
     import sys
 
-    code = ("import sys; from processor import jobs, workbooks; jobs.warm_up(); "
+    code = ("import sys; import processor.cli; from processor import jobs, workbooks; jobs.warm_up(); "
             "print(sorted(m for m in ('pandas', 'pandera', 'schemas.form') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
