@@ -37,7 +37,6 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 sys.path[:0] = [str(PROJECT_ROOT), str(BENCH_DIR)]
 
-from processor.roster import Roster, StaffInfo, UnitInfo, sample_roster, write_roster  # noqa: E402
 
 CACHE_DIR = BENCH_DIR / ".cache"
 RESULTS_DIR = BENCH_DIR / "results"
@@ -66,6 +65,8 @@ TARGETS = {
 
 def bench_roster(units: int) -> Roster:
     """The sample roster grown to ``units`` units: synthetic counties in groups of 5, 4 staff each."""
+    from processor.roster import Roster, StaffInfo, UnitInfo, sample_roster
+
     base = sample_roster()
     names = {u.name for u in base.units}
     staff_names = {s.name for s in base.staff}
@@ -161,6 +162,8 @@ def workload(units: int, months: int, jobs: int) -> tuple[Path, list[Path], floa
                     print(f"  {done}/{len(todo)}", flush=True)
     roster_path = folder / "roster.xlsx"
     if not roster_path.exists():
+        from processor.roster import write_roster
+
         write_roster(roster, roster_path)
     return folder, files, time.perf_counter() - started
 
@@ -177,7 +180,7 @@ class DescendantPeaks:
     Worker pools started through a fork server are not this process's children, so
     RUSAGE_CHILDREN never sees them; their own high-water mark, read while they live, does."""
 
-    def __init__(self, interval: float = 0.1):
+    def __init__(self, interval: float = 0.5):  # VmHWM is a high-water mark: a late sample still sees the peak
         import threading
 
         self.interval, self.peaks = interval, {}
@@ -201,26 +204,28 @@ class DescendantPeaks:
             self._stop.wait(self.interval)
 
     def _sample(self) -> None:
-        parents = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-        me = os.getpid()
-        for pid in parents:
-            ancestor = parents.get(pid)
-            while ancestor not in (None, 0, 1, me):
-                ancestor = parents.get(ancestor)
-            if ancestor != me:
-                continue
+        for pid in _descendants(os.getpid()):
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         self.peaks[pid] = max(self.peaks.get(pid, 0.0), int(line.split()[1]) / 1024)
             except OSError:
                 continue
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from the kernel's per-thread child lists (no scan of /proc:
+    the sampler must not take CPU from the stage it measures)."""
+    found, parents = [], [pid]
+    while parents:
+        for children in Path(f"/proc/{parents.pop()}/task").glob("*/children"):
+            try:
+                pids = [int(p) for p in children.read_text().split()]
+            except OSError:
+                continue
+            found += pids
+            parents += pids
+    return found
 
 
 def new_workspace(root: Path, roster_path: Path):

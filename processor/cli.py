@@ -21,16 +21,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processor import __version__
-from processor.config import WORKSPACE_ENV, ConfigError, find_workspace
-from processor.rulebook import RulebookError
+from processor.paths import WORKSPACE_ENV
+
+# Imports of the library stay inside the commands: importing this module is cheap (``--help``,
+# and every worker process, which imports the command's main module when it starts).
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from processor.config import ConfigError
     from processor.lock import AlreadyRunning
     from processor.roster import RosterError
+    from processor.rulebook import RulebookError
 
     return (ConfigError, RulebookError, RosterError, AlreadyRunning)
 
@@ -50,6 +54,8 @@ def friendly_errors(func):
 
 
 def workspace_of(ctx: click.Context):
+    from processor.config import find_workspace
+
     return find_workspace(ctx.obj.get("workspace"))
 
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from processor.paths import PROJECT_ROOT
+from processor.paths import PROJECT_ROOT, WORKSPACE_ENV
 from processor.rulebook import Rulebook, load_rulebook
 
 CONFIG_NAME = "config.toml"
-WORKSPACE_ENV = "PROCESSOR_WORKSPACE"
 
 DEFAULT_CONFIG_TEXT = """\
 # 示范点联系指导月报表处理程序 — 配置文件

@@ -7,3 +7,4 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 RULEBOOK_PATH = SCHEMAS_DIR / "requirements.toml"
+WORKSPACE_ENV = "PROCESSOR_WORKSPACE"  # names the workspace folder when no --workspace is given
