@@ -3,9 +3,10 @@
 Workers are forked from one small server process, never from the processor itself:
 ``serve`` has threads, which must not be forked.  The server imports once what its
 workers need, and each worker inherits it.  Whoever starts the server first names
-those modules; left to multiprocessing, it would import the command's ``__main__``
-(the CLI, pandas and the models: a second of CPU and ~100 MB in every worker) even
-for workers that need none of it.
+those modules; left to multiprocessing, it would import the command's ``__main__``.
+Each worker still re-imports the command's main module when it starts (multiprocessing
+does, for functions defined there), which is why :mod:`processor.cli` imports no
+library at its top.
 """
 
 from __future__ import annotations

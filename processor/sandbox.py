@@ -29,7 +29,6 @@ from processor.validate import ValidationResult, validate_file
 log = logging.getLogger("processor.sandbox")
 
 
-
 def _vm_bytes() -> int:
     """The process's current virtual size (what RLIMIT_AS counts)."""
     with open("/proc/self/statm") as fh:

@@ -17,7 +17,6 @@ import datetime as dt
 import io
 import re
 import sys
-import tempfile
 import zipfile
 from typing import NamedTuple
 
@@ -28,12 +27,14 @@ from openpyxl.utils import get_column_letter
 
 from processor.excel_safety import escape_cell_text
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-FLAG_FILL = PatternFill("solid", fgColor="FCE4D6")
+HEADER_COLOR, FLAG_COLOR, BORDER_COLOR = "DDEBF7", "FCE4D6", "999999"
+HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOR)
+FLAG_FILL = PatternFill("solid", fgColor=FLAG_COLOR)
 TITLE_FONT = Font(bold=True, size=14)
-THIN = Side(style="thin", color="999999")
+THIN = Side(style="thin", color=BORDER_COLOR)
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 DATE_FORMAT = "yyyy-mm-dd"
+CREATOR = "企业组"  # the workbooks' author property
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ASSIGNMENT_TITLE = "企业组人员联系示范点分组情况一览表"
 
@@ -60,10 +61,11 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
     Written with XlsxWriter in constant-memory mode: the rows stream to the file (a province's
     half-year is tens of thousands of rows), in half the time openpyxl's write-only mode takes."""
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": tempfile.gettempdir()})
-    wb.set_properties({"author": "企业组", "created": stamp.replace(tzinfo=None, microsecond=0)})
-    header = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "border_color": "#999999",
-                            "align": "center", "valign": "vcenter", "text_wrap": True})
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True})
+    wb.set_properties({"author": CREATOR, "created": stamp.replace(tzinfo=None, microsecond=0)})
+    header = wb.add_format({"bold": True, "bg_color": f"#{HEADER_COLOR}", "border": 1,
+                            "border_color": f"#{BORDER_COLOR}", "align": "center", "valign": "vcenter",
+                            "text_wrap": True})
     date = wb.add_format({"num_format": DATE_FORMAT})
     for sheet in sheets:
         ws = wb.add_worksheet(sheet.title)
@@ -191,7 +193,7 @@ def _cell_value(value):
 def workbook_bytes(wb: Workbook, stamp: dt.datetime) -> bytes:
     """Save with fixed document times and zip dates: same content, same bytes."""
     stamp = stamp.replace(tzinfo=None, microsecond=0)
-    wb.properties.creator = "企业组"
+    wb.properties.creator = CREATOR
     wb.properties.created = stamp
     buf = io.BytesIO()
     wb.save(buf)
