@@ -277,12 +277,10 @@ class Scope:
     def shortfall(self, period: P.Period) -> str:
         return FAILED if self.is_closed(period) else AT_RISK
 
-    def sites_in(self, months: Iterable[str]) -> list[dict]:
-        """Sites listed by any submission of these months: the latest row of each (unit, site)."""
-        return [dict(r) for r in self._sites(tuple(months))]
+    def sites_in(self, months: tuple[str, ...]) -> list[dict]:
+        """Sites listed by any submission of these months: the latest row of each (unit, site).
 
-    def _sites(self, months: tuple[str, ...]) -> list[dict]:
-        """:meth:`sites_in`'s records themselves (shared: the checks only read them)."""
+        The records are shared with the data (and between the checks): read them, do not change them."""
         if ("sites_in", months) not in self._memo:  # every check asks again for each period
             self._memo[("sites_in", months)] = self._sites_in(months)
         return self._memo[("sites_in", months)]
@@ -299,10 +297,7 @@ class Scope:
         return sorted(latest, key=lambda r: (order[r["unit"]], r["row"] if r["row"] is not None else 0))
 
     def current_sites(self) -> list[dict]:
-        """Each unit's sites as listed in its latest submission in scope."""
-        return [dict(r) for r in self._current()]
-
-    def _current(self) -> list[dict]:
+        """Each unit's sites as listed in its latest submission in scope (shared records, as above)."""
         if "current_sites" not in self._memo:
             self._memo["current_sites"] = self._current_sites()
         return self._memo["current_sites"]
@@ -345,7 +340,7 @@ def check_site_count(scope: Scope) -> Iterator[Finding]:
     """G-1: each unit cultivates between min_sites and max_sites sites (its latest submission)."""
     rule = scope.rulebook["G-1"]
     low, high = rule.get("min_sites", 1), rule.get("max_sites", 2)
-    sites = scope._current()
+    sites = scope.current_sites()
     for unit in scope.units:
         listed = [s for s in sites if s["unit"] == unit]
         if not listed:
@@ -362,7 +357,7 @@ def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-1a"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
     year = _year_period(scope)
-    for site in scope._current():
+    for site in scope.current_sites():
         fixed = site["contact_date"]
         staff = site["staff"] or ""
         if fixed is not None and fixed < deadline and staff:
@@ -383,7 +378,7 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-1a"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
     year = _year_period(scope)
-    sites = scope._current()
+    sites = scope.current_sites()
     for name in scope.staff:
         mine = [s for s in sites if s["staff"] == name]
         in_time = [s for s in mine if s["contact_date"] is not None and s["contact_date"] < deadline]
@@ -413,7 +408,7 @@ def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     for month in scope.months:
         period = P.period_of(month, "month")
         counts = _site_counts(scope.ledger_data.records("contacts", months=[month]))
-        for site in scope._sites((month,)):
+        for site in scope.sites_in((month,)):
             if site["month"] != month:
                 continue
             n = counts.get((site["unit"], site["site"]), 0)
@@ -431,7 +426,7 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
     for quarter in scope.periods("quarter"):
         contacts = scope.ledger_data.records("contacts", months=scope.months_of(quarter))
         counts = _site_counts(c for c in contacts if c["mode"] in modes)
-        for site in scope._sites(scope.months_of(quarter)):
+        for site in scope.sites_in(scope.months_of(quarter)):
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
             yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
@@ -445,7 +440,7 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
     rule = scope.rulebook["M-2"]
     deadline = scope.rulebook.date_in_year(rule.get("deadline", "11-30"))
     year = _year_period(scope)
-    for site in scope._current():
+    for site in scope.current_sites():
         # every unit's rows up to the last month; a missing site name matches nothing (as in pandas)
         rows = [] if _missing(site["site"]) else scope.ledger_data.site_records("sites", site["unit"], site["site"])
         dates = [r["plan_date"] for r in rows if r["month"] <= scope.last_month and r["plan_date"] is not None]
@@ -513,7 +508,7 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
                 life = scope.ledger_data.records("org_life", months=scope.months_of(period))
                 tallies[period.label] = tuple(_tally(part) for part in split_activities(life, book))
             counted, excluded = tallies[period.label]
-            for site in scope._sites(scope.months_of(period)):
+            for site in scope.sites_in(scope.months_of(period)):
                 if site["enterprise_kind"] != rule.applies_to:
                     continue
                 key = (site["unit"], site["site"])
@@ -533,7 +528,7 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
 def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
     """(site row, latest 硬件设施 row) for each current site that has one."""
     out = []
-    for s in scope._current():
+    for s in scope.current_sites():
         rows = [r for r in scope.ledger_data.site_records("hardware", s["unit"], s["site"])
                 if r["month"] <= scope.last_month]
         if rows:
@@ -704,7 +699,7 @@ def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     units, last = set(scope.units), scope.last_month
     contacts = [c for c in scope.ledger_data.records("contacts") if c["month"] <= last and c["unit"] in units]
     months = tuple(sorted({c["month"] for c in contacts}))
-    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope._sites(months)}
+    kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
     for p in tracked_problems(contacts):
         period = P.period_of(p.month, "month")
         limit = f"整改时限{_d(p.deadline)}" if p.deadline else "未定整改时限"

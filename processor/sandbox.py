@@ -141,10 +141,6 @@ class SandboxPool:
         self._grow_lock = threading.Lock()
         self.grow(1)
 
-    @property
-    def size(self) -> int:
-        return len(self._all)
-
     def grow(self, size: int) -> None:
         """At least ``size`` sandboxes; each starts its child on first use."""
         with self._grow_lock:
