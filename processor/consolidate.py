@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 from processor import periods as P
 from processor import columns, forkserver, jobs, reports, workbooks
 from processor.findings import LedgerData, evaluate
-from processor.fsutil import atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
+from processor.fsutil import UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
 from schemas.form import SHEETS_BY_KEY
@@ -157,7 +157,8 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     context = reports.monthly_report_context(scoped, ws, roster, month, today)
     title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{MONTHLY}/{month}"
-    yield _report_output(f"{folder}/{_file(title)}.docx", MONTHLY, month, context, sources, folder)
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
+                         folder)
 
     reminder = reports.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
@@ -174,7 +175,8 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
     context = reports.half_year_context(scoped, ws, roster, half, today)
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
     folder = f"{HALF_YEAR}/{half.label}"
-    yield _report_output(f"{folder}/{_file(title)}.docx", HALF_YEAR, half.label, context, sources, folder)
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
+                         folder)
 
 
 def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
@@ -192,12 +194,18 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
     per_unit = _PerUnit(data)
     site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
     findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+    # one folder per unit, one file per site: never two of them in one file, whatever their names
+    sites_of: dict[str, list[str]] = {}
+    for unit, site in site_keys:
+        sites_of.setdefault(unit, []).append(site)
+    folders = UniqueNames(sites_of)
+    files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
     for unit, site in site_keys:
         unit_data = per_unit[unit]
         context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
-        rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
+        rel = f"{DOSSIER}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
@@ -270,19 +278,13 @@ def _report_output(rel: str, kind: str, period: str | None, context: dict, sourc
     chart_files = {}  # rel path of a chart file -> the context's chart variable
     if chart_folder:
         for name, spec in sorted((context.get("charts") or {}).items()):
-            chart_files[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = name
+            chart_files[f"{chart_folder}/{CHART}/{safe_name(spec['title'], extension='.png')}"] = name
     return Output(rel, kind, period, context, sources, partial(jobs.write_report, template, rel, context, chart_files),
                   template, list(chart_files))
 
 
 def _stamp(context: dict) -> dt.datetime:
     return dt.datetime.fromisoformat(context["report_date"])
-
-
-def _file(title: str) -> str:
-    from processor.fsutil import safe_name
-
-    return safe_name(title)
 
 
 def _sources(files: list[dict]) -> list[dict]:

@@ -335,12 +335,12 @@ def check_smtp_config(ws: Workspace) -> None:
 
 
 def _write_eml(ws: Workspace, message: EmailMessage, now: dt.datetime) -> Path:
-    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}")
-    target = ws.outbox / MAIL_FOLDER / f"{name}.eml"
+    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}", extension=".eml")
+    target = ws.outbox / MAIL_FOLDER / name
     counter = 1
     while target.exists():
         counter += 1
-        target = target.with_name(f"{name}-{counter}.eml")
+        target = target.with_name(f"{Path(name).stem}-{counter}.eml")
     atomic_write_bytes(target, message.as_bytes())
     return target
 
