@@ -10,9 +10,12 @@ version atomically and records it in the ledger's ``outputs`` table and in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
+import sqlite3
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -23,11 +26,13 @@ from typing import Callable, Iterator
 from processor import periods as P
 from processor import columns, forkserver, jobs, reports, workbooks
 from processor.findings import LedgerData, evaluate
-from processor.fsutil import UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file
+from processor.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
+                              storage_error)
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
 from schemas.form import SHEETS_BY_KEY
 
+LOG = logging.getLogger("processor.consolidate")
 MANIFEST_NAME = "manifest.json"
 
 MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
@@ -100,10 +105,10 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
         raise ConsolidationError(f"台账不存在：{ws.ledger_path}。请先运行 processor process 处理收到的报表。")
     from processor.roster import workspace_roster
 
-    ws.outbox.mkdir(parents=True, exist_ok=True)
-    # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
-    remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
-    with Ledger(ws.ledger_path) as ledger:
+    with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
+        ws.outbox.mkdir(parents=True, exist_ok=True)
+        # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
+        remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -114,6 +119,21 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
             return _build(ws, ledger, outputs, months, halves, progress, renderer)
         finally:
             renderer.close()
+
+
+@contextlib.contextmanager
+def _storage_failures_said(ws) -> Iterator[None]:
+    """A full or read-only disk ends the run with one Chinese line (a StorageError), its details in
+    the log.  What was written stays: every file is replaced atomically, and only files that were
+    written are recorded."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="已生成的文件保持不变", command="processor consolidate")
+        if error is None:
+            raise
+        LOG.error("汇总中止：%s", error, exc_info=exc)
+        raise error from exc
 
 
 def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:

@@ -15,6 +15,7 @@ per night.  Nothing but the configured SMTP host is ever contacted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
 import email
@@ -23,6 +24,7 @@ import logging
 import mimetypes
 import smtplib
 import socket
+import sqlite3
 import ssl
 import threading
 import urllib.parse
@@ -36,10 +38,10 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout as LockTimeout
 
 from processor.config import ConfigError, Workspace
-from processor.fsutil import atomic_write_bytes, safe_name, sha256_file
+from processor.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.ledger import Ledger, now_iso
 from processor.periods import MONTH_RE, month_cn, month_of
 
@@ -470,7 +472,8 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     result = SendResult()
     # One sender at a time per workspace (serve's nightly run vs. an operator's `send`):
     # two concurrent runs would both see the same report as unsent.
-    with FileLock(str(Path(ws.root) / SEND_LOCK), timeout=SEND_LOCK_WAIT), Ledger(ws.ledger_path) as ledger:
+    lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))
+    with _failures_said(ws, lock.timeout), lock, Ledger(ws.ledger_path) as ledger:
         _retire_old_versions(ledger, recipients, now)
         candidates = pending_outputs(ledger, ws, dry_run=dry_run)
         if ignore_backoff and not dry_run:
@@ -493,6 +496,29 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
             return result
         _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result)
     return result
+
+
+class SendBusy(RuntimeError):
+    """Another send kept the workspace's send lock for longer than we wait; the message is for the operator."""
+
+
+@contextlib.contextmanager
+def _failures_said(ws: Workspace, lock_wait: float):
+    """A full or read-only disk (outbox or ledger), or a send lock that never came free, ends the run
+    with one Chinese line; the details go to the log.  Deliveries are recorded row by row, so what
+    was recorded before stays true."""
+    try:
+        yield
+    except LockTimeout as exc:
+        raise SendBusy(f"另一个发送（processor send 或 serve 的夜间发送）{lock_wait:g} 秒后仍未结束，本次未发送；"
+                       "请稍后重新运行 processor send") from exc
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="本次发送未完成（已记录的发送不受影响）",
+                              command="processor send")
+        if error is None:
+            raise
+        LOG.error("发送中止：%s", error, exc_info=exc)
+        raise error from exc
 
 
 def _given_up(ledger: Ledger, ws: Workspace, recipients: str) -> list:

@@ -7,9 +7,11 @@ submitter writes (a unit name, a file name) may place a file outside its folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
+import sqlite3
 import tempfile
 import time
 import unicodedata
@@ -97,6 +99,45 @@ def safe_join(folder: Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(resolved_root):  # defence in depth
         raise ValueError(f"路径越界：{path}")
     return path
+
+
+# When the disk, not the data, is to blame for a failed write: (what is wrong, what the operator does).
+_FULL = ("所在磁盘已满", "腾出空间")
+_READ_ONLY = ("只读或没有写入权限", "恢复写入权限")
+_STORAGE_ERRNOS = {errno.ENOSPC: _FULL, errno.EDQUOT: _FULL,
+                   errno.EROFS: _READ_ONLY, errno.EACCES: _READ_ONLY, errno.EPERM: _READ_ONLY}
+
+
+class StorageError(RuntimeError):
+    """A write failed because the disk is full, read-only or not ours to write.  The message is one
+    Chinese line for the operator (what happened, what stays as it was, what to do); the original
+    error is the ``__cause__``, logged with its details."""
+
+
+def storage_error(exc: BaseException, *, outbox: Path, kept: str, command: str) -> StorageError | None:
+    """The :class:`StorageError` for ``exc`` when a full or read-only disk (file or ledger) caused it,
+    else None; it names the outbox when the failed path lies in it, the ledger for a database error."""
+    for cause in _causes(exc):
+        trouble, place = None, "发件箱"
+        if isinstance(cause, OSError):
+            trouble = _STORAGE_ERRNOS.get(cause.errno)
+            if cause.filename and not Path(os.fsdecode(cause.filename)).is_relative_to(outbox):
+                place = "工作区"
+        elif isinstance(cause, sqlite3.OperationalError):
+            text, place = str(cause).lower(), "台账"
+            trouble = _FULL if "is full" in text else _READ_ONLY if "readonly" in text else None
+        if trouble:
+            what, remedy = trouble
+            return StorageError(f"{place}{what}，{kept}，{remedy}后重新运行 {command}")
+    return None
+
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 @contextlib.contextmanager
