@@ -302,6 +302,8 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 def consolidate(ctx: click.Context, month: str | None, half: str | None, all_months: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate import ConsolidationError, consolidate as run
+    from processor.fsutil import StorageError
+    from processor.logs import file_logging
     from processor.periods import parse_half, parse_month
 
     try:
@@ -313,7 +315,11 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
         raise click.BadParameter(str(exc))
     ws = workspace_of(ctx)
     try:
-        result = run(ws, month=month, half=half, all_months=all_months, progress=not as_json)
+        with file_logging(ws):
+            result = run(ws, month=month, half=half, all_months=all_months, progress=not as_json)
+    except StorageError as exc:  # details in the log
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(1)
     except ConsolidationError as exc:
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(2)
@@ -340,11 +346,18 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
 @friendly_errors
 def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
-    from processor.deliver import send_pending
+    from processor.deliver import SendBusy, send_pending
+    from processor.fsutil import StorageError
+    from processor.logs import file_logging
 
     ws = workspace_of(ctx)
-    # An explicit send retries queued deliveries now instead of waiting for their back-off.
-    result = send_pending(ws, dry_run=dry_run, ignore_backoff=True)
+    try:
+        with file_logging(ws):
+            # An explicit send retries queued deliveries now instead of waiting for their back-off.
+            result = send_pending(ws, dry_run=dry_run, ignore_backoff=True)
+    except (StorageError, SendBusy) as exc:  # details in the log
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(1)
     if as_json:
         print_json({"sent": result.sent, "queued": result.queued, "failed": result.failed,
                     "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error})

@@ -62,6 +62,7 @@ sender = ""
 recipients = []            # 企业组收件人，如 ["qyz@example.gov.cn"]
 reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]
 max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
+deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密、登录和发送合计，超时即断开，稍后重试
 """
 
 
@@ -95,6 +96,7 @@ class SmtpSettings:
     recipients: tuple[str, ...] = ()
     reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据")
     max_attempts: int = 8
+    deadline_seconds: float = 120.0
 
     @property
     def password(self) -> str:
@@ -153,6 +155,8 @@ class Workspace:
         settings = _section(self.raw, "smtp", SmtpSettings)
         if settings.security not in ("ssl", "starttls", "none"):
             raise ConfigError(f"配置项 smtp.security 只能是 ssl、starttls 或 none，而不是“{settings.security}”")
+        if settings.deadline_seconds <= 0:
+            raise ConfigError("配置项 smtp.deadline_seconds（每次发送的总时限，秒）应大于 0")
         return settings
 
     @property

@@ -10,9 +10,12 @@ version atomically and records it in the ledger's ``outputs`` table and in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
+import sqlite3
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -23,11 +26,13 @@ from typing import Callable, Iterator
 from processor import periods as P
 from processor import columns, forkserver, jobs, reports, workbooks
 from processor.findings import LedgerData, evaluate
-from processor.fsutil import atomic_write_bytes, remove_stale_temp_files, safe_join, sha256_file
+from processor.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
+                              storage_error)
 from processor.ledger import Ledger, now_iso
 from processor.paths import TEMPLATES_DIR
 from schemas.form import SHEETS_BY_KEY
 
+LOG = logging.getLogger("processor.consolidate")
 MANIFEST_NAME = "manifest.json"
 
 MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
@@ -100,10 +105,10 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
         raise ConsolidationError(f"台账不存在：{ws.ledger_path}。请先运行 processor process 处理收到的报表。")
     from processor.roster import workspace_roster
 
-    ws.outbox.mkdir(parents=True, exist_ok=True)
-    # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
-    remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
-    with Ledger(ws.ledger_path) as ledger:
+    with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
+        ws.outbox.mkdir(parents=True, exist_ok=True)
+        # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
+        remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -114,6 +119,21 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
             return _build(ws, ledger, outputs, months, halves, progress, renderer)
         finally:
             renderer.close()
+
+
+@contextlib.contextmanager
+def _storage_failures_said(ws) -> Iterator[None]:
+    """A full or read-only disk ends the run with one Chinese line (a StorageError), its details in
+    the log.  What was written stays: every file is replaced atomically, and only files that were
+    written are recorded."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="已生成的文件保持不变", command="processor consolidate")
+        if error is None:
+            raise
+        LOG.error("汇总中止：%s", error, exc_info=exc)
+        raise error from exc
 
 
 def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
@@ -157,7 +177,8 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     context = reports.monthly_report_context(scoped, ws, roster, month, today)
     title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{MONTHLY}/{month}"
-    yield _report_output(f"{folder}/{_file(title)}.docx", MONTHLY, month, context, sources, folder)
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
+                         folder)
 
     reminder = reports.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
@@ -174,7 +195,8 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
     context = reports.half_year_context(scoped, ws, roster, half, today)
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
     folder = f"{HALF_YEAR}/{half.label}"
-    yield _report_output(f"{folder}/{_file(title)}.docx", HALF_YEAR, half.label, context, sources, folder)
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
+                         folder)
 
 
 def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
@@ -192,12 +214,18 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
     per_unit = _PerUnit(data)
     site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
     findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+    # one folder per unit, one file per site: never two of them in one file, whatever their names
+    sites_of: dict[str, list[str]] = {}
+    for unit, site in site_keys:
+        sites_of.setdefault(unit, []).append(site)
+    folders = UniqueNames(sites_of)
+    files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
     for unit, site in site_keys:
         unit_data = per_unit[unit]
         context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
-        rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
+        rel = f"{DOSSIER}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
@@ -270,19 +298,13 @@ def _report_output(rel: str, kind: str, period: str | None, context: dict, sourc
     chart_files = {}  # rel path of a chart file -> the context's chart variable
     if chart_folder:
         for name, spec in sorted((context.get("charts") or {}).items()):
-            chart_files[f"{chart_folder}/{CHART}/{_file(spec['title'])}.png"] = name
+            chart_files[f"{chart_folder}/{CHART}/{safe_name(spec['title'], extension='.png')}"] = name
     return Output(rel, kind, period, context, sources, partial(jobs.write_report, template, rel, context, chart_files),
                   template, list(chart_files))
 
 
 def _stamp(context: dict) -> dt.datetime:
     return dt.datetime.fromisoformat(context["report_date"])
-
-
-def _file(title: str) -> str:
-    from processor.fsutil import safe_name
-
-    return safe_name(title)
 
 
 def _sources(files: list[dict]) -> list[dict]:

@@ -15,6 +15,7 @@ per night.  Nothing but the configured SMTP host is ever contacted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import Counter
 import email
@@ -23,7 +24,9 @@ import logging
 import mimetypes
 import smtplib
 import socket
+import sqlite3
 import ssl
+import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from email import encoders, policy
@@ -35,10 +38,10 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout as LockTimeout
 
 from processor.config import ConfigError, Workspace
-from processor.fsutil import atomic_write_bytes, safe_name, sha256_file
+from processor.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.ledger import Ledger, now_iso
 from processor.periods import MONTH_RE, month_cn, month_of
 
@@ -303,22 +306,105 @@ def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str
 
 # --- sending ----------------------------------------------------------------------------------
 
+class SmtpDeadlineExceeded(TimeoutError):
+    """The server did not finish the conversation within ``smtp.deadline_seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"SMTP conversation exceeded its deadline of {seconds:g} s")
+        self.seconds = seconds
+
+
+class _Deadline:
+    """One time limit for a whole SMTP conversation: connect, greeting, TLS, login, message, QUIT.
+
+    A socket timeout limits each read only, and a server that sends its greeting a byte at a time
+    never trips it.  When the limit passes, the connection is shut down under the client, which then
+    fails at once, whatever it was waiting for."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Keep a duplicate of the connection's socket: shutting it down ends the connection even
+        after TLS has wrapped (and detached) the original."""
+        copy = sock.dup()
+        with self._lock:
+            self._sockets.append(copy)
+            if self.expired:
+                _shut_down(copy)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the other side
+
+
+class _Client(smtplib.SMTP):
+    """``smtplib.SMTP`` (plain, STARTTLS, or implicit TLS like ``SMTP_SSL``) whose connection a
+    :class:`_Deadline` watches from the moment it exists, TLS handshake included."""
+
+    def __init__(self, host: str, deadline: _Deadline, tls_context: ssl.SSLContext | None, timeout: float):
+        self._deadline = deadline
+        self._tls_context = tls_context
+        super().__init__(timeout=timeout)  # no host: connect() comes once the deadline is in place
+        self._host = host  # the name TLS verifies (implicit TLS and STARTTLS)
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        self._deadline.watch(sock)
+        if self._tls_context is not None:
+            sock = self._tls_context.wrap_socket(sock, server_hostname=self._host)
+        return sock
+
+
 def _smtp_send(ws: Workspace, message: EmailMessage) -> dict:
-    """Hand ``message`` to the configured server; returns refused recipients (empty when all took it)."""
+    """Hand ``message`` to the configured server; returns refused recipients (empty when all took it).
+
+    The whole conversation has ``smtp.deadline_seconds``; past it, :class:`SmtpDeadlineExceeded`."""
     s = ws.smtp
     context = ssl.create_default_context()
-    if s.security == "ssl":
-        client = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT, context=context)
-    else:
-        client = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
-    with client:
-        client.ehlo()
-        if s.security == "starttls":
-            client.starttls(context=context)
-            client.ehlo()
-        if s.user:
-            client.login(s.user, s.password)
-        return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(s.recipients))
+    with _Deadline(s.deadline_seconds) as deadline:
+        try:
+            with _Client(s.host, deadline, context if s.security == "ssl" else None,
+                         timeout=min(SMTP_TIMEOUT, s.deadline_seconds)) as client:
+                code, reply = client.connect(s.host, s.port)
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, reply)
+                client.ehlo()
+                if s.security == "starttls":
+                    client.starttls(context=context)
+                    client.ehlo()
+                if s.user:
+                    client.login(s.user, s.password)
+                return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(s.recipients))
+        except (OSError, smtplib.SMTPException) as exc:
+            if deadline.expired:
+                raise SmtpDeadlineExceeded(s.deadline_seconds) from exc
+            raise
 
 
 def check_smtp_config(ws: Workspace) -> None:
@@ -335,12 +421,12 @@ def check_smtp_config(ws: Workspace) -> None:
 
 
 def _write_eml(ws: Workspace, message: EmailMessage, now: dt.datetime) -> Path:
-    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}")
-    target = ws.outbox / MAIL_FOLDER / f"{name}.eml"
+    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}", extension=".eml")
+    target = ws.outbox / MAIL_FOLDER / name
     counter = 1
     while target.exists():
         counter += 1
-        target = target.with_name(f"{name}-{counter}.eml")
+        target = target.with_name(f"{Path(name).stem}-{counter}.eml")
     atomic_write_bytes(target, message.as_bytes())
     return target
 
@@ -386,7 +472,8 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     result = SendResult()
     # One sender at a time per workspace (serve's nightly run vs. an operator's `send`):
     # two concurrent runs would both see the same report as unsent.
-    with FileLock(str(Path(ws.root) / SEND_LOCK), timeout=SEND_LOCK_WAIT), Ledger(ws.ledger_path) as ledger:
+    lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))
+    with _failures_said(ws, lock.timeout), lock, Ledger(ws.ledger_path) as ledger:
         _retire_old_versions(ledger, recipients, now)
         candidates = pending_outputs(ledger, ws, dry_run=dry_run)
         if ignore_backoff and not dry_run:
@@ -411,6 +498,29 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     return result
 
 
+class SendBusy(RuntimeError):
+    """Another send kept the workspace's send lock for longer than we wait; the message is for the operator."""
+
+
+@contextlib.contextmanager
+def _failures_said(ws: Workspace, lock_wait: float):
+    """A full or read-only disk (outbox or ledger), or a send lock that never came free, ends the run
+    with one Chinese line; the details go to the log.  Deliveries are recorded row by row, so what
+    was recorded before stays true."""
+    try:
+        yield
+    except LockTimeout as exc:
+        raise SendBusy(f"另一个发送（processor send 或 serve 的夜间发送）{lock_wait:g} 秒后仍未结束，本次未发送；"
+                       "请稍后重新运行 processor send") from exc
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="本次发送未完成（已记录的发送不受影响）",
+                              command="processor send")
+        if error is None:
+            raise
+        LOG.error("发送中止：%s", error, exc_info=exc)
+        raise error from exc
+
+
 def _given_up(ledger: Ledger, ws: Workspace, recipients: str) -> list:
     """Outputs whose current version was given up after too many failures."""
     return ledger.query("SELECT o.* FROM outputs o JOIN deliveries d ON d.output_path = o.path AND "
@@ -423,16 +533,16 @@ def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: 
     try:
         refused = _smtp_send(ws, message)
     except (OSError, smtplib.SMTPException) as exc:
-        error = _describe(exc)
+        error, detail = _describe(exc)
         result.error = error
         for o in outputs:
             attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
             gave_up = attempts >= ws.smtp.max_attempts
-            _record(ledger, [o], recipients, now, attempts=attempts, last_error=error,
+            _record(ledger, [o], recipients, now, attempts=attempts, last_error=f"{error}；原始信息：{detail}",
                     status="failed" if gave_up else "pending",
                     next_attempt_at=None if gave_up else now_iso(now + backoff_delay(attempts)))
             (result.failed if gave_up else result.queued).append(o["path"])
-        LOG.warning("邮件发送失败（%s），%d 份报告将稍后重试", error, len(result.queued))
+        LOG.warning("邮件发送失败（%s；原始信息：%s），%d 份报告将稍后重试", error, detail, len(result.queued))
         return
     note = f"部分收件人被服务器拒收：{'、'.join(refused)}" if refused else None
     for o in outputs:
@@ -443,17 +553,45 @@ def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: 
     LOG.info("已发送邮件“%s”给 %s，附件 %d 个", message["Subject"], "、".join(ws.smtp.recipients), len(paths))
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "无法连接邮件服务器（连接被拒绝）"
-    if isinstance(exc, socket.timeout):
-        return "连接邮件服务器超时"
-    if isinstance(exc, ssl.SSLError):
-        return f"与邮件服务器建立加密连接失败：{exc}"
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return "邮件服务器拒绝了用户名或密码"
+# What went wrong, in the operator's words; the first matching class wins (subclasses first).
+_ERRORS_CN: list[tuple[type[BaseException], object]] = [
+    (SmtpDeadlineExceeded, lambda e: f"邮件服务器在 {e.seconds:g} 秒内没有完成收信（连接、加密、登录或发送过慢），"
+                                     "已断开"),
+    (ConnectionRefusedError, "无法连接邮件服务器（连接被拒绝）"),
+    (socket.gaierror, "找不到邮件服务器（服务器名称无法解析），请检查配置项 smtp.host 和网络"),
+    (ssl.SSLCertVerificationError, "与邮件服务器建立加密连接失败：服务器证书未通过验证"),
+    (ssl.SSLError, "与邮件服务器建立加密连接失败，请检查配置项 smtp.security 和 smtp.port"),
+    (TimeoutError, "连接邮件服务器超时"),
+    (smtplib.SMTPAuthenticationError, "邮件服务器拒绝了用户名或密码"),
+    (smtplib.SMTPRecipientsRefused, lambda e: f"邮件服务器拒收全部收件人：{'、'.join(e.recipients)}"),
+    (smtplib.SMTPSenderRefused, lambda e: f"邮件服务器拒绝了发件人地址 {e.sender}"),
+    (smtplib.SMTPDataError, "邮件服务器拒收了这封邮件（可能是附件过大或内容被拦截）"),
+    (smtplib.SMTPConnectError, "邮件服务器拒绝了连接"),
+    (smtplib.SMTPHeloError, "邮件服务器不接受本机的问候（HELO/EHLO）"),
+    (smtplib.SMTPNotSupportedError, "邮件服务器不支持所需的加密或登录方式，请检查配置项 smtp.security 和 smtp.port"),
+    (smtplib.SMTPServerDisconnected, "邮件服务器意外断开了连接"),
+    (smtplib.SMTPResponseException, lambda e: f"邮件服务器返回错误（代码 {e.smtp_code}）"),
+    (ConnectionError, "与邮件服务器的连接中断"),
+    (OSError, "无法连接邮件服务器（网络错误）"),
+]
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """What went wrong, in Chinese, and the server's or the system's own words (kept in the log and
+    the ledger for whoever looks after the mail server)."""
+    message = next((words(exc) if callable(words) else words for kind, words in _ERRORS_CN
+                    if isinstance(exc, kind)), "与邮件服务器通信失败")
+    return message, _original_words(exc.__cause__ if isinstance(exc, SmtpDeadlineExceeded) and exc.__cause__
+                                    else exc)
+
+
+def _original_words(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return f"邮件服务器拒收全部收件人：{'、'.join(exc.recipients)}"
+        return "；".join(f"{address} {code} {_text(reply)}" for address, (code, reply) in exc.recipients.items())
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"邮件服务器返回错误 {exc.smtp_code}：{exc.smtp_error.decode('utf-8', 'replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-    return f"{type(exc).__name__}：{exc}"
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _text(reply) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

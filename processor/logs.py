@@ -7,6 +7,7 @@ unattended machine never fills its disk.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from logging.handlers import RotatingFileHandler
@@ -37,11 +38,7 @@ def setup_logging(ws, *, console: bool = True, level: int = logging.INFO) -> log
     for handler in [h for h in logger.handlers if getattr(h, _MARK, False)]:
         logger.removeHandler(handler)
         handler.close()
-    path = log_path(ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    file_handler.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(name)s：%(message)s"))
-    handlers: list[logging.Handler] = [file_handler]
+    handlers: list[logging.Handler] = [_file_handler(ws)]
     if console:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(message)s", "%H:%M:%S"))
@@ -52,6 +49,43 @@ def setup_logging(ws, *, console: bool = True, level: int = logging.INFO) -> log
     # APScheduler logs its own housekeeping in English; only its warnings are worth an operator's eye.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return logger
+
+
+class _LogFile(RotatingFileHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log the full disk cannot take is lost quietly: no traceback on the operator's console."""
+
+
+def _file_handler(ws) -> logging.Handler:
+    path = log_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = _LogFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    handler.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(name)s：%(message)s"))
+    return handler
+
+
+@contextlib.contextmanager
+def file_logging(ws):
+    """The workspace log for a one-off command (``serve`` has its own): a failure's details land in
+    ``logs/processor.log`` while the console shows one line.  Without a log file (the disk that is
+    full or read-only may hold it) the details are dropped rather than printed."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if any(getattr(h, _MARK, False) for h in logger.handlers):  # serve's logging is already in place
+        yield
+        return
+    try:
+        handler = _file_handler(ws)
+    except OSError:
+        handler = logging.NullHandler()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.setLevel(level)
 
 
 def close_logging() -> None:

@@ -30,7 +30,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from processor.config import ConfigError, Workspace
-from processor.fsutil import atomic_write_text
+from processor.fsutil import StorageError, atomic_write_text
 from processor.logs import close_logging, setup_logging
 
 LOG = logging.getLogger("processor.serve")
@@ -103,13 +103,20 @@ class Nightly:
             LOG.info("开始夜间汇总……")
             try:
                 result = consolidate(self.ws)
+            except StorageError as exc:  # its details are in the log already
+                LOG.error("夜间汇总失败：%s；下次启动或下一晚将重试，未发送报告", exc)
+                return
             except Exception:  # noqa: BLE001 — logged; the next night (or a restart) tries again
                 LOG.exception("夜间汇总失败，未发送报告；下次启动或下一晚将重试")
                 return
             LOG.info("夜间汇总完成：新生成或更新 %d 个文件，%d 个无变化",
                      len(result.written or ()), len(result.unchanged or ()))
             self._send(send_pending)
-            write_state(self.ws, last_run=started.isoformat(timespec="seconds"))
+            try:
+                write_state(self.ws, last_run=started.isoformat(timespec="seconds"))
+            except OSError as exc:
+                LOG.error("夜间汇总已完成，但未能记下完成时间（%s：%s）；重新启动时可能再补做一次",
+                          state_path(self.ws), exc.strerror or exc)
             self.runs += 1
 
     def retry_due(self) -> None:
@@ -121,13 +128,17 @@ class Nightly:
             if due_retries(self.ws, _now()):
                 LOG.info("重试发送排队中的邮件……")
                 self._send(send_pending)
+        except Exception:  # noqa: BLE001 — the next check tries again
+            LOG.exception("检查排队中的邮件时出错，稍后再试")
         finally:
             self._busy.release()
 
     def _send(self, send_pending) -> None:
+        from processor.deliver import SendBusy
+
         try:
             result = send_pending(self.ws)
-        except ConfigError as exc:
+        except (ConfigError, StorageError, SendBusy) as exc:  # said in full; any details are in the log
             LOG.error("邮件未发送：%s", exc)
             return
         except Exception:  # noqa: BLE001

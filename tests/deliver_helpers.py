@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import email
 import hashlib
+import itertools
 import json
 import shutil
 import socket
@@ -127,3 +128,49 @@ def attachments(message) -> dict[str, bytes]:
 def deliveries(ws) -> list[dict]:
     with Ledger(ws.ledger_path) as ledger:
         return [dict(r) for r in ledger.query("SELECT * FROM deliveries ORDER BY id")]
+
+
+@contextlib.contextmanager
+def raw_server(talk):
+    """A bare TCP server on 127.0.0.1 misbehaving as no SMTP library would: ``talk(connection, stop)``
+    runs for each client on its own thread.  Yields the port."""
+    listener = socket.create_server((HOST, 0))
+    stop = threading.Event()
+
+    def one(connection):
+        with connection:
+            talk(connection, stop)
+
+    def accept():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # the listener was closed: the block is over
+                return
+            threading.Thread(target=one, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (closing alone does not, on Linux)
+        listener.close()
+        thread.join(timeout=10)
+
+
+def drip_greeting(connection, stop):
+    """A greeting that never ends: one byte every 0.2 s, never the end of a line."""
+    for byte in itertools.cycle(b"220-"):
+        if stop.wait(0.2):
+            return
+        try:
+            connection.sendall(bytes([byte]))
+        except OSError:  # the client hung up
+            return
+
+
+def hang_up(connection, stop):
+    """Accept the connection and close it without a word."""

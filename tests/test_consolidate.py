@@ -224,3 +224,37 @@ def test_render_workers_load_neither_pandas_nor_the_models():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
+
+
+def test_sites_whose_names_clash_on_disk_get_one_dossier_each_with_a_safe_lasting_name(workspace):
+    """A slash and an underscore, two long names sharing a prefix, a right-to-left override: one
+    dossier per site, names within the limit and ending in .docx, and a second night rewrites none."""
+    import unicodedata
+
+    names = ["马尾造船/一分厂", "马尾造船_一分厂", "长" * 99 + "甲", "长" * 99 + "乙", "榕城\u202ecod.exe"]
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        lb.submit("榕城区", "2026-10", sites=[site(n) for n in names])
+        first = consolidate(workspace, month="2026-10", today=TODAY)
+        folder = workspace.outbox / "示范点档案"
+        before = files_and_inodes(folder)
+        second = consolidate(workspace, month="2026-10", today=TODAY)
+    finally:
+        lb.ledger.close()
+    assert not first.skipped
+    with Ledger(workspace.ledger_path) as ledger:
+        dossiers = {r["period"]: r["path"] for r in ledger.query("SELECT * FROM outputs WHERE kind = '示范点档案'")}
+    assert sorted(dossiers) == sorted(f"榕城区/{n}" for n in names)
+    assert len(set(dossiers.values())) == len(names) == len(before)
+    for rel in dossiers.values():
+        name = Path(rel).name
+        assert (workspace.outbox / rel).is_file() and name.endswith(".docx")
+        assert len(name.encode("utf-8")) <= 255 and len(name.encode("utf-16-le")) // 2 <= 255
+        assert not any(unicodedata.category(ch) in ("Cc", "Cf") for ch in rel)
+    assert second.written == [] and files_and_inodes(folder) == before
+
+
+def files_and_inodes(folder):
+    """Every file's bytes and inode: a rewrite (an atomic replace) always gives a new inode."""
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_ino)
+            for p in folder.rglob("*") if p.is_file()}

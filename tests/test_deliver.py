@@ -18,8 +18,8 @@ import pytest
 from processor.config import ConfigError, load_workspace
 from processor.deliver import build_message, month_summary, pending_outputs, send_pending
 from processor.ledger import Ledger
-from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, free_port,
-                                   make_workspace, self_signed_cert, smtp_server)
+from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
+                             free_port, hang_up, make_workspace, raw_server, self_signed_cert, smtp_server)
 
 T0 = dt.datetime(2026, 11, 5, 22, 30).astimezone()
 SUBJECT = "企业组示范点联系指导工作报告（2026年10月）"
@@ -292,3 +292,39 @@ def test_config_that_cannot_send_is_refused_with_the_key_named(tmp_path, monkeyp
     monkeypatch.setenv(PASSWORD_ENV, "密码")
     with pytest.raises(ConfigError, match="非 ASCII"):
         send_pending(ws)
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.timeout(60)  # before the total deadline, this send hung for the better part of an hour
+def test_a_server_that_drips_its_greeting_is_given_up_at_the_deadline_and_queued(tmp_path):
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    with raw_server(drip_greeting) as port:
+        ws = make_workspace(tmp_path / "ws", port=port, extra="deadline_seconds = 2\n")
+        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
+        started = dt.datetime.now().astimezone()
+        run = CliRunner().invoke(main, ["--workspace", str(ws.root), "send"])
+    assert run.exit_code == 1, run.output
+    assert "Traceback" not in run.output
+    said = run.output.replace("\n", "")  # the console wraps long lines
+    assert "发送失败：邮件服务器" in said and "已排队" in said
+    [row] = deliveries(ws)
+    assert row["status"] == "pending" and row["attempts"] == 1
+    assert dt.datetime.fromisoformat(row["next_attempt_at"]) > started  # retried later, with back-off
+    assert _has_chinese(row["last_error"])
+
+
+def test_smtp_failures_read_in_chinese_and_keep_the_original_words_in_the_ledger(tmp_path):
+    with raw_server(hang_up) as port:
+        ws = make_workspace(tmp_path / "ws", port=port)
+        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
+        result = send_pending(ws, now=T0)
+    assert result.queued == [REPORT]
+    assert result.error == "邮件服务器意外断开了连接"
+    [row] = deliveries(ws)
+    assert row["last_error"].startswith(result.error) and "Connection unexpectedly closed" in row["last_error"]
