@@ -32,11 +32,12 @@ err_console = Console(stderr=True, highlight=False)
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from processor.config import ConfigError
+    from processor.ledger import LedgerError
     from processor.lock import AlreadyRunning
     from processor.roster import RosterError
     from processor.rulebook import RulebookError
 
-    return (ConfigError, RulebookError, RosterError, AlreadyRunning)
+    return (ConfigError, RulebookError, RosterError, AlreadyRunning, LedgerError)
 
 
 def friendly_errors(func):
@@ -319,6 +320,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
         sys.exit(2)
     if as_json:
         print_json(result.to_dict())
+    elif not (result.months or result.halves):
+        console.print("台账中还没有收到任何报表，没有可汇总的月份。")
     else:
         periods = "、".join([*result.months, *result.halves])
         console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"

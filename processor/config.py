@@ -244,6 +244,9 @@ def init_workspace(folder: Path | str) -> Workspace:
     if not ws.roster_path.exists():
         write_roster(sample_roster(), ws.roster_path)
     from processor.fsutil import atomic_write_text
+    from processor.ledger import Ledger
+
+    Ledger.create(ws.ledger_path).close()  # only init and demo make a ledger; every other command needs one
 
     atomic_write_text(config, DEFAULT_CONFIG_TEXT)
     return ws
