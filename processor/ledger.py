@@ -196,6 +196,17 @@ class Ledger:
             lines += [f"表 {table} 多出列 {c}（模型中已没有该字段）" for c in actual if c not in names]
         return lines
 
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole ledger in ``target`` (SQLite's online backup: writers
+        elsewhere are not blocked), as one self-contained file."""
+        copy = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self.conn.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # no -wal file beside the copy
+        finally:
+            copy.close()
+
     def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(sql, tuple(params)).fetchall()
