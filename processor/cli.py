@@ -105,9 +105,13 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @friendly_errors
 def init(folder: Path | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
-    from processor.config import init_workspace
+    from processor.config import CONFIG_NAME, init_workspace
 
+    had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd())
+    if had_config:
+        console.print(f"工作区 {ws.root} 已有配置文件，尚无台账，也没有存档：已新建空台账 {ws.ledger_path}。")
+        return
     console.print(f"已新建工作区：{ws.root}")
     console.print(f"  配置文件：{ws.root / 'config.toml'}")
     console.print(f"  名册：{ws.roster_path}（示例数据，请按实际修改）")

@@ -261,3 +261,21 @@ def test_consolidate_all_on_an_empty_ledger_says_so(workspace):
     assert result.exit_code == 0, result.output
     assert "台账中还没有收到任何报表" in result.output
     assert result.exception is None
+
+
+def test_init_gives_a_never_used_workspace_its_ledger_but_never_replaces_a_record(tmp_path):
+    runner = CliRunner()
+    root = tmp_path / "old"
+    root.mkdir()
+    (root / "config.toml").write_text('[paths]\nledger = "台账.sqlite"\n', encoding="utf-8")
+    result = runner.invoke(main, ["init", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "已新建空台账" in result.output and (root / "台账.sqlite").is_file()
+    assert (root / "config.toml").read_text(encoding="utf-8") == '[paths]\nledger = "台账.sqlite"\n'
+    # with originals archived, a missing ledger is a lost record: init refuses to paper over it
+    (root / "台账.sqlite").unlink()
+    (root / "archive" / "ab").mkdir(parents=True)
+    (root / "archive" / "ab" / "ab12.xlsx").write_bytes(b"original")
+    result = runner.invoke(main, ["init", str(root)])
+    assert result.exit_code == 2 and "已存在" in result.output
+    assert not (root / "台账.sqlite").exists()
