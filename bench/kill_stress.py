@@ -73,6 +73,7 @@ def make_workspace(root: Path):
     write_roster(sample_roster(), root / "roster.xlsx")
     ws = load_workspace(root)
     ws.ensure_folders()
+    Ledger.create(ws.ledger_path).close()
     return ws
 
 

@@ -32,11 +32,12 @@ err_console = Console(stderr=True, highlight=False)
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     from processor.config import ConfigError
+    from processor.ledger import LedgerError
     from processor.lock import AlreadyRunning
     from processor.roster import RosterError
     from processor.rulebook import RulebookError
 
-    return (ConfigError, RulebookError, RosterError, AlreadyRunning)
+    return (ConfigError, RulebookError, RosterError, AlreadyRunning, LedgerError)
 
 
 def friendly_errors(func):
@@ -104,9 +105,13 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @friendly_errors
 def init(folder: Path | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
-    from processor.config import init_workspace
+    from processor.config import CONFIG_NAME, init_workspace
 
+    had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd())
+    if had_config:
+        console.print(f"工作区 {ws.root} 已有配置文件，尚无台账，也没有存档：已新建空台账 {ws.ledger_path}。")
+        return
     console.print(f"已新建工作区：{ws.root}")
     console.print(f"  配置文件：{ws.root / 'config.toml'}")
     console.print(f"  名册：{ws.roster_path}（示例数据，请按实际修改）")
@@ -325,6 +330,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
         sys.exit(2)
     if as_json:
         print_json(result.to_dict())
+    elif not (result.months or result.halves):
+        console.print("台账中还没有收到任何报表，没有可汇总的月份。")
     else:
         periods = "、".join([*result.months, *result.halves])
         console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"
@@ -388,6 +395,60 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
 
     ws = workspace_of(ctx)
     sys.exit(run_service(ws, polling=polling, schedule_override=every))
+
+
+# --- the record: check and backup ----------------------------------------------------------
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def check(ctx: click.Context, as_json: bool) -> None:
+    """检查台账和存档是否完整：数据库完整性、每个存档原件及其哈希、每份回执、无主文件；有问题退出码 1。"""
+    from processor.check import check_workspace
+
+    report = check_workspace(workspace_of(ctx))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_check(report)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_check(report) -> None:
+    from rich.markup import escape
+
+    for p in report.problems:  # one line per problem, however long: scripts and people grep them
+        console.print(f"[red]问题：[/]{escape(p.message)}", soft_wrap=True)
+    counted = "，".join(f"{k} {v} 个" for k, v in report.counted.items())
+    if report.ok:
+        console.print(f"[bold green]检查通过[/]：台账 {report.ledger} 完整（{counted}）。")
+    else:
+        console.print(f"[bold red]发现 {len(report.problems)} 个问题[/]" + (f"（已检查{counted}）" if counted else "") + "。")
+
+
+@main.command(epilog="恢复：停止 processor（serve/watch），把备份文件夹中的全部文件按原样复制回工作区文件夹"
+                     "（台账、存档、回执、config.toml、名册），再运行 processor check 确认。")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
+    """把台账（SQLite 在线备份）、存档原件、回执、配置和名册备份到新文件夹 DEST，并校验备份。"""
+    from processor.backup import BackupError, backup_workspace
+
+    try:
+        result = backup_workspace(workspace_of(ctx), dest)
+    except BackupError as exc:
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(2)
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        console.print(f"[bold green]备份完成并已校验[/]：{len(result.copied)} 个文件在 {result.dest}")
+    else:
+        _print_check(result.verification)
+        err_console.print(f"[bold red]备份校验未通过[/]：{result.dest} 不能作为可靠的备份。")
+    sys.exit(0 if result.ok else 1)
 
 
 # --- demo --------------------------------------------------------------------------------

@@ -234,13 +234,22 @@ class WorkspaceExists(ConfigError):
 
 
 def init_workspace(folder: Path | str) -> Workspace:
-    """Create a workspace: config.toml with commented defaults, a sample roster, inbox/ and outbox/."""
+    """Create a workspace: config.toml with commented defaults, a sample roster, inbox/ and outbox/,
+    and an empty ledger.
+
+    A workspace whose config exists but which never had a ledger (made before ``init`` created
+    one, and nothing archived yet) only gets its ledger; anything else that exists is refused."""
     from processor.roster import sample_roster, write_roster  # the roster module reads workbooks
+    from processor.ledger import Ledger
 
     root = Path(folder).resolve()
     config = root / CONFIG_NAME
     if config.exists():
-        raise WorkspaceExists(f"{config} 已存在，不会覆盖；如需重新初始化，请先删除或改名该文件。")
+        existing = load_workspace(root)
+        if existing.ledger_path.exists() or any(p.is_file() for p in existing.archive.rglob("*")):
+            raise WorkspaceExists(f"{config} 已存在，不会覆盖；如需重新初始化，请先删除或改名该文件。")
+        Ledger.create(existing.ledger_path).close()
+        return existing
     root.mkdir(parents=True, exist_ok=True)
     ws = Workspace(root, tomllib.loads(DEFAULT_CONFIG_TEXT), True)
     ws.inbox.mkdir(parents=True, exist_ok=True)
@@ -248,6 +257,8 @@ def init_workspace(folder: Path | str) -> Workspace:
     if not ws.roster_path.exists():
         write_roster(sample_roster(), ws.roster_path)
     from processor.fsutil import atomic_write_text
+
+    Ledger.create(ws.ledger_path).close()  # only init and demo make a ledger; every other command needs one
 
     atomic_write_text(config, DEFAULT_CONFIG_TEXT)
     return ws

@@ -101,8 +101,6 @@ PARALLEL_WINDOW = 8
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
                 today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
     today = today or dt.date.today()
-    if not Path(ws.ledger_path).exists():
-        raise ConsolidationError(f"台账不存在：{ws.ledger_path}。请先运行 processor process 处理收到的报表。")
     from processor.roster import workspace_roster
 
     with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
@@ -115,6 +113,8 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
             roster = workspace_roster(ws)
             data = LedgerData.load(ledger)
             months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
+            if not months and not halves:  # --all on a ledger with no month in it: nothing to build
+                return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
             outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
             return _build(ws, ledger, outputs, months, halves, progress, renderer)
         finally:

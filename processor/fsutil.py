@@ -146,6 +146,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
     The temp file lives in the same folder (so ``os.replace`` is atomic) and
     starts with ``.tmp-`` so watchers and readers skip it.  On error it is removed.
+    The folder is synced after the replace, so the new name survives a power cut.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -158,10 +159,27 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, target)
+        fsync_folder(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename, a new file) to disk where the platform can open a
+    folder (not on Windows, where NTFS journals the rename itself)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some network file systems refuse fsync on a folder: nothing more to do
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> Path:

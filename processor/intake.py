@@ -99,8 +99,8 @@ class Intake:
     def __init__(self, ws: Workspace, *, ledger: Ledger | None = None, roster: Roster | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.ws = ws
+        self.ledger = ledger or Ledger(ws.ledger_path)  # first: a missing or damaged ledger stops here
         ws.ensure_folders()
-        self.ledger = ledger or Ledger(ws.ledger_path)
         self.roster = roster or workspace_roster(ws)
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())

@@ -1,11 +1,15 @@
 """The ledger: one SQLite file that is the truth about every file received.
 
 * WAL mode, one transaction per file (:meth:`Ledger.atomic`).
-* Named, ordered migrations (``MIGRATIONS``) applied once each, recorded in
-  ``_migrations`` — a new version only appends.
+* Named, frozen SQL migrations (``processor/migrations/NNN_name.sql``) applied
+  once each, in order, recorded in ``_migrations`` — a new version only appends a
+  file; a released one is never edited.
 * ``files`` has one row per arrival (accepted, rejected, duplicate, superseded);
-  one table per form sheet holds the validated rows, with columns derived from
-  the pandera models, so consolidation can query them.
+  one table per form sheet holds the validated rows, one column per model field,
+  so consolidation can query them.  A model field added without a migration is
+  caught when the ledger opens: ``_meta`` holds the fingerprint of the models'
+  columns (:func:`model_fingerprint`) that the migrations built, and the live
+  models must match it.
 
 A later accepted submission for the same unit and month supersedes the earlier
 one: the old row's status becomes ``superseded`` and its data stays for history.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import itertools
 import json
 import operator
@@ -32,6 +37,14 @@ STATUS_CN = {ACCEPTED: "已接收", REJECTED: "已退回", DUPLICATE: "重复报
 
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
 _KEY_COLUMNS = ("file_id", "unit", "month", "row")
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+FINGERPRINT_KEY = "model_fingerprint"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_RESTORE_HINT = "请从备份恢复（`processor backup` 生成的副本），再运行 `processor check` 检查。"
+
+
+class LedgerError(RuntimeError):
+    """The ledger file cannot be used as it is; the message names the file and the fix."""
 
 
 def data_fields(spec: SheetSpec):
@@ -39,97 +52,63 @@ def data_fields(spec: SheetSpec):
     return [f for f in spec.fields if f.name not in _KEY_COLUMNS]
 
 
-def _sheet_table_sql(spec: SheetSpec) -> str:
-    columns = ",\n    ".join(f"{f.name} {_SQL_TYPES.get(f.kind, 'TEXT')}" for f in data_fields(spec))
-    return f"""
-CREATE TABLE {spec.key} (
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    unit TEXT NOT NULL,
-    month TEXT NOT NULL,
-    row INTEGER,
-    {columns}
-);
-CREATE INDEX idx_{spec.key}_file ON {spec.key}(file_id);
-CREATE INDEX idx_{spec.key}_unit_month ON {spec.key}(unit, month);
-"""
+def model_layout() -> dict[str, list[tuple[str, str]]]:
+    """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
+    keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
+    return {spec.key: keys + [(f.name, _SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]
+            for spec in FORM_SHEETS}
 
 
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_files", """
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    original_name TEXT NOT NULL,
-    inbox_path TEXT NOT NULL,          -- relative to the inbox, as found
-    folder_unit TEXT,                  -- unit bound by the per-unit sub-folder, if any
-    size INTEGER NOT NULL,
-    received_at TEXT NOT NULL,         -- ISO time the processor took the file
-    status TEXT NOT NULL CHECK (status IN ('accepted','rejected','duplicate','superseded')),
-    unit TEXT,
-    unit_kind TEXT,
-    month TEXT,
-    template_version TEXT,
-    model_hash TEXT,
-    duplicate_of INTEGER REFERENCES files(id),
-    superseded_by INTEGER REFERENCES files(id),
-    replaces INTEGER REFERENCES files(id),
-    error_count INTEGER NOT NULL DEFAULT 0,
-    warning_count INTEGER NOT NULL DEFAULT 0,
-    problems_json TEXT NOT NULL DEFAULT '[]',
-    summary_json TEXT NOT NULL DEFAULT '{}',
-    archive_path TEXT NOT NULL,        -- relative to the archive folder
-    receipt_path TEXT,                 -- relative to the outbox; NULL until written
-    annotated_path TEXT,
-    inbox_removed INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX idx_files_sha ON files(sha256);
-CREATE INDEX idx_files_unit_month ON files(unit, month, status);
-""" + "".join(_sheet_table_sql(spec) for spec in FORM_SHEETS)),
-    ("002_deliveries", """
-CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY,
-    output_path TEXT NOT NULL,         -- relative to the outbox
-    output_sha256 TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending','sent','failed','dry-run')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    next_attempt_at TEXT,
-    created_at TEXT NOT NULL,
-    sent_at TEXT,
-    message_id TEXT,
-    UNIQUE (output_path, output_sha256, recipients)
-);
-"""),
-    ("003_outputs", """
-CREATE TABLE outputs (
-    path TEXT PRIMARY KEY,             -- relative to the outbox
-    kind TEXT NOT NULL,
-    period TEXT,
-    sha256 TEXT NOT NULL,
-    inputs_hash TEXT NOT NULL,         -- fingerprint of the ledger rows it was built from
-    version INTEGER NOT NULL DEFAULT 1,
-    built_at TEXT NOT NULL
-);
-"""),
-]
+def model_fingerprint() -> str:
+    """A short hash of :func:`model_layout`; the migration that changes a sheet table stores the new one."""
+    text = json.dumps(model_layout(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def migrations() -> list[tuple[str, str]]:
+    """The frozen migrations, ``(name, sql)`` in order of their number (``NNN_name.sql``)."""
+    return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(MIGRATIONS_DIR.glob("[0-9]*.sql"))]
 
 
 class Ledger:
-    """A connection to the workspace's ledger, migrated on open."""
+    """A connection to the workspace's ledger, migrated on open.
 
-    def __init__(self, path: Path | str):
+    Opens an existing ledger only: a missing, empty or damaged file raises
+    :class:`LedgerError`.  ``create=True`` (``init`` and ``demo`` only) makes a new one.
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                    check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
+        _check_file(self.path, create)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        self._savepoints = itertools.count(1)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"无法打开台账 {self.path}：{exc}。{_RESTORE_HINT}") from None
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            if (problem := _quick_check(self.conn)) is not None:
+                raise LedgerError(f"台账文件 {self.path} 已损坏（{problem}）。{_RESTORE_HINT}")
+            self.migrate()
+            self.check_fingerprint()
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            self.conn.close()
+            raise LedgerError(f"台账文件 {self.path} 已损坏或不是台账（{exc}）。{_RESTORE_HINT}") from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @classmethod
+    def create(cls, path: Path | str) -> "Ledger":
+        """A new, empty ledger at ``path`` (or the existing one there, opened)."""
+        return cls(path, create=True)
 
     # --- plumbing ----------------------------------------------------------
     def close(self) -> None:
@@ -143,21 +122,39 @@ class Ledger:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: everything inside commits together or not at all."""
+        """One transaction: everything inside commits together or not at all.
+
+        Nested calls are savepoints inside the outer transaction.  If anything fails,
+        COMMIT included (a full disk, a deferred constraint), the transaction is rolled
+        back, so the next one starts clean instead of "within a transaction".
+        """
         with self._lock:
+            if self.conn.in_transaction:  # nested: the RLock means this thread owns the transaction
+                name = f"sp{next(self._savepoints)}"
+                self.conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                    raise
+                self.conn.execute(f"RELEASE {name}")
+                return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                        self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("COMMIT")
 
     def migrate(self) -> list[str]:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
         applied = []
-        for name, sql in MIGRATIONS:
+        for name, sql in migrations():
             if name in done:
                 continue
             with self.atomic() as conn:
@@ -169,6 +166,46 @@ class Ledger:
                 conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
             applied.append(name)
         return applied
+
+    def check_fingerprint(self) -> None:
+        """Fail now, naming the table and column, when the models changed without a migration."""
+        stored = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (FINGERPRINT_KEY,)).fetchone()
+        live = model_fingerprint()
+        if stored is not None and stored[0] == live:
+            return
+        differences = self.layout_differences() or ["表格模型的列类型或顺序已改变"]
+        raise LedgerError(f"台账 {self.path} 的结构与程序的表格模型不一致：{'；'.join(differences)}。"
+                          f"缺少一个迁移：模型增改了字段，但 processor/migrations/ 中没有相应的迁移文件"
+                          f"（新迁移应建好这些列，并把 _meta 中的 {FINGERPRINT_KEY} 设为 {live}）。"
+                          f"请安装包含该迁移的程序版本，或联系维护人员。")
+
+    def layout_differences(self) -> list[str]:
+        """What the ledger's sheet tables lack or have beyond the live models, one line each."""
+        lines = []
+        for table, declared in model_layout().items():
+            actual = {r[1]: r[2] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if not actual:
+                lines.append(f"缺少表 {table}")
+                continue
+            for column, kind in declared:
+                if column not in actual:
+                    lines.append(f"表 {table} 缺少列 {column}")
+                elif actual[column] != kind:
+                    lines.append(f"表 {table} 的列 {column} 类型为 {actual[column]}，模型要求 {kind}")
+            names = {c for c, _ in declared}
+            lines += [f"表 {table} 多出列 {c}（模型中已没有该字段）" for c in actual if c not in names]
+        return lines
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole ledger in ``target`` (SQLite's online backup: writers
+        elsewhere are not blocked), as one self-contained file."""
+        copy = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self.conn.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # no -wal file beside the copy
+        finally:
+            copy.close()
 
     def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -374,6 +411,46 @@ def _plain(value):
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (comments removed first: they may hold ';')."""
-    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    return [s.strip() for s in code.split(";") if s.strip()]
+    """Split a migration into statements the way SQLite itself reads them (a ';' in a comment or
+    a string literal does not end one)."""
+    statements, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if _has_code(pending):
+                statements.append(pending.strip())
+            pending = ""
+    if _has_code(pending):
+        raise ValueError(f"迁移的最后一条语句不完整（缺少分号）：{pending.strip()[:80]}")
+    return statements
+
+
+def _has_code(text: str) -> bool:
+    """Whether ``text`` holds more than blanks and ``--`` comments."""
+    return any(line.split("--", 1)[0].strip() for line in text.splitlines())
+
+
+def _check_file(path: Path, create: bool) -> None:
+    """Refuse, before SQLite would silently make a new database, a ledger that is missing or empty."""
+    if not path.exists():
+        if create:
+            return
+        raise LedgerError(f"台账文件不存在：{path}。如台账被误删或移走，{_RESTORE_HINT}"
+                          f"如这是新工作区，请先运行 `processor init` 新建。")
+    if not path.is_file():
+        raise LedgerError(f"台账路径 {path} 不是文件。请检查 config.toml 中的 paths.ledger。")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise LedgerError(f"无法读取台账文件 {path}：{exc.strerror or exc}。请检查文件权限。") from None
+    if not header:
+        raise LedgerError(f"台账文件 {path} 是空的（0 字节），其中的记录已丢失。{_RESTORE_HINT}")
+    if header != _SQLITE_HEADER:
+        raise LedgerError(f"台账文件 {path} 已损坏或不是台账（file is not a database）。{_RESTORE_HINT}")
+
+
+def _quick_check(conn: sqlite3.Connection) -> str | None:
+    """None when SQLite's quick_check finds the file sound, else its first complaint."""
+    first = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    return None if first == "ok" else first

@@ -196,9 +196,7 @@ def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> Non
 
 def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
     """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
-    if not Path(ledger_path).exists():
-        return []
-    from processor.ledger import Ledger  # only needed when a ledger exists
+    from processor.ledger import Ledger  # the ledger module is only needed for a pre-filled form
 
     with Ledger(ledger_path) as ledger:
         frame = ledger.accepted_rows("sites", units=[unit])

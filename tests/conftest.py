@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
+from processor.ledger import Ledger
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -21,6 +22,7 @@ def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):
     write_roster(sample_roster(), root / "roster.xlsx")
     ws = load_workspace(root)
     ws.ensure_folders()
+    Ledger.create(ws.ledger_path).close()
     return ws
 
 

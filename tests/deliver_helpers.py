@@ -105,6 +105,7 @@ def make_workspace(root: Path, *, port: int | None, security: str = "none", user
     (root / "config.toml").write_text(config, encoding="utf-8")
     ws = load_workspace(root)
     ws.ensure_folders()
+    Ledger.create(ws.ledger_path).close()
     return ws
 
 

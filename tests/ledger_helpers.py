@@ -64,7 +64,7 @@ class LedgerBuilder:
     """Submissions and rejections straight into a real ledger file."""
 
     def __init__(self, path: Path):
-        self.ledger = Ledger(path)
+        self.ledger = Ledger.create(path)
 
     def submit(self, unit: str, month: str, *, sites: list[dict], contacts=(), org_life=(), hardware_rows=None,
                members_rows=None, progress_rows=None, received: str | dt.datetime | None = None,
