@@ -455,8 +455,10 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
-    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    # charts never plot a month whose forms are not yet due (nor came) as zero (SPEC §10)
+    months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
+    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
                 and f["month"] in due_months and f["unit"] in units}
     life = data.rows("org_life", months=months)
@@ -470,7 +472,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
 
     site_paths = _site_paths(sites, _plan_dates(data), rulebook, as_of)
-    compliance_rows = _compliance_rows(findings, rulebook)
+    compliance_rows = _compliance_rows(findings, rulebook, due_months)
     frequency = [f for f in findings if f.code == "activity-frequency"]
     hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
     hw_bad = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area") and f.status != MET}
@@ -575,8 +577,15 @@ def _site_paths(sites: list[dict], plan_dates: dict, rulebook, as_of: dt.date) -
     return out
 
 
-def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
-    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk."""
+_PERIOD_OF_CODE = {"monthly-contact": "month", "quarterly-visit": "quarter"}
+NO_DATA = "no_data"
+
+
+def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[dict]:
+    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk.
+
+    A site without data for a period that is due (its unit sent no form) has not met the rule:
+    it is counted as ``no_data``, never as met (SPEC §10)."""
     rows = []
     order = []
     for f in findings:
@@ -587,16 +596,23 @@ def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
             order.append(key)
     for clause, code in order:
         mine = [f for f in findings if f.clause == clause and f.code == code]
-        subjects: dict[tuple, list[str]] = {}
+        kind = _PERIOD_OF_CODE.get(code) or (rulebook[clause].period if code == "activity-frequency" else None)
+        due = {P.period_of(m, kind).label for m in due_months} if kind else set()
+        subjects: dict[tuple, dict[str, list[str]]] = {}
         for f in mine:
-            subjects.setdefault((f.unit, f.site), []).append(f.status)
-        verdict = [FAILED if FAILED in st else AT_RISK if AT_RISK in st else MET for st in subjects.values()]
+            subjects.setdefault((f.unit, f.site), {}).setdefault(f.period, []).append(f.status)
+        verdict = []
+        for periods in subjects.values():
+            st = [x for found in periods.values() for x in found]
+            verdict.append(FAILED if FAILED in st else AT_RISK if AT_RISK in st
+                           else NO_DATA if due - set(periods) else MET)
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
         rows.append({"clause": clause, "rule": rule.title if code != "room-area" else "党员活动室面积",
                      "applies": rule.applies_to or "全部", "period": _period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
-                     "at_risk": verdict.count(AT_RISK), "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
+                     "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
+                     "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
     return rows
 
 
