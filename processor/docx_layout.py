@@ -796,8 +796,7 @@ def build_monthly_report() -> TemplateBuilder:
             "r in hardware_rows", empty=None)
     b.h2("（六）本月工作进展")
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
-                        "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}{% if x.count > 1 %}，共{{ x.count }}个示范点"
-                        "{% endif %}）")
+                        "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
     b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
         "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
@@ -815,8 +814,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.h1("五、下步工作")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
-    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}{% if x.count > 1 %}，"
-                                        "共{{ x.count }}个示范点{% endif %}）")
+    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}）")
     b.blank()
     b.annex_note(["各单位报送情况表", "示范点问题清单"])
     b.signature()

@@ -806,14 +806,18 @@ def _problem_order(r: dict):
 
 def problem_threads(contacts: list[dict]) -> list[ProblemThread]:
     """Every problem once: 联系指导记录 rows with a 发现问题 grouped by site and normalised text,
-    in the order they were first found."""
-    threads: dict[tuple, ProblemThread] = {}
+    in the order they were first found.  A problem recorded 未办结 again after it was closed is
+    found anew (a new thread), not an extension of the closed one."""
+    threads: list[ProblemThread] = []
+    current: dict[tuple, ProblemThread] = {}
     for c in sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order):
         key = (c["unit"], c["site"], problem_key(c["problem"]))
-        if key not in threads:
-            threads[key] = ProblemThread(c["unit"], c["site"], c["problem"].strip(), [])
-        threads[key].records.append(c)
-    return list(threads.values())
+        thread = current.get(key)
+        if thread is None or (thread.latest.get("state") == "已办结" and c.get("state") != "已办结"):
+            thread = current[key] = ProblemThread(c["unit"], c["site"], c["problem"].strip(), [])
+            threads.append(thread)
+        thread.records.append(c)
+    return threads
 
 
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:

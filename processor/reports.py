@@ -359,8 +359,17 @@ def _grouped_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[d
     groups: dict[str, list[str]] = {}
     for r in _progress_texts(frame, column, units):
         groups.setdefault(r["text"].rstrip("。；;. "), []).append(f"{r['unit']}{r['site']}")
-    return [{"text": text, "sites": cnfmt.join_cn(names), "count": len(names)}
+    return [{"text": text, "sites": _sites_named(names), "count": len(names)}
             for text, names in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
+
+
+SITES_NAMED = 3  # beyond this many, a merged text names its first site and the count
+
+
+def _sites_named(names: list[str]) -> str:
+    if len(names) <= SITES_NAMED:
+        return cnfmt.join_cn(names)
+    return f"{names[0]}等{len(names)}个示范点"
 
 
 CHART_MAX_BARS = 30  # beyond this many people a bar each is illegible on an A4 page: one bar per group

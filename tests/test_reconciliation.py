@@ -174,15 +174,21 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
     out["hardware"] = (complete + incomplete, complete, incomplete)
 
     # 四、存在问题: problem threads (site + normalised text; the latest record decides)
-    threads: dict[tuple, list] = {}
+    threads: list[tuple] = []  # (unit, site, records); a problem found again after closing is a new one
+    current: dict[tuple, list] = {}
     for r in q(f"""SELECT t.unit, t.site, norm(t.problem), t.problem, t.date, t.deadline, t.state FROM contacts t
                    {ACCEPTED} WHERE t.month <= ? AND TRIM(COALESCE(t.problem, '')) != ''
                    ORDER BY t.date, t.month, t.row""", month):
-        if r[0] in units:
-            threads.setdefault(r[:3], []).append(r)
+        if r[0] not in units:
+            continue
+        records = current.get(r[:3])
+        if records is None or (records[-1][6] == "已办结" and r[6] != "已办结"):
+            records = current[r[:3]] = []
+            threads.append((r[0], r[1], records))
+        records.append(r)
     first_day = month + "-01"
     problems = {}
-    for (unit, site, _), records in threads.items():
+    for unit, site, records in threads:
         latest = records[-1]
         limit = latest[5] or next((r[5] for r in reversed(records) if r[5]), None)
         closed_on = None
