@@ -160,7 +160,7 @@ def _month_cn(month: str | None) -> str:
 
 def _time_cn(iso: str) -> str:
     moment = dt.datetime.fromisoformat(iso)
-    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return f"{cnfmt.cn_date(moment)} {moment:%H:%M}"
 
 
 def _date_cn(iso: str) -> str:

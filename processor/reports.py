@@ -162,7 +162,7 @@ def _next_steps(findings: list[Finding], *, missing_units=(), late_units=(), per
     if plans and rulebook is not None:
         deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
         steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
-                     f"（规定期限{deadline.month}月{deadline.day}日）。")
+                     f"（规定期限{cnfmt.md_date(deadline)}）。")
     lacking: dict[str, list[str]] = {}  # site -> the activities it still lacks in a period
     for f in _open(findings, "activity-frequency"):
         names = lacking.setdefault(f"{f.unit}{f.site}", [])
@@ -665,7 +665,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
             staff_without.append({"group": group, "staff": name})
             rows.append({"group": group, "staff": name, "unit": "", "site": "", "kind": "", "secretary": "",
                          "members": "", "contact_date": "",
-                         "note": "未确定联系示范点" if after else f"尚未确定联系示范点（{deadline.month}月{deadline.day}日前确定）"})
+                         "note": "未确定联系示范点" if after else f"尚未确定联系示范点（{cnfmt.md_date(deadline)}前确定）"})
     sites_without = []
     for s in sites:
         if s["staff"] in known:

@@ -187,7 +187,7 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
             threads.append((r[0], r[1], records))
         records.append(r)
     first_day = month + "-01"
-    problems = {}
+    problems = []
     for unit, site, records in threads:
         latest = records[-1]
         limit = latest[5] or next((r[5] for r in reversed(records) if r[5]), None)
@@ -208,12 +208,12 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
             state = "正在整改"
         first_limit = next((r[5] for r in records if r[5]), None)
         extended = first_limit is not None and limit is not None and first_limit != limit
-        problems[(unit, site, records[0][3].strip())] = (state, extended)
-    states = [s for s, _ in problems.values()]
-    out["problems"] = problems
+        problems.append((unit, site, records[0][3].strip(), state, extended))
+    states = [p[3] for p in problems]
+    out["problems"] = sorted(problems)
     out["problem_counts"] = (len(problems), states.count("已办结") + states.count("逾期办结"), states.count("逾期办结"),
                              states.count("正在整改"), sum(s.startswith("逾期") and s.endswith("未办结") for s in states),
-                             sum(e for _, e in problems.values()))
+                             sum(p[4] for p in problems))
     con.close()
     return out
 
@@ -287,7 +287,7 @@ def printed(path: Path) -> dict:
               r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?", text)
     out["problem_counts"] = tuple(int(x or 0) for x in g)
     rows = _table(doc, "单位", "示范点", "问题") or []
-    out["problems"] = {(r[0], r[1], r[2]): (r[5], r[4].startswith("由")) for r in rows}
+    out["problems"] = sorted((r[0], r[1], r[2], r[5], r[4].startswith("由")) for r in rows)
     # internal agreement: the findings sentence and 附件2
     g = _find(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)
     annex2 = _table(doc, "序号", "单位", "示范点", "存在问题") or []
@@ -410,7 +410,7 @@ def test_scenario_report_figures_equal_the_ledger_recount(scenario):
     # the scenario holds every case of SPEC §10 (read from the recount, not from the report)
     assert expected["unreported"] and all(s.startswith("鼓山区") for s in expected["unreported"])
     assert expected["returned"] == ["闽江区"] and expected["elsewhere"] >= 1
-    states = {k[2]: v for k, v in expected["problems"].items()}
+    states = {p[2]: (p[3], p[4]) for p in expected["problems"]}
     assert states["党员活动室设施不齐全"] == ("正在整改", True)
     assert states["流动党员管理台账未建立"] == ("逾期办结", False)
     assert states["“三会一课”记录不够规范"] == ("逾期20天未办结", False)
@@ -481,8 +481,8 @@ def test_demo_year_exercises_every_counting_rule(demo_year):
                        "AND t.present * 2 <= t.expected").fetchone()[0] >= 1
     con.close()
     expected = recount(demo_year.ledger_path, _units(demo_year), "2026-10", DEMO_TODAY)
-    assert any(extended for _, extended in expected["problems"].values())
-    assert any(state == "逾期办结" for state, _ in expected["problems"].values())
+    assert any(p[4] for p in expected["problems"])  # an extended deadline
+    assert any(p[3] == "逾期办结" for p in expected["problems"])
     assert expected["elsewhere"] >= 1
     shown = printed(monthly_report(demo_year, "2026-10"))
     assert shown["problems"] == expected["problems"] and shown["elsewhere"] == expected["elsewhere"]
