@@ -171,7 +171,7 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
 def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
     scoped = data.restrict(until=month)
     # the summary first: its rows are at hand, and a worker writes it while the report's context is built
-    yield _summary_output(scoped, [month], month, reports.as_of_date(scoped, ws.rulebook, [month], today))
+    yield _summary_output(scoped, [month], month, today)
     month_files = [f for f in scoped.files if f["month"] == month]
     sources = _sources(scoped.source_files() + month_files)
     context = reports.monthly_report_context(scoped, ws, roster, month, today)
@@ -190,7 +190,7 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
 
 def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> Iterator[Output]:
     scoped = data.restrict(until=half.last)
-    yield _summary_output(scoped, half.months, half.label, reports.as_of_date(scoped, ws.rulebook, half.months, today))
+    yield _summary_output(scoped, half.months, half.label, today)
     sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
     context = reports.half_year_context(scoped, ws, roster, half, today)
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
@@ -255,7 +255,7 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
     groups: dict[tuple, list[str]] = {}
     for unit, site in site_keys:
         months = sorted(r["month"] for r in per_unit[unit].site_records("sites", unit, site))
-        as_of = reports.as_of_date(per_unit[unit], rulebook, months, today, units=[unit])
+        as_of = today  # one as-of date for every output of the run (SPEC §10)
         span = tuple(P.month_range(months[0], months[-1]))
         units = groups.setdefault((span, as_of), [])
         if unit not in units:

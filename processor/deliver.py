@@ -287,11 +287,10 @@ def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str
     """How many requirements of the opinion are not (yet) met, by status and clause."""
     try:
         from processor.findings import LedgerData, evaluate
-        from processor.reports import as_of_date
 
         data = LedgerData.load(ledger, until=month)
-        as_of = as_of_date(data, ws.rulebook, [month], dt.date.today())
-        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=as_of) if f.is_open]
+        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=dt.date.today())
+                    if f.is_open]
     except Exception as exc:  # noqa: BLE001 — the mail goes out even if the count cannot be made
         LOG.warning("统计发现问题失败，邮件正文不含问题数：%s", exc)
         return ""

@@ -139,6 +139,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
                              sites=sites, contacts=rng.randint(5, 9), org_life=rng.randint(7, 11))
             _shape_compliance(rows, rng, u_index, month, rulebook.year)
             _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
+            _exercise_rules(rows, u_index, month, roster)
             due = submission_deadline(month, rulebook.submission_deadline_day)
             late = rng.random() < 0.1
             day = due + dt.timedelta(days=rng.randint(1, 12)) if late else due - dt.timedelta(days=rng.randint(0, 4))
@@ -206,6 +207,49 @@ def _carry_problems(rows: dict, still_open: list[dict], month: str, rng: random.
             still_open.remove(problem)
     rows["contacts"].sort(key=lambda r: r["date"])
     still_open.extend(r for r in rows["contacts"] if r.get("problem") and r.get("state") == "未办结")
+
+
+DEMO_THREAD = ("党员活动室面积不足，需协调扩建", "协调企业调剂用房，扩建党员活动室")
+
+
+def _exercise_rules(rows: dict, u_index: int, month: str, roster: Roster) -> None:
+    """Cases every counting rule must meet in the demo year (SPEC §10), at fixed units and months:
+    a 党员大会 below quorum (X-1), a problem whose deadline is extended, one closed after its
+    deadline, and a 企业组 member recording a contact at a site not assigned to them."""
+    m = parse_month(month)[1]
+    sites = rows["sites"]
+    if u_index == 1 and m in (7, 10):  # X-1: the quarter's only 党员大会 of the first site lacks a quorum
+        site = sites[0]["site"]
+        rows["org_life"] = [r for r in rows["org_life"] if not (r["site"] == site and r["activity"] == "党员大会")]
+        day = first_day(month) + dt.timedelta(days=14)
+        rows["org_life"].append({"date": day, "site": site, "activity": "党员大会", "host": sites[0]["secretary"],
+                                 "expected": 30, "present": 12, "summary": "传达学习上级精神（到会人数不足半数）"})
+    if u_index == 2 and m in (8, 9, 10):  # found in August, deadline extended in September, still open
+        deadline = dt.date(2026, 10, 30) if m == 8 else dt.date(2026, 11, 30)
+        _add_problem(rows, sites[0], first_day(month) + dt.timedelta(days=9), *DEMO_THREAD, deadline, "未办结")
+    if u_index == 0 and m in (8, 9):  # found in August with a September deadline, closed in October… late
+        state = "未办结"
+        _add_problem(rows, sites[-1], first_day(month) + dt.timedelta(days=11), "流动党员台账未与社区对接",
+                     "与社区党组织建立流动党员双向管理台账", dt.date(2026, 9, 20), state)
+    if u_index == 0 and m == 10:
+        _add_problem(rows, sites[-1], first_day(month) + dt.timedelta(days=6), "流动党员台账未与社区对接",
+                     "与社区党组织建立流动党员双向管理台账", dt.date(2026, 9, 20), "已办结")
+    if u_index == 3 and m >= 9:  # a colleague of the liaison's group visits a site not assigned to them
+        group = roster.staff_of_group(roster.group_of_unit(rows["basic_info"][0]["unit"]))
+        others = [s.name for s in group if s.name not in {x["staff"] for x in sites}]
+        if others:
+            rows["contacts"].append({"date": first_day(month) + dt.timedelta(days=17), "site": sites[0]["site"],
+                                     "staff": others[0], "mode": "座谈会", "content": "代为召开党员和职工代表座谈会",
+                                     "problem": None, "suggestion": None, "deadline": None, "state": None})
+    rows["org_life"].sort(key=lambda r: r["date"])
+    rows["contacts"].sort(key=lambda r: r["date"])
+
+
+def _add_problem(rows: dict, site: dict, day: dt.date, problem: str, suggestion: str, deadline: dt.date,
+                 state: str) -> None:
+    rows["contacts"].append({"date": day, "site": site["site"], "staff": site["staff"], "mode": "现场指导",
+                             "content": "现场查看整改情况", "problem": problem, "suggestion": suggestion,
+                             "deadline": deadline, "state": state})
 
 
 def add_oddities(arrivals: list[Arrival], staging: Path) -> None:

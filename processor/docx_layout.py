@@ -721,13 +721,18 @@ def _findings_table(b: TemplateBuilder, empty: str):
 def build_monthly_report() -> TemplateBuilder:
     b = TemplateBuilder()
     b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
-    b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下。"
-        "截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委共确定示范点"
-        "{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。")
+    b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下"
+        "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委"
+        "已确定的示范点{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
+        "本月报送数据的示范点{{ overview.reported_sites }}个{% if unreported_sites %}，"
+        "{{ overview.unreported_sites }}个示范点所在单位本月未报送（{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
+        "{% if not loop.last %}、{% endif %}{% endfor %}），下文按本月未报送列示，不计入各项统计{% endif %}。")
     b.h1("一、报送情况")
     b.p("本月应报单位{{ submission.due }}个，按时报送{{ submission.on_time }}个，逾期报送{{ submission.late }}个"
         "{% if submission.late_units %}（{{ submission.late_units|join_cn }}）{% endif %}，未报送{{ submission.missing }}个"
         "{% if submission.missing_units %}（{{ submission.missing_units|join_cn }}）{% endif %}。"
+        "{% for r in submission.returned_units %}{{ r.unit }}报表被退回后，于{{ r.received|md_date }}更正重新报送"
+        "{% if loop.last %}。{% else %}；{% endif %}{% endfor %}"
         "{% if submission.resubmitted_units %}{{ submission.resubmitted_units|join_cn }}对本月报表作了更正重报，"
         "以最新报送的为准。{% endif %}报送截止日期为{{ deadline|cn_date }}，各单位报送情况见附件1。")
     b.figure("chart_submission")
@@ -735,63 +740,81 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("本月企业组成员共联系指导示范点{{ contact_summary.total }}次，其中电话联系{{ contact_summary.phone }}次、"
         "现场指导{{ contact_summary.onsite }}次、座谈会{{ contact_summary.meeting }}次"
         "{% if contact_summary.other %}、其他方式{{ contact_summary.other }}次{% endif %}，"
-        "覆盖示范点{{ contact_summary.sites_contacted }}个。")
+        "覆盖本月报送的{{ overview.reported_sites }}个示范点中的{{ contact_summary.sites_contacted }}个。"
+        "联系次数按联系指导记录填写的企业组人员统计{% if contact_summary.elsewhere %}，其中"
+        "{{ contact_summary.elsewhere }}次联系的是非本人分工联系的示范点{% endif %}。")
     b.h2("（一）企业组成员联系情况")
-    b.table([Column("组别", "r.group", 18), Column("企业组人员", "r.staff", 25), Column("联系示范点", "r.sites", 25),
-             Column("电话联系", "r.phone", 21), Column("现场指导", "r.onsite", 21), Column("座谈会", "r.meeting", 18),
-             Column("其他", "r.other", 14), Column("合计", "r.total", 14)],
+    b.table([Column("组别", "r.group", 16), Column("企业组人员", "r.staff", 22), Column("分工联系示范点", "r.sites", 20),
+             Column("电话联系", "r.phone", 17), Column("现场指导", "r.onsite", 17), Column("座谈会", "r.meeting", 15),
+             Column("其他", "r.other", 12), Column("合计", "r.total", 13), Column("其中非分工示范点", "r.elsewhere", 24)],
             "r in staff_rows", empty="本月无企业组成员联系记录。")
     b.figure("chart_contacts")
     b.h2("（二）各示范点联系情况")
+    b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（联系人员为分工联系的企业组人员）：")
     b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 35, left=True), Column("联系人员", "r.staff", 21),
              Column("电话", "r.phone", 13), Column("现场", "r.onsite", 13), Column("座谈", "r.meeting", 13),
              Column("合计", "r.total", 13), Column("最近联系", "r.last_date|md_date", 26)],
             "r in site_rows", empty="本月无。")
+    b.p("{% if unreported_sites %}本月未报送的示范点：{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
+        "{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}")
     b.h2("（三）需跟进的示范点")
     b.p("1. 本月未联系的示范点。{% if sites_no_contact %}共{{ sites_no_contact|length }}个："
         "{% for r in sites_no_contact %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
-        "{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月各示范点均已沟通联系。{% endif %}")
+        "{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月报送的示范点均已沟通联系。{% endif %}")
     b.p("2. 本季度尚未现场指导的示范点。{% if sites_no_visit %}{{ quarter_label }}至今尚有{{ sites_no_visit|length }}个"
         "示范点未开展现场指导：{% for r in sites_no_visit %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
         "{% if not loop.last %}；{% endif %}{% endfor %}。本季度至{{ quarter_end|cn_date }}结束，请抓紧安排。"
-        "{% else %}{{ quarter_label }}各示范点均已开展现场指导。{% endif %}")
+        "{% else %}{{ quarter_label }}本月报送的示范点均已开展现场指导。{% endif %}")
     b.h1("三、示范点建设情况")
     b.p("本月报送数据的示范点{{ team.soe_sites + team.private_sites }}个（国企{{ team.soe_sites }}个、"
         "非公企业{{ team.private_sites }}个），以下情况据此统计。")
     b.h2("（一）领导班子建设")
-    b.p("国企示范点{{ team.soe_sites }}个，其中{{ team.cross_sites }}个实行“双向进入、交叉任职”，"
+    b.p("本月报送的国企示范点{{ team.soe_sites }}个，其中{{ team.cross_sites }}个实行“双向进入、交叉任职”，"
         "交叉任职{{ team.cross_posts }}人；非公企业示范点{{ team.private_sites }}个，党组织书记均已明确。")
     b.h2("（二）党员队伍建设")
-    b.p("各示范点共有党员{{ members.total|num }}名，本月发展党员{{ members.new }}名，其中一线工人"
+    b.p("本月报送的示范点共有党员{{ members.total|num }}名，本月发展党员{{ members.new }}名，其中一线工人"
         "{{ members.new_workers }}名、知识分子和技术骨干{{ members.new_intellectuals }}名；现有入党积极分子"
         "{{ members.activists }}名；流动党员{{ members.mobile }}名，其中已转出组织关系或纳入社区管理"
         "{{ members.mobile_managed }}名。")
     b.h2("（三）活动机制建设")
-    b.p("各示范点共设立党员责任区{{ members.duty_zones }}个；非公企业示范点参加“六个一”活动党员"
+    b.p("本月报送的示范点共设立党员责任区{{ members.duty_zones }}个；非公企业示范点参加“六个一”活动党员"
         "{{ members.six_ones }}人次。本月共开展组织生活{{ org_life.total }}次"
         "{% if org_life.by_kind %}，其中{% for k in org_life.by_kind %}{{ k.kind }}{{ k.count }}次"
         "{% if not loop.last %}、{% endif %}{% endfor %}{% endif %}。")
     b.h2("（四）工作制度落实")
-    b.p("按实施意见规定的频次，各项组织生活制度执行情况如下（统计期未结束的，未完成的暂列为尚未完成）：")
-    b.table([Column("制度要求", "r.rule", 60, left=True), Column("适用", "r.applies", 14),
-             Column("统计期", "r.period", 30), Column("示范点", "r.sites", 16), Column("已完成", "r.met", 18),
-             Column("尚未完成", "r.pending", 18)],
+    b.p("按实施意见规定的频次，本月报送数据的示范点中适用各项制度的示范点执行情况如下（统计期未结束、尚未完成的列为待完成；"
+        "党员大会实到人数未超过应到人数一半的不计入）：")
+    b.table([Column("制度要求", "r.rule", 52, left=True), Column("适用", "r.applies", 13),
+             Column("统计期", "r.period", 27), Column("本月报送示范点", "r.sites", 18), Column("已完成", "r.met", 15),
+             Column("待完成", "r.pending", 15), Column("未达标", "r.failed", 16)],
             "r in frequency_rows", empty="本月无需统计的制度要求。")
     b.h2("（五）硬件设施建设")
-    b.p("{{ hardware.sites }}个示范点中，硬件设施齐全的{{ hardware.complete }}个，尚有缺项的"
+    b.p("本月报送硬件设施情况的{{ hardware.sites }}个示范点中，硬件设施齐全的{{ hardware.complete }}个，尚有缺项的"
         "{{ hardware.incomplete }}个{% if hardware_rows %}，具体如下：{% else %}。{% endif %}")
     b.table([Column("单位", "r.unit", 24), Column("示范点", "r.site", 46, left=True), Column("类型", "r.kind", 14),
              Column("缺少项目", "r.missing", 50, left=True), Column("活动室面积（㎡）", "r.area|num", 22)],
             "r in hardware_rows", empty=None)
+    b.h2("（六）本月工作进展")
+    _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
+                        "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
     b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
-        "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。各单位反映的主要问题：")
+        "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
+    b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
+        "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
+        "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
+        "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}。")
+    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
+             Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|md_date", 18),
+             Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
+            "r in problem_rows", empty=None)
+    b.p("各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
     b.h1("五、下步工作")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
-    b.p("各单位下月工作计划：{% if not plans %}本月未报送下月计划。{% endif %}")
-    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.unit }}{{ x.site }}：{{ x.text }}")
+    b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
+    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}）")
     b.blank()
     b.annex_note(["各单位报送情况表", "示范点问题清单"])
     b.signature()

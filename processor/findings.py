@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -23,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from processor import cnfmt
 from processor import periods as P
 from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger, records_frame
 from processor.rulebook import Rule, Rulebook
@@ -40,6 +42,13 @@ _YES, _NO = "是", "否"
 
 @dataclass
 class Finding:
+    """One requirement checked for one subject and period: typed facts, no prose.
+
+    The Chinese sentence (:attr:`evidence`) is rendered from these fields by
+    :data:`MESSAGES`, keyed by ``message``; reports, receipts and mails read the
+    fields (``missing``, ``deadline``, ``observed`` …), never the sentence.
+    """
+
     code: str
     clause: str
     title: str
@@ -49,9 +58,25 @@ class Finding:
     period: str  # 2026-Q4 / 2026-10 / 2026-H2 / 2026
     period_name: str  # 2026年第四季度 …
     status: str  # met / at_risk / failed
-    evidence: str  # Chinese sentence: what was found vs what is required
     enterprise_kind: str | None = None
     staff: str | None = None  # the 企业组 member concerned (M-1a staff findings, site contacts)
+    message: str = ""  # key of MESSAGES
+    as_of: dt.date | None = None
+    observed: float | int | None = None  # what was found (a count, an area)
+    required: float | int | None = None  # what the rule asks
+    low: int | None = None  # G-1's range
+    missing: tuple[str, ...] = ()  # checklist items or activities still lacking
+    counts: tuple[tuple[str, int, int], ...] = ()  # (activity, held, required) per activity
+    excluded: int = 0  # 党员大会 without a quorum (X-1), not counted
+    modes: tuple[str, ...] = ()  # contact modes that count (M-1c)
+    deadline: dt.date | None = None  # rule deadline, submission deadline or a problem's 整改时限
+    extended_from: dt.date | None = None  # a problem's first 整改时限 when a later record moved it
+    on: dt.date | None = None  # the day it happened: contact fixed, plan or form received
+    found_on: dt.date | None = None  # a problem: first recorded
+    closed_on: dt.date | None = None  # a problem: recorded 已办结
+    problem: str | None = None  # a problem's text as first recorded
+    days: int = 0  # days late / overdue, counted to ``as_of``
+    sites: tuple[str, ...] = ()  # a staff member's sites
 
     @property
     def status_cn(self) -> str:
@@ -61,8 +86,82 @@ class Finding:
     def is_open(self) -> bool:
         return self.status != MET
 
+    @property
+    def closed_late(self) -> bool:
+        return self.closed_on is not None and self.deadline is not None and self.closed_on > self.deadline
+
+    @property
+    def evidence(self) -> str:
+        """The Chinese sentence: what was found vs what is required."""
+        return MESSAGES[self.message](self)
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "status_cn": self.status_cn}
+        return {**asdict(self), "status_cn": self.status_cn, "evidence": self.evidence}
+
+
+# --- the one registry of finding sentences (message key -> template) ----------------------
+
+def _d(day: dt.date | None) -> str:
+    """2026年10月8日 — how dates read in Chinese official text."""
+    return cnfmt.cn_date(day) if day is not None else "（未填写）"
+
+
+def _num(value: float) -> str:
+    return cnfmt.plain_num(value)
+
+
+def _limit(f: Finding) -> str:
+    if f.deadline is None:
+        return "未定整改时限"
+    if f.extended_from is not None:
+        return f"整改时限由{cnfmt.md_date(f.extended_from)}延至{cnfmt.md_date(f.deadline)}"
+    return f"整改时限{_d(f.deadline)}"
+
+
+def _activities(f: Finding) -> str:
+    held = "、".join(f"{name}{n}次" for name, n, _ in f.counts)
+    needs = "、".join(f"{name}至少{need}次" for name, _, need in f.counts)
+    text = f"{f.period_name}{held}（要求{needs}）"
+    if f.excluded:
+        text += f"；另有{f.excluded}次党员大会实到人数未超过应到人数一半，不计入"
+    return text
+
+
+_DUE = "截止日期"
+MESSAGES: dict[str, Callable[[Finding], str]] = {
+    "site-count": lambda f: f"{cnfmt.month_cn(f.period)}报送示范点{f.observed}个（要求{f.low}至{f.required}个）",
+    "contact-fixed": lambda f: f"{_d(f.on)}确定由{f.staff}联系（要求{_d(f.deadline)}前确定）",
+    "contact-fixed-late": lambda f: f"{_d(f.on)}才确定由{f.staff}联系（要求{_d(f.deadline)}前确定）",
+    "contact-unfixed": lambda f: f"尚未确定联系的企业组人员（要求{_d(f.deadline)}前确定）",
+    "staff-assigned": lambda f: f"联系示范点{len(f.sites)}个（{'、'.join(f.sites)}）",
+    "staff-assigned-late": lambda f: (f"{_d(f.deadline)}前没有确定联系的示范点（{'、'.join(f.sites)}"
+                                      f"于{_d(f.on)}才确定）"),
+    "staff-unassigned": lambda f: f"没有联系的示范点（要求{_d(f.deadline)}前确定）",
+    "monthly-contact": lambda f: f"{f.period_name}沟通联系{f.observed}次（要求至少{f.required}次）",
+    "quarterly-visit": lambda f: (f"{f.period_name}{'或'.join(f.modes)}{f.observed}次"
+                                  f"（要求至少{f.required}次）"),
+    "plan-reported": lambda f: f"工作方案{_d(f.on)}上报（要求{_d(f.deadline)}前上报）",
+    "plan-missing": lambda f: f"工作方案尚未上报（要求{_d(f.deadline)}前上报）",
+    "activity-frequency": _activities,
+    "hardware-missing": lambda f: (f"缺少{'、'.join(f.missing)}（共{len(f.missing)}项；"
+                                   f"要求{f.required}项齐全）"),
+    "hardware-complete": lambda f: f"{f.required}项硬件设施齐全",
+    "room-area": lambda f: f"党员活动室面积{_num(f.observed)}平方米（要求不少于{_num(f.required)}平方米）",
+    "room-area-blank": lambda f: f"未填写党员活动室面积（要求不少于{_num(f.required)}平方米）",
+    "submitted": lambda f: f"{f.period_name}报表{_d(f.on)}按时报送（{_DUE}{_d(f.deadline)}）",
+    "submitted-late": lambda f: f"{f.period_name}报表{_d(f.on)}报送，逾期{f.days}天（{_DUE}{_d(f.deadline)}）",
+    "not-submitted": lambda f: (f"{f.period_name}报表未报送（{_DUE}{_d(f.deadline)}"
+                                + (f"，截至{_d(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
+    "returned": lambda f: (f"{f.period_name}报表被退回后尚未重新报送（{_DUE}{_d(f.deadline)}"
+                           + (f"，截至{_d(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
+    "problem-closed": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}已于{_d(f.closed_on)}办结"
+                                 f"（{_limit(f)}）"),
+    "problem-closed-late": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}于{_d(f.closed_on)}"
+                                      f"逾期办结（{_limit(f)}）"),
+    "problem-overdue": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
+                                  f"（{_limit(f)}，截至{_d(f.as_of)}逾期{f.days}天）"),
+    "problem-open": lambda f: f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
+}
 
 
 # --- the data a check looks at ------------------------------------------------------------
@@ -314,15 +413,12 @@ class Scope:
         return sorted(rows, key=lambda r: (order[r["unit"]], r["row"] or 0))
 
 
-def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period | None,
-             status: str, evidence: str, kind: str | None = None, staff: str | None = None,
-             year: int | None = None) -> Finding:
-    if period is None:
-        label, name = str(year), f"{year}年度"
-    else:
-        label, name = period.label, _period_name(period)
-    return Finding(code, rule.clause, rule.title, rule.wording, unit, site, label, name, status,
-                   evidence, kind, staff)
+def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period,
+             status: str, message: str | None = None, kind: str | None = None, staff: str | None = None,
+             **facts) -> Finding:
+    """``message``: the sentence's key in MESSAGES (the code by default); ``facts``: Finding's typed fields."""
+    return Finding(code, rule.clause, rule.title, rule.wording, unit, site, period.label, _period_name(period),
+                   status, kind, staff, message or code, **facts)
 
 
 @functools.lru_cache(maxsize=256)
@@ -349,7 +445,7 @@ def check_site_count(scope: Scope) -> Iterator[Finding]:
         n = len(listed)
         status = MET if low <= n <= high else FAILED
         yield _finding(rule, "site-count", unit=unit, site=None, period=P.period_of(month, "month"),
-                       status=status, evidence=f"{P.month_cn(month)}报送示范点{n}个（要求{low}至{high}个）")
+                       status=status, observed=n, low=low, required=high, as_of=scope.today)
 
 
 def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
@@ -361,16 +457,15 @@ def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
         fixed = site["contact_date"]
         staff = site["staff"] or ""
         if fixed is not None and fixed < deadline and staff:
-            status = MET
-            evidence = f"{_d(fixed)}确定由{staff}联系（要求{_d(deadline)}前确定）"
+            status, message = MET, "contact-fixed"
         elif fixed is None or not staff:
             status = FAILED if scope.today >= deadline else AT_RISK
-            evidence = f"尚未确定联系的企业组人员（要求{_d(deadline)}前确定）"
+            message = "contact-unfixed"
         else:
-            status = FAILED
-            evidence = f"{_d(fixed)}才确定由{staff}联系（要求{_d(deadline)}前确定）"
+            status, message = FAILED, "contact-fixed-late"
         yield _finding(rule, "contact-fixed", unit=site["unit"], site=site["site"], period=year,
-                       status=status, evidence=evidence, kind=site["enterprise_kind"], staff=staff or None)
+                       status=status, message=message, kind=site["enterprise_kind"], staff=staff or None,
+                       on=fixed, deadline=deadline, as_of=scope.today)
 
 
 def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
@@ -382,18 +477,15 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
     for name in scope.staff:
         mine = [s for s in sites if s["staff"] == name]
         in_time = [s for s in mine if s["contact_date"] is not None and s["contact_date"] < deadline]
+        fixed = [s["contact_date"] for s in mine if s["contact_date"]]
         if in_time:
-            status = MET
-            evidence = f"联系示范点{len(mine)}个（{'、'.join(s['site'] for s in mine)}）"
+            status, message = MET, "staff-assigned"
         else:
             status = FAILED if scope.today >= deadline else AT_RISK
-            if mine:
-                evidence = (f"{_d(deadline)}前没有确定联系的示范点（{'、'.join(s['site'] for s in mine)}"
-                            f"于{_d(min(s['contact_date'] for s in mine if s['contact_date']))}才确定）")
-            else:
-                evidence = f"没有联系的示范点（要求{_d(deadline)}前确定）"
-        yield _finding(rule, "staff-assigned", unit="", site=None, period=year, status=status,
-                       evidence=evidence, staff=name)
+            message = "staff-assigned-late" if mine else "staff-unassigned"
+        yield _finding(rule, "staff-assigned", unit="", site=None, period=year, status=status, message=message,
+                       staff=name, sites=tuple(s["site"] for s in mine), on=min(fixed) if fixed else None,
+                       deadline=deadline, as_of=scope.today)
 
 
 def _site_counts(records: Iterable[dict]) -> Counter:
@@ -414,7 +506,7 @@ def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(period)
             yield _finding(rule, "monthly-contact", unit=site["unit"], site=site["site"], period=period,
-                           status=status, evidence=f"{period.name}沟通联系{n}次（要求至少{need}次）",
+                           status=status, observed=n, required=need, as_of=scope.today,
                            kind=site["enterprise_kind"], staff=site["staff"])
 
 
@@ -430,8 +522,7 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
             yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
-                           status=status,
-                           evidence=f"{quarter.name}{'或'.join(modes)}{n}次（要求至少{need}次）",
+                           status=status, observed=n, required=need, modes=tuple(modes), as_of=scope.today,
                            kind=site["enterprise_kind"], staff=site["staff"])
 
 
@@ -446,13 +537,12 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
         dates = [r["plan_date"] for r in rows if r["month"] <= scope.last_month and r["plan_date"] is not None]
         reported = min(dates) if dates else None
         if reported is not None:
-            status = MET if reported <= deadline else FAILED
-            evidence = f"工作方案{_d(reported)}上报（要求{_d(deadline)}前上报）"
+            status, message = (MET if reported <= deadline else FAILED), "plan-reported"
         else:
-            status = FAILED if scope.today > deadline else AT_RISK
-            evidence = f"工作方案尚未上报（要求{_d(deadline)}前上报）"
+            status, message = (FAILED if scope.today > deadline else AT_RISK), "plan-missing"
         yield _finding(rule, "plan-reported", unit=site["unit"], site=site["site"], period=year,
-                       status=status, evidence=evidence, kind=site["enterprise_kind"])
+                       status=status, message=message, kind=site["enterprise_kind"], on=reported,
+                       deadline=deadline, as_of=scope.today)
 
 
 _CONGRESS = "党员大会"  # the one activity X-1 concerns
@@ -512,25 +602,25 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
                 if site["enterprise_kind"] != rule.applies_to:
                     continue
                 key = (site["unit"], site["site"])
-                counts = {name: counted.get((*key, name), 0) for name in rule.params["activities"]}
-                met = all(counts[name] >= need for name, need in rule.params["activities"].items())
-                parts = "、".join(f"{name}{n}次" for name, n in counts.items())
-                needs = "、".join(f"{name}至少{need}次" for name, need in rule.params["activities"].items())
-                evidence = f"{period.name}{parts}（要求{needs}）"
+                counts = tuple((name, counted.get((*key, name), 0), need)
+                               for name, need in rule.params["activities"].items())
+                lacking = tuple(name for name, held, need in counts if held < need)
                 dropped = sum(excluded.get((*key, name), 0) for name in rule.params["activities"])
-                if dropped:
-                    evidence += f"；另有{dropped}次党员大会实到人数未超过应到人数一半，不计入"
                 yield _finding(rule, "activity-frequency", unit=site["unit"], site=site["site"],
-                               period=period, status=MET if met else scope.shortfall(period),
-                               evidence=evidence, kind=site["enterprise_kind"])
+                               period=period, status=scope.shortfall(period) if lacking else MET,
+                               counts=counts, missing=lacking, excluded=dropped, as_of=scope.today,
+                               kind=site["enterprise_kind"])
 
 
 def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
-    """(site row, latest 硬件设施 row) for each current site that has one."""
+    """(site row, latest 硬件设施 row of the months in scope) for each current site that has one.
+
+    A site whose unit sent no form in those months has no row: it is neither met nor failed (SPEC §10)."""
     out = []
+    months = set(scope.months)
     for s in scope.current_sites():
         rows = [r for r in scope.ledger_data.site_records("hardware", s["unit"], s["site"])
-                if r["month"] <= scope.last_month]
+                if r["month"] in months]
         if rows:
             out.append((s, sorted(rows, key=_row_order)[-1]))  # the last of equals, as a stable sort leaves it
     return out
@@ -544,12 +634,12 @@ def check_hardware_items(scope: Scope) -> Iterator[Finding]:
             continue
         missing = [item for item in rule.params["items"] if row.get(_HW_NAMES[item]) != _YES]
         period = P.period_of(row["month"], "month")
-        if missing:
-            evidence = f"缺少{'、'.join(missing)}（共{len(missing)}项；要求{len(rule.params['items'])}项齐全）"
-        else:
-            evidence = f"{len(rule.params['items'])}项硬件设施齐全"
         yield _finding(rule, "hardware-items", unit=site["unit"], site=site["site"], period=period,
-                       status=FAILED if missing else MET, evidence=evidence, kind=site["enterprise_kind"])
+                       status=FAILED if missing else MET,
+                       message="hardware-missing" if missing else "hardware-complete",
+                       missing=tuple(missing), required=len(rule.params["items"]),
+                       observed=len(rule.params["items"]) - len(missing), as_of=scope.today,
+                       kind=site["enterprise_kind"])
 
 
 def check_room_area(scope: Scope) -> Iterator[Finding]:
@@ -561,14 +651,11 @@ def check_room_area(scope: Scope) -> Iterator[Finding]:
         need = float(rule.params["min_room_area"])
         area = row.get("room_area")
         area = None if _missing(area) else float(area)
-        if area is None:
-            status, evidence = FAILED, f"未填写党员活动室面积（要求不少于{_num(need)}平方米）"
-        else:
-            status = MET if area >= need else FAILED
-            evidence = f"党员活动室面积{_num(area)}平方米（要求不少于{_num(need)}平方米）"
+        status = MET if area is not None and area >= need else FAILED
         yield _finding(rule, "room-area", unit=site["unit"], site=site["site"],
-                       period=P.period_of(row["month"], "month"), status=status, evidence=evidence,
-                       kind=site["enterprise_kind"])
+                       period=P.period_of(row["month"], "month"), status=status,
+                       message="room-area" if area is not None else "room-area-blank",
+                       observed=area, required=need, as_of=scope.today, kind=site["enterprise_kind"])
 
 
 @dataclass
@@ -583,6 +670,7 @@ class SubmissionState:
     days_late: int = 0
     resubmissions: int = 0  # accepted arrivals after the first
     file_ids: list[int] = field(default_factory=list)
+    returned: int = 0  # rejected arrivals (a unit may be returned, then resubmit)
 
 
 def submitting_unit(file: dict) -> str | None:
@@ -607,7 +695,8 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
             received = dt.date.fromisoformat(valid[0]["received_at"][:10])
             late = (received - deadline).days
             out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
-                                       max(late, 0), len(valid) - 1, [f["id"] for f in mine]))
+                                       max(late, 0), len(valid) - 1, [f["id"] for f in mine],
+                                       sum(f["status"] == REJECTED for f in mine)))
         else:
             overdue = (today - deadline).days
             returned = any(f["status"] == REJECTED for f in mine)
@@ -616,103 +705,145 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
             else:
                 state = MISSING if overdue > 0 else NOT_DUE
             out.append(SubmissionState(unit, month, deadline, state, None, max(overdue, 0), 0,
-                                       [f["id"] for f in mine]))
+                                       [f["id"] for f in mine], sum(f["status"] == REJECTED for f in mine)))
     return out
 
 
 def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
-    """M-4b: each unit's monthly form arrives by the deadline."""
+    """M-4b: each unit's monthly form arrives by the deadline.
+
+    A month whose deadline is after the as-of day yields nothing unless a form already came
+    (SPEC §10: not yet due is "未到报送期限", never "尚未报送")."""
     rule = scope.rulebook["M-4b"]
     for month in scope.months:
         period = P.period_of(month, "month")
         for s in submission_states(scope.ledger_data.files, scope.rulebook, scope.units, month, scope.today):
-            due = f"截止日期{_d(s.deadline)}"
-            if s.state == ON_TIME:
-                status, evidence = MET, f"{period.name}报表{_d(s.received)}按时报送（{due}）"
-            elif s.state == LATE:
-                status, evidence = FAILED, f"{period.name}报表{_d(s.received)}报送，逾期{s.days_late}天（{due}）"
-            elif s.state == NOT_DUE:
-                status, evidence = AT_RISK, f"{period.name}报表尚未报送（{due}）"
+            if s.state in (ON_TIME, LATE):
+                status = MET if s.state == ON_TIME else FAILED
+                message = "submitted" if s.state == ON_TIME else "submitted-late"
+            elif s.deadline >= scope.today:
+                continue  # not yet due (a returned form may still be resubmitted in time)
             else:
-                overdue = s.days_late > 0
-                status = FAILED if overdue else AT_RISK
-                what = "报表被退回后尚未重新报送" if s.state == RETURNED else "报表未报送"
-                evidence = f"{period.name}{what}（{due}" + (f"，已逾期{s.days_late}天）" if overdue else "）")
+                status, message = FAILED, "returned" if s.state == RETURNED else "not-submitted"
             yield _finding(rule, "monthly-submission", unit=s.unit, site=None, period=period,
-                           status=status, evidence=evidence)
+                           status=status, message=message, on=s.received, deadline=s.deadline,
+                           days=s.days_late, as_of=scope.today)
 
 
-def _problem_order(r: dict):
-    """Sort key of (month, date, row), a missing value last: as ``sort_values`` orders them."""
-    date, row = r["date"], r["row"]
-    if type(date) is dt.date and type(row) is int:
-        return r["month"], False, date, False, row
-    return (r["month"], _missing(date), dt.date.min if _missing(date) else date,
-            _missing(row), 0 if _missing(row) else row)
+_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
+
+
+def problem_key(text: str) -> str:
+    """A problem's identity within its site (X-2): full-width folded to half-width, spaces and
+    punctuation dropped, so that a clerk retyping it slightly differently still means the same one."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    return "".join(folded.translate(_PUNCTUATION).split()).lower()
 
 
 @dataclass
-class ProblemRecord:
-    """A problem found during liaison (X-2) and where it stands."""
+class ProblemThread:
+    """One problem found during liaison (X-2), with every record that mentions it.
+
+    Its latest record decides its 整改时限 and 办结状态 (SPEC §10)."""
 
     unit: str
     site: str
-    month: str
-    found: dt.date
-    problem: str
-    suggestion: str
-    deadline: dt.date | None
-    closed_on: dt.date | None
-    staff: str
+    problem: str  # as first recorded
+    records: list[dict]  # in date order
+
+    @property
+    def first(self) -> dict:
+        return self.records[0]
+
+    @property
+    def latest(self) -> dict:
+        return self.records[-1]
+
+    @property
+    def found(self) -> dt.date:
+        return self.first["date"]
+
+    @property
+    def month(self) -> str:
+        return self.first["month"]
+
+    @property
+    def staff(self) -> str:
+        return self.first.get("staff") or ""
+
+    @property
+    def suggestion(self) -> str:
+        return self.latest.get("suggestion") or self.first.get("suggestion") or ""
+
+    @property
+    def deadline(self) -> dt.date | None:
+        return self.latest.get("deadline") or next(
+            (r["deadline"] for r in reversed(self.records) if r.get("deadline")), None)
+
+    @property
+    def first_deadline(self) -> dt.date | None:
+        return next((r["deadline"] for r in self.records if r.get("deadline")), None)
+
+    @property
+    def closed_on(self) -> dt.date | None:
+        """The day of the record that closed it, when the latest record says 已办结."""
+        if self.latest.get("state") != "已办结":
+            return None
+        closing = self.latest
+        for r in reversed(self.records):  # the first 已办结 of the final run of closed records
+            if r.get("state") != "已办结":
+                break
+            closing = r
+        return closing["date"]
 
 
-def tracked_problems(contacts: list[dict]) -> list[ProblemRecord]:
-    """Problems recorded 未办结, each closed by a later record of the same site and text marked 已办结.
+def _problem_order(r: dict):
+    """Sort key of (date, month, row), a missing value last."""
+    date, row = r["date"], r["row"]
+    return (_missing(date), dt.date.min if _missing(date) else date, r["month"],
+            _missing(row), 0 if _missing(row) else row)
 
-    ``contacts``: 联系指导记录 records.
-    """
-    # only rows with a problem text take part; sorting them alone keeps their order among all rows
-    records = sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order)
-    closed: dict[tuple, list] = {}  # (unit, site, text) -> dates marked 已办结 (one pass, not one per problem)
-    for c in records:
-        text = (c.get("problem") or "").strip()
-        if text and c.get("state") == "已办结":
-            closed.setdefault((c["unit"], c["site"], text), []).append(c["date"])
-    out = []
-    for r in records:
-        text = (r.get("problem") or "").strip()
-        if not text or r.get("state") == "已办结":
-            continue
-        closures = [d for d in closed.get((r["unit"], r["site"], text), ()) if d >= r["date"]]
-        out.append(ProblemRecord(r["unit"], r["site"], r["month"], r["date"], text, r.get("suggestion") or "",
-                                 r.get("deadline"), min(closures) if closures else None, r.get("staff") or ""))
-    # A problem repeated in later months while still open is one problem: keep its first record.
-    unique: dict[tuple, ProblemRecord] = {}
-    for p in out:
-        unique.setdefault((p.unit, p.site, p.problem, p.closed_on), p)
-    return list(unique.values())
+
+def problem_threads(contacts: list[dict]) -> list[ProblemThread]:
+    """Every problem once: 联系指导记录 rows with a 发现问题 grouped by site and normalised text,
+    in the order they were first found.  A problem recorded 未办结 again after it was closed is
+    found anew (a new thread), not an extension of the closed one."""
+    threads: list[ProblemThread] = []
+    current: dict[tuple, ProblemThread] = {}
+    for c in sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order):
+        key = (c["unit"], c["site"], problem_key(c["problem"]))
+        thread = current.get(key)
+        if thread is None or (thread.latest.get("state") == "已办结" and c.get("state") != "已办结"):
+            thread = current[key] = ProblemThread(c["unit"], c["site"], c["problem"].strip(), [])
+            threads.append(thread)
+        thread.records.append(c)
+    return threads
 
 
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:
-    """X-2: a problem still 未办结 past its 整改时限 is overdue."""
+    """X-2: a problem is closed by its (latest) 整改时限; still open past it is overdue,
+    closed after it is 逾期办结."""
     rule = scope.rulebook["X-2"]
     units, last = set(scope.units), scope.last_month
     contacts = [c for c in scope.ledger_data.records("contacts") if c["month"] <= last and c["unit"] in units]
     months = tuple(sorted({c["month"] for c in contacts}))
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
-    for p in tracked_problems(contacts):
-        period = P.period_of(p.month, "month")
-        limit = f"整改时限{_d(p.deadline)}" if p.deadline else "未定整改时限"
-        if p.closed_on is not None:
-            status, evidence = MET, f"{_d(p.found)}发现的问题“{p.problem}”已于{_d(p.closed_on)}办结（{limit}）"
-        elif p.deadline is not None and p.deadline < scope.today:
-            status = FAILED
-            evidence = (f"{_d(p.found)}发现的问题“{p.problem}”超过整改时限{_d(p.deadline)}仍未办结"
-                        f"（逾期{(scope.today - p.deadline).days}天）")
+    for p in problem_threads(contacts):
+        deadline, closed = p.deadline, p.closed_on
+        if closed is not None:
+            late = deadline is not None and closed > deadline
+            status, message, days = (FAILED, "problem-closed-late", (closed - deadline).days) if late \
+                else (MET, "problem-closed", 0)
+        elif deadline is not None and deadline < scope.today:
+            status, message, days = FAILED, "problem-overdue", (scope.today - deadline).days
         else:
-            status, evidence = AT_RISK, f"{_d(p.found)}发现的问题“{p.problem}”正在整改（{limit}）"
-        yield _finding(rule, "problem-closed", unit=p.unit, site=p.site, period=period, status=status,
-                       evidence=evidence, kind=kinds.get((p.unit, p.site)), staff=p.staff or None)
+            status, message, days = AT_RISK, "problem-open", 0
+        first = p.first_deadline
+        yield _finding(rule, "problem-closed", unit=p.unit, site=p.site, period=P.period_of(p.month, "month"),
+                       status=status, message=message, kind=kinds.get((p.unit, p.site)), staff=p.staff or None,
+                       problem=p.problem, found_on=p.found, closed_on=closed, deadline=deadline,
+                       extended_from=first if first is not None and deadline is not None and first != deadline else None,
+                       days=days, as_of=scope.today)
 
 
 @dataclass(frozen=True)
@@ -790,17 +921,6 @@ def sort_findings(findings: list[Finding], units: list[str]) -> list[Finding]:
         site_order.setdefault((f.unit, f.site or ""), len(site_order))
     return sorted(findings, key=lambda f: (unit_order.get(f.unit, -1), site_order[(f.unit, f.site or "")],
                                            clause_order.get(f.clause, 99), f.period, f.code, f.staff or ""))
-
-
-def _d(day: dt.date | None) -> str:
-    """2026年10月8日 — how dates read in Chinese official text."""
-    if day is None:
-        return "（未填写）"
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
 
 
 date_cn = _d

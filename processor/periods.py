@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from processor import cnfmt
+
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 PERIOD_KINDS = ("month", "quarter", "half", "year")
 PERIOD_NAMES = {"month": "月", "quarter": "季度", "half": "半年", "year": "年度"}
@@ -56,8 +58,8 @@ def month_of(day: dt.date) -> str:
 
 
 def month_cn(month: str) -> str:
-    y, m = parse_month(month)
-    return f"{y}年{m}月"
+    parse_month(month)  # a bad month is an error here, not a blank
+    return cnfmt.month_cn(month)
 
 
 @dataclass(frozen=True, order=True)

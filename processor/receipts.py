@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from processor import cnfmt
 from processor.annotate import write_annotated_copy
 from processor.errors import Problem
 from processor.fsutil import atomic_write_text, safe_join, safe_name
@@ -153,18 +154,17 @@ def _json_view(row, problems: list[Problem], context: dict) -> dict:
 
 def _month_cn(month: str | None) -> str:
     if month and MONTH_RE.match(month):
-        return f"{int(month[:4])}年{int(month[5:])}月"
+        return cnfmt.month_cn(month)
     return "（月份未识别）"
 
 
 def _time_cn(iso: str) -> str:
     moment = dt.datetime.fromisoformat(iso)
-    return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return f"{cnfmt.cn_date(moment)} {moment:%H:%M}"
 
 
 def _date_cn(iso: str) -> str:
-    moment = dt.datetime.fromisoformat(iso)
-    return f"{moment.year}年{moment.month}月{moment.day}日"
+    return cnfmt.cn_date(dt.datetime.fromisoformat(iso))
 
 
 def _size_cn(size: int) -> str:

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import jinja2
@@ -31,7 +30,7 @@ from processor import docx_layout
 from processor.excel_safety import strip_xml_illegal
 from processor.fsutil import atomic_path, atomic_write_bytes
 from processor.paths import PACKAGE_DIR, TEMPLATES_DIR
-from processor.periods import month_cn as _month_cn
+from processor.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noqa: F401  (jinja filters)
 
 FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
 CHART_WIDTH = Mm(150)
@@ -43,64 +42,8 @@ class RenderError(RuntimeError):
     """A report could not be produced (LibreOffice missing or failing, …)."""
 
 
+# jinja filters: the one formatting module
 # ---------------------------------------------------------------------------
-# jinja filters
-# ---------------------------------------------------------------------------
-def cn_date(value) -> str:
-    """2026-11-06 -> 2026年11月6日 (成文日期: Arabic numerals, no leading zeros)."""
-    if value in (None, ""):
-        return ""
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value.strip()[:10])
-    return f"{value.year}年{value.month}月{value.day}日"
-
-
-def md_date(value) -> str:
-    """2026-10-21 -> 10月21日 (narrow table columns inside one year)."""
-    if value in (None, ""):
-        return ""
-    full = cn_date(value)
-    return full.split("年", 1)[1]
-
-
-def month_cn(value) -> str:
-    """2026-10 -> 2026年10月."""
-    if value in (None, ""):
-        return ""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return f"{value.year}年{value.month}月"
-    return _month_cn(str(value)[:7])
-
-
-def pct(value, digits: int = 1) -> str:
-    """0.8333 -> 83.3%; 1 -> 100%."""
-    if value in (None, ""):
-        return ""
-    number = float(value) * 100
-    text = f"{number:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{number:.0f}"
-    return text + "%"
-
-
-def num(value, digits: int = 1) -> str:
-    """Thousands separators; integers without decimals, other numbers with ``digits``."""
-    if value in (None, ""):
-        return ""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, (int,)) or (isinstance(value, (float, Decimal)) and float(value).is_integer()):
-        return f"{int(value):,}"
-    return f"{float(value):,.{digits}f}"
-
-
-def join_cn(values, sep: str = "、") -> str:
-    """['榕城区', '罗源县'] -> 榕城区、罗源县 (顿号)."""
-    if values in (None, ""):
-        return ""
-    if isinstance(values, str):
-        return values
-    return sep.join(str(v) for v in values if v not in (None, ""))
 
 
 class _CompilingOnceEnvironment(jinja2.Environment):

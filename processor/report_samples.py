@@ -19,23 +19,31 @@ Conventions for every context:
 Keys of each context (rows are dicts with the listed keys):
 
 monthly_report (月度汇总报告, M-4b)
-    month, deadline, quarter_label ("第四季度"), quarter_end,
-    overview {units, sites, soe_sites, private_sites},
-    submission {due, on_time, late, missing, late_units[], missing_units[], resubmitted_units[]},
+    month, deadline, as_of (数据截至: the run's one as-of date), quarter_label ("第四季度"), quarter_end,
+    overview {units, sites (registered), soe_sites, private_sites, reported_sites (data this month),
+              unreported_sites},
+    unreported_sites [{unit, site}] (本月未报送: in no count),
+    submission {due, on_time, late, missing, late_units[], missing_units[], resubmitted_units[],
+                returned_units [{unit, received}] (rejected, then resubmitted)},
     unit_rows [{unit, kind, status ("按时报送"|"逾期报送"|"未报送"), received, sites, contacts, note}],
-    contact_summary {total, phone, onsite, meeting, other, sites_contacted},
-    staff_rows [{group, staff, sites, phone, onsite, meeting, other, total}],
-    site_rows [{unit, site, kind, staff, phone, onsite, meeting, other, total, last_date}],
+    contact_summary {total, phone, onsite, meeting, other, sites_contacted, elsewhere},
+    staff_rows [{group, staff, sites (assigned), phone, onsite, meeting, other, total (recorded by them),
+                 elsewhere (at sites not assigned to them)}],
+    site_rows [{unit, site, kind, staff, phone, onsite, meeting, other, total, last_date}] (reported sites),
     sites_no_contact [{unit, site, staff}], sites_no_visit [{unit, site, staff}],
     team {soe_sites, cross_sites, cross_posts, private_sites},
     members {total, new, new_workers, new_intellectuals, activists, mobile, mobile_managed,
              duty_zones, six_ones},
     org_life {total, by_kind [{kind, count}]},
-    frequency_rows [{clause, rule, applies, period, sites, met, pending}],
+    frequency_rows [{clause, rule, applies, period, sites (reported this month), met, pending, failed}],
     hardware {sites, complete, incomplete}, hardware_rows [{unit, site, kind, missing, area}],
     findings [{clause, rule, unit, site, problem, status ("未达标"|"存在风险")}],
     finding_counts {total, failed, at_risk},
-    reported_problems [{unit, site, text}], plans [{unit, site, text}], next_steps [str],
+    problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日延至11月30日"), extended,
+                   state, overdue}] (X-2 threads, each once), problem_counts {total, closed, closed_late, open,
+                   overdue, extended},
+    reported_problems [{unit, site, text}], progress [{text, sites, count}], plans [{text, sites, count}]
+    (identical texts once, with the sites that wrote them), next_steps [str],
     charts {chart_submission, chart_contacts}
 
 half_year_report (半年工作报告, M-4c)
@@ -190,10 +198,12 @@ def _monthly() -> dict:
         row = {"group": group, "staff": name, "sites": len(mine)}
         for key in ("phone", "onsite", "meeting", "other", "total"):
             row[key] = sum(r[key] for r in mine)
+        row["elsewhere"] = 0
         staff_rows.append(row)
     unassigned = [r for r in site_rows if r["staff"] == "未确定"]
     summary = {k: sum(r[k] for r in site_rows) for k in ("total", "phone", "onsite", "meeting", "other")}
     summary["sites_contacted"] = sum(r["total"] > 0 for r in site_rows)
+    summary["elsewhere"] = 0
     no_contact = [{"unit": r["unit"], "site": r["site"], "staff": r["staff"]} for r in site_rows if not r["total"]]
     no_visit = [{"unit": r["unit"], "site": r["site"], "staff": r["staff"]}
                 for r in site_rows if not (r["onsite"] + r["meeting"])]
@@ -213,6 +223,7 @@ def _monthly() -> dict:
         "late_units": [r["unit"] for r in unit_rows if r["status"] == "逾期报送"],
         "missing_units": [r["unit"] for r in unit_rows if r["status"] == "未报送"],
         "resubmitted_units": resubmitted,
+        "returned_units": [{"unit": "闽清县", "received": "2026-11-04"}],
     }
     by_kind = Counter({"党员大会": 6, "支委会": 11, "党课": 7, "主题党日": 13, "组织生活会": 3,
                        "党纪教育": 4, "“六个一”活动": 5, "党员培训": 2})
@@ -233,24 +244,27 @@ def _monthly() -> dict:
     )
     frequency_rows = [
         {"clause": "S-4b", "rule": "党支部每季度至少召开一次党员大会、一次组织生活会、进行一次党纪教育",
-         "applies": "国企", "period": "2026年第四季度", "sites": len(soe), "met": len(soe) - 3, "pending": 3},
+         "applies": "国企", "period": "2026年第四季度", "sites": len(soe), "met": len(soe) - 3, "pending": 3, "failed": 0},
         {"clause": "N-4a", "rule": "党支部每季度至少召开一次党员大会",
-         "applies": "非公", "period": "2026年第四季度", "sites": len(private), "met": len(private) - 2, "pending": 2},
+         "applies": "非公", "period": "2026年第四季度", "sites": len(private), "met": len(private) - 2, "pending": 2, "failed": 0},
         {"clause": "S-4a", "rule": "党委成员每半年召开一次民主生活会",
-         "applies": "国企", "period": "2026年下半年", "sites": len(soe), "met": 4, "pending": len(soe) - 4},
+         "applies": "国企", "period": "2026年下半年", "sites": len(soe), "met": 4, "pending": len(soe) - 4, "failed": 0},
         {"clause": "N-4b", "rule": "每半年召开一次民主生活会",
-         "applies": "非公", "period": "2026年下半年", "sites": len(private), "met": 3, "pending": len(private) - 3},
+         "applies": "非公", "period": "2026年下半年", "sites": len(private), "met": 3, "pending": len(private) - 3, "failed": 0},
         {"clause": "S-4c", "rule": "每年开展一次民主评议党员",
-         "applies": "国企", "period": "2026年度", "sites": len(soe), "met": 2, "pending": len(soe) - 2},
+         "applies": "国企", "period": "2026年度", "sites": len(soe), "met": 2, "pending": len(soe) - 2, "failed": 0},
     ]
     return {
         "office_name": OFFICE,
         "report_date": "2026-11-06",
+        "as_of": "2026-11-06",
         "month": "2026-10",
         "deadline": "2026-11-05",
         "quarter_label": "第四季度",
         "quarter_end": "2026-12-31",
-        "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private)},
+        "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
+                     "reported_sites": len(sites), "unreported_sites": 0},
+        "unreported_sites": [],
         "submission": submission,
         "unit_rows": unit_rows,
         "contact_summary": summary,
@@ -275,10 +289,22 @@ def _monthly() -> dict:
             {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "text": "党员活动室与职工之家合用，面积不足。"},
             {"unit": "市国资委党委", "site": "榕城城建集团党委", "text": "项目部分散在外地，流动党员管理难度较大。"},
         ],
+        "problem_rows": [
+            {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "problem": "党员活动室面积不足", "found": "2026-09-18",
+             "deadline": "由10月30日延至11月30日", "extended": True, "state": "正在整改", "overdue": False},
+            {"unit": "长乐区", "site": "长乐纺织集团党委", "problem": "“三会一课”记录不够规范", "found": "2026-09-10",
+             "deadline": "10月31日", "extended": False, "state": "逾期办结", "overdue": False},
+        ],
+        "problem_counts": {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1},
+        "progress": [
+            {"text": "按工作方案推进示范点创建，完善党员活动室", "sites": "榕城区榕城电子科技有限公司党支部、长乐区长乐纺织集团党委",
+             "count": 2},
+            {"text": "开展党员先锋岗创建，划分党员责任区", "sites": "福清市福清玻璃制品公司联合党支部", "count": 1},
+        ],
         "plans": [
-            {"unit": "榕城区", "site": "榕城电子科技有限公司党支部", "text": "11月召开党员大会，审议示范点建设方案。"},
-            {"unit": "长乐区", "site": "长乐纺织集团党委", "text": "分班次开展“三会一课”，建立线上学习群。"},
-            {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "text": "协调企业腾出独立用房，扩建党员活动室。"},
+            {"text": "11月召开党员大会，审议示范点建设方案", "sites": "榕城区榕城电子科技有限公司党支部", "count": 1},
+            {"text": "分班次开展“三会一课”，建立线上学习群", "sites": "长乐区长乐纺织集团党委", "count": 1},
+            {"text": "协调企业腾出独立用房，扩建党员活动室", "sites": "福清市福清玻璃制品公司联合党支部", "count": 1},
         ],
         "next_steps": [
             "督促罗源县尽快补报10月月报表，闽江县今后按时报送。",

@@ -5,10 +5,10 @@ The keys of each dict are the contract documented in :mod:`processor.report_samp
 from the very list the table shows, dates are ISO strings, and no value is
 ``None``.
 
-Each report is dated by its *as-of* day, derived from the data rather than the
-clock: for a month, the later of its submission deadline and the last arrival
-for that month, but never after ``today``.  Re-running a night with the same
-data therefore yields the same context (and the same files).
+Every report of one consolidation run is dated by the run's one *as-of* day (the
+``today`` each builder is given, SPEC §10): it prints "数据截至…", and every overdue
+day and at-risk status is counted to it.  Re-running a night with the same data and
+the same as-of day yields the same context (and the same files).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections import Counter
 
 import pandas as pd
 
+from processor import cnfmt
 from processor import periods as P
 from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                 LedgerData, counted_activities, evaluate, roster_units, submission_states)
@@ -41,13 +42,6 @@ def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> 
 
 def _received(f: dict) -> dt.date:
     return dt.date.fromisoformat(f["received_at"][:10])
-
-
-def as_of_date(data: LedgerData, rulebook, months: list[str], today: dt.date, units=None) -> dt.date:
-    """The day a report speaks for: last deadline or last arrival of its months, capped by today."""
-    deadline = P.submission_deadline(max(months), rulebook.submission_deadline_day)
-    arrivals = [_received(f) for f in data.files if f["month"] in months and (units is None or f["unit"] in units)]
-    return min(today, max([deadline, *arrivals]))
 
 
 def _iso(day) -> str:
@@ -109,22 +103,27 @@ def _member_sums(frame: pd.DataFrame) -> dict:
     return {key: sum(_int(v) for v in frame[col]) for key, col in fields.items()}
 
 
-def _hardware_rows(findings: list[Finding], hardware: pd.DataFrame, sites: list[dict]) -> list[dict]:
-    """Sites whose checklist or room area falls short, with what is missing."""
+HARDWARE_CODES = ("hardware-items", "room-area")
+
+
+def _hardware_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:
+    """Sites whose checklist or room area falls short, with what is missing (from the findings' fields)."""
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in sites}
-    area = {(r["unit"], r["site"]): r["room_area"] for r in hardware.to_dict("records")}
     gaps: dict[tuple, list[str]] = {}
+    area: dict[tuple, object] = {}
     for f in findings:
+        key = (f.unit, f.site)
         if f.code == "hardware-items" and f.status != MET:
-            gaps.setdefault((f.unit, f.site), []).insert(0, f.evidence.split("（", 1)[0].removeprefix("缺少"))
-        elif f.code == "room-area" and f.status != MET:
-            gaps.setdefault((f.unit, f.site), []).append(f.evidence.split("（", 1)[0])
-    rows = []
-    for (unit, site), parts in gaps.items():
-        value = area.get((unit, site))
-        rows.append({"unit": unit, "site": site, "kind": kinds.get((unit, site), ""), "missing": "；".join(parts),
-                     "area": "" if value is None or pd.isna(value) else float(value)})
-    return rows
+            gaps.setdefault(key, []).insert(0, "、".join(f.missing))
+        elif f.code == "room-area":
+            area[key] = f.observed
+            if f.status != MET:
+                what = ("未填写党员活动室面积" if f.observed is None
+                        else f"党员活动室面积不足{cnfmt.plain_num(f.required)}㎡")
+                gaps.setdefault(key, []).append(what)
+    return [{"unit": unit, "site": site, "kind": kinds.get((unit, site), f.enterprise_kind or ""),
+             "missing": "；".join(parts), "area": "" if area.get((unit, site)) is None else float(area[(unit, site)])}
+            for (unit, site), parts in gaps.items()]
 
 
 def _progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:
@@ -138,6 +137,10 @@ def _progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[
     return out
 
 
+def _named_sites(findings: list[Finding]) -> list[str]:
+    return list(dict.fromkeys(f"{f.unit}{f.site}" for f in findings))
+
+
 def _open(findings: list[Finding], code: str) -> list[Finding]:
     return [f for f in findings if f.code == code and f.status != MET]
 
@@ -149,24 +152,28 @@ def _next_steps(findings: list[Finding], *, missing_units=(), late_units=(), per
         steps.append(f"督促{_cn_list(list(missing_units))}尽快补报月报表。")
     if late_units:
         steps.append(f"提醒{_cn_list(list(late_units))}今后在截止日期前报送月报表。")
-    no_contact = {(f.unit, f.site) for f in _open(findings, "monthly-contact")}
+    no_contact = _named_sites(_open(findings, "monthly-contact"))
     if no_contact:
-        steps.append(f"对未按月沟通联系的{len(no_contact)}个示范点，{horizon}优先开展联系。")
-    no_visit = {(f.unit, f.site) for f in _open(findings, "quarterly-visit")}
+        steps.append(f"对未按月沟通联系的{len(no_contact)}个示范点（{_cn_list(no_contact)}），{horizon}优先开展联系。")
+    no_visit = _named_sites(_open(findings, "quarterly-visit"))
     if no_visit:
         steps.append(f"企业组各成员{period_end}对尚未现场指导的{len(no_visit)}个示范点开展现场指导。")
     plans = {(f.unit, f.site) for f in _open(findings, "plan-reported")}
     if plans and rulebook is not None:
         deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
         steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
-                     f"（规定期限{deadline.month}月{deadline.day}日）。")
-    frequency = {(f.unit, f.site) for f in _open(findings, "activity-frequency")}
-    if frequency:
-        steps.append(f"提醒{len(frequency)}个示范点按规定频次召开党员大会、组织生活会，开展党纪教育和民主评议。")
+                     f"（规定期限{cnfmt.md_date(deadline)}）。")
+    lacking: dict[str, list[str]] = {}  # site -> the activities it still lacks in a period
+    for f in _open(findings, "activity-frequency"):
+        names = lacking.setdefault(f"{f.unit}{f.site}", [])
+        names.extend(a for a in f.missing if a not in names)
+    if lacking:
+        named = "；".join(f"{site}（{_cn_list(names)}）" for site, names in lacking.items())
+        steps.append(f"提醒{len(lacking)}个示范点按规定频次开展尚未开展的组织生活：{named}。")
     hardware = {(f.unit, f.site) for f in _open(findings, "hardware-items") + _open(findings, "room-area")}
     if hardware:
         steps.append(f"对硬件设施不达标的{len(hardware)}个示范点逐一跟踪整改。")
-    overdue = [f for f in _open(findings, "problem-closed") if f.status == FAILED]
+    overdue = [f for f in _open(findings, "problem-closed") if f.status == FAILED and f.closed_on is None]
     if overdue:
         steps.append(f"督促{len(overdue)}个超过整改时限的问题尽快整改到位。")
     if not steps:
@@ -177,35 +184,45 @@ def _next_steps(findings: list[Finding], *, missing_units=(), late_units=(), per
 # --- 月度汇总报告 -----------------------------------------------------------------------------
 
 def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
+    """``today`` is the run's as-of date (SPEC §10): every output of one run prints it and counts
+    overdue days to it."""
     rulebook = ws.rulebook
     data = _data(ledger, until=month)
     units = roster_units(roster, data)
-    as_of = as_of_date(data, rulebook, [month], today)
+    as_of = today
     findings = evaluate(data, rulebook, roster, months=[month], today=as_of)
     deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
     quarter = P.period_of(month, "quarter")
 
-    # Every unit's sites as last reported up to this month: a unit that missed this month still has its sites.
+    # Two bases (SPEC §10): the sites every unit has registered (its latest form up to this month),
+    # and the sites with data for this month.  A site of a unit that did not report is 本月未报送.
     sites = _latest_sites(data, units)
+    reported = _month_sites(data, month, units)
+    reported_keys = {(s["unit"], s["site"]) for s in reported}
+    unreported = [{"unit": s["unit"], "site": s["site"]} for s in sites
+                  if (s["unit"], s["site"]) not in reported_keys]
+    contacts = data.records("contacts", months=[month])
     contacts_by_site: dict[tuple, list[dict]] = {}
-    for c in data.records("contacts", months=[month]):
+    for c in contacts:
         contacts_by_site.setdefault((c["unit"], c["site"]), []).append(c)
     states = submission_states(data.files, rulebook, units, month, as_of)
 
     site_rows = []
-    for s in sites:
+    for s in reported:
         mine = contacts_by_site.get((s["unit"], s["site"]), [])
-        counts = _mode_counts(mine)
         site_rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
-                          "staff": s["staff"] or UNASSIGNED, **counts,
+                          "staff": s["staff"] or UNASSIGNED, **_mode_counts(mine),
                           "last_date": _iso(max(c["date"] for c in mine)) if mine else ""})
     unit_rows = []
     for st in states:
         mine = [r for r in site_rows if r["unit"] == st.unit]
         unit_kind = roster.unit(st.unit).kind if roster is not None and roster.unit(st.unit) else ""
         status = st.state if st.state in (ON_TIME, LATE) else MISSING
-        note = {LATE: f"逾期{st.days_late}天", RETURNED: "已退回待重报", NOT_DUE: "未到截止日期"}.get(st.state, "")
-        if st.resubmissions:
+        note = {LATE: f"逾期{st.days_late}天", RETURNED: "已退回待重报",
+                NOT_DUE: "未到报送期限"}.get(st.state, f"已逾期{st.days_late}天" if st.days_late else "")
+        if st.state in (ON_TIME, LATE) and st.returned:
+            note = "；".join(filter(None, [note, "退回后重报"]))
+        elif st.resubmissions:
             note = "；".join(filter(None, [note, "已更正重报"]))
         unit_rows.append({"unit": st.unit, "kind": unit_kind, "status": status, "received": _iso(st.received),
                           "sites": len(mine), "contacts": sum(r["total"] for r in mine), "note": note})
@@ -216,21 +233,24 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "missing": sum(r["status"] == MISSING for r in unit_rows),
         "late_units": [r["unit"] for r in unit_rows if r["status"] == LATE],
         "missing_units": [r["unit"] for r in unit_rows if r["status"] == MISSING],
-        "resubmitted_units": [st.unit for st in states if st.resubmissions],
+        "resubmitted_units": [st.unit for st in states if st.resubmissions and not st.returned],
+        "returned_units": [{"unit": st.unit, "received": _iso(st.received)}
+                           for st in states if st.returned and st.state in (ON_TIME, LATE)],
     }
-    staff_rows = _staff_rows(roster, site_rows)
+    staff_rows = _staff_rows(roster, sites, contacts)
     summary = {k: sum(r[k] for r in site_rows) for k in ("total", "phone", "onsite", "meeting", "other")}
     summary["sites_contacted"] = sum(r["total"] > 0 for r in site_rows)
+    summary["elsewhere"] = sum(r["elsewhere"] for r in staff_rows)
     staff_of = {(s["unit"], s["site"]): s["staff"] or UNASSIGNED for s in sites}
     no_contact = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
                   for f in _open(findings, "monthly-contact")]
     no_visit = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
-                for f in _open(findings, "quarterly-visit") if (f.unit, f.site) in staff_of]
+                for f in _open(findings, "quarterly-visit") if (f.unit, f.site) in reported_keys]
 
     members = data.rows("members", months=[month])
+    members = members[[(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])]]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
-    reported = data.rows("sites", months=[month]).to_dict("records")  # section 三 counts what was reported
     reported_soe = [s for s in reported if s["enterprise_kind"] == SOE]
     soe_keys = {(s["unit"], s["site"]) for s in reported_soe}
     cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
@@ -241,25 +261,36 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     org_rows = [{"kind": k, "count": by_kind[k]}
                 for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k)))]
 
+    # the month's findings on the month's basis: sites without data this month are left out, and a
+    # problem closed late in an earlier month was reported then
+    first = P.first_day(month)
+    findings = [f for f in findings if f.site is None or f.code == "problem-closed"
+                or (f.unit, f.site) in reported_keys]
+    findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < first)]
     frequency_rows = _frequency_rows(findings, rulebook, month)
-    hardware = data.rows("hardware", months=[month])
-    hardware_rows = _hardware_rows(findings, hardware, sites)
+    hardware_keys = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES}
+    hardware_rows = _hardware_rows(findings, sites)
     finding_rows = [finding_row(f) for f in findings if f.status != MET]
+    problems = [f for f in findings if f.code == "problem-closed"]
+    problem_rows = [_problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
     progress = data.rows("progress", months=[month])
     context = {
         "office_name": ws.office_name,
         "report_date": as_of.isoformat(),
+        "as_of": as_of.isoformat(),
         "month": month,
         "deadline": deadline.isoformat(),
         "quarter_label": _quarter_label(quarter),
         "quarter_end": quarter.end.isoformat(),
-        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private)},
+        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
+                     "reported_sites": len(reported), "unreported_sites": len(unreported)},
         "submission": submission,
         "unit_rows": unit_rows,
         "contact_summary": summary,
         "staff_rows": staff_rows,
-        "unassigned_sites": sum(r["staff"] == UNASSIGNED for r in site_rows),
+        "unassigned_sites": sum(s["staff"] in (None, "") for s in sites),
         "site_rows": site_rows,
+        "unreported_sites": unreported,
         "sites_no_contact": no_contact,
         "sites_no_visit": no_visit,
         "team": {"soe_sites": len(reported_soe), "cross_sites": len(cross),
@@ -268,13 +299,16 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "members": _member_sums(members),
         "org_life": {"total": len(life_all), "by_kind": org_rows},
         "frequency_rows": frequency_rows,
-        "hardware": {"sites": len(hardware), "complete": len(hardware) - len(hardware_rows),
+        "hardware": {"sites": len(hardware_keys), "complete": len(hardware_keys) - len(hardware_rows),
                      "incomplete": len(hardware_rows)},
         "hardware_rows": hardware_rows,
         "findings": finding_rows,
         "finding_counts": _finding_counts(finding_rows),
+        "problem_rows": problem_rows,
+        "problem_counts": _problem_counts(problem_rows),
         "reported_problems": _progress_texts(progress, "issues", units),
-        "plans": _progress_texts(progress, "next_plan", units),
+        "progress": _grouped_texts(progress, "progress", units),
+        "plans": _grouped_texts(progress, "next_plan", units),
         "next_steps": _next_steps(findings, missing_units=submission["missing_units"],
                                   late_units=submission["late_units"],
                                   period_end=f"在{_quarter_label(quarter)}结束前", rulebook=rulebook),
@@ -288,6 +322,54 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     }
     context["sentences"] = _monthly_sentences(context, len(life))
     return context
+
+
+def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:
+    """The sites listed in this month's accepted forms, in roster and row order."""
+    order = {u: i for i, u in enumerate(units)}
+    rows = [r for r in data.records("sites", months=[month]) if r["unit"] in order and _text(r["site"])]
+    return sorted(rows, key=lambda r: (order[r["unit"]], _int(r["row"])))
+
+
+def _problem_row(f: Finding) -> dict:
+    """One problem thread (X-2) as the report lists it: its latest deadline, an extension shown."""
+    if f.closed_on is not None:
+        state = "逾期办结" if f.closed_late else "已办结"
+    elif f.status == FAILED:
+        state = f"逾期{f.days}天未办结"
+    else:
+        state = "正在整改"
+    limit = cnfmt.md_date(f.deadline) if f.deadline else "未定"
+    if f.extended_from is not None:
+        limit = f"由{cnfmt.md_date(f.extended_from)}延至{cnfmt.md_date(f.deadline)}"
+    return {"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": _iso(f.found_on),
+            "deadline": limit, "extended": f.extended_from is not None, "state": state,
+            "overdue": f.closed_on is None and f.status == FAILED}
+
+
+def _problem_counts(rows: list[dict]) -> dict:
+    return {"total": len(rows), "closed": sum(r["state"] in ("已办结", "逾期办结") for r in rows),
+            "closed_late": sum(r["state"] == "逾期办结" for r in rows),
+            "open": sum(r["state"] == "正在整改" for r in rows), "overdue": sum(r["overdue"] for r in rows),
+            "extended": sum(r["extended"] for r in rows)}
+
+
+def _grouped_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:
+    """The month's texts of one column, each distinct text once with the sites that wrote it."""
+    groups: dict[str, list[str]] = {}
+    for r in _progress_texts(frame, column, units):
+        groups.setdefault(r["text"].rstrip("。；;. "), []).append(f"{r['unit']}{r['site']}")
+    return [{"text": text, "sites": _sites_named(names), "count": len(names)}
+            for text, names in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
+
+
+SITES_NAMED = 3  # beyond this many, a merged text names its first site and the count
+
+
+def _sites_named(names: list[str]) -> str:
+    if len(names) <= SITES_NAMED:
+        return cnfmt.join_cn(names)
+    return f"{names[0]}等{len(names)}个示范点"
 
 
 CHART_MAX_BARS = 30  # beyond this many people a bar each is illegible on an A4 page: one bar per group
@@ -313,22 +395,30 @@ def _group_totals(staff_rows: list[dict]) -> list[dict]:
     return list(groups.values())
 
 
-def _staff_rows(roster, site_rows: list[dict]) -> list[dict]:
+def _staff_rows(roster, sites: list[dict], contacts: list[dict]) -> list[dict]:
+    """Per 企业组 member: the registered sites assigned to them, and the contacts they recorded
+    (SPEC §10: a contact counts for the person written on its row), by kind, of which at sites
+    not assigned to them."""
     people = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
     known = {n for _, n in people}
-    people += [("未列入名册", n) for n in dict.fromkeys(r["staff"] for r in site_rows)
-               if n not in known and n != UNASSIGNED]
+    others = [_text(s["staff"]) for s in sites] + [_text(c["staff"]) for c in contacts]
+    people += [("未列入名册", n) for n in dict.fromkeys(others) if n and n not in known]
+    assigned = {(s["unit"], s["site"]): _text(s["staff"]) for s in sites}
+    by_person: dict[str, list[dict]] = {}
+    for c in contacts:
+        by_person.setdefault(_text(c["staff"]), []).append(c)
     rows = []
     for group, name in people:
-        mine = [r for r in site_rows if r["staff"] == name]
-        row = {"group": group, "staff": name, "sites": len(mine)}
-        for key in ("phone", "onsite", "meeting", "other", "total"):
-            row[key] = sum(r[key] for r in mine)
-        rows.append(row)
+        made = by_person.get(name, [])
+        rows.append({"group": group, "staff": name, "sites": sum(v == name for v in assigned.values()),
+                     **_mode_counts(made),
+                     "elsewhere": sum(assigned.get((c["unit"], c["site"])) != name for c in made)})
     return rows
 
 
 def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]:
+    """Per frequency rule: the sites of its kind reported this month (the findings are already on that
+    basis), how many met it in the period that contains the month, are 待完成 or 未达标."""
     rows = []
     for rule in rulebook.frequency_rules():
         period = P.period_of(month, rule.period)
@@ -337,8 +427,10 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
         if not mine:
             continue
         met = sum(f.status == MET for f in mine)
+        failed = sum(f.status == FAILED for f in mine)
         rows.append({"clause": rule.clause, "rule": rule.wording, "applies": rule.applies_to,
-                     "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met})
+                     "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met - failed,
+                     "failed": failed})
     return rows
 
 
@@ -352,7 +444,8 @@ def _monthly_sentences(c: dict, counted_life: int) -> dict:
         "submission": f"本月应报单位{s['due']}个，按时报送{s['on_time']}个，逾期报送{s['late']}个{late}，"
                       f"未报送{s['missing']}个{named}。",
         "contacts": f"本月企业组成员共联系指导{cs['total']}次，其中电话联系{cs['phone']}次、现场指导{cs['onsite']}次、"
-                    f"座谈会{cs['meeting']}次、其他{cs['other']}次，覆盖示范点{cs['sites_contacted']}个。",
+                    f"座谈会{cs['meeting']}次、其他{cs['other']}次，覆盖本月报送的{c['overview']['reported_sites']}个"
+                    f"示范点中的{cs['sites_contacted']}个。",
         "org_life": f"各示范点本月开展组织生活{c['org_life']['total']}次。",
         "findings": f"对照实施意见，本月共发现问题{fc['total']}项，其中未达标{fc['failed']}项、存在风险{fc['at_risk']}项。",
     }
@@ -365,14 +458,16 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     months = half.months
     data = _data(ledger, until=half.last)
     units = roster_units(roster, data)
-    as_of = as_of_date(data, rulebook, months, today)
+    as_of = today  # the run's as-of date (SPEC §10)
     findings = evaluate(data, rulebook, roster, months=months, today=as_of)
     sites = _latest_sites(data, units)
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
-    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    # charts never plot a month whose forms are not yet due (nor came) as zero (SPEC §10)
+    months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
+    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
                 and f["month"] in due_months and f["unit"] in units}
     life = data.rows("org_life", months=months)
@@ -386,7 +481,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
 
     site_paths = _site_paths(sites, _plan_dates(data), rulebook, as_of)
-    compliance_rows = _compliance_rows(findings, rulebook)
+    compliance_rows = _compliance_rows(findings, rulebook, due_months)
     frequency = [f for f in findings if f.code == "activity-frequency"]
     hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
     hw_bad = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area") and f.status != MET}
@@ -491,8 +586,15 @@ def _site_paths(sites: list[dict], plan_dates: dict, rulebook, as_of: dt.date) -
     return out
 
 
-def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
-    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk."""
+_PERIOD_OF_CODE = {"monthly-contact": "month", "quarterly-visit": "quarter"}
+NO_DATA = "no_data"
+
+
+def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[dict]:
+    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk.
+
+    A site without data for a period that is due (its unit sent no form) has not met the rule:
+    it is counted as ``no_data``, never as met (SPEC §10)."""
     rows = []
     order = []
     for f in findings:
@@ -503,16 +605,23 @@ def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
             order.append(key)
     for clause, code in order:
         mine = [f for f in findings if f.clause == clause and f.code == code]
-        subjects: dict[tuple, list[str]] = {}
+        kind = _PERIOD_OF_CODE.get(code) or (rulebook[clause].period if code == "activity-frequency" else None)
+        due = {P.period_of(m, kind).label for m in due_months} if kind else set()
+        subjects: dict[tuple, dict[str, list[str]]] = {}
         for f in mine:
-            subjects.setdefault((f.unit, f.site), []).append(f.status)
-        verdict = [FAILED if FAILED in st else AT_RISK if AT_RISK in st else MET for st in subjects.values()]
+            subjects.setdefault((f.unit, f.site), {}).setdefault(f.period, []).append(f.status)
+        verdict = []
+        for periods in subjects.values():
+            st = [x for found in periods.values() for x in found]
+            verdict.append(FAILED if FAILED in st else AT_RISK if AT_RISK in st
+                           else NO_DATA if due - set(periods) else MET)
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
         rows.append({"clause": clause, "rule": rule.title if code != "room-area" else "党员活动室面积",
                      "applies": rule.applies_to or "全部", "period": _period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
-                     "at_risk": verdict.count(AT_RISK), "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
+                     "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
+                     "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
     return rows
 
 
@@ -556,7 +665,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
             staff_without.append({"group": group, "staff": name})
             rows.append({"group": group, "staff": name, "unit": "", "site": "", "kind": "", "secretary": "",
                          "members": "", "contact_date": "",
-                         "note": "未确定联系示范点" if after else f"尚未确定联系示范点（{deadline.month}月{deadline.day}日前确定）"})
+                         "note": "未确定联系示范点" if after else f"尚未确定联系示范点（{cnfmt.md_date(deadline)}前确定）"})
     sites_without = []
     for s in sites:
         if s["staff"] in known:
@@ -602,7 +711,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
     months = [r["month"] for r in rows]
     latest = rows[-1]
-    as_of = as_of_date(data, rulebook, months, today, units=[unit])
+    as_of = today  # the run's as-of date (SPEC §10)
     span = P.month_range(months[0], months[-1])
     key = (unit, tuple(span), as_of)
     if findings_cache is not None and key in findings_cache:

@@ -128,3 +128,16 @@ def ole_file(streams: dict[str, bytes]) -> bytes:
         directory += bytes(64) + struct.pack("<HBBIII", 0, 0, 0, nostream, nostream, nostream) + bytes(48)
     body = b"".join(streams[n].ljust(per_stream * sector, b"\x00") for n in names)
     return bytes(header) + struct.pack(f"<{sector // 4}I", *fat) + directory + body
+
+
+def scenario_form(dest: Path, unit: str, month: str, change=None, *, seed: int = 0, sites: int = 2,
+                  contacts: int = 6, org_life: int = 6) -> Path:
+    """A form of ``unit`` for ``month`` written into the real template, its records first edited by
+    ``change(rows)`` (rows as :func:`processor.samples.form_rows` builds them)."""
+    from processor.samples import form_rows, write_form
+
+    rows = form_rows(roster=ROSTER, rulebook=RULEBOOK, unit=unit, month=month, seed=seed, sites=sites,
+                     contacts=contacts, org_life=org_life)
+    if change is not None:
+        change(rows)
+    return write_form(Path(dest), rows, roster=ROSTER, rulebook=RULEBOOK, unit=unit, month=month)

@@ -225,10 +225,11 @@ def test_monthly_submission_on_time_late_missing_returned(lb, book, roster):
     assert by_unit["榕城区"].status == MET
     assert by_unit["鼓山区"].status == FAILED and "逾期1天" in by_unit["鼓山区"].evidence
     assert by_unit["闽江区"].status == FAILED and "退回" in by_unit["闽江区"].evidence
-    assert by_unit["罗源县"].status == FAILED and by_unit["罗源县"].evidence.endswith("已逾期4天）")
+    assert by_unit["罗源县"].status == FAILED and by_unit["罗源县"].evidence.endswith("截至2026年11月9日已逾期4天）")
     before = {f.unit: f for f in pick(evaluate(lb.ledger, book, roster, months=["2026-10"], today=D(2026, 11, 5)),
                                       "monthly-submission")}
-    assert before["罗源县"].status == AT_RISK
+    # SPEC §10: a month not yet due yields no finding at all, neither for a missing nor a returned form
+    assert "罗源县" not in before and "闽江区" not in before and before["榕城区"].status == MET
 
 
 def test_a_resubmission_keeps_the_first_arrival_date(lb, book, roster):

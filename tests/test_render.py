@@ -127,7 +127,7 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     assert [r[0] for r in units] == [str(i) for i in range(1, len(units) + 1)]
     # staff table totals
     staff = _body_rows(_table_with_header(doc, ["组别", "企业组人员"]))
-    assert [(r[1], int(r[-1])) for r in staff] == [(x["staff"], x["total"]) for x in ctx["staff_rows"]]
+    assert [(r[1], int(r[7])) for r in staff] == [(x["staff"], x["total"]) for x in ctx["staff_rows"]]
     assert sum(int(r[-1]) for r in staff) + 0 <= ctx["contact_summary"]["total"]
     # 附件2: the findings, in order
     findings = _body_rows(_table_with_header(doc, ["序号", "单位", "示范点", "存在问题"]))
@@ -199,7 +199,7 @@ def test_empty_lists_render_a_sentence_instead_of_an_empty_table(tmp_path):
     text = [p.text for p in doc.paragraphs]
     assert "本月未发现问题。" in text
     assert "本月各单位未反映问题。" in text
-    assert any("本月各示范点均已沟通联系" in p for p in text)
+    assert any("本月报送的示范点均已沟通联系" in p for p in text)
     assert not any(t.rows[0].cells[0].text == "序号" and t.rows[0].cells[3].text == "存在问题" for t in doc.tables)
 
 

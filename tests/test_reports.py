@@ -180,7 +180,7 @@ def test_half_year_counts_match_their_lists(lb, workspace, roster):
     assert paths["鼓山机械"]["plan_status"] == "未上报"
     assert sum(c["plan_counts"].values()) == len(c["site_paths"])
     for row in c["compliance_rows"]:
-        assert row["met"] + row["failed"] + row["at_risk"] == row["sites"]
+        assert row["met"] + row["failed"] + row["at_risk"] + row["no_data"] == row["sites"]
     assert c["overview"]["contacts"] == 6 and c["overview"]["onsite"] == 3
     assert c["charts"]["chart_contacts_month"]["series"]["联系指导"] == [0, 0, 0, 2, 2, 2]
 

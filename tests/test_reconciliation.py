@@ -1,0 +1,488 @@
+"""Reconciliation: every figure the monthly report prints, recounted from the ledger by plain SQL.
+
+The recount below reads only the ledger file (sqlite3), the rulebook file (tomllib) and the roster;
+it shares no code with the counting of the reports.  The printed figures are read back from the
+rendered .docx (paragraph text and table cells) and must equal the recount — on the demo year's
+latest month and on a small scenario built to exercise every rule of SPEC §10.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import sqlite3
+import tomllib
+import unicodedata
+from pathlib import Path
+
+import pytest
+from docx import Document
+
+from form_helpers import scenario_form
+from processor.consolidate import consolidate
+from processor.intake import Intake
+from processor.paths import PACKAGE_DIR
+from processor.roster import workspace_roster
+from schemas.form import SHEETS_BY_KEY
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+MODES = {"phone": "电话联系", "onsite": "现场指导", "meeting": "座谈会", "other": "其他"}
+ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"
+
+
+# --- the independent recount ------------------------------------------------------------------
+
+def _norm(text: str | None) -> str:
+    text = unicodedata.normalize("NFKC", text or "")
+    return "".join(ch for ch in text if not (ch.isspace() or unicodedata.category(ch).startswith("P"))).lower()
+
+
+def _rulebook() -> dict:
+    return tomllib.loads((PACKAGE_DIR.parent / "schemas" / "requirements.toml").read_text(encoding="utf-8"))
+
+
+def _period_months(month: str, kind: str) -> list[str]:
+    y, m = int(month[:4]), int(month[5:])
+    first = {"quarter": (m - 1) // 3 * 3 + 1, "half": 1 if m <= 6 else 7, "year": 1, "month": m}[kind]
+    size = {"quarter": 3, "half": 6, "year": 12, "month": 1}[kind]
+    return [f"{y}-{k:02d}" for k in range(first, first + size)]
+
+
+def _month_end(month: str) -> dt.date:
+    y, m = int(month[:4]), int(month[5:])
+    return dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
+    """Every figure of the month's report, from the ledger's accepted rows."""
+    book = _rulebook()
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    con.create_function("norm", 1, _norm)
+    q = lambda sql, *args: con.execute(sql, args).fetchall()  # noqa: E731
+    out: dict = {}
+    y, m = int(month[:4]), int(month[5:])
+    deadline = dt.date(y + m // 12, m % 12 + 1, book["calendar"]["submission_deadline_day"])
+
+    registered = q(f"""SELECT t.unit, t.site, t.enterprise_kind, COALESCE(t.staff, '') FROM sites t {ACCEPTED}
+        WHERE t.month = (SELECT MAX(s.month) FROM sites s JOIN files g ON g.id = s.file_id AND g.status = 'accepted'
+                         WHERE s.unit = t.unit AND s.month <= ?)""", month)
+    registered = [r for r in registered if r[0] in units]
+    reported = [r for r in q(f"SELECT t.unit, t.site, t.enterprise_kind, t.staff FROM sites t {ACCEPTED} "
+                             "WHERE t.month = ?", month) if r[0] in units]
+    keys = {(u, s) for u, s, *_ in reported}
+    kind_of = {(u, s): k for u, s, k, _ in reported}
+    out["as_of"] = as_of
+    out["overview"] = (len(units), len(registered), sum(r[2] == "国企" for r in registered),
+                       sum(r[2] == "非公" for r in registered), len(reported))
+    out["unreported"] = sorted(f"{u}{s}" for u, s, *_ in registered if (u, s) not in keys)
+
+    # 一、报送情况 and 附件1
+    arrivals = {u: (first, rejected, valid) for u, first, rejected, valid in q("""
+        SELECT COALESCE(folder_unit, unit),
+               MIN(CASE WHEN status IN ('accepted', 'superseded') THEN substr(received_at, 1, 10) END),
+               SUM(status = 'rejected'), SUM(status IN ('accepted', 'superseded'))
+        FROM files WHERE month = ? GROUP BY COALESCE(folder_unit, unit)""", month)}
+    annex1 = {}
+    for unit in units:
+        first, rejected, valid = arrivals.get(unit, (None, 0, 0))
+        if first is None:
+            overdue = max((as_of - deadline).days, 0)
+            annex1[unit] = ("未报送", "已退回待重报" if rejected else (f"已逾期{overdue}天" if overdue else "未到报送期限"))
+        else:
+            late = (dt.date.fromisoformat(first) - deadline).days
+            annex1[unit] = ("按时报送" if late <= 0 else "逾期报送",
+                            "；".join(filter(None, [f"逾期{late}天" if late > 0 else "",
+                                                   "退回后重报" if rejected else "已更正重报" if valid > 1 else ""])))
+    out["annex1"] = annex1
+    statuses = [s for s, _ in annex1.values()]
+    out["submission"] = (len(units), statuses.count("按时报送"), statuses.count("逾期报送"), statuses.count("未报送"))
+    out["returned"] = sorted(u for u, (s, note) in annex1.items() if "退回后重报" in note)
+
+    # 二、联系指导情况: by the person written on each record
+    contacts = [c for c in q(f"SELECT t.unit, t.site, t.staff, t.mode FROM contacts t {ACCEPTED} WHERE t.month = ?",
+                             month) if c[0] in units]
+    by_mode = {k: sum(c[3] == mode for c in contacts) for k, mode in MODES.items()}
+    out["contacts"] = (len(contacts), by_mode["phone"], by_mode["onsite"], by_mode["meeting"], by_mode["other"],
+                       len({(c[0], c[1]) for c in contacts if (c[0], c[1]) in keys}))
+    assigned = {(u, s): staff for u, s, _, staff in registered}
+    staff_rows = {}
+    for name, in q("SELECT DISTINCT staff FROM contacts t " + ACCEPTED + " WHERE t.month = ?", month):
+        staff_rows[name] = None
+    for name in set(assigned.values()) | set(staff_rows):
+        if not name:
+            continue
+        made = [c for c in contacts if c[2] == name]
+        staff_rows[name] = (sum(v == name for v in assigned.values()),
+                            *(sum(c[3] == mode for c in made) for mode in MODES.values()), len(made),
+                            sum(assigned.get((c[0], c[1])) != name for c in made))
+    out["staff"] = staff_rows
+    out["elsewhere"] = sum(r[-1] for r in staff_rows.values())
+    out["sites"] = {f"{u}|{s}": tuple(sum(c[0] == u and c[1] == s and c[3] == MODES[k] for c in contacts)
+                                      for k in ("phone", "onsite", "meeting")) + (
+                        sum(c[0] == u and c[1] == s for c in contacts),) for u, s, *_ in reported}
+
+    # 三、示范点建设情况
+    members = [r for r in q(f"""SELECT t.unit, t.site, t.total, t.new_members, t.new_workers, t.new_intellectuals,
+                                t.activists, t.mobile, t.mobile_managed, t.duty_zones, t.six_ones, t.cross_posts
+                                FROM members t {ACCEPTED} WHERE t.month = ?""", month) if (r[0], r[1]) in keys]
+    col = lambda i: sum(r[i] or 0 for r in members)  # noqa: E731
+    out["members"] = tuple(col(i) for i in range(2, 11))
+    soe = [r for r in members if kind_of[(r[0], r[1])] == "国企" and (r[11] or 0)]
+    out["team"] = (sum(k == "国企" for k in kind_of.values()), len(soe), sum(r[11] for r in soe),
+                   sum(k == "非公" for k in kind_of.values()))
+    life = [r for r in q(f"SELECT t.unit, t.activity FROM org_life t {ACCEPTED} WHERE t.month = ?", month)
+            if r[0] in units]
+    kinds: dict[str, int] = {}
+    for _, activity in life:
+        kinds[activity] = kinds.get(activity, 0) + 1
+    out["org_life"] = (len(life), kinds)
+
+    quorum = book["rules"]["X-1"].get("enabled", True)
+    frequency = {}
+    for clause, rule in book["rules"].items():
+        if "activities" not in rule:
+            continue
+        months = [p for p in _period_months(month, rule["period"]) if p <= month]
+        closed = _month_end(_period_months(month, rule["period"])[-1]) < as_of and months[-1] == \
+            _period_months(month, rule["period"])[-1]
+        subjects = [k for k, kind in kind_of.items() if kind == rule["applies_to"]]
+        met = 0
+        for unit, site in subjects:
+            counts = dict(q(f"""SELECT t.activity, COUNT(*) FROM org_life t {ACCEPTED}
+                WHERE t.unit = ? AND t.site = ? AND t.month IN ({','.join('?' * len(months))})
+                  AND NOT (? AND t.activity = '党员大会' AND t.present * 2 <= t.expected)
+                GROUP BY t.activity""", unit, site, *months, quorum))
+            met += all(counts.get(a, 0) >= n for a, n in rule["activities"].items())
+        if subjects:
+            short = len(subjects) - met
+            frequency[rule["wording"]] = (len(subjects), met, 0 if closed else short, short if closed else 0)
+    out["frequency"] = frequency
+
+    hw_names = SHEETS_BY_KEY["hardware"].names
+    complete = incomplete = 0
+    for row in q(f"SELECT t.* FROM hardware t {ACCEPTED} WHERE t.month = ?", month):
+        record = dict(zip([d[0] for d in con.execute("SELECT * FROM hardware LIMIT 0").description], row))
+        if (record["unit"], record["site"]) not in keys:
+            continue
+        rule = next(r for r in book["rules"].values() if "items" in r and r.get("applies_to") == kind_of[
+            (record["unit"], record["site"])])
+        ok = all(record[hw_names[item]] == "是" for item in rule["items"])
+        if "min_room_area" in rule:
+            ok = ok and record["room_area"] is not None and record["room_area"] >= rule["min_room_area"]
+        complete, incomplete = complete + ok, incomplete + (not ok)
+    out["hardware"] = (complete + incomplete, complete, incomplete)
+
+    # 四、存在问题: problem threads (site + normalised text; the latest record decides)
+    threads: list[tuple] = []  # (unit, site, records); a problem found again after closing is a new one
+    current: dict[tuple, list] = {}
+    for r in q(f"""SELECT t.unit, t.site, norm(t.problem), t.problem, t.date, t.deadline, t.state FROM contacts t
+                   {ACCEPTED} WHERE t.month <= ? AND TRIM(COALESCE(t.problem, '')) != ''
+                   ORDER BY t.date, t.month, t.row""", month):
+        if r[0] not in units:
+            continue
+        records = current.get(r[:3])
+        if records is None or (records[-1][6] == "已办结" and r[6] != "已办结"):
+            records = current[r[:3]] = []
+            threads.append((r[0], r[1], records))
+        records.append(r)
+    first_day = month + "-01"
+    problems = []
+    for unit, site, records in threads:
+        latest = records[-1]
+        limit = latest[5] or next((r[5] for r in reversed(records) if r[5]), None)
+        closed_on = None
+        if latest[6] == "已办结":
+            closed_on = latest[4]
+            for r in reversed(records):
+                if r[6] != "已办结":
+                    break
+                closed_on = r[4]
+        if closed_on is not None and closed_on < first_day:
+            continue
+        if closed_on is not None:
+            state = "逾期办结" if limit and closed_on > limit else "已办结"
+        elif limit and dt.date.fromisoformat(limit) < as_of:
+            state = f"逾期{(as_of - dt.date.fromisoformat(limit)).days}天未办结"
+        else:
+            state = "正在整改"
+        first_limit = next((r[5] for r in records if r[5]), None)
+        extended = first_limit is not None and limit is not None and first_limit != limit
+        problems.append((unit, site, records[0][3].strip(), state, extended))
+    states = [p[3] for p in problems]
+    out["problems"] = sorted(problems)
+    out["problem_counts"] = (len(problems), states.count("已办结") + states.count("逾期办结"), states.count("逾期办结"),
+                             states.count("正在整改"), sum(s.startswith("逾期") and s.endswith("未办结") for s in states),
+                             sum(p[4] for p in problems))
+    con.close()
+    return out
+
+
+# --- what the report prints ---------------------------------------------------------------------
+
+def _table(doc, *header: str):
+    for t in doc.tables:
+        cells = [c.text for c in t.rows[0].cells]
+        if list(header) == cells[:len(header)]:
+            return [[c.text for c in row.cells] for row in t.rows[1:]]
+    return None
+
+
+def _cn_day(text: str, year: int) -> dt.date:
+    y, m, d = re.fullmatch(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日", text).groups()
+    return dt.date(int(y or year), int(m), int(d))
+
+
+def _find(pattern: str, text: str) -> tuple:
+    found = re.search(pattern, text)
+    assert found, f"报告中找不到：{pattern}"
+    return found.groups()
+
+
+def printed(path: Path) -> dict:
+    """The figures of a rendered monthly report, read from its paragraphs and tables."""
+    doc = Document(path)
+    text = "\n".join(p.text for p in doc.paragraphs)
+    out: dict = {}
+    (day,) = _find(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
+    out["as_of"] = _cn_day(day, 0)
+    year = out["as_of"].year
+    g = _find(r"(\d+)个县\(市、区\)和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
+              r"本月报送数据的示范点(\d+)个", text)
+    out["overview"] = tuple(map(int, g))
+    found = re.search(r"所在单位本月未报送（(.*?)）", text)
+    out["unreported"] = sorted(found.group(1).split("、")) if found else []
+
+    annex1 = _table(doc, "序号", "单位", "单位类型", "报送情况")
+    out["annex1"] = {r[1]: (r[3], r[7]) for r in annex1}
+    g = _find(r"本月应报单位(\d+)个，按时报送(\d+)个，逾期报送(\d+)个(?:（[^）]*）)?，未报送(\d+)个", text)
+    out["submission"] = tuple(map(int, g))
+    out["returned"] = sorted(re.findall(r"([^。；，]+?)报表被退回后，于\d+月\d+日更正重新报送", text))
+
+    g = _find(r"共联系指导示范点(\d+)次，其中电话联系(\d+)次、现场指导(\d+)次、座谈会(\d+)次(?:、其他方式(\d+)次)?，"
+              r"覆盖本月报送的\d+个示范点中的(\d+)个", text)
+    out["contacts"] = tuple(int(x or 0) for x in g)
+    found = re.search(r"其中(\d+)次联系的是非本人分工联系的示范点", text)
+    out["elsewhere"] = int(found.group(1)) if found else 0
+    staff = _table(doc, "组别", "企业组人员")
+    out["staff"] = {r[1]: tuple(int(x) for x in r[2:9]) for r in staff or [] if any(int(x) for x in r[2:9])}
+    sites = _table(doc, "单位", "示范点", "联系人员")
+    out["sites"] = {f"{r[0]}|{r[1]}": (int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in sites or []}
+
+    g = _find(r"本月报送的国企示范点(\d+)个，其中(\d+)个实行“双向进入、交叉任职”，交叉任职(\d+)人；"
+              r"非公企业示范点(\d+)个", text)
+    out["team"] = tuple(map(int, g))
+    g = _find(r"本月报送的示范点共有党员([\d,]+)名，本月发展党员(\d+)名，其中一线工人(\d+)名、知识分子和技术骨干(\d+)名；"
+              r"现有入党积极分子(\d+)名；流动党员(\d+)名，其中已转出组织关系或纳入社区管理(\d+)名", text)
+    duty = _find(r"共设立党员责任区(\d+)个；非公企业示范点参加“六个一”活动党员(\d+)人次", text)
+    out["members"] = tuple(int(x.replace(",", "")) for x in (*g, *duty))
+    (total, kinds) = _find(r"本月共开展组织生活(\d+)次(?:，其中(.*?))?。", text)
+    out["org_life"] = (int(total), {k: int(n) for k, n in re.findall(r"(.+?)(\d+)次(?:、|$)", kinds or "")})
+    freq = _table(doc, "制度要求", "适用", "统计期")
+    out["frequency"] = {r[0]: tuple(int(x) for x in r[3:7]) for r in freq or []}
+    g = _find(r"本月报送硬件设施情况的(\d+)个示范点中，硬件设施齐全的(\d+)个，尚有缺项的(\d+)个", text)
+    out["hardware"] = tuple(map(int, g))
+
+    g = _find(r"联系指导中发现并跟踪的问题(\d+)个.*?：本月办结(\d+)个（其中逾期办结(\d+)个），正在整改(\d+)个，"
+              r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?", text)
+    out["problem_counts"] = tuple(int(x or 0) for x in g)
+    rows = _table(doc, "单位", "示范点", "问题") or []
+    out["problems"] = sorted((r[0], r[1], r[2], r[5], r[4].startswith("由")) for r in rows)
+    # internal agreement: the findings sentence and 附件2
+    g = _find(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)
+    annex2 = _table(doc, "序号", "单位", "示范点", "存在问题") or []
+    out["annex2"] = (tuple(map(int, g)), (len(annex2), sum(r[5] == "未达标" for r in annex2),
+                                          sum(r[5] == "存在风险" for r in annex2)))
+    return out
+
+
+def mismatches(expected: dict, shown: dict) -> list[str]:
+    """Every figure where the report and the recount disagree (empty: they reconcile)."""
+    out = [f"{key}: 报告 {shown.get(key)!r} ≠ 台账重算 {value!r}" for key, value in expected.items()
+           if shown.get(key) != value]
+    counted, listed = shown["annex2"]
+    if counted != listed:
+        out.append(f"存在问题：正文 {counted} ≠ 附件2 {listed}")
+    return out
+
+
+def monthly_report(ws, month: str) -> Path:
+    (path,) = [p for p in (ws.outbox / "月度汇总报告" / month).glob("*.docx")]
+    return path
+
+
+def reminder_list(ws, month: str) -> Path:
+    return ws.outbox / "催报名单" / month / "催报名单.docx"
+
+
+# --- the scenario: every bullet of SPEC §10 in a few forms --------------------------------------
+
+MONTH, AS_OF = "2026-10", dt.date(2026, 11, 20)
+
+
+def _quiet(rows):
+    for c in rows["contacts"]:
+        c.update(problem=None, suggestion=None, deadline=None, state=None)
+
+
+def _problem(rows, site_index, day, text, deadline, state, staff=None):
+    site = rows["sites"][site_index]
+    rows["contacts"].append({"date": day, "site": site["site"], "staff": staff or site["staff"], "mode": "电话联系",
+                             "content": "了解整改情况", "problem": text, "suggestion": "限期整改",
+                             "deadline": deadline, "state": state})
+    rows["contacts"].sort(key=lambda r: r["date"])
+
+
+def _rongcheng_sep(rows):
+    _quiet(rows)
+    _problem(rows, 0, dt.date(2026, 9, 10), "党员活动室设施不齐全", dt.date(2026, 10, 15), "未办结")
+    _problem(rows, 1, dt.date(2026, 9, 12), "流动党员管理台账未建立", dt.date(2026, 10, 10), "未办结")
+
+
+def _rongcheng_oct(rows):
+    _quiet(rows)
+    # the same problem retyped (full-width space and punctuation) with a later deadline: an extension
+    _problem(rows, 0, dt.date(2026, 10, 12), "党员活动室 设施不齐全。", dt.date(2026, 11, 30), "未办结")
+    _problem(rows, 1, dt.date(2026, 10, 20), "流动党员管理台账未建立", dt.date(2026, 10, 10), "已办结")  # 逾期办结
+    # a contact recorded by someone who is not the site's liaison
+    site = rows["sites"][0]
+    rows["contacts"].append({"date": dt.date(2026, 10, 21), "site": site["site"], "staff": "黄雅琴", "mode": "座谈会",
+                             "content": "召开党员座谈会", "problem": None, "suggestion": None, "deadline": None,
+                             "state": None})
+    # X-1: this quarter's only 党员大会 of the first site lacks a quorum
+    rows["org_life"] = [r for r in rows["org_life"] if r["activity"] != "党员大会" or r["site"] != site["site"]]
+    rows["org_life"].append({"date": dt.date(2026, 10, 16), "site": site["site"], "activity": "党员大会",
+                             "host": site["secretary"], "expected": 40, "present": 20, "summary": "季度党员大会"})
+    # duplicated 下月计划 texts are merged in the report
+    for p in rows["progress"]:
+        p["next_plan"] = "召开季度党员大会，做好发展党员工作"
+
+
+def _mawei_oct(rows):
+    _quiet(rows)
+    _problem(rows, 0, dt.date(2026, 10, 8), "“三会一课”记录不够规范", dt.date(2026, 10, 31), "未办结")
+
+
+def _broken(rows):
+    _quiet(rows)
+    rows["org_life"][0]["present"] = rows["org_life"][0]["expected"] + 3  # rejected: more present than expected
+
+
+def build_scenario(ws, tmp: Path) -> None:
+    forms = [  # unit, month, change, received
+        ("榕城区", "2026-09", _rongcheng_sep, dt.datetime(2026, 10, 3, 9, 0, tzinfo=TZ)),
+        ("鼓山区", "2026-09", _quiet, dt.datetime(2026, 10, 4, 9, 0, tzinfo=TZ)),  # then nothing for October
+        ("榕城区", MONTH, _rongcheng_oct, dt.datetime(2026, 11, 3, 9, 0, tzinfo=TZ)),
+        ("闽江区", MONTH, _broken, dt.datetime(2026, 11, 2, 9, 0, tzinfo=TZ)),
+        ("闽江区", MONTH, _quiet, dt.datetime(2026, 11, 4, 15, 0, tzinfo=TZ)),  # resubmitted corrected
+        ("马尾区", MONTH, _mawei_oct, dt.datetime(2026, 11, 8, 9, 0, tzinfo=TZ)),  # late
+    ]
+    intake = Intake(ws)
+    try:
+        for i, (unit, month, change, when) in enumerate(forms):
+            staged = scenario_form(tmp / f"{i}.xlsx", unit, month, change, seed=len(unit))  # a unit keeps its sites
+            target = ws.inbox / unit / f"{unit}{int(month[5:])}月报表（{i}）.xlsx"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(staged, target)
+            intake.clock = lambda when=when: when
+            intake.handle(target)
+    finally:
+        intake.close()
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    from conftest import make_workspace
+
+    root = tmp_path_factory.mktemp("reconcile")
+    ws = make_workspace(root / "ws")
+    build_scenario(ws, root)
+    consolidate(ws, month=MONTH, today=AS_OF)
+    return ws
+
+
+def _units(ws) -> list[str]:
+    return [u.name for u in workspace_roster(ws).units]
+
+
+def test_scenario_report_figures_equal_the_ledger_recount(scenario):
+    expected = recount(scenario.ledger_path, _units(scenario), MONTH, AS_OF)
+    # the scenario holds every case of SPEC §10 (read from the recount, not from the report)
+    assert expected["unreported"] and all(s.startswith("鼓山区") for s in expected["unreported"])
+    assert expected["returned"] == ["闽江区"] and expected["elsewhere"] >= 1
+    states = {p[2]: (p[3], p[4]) for p in expected["problems"]}
+    assert states["党员活动室设施不齐全"] == ("正在整改", True)
+    assert states["流动党员管理台账未建立"] == ("逾期办结", False)
+    assert states["“三会一课”记录不够规范"] == ("逾期20天未办结", False)
+    assert any(v[2] for v in expected["frequency"].values())  # X-1 left a quarter requirement 待完成
+    assert mismatches(expected, printed(monthly_report(scenario, MONTH))) == []
+
+
+def test_one_run_prints_one_as_of_date_and_the_same_overdue_days(scenario):
+    report = Document(monthly_report(scenario, MONTH))
+    reminder = Document(reminder_list(scenario, MONTH))
+    assert "数据截至2026年11月20日" in "".join(p.text for p in report.paragraphs)
+    assert "截至2026年11月20日" in "".join(p.text for p in reminder.paragraphs)
+    in_report = {r[1]: r[7] for r in _table(report, "序号", "单位", "单位类型", "报送情况") if r[3] == "未报送"}
+    in_reminder = {r[1]: r[7] for r in _table(reminder, "序号", "单位")}
+    assert in_report["鼓山区"] == "已逾期15天" and in_reminder["鼓山区"] == "15"
+    assert all(in_report[u] == f"已逾期{d}天" for u, d in in_reminder.items() if u in in_report
+               and in_report[u].startswith("已逾期"))
+
+
+def test_a_wrong_count_is_caught(scenario, tmp_path, monkeypatch):
+    """Break one counting function: the reconciliation must name the figure that is off."""
+    ws_root = tmp_path / "ws"
+    shutil.copytree(scenario.root, ws_root)
+    from processor.config import load_workspace
+
+    ws = load_workspace(ws_root)
+    import processor.reports as counting
+
+    honest = counting._mode_counts
+
+    def one_phone_call_too_many(contacts):
+        counts = honest(contacts)
+        if contacts:
+            counts["phone"] += 1
+            counts["total"] += 1
+        return counts
+
+    monkeypatch.setattr(counting, "_mode_counts", one_phone_call_too_many)
+    consolidate(ws, month=MONTH, today=AS_OF)
+    expected = recount(ws.ledger_path, _units(ws), MONTH, AS_OF)
+    found = mismatches(expected, printed(monthly_report(ws, MONTH)))
+    assert any(line.startswith("contacts:") for line in found), found
+
+
+# --- the demo year ------------------------------------------------------------------------------
+
+DEMO_TODAY = dt.date(2026, 11, 30)
+
+
+@pytest.fixture(scope="session")
+def demo_year(tmp_path_factory):
+    from processor.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "ws", today=DEMO_TODAY).workspace
+
+
+def test_demo_latest_month_reconciles(demo_year):
+    month = "2026-10"
+    expected = recount(demo_year.ledger_path, _units(demo_year), month, DEMO_TODAY)
+    assert mismatches(expected, printed(monthly_report(demo_year, month))) == []
+
+
+def test_demo_year_exercises_every_counting_rule(demo_year):
+    """X-1 below quorum, an extended deadline, a problem closed late, a contact at another's site."""
+    con = sqlite3.connect(f"file:{demo_year.ledger_path}?mode=ro", uri=True)
+    accepted = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"
+    assert con.execute(f"SELECT COUNT(*) FROM org_life t {accepted} WHERE t.activity = '党员大会' "
+                       "AND t.present * 2 <= t.expected").fetchone()[0] >= 1
+    con.close()
+    expected = recount(demo_year.ledger_path, _units(demo_year), "2026-10", DEMO_TODAY)
+    assert any(p[4] for p in expected["problems"])  # an extended deadline
+    assert any(p[3] == "逾期办结" for p in expected["problems"])
+    assert expected["elsewhere"] >= 1
+    shown = printed(monthly_report(demo_year, "2026-10"))
+    assert shown["problems"] == expected["problems"] and shown["elsewhere"] == expected["elsewhere"]
