@@ -272,8 +272,9 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month")
     month = month or latest_due_month(ws.rulebook, today)
+    roster = workspace_roster(ws)  # before the ledger: a missing roster stops the command first
     with Ledger(ws.ledger_path) as ledger:
-        report = status_report(ws, ledger, workspace_roster(ws), month, today)
+        report = status_report(ws, ledger, roster, month, today)
     if as_json:
         print_json(report)
         return

@@ -99,9 +99,10 @@ class Intake:
     def __init__(self, ws: Workspace, *, ledger: Ledger | None = None, roster: Roster | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.ws = ws
+        # The roster first: a missing or broken one stops intake before any folder or ledger is made.
+        self.roster = roster or workspace_roster(ws)
         ws.ensure_folders()
         self.ledger = ledger or Ledger(ws.ledger_path)
-        self.roster = roster or workspace_roster(ws)
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
