@@ -52,6 +52,7 @@ from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
+from processor.watch import readable_name
 
 log = logging.getLogger("processor.intake")
 
@@ -126,7 +127,7 @@ class Intake:
             sha = sha256_file(path)
             size = identity[2]
             relative = self._inbox_relative(path)
-            folder_unit = self._folder_unit(relative)
+            folder_unit = self._folder_unit(readable_name(relative))
             received = self.clock()
 
             original = self._duplicate_target(sha)
@@ -163,8 +164,8 @@ class Intake:
         status = ACCEPTED if result.accepted else REJECTED
         problems = list(result.problems)
         record = {
-            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
-            "size": size, "received_at": now_iso(received), "status": status,
+            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
+            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": status,
             "unit": result.unit, "unit_kind": result.unit_kind, "month": result.month,
             "template_version": result.template_version, "model_hash": result.model_hash,
             "error_count": len(result.problems.errors), "warning_count": len(result.problems.warnings),
@@ -177,21 +178,21 @@ class Intake:
             if status == ACCEPTED:
                 self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
-        return IntakeOutcome(file_id, path.name, status, result.unit, result.month, None,
+        return IntakeOutcome(file_id, readable_name(path.name), status, result.unit, result.month, None,
                              len(result.problems.errors), len(result.problems.warnings), replaced,
                              problems=problems)
 
     def _record_duplicate(self, path, relative, folder_unit, sha, size, received, original) -> IntakeOutcome:
         record = {
-            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
-            "size": size, "received_at": now_iso(received), "status": DUPLICATE,
+            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
+            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": DUPLICATE,
             "unit": original["unit"], "unit_kind": original["unit_kind"], "month": original["month"],
             "template_version": original["template_version"], "model_hash": original["model_hash"],
             "duplicate_of": original["id"], "archive_path": original["archive_path"],
         }
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
-        return IntakeOutcome(file_id, path.name, DUPLICATE, original["unit"], original["month"], None,
+        return IntakeOutcome(file_id, readable_name(path.name), DUPLICATE, original["unit"], original["month"], None,
                              duplicate_of=original["id"])
 
     def _finish(self, file_id: int, inbox_file: Path | None) -> Path:
@@ -214,7 +215,9 @@ class Intake:
             return path.name
 
     def _folder_unit(self, relative: str) -> str | None:
-        """A file in inbox/<单位>/… is bound to that unit (the office can permission the folder)."""
+        """A file in inbox/<单位>/… is bound to that unit (the office can permission the folder).
+
+        ``relative`` is the readable form, so a GBK-named unit folder binds too."""
         parts = relative.split("/")
         if len(parts) < 2:
             return None
@@ -242,7 +245,7 @@ class Intake:
             remove_stale_temp_files(folder)
         count = 0
         for row in self.ledger.unfinished():
-            inbox_file = self.ws.inbox / row["inbox_path"]
+            inbox_file = self.ws.inbox / inbox_path_of(row)
             self._finish(row["id"], inbox_file if row["inbox_removed"] == 0 else None)
             count += 1
         return count
@@ -257,8 +260,8 @@ class Intake:
                 try:
                     outcome = self.handle(path, ahead)
                 except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
-                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。", Path(path).name,
-                              describe_os_error(exc))
+                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
+                              readable_name(Path(path).name), describe_os_error(exc))
                     continue
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -294,6 +297,26 @@ class Intake:
 _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
                  errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
                  errno.ENOENT: "文件或文件夹不存在"}
+
+
+def ledger_inbox_path(relative: str) -> str | bytes:
+    """How the ledger keeps a file's place in the inbox: exactly, so recovery finds the very file.
+
+    A name that is valid UTF-8 is stored as text.  One that is not (GBK from a
+    Windows share) cannot be SQLite text; its exact bytes (``os.fsencode``) are
+    stored as a BLOB in the same column, and ``original_name`` holds the
+    readable form (:func:`processor.watch.readable_name`)."""
+    try:
+        relative.encode("utf-8")
+        return relative
+    except UnicodeEncodeError:
+        return os.fsencode(relative)
+
+
+def inbox_path_of(row) -> str:
+    """The inverse of :func:`ledger_inbox_path`: the path relative to the inbox, as the OS names it."""
+    value = row["inbox_path"]
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -49,6 +49,30 @@ _RECORDED_EVENTS = frozenset({"created", "modified", "moved", "closed", "attrib"
 Signature = tuple[int, int, int]  # (size, mtime_ns, ctime_ns)
 
 
+def readable_name(name: str) -> str:
+    """A file name (or relative path) as people read it, always valid text.
+
+    A name whose bytes are not UTF-8 (typically GBK, from an old Windows share or
+    a zip made on Windows) reaches Python with the odd bytes as surrogate escapes,
+    which no log, console, receipt or SQLite text column accepts.  Such a name is
+    shown decoded as GB18030 (the superset of GBK) when its bytes decode so,
+    otherwise with the odd bytes as ``\\xNN``.  This is for display only: the
+    ledger keeps the exact bytes as well (see ``processor.intake``)."""
+    return "/".join(map(_readable_part, name.split("/")))
+
+
+def _readable_part(part: str) -> str:
+    try:
+        part.encode("utf-8")
+        return part
+    except UnicodeEncodeError:
+        raw = os.fsencode(part)
+    try:  # the whole name: its GBK bytes may happen to contain valid UTF-8 pairs
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
+
+
 def is_ignored_name(name: str) -> bool:
     lowered = name.lower()
     return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in IGNORED_PATTERNS)
@@ -472,9 +496,9 @@ class InboxWatcher:
         delay = min(self.retry_seconds * 2 ** (failures - 1), self.retry_max_seconds)
         self._retries[path] = _Retry(signature, failures, self._clock() + delay)
         if error is None:
-            self.log.warning("文件 %s 处理后仍在收件箱中，%.0f 秒后重试", path.name, delay)
+            self.log.warning("文件 %s 处理后仍在收件箱中，%.0f 秒后重试", readable_name(path.name), delay)
         else:
-            self.log.warning("文件 %s 处理失败（第 %d 次），%.0f 秒后重试", path.name, failures, delay)
+            self.log.warning("文件 %s 处理失败（第 %d 次），%.0f 秒后重试", readable_name(path.name), failures, delay)
 
     def _report_error(self, path: Path, exc: BaseException) -> None:
         if self.on_error is not None:
@@ -483,7 +507,7 @@ class InboxWatcher:
                 return
             except Exception:  # noqa: BLE001
                 self.log.exception("错误回调本身出错")
-        self.log.error("处理文件 %s 时出错：%s", path, exc, exc_info=exc)
+        self.log.error("处理文件 %s 时出错：%s", readable_name(str(path)), exc, exc_info=exc)
 
     def _tick_seconds(self) -> float:
         return max(0.05, min(0.5, self.tracker.shortest_wait / 4))
