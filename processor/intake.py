@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import json
 import logging
 import os
 import re
@@ -130,8 +131,11 @@ class Intake:
             folder_unit = self._folder_unit(readable_name(relative))
             received = self.clock()
 
-            original = self._duplicate_target(sha)
-            if original is not None:  # a result validated ahead is simply not used
+            earlier = self._unanswered_arrival(sha, relative)
+            original = None if earlier is not None else self._duplicate_target(sha)
+            if earlier is not None:  # recorded by an attempt that failed later (disk full): finish that one
+                outcome = _outcome_of(earlier)
+            elif original is not None:  # a result validated ahead is simply not used
                 outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
             else:
                 result = _still_valid(ahead, identity, sha)
@@ -153,6 +157,12 @@ class Intake:
         if _identity(path) != before:
             return None  # changed while being read: validated again when its turn comes
         return _Validated(before, sha, result)
+
+    def _unanswered_arrival(self, sha: str, relative: str):
+        """This very file (same place, same bytes), recorded but not yet answered and removed."""
+        rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND inbox_path = ? AND inbox_removed = 0 "
+                                 "ORDER BY id DESC LIMIT 1", (sha, ledger_inbox_path(relative)))
+        return rows[0] if rows else None
 
     def _duplicate_target(self, sha: str):
         rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted','superseded') "
@@ -373,6 +383,14 @@ def _still_valid(ahead: Future | None, identity: tuple, sha: str) -> ValidationR
     if validated is None or validated.identity != identity or validated.sha != sha:
         return None
     return validated.result
+
+
+def _outcome_of(row) -> IntakeOutcome:
+    """The outcome of an arrival already in the ledger, as it was when recorded."""
+    problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
+    return IntakeOutcome(row["id"], row["original_name"], row["status"], row["unit"], row["month"], None,
+                         row["error_count"], row["warning_count"], row["replaces"], row["duplicate_of"],
+                         problems=problems)
 
 
 def _summary(result: ValidationResult) -> dict:

@@ -167,3 +167,45 @@ def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path
     assert any(r.levelno >= logging.WARNING and any("\u4e00" <= ch <= "\u9fff" for ch in r.getMessage())
                for r in caplog.records)
 
+
+
+def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplicate(workspace, tmp_path,
+                                                                                   monkeypatch):
+    """ENOSPC after the ledger commit (the receipt's JSON twin): the watcher's retry finishes that arrival;
+    the file is never recorded as a duplicate of itself and no receipt is left without its twin."""
+    from processor import receipts
+
+    forms = make_forms(workspace, tmp_path, 1)
+    real_write = receipts.atomic_write_text
+    failed = []
+
+    def full_once(target, text):
+        if Path(target).suffix == ".json" and not failed:
+            failed.append(target)
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_write(target, text)
+
+    monkeypatch.setattr(receipts, "atomic_write_text", full_once)
+    intake = Intake(workspace)
+    watcher = InboxWatcher(workspace.inbox, intake.handle, stable_seconds=0.2, rescan_seconds=1,
+                           retry_seconds=0.2, retry_max_seconds=0.4)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        placed = drop(workspace, forms)[0]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (placed.exists() or not failed):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        watcher.wake()
+        thread.join(timeout=10)
+        intake.close()
+    assert failed, "the disk-full write happened"
+    rows = ledger_rows(workspace)
+    assert [r["status"] for r in rows] == ["accepted"]
+    assert_exactly_once(workspace, forms)
+    pages = sorted(p.stem for p in workspace.receipts_dir.rglob("*.html"))
+    twins = sorted(p.stem for p in workspace.receipts_dir.rglob("*.json"))
+    assert len(pages) == 1 and pages == twins
