@@ -36,8 +36,10 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import stat
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,7 +55,7 @@ from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
-from processor.watch import readable_name
+from processor.watch import INCOMPLETE_GRACE_SECONDS, ZIP_SUFFIXES, is_ignored_name, readable_name, zip_is_complete
 
 log = logging.getLogger("processor.intake")
 
@@ -262,16 +264,22 @@ class Intake:
 
     def process_all(self, paths: Iterable[Path], *, stop: threading.Event | None = None,
                     on_done: Callable[[IntakeOutcome | None], None] | None = None,
-                    jobs: int = 1) -> list[IntakeOutcome]:
-        """Every file once, recorded in the given order; ``jobs`` sandboxes validate ahead of the writer."""
+                    jobs: int = 1, failed: dict[Path, str] | None = None) -> list[IntakeOutcome]:
+        """Every file once, recorded in the given order; ``jobs`` sandboxes validate ahead of the writer.
+
+        A file that could not be handled stays in the inbox; ``failed`` collects why, in Chinese."""
         outcomes = []
         with contextlib.closing(self._with_validation_ahead(paths, jobs, stop)) as queued:
             for path, ahead in queued:
                 try:
                     outcome = self.handle(path, ahead)
-                except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
+                except Exception as exc:  # unreadable file, read-only outbox, full disk, ledger: retry next run
+                    reason = failure_reason(exc, Path(path))
                     log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
-                              readable_name(Path(path).name), describe_os_error(exc))
+                              readable_name(Path(path).name), reason)
+                    log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
+                    if failed is not None:
+                        failed[Path(path)] = reason
                     continue
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -307,6 +315,69 @@ class Intake:
 _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
                  errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
                  errno.ENOENT: "文件或文件夹不存在"}
+
+
+def failure_reason(exc: BaseException, path: Path) -> str:
+    """Why a file could not be handled, in one line an operator understands."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            if exc.filename is None or Path(os.fsdecode(exc.filename)) == Path(path):
+                return "无读取权限"
+            return f"没有写入权限（{readable_name(os.fsdecode(exc.filename))}）"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "磁盘已满"
+        return describe_os_error(exc)
+    if isinstance(exc, sqlite3.Error):
+        return f"台账数据库出错（{exc}），详见日志 logs/processor.log"
+    return f"处理时出错（{type(exc).__name__}），详见日志 logs/processor.log"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A file still in the inbox, and why it was not taken (Chinese, for the operator)."""
+    name: str  # relative to the inbox, readable
+    reason: str
+
+
+def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
+                  now: float | None = None) -> list[Waiting]:
+    """Every file still in the inbox with the reason it is there: the failure of this pass if any,
+    else what a look at the file shows (not a regular file, unreadable, still being copied)."""
+    from processor.watch import scan_inbox
+
+    failed = failed or {}
+    now = time.time() if now is None else now
+    found = []
+    for folder, dirnames, filenames in os.walk(ws.inbox, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d)
+                             and not os.path.islink(os.path.join(folder, d)))
+        for name in sorted(filenames):
+            if not is_ignored_name(name):
+                found.append(Path(folder) / name)
+    regular = set(scan_inbox(ws.inbox))
+    return [Waiting(readable_name(path.relative_to(ws.inbox).as_posix()),
+                    failed.get(path) or _why_waiting(path, path in regular, ws.intake.stable_seconds, now))
+            for path in found if path.exists() or path.is_symlink()]
+
+
+def _why_waiting(path: Path, regular: bool, stable_seconds: float, now: float) -> str:
+    if not regular:
+        return "不是普通文件（快捷方式、管道等），不会处理，请移出收件箱"
+    try:
+        info = path.stat()
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "无读取权限"
+    except OSError as exc:
+        return describe_os_error(exc)
+    if path.suffix.lower() in ZIP_SUFFIXES and not zip_is_complete(path):
+        until = dt.datetime.fromtimestamp(info.st_ctime + INCOMPLETE_GRACE_SECONDS)
+        if until.timestamp() > now:
+            return f"文件仍在复制中（等待至 {until:%H:%M}）"
+    if now - max(info.st_mtime, info.st_ctime) < max(stable_seconds, 1.0):
+        return "文件仍在复制中（刚刚还在变化）"
+    return "等待处理"
 
 
 def ledger_inbox_path(relative: str) -> str | bytes:
@@ -347,23 +418,37 @@ def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
     return settled_files(ws.inbox, settle_seconds) if settle_seconds > 0 else scan_inbox(ws.inbox)
 
 
-def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
-                  settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
-                  on_done: Callable[[IntakeOutcome | None], None] | None = None,
-                  jobs: int | None = None) -> list[IntakeOutcome]:
-    """One pass over the inbox: recovery first, then every waiting file once, in inbox order.
+@dataclass
+class InboxPass:
+    outcomes: list[IntakeOutcome]
+    waiting: list[Waiting]  # files still in the inbox afterwards, with the reason
+
+
+def run_inbox_pass(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
+                   settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
+                   on_done: Callable[[IntakeOutcome | None], None] | None = None,
+                   jobs: int | None = None) -> InboxPass:
+    """One pass over the inbox: recovery first, then every waiting file once, in inbox order;
+    then what is still in the inbox, and why.
 
     ``jobs`` > 1 validates that many files at once in separate sandboxes (the CLI
     passes :func:`default_jobs`); None or 1 validates one file at a time."""
     intake = Intake(ws, clock=(lambda: now) if now else None)
+    failed: dict[Path, str] = {}
     try:
         intake.recover()
         paths = inbox_files(ws, settle_seconds)
         if on_start:
             on_start(len(paths))
-        return intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1)
+        outcomes = intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1, failed=failed)
     finally:
         intake.close()
+    return InboxPass(outcomes, waiting_files(ws, failed))
+
+
+def process_inbox(ws: Workspace, **options) -> list[IntakeOutcome]:
+    """:func:`run_inbox_pass`, for callers that want only the outcomes."""
+    return run_inbox_pass(ws, **options).outcomes
 
 
 def recover(ws: Workspace) -> int:

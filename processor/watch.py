@@ -42,6 +42,10 @@ LibreOffice lock files, temp files, hidden files (which includes our own
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm"})
 """Workbooks that are zip files: complete only once the zip directory is readable."""
 
+INCOMPLETE_GRACE_SECONDS = 300.0
+"""How long a workbook whose zip directory is unreadable, though nothing writes to it,
+is taken for a copy in progress before it is answered as a broken file."""
+
 _RECORDED_EVENTS = frozenset({"created", "modified", "moved", "closed", "attrib"})
 # "opened" / "closed_no_write" are deliberately not recorded: our own reads
 # would otherwise wake the loop again and again.
@@ -175,7 +179,7 @@ class StabilityTracker:
     """
 
     def __init__(self, stable_seconds: float, clock: Callable[[], float] = time.monotonic,
-                 incomplete_grace_seconds: float = 300.0,
+                 incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS,
                  close_settle_seconds: float | None = None) -> None:
         self.stable_seconds = float(stable_seconds)
         self.incomplete_grace_seconds = float(incomplete_grace_seconds)
@@ -245,7 +249,7 @@ class StabilityTracker:
         self._tracked.pop(Path(path), None)
 
 
-def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_seconds: float = 300.0,
+def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS,
                   sleep: Callable[[float], None] = time.sleep) -> list[Path]:
     """For a one-pass run (``processor process``): the inbox files that are complete now.
 
@@ -308,7 +312,7 @@ class InboxWatcher:
                  poll_interval: float = 2.0, stable_seconds: float = 2.0, rescan_seconds: float = 60.0,
                  on_error: Callable[[Path, BaseException], None] | None = None, logger=None,
                  retry_seconds: float = 30.0, retry_max_seconds: float = 900.0,
-                 incomplete_grace_seconds: float = 300.0, close_settle_seconds: float | None = None,
+                 incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS, close_settle_seconds: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.inbox = Path(inbox).resolve()
         self.handle = handle

@@ -7,6 +7,7 @@ produced by making the real calls fail (FIFOs, folders, patched writes)."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import shutil
@@ -209,3 +210,48 @@ def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplica
     pages = sorted(p.stem for p in workspace.receipts_dir.rglob("*.html"))
     twins = sorted(p.stem for p in workspace.receipts_dir.rglob("*.json"))
     assert len(pages) == 1 and pages == twins
+
+
+def test_process_lists_every_file_it_left_in_the_inbox_and_exits_1(workspace, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    forms = make_forms(workspace, tmp_path, 3)
+    fine, unreadable, no_space = drop(workspace, forms)
+    copying = workspace.inbox / "复制中.xlsx"
+    copying.write_bytes(forms[0].read_bytes()[:3000])  # a copy in progress: no zip directory yet
+    no_space_sha = sha256_file(no_space)
+    real_open, real_atomic_path = open, intake_module.atomic_path
+
+    def guarded_open(file, *args, **kwargs):
+        if str(file) == str(unreadable):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def full_for_one(target):
+        if no_space_sha in str(target):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_atomic_path(target)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr(intake_module, "atomic_path", full_for_one)
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 1, result.output
+    until = dt.datetime.fromtimestamp(copying.stat().st_ctime + 300)
+    lines = result.output.replace("\n  ", "\n").splitlines()
+    assert "收件箱中仍有 3 个文件未处理：" in result.output and "收件箱中没有待处理的文件" not in result.output
+    assert f"{unreadable.name}：无读取权限" in lines
+    assert f"{no_space.name}：磁盘已满" in lines
+    assert f"{copying.name}：文件仍在复制中（等待至 {until:%H:%M}）" in lines
+    assert "Traceback" not in result.output
+    assert not fine.exists() and [r["original_name"] for r in ledger_rows(workspace)] == [fine.name]
+    assert "No space left" in (workspace.root / "logs" / "processor.log").read_text(encoding="utf-8")
+
+    status = CliRunner().invoke(main, ["-w", str(workspace.root), "status", "--json"])
+    assert status.exit_code == 0, status.output
+    left = {w["file"]: w["reason"] for w in json.loads(status.output)["inbox"]}
+    assert left.keys() == {unreadable.name, no_space.name, copying.name}
+    assert left[unreadable.name] == "无读取权限"
