@@ -255,3 +255,24 @@ def test_process_lists_every_file_it_left_in_the_inbox_and_exits_1(workspace, tm
     left = {w["file"]: w["reason"] for w in json.loads(status.output)["inbox"]}
     assert left.keys() == {unreadable.name, no_space.name, copying.name}
     assert left[unreadable.name] == "无读取权限"
+
+
+def test_a_read_only_workspace_stops_process_with_one_chinese_line(workspace, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    placed = drop(workspace, make_forms(workspace, tmp_path, 1))[0]
+
+    def read_only(folder, **_):
+        raise OSError(errno.EROFS, "Read-only file system", str(folder))
+
+    monkeypatch.setattr(intake_module, "remove_stale_temp_files", read_only)
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 1, result.output
+    message = result.output.replace("\n", "")
+    assert "文件夹是只读的" in message and "logs/processor.log" in message
+    assert isinstance(result.exception, SystemExit), "a message, not an exception"
+    assert "Traceback" not in result.output
+    assert placed.exists()
+    assert "Traceback" in (workspace.root / "logs" / "processor.log").read_text(encoding="utf-8")
