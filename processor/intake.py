@@ -12,6 +12,8 @@ file either still in the inbox or fully recorded and archived:
 
 :func:`recover` finishes steps 4–5 for any arrival a crash interrupted; a file
 whose step 3 never committed is still in the inbox and is simply processed again.
+A file retried while its own arrival is unfinished (step 4 failed on a full disk)
+finishes that arrival; it is never recorded again as a duplicate of itself.
 
 With ``jobs`` > 1, step 1's validation of the next few files runs ahead in that
 many sandboxes at once (it has no side effects), while steps 2–5 stay one
