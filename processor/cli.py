@@ -8,9 +8,12 @@ rejected / something needs attention, 2 a usage or configuration error.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
+import logging
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -50,6 +53,12 @@ def friendly_errors(func):
         except _known_errors() as exc:
             err_console.print(f"[bold red]错误：[/]{exc}")
             sys.exit(2)
+        except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
+            from processor.intake import describe_os_error
+
+            what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
+            err_console.print(f"[bold red]错误：[/]{what}；请处理后重新运行（详情见日志 logs/processor.log）。")
+            sys.exit(1)
 
     return wrapper
 
@@ -196,33 +205,60 @@ def _print_problems(file: Path, result) -> None:
 @friendly_errors
 def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
     """处理收件箱中的全部文件一次（登记、存档、回执）。"""
-    from processor.intake import default_jobs, process_inbox
+    from processor.intake import default_jobs, run_inbox_pass
     from processor.lock import WorkspaceLock
 
     ws = workspace_of(ctx)
-    with WorkspaceLock(ws), progress_bar("处理收件箱") as bar:
+    with WorkspaceLock(ws), logged_to_file(ws), progress_bar("处理收件箱") as bar:
         task = bar.add_task("", total=None)
-        outcomes = process_inbox(ws, settle_seconds=ws.intake.stable_seconds, jobs=jobs or default_jobs(),
-                                 on_start=lambda n: bar.update(task, total=n),
-                                 on_done=lambda _: bar.advance(task))
+        done = run_inbox_pass(ws, settle_seconds=ws.intake.stable_seconds, jobs=jobs or default_jobs(),
+                              on_start=lambda n: bar.update(task, total=n),
+                              on_done=lambda _: bar.advance(task))
+    outcomes = done.outcomes
     if as_json:
         print_json([{"id": o.file_id, "file": o.name, "status": o.status, "unit": o.unit, "month": o.month,
                      "errors": o.errors, "warnings": o.warnings, "receipt": str(o.receipt or "")}
-                    for o in outcomes])
-        return
-    if not outcomes:
+                    for o in outcomes] +
+                   [{"id": None, "file": w.name, "status": "waiting", "reason": w.reason} for w in done.waiting])
+    elif not outcomes and not done.waiting:
         console.print("收件箱中没有待处理的文件。")
-        return
-    table = Table(title=f"本次处理 {len(outcomes)} 个文件")
-    for column in ("文件", "结果", "单位", "月份", "问题"):
-        table.add_column(column)
-    from processor.ledger import STATUS_CN
+    elif outcomes:
+        table = Table(title=f"本次处理 {len(outcomes)} 个文件")
+        for column in ("文件", "结果", "单位", "月份", "问题"):
+            table.add_column(column)
+        from processor.ledger import STATUS_CN
 
-    for o in outcomes:
-        table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
-                      f"{o.errors} 处错误" if o.errors else "")
-    console.print(table)
-    console.print(f"回执在：{ws.receipts_dir}")
+        for o in outcomes:
+            table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
+                          f"{o.errors} 处错误" if o.errors else "")
+        console.print(table)
+        console.print(f"回执在：{ws.receipts_dir}")
+    if done.waiting:
+        if not as_json:
+            _print_waiting(done.waiting, err_console)
+        sys.exit(1)
+
+
+def _print_waiting(waiting, out: Console) -> None:
+    """Files still in the inbox, one line each with the reason."""
+    out.print(f"[bold red]收件箱中仍有 {len(waiting)} 个文件未处理：[/]")
+    for w in waiting:
+        out.print(f"  {w.name}：{w.reason}")
+
+
+@contextlib.contextmanager
+def logged_to_file(ws, *, console_too: bool = False):
+    """Details (tracebacks included) go to <workspace>/logs/processor.log; the console gets one line each."""
+    from processor.logs import close_logging, setup_logging
+
+    setup_logging(ws, console=console_too, level=logging.DEBUG)
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:  # reported in one line by friendly_errors
+        logging.getLogger("processor").debug("命令因错误停止", exc_info=exc)
+        raise
+    finally:
+        close_logging()
 
 
 @main.command()
@@ -239,7 +275,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     ws = workspace_of(ctx)
     stop = threading.Event()
     install_signal_handlers(stop)
-    with WorkspaceLock(ws):
+    with WorkspaceLock(ws), logged_to_file(ws, console_too=True):
         intake = Intake(ws)
         intake.recover()
         watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
@@ -264,6 +300,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
+    from processor.intake import waiting_files
     from processor.ledger import Ledger
     from processor.periods import parse_month
     from processor.roster import workspace_roster
@@ -277,8 +314,10 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month")
     month = month or latest_due_month(ws.rulebook, today)
+    roster = workspace_roster(ws)  # before the ledger: a missing roster stops the command first
     with Ledger(ws.ledger_path) as ledger:
-        report = status_report(ws, ledger, workspace_roster(ws), month, today)
+        report = status_report(ws, ledger, roster, month, today)
+    report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(ws)]
     if as_json:
         print_json(report)
         return
@@ -294,6 +333,10 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         console.print("最近退回的文件：")
         for r in report["recent_rejections"]:
             console.print(f"  {r['received_at'][:16]}  {r['unit'] or '未识别单位'}  {r['file']}（{r['errors']} 处错误）")
+    if report["inbox"]:
+        console.print(f"收件箱中还有 {len(report['inbox'])} 个文件：")
+        for w in report["inbox"]:
+            console.print(f"  {w['file']}：{w['reason']}")
 
 
 # --- consolidation -------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A workspace is a folder with a ``config.toml`` (found from the current
 directory upwards, the way git finds its repository), or the one named by
-``--workspace`` / ``PROCESSOR_WORKSPACE``.  A fresh checkout with no config
-works too: the project folder itself is the workspace, with the defaults below.
+``--workspace`` / ``PROCESSOR_WORKSPACE``.  Only ``processor init`` and
+``processor demo`` make one: every other command refuses to run without a
+``config.toml``, so nothing (ledger, folders) is ever created by accident in the
+wrong folder.  Keys left out of the file take the defaults below.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from processor.paths import PROJECT_ROOT, WORKSPACE_ENV
+from processor.paths import WORKSPACE_ENV
 from processor.rulebook import Rulebook, load_rulebook
 
 CONFIG_NAME = "config.toml"
@@ -70,33 +72,38 @@ class ConfigError(ValueError):
     """A config value is missing or wrong; the message names the key in Chinese."""
 
 
+def _limited(default, low, high):
+    """A numeric setting with the range a config file may give it (checked at load)."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
 @dataclass(frozen=True)
 class IntakeSettings:
-    stable_seconds: float = 2.0
-    close_settle_seconds: float = 0.5
-    poll_interval: float = 2.0
-    rescan_seconds: float = 60.0
-    max_file_mb: float = 20.0
-    max_uncompressed_mb: float = 200.0
-    max_ratio: float = 200.0
-    max_rows: int = 5000
-    max_columns: int = 100
-    timeout_seconds: float = 60.0
-    memory_mb: int = 1024
+    stable_seconds: float = _limited(2.0, 0, 3600)
+    close_settle_seconds: float = _limited(0.5, 0, 3600)
+    poll_interval: float = _limited(2.0, 0.1, 3600)
+    rescan_seconds: float = _limited(60.0, 1, 86400)
+    max_file_mb: float = _limited(20.0, 0.01, 10240)
+    max_uncompressed_mb: float = _limited(200.0, 0.01, 102400)
+    max_ratio: float = _limited(200.0, 1, 100000)
+    max_rows: int = _limited(5000, 1, 1048576)        # Excel's own limits
+    max_columns: int = _limited(100, 1, 16384)
+    timeout_seconds: float = _limited(60.0, 1, 3600)
+    memory_mb: int = _limited(1024, 64, 1048576)
 
 
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str = ""
-    port: int = 465
+    port: int = _limited(465, 1, 65535)
     security: str = "ssl"
     user: str = ""
     password_env: str = "PROCESSOR_SMTP_PASSWORD"
     sender: str = ""
     recipients: tuple[str, ...] = ()
     reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据")
-    max_attempts: int = 8
-    deadline_seconds: float = 120.0
+    max_attempts: int = _limited(8, 1, 100)
+    deadline_seconds: float = _limited(120.0, 1, 3600)
 
     @property
     def password(self) -> str:
@@ -155,8 +162,6 @@ class Workspace:
         settings = _section(self.raw, "smtp", SmtpSettings)
         if settings.security not in ("ssl", "starttls", "none"):
             raise ConfigError(f"配置项 smtp.security 只能是 ssl、starttls 或 none，而不是“{settings.security}”")
-        if settings.deadline_seconds <= 0:
-            raise ConfigError("配置项 smtp.deadline_seconds（每次发送的总时限，秒）应大于 0")
         return settings
 
     @property
@@ -199,8 +204,16 @@ def _section(raw: dict, name: str, cls):
             raise ConfigError(f"配置项 {name}.{key} 的值“{value}”类型不对，应与默认值 {expected!r} 同类")
         elif isinstance(expected, (int, float)) and value < 0:
             raise ConfigError(f"配置项 {name}.{key} 不能为负数")
+        _check_range(name, key, value, cls.__dataclass_fields__[key].metadata.get("range"))
         values[key] = value
     return cls(**{**defaults.__dict__, **values})
+
+
+def _check_range(section: str, key: str, value, bounds) -> None:
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        low, high = (int(b) if float(b).is_integer() else b for b in bounds)
+        raise ConfigError(f"配置项 {section}.{key} 的值 {value} 超出允许范围（{low} 至 {high}），"
+                          f"请在 config.toml 中改正")
 
 
 def load_workspace(root: Path | str) -> Workspace:
@@ -215,18 +228,36 @@ def load_workspace(root: Path | str) -> Workspace:
     return Workspace(root, raw, True)
 
 
+class NoWorkspace(ConfigError):
+    """No config.toml where the command was pointed (or anywhere above the current folder)."""
+
+
+_HOW_TO_MAKE = "新建工作区请运行 `processor init 文件夹`；已有工作区请用 -w 文件夹 或环境变量 PROCESSOR_WORKSPACE 指定。"
+
+
 def find_workspace(explicit: Path | str | None = None, start: Path | None = None) -> Workspace:
     """``--workspace``, then ``$PROCESSOR_WORKSPACE``, then the nearest ``config.toml``
-    above the current directory, then the project folder itself."""
-    if explicit:
-        return load_workspace(explicit)
-    if os.environ.get(WORKSPACE_ENV):
-        return load_workspace(os.environ[WORKSPACE_ENV])
+    above the current directory.  Without one: :class:`NoWorkspace`, never a default.
+
+    Every config value is checked here, so a wrong one stops the command before it touches anything."""
+    named = explicit or os.environ.get(WORKSPACE_ENV)
+    if named:
+        root = Path(named).resolve()
+        if not root.is_dir():
+            raise NoWorkspace(f"工作区文件夹不存在：{root}。{_HOW_TO_MAKE}")
+        if not (root / CONFIG_NAME).is_file():
+            raise NoWorkspace(f"{root} 不是工作区（其中没有 {CONFIG_NAME}）。{_HOW_TO_MAKE}")
+        return _checked(load_workspace(root))
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
-            return load_workspace(folder)
-    return load_workspace(PROJECT_ROOT)
+            return _checked(load_workspace(folder))
+    raise NoWorkspace(f"没有找到工作区：{here} 及其上级文件夹中都没有 {CONFIG_NAME}。{_HOW_TO_MAKE}")
+
+
+def _checked(ws: Workspace) -> Workspace:
+    _ = (ws.intake, ws.smtp, ws.nightly_at)  # each raises ConfigError naming the key
+    return ws
 
 
 class WorkspaceExists(ConfigError):

@@ -12,6 +12,8 @@ file either still in the inbox or fully recorded and archived:
 
 :func:`recover` finishes steps 4–5 for any arrival a crash interrupted; a file
 whose step 3 never committed is still in the inbox and is simply processed again.
+A file retried while its own arrival is unfinished (step 4 failed on a full disk)
+finishes that arrival; it is never recorded again as a duplicate of itself.
 
 With ``jobs`` > 1, step 1's validation of the next few files runs ahead in that
 many sandboxes at once (it has no side effects), while steps 2–5 stay one
@@ -32,11 +34,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import json
 import logging
 import os
 import re
+import sqlite3
 import stat
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +57,7 @@ from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
+from processor.watch import INCOMPLETE_GRACE_SECONDS, ZIP_SUFFIXES, is_ignored_name, readable_name, zip_is_complete
 
 log = logging.getLogger("processor.intake")
 
@@ -99,9 +105,10 @@ class Intake:
     def __init__(self, ws: Workspace, *, ledger: Ledger | None = None, roster: Roster | None = None,
                  clock: Callable[[], dt.datetime] | None = None):
         self.ws = ws
-        self.ledger = ledger or Ledger(ws.ledger_path)  # first: a missing or damaged ledger stops here
-        ws.ensure_folders()
+        # The roster and the ledger first: a missing or broken one stops intake before any folder is made.
         self.roster = roster or workspace_roster(ws)
+        self.ledger = ledger or Ledger(ws.ledger_path)
+        ws.ensure_folders()
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
@@ -125,11 +132,14 @@ class Intake:
             sha = sha256_file(path)
             size = identity[2]
             relative = self._inbox_relative(path)
-            folder_unit = self._folder_unit(relative)
+            folder_unit = self._folder_unit(readable_name(relative))
             received = self.clock()
 
-            original = self._duplicate_target(sha)
-            if original is not None:  # a result validated ahead is simply not used
+            earlier = self._unanswered_arrival(sha, relative)
+            original = None if earlier is not None else self._duplicate_target(sha)
+            if earlier is not None:  # recorded by an attempt that failed later (disk full): finish that one
+                outcome = _outcome_of(earlier)
+            elif original is not None:  # a result validated ahead is simply not used
                 outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
             else:
                 result = _still_valid(ahead, identity, sha)
@@ -152,6 +162,12 @@ class Intake:
             return None  # changed while being read: validated again when its turn comes
         return _Validated(before, sha, result)
 
+    def _unanswered_arrival(self, sha: str, relative: str):
+        """This very file (same place, same bytes), recorded but not yet answered and removed."""
+        rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND inbox_path = ? AND inbox_removed = 0 "
+                                 "ORDER BY id DESC LIMIT 1", (sha, ledger_inbox_path(relative)))
+        return rows[0] if rows else None
+
     def _duplicate_target(self, sha: str):
         rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted','superseded') "
                                  "ORDER BY id LIMIT 1", (sha,))
@@ -162,8 +178,8 @@ class Intake:
         status = ACCEPTED if result.accepted else REJECTED
         problems = list(result.problems)
         record = {
-            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
-            "size": size, "received_at": now_iso(received), "status": status,
+            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
+            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": status,
             "unit": result.unit, "unit_kind": result.unit_kind, "month": result.month,
             "template_version": result.template_version, "model_hash": result.model_hash,
             "error_count": len(result.problems.errors), "warning_count": len(result.problems.warnings),
@@ -176,21 +192,21 @@ class Intake:
             if status == ACCEPTED:
                 self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
-        return IntakeOutcome(file_id, path.name, status, result.unit, result.month, None,
+        return IntakeOutcome(file_id, readable_name(path.name), status, result.unit, result.month, None,
                              len(result.problems.errors), len(result.problems.warnings), replaced,
                              problems=problems)
 
     def _record_duplicate(self, path, relative, folder_unit, sha, size, received, original) -> IntakeOutcome:
         record = {
-            "sha256": sha, "original_name": path.name, "inbox_path": relative, "folder_unit": folder_unit,
-            "size": size, "received_at": now_iso(received), "status": DUPLICATE,
+            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
+            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": DUPLICATE,
             "unit": original["unit"], "unit_kind": original["unit_kind"], "month": original["month"],
             "template_version": original["template_version"], "model_hash": original["model_hash"],
             "duplicate_of": original["id"], "archive_path": original["archive_path"],
         }
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
-        return IntakeOutcome(file_id, path.name, DUPLICATE, original["unit"], original["month"], None,
+        return IntakeOutcome(file_id, readable_name(path.name), DUPLICATE, original["unit"], original["month"], None,
                              duplicate_of=original["id"])
 
     def _finish(self, file_id: int, inbox_file: Path | None) -> Path:
@@ -213,7 +229,9 @@ class Intake:
             return path.name
 
     def _folder_unit(self, relative: str) -> str | None:
-        """A file in inbox/<单位>/… is bound to that unit (the office can permission the folder)."""
+        """A file in inbox/<单位>/… is bound to that unit (the office can permission the folder).
+
+        ``relative`` is the readable form, so a GBK-named unit folder binds too."""
         parts = relative.split("/")
         if len(parts) < 2:
             return None
@@ -241,23 +259,29 @@ class Intake:
             remove_stale_temp_files(folder)
         count = 0
         for row in self.ledger.unfinished():
-            inbox_file = self.ws.inbox / row["inbox_path"]
+            inbox_file = self.ws.inbox / inbox_path_of(row)
             self._finish(row["id"], inbox_file if row["inbox_removed"] == 0 else None)
             count += 1
         return count
 
     def process_all(self, paths: Iterable[Path], *, stop: threading.Event | None = None,
                     on_done: Callable[[IntakeOutcome | None], None] | None = None,
-                    jobs: int = 1) -> list[IntakeOutcome]:
-        """Every file once, recorded in the given order; ``jobs`` sandboxes validate ahead of the writer."""
+                    jobs: int = 1, failed: dict[Path, str] | None = None) -> list[IntakeOutcome]:
+        """Every file once, recorded in the given order; ``jobs`` sandboxes validate ahead of the writer.
+
+        A file that could not be handled stays in the inbox; ``failed`` collects why, in Chinese."""
         outcomes = []
         with contextlib.closing(self._with_validation_ahead(paths, jobs, stop)) as queued:
             for path, ahead in queued:
                 try:
                     outcome = self.handle(path, ahead)
-                except OSError as exc:  # unreadable file, read-only outbox, full disk: retry next run
-                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。", Path(path).name,
-                              describe_os_error(exc))
+                except Exception as exc:  # unreadable file, read-only outbox, full disk, ledger: retry next run
+                    reason = failure_reason(exc, Path(path))
+                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
+                              readable_name(Path(path).name), reason)
+                    log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
+                    if failed is not None:
+                        failed[Path(path)] = reason
                     continue
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -295,6 +319,89 @@ _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写�
                  errno.ENOENT: "文件或文件夹不存在"}
 
 
+def failure_reason(exc: BaseException, path: Path) -> str:
+    """Why a file could not be handled, in one line an operator understands."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            if exc.filename is None or Path(os.fsdecode(exc.filename)) == Path(path):
+                return "无读取权限"
+            return f"没有写入权限（{readable_name(os.fsdecode(exc.filename))}）"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "磁盘已满"
+        return describe_os_error(exc)
+    if isinstance(exc, sqlite3.Error):
+        return f"台账数据库出错（{exc}），详见日志 logs/processor.log"
+    return f"处理时出错（{type(exc).__name__}），详见日志 logs/processor.log"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A file still in the inbox, and why it was not taken (Chinese, for the operator)."""
+    name: str  # relative to the inbox, readable
+    reason: str
+
+
+def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
+                  now: float | None = None) -> list[Waiting]:
+    """Every file still in the inbox with the reason it is there: the failure of this pass if any,
+    else what a look at the file shows (not a regular file, unreadable, still being copied)."""
+    from processor.watch import scan_inbox
+
+    failed = failed or {}
+    now = time.time() if now is None else now
+    found = []
+    for folder, dirnames, filenames in os.walk(ws.inbox, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d)
+                             and not os.path.islink(os.path.join(folder, d)))
+        for name in sorted(filenames):
+            if not is_ignored_name(name):
+                found.append(Path(folder) / name)
+    regular = set(scan_inbox(ws.inbox))
+    return [Waiting(readable_name(path.relative_to(ws.inbox).as_posix()),
+                    failed.get(path) or _why_waiting(path, path in regular, ws.intake.stable_seconds, now))
+            for path in found if path.exists() or path.is_symlink()]
+
+
+def _why_waiting(path: Path, regular: bool, stable_seconds: float, now: float) -> str:
+    if not regular:
+        return "不是普通文件（快捷方式、管道等），不会处理，请移出收件箱"
+    try:
+        info = path.stat()
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        return "无读取权限"
+    except OSError as exc:
+        return describe_os_error(exc)
+    if path.suffix.lower() in ZIP_SUFFIXES and not zip_is_complete(path):
+        until = dt.datetime.fromtimestamp(info.st_ctime + INCOMPLETE_GRACE_SECONDS)
+        if until.timestamp() > now:
+            return f"文件仍在复制中（等待至 {until:%H:%M}）"
+    if now - max(info.st_mtime, info.st_ctime) < max(stable_seconds, 1.0):
+        return "文件仍在复制中（刚刚还在变化）"
+    return "等待处理"
+
+
+def ledger_inbox_path(relative: str) -> str | bytes:
+    """How the ledger keeps a file's place in the inbox: exactly, so recovery finds the very file.
+
+    A name that is valid UTF-8 is stored as text.  One that is not (GBK from a
+    Windows share) cannot be SQLite text; its exact bytes (``os.fsencode``) are
+    stored as a BLOB in the same column, and ``original_name`` holds the
+    readable form (:func:`processor.watch.readable_name`)."""
+    try:
+        relative.encode("utf-8")
+        return relative
+    except UnicodeEncodeError:
+        return os.fsencode(relative)
+
+
+def inbox_path_of(row) -> str:
+    """The inverse of :func:`ledger_inbox_path`: the path relative to the inbox, as the OS names it."""
+    value = row["inbox_path"]
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
 def describe_os_error(exc: OSError) -> str:
     """What went wrong with the file system, in words an operator understands."""
     reason = _OS_ERRORS_CN.get(exc.errno, "文件系统出错")
@@ -313,23 +420,37 @@ def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
     return settled_files(ws.inbox, settle_seconds) if settle_seconds > 0 else scan_inbox(ws.inbox)
 
 
-def process_inbox(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
-                  settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
-                  on_done: Callable[[IntakeOutcome | None], None] | None = None,
-                  jobs: int | None = None) -> list[IntakeOutcome]:
-    """One pass over the inbox: recovery first, then every waiting file once, in inbox order.
+@dataclass
+class InboxPass:
+    outcomes: list[IntakeOutcome]
+    waiting: list[Waiting]  # files still in the inbox afterwards, with the reason
+
+
+def run_inbox_pass(ws: Workspace, *, now: dt.datetime | None = None, stop: threading.Event | None = None,
+                   settle_seconds: float = 0.0, on_start: Callable[[int], None] | None = None,
+                   on_done: Callable[[IntakeOutcome | None], None] | None = None,
+                   jobs: int | None = None) -> InboxPass:
+    """One pass over the inbox: recovery first, then every waiting file once, in inbox order;
+    then what is still in the inbox, and why.
 
     ``jobs`` > 1 validates that many files at once in separate sandboxes (the CLI
     passes :func:`default_jobs`); None or 1 validates one file at a time."""
     intake = Intake(ws, clock=(lambda: now) if now else None)
+    failed: dict[Path, str] = {}
     try:
         intake.recover()
         paths = inbox_files(ws, settle_seconds)
         if on_start:
             on_start(len(paths))
-        return intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1)
+        outcomes = intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1, failed=failed)
     finally:
         intake.close()
+    return InboxPass(outcomes, waiting_files(ws, failed))
+
+
+def process_inbox(ws: Workspace, **options) -> list[IntakeOutcome]:
+    """:func:`run_inbox_pass`, for callers that want only the outcomes."""
+    return run_inbox_pass(ws, **options).outcomes
 
 
 def recover(ws: Workspace) -> int:
@@ -349,6 +470,14 @@ def _still_valid(ahead: Future | None, identity: tuple, sha: str) -> ValidationR
     if validated is None or validated.identity != identity or validated.sha != sha:
         return None
     return validated.result
+
+
+def _outcome_of(row) -> IntakeOutcome:
+    """The outcome of an arrival already in the ledger, as it was when recorded."""
+    problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
+    return IntakeOutcome(row["id"], row["original_name"], row["status"], row["unit"], row["month"], None,
+                         row["error_count"], row["warning_count"], row["replaces"], row["duplicate_of"],
+                         problems=problems)
 
 
 def _summary(result: ValidationResult) -> dict:

@@ -27,6 +27,18 @@ class ChineseLevelFormatter(logging.Formatter):
         return super().format(record)
 
 
+class OneLineFormatter(ChineseLevelFormatter):
+    """For the console: the message only; tracebacks belong in the log file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 def log_path(ws) -> Path:
     return Path(ws.root) / "logs" / LOG_FILE
 
@@ -41,7 +53,8 @@ def setup_logging(ws, *, console: bool = True, level: int = logging.INFO) -> log
     handlers: list[logging.Handler] = [_file_handler(ws)]
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(ChineseLevelFormatter("%(asctime)s [%(level_cn)s] %(message)s", "%H:%M:%S"))
+        stream.setLevel(max(level, logging.INFO))  # debug details go to the file only
+        stream.setFormatter(OneLineFormatter("%(asctime)s [%(level_cn)s] %(message)s", "%H:%M:%S"))
         handlers.append(stream)
     for handler in handlers:
         setattr(handler, _MARK, True)

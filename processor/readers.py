@@ -73,7 +73,7 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
     path, limits = Path(path), limits or IntakeSettings()
     _check(path, limits)
     try:
-        book = calamine.CalamineWorkbook.from_path(str(path))
+        book = _open_book(path)
         sheets = {}
         for meta in book.sheets_metadata:
             sheet = book.get_sheet_by_name(meta.name)
@@ -90,6 +90,15 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
         raise  # the memory budget is enforced by the caller (processor.sandbox)
     except Exception as exc:  # calamine raises several error types for broken parts
         raise FileRejected(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}）")) from None
+
+
+def _open_book(path: Path):
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # a GBK file name: calamine takes only UTF-8 paths, so hand it the open file
+        with open(path, "rb") as fh:
+            return calamine.CalamineWorkbook.from_filelike(fh)
+    return calamine.CalamineWorkbook.from_path(str(path))
 
 
 def _check_dimensions(name: str, sheet, limits: IntakeSettings) -> None:

@@ -69,8 +69,12 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     context = receipt_context(ws, ledger, row, problems, annotated_name, preview, roster)
     html_path = folder / f"{stem}.html"
     atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
-    atomic_write_text(folder / f"{stem}.json", json.dumps(_json_view(row, problems, context),
-                                                          ensure_ascii=False, indent=2))
+    try:
+        atomic_write_text(folder / f"{stem}.json", json.dumps(_json_view(row, problems, context),
+                                                              ensure_ascii=False, indent=2))
+    except BaseException:  # a receipt is the pair or nothing; the retry writes both
+        html_path.unlink(missing_ok=True)
+        raise
     return html_path
 
 

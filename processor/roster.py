@@ -76,14 +76,19 @@ class Roster:
 
 # --- reading -------------------------------------------------------------------
 
+_ROSTER_FIX = "请从备份恢复名册，或在 config.toml 的 paths.roster 中指明名册文件；处理程序在名册可用之前不会处理任何文件。"
+
+
 def load_roster(path: Path | str) -> Roster:
     path = Path(path)
     if not path.exists():
-        raise RosterError(f"名册文件不存在：{path}")
+        raise RosterError(f"名册文件不存在：{path}。{_ROSTER_FIX}")
     try:
         book = read_workbook(path)
     except FileRejected as exc:
-        raise RosterError(f"名册文件 {path.name} 无法读取：{exc.problem.message}") from None
+        raise RosterError(f"名册文件 {path} 无法读取：{exc.problem.message}{_ROSTER_FIX}") from None
+    except OSError as exc:  # no permission, a folder of that name, an I/O error
+        raise RosterError(f"名册文件 {path} 无法读取（{exc.strerror or exc}）。{_ROSTER_FIX}") from None
     tables = {}
     for spec in ROSTER_SHEETS:
         sheet = next((s for n, s in book.sheets.items() if title_key(n) == title_key(spec.title)), None)
@@ -99,6 +104,8 @@ def load_roster(path: Path | str) -> Roster:
             raise RosterError(f"名册“分片联系”表 {_cell(ROSTER_SHEETS[2], 'unit', r['row'])}：联系单位“{r['unit']}”"
                               f"不在“单位”表中")
         roster.groups.setdefault(r["group"], []).append(roster.unit(r["unit"]).name)
+    if not roster.units:
+        raise RosterError(f"名册 {path} 的“{ROSTER_SHEETS[0].title}”表中没有任何单位。{_ROSTER_FIX}")
     _check_unique(roster)
     return roster
 
@@ -118,6 +125,8 @@ def _read_table(spec, rows: list[list]) -> list[dict]:
             record[f.name] = normalize_value(raw, f.kind, f.options).value
         if any(record[f.name] is not None for f in spec.fields):
             records.append(record)
+    if not records:  # nothing to check; an empty 单位 sheet is refused by load_roster
+        return records
     frame = pd.DataFrame([{f.title: r[f.name] for f in spec.fields} for r in records],
                          index=[r["row"] for r in records], columns=spec.titles, dtype=object)
     try:
@@ -144,7 +153,8 @@ def _check_unique(roster: Roster) -> None:
 
 
 def workspace_roster(ws) -> Roster:
-    return load_roster(ws.roster_path) if Path(ws.roster_path).exists() else sample_roster()
+    """The workspace's own roster; a missing or broken one is a RosterError, never the sample."""
+    return load_roster(ws.roster_path)
 
 
 # --- writing -------------------------------------------------------------------

@@ -42,11 +42,39 @@ LibreOffice lock files, temp files, hidden files (which includes our own
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm"})
 """Workbooks that are zip files: complete only once the zip directory is readable."""
 
+INCOMPLETE_GRACE_SECONDS = 300.0
+"""How long a workbook whose zip directory is unreadable, though nothing writes to it,
+is taken for a copy in progress before it is answered as a broken file."""
+
 _RECORDED_EVENTS = frozenset({"created", "modified", "moved", "closed", "attrib"})
 # "opened" / "closed_no_write" are deliberately not recorded: our own reads
 # would otherwise wake the loop again and again.
 
 Signature = tuple[int, int, int]  # (size, mtime_ns, ctime_ns)
+
+
+def readable_name(name: str) -> str:
+    """A file name (or relative path) as people read it, always valid text.
+
+    A name whose bytes are not UTF-8 (typically GBK, from an old Windows share or
+    a zip made on Windows) reaches Python with the odd bytes as surrogate escapes,
+    which no log, console, receipt or SQLite text column accepts.  Such a name is
+    shown decoded as GB18030 (the superset of GBK) when its bytes decode so,
+    otherwise with the odd bytes as ``\\xNN``.  This is for display only: the
+    ledger keeps the exact bytes as well (see ``processor.intake``)."""
+    return "/".join(map(_readable_part, name.split("/")))
+
+
+def _readable_part(part: str) -> str:
+    try:
+        part.encode("utf-8")
+        return part
+    except UnicodeEncodeError:
+        raw = os.fsencode(part)
+    try:  # the whole name: its GBK bytes may happen to contain valid UTF-8 pairs
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def is_ignored_name(name: str) -> bool:
@@ -151,7 +179,7 @@ class StabilityTracker:
     """
 
     def __init__(self, stable_seconds: float, clock: Callable[[], float] = time.monotonic,
-                 incomplete_grace_seconds: float = 300.0,
+                 incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS,
                  close_settle_seconds: float | None = None) -> None:
         self.stable_seconds = float(stable_seconds)
         self.incomplete_grace_seconds = float(incomplete_grace_seconds)
@@ -221,7 +249,7 @@ class StabilityTracker:
         self._tracked.pop(Path(path), None)
 
 
-def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_seconds: float = 300.0,
+def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS,
                   sleep: Callable[[float], None] = time.sleep) -> list[Path]:
     """For a one-pass run (``processor process``): the inbox files that are complete now.
 
@@ -284,7 +312,7 @@ class InboxWatcher:
                  poll_interval: float = 2.0, stable_seconds: float = 2.0, rescan_seconds: float = 60.0,
                  on_error: Callable[[Path, BaseException], None] | None = None, logger=None,
                  retry_seconds: float = 30.0, retry_max_seconds: float = 900.0,
-                 incomplete_grace_seconds: float = 300.0, close_settle_seconds: float | None = None,
+                 incomplete_grace_seconds: float = INCOMPLETE_GRACE_SECONDS, close_settle_seconds: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.inbox = Path(inbox).resolve()
         self.handle = handle
@@ -472,9 +500,9 @@ class InboxWatcher:
         delay = min(self.retry_seconds * 2 ** (failures - 1), self.retry_max_seconds)
         self._retries[path] = _Retry(signature, failures, self._clock() + delay)
         if error is None:
-            self.log.warning("文件 %s 处理后仍在收件箱中，%.0f 秒后重试", path.name, delay)
+            self.log.warning("文件 %s 处理后仍在收件箱中，%.0f 秒后重试", readable_name(path.name), delay)
         else:
-            self.log.warning("文件 %s 处理失败（第 %d 次），%.0f 秒后重试", path.name, failures, delay)
+            self.log.warning("文件 %s 处理失败（第 %d 次），%.0f 秒后重试", readable_name(path.name), failures, delay)
 
     def _report_error(self, path: Path, exc: BaseException) -> None:
         if self.on_error is not None:
@@ -483,7 +511,7 @@ class InboxWatcher:
                 return
             except Exception:  # noqa: BLE001
                 self.log.exception("错误回调本身出错")
-        self.log.error("处理文件 %s 时出错：%s", path, exc, exc_info=exc)
+        self.log.error("处理文件 %s 时出错：%s", readable_name(str(path)), exc, exc_info=exc)
 
     def _tick_seconds(self) -> float:
         return max(0.05, min(0.5, self.tracker.shortest_wait / 4))

@@ -21,6 +21,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
 from processor.ledger import Ledger, now_iso
+from processor.roster import sample_roster, write_roster
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "qyz@example.gov.cn", "s3cret-Pa55"
@@ -103,6 +104,8 @@ def make_workspace(root: Path, *, port: int | None, security: str = "none", user
             f'max_attempts = {max_attempts}\n')
     config = DEFAULT_CONFIG_TEXT.split("[smtp]")[0] + smtp + extra
     (root / "config.toml").write_text(config, encoding="utf-8")
+    if not (root / "roster.xlsx").exists():
+        write_roster(sample_roster(), root / "roster.xlsx")
     ws = load_workspace(root)
     ws.ensure_folders()
     Ledger.create(ws.ledger_path).close()

@@ -7,6 +7,7 @@ produced by making the real calls fail (FIFOs, folders, patched writes)."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import shutil
@@ -167,3 +168,111 @@ def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path
     assert any(r.levelno >= logging.WARNING and any("\u4e00" <= ch <= "\u9fff" for ch in r.getMessage())
                for r in caplog.records)
 
+
+
+def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplicate(workspace, tmp_path,
+                                                                                   monkeypatch):
+    """ENOSPC after the ledger commit (the receipt's JSON twin): the watcher's retry finishes that arrival;
+    the file is never recorded as a duplicate of itself and no receipt is left without its twin."""
+    from processor import receipts
+
+    forms = make_forms(workspace, tmp_path, 1)
+    real_write = receipts.atomic_write_text
+    failed = []
+
+    def full_once(target, text):
+        if Path(target).suffix == ".json" and not failed:
+            failed.append(target)
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_write(target, text)
+
+    monkeypatch.setattr(receipts, "atomic_write_text", full_once)
+    intake = Intake(workspace)
+    watcher = InboxWatcher(workspace.inbox, intake.handle, stable_seconds=0.2, rescan_seconds=1,
+                           retry_seconds=0.2, retry_max_seconds=0.4)
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        placed = drop(workspace, forms)[0]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (placed.exists() or not failed):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        watcher.wake()
+        thread.join(timeout=10)
+        intake.close()
+    assert failed, "the disk-full write happened"
+    rows = ledger_rows(workspace)
+    assert [r["status"] for r in rows] == ["accepted"]
+    assert_exactly_once(workspace, forms)
+    pages = sorted(p.stem for p in workspace.receipts_dir.rglob("*.html"))
+    twins = sorted(p.stem for p in workspace.receipts_dir.rglob("*.json"))
+    assert len(pages) == 1 and pages == twins
+
+
+def test_process_lists_every_file_it_left_in_the_inbox_and_exits_1(workspace, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    forms = make_forms(workspace, tmp_path, 3)
+    fine, unreadable, no_space = drop(workspace, forms)
+    copying = workspace.inbox / "复制中.xlsx"
+    copying.write_bytes(forms[0].read_bytes()[:3000])  # a copy in progress: no zip directory yet
+    no_space_sha = sha256_file(no_space)
+    real_open, real_atomic_path = open, intake_module.atomic_path
+
+    def guarded_open(file, *args, **kwargs):
+        if str(file) == str(unreadable):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    def full_for_one(target):
+        if no_space_sha in str(target):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_atomic_path(target)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr(intake_module, "atomic_path", full_for_one)
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 1, result.output
+    until = dt.datetime.fromtimestamp(copying.stat().st_ctime + 300)
+    lines = result.output.replace("\n  ", "\n").splitlines()
+    assert "收件箱中仍有 3 个文件未处理：" in result.output and "收件箱中没有待处理的文件" not in result.output
+    assert f"{unreadable.name}：无读取权限" in lines
+    assert f"{no_space.name}：磁盘已满" in lines
+    assert f"{copying.name}：文件仍在复制中（等待至 {until:%H:%M}）" in lines
+    assert "Traceback" not in result.output
+    assert not fine.exists() and [r["original_name"] for r in ledger_rows(workspace)] == [fine.name]
+    assert "No space left" in (workspace.root / "logs" / "processor.log").read_text(encoding="utf-8")
+
+    status = CliRunner().invoke(main, ["-w", str(workspace.root), "status", "--json"])
+    assert status.exit_code == 0, status.output
+    left = {w["file"]: w["reason"] for w in json.loads(status.output)["inbox"]}
+    assert left.keys() == {unreadable.name, no_space.name, copying.name}
+    assert left[unreadable.name] == "无读取权限"
+
+
+def test_a_read_only_workspace_stops_process_with_one_chinese_line(workspace, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    placed = drop(workspace, make_forms(workspace, tmp_path, 1))[0]
+
+    def read_only(folder, **_):
+        raise OSError(errno.EROFS, "Read-only file system", str(folder))
+
+    monkeypatch.setattr(intake_module, "remove_stale_temp_files", read_only)
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 1, result.output
+    message = result.output.replace("\n", "")
+    assert "文件夹是只读的" in message and "logs/processor.log" in message
+    assert isinstance(result.exception, SystemExit), "a message, not an exception"
+    assert "Traceback" not in result.output
+    assert placed.exists()
+    assert "Traceback" in (workspace.root / "logs" / "processor.log").read_text(encoding="utf-8")

@@ -207,3 +207,71 @@ def test_intake_object_survives_a_vanished_file(workspace):
         assert intake.handle(workspace.inbox / "已经不在了.xlsx") is None
     finally:
         intake.close()
+
+
+GBK_NAME = b"\xc2\xde\xd4\xb4\xb1\xa8\xb1\xed.xlsx"  # “罗源报表.xlsx” in GBK, as an old Windows share names it
+
+
+def drop_bytes_named(folder: Path, name: bytes, source: Path) -> bytes:
+    """Put ``source`` into ``folder`` under a name that is not valid UTF-8; returns the full path as bytes."""
+    target = os.fsencode(folder) + b"/" + name
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())
+    return target
+
+
+def test_a_gbk_file_name_is_recorded_exactly_and_answered(workspace, roster, unit, tmp_path):
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    gbk = drop_bytes_named(workspace.inbox, GBK_NAME, make_form(workspace, roster, unit, tmp_path, seed=1))
+    plain = drop(workspace, make_form(workspace, roster, roster.units[1].name, tmp_path, seed=2))
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 0, result.output
+    assert "罗源报表.xlsx" in result.output
+
+    assert not os.path.exists(gbk) and not plain.exists()
+    with Ledger(workspace.ledger_path) as ledger:
+        rows = {r["id"]: dict(r) for r in ledger.files()}
+    assert [r["status"] for r in rows.values()] == ["accepted", "accepted"]
+    row = next(r for r in rows.values() if r["original_name"] == "罗源报表.xlsx")
+    assert row["inbox_path"] == GBK_NAME, "the exact bytes of the name are kept"
+    archived = workspace.archive / row["archive_path"]
+    assert sha256_file(archived) == row["sha256"]
+    receipt = workspace.outbox / row["receipt_path"]
+    assert receipt.exists() and receipt.with_suffix(".json").exists()
+    assert "罗源报表" in receipt.name
+    assert json.loads(receipt.with_suffix(".json").read_text(encoding="utf-8"))["file_name"] == "罗源报表.xlsx"
+
+
+def test_the_watcher_answers_a_gbk_named_file_once(workspace, roster, unit, tmp_path):
+    import threading
+    import time
+
+    from processor.watch import InboxWatcher
+
+    intake = Intake(workspace)
+    errors = []
+    watcher = InboxWatcher(workspace.inbox, intake.handle, stable_seconds=0.2, rescan_seconds=1,
+                           retry_seconds=0.2, retry_max_seconds=0.4, on_error=lambda p, e: errors.append(e))
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        gbk = drop_bytes_named(workspace.inbox, GBK_NAME, make_form(workspace, roster, unit, tmp_path))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and os.path.exists(gbk) and not errors:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        watcher.wake()
+        thread.join(timeout=10)
+        intake.close()
+    assert errors == [] and not os.path.exists(gbk)
+    with Ledger(workspace.ledger_path) as ledger:
+        rows = [dict(r) for r in ledger.files()]
+    assert [(r["status"], r["original_name"], r["inbox_path"]) for r in rows] == [
+        ("accepted", "罗源报表.xlsx", GBK_NAME)]
+    assert (workspace.outbox / rows[0]["receipt_path"]).exists()

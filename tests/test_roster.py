@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
+from form_helpers import filled_form
 from openpyxl import load_workbook
 
+from processor.cli import main
 from processor.config import load_workspace
 from processor.roster import RosterError, load_roster, sample_roster, workspace_roster, write_roster
 from schemas.roster import ROSTER_SHEETS
@@ -59,7 +62,35 @@ def test_broken_roster_names_sheet_and_cell(tmp_path, sheet, cell, value, words)
         assert word in str(info.value)
 
 
-def test_missing_roster_file_and_workspace_fallback(tmp_path):
+def _break_roster(path, how: str) -> None:
+    if how == "missing":
+        path.unlink()
+    elif how == "empty file":
+        path.write_bytes(b"")
+    elif how == "no units":
+        wb = load_workbook(path)
+        wb["单位"].delete_rows(2, wb["单位"].max_row)
+        wb["分片联系"].delete_rows(2, wb["分片联系"].max_row)
+        wb.save(path)
+    elif how == "unreadable":  # a folder where the file should be: reading it fails even for root
+        path.unlink()
+        path.mkdir()
+
+
+@pytest.mark.parametrize("how", ["missing", "empty file", "no units", "unreadable"])
+def test_without_a_usable_roster_process_stops_and_leaves_the_inbox_alone(workspace, how):
     with pytest.raises(RosterError, match="不存在"):
-        load_roster(tmp_path / "none.xlsx")
-    assert workspace_roster(load_workspace(tmp_path)) == sample_roster()
+        load_roster(workspace.root / "none.xlsx")
+    _break_roster(workspace.roster_path, how)
+    workspace.archive.rmdir()  # made by the fixture; the refused command must not make it again
+    form = filled_form(workspace.inbox / "罗源县月报表.xlsx")
+    before = form.read_bytes()
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    message = result.output.replace("\n", "")
+    assert result.exit_code == 2, result.output
+    assert str(workspace.roster_path) in message and "名册" in message and "备份" in message
+    assert form.read_bytes() == before, "the inbox is untouched"
+    assert not workspace.ledger_path.exists() and not workspace.archive.exists()
+    assert not list(workspace.receipts_dir.rglob("*.html"))
+    with pytest.raises(RosterError):
+        workspace_roster(load_workspace(workspace.root))

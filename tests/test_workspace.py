@@ -22,18 +22,83 @@ def test_workspace_is_found_upwards_like_git(tmp_path, monkeypatch):
 
 
 def test_explicit_folder_and_environment_variable_win(tmp_path, monkeypatch):
-    other = tmp_path / "other"
-    other.mkdir()
-    monkeypatch.setenv(WORKSPACE_ENV, str(other))
-    assert find_workspace(start=tmp_path).root == other.resolve()
+    for name in ("other", "explicit"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.toml").write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+    (tmp_path / "config.toml").write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+    monkeypatch.setenv(WORKSPACE_ENV, str(tmp_path / "other"))
+    assert find_workspace(start=tmp_path).root == (tmp_path / "other").resolve()
     assert find_workspace(tmp_path / "explicit").root == (tmp_path / "explicit").resolve()
 
 
-def test_a_fresh_checkout_works_without_init(tmp_path, monkeypatch):
-    monkeypatch.delenv(WORKSPACE_ENV, raising=False)
-    ws = find_workspace(start=Path("/"))
-    assert ws.root == PROJECT_ROOT and not ws.has_config
-    assert ws.inbox == PROJECT_ROOT / "inbox" and ws.rulebook.year >= 2026
+def _checkout_state() -> dict:
+    """What a command run in the wrong place would change in the source checkout: its top level, inbox, outbox."""
+    folders = [PROJECT_ROOT, *(PROJECT_ROOT / name for name in ("inbox", "outbox") if (PROJECT_ROOT / name).is_dir())]
+    return {p: p.stat().st_mtime_ns for folder in folders for p in folder.iterdir()}
+
+
+def _text(result) -> str:
+    """The command's output without the console's line wrapping."""
+    return result.output.replace("\n", "")
+
+
+def _cli_in(folder: Path, *args: str):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        mp.delenv(WORKSPACE_ENV, raising=False)
+        return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("command", [["status"], ["process"], ["consolidate"], ["send"]])
+def test_a_command_outside_any_workspace_stops_and_creates_nothing(tmp_path, command):
+    outside = tmp_path / "somewhere"
+    outside.mkdir()
+    checkout_before = _checkout_state()
+    result = _cli_in(outside, *command)
+    assert result.exit_code == 2, result.output
+    assert "没有找到工作区" in _text(result) and "processor init" in _text(result)
+    assert list(outside.iterdir()) == []
+    assert _checkout_state() == checkout_before, "the source checkout is never used as a workspace"
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "folder without config", "environment variable"])
+def test_a_named_folder_that_is_not_a_workspace_is_refused(tmp_path, monkeypatch, kind):
+    named = tmp_path / "工作区"
+    if kind != "missing folder":
+        named.mkdir()
+    if kind == "environment variable":
+        monkeypatch.setenv(WORKSPACE_ENV, str(named))
+        result = CliRunner().invoke(main, ["status"])
+    else:
+        result = CliRunner().invoke(main, ["-w", str(named), "status"])
+    assert result.exit_code == 2, result.output
+    assert str(named) in _text(result) and "processor init" in _text(result)
+    if kind == "missing folder":
+        assert not named.exists() and "不存在" in _text(result)
+    else:
+        assert list(named.iterdir()) == [] and "config.toml" in _text(result)
+
+
+@pytest.mark.parametrize("setting, allowed", [
+    ("timeout_seconds = 0", "1 至 3600"),
+    ("max_rows = 0", "1 至 1048576"),
+    ("memory_mb = 1", "64 至 1048576"),
+    ("poll_interval = 0", "0.1 至 3600"),
+    ("max_file_mb = 1e9", "0.01 至 10240"),
+    ("timeout_seconds = nan", "1 至 3600"),
+])
+def test_an_absurd_intake_limit_is_refused_at_load(workspace, setting, allowed):
+    key = setting.split(" = ")[0]
+    config = workspace.root / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    line = next(line for line in text.splitlines() if line.startswith(f"{key} = "))
+    config.write_text(text.replace(line, setting), encoding="utf-8")
+    form = workspace.inbox / "月报表.xlsx"
+    form.write_bytes(b"PK\x05\x06" + bytes(18))
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    assert result.exit_code == 2, result.output
+    assert f"intake.{key}" in _text(result) and allowed in _text(result) and "允许范围" in _text(result)
+    assert form.exists() and not workspace.ledger_path.exists()
 
 
 @pytest.mark.parametrize("text, key", [
