@@ -730,17 +730,19 @@ def text_width_em(text: str) -> float:
     return width
 
 
-def _column_needs(texts: list[str], title: str) -> tuple[float, float, float]:
-    """A column's (narrowest, one-line width, text beyond the narrowest per row), in characters.
-    A title may take two lines; dates, figures and short words never wrap."""
+def _column_needs(texts: list[str], title: str) -> tuple[float, float, float, float]:
+    """A column's (least, narrowest, one-line width, text beyond the narrowest per row), in
+    characters.  Dates, phone numbers and figures never wrap (the least); in a table wide enough
+    short words do not either and a title takes at most two lines (the narrowest)."""
     widths = [text_width_em(t) for t in texts]
-    unbroken = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths)
-                if t and (len(t) <= SHORT_WORD_CHARS or _ONE_LINE.fullmatch(t))]
+    figures = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and _ONE_LINE.fullmatch(t)]
+    words = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and len(t) <= SHORT_WORD_CHARS]
     title_width = text_width_em(title)
-    narrowest = max([math.ceil(title_width / 2), min(title_width, 2), *unbroken])  # never one character
+    least = max([min(title_width, 2), *figures])  # never one character
+    narrowest = max([least, math.ceil(title_width / 2), *words])
     one_line = max([narrowest, title_width, *widths])
     beyond = sum(max(0.0, w - narrowest) for w in widths) / max(1, len(widths))
-    return narrowest, one_line, beyond
+    return least, narrowest, one_line, beyond
 
 
 def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
@@ -778,24 +780,28 @@ _W_TYPE, _TCPR_TCW = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}"
 
 
 def _share(room: float, needs: list[tuple[float, float, float]]) -> list[float]:
-    """Widths (in characters) summing to ``room``: every column its narrowest width, the rest in
+    """Widths (in characters) summing to ``room``: every column its narrowest width (or, in a table
+    too narrow for that, its least and a share of the rest), the rest in
     proportion to how much text each column holds beyond it (so that long texts wrap to about
     as many lines), none wider than its longest line while another column wraps."""
-    narrowest = [n[0] for n in needs]
-    if sum(narrowest) >= room:  # too many columns: shrink all alike
-        return [n * room / sum(narrowest) for n in narrowest]
-    one_line = [n[1] for n in needs]
+    least, narrowest = [n[0] for n in needs], [n[1] for n in needs]
+    if sum(least) >= room:  # too many columns: shrink all alike
+        return [n * room / sum(least) for n in least]
+    if sum(narrowest) >= room:  # titles and short words wrap, figures still do not
+        spare = [n - m for n, m in zip(narrowest, least)]
+        return [m + (room - sum(least)) * x / sum(spare) for m, x in zip(least, spare)]
+    one_line = [n[2] for n in needs]
     if sum(one_line) <= room:  # everything on one line: spread the slack
         return [w + (room - sum(one_line)) * w / sum(one_line) for w in one_line]
     widths = list(narrowest)
-    growing = [i for i, n in enumerate(needs) if n[2] > 0]
+    growing = [i for i, n in enumerate(needs) if n[3] > 0]
     while growing:
         left = room - sum(widths)
-        weight = sum(needs[i][2] for i in growing)
-        full = [i for i in growing if widths[i] + left * needs[i][2] / weight >= one_line[i]]
+        weight = sum(needs[i][3] for i in growing)
+        full = [i for i in growing if widths[i] + left * needs[i][3] / weight >= one_line[i]]
         if not full:
             for i in growing:
-                widths[i] += left * needs[i][2] / weight
+                widths[i] += left * needs[i][3] / weight
             break
         for i in full:  # these reach one line: fix them and share again among the others
             widths[i] = one_line[i]
