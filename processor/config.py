@@ -21,6 +21,8 @@ from processor.paths import WORKSPACE_ENV
 from processor.rulebook import Rulebook, load_rulebook
 
 CONFIG_NAME = "config.toml"
+DEFAULT_OFFICE = "中共××市委组织部企业组"
+DEFAULT_ADDRESSEE = "企业组各位同志"
 
 DEFAULT_CONFIG_TEXT = """\
 # 示范点联系指导月报表处理程序 — 配置文件
@@ -49,6 +51,7 @@ memory_mb = 1024           # 单个文件处理时的内存上限
 
 [report]
 office = "中共××市委组织部企业组"   # 报告落款单位
+addressee = "企业组各位同志"         # 主送：月度、半年报告标题下顶格的称呼
 title_prefix = ""                    # 报告标题前缀，如“××市”
 
 [schedule]
@@ -166,7 +169,12 @@ class Workspace:
 
     @property
     def office_name(self) -> str:
-        return self.raw.get("report", {}).get("office", "中共××市委组织部企业组")
+        return self.raw.get("report", {}).get("office", DEFAULT_OFFICE)
+
+    @property
+    def addressee(self) -> str:
+        """主送: who the monthly and half-year reports are addressed to."""
+        return self.raw.get("report", {}).get("addressee", DEFAULT_ADDRESSEE)
 
     @property
     def title_prefix(self) -> str:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
+import math
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,7 @@ ST_H1 = "一级标题"
 ST_H2 = "二级标题"
 ST_BODY = "Normal"
 ST_NOINDENT = "正文顶格"
+ST_ADDRESSEE = "主送机关"
 ST_TABLE = "表格文字"
 ST_TABLE_LEFT = "表格文字左对齐"
 ST_TABLE_HEAD = "表格标题行"
@@ -78,13 +81,15 @@ ST_SIGN = "落款单位"
 ST_SIGN_DATE = "落款日期"
 ST_PAGE_NO = "页码"
 ST_COVER = "封面"
-PROJECT_STYLES = (ST_TITLE, ST_H1, ST_H2, ST_BODY, ST_NOINDENT, ST_TABLE, ST_TABLE_LEFT, ST_TABLE_HEAD, ST_FIGURE,
+PROJECT_STYLES = (ST_TITLE, ST_H1, ST_H2, ST_BODY, ST_NOINDENT, ST_ADDRESSEE, ST_TABLE, ST_TABLE_LEFT, ST_TABLE_HEAD, ST_FIGURE,
                   ST_ANNEX_MARK, ST_ANNEX_TITLE, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE, ST_SIGN, ST_SIGN_DATE,
                   ST_PAGE_NO, ST_COVER)
 
-# Table caption that tells the renderer to merge repeated cells downwards
-# (1-based column numbers; a later column merges only inside an earlier one's block).
-MERGE_CAPTION_PREFIX = "纵向合并列："
+# Table caption that tells the renderer to print in light grey the cells that repeat the row
+# above (1-based column numbers; a later column only while the earlier ones repeat too).  Not a
+# vertical merge: a merged block broken by a page leaves the next page without its group and name.
+DIM_CAPTION_PREFIX = "重复内容淡显列："
+DIM_COLOR = "8C8C8C"
 
 FIXED_STAMP = dt.datetime(2026, 1, 1, 0, 0, 0)
 _THEME_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
@@ -190,7 +195,7 @@ def _paragraph_font(run, fonts: dict[str, str]) -> str:
 # ============================================================================
 def _paragraph_style(doc, name: str, *, font: str, size, base: str | None = ST_BODY,
                      align=None, indent_chars: int | None = None, outline: int | None = None,
-                     exact_grid: bool = True, page_break_before: bool = False,
+                     exact_grid: bool = True, page_break_before: bool = False, keep_with_next: bool = False,
                      right_indent_chars: int | None = None, left_indent_chars: int | None = None):
     styles = doc.styles
     style = styles[name] if name in [s.name for s in styles] else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
@@ -216,6 +221,9 @@ def _paragraph_style(doc, name: str, *, font: str, size, base: str | None = ST_B
     if align is not None:
         pf.alignment = align
     pf.page_break_before = page_break_before or None
+    # headings and the 落款 never end a page: they stay with what follows, whole
+    pf.keep_with_next = keep_with_next or None
+    pf.keep_together = keep_with_next or None
     pf.widow_control = False
     char = size.pt
     ind = _get_or_add(style.element.get_or_add_pPr(), "w:ind")
@@ -263,11 +271,14 @@ def _setup_styles(doc) -> None:
     center, right, left = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.LEFT
     _paragraph_style(doc, ST_BODY, font=FONT_BODY, size=SIZE_BODY, base=None,
                      align=WD_ALIGN_PARAGRAPH.JUSTIFY, indent_chars=2)
-    title = _paragraph_style(doc, ST_TITLE, font=FONT_TITLE, size=SIZE_TITLE, align=center, indent_chars=0)
+    title = _paragraph_style(doc, ST_TITLE, font=FONT_TITLE, size=SIZE_TITLE, align=center, indent_chars=0,
+                             keep_with_next=True)
     _set_snap_to_grid(title.element, False)
-    _paragraph_style(doc, ST_H1, font=FONT_HEI, size=SIZE_BODY, indent_chars=2, outline=0)
-    _paragraph_style(doc, ST_H2, font=FONT_KAI, size=SIZE_BODY, indent_chars=2, outline=1)
+    _paragraph_style(doc, ST_H1, font=FONT_HEI, size=SIZE_BODY, indent_chars=2, outline=0, keep_with_next=True)
+    _paragraph_style(doc, ST_H2, font=FONT_KAI, size=SIZE_BODY, indent_chars=2, outline=1, keep_with_next=True)
     _paragraph_style(doc, ST_NOINDENT, font=FONT_BODY, size=SIZE_BODY, indent_chars=0)
+    _paragraph_style(doc, ST_ADDRESSEE, font=FONT_BODY, size=SIZE_BODY, align=left, indent_chars=0,
+                     keep_with_next=True)
     _paragraph_style(doc, ST_TABLE, font=FONT_BODY, size=SIZE_TABLE, align=center, indent_chars=0,
                      exact_grid=False)
     _paragraph_style(doc, ST_TABLE_LEFT, font=FONT_BODY, size=SIZE_TABLE, base=ST_TABLE, align=left,
@@ -277,15 +288,15 @@ def _setup_styles(doc) -> None:
     _paragraph_style(doc, ST_FIGURE, font=FONT_BODY, size=SIZE_BODY, align=center, indent_chars=0,
                      exact_grid=False)
     _paragraph_style(doc, ST_ANNEX_MARK, font=FONT_HEI, size=SIZE_BODY, align=left, indent_chars=0,
-                     page_break_before=True)
+                     page_break_before=True, keep_with_next=True)
     annex_title = _paragraph_style(doc, ST_ANNEX_TITLE, font=FONT_TITLE, size=SIZE_TITLE, align=center,
-                                   indent_chars=0)
+                                   indent_chars=0, keep_with_next=True)
     _set_snap_to_grid(annex_title.element, False)
     _paragraph_style(doc, ST_ANNEX_NOTE, font=FONT_BODY, size=SIZE_BODY, indent_chars=2)
     _paragraph_style(doc, ST_ANNEX_NOTE_MORE, font=FONT_BODY, size=SIZE_BODY, indent_chars=0,
                      left_indent_chars=5)
     _paragraph_style(doc, ST_SIGN, font=FONT_BODY, size=SIZE_BODY, align=right, indent_chars=0,
-                     right_indent_chars=2)
+                     right_indent_chars=2, keep_with_next=True)
     _paragraph_style(doc, ST_SIGN_DATE, font=FONT_BODY, size=SIZE_BODY, align=right, indent_chars=0,
                      right_indent_chars=4)
     _paragraph_style(doc, ST_PAGE_NO, font=FONT_SONG, size=SIZE_PAGE_NO, indent_chars=0, exact_grid=False)
@@ -463,6 +474,10 @@ class TemplateBuilder:
         self._par(text, ST_TITLE)
         self._par("", ST_BODY)  # one blank line under the title
 
+    def addressee(self, expr: str = "addressee"):
+        """主送: flush left on the line under the title's blank line, ending in a full-width colon."""
+        return self._par("{{ " + expr + " }}：", ST_ADDRESSEE)
+
     def h1(self, text: str):
         return self._par(text, ST_H1)
 
@@ -500,7 +515,7 @@ class TemplateBuilder:
         self._par("{{ " + date_expr + " }}", ST_SIGN_DATE)
 
     def table(self, columns: list[Column], loop: str, *, empty: str | None = None,
-              merge_columns: tuple[int, ...] = ()):
+              dim_columns: tuple[int, ...] = ()):
         """A table with a repeated header row and one ``{%tr for %}`` data row.
 
         ``loop`` is the jinja loop head (``r in rows``); ``empty`` is the sentence
@@ -514,12 +529,12 @@ class TemplateBuilder:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         _table_layout_fixed(table)
-        if merge_columns:
-            _set_caption(table, MERGE_CAPTION_PREFIX + ",".join(str(c) for c in merge_columns))
+        if dim_columns:
+            _set_caption(table, DIM_CAPTION_PREFIX + ",".join(str(c) for c in dim_columns))
         _set_grid_widths(table, [c.width_mm for c in columns])
         header, loop_row, data_row, end_row = table.rows
         _repeat_header(header)
-        _get_or_add(data_row._tr.get_or_add_trPr(), "w:cantSplit").set(qn("w:val"), "1")
+        _cant_split(data_row)
         for i, column in enumerate(columns):
             for row in table.rows:
                 row.cells[i].width = Mm(column.width_mm)
@@ -543,6 +558,7 @@ class TemplateBuilder:
         _table_layout_fixed(table)
         _set_grid_widths(table, list(widths))
         for row, (label, expr) in zip(table.rows, rows):
+            _cant_split(row)
             row.cells[0].width, row.cells[1].width = Mm(widths[0]), Mm(widths[1])
             self._cell_text(row.cells[0], label, ST_TABLE_HEAD)
             self._cell_text(row.cells[1], "{{ " + expr + " }}", ST_TABLE_LEFT)
@@ -632,66 +648,207 @@ def _set_caption(table, text: str) -> None:
 
 
 def _repeat_header(row) -> None:
+    _cant_split(row)
+    _get_or_add(row._tr.get_or_add_trPr(), "w:tblHeader").set(qn("w:val"), "1")  # after cantSplit
+
+
+def _cant_split(row) -> None:
+    """A row is never broken across pages (schema order: cantSplit precedes tblHeader)."""
     trpr = row._tr.get_or_add_trPr()
-    _get_or_add(trpr, "w:tblHeader").set(qn("w:val"), "1")
-    _get_or_add(trpr, "w:cantSplit").set(qn("w:val"), "1")
+    if trpr.find(qn("w:cantSplit")) is None:
+        trpr.insert(0, OxmlElement("w:cantSplit"))
+    trpr.find(qn("w:cantSplit")).set(qn("w:val"), "1")
 
 
-def table_merge_columns(table) -> tuple[int, ...]:
-    """0-based columns whose repeated cells should be merged downwards, from the caption."""
+def table_dim_columns(table) -> tuple[int, ...]:
+    """0-based columns whose repeated cells are printed in light grey, from the caption."""
     cap = table._tbl.tblPr.find(qn("w:tblCaption"))
-    if cap is None or not (cap.get(qn("w:val")) or "").startswith(MERGE_CAPTION_PREFIX):
+    if cap is None or not (cap.get(qn("w:val")) or "").startswith(DIM_CAPTION_PREFIX):
         return ()
-    numbers = re.findall(r"\d+", cap.get(qn("w:val"))[len(MERGE_CAPTION_PREFIX):])
+    numbers = re.findall(r"\d+", cap.get(qn("w:val"))[len(DIM_CAPTION_PREFIX):])
     return tuple(int(n) - 1 for n in numbers)
 
 
-def merge_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) -> int:
-    """Merge vertically the cells of ``columns`` that repeat the cell above.
+def dim_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) -> int:
+    """Print in light grey the cells of ``columns`` that repeat the cell above.
 
-    Hierarchical: column ``columns[k]`` only merges while the columns before it
-    are also inside one merged block (a staff member never spans two groups).
-    Works on the cells' XML (the report tables span no columns): python-docx's
-    row.cells resolves every merge of the row on each call, slow on long tables.
-    Returns the number of cells merged away.
-    """
+    Every row keeps its full text (a page break never leaves a row without its group and
+    name, and a copied row is complete); the grey shows the grouping.  Hierarchical:
+    column ``columns[k]`` is dimmed only while the columns before it repeat too (a staff
+    member's name in a new group is printed dark).  Works on the cells' XML (the report
+    tables span no columns).  Returns the number of cells dimmed."""
     rows = [tr.tc_lst for tr in table._tbl.tr_lst[header_rows:]]
-    texts = [[_cell_plain(r[c]) for c in columns] for r in rows]  # before any cell is cleared
-    merged = 0
-    for depth, col in enumerate(columns):
-        start = 0
-        keys = [tuple(t[: depth + 1]) for t in texts]
-        for i in range(1, len(rows) + 1):
-            if i < len(rows) and keys[i] == keys[start] and keys[i][-1] != "":
-                continue
-            if i - start > 1:
-                _vmerge(rows[start][col], "restart")
-                for j in range(start + 1, i):
-                    _clear_cell(rows[j][col])
-                    _vmerge(rows[j][col], None)
-                    merged += 1
-            start = i
-    return merged
+    texts = [[_cell_plain(r[c]) for c in columns] for r in rows]
+    dimmed = 0
+    for i in range(1, len(rows)):
+        for depth, col in enumerate(columns):
+            if not texts[i][depth] or texts[i][: depth + 1] != texts[i - 1][: depth + 1]:
+                break
+            for run in rows[i][col].iter(qn("w:r")):
+                rpr = run.find(qn("w:rPr"))
+                if rpr is None:
+                    rpr = OxmlElement("w:rPr")
+                    run.insert(0, rpr)
+                color = rpr.find(qn("w:color"))
+                if color is None:
+                    color = OxmlElement("w:color")
+                    rpr.append(color)
+                color.set(qn("w:val"), DIM_COLOR)
+            dimmed += 1
+    return dimmed
 
 
 def _cell_plain(tc) -> str:
-    return "".join(t.text or "" for t in tc.iter(qn("w:t"))).strip()
+    return "".join(t.text or "" for t in tc.iter(_W_T)).strip()
 
 
-def _clear_cell(tc) -> None:
-    pars = tc.findall(qn("w:p"))
-    for par in pars[1:]:
-        tc.remove(par)
-    for run in pars[0].findall(qn("w:r")):
-        pars[0].remove(run)
+# --- column widths from content --------------------------------------------------------------
+# A table's columns share its width by what they hold, measured at render time from the cells'
+# text in characters of 小4: dates, phone numbers, figures and short words (names, statuses) are
+# never broken, long texts get room in proportion to their mean length.
+_TABLE_CHAR_MM = SIZE_TABLE.pt * 25.4 / 72
+_LATIN_EM = 0.56  # a digit or Latin letter of the CJK serif, in characters
+_MIXED_GAP_EM = 0.2  # the space Word and LibreOffice put between Chinese and Latin text
+_CELL_PADDING_MM = 2 * CELL_MARGIN_TWIPS / 56.7 + 0.4  # cell margins and a little slack
+_UNBROKEN_SLACK_EM = 0.3  # Word spaces mixed Chinese and Latin text a little wider
+_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半]*")
+SHORT_WORD_CHARS = 4
 
 
-def _vmerge(tc, value: str | None) -> None:
-    tcpr = tc.get_or_add_tcPr()
-    vm = _get_or_add(tcpr, "w:vMerge")
-    if value:
-        vm.set(qn("w:val"), value)
-    _get_or_add(tcpr, "w:vAlign").set(qn("w:val"), "center")
+_ASCII_RUN = re.compile(r"[\x20-\x7e]+")
+
+
+def text_width_em(text: str) -> float:
+    """The width of one line of ``text`` in characters of its font size: Chinese (and every other
+    non-ASCII character) one, a digit or Latin letter a little over half, plus the gap set
+    between Chinese and Latin text."""
+    width = float(len(text))
+    for run in _ASCII_RUN.finditer(text):
+        part = run.group()
+        width -= len(part) - _LATIN_EM * len(part) + (_LATIN_EM - 0.3) * part.count(" ")
+        width += _MIXED_GAP_EM * ((run.start() > 0) + (run.end() < len(text)))
+    return width
+
+
+def _column_needs(texts: list[str], title: str) -> tuple[float, float, float, float]:
+    """A column's (least, narrowest, one-line width, text beyond the narrowest per row), in
+    characters.  Dates, phone numbers and figures never wrap (the least); in a table wide enough
+    short words do not either and a title takes at most two lines (the narrowest)."""
+    widths = [text_width_em(t) for t in texts]
+    figures = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and _ONE_LINE.fullmatch(t)]
+    words = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and len(t) <= SHORT_WORD_CHARS]
+    title_width = text_width_em(title)
+    least = max([min(title_width, 2), *figures])  # never one character
+    narrowest = max([least, math.ceil(title_width / 2), *words])
+    one_line = max([narrowest, title_width, *widths])
+    beyond = sum(max(0.0, w - narrowest) for w in widths) / max(1, len(widths))
+    return least, narrowest, one_line, beyond
+
+
+def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
+    """Share the table's width among its columns by their content; returns the widths in mm
+    (None for a table with merged or spanned cells, left as the template made it)."""
+    tbl = table._tbl
+    grid = tbl.tblGrid.findall(_W_GRID_COL)
+    rows = tbl.findall(_W_TR)
+    cells = [tr.findall(_W_TC) for tr in rows]
+    if not grid or len(rows) <= header_rows or any(len(r) != len(grid) for r in cells) \
+            or next(tbl.iter(qn("w:gridSpan")), None) is not None or next(tbl.iter(qn("w:vMerge")), None) is not None:
+        return None
+    total_mm = sum(int(c.get(_W_W)) for c in grid) / 56.7
+    texts = [[_cell_plain(tc) for tc in r] for r in cells]
+    titles = [" ".join(row[i] for row in texts[:header_rows]) for i in range(len(grid))]
+    columns = list(zip(*texts[header_rows:]))
+    needs = [_column_needs(list(columns[i]), titles[i]) for i in range(len(grid))]
+    room = (total_mm - len(grid) * _CELL_PADDING_MM) / _TABLE_CHAR_MM  # in characters
+    widths = [c * _TABLE_CHAR_MM + _CELL_PADDING_MM for c in _share(room, needs)]
+    twips = [str(int(w * 56.7)) for w in widths]
+    for col, w in zip(grid, twips):
+        col.set(_W_W, w)
+    for r in cells:
+        for tc, w in zip(r, twips):
+            tcw = tc.find(_TCPR_TCW)  # the templates' cells have one
+            if tcw is None:
+                tcw = tc.get_or_add_tcPr().get_or_add_tcW()
+            tcw.set(_W_W, w)
+            tcw.set(_W_TYPE, "dxa")
+    return widths
+
+
+_W_GRID_COL, _W_TR, _W_TC, _W_W, _W_T = qn("w:gridCol"), qn("w:tr"), qn("w:tc"), qn("w:w"), qn("w:t")
+_W_TYPE, _TCPR_TCW = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}"
+
+
+def _share(room: float, needs: list[tuple[float, float, float]]) -> list[float]:
+    """Widths (in characters) summing to ``room``: every column its narrowest width (or, in a table
+    too narrow for that, its least and a share of the rest), the rest in
+    proportion to how much text each column holds beyond it (so that long texts wrap to about
+    as many lines), none wider than its longest line while another column wraps."""
+    least, narrowest = [n[0] for n in needs], [n[1] for n in needs]
+    if sum(least) >= room:  # too many columns: shrink all alike
+        return [n * room / sum(least) for n in least]
+    if sum(narrowest) >= room:  # titles and short words wrap, figures still do not
+        spare = [n - m for n, m in zip(narrowest, least)]
+        return [m + (room - sum(least)) * x / sum(spare) for m, x in zip(least, spare)]
+    one_line = [n[2] for n in needs]
+    if sum(one_line) <= room:  # everything on one line: spread the slack
+        return [w + (room - sum(one_line)) * w / sum(one_line) for w in one_line]
+    widths = list(narrowest)
+    growing = [i for i, n in enumerate(needs) if n[3] > 0]
+    while growing:
+        left = room - sum(widths)
+        weight = sum(needs[i][3] for i in growing)
+        full = [i for i in growing if widths[i] + left * needs[i][3] / weight >= one_line[i]]
+        if not full:
+            for i in growing:
+                widths[i] += left * needs[i][3] / weight
+            break
+        for i in full:  # these reach one line: fix them and share again among the others
+            widths[i] = one_line[i]
+        growing = [i for i in growing if i not in full]
+    return widths
+
+
+# --- 落款 kept with the text -----------------------------------------------------------------
+def keep_signature_with_text(doc) -> int:
+    """Keep each 落款 (office and date) on the page of the text it closes: keep-with-next on
+    the paragraphs between the last line of text (or table row) and the 落款, and on that line.
+    Returns how many paragraphs it marked."""
+    sign_ids, note_ids = _style_ids(doc, (ST_SIGN,)), _style_ids(doc, (ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE))
+    marked = 0
+    for par in list(doc.element.body.iter(_W_P)):
+        if _pstyle(par) not in sign_ids:
+            continue
+        node = par.getprevious()
+        while node is not None:
+            if node.tag == qn("w:tbl"):
+                last_row = node.findall(qn("w:tr"))[-1:]
+                for cell_par in (p for tr in last_row for p in tr.iter(_W_P)):
+                    _keep_next(cell_par)
+                    marked += 1
+                break
+            if node.tag == _W_P:
+                _keep_next(node)
+                marked += 1
+                if _cell_plain(node) and _pstyle(node) not in note_ids:
+                    break
+            node = node.getprevious()
+    return marked
+
+
+def _keep_next(par) -> None:
+    ppr = par.get_or_add_pPr()
+    ppr.keepNext_val = True
+
+
+def _pstyle(par) -> str | None:
+    pstyle = par.find(_PPR_PSTYLE)
+    return None if pstyle is None else pstyle.get(_W_VAL)
+
+
+def _style_ids(doc, names) -> set[str]:
+    """The ids of the named styles the document has (a template edited in Word may lack one)."""
+    return {doc.styles[n].style_id for n in names if n in doc.styles}
 
 
 # ============================================================================
@@ -721,6 +878,7 @@ def _findings_table(b: TemplateBuilder, empty: str):
 def build_monthly_report() -> TemplateBuilder:
     b = TemplateBuilder()
     b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
+    b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下"
         "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委"
         "已确定的示范点{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
@@ -831,6 +989,7 @@ def build_monthly_report() -> TemplateBuilder:
 def build_half_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
     b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
+    b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
         "挂钩联系点固本强基工程工作进展情况报告如下。")
     b.h1("一、基本情况")
@@ -890,7 +1049,7 @@ def build_assignment_table() -> TemplateBuilder:
              Column("企业类型", "r.kind", 16), Column("党组织书记", "r.secretary", 20),
              Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
-            "r in rows", empty="尚未确定任何联系示范点。", merge_columns=(1, 2))
+            "r in rows", empty="尚未确定任何联系示范点。", dim_columns=(1, 2))
     b.p("说明：共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系{{ counts.units }}个县(市、区)和系统党委的"
         "{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
     b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
@@ -949,11 +1108,12 @@ def build_reminder_list() -> TemplateBuilder:
     b.p("按照" + BASIS + "每月汇报的要求，{{ month|month_cn }}月报表应于{{ deadline|cn_date }}前报送。"
         "截至{{ as_of|cn_date }}，应报单位{{ counts.due }}个，已报送{{ counts.submitted }}个，"
         "未报送{{ counts.missing }}个，已退回待重报{{ counts.rejected }}个。"
-        "{% if rows %}请以下单位尽快报送：{% else %}各单位均已报送，无需催报。{% endif %}")
+        "{% if rows %}请以下单位尽快报送：{% endif %}")
     b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 19),
              Column("联系人", "r.contact", 15), Column("电话", "r.phone", 33), Column("截止日期", "r.deadline|md_date", 20),
-             Column("状态", "r.status", 21), Column("逾期天数", "r.overdue_days", 11)],
-            "r in rows", empty=None)
+             Column("状态", "r.status", 21), Column("逾期天数\n（截至{{ as_of|md_date }}）", "r.overdue_days", 11)],
+            "r in rows", empty="{% if counts.late %}本月各单位均已报送，其中逾期报送{{ counts.late }}个。"
+                                "{% else %}本月各单位均已按时报送。{% endif %}")
     b.signature()
     return b
 

@@ -270,12 +270,63 @@ def _undeclared(tpl, path: Path, env) -> frozenset:
 
 
 def _post_process(doc, *, new_runs: bool) -> None:
+    nest_quotes(doc)
     for table in _all_tables(doc):
-        columns = docx_layout.table_merge_columns(table)
+        columns = docx_layout.table_dim_columns(table)
         if columns:
-            docx_layout.merge_repeated_cells(table, columns)
+            docx_layout.dim_repeated_cells(table, columns)
+        if _has_header_row(table):  # a data table (a cover's label | value table keeps its widths)
+            docx_layout.fit_column_widths(table)
+    docx_layout.keep_signature_with_text(doc)
     if new_runs:  # an inserted picture sits in runs of its own, which the template never had
         docx_layout.enforce_east_asian_fonts(doc)
+
+
+def _has_header_row(table) -> bool:
+    rows = table._tbl.tr_lst
+    return bool(rows) and rows[0].find(f"{_W}trPr/{_W}tblHeader") is not None
+
+
+# ---------------------------------------------------------------------------
+# nested quotes
+# ---------------------------------------------------------------------------
+_OPEN, _CLOSE, _INNER_OPEN, _INNER_CLOSE = "“", "”", "‘", "’"
+_QUOTED_PARAGRAPHS = etree.XPath(f".//w:p[.//w:t[contains(., '{_OPEN}')]]",
+                                 namespaces={"w": _W.strip("{}")})
+
+
+def nested_quotes(text: str) -> str:
+    """“…“…”…” -> “…‘…’…”: a quotation inside a quotation takes single quotes (and one inside
+    that double quotes again).  Only matched pairs change; a stray mark is left as it is."""
+    if text.count(_OPEN) < 2:
+        return text
+    chars, stack = list(text), []
+    for i, char in enumerate(text):
+        if char == _OPEN:
+            stack.append(i)
+        elif char == _CLOSE and stack:
+            start = stack.pop()
+            if len(stack) % 2:  # inside an odd number of open quotations
+                chars[start], chars[i] = _INNER_OPEN, _INNER_CLOSE
+    return "".join(chars)
+
+
+def nest_quotes(doc) -> int:
+    """Apply :func:`nested_quotes` to every paragraph of the body, across its runs: a value
+    quoted by the template (“{{ x }}”) and a quotation inside a value alike.  Returns how many
+    paragraphs changed."""
+    changed = 0
+    for par in _QUOTED_PARAGRAPHS(doc.element.body):
+        nodes = [t for t in par.iter(f"{_W}t") if t.text]
+        text = "".join(t.text for t in nodes)
+        fixed = nested_quotes(text)
+        if fixed == text:
+            continue
+        at = 0
+        for t in nodes:  # one character for one: every run keeps its length
+            t.text, at = fixed[at:at + len(t.text)], at + len(t.text)
+        changed += 1
+    return changed
 
 
 def _all_tables(doc):

@@ -14,7 +14,8 @@ Conventions for every context:
 - no value is ever ``None``; text is plain Chinese (no clause codes shown);
 - ``charts`` maps a template image variable to a chart spec for
   :func:`processor.charts.build_charts` (kind, title, labels, values|series);
-- ``office_name`` (落款) and ``report_date`` (成文日期) are in every context.
+- ``office_name`` (落款) and ``report_date`` (成文日期) are in every context; the monthly and
+  half-year reports also carry ``addressee`` (主送, printed "企业组各位同志：" under the title).
 
 Keys of each context (rows are dicts with the listed keys):
 
@@ -81,7 +82,7 @@ site_dossier (示范点档案, M-4a; one per site)
 reminder_list (催报名单)
     month, deadline, as_of,
     rows [{unit, kind, contact, phone, deadline, status ("未报送"|"已退回待重报"), overdue_days}],
-    counts {due, submitted, missing, rejected}
+    counts {due, submitted, late, missing, rejected}
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ from collections import Counter
 
 REPORT_NAMES = ("monthly_report", "half_year_report", "assignment_table", "site_dossier", "reminder_list")
 OFFICE = "中共榕城市委组织部企业组"
+ADDRESSEE = "企业组各位同志"
 
 # --- a fictional city -------------------------------------------------------
 UNITS = [  # name, kind, contact, phone
@@ -256,6 +258,7 @@ def _monthly() -> dict:
     ]
     return {
         "office_name": OFFICE,
+        "addressee": ADDRESSEE,
         "report_date": "2026-11-06",
         "as_of": "2026-11-06",
         "month": "2026-10",
@@ -364,6 +367,7 @@ def _half_year() -> dict:
     plan_counts = Counter(p["plan_status"] for p in site_paths)
     return {
         "office_name": OFFICE,
+        "addressee": ADDRESSEE,
         "report_date": "2027-01-08",
         "half": "2026-H2",
         "half_label": "2026年下半年",
@@ -535,7 +539,7 @@ def _reminder() -> dict:
         "deadline": deadline.isoformat(),
         "as_of": as_of.isoformat(),
         "rows": rows,
-        "counts": {"due": len(UNITS), "submitted": len(UNITS) - len(rows),
+        "counts": {"due": len(UNITS), "submitted": len(UNITS) - len(rows), "late": 0,
                    "missing": sum(r["status"] == "未报送" for r in rows),
                    "rejected": sum(r["status"] == "已退回待重报" for r in rows)},
     }

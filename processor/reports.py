@@ -276,6 +276,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     progress = data.rows("progress", months=[month])
     context = {
         "office_name": ws.office_name,
+        "addressee": ws.addressee,
         "report_date": as_of.isoformat(),
         "as_of": as_of.isoformat(),
         "month": month,
@@ -493,6 +494,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     label = half.name
     context = {
         "office_name": ws.office_name,
+        "addressee": ws.addressee,
         "report_date": as_of.isoformat(),
         "half": half.label,
         "half_label": label,
@@ -834,6 +836,7 @@ def reminder_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
         "as_of": today.isoformat(),
         "rows": rows,
         "counts": {"due": len(units), "submitted": len(units) - len(rows),
+                   "late": sum(st.state == LATE for st in states),
                    "missing": sum(r["status"] == MISSING for r in rows),
                    "rejected": sum(r["status"] == RETURNED for r in rows)},
     }

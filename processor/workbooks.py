@@ -3,12 +3,13 @@
 The writers take their columns as plain data (:class:`Column`, built from the
 models by :mod:`processor.columns`) and import only the xlsx writers: they run
 in the render workers, which never load pandas or the models.  汇总数据, tens
-of thousands of rows, is streamed by XlsxWriter; the two small tables, with
-merged cells, are built with openpyxl.  Every string from a submission passes
+of thousands of rows, is streamed by XlsxWriter; the two small tables are built
+with openpyxl.  Every string from a submission passes
 through :func:`escape_cell_text` and is written as text.  The bytes are
 deterministic: the document properties carry a timestamp derived from the
 inputs and the zip entries a fixed date, so the same inputs always give the
-same file.
+same file.  No workbook has merged cells: every record is one complete row
+under a frozen, filterable header, so sorting and filtering never blank a cell.
 """
 
 from __future__ import annotations
@@ -102,20 +103,17 @@ def _write_value(ws, row: int, col: int, value, date_format) -> None:
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
 
 def assignment_workbook(context: dict, columns: list[Column], stamp: dt.datetime) -> bytes:
-    """The staff-assignment table (one row per site), merged group/staff cells, flagged rows."""
+    """The staff-assignment table: one complete row per site (group and staff on every row, so a
+    filter or a sort keeps them), flagged rows filled."""
     wb = Workbook()
     ws = wb.active
     ws.title = "分组情况"
-    ws.append([f"{context['year']}年{ASSIGNMENT_TITLE}"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
-    ws.cell(1, 1).font = TITLE_FONT
-    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    _title(ws, f"{context['year']}年{ASSIGNMENT_TITLE}")
     _header(ws, columns, row=2)
     rows = context["rows"]
     for r in rows:
         ws.append([escape_cell_text(_cell_value(r.get(c.key))) for c in columns])
-    first = 3
-    for i, r in enumerate(rows, start=first):
+    for i, r in enumerate(rows, start=3):
         for col in range(1, len(columns) + 1):
             cell = ws.cell(i, col)
             cell.border = BORDER
@@ -124,21 +122,10 @@ def assignment_workbook(context: dict, columns: list[Column], stamp: dt.datetime
                 cell.fill = FLAG_FILL
             if columns[col - 1].date:
                 cell.number_format = DATE_FORMAT
-    _merge_runs(ws, rows, first, col=1, key=lambda r: r["group"])
-    _merge_runs(ws, rows, first, col=2, key=lambda r: (r["group"], r["staff"]))
-    ws.freeze_panes = "A3"
+    _table_view(ws, columns, len(rows))
     ws.page_setup.orientation = "landscape"
     ws.print_title_rows = "2:2"
     return workbook_bytes(wb, stamp)
-
-
-def _merge_runs(ws, rows: list[dict], first: int, *, col: int, key) -> None:
-    start = 0
-    for i in range(1, len(rows) + 1):
-        if i == len(rows) or key(rows[i]) != key(rows[start]):
-            if i - start > 1:
-                ws.merge_cells(start_row=first + start, start_column=col, end_row=first + i - 1, end_column=col)
-            start = i
 
 
 # --- 催报名单 ----------------------------------------------------------------------------------
@@ -148,10 +135,8 @@ def reminder_workbook(context: dict, columns: list[Column], stamp: dt.datetime) 
     ws = wb.active
     ws.title = "催报名单"
     y, m = context["month"].split("-")
-    ws.append([f"{int(y)}年{int(m)}月月报表催报名单"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
-    ws.cell(1, 1).font = TITLE_FONT
-    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    as_of = dt.date.fromisoformat(context["as_of"])
+    _title(ws, f"{int(y)}年{int(m)}月月报表催报名单（逾期天数截至{as_of.year}年{as_of.month}月{as_of.day}日）")
     _header(ws, columns, row=2)
     for r in context["rows"]:
         ws.append([escape_cell_text(_cell_value(r[c.key])) for c in columns])
@@ -159,12 +144,23 @@ def reminder_workbook(context: dict, columns: list[Column], stamp: dt.datetime) 
         if column.date:
             for (cell,) in ws.iter_rows(min_row=3, min_col=col, max_col=col):
                 cell.number_format = DATE_FORMAT
-    ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{len(context['rows']) + 2}"
+    _table_view(ws, columns, len(context["rows"]))
     return workbook_bytes(wb, stamp)
 
 
 # --- plumbing ------------------------------------------------------------------------------------
+
+def _title(ws, text: str) -> None:
+    """The title in A1, not merged across the columns (it overflows into the empty cells)."""
+    ws.append([text])
+    ws.cell(1, 1).font = TITLE_FONT
+
+
+def _table_view(ws, columns: list[Column], count: int) -> None:
+    """Header row 2 frozen and filterable over every record."""
+    ws.freeze_panes = "A3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
+
 
 def _header(ws, columns: list[Column], *, row: int) -> None:
     for col, (_, title, width, _) in enumerate(columns, start=1):

@@ -140,8 +140,13 @@ def test_reminder_and_assignment_workbooks_show_the_ledger_state(filled):
     by_site = {r[3]: r for r in values if r[3]}
     assert by_site["榕城电子"][2] == "榕城区" and by_site["鼓山机械"][2] == "鼓山区"
     assert by_site["榕城电子"][4] == "非公"
-    merged = [str(m) for m in table.merged_cells.ranges]
-    assert any(m.startswith("A3:A") for m in merged)  # 第一组 spans its staff rows
+    # one complete row per record: filtering or sorting never blanks the group or the staff
+    for book in (table, sheet):
+        assert not book.merged_cells.ranges
+        assert book.freeze_panes == "A3" and book.auto_filter.ref.startswith("A2:")
+    assert all(r[0] and r[1] for r in values)
+    assert sum(r[0] == values[0][0] for r in values) > 1  # the group is repeated on its rows, not blank
+    assert "截至" in sheet.cell(1, 1).value
     flagged = [r for r in values if r[8] == "未确定联系示范点"]
     assert len(flagged) == 20 - 2  # every member of the sample roster without a site
 

@@ -143,25 +143,28 @@ def _plain_table(rows):
     return doc, table
 
 
-def _vmerge(table, row, col):
-    el = table.rows[row]._tr.tc_lst[col].find(f"{qn('w:tcPr')}/{qn('w:vMerge')}")
-    return None if el is None else (el.get(qn("w:val")) or "continue")
+def _color(table, row, col):
+    colors = {el.get(qn("w:val")) for el in table.rows[row]._tr.tc_lst[col].iter(qn("w:color"))}
+    return colors.pop() if colors else None
 
 
-def test_merge_repeated_cells_is_hierarchical():
+def test_dim_repeated_cells_is_hierarchical_and_keeps_every_name():
     doc, table = _plain_table([
         ["组别", "人员", "示范点"],
         ["第一组", "陈明", "甲"],
         ["第一组", "陈明", "乙"],
         ["第一组", "林晓华", "丙"],
-        ["第二组", "林晓华", "丁"],  # same name in another group: must not merge across groups
+        ["第二组", "林晓华", "丁"],  # same name in another group: printed dark, a new block
     ])
-    merged = layout.merge_repeated_cells(table, (0, 1))
-    assert merged == 3
-    assert [_vmerge(table, r, 0) for r in range(1, 5)] == ["restart", "continue", "continue", None]
-    assert [_vmerge(table, r, 1) for r in range(1, 5)] == ["restart", "continue", None, None]
-    assert table.rows[2]._tr.tc_lst[1].xpath("string(.)") == ""  # continuation cells are emptied
-    assert table.rows[4].cells[1].text == "林晓华"
+    dimmed = layout.dim_repeated_cells(table, (0, 1))
+    assert dimmed == 3
+    grey = layout.DIM_COLOR
+    assert [_color(table, r, 0) for r in range(1, 5)] == [None, grey, grey, None]
+    assert [_color(table, r, 1) for r in range(1, 5)] == [None, grey, None, None]
+    # every row still reads its group and staff (a page break or a copy never loses them)
+    assert [(r.cells[0].text, r.cells[1].text) for r in table.rows[1:]] == [
+        ("第一组", "陈明"), ("第一组", "陈明"), ("第一组", "林晓华"), ("第二组", "林晓华")]
+    assert table._tbl.find(f".//{qn('w:vMerge')}") is None
 
 
 def test_enforce_east_asian_fonts_uses_the_paragraph_style_font():

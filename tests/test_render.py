@@ -145,24 +145,21 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     assert len(doc.inline_shapes) == 2
 
 
-def test_assignment_table_merges_repeated_group_and_staff_cells(rendered):
+def test_assignment_table_prints_group_and_staff_on_every_row_with_repeats_in_grey(rendered):
     ctx = sample_context("assignment_table")
     doc = Document(rendered["assignment_table"])
     assert doc.sections[0].page_width > doc.sections[0].page_height  # landscape
     table = doc.tables[0]
     rows = table.rows[1:]
     assert len(rows) == len(ctx["rows"])
-    vmerge = [[(tc.find(f"{qn('w:tcPr')}/{qn('w:vMerge')}")) for tc in r._tr.tc_lst[:2]] for r in rows]
-    group_restarts = sum(v[0] is not None and v[0].get(qn("w:val")) == "restart" for v in vmerge)
-    groups_with_several_rows = sum(1 for g in {r["group"] for r in ctx["rows"]}
-                                   if sum(x["group"] == g for x in ctx["rows"]) > 1)
-    assert group_restarts == groups_with_several_rows
-    # python-docx resolves merged cells: every row reads its group and staff
+    # no vertical merge: a block broken by a page would leave the next page without group and name
+    assert table._tbl.find(f".//{qn('w:vMerge')}") is None
     assert [(r.cells[0].text, r.cells[1].text, r.cells[3].text) for r in rows] == [
         (x["group"], x["staff"], x["site"]) for x in ctx["rows"]]
-    # the text itself appears once per merged block
-    first_col_texts = [r._tr.tc_lst[0].xpath("string(.)") for r in rows]
-    assert first_col_texts.count("第一组") == 1
+    # a group's first row is printed dark, its repeats in grey
+    grey = [bool(r._tr.tc_lst[0].findall(f".//{qn('w:color')}")) for r in rows]
+    firsts = [i == 0 or ctx["rows"][i]["group"] != ctx["rows"][i - 1]["group"] for i in range(len(rows))]
+    assert grey == [not first for first in firsts]
     text = _all_text(rendered["assignment_table"])
     assert "刘洋（第三组）" in text and "榕城机电设备公司党支部" in text
 

@@ -202,4 +202,4 @@ def test_reminder_lists_missing_and_returned_units(lb, workspace, roster):
     assert by_unit["闽江区"]["status"] == "已退回待重报" and by_unit["罗源县"]["status"] == "未报送"
     assert "榕城区" not in by_unit and "鼓山区" not in by_unit
     assert by_unit["罗源县"]["overdue_days"] == 21
-    assert c["counts"] == {"due": 12, "submitted": 2, "missing": 9, "rejected": 1}
+    assert c["counts"] == {"due": 12, "submitted": 2, "late": 1, "missing": 9, "rejected": 1}
