@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 from processor import periods as P
 from processor import columns, forkserver, jobs, reports, workbooks
+from processor.faults import checkpoint
 from processor.findings import LedgerData, evaluate
 from processor.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
                               storage_error)
@@ -334,6 +335,7 @@ def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer
         return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
     finally:
         renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
+        checkpoint("consolidate-after-render")  # outputs and manifest written, the last batch not recorded
         recorder.flush()
 
 

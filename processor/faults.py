@@ -2,20 +2,34 @@
 
 ``checkpoint("after-commit")`` kills the process with SIGKILL when the
 environment variable ``PROCESSOR_CRASH_AT`` names that point, so a test can
-stop intake at an exact step and check that a restart leaves everything
-consistent.  Unset (always, in normal operation) it does nothing.
+stop intake (or consolidation) at an exact step and check that a restart leaves
+everything consistent.  ``after-commit:3`` kills the third time the process
+passes that point (the third file), so a test picks its kill points by step and
+count, never by time.  Unset (always, in normal operation) it does nothing.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 
 CRASH_ENV = "PROCESSOR_CRASH_AT"
 POINTS = ("after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
+CONSOLIDATE_POINTS = ("consolidate-after-render",)
+
+_passed: dict[str, int] = {}
+_lock = threading.Lock()
 
 
 def checkpoint(name: str) -> None:
     wanted = os.environ.get(CRASH_ENV)
-    if wanted and wanted == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition(":")
+    if point != name:
+        return
+    with _lock:
+        _passed[name] = _passed.get(name, 0) + 1
+        if _passed[name] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,9 +1,11 @@
 """A per-file time and memory budget for validating untrusted workbooks.
 
 Validation runs in one long-lived child process (started from a fork server, so
-``serve``'s threads are never forked).  The child's address space is capped at
-what it needs at start plus ``intake.memory_mb``; a file that needs more is
-rejected as ``too-large``.  A file that takes longer than ``intake.timeout_seconds``
+``serve``'s threads are never forked; spawned on Windows).  The child's address
+space is capped at what it needs at start plus ``intake.memory_mb``; a file that
+needs more is rejected as ``too-large``.  Only Linux can set that cap (``resource``
+and ``/proc``); elsewhere a file's memory is bounded only by the machine and, at
+the latest, by the time limit.  A file that takes longer than ``intake.timeout_seconds``
 is rejected as ``timeout`` and the child is killed and replaced.  Either way the
 processor itself, and every other file, carries on.
 
@@ -16,10 +18,15 @@ from __future__ import annotations
 
 import logging
 import queue
-import resource
 import signal
+import sys
 import threading
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows: no per-process limits
+    resource = None
 
 from processor import forkserver
 from processor.config import IntakeSettings
@@ -29,6 +36,21 @@ from processor.validate import ValidationResult, validate_file
 log = logging.getLogger("processor.sandbox")
 
 
+_said_uncapped = False
+
+
+def can_cap_memory() -> bool:
+    """Whether this platform can cap a worker's address space (Linux: ``resource`` and ``/proc``);
+    if not, the log says so once."""
+    global _said_uncapped
+    if resource is not None and sys.platform.startswith("linux"):
+        return True
+    if not _said_uncapped:
+        _said_uncapped = True
+        log.warning("本系统不支持限制单个文件的内存用量（intake.memory_mb 不生效），只有处理时限起作用")
+    return False
+
+
 def _vm_bytes() -> int:
     """The process's current virtual size (what RLIMIT_AS counts)."""
     with open("/proc/self/statm") as fh:
@@ -36,6 +58,8 @@ def _vm_bytes() -> int:
 
 
 READY = "ready"
+# how a worker ends when an allocation fails under the cap (Windows has no SIGKILL, and no cap)
+_OUT_OF_MEMORY_EXITS = {-signal.SIGABRT} | ({-signal.SIGKILL} if hasattr(signal, "SIGKILL") else set())
 START_SECONDS = 120
 
 
@@ -43,9 +67,10 @@ class SandboxUnavailable(RuntimeError):
     """The validation process could not start: the machine's fault, not the file's (it stays in the inbox)."""
 
 
-def _worker(conn, roster, rulebook, limits: IntakeSettings) -> None:
-    budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
-    resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) -> None:
+    if cap_memory:  # decided by the parent: the child may be a fresh interpreter (spawn)
+        budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
     conn.send(READY)
     while True:
         try:
@@ -78,7 +103,8 @@ class Sandbox:
     def _start(self) -> None:
         ctx = forkserver.context(["processor.validate"])
         parent, child = ctx.Pipe()
-        self._process = ctx.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits),
+        self._process = ctx.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits,
+                                                          can_cap_memory()),
                                     name="processor-validate", daemon=True)
         self._process.start()
         child.close()
@@ -120,7 +146,7 @@ class Sandbox:
         self._process.join(5)
         code = self._process.exitcode
         self._stop()
-        if code in (-signal.SIGABRT, -signal.SIGKILL):
+        if code in _OUT_OF_MEMORY_EXITS:
             log.warning("文件 %s 超出内存上限，已退回", Path(path).name)
             return _rejected("too-large", detail=f"处理该文件所需内存超过 {self.limits.memory_mb} MB")
         log.warning("读取文件 %s 时校验进程异常退出（%s），已按文件损坏退回", Path(path).name, code)

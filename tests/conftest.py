@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
 from processor.ledger import Ledger
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+WAIT_SECONDS = 60.0  # a bound for a stuck test on a busy machine, never a measurement
+
+
+def wait_until(condition, timeout: float = WAIT_SECONDS, what: str = "条件成立"):
+    """Poll ``condition`` until it returns something true and return that; fail the test after ``timeout``
+    seconds.  Tests wait on what they need to see happen, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"等待超时（{timeout:g} 秒）：{what}")
+        time.sleep(0.02)
+    return value
 
 
 def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
 
-from conftest import make_workspace
+from conftest import make_workspace, wait_until
 from form_helpers import set_cells
 from test_crash_recovery import assert_consistent
 
@@ -23,6 +24,7 @@ from processor.intake import Intake, inbox_files, process_inbox
 from processor.ledger import Ledger
 from processor.roster import workspace_roster
 from processor.samples import fill_form
+from processor.sandbox import Sandbox
 
 MONTH = "2026-10"
 NOW = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -141,19 +143,61 @@ def slow_workbook(path: Path, sheets: int = 4, rows: int = 5000, cols: int = 100
     return path
 
 
+class RecordedValidations:
+    """Wraps an intake's sandbox pool: which validations ended, in order (any validation thread)."""
+
+    def __init__(self, intake: Intake):
+        self.ended: list[str] = []
+        validate = intake.sandboxes.validate
+
+        def recording(path, expected_unit=None):
+            try:
+                return validate(path, expected_unit)
+            finally:
+                self.ended.append(Path(path).name)
+
+        intake.sandboxes.validate = recording
+
+
+def budget_for_this_machine(ws, form: Path, factor: float = 20) -> float:
+    """``factor`` times what validating a valid form takes here and now (median of three, after start-up):
+    the slow workbook takes about a hundred times as long on any machine, a valid form a twentieth."""
+    sandbox = Sandbox(workspace_roster(ws), ws.rulebook, ws.intake)
+    try:
+        sandbox.validate(form)  # starting the worker is not part of any file's budget
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            assert sandbox.validate(form).accepted
+            took.append(time.monotonic() - started)
+    finally:
+        sandbox.close()
+    return factor * statistics.median(took)
+
+
 def test_a_file_over_the_time_budget_holds_up_only_itself(tmp_path):
-    ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("timeout_seconds = 60", "timeout_seconds = 1"))
-    roster = workspace_roster(ws)
-    forms = [(f"{i}.xlsx", fill_form(tmp_path / f"{i}.xlsx", roster=roster, rulebook=ws.rulebook,
+    probe = make_workspace(tmp_path / "probe")
+    roster = workspace_roster(probe)
+    forms = [(f"{i}.xlsx", fill_form(tmp_path / f"{i}.xlsx", roster=roster, rulebook=probe.rulebook,
                                       unit=roster.units[i].name, month=MONTH, seed=i)) for i in range(1, 5)]
+    budget = budget_for_this_machine(probe, forms[0][1])
+    ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("timeout_seconds = 60",
+                                                                      f"timeout_seconds = {budget:.3f}"))
     batch = [("0-slow.xlsx", slow_workbook(tmp_path / "slow.xlsx"))] + forms
     drop_in_order(ws, batch)
 
-    outcomes = process_inbox(ws, now=NOW, jobs=2)
+    intake = Intake(ws, clock=lambda: NOW)
+    validations = RecordedValidations(intake)
+    try:
+        outcomes = intake.process_all(inbox_files(ws), jobs=2)
+    finally:
+        intake.close()
 
     assert [o.name for o in outcomes] == [name for name, _ in batch], "recorded in inbox order"
     assert [p.code for p in outcomes[0].problems] == ["timeout"]
     assert [o.status for o in outcomes] == ["rejected"] + ["accepted"] * 4
+    assert validations.ended.index("1.xlsx") < validations.ended.index("0-slow.xlsx"), \
+        "the next file was validated beside the slow one, not after it"
     assert inbox_files(ws) == []
 
 
@@ -164,17 +208,19 @@ def test_a_file_changed_after_its_validation_is_validated_again(workspace, tmp_p
     drop_in_order(workspace, batch)
     last = workspace.inbox / "3.xlsx"
     broken = set_cells(shutil.copyfile(last, tmp_path / "broken.xlsx"), "组织生活", {"F2": -3})
+    intake = Intake(workspace, clock=lambda: NOW)
+    validations = RecordedValidations(intake)
 
     def after_first(outcome):
         if outcome.name == "0.xlsx":
-            time.sleep(1.0)  # by now the last file has long been validated ahead (as a correct form)
+            wait_until(lambda: "3.xlsx" in validations.ended, what="最后一个文件已提前校验（校验为正确的报表）")
             shutil.copyfile(broken, last)  # the unit sends another version while the file waits its turn
 
-    intake = Intake(workspace, clock=lambda: NOW)
     try:
         outcomes = intake.process_all(inbox_files(workspace), on_done=after_first, jobs=2)
     finally:
         intake.close()
+    assert validations.ended.count("3.xlsx") == 2, "validated ahead, then again after the change"
     assert [o.status for o in outcomes] == ["accepted", "accepted", "accepted", "rejected"]
     with Ledger(workspace.ledger_path) as ledger:
         recorded = ledger.files()[-1]

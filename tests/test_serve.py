@@ -86,6 +86,11 @@ def _receipts(ws) -> list[Path]:
     return [p for p in ws.receipts_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
 
 
+def _nights_started(ws) -> int:
+    log = ws.root / "logs" / "processor.log"
+    return log.read_text(encoding="utf-8").count("开始夜间汇总") if log.exists() else 0
+
+
 def _start(ws, *args, env_extra: dict | None = None, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PROCESSOR_NIGHTLY_EVERY"}
     env.update(env_extra or {})
@@ -162,14 +167,16 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
                       "serve 启动", proc, log)
             _drop_valid_form(ws, tmp_path)
             _wait_for(lambda: _receipts(ws), 60, "回执", proc, log)
-            # A night that ran before the form arrived may already have mailed empty reports; the first
-            # complete night after the receipt mails the reports with the form's data …
-            nights = lambda: (ws.root / "logs" / "processor.log").read_text(encoding="utf-8").count("夜间汇总完成")
-            after_receipt = nights()
-            _wait_for(lambda: nights() >= after_receipt + 2 and inbox.messages, 180, "夜间汇总后的邮件", proc, log)
+            # Nights never overlap (consolidate, then send, under one lock): once a night has started,
+            # every earlier night's mail has been sent in full — counting before that could miss one in
+            # flight.  A night that ran before the form arrived may already have mailed empty reports;
+            # the first night started after the receipt mails the reports with the form's data …
+            after_receipt = _nights_started(ws)
+            _wait_for(lambda: _nights_started(ws) >= after_receipt + 2, 180, "夜间汇总后的邮件", proc, log)
             sent = len(inbox.messages)
+            assert sent >= 1
             # … and later nights, with nothing new, mail nothing again.
-            _wait_for(lambda: nights() >= after_receipt + 4, 60, "又两次夜间汇总", proc, log)
+            _wait_for(lambda: _nights_started(ws) >= after_receipt + 4, 180, "又两次夜间汇总", proc, log)
         finally:
             code = _terminate(proc)
         assert code == 0, log.read_text(encoding="utf-8", errors="replace")

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import wait_until
 from watchdog.events import FileSystemEventHandler
 
-from processor.watch import (InboxWatcher, StabilityTracker, is_candidate, scan_inbox, settled_files,
-                             zip_is_complete)
+from processor.watch import (InboxWatcher, StabilityTracker, file_signature, is_candidate, scan_inbox,
+                             settled_files, zip_is_complete)
 
 MODES = ["inotify", "polling"]
 FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)
@@ -61,13 +62,34 @@ class Intake:
             return [name for name, _ in self.calls]
 
 
-def wait_until(condition, timeout: float = 10.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
+class Clock:
+    """The watcher's clock, moved only by the test: stability windows and retry pauses then
+    depend on what the test did, not on how fast a busy machine ran it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def settle(watcher: InboxWatcher, passes: int = 2) -> None:
+    """Wait until the watcher has made ``passes`` more complete passes: whatever it was going to
+    hand over by now, it has."""
+    target = watcher.passes + passes + 1  # the pass under way may have started before the change
+    wait_until(lambda: watcher.passes >= target, what="监视程序再完成几轮检查")
+
+
+def seen(watcher: InboxWatcher, path: Path) -> None:
+    """Wait until the watcher tracks ``path`` at its current size and times."""
+    def tracked_as_on_disk() -> bool:
+        now = file_signature(path)
+        return now is not None and watcher.tracker.signature(path) == now
+
+    wait_until(tracked_as_on_disk, what=f"监视程序看到 {path.name} 的当前状态")
 
 
 @contextlib.contextmanager
@@ -80,13 +102,29 @@ def running(watcher: InboxWatcher):
         yield watcher
     finally:
         stop.set()
-        thread.join(timeout=10)
+        thread.join(timeout=60)
         assert not thread.is_alive(), "watcher loop did not stop"
 
 
 def make_watcher(inbox: Path, handle, mode: str, **overrides) -> InboxWatcher:
+    """A watcher that also counts its completed passes and keeps every event it received."""
     options = {**FAST, **overrides}
-    return InboxWatcher(inbox, handle, polling=(mode == "polling"), **options)
+    watcher = InboxWatcher(inbox, handle, polling=(mode == "polling"), **options)
+    watcher.passes, watcher.received = 0, []
+    run_pending, record_event = watcher.run_pending, watcher._record_event
+
+    def counted() -> int:
+        try:
+            return run_pending()
+        finally:
+            watcher.passes += 1
+
+    def recorded(event) -> None:
+        watcher.received.append(event)
+        record_event(event)
+
+    watcher.run_pending, watcher._record_event = counted, recorded
+    return watcher
 
 
 @pytest.fixture
@@ -116,10 +154,10 @@ def test_workbook_copied_slowly_is_handled_once_when_complete(inbox, tmp_path, m
     # check keeps the half-copied workbook from being handed over.
     data = workbook_bytes()
     intake = Intake(tmp_path / "done")
-    with running(make_watcher(inbox, intake, mode, stable_seconds=0.3)):
+    with running(make_watcher(inbox, intake, mode, stable_seconds=0.3)) as watcher:
         slow_copy(inbox / "某县.xlsx", data, chunks=4, pause=0.5)
-        assert wait_until(lambda: intake.calls, timeout=10)
-        time.sleep(0.3)
+        wait_until(lambda: intake.calls, what="处理复制完的文件")
+        settle(watcher)
     assert len(intake.calls) == 1
     name, seen = intake.calls[0]
     assert name == "某县.xlsx"
@@ -128,12 +166,25 @@ def test_workbook_copied_slowly_is_handled_once_when_complete(inbox, tmp_path, m
 
 @pytest.mark.parametrize("mode", MODES)
 def test_non_zip_file_copied_slowly_waits_for_stable_size(inbox, tmp_path, mode):
+    # Pauses between parts are SHORTER than the stability window (on the watcher's clock): every
+    # part restarts the window, and only the whole file is handed over.
     data = os.urandom(200_000)
     intake = Intake(tmp_path / "done")
-    with running(make_watcher(inbox, intake, mode, stable_seconds=0.8)):
-        slow_copy(inbox / "旧格式.xls", data, chunks=4, pause=0.25)
-        assert wait_until(lambda: intake.calls, timeout=10)
-        time.sleep(0.3)
+    clock = Clock()
+    with running(make_watcher(inbox, intake, mode, stable_seconds=0.75, clock=clock)) as watcher:
+        target = watcher.inbox / "旧格式.xls"
+        size = -(-len(data) // 4)
+        with open(target, "wb") as fh:
+            for start in range(0, len(data), size):
+                fh.write(data[start:start + size])
+                fh.flush()
+                seen(watcher, target)
+                clock.advance(0.5)
+                settle(watcher)
+                assert intake.calls == [], "a part was handed over before the copy finished"
+        clock.advance(0.5)  # quiet for a whole window now
+        wait_until(lambda: intake.calls, what="处理复制完的文件")
+        settle(watcher)
     assert [(n, d == data) for n, d in intake.calls] == [("旧格式.xls", True)]
 
 
@@ -146,8 +197,8 @@ def test_many_events_for_one_file_give_one_call(inbox, tmp_path):
                 fh.write(data[start:start + 1000])
                 fh.flush()
         os.utime(inbox / "多次写入.xlsx")
-        assert wait_until(lambda: intake.calls, timeout=5)
-        time.sleep(0.8)
+        wait_until(lambda: intake.calls, what="处理文件")
+        settle(watcher)
         assert watcher.events_seen >= 3
     assert intake.names() == ["多次写入.xlsx"]
 
@@ -158,18 +209,21 @@ def test_close_after_write_fast_path_for_complete_workbooks(inbox, tmp_path):
     # well before the 3 s stability window.
     data = workbook_bytes()
     intake = Intake(tmp_path / "done")
-    watcher = make_watcher(inbox, intake, "inotify", stable_seconds=3.0, close_settle_seconds=0.2)
+    clock = Clock()
+    watcher = make_watcher(inbox, intake, "inotify", stable_seconds=3.0, close_settle_seconds=0.2, clock=clock)
     with running(watcher):
-        target = inbox / "快速.xlsx"
+        target = watcher.inbox / "快速.xlsx"
         size = -(-len(data) // 4)
         for start in range(0, len(data), size):
+            assert intake.calls == [], "a half workbook was handed over"
             with open(target, "ab") as fh:
                 fh.write(data[start:start + size])
-            time.sleep(0.3)
-        finished = time.monotonic()
-        assert wait_until(lambda: intake.calls, timeout=5)
-        assert time.monotonic() - finished < 2.0
-        time.sleep(0.3)
+            seen(watcher, target)
+            clock.advance(0.25)  # longer than close_settle_seconds, far shorter than stable_seconds
+            settle(watcher)
+        # 0.25 s of quiet after the last close: only the fast path can have handed it over
+        wait_until(lambda: intake.calls, what="快速通道处理写完并关闭的工作簿")
+        settle(watcher)
     assert len(intake.calls) == 1 and intake.calls[0][1] == data
 
 
@@ -183,7 +237,7 @@ def test_lock_temp_and_hidden_files_are_ignored(inbox, tmp_path, mode):
     outside = tmp_path / "outside"
     outside.mkdir()
     (inbox / "linked-folder").symlink_to(outside, target_is_directory=True)
-    with running(make_watcher(inbox, intake, mode)):
+    with running(make_watcher(inbox, intake, mode)) as watcher:
         (outside / "外面的.xlsx").write_bytes(workbook_bytes(rows=5))
         (inbox / "链接.xlsx").symlink_to(outside / "外面的.xlsx")
         for name in ("~$某县.xlsx", ".~lock.某县.xlsx#", "某县.tmp", ".隐藏.xlsx", ".tmp-abc.xlsx",
@@ -191,25 +245,28 @@ def test_lock_temp_and_hidden_files_are_ignored(inbox, tmp_path, mode):
             (inbox / name).write_bytes(workbook_bytes(rows=5))
         (inbox / ".git" / "藏在隐藏目录.xlsx").write_bytes(workbook_bytes(rows=5))
         (inbox / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
-        assert wait_until(lambda: intake.calls, timeout=5)
-        time.sleep(0.7)
+        wait_until(lambda: intake.calls, what="处理文件")
+        settle(watcher)  # the ignored files, written first, were as stable as this one
     assert intake.names() == ["某县.xlsx"]
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_file_in_per_unit_subfolder_is_seen(inbox, tmp_path, mode):
     intake = Intake(tmp_path / "done")
-    with running(make_watcher(inbox, intake, mode)):
-        unit = inbox / "某某县委组织部"
+    with running(make_watcher(inbox, intake, mode)) as watcher:
+        unit = watcher.inbox / "某某县委组织部"
         unit.mkdir()
-        time.sleep(0.3)
+        # an empty folder first, its file later (the folder is watched before its event is delivered)
+        wait_until(lambda: any(e.is_directory and Path(os.fsdecode(e.src_path)) == unit for e in watcher.received),
+                   what="监视程序收到新文件夹的事件")
         (unit / "2025年3月.xlsx").write_bytes(workbook_bytes(rows=5))
         # and a unit folder created with its file already inside, moved in at once
         staged = tmp_path / "另一个县"
         staged.mkdir()
         (staged / "月报.xlsx").write_bytes(workbook_bytes(rows=5))
         os.replace(staged, inbox / "另一个县")
-        assert wait_until(lambda: len(intake.calls) >= 2, timeout=6)
+        wait_until(lambda: len(intake.calls) >= 2, what="处理两个文件夹里的文件")
+        settle(watcher)
     assert sorted(intake.names()) == ["2025年3月.xlsx", "月报.xlsx"]
 
 
@@ -219,8 +276,9 @@ def test_backlog_present_at_start_is_processed(inbox, tmp_path, mode):
     (inbox / "某县").mkdir()
     (inbox / "某县" / "早到的2.xlsx").write_bytes(workbook_bytes(rows=5))
     intake = Intake(tmp_path / "done")
-    with running(make_watcher(inbox, intake, mode)):
-        assert wait_until(lambda: len(intake.calls) >= 2, timeout=5)
+    with running(make_watcher(inbox, intake, mode)) as watcher:
+        wait_until(lambda: len(intake.calls) >= 2, what="处理积压的文件")
+        settle(watcher)
     assert sorted(intake.names()) == ["早到的.xlsx", "早到的2.xlsx"]
 
 
@@ -230,7 +288,7 @@ def test_periodic_rescan_finds_files_whose_events_were_lost(inbox, tmp_path):
     with running(watcher):
         watcher.observer.unschedule_all()      # from now on no event arrives at all
         (inbox / "丢了事件.xlsx").write_bytes(workbook_bytes(rows=5))
-        assert wait_until(lambda: intake.calls, timeout=5)
+        wait_until(lambda: intake.calls, what="定期全盘扫描找到文件")
     assert intake.names() == ["丢了事件.xlsx"]
 
 
@@ -241,21 +299,33 @@ def test_periodic_rescan_finds_files_whose_events_were_lost(inbox, tmp_path):
 def test_handle_that_raises_does_not_kill_the_watcher(inbox, tmp_path, mode):
     intake = Intake(tmp_path / "done", fail_names=("坏的.xlsx",))
     errors: list[tuple[str, str]] = []
-    watcher = make_watcher(inbox, intake, mode, retry_seconds=0.3,
+    clock = Clock()
+    watcher = make_watcher(inbox, intake, mode, retry_seconds=0.25, clock=clock,
                            on_error=lambda path, exc: errors.append((path.name, str(exc))))
+    failing_calls = lambda: intake.names().count("坏的.xlsx")  # noqa: E731
     with running(watcher):
-        (inbox / "坏的.xlsx").write_bytes(workbook_bytes(rows=5))
-        assert wait_until(lambda: errors, timeout=5)
-        (inbox / "好的.xlsx").write_bytes(workbook_bytes(rows=5))
-        assert wait_until(lambda: "好的.xlsx" in intake.names(), timeout=5)
-        time.sleep(0.8)
+        bad, good = watcher.inbox / "坏的.xlsx", watcher.inbox / "好的.xlsx"
+        bad.write_bytes(workbook_bytes(rows=5))
+        seen(watcher, bad)
+        clock.advance(0.5)                      # stable: handed over, fails (retry after 0.25 s)
+        wait_until(lambda: errors, what="处理失败的回调")
+        good.write_bytes(workbook_bytes(rows=5))
+        seen(watcher, good)
+        clock.advance(0.5)                      # the good file is stable; the bad one is due again
+        wait_until(lambda: "好的.xlsx" in intake.names() and failing_calls() == 2, what="处理好的文件并重试坏的")
+        # The failing file stays in the inbox and is retried with growing pauses
+        # (0.25 s, 0.5 s, 1 s …), not on every loop tick.
+        for pause in (0.5, 1.0):
+            clock.advance(pause - 0.125)
+            settle(watcher)
+            assert failing_calls() == 2 + (pause > 0.5), "retried before its pause was over"
+            clock.advance(0.125)
+            wait_until(lambda: failing_calls() == 3 + (pause > 0.5), what="暂停结束后重试")
+        settle(watcher)
     assert errors[0] == ("坏的.xlsx", "暂时无法处理 坏的.xlsx")
     assert (tmp_path / "done" / "好的.xlsx").exists()
-    # The failing file stays in the inbox and is retried with growing pauses
-    # (0.3 s, 0.6 s, 1.2 s ...), not on every loop tick.
-    failing_calls = intake.names().count("坏的.xlsx")
-    assert 2 <= failing_calls <= 4
-    assert (inbox / "坏的.xlsx").exists()
+    assert failing_calls() == 4
+    assert bad.exists()
 
 
 def test_changed_file_is_retried_at_once_despite_backoff(inbox, tmp_path):
@@ -263,11 +333,11 @@ def test_changed_file_is_retried_at_once_despite_backoff(inbox, tmp_path):
     watcher = make_watcher(inbox, intake, "inotify", retry_seconds=60, on_error=lambda p, e: None)
     with running(watcher):
         (inbox / "修改.xlsx").write_bytes(workbook_bytes(rows=5, tag="A"))
-        assert wait_until(lambda: intake.calls, timeout=5)
+        wait_until(lambda: intake.calls, what="处理文件")
         intake.fail_names = ()
         fixed = workbook_bytes(rows=5, tag="B")
         (inbox / "修改.xlsx").write_bytes(fixed)
-        assert wait_until(lambda: len(intake.calls) == 2, timeout=5)
+        wait_until(lambda: len(intake.calls) == 2, what="立即处理修改后的文件")
     assert intake.calls[1][1] == fixed
     assert (tmp_path / "done" / "修改.xlsx").read_bytes() == fixed
 
@@ -286,11 +356,11 @@ def test_dead_observer_thread_is_restarted(inbox, tmp_path):
         # The classic watchdog failure: an exception in an event handler kills the thread.
         first.schedule(_Boom(), str(inbox), recursive=False)
         (inbox / "触发.txt").write_text("x")
-        assert wait_until(lambda: not first.is_alive(), timeout=5)
-        assert wait_until(lambda: watcher.restarts >= 1, timeout=5)
+        wait_until(lambda: not first.is_alive(), what="监视线程因异常停止")
+        wait_until(lambda: watcher.restarts >= 1, what="监视线程被重新启动")
         assert watcher.observer is not first and watcher.observer.is_alive()
         (inbox / "重启之后.xlsx").write_bytes(workbook_bytes(rows=5))   # rescan is hourly: needs events
-        assert wait_until(lambda: "重启之后.xlsx" in intake.names(), timeout=5)
+        wait_until(lambda: "重启之后.xlsx" in intake.names(), what="重启后处理新文件")
     assert sorted(intake.names()) == ["触发.txt", "重启之后.xlsx"]
 
 
@@ -380,7 +450,7 @@ def test_settled_files_for_one_pass_leaves_copies_in_progress(inbox, tmp_path):
 
 
 WATCH_SCRIPT = textwrap.dedent("""
-    import os, sys, threading, time
+    import os, sys, threading
     from pathlib import Path
     from processor.lock import WorkspaceLock, install_signal_handlers
     from processor.watch import InboxWatcher
@@ -392,7 +462,7 @@ WATCH_SCRIPT = textwrap.dedent("""
     def handle(path):
         print("handling", path.name, flush=True)
         data = path.read_bytes()
-        time.sleep(1.0)                       # a slow file: SIGTERM arrives meanwhile
+        stop.wait(60)                         # a slow file: SIGTERM arrives meanwhile
         (done / path.name).write_bytes(data)
         path.unlink()
         print("handled", path.name, flush=True)
@@ -419,7 +489,7 @@ def test_sigterm_finishes_current_file_and_exits_zero(tmp_path):
         (tmp_path / "inbox" / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
         assert proc.stdout.readline().strip() == "handling 某县.xlsx"
         proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=10)
+        rest, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -438,7 +508,7 @@ def test_sigint_when_idle_exits_zero(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=10)
+        rest, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

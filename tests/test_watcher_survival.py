@@ -79,10 +79,10 @@ def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_worksp
     fill_form(valid, roster=sample_roster(), rulebook=ws.rulebook, unit=sample_roster().units[5].name,
               month=f"{ws.rulebook.year}-10", seed=42)
     shutil.copyfile(valid, ws.inbox / valid.name)
-    row = wait_for(lambda: recorded(ws).get(valid.name), 30, "the valid file's receipt", watcher)
+    row = wait_for(lambda: recorded(ws).get(valid.name), 120, "the valid file's receipt", watcher)
     assert row["status"] == "accepted"
     receipt = wait_for(lambda: (ws.outbox / row["receipt_path"]).is_file() and ws.outbox / row["receipt_path"]
-                       if row["receipt_path"] else recorded(ws)[valid.name]["receipt_path"], 10, "the receipt")
+                       if row["receipt_path"] else recorded(ws)[valid.name]["receipt_path"], 60, "the receipt")
     assert watcher.poll() is None, "the watcher must still be running"
 
     rows = recorded(ws)
@@ -109,7 +109,8 @@ def test_a_file_still_being_copied_is_taken_once_complete(fast_workspace, watche
             fh.flush()
             time.sleep(0.5 if k < 4 else 0.1)
         # a pause longer than stable_seconds with a half-written file: must not be rejected
-    row = wait_for(lambda: recorded(ws).get(valid.name), 30, "the copied file", watcher)
+    row = wait_for(lambda: recorded(ws).get(valid.name), 120, "the copied file", watcher)
     assert row["status"] == "accepted"
-    time.sleep(1)
+    # once it has left the inbox nothing can record it again
+    wait_for(lambda: not target.exists(), 60, "the file to leave the inbox", watcher)
     assert [r["status"] for r in recorded(ws).values()] == ["accepted"]
