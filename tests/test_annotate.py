@@ -69,7 +69,7 @@ def test_submitters_values_are_kept(tmp_path):
     assert isinstance(after[("联系指导记录", "A2")], dt.datetime)
 
 
-def test_values_written_into_the_list_are_escaped(tmp_path):
+def test_formula_like_values_in_the_list_read_as_typed_and_stay_text(tmp_path):
     def change(wb):
         cell = wb["联系指导记录"]["D4"]
         cell.value, cell.data_type = "=1+1", "s"  # text that a spreadsheet would take for a formula
@@ -77,8 +77,9 @@ def test_values_written_into_the_list_are_escaped(tmp_path):
     result = validate(form)
     dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
     ws = load_workbook(dest)[LIST_TITLE]
-    shown = [c.value for row in ws.iter_rows(min_row=2) for c in row if c.value and "1+1" in str(c.value)]
-    assert shown and all(not str(v).startswith("=") for v in shown)
+    shown = [c for row in ws.iter_rows(min_row=2) for c in row if c.value and str(c.value).endswith("1+1")]
+    assert [c.value for c in shown] == ["=1+1"], "no apostrophe added to what the clerk typed"
+    assert all(c.data_type == "s" and c.quotePrefix for c in shown), "kept as text, never evaluated"
 
 
 def test_unreadable_source_gives_no_copy(tmp_path):
