@@ -87,3 +87,16 @@ def test_unreadable_source_gives_no_copy(tmp_path):
     path.write_bytes(b"not a workbook")
     assert write_annotated_copy(path, [], tmp_path / "out.xlsx") is None
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_every_sheet_of_the_annotated_copy_prints_one_page_wide_with_its_header(tmp_path):
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), _break)
+    dest = write_annotated_copy(form, list(validate(form).problems), tmp_path / "批注.xlsx")
+    wb = load_workbook(dest)
+    for ws in wb.worksheets:
+        assert (ws.page_setup.orientation, ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == ("landscape", 1, 0)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    problems = wb[LIST_TITLE]
+    assert problems.print_title_rows.replace("$", "") == "1:1"
+    long_rows = [r for r in range(2, problems.max_row + 1) if len(str(problems.cell(r, 5).value)) > 40]
+    assert long_rows and all(problems.row_dimensions[r].height for r in long_rows), "wrapped messages show whole"
