@@ -98,13 +98,6 @@ def test_an_xls_with_macros_is_still_refused(tmp_path):
     assert [p.code for p in validate(path).problems] == ["macro-enabled"]
 
 
-def test_an_encrypted_workbook_is_still_refused_not_read_as_xls(tmp_path):
-    path = tmp_path / "月报表.xls"
-    path.write_bytes(ole_file({"EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00" + bytes(200),
-                               "EncryptedPackage": bytes(1024)}))
-    assert [p.code for p in validate(path).problems] == ["encrypted"]
-
-
 def test_an_ods_with_basic_macros_is_still_refused(converted, tmp_path):
     path = tmp_path / "月报表.ods"
     with zipfile.ZipFile(converted[("ods", "valid")]) as zin, zipfile.ZipFile(path, "w") as zout:
