@@ -2,14 +2,16 @@
 
 It is the submitter's own workbook (values untouched) with every cell that
 has an error filled red and carrying a comment, and a first sheet 错误清单
-listing every problem with a hyperlink to its cell.
+listing every problem with a hyperlink to its cell.  A form sent as .xls or
+.ods comes back as .xlsx holding its values.  Every sheet prints landscape,
+one page wide, with its header row repeated.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -17,12 +19,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from processor.errors import Problem
-from processor.excel_safety import escape_cell_text, strip_xml_illegal
+from processor.excel_safety import set_cell, strip_xml_illegal
 from processor.fsutil import atomic_path
+from processor.readers import XLSX, RawWorkbook, file_format, read_workbook
+from processor.template import fit_row_heights, print_setup
 
 LIST_TITLE = "错误清单"
 LIST_HEADER = ("位置", "工作表", "列", "填写内容", "问题", "修改方法")
-LIST_WIDTHS = (18, 14, 16, 20, 60, 40)
+LIST_WIDTHS = (16, 12, 14, 16, 50, 30)  # about one landscape A4 page wide
 ERROR_FILL = PatternFill("solid", fgColor="FF9999")
 HEADER_FILL = PatternFill("solid", fgColor="F4B084")
 COMMENT_AUTHOR = "报表校验"
@@ -40,15 +44,32 @@ def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | 
     if any(p.code in UNOPENED_CODES for p in problems):
         return None
     try:
-        wb = load_workbook(src)
+        wb = load_workbook(src) if file_format(src) == XLSX else _values_workbook(read_workbook(src))
     except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
         return None
     _defuse_formulas(wb)
     _mark_cells(wb, problems)
     _problem_list(wb, problems)
+    for ws in wb.worksheets:
+        print_setup(ws)
     with atomic_path(Path(dest)) as tmp:
         wb.save(tmp)
     return Path(dest)
+
+
+def _values_workbook(book: RawWorkbook):
+    """An .xls or .ods form as an xlsx workbook of its cell values (what the clerk typed)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in book.sheets.values():
+        ws = wb.create_sheet(sheet.name[:31])
+        for r, row in enumerate(sheet.rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None and value != "":
+                    set_cell(ws.cell(r, c), value)
+        if sheet.hidden:
+            ws.sheet_state = "hidden"
+    return wb
 
 
 def _defuse_formulas(wb) -> None:
@@ -70,7 +91,7 @@ def _mark_cells(wb, problems: list[Problem]) -> None:
     for (sheet, cell), messages in notes.items():
         target = _writable(wb[sheet], wb[sheet][cell])
         target.fill = ERROR_FILL
-        text = escape_cell_text("\n".join(messages))
+        text = strip_xml_illegal("\n".join(messages))  # a comment is never evaluated
         comment = Comment(text, COMMENT_AUTHOR)
         comment.width, comment.height = 320, 40 + 40 * len(messages)
         target.comment = comment
@@ -98,13 +119,14 @@ def _problem_list(wb, problems: list[Problem]) -> None:
         values = (p.location or "（整个文件）", p.sheet or "", p.column or "", _shown(p.value),
                   ("" if p.is_error else "【提示】") + p.message, p.hint)
         for col, value in enumerate(values, start=1):
-            cell = ws.cell(row, col, escape_cell_text(value))
+            cell = set_cell(ws.cell(row, col), value)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         if p.sheet in wb.sheetnames:
             link = ws.cell(row, 1)
             link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{p.sheet}'!{p.cell or 'A1'}",
                                        display=link.value)
             link.font = Font(color="0563C1", underline="single")
+    fit_row_heights(ws, first_row=2)
     wb.active = 0
 
 

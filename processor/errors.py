@@ -55,6 +55,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         _t("extra-column", "多余的列", "工作表“{sheet}”的列“{column}”（{cell}）不属于模板，已忽略。",
            "如需补充说明，请填在“备注”等列中。", WARNING),
         _t("renamed-sheet", "工作表名称不一致", "工作表“{found}”已按“{sheet}”读取。", "", WARNING),
+        _t("other-format", "不是 xlsx 格式", "文件是{detected}，已读取其中的数据；但这种格式不保留模板的下拉列表和输入提示。",
+           "下次请用企业组下发的模板填写，并保存为 Excel 工作簿（*.xlsx）。", WARNING),
+        _t("previous-template", "旧版模板", "本表使用旧版模板（版本 {found}），已按当前版本 {expected} 读取：{detail}。",
+           "下次请使用新版模板填写（新版表头和输入提示更清楚）。", WARNING),
         # --- cell level -------------------------------------------------------
         _t("required-cell", "必填项为空", "“{column}”为必填项，{cell} 为空。", "请填写该单元格。"),
         _t("type-error", "格式不正确", "“{column}”应为{expected}，{cell} 填的是“{value}”。", "请按{expected}填写。"),

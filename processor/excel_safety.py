@@ -3,11 +3,18 @@
 A submitter's text such as ``=HYPERLINK(...)`` or ``=cmd|' /C calc'!A0`` must
 never become a live formula in a workbook the office opens, and control
 characters must never break the XML of a generated document.
+
+Such text is written as a string cell carrying the quote-prefix style (what
+Excel stores when someone types ``'=1+1``): the reader sees ``=1+1`` or
+``+86 591 …`` exactly as submitted, and Excel, WPS and LibreOffice keep it as
+text even when the cell is edited.  No apostrophe is added to the text itself.
 """
 
 from __future__ import annotations
 
 import re
+
+from openpyxl.cell.cell import Cell
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -18,18 +25,32 @@ def strip_xml_illegal(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def escape_cell_text(value):
-    """Make a value safe to write into a generated worksheet cell.
+def formula_like(value) -> bool:
+    """True for a string a spreadsheet would take for a formula (plain numbers such as -3 are not)."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _is_plain_number(value)
 
-    Strings that a spreadsheet would treat as a formula get a leading
-    apostrophe-like quote prefix; numbers and dates pass through unchanged.
-    """
-    if not isinstance(value, str):
-        return value
-    text = strip_xml_illegal(value)
-    if text.startswith(FORMULA_TRIGGERS) and not _is_plain_number(text):
-        return "'" + text
-    return text
+
+def cell_text(value):
+    """A value ready for a cell: strings lose XML-illegal characters; numbers and dates pass unchanged.
+
+    Only for writers that store strings as text whatever they start with (XlsxWriter's
+    ``write_string``); openpyxl writers use :func:`set_cell` / :func:`append_row`."""
+    return strip_xml_illegal(value) if isinstance(value, str) else value
+
+
+def set_cell(cell, value):
+    """Write ``value`` into an openpyxl cell; formula-like text stays text, shown as typed."""
+    value = cell_text(value)
+    cell.value = value
+    if formula_like(value):
+        cell.data_type = "s"  # after the assignment, which makes "=…" a formula
+        cell.quotePrefix = True
+    return cell
+
+
+def append_row(ws, values) -> None:
+    """``ws.append`` for untrusted values (see :func:`set_cell`)."""
+    ws.append([set_cell(Cell(ws), v) if formula_like(v) else cell_text(v) for v in values])
 
 
 def _is_plain_number(text: str) -> bool:

@@ -6,6 +6,11 @@ workbooks are refused, and the zip directory is checked against size and
 compression-ratio limits before anything is decompressed.  XML parts are
 scanned with defusedxml for DOCTYPE/ENTITY declarations.  Only then are cell
 values read, with python-calamine (no formula evaluation: cached results only).
+
+Besides .xlsx, a form saved as Excel 97-2003 (.xls, an OLE container with a
+``Workbook``/``Book`` stream) or OpenDocument (.ods) is read for its values;
+an encrypted workbook is an OLE container too, told apart by its
+``EncryptionInfo``/``EncryptedPackage`` streams.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ RATIO_MIN_BYTES = 1 << 20  # tiny parts compress very well legitimately; judge t
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 MB = 1 << 20
 PROLOG_CHUNK = 1024
+XLSX, XLS, ODS = "xlsx", "xls", "ods"
+# What a clerk is told a readable non-xlsx file is (the warning that dropdowns and prompts were lost).
+FORMAT_NAMES = {XLS: "Excel 97-2003 工作簿（.xls）", ODS: "OpenDocument 电子表格（.ods）"}
+OLE_MACRO_STREAMS = {"_vba_project_cur", "macros", "_vba_project"}
+ODS_MACRO_FOLDERS = ("Basic/", "Scripts/")
 
 
 class FileRejected(Exception):
@@ -53,6 +63,7 @@ class RawSheet:
 @dataclass
 class RawWorkbook:
     sheets: dict[str, RawSheet]
+    format: str = XLSX  # XLSX, XLS or ODS
 
     @property
     def names(self) -> list[str]:
@@ -60,7 +71,8 @@ class RawWorkbook:
 
 
 def check_file(path: Path | str, limits: IntakeSettings | None = None) -> Problem | None:
-    """Return the file-level problem that rejects ``path``, or None if it is a plain xlsx."""
+    """Return the file-level problem that rejects ``path``, or None if its values can be read
+    (a plain .xlsx, .xls or .ods)."""
     try:
         _check(Path(path), limits or IntakeSettings())
     except FileRejected as exc:
@@ -68,20 +80,26 @@ def check_file(path: Path | str, limits: IntakeSettings | None = None) -> Proble
     return None
 
 
+def file_format(path: Path | str, limits: IntakeSettings | None = None) -> str:
+    """XLSX, XLS or ODS, after the same checks as :func:`read_workbook`.  Raises :class:`FileRejected`."""
+    return _check(Path(path), limits or IntakeSettings())
+
+
 def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> RawWorkbook:
     """Sniff, then read every sheet's values.  Raises :class:`FileRejected`."""
     path, limits = Path(path), limits or IntakeSettings()
-    _check(path, limits)
+    fmt = _check(path, limits)
     try:
-        book = _open_book(path)
-        sheets = {}
-        for meta in book.sheets_metadata:
-            sheet = book.get_sheet_by_name(meta.name)
-            _check_dimensions(meta.name, sheet, limits)
-            rows = sheet.to_python(skip_empty_area=False)
-            hidden = str(meta.visible).rsplit(".", 1)[-1] != "Visible"
-            sheets[meta.name] = RawSheet(meta.name, rows, hidden, list(sheet.merged_cell_ranges or []))
-        return RawWorkbook(sheets)
+        with open(path, "rb") as fh:  # from the content, not the name: a .xls renamed .xlsx is still read
+            book = calamine.CalamineWorkbook.from_filelike(fh)
+            sheets = {}
+            for meta in book.sheets_metadata:
+                sheet = book.get_sheet_by_name(meta.name)
+                _check_dimensions(meta.name, sheet, limits)
+                rows = sheet.to_python(skip_empty_area=False)
+                hidden = str(meta.visible).rsplit(".", 1)[-1] != "Visible"
+                sheets[meta.name] = RawSheet(meta.name, rows, hidden, list(sheet.merged_cell_ranges or []))
+        return RawWorkbook(sheets, fmt)
     except FileRejected:
         raise
     except calamine.PasswordError:
@@ -90,15 +108,6 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
         raise  # the memory budget is enforced by the caller (processor.sandbox)
     except Exception as exc:  # calamine raises several error types for broken parts
         raise FileRejected(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}）")) from None
-
-
-def _open_book(path: Path):
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:  # a GBK file name: calamine takes only UTF-8 paths, so hand it the open file
-        with open(path, "rb") as fh:
-            return calamine.CalamineWorkbook.from_filelike(fh)
-    return calamine.CalamineWorkbook.from_path(str(path))
 
 
 def _check_dimensions(name: str, sheet, limits: IntakeSettings) -> None:
@@ -112,7 +121,7 @@ def _check_dimensions(name: str, sheet, limits: IntakeSettings) -> None:
                                    detail=f"工作表“{name}”有 {cols} 列，超过上限 {limits.max_columns} 列"))
 
 
-def _check(path: Path, limits: IntakeSettings) -> None:
+def _check(path: Path, limits: IntakeSettings) -> str:
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -124,15 +133,14 @@ def _check(path: Path, limits: IntakeSettings) -> None:
     if size > limits.max_file_mb * MB:
         raise FileRejected(problem("too-large", detail=f"文件大小 {size / MB:.1f} MB，超过上限 {limits.max_file_mb:g} MB"))
     if head.startswith(OLE_MAGIC):
-        _check_ole(path)
+        return _check_ole(path)
     if head.startswith(ZIP_MAGICS):
-        _check_zip(path, limits)
-        return
+        return _check_zip(path, limits)
     raise FileRejected(problem("not-xlsx", detected=_describe_other(path, head)))
 
 
-def _check_ole(path: Path) -> None:
-    """OLE compound files: encrypted OOXML, legacy .xls/.et, .doc …"""
+def _check_ole(path: Path) -> str:
+    """OLE compound files: encrypted OOXML, legacy .xls (read), .et, .doc …"""
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(s).lower() for s in ole.listdir(streams=True, storages=True)}
@@ -143,7 +151,9 @@ def _check_ole(path: Path) -> None:
     if path.suffix.lower() == ".et":
         detected = "WPS 表格专用格式（.et）"
     elif {"workbook", "book"} & streams:
-        detected = "Excel 97-2003 工作簿（.xls，BIFF 格式）"
+        if any(part in OLE_MACRO_STREAMS for s in streams for part in s.split("/")):
+            raise FileRejected(problem("macro-enabled"))
+        return XLS
     elif "worddocument" in streams:
         detected = "Word 97-2003 文档（.doc）"
     else:
@@ -151,7 +161,7 @@ def _check_ole(path: Path) -> None:
     raise FileRejected(problem("not-xlsx", detected=detected))
 
 
-def _check_zip(path: Path, limits: IntakeSettings) -> None:
+def _check_zip(path: Path, limits: IntakeSettings) -> str:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -159,8 +169,11 @@ def _check_zip(path: Path, limits: IntakeSettings) -> None:
     with archive:
         infos = archive.infolist()
         names = {i.filename for i in infos}
-        _check_zip_kind(archive, names)
+        fmt = _check_zip_kind(archive, names)
         _check_sizes(infos, limits)
+        if fmt == ODS:
+            _check_ods(archive, infos)
+            return ODS
         if "xl/vbaProject.bin" in names or any(n.lower().endswith("vbaproject.bin") for n in names):
             raise FileRejected(problem("macro-enabled"))
         content_types = _read_member(archive, "[Content_Types].xml")
@@ -171,6 +184,17 @@ def _check_zip(path: Path, limits: IntakeSettings) -> None:
                 _check_xml(archive, info)
             if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
                 _check_row_count(archive, info, limits.max_rows)
+    return XLSX
+
+
+def _check_ods(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """An OpenDocument spreadsheet: no macros, no DTDs.  Its rows are counted after reading
+    (:func:`_check_dimensions`): LibreOffice writes the unused rows as one repeated row."""
+    if any(i.filename.startswith(ODS_MACRO_FOLDERS) for i in infos):
+        raise FileRejected(problem("macro-enabled"))
+    for info in infos:
+        if info.filename.lower().endswith(XML_SUFFIXES):
+            _check_xml(archive, info)
 
 
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
@@ -194,11 +218,13 @@ def _check_row_count(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: 
         raise FileRejected(problem("corrupt", detail=f"部件 {info.filename} 已损坏（{type(exc).__name__}）")) from None
 
 
-def _check_zip_kind(archive: zipfile.ZipFile, names: set[str]) -> None:
+def _check_zip_kind(archive: zipfile.ZipFile, names: set[str]) -> str:
     if "mimetype" in names:
         mimetype = _read_member(archive, "mimetype")[:100]
-        if b"opendocument.spreadsheet" in mimetype:
-            raise FileRejected(problem("not-xlsx", detected="OpenDocument 电子表格（.ods）"))
+        if mimetype.strip() == b"application/vnd.oasis.opendocument.spreadsheet" and "content.xml" in names:
+            return ODS
+        if b"opendocument.spreadsheet" in mimetype:  # a template (.ots) or a flat variant: not a form
+            raise FileRejected(problem("not-xlsx", detected="OpenDocument 电子表格模板"))
         raise FileRejected(problem("not-xlsx", detected="OpenDocument 文档"))
     if "word/document.xml" in names:
         raise FileRejected(problem("not-xlsx", detected="Word 文档（.docx）"))
@@ -208,6 +234,7 @@ def _check_zip_kind(archive: zipfile.ZipFile, names: set[str]) -> None:
         raise FileRejected(problem("not-xlsx", detected="Excel 二进制工作簿（.xlsb）"))
     if "xl/workbook.xml" not in names:
         raise FileRejected(problem("not-xlsx", detected="ZIP 压缩包"))
+    return XLSX
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], limits: IntakeSettings) -> None:

@@ -59,7 +59,7 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     stem = receipt_stem(row)
     annotated_name = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
-    if row["status"] == REJECTED and (ws.archive / row["archive_path"]).suffix == ".xlsx":
+    if row["status"] == REJECTED:  # .xls and .ods forms too: their annotated copy is an .xlsx
         annotated_name = f"{stem}_批注.xlsx"
         annotated = write_annotated_copy(ws.archive / row["archive_path"],
                                          [p for p in problems if p.is_error], folder / annotated_name)

@@ -17,7 +17,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from processor.excel_safety import escape_cell_text
+from processor.excel_safety import append_row
 from processor.fsutil import atomic_path
 from processor.normalize import normalize_value, title_key
 from processor.readers import FileRejected, read_workbook
@@ -173,7 +173,7 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
         for cell in ws[1]:
             cell.font, cell.fill = Font(bold=True), HEADER_FILL
         for values in rows[spec.key]:
-            ws.append([escape_cell_text(v) for v in values])
+            append_row(ws, values)
         for i, f in enumerate(spec.fields, start=1):
             ws.column_dimensions[get_column_letter(i)].width = f.width + 2
             if f.options:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from processor.excel_safety import set_cell
 from processor.fsutil import atomic_path
 from processor.periods import first_day, last_day, parse_month, submission_deadline
 from processor.roster import Roster
@@ -231,9 +232,38 @@ def write_form(path: Path | str, rows: dict[str, list[dict]], *, roster: Roster,
         ws = wb[spec.title]
         if spec.layout == "form":
             for r, f in enumerate(spec.fields, start=2):
-                ws.cell(r, 2).value = (records[0] if records else {}).get(f.name)
+                set_cell(ws.cell(r, 2), (records[0] if records else {}).get(f.name))  # as typed into a text cell
         else:
             write_rows(ws, spec, records)
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return path
+
+
+# Values for the optional cells of the 填写示例 sheet, so that its example of every sheet is complete.
+EXAMPLE_EXTRAS = {
+    "basic_info": {"change_note": "新增示范点1个"},
+    "sites": {"note": "2025年新确定"},
+    "contacts": {"problem": PROBLEMS[1][0], "suggestion": PROBLEMS[1][1], "state": "未办结"},
+    "progress": {"issues": "党员活动室面积偏小"},
+}
+# The example shows how the "其中" columns split 本月发展党员 (whatever the seed drew).
+EXAMPLE_MEMBERS = {"new_members": 2, "new_workers": 1, "new_intellectuals": 1}
+
+
+def example_records(*, roster: Roster, rulebook: Rulebook, unit: str, month: str) -> dict[str, dict]:
+    """One complete, correct record per sheet (the template's 填写示例 sheet)."""
+    rows = form_rows(roster=roster, rulebook=rulebook, unit=unit, month=month, seed=0)
+    example = {}
+    for key, records in rows.items():
+        record = dict(records[0]) if records else {}
+        for name, value in EXAMPLE_EXTRAS.get(key, {}).items():
+            if record.get(name) is None:
+                record[name] = value
+        example[key] = record
+    if example.get("members"):
+        example["members"].update(EXAMPLE_MEMBERS)
+    contact = example.get("contacts", {})
+    if contact.get("deadline") is None and contact.get("date"):
+        contact["deadline"] = last_day(month) + dt.timedelta(days=30)
+    return example

@@ -30,11 +30,12 @@ from processor.config import IntakeSettings
 from processor.errors import Problem, ProblemList, problem
 from processor.normalize import is_blank, normalize_value, title_key
 from processor.periods import first_day, last_day, parse_month
-from processor.readers import FileRejected, RawSheet, RawWorkbook, read_workbook
+from processor.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.roster import Roster
 from processor.rulebook import Rulebook
 from schemas import fields as kinds
-from schemas.form import FORM_SHEETS, META_SHEET_TITLE, SHEETS_BY_KEY, TEMPLATE_VERSION, SheetSpec, models_hash
+from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
+                          SheetSpec, models_hash)
 
 HEADER_SCAN_ROWS = 10  # a header further down than this is not recognised
 META_VERSION_KEY, META_HASH_KEY = "模板版本", "模型指纹"
@@ -76,6 +77,7 @@ class SheetRead:
     form_rows: dict[str, int] = field(default_factory=dict)  # form layout: field name -> Excel row
     records: list[dict] = field(default_factory=list)  # field name -> value, plus "row"
     bad_cells: set[tuple[str, int]] = field(default_factory=set)  # (field, row) already reported
+    previous_titles: dict[str, str] = field(default_factory=dict)  # old title read → field name
 
     def cell(self, name: str, row: int) -> str | None:
         if self.spec.layout == "form":
@@ -132,6 +134,8 @@ def validate_file(path: Path | str, *, roster: Roster, rulebook: Rulebook, expec
 
 
 def _validate_book(ctx: Context, book: RawWorkbook) -> None:
+    if book.format in FORMAT_NAMES:
+        ctx.problems.add(problem("other-format", detected=FORMAT_NAMES[book.format]))
     meta = _read_meta(book)
     ctx.result.template_version = meta.get(META_VERSION_KEY)
     ctx.result.model_hash = meta.get(META_HASH_KEY)
@@ -144,6 +148,7 @@ def _validate_book(ctx: Context, book: RawWorkbook) -> None:
                        if f.required and f.name not in s.columns and f.name not in s.form_rows]
     if _template_rejected(ctx, meta, missing_sheets, missing_columns):
         return
+    _note_previous_template(ctx, meta)
     for title in missing_sheets:
         ctx.problems.add(problem("missing-sheet", sheet=title))
     for sheet_title, column in missing_columns:
@@ -205,6 +210,29 @@ def _template_rejected(ctx: Context, meta: dict, missing_sheets: list[str], miss
     return False
 
 
+def _note_previous_template(ctx: Context, meta: dict) -> None:
+    """A form of an earlier template version is read with that version's titles, and told so."""
+    version = meta.get(META_VERSION_KEY)
+    renamed = [(s.spec.title, old, s.spec.field_by_name(name).title)
+               for s in ctx.sheets.values() for old, name in s.previous_titles.items()]
+    if version not in PREVIOUS_TEMPLATES and not renamed:
+        return
+    detail = "；".join(f"“{sheet}”表的“{old}”按“{new}”读取" for sheet, old, new in renamed) or "各表表头与新版相同"
+    ctx.problems.add(problem("previous-template", found=version or "未知", expected=TEMPLATE_VERSION, detail=detail))
+
+
+def _titles(spec: SheetSpec) -> dict[str, str]:
+    """Normalised column title → field name: the current titles, then those of earlier versions."""
+    wanted = {title_key(title): name for title, (name, _) in spec.previous_titles.items()}
+    wanted.update({title_key(f.title): f.name for f in spec.fields})
+    return wanted
+
+
+def _remember_title(sheet: SheetRead, title, name: str) -> None:
+    if title_key(title) != title_key(sheet.spec.field_by_name(name).title):
+        sheet.previous_titles[str(title).strip()] = name
+
+
 def _read_sheet(ctx: Context, spec: SheetSpec, raw: RawSheet) -> SheetRead:
     sheet = SheetRead(spec, raw.name)
     if spec.layout == "form":
@@ -218,12 +246,13 @@ def _read_sheet(ctx: Context, spec: SheetSpec, raw: RawSheet) -> SheetRead:
 
 def _read_form(ctx: Context, sheet: SheetRead, raw: RawSheet) -> list[tuple[int, dict]]:
     """基本信息: the field title in column A, its value in column B."""
-    wanted = {title_key(f.title): f.name for f in sheet.spec.fields}
+    wanted = _titles(sheet.spec)
     values = {}
     for i, row in enumerate(raw.rows):
         name = wanted.get(title_key(row[0])) if row else None
         if name and name not in sheet.form_rows:
             sheet.form_rows[name] = i + 1
+            _remember_title(sheet, row[0], name)
             values[name] = row[1] if len(row) > 1 else None
     first = min(sheet.form_rows.values(), default=2)
     return [(first, values)]
@@ -231,7 +260,7 @@ def _read_form(ctx: Context, sheet: SheetRead, raw: RawSheet) -> list[tuple[int,
 
 def _read_table(ctx: Context, sheet: SheetRead, raw: RawSheet) -> list[tuple[int, dict]]:
     spec = sheet.spec
-    wanted = {title_key(f.title): f.name for f in spec.fields}
+    wanted = _titles(spec)
     header_index = _find_header(raw.rows, wanted)
     if header_index is None:
         return []
@@ -240,6 +269,7 @@ def _read_table(ctx: Context, sheet: SheetRead, raw: RawSheet) -> list[tuple[int
         name = wanted.get(title_key(title))
         if name and name not in sheet.columns:
             sheet.columns[name] = col
+            _remember_title(sheet, title, name)
         elif not is_blank(title) and name is None:
             cell = f"{get_column_letter(col + 1)}{header_index + 1}"
             ctx.problems.add(problem("extra-column", sheet=spec.title, cell=cell, row=header_index + 1,
@@ -537,18 +567,15 @@ def check_attendance(ctx: Context) -> Iterable[Problem]:
             yield sheet.at("attendance-exceeds", "present", r["row"], r["present"], expected=r["expected"])
 
 
-# (part, whole) pairs on 党员队伍: a "其中" count cannot exceed the count it is part of
-MEMBER_SUBSETS = [("new_members", "total"), ("new_workers", "new_members"),
-                  ("new_intellectuals", "new_members"), ("mobile_managed", "mobile")]
-
-
 def check_member_subsets(ctx: Context) -> Iterable[Problem]:
-    sheet = ctx.sheets.get("members")
-    for r in ctx.records("members"):
-        for part, whole in MEMBER_SUBSETS:
-            if r.get(part) is not None and r.get(whole) is not None and r[part] > r[whole]:
-                whole_title = sheet.spec.field_by_name(whole).title
-                yield sheet.at("out-of-range", part, r["row"], r[part], rule=f"不能大于“{whole_title}”（{r[whole]}）")
+    """A "其中" count (the schema's ``part_of``) cannot exceed the count it is part of."""
+    for sheet in ctx.sheets.values():
+        for r in sheet.records:
+            for part, whole in sheet.spec.parts:
+                if r.get(part) is not None and r.get(whole) is not None and r[part] > r[whole]:
+                    whole_title = sheet.spec.field_by_name(whole).title
+                    yield sheet.at("out-of-range", part, r["row"], r[part],
+                                   rule=f"不能大于“{whole_title}”（{r[whole]}）")
 
 
 def check_sites_listed(ctx: Context) -> Iterable[Problem]:

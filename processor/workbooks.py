@@ -5,7 +5,7 @@ models by :mod:`processor.columns`) and import only the xlsx writers: they run
 in the render workers, which never load pandas or the models.  汇总数据, tens
 of thousands of rows, is streamed by XlsxWriter; the two small tables are built
 with openpyxl.  Every string from a submission passes
-through :func:`escape_cell_text` and is written as text.  The bytes are
+through :mod:`processor.excel_safety` and is written as text.  The bytes are
 deterministic: the document properties carry a timestamp derived from the
 inputs and the zip entries a fixed date, so the same inputs always give the
 same file.  No workbook has merged cells: every record is one complete row
@@ -26,7 +26,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from processor.excel_safety import escape_cell_text
+from processor.excel_safety import append_row, cell_text, formula_like
 
 HEADER_COLOR, FLAG_COLOR, BORDER_COLOR = "DDEBF7", "FCE4D6", "999999"
 HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOR)
@@ -68,6 +68,7 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
                             "border_color": f"#{BORDER_COLOR}", "align": "center", "valign": "vcenter",
                             "text_wrap": True})
     date = wb.add_format({"num_format": DATE_FORMAT})
+    quoted = wb.add_format({"quote_prefix": True})  # formula-like text stays text when a cell is edited
     for sheet in sheets:
         ws = wb.add_worksheet(sheet.title)
         columns = sheet.columns
@@ -79,17 +80,17 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
         keys = [column.key for column in columns]
         for row, record in enumerate(sheet.rows, start=1):
             for col, key in enumerate(keys):
-                _write_value(ws, row, col, _cell_value(record.get(key)), date)
+                _write_value(ws, row, col, _cell_value(record.get(key)), date, quoted)
     wb.close()
     return out.getvalue()
 
 
-def _write_value(ws, row: int, col: int, value, date_format) -> None:
-    """One cell by its type; a string is always text (never a formula or a link)."""
+def _write_value(ws, row: int, col: int, value, date_format, quoted_format) -> None:
+    """One cell by its type; a string is always text (never a formula or a link), shown as submitted."""
     if value is None:
         return
     if isinstance(value, str):
-        ws.write_string(row, col, escape_cell_text(value))
+        ws.write_string(row, col, cell_text(value), quoted_format if formula_like(value) else None)
     elif isinstance(value, (dt.date, dt.datetime)):
         ws.write_datetime(row, col, value, date_format)
     elif isinstance(value, bool):
@@ -97,7 +98,7 @@ def _write_value(ws, row: int, col: int, value, date_format) -> None:
     elif isinstance(value, (int, float)):
         ws.write_number(row, col, value)
     else:
-        ws.write_string(row, col, escape_cell_text(str(value)))
+        ws.write_string(row, col, cell_text(str(value)))
 
 
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------
@@ -112,7 +113,7 @@ def assignment_workbook(context: dict, columns: list[Column], stamp: dt.datetime
     _header(ws, columns, row=2)
     rows = context["rows"]
     for r in rows:
-        ws.append([escape_cell_text(_cell_value(r.get(c.key))) for c in columns])
+        append_row(ws, [_cell_value(r.get(c.key)) for c in columns])
     for i, r in enumerate(rows, start=3):
         for col in range(1, len(columns) + 1):
             cell = ws.cell(i, col)
@@ -139,7 +140,7 @@ def reminder_workbook(context: dict, columns: list[Column], stamp: dt.datetime) 
     _title(ws, f"{int(y)}年{int(m)}月月报表催报名单（逾期天数截至{as_of.year}年{as_of.month}月{as_of.day}日）")
     _header(ws, columns, row=2)
     for r in context["rows"]:
-        ws.append([escape_cell_text(_cell_value(r[c.key])) for c in columns])
+        append_row(ws, [_cell_value(r[c.key]) for c in columns])
     for col, column in enumerate(columns, start=1):
         if column.date:
             for (cell,) in ws.iter_rows(min_row=3, min_col=col, max_col=col):

@@ -45,9 +45,14 @@ def choice(title, options, *, required=True, width=12, prompt=""):
     return _field(title, CHOICE, required=required, width=width, prompt=prompt, isin=list(options))
 
 
-def count(title, *, required=True, width=10, prompt="", maximum=1_000_000):
-    return _field(title, INT, required=required, width=width, prompt=prompt or "填写不小于 0 的整数",
-                  ge=0, le=maximum)
+def count(title, *, required=True, width=10, prompt="", maximum=1_000_000, part_of=None):
+    """``part_of``: the field (English name) of the same row this count is a part of ("其中"),
+    so it cannot exceed it; the check and the input prompt both come from it."""
+    field = _field(title, INT, required=required, width=width, prompt=prompt or "填写不小于 0 的整数",
+                   ge=0, le=maximum)
+    if part_of:
+        field.metadata["part_of"] = part_of
+    return field
 
 
 def amount(title, *, required=False, width=12, prompt="", minimum=0.0, strictly_positive=False):

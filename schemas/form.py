@@ -26,6 +26,7 @@ FORMATIONS = ["单独组建", "联合组建", "挂靠组建", "区域统建", "�
 SITE_LEVELS = ["省级", "市级", "县级"]
 CONTACT_MODES = ["电话联系", "现场指导", "座谈会", "其他"]
 CLOSE_STATES = ["未办结", "已办结"]
+SITE_PROMPT = "从下拉列表选择“示范点”表中登记的示范点（先在“示范点”表登记）"
 ACTIVITY_KINDS = [
     "党员大会", "支委会", "党小组会", "党课", "主题党日", "组织生活会", "民主生活会",
     "党纪教育", "民主评议党员", "党员培训", "“六个一”活动", "其他",
@@ -49,7 +50,8 @@ class BasicInfo(pa.DataFrameModel):
 class Site(pa.DataFrameModel):
     """示范点 — one row per demonstration site."""
 
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100,
+                             prompt="示范点的简称；其他各表的“示范点名称”从这里登记的名称中选择")
     enterprise: Series[str] = col.text("所属企业", width=24, max_length=100)
     enterprise_kind: Series[str] = col.choice("企业类型", ENTERPRISE_KINDS, width=8)
     org_name: Series[str] = col.text("党组织名称", width=24, max_length=100)
@@ -71,7 +73,7 @@ class Contact(pa.DataFrameModel):
     """联系指导记录 — each phone call, visit or meeting of a 企业组 member with a site."""
 
     date: Series[pd.Timestamp] = col.date("日期")
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100, prompt=SITE_PROMPT)
     staff: Series[str] = col.text("企业组人员", width=12, max_length=40)
     mode: Series[str] = col.choice("方式", CONTACT_MODES)
     content: Series[str] = col.text("内容", width=30)
@@ -86,7 +88,7 @@ class OrgLife(pa.DataFrameModel):
     """组织生活 — meetings, party lessons, evaluations, trainings."""
 
     date: Series[pd.Timestamp] = col.date("日期")
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100, prompt=SITE_PROMPT)
     activity: Series[str] = col.choice("活动类型", ACTIVITY_KINDS, width=14)
     host: Series[str] = col.text("主持人", width=10, max_length=40)
     expected: Series[pd.Int64Dtype] = col.count("应到人数")
@@ -97,7 +99,7 @@ class OrgLife(pa.DataFrameModel):
 class Hardware(pa.DataFrameModel):
     """硬件设施 — one row per site; which items of S-5 / N-5 it has."""
 
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100, prompt=SITE_PROMPT)
     outdoor_board: Series[str] = col.yesno("室外固本强基宣传栏")
     office_room: Series[str] = col.yesno("办公用房")
     activity_room: Series[str] = col.yesno("党员活动室")
@@ -118,16 +120,22 @@ class Hardware(pa.DataFrameModel):
 
 
 class Members(pa.DataFrameModel):
-    """党员队伍 — one row per site."""
+    """党员队伍 — one row per site.  "其中" columns name the count they are part of in their title."""
 
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
-    total: Series[pd.Int64Dtype] = col.count("党员总数")
-    new_members: Series[pd.Int64Dtype] = col.count("本月发展党员")
-    new_workers: Series[pd.Int64Dtype] = col.count("其中一线工人")
-    new_intellectuals: Series[pd.Int64Dtype] = col.count("其中知识分子/技术骨干")
-    activists: Series[pd.Int64Dtype] = col.count("入党积极分子")
-    mobile: Series[pd.Int64Dtype] = col.count("流动党员")
-    mobile_managed: Series[pd.Int64Dtype] = col.count("其中已转出或纳入社区管理")
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100, prompt=SITE_PROMPT)
+    total: Series[pd.Int64Dtype] = col.count("党员总数", prompt="本示范点党组织现有党员人数（含本月发展的党员）")
+    new_members: Series[pd.Int64Dtype] = col.count("本月发展党员", width=12, part_of="total",
+                                                   prompt="本月新发展的党员人数，没有填 0")
+    new_workers: Series[pd.Int64Dtype] = col.count("本月发展党员中：一线工人", width=14, part_of="new_members",
+                                                   prompt="本月发展党员中生产一线工人的人数，没有填 0")
+    new_intellectuals: Series[pd.Int64Dtype] = col.count(
+        "本月发展党员中：知识分子/技术骨干", width=16, part_of="new_members",
+        prompt="本月发展党员中知识分子、技术骨干的人数，没有填 0")
+    activists: Series[pd.Int64Dtype] = col.count("入党积极分子", prompt="现有入党积极分子人数")
+    mobile: Series[pd.Int64Dtype] = col.count("流动党员", prompt="现有流动党员人数，没有填 0")
+    mobile_managed: Series[pd.Int64Dtype] = col.count(
+        "流动党员中：已转出或纳入社区管理", width=16, part_of="mobile",
+        prompt="流动党员中已转出组织关系或纳入社区党组织管理的人数，没有填 0")
     duty_zones: Series[pd.Int64Dtype] = col.count("党员责任区数")
     cross_posts: Series[pd.Int64Dtype] = col.count("交叉任职人数（国企）", required=False,
                                                prompt="国企填写：党组织班子与行政班子交叉任职人数")
@@ -139,7 +147,7 @@ class Members(pa.DataFrameModel):
 class Progress(pa.DataFrameModel):
     """工作进展 — one row per site."""
 
-    site: Series[str] = col.text("示范点名称", width=24, max_length=100)
+    site: Series[str] = col.text("示范点名称", width=24, max_length=100, prompt=SITE_PROMPT)
     progress: Series[str] = col.text("本月进展", width=40, max_length=2000)
     issues: Series[str] = col.text("存在问题", required=False, width=30, max_length=2000)
     next_plan: Series[str] = col.text("下月计划", width=40, max_length=2000)
@@ -185,6 +193,24 @@ class SheetSpec:
     def field_by_name(self, name: str) -> "FieldSpec":
         return next(f for f in self.fields if f.name == name)
 
+    def input_prompt(self, f: "FieldSpec") -> str:
+        """The prompt a clerk sees: the field's own, plus the rule tying it to another column."""
+        if not f.part_of:
+            return f.prompt
+        whole = self.field_by_name(f.part_of).title
+        return f"{f.prompt}；不能超过“{whole}”"
+
+    @property
+    def parts(self) -> list[tuple[str, str]]:
+        """(part, whole) field names: a "其中" count cannot exceed the count it is part of."""
+        return [(f.name, f.part_of) for f in self.fields if f.part_of]
+
+    @cached_property
+    def previous_titles(self) -> dict[str, tuple[str, str]]:
+        """Column titles of earlier template versions: old title → (field name, version)."""
+        return {title: (name, version) for version, previous in PREVIOUS_TEMPLATES.items()
+                for title, name in previous.titles.get(self.key, {}).items()}
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -210,6 +236,10 @@ class FieldSpec:
         return self.metadata.get("prompt", "")
 
     @property
+    def part_of(self) -> str | None:
+        return self.metadata.get("part_of")
+
+    @property
     def options(self) -> list[str] | None:
         for check in self.column.checks:
             if check.name == "isin":
@@ -219,8 +249,25 @@ class FieldSpec:
 
 INSTRUCTIONS_TITLE = "填报说明"
 META_SHEET_TITLE = "模板信息"  # hidden sheet with template id, version and model hash
+EXAMPLE_SHEET_TITLE = "填写示例"  # read-only, one complete example per sheet; validation never reads it
 TEMPLATE_ID = "示范点联系指导月报表"
-TEMPLATE_VERSION = "2026.1"
+TEMPLATE_VERSION = "2026.2"
+
+
+@dataclass(frozen=True)
+class PreviousTemplate:
+    """An earlier template version whose forms are still read (with a warning)."""
+
+    titles: dict[str, dict[str, str]]  # sheet key → {column title in that version: field name}
+
+
+PREVIOUS_TEMPLATES: dict[str, PreviousTemplate] = {
+    "2026.1": PreviousTemplate({"members": {
+        "其中一线工人": "new_workers",
+        "其中知识分子/技术骨干": "new_intellectuals",
+        "其中已转出或纳入社区管理": "mobile_managed",
+    }}),
+}
 
 FORM_SHEETS: list[SheetSpec] = [
     SheetSpec("basic_info", "基本信息", BasicInfo, layout="form",

@@ -787,9 +787,10 @@ CATEGORIES: list[Category] = [
     Category("entity_bomb_shared_strings", REJECT, frozenset({"unsafe-content"}), _entity_bomb_strings),
     Category("external_entity", REJECT, frozenset({"unsafe-content"}), _external_entity),
     Category("encrypted", REJECT, frozenset({"encrypted"}), _encrypted),
-    Category("xls_renamed", REJECT, frozenset({"not-xlsx"}), _xls_renamed),
+    # .xls and .ods are read for their values: these small workbooks are not the monthly form
+    Category("xls_renamed", REJECT, frozenset({"unknown-template"}), _xls_renamed),
     Category("csv_renamed", REJECT, frozenset({"not-xlsx"}), _csv_renamed),
-    Category("ods_renamed", REJECT, frozenset({"not-xlsx"}), _ods_renamed),
+    Category("ods_renamed", REJECT, frozenset({"unknown-template"}), _ods_renamed),
     Category("docx_renamed", REJECT, frozenset({"not-xlsx"}), _docx_renamed),
     Category("pdf_renamed", REJECT, frozenset({"not-xlsx"}), _pdf_renamed),
     Category("image_renamed", REJECT, frozenset({"not-xlsx"}), _image_renamed),

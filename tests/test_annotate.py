@@ -69,7 +69,7 @@ def test_submitters_values_are_kept(tmp_path):
     assert isinstance(after[("联系指导记录", "A2")], dt.datetime)
 
 
-def test_values_written_into_the_list_are_escaped(tmp_path):
+def test_formula_like_values_in_the_list_read_as_typed_and_stay_text(tmp_path):
     def change(wb):
         cell = wb["联系指导记录"]["D4"]
         cell.value, cell.data_type = "=1+1", "s"  # text that a spreadsheet would take for a formula
@@ -77,8 +77,9 @@ def test_values_written_into_the_list_are_escaped(tmp_path):
     result = validate(form)
     dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
     ws = load_workbook(dest)[LIST_TITLE]
-    shown = [c.value for row in ws.iter_rows(min_row=2) for c in row if c.value and "1+1" in str(c.value)]
-    assert shown and all(not str(v).startswith("=") for v in shown)
+    shown = [c for row in ws.iter_rows(min_row=2) for c in row if c.value and str(c.value).endswith("1+1")]
+    assert [c.value for c in shown] == ["=1+1"], "no apostrophe added to what the clerk typed"
+    assert all(c.data_type == "s" and c.quotePrefix for c in shown), "kept as text, never evaluated"
 
 
 def test_unreadable_source_gives_no_copy(tmp_path):
@@ -86,3 +87,16 @@ def test_unreadable_source_gives_no_copy(tmp_path):
     path.write_bytes(b"not a workbook")
     assert write_annotated_copy(path, [], tmp_path / "out.xlsx") is None
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_every_sheet_of_the_annotated_copy_prints_one_page_wide_with_its_header(tmp_path):
+    form = edit(filled_form(tmp_path / "月报表.xlsx"), _break)
+    dest = write_annotated_copy(form, list(validate(form).problems), tmp_path / "批注.xlsx")
+    wb = load_workbook(dest)
+    for ws in wb.worksheets:
+        assert (ws.page_setup.orientation, ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == ("landscape", 1, 0)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    problems = wb[LIST_TITLE]
+    assert problems.print_title_rows.replace("$", "") == "1:1"
+    long_rows = [r for r in range(2, problems.max_row + 1) if len(str(problems.cell(r, 5).value)) > 40]
+    assert long_rows and all(problems.row_dimensions[r].height for r in long_rows), "wrapped messages show whole"

@@ -1,4 +1,6 @@
-"""Files that are not a plain xlsx monthly form are refused with one specific reason."""
+"""Files that are not a monthly form workbook are refused with one specific reason.
+
+(.xls and .ods forms are read: tests/test_other_formats.py.)"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import zipfile
 
 import docx
 import pytest
-from form_helpers import filled_form, ole_file, rewrite_zip, soffice_available, soffice_convert, validate
+from form_helpers import filled_form, ole_file, rewrite_zip, validate
 
 from processor.config import IntakeSettings
 
@@ -26,15 +28,6 @@ def test_empty_file(tmp_path):
     path = tmp_path / "月报表.xlsx"
     path.write_bytes(b"")
     assert only_problem(validate(path)).code == "empty-file"
-
-
-@pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")
-@pytest.mark.parametrize("fmt, expected", [("xls", "BIFF"), ("ods", ".ods")])
-def test_legacy_xls_and_ods_even_when_renamed(form, tmp_path, fmt, expected):
-    converted = soffice_convert(form, fmt, tmp_path / "lo")
-    renamed = converted.rename(tmp_path / "改名的月报表.xlsx")
-    item = only_problem(validate(renamed))
-    assert item.code == "not-xlsx" and expected in item.message
 
 
 def test_wps_et_file(tmp_path):

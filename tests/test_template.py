@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from form_helpers import ROSTER, RULEBOOK
+import re
+import subprocess
+
+import pytest
+from form_helpers import ROSTER, RULEBOOK, edit, filled_form, soffice_available, soffice_convert, validate
 from openpyxl import load_workbook
 
-from processor.samples import form_rows, site_rows
-from processor.template import DATA_ROWS, write_template
-from schemas.form import FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_VERSION, models_hash
+from processor.samples import fill_form, form_rows, site_rows
+from processor.template import DATA_ROWS, SITE_LIST_NAME, write_template
+from schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_VERSION,
+                          models_hash)
+
+
+def pdf_pages(pdf) -> int:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
 
 
 def _validations(ws):
@@ -16,7 +26,8 @@ def _validations(ws):
 
 def test_sheets_and_headers_come_from_the_models(tmp_path):
     wb = load_workbook(write_template(tmp_path / "t.xlsx", roster=ROSTER, rulebook=RULEBOOK))
-    assert wb.sheetnames == [INSTRUCTIONS_TITLE, *(s.title for s in FORM_SHEETS), META_SHEET_TITLE]
+    assert wb.sheetnames == [INSTRUCTIONS_TITLE, *(s.title for s in FORM_SHEETS), EXAMPLE_SHEET_TITLE,
+                             META_SHEET_TITLE]
     for spec in FORM_SHEETS:
         ws = wb[spec.title]
         assert ws.freeze_panes == "A2" and ws["A1"].font.b
@@ -86,3 +97,108 @@ def test_sample_rows_are_deterministic_and_inside_the_month():
     group = ROSTER.group_of_unit("闽清县")
     assert {r["staff"] for r in one["contacts"]} <= {s.name for s in ROSTER.staff_of_group(group)}
     assert {s["enterprise_kind"] for s in one["sites"]} == {"国企", "非公"}
+
+
+# --- a form a clerk gets right the first time ------------------------------------------
+
+def _prompts(ws):
+    return {c.value: _validations(ws)[f"{c.column_letter}2:{c.column_letter}{DATA_ROWS + 1}"].prompt for c in ws[1]}
+
+
+def test_members_parts_say_what_they_are_part_of_in_title_and_prompt(tmp_path):
+    ws = load_workbook(write_template(tmp_path / "t.xlsx", roster=ROSTER, rulebook=RULEBOOK))["党员队伍"]
+    prompts = _prompts(ws)
+    for part, whole in [("本月发展党员中：一线工人", "本月发展党员"), ("本月发展党员中：知识分子/技术骨干", "本月发展党员"),
+                        ("流动党员中：已转出或纳入社区管理", "流动党员"), ("本月发展党员", "党员总数")]:
+        assert f"不能超过“{whole}”" in prompts[part], part
+    assert not [title for title in prompts if title.startswith("其中")], "no title leaves its whole unsaid"
+
+
+def test_site_names_are_a_dropdown_of_the_sites_sheet_in_every_detail_sheet(tmp_path):
+    wb = load_workbook(write_template(tmp_path / "t.xlsx", roster=ROSTER, rulebook=RULEBOOK))
+    detail = [s for s in FORM_SHEETS if s.key != "sites" and "site" in s.names.values()]
+    assert {s.title for s in detail} == {"联系指导记录", "组织生活", "硬件设施", "党员队伍", "工作进展"}
+    for spec in detail:
+        col = next(c.column_letter for c in wb[spec.title][1] if c.value == "示范点名称")
+        dv = _validations(wb[spec.title])[f"{col}2:{col}{DATA_ROWS + 1}"]
+        assert dv.type == "list" and dv.formula1 == SITE_LIST_NAME and dv.showErrorMessage
+    names = wb.defined_names[SITE_LIST_NAME].attr_text
+    assert names.startswith("OFFSET('示范点'!$A$2") and f"COUNTA('示范点'!$A$2:$A${DATA_ROWS + 1})" in names
+
+
+def test_staff_dropdown_lists_only_the_units_group_when_made_for_a_unit(tmp_path):
+    group = [s.name for s in ROSTER.staff_of_group(ROSTER.group_of_unit("罗源县"))]
+    assert 0 < len(group) < len(ROSTER.staff)
+    for unit, expected in [("罗源县", group), (None, ROSTER.staff_names)]:
+        wb = load_workbook(write_template(tmp_path / f"{unit}.xlsx", roster=ROSTER, rulebook=RULEBOOK, unit=unit))
+        staff = _validations(wb["联系指导记录"])[f"C2:C{DATA_ROWS + 1}"]
+        last = int(staff.formula1.rsplit("$", 1)[1])
+        assert [wb[META_SHEET_TITLE].cell(r, 5).value for r in range(2, last + 1)] == expected
+        assert _validations(wb["示范点"])[f"K2:K{DATA_ROWS + 1}"].formula1 == staff.formula1
+
+
+def test_example_sheet_is_read_only_complete_and_ignored_by_validation(tmp_path):
+    path = fill_form(tmp_path / "月报表.xlsx", roster=ROSTER, rulebook=RULEBOOK, unit="罗源县", month="2026-10")
+    ws = load_workbook(path)[EXAMPLE_SHEET_TITLE]
+    assert ws.protection.sheet
+    shown, sheet = [], None
+    for title, column, value, _ in ws.iter_rows(min_row=3, values_only=True):
+        sheet = title or sheet  # the sheet title is merged over its block
+        shown.append((sheet, column))
+        field = next(s for s in FORM_SHEETS if s.title == sheet).field_by_title(column)
+        assert value is not None and (value != "（不填）" or not field.required), column
+    assert shown == [(s.title, f.title) for s in FORM_SHEETS for f in s.fields]
+    result = validate(path)
+    assert result.accepted and not result.problems.items
+    assert all(EXAMPLE_SHEET_TITLE not in (p.sheet or "") + p.message for p in result.problems)
+    assert len(result.frames["contacts"]) == 8 and len(result.frames["sites"]) == 2
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header_repeated(tmp_path):
+    wb = load_workbook(write_template(tmp_path / "t.xlsx", roster=ROSTER, rulebook=RULEBOOK))
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    for spec in FORM_SHEETS:
+        assert wb[spec.title].print_title_rows.replace("$", "") == "1:1"
+    assert wb[EXAMPLE_SHEET_TITLE].print_title_rows.replace("$", "") == "1:2"
+    instructions = wb[INSTRUCTIONS_TITLE]
+    long_lines = [c for c in instructions["A"] if c.value and len(c.value) > 60]
+    assert long_lines and all(c.alignment.wrap_text and instructions.row_dimensions[c.row].height for c in long_lines)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_keeps_the_site_dropdown_and_it_grows_with_the_sites_sheet(tmp_path):
+    path = filled_form(tmp_path / "月报表.xlsx")
+    probe = tmp_path / "probe.xlsx"
+
+    def add_site_and_probe(wb):
+        wb["示范点"]["A4"] = "新增示范点"
+        ws = wb.create_sheet("probe")
+        ws["A1"], ws["B1"] = f"=ROWS({SITE_LIST_NAME})", f"=INDEX({SITE_LIST_NAME},ROWS({SITE_LIST_NAME}))"
+    edit(path, add_site_and_probe).rename(probe)
+    saved = load_workbook(soffice_convert(probe, "xlsx", tmp_path / "lo"))
+    dv = _validations(saved["党员队伍"])[f"A2:A{DATA_ROWS + 1}"]
+    assert dv.type == "list" and dv.formula1 == SITE_LIST_NAME
+    assert "OFFSET" in saved.defined_names[SITE_LIST_NAME].attr_text
+    values = load_workbook(tmp_path / "lo" / "probe.xlsx", data_only=True)["probe"]
+    assert (values["A1"].value, values["B1"].value) == (3, "新增示范点")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")
+def test_blank_template_prints_one_page_per_short_sheet(tmp_path):
+    path = write_template(tmp_path / "t.xlsx", roster=ROSTER, rulebook=RULEBOOK)
+    wb = load_workbook(path)
+    short = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible" and ws.max_row <= 20]
+    assert len(short) == len(FORM_SHEETS)
+    for title in short:  # one sheet at a time: the others hidden (LibreOffice prints visible sheets only)
+        single = load_workbook(path)
+        for ws in single.worksheets:
+            ws.sheet_state = "visible" if ws.title == title else "hidden"
+        single.active = single.sheetnames.index(title)
+        single.save(tmp_path / "one.xlsx")
+        pdf = soffice_convert(tmp_path / "one.xlsx", "pdf", tmp_path / "pdf")
+        assert pdf_pages(pdf) == 1, title

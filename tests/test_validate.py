@@ -323,3 +323,20 @@ def test_cli_validate_accepts_filled_form_and_init_refuses_overwrite(tmp_path):
     form = filled_form(ws / "月报表.xlsx")
     checked = _cli("validate", str(form), cwd=ws)
     assert checked.exit_code == 0 and "通过" in checked.output
+
+
+def test_a_form_of_the_previous_template_version_is_read_with_its_old_titles_and_a_warning(form):
+    expected = validate(form).frames["members"].to_dict("records")
+    old_titles = {"本月发展党员中：一线工人": "其中一线工人", "本月发展党员中：知识分子/技术骨干": "其中知识分子/技术骨干",
+                  "流动党员中：已转出或纳入社区管理": "其中已转出或纳入社区管理"}
+
+    def make_it_2026_1(wb):
+        for cell in wb["党员队伍"][1]:
+            cell.value = old_titles.get(cell.value, cell.value)
+        wb["模板信息"]["B2"], wb["模板信息"]["B3"] = "2026.1", "0b8acf24fe2d0de9"
+    result = validate(edit(form, make_it_2026_1))
+    assert result.accepted, [p.message for p in result.problems]
+    assert result.frames["members"].to_dict("records") == expected
+    [warning] = result.problems.items
+    assert warning.code == "previous-template" and warning.message.startswith("本表使用旧版模板（版本 2026.1）")
+    assert "“其中一线工人”按“本月发展党员中：一线工人”读取" in warning.message
