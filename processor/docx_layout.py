@@ -812,8 +812,11 @@ def build_half_year_report() -> TemplateBuilder:
         "挂钩联系点固本强基工程工作进展情况报告如下。")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
-        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
-        "半年来企业组成员共联系指导{{ overview.contacts }}次，其中现场指导和座谈{{ overview.onsite }}次；"
+        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
+        "{{ overview.staff_assigned }}名分片联系{{ overview.sites_assigned }}个示范点"
+        "{% if overview.sites_unassigned %}，另有{{ overview.sites_unassigned }}个示范点尚未确定企业组联系人员"
+        "{% endif %}。半年来企业组成员共联系指导{{ overview.contacts }}次，其中现场指导和座谈会"
+        "{{ overview.visits }}次（现场指导{{ overview.onsite }}次、座谈会{{ overview.meeting }}次）；"
         "各单位应报月报表{{ overview.months_due }}份，实报{{ overview.months_reported }}份。")
     b.figure("chart_contacts_month")
     b.h1("二、“三个好”目标推进情况")
@@ -826,8 +829,8 @@ def build_half_year_report() -> TemplateBuilder:
     b.tag("endfor")
     b.h1("四、示范点创建进度")
     b.p("按要求各示范点应于11月底前完成工作方案制订并上报企业组，12月全面开展工作。目前按期上报"
-        "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个，"
-        "各示范点进度见附件1。")
+        "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个；"
+        "上报方案后已开展组织生活的{{ work_started }}个。各示范点创建历程见附件1。")
     b.h1("五、制度执行情况")
     b.p("对照实施意见规定的联系指导和组织生活频次，半年来各项要求达标情况见附件2。")
     b.figure("chart_compliance")
@@ -839,15 +842,17 @@ def build_half_year_report() -> TemplateBuilder:
         "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
-    b.h1("八、下半年工作打算")
+    b.h1("八、{{ next_label }}工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
+    b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
+    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
     b.blank()
     b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
     b.signature()
     b.annex(1, "示范点创建进度表")
-    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 26), Column("示范点", "r.site", 43, left=True),
-             Column("类型", "r.kind", 12), Column("方案上报日期", "r.plan_date|cn_date", 26),
-             Column("上报情况", "r.plan_status", 18), Column("进展", "r.status", 18)],
+    b.table([Column("序号", "loop.index", 11), Column("单位", "r.unit", 22), Column("示范点", "r.site", 34, left=True),
+             Column("类型", "r.kind", 11), Column("创建历程", "r.path", 56, left=True),
+             Column("进展", "r.status", 22, left=True)],
             "r in site_paths", empty="本半年无示范点。")
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 26),

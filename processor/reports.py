@@ -14,6 +14,7 @@ data therefore yields the same context (and the same files).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 
 import pandas as pd
@@ -373,8 +374,15 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     contacts = data.records("contacts", months=months)
     per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
     due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    # months not yet due and without data have not happened for the report: never plotted as zero
+    shown = [i for i, m in enumerate(months) if m in due_months or per_month[i]["total"]]
+    staffed = [s for s in sites if s["staff"] in _roster_staff_names(roster)]
     reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
                 and f["month"] in due_months and f["unit"] in units}
+    states: dict[str, list] = {}
+    for m in due_months:
+        for st in submission_states(data.files, rulebook, units, m, as_of):
+            states.setdefault(st.unit, []).append(st)
     life = data.rows("org_life", months=months)
     counted, _ = counted_activities(life, rulebook)
     members_all = data.rows("members", months=months)
@@ -385,7 +393,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     cross = [r for r in latest_members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
     appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
 
-    site_paths = _site_paths(sites, _plan_dates(data), rulebook, as_of)
+    site_paths = _site_paths(sites, data, rulebook, half, due_months)
     compliance_rows = _compliance_rows(findings, rulebook)
     frequency = [f for f in findings if f.code == "activity-frequency"]
     hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
@@ -394,18 +402,25 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
     with_secretary = [s for s in sites if _text(s["secretary"])]
     finding_rows = [finding_row(f) for f in findings if f.status != MET]
-    typical = _typical_sites(findings, sites, data.rows("progress", months=months))
+    progress = data.rows("progress", months=months)
+    full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(due_months)}
+    typical = _typical_sites(findings, [s for s in sites if (s["unit"], s["site"]) in full], progress)
     label = half.name
+    visits = [c["onsite"] + c["meeting"] for c in per_month]
     context = {
         "office_name": ws.office_name,
         "report_date": as_of.isoformat(),
         "half": half.label,
         "half_label": label,
+        "next_label": _next_half_label(half),
         "first_month": half.first,
         "last_month": half.last,
         "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
                      "staff": len(roster.staff) if roster is not None else 0,
+                     "staff_assigned": len({s["staff"] for s in staffed}), "sites_assigned": len(staffed),
+                     "sites_unassigned": len(sites) - len(staffed),
                      "contacts": sum(c["total"] for c in per_month), "onsite": sum(c["onsite"] for c in per_month),
+                     "meeting": sum(c["meeting"] for c in per_month), "visits": sum(visits),
                      "months_reported": len(reported), "months_due": len(units) * len(due_months)},
         "goods": [
             {"name": "班子建设好", "text": f"国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
@@ -432,18 +447,19 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
         "plan_counts": {"on_time": sum(p["plan_status"] == "按期上报" for p in site_paths),
                         "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
                         "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
+        "work_started": sum(p["status"] == STARTED for p in site_paths),
         "compliance_rows": compliance_rows,
         "typical_sites": typical,
         "findings": finding_rows,
         "finding_counts": _finding_counts(finding_rows),
-        "reported_problems": _progress_texts(data.rows("progress", months=months), "issues", units),
-        "next_steps": _next_steps(findings, rulebook=rulebook, horizon="下半年" if half.label.endswith("H1") else "明年",
-                                  period_end="下一季度内"),
+        "reported_problems": _progress_texts(progress, "issues", units),
+        "next_steps": _half_year_steps(findings, sites, units, states),
+        "plans": _latest_plans(progress, due_months or months, units),
         "charts": {
             "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
-                                     "labels": [f"{int(m[5:])}月" for m in months],
-                                     "series": {"联系指导": [c["total"] for c in per_month],
-                                                f"其中{MODE_KEYS['onsite']}": [c["onsite"] for c in per_month]},
+                                     "labels": [f"{int(months[i][5:])}月" for i in shown],
+                                     "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
+                                                "其中现场指导和座谈会": [visits[i] for i in shown]},
                                      "ylabel": "次数"},
             "chart_compliance": {"kind": "bar", "title": f"{label}各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],
@@ -472,44 +488,92 @@ def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
     return out
 
 
-def _site_paths(sites: list[dict], plan_dates: dict, rulebook, as_of: dt.date) -> list[dict]:
-    rule = rulebook["M-2"]
-    deadline = rulebook.date_in_year(rule.get("deadline", "11-30"))
-    work_start = rulebook.date_in_year(rule.get("work_start", "12-01"))
+STARTED, PLAN_ONLY, NO_PLAN = "已开展工作", "方案已上报，尚未开展组织生活", "尚未上报工作方案"
+
+
+def _roster_staff_names(roster) -> set[str]:
+    return {s.name for s in (roster.staff if roster is not None else [])}
+
+
+def _next_half_label(half: P.Period) -> str:
+    """What the report's closing section plans for: the other half of the year, or next year's first."""
+    return "下半年" if half.label.endswith("H1") else "明年上半年"
+
+
+def _first_date(records: list[dict]) -> dt.date | None:
+    return min((r["date"] for r in records if r["date"] is not None), default=None)
+
+
+def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, due_months: list[str]) -> list[dict]:
+    """Each site's path from its own records: fixed, plan reported, first contact and visit,
+    months reported and organisational life in the half, and since when it has been at work."""
+    deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
+    visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
+    plan_dates = _plan_dates(data)
     out = []
     for s in sites:
-        reported = plan_dates.get((s["unit"], s["site"]))
-        if reported is None:
-            status, start, state = "未上报", "", "尚未开展"
-        else:
-            status = "按期上报" if reported <= deadline else "逾期上报"
-            begin = max(work_start, reported)
-            start = P.month_of(begin)
-            state = "已全面开展工作" if as_of >= P.first_day(start) else "准备开展工作"
-        out.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "plan_date": _iso(reported),
-                    "plan_status": status, "start_month": start, "status": state})
+        key = (s["unit"], s["site"])
+        contacts = data.site_records("contacts", *key)
+        life = data.site_records("org_life", *key)
+        reported = sorted({r["month"] for r in data.site_records("sites", *key) if r["month"] in due_months})
+        plan = plan_dates.get(key)
+        first_contact = _first_date(contacts)
+        first_visit = _first_date([c for c in contacts if c["mode"] in visit_modes])
+        # work has started with the first 组织生活 the site records once its plan is reported
+        life_months = sorted({r["month"] for r in life if plan is not None and r["month"] >= P.month_of(plan)})
+        start = life_months[0] if life_months else ""
+        status = NO_PLAN if plan is None else STARTED if start else PLAN_ONLY
+        plan_status = "未上报" if plan is None else "按期上报" if plan <= deadline else "逾期上报"
+        activities = sum(r["month"] in half.months for r in life)
+        row = {"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
+               "contact_date": _iso(s["contact_date"]), "plan_date": _iso(plan), "plan_status": plan_status,
+               "first_contact": _iso(first_contact), "first_visit": _iso(first_visit),
+               "months_reported": len(reported), "months_due": len(due_months), "activities": activities,
+               "start_month": start, "status": status}
+        row["path"] = _path_sentence(row, visit_modes)
+        out.append(row)
     return out
+
+
+def _path_sentence(p: dict, visit_modes: set[str]) -> str:
+    """The site's path as one line of the annex, every step a date or a count from the ledger."""
+    steps = [f"{_cn_date(p['contact_date'])}确定联系" if p["contact_date"] else "尚未确定联系日期"]
+    steps.append(f"{_cn_date(p['plan_date'])}上报工作方案（{p['plan_status']}）" if p["plan_date"] else "工作方案未上报")
+    steps.append(f"{_cn_date(p['first_contact'])}首次联系指导" if p["first_contact"] else "尚无联系指导记录")
+    visit = "或".join(m for m in CONTACT_MODES if m in visit_modes)
+    steps.append(f"{_cn_date(p['first_visit'])}首次{visit}" if p["first_visit"] else f"尚无{visit}记录")
+    steps.append(f"本半年报送月报表{p['months_reported']}个月（应报{p['months_due']}个月）")
+    steps.append(f"开展组织生活{p['activities']}次")
+    if p["start_month"]:
+        steps.append(f"{P.month_cn(p['start_month'])}起开展工作")
+    return "；".join(steps) + "。"
+
+
+def _cn_date(iso: str) -> str:
+    day = dt.date.fromisoformat(iso)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+_HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
 
 
 def _compliance_rows(findings: list[Finding], rulebook) -> list[dict]:
     """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk."""
     rows = []
-    order = []
+    groups: dict[tuple, list[Finding]] = {}
     for f in findings:
         if f.code in ("staff-assigned", "problem-closed"):
             continue
-        key = (f.clause, f.code)
-        if key not in order:
-            order.append(key)
-    for clause, code in order:
-        mine = [f for f in findings if f.clause == clause and f.code == code]
+        code = "hardware" if f.code in _HARDWARE_CODES else f.code
+        groups.setdefault((f.clause, code), []).append(f)
+    for (clause, code), mine in groups.items():
         subjects: dict[tuple, list[str]] = {}
         for f in mine:
             subjects.setdefault((f.unit, f.site), []).append(f.status)
         verdict = [FAILED if FAILED in st else AT_RISK if AT_RISK in st else MET for st in subjects.values()]
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
-        rows.append({"clause": clause, "rule": rule.title if code != "room-area" else "党员活动室面积",
+        rows.append({"clause": clause, "rule": rule.title,
                      "applies": rule.applies_to or "全部", "period": _period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
                      "at_risk": verdict.count(AT_RISK), "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
@@ -522,17 +586,95 @@ def _period_span(names: list[str]) -> str:
     return f"{names[0]}至{names[-1]}"
 
 
+TYPICAL_SENTENCES = 4  # enough to say what a site does, short enough to read as one item
+
+
 def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
-    """Sites with every requirement met so far: their latest reported progress is the practice to spread."""
+    """Sites meeting every requirement that applies to them: their reported progress, each sentence once,
+    is the practice to spread."""
     out = []
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
         if not mine or any(f.status != MET for f in mine):
             continue
-        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])].sort_values("month")
-        practice = _text(rows["progress"].iloc[-1]) if len(rows) else ""
-        out.append({"unit": s["unit"], "site": s["site"], "practice": practice or "各项要求均已落实。"})
+        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])]
+        sentences = _sentences(_text(t) for t in rows.sort_values(["month", "row"])["progress"])
+        if sentences:
+            out.append({"unit": s["unit"], "site": s["site"],
+                        "practice": "；".join(sentences[-TYPICAL_SENTENCES:]) + "。"})
     return out
+
+
+def _sentences(texts) -> list[str]:
+    """The sentences of some texts, each once, in order (a site repeats last month's wording)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for part in re.split(r"[。；;！!\n]+", text):
+            part = part.strip(" ，,、")
+            if part:
+                seen.setdefault(part, None)
+    return list(seen)
+
+
+def _site_names(keys: list[tuple], limit: int = 3) -> str:
+    """"甲、乙、丙等5个示范点" — the sites named, the count always said."""
+    names = [f"{unit}{site}" for unit, site in keys]
+    if len(names) == 1:
+        return names[0]
+    return f"{_cn_list(names[:limit])}等{len(names)}个示范点"
+
+
+def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str], states: dict[str, list]) -> list[str]:
+    """The next half-year's work: one step per kind of open finding, naming the sites concerned;
+    ``states``: each unit's submission states of the months due."""
+    current = {(s["unit"], s["site"]) for s in sites}
+
+    def open_sites(*codes) -> list[tuple]:
+        keys = dict.fromkeys((f.unit, f.site) for f in findings if f.code in codes and f.status != MET)
+        return [k for k in keys if k in current]
+
+    steps = []
+    unstaffed = [k for k in dict.fromkeys((f.unit, f.site) for f in findings
+                                          if f.code == "contact-fixed" and not f.staff) if k in current]
+    if unstaffed:
+        steps.append(f"为{_site_names(unstaffed)}确定企业组联系人员。")
+    missing = [u for u in units if any(st.state in (MISSING, RETURNED) for st in states.get(u, []))]
+    if missing:
+        steps.append(f"督促{_cn_list(missing)}补报未报送的月报表。")
+    late = [u for u in units if u not in missing and any(st.state == LATE for st in states.get(u, []))]
+    if late:
+        steps.append(f"提醒{_cn_list(late)}在每月截止日期前报送月报表。")
+    for codes, text in (
+            (("monthly-contact",), "对{}坚持每月至少沟通联系一次。"),
+            (("quarterly-visit",), "每季度至少一次深入{}现场指导或召开座谈会。"),
+            (("plan-reported",), "指导{}完成工作方案制订并上报企业组。"),
+            (("activity-frequency",), "督促{}按规定频次召开党员大会、组织生活会、民主生活会，开展党纪教育、民主评议和党员培训。"),
+            (_HARDWARE_CODES, "对照“十二个有”“十个一”标准，跟踪{}补齐硬件设施、达到活动室面积要求。")):
+        keys = open_sites(*codes)
+        if keys:
+            steps.append(text.format(_site_names(keys)))
+    overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED]
+    if overdue:
+        keys = list(dict.fromkeys((f.unit, f.site) for f in overdue))
+        steps.append(f"督促{_site_names(keys)}对超过整改时限的{len(overdue)}个问题尽快整改到位。")
+    if not steps:
+        steps.append("各示范点各项要求均已达标，继续按月做好联系指导和月报表报送工作。")
+    return steps
+
+
+def _latest_plans(progress: pd.DataFrame, months: list[str], units: list[str]) -> list[dict]:
+    """Each site's latest 下月计划 in the half, one item per distinct plan with the sites that wrote it."""
+    order = {u: i for i, u in enumerate(units)}
+    rows = progress[progress["month"].isin(months)].sort_values(["month", "row"])
+    latest: dict[tuple, str] = {}
+    for r in rows.to_dict("records"):
+        text = _text(r.get("next_plan"))
+        if text:
+            latest[(r["unit"], r["site"])] = text
+    by_text: dict[str, list[tuple]] = {}
+    for key in sorted(latest, key=lambda k: order.get(k[0], len(order))):
+        by_text.setdefault(latest[key].rstrip("。；;"), []).append(key)
+    return [{"text": text, "sites": _site_names(keys)} for text, keys in by_text.items()]
 
 
 # --- 分组情况一览表 ------------------------------------------------------------------------------
