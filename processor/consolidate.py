@@ -191,10 +191,13 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
 def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
     per_unit = _PerUnit(data)
     site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
-    findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+    # every dossier speaks for the run's day, so a unit that stopped reporting is not frozen at its last form
+    as_of = reports.as_of_date(data, ws.rulebook, [data.until], today) if data.until else None
+    findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today, as_of)
     for unit, site in site_keys:
         unit_data = per_unit[unit]
-        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
+        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings,
+                                          as_of=as_of)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
         rel = safe_join(Path(DOSSIER), unit, f"{site}.docx").as_posix()
@@ -220,15 +223,14 @@ class _PerUnit:
 
 
 def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
-                      site_keys: list[tuple[str, str]], today: dt.date) -> dict:
+                      site_keys: list[tuple[str, str]], today: dt.date, run_as_of: dt.date | None) -> dict:
     """The dossiers' findings cache, filled with one evaluation per (months, as-of day) for all the
     units that share them, instead of one evaluation per unit."""
     rulebook = ws.rulebook
     groups: dict[tuple, list[str]] = {}
     for unit, site in site_keys:
-        months = sorted(r["month"] for r in per_unit[unit].site_records("sites", unit, site))
-        as_of = reports.as_of_date(per_unit[unit], rulebook, months, today, units=[unit])
-        span = tuple(P.month_range(months[0], months[-1]))
+        months, as_of = reports.dossier_span(per_unit[unit], rulebook, unit, site, today, run_as_of)
+        span = tuple(months)
         units = groups.setdefault((span, as_of), [])
         if unit not in units:
             units.append(unit)

@@ -896,10 +896,14 @@ def build_site_dossier() -> TemplateBuilder:
         ("确定联系日期", "site.contact_date|cn_date"), ("方案上报日期", "site.plan_date|cn_date"),
         ("建档期间", "first_month|month_cn ~ '至' ~ last_month|month_cn"),
     ])
-    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成。")
+    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成，数据截至"
+        "{{ report_date|cn_date }}。{{ missing_note }}")
     b.h1("一、工作记录")
     b.tag("for m in timeline")
     b.h2("{{ m.month|month_cn }}")
+    b.tag("if m.missing")
+    b.p("{{ m.missing }}")
+    b.tag("else")
     b.p("联系指导：{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
         "{{ c.content }}{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无联系指导记录。{% endif %}")
     b.p("组织生活：{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}召开{{ o.kind }}，应到{{ o.expected }}人、"
@@ -908,6 +912,7 @@ def build_site_dossier() -> TemplateBuilder:
     b.p("硬件设施：{{ m.hardware or '本月未报送。' }}")
     b.p("工作进展：{{ m.progress or '本月未报送。' }}")
     b.p("存在问题：{{ m.problems or '无。' }}")
+    b.tag("endif")
     b.tag("endfor")
     b.tag("if not timeline")
     b.p("尚无月报表记录。")

@@ -66,9 +66,11 @@ assignment_table (企业组人员联系示范点分组情况一览表)
 site_dossier (示范点档案, M-4a; one per site)
     site {name, enterprise, kind, unit, org_name, org_kind, formation, secretary, members,
           employees, level, staff, contact_date, plan_date},
-    first_month, last_month,
-    timeline [{month, contacts [{date, staff, mode, content}], org_life [{date, kind, present,
-              expected}], members (sentence), hardware (sentence), progress, problems}],
+    first_month, last_month (the last month due on report_date), missing_months [month],
+    missing_note (sentence naming the months not reported, or ""),
+    timeline [{month, missing ("" or why the month has no data: "本月未报送。" …), contacts [{date, staff,
+              mode, content}], org_life [{date, kind, present, expected}], members (sentence),
+              hardware (sentence), progress, problems}],
     compliance_rows [{clause, rule, period, status ("达标"|"未达标"|"存在风险"), evidence}],
     sources [{file_name, month, received, digest}]
 
@@ -464,15 +466,17 @@ def _dossier() -> dict:
     s = _sites()[1]  # 闽榕食品集团党委
     return {
         "office_name": OFFICE,
-        "report_date": "2026-11-06",
+        "report_date": "2026-12-08",  # November was due on 12-05 and did not arrive
         "site": {"name": s["site"], "enterprise": s["enterprise"], "kind": s["kind"], "unit": s["unit"],
                  "org_name": "中共闽榕食品集团有限公司委员会", "org_kind": "党委", "formation": "单独组建",
                  "secretary": s["secretary"], "members": s["members"], "employees": 1260, "level": "市级",
                  "staff": s["staff"], "contact_date": s["contact_date"], "plan_date": s["plan_date"]},
         "first_month": "2026-09",
-        "last_month": "2026-10",
+        "last_month": "2026-11",
+        "missing_months": ["2026-11"],
+        "missing_note": "榕城区2026年11月的月报表未报送，档案中这些月份记为“本月未报送”。",
         "timeline": [
-            {"month": "2026-09",
+            {"month": "2026-09", "missing": "",
              "contacts": [{"date": "2026-09-08", "staff": "陈明", "mode": "现场指导",
                            "content": "与榕城区委组织部共同确定联系示范点，了解企业党建基本情况。"}],
              "org_life": [{"date": "2026-09-26", "kind": "党员大会", "present": 41, "expected": 46}],
@@ -480,7 +484,7 @@ def _dossier() -> dict:
              "hardware": "党员活动室80㎡，“十个一”项目齐全。",
              "progress": "成立示范点创建工作小组，制定创建时间表。",
              "problems": ""},
-            {"month": "2026-10",
+            {"month": "2026-10", "missing": "",
              "contacts": [{"date": "2026-10-10", "staff": "陈明", "mode": "电话联系",
                            "content": "了解创建方案起草进度。"},
                           {"date": "2026-10-23", "staff": "陈明", "mode": "座谈会",
@@ -491,6 +495,8 @@ def _dossier() -> dict:
              "hardware": "无变化。",
              "progress": "完成创建方案初稿，开展“六个一”技能比武。",
              "problems": "部分车间实行倒班，集中学习人数不齐。"},
+            {"month": "2026-11", "missing": "本月未报送。", "contacts": [], "org_life": [], "members": "",
+             "hardware": "", "progress": "", "problems": ""},
         ],
         "compliance_rows": [
             {"clause": "M-1a", "rule": "确定联系示范点", "period": "2026年", "status": "达标",

@@ -733,19 +733,37 @@ def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
 
 # --- 示范点档案 ----------------------------------------------------------------------------------
 
+def dossier_span(data: LedgerData, rulebook, unit: str, site: str, today: dt.date,
+                 as_of: dt.date | None = None) -> tuple[list[str], dt.date]:
+    """The months a dossier covers and the day it speaks for.
+
+    ``as_of`` is the run's as-of day (the same for every output of a consolidation); without it, the
+    day of the data's last month.  The span runs from the site's first month to the last month due by
+    then, so a month its unit did not report is shown as such instead of ending the dossier early.
+    """
+    months = sorted(r["month"] for r in data.site_records("sites", unit, site))
+    if not months:
+        raise KeyError(f"台账中没有{unit}的示范点“{site}”")
+    last = max(months[-1], data.until or months[-1])
+    if as_of is None:
+        as_of = as_of_date(data, rulebook, [last], today, units=[unit])
+    due = [m for m in P.month_range(months[0], last)
+           if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    return P.month_range(months[0], max([months[-1], *due])), as_of
+
+
 def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
-                    findings_cache: dict | None = None) -> dict:
+                    findings_cache: dict | None = None, as_of: dt.date | None = None) -> dict:
     """``findings_cache`` (one dict for the dossiers built from the same data) lets the sites of
-    one unit share the unit's findings instead of evaluating them once per site."""
+    one unit share the unit's findings instead of evaluating them once per site; ``as_of``: the run's
+    as-of day (see :func:`dossier_span`)."""
     rulebook = ws.rulebook
     data = ledger if _only_unit(ledger, unit) else _data(ledger, units=[unit])
     rows = sorted(data.site_records("sites", unit, site), key=lambda r: r["month"])
     if not rows:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
-    months = [r["month"] for r in rows]
+    span, as_of = dossier_span(data, rulebook, unit, site, today, as_of)
     latest = rows[-1]
-    as_of = as_of_date(data, rulebook, months, today, units=[unit])
-    span = P.month_range(months[0], months[-1])
     key = (unit, tuple(span), as_of)
     if findings_cache is not None and key in findings_cache:
         findings = findings_cache[key]
@@ -758,8 +776,13 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
                 for key, by_date in (("hardware", False), ("progress", False), ("members", False),
                                      ("contacts", True), ("org_life", True))}
+    listed = {r["month"] for r in rows}
+    gaps = _unreported(data.files, unit, [m for m in span if m not in listed])
     timeline, previous_hw = [], None
-    for month in months:
+    for month in span:
+        if month in gaps:
+            timeline.append({**_EMPTY_MONTH, "month": month, "missing": gaps[month]})
+            continue
         hw = by_month["hardware"].get(month, [])
         hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"], rulebook)
         progress = by_month["progress"].get(month, [])
@@ -770,6 +793,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         members = by_month["members"].get(month, [])
         timeline.append({
             "month": month,
+            "missing": "",
             "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
                           "content": _text(c["content"])} for c in contacts],
             "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "present": _int(r["present"]),
@@ -780,11 +804,11 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
             "progress": _text(progress[0]["progress"]) if progress else "",
             "problems": "；".join(problems),
         })
-    compliance = [{"clause": f.clause, "rule": f.title, "period": f.period_name, "status": STATUS_LABEL[f.status],
-                   "evidence": f.evidence} for f in findings if f.site == site]
+    compliance = _dossier_compliance([f for f in findings if f.site == site])
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
     sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
                 "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
+    missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {
         "office_name": ws.office_name,
         "report_date": as_of.isoformat(),
@@ -794,12 +818,63 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
                  "members": _int(latest["members"]), "employees": _int(latest["employees"]),
                  "level": _text(latest["level"]), "staff": _text(latest["staff"]) or UNASSIGNED,
                  "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(min(plan_dates) if plan_dates else None)},
-        "first_month": months[0],
-        "last_month": months[-1],
+        "first_month": span[0],
+        "last_month": span[-1],
+        "missing_months": missing_months,
+        "missing_note": (f"{unit}{'、'.join(P.month_cn(m) for m in missing_months)}的月报表未报送，"
+                         f"档案中{'该月' if len(missing_months) == 1 else '这些月份'}记为“本月未报送”。"
+                         if missing_months else ""),
         "timeline": timeline,
         "compliance_rows": compliance,
         "sources": sources,
     }
+
+
+NOT_REPORTED, RETURNED_NOTE, NOT_LISTED = "本月未报送。", "本月报表已被退回，尚未重新报送。", "本月报表未列入该示范点。"
+_EMPTY_MONTH = {"contacts": [], "org_life": [], "members": "", "hardware": "", "progress": "", "problems": ""}
+
+
+def _unreported(files: list[dict], unit: str, months: list[str]) -> dict[str, str]:
+    """Why each month without a row for the site has none: not reported, returned, or the site left out."""
+    out = {}
+    for month in months:
+        mine = [f for f in files if f["month"] == month and f["unit"] == unit]
+        if any(f["status"] in ("accepted", "superseded") for f in mine):
+            out[month] = NOT_LISTED
+        elif any(f["status"] == "rejected" for f in mine):
+            out[month] = RETURNED_NOTE
+        else:
+            out[month] = NOT_REPORTED
+    return out
+
+
+def _status_label(f: Finding) -> str:
+    return STATUS_LABEL.get(f.status) or f.status_cn
+
+
+_WORST = ("未达标", "存在风险", "达标")
+
+
+def _dossier_compliance(findings: list[Finding]) -> list[dict]:
+    """One line per requirement and period: a hardware checklist and its room area are one requirement,
+    so they share a line, the worse status deciding it."""
+    rows, merged = [], {}
+    for f in findings:
+        row = {"clause": f.clause, "rule": f.title, "period": f.period_name, "status": _status_label(f),
+               "evidence": f.evidence}
+        if f.code not in _HARDWARE_CODES:
+            rows.append(row)
+            continue
+        key = (f.clause, f.period)
+        if key not in merged:
+            merged[key] = row
+            rows.append(row)
+            continue
+        line = merged[key]
+        line["evidence"] = f"{line['evidence']}；{f.evidence}"
+        if line["status"] in _WORST and row["status"] in _WORST:
+            line["status"] = min(line["status"], row["status"], key=_WORST.index)
+    return rows
 
 
 def _only_unit(ledger, unit: str) -> bool:
@@ -827,9 +902,12 @@ def _members_sentence(r: dict) -> str:
 
 
 def _hardware_sentence(row: dict | None, previous: dict | None, kind: str, rulebook) -> tuple[str, dict | None]:
+    """The month's hardware as the rule (S-5 / N-5) judges it: the checklist and, where the rule sets
+    one, the room's minimum area."""
     if row is None:
         return "本月未报送硬件设施情况。", previous
-    items = rulebook.hardware_rule(kind).params["items"] if rulebook.hardware_rule(kind) else []
+    rule = rulebook.hardware_rule(kind)
+    items = rule.params["items"] if rule else []
     state = {item: row.get(_HW_NAMES[item]) for item in items}
     area = row.get("room_area")
     area = None if area is None or pd.isna(area) else float(area)
@@ -837,9 +915,16 @@ def _hardware_sentence(row: dict | None, previous: dict | None, kind: str, ruleb
     if previous is not None and previous == snapshot:
         return "无变化。", snapshot
     missing = [i for i, v in state.items() if v != "是"]
-    area_text = f"党员活动室{area:g}㎡，" if area is not None else "未填写党员活动室面积，"
-    body = f"缺少{'、'.join(missing)}。" if missing else f"{len(items)}项硬件设施齐全。"
-    return area_text + body, snapshot
+    need = float(rule.params["min_room_area"]) if rule and "min_room_area" in rule.params else None
+    small = need is not None and (area is None or area < need)
+    area_text = f"党员活动室{area:g}㎡" if area is not None else "未填写党员活动室面积"
+    if small:
+        area_text += f"，不足{need:g}㎡的要求" if area is not None else f"（要求不少于{need:g}㎡）"
+    if not missing and not small:
+        return f"{area_text}，{len(items)}项硬件设施齐全。", snapshot
+    if small and not missing:
+        return f"{area_text}；清单其余项目均已配备，硬件设施未达标。", snapshot
+    return f"{area_text}；缺少{'、'.join(missing)}，硬件设施未达标。", snapshot
 
 
 # --- 催报名单 ------------------------------------------------------------------------------------

@@ -1,0 +1,156 @@
+"""The half-year report (M-4c) read back from the rendered .docx and recounted from the ledger with plain SQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_TODAY
+from docx_helpers import cn_date, paragraphs, section, sql, table_with_header
+from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
+from processor import reports
+from processor.periods import parse_half
+from processor.render import render_report
+from processor.roster import sample_roster, workspace_roster
+
+VISIT_MODES = ("现场指导", "座谈会")
+ACCEPTED = "JOIN files f ON f.id = x.file_id WHERE f.status = 'accepted'"
+
+
+def half_report(demo_year, half: str) -> Path:
+    return next((demo_year.workspace.outbox / "半年工作报告" / half).glob("*.docx"))
+
+
+def due_months(half: str) -> list[str]:
+    """Months of the half whose form was due (the 5th of the next month) before the demo's day."""
+    out = []
+    for month in parse_half(half).months:
+        y, m = int(month[:4]), int(month[5:])
+        if D(y + m // 12, m % 12 + 1, 5) < DEMO_TODAY:
+            out.append(month)
+    return out
+
+
+@pytest.mark.parametrize("half", ["2026-H1", "2026-H2"])
+def test_visits_figure_counts_onsite_guidance_and_meetings(demo_year, half):
+    months = parse_half(half).months
+    counts = dict(sql(demo_year.workspace.ledger_path,
+                      f"SELECT x.mode, COUNT(*) FROM contacts x {ACCEPTED} AND x.month BETWEEN ? AND ? GROUP BY x.mode",
+                      months[0], months[-1]))
+    text = "".join(paragraphs(half_report(demo_year, half)))
+    found = re.search(r"共联系指导(\d+)次，其中现场指导和座谈会(\d+)次（现场指导(\d+)次、座谈会(\d+)次）", text)
+    assert found, "the figure says what it counts: 现场指导和座谈会"
+    total, visits, onsite, meetings = (int(g) for g in found.groups())
+    assert total == sum(counts.values())
+    assert (onsite, meetings) == (counts["现场指导"], counts["座谈会"])
+    assert visits == counts["现场指导"] + counts["座谈会"] > counts["现场指导"]
+
+
+def test_staff_are_counted_by_the_sites_assigned_to_them(demo_year):
+    ws = demo_year.workspace
+    latest = sql(ws.ledger_path, f"""
+        SELECT x.unit, x.site, x.staff FROM sites x {ACCEPTED} AND x.month = (
+            SELECT MAX(s2.month) FROM sites s2 JOIN files f2 ON f2.id = s2.file_id
+            WHERE f2.status = 'accepted' AND s2.unit = x.unit AND s2.month <= '2026-12')""")
+    roster = {s.name for s in workspace_roster(ws).staff}
+    staffed = [r for r in latest if r[2] in roster]
+    text = "".join(paragraphs(half_report(demo_year, "2026-H2")))
+    found = re.search(r"企业组(\d+)名同志中(\d+)名分片联系(\d+)个示范点", text)
+    assert found
+    assert [int(g) for g in found.groups()] == [len(roster), len({r[2] for r in staffed}), len(staffed)]
+    assert len({r[2] for r in staffed}) < len(roster)  # the demo has staff without a site: the old sentence hid them
+
+
+def test_each_site_path_comes_from_its_records(demo_year):
+    ws = demo_year.workspace
+    months = parse_half("2026-H2").months
+    due = due_months("2026-H2")
+    rows = table_with_header(half_report(demo_year, "2026-H2"), "序号", "单位")
+    assert len(rows) == 24
+    for _, unit, name, _, path, status in rows:
+        (plan,), = sql(ws.ledger_path, f"SELECT MIN(x.plan_date) FROM sites x {ACCEPTED} AND x.unit=? AND x.site=?",
+                       unit, name)
+        (first,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? AND x.site=?",
+                        unit, name)
+        (visit,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? AND x.site=? "
+                                        "AND x.mode IN (?, ?)", unit, name, *VISIT_MODES)
+        (reported,), = sql(ws.ledger_path, f"SELECT COUNT(DISTINCT x.month) FROM sites x {ACCEPTED} AND x.unit=? "
+                                           f"AND x.site=? AND x.month IN ({','.join('?' * len(due))})",
+                           unit, name, *due)
+        (life,), = sql(ws.ledger_path, f"SELECT COUNT(*) FROM org_life x {ACCEPTED} AND x.unit=? AND x.site=? "
+                                       "AND x.month BETWEEN ? AND ?", unit, name, months[0], months[-1])
+        assert f"{cn_date(plan)}上报工作方案" in path, name
+        assert f"{cn_date(first)}首次联系指导" in path and f"{cn_date(visit)}首次现场指导或座谈会" in path, name
+        assert f"本半年报送月报表{reported}个月（应报{len(due)}个月）" in path, name
+        assert f"开展组织生活{life}次" in path, name
+        assert status == ("已开展工作" if life else "方案已上报，尚未开展组织生活"), name
+
+
+@pytest.mark.parametrize("half, title", [("2026-H1", "八、下半年工作打算"), ("2026-H2", "八、明年上半年工作打算")])
+def test_closing_section_plans_for_the_period_that_follows(demo_year, half, title):
+    assert title in paragraphs(half_report(demo_year, half))
+
+
+def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
+    ws = demo_year.workspace
+    due = due_months("2026-H2")
+    assert due == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    per_month = dict(sql(ws.ledger_path, f"SELECT x.month, COUNT(*) FROM contacts x {ACCEPTED} "
+                                         "AND x.month BETWEEN '2026-07' AND '2026-12' GROUP BY x.month"))
+    from processor.ledger import Ledger
+
+    with Ledger(ws.ledger_path) as ledger:
+        c = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half("2026-H2"), DEMO_TODAY)
+    chart = c["charts"]["chart_contacts_month"]
+    assert chart["labels"] == [f"{int(m[5:])}月" for m in due]
+    assert chart["series"]["联系指导合计"] == [per_month[m] for m in due]
+
+
+# --- 典型做法 on a purpose-built ledger ----------------------------------------------------------
+
+GOOD, WEAK = "榕城电子", "闽榕食品"
+GOOD_TEXTS = ["建立党员责任区，党员挂牌上岗。开展技能比武", "建立党员责任区，党员挂牌上岗。结对帮扶困难职工",
+              "开展技能比武；结对帮扶困难职工"]
+
+
+def _quarter_life(month: str, name: str) -> list[dict]:
+    y, m = int(month[:4]), int(month[5:])
+    kinds = ["党员大会", "组织生活会", "党纪教育"]
+    if m == 7:
+        kinds += ["民主生活会", "民主评议党员", "党员培训"]
+    return [activity(D(y, m, 10 + i), name, kind) for i, kind in enumerate(kinds)]
+
+
+@pytest.fixture
+def typical(workspace, tmp_path):
+    """Two SOE sites of one unit over 2026-H2: one meets every requirement, the other lacks a 电脑."""
+    from ledger_helpers import hardware
+
+    lb = LedgerBuilder(workspace.ledger_path)
+    sites = [site(GOOD, plan_date=D(2026, 11, 20)), site(WEAK, plan_date=D(2026, 11, 20), staff="林少华")]
+    for i, month in enumerate(parse_half("2026-H2").months):
+        y, m = int(month[:4]), int(month[5:])
+        life = _quarter_life(month, GOOD) + _quarter_life(month, WEAK) if m in (7, 10) else []
+        lb.submit("榕城区", month, sites=sites, org_life=life,
+                  contacts=[contact(D(y, m, 8), GOOD, mode="现场指导"),
+                            contact(D(y, m, 9), WEAK, mode="现场指导", staff="林少华")],
+                  hardware_rows=[hardware(GOOD), hardware(WEAK, missing=["电脑"])],
+                  progress_rows=[progress(GOOD, text=GOOD_TEXTS[i % 3]), progress(WEAK, text="按计划推进")])
+    context = reports.half_year_context(lb.ledger, workspace, sample_roster(), parse_half("2026-H2"), D(2027, 1, 20))
+    out = render_report("half_year_report", context, tmp_path / "half.docx")
+    yield workspace, out
+    lb.ledger.close()
+
+
+def test_typical_practice_quotes_the_progress_of_sites_meeting_every_requirement(typical):
+    ws, out = typical
+    items = section(paragraphs(out), "六、典型做法", "七、")
+    assert len(items) == 1 and items[0].startswith(f"1. 榕城区{GOOD}：")
+    texts = [t for (t,) in sql(ws.ledger_path, f"SELECT x.progress FROM progress x {ACCEPTED} AND x.site=? "
+                                               "ORDER BY x.month", GOOD)]
+    sentences = list(dict.fromkeys(p for t in texts for p in re.split("[。；]", t) if p))
+    assert len(sentences) == 3  # six months of reports, three different things done
+    for sentence in sentences:
+        assert items[0].count(sentence) == 1, sentence
