@@ -88,9 +88,9 @@ def test_each_site_path_comes_from_its_records(demo_year):
         assert status == ("已开展工作" if life else "方案已上报，尚未开展组织生活"), name
 
 
-@pytest.mark.parametrize("half, title", [("2026-H1", "八、下半年工作打算"), ("2026-H2", "八、明年上半年工作打算")])
-def test_closing_section_plans_for_the_period_that_follows(demo_year, half, title):
-    assert title in paragraphs(half_report(demo_year, half))
+def test_closing_section_plans_for_the_period_that_follows(demo_year):
+    assert "八、下半年工作打算" in paragraphs(half_report(demo_year, "2026-H1"))
+    assert "八、明年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
 
 
 def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
