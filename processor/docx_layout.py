@@ -850,9 +850,12 @@ def build_half_year_report() -> TemplateBuilder:
     b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
     b.signature()
     b.annex(1, "示范点创建进度表")
-    b.table([Column("序号", "loop.index", 11), Column("单位", "r.unit", 22), Column("示范点", "r.site", 34, left=True),
-             Column("类型", "r.kind", 11), Column("创建历程", "r.path", 56, left=True),
-             Column("进展", "r.status", 22, left=True)],
+    b.table([Column("序号", "loop.index", 8), Column("单位", "r.unit", 16), Column("示范点", "r.site", 24, left=True),
+             Column("确定联系", "r.contact_date|cn_date", 17), Column("方案上报", "r.plan_date|cn_date", 17),
+             Column("首次联系指导", "r.first_contact|cn_date", 17),
+             Column("首次现场指导或座谈会", "r.first_visit|cn_date", 17),
+             Column("本半年报送/应报（月）", "r.months_reported ~ '/' ~ r.months_due", 12),
+             Column("组织生活（次）", "r.activities", 10), Column("进展", "r.progress", 18, left=True)],
             "r in site_paths", empty="本半年无示范点。")
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 26),

@@ -47,7 +47,8 @@ half_year_report (半年工作报告, M-4c)
     pillars [{name, text}] (五个有),
     site_paths [{unit, site, kind, contact_date, plan_date, plan_status ("按期上报"|"逾期上报"|"未上报"),
                  first_contact, first_visit, months_reported, months_due, activities, start_month,
-                 status ("已开展工作"|"方案已上报，尚未开展组织生活"|"尚未上报工作方案"), path (sentence)}],
+                 status ("已开展工作"|"方案已上报，尚未开展组织生活"|"尚未上报工作方案"),
+                 progress ("2026年12月起开展工作" or the status)}],
     plan_counts {on_time, late, missing}, work_started (sites with 组织生活 since their plan),
     compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, rate}],
     typical_sites [{unit, site, practice}],
@@ -128,11 +129,6 @@ SITE_KEYS = ("unit", "site", "enterprise", "kind", "secretary", "members", "staf
 
 def _sites() -> list[dict]:
     return [dict(zip(SITE_KEYS, row)) for row in SITES]
-
-
-def _cn(iso: str) -> str:
-    y, m, d = (int(x) for x in iso.split("-"))
-    return f"{y}年{m}月{d}日"
 
 
 def _unit_kind(name: str) -> str:
@@ -326,15 +322,12 @@ def _half_year() -> dict:
         else:
             plan_status = "按期上报" if s["plan_date"] <= "2026-11-30" else "逾期上报"
             start, status = "2026-12", "已开展工作"
-        plan = f"{_cn(s['plan_date'])}上报工作方案（{plan_status}）" if s["plan_date"] else "工作方案未上报"
-        fixed = f"{_cn(s['contact_date'])}确定联系" if s["contact_date"] else "尚未确定联系日期"
-        path = (f"{fixed}；{plan}；本半年报送月报表6个月（应报6个月）；开展组织生活9次"
-                + ("；2026年12月起开展工作。" if start else "。"))
         site_paths.append({"unit": s["unit"], "site": s["site"], "kind": s["kind"],
                            "contact_date": s["contact_date"], "plan_date": s["plan_date"],
                            "plan_status": plan_status, "first_contact": "2026-09-08", "first_visit": "2026-09-21",
                            "months_reported": 6, "months_due": 6, "activities": 9,
-                           "start_month": start, "status": status, "path": path})
+                           "start_month": start, "status": status,
+                           "progress": "2026年12月起开展工作" if start else status})
     compliance_rows = []
     for clause, rule, applies, period, total, met, failed in [
         ("M-1b", "每月沟通联系", "全部", "7—12月", len(sites), 11, 3),

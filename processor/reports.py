@@ -506,7 +506,8 @@ def _first_date(records: list[dict]) -> dt.date | None:
 
 def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, due_months: list[str]) -> list[dict]:
     """Each site's path from its own records: fixed, plan reported, first contact and visit,
-    months reported and organisational life in the half, and since when it has been at work."""
+    months reported and organisational life in the half, and since when it has been at work
+    (``progress``, the annex's last column)."""
     deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
     visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
     plan_dates = _plan_dates(data)
@@ -530,28 +531,10 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, d
                "first_contact": _iso(first_contact), "first_visit": _iso(first_visit),
                "months_reported": len(reported), "months_due": len(due_months), "activities": activities,
                "start_month": start, "status": status}
-        row["path"] = _path_sentence(row, visit_modes)
+        row["progress"] = (f"{P.month_cn(start)}起开展工作" if start else status) + (
+            "；方案逾期上报" if plan_status == "逾期上报" else "")
         out.append(row)
     return out
-
-
-def _path_sentence(p: dict, visit_modes: set[str]) -> str:
-    """The site's path as one line of the annex, every step a date or a count from the ledger."""
-    steps = [f"{_cn_date(p['contact_date'])}确定联系" if p["contact_date"] else "尚未确定联系日期"]
-    steps.append(f"{_cn_date(p['plan_date'])}上报工作方案（{p['plan_status']}）" if p["plan_date"] else "工作方案未上报")
-    steps.append(f"{_cn_date(p['first_contact'])}首次联系指导" if p["first_contact"] else "尚无联系指导记录")
-    visit = "或".join(m for m in CONTACT_MODES if m in visit_modes)
-    steps.append(f"{_cn_date(p['first_visit'])}首次{visit}" if p["first_visit"] else f"尚无{visit}记录")
-    steps.append(f"本半年报送月报表{p['months_reported']}个月（应报{p['months_due']}个月）")
-    steps.append(f"开展组织生活{p['activities']}次")
-    if p["start_month"]:
-        steps.append(f"{P.month_cn(p['start_month'])}起开展工作")
-    return "；".join(steps) + "。"
-
-
-def _cn_date(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 _HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area

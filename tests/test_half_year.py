@@ -69,23 +69,26 @@ def test_each_site_path_comes_from_its_records(demo_year):
     due = due_months("2026-H2")
     rows = table_with_header(half_report(demo_year, "2026-H2"), "序号", "单位")
     assert len(rows) == 24
-    for _, unit, name, _, path, status in rows:
-        (plan,), = sql(ws.ledger_path, f"SELECT MIN(x.plan_date) FROM sites x {ACCEPTED} AND x.unit=? AND x.site=?",
-                       unit, name)
-        (first,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? AND x.site=?",
-                        unit, name)
-        (visit,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? AND x.site=? "
-                                        "AND x.mode IN (?, ?)", unit, name, *VISIT_MODES)
+    for _, unit, name, fixed, plan, first, visit, months_reported, life_count, progress_cell in rows:
+        (expected_fixed,), = sql(ws.ledger_path, f"SELECT x.contact_date FROM sites x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=? ORDER BY x.month DESC LIMIT 1", unit, name)
+        (expected_plan,), = sql(ws.ledger_path, f"SELECT MIN(x.plan_date) FROM sites x {ACCEPTED} AND x.unit=? "
+                                                "AND x.site=?", unit, name)
+        (expected_first,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=?", unit, name)
+        (expected_visit,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=? AND x.mode IN (?, ?)", unit, name, *VISIT_MODES)
         (reported,), = sql(ws.ledger_path, f"SELECT COUNT(DISTINCT x.month) FROM sites x {ACCEPTED} AND x.unit=? "
                                            f"AND x.site=? AND x.month IN ({','.join('?' * len(due))})",
                            unit, name, *due)
         (life,), = sql(ws.ledger_path, f"SELECT COUNT(*) FROM org_life x {ACCEPTED} AND x.unit=? AND x.site=? "
                                        "AND x.month BETWEEN ? AND ?", unit, name, months[0], months[-1])
-        assert f"{cn_date(plan)}上报工作方案" in path, name
-        assert f"{cn_date(first)}首次联系指导" in path and f"{cn_date(visit)}首次现场指导或座谈会" in path, name
-        assert f"本半年报送月报表{reported}个月（应报{len(due)}个月）" in path, name
-        assert f"开展组织生活{life}次" in path, name
-        assert status == ("已开展工作" if life else "方案已上报，尚未开展组织生活"), name
+        (started,), = sql(ws.ledger_path, f"SELECT MIN(x.month) FROM org_life x {ACCEPTED} AND x.unit=? "
+                                          "AND x.site=? AND x.month >= substr(?, 1, 7)", unit, name, expected_plan)
+        assert [fixed, plan, first, visit] == [cn_date(d) for d in (expected_fixed, expected_plan, expected_first,
+                                                                   expected_visit)], name
+        assert months_reported == f"{reported}/{len(due)}" and life_count == str(life), name
+        assert progress_cell == f"{int(started[:4])}年{int(started[5:])}月起开展工作", name
 
 
 def test_closing_section_plans_for_the_period_that_follows(demo_year):
