@@ -79,10 +79,7 @@ class Output:
 
 def default_month(ws, today: dt.date) -> str:
     """The latest month whose submission deadline has passed (on 2026-11-26 → 2026-10)."""
-    month = P.add_months(P.month_of(today), -1)
-    while P.submission_deadline(month, ws.rulebook.submission_deadline_day) >= today:
-        month = P.add_months(month, -1)
-    return month
+    return P.last_due_month(today, ws.rulebook.submission_deadline_day)
 
 
 STALE_TEMP_SECONDS = 3600

@@ -809,7 +809,7 @@ def build_half_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
     b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
-        "挂钩联系点固本强基工程工作进展情况报告如下。")
+        "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"

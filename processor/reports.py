@@ -456,7 +456,9 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
         "next_steps": _half_year_steps(findings, sites, units, states),
         "plans": _latest_plans(progress, due_months or months, units),
         "charts": {
-            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
+            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数" + (
+                                         f"（截至{int(months[shown[-1]][5:])}月）" if shown and len(shown) < len(months)
+                                         else ""),
                                      "labels": [f"{int(months[i][5:])}月" for i in shown],
                                      "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
                                                 "其中现场指导和座谈会": [visits[i] for i in shown]},
@@ -721,13 +723,14 @@ def dossier_span(data: LedgerData, rulebook, unit: str, site: str, today: dt.dat
     """The months a dossier covers and the day it speaks for.
 
     ``as_of`` is the run's as-of day (the same for every output of a consolidation); without it, the
-    day of the data's last month.  The span runs from the site's first month to the last month due by
-    then, so a month its unit did not report is shown as such instead of ending the dossier early.
+    day of the data's last month (of the last month due by ``today`` when the data has no limit).
+    The span runs from the site's first month to the last month due by then, so a month its unit
+    did not report is shown as such instead of ending the dossier early.
     """
     months = sorted(r["month"] for r in data.site_records("sites", unit, site))
     if not months:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
-    last = max(months[-1], data.until or months[-1])
+    last = max(months[-1], data.until or P.last_due_month(today, rulebook.submission_deadline_day))
     if as_of is None:
         as_of = as_of_date(data, rulebook, [last], today, units=[unit])
     due = [m for m in P.month_range(months[0], last)

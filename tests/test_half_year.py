@@ -157,3 +157,29 @@ def test_typical_practice_quotes_the_progress_of_sites_meeting_every_requirement
     assert len(sentences) == 3  # six months of reports, three different things done
     for sentence in sentences:
         assert items[0].count(sentence) == 1, sentence
+
+
+PRIVATE_ITEMS = ("activity_room", "party_flag", "party_board", "vcd", "tv", "telephone", "camera", "file_cabinet",
+                 "bookcase", "outdoor_board")  # N-5 "十个一", the room's area checked beside them
+
+
+def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year):
+    ws = demo_year.workspace
+    latest_sites = sql(ws.ledger_path, f"""
+        SELECT x.unit, x.site FROM sites x {ACCEPTED} AND x.enterprise_kind = '非公' AND x.month = (
+            SELECT MAX(s2.month) FROM sites s2 JOIN files f2 ON f2.id = s2.file_id
+            WHERE f2.status = 'accepted' AND s2.unit = x.unit AND s2.month <= '2026-12')""")
+    met = failed = 0
+    for unit, name in latest_sites:
+        row = sql(ws.ledger_path, f"SELECT x.room_area, {', '.join('x.' + c for c in PRIVATE_ITEMS)} FROM hardware x "
+                                  f"{ACCEPTED} AND x.unit=? AND x.site=? AND x.month <= '2026-12' "
+                                  "ORDER BY x.month DESC LIMIT 1", unit, name)
+        if row:
+            area, *items = row[0]
+            ok = area is not None and area >= 50 and all(v == "是" for v in items)
+            met, failed = met + ok, failed + (not ok)
+    rows = table_with_header(half_report(demo_year, "2026-H2"), "要求", "适用")
+    hardware_rows = [r for r in rows if r[0] == "非公硬件设施"]
+    assert len(hardware_rows) == 1 and not any(r[0] == "党员活动室面积" for r in rows)
+    assert hardware_rows[0][3:6] == [str(met + failed), str(met), str(failed)]
+    assert failed > 0  # the demo's 45㎡ rooms: the old annex showed 100% beside annex 3's failures
