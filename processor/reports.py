@@ -454,7 +454,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
         "finding_counts": _finding_counts(finding_rows),
         "reported_problems": _progress_texts(progress, "issues", units),
         "next_steps": _half_year_steps(findings, sites, units, states),
-        "plans": _latest_plans(progress, due_months or months, units),
+        "plans": _latest_plans(progress, units),
         "charts": {
             "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数" + (
                                          f"（截至{int(months[shown[-1]][5:])}月）" if shown and len(shown) < len(months)
@@ -647,10 +647,11 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
     return steps
 
 
-def _latest_plans(progress: pd.DataFrame, months: list[str], units: list[str]) -> list[dict]:
-    """Each site's latest 下月计划 in the half, one item per distinct plan with the sites that wrote it."""
+def _latest_plans(progress: pd.DataFrame, units: list[str]) -> list[dict]:
+    """Each site's latest 下月计划 (``progress``: the half's rows), one item per distinct plan with the
+    sites that wrote it."""
     order = {u: i for i, u in enumerate(units)}
-    rows = progress[progress["month"].isin(months)].sort_values(["month", "row"])
+    rows = progress.sort_values(["month", "row"])
     latest: dict[tuple, str] = {}
     for r in rows.to_dict("records"):
         text = _text(r.get("next_plan"))

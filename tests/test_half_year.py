@@ -140,7 +140,8 @@ def typical(workspace, tmp_path):
                   contacts=[contact(D(y, m, 8), GOOD, mode="现场指导"),
                             contact(D(y, m, 9), WEAK, mode="现场指导", staff="林少华")],
                   hardware_rows=[hardware(GOOD), hardware(WEAK, missing=["电脑"])],
-                  progress_rows=[progress(GOOD, text=GOOD_TEXTS[i % 3]), progress(WEAK, text="按计划推进")])
+                  progress_rows=[progress(GOOD, text=GOOD_TEXTS[i % 3], plan=f"第{i + 1}项计划"),
+                                 progress(WEAK, text="按计划推进", plan="补齐党员活动室电脑")])
     context = reports.half_year_context(lb.ledger, workspace, sample_roster(), parse_half("2026-H2"), D(2027, 1, 20))
     out = render_report("half_year_report", context, tmp_path / "half.docx")
     yield workspace, out
@@ -183,3 +184,18 @@ def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year)
     assert len(hardware_rows) == 1 and not any(r[0] == "党员活动室面积" for r in rows)
     assert hardware_rows[0][3:6] == [str(met + failed), str(met), str(failed)]
     assert failed > 0  # the demo's 45㎡ rooms: the old annex showed 100% beside annex 3's failures
+
+
+def test_next_half_year_work_names_the_sites_and_quotes_their_plans(typical):
+    ws, out = typical
+    texts = paragraphs(out)
+    assert "八、明年上半年工作打算" in texts
+    items = section(texts, "八、明年上半年工作打算", "附件：")
+    assert any(f"榕城区{WEAK}" in t and "硬件设施" in t for t in items)
+    assert not any(f"榕城区{GOOD}" in t and "硬件设施" in t for t in items)
+    plans = sql(ws.ledger_path, f"SELECT x.site, x.next_plan FROM progress x {ACCEPTED} AND x.month = "
+                                "(SELECT MAX(month) FROM progress)")
+    assert len(plans) == 2
+    for name, plan in plans:
+        assert any(t.endswith(f"{plan}（榕城区{name}）。") for t in items), plan
+    assert not any("第1项计划" in t for t in items)  # an earlier month's plan is not the next half-year's
