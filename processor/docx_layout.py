@@ -828,7 +828,8 @@ def build_half_year_report() -> TemplateBuilder:
     b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
     b.tag("endfor")
     b.h1("四、示范点创建进度")
-    b.p("按要求各示范点应于11月底前完成工作方案制订并上报企业组，12月全面开展工作。目前按期上报"
+    b.p("按要求各示范点应于{{ plan_deadline|cn_date }}前完成工作方案制订并上报企业组，{{ work_start|cn_date }}起"
+        "全面开展工作。目前按期上报"
         "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个；"
         "上报方案后已开展组织生活的{{ work_started }}个。各示范点创建历程见附件1。")
     b.h1("五、制度执行情况")

@@ -50,6 +50,7 @@ half_year_report (半年工作报告, M-4c)
                  status ("已开展工作"|"方案已上报，尚未开展组织生活"|"尚未上报工作方案"),
                  progress ("2026年12月起开展工作" or the status)}],
     plan_counts {on_time, late, missing}, work_started (sites with 组织生活 since their plan),
+    plan_deadline, work_start (M-2: plan reported by, work under way from),
     compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, rate}],
     typical_sites [{unit, site, practice}],
     findings [...as monthly...], finding_counts {total, failed, at_risk},
@@ -375,6 +376,8 @@ def _half_year() -> dict:
         "plan_counts": {"on_time": plan_counts["按期上报"], "late": plan_counts["逾期上报"],
                         "missing": plan_counts["未上报"]},
         "work_started": sum(p["status"] == "已开展工作" for p in site_paths),
+        "plan_deadline": "2026-11-30",
+        "work_start": "2026-12-01",
         "compliance_rows": compliance_rows,
         "typical_sites": [
             {"unit": "市交通运输局党委", "site": "榕城公交集团党委",

@@ -448,6 +448,8 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
                         "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
                         "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
         "work_started": sum(p["status"] == STARTED for p in site_paths),
+        "plan_deadline": rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30")).isoformat(),
+        "work_start": rulebook.date_in_year(rulebook["M-2"].get("work_start", "12-01")).isoformat(),
         "compliance_rows": compliance_rows,
         "typical_sites": typical,
         "findings": finding_rows,
