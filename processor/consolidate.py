@@ -85,10 +85,7 @@ class Output:
 
 def default_month(ws, today: dt.date) -> str:
     """The latest month whose submission deadline has passed (on 2026-11-26 → 2026-10)."""
-    month = P.add_months(P.month_of(today), -1)
-    while P.submission_deadline(month, ws.rulebook.submission_deadline_day) >= today:
-        month = P.add_months(month, -1)
-    return month
+    return P.last_due_month(today, ws.rulebook.submission_deadline_day)
 
 
 STALE_TEMP_SECONDS = 3600
@@ -255,9 +252,8 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
     rulebook = ws.rulebook
     groups: dict[tuple, list[str]] = {}
     for unit, site in site_keys:
-        months = sorted(r["month"] for r in per_unit[unit].site_records("sites", unit, site))
         as_of = today  # one as-of date for every output of the run (SPEC §10)
-        span = tuple(P.month_range(months[0], months[-1]))
+        span = tuple(reports.dossier_span(per_unit[unit], rulebook, unit, site, as_of))
         units = groups.setdefault((span, as_of), [])
         if unit not in units:
             units.append(unit)

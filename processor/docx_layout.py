@@ -991,11 +991,14 @@ def build_half_year_report() -> TemplateBuilder:
     b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
-        "挂钩联系点固本强基工程工作进展情况报告如下。")
+        "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
-        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
-        "半年来企业组成员共联系指导{{ overview.contacts }}次，其中现场指导和座谈{{ overview.onsite }}次；"
+        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
+        "{{ overview.staff_assigned }}名分片联系{{ overview.sites_assigned }}个示范点"
+        "{% if overview.sites_unassigned %}，另有{{ overview.sites_unassigned }}个示范点尚未确定企业组联系人员"
+        "{% endif %}。半年来企业组成员共联系指导{{ overview.contacts }}次，其中现场指导和座谈会"
+        "{{ overview.visits }}次（现场指导{{ overview.onsite }}次、座谈会{{ overview.meeting }}次）；"
         "各单位应报月报表{{ overview.months_due }}份，实报{{ overview.months_reported }}份。")
     b.figure("chart_contacts_month")
     b.h1("二、“三个好”目标推进情况")
@@ -1007,9 +1010,10 @@ def build_half_year_report() -> TemplateBuilder:
     b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
     b.tag("endfor")
     b.h1("四、示范点创建进度")
-    b.p("按要求各示范点应于11月底前完成工作方案制订并上报企业组，12月全面开展工作。目前按期上报"
-        "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个，"
-        "各示范点进度见附件1。")
+    b.p("按要求各示范点应于{{ plan_deadline|cn_date }}前完成工作方案制订并上报企业组，{{ work_start|cn_date }}起"
+        "全面开展工作。目前按期上报"
+        "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个；"
+        "上报方案后已开展组织生活的{{ work_started }}个。各示范点创建历程见附件1。")
     b.h1("五、制度执行情况")
     b.p("对照实施意见规定的联系指导和组织生活频次，半年来各项要求达标情况见附件2。")
     b.figure("chart_compliance")
@@ -1021,15 +1025,20 @@ def build_half_year_report() -> TemplateBuilder:
         "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
-    b.h1("八、下半年工作打算")
+    b.h1("八、{{ next_label }}工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
+    b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
+    _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
     b.blank()
     b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
     b.signature()
     b.annex(1, "示范点创建进度表")
-    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 26), Column("示范点", "r.site", 43, left=True),
-             Column("类型", "r.kind", 12), Column("方案上报日期", "r.plan_date|cn_date", 26),
-             Column("上报情况", "r.plan_status", 18), Column("进展", "r.status", 18)],
+    b.table([Column("序号", "loop.index", 8), Column("单位", "r.unit", 16), Column("示范点", "r.site", 24, left=True),
+             Column("确定联系", "r.contact_date|cn_date", 17), Column("方案上报", "r.plan_date|cn_date", 17),
+             Column("首次联系指导", "r.first_contact|cn_date", 17),
+             Column("首次现场指导或座谈会", "r.first_visit|cn_date", 17),
+             Column("本半年报送/应报（月）", "r.months_reported ~ '/' ~ r.months_due", 12),
+             Column("组织生活（次）", "r.activities", 10), Column("进展", "r.progress", 18, left=True)],
             "r in site_paths", empty="本半年无示范点。")
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 26),
@@ -1073,10 +1082,14 @@ def build_site_dossier() -> TemplateBuilder:
         ("确定联系日期", "site.contact_date|cn_date"), ("方案上报日期", "site.plan_date|cn_date"),
         ("建档期间", "first_month|month_cn ~ '至' ~ last_month|month_cn"),
     ])
-    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成。")
+    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成，数据截至"
+        "{{ report_date|cn_date }}。{{ missing_note }}")
     b.h1("一、工作记录")
     b.tag("for m in timeline")
     b.h2("{{ m.month|month_cn }}")
+    b.tag("if m.missing")
+    b.p("{{ m.missing }}")
+    b.tag("else")
     b.p("联系指导：{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
         "{{ c.content }}{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无联系指导记录。{% endif %}")
     b.p("组织生活：{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}召开{{ o.kind }}，应到{{ o.expected }}人、"
@@ -1085,6 +1098,7 @@ def build_site_dossier() -> TemplateBuilder:
     b.p("硬件设施：{{ m.hardware or '本月未报送。' }}")
     b.p("工作进展：{{ m.progress or '本月未报送。' }}")
     b.p("存在问题：{{ m.problems or '无。' }}")
+    b.tag("endif")
     b.tag("endfor")
     b.tag("if not timeline")
     b.p("尚无月报表记录。")

@@ -137,3 +137,11 @@ def submission_deadline(month: str, day: int) -> dt.date:
     """The date by which the form for ``month`` is due: ``day`` of the next month."""
     nxt = first_day(add_months(month, 1))
     return nxt.replace(day=min(day, calendar.monthrange(nxt.year, nxt.month)[1]))
+
+
+def last_due_month(today: dt.date, deadline_day: int) -> str:
+    """The latest month whose submission deadline has passed on ``today`` (on 2026-11-26 → 2026-10)."""
+    month = add_months(month_of(today), -1)
+    while submission_deadline(month, deadline_day) >= today:
+        month = add_months(month, -1)
+    return month

@@ -48,19 +48,23 @@ monthly_report (月度汇总报告, M-4b)
     charts {chart_submission, chart_contacts}
 
 half_year_report (半年工作报告, M-4c)
-    half ("2026-H2"), half_label ("2026年下半年"), first_month, last_month,
-    overview {units, sites, soe_sites, private_sites, staff, contacts, onsite, months_reported,
-              months_due},
+    half ("2026-H2"), half_label ("2026年下半年"), next_label ("明年上半年"|"下半年"), first_month, last_month,
+    overview {units, sites, soe_sites, private_sites, staff, staff_assigned (staff with a site),
+              sites_assigned, sites_unassigned, contacts, onsite, meeting, visits (onsite + meeting),
+              months_reported, months_due},
     goods [{name, text}] (三个好, one factual sentence each),
     pillars [{name, text}] (五个有),
-    site_paths [{unit, site, kind, plan_date, plan_status ("按期上报"|"逾期上报"|"未上报"),
-                 start_month, status}],
-    plan_counts {on_time, late, missing},
+    site_paths [{unit, site, kind, contact_date, plan_date, plan_status ("按期上报"|"逾期上报"|"未上报"),
+                 first_contact, first_visit, months_reported, months_due, activities, start_month,
+                 status ("已开展工作"|"方案已上报，尚未开展组织生活"|"尚未上报工作方案"),
+                 progress ("2026年12月起开展工作" or the status)}],
+    plan_counts {on_time, late, missing}, work_started (sites with 组织生活 since their plan),
+    plan_deadline, work_start (M-2: plan reported by, work under way from),
     compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, rate}],
     typical_sites [{unit, site, practice}],
     findings [...as monthly...], finding_counts {total, failed, at_risk},
-    reported_problems [{unit, site, text}], next_steps [str],
-    charts {chart_contacts_month, chart_compliance}
+    reported_problems [{unit, site, text}], next_steps [str], plans [{text, sites}],
+    charts {chart_contacts_month (months not yet due left out), chart_compliance}
 
 assignment_table (企业组人员联系示范点分组情况一览表)
     year, deadline (M-1a: contact fixed before this day),
@@ -73,9 +77,11 @@ assignment_table (企业组人员联系示范点分组情况一览表)
 site_dossier (示范点档案, M-4a; one per site)
     site {name, enterprise, kind, unit, org_name, org_kind, formation, secretary, members,
           employees, level, staff, contact_date, plan_date},
-    first_month, last_month,
-    timeline [{month, contacts [{date, staff, mode, content}], org_life [{date, kind, present,
-              expected}], members (sentence), hardware (sentence), progress, problems}],
+    first_month, last_month (the last month due on report_date), missing_months [month],
+    missing_note (sentence naming the months not reported, or ""),
+    timeline [{month, missing ("" or why the month has no data: "本月未报送。" …), contacts [{date, staff,
+              mode, content}], org_life [{date, kind, present, expected}], members (sentence),
+              hardware (sentence), progress, problems}],
     compliance_rows [{clause, rule, period, status ("达标"|"未达标"|"存在风险"), evidence}],
     sources [{file_name, month, received, digest}]
 
@@ -337,19 +343,21 @@ def _half_year() -> dict:
     private = [s for s in sites if s["kind"] == "非公"]
     months = ["2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12"]
     contacts_per_month = [0, 0, 9, 21, 24, 26]
-    onsite_per_month = [0, 0, 4, 8, 10, 12]
+    onsite_per_month = [0, 0, 3, 6, 7, 9]
+    meeting_per_month = [0, 0, 1, 2, 3, 3]
     site_paths = []
     for s in sites:
         if not s["plan_date"]:
-            plan_status, start = "未上报", ""
-        elif s["plan_date"] <= "2026-11-30":
-            plan_status, start = "按期上报", "2026-12"
+            plan_status, start, status = "未上报", "", "尚未上报工作方案"
         else:
-            plan_status, start = "逾期上报", "2026-12"
+            plan_status = "按期上报" if s["plan_date"] <= "2026-11-30" else "逾期上报"
+            start, status = "2026-12", "已开展工作"
         site_paths.append({"unit": s["unit"], "site": s["site"], "kind": s["kind"],
-                           "plan_date": s["plan_date"], "plan_status": plan_status,
-                           "start_month": start,
-                           "status": "已全面开展工作" if start else "尚未开展"})
+                           "contact_date": s["contact_date"], "plan_date": s["plan_date"],
+                           "plan_status": plan_status, "first_contact": "2026-09-08", "first_visit": "2026-09-21",
+                           "months_reported": 6, "months_due": 6, "activities": 9,
+                           "start_month": start, "status": status,
+                           "progress": "2026年12月起开展工作" if start else status})
     compliance_rows = []
     for clause, rule, applies, period, total, met, failed in [
         ("M-1b", "每月沟通联系", "全部", "7—12月", len(sites), 11, 3),
@@ -371,11 +379,16 @@ def _half_year() -> dict:
         "report_date": "2027-01-08",
         "half": "2026-H2",
         "half_label": "2026年下半年",
+        "next_label": "明年上半年",
         "first_month": months[0],
         "last_month": months[-1],
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
                      "private_sites": len(private), "staff": len(STAFF),
+                     "staff_assigned": len({s["staff"] for s in sites if s["staff"]}),
+                     "sites_assigned": sum(bool(s["staff"]) for s in sites),
+                     "sites_unassigned": sum(not s["staff"] for s in sites),
                      "contacts": sum(contacts_per_month), "onsite": sum(onsite_per_month),
+                     "meeting": sum(meeting_per_month), "visits": sum(onsite_per_month) + sum(meeting_per_month),
                      "months_reported": 68, "months_due": 72},
         "goods": [
             {"name": "班子建设好", "text": "国企示范点中有6个实行“双向进入、交叉任职”，交叉任职19人；14个示范点均配齐党组织书记。"},
@@ -392,6 +405,9 @@ def _half_year() -> dict:
         "site_paths": site_paths,
         "plan_counts": {"on_time": plan_counts["按期上报"], "late": plan_counts["逾期上报"],
                         "missing": plan_counts["未上报"]},
+        "work_started": sum(p["status"] == "已开展工作" for p in site_paths),
+        "plan_deadline": "2026-11-30",
+        "work_start": "2026-12-01",
         "compliance_rows": compliance_rows,
         "typical_sites": [
             {"unit": "市交通运输局党委", "site": "榕城公交集团党委",
@@ -410,10 +426,14 @@ def _half_year() -> dict:
             "督促未上报方案的示范点1月底前上报工作方案。",
             "总结推广榕城公交集团党委等示范点的经验做法。",
         ],
+        "plans": [{"text": "召开年度民主评议党员大会", "sites": "榕城区榕城电子科技有限公司党支部等3个示范点"},
+                  {"text": "完善党员活动室资料柜和书柜", "sites": "福清市福清玻璃制品公司联合党支部"}],
         "charts": {
             "chart_contacts_month": {"kind": "line", "title": "2026年下半年各月联系指导次数",
                                      "labels": [f"{int(m[5:])}月" for m in months],
-                                     "series": {"联系指导": contacts_per_month, "其中现场指导": onsite_per_month},
+                                     "series": {"联系指导合计": contacts_per_month,
+                                                "其中现场指导和座谈会": [a + b for a, b in
+                                                                 zip(onsite_per_month, meeting_per_month)]},
                                      "ylabel": "次数"},
             "chart_compliance": {"kind": "bar", "title": "2026年下半年各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],
@@ -472,15 +492,17 @@ def _dossier() -> dict:
     s = _sites()[1]  # 闽榕食品集团党委
     return {
         "office_name": OFFICE,
-        "report_date": "2026-11-06",
+        "report_date": "2026-12-08",  # November was due on 12-05 and did not arrive
         "site": {"name": s["site"], "enterprise": s["enterprise"], "kind": s["kind"], "unit": s["unit"],
                  "org_name": "中共闽榕食品集团有限公司委员会", "org_kind": "党委", "formation": "单独组建",
                  "secretary": s["secretary"], "members": s["members"], "employees": 1260, "level": "市级",
                  "staff": s["staff"], "contact_date": s["contact_date"], "plan_date": s["plan_date"]},
         "first_month": "2026-09",
-        "last_month": "2026-10",
+        "last_month": "2026-11",
+        "missing_months": ["2026-11"],
+        "missing_note": "榕城区2026年11月的月报表未报送，档案中这些月份记为“本月未报送”。",
         "timeline": [
-            {"month": "2026-09",
+            {"month": "2026-09", "missing": "",
              "contacts": [{"date": "2026-09-08", "staff": "陈明", "mode": "现场指导",
                            "content": "与榕城区委组织部共同确定联系示范点，了解企业党建基本情况。"}],
              "org_life": [{"date": "2026-09-26", "kind": "党员大会", "present": 41, "expected": 46}],
@@ -488,7 +510,7 @@ def _dossier() -> dict:
              "hardware": "党员活动室80㎡，“十个一”项目齐全。",
              "progress": "成立示范点创建工作小组，制定创建时间表。",
              "problems": ""},
-            {"month": "2026-10",
+            {"month": "2026-10", "missing": "",
              "contacts": [{"date": "2026-10-10", "staff": "陈明", "mode": "电话联系",
                            "content": "了解创建方案起草进度。"},
                           {"date": "2026-10-23", "staff": "陈明", "mode": "座谈会",
@@ -499,6 +521,8 @@ def _dossier() -> dict:
              "hardware": "无变化。",
              "progress": "完成创建方案初稿，开展“六个一”技能比武。",
              "problems": "部分车间实行倒班，集中学习人数不齐。"},
+            {"month": "2026-11", "missing": "本月未报送。", "contacts": [], "org_life": [], "members": "",
+             "hardware": "", "progress": "", "problems": ""},
         ],
         "compliance_rows": [
             {"clause": "M-1a", "rule": "确定联系示范点", "period": "2026年", "status": "达标",

@@ -14,6 +14,7 @@ the same as-of day yields the same context (and the same files).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 
 import pandas as pd
@@ -466,11 +467,16 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
     due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
-    # charts never plot a month whose forms are not yet due (nor came) as zero (SPEC §10)
-    months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
     per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in months]
+    # months not yet due and without data have not happened for the report: never plotted as zero
+    shown = [i for i, m in enumerate(months) if m in due_months or per_month[i]["total"]]
+    staffed = [s for s in sites if s["staff"] in _roster_staff_names(roster)]
     reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
                 and f["month"] in due_months and f["unit"] in units}
+    states: dict[str, list] = {}
+    for m in due_months:
+        for st in submission_states(data.files, rulebook, units, m, as_of):
+            states.setdefault(st.unit, []).append(st)
     life = data.rows("org_life", months=months)
     counted, _ = counted_activities(life, rulebook)
     members_all = data.rows("members", months=months)
@@ -481,7 +487,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     cross = [r for r in latest_members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
     appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
 
-    site_paths = _site_paths(sites, _plan_dates(data), rulebook, as_of)
+    site_paths = _site_paths(sites, data, rulebook, half, due_months)
     compliance_rows = _compliance_rows(findings, rulebook, due_months)
     frequency = [f for f in findings if f.code == "activity-frequency"]
     hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
@@ -490,19 +496,26 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
     with_secretary = [s for s in sites if _text(s["secretary"])]
     finding_rows = [finding_row(f) for f in findings if f.status != MET]
-    typical = _typical_sites(findings, sites, data.rows("progress", months=months))
+    progress = data.rows("progress", months=months)
+    full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(due_months)}
+    typical = _typical_sites(findings, [s for s in sites if (s["unit"], s["site"]) in full], progress)
     label = half.name
+    visits = [c["onsite"] + c["meeting"] for c in per_month]
     context = {
         "office_name": ws.office_name,
         "addressee": ws.addressee,
         "report_date": as_of.isoformat(),
         "half": half.label,
         "half_label": label,
+        "next_label": _next_half_label(half),
         "first_month": half.first,
         "last_month": half.last,
         "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
                      "staff": len(roster.staff) if roster is not None else 0,
+                     "staff_assigned": len({s["staff"] for s in staffed}), "sites_assigned": len(staffed),
+                     "sites_unassigned": len(sites) - len(staffed),
                      "contacts": sum(c["total"] for c in per_month), "onsite": sum(c["onsite"] for c in per_month),
+                     "meeting": sum(c["meeting"] for c in per_month), "visits": sum(visits),
                      "months_reported": len(reported), "months_due": len(units) * len(due_months)},
         "goods": [
             {"name": "班子建设好", "text": f"国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
@@ -529,18 +542,23 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
         "plan_counts": {"on_time": sum(p["plan_status"] == "按期上报" for p in site_paths),
                         "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
                         "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
+        "work_started": sum(p["status"] == STARTED for p in site_paths),
+        "plan_deadline": rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30")).isoformat(),
+        "work_start": rulebook.date_in_year(rulebook["M-2"].get("work_start", "12-01")).isoformat(),
         "compliance_rows": compliance_rows,
         "typical_sites": typical,
         "findings": finding_rows,
         "finding_counts": _finding_counts(finding_rows),
-        "reported_problems": _progress_texts(data.rows("progress", months=months), "issues", units),
-        "next_steps": _next_steps(findings, rulebook=rulebook, horizon="下半年" if half.label.endswith("H1") else "明年",
-                                  period_end="下一季度内"),
+        "reported_problems": _progress_texts(progress, "issues", units),
+        "next_steps": _half_year_steps(findings, sites, units, states),
+        "plans": _latest_plans(progress, units),
         "charts": {
-            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
-                                     "labels": [f"{int(m[5:])}月" for m in months],
-                                     "series": {"联系指导": [c["total"] for c in per_month],
-                                                f"其中{MODE_KEYS['onsite']}": [c["onsite"] for c in per_month]},
+            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数" + (
+                                         f"（截至{int(months[shown[-1]][5:])}月）" if shown and len(shown) < len(months)
+                                         else ""),
+                                     "labels": [f"{int(months[i][5:])}月" for i in shown],
+                                     "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
+                                                "其中现场指导和座谈会": [visits[i] for i in shown]},
                                      "ylabel": "次数"},
             "chart_compliance": {"kind": "bar", "title": f"{label}各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],
@@ -569,26 +587,57 @@ def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
     return out
 
 
-def _site_paths(sites: list[dict], plan_dates: dict, rulebook, as_of: dt.date) -> list[dict]:
-    rule = rulebook["M-2"]
-    deadline = rulebook.date_in_year(rule.get("deadline", "11-30"))
-    work_start = rulebook.date_in_year(rule.get("work_start", "12-01"))
+STARTED, PLAN_ONLY, NO_PLAN = "已开展工作", "方案已上报，尚未开展组织生活", "尚未上报工作方案"
+
+
+def _roster_staff_names(roster) -> set[str]:
+    return {s.name for s in (roster.staff if roster is not None else [])}
+
+
+def _next_half_label(half: P.Period) -> str:
+    """What the report's closing section plans for: the other half of the year, or next year's first."""
+    return "下半年" if half.label.endswith("H1") else "明年上半年"
+
+
+def _first_date(records: list[dict]) -> dt.date | None:
+    return min((r["date"] for r in records if r["date"] is not None), default=None)
+
+
+def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, due_months: list[str]) -> list[dict]:
+    """Each site's path from its own records: fixed, plan reported, first contact and visit,
+    months reported and organisational life in the half, and since when it has been at work
+    (``progress``, the annex's last column)."""
+    deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
+    visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
+    plan_dates = _plan_dates(data)
     out = []
     for s in sites:
-        reported = plan_dates.get((s["unit"], s["site"]))
-        if reported is None:
-            status, start, state = "未上报", "", "尚未开展"
-        else:
-            status = "按期上报" if reported <= deadline else "逾期上报"
-            begin = max(work_start, reported)
-            start = P.month_of(begin)
-            state = "已全面开展工作" if as_of >= P.first_day(start) else "准备开展工作"
-        out.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "plan_date": _iso(reported),
-                    "plan_status": status, "start_month": start, "status": state})
+        key = (s["unit"], s["site"])
+        contacts = data.site_records("contacts", *key)
+        life = data.site_records("org_life", *key)
+        reported = sorted({r["month"] for r in data.site_records("sites", *key) if r["month"] in due_months})
+        plan = plan_dates.get(key)
+        first_contact = _first_date(contacts)
+        first_visit = _first_date([c for c in contacts if c["mode"] in visit_modes])
+        # work has started with the first 组织生活 the site records once its plan is reported
+        life_months = sorted({r["month"] for r in life if plan is not None and r["month"] >= P.month_of(plan)})
+        start = life_months[0] if life_months else ""
+        status = NO_PLAN if plan is None else STARTED if start else PLAN_ONLY
+        plan_status = "未上报" if plan is None else "按期上报" if plan <= deadline else "逾期上报"
+        activities = sum(r["month"] in half.months for r in life)
+        row = {"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
+               "contact_date": _iso(s["contact_date"]), "plan_date": _iso(plan), "plan_status": plan_status,
+               "first_contact": _iso(first_contact), "first_visit": _iso(first_visit),
+               "months_reported": len(reported), "months_due": len(due_months), "activities": activities,
+               "start_month": start, "status": status}
+        row["progress"] = (f"{P.month_cn(start)}起开展工作" if start else status) + (
+            "；方案逾期上报" if plan_status == "逾期上报" else "")
+        out.append(row)
     return out
 
 
 _PERIOD_OF_CODE = {"monthly-contact": "month", "quarterly-visit": "quarter"}
+_HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
 NO_DATA = "no_data"
 
 
@@ -598,15 +647,13 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
     A site without data for a period that is due (its unit sent no form) has not met the rule:
     it is counted as ``no_data``, never as met (SPEC §10)."""
     rows = []
-    order = []
+    groups: dict[tuple, list[Finding]] = {}
     for f in findings:
         if f.code in ("staff-assigned", "problem-closed"):
             continue
-        key = (f.clause, f.code)
-        if key not in order:
-            order.append(key)
-    for clause, code in order:
-        mine = [f for f in findings if f.clause == clause and f.code == code]
+        code = "hardware" if f.code in _HARDWARE_CODES else f.code
+        groups.setdefault((f.clause, code), []).append(f)
+    for (clause, code), mine in groups.items():
         kind = _PERIOD_OF_CODE.get(code) or (rulebook[clause].period if code == "activity-frequency" else None)
         due = {P.period_of(m, kind).label for m in due_months} if kind else set()
         subjects: dict[tuple, dict[str, list[str]]] = {}
@@ -619,7 +666,7 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
                            else NO_DATA if due - set(periods) else MET)
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
-        rows.append({"clause": clause, "rule": rule.title if code != "room-area" else "党员活动室面积",
+        rows.append({"clause": clause, "rule": rule.title,
                      "applies": rule.applies_to or "全部", "period": _period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
                      "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
@@ -633,17 +680,96 @@ def _period_span(names: list[str]) -> str:
     return f"{names[0]}至{names[-1]}"
 
 
+TYPICAL_SENTENCES = 4  # enough to say what a site does, short enough to read as one item
+
+
 def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
-    """Sites with every requirement met so far: their latest reported progress is the practice to spread."""
+    """Sites meeting every requirement that applies to them: their reported progress, each sentence once,
+    is the practice to spread."""
     out = []
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
         if not mine or any(f.status != MET for f in mine):
             continue
-        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])].sort_values("month")
-        practice = _text(rows["progress"].iloc[-1]) if len(rows) else ""
-        out.append({"unit": s["unit"], "site": s["site"], "practice": practice or "各项要求均已落实。"})
+        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])]
+        sentences = _sentences(_text(t) for t in rows.sort_values(["month", "row"])["progress"])
+        if sentences:
+            out.append({"unit": s["unit"], "site": s["site"],
+                        "practice": "；".join(sentences[-TYPICAL_SENTENCES:]) + "。"})
     return out
+
+
+def _sentences(texts) -> list[str]:
+    """The sentences of some texts, each once, in order (a site repeats last month's wording)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for part in re.split(r"[。；;！!\n]+", text):
+            part = part.strip(" ，,、")
+            if part:
+                seen.setdefault(part, None)
+    return list(seen)
+
+
+def _site_names(keys: list[tuple], limit: int = 3) -> str:
+    """"甲、乙、丙等5个示范点" — the sites named, the count always said."""
+    names = [f"{unit}{site}" for unit, site in keys]
+    if len(names) == 1:
+        return names[0]
+    return f"{_cn_list(names[:limit])}等{len(names)}个示范点"
+
+
+def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str], states: dict[str, list]) -> list[str]:
+    """The next half-year's work: one step per kind of open finding, naming the sites concerned;
+    ``states``: each unit's submission states of the months due."""
+    current = {(s["unit"], s["site"]) for s in sites}
+
+    def open_sites(*codes) -> list[tuple]:
+        keys = dict.fromkeys((f.unit, f.site) for f in findings if f.code in codes and f.status != MET)
+        return [k for k in keys if k in current]
+
+    steps = []
+    unstaffed = [k for k in dict.fromkeys((f.unit, f.site) for f in findings
+                                          if f.code == "contact-fixed" and not f.staff) if k in current]
+    if unstaffed:
+        steps.append(f"为{_site_names(unstaffed)}确定企业组联系人员。")
+    missing = [u for u in units if any(st.state in (MISSING, RETURNED) for st in states.get(u, []))]
+    if missing:
+        steps.append(f"督促{_cn_list(missing)}补报未报送的月报表。")
+    late = [u for u in units if u not in missing and any(st.state == LATE for st in states.get(u, []))]
+    if late:
+        steps.append(f"提醒{_cn_list(late)}在每月截止日期前报送月报表。")
+    for codes, text in (
+            (("monthly-contact",), "对{}坚持每月至少沟通联系一次。"),
+            (("quarterly-visit",), "每季度至少一次深入{}现场指导或召开座谈会。"),
+            (("plan-reported",), "指导{}完成工作方案制订并上报企业组。"),
+            (("activity-frequency",), "督促{}按规定频次召开党员大会、组织生活会、民主生活会，开展党纪教育、民主评议和党员培训。"),
+            (_HARDWARE_CODES, "对照“十二个有”“十个一”标准，跟踪{}补齐硬件设施、达到活动室面积要求。")):
+        keys = open_sites(*codes)
+        if keys:
+            steps.append(text.format(_site_names(keys)))
+    overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED]
+    if overdue:
+        keys = list(dict.fromkeys((f.unit, f.site) for f in overdue))
+        steps.append(f"督促{_site_names(keys)}对超过整改时限的{len(overdue)}个问题尽快整改到位。")
+    if not steps:
+        steps.append("各示范点各项要求均已达标，继续按月做好联系指导和月报表报送工作。")
+    return steps
+
+
+def _latest_plans(progress: pd.DataFrame, units: list[str]) -> list[dict]:
+    """Each site's latest 下月计划 (``progress``: the half's rows), one item per distinct plan with the
+    sites that wrote it."""
+    order = {u: i for i, u in enumerate(units)}
+    rows = progress.sort_values(["month", "row"])
+    latest: dict[tuple, str] = {}
+    for r in rows.to_dict("records"):
+        text = _text(r.get("next_plan"))
+        if text:
+            latest[(r["unit"], r["site"])] = text
+    by_text: dict[str, list[tuple]] = {}
+    for key in sorted(latest, key=lambda k: order.get(k[0], len(order))):
+        by_text.setdefault(latest[key].rstrip("。；;"), []).append(key)
+    return [{"text": text, "sites": _site_names(keys)} for text, keys in by_text.items()]
 
 
 # --- 分组情况一览表 ------------------------------------------------------------------------------
@@ -702,19 +828,32 @@ def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
 
 # --- 示范点档案 ----------------------------------------------------------------------------------
 
+def dossier_span(data: LedgerData, rulebook, unit: str, site: str, as_of: dt.date) -> list[str]:
+    """The months a dossier covers: from the site's first month to the last month due by the run's
+    as-of day, so a month its unit did not report is shown as such instead of ending the dossier early.
+    """
+    months = sorted(r["month"] for r in data.site_records("sites", unit, site))
+    if not months:
+        raise KeyError(f"台账中没有{unit}的示范点“{site}”")
+    last = max(months[-1], data.until or P.last_due_month(as_of, rulebook.submission_deadline_day))
+    due = [m for m in P.month_range(months[0], last)
+           if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    return P.month_range(months[0], max([months[-1], *due]))
+
+
 def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
                     findings_cache: dict | None = None) -> dict:
-    """``findings_cache`` (one dict for the dossiers built from the same data) lets the sites of
-    one unit share the unit's findings instead of evaluating them once per site."""
+    """One site's dossier as of ``today`` (the run's as-of day).  ``findings_cache`` (one dict for the
+    dossiers built from the same data) lets the sites of one unit share the unit's findings instead
+    of evaluating them once per site."""
     rulebook = ws.rulebook
     data = ledger if _only_unit(ledger, unit) else _data(ledger, units=[unit])
     rows = sorted(data.site_records("sites", unit, site), key=lambda r: r["month"])
     if not rows:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
-    months = [r["month"] for r in rows]
-    latest = rows[-1]
     as_of = today  # the run's as-of date (SPEC §10)
-    span = P.month_range(months[0], months[-1])
+    span = dossier_span(data, rulebook, unit, site, as_of)
+    latest = rows[-1]
     key = (unit, tuple(span), as_of)
     if findings_cache is not None and key in findings_cache:
         findings = findings_cache[key]
@@ -727,8 +866,13 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
                 for key, by_date in (("hardware", False), ("progress", False), ("members", False),
                                      ("contacts", True), ("org_life", True))}
+    listed = {r["month"] for r in rows}
+    gaps = _unreported(data.files, unit, [m for m in span if m not in listed])
     timeline, previous_hw = [], None
-    for month in months:
+    for month in span:
+        if month in gaps:
+            timeline.append({**_EMPTY_MONTH, "month": month, "missing": gaps[month]})
+            continue
         hw = by_month["hardware"].get(month, [])
         hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"], rulebook)
         progress = by_month["progress"].get(month, [])
@@ -739,6 +883,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         members = by_month["members"].get(month, [])
         timeline.append({
             "month": month,
+            "missing": "",
             "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
                           "content": _text(c["content"])} for c in contacts],
             "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "present": _int(r["present"]),
@@ -749,11 +894,11 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
             "progress": _text(progress[0]["progress"]) if progress else "",
             "problems": "；".join(problems),
         })
-    compliance = [{"clause": f.clause, "rule": f.title, "period": f.period_name, "status": STATUS_LABEL[f.status],
-                   "evidence": f.evidence} for f in findings if f.site == site]
+    compliance = _dossier_compliance([f for f in findings if f.site == site])
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
     sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
                 "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
+    missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {
         "office_name": ws.office_name,
         "report_date": as_of.isoformat(),
@@ -763,12 +908,63 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
                  "members": _int(latest["members"]), "employees": _int(latest["employees"]),
                  "level": _text(latest["level"]), "staff": _text(latest["staff"]) or UNASSIGNED,
                  "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(min(plan_dates) if plan_dates else None)},
-        "first_month": months[0],
-        "last_month": months[-1],
+        "first_month": span[0],
+        "last_month": span[-1],
+        "missing_months": missing_months,
+        "missing_note": (f"{unit}{'、'.join(P.month_cn(m) for m in missing_months)}的月报表未报送，"
+                         f"档案中{'该月' if len(missing_months) == 1 else '这些月份'}记为“本月未报送”。"
+                         if missing_months else ""),
         "timeline": timeline,
         "compliance_rows": compliance,
         "sources": sources,
     }
+
+
+NOT_REPORTED, RETURNED_NOTE, NOT_LISTED = "本月未报送。", "本月报表已被退回，尚未重新报送。", "本月报表未列入该示范点。"
+_EMPTY_MONTH = {"contacts": [], "org_life": [], "members": "", "hardware": "", "progress": "", "problems": ""}
+
+
+def _unreported(files: list[dict], unit: str, months: list[str]) -> dict[str, str]:
+    """Why each month without a row for the site has none: not reported, returned, or the site left out."""
+    out = {}
+    for month in months:
+        mine = [f for f in files if f["month"] == month and f["unit"] == unit]
+        if any(f["status"] in ("accepted", "superseded") for f in mine):
+            out[month] = NOT_LISTED
+        elif any(f["status"] == "rejected" for f in mine):
+            out[month] = RETURNED_NOTE
+        else:
+            out[month] = NOT_REPORTED
+    return out
+
+
+def _status_label(f: Finding) -> str:
+    return STATUS_LABEL.get(f.status) or f.status_cn
+
+
+_WORST = ("未达标", "存在风险", "达标")
+
+
+def _dossier_compliance(findings: list[Finding]) -> list[dict]:
+    """One line per requirement and period: a hardware checklist and its room area are one requirement,
+    so they share a line, the worse status deciding it."""
+    rows, merged = [], {}
+    for f in findings:
+        row = {"clause": f.clause, "rule": f.title, "period": f.period_name, "status": _status_label(f),
+               "evidence": f.evidence}
+        if f.code not in _HARDWARE_CODES:
+            rows.append(row)
+            continue
+        key = (f.clause, f.period)
+        if key not in merged:
+            merged[key] = row
+            rows.append(row)
+            continue
+        line = merged[key]
+        line["evidence"] = f"{line['evidence']}；{f.evidence}"
+        if line["status"] in _WORST and row["status"] in _WORST:
+            line["status"] = min(line["status"], row["status"], key=_WORST.index)
+    return rows
 
 
 def _only_unit(ledger, unit: str) -> bool:
@@ -796,9 +992,12 @@ def _members_sentence(r: dict) -> str:
 
 
 def _hardware_sentence(row: dict | None, previous: dict | None, kind: str, rulebook) -> tuple[str, dict | None]:
+    """The month's hardware as the rule (S-5 / N-5) judges it: the checklist and, where the rule sets
+    one, the room's minimum area."""
     if row is None:
         return "本月未报送硬件设施情况。", previous
-    items = rulebook.hardware_rule(kind).params["items"] if rulebook.hardware_rule(kind) else []
+    rule = rulebook.hardware_rule(kind)
+    items = rule.params["items"] if rule else []
     state = {item: row.get(_HW_NAMES[item]) for item in items}
     area = row.get("room_area")
     area = None if area is None or pd.isna(area) else float(area)
@@ -806,9 +1005,16 @@ def _hardware_sentence(row: dict | None, previous: dict | None, kind: str, ruleb
     if previous is not None and previous == snapshot:
         return "无变化。", snapshot
     missing = [i for i, v in state.items() if v != "是"]
-    area_text = f"党员活动室{area:g}㎡，" if area is not None else "未填写党员活动室面积，"
-    body = f"缺少{'、'.join(missing)}。" if missing else f"{len(items)}项硬件设施齐全。"
-    return area_text + body, snapshot
+    need = float(rule.params["min_room_area"]) if rule and "min_room_area" in rule.params else None
+    small = need is not None and (area is None or area < need)
+    area_text = f"党员活动室{area:g}㎡" if area is not None else "未填写党员活动室面积"
+    if small:
+        area_text += f"，不足{need:g}㎡的要求" if area is not None else f"（要求不少于{need:g}㎡）"
+    if not missing and not small:
+        return f"{area_text}，{len(items)}项硬件设施齐全。", snapshot
+    if small and not missing:
+        return f"{area_text}；清单其余项目均已配备，硬件设施未达标。", snapshot
+    return f"{area_text}；缺少{'、'.join(missing)}，硬件设施未达标。", snapshot
 
 
 # --- 催报名单 ------------------------------------------------------------------------------------

@@ -43,3 +43,15 @@ def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):
 def workspace(tmp_path: Path):
     """A fresh workspace with the default config."""
     return make_workspace(tmp_path / "ws")
+
+
+DEMO_TODAY = __import__("datetime").date(2026, 11, 30)
+
+
+@pytest.fixture(scope="session")
+def demo_year(tmp_path_factory):
+    """The full demo workspace (every unit, a year of forms) processed as of DEMO_TODAY; about a minute,
+    so built once per session and only read by the tests."""
+    from processor.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo-year") / "ws", today=DEMO_TODAY)

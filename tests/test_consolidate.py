@@ -79,12 +79,13 @@ def test_a_changed_submission_rebuilds_only_what_depends_on_it(filled):
     ws, lb = filled
     consolidate(ws, month="2026-10", today=TODAY)
     before = snapshot(ws.outbox)
-    # 榕城区 corrects its October form: a second contact record.
+    # 榕城区 corrects its October form: a second contact record.  It arrives before the month's last
+    # arrival (11-08), so the run's as-of day, which every dossier prints, stays the same.
     lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公", plan_date=D(2026, 11, 20))],
               contacts=[contact(D(2026, 10, 8), "榕城电子", mode="现场指导", content=INJECTION),
                         contact(D(2026, 10, 22), "榕城电子", content="电话了解方案起草进度")],
               org_life=[activity(D(2026, 10, 20), "榕城电子", "党员大会")],
-              hardware_rows=[hardware("榕城电子", area=49.9)], received=D(2026, 11, 20))
+              hardware_rows=[hardware("榕城电子", area=49.9)], received=D(2026, 11, 7))
     result = consolidate(ws, month="2026-10", today=TODAY)
     changed = {p.relative_to(ws.outbox).as_posix() for p in result.written}
     assert "示范点档案/榕城区/榕城电子.docx" in changed

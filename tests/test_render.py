@@ -178,9 +178,12 @@ def test_site_dossier_cover_timeline_and_sources(rendered):
     cover = {r.cells[0].text: r.cells[1].text for r in doc.tables[0].rows}
     assert cover["示范点名称"] == ctx["site"]["name"]
     assert cover["确定联系日期"] == "2026年9月8日"
-    assert cover["建档期间"] == "2026年9月至2026年10月"
+    assert cover["建档期间"] == "2026年9月至2026年11月"
     headings = [p.text for p in doc.paragraphs if p.style.name == "二级标题"]
-    assert headings == ["2026年9月", "2026年10月"]
+    assert headings == ["2026年9月", "2026年10月", "2026年11月"]
+    # a month the unit did not report says so, under its heading
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[texts.index("2026年11月") + 1] == "本月未报送。"
     sources = _body_rows(_table_with_header(doc, ["序号", "文件名"]))
     assert [r[1] for r in sources] == [s["file_name"] for s in ctx["sources"]]
 

@@ -176,13 +176,14 @@ def test_assignment_flags_after_the_deadline(lb, workspace, roster):
 def test_half_year_counts_match_their_lists(lb, workspace, roster):
     c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2027, 1, 10))
     paths = {p["site"]: p for p in c["site_paths"]}
-    assert paths["榕城电子"]["plan_status"] == "按期上报" and paths["榕城电子"]["start_month"] == "2026-12"
+    # work starts with the first 组织生活 recorded once the plan is reported (2026-11-20)
+    assert paths["榕城电子"]["plan_status"] == "按期上报" and paths["榕城电子"]["start_month"] == "2026-11"
     assert paths["鼓山机械"]["plan_status"] == "未上报"
     assert sum(c["plan_counts"].values()) == len(c["site_paths"])
     for row in c["compliance_rows"]:
         assert row["met"] + row["failed"] + row["at_risk"] + row["no_data"] == row["sites"]
     assert c["overview"]["contacts"] == 6 and c["overview"]["onsite"] == 3
-    assert c["charts"]["chart_contacts_month"]["series"]["联系指导"] == [0, 0, 0, 2, 2, 2]
+    assert c["charts"]["chart_contacts_month"]["series"]["联系指导合计"] == [0, 0, 0, 2, 2, 2]
 
 
 def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):

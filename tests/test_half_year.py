@@ -1,0 +1,201 @@
+"""The half-year report (M-4c) read back from the rendered .docx and recounted from the ledger with plain SQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_TODAY
+from docx_helpers import cn_date, paragraphs, section, sql, table_with_header
+from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
+from processor import reports
+from processor.periods import parse_half
+from processor.render import render_report
+from processor.roster import sample_roster, workspace_roster
+
+VISIT_MODES = ("现场指导", "座谈会")
+ACCEPTED = "JOIN files f ON f.id = x.file_id WHERE f.status = 'accepted'"
+
+
+def half_report(demo_year, half: str) -> Path:
+    return next((demo_year.workspace.outbox / "半年工作报告" / half).glob("*.docx"))
+
+
+def due_months(half: str) -> list[str]:
+    """Months of the half whose form was due (the 5th of the next month) before the demo's day."""
+    out = []
+    for month in parse_half(half).months:
+        y, m = int(month[:4]), int(month[5:])
+        if D(y + m // 12, m % 12 + 1, 5) < DEMO_TODAY:
+            out.append(month)
+    return out
+
+
+@pytest.mark.parametrize("half", ["2026-H1", "2026-H2"])
+def test_visits_figure_counts_onsite_guidance_and_meetings(demo_year, half):
+    months = parse_half(half).months
+    counts = dict(sql(demo_year.workspace.ledger_path,
+                      f"SELECT x.mode, COUNT(*) FROM contacts x {ACCEPTED} AND x.month BETWEEN ? AND ? GROUP BY x.mode",
+                      months[0], months[-1]))
+    text = "".join(paragraphs(half_report(demo_year, half)))
+    found = re.search(r"共联系指导(\d+)次，其中现场指导和座谈会(\d+)次（现场指导(\d+)次、座谈会(\d+)次）", text)
+    assert found, "the figure says what it counts: 现场指导和座谈会"
+    total, visits, onsite, meetings = (int(g) for g in found.groups())
+    assert total == sum(counts.values())
+    assert (onsite, meetings) == (counts["现场指导"], counts["座谈会"])
+    assert visits == counts["现场指导"] + counts["座谈会"] > counts["现场指导"]
+
+
+def test_staff_are_counted_by_the_sites_assigned_to_them(demo_year):
+    ws = demo_year.workspace
+    latest = sql(ws.ledger_path, f"""
+        SELECT x.unit, x.site, x.staff FROM sites x {ACCEPTED} AND x.month = (
+            SELECT MAX(s2.month) FROM sites s2 JOIN files f2 ON f2.id = s2.file_id
+            WHERE f2.status = 'accepted' AND s2.unit = x.unit AND s2.month <= '2026-12')""")
+    roster = {s.name for s in workspace_roster(ws).staff}
+    staffed = [r for r in latest if r[2] in roster]
+    text = "".join(paragraphs(half_report(demo_year, "2026-H2")))
+    found = re.search(r"企业组(\d+)名同志中(\d+)名分片联系(\d+)个示范点", text)
+    assert found
+    assert [int(g) for g in found.groups()] == [len(roster), len({r[2] for r in staffed}), len(staffed)]
+    assert len({r[2] for r in staffed}) < len(roster)  # the demo has staff without a site: the old sentence hid them
+
+
+def test_each_site_path_comes_from_its_records(demo_year):
+    ws = demo_year.workspace
+    months = parse_half("2026-H2").months
+    due = due_months("2026-H2")
+    rows = table_with_header(half_report(demo_year, "2026-H2"), "序号", "单位")
+    assert len(rows) == 24
+    for _, unit, name, fixed, plan, first, visit, months_reported, life_count, progress_cell in rows:
+        (expected_fixed,), = sql(ws.ledger_path, f"SELECT x.contact_date FROM sites x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=? ORDER BY x.month DESC LIMIT 1", unit, name)
+        (expected_plan,), = sql(ws.ledger_path, f"SELECT MIN(x.plan_date) FROM sites x {ACCEPTED} AND x.unit=? "
+                                                "AND x.site=?", unit, name)
+        (expected_first,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=?", unit, name)
+        (expected_visit,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+                                                 "AND x.site=? AND x.mode IN (?, ?)", unit, name, *VISIT_MODES)
+        (reported,), = sql(ws.ledger_path, f"SELECT COUNT(DISTINCT x.month) FROM sites x {ACCEPTED} AND x.unit=? "
+                                           f"AND x.site=? AND x.month IN ({','.join('?' * len(due))})",
+                           unit, name, *due)
+        (life,), = sql(ws.ledger_path, f"SELECT COUNT(*) FROM org_life x {ACCEPTED} AND x.unit=? AND x.site=? "
+                                       "AND x.month BETWEEN ? AND ?", unit, name, months[0], months[-1])
+        (started,), = sql(ws.ledger_path, f"SELECT MIN(x.month) FROM org_life x {ACCEPTED} AND x.unit=? "
+                                          "AND x.site=? AND x.month >= substr(?, 1, 7)", unit, name, expected_plan)
+        assert [fixed, plan, first, visit] == [cn_date(d) for d in (expected_fixed, expected_plan, expected_first,
+                                                                   expected_visit)], name
+        assert months_reported == f"{reported}/{len(due)}" and life_count == str(life), name
+        assert progress_cell == f"{int(started[:4])}年{int(started[5:])}月起开展工作", name
+
+
+def test_closing_section_plans_for_the_period_that_follows(demo_year):
+    assert "八、下半年工作打算" in paragraphs(half_report(demo_year, "2026-H1"))
+    assert "八、明年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
+
+
+def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
+    ws = demo_year.workspace
+    due = due_months("2026-H2")
+    assert due == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    per_month = dict(sql(ws.ledger_path, f"SELECT x.month, COUNT(*) FROM contacts x {ACCEPTED} "
+                                         "AND x.month BETWEEN '2026-07' AND '2026-12' GROUP BY x.month"))
+    from processor.ledger import Ledger
+
+    with Ledger(ws.ledger_path) as ledger:
+        c = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half("2026-H2"), DEMO_TODAY)
+    chart = c["charts"]["chart_contacts_month"]
+    assert chart["labels"] == [f"{int(m[5:])}月" for m in due]
+    assert chart["series"]["联系指导合计"] == [per_month[m] for m in due]
+
+
+# --- 典型做法 on a purpose-built ledger ----------------------------------------------------------
+
+GOOD, WEAK = "榕城电子", "闽榕食品"
+GOOD_TEXTS = ["建立党员责任区，党员挂牌上岗。开展技能比武", "建立党员责任区，党员挂牌上岗。结对帮扶困难职工",
+              "开展技能比武；结对帮扶困难职工"]
+
+
+def _quarter_life(month: str, name: str) -> list[dict]:
+    y, m = int(month[:4]), int(month[5:])
+    kinds = ["党员大会", "组织生活会", "党纪教育"]
+    if m == 7:
+        kinds += ["民主生活会", "民主评议党员", "党员培训"]
+    return [activity(D(y, m, 10 + i), name, kind) for i, kind in enumerate(kinds)]
+
+
+@pytest.fixture
+def typical(workspace, tmp_path):
+    """Two SOE sites of one unit over 2026-H2: one meets every requirement, the other lacks a 电脑."""
+    from ledger_helpers import hardware
+
+    lb = LedgerBuilder(workspace.ledger_path)
+    sites = [site(GOOD, plan_date=D(2026, 11, 20)), site(WEAK, plan_date=D(2026, 11, 20), staff="林少华")]
+    for i, month in enumerate(parse_half("2026-H2").months):
+        y, m = int(month[:4]), int(month[5:])
+        life = _quarter_life(month, GOOD) + _quarter_life(month, WEAK) if m in (7, 10) else []
+        lb.submit("榕城区", month, sites=sites, org_life=life,
+                  contacts=[contact(D(y, m, 8), GOOD, mode="现场指导"),
+                            contact(D(y, m, 9), WEAK, mode="现场指导", staff="林少华")],
+                  hardware_rows=[hardware(GOOD), hardware(WEAK, missing=["电脑"])],
+                  progress_rows=[progress(GOOD, text=GOOD_TEXTS[i % 3], plan=f"第{i + 1}项计划"),
+                                 progress(WEAK, text="按计划推进", plan="补齐党员活动室电脑")])
+    context = reports.half_year_context(lb.ledger, workspace, sample_roster(), parse_half("2026-H2"), D(2027, 1, 20))
+    out = render_report("half_year_report", context, tmp_path / "half.docx")
+    yield workspace, out
+    lb.ledger.close()
+
+
+def test_typical_practice_quotes_the_progress_of_sites_meeting_every_requirement(typical):
+    ws, out = typical
+    items = section(paragraphs(out), "六、典型做法", "七、")
+    assert len(items) == 1 and items[0].startswith(f"1. 榕城区{GOOD}：")
+    texts = [t for (t,) in sql(ws.ledger_path, f"SELECT x.progress FROM progress x {ACCEPTED} AND x.site=? "
+                                               "ORDER BY x.month", GOOD)]
+    sentences = list(dict.fromkeys(p for t in texts for p in re.split("[。；]", t) if p))
+    assert len(sentences) == 3  # six months of reports, three different things done
+    for sentence in sentences:
+        assert items[0].count(sentence) == 1, sentence
+
+
+PRIVATE_ITEMS = ("activity_room", "party_flag", "party_board", "vcd", "tv", "telephone", "camera", "file_cabinet",
+                 "bookcase", "outdoor_board")  # N-5 "十个一", the room's area checked beside them
+
+
+def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year):
+    ws = demo_year.workspace
+    latest_sites = sql(ws.ledger_path, f"""
+        SELECT x.unit, x.site FROM sites x {ACCEPTED} AND x.enterprise_kind = '非公' AND x.month = (
+            SELECT MAX(s2.month) FROM sites s2 JOIN files f2 ON f2.id = s2.file_id
+            WHERE f2.status = 'accepted' AND s2.unit = x.unit AND s2.month <= '2026-12')""")
+    met = failed = 0
+    for unit, name in latest_sites:
+        row = sql(ws.ledger_path, f"SELECT x.room_area, {', '.join('x.' + c for c in PRIVATE_ITEMS)} FROM hardware x "
+                                  f"{ACCEPTED} AND x.unit=? AND x.site=? AND x.month <= '2026-12' "
+                                  "ORDER BY x.month DESC LIMIT 1", unit, name)
+        if row:
+            area, *items = row[0]
+            ok = area is not None and area >= 50 and all(v == "是" for v in items)
+            met, failed = met + ok, failed + (not ok)
+    rows = table_with_header(half_report(demo_year, "2026-H2"), "要求", "适用")
+    hardware_rows = [r for r in rows if r[0] == "非公硬件设施"]
+    assert len(hardware_rows) == 1 and not any(r[0] == "党员活动室面积" for r in rows)
+    assert hardware_rows[0][3:6] == [str(met + failed), str(met), str(failed)]
+    assert failed > 0  # the demo's 45㎡ rooms: the old annex showed 100% beside annex 3's failures
+
+
+def test_next_half_year_work_names_the_sites_and_quotes_their_plans(typical):
+    ws, out = typical
+    texts = paragraphs(out)
+    assert "八、明年上半年工作打算" in texts
+    items = section(texts, "八、明年上半年工作打算", "附件：")
+    assert any(f"榕城区{WEAK}" in t and "硬件设施" in t for t in items)
+    assert not any(f"榕城区{GOOD}" in t and "硬件设施" in t for t in items)
+    plans = sql(ws.ledger_path, f"SELECT x.site, x.next_plan FROM progress x {ACCEPTED} AND x.month = "
+                                "(SELECT MAX(month) FROM progress)")
+    assert len(plans) == 2
+    for name, plan in plans:
+        assert any(t.endswith(f"{plan}（榕城区{name}）。") for t in items), plan
+    assert not any("第1项计划" in t for t in items)  # an earlier month's plan is not the next half-year's
