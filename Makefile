@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-workspace
 # LibreOffice renders reports to PDF in the tests and re-saves demo files; Noto CJK gives charts
-# and PDFs their Chinese glyphs; poppler turns PDFs into page images.
-DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk poppler-utils
+# and PDFs their Chinese glyphs; poppler turns PDFs into page images; Chromium and its driver open
+# the 总览 page in the browser test.
+DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk poppler-utils chromium chromium-driver
 
 .PHONY: demo test system-packages install
 
@@ -27,7 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 system-packages:
-	@if ! command -v soffice >/dev/null || ! fc-list | grep -q "Noto Serif CJK" || ! command -v pdftoppm >/dev/null; then \
+	@if ! command -v soffice >/dev/null || ! fc-list | grep -q "Noto Serif CJK" || ! command -v pdftoppm >/dev/null \
+			|| ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
 	fi

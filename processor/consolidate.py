@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from processor import periods as P
-from processor import columns, forkserver, jobs, reports, workbooks
+from processor import columns, forkserver, jobs, overview, reports, workbooks
 from processor.faults import checkpoint
 from processor.findings import LedgerData, evaluate
 from processor.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
@@ -38,6 +38,7 @@ MANIFEST_NAME = "manifest.json"
 
 MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
     "月度汇总报告", "半年工作报告", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
+OVERVIEW = "总览"
 ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
 TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", ASSIGNMENT: "assignment_table",
              DOSSIER: "site_dossier", REMINDER: "reminder_list"}
@@ -113,7 +114,8 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
             months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
             if not months and not halves:  # --all on a ledger with no month in it: nothing to build
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
-            outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
+            built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
+            outputs = _plan(ws, data, roster, today, months, halves, built)  # lazy: one context in memory at a time
             return _build(ws, ledger, outputs, months, halves, progress, renderer)
         finally:
             renderer.close()
@@ -154,16 +156,37 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -
 
 # --- what to build ----------------------------------------------------------------------------
 
-def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period]
-          ) -> Iterator[Output]:
-    """Every output, each built only when the one before it has been written."""
+def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
+          built: list[dict] = ()) -> Iterator[Output]:
+    """Every output, each built only when the one before it has been written; the 总览 page last,
+    linking to this run's outputs and to those of earlier runs (``built``) still in the outbox."""
+    planned: list[dict] = []
+
+    def plan(outputs):
+        for output in outputs:
+            planned.append({"path": output.rel_path, "kind": output.kind, "period": output.period})
+            yield output
+
     for month in months:
-        yield from _monthly_outputs(ws, data, roster, month, today)
+        yield from plan(_monthly_outputs(ws, data, roster, month, today))
     for half in halves:
-        yield from _half_outputs(ws, data, roster, half, today)
+        yield from plan(_half_outputs(ws, data, roster, half, today))
     until = max([*months, *(h.last for h in halves)])
-    yield from _assignment_outputs(ws, data.restrict(until=until), roster, today)
-    yield from _dossier_outputs(ws, data.restrict(until=until), roster, today)
+    yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
+    yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
+    earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
+    yield _overview_output(ws, data, roster, today, until, earlier + planned)
+
+
+def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict]) -> Output:
+    """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of today)."""
+    reports_of_year = overview.year_reports(outputs, int(until[:4]))
+    context = overview.overview_context(data, ws, roster, today, until, reports_of_year)
+    year = str(context["year"])
+    sources = _sources([f for f in data.files if (f["month"] or "").startswith(year)])
+    rel = overview.OVERVIEW_NAME
+    return Output(rel, OVERVIEW, year, context, sources,
+                  partial(jobs.write_html, overview.OVERVIEW_TEMPLATE, rel, context), overview.OVERVIEW_TEMPLATE)
 
 
 def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
@@ -315,7 +338,7 @@ def _sources(files: list[dict]) -> list[dict]:
 def _fingerprint(output: Output, rulebook_hash: str) -> str:
     template_hash = ""
     if output.template:
-        path = TEMPLATES_DIR / f"{output.template}.docx"
+        path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
         template_hash = sha256_file(path) if path.is_file() else "missing"
     blob = json.dumps({"kind": output.kind, "path": output.rel_path, "payload": output.payload,
                        "sources": output.sources, "template": template_hash, "rulebook": rulebook_hash,

@@ -44,6 +44,21 @@ def write_workbook(rel: str, build: Callable[[], bytes], targets: dict[str, Path
     atomic_write_bytes(targets[rel], build())
 
 
+def write_html(template: str, rel: str, context: dict, targets: dict[str, Path]) -> None:
+    """A static page from a jinja2 template of ``templates/``; every value is escaped (autoescape)."""
+    atomic_write_bytes(targets[rel], render_html(template, context).encode("utf-8"))
+
+
+def render_html(template: str, context: dict) -> str:
+    import jinja2
+
+    from processor.paths import TEMPLATES_DIR
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template(template).render(**context)
+
+
 def warm_up() -> None:
     """Load the renderers and the charts' CJK font before the first job arrives (nothing to
     import when the fork server already has)."""
@@ -55,3 +70,14 @@ def warm_up() -> None:
         charts.cjk_font()
     except charts.ChartFontError:
         pass  # said by the job that draws a chart
+
+
+def html_template_variables(template: str) -> set[str]:
+    """The top-level names a page template reads (what its context must supply)."""
+    import jinja2
+    from jinja2 import meta
+
+    from processor.paths import TEMPLATES_DIR
+
+    source = (TEMPLATES_DIR / template).read_text(encoding="utf-8")
+    return meta.find_undeclared_variables(jinja2.Environment(autoescape=True).parse(source))

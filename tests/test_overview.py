@@ -1,0 +1,265 @@
+"""The 总览 page: built by every consolidation from the ledger, escaped, idempotent; and, in a real
+browser, a grid that agrees with `processor status`, links that open files, and no network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from click.testing import CliRunner
+
+from ledger_helpers import D, LedgerBuilder, contact, site
+from processor import findings as F
+from processor.cli import main
+from processor.consolidate import consolidate
+from processor.findings import LedgerData
+from processor.jobs import html_template_variables
+from processor.ledger import Ledger
+from processor.overview import OVERVIEW_NAME, OVERVIEW_TEMPLATE, STATE_CLASS, overview_context
+from processor.roster import workspace_roster
+from processor.status import status_report
+
+TODAY = D(2026, 11, 26)
+HOSTILE_SITE = "<script>alert(1)</script>"
+HOSTILE_PROBLEM = '活动室"><img src=x onerror=alert(2)>不足'
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+class Page(HTMLParser):
+    """The parsed page: every tag with its attributes, the text, and each element's text by id."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def cells(self) -> list[dict]:
+        return [a for t, a in self.tags if t == "td" and "cell" in (a.get("class") or "").split()]
+
+
+def receipt(ws, lb: LedgerBuilder, file_id: int, unit: str, month: str) -> str:
+    """A receipt file for an arrival, recorded in the ledger as intake records it."""
+    rel = f"回执/{unit}/{month}/{file_id:06d}_回执.html"
+    path = ws.outbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<title>回执 {file_id}</title>", encoding="utf-8")
+    lb.ledger.set_file(file_id, receipt_path=rel)
+    return rel
+
+
+@pytest.fixture
+def year(workspace):
+    """Three units' October: one on time with a problem extended and still open, one late, one returned."""
+    lb = LedgerBuilder(workspace.ledger_path)
+    ids = {
+        "榕城区": lb.submit("榕城区", "2026-10", sites=[site(HOSTILE_SITE, "非公")], received=D(2026, 11, 3), contacts=[
+            contact(D(2026, 10, 8), HOSTILE_SITE, problem=HOSTILE_PROBLEM, deadline=D(2026, 10, 30), state="未办结"),
+            contact(D(2026, 10, 20), HOSTILE_SITE, problem=HOSTILE_PROBLEM + " ", deadline=D(2026, 11, 20),
+                    state="未办结")]),
+        "鼓山区": lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械")], received=D(2026, 11, 8)),
+        "闽江区": lb.reject("闽江区", "2026-10", received=D(2026, 11, 4)),
+    }
+    rels = {unit: receipt(workspace, lb, i, unit, "2026-10") for unit, i in ids.items()}
+    yield workspace, lb, rels
+    lb.ledger.close()
+
+
+def test_the_template_reads_nothing_the_context_does_not_supply(year):
+    ws, lb, _ = year
+    context = overview_context(LedgerData.load(lb.ledger), ws, workspace_roster(ws), TODAY, "2026-10", [])
+    assert html_template_variables(OVERVIEW_TEMPLATE) <= set(context)
+
+
+def test_consolidation_writes_the_page_with_each_units_state_and_receipt(year):
+    ws, lb, rels = year
+    result = consolidate(ws, month="2026-10", today=TODAY)
+    page_path = ws.outbox / OVERVIEW_NAME
+    assert page_path in result.written
+    page = Page(page_path.read_text(encoding="utf-8"))
+    text = "".join(page.text)
+    assert "数据截至2026年11月26日" in text
+    roster = workspace_roster(ws)
+    cells = page.cells()
+    assert len(cells) == 12 * len(roster.units)  # every roster unit × every month of 2026
+    report = status_report(ws, lb.ledger, roster, "2026-10", TODAY)
+    october = {a["title"].split(" ")[0]: a for a in cells if a["data-month"] == "2026-10"}
+    for line in report["units"]:
+        assert STATE_CLASS[line["state"]] in october[line["unit"]]["class"].split(), line
+    links = {unquote(a["href"]) for t, a in page.tags if t == "a"}
+    assert set(rels.values()) <= links  # accepted, late and returned cells open their receipts
+    # every report of the run is linked, and each link names a file that exists
+    reports = {unquote(a["href"]) for t, a in page.tags if t == "a" and not a["href"].startswith("#")}
+    assert any(r.startswith("月度汇总报告/2026-10/") for r in reports)
+    assert all((ws.outbox / r).is_file() for r in reports), reports
+    with Ledger(ws.ledger_path) as ledger:
+        row = ledger.query("SELECT kind, version FROM outputs WHERE path = ?", [OVERVIEW_NAME])[0]
+    assert (row["kind"], row["version"]) == ("总览", 1)
+    manifest = json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))
+    assert OVERVIEW_NAME in manifest["outputs"]
+
+
+def test_text_from_submissions_is_shown_as_text(year):
+    ws, _, _ = year
+    consolidate(ws, month="2026-10", today=TODAY)
+    page = Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8"))
+    assert [t for t, _ in page.tags if t in ("script", "img", "iframe", "object")] == []
+    text = "".join(page.text)
+    assert HOSTILE_SITE in text and HOSTILE_PROBLEM in text  # the names themselves, as text
+
+
+def test_open_problems_are_listed_once_with_their_extended_deadline(year):
+    ws, _, _ = year
+    consolidate(ws, month="2026-10", today=TODAY)
+    text = "".join(Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8")).text)
+    assert "未办结的问题（共1个，其中超过整改时限1个）" in text
+    assert text.count(HOSTILE_PROBLEM) == 1
+    assert "由10月30日延至2026年11月20日" in text and "已逾期（逾期6天）" in text
+
+
+def test_a_clause_any_check_reports_appears_with_its_counts_and_wording(year, monkeypatch):
+    ws, _, _ = year
+    rule = F.Rule("D-1", "疑似照抄上月", "明细表与上月完全相同的，提示核实")
+
+    def copied(scope):
+        for unit in scope.units[:2]:
+            yield F._finding(rule, "copied", unit=unit, site=None, period=F.P.period_of("2026-10", "month"),
+                             status=F.FAILED if unit == scope.units[0] else F.MET, message="site-count",
+                             observed=1, low=1, required=2)
+
+    monkeypatch.setattr(F, "CHECKS", [*F.CHECKS, F.Check("copied", "D-1", copied)])
+    consolidate(ws, month="2026-10", today=TODAY)
+    page = Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8"))
+    row = [a for t, a in page.tags if t == "tr" and a.get("data-clause") == "D-1"]
+    assert row, "the new clause has a row"
+    html = (ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8")
+    line = html[html.index('data-clause="D-1"'):].split("</tr>")[0]
+    assert 'title="明细表与上月完全相同的，提示核实"' in line
+    assert '<td class="met">1</td><td class="at-risk">0</td><td class="failed">1</td><td>2</td>' in line
+    assert "D-1 疑似照抄上月：明细表与上月完全相同的，提示核实" in "".join(page.text)  # the footnote
+
+
+def test_a_second_consolidation_with_no_change_rewrites_nothing(year):
+    ws, lb, _ = year
+    consolidate(ws, month="2026-10", today=TODAY)
+    page = ws.outbox / OVERVIEW_NAME
+    before = (page.read_bytes(), page.stat().st_ino, page.stat().st_mtime_ns)
+    second = consolidate(ws, month="2026-10", today=TODAY)
+    assert page in second.unchanged and second.written == []
+    assert (page.read_bytes(), page.stat().st_ino, page.stat().st_mtime_ns) == before  # not even replaced
+    # a resubmission changes the grid: the page gets a new version
+    lb.submit("闽江区", "2026-10", sites=[site("闽江纺织")], received=D(2026, 11, 9))
+    third = consolidate(ws, month="2026-10", today=TODAY)
+    assert page in third.written
+    with Ledger(ws.ledger_path) as ledger:
+        assert ledger.query("SELECT version FROM outputs WHERE path = ?", [OVERVIEW_NAME])[0][0] == 2
+
+
+# --- in a real browser --------------------------------------------------------------------
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory):
+    from processor.demo import run_demo
+
+    # the demo's as-of day is today, as `processor status` (run below) counts to today
+    return run_demo(tmp_path_factory.mktemp("overview-demo") / "ws", today=dt.date.today(), units_limit=4).workspace
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("chromium and chromium-driver are not installed (make system-packages)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--window-size=1400,1000", "--lang=zh-CN"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def loaded(driver, url: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    assert parsed.scheme == "file", url
+    return Path(unquote(parsed.path))
+
+
+@pytest.mark.slow
+def test_the_page_in_a_browser_matches_status_opens_its_links_and_asks_the_network_nothing(demo_workspace,
+                                                                                             browser):
+    from selenium.webdriver.common.by import By
+
+    ws = demo_workspace
+    page_path = ws.outbox / OVERVIEW_NAME
+    page_url = page_path.resolve().as_uri()
+    loaded(browser, page_url)
+
+    # no request leaves the page: the page itself is the only one, and the policy was never violated
+    requests = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
+    urls = [m["params"]["request"]["url"] for m in requests if m["method"] == "Network.requestWillBeSent"]
+    assert urls and all(u == page_url for u in urls), urls
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+    # one row per roster unit, one column per month; each cell's class is `processor status`'s state
+    roster = workspace_roster(ws)
+    months = [th.get_attribute("data-month") for th in browser.find_elements(By.CSS_SELECTOR, "#grid thead th[data-month]")]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#grid tbody tr")
+    assert [r.get_attribute("data-unit") for r in rows] == [u.name for u in roster.units]
+    assert months == [f"{months[0][:4]}-{m:02d}" for m in range(1, 13)]
+    classes = {(r.get_attribute("data-unit"), td.get_attribute("data-month")): td.get_attribute("class").split()
+               for r in rows for td in r.find_elements(By.CSS_SELECTOR, "td.cell")}
+    assert len(classes) == 12 * len(roster.units)
+    seen = set()
+    for month in months:
+        out = CliRunner().invoke(main, ["-w", str(ws.root), "status", "--json", "--month", month])
+        assert out.exit_code == 0, out.output
+        for line in json.loads(out.output)["units"]:
+            assert STATE_CLASS[line["state"]] in classes[(line["unit"], month)], (line, month)
+            seen.add(line["state"])
+    assert len(seen) >= 4  # the demo year has on-time, late, missing and returned forms
+
+    # every link names a file that exists; a cell's link opens that unit's receipt for the month
+    hrefs = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href]")]
+    files = [h for h in hrefs if "#" not in h]
+    assert any("%E6%9C%88%E5%BA%A6%E6%B1%87%E6%80%BB%E6%8A%A5%E5%91%8A" in h for h in files)  # 月度汇总报告
+    assert all(local_path(h).is_file() for h in files), [h for h in files if not local_path(h).is_file()]
+    browser.set_window_size(1400, min(browser.execute_script("return document.body.scrollHeight") + 40, 5000))
+    DOCS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(DOCS / "overview.png"))
+    cell = browser.find_element(By.CSS_SELECTOR, "#grid td.cell a")
+    unit = cell.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-unit")
+    cell.click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 60).until(lambda d: d.current_url != page_url
+                                     and d.execute_script("return document.readyState") == "complete")
+    opened = local_path(browser.current_url)
+    assert opened.is_file() and opened.is_relative_to(ws.receipts_dir / unit)
+    assert "回执" in browser.find_element(By.TAG_NAME, "h1").text
