@@ -336,14 +336,26 @@ def _sources(files: list[dict]) -> list[dict]:
 # --- building -----------------------------------------------------------------------------------
 
 def _fingerprint(output: Output, rulebook_hash: str) -> str:
+    """Everything the file shows: when it is unchanged, the file is not rebuilt."""
+    return _digest({"basis": _basis(output, rulebook_hash, ""), "payload": output.payload})
+
+
+def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
+    """What the file is built from (submissions, roster, rules, template), leaving out what it shows.
+
+    A report rebuilt only because the as-of date moved has the same basis; delivery sends a report
+    again only when its basis changed (SPEC §7: new or changed reports, not one a night)."""
     template_hash = ""
     if output.template:
         path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
         template_hash = sha256_file(path) if path.is_file() else "missing"
-    blob = json.dumps({"kind": output.kind, "path": output.rel_path, "payload": output.payload,
-                       "sources": output.sources, "template": template_hash, "rulebook": rulebook_hash,
-                       "extras": sorted(output.extras)},
-                      ensure_ascii=False, sort_keys=True, default=str)
+    return _digest({"kind": output.kind, "path": output.rel_path, "sources": output.sources,
+                    "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
+                    "extras": sorted(output.extras)})
+
+
+def _digest(value) -> str:
+    blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -361,6 +373,7 @@ def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer
 def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: bool, renderer: "_Renderer"
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
+    roster_hash = sha256_file(ws.roster_path)
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
     manifest = _load_manifest(result.manifest)
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
@@ -369,6 +382,7 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: boo
             if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
                 latest_month = (output.period, "".join(output.payload["sentences"].values()))
             inputs_hash = _fingerprint(output, rulebook_hash)
+            hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
             stale = {}
             for rel in output.files:
                 previous = recorder.previous.get(rel)
@@ -381,7 +395,7 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: boo
                     stale[rel] = target
             if stale:
                 renderer.run(output, stale,
-                             done=partial(_record, recorder, output, stale, inputs_hash, result, manifest),
+                             done=partial(_record, recorder, output, stale, hashes, result, manifest),
                              skip=partial(_skip, result, list(stale)))
             advance(output.rel_path)
         renderer.drain(0)
@@ -397,7 +411,7 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: boo
     return result
 
 
-def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], inputs_hash: str,
+def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], hashes: dict[str, str],
             result: ConsolidationResult, manifest: dict) -> None:
     for rel, target in targets.items():
         previous = recorder.previous.get(rel)
@@ -405,7 +419,7 @@ def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], inp
         version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
             previous["version"] if previous else 1)
         record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
-                  "sha256": digest, "inputs_hash": inputs_hash, "version": version, "built_at": now_iso()}
+                  "sha256": digest, **hashes, "version": version, "built_at": now_iso()}
         recorder.add(record)
         result.written.append(target)
         manifest[rel] = _manifest_entry(record, output)
@@ -436,8 +450,9 @@ class _Recorder:
         if not self._pending:
             return
         with self.ledger.atomic() as conn:
-            conn.executemany("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, version, "
-                             "built_at) VALUES (:path, :kind, :period, :sha256, :inputs_hash, :version, :built_at)",
+            conn.executemany("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, basis_hash, "
+                             "version, built_at) VALUES (:path, :kind, :period, :sha256, :inputs_hash, :basis_hash, "
+                             ":version, :built_at)",
                              self._pending)
         self._pending = []
 

@@ -90,12 +90,15 @@ def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> 
     if not kinds:
         return []
     done = ("sent", "failed", "dry-run") if dry_run else ("sent", "failed")
+    # A version rebuilt only because the as-of date moved has the basis of one already delivered.
+    delivered = ("sent", "dry-run") if dry_run else ("sent",)
     return ledger.query(
         f"SELECT o.* FROM outputs o WHERE o.kind IN ({', '.join('?' * len(kinds))}) "
-        f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path "
-        f"AND d.output_sha256 = o.sha256 AND d.recipients = ? "
-        f"AND d.status IN ({', '.join('?' * len(done))})) ORDER BY o.period, o.kind, o.path",
-        [*kinds, recipients_key(ws), *done])
+        f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path AND d.recipients = ? "
+        f"AND ((d.output_sha256 = o.sha256 AND d.status IN ({', '.join('?' * len(done))})) "
+        f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
+        f"ORDER BY o.period, o.kind, o.path",
+        [*kinds, recipients_key(ws), *done, *delivered])
 
 
 def _delivery(ledger: Ledger, output, recipients: str):
@@ -434,9 +437,9 @@ def _record(ledger: Ledger, outputs, recipients: str, now: dt.datetime, **values
     """Create or update the delivery row of each output version."""
     with ledger.atomic() as conn:
         for o in outputs:
-            conn.execute("INSERT OR IGNORE INTO deliveries (output_path, output_sha256, recipients, status, "
-                         "created_at) VALUES (?, ?, ?, 'pending', ?)",
-                         (o["path"], o["sha256"], recipients, now_iso(now)))
+            conn.execute("INSERT OR IGNORE INTO deliveries (output_path, output_sha256, basis_hash, recipients, "
+                         "status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+                         (o["path"], o["sha256"], o["basis_hash"], recipients, now_iso(now)))
             keys = list(values)
             conn.execute(f"UPDATE deliveries SET {', '.join(f'{k} = ?' for k in keys)} "
                          "WHERE output_path = ? AND output_sha256 = ? AND recipients = ?",

@@ -328,3 +328,32 @@ def test_smtp_failures_read_in_chinese_and_keep_the_original_words_in_the_ledger
     assert result.error == "邮件服务器意外断开了连接"
     [row] = deliveries(ws)
     assert row["last_error"].startswith(result.error) and "Connection unexpectedly closed" in row["last_error"]
+
+
+def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_path):
+    """Each night's consolidation prints that night's as-of date, so the month's report is rebuilt
+    every night; the 企业组 gets it again only when the submissions it is built from change."""
+    from ledger_helpers import D, LedgerBuilder, site
+
+    from processor.consolidate import consolidate
+
+    with smtp_server() as (inbox, port):
+        ws = make_workspace(tmp_path / "ws", port=port)
+        lb = LedgerBuilder(ws.ledger_path)
+        lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公")], received=D(2026, 11, 3))
+
+        def night(day: dt.date) -> set[str]:
+            written = consolidate(ws, month="2026-10", today=day).written
+            send_pending(ws, now=dt.datetime.combine(day, dt.time(22, 30)).astimezone())
+            return {p.relative_to(ws.outbox).as_posix() for p in written}
+
+        assert any("月度汇总报告" in path for path in night(D(2026, 11, 26)))
+        assert len(inbox.messages) == 1
+        assert any("月度汇总报告" in path for path in night(D(2026, 11, 27)))  # rebuilt: a new as-of date
+        assert len(inbox.messages) == 1  # ... but nothing new to tell
+        lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械", staff="林少华")], received=D(2026, 11, 28))
+        night(D(2026, 11, 28))
+        assert len(inbox.messages) == 2
+        _, message = inbox.messages[1]
+        assert "（更新）" in message["Subject"]
+        lb.ledger.close()
