@@ -84,13 +84,13 @@ def test_without_a_usable_roster_process_stops_and_leaves_the_inbox_alone(worksp
     _break_roster(workspace.roster_path, how)
     workspace.archive.rmdir()  # made by the fixture; the refused command must not make it again
     form = filled_form(workspace.inbox / "罗源县月报表.xlsx")
-    before = form.read_bytes()
+    before, ledger = form.read_bytes(), workspace.ledger_path.read_bytes()
     result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
     message = result.output.replace("\n", "")
     assert result.exit_code == 2, result.output
     assert str(workspace.roster_path) in message and "名册" in message and "备份" in message
     assert form.read_bytes() == before, "the inbox is untouched"
-    assert not workspace.ledger_path.exists() and not workspace.archive.exists()
+    assert workspace.ledger_path.read_bytes() == ledger and not workspace.archive.exists()
     assert not list(workspace.receipts_dir.rglob("*.html"))
     with pytest.raises(RosterError):
         workspace_roster(load_workspace(workspace.root))

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_workspace
 from openpyxl import Workbook
 
-from processor.config import DEFAULT_CONFIG_TEXT, IntakeSettings
+from processor.config import IntakeSettings
 from processor.roster import workspace_roster
 from processor.samples import fill_form
 from processor.sandbox import Sandbox, can_cap_memory
@@ -67,7 +67,9 @@ def test_intake_records_a_timeout_as_a_rejection_with_a_receipt(tmp_path):
     from processor.intake import process_inbox
     from processor.ledger import Ledger
 
-    ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("timeout_seconds = 60", "timeout_seconds = 0.001"))
+    ws = make_workspace(tmp_path / "ws")
+    # below what config.toml allows (1 s), so that even a small valid form runs out of time
+    ws.__dict__["intake"] = dataclasses.replace(ws.intake, timeout_seconds=0.001)
     valid_form(ws, tmp_path).rename(ws.inbox / "慢.xlsx")
     [outcome] = process_inbox(ws)
     assert outcome.status == "rejected" and outcome.problems[0].code == "timeout"

@@ -32,9 +32,12 @@ def test_explicit_folder_and_environment_variable_win(tmp_path, monkeypatch):
 
 
 def _checkout_state() -> dict:
-    """What a command run in the wrong place would change in the source checkout: its top level, inbox, outbox."""
-    folders = [PROJECT_ROOT, *(PROJECT_ROOT / name for name in ("inbox", "outbox") if (PROJECT_ROOT / name).is_dir())]
-    return {p: p.stat().st_mtime_ns for folder in folders for p in folder.iterdir()}
+    """What a command run in the wrong place would make in the source checkout: entries at its top level
+    (a ledger, an archive, logs), and files in its inbox and outbox.  Names only at the top level: other
+    tests running beside this one may touch what is already there."""
+    folders = [PROJECT_ROOT / name for name in ("inbox", "outbox") if (PROJECT_ROOT / name).is_dir()]
+    return {"top": sorted(p.name for p in PROJECT_ROOT.iterdir()),
+            **{str(p): p.stat().st_mtime_ns for folder in folders for p in folder.rglob("*")}}
 
 
 def _text(result) -> str:
@@ -95,10 +98,11 @@ def test_an_absurd_intake_limit_is_refused_at_load(workspace, setting, allowed):
     config.write_text(text.replace(line, setting), encoding="utf-8")
     form = workspace.inbox / "月报表.xlsx"
     form.write_bytes(b"PK\x05\x06" + bytes(18))
+    ledger = workspace.ledger_path.read_bytes()
     result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
     assert result.exit_code == 2, result.output
     assert f"intake.{key}" in _text(result) and allowed in _text(result) and "允许范围" in _text(result)
-    assert form.exists() and not workspace.ledger_path.exists()
+    assert form.exists() and workspace.ledger_path.read_bytes() == ledger
 
 
 @pytest.mark.parametrize("text, key", [
