@@ -50,6 +50,7 @@ def test_a_file_over_the_time_budget_is_rejected_and_the_next_file_still_validat
         impatient.close()
 
 
+@pytest.mark.platform
 @pytest.mark.skipif(not can_cap_memory(), reason="本系统不能限制进程内存（Windows）：只有处理时限起作用")
 def test_a_file_over_the_memory_budget_is_rejected_as_too_large(workspace, tmp_path):
     heavy = big_text_workbook(tmp_path / "heavy.xlsx")
