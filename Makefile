@@ -8,8 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-workspace
 # LibreOffice renders reports to PDF in the tests and re-saves demo files; Noto CJK gives charts
 # and PDFs their Chinese glyphs; poppler turns PDFs into page images; Chromium and its driver open
-# the 总览 page in the browser test.
-DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk poppler-utils chromium chromium-driver
+# the 总览 page in the browser test; openssl makes the test certificates of the mail tests.
+DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk fontconfig poppler-utils chromium \
+	chromium-driver openssl
 
 .PHONY: demo test system-packages install
 
@@ -28,8 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 system-packages:
-	@if ! command -v soffice >/dev/null || ! fc-list | grep -q "Noto Serif CJK" || ! command -v pdftoppm >/dev/null \
-			|| ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
 	fi
