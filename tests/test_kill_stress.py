@@ -8,6 +8,7 @@ same kill points however fast or busy the machine is.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import shutil
@@ -85,9 +86,13 @@ def test_sigkills_at_chosen_kill_points_lose_nothing_and_count_nothing_twice(tmp
 
     for path in pending:
         shutil.move(str(path), ws.inbox / path.name)
-    for args in (("process", "--json"), ("consolidate", "--month", MONTH, "--json")):
-        finished = run_cli(ws, *args)
-        assert finished.returncode == 0, finished.stderr
+    finished = run_cli(ws, "process", "--json")
+    # the truncated workbooks wait out their grace in the inbox, and process says so with exit 1
+    waiting = [e for e in json.loads(finished.stdout) if e.get("status") == "waiting"]
+    assert finished.returncode == (1 if waiting else 0), finished.stderr
+    assert all(e["reason"].startswith("文件仍在复制中") for e in waiting), waiting
+    finished = run_cli(ws, "consolidate", "--month", MONTH, "--json")
+    assert finished.returncode == 0, finished.stderr
     check_invariants(ws, {p.name for p in incoming}, report)
 
     assert report.kills == len(planned) == 2 * (len(POINTS) + len(CONSOLIDATE_POINTS)), report
