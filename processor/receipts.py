@@ -53,6 +53,11 @@ def receipt_stem(row) -> str:
     return safe_name(f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}")
 
 
+def annotated_copy_path(ws, row, roster=None) -> Path:
+    """Where a rejected file's annotated copy lies, beside its receipt."""
+    return receipt_folder(ws, row, roster) / f"{receipt_stem(row)}_批注.xlsx"
+
+
 def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     """Write (or rewrite) the receipt of one arrival; returns the HTML path."""
     folder = receipt_folder(ws, row, roster)
@@ -60,7 +65,7 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     annotated_name = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
     if row["status"] == REJECTED and (ws.archive / row["archive_path"]).suffix == ".xlsx":
-        annotated_name = f"{stem}_批注.xlsx"
+        annotated_name = annotated_copy_path(ws, row, roster).name
         annotated = write_annotated_copy(ws.archive / row["archive_path"],
                                          [p for p in problems if p.is_error], folder / annotated_name)
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
