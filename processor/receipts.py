@@ -115,6 +115,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
                    for s in FORM_SHEETS if s.key != "basic_info"],
         "errors": [p for p in problems if p.is_error],
         "warnings": [p for p in problems if not p.is_error],
+        "checks": summary.get("quality", []),  # checks across months and files (processor.quality)
         "annotated": annotated,
         "preview": preview,
         "replaced": _brief(ledger, row["replaces"]),
@@ -156,7 +157,7 @@ def _json_view(row, problems: list[Problem], context: dict) -> dict:
         "file_name": row["original_name"], "size": row["size"], "sha256": row["sha256"],
         "rows": json.loads(row["summary_json"] or "{}").get("rows", {}),
         "replaces": context["replaced"], "duplicate_of": context["original"],
-        "annotated_copy": context["annotated"], "preview": context["preview"],
+        "annotated_copy": context["annotated"], "preview": context["preview"], "checks": context["checks"],
         "problems": [p.to_dict() for p in problems],
     }
 
