@@ -248,7 +248,9 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
                 for f in _open(findings, "quarterly-visit") if (f.unit, f.site) in reported_keys]
 
     members = data.rows("members", months=[month])
-    members = members[[(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])]]
+    # a boolean Series, not a list: an empty list would select no columns rather than no rows
+    members = members[pd.Series([(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])],
+                                index=members.index, dtype=bool)]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     reported_soe = [s for s in reported if s["enterprise_kind"] == SOE]
