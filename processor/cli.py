@@ -427,6 +427,56 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
 
 @main.command()
+@click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（在 发件箱/邮件/ 中）。")
+@click.option("--month", help="催报的报表月份 YYYY-MM；默认为上个月（本月应报送的报表）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) -> None:
+    """给尚未报送或已退回待重报的单位发催报邮件（每个单位、月份、类型每个周期只发一次）。"""
+    from processor.deliver import SendBusy
+    from processor.fsutil import StorageError
+    from processor.logs import file_logging
+    from processor.periods import MONTH_RE
+    from processor.remind import send_reminders
+
+    if month is not None and not MONTH_RE.match(month):
+        raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
+    ws = workspace_of(ctx)
+    try:
+        with file_logging(ws):
+            result = send_reminders(ws, dry_run=dry_run, month=month)
+    except (StorageError, SendBusy) as exc:  # details in the log
+        err_console.print(f"[bold red]错误：[/]{exc}")
+        sys.exit(1)
+    if as_json:
+        print_json({"enabled": result.enabled, "month": result.month, "sent": _reminder_rows(result.sent),
+                    "queued": _reminder_rows(result.queued), "failed": _reminder_rows(result.failed),
+                    "dry_run_files": [str(p) for p in result.dry_run_files], "no_address": result.no_address,
+                    "error": result.error})
+    elif not result.enabled:
+        console.print("催报邮件未启用：如需启用，请在 config.toml 的 [remind] 中设 enabled = true。")
+    else:
+        for path in result.dry_run_files:
+            console.print(f"未发送（演练模式或未配置邮件服务器），催报邮件已写入：{path}")
+        for r in result.sent:
+            console.print(f"已发送{r.kind}邮件：{r.unit}（{r.address}）")
+        if not (result.dry_run_files or result.sent or result.queued or result.failed):
+            console.print("没有需要发送的催报邮件（都已发送过，或各单位均已报送）。")
+        for unit in result.no_address:
+            console.print(f"[yellow]注意：[/]{unit} 尚未报送，但名册中没有该单位的电子邮箱，未发催报邮件。")
+    if result.queued or result.failed:
+        err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
+                          f"{len(result.queued)} 封催报邮件已排队，稍后自动重试。")
+        sys.exit(1)
+
+
+def _reminder_rows(reminders) -> list[dict]:
+    return [{"unit": r.unit, "address": r.address, "month": r.month, "kind": r.kind, "slot": r.slot}
+            for r in reminders]
+
+
+@main.command()
 @click.option("--polling", is_flag=True, help="轮询模式：收件箱在网络共享文件夹（SMB/NFS）上时使用。")
 @click.option("--every", "every", default=None, hidden=True,
               help="加速调度：每隔多少秒做一次“夜间”汇总（测试和演示用）。")

@@ -68,6 +68,11 @@ recipients = []            # 企业组收件人，如 ["qyz@example.gov.cn"]
 reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]
 max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
 deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密、登录和发送合计，超时即断开，稍后重试
+
+[remind]
+enabled = false            # 是否给各单位发催报邮件（名册“单位”表的“电子邮箱”列）；默认不发
+days_before = 2            # 截止日前几天提醒尚未报送的单位（0 为不提前提醒）
+repeat_days = 3            # 截止日后，对未报送或已退回待重报的单位每隔几天再催一次（0 为只催一次）
 """
 
 
@@ -111,6 +116,13 @@ class SmtpSettings:
     @property
     def password(self) -> str:
         return os.environ.get(self.password_env, "")
+
+
+@dataclass(frozen=True)
+class RemindSettings:
+    enabled: bool = False
+    days_before: int = _limited(2, 0, 28)
+    repeat_days: int = _limited(3, 0, 366)
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,10 @@ class Workspace:
             raise ConfigError(f"配置项 smtp.security 只能是 ssl、starttls 或 none，而不是“{settings.security}”")
         return settings
 
+    @cached_property
+    def remind(self) -> RemindSettings:
+        return _section(self.raw, "remind", RemindSettings)
+
     @property
     def office_name(self) -> str:
         return self.raw.get("report", {}).get("office", DEFAULT_OFFICE)
@@ -207,7 +223,10 @@ def _section(raw: dict, name: str, cls):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"配置项 {name}.{key} 应为文字列表，如 [\"a\", \"b\"]")
             value = tuple(value)
-        elif isinstance(expected, bool) or not isinstance(value, type(expected)) and not (
+        elif isinstance(expected, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"配置项 {name}.{key} 应为 true 或 false，而不是“{value}”")
+        elif not isinstance(value, type(expected)) and not (
                 isinstance(expected, float) and isinstance(value, int) and not isinstance(value, bool)):
             raise ConfigError(f"配置项 {name}.{key} 的值“{value}”类型不对，应与默认值 {expected!r} 同类")
         elif isinstance(expected, (int, float)) and value < 0:
@@ -264,7 +283,7 @@ def find_workspace(explicit: Path | str | None = None, start: Path | None = None
 
 
 def _checked(ws: Workspace) -> Workspace:
-    _ = (ws.intake, ws.smtp, ws.nightly_at)  # each raises ConfigError naming the key
+    _ = (ws.intake, ws.smtp, ws.remind, ws.nightly_at)  # each raises ConfigError naming the key
     return ws
 
 

@@ -383,8 +383,9 @@ class _Client(smtplib.SMTP):
         return sock
 
 
-def _smtp_send(ws: Workspace, message: EmailMessage) -> dict:
+def _smtp_send(ws: Workspace, message: EmailMessage, to_addrs: list[str] | None = None) -> dict:
     """Hand ``message`` to the configured server; returns refused recipients (empty when all took it).
+    ``to_addrs``: the envelope recipients (the configured ``smtp.recipients`` by default).
 
     The whole conversation has ``smtp.deadline_seconds``; past it, :class:`SmtpDeadlineExceeded`."""
     s = ws.smtp
@@ -402,17 +403,18 @@ def _smtp_send(ws: Workspace, message: EmailMessage) -> dict:
                     client.ehlo()
                 if s.user:
                     client.login(s.user, s.password)
-                return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(s.recipients))
+                return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(to_addrs if to_addrs is not None else s.recipients))
         except (OSError, smtplib.SMTPException) as exc:
             if deadline.expired:
                 raise SmtpDeadlineExceeded(s.deadline_seconds) from exc
             raise
 
 
-def check_smtp_config(ws: Workspace) -> None:
-    """Refuse to try a real send with a config that cannot work (named key, in Chinese)."""
+def check_smtp_config(ws: Workspace, *, to_office: bool = True) -> None:
+    """Refuse to try a real send with a config that cannot work (named key, in Chinese).
+    ``to_office``: the mail goes to ``smtp.recipients`` (reminders go to the units instead)."""
     s = ws.smtp
-    if not recipients_key(ws):
+    if to_office and not recipients_key(ws):
         raise ConfigError("配置项 smtp.recipients（收件人）为空，请在 config.toml 的 [smtp] 中填写")
     if not (s.sender or s.user):
         raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")

@@ -27,7 +27,7 @@ from typing import Callable
 from processor.config import Workspace, init_workspace
 from processor.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
 from processor.roster import Roster, sample_roster, workspace_roster, write_roster
-from processor.samples import form_rows, write_form
+from processor.samples import form_rows, site_rows, write_form
 from processor.status import latest_due_month
 
 MARKER = ".processor-demo"
@@ -65,7 +65,8 @@ def _attendance(rows):
 
 
 def _date_outside(rows):
-    rows["contacts"][0]["date"] = rows["contacts"][0]["date"].replace(day=1) - dt.timedelta(days=3)
+    # a later month: a contact of an earlier month is accepted as reported late (with a warning)
+    rows["contacts"][0]["date"] = last_day(rows["basic_info"][0]["month"]) + dt.timedelta(days=3)
     return "记录日期不在本月"
 
 
@@ -124,6 +125,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
     arrivals: list[Arrival] = []
     jobs: list[tuple] = []
     open_problems: dict[str, list[dict]] = {}
+    previous: dict[str, dict] = {}  # each unit's rows of the month before
 
     def write(rows, unit, month, name, when, kind):
         path = staging / f"{len(arrivals):04d}_{name}"
@@ -140,6 +142,8 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
             _shape_compliance(rows, rng, u_index, month, rulebook.year)
             _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
             _exercise_rules(rows, u_index, month, roster)
+            _exercise_checks(rows, u_index, month, roster, previous.get(unit))
+            previous[unit] = rows
             due = submission_deadline(month, rulebook.submission_deadline_day)
             late = rng.random() < 0.1
             day = due + dt.timedelta(days=rng.randint(1, 12)) if late else due - dt.timedelta(days=rng.randint(0, 4))
@@ -243,6 +247,43 @@ def _exercise_rules(rows: dict, u_index: int, month: str, roster: Roster) -> Non
                                      "problem": None, "suggestion": None, "deadline": None, "state": None})
     rows["org_life"].sort(key=lambda r: r["date"])
     rows["contacts"].sort(key=lambda r: r["date"])
+
+
+def _exercise_checks(rows: dict, u_index: int, month: str, roster: Roster, previous: dict | None) -> None:
+    """One case of each check across months and files (processor.quality), at fixed units and months:
+    党员总数 jumping with nobody developed, a site left out without 变更说明, a unit registering another
+    unit's site, 工作进展 copied from last month, and a contact of last month reported late."""
+    m = parse_month(month)[1]
+    units = [u.name for u in roster.units]
+    if u_index == 1 and m == 5:
+        rows["members"][0]["total"] += 12
+    if u_index == 2 and m == 6 and len(rows["sites"]) > 1:
+        _drop_site(rows, rows["sites"][-1]["site"])
+    if u_index == 3 and m >= 4:  # from April it lists the first site of the unit before it as its own
+        other = site_rows(roster, units[u_index - 1], seed=u_index - 1, sites=1, month=month)[0]["site"]
+        _rename_site(rows, rows["sites"][-1]["site"], other)
+        if m == 4:
+            rows["basic_info"][0]["change_note"] = f"示范点调整为{other}"
+    if u_index == 0 and m == 8 and previous is not None:
+        rows["progress"] = copy.deepcopy(previous["progress"])
+    if u_index == 0 and m == 6:
+        site = rows["sites"][0]
+        rows["contacts"].insert(0, {"date": first_day(month) - dt.timedelta(days=4), "site": site["site"],
+                                    "staff": site["staff"], "mode": "电话联系", "content": "补报上月电话联系记录",
+                                    "problem": None, "suggestion": None, "deadline": None, "state": None})
+
+
+def _drop_site(rows: dict, name: str) -> None:
+    for key, records in rows.items():
+        if key != "basic_info":
+            rows[key] = [r for r in records if r.get("site") != name]
+
+
+def _rename_site(rows: dict, old: str, new: str) -> None:
+    for key, records in rows.items():
+        for r in records:
+            if key != "basic_info" and r.get("site") == old:
+                r["site"] = new
 
 
 def _add_problem(rows: dict, site: dict, day: dt.date, problem: str, suggestion: str, deadline: dt.date,

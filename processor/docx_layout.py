@@ -969,7 +969,14 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
-    b.h1("五、下步工作")
+    b.h1("五、数据质量")
+    b.p("将本月报表与各单位上月报表、其他单位本月报表对照核对（党员总数变化、示范点增减、同名示范点、"
+        "照抄上月、联系记录日期），{% if quality_rows %}发现需核实的情况{{ quality_rows|length }}项，涉及"
+        "{{ quality_units }}个单位，请有关单位核实，具体如下：{% else %}未发现需核实的情况。{% endif %}")
+    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 30, left=True),
+             Column("核对项目", "r.title", 26, left=True), Column("情况", "r.message", 60, left=True)],
+            "r in quality_rows", empty=None)
+    b.h1("六、下步工作")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}）")

@@ -31,7 +31,8 @@ from processor.rulebook import Rule, Rulebook
 from schemas.form import SHEETS_BY_KEY
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
-STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标"}
+WARNING = "warning"  # a check across months and files (processor.quality): to look into, never a failure
+STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标", WARNING: "需核实"}
 
 # Monthly submission states (M-4b), as the reports and the reminder list name them.
 ON_TIME, LATE, MISSING, RETURNED, NOT_DUE = "按时报送", "逾期报送", "未报送", "已退回待重报", "未到截止日期"
@@ -77,6 +78,7 @@ class Finding:
     problem: str | None = None  # a problem's text as first recorded
     days: int = 0  # days late / overdue, counted to ``as_of``
     sites: tuple[str, ...] = ()  # a staff member's sites
+    figures: tuple[tuple[str, int], ...] = ()  # named numbers a cross-month check compared
 
     @property
     def status_cn(self) -> str:
@@ -161,6 +163,15 @@ MESSAGES: dict[str, Callable[[Finding], str]] = {
     "problem-overdue": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
                                   f"（{_limit(f)}，截至{_d(f.as_of)}逾期{f.days}天）"),
     "problem-open": lambda f: f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
+    # checks across months and files (processor.quality)
+    "members-unexplained": lambda f: (
+        "党员总数由上月{上月}人变为{本月}人，本月发展党员{发展}人、转出或纳入社区管理{转出}人，".format(**dict(f.figures))
+        + f"有{f.observed}人的变化无法解释（允许相差{f.required}人）"),
+    "site-dropped": lambda f: f"上月报送的示范点{cnfmt.quote_cn(f.site)}本月未报送，基本信息中也没有变更说明",
+    "site-shared": lambda f: f"示范点{cnfmt.quote_cn(f.site)}同时由{'、'.join(f.sites)}登记",
+    "copied-sheet": lambda f: (f"“{'、'.join(f.missing)}”表与上月内容完全相同（日期除外），疑似照抄上月"),
+    "contact-reported-month": lambda f: (f"联系指导记录的日期{_d(f.on)}在{cnfmt.month_cn(f.on)}，"
+                                         f"该月报表已经报送，这条记录却填在{f.period_name}报表中"),
 }
 
 

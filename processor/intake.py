@@ -192,9 +192,22 @@ class Intake:
             if status == ACCEPTED:
                 self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
+                self._note_quality(conn, file_id, result, record["summary_json"])
         return IntakeOutcome(file_id, readable_name(path.name), status, result.unit, result.month, None,
                              len(result.problems.errors), len(result.problems.warnings), replaced,
                              problems=problems)
+
+    def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> None:
+        """The checks across months and files, as the ledger stands with this form in it (same
+        transaction), kept with the arrival so that its receipt can always be written again alike."""
+        from processor.quality import quality_warnings, warning_record
+
+        warnings = quality_warnings(self.ledger, self.rulebook, result.month, units=[result.unit],
+                                    before_file=file_id)
+        if warnings:
+            summary = {**summary, "quality": [warning_record(w) for w in warnings]}
+            conn.execute("UPDATE files SET summary_json = ? WHERE id = ?",
+                         (json.dumps(summary, ensure_ascii=False, default=str), file_id))
 
     def _record_duplicate(self, path, relative, folder_unit, sha, size, received, original) -> IntakeOutcome:
         record = {

@@ -53,6 +53,11 @@ def receipt_stem(row) -> str:
     return safe_name(f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}")
 
 
+def annotated_copy_path(ws, row, roster=None) -> Path:
+    """Where a rejected file's annotated copy lies, beside its receipt."""
+    return receipt_folder(ws, row, roster) / f"{receipt_stem(row)}_批注.xlsx"
+
+
 def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     """Write (or rewrite) the receipt of one arrival; returns the HTML path."""
     folder = receipt_folder(ws, row, roster)
@@ -60,7 +65,7 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
     annotated_name = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
     if row["status"] == REJECTED:  # .xls and .ods forms too: their annotated copy is an .xlsx
-        annotated_name = f"{stem}_批注.xlsx"
+        annotated_name = annotated_copy_path(ws, row, roster).name
         annotated = write_annotated_copy(ws.archive / row["archive_path"],
                                          [p for p in problems if p.is_error], folder / annotated_name)
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
@@ -110,6 +115,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
                    for s in FORM_SHEETS if s.key != "basic_info"],
         "errors": [p for p in problems if p.is_error],
         "warnings": [p for p in problems if not p.is_error],
+        "checks": summary.get("quality", []),  # checks across months and files (processor.quality)
         "annotated": annotated,
         "preview": preview,
         "replaced": _brief(ledger, row["replaces"]),
@@ -151,7 +157,7 @@ def _json_view(row, problems: list[Problem], context: dict) -> dict:
         "file_name": row["original_name"], "size": row["size"], "sha256": row["sha256"],
         "rows": json.loads(row["summary_json"] or "{}").get("rows", {}),
         "replaces": context["replaced"], "duplicate_of": context["original"],
-        "annotated_copy": context["annotated"], "preview": context["preview"],
+        "annotated_copy": context["annotated"], "preview": context["preview"], "checks": context["checks"],
         "problems": [p.to_dict() for p in problems],
     }
 

@@ -45,6 +45,7 @@ monthly_report (月度汇总报告, M-4b)
                    overdue, extended},
     reported_problems [{unit, site, text}], progress [{text, sites, count}], plans [{text, sites, count}]
     (identical texts once, with the sites that wrote them), next_steps [str],
+    quality_rows [{code, unit, site, title, message}] (checks across months and files), quality_units,
     charts {chart_submission, chart_contacts}
 
 half_year_report (半年工作报告, M-4c)
@@ -305,6 +306,13 @@ def _monthly() -> dict:
              "deadline": "10月31日", "extended": False, "state": "逾期办结", "overdue": False},
         ],
         "problem_counts": {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1},
+        "quality_rows": [
+            {"code": "members-unexplained", "unit": "长乐区", "site": "长乐纺织集团党委", "title": "党员总数变化无法解释",
+             "message": "党员总数由上月46人变为58人，本月发展党员1人、转出或纳入社区管理0人，有11人的变化无法解释（允许相差2人）"},
+            {"code": "copied-sheet", "unit": "福清市", "site": "", "title": "疑似照抄上月",
+             "message": "“工作进展”表与上月内容完全相同（日期除外），疑似照抄上月"},
+        ],
+        "quality_units": 2,
         "progress": [
             {"text": "按工作方案推进示范点创建，完善党员活动室", "sites": "榕城区榕城电子科技有限公司党支部、长乐区长乐纺织集团党委",
              "count": 2},

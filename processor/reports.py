@@ -249,7 +249,9 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
                 for f in _open(findings, "quarterly-visit") if (f.unit, f.site) in reported_keys]
 
     members = data.rows("members", months=[month])
-    members = members[[(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])]]
+    # a boolean Series, not a list: an empty list would select no columns rather than no rows
+    members = members[pd.Series([(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])],
+                                index=members.index, dtype=bool)]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     reported_soe = [s for s in reported if s["enterprise_kind"] == SOE]
@@ -275,6 +277,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     problems = [f for f in findings if f.code == "problem-closed"]
     problem_rows = [_problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
     progress = data.rows("progress", months=[month])
+    quality = _quality_rows(data, rulebook, month, units)
     context = {
         "office_name": ws.office_name,
         "addressee": ws.addressee,
@@ -308,6 +311,8 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "finding_counts": _finding_counts(finding_rows),
         "problem_rows": problem_rows,
         "problem_counts": _problem_counts(problem_rows),
+        "quality_rows": quality,
+        "quality_units": len({r["unit"] for r in quality}),
         "reported_problems": _progress_texts(progress, "issues", units),
         "progress": _grouped_texts(progress, "progress", units),
         "plans": _grouped_texts(progress, "next_plan", units),
@@ -324,6 +329,15 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     }
     context["sentences"] = _monthly_sentences(context, len(life))
     return context
+
+
+def _quality_rows(data: LedgerData, rulebook, month: str, units: list[str]) -> list[dict]:
+    """数据质量: the month's checks across months and files, in roster order."""
+    from processor.quality import quality_warnings, warning_record
+
+    order = {u: i for i, u in enumerate(units)}
+    found = quality_warnings(data, rulebook, month, units=[u for u in units if u in order])
+    return [warning_record(w) for w in sorted(found, key=lambda w: order[w.unit])]
 
 
 def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:

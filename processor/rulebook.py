@@ -142,7 +142,12 @@ def _check_params(where: str, params: dict) -> None:
             if bad:
                 raise RulebookError(f"{where}.onsite_modes 中的“{bad[0]}”不是联系方式（可选："
                                     f"{'、'.join(CONTACT_MODES)}）")
-        elif key in ("min_sites", "max_sites", "min_contacts", "min_visits"):
+        elif key == "copy_sheets":
+            titles = {spec.title for spec in SHEETS_BY_KEY.values()}
+            bad = [t for t in value if t not in titles] if isinstance(value, list) else [value]
+            if bad:
+                raise RulebookError(f"{where}.copy_sheets 中的“{bad[0]}”不是月报表的工作表（可选：{'、'.join(sorted(titles))}）")
+        elif key in ("min_sites", "max_sites", "min_contacts", "min_visits", "members_tolerance"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise RulebookError(f"{where}.{key} 应为不小于 0 的整数，而不是“{value}”")
         elif key == "min_room_area":

@@ -6,6 +6,7 @@
 * every night at ``schedule.nightly_at`` consolidates, then emails what is new
   (APScheduler, BackgroundScheduler + CronTrigger); queued mails are retried
   every few minutes once their back-off delay has passed;
+* after each night's send, mails the 催报 reminders due that day (``[remind]``, off by default);
 * on start, if the machine was off at the last scheduled time, runs the night once now;
 * logs to ``<workspace>/logs/processor.log`` (rotating) and the console;
 * SIGTERM / SIGINT stop it cleanly (the current file and a running night finish first), exit code 0.
@@ -112,6 +113,7 @@ class Nightly:
             LOG.info("夜间汇总完成：新生成或更新 %d 个文件，%d 个无变化",
                      len(result.written or ()), len(result.unchanged or ()))
             self._send(send_pending)
+            self._remind()
             try:
                 write_state(self.ws, last_run=started.isoformat(timespec="seconds"))
             except OSError as exc:
@@ -132,6 +134,26 @@ class Nightly:
             LOG.exception("检查排队中的邮件时出错，稍后再试")
         finally:
             self._busy.release()
+
+    def _remind(self) -> None:
+        from processor.deliver import SendBusy
+        from processor.remind import send_reminders
+        from processor.roster import RosterError
+
+        if not self.ws.remind.enabled:
+            return
+        try:
+            result = send_reminders(self.ws)
+        except (ConfigError, StorageError, SendBusy, RosterError) as exc:
+            LOG.error("催报邮件未发送：%s", exc)
+            return
+        except Exception:  # noqa: BLE001 — the next night tries again
+            LOG.exception("发送催报邮件时出错")
+            return
+        if result.sent:
+            LOG.info("已发送催报邮件 %d 封", len(result.sent))
+        if result.queued:
+            LOG.warning("%d 封催报邮件发送失败，下一晚重试：%s", len(result.queued), result.error)
 
     def _send(self, send_pending) -> None:
         from processor.deliver import SendBusy

@@ -552,12 +552,17 @@ def check_dates_in_month(ctx: Context) -> Iterable[Problem]:
     if not month:
         return
     start, end = first_day(month), last_day(month)
+    # a contact of an earlier month of the year, reported late, is accepted with a warning (the
+    # receipt's checks across months say whether that month's form was already in)
+    year_start = first_day(ctx.rulebook.months[0])
     for key, sheet in ctx.sheets.items():
         for name in sheet.spec.dates_in_month:
             for r in sheet.records:
                 day = r.get(name)
                 if isinstance(day, dt.date) and not start <= day <= end:
-                    yield sheet.at("date-outside-month", name, r["row"], day, month=month)
+                    late_record = key == "contacts" and year_start <= day < start
+                    yield sheet.at("contact-earlier-month" if late_record else "date-outside-month", name,
+                                   r["row"], day, month=month)
 
 
 def check_attendance(ctx: Context) -> Iterable[Problem]:

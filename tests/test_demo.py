@@ -49,6 +49,26 @@ def test_demo_year_has_the_cases_offices_meet(demo):
     assert not any(p.is_file() for p in demo.workspace.inbox.rglob("*")), "every file left the inbox"
 
 
+def test_demo_year_has_each_check_across_months_in_a_receipt_and_a_monthly_report(demo):
+    from docx import Document
+
+    from processor.quality import QUALITY_CHECKS, QUALITY_TITLES
+
+    with Ledger(demo.workspace.ledger_path) as ledger:
+        summaries = [json.loads(r[0]) for r in ledger.query("SELECT summary_json FROM files")]
+    in_receipts = {c["code"] for s in summaries for c in s.get("quality", [])}
+    codes = {check.code for check in QUALITY_CHECKS}
+    assert in_receipts >= codes - {"site-shared"}  # the first of the two units could not know yet
+    report_text = ""
+    for path in sorted((demo.workspace.outbox / "月度汇总报告").glob("*/*.docx")):
+        document = Document(path)
+        report_text += "\n".join(p.text for p in document.paragraphs)
+        report_text += "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
+    assert "数据质量" in report_text
+    for code in codes:
+        assert QUALITY_TITLES[code] in report_text, code
+
+
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):
     (tmp_path / "重要文件.docx").write_bytes(b"x")
     with pytest.raises(DemoError):

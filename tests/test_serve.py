@@ -223,3 +223,28 @@ def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
         assert codes == [0]
         assert dt.datetime.fromisoformat(read_state(ws)["last_run"]) > two_days_ago
         assert len(inbox.messages) == 1
+
+
+def test_serve_nightly_run_mails_each_unit_its_reminder_once(tmp_path):
+    from processor.remind import reminder_month
+    from processor.roster import workspace_roster
+
+    with smtp_server() as (inbox, port):
+        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        if reminder_month(dt.date.today()) not in ws.rulebook.months:
+            pytest.skip("今天催报的月份不在规则库的报送年度内")
+        config = ws.root / "config.toml"
+        config.write_text(config.read_text(encoding="utf-8") + "\n[remind]\nenabled = true\n", encoding="utf-8")
+        log = tmp_path / "serve.out"
+        proc = _start(ws, "--every", "2", log=log)
+        nights = lambda: (ws.root / "logs" / "processor.log").read_text(encoding="utf-8").count("夜间汇总完成")
+        reminders = lambda: [env.rcpt_tos for env, mail in inbox.messages if "】" in mail["Subject"]]
+        try:
+            _wait_for(lambda: reminders() and nights() >= 1, 180, "催报邮件", proc, log)
+            first = nights()
+            _wait_for(lambda: nights() >= first + 2, 120, "又两次夜间汇总", proc, log)
+        finally:
+            code = _terminate(proc)
+        assert code == 0, log.read_text(encoding="utf-8", errors="replace")
+    addresses = sorted(address for rcpt in reminders() for address in rcpt)
+    assert addresses == sorted(u.email for u in workspace_roster(ws).units)

@@ -149,7 +149,7 @@ INVALID = [
     ("contact-date-empty", _cells("示范点", L2=None), "required-cell", "示范点", "L2"),
     ("secretary-too-long", _cells("示范点", G2="张" * 41), "out-of-range", "示范点", "G2"),
     ("site-registered-twice", _copy_row("示范点", 2, 3), "duplicate-site", "示范点", "A3"),
-    ("contact-in-other-month", _cells("联系指导记录", A2=dt.date(2026, 9, 30)), "date-outside-month", "联系指导记录", "A2"),
+    ("contact-in-later-month", _cells("联系指导记录", A2=dt.date(2026, 11, 1)), "date-outside-month", "联系指导记录", "A2"),
     ("contact-unknown-site", _cells("联系指导记录", B3="未登记的示范点"), "unknown-site", "联系指导记录", "B3"),
     ("contact-mode", _cells("联系指导记录", D4="微信"), "not-in-list", "联系指导记录", "D4"),
     ("contact-state", _cells("联系指导记录", I2="处理中"), "not-in-list", "联系指导记录", "I2"),
