@@ -57,7 +57,8 @@ from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
-from processor.watch import INCOMPLETE_GRACE_SECONDS, ZIP_SUFFIXES, is_ignored_name, readable_name, zip_is_complete
+from processor.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder, is_ignored_name,
+                             readable_name)
 
 log = logging.getLogger("processor.intake")
 
@@ -351,7 +352,7 @@ def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
     now = time.time() if now is None else now
     found = []
     for folder, dirnames, filenames in os.walk(ws.inbox, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d)
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_folder(d)
                              and not os.path.islink(os.path.join(folder, d)))
         for name in sorted(filenames):
             if not is_ignored_name(name):
@@ -373,7 +374,7 @@ def _why_waiting(path: Path, regular: bool, stable_seconds: float, now: float) -
         return "无读取权限"
     except OSError as exc:
         return describe_os_error(exc)
-    if path.suffix.lower() in ZIP_SUFFIXES and not zip_is_complete(path):
+    if copy_may_be_unfinished(path):
         until = dt.datetime.fromtimestamp(info.st_ctime + INCOMPLETE_GRACE_SECONDS)
         if until.timestamp() > now:
             return f"文件仍在复制中（等待至 {until:%H:%M}）"
