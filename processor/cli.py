@@ -186,7 +186,7 @@ def _print_problems(file: Path, result) -> None:
             table.add_column(column, overflow="fold")
         for p in result.problems:
             value = "" if p.value is None else str(p.value)[:30]
-            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.location or "（整个文件）",
+            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.where,
                           p.column or "", value, p.message)
         console.print(table)
     if result.accepted:

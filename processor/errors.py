@@ -17,6 +17,7 @@ from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
+WHOLE_FILE = "（整个文件）"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ class Problem:
         return self.sheet or ""
 
     @property
+    def where(self) -> str:
+        """The location as receipts and the console print it: a whole-file problem says so."""
+        return self.location or WHOLE_FILE
+
+    @property
     def is_error(self) -> bool:
         return self.severity == ERROR
 
@@ -142,6 +148,7 @@ class Problem:
         data["value"] = _jsonable(self.value)
         data["title"] = self.title
         data["location"] = self.location
+        data["where"] = self.where
         return data
 
     @classmethod
