@@ -270,6 +270,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
     from processor.intake import Intake
     from processor.lock import WorkspaceLock, install_signal_handlers
+    from processor.serve import _logged_by_intake
     from processor.watch import InboxWatcher
 
     ws = workspace_of(ctx)
@@ -281,7 +282,8 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
         watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
                                poll_interval=interval or ws.intake.poll_interval,
                                stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
-                               close_settle_seconds=None if polling else ws.intake.close_settle_seconds)
+                               close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
+                               on_error=_logged_by_intake)
         mode = "轮询" if polling else "实时"
         console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
         watcher.start()
