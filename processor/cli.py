@@ -412,16 +412,25 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         sys.exit(1)
     if as_json:
         print_json({"sent": result.sent, "queued": result.queued, "failed": result.failed,
-                    "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error})
-    elif result.dry_run_files:
-        for path in result.dry_run_files:
-            console.print(f"未发送（演练模式或未配置邮件服务器），邮件已写入：{path}")
+                    "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error,
+                    "dry_run": result.dry_run, "warnings": result.warnings})
+    elif result.dry_run:
+        why = "演练模式" if dry_run else "未配置邮件服务器"
+        if result.dry_run_files:
+            console.print(f"已生成 {len(result.dry_run_files)} 封邮件（未发送，{why}）：")
+            for path in result.dry_run_files:
+                console.print(f"  {path}")
+        else:
+            console.print(f"没有新的或有更新的报告，未生成新的邮件（未发送，{why}）。")
     elif result.sent:
         console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(ws.smtp.recipients)}")
         for path in result.sent:
             console.print(f"  {path}")
     elif not (result.queued or result.failed):
         console.print("没有需要发送的报告（都已发送过）。")
+    if not as_json:
+        for warning in result.warnings:
+            err_console.print(f"[bold yellow]警告：[/]{warning}")
     if result.queued or result.failed:
         err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
                           f"{len(result.queued)} 份报告已排队，稍后自动重试。")
