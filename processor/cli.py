@@ -29,8 +29,19 @@ from processor.paths import WORKSPACE_ENV
 # Imports of the library stay inside the commands: importing this module is cheap (``--help``,
 # and every worker process, which imports the command's main module when it starts).
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from processor import click_cn
+
+click_cn.install()
+NOT_A_TERMINAL_WIDTH = 100_000  # piped or logged output is never wrapped: paths stay whole for grep and copy
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else NOT_A_TERMINAL_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -89,11 +100,46 @@ class _ChineseHelp:
 
 
 class ChineseCommand(_ChineseHelp, click.Command):
-    pass
+    context_class = click_cn.Context
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        super().__init__(*args, **kwargs)
 
 
 class ChineseGroup(_ChineseHelp, click.Group):
     command_class = ChineseCommand
+    context_class = click_cn.Context
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
+        super().__init__(*args, **kwargs)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """click's standalone handling, with its errors said in Chinese sentences."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _show_click_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(click_cn.gettext("Aborted!"), err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        if ctx.command.get_help_option(ctx) is not None:
+            click.echo(click_cn.gettext("Try '{command} {option}' for help.").format(
+                command=ctx.command_path, option="-h"), err=True)
+    click.echo(click_cn.gettext("Error: {message}").format(message=click_cn.sentence(exc.format_message())),
+               err=True)
 
 
 @click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
