@@ -153,10 +153,11 @@ def timeliness(ledger: Ledger, rulebook, row) -> str:
     counted = dt.date.fromisoformat(first["received_at"][:10])
     late = (counted - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
     again = first["id"] != row["id"]
+    kept = "；此前已接收的报表仍然有效" if row["status"] == REJECTED else ""
     if late > 0:
         text = f"截止{deadline}，{cnfmt.md_date(counted)}收到，逾期{late}天"
-        return text + (f"（按首次报送计；本次为{cnfmt.md_date(received)}再次报送）" if again else "")
-    return f"按时报送（截止{deadline}" + (f"，{cnfmt.md_date(counted)}首次报送" if again else "") + "）"
+        return text + (f"（按首次报送计；本次为{cnfmt.md_date(received)}再次报送{kept}）" if again else "")
+    return f"按时报送（截止{deadline}" + (f"，{cnfmt.md_date(counted)}首次报送{kept}" if again else "") + "）"
 
 
 def _first_accepted(ledger: Ledger, row):
