@@ -29,8 +29,19 @@ from processor.paths import WORKSPACE_ENV
 # Imports of the library stay inside the commands: importing this module is cheap (``--help``,
 # and every worker process, which imports the command's main module when it starts).
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from processor import click_cn
+
+click_cn.install()
+NOT_A_TERMINAL_WIDTH = 100_000  # piped or logged output is never wrapped: paths stay whole for grep and copy
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else NOT_A_TERMINAL_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -89,11 +100,46 @@ class _ChineseHelp:
 
 
 class ChineseCommand(_ChineseHelp, click.Command):
-    pass
+    context_class = click_cn.Context
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        super().__init__(*args, **kwargs)
 
 
 class ChineseGroup(_ChineseHelp, click.Group):
     command_class = ChineseCommand
+    context_class = click_cn.Context
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("options_metavar", "[选项]")
+        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
+        super().__init__(*args, **kwargs)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """click's standalone handling, with its errors said in Chinese sentences."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _show_click_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(click_cn.gettext("Aborted!"), err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        click.echo(ctx.get_usage(), err=True)
+        if ctx.command.get_help_option(ctx) is not None:
+            click.echo(click_cn.gettext("Try '{command} {option}' for help.").format(
+                command=ctx.command_path, option="-h"), err=True)
+    click.echo(click_cn.gettext("Error: {message}").format(message=click_cn.sentence(exc.format_message())),
+               err=True)
 
 
 @click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,7 +232,7 @@ def _print_problems(file: Path, result) -> None:
             table.add_column(column, overflow="fold")
         for p in result.problems:
             value = "" if p.value is None else str(p.value)[:30]
-            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.location or "（整个文件）",
+            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.where,
                           p.column or "", value, p.message)
         console.print(table)
     if result.accepted:
@@ -270,6 +316,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
     from processor.intake import Intake
     from processor.lock import WorkspaceLock, install_signal_handlers
+    from processor.serve import _logged_by_intake
     from processor.watch import InboxWatcher
 
     ws = workspace_of(ctx)
@@ -281,7 +328,8 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
         watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
                                poll_interval=interval or ws.intake.poll_interval,
                                stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
-                               close_settle_seconds=None if polling else ws.intake.close_settle_seconds)
+                               close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
+                               on_error=_logged_by_intake)
         mode = "轮询" if polling else "实时"
         console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
         watcher.start()
@@ -410,16 +458,25 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         sys.exit(1)
     if as_json:
         print_json({"sent": result.sent, "queued": result.queued, "failed": result.failed,
-                    "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error})
-    elif result.dry_run_files:
-        for path in result.dry_run_files:
-            console.print(f"未发送（演练模式或未配置邮件服务器），邮件已写入：{path}")
+                    "dry_run_files": [str(p) for p in result.dry_run_files], "error": result.error,
+                    "dry_run": result.dry_run, "warnings": result.warnings})
+    elif result.dry_run:
+        why = "演练模式" if dry_run else "未配置邮件服务器"
+        if result.dry_run_files:
+            console.print(f"已生成 {len(result.dry_run_files)} 封邮件（未发送，{why}）：")
+            for path in result.dry_run_files:
+                console.print(f"  {path}")
+        else:
+            console.print(f"没有新的或有更新的报告，未生成新的邮件（未发送，{why}）。")
     elif result.sent:
         console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(ws.smtp.recipients)}")
         for path in result.sent:
             console.print(f"  {path}")
     elif not (result.queued or result.failed):
         console.print("没有需要发送的报告（都已发送过）。")
+    if not as_json:
+        for warning in result.warnings:
+            err_console.print(f"[bold yellow]警告：[/]{warning}")
     if result.queued or result.failed:
         err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
                           f"{len(result.queued)} 份报告已排队，稍后自动重试。")

@@ -53,6 +53,9 @@ BACKOFF_FIRST = dt.timedelta(minutes=5)
 BACKOFF_MAX = dt.timedelta(hours=12)
 SMTP_TIMEOUT = 30
 SEND_LOCK = ".processor-send.lock"
+NO_RECIPIENTS = "undisclosed-recipients:;"
+NO_RECIPIENTS_WARNING = ("未配置收件人（config.toml 的 [smtp] recipients 为空）：邮件的收件人一栏为空"
+                         "（undisclosed-recipients），真正发送前请先填写收件人")
 SEND_LOCK_WAIT = 600  # seconds another send may take before we give up waiting
 # Headers are written unfolded up to the RFC 5322 hard limit: some Chinese mail
 # clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
@@ -67,6 +70,8 @@ class SendResult:
     failed: list[str] = field(default_factory=list)        # given up
     dry_run_files: list[Path] = field(default_factory=list)
     error: str | None = None                                # the last SMTP/connection error, in words
+    dry_run: bool = False                                   # nothing was (or would have been) sent
+    warnings: list[str] = field(default_factory=list)       # for the operator, in Chinese
 
     @property
     def ok(self) -> bool:
@@ -197,7 +202,8 @@ def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
     root = MIMEMultipart()
     root["Subject"] = Header(subject_for(ws, outputs, month), "utf-8").encode(maxlinelen=10_000)
     root["From"] = _sender(ws)
-    root["To"] = ", ".join(ws.smtp.recipients)
+    # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
+    root["To"] = ", ".join(ws.smtp.recipients) or NO_RECIPIENTS
     root["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     root["Message-ID"] = make_msgid(domain=domain)
@@ -473,7 +479,10 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     recipients = recipients_key(ws)
     if not dry_run:
         check_smtp_config(ws)
-    result = SendResult()
+    result = SendResult(dry_run=dry_run)
+    if dry_run and not recipients:
+        result.warnings.append(NO_RECIPIENTS_WARNING)
+        LOG.warning(NO_RECIPIENTS_WARNING)
     # One sender at a time per workspace (serve's nightly run vs. an operator's `send`):
     # two concurrent runs would both see the same report as unsent.
     lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))

@@ -17,6 +17,7 @@ from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
+WHOLE_FILE = "（整个文件）"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         _t("not-xlsx", "不是 xlsx 文件", "该文件不是 Excel 2007 及以上的 .xlsx 工作簿，而是{detected}。",
            "请用本系统下发的模板填写，并在 Excel/WPS 中“另存为 Excel 工作簿(*.xlsx)”后再报送。"),
         _t("corrupt", "文件损坏", "文件无法打开：{detail}。", "请确认文件已完整保存（不要在复制未完成时报送），重新保存后再报送。"),
-        _t("encrypted", "文件加密", "工作簿设置了打开密码，系统无法读取。", "请取消密码保护（文件→信息→保护工作簿）后再报送。"),
+        _t("encrypted", "文件加密", "工作簿设置了打开密码，系统无法读取。",
+           "请在 Excel/WPS 中取消打开密码（文件→信息→保护工作簿→用密码进行加密，清空密码并保存），取消打开密码后重新报送。"),
         _t("macro-enabled", "含宏的工作簿", "工作簿含有宏（VBA），出于安全原因不予接收。",
            "请“另存为 Excel 工作簿(*.xlsx)”（不含宏）后再报送。"),
         _t("too-large", "文件超出限制", "文件超出处理限制：{detail}。", "请只填写本月数据，删除多余的行、列和图片后再报送。"),
@@ -139,6 +141,11 @@ class Problem:
         return self.sheet or ""
 
     @property
+    def where(self) -> str:
+        """The location as receipts and the console print it: a whole-file problem says so."""
+        return self.location or WHOLE_FILE
+
+    @property
     def is_error(self) -> bool:
         return self.severity == ERROR
 
@@ -147,6 +154,7 @@ class Problem:
         data["value"] = _jsonable(self.value)
         data["title"] = self.title
         data["location"] = self.location
+        data["where"] = self.where
         return data
 
     @classmethod

@@ -53,11 +53,12 @@ from processor.faults import checkpoint
 from processor.config import Workspace
 from processor.errors import Problem
 from processor.fsutil import atomic_path, remove_stale_temp_files, sha256_file
-from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, Ledger, now_iso
+from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
 from processor.roster import Roster, workspace_roster
 from processor.sandbox import SandboxPool
 from processor.validate import ValidationResult
-from processor.watch import INCOMPLETE_GRACE_SECONDS, ZIP_SUFFIXES, is_ignored_name, readable_name, zip_is_complete
+from processor.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder, is_ignored_name,
+                             readable_name)
 
 log = logging.getLogger("processor.intake")
 
@@ -128,30 +129,58 @@ class Intake:
             path = Path(path)
             if not path.is_file() or path.is_symlink():
                 return None
-            identity = _identity(path)
-            sha = sha256_file(path)
-            size = identity[2]
-            relative = self._inbox_relative(path)
-            folder_unit = self._folder_unit(readable_name(relative))
-            received = self.clock()
-
-            earlier = self._unanswered_arrival(sha, relative)
-            original = None if earlier is not None else self._duplicate_target(sha)
-            if earlier is not None:  # recorded by an attempt that failed later (disk full): finish that one
-                outcome = _outcome_of(earlier)
-            elif original is not None:  # a result validated ahead is simply not used
-                outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
-            else:
-                result = _still_valid(ahead, identity, sha)
-                if result is None:
-                    result = self.sandboxes.validate(path, folder_unit)
-                checkpoint("after-validate")
-                archive_rel = self._archive(path, sha)
-                checkpoint("after-archive")
-                outcome = self._record(path, relative, folder_unit, sha, size, received, result, archive_rel)
-            checkpoint("after-commit")
-            self._finish(outcome.file_id, path)
+            started = time.monotonic()
+            try:
+                outcome = self._handle(path, ahead)
+            except Exception as exc:
+                log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
+                          readable_name(self._inbox_relative(path)), failure_reason(exc, path))
+                log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
+                raise
+            self._log_handled(outcome, time.monotonic() - started)
             return outcome
+
+    def _handle(self, path: Path, ahead: Future | None) -> IntakeOutcome:
+        identity = _identity(path)
+        sha = sha256_file(path)
+        size = identity[2]
+        relative = self._inbox_relative(path)
+        folder_unit = self._folder_unit(readable_name(relative))
+        received = self.clock()
+
+        earlier = self._unanswered_arrival(sha, relative)
+        original = None if earlier is not None else self._duplicate_target(sha)
+        if earlier is not None:  # recorded by an attempt that failed later (disk full): finish that one
+            outcome = _outcome_of(earlier)
+        elif original is not None:  # a result validated ahead is simply not used
+            outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
+        else:
+            result = _still_valid(ahead, identity, sha)
+            if result is None:
+                result = self.sandboxes.validate(path, folder_unit)
+            checkpoint("after-validate")
+            archive_rel = self._archive(path, sha)
+            checkpoint("after-archive")
+            outcome = self._record(path, relative, folder_unit, sha, size, received, result, archive_rel)
+        checkpoint("after-commit")
+        outcome.receipt = self._finish(outcome.file_id, path)
+        return outcome
+
+    def _log_handled(self, outcome: IntakeOutcome, seconds: float) -> None:
+        """The operator's line for one file: when, who, which month, what became of it, its receipt."""
+        row = self.ledger.file(outcome.file_id)
+        unit = receipts.receipt_unit(row, self.roster)
+        month = row["month"] or receipts.UNKNOWN_MONTH
+        verdict = STATUS_CN[outcome.status]
+        if outcome.status == REJECTED:
+            first = next((p for p in outcome.problems if p.is_error), None)
+            verdict += f"（{outcome.errors} 处错误" + (f"，{first.where}：{first.message.rstrip('。')}" if first else "") + "）"
+        elif outcome.status == DUPLICATE:
+            verdict += f"（与回执 {receipts.receipt_number(self.ledger.file(outcome.duplicate_of))} 的文件相同）"
+        elif outcome.replaced:
+            verdict += f"（替换回执 {receipts.receipt_number(self.ledger.file(outcome.replaced))}）"
+        log.info("收到文件 %s：单位 %s，月份 %s，结果 %s，回执编号 %s，用时 %.1f 秒",
+                 readable_name(inbox_path_of(row)), unit, month, verdict, receipts.receipt_number(row), seconds)
 
     def _validate_ahead(self, path: Path) -> _Validated | None:
         """Validate a file before its turn to be recorded (runs on a pool thread; no side effects)."""
@@ -289,12 +318,8 @@ class Intake:
                 try:
                     outcome = self.handle(path, ahead)
                 except Exception as exc:  # unreadable file, read-only outbox, full disk, ledger: retry next run
-                    reason = failure_reason(exc, Path(path))
-                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
-                              readable_name(Path(path).name), reason)
-                    log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
-                    if failed is not None:
-                        failed[Path(path)] = reason
+                    if failed is not None:  # handle() has logged it
+                        failed[Path(path)] = failure_reason(exc, Path(path))
                     continue
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -364,7 +389,7 @@ def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
     now = time.time() if now is None else now
     found = []
     for folder, dirnames, filenames in os.walk(ws.inbox, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d)
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_folder(d)
                              and not os.path.islink(os.path.join(folder, d)))
         for name in sorted(filenames):
             if not is_ignored_name(name):
@@ -386,7 +411,7 @@ def _why_waiting(path: Path, regular: bool, stable_seconds: float, now: float) -
         return "无读取权限"
     except OSError as exc:
         return describe_os_error(exc)
-    if path.suffix.lower() in ZIP_SUFFIXES and not zip_is_complete(path):
+    if copy_may_be_unfinished(path):
         until = dt.datetime.fromtimestamp(info.st_ctime + INCOMPLETE_GRACE_SECONDS)
         if until.timestamp() > now:
             return f"文件仍在复制中（等待至 {until:%H:%M}）"

@@ -20,7 +20,8 @@ from processor.errors import Problem
 from processor.fsutil import atomic_write_text, safe_join, safe_name
 from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
 from processor.paths import TEMPLATES_DIR
-from processor.periods import MONTH_RE
+from processor.periods import MONTH_RE, submission_deadline
+from processor.resubmission import EMPTY, changes_between
 from schemas.form import FORM_SHEETS
 
 UNKNOWN_UNIT = "未识别单位"
@@ -28,6 +29,16 @@ UNKNOWN_MONTH = "未识别月份"
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                           undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_CN_ORDINALS = "一二三四五六七八九十"
+
+
+def _shown(value, empty: str = EMPTY) -> str:
+    """A value as a clerk reads it: nothing is "（空）", never "None"."""
+    return empty if value is None or value == "" else str(value)
+
+
+_env.filters["shown"] = _shown
+_env.globals["cn_ordinal"] = lambda n: _CN_ORDINALS[n - 1] if 0 < n <= len(_CN_ORDINALS) else str(n)
 
 
 def receipt_number(row) -> str:
@@ -119,11 +130,49 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "annotated": annotated,
         "preview": preview,
         "replaced": _brief(ledger, row["replaces"]),
+        "changes": [c.to_dict() for c in changes_between(ledger, row["replaces"], row["id"])]
+                   if row["replaces"] else [],
+        "timeliness": timeliness(ledger, ws.rulebook, row),
         "original": _brief(ledger, row["duplicate_of"]),
         "office": ws.office_name,
         "issued": _date_cn(row["received_at"]),
     }
     return context
+
+
+def timeliness(ledger: Ledger, rulebook, row) -> str:
+    """On time or late, with the dates: "截止11月5日，11月30日收到，逾期25天" / "按时报送（截止11月5日）".
+
+    As everywhere (``findings.submission_states``), a unit's month counts from its first accepted
+    file: a replacement, or a rejected correction, says when that one came.  Empty when the month
+    is unknown or the file is a duplicate."""
+    if row["status"] == DUPLICATE or not (row["month"] and MONTH_RE.match(row["month"])):
+        return ""
+    deadline = cnfmt.md_date(submission_deadline(row["month"], rulebook.submission_deadline_day))
+    received = dt.date.fromisoformat(row["received_at"][:10])
+    first = _first_accepted(ledger, row)
+    if first is None:  # rejected, and nothing valid for the month yet
+        late = (received - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
+        if late > 0:
+            return f"截止{deadline}，{cnfmt.md_date(received)}收到，已逾期{late}天，请尽快修改后重新报送"
+        return f"截止{deadline}，请在截止日期前修改后重新报送"
+    counted = dt.date.fromisoformat(first["received_at"][:10])
+    late = (counted - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
+    again = first["id"] != row["id"]
+    kept = "；此前已接收的报表仍然有效" if row["status"] == REJECTED else ""
+    if late > 0:
+        text = f"截止{deadline}，{cnfmt.md_date(counted)}收到，逾期{late}天"
+        return text + (f"（按首次报送计；本次为{cnfmt.md_date(received)}再次报送{kept}）" if again else "")
+    return f"按时报送（截止{deadline}" + (f"，{cnfmt.md_date(counted)}首次报送{kept}" if again else "") + "）"
+
+
+def _first_accepted(ledger: Ledger, row):
+    """The unit's first accepted file of the month, up to and including this one."""
+    unit = row["folder_unit"] or row["unit"]
+    found = ledger.query("SELECT id, received_at FROM files WHERE unit = ? AND month = ? AND id <= ? "
+                         "AND status IN ('accepted', 'superseded') ORDER BY id LIMIT 1",
+                         (unit, row["month"], row["id"]))
+    return found[0] if found else None
 
 
 def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
@@ -157,6 +206,7 @@ def _json_view(row, problems: list[Problem], context: dict) -> dict:
         "file_name": row["original_name"], "size": row["size"], "sha256": row["sha256"],
         "rows": json.loads(row["summary_json"] or "{}").get("rows", {}),
         "replaces": context["replaced"], "duplicate_of": context["original"],
+        "timeliness": context["timeliness"], "changes": context["changes"],
         "annotated_copy": context["annotated"], "preview": context["preview"], "checks": context["checks"],
         "problems": [p.to_dict() for p in problems],
     }

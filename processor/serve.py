@@ -110,8 +110,9 @@ class Nightly:
             except Exception:  # noqa: BLE001 — logged; the next night (or a restart) tries again
                 LOG.exception("夜间汇总失败，未发送报告；下次启动或下一晚将重试")
                 return
-            LOG.info("夜间汇总完成：新生成或更新 %d 个文件，%d 个无变化",
-                     len(result.written or ()), len(result.unchanged or ()))
+            LOG.info("夜间汇总完成（%s）：新生成或更新 %d 个文件，%d 个无变化，用时 %.1f 秒",
+                     "、".join([*result.months, *result.halves]) or "无可汇总的月份",
+                     len(result.written or ()), len(result.unchanged or ()), (_now() - started).total_seconds())
             self._send(send_pending)
             self._remind()
             try:
@@ -220,7 +221,7 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                            close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
-                           logger=logging.getLogger("processor.watch"))
+                           logger=logging.getLogger("processor.watch"), on_error=_logged_by_intake)
     thread = threading.Thread(target=watcher.run_forever, args=(stop,), name="inbox-watcher", daemon=True)
     code = 0
     try:
@@ -244,6 +245,10 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
         intake.close()
         LOG.info("处理程序已停止")
     return code
+
+
+def _logged_by_intake(path: Path, exc: BaseException) -> None:
+    """The intake has logged the failure in Chinese (details at debug level); the watcher only retries."""
 
 
 def _scheduler(ws: Workspace, nightly: Nightly, every: float | None, at: tuple[int, int]) -> BackgroundScheduler:

@@ -34,17 +34,25 @@ from watchdog.observers.polling import PollingObserver
 
 LOG = logging.getLogger("processor.watch")
 
-IGNORED_PATTERNS: tuple[str, ...] = ("~$*", ".~lock.*#", "*.tmp", ".*", "thumbs.db", "desktop.ini")
-"""Lower-case glob patterns of names never taken from the inbox: Office and
-LibreOffice lock files, temp files, hidden files (which includes our own
-``.tmp-`` atomic-write temp files) and Windows folder clutter."""
+IGNORED_PATTERNS: tuple[str, ...] = ("~$*", ".~*", "*.tmp", ".tmp-*", "._*", ".ds_store", "thumbs.db",
+                                     "desktop.ini")
+"""Lower-case glob patterns of names never taken from the inbox: Office, WPS and
+LibreOffice lock files (``~$``, ``.~lock.…#``), temp files (ours start with ``.tmp-``),
+macOS resource forks and folder clutter (``._…``, ``.DS_Store``) and Windows folder
+clutter.  Any other name starting with a dot (``.罗源县.xlsx``, saved so by mistake)
+is a submission like any other and gets its receipt."""
 
 ZIP_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xltx", ".xltm"})
 """Workbooks that are zip files: complete only once the zip directory is readable."""
 
+ZIP_MAGIC = b"PK\x03\x04"
+PREALLOCATED = b"\x00\x00\x00\x00"  # a share that pre-allocates shows zeros where the copy has not reached
+
 INCOMPLETE_GRACE_SECONDS = 300.0
-"""How long a workbook whose zip directory is unreadable, though nothing writes to it,
-is taken for a copy in progress before it is answered as a broken file."""
+"""How long a zip file whose directory is unreadable, though nothing writes to it,
+is taken for a copy in progress before it is answered as a broken file.  Only a
+zip can be caught half-way like that; every other content is answered as soon
+as it stops changing (see :func:`copy_may_be_unfinished`)."""
 
 _RECORDED_EVENTS = frozenset({"created", "modified", "moved", "closed", "attrib"})
 # "opened" / "closed_no_write" are deliberately not recorded: our own reads
@@ -82,6 +90,12 @@ def is_ignored_name(name: str) -> bool:
     return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in IGNORED_PATTERNS)
 
 
+def is_ignored_folder(name: str) -> bool:
+    """Folders never entered: the ignored names and every hidden folder (``.snapshot`` of a
+    NAS, ``.Trash-1000`` of a desktop), which hold copies, not submissions."""
+    return name.startswith(".") or is_ignored_name(name)
+
+
 def is_candidate(path: Path) -> bool:
     """A regular file (not a symlink, not a folder) whose name is not ignored."""
     path = Path(path)
@@ -101,7 +115,7 @@ def _inside_inbox(inbox: Path, path: Path) -> bool:
     except ValueError:
         return False
     folders = relative.parts[:-1]
-    return bool(relative.parts) and not any(is_ignored_name(part) for part in folders)
+    return bool(relative.parts) and not any(is_ignored_folder(part) for part in folders)
 
 
 def scan_inbox(inbox: Path) -> list[Path]:
@@ -114,7 +128,7 @@ def scan_inbox(inbox: Path) -> list[Path]:
     found: list[tuple[int, str, Path]] = []
     for folder, dirnames, filenames in os.walk(inbox, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames
-                             if not is_ignored_name(d) and not os.path.islink(os.path.join(folder, d)))
+                             if not is_ignored_folder(d) and not os.path.islink(os.path.join(folder, d)))
         for name in filenames:
             path = Path(folder) / name
             if not is_candidate(path):
@@ -153,11 +167,29 @@ def zip_is_complete(path: Path) -> bool:
         return False
 
 
+def copy_may_be_unfinished(path: Path) -> bool:
+    """True only for a file that can still be a copy in progress although it has stopped changing:
+    one that starts like a zip (an .xlsx, .ods …) or with pre-allocated zeros, and whose zip
+    directory at the end cannot be read yet.
+
+    Everything else is certainly complete as far as its format goes (a PDF, an OLE container
+    such as an encrypted workbook or an .xls, text, an image, an empty file) and is answered
+    at once, without the grace given to unfinished copies."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(ZIP_MAGIC))
+    except OSError:
+        return False
+    if head != ZIP_MAGIC and head != PREALLOCATED:
+        return False
+    return not zip_is_complete(path)
+
+
 @dataclass
 class _Tracked:
     signature: Signature
     since: float                  # clock() when the signature was first seen unchanged
-    zip_ok: bool | None = None    # cached zip check for this signature
+    zip_ok: bool | None = None    # complete as far as its format tells (cached once true)
     closed: bool = False          # the writer closed the file at this signature (inotify)
 
 
@@ -237,11 +269,10 @@ class StabilityTracker:
             quiet_for = now - entry.since
             if quiet_for < self._quiet_needed(path, entry):
                 continue
-            if path.suffix.lower() in ZIP_SUFFIXES:
-                if not entry.zip_ok:   # cached per signature once it is good
-                    entry.zip_ok = zip_is_complete(path)
-                if not entry.zip_ok and quiet_for < self.incomplete_grace_seconds:
-                    continue
+            if not entry.zip_ok:   # cached per signature once it is good
+                entry.zip_ok = not copy_may_be_unfinished(path)
+            if not entry.zip_ok and quiet_for < self.incomplete_grace_seconds:
+                continue
             result.append(path)
         return result
 
@@ -254,9 +285,9 @@ def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_second
     """For a one-pass run (``processor process``): the inbox files that are complete now.
 
     Scans, waits ``stable_seconds`` once, and returns (oldest first) the files
-    that did not change meanwhile and, for workbooks, have a readable zip
+    that did not change meanwhile and, for zip files, have a readable zip
     directory.  Files still being copied are left for the next run.  A
-    workbook that is not a readable zip but has not been written to for
+    zip file whose directory is unreadable but has not been written to for
     ``incomplete_grace_seconds`` (by its ctime, which copy tools cannot set)
     is returned too, so a broken file gets its rejection receipt.
     """

@@ -747,8 +747,8 @@ def _odd_names(b: Builder, i, rng):
              "'; DROP TABLE files;--.xlsx", "<script>alert(1)<script>.xlsx", "报表\u202egpj.xlsx"]
     name = names[i % len(names)]
     assert len(name.encode()) <= 255, name
-    # a leading dot makes a hidden file, which the inbox ignores by design
-    return [(name, b.fresh_form(i), IGNORE if name.startswith(".") else ACCEPT)]
+    # a leading dot makes a hidden file: still a submission, answered like any other
+    return [(name, b.fresh_form(i), ACCEPT)]
 
 
 def _growing(b: Builder, i, rng):
@@ -760,7 +760,7 @@ def _growing(b: Builder, i, rng):
 def _lock_files(b: Builder, i, rng):
     owner = "张三".encode("utf-16-le")
     lock = bytes([len("张三")]) + b"\0" + owner.ljust(108, b"\0") + b"\0" * 54
-    names = [f"~$月报表{i}.xlsx", f".~lock.月报表{i}.xlsx#", f"月报表{i}.xlsx.tmp", f".隐藏{i}.xlsx"]
+    names = [f"~$月报表{i}.xlsx", f".~lock.月报表{i}.xlsx#", f"月报表{i}.xlsx.tmp", f"._月报表{i}.xlsx"]
     content = [lock, f"张三,PC,{i}".encode(), b.base(i), b.base(i)]
     return [(names[i % 4], content[i % 4])]
 

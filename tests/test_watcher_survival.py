@@ -18,7 +18,7 @@ from processor.config import DEFAULT_CONFIG_TEXT
 from processor.ledger import Ledger
 from processor.roster import sample_roster
 from processor.samples import fill_form
-from processor.watch import ZIP_SUFFIXES, zip_is_complete
+from processor.watch import copy_may_be_unfinished
 
 FAST_CONFIG = (DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0", "stable_seconds = 0.3")
                .replace("rescan_seconds = 60", "rescan_seconds = 3"))
@@ -68,10 +68,11 @@ def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_worksp
     ws = fast_workspace
     corpus = generate(tmp_path / "corpus", per_category=1, seed=3)
     copy_into(ws.inbox, corpus)  # dropped while the watcher runs, the way a share receives them
-    # A workbook whose zip directory is unreadable may still be being copied: the watcher waits
+    # A zip whose directory is unreadable may still be being copied: the watcher waits
     # (incomplete_grace_seconds, 5 minutes) before answering it, so it is checked as still waiting.
-    waiting = {h.path.name for h in corpus if h.expect != IGNORE and h.path.suffix.lower() in ZIP_SUFFIXES
-               and not h.path.is_symlink() and not zip_is_complete(h.path)}
+    # Anything else (a PDF or text named .xlsx, an encrypted workbook) is answered at once.
+    waiting = {h.path.name for h in corpus if h.expect != IGNORE and not h.path.is_symlink()
+               and h.path.is_file() and copy_may_be_unfinished(h.path)}
     expected = {h.path.name for h in corpus if h.expect != IGNORE} - waiting
     wait_for(lambda: expected <= set(recorded(ws)), 120, "every hostile file to be answered", watcher)
 

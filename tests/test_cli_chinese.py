@@ -1,0 +1,60 @@
+"""Everything the command prints is Chinese, click's own usage, help and errors included, and
+output that is piped or logged is never wrapped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from processor.cli import main
+
+ENGLISH = ("Usage:", "Options:", "Commands:", "Error:", "Missing", "No such", "Try ", "is a directory",
+           "Show this message")
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args), prog_name="processor")
+
+
+def test_help_is_chinese():
+    result = run("-h")
+    assert result.exit_code == 0
+    assert "用法：processor [选项] 命令 [参数]..." in result.output
+    assert "选项：" in result.output and "命令：" in result.output
+    assert not [word for word in ENGLISH if word in result.output]
+
+
+def test_usage_errors_are_chinese_with_exit_code_2(tmp_path):
+    missing = run("validate")
+    assert missing.exit_code == 2
+    assert "错误：缺少参数 'FILE'。" in missing.output
+    assert "请运行“processor validate -h”查看帮助。" in missing.output
+
+    unknown = run("nosuch")
+    assert unknown.exit_code == 2 and "错误：没有命令 'nosuch'。" in unknown.output
+
+    folder = run("validate", str(tmp_path))
+    assert folder.exit_code == 2 and f"'{tmp_path}' 是文件夹，不是文件。" in folder.output
+
+    for result in (missing, unknown, folder):
+        assert not [word for word in ENGLISH if word in result.output], result.output
+
+
+def test_a_real_process_prints_chinese_usage_on_stderr(tmp_path):
+    run_ = subprocess.run([sys.executable, "-m", "processor", "status", "--nope"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert run_.returncode == 2
+    assert "错误：没有选项 '--nope'。" in run_.stderr and "用法：" in run_.stderr
+    assert not [word for word in ENGLISH if word in run_.stderr]
+
+
+def test_piped_output_keeps_long_paths_on_one_line(tmp_path):
+    root = tmp_path / ("很长的工作区文件夹名称" * 6) / "示范点联系指导月报表处理"
+    result = subprocess.run([sys.executable, "-m", "processor", "init", str(root)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(str(root / "config.toml")) > 120
+    assert lines[0] == f"已新建工作区：{root}"
+    assert f"  配置文件：{root / 'config.toml'}" in lines
