@@ -1061,8 +1061,8 @@ def build_assignment_table() -> TemplateBuilder:
              Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
             "r in rows", empty="尚未确定任何联系示范点。", dim_columns=(1, 2))
-    b.p("说明：共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系{{ counts.units }}个县(市、区)和系统党委的"
-        "{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
+    b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
+        "{{ counts.units }}个县(市、区)和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
     b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}企业组人员均已确定联系示范点。{% endif %}"
         "{% if sites_without_staff %}尚未确定企业组联系人员的示范点：{% for r in sites_without_staff %}{{ r.unit }}{{ r.site }}"

@@ -834,12 +834,9 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
         rows.append(_assignment_row("未分组", UNASSIGNED, s, note))
     late = [{"staff": s["staff"], "unit": s["unit"], "site": s["site"], "contact_date": _iso(s["contact_date"])}
             for s in sites if s["staff"] in known and (s["contact_date"] is None or s["contact_date"] >= deadline)]
-    used = [f for f in data.files if f["status"] == "accepted" and any(
-        f["unit"] == s["unit"] and f["month"] == s["month"] for s in sites)]
-    stamp = max([_received(f) for f in used], default=deadline)
     return {
         "office_name": ws.office_name,
-        "report_date": min(today, stamp).isoformat(),
+        "report_date": today.isoformat(),  # the run's as-of date, like every output of the run (SPEC §10)
         "year": rulebook.year,
         "deadline": deadline.isoformat(),
         "rows": rows,
