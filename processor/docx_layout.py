@@ -1022,7 +1022,8 @@ def build_half_year_report() -> TemplateBuilder:
         "{{ plan_counts.on_time }}个，逾期上报{{ plan_counts.late }}个，尚未上报{{ plan_counts.missing }}个；"
         "上报方案后已开展组织生活的{{ work_started }}个。各示范点创建历程见附件1。")
     b.h1("五、制度执行情况")
-    b.p("对照实施意见规定的联系指导和组织生活频次，半年来各项要求达标情况见附件2。")
+    b.p("对照实施意见的各项要求，半年来各单位、示范点、企业组人员和联系指导发现的问题达标情况见附件2"
+        "（所在单位未报送应报月份月报表、无法评价的示范点列为“本期未报送”，不计为达标）。")
     b.figure("chart_compliance")
     b.h1("六、典型做法")
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
@@ -1048,9 +1049,10 @@ def build_half_year_report() -> TemplateBuilder:
              Column("组织生活（次）", "r.activities", 10), Column("进展", "r.progress", 18, left=True)],
             "r in site_paths", empty="本半年无示范点。")
     b.annex(2, "各项要求达标情况表")
-    b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 26),
-             Column("示范点", "r.sites", 16), Column("达标", "r.met", 14), Column("未达标", "r.failed", 16),
-             Column("存在风险", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
+    b.table([Column("要求", "r.rule", 40, left=True), Column("适用对象", "r.applies", 14),
+             Column("统计期", "r.period", 26), Column("数量", "r.sites", 12), Column("达标", "r.met", 12),
+             Column("未达标", "r.failed", 14), Column("存在风险", "r.at_risk", 14),
+             Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
     b.annex(3, "示范点问题清单")
     _findings_table(b, "本半年未发现问题。")
@@ -1066,8 +1068,8 @@ def build_assignment_table() -> TemplateBuilder:
              Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
             "r in rows", empty="尚未确定任何联系示范点。", dim_columns=(1, 2))
-    b.p("说明：共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系{{ counts.units }}个县(市、区)和系统党委的"
-        "{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
+    b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
+        "{{ counts.units }}个县(市、区)和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
     b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}企业组人员均已确定联系示范点。{% endif %}"
         "{% if sites_without_staff %}尚未确定企业组联系人员的示范点：{% for r in sites_without_staff %}{{ r.unit }}{{ r.site }}"

@@ -61,7 +61,7 @@ half_year_report (半年工作报告, M-4c)
                  progress ("2026年12月起开展工作" or the status)}],
     plan_counts {on_time, late, missing}, work_started (sites with 组织生活 since their plan),
     plan_deadline, work_start (M-2: plan reported by, work under way from),
-    compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, rate}],
+    compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, no_data, rate}],
     typical_sites [{unit, site, practice}],
     findings [...as monthly...], finding_counts {total, failed, at_risk},
     reported_problems [{unit, site, text}], next_steps [str], plans [{text, sites}],
@@ -368,17 +368,17 @@ def _half_year() -> dict:
                            "progress": "2026年12月起开展工作" if start else status})
     compliance_rows = []
     for clause, rule, applies, period, total, met, failed in [
-        ("M-1b", "每月沟通联系", "全部", "7—12月", len(sites), 11, 3),
-        ("M-1c", "每季度现场指导", "全部", "第三、四季度", len(sites), 12, 2),
-        ("S-4a", "国企民主生活会", "国企", "下半年", len(soe), 7, 1),
-        ("S-4b", "国企党支部组织生活", "国企", "第三、四季度", len(soe), 6, 2),
-        ("N-4a", "非公党支部党员大会", "非公", "第三、四季度", len(private), 5, 1),
-        ("N-4b", "非公民主生活会", "非公", "下半年", len(private), 6, 0),
-        ("N-5", "非公企业硬件设施", "非公", "截至12月底", len(private), 4, 2),
+        ("M-1b", "每月沟通联系", "示范点", "7—12月", len(sites), 11, 3),
+        ("M-1c", "每季度现场指导", "示范点", "第三、四季度", len(sites), 12, 2),
+        ("S-4a", "国企民主生活会", "国企示范点", "下半年", len(soe), 7, 1),
+        ("S-4b", "国企党支部组织生活", "国企示范点", "第三、四季度", len(soe), 6, 2),
+        ("N-4a", "非公党支部党员大会", "非公示范点", "第三、四季度", len(private), 5, 1),
+        ("N-4b", "非公民主生活会", "非公示范点", "下半年", len(private), 6, 0),
+        ("N-5", "非公企业硬件设施", "非公示范点", "截至12月底", len(private), 4, 2),
     ]:
         compliance_rows.append({"clause": clause, "rule": rule, "applies": applies, "period": period,
                                 "sites": total, "met": met, "failed": failed, "at_risk": total - met - failed,
-                                "rate": met / total})
+                                "no_data": 0, "rate": met / total})
     findings = [f for f in _findings() if f["status"] == "未达标"]
     plan_counts = Counter(p["plan_status"] for p in site_paths)
     return {

@@ -476,6 +476,8 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     units = roster_units(roster, data)
     as_of = today  # the run's as-of date (SPEC §10)
     findings = evaluate(data, rulebook, roster, months=months, today=as_of)
+    # a problem closed before the half began was reported in its own half (as the monthly report does)
+    findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
     sites = _latest_sites(data, units)
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
@@ -509,7 +511,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     by_kind = Counter(life["activity"])
     activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
     with_secretary = [s for s in sites if _text(s["secretary"])]
-    finding_rows = [finding_row(f) for f in findings if f.status != MET]
+    finding_rows = [{**finding_row(f), "rule": _requirement(f, rulebook)} for f in findings if f.status != MET]
     progress = data.rows("progress", months=months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(due_months)}
     typical = _typical_sites(findings, [s for s in sites if (s["unit"], s["site"]) in full], progress)
@@ -655,24 +657,52 @@ _HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5)
 NO_DATA = "no_data"
 
 
+_UNIT_CODES = ("site-count", "monthly-submission")  # judged per unit, not per site
+STAFF_REQUIREMENT = "企业组人员"  # staff-assigned (M-1a) is judged per 企业组 member: its own line
+
+
+def _requirement(f: Finding, rulebook) -> str:
+    """The requirement a finding is counted under, as 附件2 and 附件3 of the half-year report name it."""
+    return STAFF_REQUIREMENT + f.title if f.code == "staff-assigned" else f.title
+
+
+def _subject(f: Finding) -> tuple:
+    """What one line of 附件2 counts once: a unit, a site, a 企业组 member or a problem thread."""
+    if f.code == "staff-assigned":
+        return (f.staff,)
+    if f.code == "problem-closed":
+        return (f.unit, f.site, f.problem, f.found_on)
+    return (f.unit, f.site)
+
+
+def _subject_label(f: Finding, rule) -> str:
+    if f.code in _UNIT_CODES:
+        return "单位"
+    if f.code == "staff-assigned":
+        return STAFF_REQUIREMENT
+    if f.code == "problem-closed":
+        return "问题"
+    return f"{rule.applies_to or ''}示范点"
+
+
 def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[dict]:
-    """Per rule: how many sites (units for M-4b) met it over every period, failed or are at risk.
+    """Per requirement: how many of its subjects (sites; units for G-1 and M-4b; 企业组 members for
+    staff-assigned; problem threads for X-2) met it over every period, failed or are at risk, so that
+    附件2 counts exactly the lines 附件3 lists.
 
     A site without data for a period that is due (its unit sent no form) has not met the rule:
-    it is counted as ``no_data``, never as met (SPEC §10)."""
+    it is counted as ``no_data`` (本期未报送), never as met (SPEC §10)."""
     rows = []
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
-        if f.code in ("staff-assigned", "problem-closed"):
-            continue
         code = "hardware" if f.code in _HARDWARE_CODES else f.code
-        groups.setdefault((f.clause, code), []).append(f)
-    for (clause, code), mine in groups.items():
+        groups.setdefault((f.clause, code, _requirement(f, rulebook)), []).append(f)
+    for (clause, code, title), mine in groups.items():
         kind = _PERIOD_OF_CODE.get(code) or (rulebook[clause].period if code == "activity-frequency" else None)
         due = {P.period_of(m, kind).label for m in due_months} if kind else set()
         subjects: dict[tuple, dict[str, list[str]]] = {}
         for f in mine:
-            subjects.setdefault((f.unit, f.site), {}).setdefault(f.period, []).append(f.status)
+            subjects.setdefault(_subject(f), {}).setdefault(f.period, []).append(f.status)
         verdict = []
         for periods in subjects.values():
             st = [x for found in periods.values() for x in found]
@@ -680,8 +710,8 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
                            else NO_DATA if due - set(periods) else MET)
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
-        rows.append({"clause": clause, "rule": rule.title,
-                     "applies": rule.applies_to or "全部", "period": _period_span(names),
+        rows.append({"clause": clause, "rule": title,
+                     "applies": _subject_label(mine[0], rule), "period": _period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
                      "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
                      "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
@@ -761,10 +791,11 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
         keys = open_sites(*codes)
         if keys:
             steps.append(text.format(_site_names(keys)))
-    overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED]
+    # a problem closed late is closed: only those still open past their deadline are to be put right
+    overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED and f.closed_on is None]
     if overdue:
         keys = list(dict.fromkeys((f.unit, f.site) for f in overdue))
-        steps.append(f"督促{_site_names(keys)}对超过整改时限的{len(overdue)}个问题尽快整改到位。")
+        steps.append(f"督促{_site_names(keys)}对超过整改时限仍未办结的{len(overdue)}个问题尽快整改到位。")
     if not steps:
         steps.append("各示范点各项要求均已达标，继续按月做好联系指导和月报表报送工作。")
     return steps
@@ -817,12 +848,9 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
         rows.append(_assignment_row("未分组", UNASSIGNED, s, note))
     late = [{"staff": s["staff"], "unit": s["unit"], "site": s["site"], "contact_date": _iso(s["contact_date"])}
             for s in sites if s["staff"] in known and (s["contact_date"] is None or s["contact_date"] >= deadline)]
-    used = [f for f in data.files if f["status"] == "accepted" and any(
-        f["unit"] == s["unit"] and f["month"] == s["month"] for s in sites)]
-    stamp = max([_received(f) for f in used], default=deadline)
     return {
         "office_name": ws.office_name,
-        "report_date": min(today, stamp).isoformat(),
+        "report_date": today.isoformat(),  # the run's as-of date, like every output of the run (SPEC §10)
         "year": rulebook.year,
         "deadline": deadline.isoformat(),
         "rows": rows,

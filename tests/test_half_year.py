@@ -179,7 +179,7 @@ def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year)
             area, *items = row[0]
             ok = area is not None and area >= 50 and all(v == "是" for v in items)
             met, failed = met + ok, failed + (not ok)
-    rows = table_with_header(half_report(demo_year, "2026-H2"), "要求", "适用")
+    rows = table_with_header(half_report(demo_year, "2026-H2"), "要求", "适用对象")
     hardware_rows = [r for r in rows if r[0] == "非公硬件设施"]
     assert len(hardware_rows) == 1 and not any(r[0] == "党员活动室面积" for r in rows)
     assert hardware_rows[0][3:6] == [str(met + failed), str(met), str(failed)]

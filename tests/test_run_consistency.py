@@ -1,0 +1,92 @@
+"""One consolidation's outputs agree with each other (SPEC §10): the monthly report, the half-year
+reports, the 催报名单, the 一览表 and every dossier print the run's one as-of date, and a figure that
+appears in several of them is the same figure everywhere.  Read back from the .docx files the demo's
+run wrote."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_TODAY
+from docx_helpers import paragraphs, table_with_header, tables
+
+MONTH = "2026-10"
+AS_OF = f"{DEMO_TODAY.year}年{DEMO_TODAY.month}月{DEMO_TODAY.day}日"
+
+
+def _one(folder: Path) -> Path:
+    (path,) = folder.glob("*.docx")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(demo_year):
+    out = demo_year.workspace.outbox
+    return {"monthly": _one(out / "月度汇总报告" / MONTH), "H1": _one(out / "半年工作报告" / "2026-H1"),
+            "H2": _one(out / "半年工作报告" / "2026-H2"), "reminder": out / "催报名单" / MONTH / "催报名单.docx",
+            "assignment": _one(out / "分组情况一览表"),
+            "dossiers": sorted((out / "示范点档案").glob("*/*.docx"))}
+
+
+def _table(path: Path, *header: str) -> list[list[str]]:
+    """The body rows of the table whose header starts with these titles."""
+    return next(t[1:] for t in tables(path) if t and t[0][:len(header)] == list(header))
+
+
+FINDINGS = ("序号", "单位", "示范点", "存在问题")  # monthly 附件2, half-year 附件3
+
+
+def _text(path: Path) -> str:
+    return "\n".join(paragraphs(path))
+
+
+def test_every_output_of_the_run_prints_the_one_as_of_date(run):
+    for name in ("monthly", "H1", "H2", "assignment", *range(len(run["dossiers"]))):
+        path = run["dossiers"][name] if isinstance(name, int) else run[name]
+        dates = set(re.findall(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", _text(path)))
+        assert dates == {AS_OF}, (path.name, dates)
+    assert re.findall(r"截至(\d{4}年\d{1,2}月\d{1,2}日)", _text(run["reminder"]))[0] == AS_OF
+    signed = {p.name: [t for t in paragraphs(p) if re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", t)][-1]
+              for p in (run["monthly"], run["H2"], run["reminder"], run["assignment"], run["dossiers"][0])}
+    assert set(signed.values()) == {AS_OF}, signed
+
+
+def test_the_number_of_sites_is_the_same_in_every_output(run):
+    (monthly,) = re.findall(r"已确定的示范点(\d+)个", _text(run["monthly"]))
+    (half,) = re.findall(r"共确定示范点(\d+)个", _text(run["H2"]))
+    (listed,) = re.findall(r"系统党委的(\d+)个示范点", _text(run["assignment"]))
+    rows = [r for r in table_with_header(run["assignment"], "组别", "企业组联系人员") if r[3]]
+    annex1 = _table(run["H2"], "序号", "单位", "示范点", "确定联系")
+    assert int(monthly) == int(half) == int(listed) == len(rows) == len(annex1) == 24
+    assert {(r[2], r[3]) for r in rows} == {(r[1], r[2]) for r in annex1}
+
+
+def test_overdue_days_of_a_unit_agree_between_report_and_reminder_list(run):
+    annex1 = _table(run["monthly"], "序号", "单位", "单位类型")
+    in_report = {r[1]: int(re.search(r"已逾期(\d+)天", r[7]).group(1)) for r in annex1 if "已逾期" in r[7]}
+    reminder = {r[1]: int(r[7]) for r in table_with_header(run["reminder"], "序号", "单位")}
+    assert in_report and set(in_report) <= set(reminder)
+    assert all(reminder[u] == d for u, d in in_report.items()), (in_report, reminder)
+    # and the half-year report's annex 3 says the same days for the month not sent
+    annex3 = _table(run["H2"], *FINDINGS)
+    for unit, days in in_report.items():
+        assert any(r[1] == unit and f"已逾期{days}天" in r[3] for r in annex3), unit
+
+
+def _dossier_rows(run, unit: str, site: str) -> list[list[str]]:
+    path = next(p for p in run["dossiers"] if p.parent.name == unit and p.stem == site)
+    return table_with_header(path, "要求", "统计期")
+
+
+@pytest.mark.parametrize("report", ["monthly", "H2"])
+def test_a_sites_status_in_a_report_is_its_status_in_its_dossier(run, report):
+    """Each finding a report lists for a site (monthly 附件2, half-year 附件3) is in the site's dossier
+    with the same requirement, status and evidence."""
+    findings = [r for r in _table(run[report], *FINDINGS) if r[2]]
+    assert len(findings) > 10
+    for _, unit, site, evidence, rule, status in findings:
+        rows = _dossier_rows(run, unit, site)
+        assert any(r[0] == rule and r[2] == status and evidence in r[3] for r in rows), (unit, site, rule, evidence)
