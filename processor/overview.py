@@ -21,6 +21,7 @@ from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON
                                 Finding, LedgerData, evaluate, roster_units, sort_findings, submission_states,
                                 submitting_unit)
 from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED
+from processor.quality import warning_rows
 
 OVERVIEW_NAME = "总览.html"
 OVERVIEW_TEMPLATE = "overview.html.j2"
@@ -78,6 +79,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "clause_chart": _clause_chart(clauses),
         "heatmap": _heatmap(findings, units, order),
         "problems": _problems(findings),
+        "quality": _quality(scoped, rulebook, units, [m for m in months if m <= until]),
         "report_groups": _report_groups(reports),
     }
 
@@ -224,6 +226,13 @@ def _problems(findings: list[Finding]) -> list[dict]:
     return [{"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": cnfmt.cn_date(f.found_on),
              "staff": f.staff or "", "limit": _limit_text(f), "overdue": f.status == FAILED, "days": f.days,
              "status": "已逾期" if f.status == FAILED else "正在整改"} for f in open_]
+
+
+def _quality(data: LedgerData, rulebook, units: list[str], months: list[str]) -> list[dict]:
+    """The checks across months and files of every month of the year so far, latest month first:
+    warnings to look into, never failures (as the monthly reports' 数据质量 sections list them)."""
+    return [{**row, "month": month, "month_label": cnfmt.month_cn(month)}
+            for month in reversed(months) for row in warning_rows(data, rulebook, month, units)]
 
 
 def _limit_text(f: Finding) -> str:

@@ -170,6 +170,14 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
     return [w for check in QUALITY_CHECKS for w in check.run(scope)]
 
 
+def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str]) -> list[dict]:
+    """The month's warnings of ``units`` as :func:`warning_record` rows, in the order of ``units``
+    (the roster's): what the monthly report's 数据质量 section and the 总览 page list."""
+    order = {u: i for i, u in enumerate(units)}
+    found = quality_warnings(source, rulebook, month, units=units)
+    return [warning_record(w) for w in sorted(found, key=lambda w: order[w.unit])]
+
+
 def warning_record(f: Finding) -> dict:
     """What a receipt, the report and JSON show of one warning."""
     return {"code": f.code, "unit": f.unit, "site": f.site or "", "title": QUALITY_TITLES[f.code],

@@ -24,6 +24,7 @@ from processor import periods as P
 from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                 LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.ledger import Ledger
+from processor.quality import warning_rows
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
@@ -277,7 +278,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     problems = [f for f in findings if f.code == "problem-closed"]
     problem_rows = [_problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
     progress = data.rows("progress", months=[month])
-    quality = _quality_rows(data, rulebook, month, units)
+    quality = warning_rows(data, rulebook, month, units)  # 数据质量 (checks across months and files)
     context = {
         "office_name": ws.office_name,
         "addressee": ws.addressee,
@@ -329,15 +330,6 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     }
     context["sentences"] = _monthly_sentences(context, len(life))
     return context
-
-
-def _quality_rows(data: LedgerData, rulebook, month: str, units: list[str]) -> list[dict]:
-    """数据质量: the month's checks across months and files, in roster order."""
-    from processor.quality import quality_warnings, warning_record
-
-    order = {u: i for i, u in enumerate(units)}
-    found = quality_warnings(data, rulebook, month, units=[u for u in units if u in order])
-    return [warning_record(w) for w in sorted(found, key=lambda w: order[w.unit])]
 
 
 def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:

@@ -49,7 +49,7 @@ def test_demo_year_has_the_cases_offices_meet(demo):
     assert not any(p.is_file() for p in demo.workspace.inbox.rglob("*")), "every file left the inbox"
 
 
-def test_demo_year_has_each_check_across_months_in_a_receipt_and_a_monthly_report(demo):
+def test_demo_year_has_each_check_across_months_in_a_receipt_a_monthly_report_and_the_page(demo):
     from docx import Document
 
     from processor.quality import QUALITY_CHECKS, QUALITY_TITLES
@@ -65,8 +65,10 @@ def test_demo_year_has_each_check_across_months_in_a_receipt_and_a_monthly_repor
         report_text += "\n".join(p.text for p in document.paragraphs)
         report_text += "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
     assert "数据质量" in report_text
+    page = (demo.workspace.outbox / "总览.html").read_text(encoding="utf-8")
     for code in codes:
         assert QUALITY_TITLES[code] in report_text, code
+        assert QUALITY_TITLES[code] in page, code
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):

@@ -265,3 +265,21 @@ def test_the_page_in_a_browser_matches_status_opens_its_links_and_asks_the_netwo
     opened = local_path(browser.current_url)
     assert opened.is_file() and opened.is_relative_to(ws.receipts_dir / unit)
     assert "回执" in browser.find_element(By.TAG_NAME, "h1").text
+
+
+def test_checks_across_months_are_listed_as_warnings_to_look_into(year):
+    ws, lb, _ = year
+    # 鼓山区 sent two sites in September and only one in October, saying nothing about it
+    lb.submit("鼓山区", "2026-09", sites=[site("鼓山机械"), site("鼓山造船")], received=D(2026, 10, 3))
+    consolidate(ws, month="2026-10", today=TODAY)
+    page = Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8"))
+    text = "".join(page.text)
+    assert "数据质量：需要核实的情况（共1条）" in text
+    assert "示范点未说明即未报送" in text and "鼓山造船" in text and "2026年10月" in text
+
+
+def test_a_year_without_such_cases_says_so(year):
+    ws, _, _ = year
+    consolidate(ws, month="2026-10", today=TODAY)
+    text = "".join(Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8")).text)
+    assert "数据质量：需要核实的情况（共0条）" in text and "未发现需要核实的情况" in text
