@@ -511,10 +511,10 @@ def check_unit_kind(ctx: Context) -> Iterable[Problem]:
 
 def check_month_in_year(ctx: Context) -> Iterable[Problem]:
     month = ctx.result.month
-    if month and month not in ctx.rulebook.months:
+    if month and not ctx.rulebook.covers(month):
         info = ctx.records("basic_info")[0]
         yield ctx.sheets["basic_info"].at("month-outside-year", "month", info["row"], month,
-                                          first=ctx.rulebook.months[0], last=ctx.rulebook.months[-1])
+                                          first=ctx.rulebook.start, last=ctx.rulebook.last)
 
 
 def check_dates_in_month(ctx: Context) -> Iterable[Problem]:
