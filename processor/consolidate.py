@@ -35,10 +35,11 @@ from schemas.form import SHEETS_BY_KEY
 LOG = logging.getLogger("processor.consolidate")
 MANIFEST_NAME = "manifest.json"
 
-MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
-    "月度汇总报告", "半年工作报告", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
+MONTHLY, HALF_YEAR, YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
+    "月度汇总报告", "半年工作报告", "年度工作总结", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
 ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
-TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", ASSIGNMENT: "assignment_table",
+TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", YEAR: "year_report",
+             ASSIGNMENT: "assignment_table",
              DOSSIER: "site_dossier", REMINDER: "reminder_list"}
 
 
@@ -54,11 +55,12 @@ class ConsolidationResult:
     skipped: list[str] = field(default_factory=list)  # outputs not produced, with the reason (Chinese)
     months: list[str] = field(default_factory=list)
     halves: list[str] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
                 "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
-                "halves": self.halves}
+                "halves": self.halves, "years": self.years}
 
 
 @dataclass
@@ -98,8 +100,11 @@ PARALLEL_WORKERS = 2
 PARALLEL_WINDOW = 8
 
 
-def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
-                today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
+def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
+                all_months: bool = False, today: dt.date | None = None, progress: bool = False
+                ) -> ConsolidationResult:
+    """``month`` (2026-10), ``half`` (2026-H2) and ``year`` (2026) must lie within the months the
+    rulebook covers (else :class:`processor.rulebook.MonthNotCovered`)."""
     today = today or dt.date.today()
     from processor.roster import workspace_roster
 
@@ -112,11 +117,12 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
         try:
             roster = workspace_roster(ws)
             data = LedgerData.load(ledger)
-            months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
-            if not months and not halves:  # --all on a ledger with no month in it: nothing to build
+            months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
+                                             all_months=all_months)
+            if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
-            outputs = _plan(ws, data, roster, today, months, halves)  # lazy: one context in memory at a time
-            return _build(ws, ledger, outputs, months, halves, progress, renderer)
+            outputs = _plan(ws, data, roster, today, months, halves, years)  # lazy: one context in memory at a time
+            return _build(ws, ledger, outputs, months, halves, years, progress, renderer)
         finally:
             renderer.close()
 
@@ -136,34 +142,47 @@ def _storage_failures_said(ws) -> Iterator[None]:
         raise error from exc
 
 
-def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
-    if all_months:
-        months = sorted({f["month"] for f in data.files if f["month"]})
+def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_months
+             ) -> tuple[list[str], list[P.Period], list[P.Period]]:
+    book = ws.rulebook
+    if all_months:  # the months the ledger holds that the rules cover (a month outside was never accepted)
+        months = sorted({f["month"] for f in data.files if f["month"] and book.covers(f["month"])})
         halves = list({P.period_of(m, "half").label: P.period_of(m, "half") for m in months}.values())
-        return months, halves
-    months, halves = [], []
+        years = list({P.period_of(m, "year").label: P.period_of(m, "year") for m in months}.values())
+        return months, halves, years
+    months, halves, years = [], [], []
     if month:
         P.parse_month(month)
+        book.require(month)
         months.append(month)
     if half:
         halves.append(P.parse_half(half))
-    if not months and not halves:
+        book.require(halves[-1].first, halves[-1].last, halves[-1].name)
+    if year:
+        years.append(P.parse_year(year))
+        book.require(years[-1].first, years[-1].last, years[-1].name)
+    if not months and not halves and not years:
         months = [default_month(ws, today)]
+        book.require(months[0])
         if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
             halves = [P.period_of(months[0], "half")]
-    return months, halves
+        if months[0].endswith("-12"):  # and with December the year's summary for the annual 述职
+            years = [P.period_of(months[0], "year")]
+    return months, halves, years
 
 
 # --- what to build ----------------------------------------------------------------------------
 
-def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period]
-          ) -> Iterator[Output]:
+def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
+          years: list[P.Period]) -> Iterator[Output]:
     """Every output, each built only when the one before it has been written."""
     for month in months:
         yield from _monthly_outputs(ws, data, roster, month, today)
     for half in halves:
         yield from _half_outputs(ws, data, roster, half, today)
-    until = max([*months, *(h.last for h in halves)])
+    for year in years:
+        yield from _year_outputs(ws, data, roster, year, today)
+    until = max([*months, *(h.last for h in halves), *(y.last for y in years)])
     yield from _assignment_outputs(ws, data.restrict(until=until), roster, today)
     yield from _dossier_outputs(ws, data.restrict(until=until), roster, today)
 
@@ -196,6 +215,17 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
     folder = f"{HALF_YEAR}/{half.label}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
+                         folder)
+
+
+def _year_outputs(ws, data: LedgerData, roster, year: P.Period, today: dt.date) -> Iterator[Output]:
+    scoped = data.restrict(until=year.last)
+    yield _summary_output(scoped, year.months, year.label, today)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in year.months])
+    context = reports.year_report_context(scoped, ws, roster, year, today)
+    title = f"{ws.title_prefix}关于{year.name}企业组联系党建示范点工作情况的总结"
+    folder = f"{YEAR}/{year.label}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", YEAR, year.label, context, sources,
                          folder)
 
 
@@ -327,20 +357,21 @@ def _fingerprint(output: Output, rulebook_hash: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build(ws, ledger: Ledger, outputs, months, halves, years, progress: bool, renderer: "_Renderer"
            ) -> ConsolidationResult:
     recorder = _Recorder(ledger)
     try:
-        return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
+        return _build_all(ws, recorder, outputs, months, halves, years, progress, renderer)
     finally:
         renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
         recorder.flush()
 
 
-def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, progress: bool, renderer: "_Renderer"
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
-    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
+    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves],
+                                 years=[y.label for y in years])
     manifest = _load_manifest(result.manifest)
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
     with _progress(progress, None) as advance:

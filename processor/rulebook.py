@@ -23,6 +23,10 @@ class RulebookError(ValueError):
     """The rulebook file is missing, unreadable or has a wrong entry."""
 
 
+class MonthNotCovered(RulebookError):
+    """A month (or period) asked for lies outside the months the rulebook covers."""
+
+
 @dataclass(frozen=True)
 class Rule:
     clause: str
@@ -110,13 +114,13 @@ class Rulebook:
     def covers(self, month: str) -> bool:
         return self.start <= month <= self.last
 
-    def coverage_error(self, month: str) -> str | None:
-        """None when ``month`` is covered; else the Chinese sentence saying which months are and how
-        to extend them."""
-        if self.covers(month):
-            return None
-        return (f"月份 {month} 不在规则库覆盖的月份（{self.start} 至 {self.last}）内。"
-                f"{self.extend_hint}")
+    def require(self, first: str, last: str | None = None, name: str | None = None) -> None:
+        """Raise :class:`MonthNotCovered` unless the month (or a period first..last) lies, at least in
+        part, within the covered months; the message says which months are covered and how to extend them."""
+        if self.covers(first) or (last is not None and first <= self.last and last >= self.start):
+            return
+        raise MonthNotCovered(f"{name or ('月份 ' + first)} 不在规则库覆盖的月份（{self.start} 至 {self.last}）内。"
+                              f"{self.extend_hint}")
 
     @property
     def extend_hint(self) -> str:

@@ -131,6 +131,36 @@ def test_a_revision_from_july_2027_judges_june_by_the_old_rule_and_july_by_the_n
     assert book.last == "2028-12", "a version extends the months covered to the end of the next year"
 
 
+def test_reports_name_the_rule_version_they_judge_by(tmp_path):
+    from docx import Document
+
+    from conftest import make_workspace
+    from processor.config import DEFAULT_CONFIG_TEXT
+    from processor.consolidate import consolidate
+
+    config = DEFAULT_CONFIG_TEXT.replace('rulebook = ""', 'rulebook = "rules.toml"', 1)
+    ws = make_workspace(tmp_path / "ws", config)
+    (ws.root / "rules.toml").write_text(RULEBOOK_PATH.read_text(encoding="utf-8") + REVISION, encoding="utf-8")
+    builder = LedgerBuilder(ws.ledger_path)
+    for month in ("2027-06", "2027-07"):
+        builder.submit(UNIT, month, sites=[site("东湖机械")],
+                       contacts=[contact(dt.date.fromisoformat(f"{month}-10"), "东湖机械")])
+    builder.ledger.close()
+    result = consolidate(ws, month="2027-07", year="2027", today=dt.date(2027, 8, 20))
+
+    def text(kind):
+        [path] = [p for p in result.written if kind in str(p) and p.suffix == ".docx" and "示范点档案" not in str(p)]
+        doc = Document(path)
+        cells = [c.text for t in doc.tables for row in t.rows for c in row.cells]
+        return "\n".join(p.text for p in doc.paragraphs), cells
+
+    july, _ = text("月度汇总报告")
+    assert "依据2027年7月修订版规则" in july
+    year, cells = text("年度工作总结")
+    assert "依据2026版、2027年7月修订版规则" in year
+    assert "每月沟通联系（2027年7月修订版）" in cells, "a findings row of a year with two versions names its own"
+
+
 def test_a_revision_must_name_a_later_month_and_a_known_clause(tmp_path):
     path = tmp_path / "requirements.toml"
     base = RULEBOOK_PATH.read_text(encoding="utf-8")
@@ -175,3 +205,48 @@ def test_a_ledger_of_the_first_release_gives_the_same_2026_findings_under_either
             assert {f.clause for f in by_new} >= {"M-1a", "M-2", "M-1b", "M-4b"}
     after = sqlite3.connect(ledger_path).execute("SELECT COUNT(*) FROM files").fetchone()[0]
     assert before == after
+
+
+def test_january_form_is_prefilled_from_december(workspace, tmp_path):
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from processor.cli import main
+
+    december = scenario_form(tmp_path / "dec.xlsx", UNIT, "2026-12", seed=3)
+    february = scenario_form(tmp_path / "feb.xlsx", UNIT, "2027-02", seed=5)  # a later form lists other sites
+    intake = Intake(workspace)
+    try:
+        for path, month in ((december, "2026-12"), (february, "2027-02")):
+            target = workspace.inbox / UNIT / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            assert intake.handle(target).status == "accepted"
+    finally:
+        intake.close()
+    december_sites = [r[0] for r in load_workbook(december, read_only=True)["示范点"].iter_rows(min_row=2, values_only=True)
+                      if r[0]]
+    february_sites = [r[0] for r in load_workbook(february, read_only=True)["示范点"].iter_rows(min_row=2, values_only=True)
+                      if r[0]]
+    assert december_sites != february_sites
+
+    out = tmp_path / "january.xlsx"
+    result = CliRunner().invoke(main, ["-w", str(workspace.root), "template", "--unit", UNIT, "--month", "2027-01",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out, read_only=True)
+    assert [r[0] for r in book["示范点"].iter_rows(min_row=2, values_only=True) if r[0]] == december_sites
+    assert "2027年02月05日" in "".join(str(c) for row in book["填报说明"].iter_rows(values_only=True) for c in row)
+
+
+def test_status_and_template_refuse_a_month_outside_the_rules(workspace, tmp_path):
+    from click.testing import CliRunner
+
+    from processor.cli import main
+
+    for args in (["status", "--month", "2025-12"], ["template", "--month", "2028-01", "-o", str(tmp_path / "x.xlsx")]):
+        result = CliRunner().invoke(main, ["-w", str(workspace.root), *args])
+        said = "".join(result.output.split())
+        assert result.exit_code == 2, (args, result.output)
+        assert "2026-01至2027-12" in said and "[calendar]" in said, said
+    assert not (tmp_path / "x.xlsx").exists()
