@@ -66,8 +66,16 @@ def friendly_errors(func):
 
 def workspace_of(ctx: click.Context):
     from processor.config import find_workspace
+    from processor.rulebook import RulebookError
 
-    return find_workspace(ctx.obj.get("workspace"))
+    ws = find_workspace(ctx.obj.get("workspace"))
+    try:
+        notes = ws.rulebook.warnings  # an old rulebook format, converted: the operator should update the file
+    except RulebookError:
+        notes = ()  # a broken rulebook stops the command that reads it, with its own message
+    for note in notes:
+        err_console.print(f"[yellow]注意：[/]{escape(note)}")
+    return ws
 
 
 def print_json(data) -> None:

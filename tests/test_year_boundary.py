@@ -250,3 +250,18 @@ def test_status_and_template_refuse_a_month_outside_the_rules(workspace, tmp_pat
         assert result.exit_code == 2, (args, result.output)
         assert "2026-01至2027-12" in said and "[calendar]" in said, said
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_command_on_a_workspace_with_the_old_rulebook_says_it_was_converted(tmp_path):
+    from click.testing import CliRunner
+
+    from conftest import make_workspace
+    from processor.cli import main
+    from processor.config import DEFAULT_CONFIG_TEXT
+
+    ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace('rulebook = ""', 'rulebook = "old.toml"', 1))
+    shutil.copyfile(_old_rulebook(tmp_path), ws.root / "old.toml")
+    result = CliRunner().invoke(main, ["-w", str(ws.root), "status", "--month", "2027-01"])
+    said = "".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert "旧格式" in said and 'start="2026-01"' in said and "2027年1月报送情况" in said
