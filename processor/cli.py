@@ -534,6 +534,9 @@ def demo(folder: Path) -> None:
     from processor.ledger import STATUS_CN
 
     console.print(f"\n演示工作区：{ws.root}")
+    if result.months:
+        console.print(f"模拟日期：{result.today.year}年{result.today.month}月{result.today.day}日；"
+                      f"报送月份 {result.months[0]} 至 {result.months[-1]}（跨越年度）")
     console.print(f"共收到 {len(result.arrivals)} 个文件：" +
                   "，".join(f"{STATUS_CN[k]} {v} 个" for k, v in sorted(result.outcomes.items())))
     console.print(f"回执：{ws.receipts_dir}")

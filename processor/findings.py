@@ -630,10 +630,9 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
 def _frequency_periods(scope: Scope) -> Iterator[tuple[Rule, RuleSet, P.Period]]:
     """(rule, its version, period) for every frequency rule and period in scope, each period judged
     by the rules in force in its first month; rules in the rulebook's clause order."""
-    kinds = {r.period for version in scope.rulebook.versions for r in version.frequency_rules()}
     order = {clause: i for i, clause in enumerate(scope.rulebook.rules)}
     found = []
-    for kind in kinds:
+    for kind in scope.rulebook.frequency_periods:
         for period in scope.periods(kind):
             rules = scope.rules(period)
             found += [(rule, rules, period) for rule in rules.frequency_rules() if rule.period == kind]

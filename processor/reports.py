@@ -424,7 +424,7 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
     """Per frequency rule: the sites of its kind reported this month (the findings are already on that
     basis), how many met it in the period that contains the month, are 待完成 or 未达标."""
     rows = []
-    for rule in _frequency_rules_of(rulebook, month):
+    for rule in rulebook.frequency_rules_for(month):
         period = P.period_of(month, rule.period)
         mine = [f for f in findings if f.code == "activity-frequency" and f.clause == rule.clause
                 and f.period == period.label]
@@ -436,19 +436,6 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
                      "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met - failed,
                      "failed": failed})
     return rows
-
-
-def _frequency_rules_of(rulebook, month: str) -> list:
-    """The frequency rules that judge the periods containing ``month`` (each period by the version
-    in force in its first month), in the rulebook's order."""
-    kinds = {r.period for v in rulebook.versions for r in v.frequency_rules()}
-    found = {}
-    for kind in kinds:
-        for rule in rulebook.at(P.period_of(month, kind).first).frequency_rules():
-            if rule.period == kind:
-                found[rule.clause] = rule
-    order = list(rulebook.rules)
-    return sorted(found.values(), key=lambda r: order.index(r.clause) if r.clause in order else 99)
 
 
 def _monthly_sentences(c: dict, counted_life: int) -> dict:

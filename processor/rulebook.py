@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from processor.paths import RULEBOOK_PATH
-from processor.periods import PERIOD_KINDS, month_range, month_str, parse_month
+from processor.periods import PERIOD_KINDS, month_range, month_str, parse_month, period_of
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
 
@@ -145,6 +145,19 @@ class Rulebook:
 
     def frequency_rules(self, enterprise_kind: str | None = None) -> list[Rule]:
         return self.versions[0].frequency_rules(enterprise_kind)
+
+    @property
+    def frequency_periods(self) -> set[str]:
+        """The period kinds any version counts activities over."""
+        return {r.period for v in self.versions for r in v.frequency_rules()}
+
+    def frequency_rules_for(self, month: str) -> list[Rule]:
+        """The frequency rules judging the periods that contain ``month`` — each period by the version in
+        force in its first month — in the rulebook's clause order."""
+        found = {r.clause: r for kind in self.frequency_periods
+                 for r in self.at(period_of(month, kind).first).frequency_rules() if r.period == kind}
+        order = list(self.rules)
+        return sorted(found.values(), key=lambda r: order.index(r.clause) if r.clause in order else len(order))
 
     def hardware_rule(self, enterprise_kind: str) -> Rule | None:
         return self.versions[0].hardware_rule(enterprise_kind)

@@ -74,13 +74,17 @@ def _group_staff(roster: Roster, unit: str) -> list[str]:
     return [s.name for s in staff] or roster.staff_names or ["企业组"]
 
 
-def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month: str | None = None) -> list[dict]:
-    """The unit's sites; the same for every month of a seed (only the plan date appears later)."""
+def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month: str | None = None,
+              first_year: int | None = None) -> list[dict]:
+    """The unit's sites; the same for every month of a seed (only the plan date appears later).
+
+    ``first_year``: the first reporting year; the sites' contact and plan dates fall in the year
+    before it, so a site keeps its dates across the year boundary (default: the month's year)."""
     rng = random.Random(f"sites|{seed}|{unit}")
     place = _place(unit)
     state, private = rng.sample(STATE_OWNED, len(STATE_OWNED)), rng.sample(PRIVATE, len(PRIVATE))
     staff = _group_staff(roster, unit)
-    year = parse_month(month)[0] if month else dt.date.today().year
+    year = first_year or (parse_month(month)[0] if month else dt.date.today().year)
     rows = []
     for i in range(sites):
         kind = ENTERPRISE_KINDS[i % 2] if i < 2 else rng.choice(ENTERPRISE_KINDS)
@@ -107,7 +111,7 @@ def form_rows(*, roster: Roster, rulebook: Rulebook, unit: str, month: str, seed
     """Every sheet's records (English field names) for a correct form of ``unit`` and ``month``."""
     rng = random.Random(f"form|{seed}|{unit}|{month}")
     info = roster.unit(unit)
-    site_list = site_rows(roster, unit, seed=seed, sites=sites, month=month)
+    site_list = site_rows(roster, unit, seed=seed, sites=sites, month=month, first_year=rulebook.year)
     deadline = submission_deadline(month, rulebook.submission_deadline_day)
     basic = {
         "unit": info.name if info else unit, "unit_kind": info.kind if info else "县市区", "month": month,

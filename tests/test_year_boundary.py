@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from form_helpers import ROSTER, scenario_form, validate
+from form_helpers import ROSTER, scenario_form, set_cells, validate
 from ledger_helpers import LedgerBuilder, contact, site
 from processor.findings import AT_RISK, FAILED, MET, evaluate
 from processor.intake import Intake
@@ -61,7 +61,8 @@ def test_forms_either_side_of_the_new_year_are_accepted(tmp_path):
 
 
 def test_a_month_the_rules_do_not_cover_is_refused_saying_which_months_are(tmp_path):
-    form = scenario_form(tmp_path / "form.xlsx", UNIT, "2028-01", seed=3)
+    form = scenario_form(tmp_path / "form.xlsx", UNIT, "2027-12", seed=3)
+    set_cells(form, "基本信息", {"B4": "2028-01"})  # a month the rules do not reach yet
     result = validate(form)
     assert not result.accepted
     problem = next(p for p in result.problems if p.code == "month-outside-year")
