@@ -257,7 +257,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     soe_keys = {(s["unit"], s["site"]) for s in reported_soe}
     cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
 
-    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook)
+    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook.at(month))
     life_all = data.rows("org_life", months=[month])
     by_kind = Counter(life_all["activity"])
     org_rows = [{"kind": k, "count": by_kind[k]}

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from processor.fsutil import atomic_path
 from processor.periods import first_day, last_day, parse_month, submission_deadline
 from processor.roster import Roster
-from processor.rulebook import Rulebook
+from processor.rulebook import Rulebook, RuleSet
 from processor.template import write_rows, write_template
 from schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
 
@@ -124,7 +124,7 @@ def form_rows(*, roster: Roster, rulebook: Rulebook, unit: str, month: str, seed
         "sites": site_list,
         "contacts": _contacts(rng, roster, unit, month, site_list, contacts),
         "org_life": _org_life(rng, rulebook, month, site_list, org_life),
-        "hardware": [_hardware(rng, rulebook, s) for s in site_list],
+        "hardware": [_hardware(rng, rulebook.at(month), s) for s in site_list],
         "members": [_members(rng, s) for s in site_list],
         "progress": [{"site": s["site"], "progress": rng.choice(PROGRESS), "issues": None,
                       "next_plan": rng.choice(NEXT_PLANS)} for s in site_list],
@@ -158,7 +158,7 @@ def _contacts(rng, roster, unit, month, sites, count) -> list[dict]:
 
 def _required_activities(rulebook: Rulebook, kind: str, month: str) -> list[str]:
     """Activities the opinion asks of this kind of site, most frequent first, rotated by month."""
-    rules = sorted(rulebook.frequency_rules(kind), key=lambda r: PERIOD_ORDER.get(r.period, 9))
+    rules = sorted(rulebook.at(month).frequency_rules(kind), key=lambda r: PERIOD_ORDER.get(r.period, 9))
     frequent = [a for r in rules if r.period in ("month", "quarter") for a in r.params["activities"]]
     rare = [a for r in rules if r.period not in ("month", "quarter") for a in r.params["activities"]]
     shift = parse_month(month)[1] % max(len(rare), 1)
@@ -187,9 +187,10 @@ def _org_life(rng, rulebook, month, sites, count) -> list[dict]:
     return sorted(rows, key=lambda r: r["date"])
 
 
-def _hardware(rng, rulebook: Rulebook, site: dict) -> dict:
+def _hardware(rng, rules: RuleSet, site: dict) -> dict:
+    """A site's 硬件设施 row under the rules in force for the form's month."""
     spec = SHEETS_BY_KEY["hardware"]
-    rule = rulebook.hardware_rule(site["enterprise_kind"])
+    rule = rules.hardware_rule(site["enterprise_kind"])
     required = set(rule.params["items"]) if rule else set()
     row = {"site": site["site"]}
     for f in spec.fields:
