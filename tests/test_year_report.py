@@ -175,3 +175,12 @@ def test_a_year_outside_the_rules_is_refused_saying_how_to_extend_them(year_ws):
     assert result.exit_code == 2
     said = re.sub(r"\s+", "", result.output)
     assert "2029年度" in said and "2026-01至2027-12" in said and "[[versions]]" in said
+
+
+def test_the_night_after_decembers_deadline_writes_december_the_second_half_and_the_year(year_ws):
+    result = consolidate(year_ws, today=dt.date(2027, 1, 7))
+    assert (result.months, result.halves, result.years) == (["2026-12"], ["2026-H2"], ["2026"])
+    outbox = year_ws.outbox
+    for folder in ("月度汇总报告/2026-12", "半年工作报告/2026-H2", "年度工作总结/2026"):
+        [report] = list((outbox / folder).glob("*.docx"))
+        assert "2027年1月7日" in "\n".join(p.text for p in Document(report).paragraphs), folder  # dated that night
