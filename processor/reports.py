@@ -677,7 +677,7 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     contacts = data.records("contacts", months=months)
     per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
     counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
-    clause_rows = _year_clause_rows(counted)
+    clause_rows = _year_clause_rows(counted, year)
     site_rows = _year_site_rows(counted, sites)
     submissions = [f for f in findings if f.code == "monthly-submission"]
     unit_rows = [{"unit": u, "due": sum(f.unit == u for f in submissions),
@@ -729,15 +729,18 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     }
 
 
-def _year_clause_rows(findings: list[Finding]) -> list[dict]:
-    """Per clause (and check): how many 项次 were judged, met, failed and still open."""
+def _year_clause_rows(findings: list[Finding], year: P.Period) -> list[dict]:
+    """Per clause (and check): how many 项次 were judged, met, failed and still open; periods named
+    within the year (第一季度至第四季度, 全年)."""
+    within = {year.name: "全年"}
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
         groups.setdefault((f.clause, f.code), []).append(f)
     rows = []
     for (clause, code), mine in groups.items():
         met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
-        names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
+        names = list(dict.fromkeys(within.get(f.period_name, f.period_name.removeprefix(f"{year.label}年"))
+                                   for f in sorted(mine, key=lambda f: f.period)))
         rows.append({"clause": clause, "rule": mine[0].title if code != "room-area" else "党员活动室面积",
                      "applies": _applies(clause, mine),
                      "period": _period_span(names), "judged": len(mine), "met": met, "failed": failed,
