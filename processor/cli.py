@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -62,7 +63,7 @@ def friendly_errors(func):
         try:
             return func(*args, **kwargs)
         except _known_errors() as exc:
-            err_console.print(f"[bold red]错误：[/]{exc}")
+            err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")  # a message may name [calendar]
             sys.exit(2)
         except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
             from processor.intake import describe_os_error
@@ -76,8 +77,16 @@ def friendly_errors(func):
 
 def workspace_of(ctx: click.Context):
     from processor.config import find_workspace
+    from processor.rulebook import RulebookError
 
-    return find_workspace(ctx.obj.get("workspace"))
+    ws = find_workspace(ctx.obj.get("workspace"))
+    try:
+        notes = ws.rulebook.warnings  # an old rulebook format, converted: the operator should update the file
+    except RulebookError:
+        notes = ()  # a broken rulebook stops the command that reads it, with its own message
+    for note in notes:
+        err_console.print(f"[yellow]注意：[/]{escape(note)}")
+    return ws
 
 
 def print_json(data) -> None:
@@ -196,7 +205,7 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
     if unit and roster.unit(unit) is None:
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
-    previous = previous_sites(ws.ledger_path, unit) if unit else []
+    previous = previous_sites(ws.ledger_path, unit, before=month) if unit else []
     path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous)
     console.print(f"已生成模板：{path}" + (f"（已预填“{unit}”）" if unit else ""))
 
@@ -391,28 +400,32 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @main.command()
 @click.option("--month", help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
 @click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
-@click.option("--all", "all_months", is_flag=True, help="台账中所有月份和半年都重新汇总（未变化的不重写）。")
+@click.option("--year", help="生成年度工作总结的年度，如 2026。")
+@click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
-def consolidate(ctx: click.Context, month: str | None, half: str | None, all_months: bool, as_json: bool) -> None:
-    """汇总台账，生成月度汇总报告、半年工作报告、分组情况一览表、示范点档案、催报名单和汇总数据。"""
+def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
+                as_json: bool) -> None:
+    """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate import ConsolidationError, consolidate as run
     from processor.fsutil import StorageError
     from processor.logs import file_logging
-    from processor.periods import parse_half, parse_month
+    from processor.periods import parse_half, parse_month, parse_year
 
     try:
         if month:
             parse_month(month)
         if half:
             parse_half(half)
+        if year:
+            parse_year(year)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
     ws = workspace_of(ctx)
     try:
         with file_logging(ws):
-            result = run(ws, month=month, half=half, all_months=all_months, progress=not as_json)
+            result = run(ws, month=month, half=half, year=year, all_months=all_months, progress=not as_json)
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -421,10 +434,10 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
         sys.exit(2)
     if as_json:
         print_json(result.to_dict())
-    elif not (result.months or result.halves):
+    elif not (result.months or result.halves or result.years):
         console.print("台账中还没有收到任何报表，没有可汇总的月份。")
     else:
-        periods = "、".join([*result.months, *result.halves])
+        periods = "、".join([*result.months, *result.halves, *result.years])
         console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"
                       f"{len(result.unchanged)} 个无变化。")
         for path in result.written:
@@ -628,6 +641,9 @@ def demo(folder: Path) -> None:
     from processor.ledger import STATUS_CN
 
     console.print(f"\n演示工作区：{ws.root}")
+    if result.months:
+        console.print(f"模拟日期：{result.today.year}年{result.today.month}月{result.today.day}日；"
+                      f"报送月份 {result.months[0]} 至 {result.months[-1]}（跨越年度）")
     console.print(f"共收到 {len(result.arrivals)} 个文件：" +
                   "，".join(f"{STATUS_CN[k]} {v} 个" for k, v in sorted(result.outcomes.items())))
     console.print(f"回执：{ws.receipts_dir}")

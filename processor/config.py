@@ -65,7 +65,7 @@ user = ""
 password_env = "PROCESSOR_SMTP_PASSWORD"   # 密码只从这个环境变量读取，不写在文件里
 sender = ""
 recipients = []            # 企业组收件人，如 ["qyz@example.gov.cn"]
-reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]
+reports = ["月度汇总报告", "半年工作报告", "年度工作总结", "分组情况一览表", "催报名单", "汇总数据"]
 max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
 deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密、登录和发送合计，超时即断开，稍后重试
 
@@ -109,7 +109,7 @@ class SmtpSettings:
     password_env: str = "PROCESSOR_SMTP_PASSWORD"
     sender: str = ""
     recipients: tuple[str, ...] = ()
-    reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据")
+    reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "年度工作总结", "分组情况一览表", "催报名单", "汇总数据")
     max_attempts: int = _limited(8, 1, 100)
     deadline_seconds: float = _limited(120.0, 1, 3600)
 

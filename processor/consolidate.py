@@ -36,11 +36,12 @@ from schemas.form import SHEETS_BY_KEY
 LOG = logging.getLogger("processor.consolidate")
 MANIFEST_NAME = "manifest.json"
 
-MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
-    "月度汇总报告", "半年工作报告", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
+MONTHLY, HALF_YEAR, YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
+    "月度汇总报告", "半年工作报告", "年度工作总结", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
 OVERVIEW = "总览"
 ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
-TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", ASSIGNMENT: "assignment_table",
+TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", YEAR: "year_report",
+             ASSIGNMENT: "assignment_table",
              DOSSIER: "site_dossier", REMINDER: "reminder_list"}
 
 
@@ -56,11 +57,12 @@ class ConsolidationResult:
     skipped: list[str] = field(default_factory=list)  # outputs not produced, with the reason (Chinese)
     months: list[str] = field(default_factory=list)
     halves: list[str] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
                 "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
-                "halves": self.halves}
+                "halves": self.halves, "years": self.years}
 
 
 @dataclass
@@ -97,8 +99,11 @@ PARALLEL_WORKERS = 2
 PARALLEL_WINDOW = 8
 
 
-def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
-                today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
+def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
+                all_months: bool = False, today: dt.date | None = None, progress: bool = False
+                ) -> ConsolidationResult:
+    """``month`` (2026-10), ``half`` (2026-H2) and ``year`` (2026) must lie within the months the
+    rulebook covers (else :class:`processor.rulebook.MonthNotCovered`)."""
     today = today or dt.date.today()
     from processor.roster import workspace_roster
 
@@ -111,12 +116,14 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
         try:
             roster = workspace_roster(ws)
             data = LedgerData.load(ledger)
-            months, halves = _periods(ws, data, today, month=month, half=half, all_months=all_months)
-            if not months and not halves:  # --all on a ledger with no month in it: nothing to build
+            months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
+                                             all_months=all_months)
+            if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
             built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
-            outputs = _plan(ws, data, roster, today, months, halves, built)  # lazy: one context in memory at a time
-            return _build(ws, ledger, outputs, months, halves, progress, renderer)
+            # lazy: one context in memory at a time
+            outputs = _plan(ws, data, roster, today, months, halves, years, built)
+            return _build(ws, ledger, outputs, months, halves, years, progress, renderer)
         finally:
             renderer.close()
 
@@ -136,28 +143,39 @@ def _storage_failures_said(ws) -> Iterator[None]:
         raise error from exc
 
 
-def _periods(ws, data: LedgerData, today: dt.date, *, month, half, all_months) -> tuple[list[str], list[P.Period]]:
-    if all_months:
-        months = sorted({f["month"] for f in data.files if f["month"]})
+def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_months
+             ) -> tuple[list[str], list[P.Period], list[P.Period]]:
+    book = ws.rulebook
+    if all_months:  # the months the ledger holds that the rules cover (a month outside was never accepted)
+        months = sorted({f["month"] for f in data.files if f["month"] and book.covers(f["month"])})
         halves = list({P.period_of(m, "half").label: P.period_of(m, "half") for m in months}.values())
-        return months, halves
-    months, halves = [], []
+        years = list({P.period_of(m, "year").label: P.period_of(m, "year") for m in months}.values())
+        return months, halves, years
+    months, halves, years = [], [], []
     if month:
         P.parse_month(month)
+        book.require(month)
         months.append(month)
     if half:
         halves.append(P.parse_half(half))
-    if not months and not halves:
+        book.require(halves[-1].first, halves[-1].last, halves[-1].name)
+    if year:
+        years.append(P.parse_year(year))
+        book.require(years[-1].first, years[-1].last, years[-1].name)
+    if not months and not halves and not years:
         months = [default_month(ws, today)]
+        book.require(months[0])
         if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
             halves = [P.period_of(months[0], "half")]
-    return months, halves
+        if months[0].endswith("-12"):  # and with December the year's summary for the annual 述职
+            years = [P.period_of(months[0], "year")]
+    return months, halves, years
 
 
 # --- what to build ----------------------------------------------------------------------------
 
 def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
-          built: list[dict] = ()) -> Iterator[Output]:
+          years: list[P.Period], built: list[dict] = ()) -> Iterator[Output]:
     """Every output, each built only when the one before it has been written; the 总览 page last,
     linking to this run's outputs and to those of earlier runs (``built``) still in the outbox."""
     planned: list[dict] = []
@@ -171,7 +189,9 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
         yield from plan(_monthly_outputs(ws, data, roster, month, today))
     for half in halves:
         yield from plan(_half_outputs(ws, data, roster, half, today))
-    until = max([*months, *(h.last for h in halves)])
+    for year in years:
+        yield from plan(_year_outputs(ws, data, roster, year, today))
+    until = max([*months, *(h.last for h in halves), *(y.last for y in years)])
     yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
     yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
     earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
@@ -217,6 +237,17 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
     folder = f"{HALF_YEAR}/{half.label}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
+                         folder)
+
+
+def _year_outputs(ws, data: LedgerData, roster, year: P.Period, today: dt.date) -> Iterator[Output]:
+    scoped = data.restrict(until=year.last)
+    yield _summary_output(scoped, year.months, year.label, today)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in year.months])
+    context = reports.year_report_context(scoped, ws, roster, year, today)
+    title = f"{ws.title_prefix}关于{year.name}企业组联系党建示范点工作情况的总结"
+    folder = f"{YEAR}/{year.label}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", YEAR, year.label, context, sources,
                          folder)
 
 
@@ -359,22 +390,23 @@ def _digest(value) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build(ws, ledger: Ledger, outputs, months, halves, years, progress: bool, renderer: "_Renderer"
            ) -> ConsolidationResult:
     recorder = _Recorder(ledger)
     try:
-        return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
+        return _build_all(ws, recorder, outputs, months, halves, years, progress, renderer)
     finally:
         renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
         checkpoint("consolidate-after-render")  # outputs and manifest written, the last batch not recorded
         recorder.flush()
 
 
-def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, progress: bool, renderer: "_Renderer"
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     roster_hash = sha256_file(ws.roster_path)
-    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
+    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves],
+                                 years=[y.label for y in years])
     manifest = _load_manifest(result.manifest)
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
     with _progress(progress, None) as advance:

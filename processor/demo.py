@@ -1,7 +1,9 @@
 """``processor demo``: a realistic workspace with a year of submissions, processed end to end.
 
-Every unit of the sample roster reports every month from January to the
-latest month already due.  Most forms arrive on time; some arrive late, a few
+Every unit of the sample roster reports every month from the rulebook's first
+month to the latest month already due on the demo's day (:data:`DEMO_TODAY`,
+fixed so that every run is the same): January 2026 to January 2027, across the
+year boundary.  Most forms arrive on time; some arrive late, a few
 never arrive, some are rejected for the mistakes clerks really make and are
 resubmitted corrected a few days later, some have dates typed as text and
 full-width digits (accepted with notes), some were saved by LibreOffice, one
@@ -32,6 +34,9 @@ from processor.status import latest_due_month
 
 MARKER = ".processor-demo"
 DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
+# The demo's as-of day: January 2027's forms are due (5 February), so the demo shows December's forms
+# arriving in January, the year 2026 closed and summarised, and the new year's counters started.
+DEMO_TODAY = dt.date(2027, 2, 8)
 
 
 class DemoError(RuntimeError):
@@ -55,6 +60,8 @@ class DemoResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     emails: list[Path] = field(default_factory=list)
+    today: dt.date = DEMO_TODAY  # the as-of day of the demo's consolidation
+    months: list[str] = field(default_factory=list)  # the months reported
 
 
 # --- typical mistakes: each edits a form's records and names what it broke ----------------
@@ -117,7 +124,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
     rulebook = ws.rulebook
     rng = random.Random(seed)
     last = latest_due_month(rulebook, today)
-    months = month_range(f"{rulebook.year}-01", last)
+    months = month_range(rulebook.start, last)
     units = [u.name for u in roster.units]
     n = len(units)
     missing = {(units[-1], last), (units[3 % n], months[len(months) // 2]), (units[6 % n], months[2 % len(months)])}
@@ -141,7 +148,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
                              sites=sites, contacts=rng.randint(5, 9), org_life=rng.randint(7, 11))
             _shape_compliance(rows, rng, u_index, month, rulebook.year)
             _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
-            _exercise_rules(rows, u_index, month, roster)
+            _exercise_rules(rows, u_index, month, roster, rulebook.year)
             _exercise_checks(rows, u_index, month, roster, previous.get(unit))
             previous[unit] = rows
             due = submission_deadline(month, rulebook.submission_deadline_day)
@@ -181,11 +188,11 @@ def write_forms(jobs: list[tuple], on_file: Callable[[], None] | None = None) ->
 
 
 def _shape_compliance(rows: dict, rng: random.Random, u_index: int, month: str, year: int) -> None:
-    """Leave realistic gaps so the findings have something to say."""
+    """Leave realistic gaps so the findings have something to say (``year``: the first reporting year)."""
     sites = rows["sites"]
     m = parse_month(month)[1]
-    if u_index == 4 and m >= 9:  # a site added late: contact fixed after the M-1a deadline, no plan yet
-        sites[-1]["contact_date"] = dt.date(year, 9, 28) if m == 9 else dt.date(year, 10, 12)
+    if u_index == 4 and month >= f"{year}-09":  # a site added late: contact fixed after the M-1a deadline, no plan
+        sites[-1]["contact_date"] = dt.date(year, 9, 28) if month == f"{year}-09" else dt.date(year, 10, 12)
         sites[-1]["plan_date"] = None
     if u_index % 4 == 1 and m % 3 == 2:  # a quarter without 党员大会 at one site
         rows["org_life"] = [r for r in rows["org_life"]
@@ -216,11 +223,12 @@ def _carry_problems(rows: dict, still_open: list[dict], month: str, rng: random.
 DEMO_THREAD = ("党员活动室面积不足，需协调扩建", "协调企业调剂用房，扩建党员活动室")
 
 
-def _exercise_rules(rows: dict, u_index: int, month: str, roster: Roster) -> None:
-    """Cases every counting rule must meet in the demo year (SPEC §10), at fixed units and months:
-    a 党员大会 below quorum (X-1), a problem whose deadline is extended, one closed after its
-    deadline, and a 企业组 member recording a contact at a site not assigned to them."""
-    m = parse_month(month)[1]
+def _exercise_rules(rows: dict, u_index: int, month: str, roster: Roster, year: int) -> None:
+    """Cases every counting rule must meet in the demo year (SPEC §10), at fixed units and months of
+    the first reporting ``year``: a 党员大会 below quorum (X-1), a problem whose deadline is extended,
+    one closed after its deadline, and a 企业组 member recording a contact at a site not assigned to
+    them (from September on, into the next year)."""
+    m = parse_month(month)[1] if month <= f"{year}-12" else 0  # the fixed cases are of the first year
     sites = rows["sites"]
     if u_index == 1 and m in (7, 10):  # X-1: the quarter's only 党员大会 of the first site lacks a quorum
         site = sites[0]["site"]
@@ -238,13 +246,22 @@ def _exercise_rules(rows: dict, u_index: int, month: str, roster: Roster) -> Non
     if u_index == 0 and m == 10:
         _add_problem(rows, sites[-1], first_day(month) + dt.timedelta(days=6), "流动党员台账未与社区对接",
                      "与社区党组织建立流动党员双向管理台账", dt.date(2026, 9, 20), "已办结")
-    if u_index == 3 and m >= 9:  # a colleague of the liaison's group visits a site not assigned to them
-        group = roster.staff_of_group(roster.group_of_unit(rows["basic_info"][0]["unit"]))
-        others = [s.name for s in group if s.name not in {x["staff"] for x in sites}]
-        if others:
-            rows["contacts"].append({"date": first_day(month) + dt.timedelta(days=17), "site": sites[0]["site"],
-                                     "staff": others[0], "mode": "座谈会", "content": "代为召开党员和职工代表座谈会",
-                                     "problem": None, "suggestion": None, "deadline": None, "state": None})
+    if u_index == 3 and month >= f"{year}-09":  # a colleague of the liaison's group visits a site not assigned to them
+        _contact_elsewhere(rows, month, roster)
+    _sort_records(rows)
+
+
+def _contact_elsewhere(rows: dict, month: str, roster: Roster) -> None:
+    sites = rows["sites"]
+    group = roster.staff_of_group(roster.group_of_unit(rows["basic_info"][0]["unit"]))
+    others = [s.name for s in group if s.name not in {x["staff"] for x in sites}]
+    if others:
+        rows["contacts"].append({"date": first_day(month) + dt.timedelta(days=17), "site": sites[0]["site"],
+                                 "staff": others[0], "mode": "座谈会", "content": "代为召开党员和职工代表座谈会",
+                                 "problem": None, "suggestion": None, "deadline": None, "state": None})
+
+
+def _sort_records(rows: dict) -> None:
     rows["org_life"].sort(key=lambda r: r["date"])
     rows["contacts"].sort(key=lambda r: r["date"])
 
@@ -360,9 +377,9 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
 
     stage = on_stage or (lambda name, total: None)
     step = on_step or (lambda: None)
-    today = today or dt.date.today()
+    today = today or DEMO_TODAY
     ws = prepare_folder(Path(folder), units_limit)
-    result = DemoResult(ws)
+    result = DemoResult(ws, today=today)
     with tempfile.TemporaryDirectory(prefix="processor-demo-") as tmp:
         staging = Path(tmp)
         arrivals, jobs = plan_year(ws, staging, today)
@@ -374,6 +391,7 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
         add_oddities(arrivals, staging)
         arrivals.sort(key=lambda a: a.when)
         result.arrivals = arrivals
+        result.months = sorted({a.month for a in arrivals})
 
         stage("按到达时间逐个放入收件箱并处理", len(arrivals))
         intake = Intake(ws)

@@ -956,7 +956,7 @@ def build_monthly_report() -> TemplateBuilder:
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
-    b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
+    b.p("对照实施意见（依据{{ rule_basis }}规则），本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
         "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
@@ -1029,7 +1029,7 @@ def build_half_year_report() -> TemplateBuilder:
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+    b.p("对照实施意见（依据{{ rule_basis }}规则），半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
         "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
@@ -1056,6 +1056,54 @@ def build_half_year_report() -> TemplateBuilder:
             "r in compliance_rows", empty="本半年无需统计的要求。")
     b.annex(3, "示范点问题清单")
     _findings_table(b, "本半年未发现问题。")
+    return b
+
+
+def build_year_report() -> TemplateBuilder:
+    b = TemplateBuilder()
+    b.title("关于{{ year_label }}企业组联系党建示范点\n工作情况的总结")
+    b.addressee()
+    b.p("根据" + BASIS + "要求，现将{{ year_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
+        "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}，依据{{ rule_basis }}规则评价）。")
+    b.h1("一、基本情况")
+    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
+        "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
+        "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
+        "各单位报送情况见附件1。企业组成员全年共联系指导{{ overview.contacts }}次，其中现场指导和座谈会"
+        "{{ overview.onsite }}次。")
+    b.figure("chart_contacts_month")
+    b.h1("二、各项要求落实情况")
+    b.p("对照实施意见，按各统计期报送数据的示范点（每月汇报按单位）逐期评价，全年共评价{{ totals.judged }}项次，"
+        "达标{{ totals.met }}项次，未达标{{ totals.failed }}项次，统计期未结束待完成{{ totals.at_risk }}项次，"
+        "达标率{{ totals.rate|pct }}。各项要求如下：")
+    b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 28),
+             Column("评价项次", "r.judged", 16), Column("达标", "r.met", 14), Column("未达标", "r.failed", 16),
+             Column("待完成", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
+            "r in clause_rows", empty="本年度无可评价的要求。")
+    b.figure("chart_compliance")
+    b.h1("三、各示范点达标情况")
+    b.p("已确定的{{ overview.sites }}个示范点全年各项要求评价情况如下：")
+    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 36, left=True), Column("类型", "r.kind", 12),
+             Column("评价项次", "r.judged", 16), Column("达标", "r.met", 13), Column("未达标", "r.failed", 15),
+             Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
+            "r in site_rows", empty="本年度尚无示范点。")
+    b.h1("四、存在问题")
+    b.p("全年共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+        "{{ finding_counts.at_risk }}项，详见附件2。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
+        "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
+        "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
+    b.h1("五、明年工作打算")
+    _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
+    b.blank()
+    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.signature()
+    b.annex(1, "{{ year_label }}各单位报送情况表")
+    b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 40), Column("应报", "r.due", 18),
+             Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
+            "r in unit_rows", empty="本年度无应报单位。")
+    b.annex(2, "{{ year_label }}示范点问题清单")
+    _findings_table(b, "本年度未发现问题。")
     return b
 
 
@@ -1144,6 +1192,7 @@ def build_reminder_list() -> TemplateBuilder:
 BUILDERS = {
     "monthly_report": build_monthly_report,
     "half_year_report": build_half_year_report,
+    "year_report": build_year_report,
     "assignment_table": build_assignment_table,
     "site_dossier": build_site_dossier,
     "reminder_list": build_reminder_list,

@@ -27,7 +27,7 @@ import pandas as pd
 from processor import cnfmt
 from processor import periods as P
 from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger, records_frame
-from processor.rulebook import Rule, Rulebook
+from processor.rulebook import Rule, Rulebook, RuleSet
 from schemas.form import SHEETS_BY_KEY
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
@@ -79,6 +79,7 @@ class Finding:
     days: int = 0  # days late / overdue, counted to ``as_of``
     sites: tuple[str, ...] = ()  # a staff member's sites
     figures: tuple[tuple[str, int], ...] = ()  # named numbers a cross-month check compared
+    rule_version: str = ""  # the rulebook version in force for the period (2026版)
 
     @property
     def status_cn(self) -> str:
@@ -387,6 +388,16 @@ class Scope:
     def shortfall(self, period: P.Period) -> str:
         return FAILED if self.is_closed(period) else AT_RISK
 
+    def rules(self, period: P.Period | str) -> RuleSet:
+        """The rules in force for a period (those in force in its first month) or a month."""
+        return self.rulebook.at(period.first if isinstance(period, P.Period) else period)
+
+    def milestone_period(self, rule: Rule) -> P.Period | None:
+        """A one-time milestone's year, when the months in scope reach into it; else None (a
+        milestone of the first year is not judged again in later years)."""
+        year = P.period_of(P.month_str(rule.year, 1), "year")
+        return year if min(self.months) <= year.last and self.last_month >= year.first else None
+
     def sites_in(self, months: tuple[str, ...]) -> list[dict]:
         """Sites listed by any submission of these months: the latest row of each (unit, site).
 
@@ -424,12 +435,13 @@ class Scope:
         return sorted(rows, key=lambda r: (order[r["unit"]], r["row"] or 0))
 
 
-def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period,
+def _finding(rules: RuleSet, rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period,
              status: str, message: str | None = None, kind: str | None = None, staff: str | None = None,
              **facts) -> Finding:
-    """``message``: the sentence's key in MESSAGES (the code by default); ``facts``: Finding's typed fields."""
+    """``rules``: the version ``rule`` comes from; ``message``: the sentence's key in MESSAGES (the
+    code by default); ``facts``: Finding's typed fields."""
     return Finding(code, rule.clause, rule.title, rule.wording, unit, site, period.label, _period_name(period),
-                   status, kind, staff, message or code, **facts)
+                   status, kind, staff, message or code, rule_version=rules.label, **facts)
 
 
 @functools.lru_cache(maxsize=256)
@@ -437,33 +449,32 @@ def _period_name(period: P.Period) -> str:
     return period.name  # worked out once: a province's findings name the same few periods thousands of times
 
 
-def _year_period(scope: Scope) -> P.Period:
-    return P.period_of(P.month_str(scope.rulebook.year, 1), "year")
-
-
 # --- checks --------------------------------------------------------------------------------
 
 def check_site_count(scope: Scope) -> Iterator[Finding]:
     """G-1: each unit cultivates between min_sites and max_sites sites (its latest submission)."""
-    rule = scope.rulebook["G-1"]
-    low, high = rule.get("min_sites", 1), rule.get("max_sites", 2)
     sites = scope.current_sites()
     for unit in scope.units:
         listed = [s for s in sites if s["unit"] == unit]
         if not listed:
             continue  # nothing submitted yet: M-4b reports it
         month = listed[0]["month"]
+        rules = scope.rules(month)
+        rule = rules["G-1"]
+        low, high = rule.get("min_sites", 1), rule.get("max_sites", 2)
         n = len(listed)
         status = MET if low <= n <= high else FAILED
-        yield _finding(rule, "site-count", unit=unit, site=None, period=P.period_of(month, "month"),
+        yield _finding(rules, rule, "site-count", unit=unit, site=None, period=P.period_of(month, "month"),
                        status=status, observed=n, low=low, required=high, as_of=scope.today)
 
 
 def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
     """M-1a: every site's 企业组 contact is fixed before the deadline."""
     rule = scope.rulebook["M-1a"]
-    deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
-    year = _year_period(scope)
+    year = scope.milestone_period(rule)
+    if year is None:
+        return
+    deadline = rule.date("deadline")
     for site in scope.current_sites():
         fixed = site["contact_date"]
         staff = site["staff"] or ""
@@ -474,7 +485,7 @@ def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
             message = "contact-unfixed"
         else:
             status, message = FAILED, "contact-fixed-late"
-        yield _finding(rule, "contact-fixed", unit=site["unit"], site=site["site"], period=year,
+        yield _finding(scope.rules(year), rule, "contact-fixed", unit=site["unit"], site=site["site"], period=year,
                        status=status, message=message, kind=site["enterprise_kind"], staff=staff or None,
                        on=fixed, deadline=deadline, as_of=scope.today)
 
@@ -482,8 +493,10 @@ def check_contact_fixed(scope: Scope) -> Iterator[Finding]:
 def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
     """M-1a: every 企业组 member of the roster has at least one site fixed before the deadline."""
     rule = scope.rulebook["M-1a"]
-    deadline = scope.rulebook.date_in_year(rule.get("deadline", "10-01"))
-    year = _year_period(scope)
+    year = scope.milestone_period(rule)
+    if year is None:
+        return
+    deadline = rule.date("deadline")
     sites = scope.current_sites()
     for name in scope.staff:
         mine = [s for s in sites if s["staff"] == name]
@@ -494,7 +507,7 @@ def check_staff_assigned(scope: Scope) -> Iterator[Finding]:
         else:
             status = FAILED if scope.today >= deadline else AT_RISK
             message = "staff-assigned-late" if mine else "staff-unassigned"
-        yield _finding(rule, "staff-assigned", unit="", site=None, period=year, status=status, message=message,
+        yield _finding(scope.rules(year), rule, "staff-assigned", unit="", site=None, period=year, status=status, message=message,
                        staff=name, sites=tuple(s["site"] for s in mine), on=min(fixed) if fixed else None,
                        deadline=deadline, as_of=scope.today)
 
@@ -506,33 +519,35 @@ def _site_counts(records: Iterable[dict]) -> Counter:
 
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     """M-1b: at least min_contacts contact records per site per month."""
-    rule = scope.rulebook["M-1b"]
-    need = rule.get("min_contacts", 1)
     for month in scope.months:
         period = P.period_of(month, "month")
+        rules = scope.rules(period)
+        rule = rules["M-1b"]
+        need = rule.get("min_contacts", 1)
         counts = _site_counts(scope.ledger_data.records("contacts", months=[month]))
         for site in scope.sites_in((month,)):
             if site["month"] != month:
                 continue
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(period)
-            yield _finding(rule, "monthly-contact", unit=site["unit"], site=site["site"], period=period,
+            yield _finding(rules, rule, "monthly-contact", unit=site["unit"], site=site["site"], period=period,
                            status=status, observed=n, required=need, as_of=scope.today,
                            kind=site["enterprise_kind"], staff=site["staff"])
 
 
 def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
     """M-1c: at least min_visits on-site contacts (modes in onsite_modes) per site per quarter."""
-    rule = scope.rulebook["M-1c"]
-    need = rule.get("min_visits", 1)
-    modes = list(rule.get("onsite_modes", []))
     for quarter in scope.periods("quarter"):
+        rules = scope.rules(quarter)
+        rule = rules["M-1c"]
+        need = rule.get("min_visits", 1)
+        modes = list(rule.get("onsite_modes", []))
         contacts = scope.ledger_data.records("contacts", months=scope.months_of(quarter))
         counts = _site_counts(c for c in contacts if c["mode"] in modes)
         for site in scope.sites_in(scope.months_of(quarter)):
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
-            yield _finding(rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
+            yield _finding(rules, rule, "quarterly-visit", unit=site["unit"], site=site["site"], period=quarter,
                            status=status, observed=n, required=need, modes=tuple(modes), as_of=scope.today,
                            kind=site["enterprise_kind"], staff=site["staff"])
 
@@ -540,8 +555,10 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
 def check_plan_reported(scope: Scope) -> Iterator[Finding]:
     """M-2: the site's work plan is reported to the 企业组 by the deadline."""
     rule = scope.rulebook["M-2"]
-    deadline = scope.rulebook.date_in_year(rule.get("deadline", "11-30"))
-    year = _year_period(scope)
+    year = scope.milestone_period(rule)
+    if year is None:
+        return
+    deadline = rule.date("deadline")
     for site in scope.current_sites():
         # every unit's rows up to the last month; a missing site name matches nothing (as in pandas)
         rows = [] if _missing(site["site"]) else scope.ledger_data.site_records("sites", site["unit"], site["site"])
@@ -551,7 +568,7 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
             status, message = (MET if reported <= deadline else FAILED), "plan-reported"
         else:
             status, message = (FAILED if scope.today > deadline else AT_RISK), "plan-missing"
-        yield _finding(rule, "plan-reported", unit=site["unit"], site=site["site"], period=year,
+        yield _finding(scope.rules(year), rule, "plan-reported", unit=site["unit"], site=site["site"], period=year,
                        status=status, message=message, kind=site["enterprise_kind"], on=reported,
                        deadline=deadline, as_of=scope.today)
 
@@ -601,26 +618,36 @@ def _tally(records: list[dict]) -> Counter:
 
 def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
     """S-4a..d / N-4a..d: activities per site per period, by enterprise kind (X-1 applied)."""
-    book = scope.rulebook
     tallies: dict[str, tuple[dict, dict]] = {}  # period label -> (counted, excluded) per (unit, site, activity)
-    for rule in book.frequency_rules():
-        for period in scope.periods(rule.period):
-            if period.label not in tallies:
-                life = scope.ledger_data.records("org_life", months=scope.months_of(period))
-                tallies[period.label] = tuple(_tally(part) for part in split_activities(life, book))
-            counted, excluded = tallies[period.label]
-            for site in scope.sites_in(scope.months_of(period)):
-                if site["enterprise_kind"] != rule.applies_to:
-                    continue
-                key = (site["unit"], site["site"])
-                counts = tuple((name, counted.get((*key, name), 0), need)
-                               for name, need in rule.params["activities"].items())
-                lacking = tuple(name for name, held, need in counts if held < need)
-                dropped = sum(excluded.get((*key, name), 0) for name in rule.params["activities"])
-                yield _finding(rule, "activity-frequency", unit=site["unit"], site=site["site"],
-                               period=period, status=scope.shortfall(period) if lacking else MET,
-                               counts=counts, missing=lacking, excluded=dropped, as_of=scope.today,
-                               kind=site["enterprise_kind"])
+    for rule, rules, period in _frequency_periods(scope):
+        if period.label not in tallies:
+            life = scope.ledger_data.records("org_life", months=scope.months_of(period))
+            tallies[period.label] = tuple(_tally(part) for part in split_activities(life, rules))
+        counted, excluded = tallies[period.label]
+        for site in scope.sites_in(scope.months_of(period)):
+            if site["enterprise_kind"] != rule.applies_to:
+                continue
+            key = (site["unit"], site["site"])
+            counts = tuple((name, counted.get((*key, name), 0), need)
+                           for name, need in rule.params["activities"].items())
+            lacking = tuple(name for name, held, need in counts if held < need)
+            dropped = sum(excluded.get((*key, name), 0) for name in rule.params["activities"])
+            yield _finding(rules, rule, "activity-frequency", unit=site["unit"], site=site["site"],
+                           period=period, status=scope.shortfall(period) if lacking else MET,
+                           counts=counts, missing=lacking, excluded=dropped, as_of=scope.today,
+                           kind=site["enterprise_kind"])
+
+
+def _frequency_periods(scope: Scope) -> Iterator[tuple[Rule, RuleSet, P.Period]]:
+    """(rule, its version, period) for every frequency rule and period in scope, each period judged
+    by the rules in force in its first month; rules in the rulebook's clause order."""
+    order = {clause: i for i, clause in enumerate(scope.rulebook.rules)}
+    found = []
+    for kind in scope.rulebook.frequency_periods:
+        for period in scope.periods(kind):
+            rules = scope.rules(period)
+            found += [(rule, rules, period) for rule in rules.frequency_rules() if rule.period == kind]
+    return iter(sorted(found, key=lambda x: (order.get(x[0].clause, 99), x[2])))
 
 
 def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
@@ -640,12 +667,13 @@ def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
 def check_hardware_items(scope: Scope) -> Iterator[Finding]:
     """S-5 / N-5: every item of the kind's hardware checklist is present."""
     for site, row in _latest_hardware(scope):
-        rule = scope.rulebook.hardware_rule(site["enterprise_kind"])
+        period = P.period_of(row["month"], "month")
+        rules = scope.rules(period)
+        rule = rules.hardware_rule(site["enterprise_kind"])
         if rule is None:
             continue
         missing = [item for item in rule.params["items"] if row.get(_HW_NAMES[item]) != _YES]
-        period = P.period_of(row["month"], "month")
-        yield _finding(rule, "hardware-items", unit=site["unit"], site=site["site"], period=period,
+        yield _finding(rules, rule, "hardware-items", unit=site["unit"], site=site["site"], period=period,
                        status=FAILED if missing else MET,
                        message="hardware-missing" if missing else "hardware-complete",
                        missing=tuple(missing), required=len(rule.params["items"]),
@@ -656,14 +684,15 @@ def check_hardware_items(scope: Scope) -> Iterator[Finding]:
 def check_room_area(scope: Scope) -> Iterator[Finding]:
     """N-5: the 党员活动室 is at least min_room_area square metres."""
     for site, row in _latest_hardware(scope):
-        rule = scope.rulebook.hardware_rule(site["enterprise_kind"])
+        rules = scope.rules(row["month"])
+        rule = rules.hardware_rule(site["enterprise_kind"])
         if rule is None or "min_room_area" not in rule.params:
             continue
         need = float(rule.params["min_room_area"])
         area = row.get("room_area")
         area = None if _missing(area) else float(area)
         status = MET if area is not None and area >= need else FAILED
-        yield _finding(rule, "room-area", unit=site["unit"], site=site["site"],
+        yield _finding(rules, rule, "room-area", unit=site["unit"], site=site["site"],
                        period=P.period_of(row["month"], "month"), status=status,
                        message="room-area" if area is not None else "room-area-blank",
                        observed=area, required=need, as_of=scope.today, kind=site["enterprise_kind"])
@@ -725,9 +754,10 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
 
     A month whose deadline is after the as-of day yields nothing unless a form already came
     (SPEC §10: not yet due is "未到报送期限", never "尚未报送")."""
-    rule = scope.rulebook["M-4b"]
     for month in scope.months:
         period = P.period_of(month, "month")
+        rules = scope.rules(period)
+        rule = rules["M-4b"]
         for s in submission_states(scope.ledger_data.files, scope.rulebook, scope.units, month, scope.today):
             if s.state in (ON_TIME, LATE):
                 status = MET if s.state == ON_TIME else FAILED
@@ -736,7 +766,7 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
                 continue  # not yet due (a returned form may still be resubmitted in time)
             else:
                 status, message = FAILED, "returned" if s.state == RETURNED else "not-submitted"
-            yield _finding(rule, "monthly-submission", unit=s.unit, site=None, period=period,
+            yield _finding(rules, rule, "monthly-submission", unit=s.unit, site=None, period=period,
                            status=status, message=message, on=s.received, deadline=s.deadline,
                            days=s.days_late, as_of=scope.today)
 
@@ -850,7 +880,8 @@ def check_problem_closed(scope: Scope) -> Iterator[Finding]:
         else:
             status, message, days = AT_RISK, "problem-open", 0
         first = p.first_deadline
-        yield _finding(rule, "problem-closed", unit=p.unit, site=p.site, period=P.period_of(p.month, "month"),
+        rules = scope.rules(p.month)
+        yield _finding(rules, rules["X-2"], "problem-closed", unit=p.unit, site=p.site, period=P.period_of(p.month, "month"),
                        status=status, message=message, kind=kinds.get((p.unit, p.site)), staff=p.staff or None,
                        problem=p.problem, found_on=p.found, closed_on=closed, deadline=deadline,
                        extended_from=first if first is not None and deadline is not None and first != deadline else None,

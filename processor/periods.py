@@ -133,6 +133,14 @@ def parse_half(text: str) -> Period:
     return period_of(month_str(y, 1 if h == 1 else 7), "half")
 
 
+def parse_year(text: str) -> Period:
+    """``2026`` → the year 2026."""
+    match = re.match(r"^(\d{4})$", str(text).strip())
+    if not match:
+        raise ValueError(f"年度应写作四位数字（如 2026），而不是“{text}”")
+    return period_of(month_str(int(match.group(1)), 1), "year")
+
+
 def submission_deadline(month: str, day: int) -> dt.date:
     """The date by which the form for ``month`` is due: ``day`` of the next month."""
     nxt = first_day(add_months(month, 1))

@@ -20,7 +20,7 @@ Conventions for every context:
 Keys of each context (rows are dicts with the listed keys):
 
 monthly_report (月度汇总报告, M-4b)
-    month, deadline, as_of (数据截至: the run's one as-of date), quarter_label ("第四季度"), quarter_end,
+    month, rule_basis (the rulebook versions applied: "2026版"), deadline, as_of (数据截至: the run's one as-of date), quarter_label ("第四季度"), quarter_end,
     overview {units, sites (registered), soe_sites, private_sites, reported_sites (data this month),
               unreported_sites},
     unreported_sites [{unit, site}] (本月未报送: in no count),
@@ -50,6 +50,7 @@ monthly_report (月度汇总报告, M-4b)
 
 half_year_report (半年工作报告, M-4c)
     half ("2026-H2"), half_label ("2026年下半年"), next_label ("明年上半年"|"下半年"), first_month, last_month,
+    rule_basis,
     overview {units, sites, soe_sites, private_sites, staff, staff_assigned (staff with a site),
               sites_assigned, sites_unassigned, contacts, onsite, meeting, visits (onsite + meeting),
               months_reported, months_due},
@@ -66,6 +67,18 @@ half_year_report (半年工作报告, M-4c)
     findings [...as monthly...], finding_counts {total, failed, at_risk},
     reported_problems [{unit, site, text}], next_steps [str], plans [{text, sites}],
     charts {chart_contacts_month (months not yet due left out), chart_compliance}
+
+year_report (年度工作总结, the year's compliance for the annual 述职/考核)
+    year ("2026"), year_label ("2026年度"), first_month, last_month, as_of, rule_basis,
+    overview {units, sites, soe_sites, private_sites, staff, months_due, contacts, onsite (现场指导和座谈会)},
+    submission {due, on_time, late, missing} (= the sums of unit_rows),
+    unit_rows [{unit, due, on_time, late, missing}] (monthly forms of months already due),
+    clause_rows [{clause, rule, applies, period, judged (项次: one subject in one period), met, failed, at_risk,
+                  rate}], totals {judged, met, failed, at_risk, rate} (= the sums of clause_rows),
+    site_rows [{unit, site, kind, judged, met, failed, at_risk, rate, short (requirements not met)}],
+    problem_counts {...as monthly...}, findings [...as monthly...], finding_counts {total, failed, at_risk},
+    next_steps [str], charts {chart_contacts_month, chart_compliance}
+    (a findings row names its rule version when the year applies more than one)
 
 assignment_table (企业组人员联系示范点分组情况一览表)
     year, deadline (M-1a: contact fixed before this day),
@@ -98,7 +111,8 @@ import copy
 import datetime as dt
 from collections import Counter
 
-REPORT_NAMES = ("monthly_report", "half_year_report", "assignment_table", "site_dossier", "reminder_list")
+REPORT_NAMES = ("monthly_report", "half_year_report", "year_report", "assignment_table", "site_dossier",
+                "reminder_list")
 OFFICE = "中共榕城市委组织部企业组"
 ADDRESSEE = "企业组各位同志"
 
@@ -269,6 +283,7 @@ def _monthly() -> dict:
         "report_date": "2026-11-06",
         "as_of": "2026-11-06",
         "month": "2026-10",
+        "rule_basis": "2026版",
         "deadline": "2026-11-05",
         "quarter_label": "第四季度",
         "quarter_end": "2026-12-31",
@@ -388,6 +403,7 @@ def _half_year() -> dict:
         "half": "2026-H2",
         "half_label": "2026年下半年",
         "next_label": "明年上半年",
+        "rule_basis": "2026版",
         "first_month": months[0],
         "last_month": months[-1],
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
@@ -446,6 +462,66 @@ def _half_year() -> dict:
             "chart_compliance": {"kind": "bar", "title": "2026年下半年各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],
                                  "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
+                                 "ylabel": "达标率（%）"},
+        },
+    }
+
+
+# --- 年度工作总结 -------------------------------------------------------------
+def _year() -> dict:
+    sites = _sites()
+    soe = [s for s in sites if s["kind"] == "国企"]
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    contacts = [0, 0, 0, 0, 0, 0, 0, 0, 9, 21, 24, 26]
+    onsite = [0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 10, 12]
+    clause_rows = []
+    for clause, rule, applies, period, items, met, failed in [
+        ("M-1b", "每月沟通联系", "全部", "2026年9月至2026年12月", 52, 47, 5),
+        ("M-1c", "每季度现场指导", "全部", "2026年第三季度、2026年第四季度", 28, 25, 3),
+        ("S-4b", "国企党支部组织生活", "国企", "2026年第三季度、2026年第四季度", 16, 12, 4),
+        ("N-4c", "非公民主评议和党纪教育", "非公", "2026年度", 6, 5, 1),
+        ("M-4b", "每月汇报", "各单位", "2026年9月至2026年12月", 48, 44, 4),
+    ]:
+        clause_rows.append({"clause": clause, "rule": rule, "applies": applies, "period": period, "judged": items,
+                            "met": met, "failed": failed, "at_risk": 0, "rate": met / items})
+    totals = {k: sum(r[k] for r in clause_rows) for k in ("judged", "met", "failed", "at_risk")}
+    totals["rate"] = totals["met"] / totals["judged"]
+    site_rows = [{"unit": s["unit"], "site": s["site"], "kind": s["kind"], "judged": 9, "met": 8 if i % 3 else 9,
+                  "failed": 1 if i % 3 else 0, "at_risk": 0, "rate": (8 if i % 3 else 9) / 9,
+                  "short": "每季度现场指导" if i % 3 else "无"} for i, s in enumerate(sites)]
+    unit_rows = [{"unit": name, "due": 4, "on_time": 3 if i % 4 == 1 else 4, "late": 1 if i % 4 == 1 else 0,
+                  "missing": 0} for i, (name, *_rest) in enumerate(UNITS)]
+    findings = [f for f in _findings() if f["status"] == "未达标"]
+    return {
+        "office_name": OFFICE,
+        "addressee": ADDRESSEE,
+        "report_date": "2027-01-08",
+        "as_of": "2027-01-08",
+        "year": "2026",
+        "year_label": "2026年度",
+        "first_month": months[0],
+        "last_month": months[-1],
+        "rule_basis": "2026版",
+        "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
+                     "private_sites": len(sites) - len(soe), "staff": len(STAFF), "months_due": 11,
+                     "contacts": sum(contacts), "onsite": sum(onsite)},
+        "submission": {k: sum(r[k] for r in unit_rows) for k in ("due", "on_time", "late", "missing")},
+        "unit_rows": unit_rows,
+        "clause_rows": clause_rows,
+        "totals": totals,
+        "site_rows": site_rows,
+        "problem_counts": {"total": 6, "closed": 4, "closed_late": 1, "open": 1, "overdue": 1, "extended": 1},
+        "findings": findings,
+        "finding_counts": _finding_counts(findings),
+        "next_steps": ["一季度内完成全部示范点民主评议党员工作。", "督促逾期未整改的问题尽快整改到位。"],
+        "charts": {
+            "chart_contacts_month": {"kind": "line", "title": "2026年度各月联系指导次数",
+                                     "labels": [f"{int(m[5:])}月" for m in months],
+                                     "series": {"联系指导": contacts, "其中现场指导和座谈会": onsite},
+                                     "ylabel": "次数"},
+            "chart_compliance": {"kind": "bar", "title": "2026年度各项要求达标率（%）",
+                                 "labels": [r["rule"] for r in clause_rows],
+                                 "values": [round(r["rate"] * 100, 1) for r in clause_rows],
                                  "ylabel": "达标率（%）"},
         },
     }
@@ -577,7 +653,8 @@ def _reminder() -> dict:
     }
 
 
-_BUILDERS = {"monthly_report": _monthly, "half_year_report": _half_year, "assignment_table": _assignment,
+_BUILDERS = {"monthly_report": _monthly, "half_year_report": _half_year, "year_report": _year,
+             "assignment_table": _assignment,
              "site_dossier": _dossier, "reminder_list": _reminder}
 
 

@@ -70,9 +70,11 @@ def _quarter_label(period: P.Period) -> str:
     return period.name.split("年", 1)[1]
 
 
-def finding_row(f: Finding) -> dict:
+def finding_row(f: Finding, versioned: bool = False) -> dict:
+    """``versioned``: the report applies more than one rulebook version, so each row names its own."""
     problem = f"{f.staff}：{f.evidence}" if f.code == "staff-assigned" else f.evidence
-    return {"clause": f.clause, "rule": f.title, "unit": f.unit or "企业组", "site": f.site or "",
+    rule = f"{f.title}（{f.rule_version}）" if versioned and f.rule_version else f.title
+    return {"clause": f.clause, "rule": rule, "unit": f.unit or "企业组", "site": f.site or "",
             "problem": problem, "status": STATUS_LABEL[f.status]}
 
 
@@ -162,7 +164,7 @@ def _next_steps(findings: list[Finding], *, missing_units=(), late_units=(), per
         steps.append(f"企业组各成员{period_end}对尚未现场指导的{len(no_visit)}个示范点开展现场指导。")
     plans = {(f.unit, f.site) for f in _open(findings, "plan-reported")}
     if plans and rulebook is not None:
-        deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
+        deadline = rulebook["M-2"].date("deadline")
         steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
                      f"（规定期限{cnfmt.md_date(deadline)}）。")
     lacking: dict[str, list[str]] = {}  # site -> the activities it still lacks in a period
@@ -259,7 +261,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
     soe_keys = {(s["unit"], s["site"]) for s in reported_soe}
     cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
 
-    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook)
+    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook.at(month))
     life_all = data.rows("org_life", months=[month])
     by_kind = Counter(life_all["activity"])
     org_rows = [{"kind": k, "count": by_kind[k]}
@@ -285,6 +287,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "report_date": as_of.isoformat(),
         "as_of": as_of.isoformat(),
         "month": month,
+        "rule_basis": rulebook.basis(month, month),
         "deadline": deadline.isoformat(),
         "quarter_label": _quarter_label(quarter),
         "quarter_end": quarter.end.isoformat(),
@@ -428,7 +431,7 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
     """Per frequency rule: the sites of its kind reported this month (the findings are already on that
     basis), how many met it in the period that contains the month, are 待完成 or 未达标."""
     rows = []
-    for rule in rulebook.frequency_rules():
+    for rule in rulebook.frequency_rules_for(month):
         period = P.period_of(month, rule.period)
         mine = [f for f in findings if f.code == "activity-frequency" and f.clause == rule.clause
                 and f.period == period.label]
@@ -503,7 +506,9 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     by_kind = Counter(life["activity"])
     activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
     with_secretary = [s for s in sites if _text(s["secretary"])]
-    finding_rows = [{**finding_row(f), "rule": _requirement(f, rulebook)} for f in findings if f.status != MET]
+    versioned = len(rulebook.versions_between(half.first, half.last)) > 1
+    finding_rows = [{**finding_row(f, versioned), "rule": _requirement(f, versioned)}
+                    for f in findings if f.status != MET]
     progress = data.rows("progress", months=months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(due_months)}
     typical = _typical_sites(findings, [s for s in sites if (s["unit"], s["site"]) in full], progress)
@@ -516,6 +521,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
         "half": half.label,
         "half_label": label,
         "next_label": _next_half_label(half),
+        "rule_basis": rulebook.basis(half.first, half.last),
         "first_month": half.first,
         "last_month": half.last,
         "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
@@ -551,8 +557,8 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
                         "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
                         "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
         "work_started": sum(p["status"] == STARTED for p in site_paths),
-        "plan_deadline": rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30")).isoformat(),
-        "work_start": rulebook.date_in_year(rulebook["M-2"].get("work_start", "12-01")).isoformat(),
+        "plan_deadline": _m2_dates(rulebook)[0].isoformat(),
+        "work_start": _m2_dates(rulebook)[1].isoformat(),
         "compliance_rows": compliance_rows,
         "typical_sites": typical,
         "findings": finding_rows,
@@ -598,6 +604,13 @@ def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
 STARTED, PLAN_ONLY, NO_PLAN = "已开展工作", "方案已上报，尚未开展组织生活", "尚未上报工作方案"
 
 
+def _m2_dates(rulebook) -> tuple[dt.date, dt.date]:
+    """M-2: the day work plans are due by, and the day work is to be under way."""
+    rule = rulebook["M-2"]
+    deadline = rule.date("deadline")
+    return deadline, rule.date("work_start") if "work_start" in rule.params else deadline + dt.timedelta(days=1)
+
+
 def _roster_staff_names(roster) -> set[str]:
     return {s.name for s in (roster.staff if roster is not None else [])}
 
@@ -615,7 +628,7 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, d
     """Each site's path from its own records: fixed, plan reported, first contact and visit,
     months reported and organisational life in the half, and since when it has been at work
     (``progress``, the annex's last column)."""
-    deadline = rulebook.date_in_year(rulebook["M-2"].get("deadline", "11-30"))
+    deadline = _m2_dates(rulebook)[0]
     visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
     plan_dates = _plan_dates(data)
     out = []
@@ -653,9 +666,11 @@ _UNIT_CODES = ("site-count", "monthly-submission")  # judged per unit, not per s
 STAFF_REQUIREMENT = "企业组人员"  # staff-assigned (M-1a) is judged per 企业组 member: its own line
 
 
-def _requirement(f: Finding, rulebook) -> str:
-    """The requirement a finding is counted under, as 附件2 and 附件3 of the half-year report name it."""
-    return STAFF_REQUIREMENT + f.title if f.code == "staff-assigned" else f.title
+def _requirement(f: Finding, versioned: bool = False) -> str:
+    """The requirement a finding is counted under, as 附件2 and 附件3 of the half-year report name it
+    (``versioned``: with the rule version, when the report applies more than one)."""
+    title = STAFF_REQUIREMENT + f.title if f.code == "staff-assigned" else f.title
+    return f"{title}（{f.rule_version}）" if versioned and f.rule_version else title
 
 
 def _subject(f: Finding) -> tuple:
@@ -688,7 +703,7 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
         code = "hardware" if f.code in _HARDWARE_CODES else f.code
-        groups.setdefault((f.clause, code, _requirement(f, rulebook)), []).append(f)
+        groups.setdefault((f.clause, code, _requirement(f)), []).append(f)
     for (clause, code, title), mine in groups.items():
         kind = _PERIOD_OF_CODE.get(code) or (rulebook[clause].period if code == "activity-frequency" else None)
         due = {P.period_of(m, kind).label for m in due_months} if kind else set()
@@ -809,6 +824,123 @@ def _latest_plans(progress: pd.DataFrame, units: list[str]) -> list[dict]:
     return [{"text": text, "sites": _site_names(keys)} for text, keys in by_text.items()]
 
 
+# --- 年度工作总结 ------------------------------------------------------------------------------
+
+# Findings the yearly tables count: each is one subject (site, or unit for M-4b/G-1) in one period.
+_YEAR_SKIPPED = ("staff-assigned", "problem-closed")
+
+
+def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> dict:
+    """The year's compliance per clause and per site, for the annual 述职/考核 (SPEC §10 counting).
+
+    Every figure counts findings — one subject in one period (项次) — of periods that have begun by
+    the as-of date: a period not yet due yields nothing, one still open is 待完成, only a closed one
+    can be 未达标.  A site without data for a period is not counted for it (its unit's missing form
+    is counted under M-4b)."""
+    rulebook = ws.rulebook
+    months = year.months
+    data = _data(ledger, until=year.last)
+    units = roster_units(roster, data)
+    as_of = today  # the run's as-of date (SPEC §10)
+    findings = evaluate(data, rulebook, roster, months=months, today=as_of)
+    sites = _latest_sites(data, units)
+    soe = [s for s in sites if s["enterprise_kind"] == SOE]
+    due_months = [m for m in months if P.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    shown_months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
+    contacts = data.records("contacts", months=months)
+    per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
+    counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
+    clause_rows = _year_clause_rows(counted, year)
+    site_rows = _year_site_rows(counted, sites)
+    submissions = [f for f in findings if f.code == "monthly-submission"]
+    unit_rows = [{"unit": u, "due": sum(f.unit == u for f in submissions),
+                  "on_time": sum(f.unit == u and f.message == "submitted" for f in submissions),
+                  "late": sum(f.unit == u and f.message == "submitted-late" for f in submissions),
+                  "missing": sum(f.unit == u and f.message in ("not-submitted", "returned") for f in submissions)}
+                 for u in units]
+    problems = [_problem_row(f) for f in findings if f.code == "problem-closed"]
+    versioned = len(rulebook.versions_between(year.first, year.last)) > 1
+    finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
+    totals = {key: sum(r[key] for r in clause_rows) for key in ("judged", "met", "failed", "at_risk")}
+    totals["rate"] = totals["met"] / totals["judged"] if totals["judged"] else 0.0
+    label = year.name  # 2026年度
+    return {
+        "office_name": ws.office_name,
+        "addressee": ws.addressee,
+        "report_date": as_of.isoformat(),
+        "as_of": as_of.isoformat(),
+        "year": year.label,
+        "year_label": label,
+        "first_month": year.first,
+        "last_month": year.last,
+        "rule_basis": rulebook.basis(year.first, year.last),
+        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe),
+                     "private_sites": len(sites) - len(soe), "staff": len(roster.staff) if roster is not None else 0,
+                     "months_due": len(due_months),
+                     "contacts": sum(c["total"] for c in per_month),
+                     "onsite": sum(c["onsite"] + c["meeting"] for c in per_month)},
+        "submission": {key: sum(r[key] for r in unit_rows) for key in ("due", "on_time", "late", "missing")},
+        "unit_rows": unit_rows,
+        "clause_rows": clause_rows,
+        "totals": totals,
+        "site_rows": site_rows,
+        "problem_counts": _problem_counts(problems),
+        "findings": finding_rows,
+        "finding_counts": _finding_counts(finding_rows),
+        "next_steps": _next_steps(findings, rulebook=rulebook, horizon="明年", period_end="明年第一季度内"),
+        "charts": {
+            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
+                                     "labels": [f"{int(m[5:])}月" for m in shown_months],
+                                     "series": {"联系指导": [c["total"] for c in per_month],
+                                                "其中现场指导和座谈会": [c["onsite"] + c["meeting"] for c in per_month]},
+                                     "ylabel": "次数"},
+            "chart_compliance": {"kind": "bar", "title": f"{label}各项要求达标率（%）",
+                                 "labels": [r["rule"] for r in clause_rows],
+                                 "values": [round(r["rate"] * 100, 1) for r in clause_rows],
+                                 "ylabel": "达标率（%）"},
+        },
+    }
+
+
+def _year_clause_rows(findings: list[Finding], year: P.Period) -> list[dict]:
+    """Per clause (and check): how many 项次 were judged, met, failed and still open; periods named
+    within the year (第一季度至第四季度, 全年)."""
+    within = {year.name: "全年"}
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.clause, f.code), []).append(f)
+    rows = []
+    for (clause, code), mine in groups.items():
+        met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
+        names = list(dict.fromkeys(within.get(f.period_name, f.period_name.removeprefix(f"{year.label}年"))
+                                   for f in sorted(mine, key=lambda f: f.period)))
+        rows.append({"clause": clause, "rule": mine[0].title if code != "room-area" else "党员活动室面积",
+                     "applies": _applies(clause, mine),
+                     "period": _period_span(names), "judged": len(mine), "met": met, "failed": failed,
+                     "at_risk": len(mine) - met - failed, "rate": met / len(mine)})
+    return rows
+
+
+def _applies(clause: str, findings: list[Finding]) -> str:
+    if clause in ("M-4b", "G-1"):
+        return "各单位"
+    kinds = {f.enterprise_kind for f in findings}
+    return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
+
+
+def _year_site_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:
+    """Per registered site: its 项次 judged, met, failed, still open, and the requirements it fell short of."""
+    rows = []
+    for s in sites:
+        mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
+        met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
+        short = list(dict.fromkeys(f.title for f in mine if f.status == FAILED))
+        rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "judged": len(mine),
+                     "met": met, "failed": failed, "at_risk": len(mine) - met - failed,
+                     "rate": met / len(mine) if mine else 0.0, "short": "、".join(short) or "无"})
+    return rows
+
+
 # --- 分组情况一览表 ------------------------------------------------------------------------------
 
 def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None = None) -> dict:
@@ -816,7 +948,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
     data = _data(ledger, until=until)
     units = roster_units(roster, data)
     sites = _latest_sites(data, units)
-    deadline = rulebook.date_in_year(rulebook["M-1a"].get("deadline", "10-01"))
+    deadline = rulebook["M-1a"].date("deadline")
     after = today >= deadline
     staff = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
     known = {n for _, n in staff}
@@ -908,7 +1040,8 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
             timeline.append({**_EMPTY_MONTH, "month": month, "missing": gaps[month]})
             continue
         hw = by_month["hardware"].get(month, [])
-        hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"], rulebook)
+        hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"],
+                                                  rulebook.at(month))
         progress = by_month["progress"].get(month, [])
         contacts = by_month["contacts"].get(month, [])
         problems = [_text(p["issues"]) for p in progress if _text(p["issues"])]

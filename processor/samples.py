@@ -18,7 +18,7 @@ from processor.excel_safety import set_cell
 from processor.fsutil import atomic_path
 from processor.periods import first_day, last_day, parse_month, submission_deadline
 from processor.roster import Roster
-from processor.rulebook import Rulebook
+from processor.rulebook import Rulebook, RuleSet
 from processor.template import write_rows, write_template
 from schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
 
@@ -75,13 +75,17 @@ def _group_staff(roster: Roster, unit: str) -> list[str]:
     return [s.name for s in staff] or roster.staff_names or ["企业组"]
 
 
-def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month: str | None = None) -> list[dict]:
-    """The unit's sites; the same for every month of a seed (only the plan date appears later)."""
+def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month: str | None = None,
+              first_year: int | None = None) -> list[dict]:
+    """The unit's sites; the same for every month of a seed (only the plan date appears later).
+
+    ``first_year``: the first reporting year; the sites' contact and plan dates fall in the year
+    before it, so a site keeps its dates across the year boundary (default: the month's year)."""
     rng = random.Random(f"sites|{seed}|{unit}")
     place = _place(unit)
     state, private = rng.sample(STATE_OWNED, len(STATE_OWNED)), rng.sample(PRIVATE, len(PRIVATE))
     staff = _group_staff(roster, unit)
-    year = parse_month(month)[0] if month else dt.date.today().year
+    year = first_year or (parse_month(month)[0] if month else dt.date.today().year)
     rows = []
     for i in range(sites):
         kind = ENTERPRISE_KINDS[i % 2] if i < 2 else rng.choice(ENTERPRISE_KINDS)
@@ -108,7 +112,7 @@ def form_rows(*, roster: Roster, rulebook: Rulebook, unit: str, month: str, seed
     """Every sheet's records (English field names) for a correct form of ``unit`` and ``month``."""
     rng = random.Random(f"form|{seed}|{unit}|{month}")
     info = roster.unit(unit)
-    site_list = site_rows(roster, unit, seed=seed, sites=sites, month=month)
+    site_list = site_rows(roster, unit, seed=seed, sites=sites, month=month, first_year=rulebook.year)
     deadline = submission_deadline(month, rulebook.submission_deadline_day)
     basic = {
         "unit": info.name if info else unit, "unit_kind": info.kind if info else "县市区", "month": month,
@@ -121,7 +125,7 @@ def form_rows(*, roster: Roster, rulebook: Rulebook, unit: str, month: str, seed
         "sites": site_list,
         "contacts": _contacts(rng, roster, unit, month, site_list, contacts),
         "org_life": _org_life(rng, rulebook, month, site_list, org_life),
-        "hardware": [_hardware(rng, rulebook, s) for s in site_list],
+        "hardware": [_hardware(rng, rulebook.at(month), s) for s in site_list],
         "members": [_members(rng, s) for s in site_list],
         "progress": [{"site": s["site"], "progress": rng.choice(PROGRESS), "issues": None,
                       "next_plan": rng.choice(NEXT_PLANS)} for s in site_list],
@@ -155,7 +159,7 @@ def _contacts(rng, roster, unit, month, sites, count) -> list[dict]:
 
 def _required_activities(rulebook: Rulebook, kind: str, month: str) -> list[str]:
     """Activities the opinion asks of this kind of site, most frequent first, rotated by month."""
-    rules = sorted(rulebook.frequency_rules(kind), key=lambda r: PERIOD_ORDER.get(r.period, 9))
+    rules = sorted(rulebook.at(month).frequency_rules(kind), key=lambda r: PERIOD_ORDER.get(r.period, 9))
     frequent = [a for r in rules if r.period in ("month", "quarter") for a in r.params["activities"]]
     rare = [a for r in rules if r.period not in ("month", "quarter") for a in r.params["activities"]]
     shift = parse_month(month)[1] % max(len(rare), 1)
@@ -184,9 +188,10 @@ def _org_life(rng, rulebook, month, sites, count) -> list[dict]:
     return sorted(rows, key=lambda r: r["date"])
 
 
-def _hardware(rng, rulebook: Rulebook, site: dict) -> dict:
+def _hardware(rng, rules: RuleSet, site: dict) -> dict:
+    """A site's 硬件设施 row under the rules in force for the form's month."""
     spec = SHEETS_BY_KEY["hardware"]
-    rule = rulebook.hardware_rule(site["enterprise_kind"])
+    rule = rules.hardware_rule(site["enterprise_kind"])
     required = set(rule.params["items"]) if rule else set()
     row = {"site": site["site"]}
     for f in spec.fields:

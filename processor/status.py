@@ -16,6 +16,7 @@ STATES = (ON_TIME, LATE, MISSING, RETURNED, NOT_DUE)
 
 
 def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dict:
+    ws.rulebook.require(month)
     files = [dict(r) for r in ledger.files()]
     states = submission_states(files, ws.rulebook, [u.name for u in roster.units], month, today)
     kinds = {u.name: u.kind for u in roster.units}

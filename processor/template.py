@@ -54,7 +54,11 @@ EXAMPLE_FONT = Font(color="808080", italic=True)
 
 def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str | None = None,
                    month: str | None = None, previous: list[dict] | None = None) -> Path:
-    """Write the fill-in form; with ``unit`` (and ``previous`` sites) it comes pre-filled."""
+    """Write the fill-in form; with ``unit`` (and ``previous`` sites) it comes pre-filled.
+
+    A ``month`` outside the months the rulebook covers raises :class:`MonthNotCovered`."""
+    if month:
+        rulebook.require(month)
     wb = Workbook()
     wb.remove(wb.active)
     _instructions(wb.create_sheet(INSTRUCTIONS_TITLE), rulebook, month)
@@ -97,7 +101,7 @@ def _instructions(ws, rulebook: Rulebook, month: str | None) -> None:
     for i, spec in enumerate(FORM_SHEETS, start=1):
         lines.append((f"{i}. {spec.title}：{spec.description}", None))
     lines += [("", None), ("三、《关于企业组成员联系党建示范点建设的实施意见》主要要求", Font(bold=True, size=12))]
-    for rule in rulebook.rules.values():
+    for rule in _rules_shown(rulebook, month):
         lines.append((f"【{rule.clause}】{rule.title}：{rule.wording}", None))
     for row, (text, font) in enumerate(lines, start=1):
         cell = ws.cell(row, 1, text)
@@ -138,6 +142,14 @@ def fit_row_heights(ws, first_row: int = 1) -> None:
 def _display_width(text: str) -> int:
     """Column-width units a text needs: CJK and full-width characters take two."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _rules_shown(rulebook: Rulebook, month: str | None) -> list:
+    """The rules in force for the form's month; a first-year milestone only in its own year."""
+    if not month:
+        return list(rulebook.rules.values())
+    year = int(month[:4])
+    return [r for r in rulebook.at(month).rules.values() if not r.once or r.year == year]
 
 
 def _meta_sheet(wb, roster: Roster, unit: str | None) -> dict[str, str]:
@@ -289,12 +301,15 @@ def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> Non
                 set_cell(ws.cell(r, c), value)
 
 
-def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
-    """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
+def previous_sites(ledger_path: Path | str, unit: str, before: str | None = None) -> list[dict]:
+    """The unit's sites as in its latest accepted submission before ``before`` (a month; any month when
+    None), for a pre-filled form: January's form takes December's sites.  [] if none."""
     from processor.ledger import Ledger  # the ledger module is only needed for a pre-filled form
 
     with Ledger(ledger_path) as ledger:
         frame = ledger.accepted_rows("sites", units=[unit])
+    if before is not None and not frame.empty:
+        frame = frame[frame["month"] < before]
     if frame.empty:
         return []
     latest = frame[frame["month"] == frame["month"].max()]

@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter
 from processor.config import IntakeSettings
 from processor.errors import Problem, ProblemList, problem
 from processor.normalize import is_blank, normalize_value, title_key
-from processor.periods import first_day, last_day, parse_month
+from processor.periods import add_months, first_day, last_day, parse_month
 from processor.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.roster import Roster
 from processor.rulebook import Rulebook
@@ -541,10 +541,10 @@ def check_unit_kind(ctx: Context) -> Iterable[Problem]:
 
 def check_month_in_year(ctx: Context) -> Iterable[Problem]:
     month = ctx.result.month
-    if month and month not in ctx.rulebook.months:
+    if month and not ctx.rulebook.covers(month):
         info = ctx.records("basic_info")[0]
         yield ctx.sheets["basic_info"].at("month-outside-year", "month", info["row"], month,
-                                          first=ctx.rulebook.months[0], last=ctx.rulebook.months[-1])
+                                          first=ctx.rulebook.start, last=ctx.rulebook.last)
 
 
 def check_dates_in_month(ctx: Context) -> Iterable[Problem]:
@@ -552,9 +552,9 @@ def check_dates_in_month(ctx: Context) -> Iterable[Problem]:
     if not month:
         return
     start, end = first_day(month), last_day(month)
-    # a contact of an earlier month of the year, reported late, is accepted with a warning (the
+    # a contact of one of the twelve months before, reported late, is accepted with a warning (the
     # receipt's checks across months say whether that month's form was already in)
-    year_start = first_day(ctx.rulebook.months[0])
+    year_start = first_day(max(add_months(month, -11), ctx.rulebook.months[0]))
     for key, sheet in ctx.sheets.items():
         for name in sheet.spec.dates_in_month:
             for r in sheet.records:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from processor.cli import main
-from processor.demo import MARKER, DemoError, prepare_folder, run_demo
+from processor.demo import DEMO_TODAY, MARKER, DemoError, prepare_folder, run_demo
 from processor.ledger import Ledger
 from processor.roster import workspace_roster
 
@@ -19,14 +19,15 @@ TODAY = dt.date(2026, 11, 26)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo") / "ws"
-    return run_demo(folder, today=TODAY, units_limit=4)
+    return run_demo(folder, units_limit=4)  # the demo's own day: January 2027's forms are due
 
 
 def test_demo_produces_every_output_of_the_spec(demo):
     outbox = demo.workspace.outbox
     expected = {
-        "月度汇总报告": "2026-10/*.docx", "半年工作报告": "2026-H2/*.docx", "分组情况一览表": "*.xlsx",
-        "示范点档案": "*/*.docx", "催报名单": "2026-10/*", "汇总数据": "*/汇总数据.xlsx", "回执": "*/*/*.html",
+        "月度汇总报告": "2027-01/*.docx", "半年工作报告": "2026-H2/*.docx", "年度工作总结": "2026/*.docx",
+        "分组情况一览表": "*.xlsx", "示范点档案": "*/*.docx", "催报名单": "2027-01/*", "汇总数据": "*/汇总数据.xlsx",
+        "回执": "*/*/*.html",
     }
     for folder, pattern in expected.items():
         assert list((outbox / folder).glob(pattern)), f"{folder}/{pattern} missing"
@@ -69,6 +70,21 @@ def test_demo_year_has_each_check_across_months_in_a_receipt_a_monthly_report_an
     for code in codes:
         assert QUALITY_TITLES[code] in report_text, code
         assert QUALITY_TITLES[code] in page, code
+
+
+def test_demo_runs_across_the_year_boundary(demo):
+    """January 2026 to January 2027: December's forms arrive in January, 2026 is closed and summarised."""
+    assert demo.today == DEMO_TODAY and (demo.months[0], demo.months[-1]) == ("2026-01", "2027-01")
+    december = [a for a in demo.arrivals if a.month == "2026-12" and a.kind in ("on-time", "late", "messy")]
+    assert december and all(a.when.year == 2027 or a.when.month == 12 for a in december)
+    with Ledger(demo.workspace.ledger_path) as ledger:
+        months = {r[0] for r in ledger.query("SELECT DISTINCT month FROM files WHERE status = 'accepted'")}
+    assert {"2026-12", "2027-01"} <= months
+    outbox = demo.workspace.outbox
+    summary = list((outbox / "年度工作总结" / "2026").glob("*.docx"))
+    assert summary and "2026年度" in summary[0].name
+    manifest = json.loads((outbox / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["month"] == "2027-01", "the delivery mail speaks of the latest month, January 2027"
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(tmp_path):

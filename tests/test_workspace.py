@@ -129,7 +129,7 @@ def test_cli_reports_a_broken_config_with_exit_code_2(tmp_path):
     (("min_sites = 1", "min_sites = \"一\""), "rules.G-1.min_sites"),
     (("\"民主生活会\" = 1 }", "\"民主生活会议\" = 1 }"), "rules.S-4a.activities"),
     (("\"组合音响\"", "\"音箱\""), "rules.S-5.items"),
-    (("deadline = \"10-01\"", "deadline = \"10-32\""), "rules.M-1a.deadline"),
+    (("deadline = 2026-10-01", "deadline = \"10-32\""), "rules.M-1a.deadline"),
     (("period = \"quarter\"\nactivities = { \"党员大会\" = 1 }", "period = \"season\"\nactivities = { \"党员大会\" = 1 }"),
      "rules.N-4a.period"),
 ])
