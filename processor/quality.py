@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 from processor import periods as P
 from processor.findings import WARNING, Check, Finding, LedgerData, _finding, problem_key
 from processor.ledger import ACCEPTED, SUPERSEDED, Ledger
-from processor.rulebook import Rule, Rulebook
+from processor.rulebook import Rule, Rulebook, RuleSet
 from schemas.form import SHEETS_BY_KEY
 
 CLAUSE = "X-3"
@@ -45,14 +45,19 @@ class QualityScope:
         return P.add_months(self.month, -1)
 
     @property
+    def rules(self) -> RuleSet:
+        """The rules in force in the month checked."""
+        return self.rulebook.at(self.month)
+
+    @property
     def rule(self) -> Rule:
-        return self.rulebook[CLAUSE] if CLAUSE in self.rulebook else DEFAULT_RULE
+        return self.rules[CLAUSE] if CLAUSE in self.rules else DEFAULT_RULE
 
     def rows(self, key: str, unit: str, month: str) -> list[dict]:
         return [r for r in self.data.records(key, unit=unit) if r["month"] == month]
 
     def warn(self, code: str, unit: str, site: str | None, **facts) -> Finding:
-        return _finding(self.rule, code, unit=unit, site=site, period=P.period_of(self.month, "month"),
+        return _finding(self.rules, self.rule, code, unit=unit, site=site, period=P.period_of(self.month, "month"),
                         status=WARNING, **facts)
 
 

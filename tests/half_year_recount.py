@@ -175,8 +175,7 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
         if mine:
             ok = rules["G-1"]["min_sites"] <= len(mine) <= rules["G-1"]["max_sites"]
             add(rules["G-1"]["title"], "单位", unit, "", unit, latest_month[unit], MET if ok else FAILED)
-    book_year = book["calendar"]["year"]  # the rulebook's deadlines are days of its reporting year
-    fixed_by = dt.date.fromisoformat(f"{book_year}-{rules['M-1a']['deadline']}")
+    fixed_by = _milestone(book, rules["M-1a"]["deadline"])
     for r in current:
         on = _day(r["contact_date"])
         status = MET if on and on < fixed_by and r["staff"] else (FAILED if on and r["staff"] else
@@ -197,7 +196,7 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
             n = sum(c["month"] in span and (c["unit"], c["site"]) == k and c["mode"] in visit_modes for c in contacts)
             add(rules["M-1c"]["title"], "示范点", *k, k, first, MET if n >= rules["M-1c"]["min_visits"]
                 else shortfall(first, end))
-    plan_by = dt.date.fromisoformat(f"{book_year}-{rules['M-2']['deadline']}")
+    plan_by = _milestone(book, rules["M-2"]["deadline"])
     for r in current:
         plans = [_day(x["plan_date"]) for x in site_rows if (x["unit"], x["site"]) == (r["unit"], r["site"])
                  and x["plan_date"]]
@@ -426,3 +425,11 @@ def half_mismatches(expected: dict, shown: dict) -> list[str]:
                              sum(n for k, n in shown["annex3"] if k[3] == AT_RISK)):
         out.append(f"存在问题：正文 {shown['findings']} ≠ 附件3 共{total}项")
     return out
+
+
+def _milestone(book: dict, deadline) -> dt.date:
+    """A one-time milestone's date: a TOML date, or (the first release's single-year rulebook) "MM-DD"
+    of its ``[calendar] year``."""
+    if isinstance(deadline, dt.date):
+        return deadline
+    return dt.date.fromisoformat(f"{book['calendar']['year']}-{deadline}")

@@ -136,7 +136,8 @@ def test_a_clause_any_check_reports_appears_with_its_counts_and_wording(year, mo
 
     def copied(scope):
         for unit in scope.units[:2]:
-            yield F._finding(rule, "copied", unit=unit, site=None, period=F.P.period_of("2026-10", "month"),
+            yield F._finding(scope.rulebook.at("2026-10"), rule, "copied", unit=unit, site=None,
+                             period=F.P.period_of("2026-10", "month"),
                              status=F.FAILED if unit == scope.units[0] else F.MET, message="site-count",
                              observed=1, low=1, required=2)
 
