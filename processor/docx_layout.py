@@ -961,7 +961,8 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
-        "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}。")
+        "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
+        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
     b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
              Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|md_date", 18),
              Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
