@@ -386,14 +386,20 @@ def printed_half(path: Path) -> dict:
     out["typical"] = sorted(re.match(r"\d+\. (.+?)：", t).group(1) for t in texts[start + 1:end]
                             if re.match(r"\d+\. ", t))
 
-    annex1 = _table(doc, "序号", "单位", "示范点", "确定联系")
-    out["annex1"] = {(r[1], r[2]): (_cn_date(r[3]), _cn_date(r[4]), _cn_date(r[5]), _cn_date(r[6]), r[7], int(r[8]),
-                                    _start_month(r[9])) for r in annex1}
+    annex1 = _table(doc, "序号", "单位", "示范点", "确定联系\n方案上报")
+    out["annex1"] = {(r[1], r[2]): (*_two_days(r[3]), *_two_days(r[4]), r[5], int(r[6]), _start_month(r[7]))
+                     for r in annex1}
     out["annex2"] = {r[0]: (r[1], *(int(x) for x in r[3:8])) for r in _table(doc, "要求", "适用对象")}
     annex3 = _table(doc, "序号", "单位", "示范点", "存在问题")
     out["annex3"] = sorted(Counter((r[1], r[2], r[4], r[5], _quoted_problem(r[3]) if r[4] == "问题整改跟踪" else "")
                                    for r in annex3).items())
     return out
+
+
+def _two_days(cell: str) -> tuple:
+    """附件1 prints two dates in one cell, one a line (2026-11-08)."""
+    first, _, second = cell.partition("\n")
+    return tuple(dt.date.fromisoformat(x) if x else None for x in (first.strip(), second.strip()))
 
 
 def _start_month(cell: str) -> str:
