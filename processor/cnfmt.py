@@ -34,6 +34,15 @@ def md_date(value) -> str:
     return f"{day.month}月{day.day}日"
 
 
+def date_moved(old, new, new_format=md_date) -> str:
+    """A deadline a later record changed: "由10月30日延至11月30日" when it is later,
+    "由5月30日提前至3月30日" when it is earlier (only a later date is an extension)."""
+    if old in (None, "") or new in (None, ""):
+        return ""
+    verb = "延至" if _as_date(new) > _as_date(old) else "提前至"
+    return f"由{md_date(old)}{verb}{new_format(new)}"
+
+
 def month_cn(value) -> str:
     """2026-10 -> 2026年10月."""
     if value in (None, ""):

@@ -306,9 +306,9 @@ def _setup_styles(doc) -> None:
             set_rfonts(doc.styles[name].element, FONT_BODY)
 
 
-def _setup_page(doc, landscape: bool) -> None:
+def _setup_page(doc, landscape: bool, section=None) -> None:
     page = LANDSCAPE if landscape else PORTRAIT
-    section = doc.sections[0]
+    section = section if section is not None else doc.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = Mm(page["width"]), Mm(page["height"])
     section.top_margin, section.bottom_margin = Mm(page["top"]), Mm(page["bottom"])
@@ -477,6 +477,12 @@ class TemplateBuilder:
     def addressee(self, expr: str = "addressee"):
         """主送: flush left on the line under the title's blank line, ending in a full-width colon."""
         return self._par("{{ " + expr + " }}：", ST_ADDRESSEE)
+
+    def section(self, landscape: bool):
+        """Start a new page in the given orientation (a wide annex); page numbers and footers carry on."""
+        section = self.doc.add_section()
+        _setup_page(self.doc, landscape, section)
+        return section
 
     def h1(self, text: str):
         return self._par(text, ST_H1)
@@ -702,6 +708,21 @@ def _cell_plain(tc) -> str:
     return "".join(t.text or "" for t in tc.iter(_W_T)).strip()
 
 
+def _cell_lines(tc) -> list[str]:
+    """A cell's text line by line (paragraphs and line breaks), as it is measured for its width."""
+    lines = []
+    for par in tc.iter(_W_P):
+        line = ""
+        for node in par.iter(_W_T, _W_BR):
+            if node.tag == _W_BR:
+                lines.append(line.strip())
+                line = ""
+            else:
+                line += node.text or ""
+        lines.append(line.strip())
+    return [line for line in lines if line] or [""]
+
+
 # --- column widths from content --------------------------------------------------------------
 # A table's columns share its width by what they hold, measured at render time from the cells'
 # text in characters of 小4: dates, phone numbers, figures and short words (names, statuses) are
@@ -711,7 +732,7 @@ _LATIN_EM = 0.56  # a digit or Latin letter of the CJK serif, in characters
 _MIXED_GAP_EM = 0.2  # the space Word and LibreOffice put between Chinese and Latin text
 _CELL_PADDING_MM = 2 * CELL_MARGIN_TWIPS / 56.7 + 0.4  # cell margins and a little slack
 _UNBROKEN_SLACK_EM = 0.3  # Word spaces mixed Chinese and Latin text a little wider
-_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半]*")
+_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半上下一二三四]*")  # …, 2026年第四季度
 SHORT_WORD_CHARS = 4
 
 
@@ -756,10 +777,10 @@ def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
             or next(tbl.iter(qn("w:gridSpan")), None) is not None or next(tbl.iter(qn("w:vMerge")), None) is not None:
         return None
     total_mm = sum(int(c.get(_W_W)) for c in grid) / 56.7
-    texts = [[_cell_plain(tc) for tc in r] for r in cells]
-    titles = [" ".join(row[i] for row in texts[:header_rows]) for i in range(len(grid))]
-    columns = list(zip(*texts[header_rows:]))
-    needs = [_column_needs(list(columns[i]), titles[i]) for i in range(len(grid))]
+    texts = [[_cell_lines(tc) for tc in r] for r in cells]
+    titles = [" ".join(line for row in texts[:header_rows] for line in row[i]) for i in range(len(grid))]
+    columns = [[line for row in texts[header_rows:] for line in row[i]] for i in range(len(grid))]
+    needs = [_column_needs(columns[i], titles[i]) for i in range(len(grid))]
     room = (total_mm - len(grid) * _CELL_PADDING_MM) / _TABLE_CHAR_MM  # in characters
     widths = [c * _TABLE_CHAR_MM + _CELL_PADDING_MM for c in _share(room, needs)]
     twips = [str(int(w * 56.7)) for w in widths]
@@ -776,7 +797,7 @@ def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
 
 
 _W_GRID_COL, _W_TR, _W_TC, _W_W, _W_T = qn("w:gridCol"), qn("w:tr"), qn("w:tc"), qn("w:w"), qn("w:t")
-_W_TYPE, _TCPR_TCW = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}"
+_W_TYPE, _TCPR_TCW, _W_BR = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}", qn("w:br")
 
 
 def _share(room: float, needs: list[tuple[float, float, float]]) -> list[float]:
@@ -961,7 +982,8 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
-        "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}。")
+        "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
+        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
     b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
              Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|md_date", 18),
              Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
@@ -1040,14 +1062,17 @@ def build_half_year_report() -> TemplateBuilder:
     b.blank()
     b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
     b.signature()
+    # a site's four dates in two columns of two lines (2026-11-08) on a landscape page: names and text keep
+    # their room
+    b.section(landscape=True)
     b.annex(1, "示范点创建进度表")
-    b.table([Column("序号", "loop.index", 8), Column("单位", "r.unit", 16), Column("示范点", "r.site", 24, left=True),
-             Column("确定联系", "r.contact_date|cn_date", 17), Column("方案上报", "r.plan_date|cn_date", 17),
-             Column("首次联系指导", "r.first_contact|cn_date", 17),
-             Column("首次现场指导或座谈会", "r.first_visit|cn_date", 17),
-             Column("本半年报送/应报（月）", "r.months_reported ~ '/' ~ r.months_due", 12),
-             Column("组织生活（次）", "r.activities", 10), Column("进展", "r.progress", 18, left=True)],
+    b.table([Column("序号", "loop.index", 12), Column("单位", "r.unit", 26), Column("示范点", "r.site", 52, left=True),
+             Column("确定联系\n方案上报", "r.contact_date }}\n{{ r.plan_date", 26),
+             Column("首次联系指导\n首次现场指导或座谈会", "r.first_contact }}\n{{ r.first_visit", 30),
+             Column("本半年报送/应报（月）", "r.months_reported ~ '/' ~ r.months_due", 20),
+             Column("组织生活（次）", "r.activities", 17), Column("进展", "r.progress", 42, left=True)],
             "r in site_paths", empty="本半年无示范点。")
+    b.section(landscape=False)
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用对象", "r.applies", 14),
              Column("统计期", "r.period", 26), Column("数量", "r.sites", 12), Column("达标", "r.met", 12),

@@ -117,7 +117,7 @@ def _limit(f: Finding) -> str:
     if f.deadline is None:
         return "未定整改时限"
     if f.extended_from is not None:
-        return f"整改时限由{cnfmt.md_date(f.extended_from)}延至{cnfmt.md_date(f.deadline)}"
+        return f"整改时限{cnfmt.date_moved(f.extended_from, f.deadline)}"
     return f"整改时限{_d(f.deadline)}"
 
 

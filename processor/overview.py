@@ -239,7 +239,7 @@ def _limit_text(f: Finding) -> str:
     if f.deadline is None:
         return "未定整改时限"
     if f.extended_from is not None:
-        return f"由{cnfmt.md_date(f.extended_from)}延至{cnfmt.cn_date(f.deadline)}"
+        return cnfmt.date_moved(f.extended_from, f.deadline, cnfmt.cn_date)
     return cnfmt.cn_date(f.deadline)
 
 

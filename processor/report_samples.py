@@ -40,9 +40,9 @@ monthly_report (月度汇总报告, M-4b)
     hardware {sites, complete, incomplete}, hardware_rows [{unit, site, kind, missing, area}],
     findings [{clause, rule, unit, site, problem, status ("未达标"|"存在风险")}],
     finding_counts {total, failed, at_risk},
-    problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日延至11月30日"), extended,
-                   state, overdue}] (X-2 threads, each once), problem_counts {total, closed, closed_late, open,
-                   overdue, extended},
+    problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日延至11月30日" | "由5月30日提前至3月30日"),
+                   extended, shortened, state, overdue}] (X-2 threads, each once), problem_counts {total, closed,
+                   closed_late, open, overdue, extended, shortened},
     reported_problems [{unit, site, text}], progress [{text, sites, count}], plans [{text, sites, count}]
     (identical texts once, with the sites that wrote them), next_steps [str],
     quality_rows [{code, unit, site, title, message}] (checks across months and files), quality_units,
@@ -316,11 +316,11 @@ def _monthly() -> dict:
         ],
         "problem_rows": [
             {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "problem": "党员活动室面积不足", "found": "2026-09-18",
-             "deadline": "由10月30日延至11月30日", "extended": True, "state": "正在整改", "overdue": False},
+             "deadline": "由10月30日延至11月30日", "extended": True, "shortened": False, "state": "正在整改", "overdue": False},
             {"unit": "长乐区", "site": "长乐纺织集团党委", "problem": "“三会一课”记录不够规范", "found": "2026-09-10",
-             "deadline": "10月31日", "extended": False, "state": "逾期办结", "overdue": False},
+             "deadline": "10月31日", "extended": False, "shortened": False, "state": "逾期办结", "overdue": False},
         ],
-        "problem_counts": {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1},
+        "problem_counts": {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1, "shortened": 0},
         "quality_rows": [
             {"code": "members-unexplained", "unit": "长乐区", "site": "长乐纺织集团党委", "title": "党员总数变化无法解释",
              "message": "党员总数由上月46人变为58人，本月发展党员1人、转出或纳入社区管理0人，有11人的变化无法解释（允许相差2人）"},

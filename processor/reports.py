@@ -352,9 +352,11 @@ def _problem_row(f: Finding) -> dict:
         state = "正在整改"
     limit = cnfmt.md_date(f.deadline) if f.deadline else "未定"
     if f.extended_from is not None:
-        limit = f"由{cnfmt.md_date(f.extended_from)}延至{cnfmt.md_date(f.deadline)}"
+        limit = cnfmt.date_moved(f.extended_from, f.deadline)
+    moved = f.extended_from is not None
     return {"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": _iso(f.found_on),
-            "deadline": limit, "extended": f.extended_from is not None, "state": state,
+            "deadline": limit, "extended": moved and f.deadline > f.extended_from,
+            "shortened": moved and f.deadline < f.extended_from, "state": state,
             "overdue": f.closed_on is None and f.status == FAILED}
 
 
@@ -362,7 +364,7 @@ def _problem_counts(rows: list[dict]) -> dict:
     return {"total": len(rows), "closed": sum(r["state"] in ("已办结", "逾期办结") for r in rows),
             "closed_late": sum(r["state"] == "逾期办结" for r in rows),
             "open": sum(r["state"] == "正在整改" for r in rows), "overdue": sum(r["overdue"] for r in rows),
-            "extended": sum(r["extended"] for r in rows)}
+            "extended": sum(r["extended"] for r in rows), "shortened": sum(r["shortened"] for r in rows)}
 
 
 def _grouped_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:
@@ -586,9 +588,14 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
 def _rate_sentence(frequency: list[Finding]) -> str:
     if not frequency:
         return "各示范点尚无可评价的组织生活制度执行记录。"
-    met = sum(f.status == MET for f in frequency)
-    return (f"党员大会、组织生活会、党纪教育等制度共评价{len(frequency)}项次，已达标{met}项次，"
-            f"执行率为{met / len(frequency) * 100:.1f}%。")
+    met, failed = sum(f.status == MET for f in frequency), sum(f.status == FAILED for f in frequency)
+    pending = len(frequency) - met - failed  # the period has not ended: neither met nor failed yet
+    text = f"党员大会、组织生活会、党纪教育等制度共评价{len(frequency)}项次，其中达标{met}项次、未达标{failed}项次"
+    if pending:
+        text += f"，另有{pending}项次统计期未结束、尚待完成（附件3列为“存在风险”）"
+    if met + failed:  # the rate of the periods already decided, not of those still running
+        text += f"，已有结论的{met + failed}项次中执行率为{met / (met + failed) * 100:.1f}%"
+    return text + "。"
 
 
 def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:

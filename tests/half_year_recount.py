@@ -292,7 +292,8 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
     out["findings"] = (len(shown_findings), sum(f[6] == FAILED for f in shown_findings),
                        sum(f[6] == AT_RISK for f in shown_findings))
     frequency = [f for f in findings if f[0] in {r["title"] for r in rules.values() if "activities" in r}]
-    out["rate"] = (len(frequency), sum(f[6] == MET for f in frequency))
+    out["rate"] = (len(frequency), sum(f[6] == MET for f in frequency), sum(f[6] == FAILED for f in frequency),
+                   sum(f[6] == AT_RISK for f in frequency))
     hw = [f for f in findings if f[0] in {r["title"] for r in rules.values() if "items" in r}]
     out["hardware"] = (sum(f[6] == MET for f in hw), sum(f[6] != MET for f in hw))
     out["overdue_open"] = overdue_open
@@ -371,7 +372,9 @@ def printed_half(path: Path) -> dict:
                             + _find(r"共发展党员(\d+)名，其中一线工人(\d+)名；现有入党积极分子(\d+)名，示范点党员合计(\d+)名",
                                     text) + life[:1]),
                       {k: int(n) for k, n in re.findall(r"([^、]+?)(\d+)次", life[1])})
-    out["rate"] = _ints(_find(r"共评价(\d+)项次，已达标(\d+)项次", text))
+    out["rate"] = _ints(_find(r"共评价(\d+)项次，其中达标(\d+)项次、未达标(\d+)项次(?:，另有(\d+)项次统计期未结束)?", text))
+    rate = re.search(r"已有结论的(\d+)项次中执行率为([\d.]+)%", text)
+    out["rate_pct"] = (int(rate.group(1)), float(rate.group(2))) if rate else None
     out["hardware"] = _ints(_find(r"(\d+)个示范点硬件设施达到“十二个有”或“十个一”标准，(\d+)个示范点尚未达标", text))
     out["plans"] = _ints(_find(r"目前按期上报(\d+)个，逾期上报(\d+)个，尚未上报(\d+)个；上报方案后已开展组织生活的(\d+)个", text))
     out["findings"] = _ints(_find(r"半年来共发现问题(\d+)项，其中未达标(\d+)项、存在风险(\d+)项", text))
@@ -382,14 +385,20 @@ def printed_half(path: Path) -> dict:
     out["typical"] = sorted(re.match(r"\d+\. (.+?)：", t).group(1) for t in texts[start + 1:end]
                             if re.match(r"\d+\. ", t))
 
-    annex1 = _table(doc, "序号", "单位", "示范点", "确定联系")
-    out["annex1"] = {(r[1], r[2]): (_cn_date(r[3]), _cn_date(r[4]), _cn_date(r[5]), _cn_date(r[6]), r[7], int(r[8]),
-                                    _start_month(r[9])) for r in annex1}
+    annex1 = _table(doc, "序号", "单位", "示范点", "确定联系\n方案上报")
+    out["annex1"] = {(r[1], r[2]): (*_two_days(r[3]), *_two_days(r[4]), r[5], int(r[6]), _start_month(r[7]))
+                     for r in annex1}
     out["annex2"] = {r[0]: (r[1], *(int(x) for x in r[3:8])) for r in _table(doc, "要求", "适用对象")}
     annex3 = _table(doc, "序号", "单位", "示范点", "存在问题")
     out["annex3"] = sorted(Counter((r[1], r[2], r[4], r[5], _quoted_problem(r[3]) if r[4] == "问题整改跟踪" else "")
                                    for r in annex3).items())
     return out
+
+
+def _two_days(cell: str) -> tuple:
+    """附件1 prints two dates in one cell, one a line (2026-11-08)."""
+    first, _, second = cell.partition("\n")
+    return tuple(dt.date.fromisoformat(x) if x else None for x in (first.strip(), second.strip()))
 
 
 def _start_month(cell: str) -> str:
@@ -420,6 +429,16 @@ def half_mismatches(expected: dict, shown: dict) -> list[str]:
         if (failed, at_risk) != (listed[(rule, FAILED)], listed[(rule, AT_RISK)]):
             out.append(f"附件2 {rule} 未达标/存在风险 {(failed, at_risk)} ≠ 附件3 所列 "
                        f"{(listed[(rule, FAILED)], listed[(rule, AT_RISK)])}")
+    # the 一套工作制度 sentence: its 未达标 and 待完成 项次 are 附件3's lines of the frequency requirements,
+    # its rate is over the 项次 already decided
+    titles = {r["title"] for r in rulebook()["rules"].values() if "activities" in r}
+    total, met, failed, pending = shown["rate"]
+    lines = Counter(k[3] for k, n in shown["annex3"] for _ in range(n) if k[2] in titles)
+    if (failed, pending) != (lines[FAILED], lines[AT_RISK]):
+        out.append(f"一套工作制度 未达标/待完成 {(failed, pending)} ≠ 附件3 所列 {(lines[FAILED], lines[AT_RISK])}")
+    decided = (met + failed, round(met / (met + failed) * 100, 1)) if met + failed else None
+    if met + failed + pending != total or shown["rate_pct"] != decided:
+        out.append(f"一套工作制度 执行率 {shown['rate_pct']} ≠ 达标{met}/已有结论{met + failed}")
     total = sum(n for _, n in shown["annex3"])
     if shown["findings"] != (total, sum(n for k, n in shown["annex3"] if k[3] == FAILED),
                              sum(n for k, n in shown["annex3"] if k[3] == AT_RISK)):

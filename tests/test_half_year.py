@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_TODAY
-from docx_helpers import cn_date, paragraphs, section, sql, table_with_header
+from docx_helpers import paragraphs, section, sql, table_with_header
 from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
 from processor import reports
 from processor.periods import parse_half
@@ -69,7 +69,9 @@ def test_each_site_path_comes_from_its_records(demo_year):
     due = due_months("2026-H2")
     rows = table_with_header(half_report(demo_year, "2026-H2"), "序号", "单位")
     assert len(rows) == 24
-    for _, unit, name, fixed, plan, first, visit, months_reported, life_count, progress_cell in rows:
+    for _, unit, name, fixed_plan, first_visit, months_reported, life_count, progress_cell in rows:
+        fixed, plan = fixed_plan.split("\n")
+        first, visit = first_visit.split("\n")
         (expected_fixed,), = sql(ws.ledger_path, f"SELECT x.contact_date FROM sites x {ACCEPTED} AND x.unit=? "
                                                  "AND x.site=? ORDER BY x.month DESC LIMIT 1", unit, name)
         (expected_plan,), = sql(ws.ledger_path, f"SELECT MIN(x.plan_date) FROM sites x {ACCEPTED} AND x.unit=? "
@@ -85,8 +87,8 @@ def test_each_site_path_comes_from_its_records(demo_year):
                                        "AND x.month BETWEEN ? AND ?", unit, name, months[0], months[-1])
         (started,), = sql(ws.ledger_path, f"SELECT MIN(x.month) FROM org_life x {ACCEPTED} AND x.unit=? "
                                           "AND x.site=? AND x.month >= substr(?, 1, 7)", unit, name, expected_plan)
-        assert [fixed, plan, first, visit] == [cn_date(d) for d in (expected_fixed, expected_plan, expected_first,
-                                                                   expected_visit)], name
+        assert [fixed, plan, first, visit] == [d[:10] for d in (expected_fixed, expected_plan, expected_first,
+                                                               expected_visit)], name
         assert months_reported == f"{reported}/{len(due)}" and life_count == str(life), name
         assert progress_cell == f"{int(started[:4])}年{int(started[5:])}月起开展工作", name
 
@@ -199,3 +201,35 @@ def test_next_half_year_work_names_the_sites_and_quotes_their_plans(typical):
     for name, plan in plans:
         assert any(t.endswith(f"{plan}（榕城区{name}）。") for t in items), plan
     assert not any("第1项计划" in t for t in items)  # an earlier month's plan is not the next half-year's
+
+
+def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_year, tmp_path):
+    """附件1 has ten facts a site: on a landscape page, dates two to a cell, no name squeezed to a character."""
+    import subprocess
+
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+
+    from processor import docx_layout as layout
+    from processor.render import docx_to_pdf
+
+    path = half_report(demo_year, "2026-H2")
+    doc = Document(path)
+    table = next(t for t in doc.tables if [c.text for c in t.rows[0].cells][:3] == ["序号", "单位", "示范点"])
+    widths = [int(c.get(qn("w:w"))) / 56.7 for c in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+    room = [(w - 2 * layout.CELL_MARGIN_TWIPS / 56.7) / layout._TABLE_CHAR_MM for w in widths]  # in characters
+    for row in table.rows[1:]:
+        for text, chars in zip((c.text for c in row.cells), room):
+            for line in text.split("\n"):
+                if re.fullmatch(r"[\d\-/]+", line):  # dates and figures on one line
+                    assert chars >= layout.text_width_em(line), (line, chars)
+                else:  # a name or text: at least four characters a line
+                    assert chars >= min(4, layout.text_width_em(line)), (line, chars)
+    assert any(s.orientation == WD_ORIENT.LANDSCAPE for s in doc.sections)
+    pdf = docx_to_pdf(path, tmp_path)
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    first = next(i for i, p in enumerate(pages) if re.search(r"^附件\s*1\s*$", p, re.M))
+    last = next(i for i, p in enumerate(pages) if re.search(r"^附件\s*2\s*$", p, re.M))
+    assert last - first <= 4, f"附件1 runs over {last - first} pages for 24 sites"

@@ -87,11 +87,26 @@ def test_problems_follow_their_latest_record_and_are_listed_once(lb, workspace, 
     assert len(c["problem_rows"]) == 2
     assert rows["甲"]["deadline"] == "由10月30日延至11月30日" and rows["甲"]["state"] == "正在整改"
     assert rows["乙"]["state"] == "逾期办结"
-    assert c["problem_counts"] == {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1}
+    assert c["problem_counts"] == {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1,
+                                   "shortened": 0}
     x2 = [f for f in evaluate(lb.ledger, workspace.rulebook, roster, months=["2026-10"], today=TODAY)
           if f.code == "problem-closed"]
     assert sorted(f.status for f in x2) == ["at_risk", "failed"]
     assert any("整改时限由10月30日延至11月30日" in f.evidence for f in x2)
+
+
+def test_an_earlier_deadline_is_worded_as_brought_forward_not_extended(lb, workspace, roster):
+    lb.submit("榕城区", "2026-09", sites=[site("甲")], contacts=[
+        contact(D(2026, 9, 8), "甲", problem="活动室资料柜缺失", deadline=D(2026, 11, 30), state="未办结")])
+    lb.submit("榕城区", "2026-10", sites=[site("甲")], contacts=[
+        contact(D(2026, 10, 8), "甲", problem="活动室资料柜缺失", deadline=D(2026, 10, 30), state="未办结")])
+    c = monthly(lb, workspace, roster)
+    (row,) = c["problem_rows"]
+    assert row["deadline"] == "由11月30日提前至10月30日" and row["state"] == "逾期21天未办结"
+    assert (c["problem_counts"]["extended"], c["problem_counts"]["shortened"]) == (0, 1)
+    (x2,) = [f for f in evaluate(lb.ledger, workspace.rulebook, roster, months=["2026-10"], today=TODAY)
+             if f.code == "problem-closed"]
+    assert "整改时限由11月30日提前至10月30日" in x2.evidence and "延至" not in x2.evidence
 
 
 def test_rejection_resubmission_progress_and_merged_plans_are_reported(lb, workspace, roster):

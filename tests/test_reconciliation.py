@@ -207,13 +207,14 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
         else:
             state = "正在整改"
         first_limit = next((r[5] for r in records if r[5]), None)
-        extended = first_limit is not None and limit is not None and first_limit != limit
-        problems.append((unit, site, records[0][3].strip(), state, extended))
+        moved = "" if first_limit is None or limit is None or first_limit == limit \
+            else "延至" if limit > first_limit else "提前至"
+        problems.append((unit, site, records[0][3].strip(), state, moved))
     states = [p[3] for p in problems]
     out["problems"] = sorted(problems)
     out["problem_counts"] = (len(problems), states.count("已办结") + states.count("逾期办结"), states.count("逾期办结"),
                              states.count("正在整改"), sum(s.startswith("逾期") and s.endswith("未办结") for s in states),
-                             sum(p[4] for p in problems))
+                             sum(p[4] == "延至" for p in problems), sum(p[4] == "提前至" for p in problems))
     con.close()
     return out
 
@@ -284,10 +285,11 @@ def printed(path: Path) -> dict:
     out["hardware"] = tuple(map(int, g))
 
     g = _find(r"联系指导中发现并跟踪的问题(\d+)个.*?：本月办结(\d+)个（其中逾期办结(\d+)个），正在整改(\d+)个，"
-              r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?", text)
+              r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?(?:，缩短整改时限(\d+)个)?", text)
     out["problem_counts"] = tuple(int(x or 0) for x in g)
     rows = _table(doc, "单位", "示范点", "问题") or []
-    out["problems"] = sorted((r[0], r[1], r[2], r[5], r[4].startswith("由")) for r in rows)
+    out["problems"] = sorted((r[0], r[1], r[2], r[5], re.sub(r"由\d+月\d+日(延至|提前至)\d+月\d+日|.*", r"\1", r[4]))
+                             for r in rows)
     # internal agreement: the findings sentence and 附件2
     g = _find(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)
     annex2 = _table(doc, "序号", "单位", "示范点", "存在问题") or []
@@ -337,6 +339,7 @@ def _rongcheng_sep(rows):
     _quiet(rows)
     _problem(rows, 0, dt.date(2026, 9, 10), "党员活动室设施不齐全", dt.date(2026, 10, 15), "未办结")
     _problem(rows, 1, dt.date(2026, 9, 12), "流动党员管理台账未建立", dt.date(2026, 10, 10), "未办结")
+    _problem(rows, 0, dt.date(2026, 9, 15), "党建阵地标识未上墙", dt.date(2026, 11, 30), "未办结")
 
 
 def _rongcheng_oct(rows):
@@ -344,6 +347,8 @@ def _rongcheng_oct(rows):
     # the same problem retyped (full-width space and punctuation) with a later deadline: an extension
     _problem(rows, 0, dt.date(2026, 10, 12), "党员活动室 设施不齐全。", dt.date(2026, 11, 30), "未办结")
     _problem(rows, 1, dt.date(2026, 10, 20), "流动党员管理台账未建立", dt.date(2026, 10, 10), "已办结")  # 逾期办结
+    # a later record brings a deadline forward: not an extension
+    _problem(rows, 0, dt.date(2026, 10, 14), "党建阵地标识未上墙", dt.date(2026, 10, 31), "未办结")
     # a contact recorded by someone who is not the site's liaison
     site = rows["sites"][0]
     rows["contacts"].append({"date": dt.date(2026, 10, 21), "site": site["site"], "staff": "黄雅琴", "mode": "座谈会",
@@ -411,9 +416,10 @@ def test_scenario_report_figures_equal_the_ledger_recount(scenario):
     assert expected["unreported"] and all(s.startswith("鼓山区") for s in expected["unreported"])
     assert expected["returned"] == ["闽江区"] and expected["elsewhere"] >= 1
     states = {p[2]: (p[3], p[4]) for p in expected["problems"]}
-    assert states["党员活动室设施不齐全"] == ("正在整改", True)
-    assert states["流动党员管理台账未建立"] == ("逾期办结", False)
-    assert states["“三会一课”记录不够规范"] == ("逾期20天未办结", False)
+    assert states["党员活动室设施不齐全"] == ("正在整改", "延至")
+    assert states["流动党员管理台账未建立"] == ("逾期办结", "")
+    assert states["党建阵地标识未上墙"] == ("逾期20天未办结", "提前至")
+    assert states["“三会一课”记录不够规范"] == ("逾期20天未办结", "")
     assert any(v[2] for v in expected["frequency"].values())  # X-1 left a quarter requirement 待完成
     assert mismatches(expected, printed(monthly_report(scenario, MONTH))) == []
 
@@ -481,7 +487,7 @@ def test_demo_year_exercises_every_counting_rule(demo_year):
                        "AND t.present * 2 <= t.expected").fetchone()[0] >= 1
     con.close()
     expected = recount(demo_year.ledger_path, _units(demo_year), "2026-10", DEMO_TODAY)
-    assert any(p[4] for p in expected["problems"])  # an extended deadline
+    assert any(p[4] == "延至" for p in expected["problems"])  # an extended deadline
     assert any(p[3] == "逾期办结" for p in expected["problems"])
     assert expected["elsewhere"] >= 1
     shown = printed(monthly_report(demo_year, "2026-10"))
