@@ -8,14 +8,9 @@ import zipfile
 
 import docx
 import pytest
-from form_helpers import filled_form, ole_file, rewrite_zip, validate
+from form_helpers import ole_file, rewrite_zip, validate
 
 from processor.config import IntakeSettings
-
-
-@pytest.fixture
-def form(tmp_path):
-    return filled_form(tmp_path / "月报表.xlsx")
 
 
 def only_problem(result):

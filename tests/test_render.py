@@ -20,13 +20,6 @@ from processor.report_samples import REPORT_NAMES, sample_context
 NS_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """Every report rendered once from its sample context (charts included)."""
-    out = tmp_path_factory.mktemp("rendered")
-    return {name: render.render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}
-
-
 def _xml_parts(path):
     with zipfile.ZipFile(path) as zf:
         return {n: zf.read(n).decode("utf-8") for n in zf.namelist() if n.endswith(".xml")}

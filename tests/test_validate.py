@@ -20,11 +20,6 @@ from form_helpers import ROSTER, RULEBOOK
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture
-def form(tmp_path):
-    return filled_form(tmp_path / "月报表.xlsx")
-
-
 def codes_at(result):
     return {(p.code, p.sheet, p.cell) for p in result.problems}
 
