@@ -94,6 +94,13 @@ def demo_year(tmp_path_factory):
     return run_demo(tmp_path_factory.mktemp("demo-year") / "ws", today=DEMO_TODAY)
 
 
+def pytest_collection_modifyitems(items):
+    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow."""
+    for item in items:
+        if "demo_year" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI every tool a test needs is installed (``make test``), so a skipped test there is a failure:

@@ -109,6 +109,7 @@ def test_size_and_row_limits(form):
     assert item.code == "too-large" and "行" in item.message
 
 
+@pytest.mark.slow
 def test_a_million_row_sheet_is_refused_while_streaming_before_any_reader_loads_it(tmp_path):
     import resource
     import zipfile

@@ -315,6 +315,7 @@ def test_font_aliases_map_official_names_to_installed_cjk_fonts():
         assert found == expected, (name, found)
 
 
+@pytest.mark.slow
 @needs_office
 def test_monthly_report_pdf_uses_cjk_fonts_and_first_page_shows_text(rendered, tmp_path):
     pdf = render.docx_to_pdf(rendered["monthly_report"], tmp_path)
