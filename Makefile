@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   — install, build a demo workspace with a year of submissions, process it end to end
 #   make test   — install what the tests need (Debian packages included) and run the whole suite
+#   make test-fast — the edit loop: every test not marked slow (no demo builds, LibreOffice, browser, …)
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,13 +13,16 @@ DEMO_DIR ?= demo-workspace
 DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk fontconfig poppler-utils chromium \
 	chromium-driver openssl
 
-.PHONY: demo test system-packages install
+.PHONY: demo test test-fast system-packages install
 
 demo: install system-packages
 	$(PY) -m processor demo $(DEMO_DIR)
 
 test: install system-packages
 	$(PY) -m pytest -n 2 --dist loadfile
+
+test-fast: install
+	$(PY) -m pytest -n 2 -m "not slow"
 
 install: $(VENV)/.installed
 

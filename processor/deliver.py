@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections import Counter
-import email
 import json
 import logging
 import mimetypes
@@ -33,8 +32,6 @@ from email import encoders, policy
 from email.header import Header
 from email.message import EmailMessage
 from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
@@ -61,6 +58,8 @@ SEND_LOCK_WAIT = 600  # seconds another send may take before we give up waiting
 # clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
 _MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 _RAW_POLICY = policy.compat32.clone(max_line_length=998, linesep="\r\n")
+# base64 bodies are encoded when they are added, in lines of the policy's length: RFC 2045's 76
+_BODY_POLICY = _MAIL_POLICY.clone(max_line_length=76)
 
 
 @dataclass
@@ -155,18 +154,34 @@ def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str
 
 
 def _attachment(path: Path, name: str) -> MIMEBase:
-    """An attachment whose Chinese name reads everywhere: RFC 2231 ``filename*=`` (standard)
-    plus an RFC 2047 ``name=`` on Content-Type (what older Outlook/Foxmail look at)."""
+    """An attachment part for a hand-assembled message (the reminders'); see :func:`_add_attachment`."""
     ctype, _ = mimetypes.guess_type(name)
     maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
     part = MIMEBase(maintype, subtype)
     part.set_payload(path.read_bytes())
     encoders.encode_base64(part)
-    encoded_word = Header(name, "utf-8").encode(maxlinelen=10_000)
     del part["Content-Type"]
-    part["Content-Type"] = f'{maintype}/{subtype}; name="{encoded_word}"'
+    part["Content-Type"] = f'{maintype}/{subtype}; name="{_legacy_name(name)}"'
     part["Content-Disposition"] = f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}"
     return part
+
+
+def _add_attachment(message: EmailMessage, path: Path, name: str) -> None:
+    """Attach ``path`` under a Chinese name that reads everywhere: the email package writes the
+    RFC 2231 ``filename*=`` the standard asks for; the RFC 2047 ``name=`` on Content-Type is added
+    for older Outlook/Foxmail, which read only that."""
+    ctype, _ = mimetypes.guess_type(name)
+    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
+    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
+    part = message.get_payload()[-1]
+    # the policy would decode an encoded word given as a parameter and write it as RFC 2231 name*=,
+    # which those clients do not read: this one header is stored as written
+    del part["Content-Type"]
+    part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{_legacy_name(name)}"')
+
+
+def _legacy_name(name: str) -> str:
+    return Header(name, "utf-8").encode(maxlinelen=10_000)  # one encoded word: never folded
 
 
 def attachment_names(outputs) -> list[str]:
@@ -199,23 +214,23 @@ def _sender(ws: Workspace) -> str:
 def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
     """One email with every report in ``outputs`` attached (bytes as in the outbox)."""
     month = _summary_month(outputs)
-    root = MIMEMultipart()
-    root["Subject"] = Header(subject_for(ws, outputs, month), "utf-8").encode(maxlinelen=10_000)
-    root["From"] = _sender(ws)
+    message = EmailMessage(policy=_BODY_POLICY)
+    message["Subject"] = subject_for(ws, outputs, month)
+    message["From"] = _sender(ws)
     # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
-    root["To"] = ", ".join(ws.smtp.recipients) or NO_RECIPIENTS
-    root["Date"] = formatdate(localtime=True)
+    message["To"] = ", ".join(ws.smtp.recipients) or NO_RECIPIENTS
+    message["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
-    root["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
                         for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
     body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
-    root.attach(MIMEText(body, "plain", "utf-8"))
+    message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
     for output, name in zip(outputs, attachment_names(outputs)):
-        root.attach(_attachment(ws.outbox / output["path"], name))
-    # Serialise with the raw headers kept exactly, then hand back a modern EmailMessage.
-    return email.message_from_bytes(root.as_bytes(policy=_RAW_POLICY), policy=_MAIL_POLICY)
+        _add_attachment(message, ws.outbox / output["path"], name)
+    message.policy = _MAIL_POLICY  # headers are written unfolded up to 998 characters
+    return message
 
 
 # --- the summary ----------------------------------------------------------------------------

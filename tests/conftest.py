@@ -46,6 +46,42 @@ def workspace(tmp_path: Path):
     return make_workspace(tmp_path / "ws")
 
 
+@pytest.fixture
+def roster():
+    """The sample roster: the one every test workspace is given."""
+    from processor.roster import sample_roster
+
+    return sample_roster()
+
+
+@pytest.fixture
+def form(tmp_path: Path) -> Path:
+    """A correctly filled monthly form of 罗源县 for 2026-10 (form_helpers.filled_form)."""
+    from form_helpers import filled_form
+
+    return filled_form(tmp_path / "月报表.xlsx")
+
+
+@pytest.fixture
+def lb(workspace):
+    """Submissions written straight into the workspace's ledger (ledger_helpers.LedgerBuilder)."""
+    from ledger_helpers import LedgerBuilder
+
+    builder = LedgerBuilder(workspace.ledger_path)
+    yield builder
+    builder.ledger.close()
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory):
+    """Every report rendered once from its sample context (charts included): {name: .docx path}."""
+    from processor.render import render_report
+    from processor.report_samples import REPORT_NAMES, sample_context
+
+    out = tmp_path_factory.mktemp("rendered")
+    return {name: render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}
+
+
 DEMO_TODAY = __import__("datetime").date(2026, 11, 30)
 
 
@@ -56,6 +92,13 @@ def demo_year(tmp_path_factory):
     from processor.demo import run_demo
 
     return run_demo(tmp_path_factory.mktemp("demo-year") / "ws", today=DEMO_TODAY)
+
+
+def pytest_collection_modifyitems(items):
+    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow."""
+    for item in items:
+        if "demo_year" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)

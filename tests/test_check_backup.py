@@ -123,6 +123,7 @@ def demo_ws(tmp_path_factory):
     return run_demo(tmp_path_factory.mktemp("demo") / "ws", today=dt.date(2026, 11, 26), units_limit=4).workspace
 
 
+@pytest.mark.slow
 def test_check_passes_on_the_demo_workspace_and_names_a_deleted_archived_file(demo_ws, tmp_path):
     assert run(demo_ws.root, "check").exit_code == 0
     copy = tmp_path / "ws"

@@ -75,6 +75,7 @@ def test_consolidating_twice_changes_no_file(filled):
     assert set(versions) == names and set(versions.values()) == {1}
 
 
+@pytest.mark.slow
 def test_a_changed_submission_rebuilds_only_what_depends_on_it(filled):
     ws, lb = filled
     consolidate(ws, month="2026-10", today=TODAY)
@@ -200,6 +201,7 @@ def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_no
     assert receipt_tmp.exists(), "the receipts folder belongs to intake's recovery"
 
 
+@pytest.mark.slow
 def test_outputs_written_by_worker_processes_equal_those_written_in_process(filled, monkeypatch):
     import processor.consolidate as consolidation
 

@@ -46,6 +46,7 @@ def assert_consistent(ws, expected_hashes: set[str]) -> None:
     assert leftovers == [], "a half-written file is visible in the outbox"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_each_step_then_restart(tmp_path, point):
     workspace = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0",

@@ -145,6 +145,7 @@ def test_untrusted_certificate_is_refused_not_ignored(tmp_path, monkeypatch):
         assert inbox.messages == []
 
 
+@pytest.mark.slow
 def test_server_down_queues_then_delivers_exactly_once_after_restart(tmp_path):
     port = free_port()  # nothing listens here yet
     ws = make_workspace(tmp_path / "ws", port=port)
@@ -330,6 +331,7 @@ def test_smtp_failures_read_in_chinese_and_keep_the_original_words_in_the_ledger
     assert row["last_error"].startswith(result.error) and "Connection unexpectedly closed" in row["last_error"]
 
 
+@pytest.mark.slow
 def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_path):
     """Each night's consolidation prints that night's as-of date, so the month's report is rebuilt
     every night; the 企业组 gets it again only when the submissions it is built from change."""

@@ -13,6 +13,8 @@ from processor.demo import DEMO_TODAY, MARKER, DemoError, prepare_folder, run_de
 from processor.ledger import Ledger
 from processor.roster import workspace_roster
 
+pytestmark = pytest.mark.slow  # end to end: a demo year processed through every stage
+
 TODAY = dt.date(2026, 11, 26)
 
 

@@ -79,6 +79,7 @@ def test_a_fifo_and_a_folder_named_xlsx_are_left_alone(workspace, tmp_path):
     assert (workspace.inbox / "管道.xlsx").exists() and (workspace.inbox / "文件夹.xlsx").is_dir()
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_stays_for_a_retry_and_the_others_go_on(workspace, tmp_path, monkeypatch, caplog):
     forms = make_forms(workspace, tmp_path, 3)
     placed = drop(workspace, forms)
@@ -126,6 +127,7 @@ def test_a_read_only_outbox_leaves_the_file_for_a_retry(workspace, tmp_path, mon
     assert_exactly_once(workspace, forms)
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path, monkeypatch, caplog):
     """ENOSPC while archiving: nothing recorded, the file stays; once space is back it is taken."""
     forms = make_forms(workspace, tmp_path, 1)
@@ -212,6 +214,7 @@ def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplica
     assert len(pages) == 1 and pages == twins
 
 
+@pytest.mark.slow
 def test_process_lists_every_file_it_left_in_the_inbox_and_exits_1(workspace, tmp_path, monkeypatch):
     import datetime as dt
 

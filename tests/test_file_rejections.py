@@ -8,14 +8,9 @@ import zipfile
 
 import docx
 import pytest
-from form_helpers import filled_form, ole_file, rewrite_zip, validate
+from form_helpers import ole_file, rewrite_zip, validate
 
 from processor.config import IntakeSettings
-
-
-@pytest.fixture
-def form(tmp_path):
-    return filled_form(tmp_path / "月报表.xlsx")
 
 
 def only_problem(result):
@@ -114,6 +109,7 @@ def test_size_and_row_limits(form):
     assert item.code == "too-large" and "行" in item.message
 
 
+@pytest.mark.slow
 def test_a_million_row_sheet_is_refused_while_streaming_before_any_reader_loads_it(tmp_path):
     import resource
     import zipfile

@@ -9,10 +9,9 @@ import pytest
 
 from processor.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
                                 split_activities)
-from processor.roster import sample_roster
 from processor.rulebook import load_rulebook
 from processor.paths import RULEBOOK_PATH
-from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
+from ledger_helpers import D, activity, contact, hardware, site
 
 Q4 = ["2026-10", "2026-11", "2026-12"]
 AFTER_Q4 = D(2027, 1, 10)
@@ -21,18 +20,6 @@ AFTER_Q4 = D(2027, 1, 10)
 @pytest.fixture
 def book():
     return load_rulebook()
-
-
-@pytest.fixture
-def roster():
-    return sample_roster()
-
-
-@pytest.fixture
-def lb(tmp_path):
-    builder = LedgerBuilder(tmp_path / "ledger.sqlite")
-    yield builder
-    builder.ledger.close()
 
 
 def pick(findings, code, *, unit=None, site=None, period=None, clause=None, staff=None):

@@ -16,12 +16,6 @@ from processor.config import load_workspace
 from processor.report_samples import REPORT_NAMES, sample_context
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gongwen")
-    return {name: render.render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}
-
-
 def _keep_next(par) -> bool:
     """Keep-with-next of a paragraph, set on it or on its style (walking basedOn)."""
     if par.paragraph_format.keep_with_next is not None:

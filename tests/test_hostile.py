@@ -22,6 +22,8 @@ from processor.rulebook import load_rulebook
 from processor.validate import validate_file
 from hostile import ACCEPT, EITHER, IGNORE, REJECT, copy_into, generate
 
+pytestmark = pytest.mark.slow  # end to end: every test here runs for many seconds
+
 PER_CATEGORY = 3
 HANG_FACTOR = 50  # a hostile file may take this many times a valid form's validation, never more
 

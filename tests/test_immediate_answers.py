@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from form_helpers import filled_form, ole_file
 
@@ -29,6 +30,7 @@ def answered(ws) -> dict[str, dict]:
             for row in rows}
 
 
+@pytest.mark.slow
 def test_pdf_encrypted_text_and_empty_files_are_answered_by_one_process_run(workspace, tmp_path):
     assert INCOMPLETE_GRACE_SECONDS == 300.0  # the default a clerk would otherwise wait out
     (workspace.inbox / "扫描件.xlsx").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n")

@@ -15,15 +15,9 @@ import pytest
 from processor.fsutil import sha256_file
 from processor.intake import Intake, process_inbox
 from processor.ledger import Ledger
-from processor.roster import workspace_roster
 from processor.samples import fill_form
 
 MONTH = "2026-10"
-
-
-@pytest.fixture
-def roster(workspace):
-    return workspace_roster(workspace)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import make_workspace, wait_until
 from form_helpers import set_cells
 from test_crash_recovery import assert_consistent
@@ -82,6 +83,7 @@ def tree(folder: Path) -> dict[str, object]:
     return {p.relative_to(folder).as_posix(): content(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_parallel_run_records_exactly_what_a_one_at_a_time_run_records(tmp_path):
     one, many = make_workspace(tmp_path / "one"), make_workspace(tmp_path / "many")
     batch = mixed_batch(tmp_path / "forms", one)
@@ -175,6 +177,7 @@ def budget_for_this_machine(ws, form: Path, factor: float = 20) -> float:
     return factor * statistics.median(took)
 
 
+@pytest.mark.slow
 def test_a_file_over_the_time_budget_holds_up_only_itself(tmp_path):
     probe = make_workspace(tmp_path / "probe")
     roster = workspace_roster(probe)
@@ -201,6 +204,7 @@ def test_a_file_over_the_time_budget_holds_up_only_itself(tmp_path):
     assert inbox_files(ws) == []
 
 
+@pytest.mark.slow
 def test_a_file_changed_after_its_validation_is_validated_again(workspace, tmp_path):
     roster = workspace_roster(workspace)
     batch = [(f"{i}.xlsx", fill_form(tmp_path / f"{i}.xlsx", roster=roster, rulebook=workspace.rulebook,
@@ -236,6 +240,7 @@ def run_cli(ws, *args, crash_at=None):
                           env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_crash_during_a_parallel_run_leaves_everything_consistent(tmp_path):
     """Killed right after the first commit, with later files' validations in flight (every crash point is
     also covered by test_crash_recovery, whose runs validate ahead whenever the machine has 2 cores or more)."""

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from processor.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
 from processor.fsutil import sha256_file
 from processor.ledger import Ledger
@@ -25,6 +26,8 @@ from processor.watch import zip_is_complete
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
 from kill_stress import StressReport, check_invariants, make_submissions, make_workspace  # noqa: E402
+
+pytestmark = pytest.mark.slow  # end to end: every test here runs for many seconds
 
 MONTH = "2026-10"
 # validation and archiving are skipped for an exact re-send of a recorded form (a duplicate)

@@ -115,6 +115,7 @@ def test_page_numbers_are_dash_page_dash_odd_right_even_left(name):
             assert rpr.find(qn("w:sz")).get(qn("w:val")) == "28"  # 14pt in half-points
 
 
+@pytest.mark.slow
 def test_builder_is_deterministic_and_matches_committed_templates(built, tmp_path):
     again = tmp_path / "again"
     layout.build_all(again)

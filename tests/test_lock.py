@@ -37,6 +37,7 @@ def run_try_lock(root: Path) -> subprocess.CompletedProcess:
                           text=True, encoding="utf-8", timeout=30)
 
 
+@pytest.mark.slow
 def test_second_process_is_refused_with_pid_and_start_time(tmp_path):
     ws = load_workspace(tmp_path)
     with WorkspaceLock(ws):

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 
-from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
+from ledger_helpers import D, activity, contact, hardware, progress, site
 from processor import reports
 from processor.findings import evaluate
 from processor.periods import parse_half
-from processor.roster import sample_roster
 
 TODAY = D(2026, 11, 20)
-
-
-@pytest.fixture
-def roster():
-    return sample_roster()
-
-
-@pytest.fixture
-def lb(workspace):
-    builder = LedgerBuilder(workspace.ledger_path)
-    yield builder
-    builder.ledger.close()
 
 
 def monthly(lb, ws, roster, today=TODAY):

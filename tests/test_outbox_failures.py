@@ -59,6 +59,7 @@ def assert_outbox_agrees_with_ledger(ws) -> None:
             assert target.is_file() and sha256_file(target) == row["sha256"], row["path"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failure", FAILURES)
 def test_consolidate_on_a_full_or_read_only_outbox_says_so_in_one_line_and_keeps_it_consistent(
         workspace, monkeypatch, failure):
@@ -106,6 +107,7 @@ def test_send_on_a_full_or_read_only_outbox_says_so_in_one_line_and_records_noth
     assert row["status"] == "dry-run" and len(list((ws.outbox / "邮件").glob("*.eml"))) == 1
 
 
+@pytest.mark.slow
 def test_serve_logs_a_full_outbox_in_chinese_and_the_watcher_goes_on(tmp_path, monkeypatch):
     from processor.roster import sample_roster, workspace_roster, write_roster
     from processor.samples import fill_form

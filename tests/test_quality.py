@@ -19,13 +19,6 @@ RULEBOOK = load_rulebook()
 SEP, OCT = "2026-09", "2026-10"
 
 
-@pytest.fixture
-def book(tmp_path):
-    builder = LedgerBuilder(tmp_path / "ledger.sqlite")
-    yield builder
-    builder.ledger.close()
-
-
 def _codes(builder, month=OCT, unit=None):
     found = quality_warnings(builder.ledger, RULEBOOK, month, units=[unit] if unit else None)
     return [(w.code, w.unit, w.site) for w in found], found
@@ -42,20 +35,20 @@ def _two_months(builder, unit="罗源县", *, sep=None, oct=None):
 
 
 @pytest.mark.parametrize("total, flagged", [(24, True), (23, False), (16, True), (17, False)])
-def test_member_total_change_beyond_new_members_and_transfers_is_flagged(book, total, flagged):
+def test_member_total_change_beyond_new_members_and_transfers_is_flagged(lb, total, flagged):
     # September 20 members; October: 1 new member, 2 transferred out -> 19..21 explained, tolerance 2.
-    _two_months(book, sep={"members_rows": [members("甲公司", total=20)]},
+    _two_months(lb, sep={"members_rows": [members("甲公司", total=20)]},
                 oct={"members_rows": [dict(members("甲公司", total=total, new=1, mobile=2), mobile_managed=2)]})
-    codes, found = _codes(book)
+    codes, found = _codes(lb)
     assert (("members-unexplained", "罗源县", "甲公司") in codes) is flagged
     if flagged:
         text = next(w for w in found if w.code == "members-unexplained").evidence
         assert "由上月20人变为" in text and "允许相差2人" in text
 
 
-def test_a_site_missing_without_change_note_is_flagged_and_with_one_is_not(book, tmp_path):
-    _two_months(book, sep={"sites": [site("甲公司"), site("乙公司")]})
-    codes, found = _codes(book)
+def test_a_site_missing_without_change_note_is_flagged_and_with_one_is_not(lb, tmp_path):
+    _two_months(lb, sep={"sites": [site("甲公司"), site("乙公司")]})
+    codes, found = _codes(lb)
     assert ("site-dropped", "罗源县", "乙公司") in codes
     assert "乙公司" in next(w for w in found if w.code == "site-dropped").evidence
 
@@ -67,22 +60,22 @@ def test_a_site_missing_without_change_note_is_flagged_and_with_one_is_not(book,
     explained.ledger.close()
 
 
-def test_one_site_name_in_two_units_is_flagged_for_both_and_a_similar_name_is_not(book):
-    book.submit("罗源县", OCT, sites=[site("福州华光机械有限公司")])
-    book.submit("闽清县", OCT, sites=[site("福州华光机械 有限公司")])  # a space does not make it another site
-    book.submit("连江县", OCT, sites=[site("福州华光机械二厂")])
-    codes, found = _codes(book)
+def test_one_site_name_in_two_units_is_flagged_for_both_and_a_similar_name_is_not(lb):
+    lb.submit("罗源县", OCT, sites=[site("福州华光机械有限公司")])
+    lb.submit("闽清县", OCT, sites=[site("福州华光机械 有限公司")])  # a space does not make it another site
+    lb.submit("连江县", OCT, sites=[site("福州华光机械二厂")])
+    codes, found = _codes(lb)
     shared = sorted((u, s) for c, u, s in codes if c == "site-shared")
     assert shared == [("罗源县", "福州华光机械有限公司"), ("闽清县", "福州华光机械 有限公司")]
     assert "罗源县、闽清县" in next(w for w in found if w.code == "site-shared").evidence
 
 
-def test_detail_sheets_identical_to_last_month_are_flagged_and_one_changed_cell_is_not(book, tmp_path):
+def test_detail_sheets_identical_to_last_month_are_flagged_and_one_changed_cell_is_not(lb, tmp_path):
     same = dict(contacts=[contact(D(2026, 9, 10), "甲公司", content="电话了解进展")],
                 progress_rows=[progress("甲公司", text="按计划推进")])
-    _two_months(book, sep=same, oct=dict(contacts=[contact(D(2026, 10, 12), "甲公司", content="电话了解进展")],
+    _two_months(lb, sep=same, oct=dict(contacts=[contact(D(2026, 10, 12), "甲公司", content="电话了解进展")],
                                          progress_rows=[progress("甲公司", text="按计划推进")]))
-    codes, found = _codes(book)
+    codes, found = _codes(lb)
     copied = next(w for w in found if w.code == "copied-sheet")
     assert copied.missing == ("联系指导记录", "工作进展") and "疑似照抄上月" in copied.evidence
 
@@ -93,11 +86,11 @@ def test_detail_sheets_identical_to_last_month_are_flagged_and_one_changed_cell_
     changed.ledger.close()
 
 
-def test_a_contact_dated_in_a_month_already_reported_is_flagged_and_one_of_an_unreported_month_is_not(book):
-    book.submit("罗源县", SEP, sites=[site("甲公司")])
-    book.submit("罗源县", OCT, sites=[site("甲公司")],
+def test_a_contact_dated_in_a_month_already_reported_is_flagged_and_one_of_an_unreported_month_is_not(lb):
+    lb.submit("罗源县", SEP, sites=[site("甲公司")])
+    lb.submit("罗源县", OCT, sites=[site("甲公司")],
                 contacts=[contact(D(2026, 9, 28), "甲公司"), contact(D(2026, 8, 20), "甲公司", content="八月")])
-    codes, found = _codes(book)
+    codes, found = _codes(lb)
     flagged = [w for w in found if w.code == "contact-reported-month"]
     assert [w.on for w in flagged] == [D(2026, 9, 28)]  # August was never reported: no warning
     assert "2026年9月28日" in flagged[0].evidence and "2026年9月" in flagged[0].evidence

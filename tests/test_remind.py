@@ -79,6 +79,7 @@ def _send_in_new_process(ws, now: dt.datetime) -> int:
     return int(run.stdout.strip())
 
 
+@pytest.mark.slow
 def test_each_unit_gets_one_mail_per_kind_and_interval_across_runs_and_processes(tmp_path):
     with smtp_server() as (inbox, port):
         ws = _workspace(tmp_path, port)

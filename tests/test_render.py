@@ -20,13 +20,6 @@ from processor.report_samples import REPORT_NAMES, sample_context
 NS_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """Every report rendered once from its sample context (charts included)."""
-    out = tmp_path_factory.mktemp("rendered")
-    return {name: render.render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}
-
-
 def _xml_parts(path):
     with zipfile.ZipFile(path) as zf:
         return {n: zf.read(n).decode("utf-8") for n in zf.namelist() if n.endswith(".xml")}
@@ -322,6 +315,7 @@ def test_font_aliases_map_official_names_to_installed_cjk_fonts():
         assert found == expected, (name, found)
 
 
+@pytest.mark.slow
 @needs_office
 def test_monthly_report_pdf_uses_cjk_fonts_and_first_page_shows_text(rendered, tmp_path):
     pdf = render.docx_to_pdf(rendered["monthly_report"], tmp_path)

@@ -12,16 +12,10 @@ from processor import reports
 from processor.periods import parse_half
 from processor.render import render_report, template_variables
 from processor.report_samples import sample_context
-from processor.roster import sample_roster
 
 TODAY = D(2026, 11, 26)
 # Values that are codes by contract (clause IDs, chart kinds, the half label, file digests).
 CODE_KEYS = {"clause", "kind", "half", "digest", "file_name"}
-
-
-@pytest.fixture
-def roster():
-    return sample_roster()
 
 
 @pytest.fixture

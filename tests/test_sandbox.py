@@ -37,6 +37,7 @@ def valid_form(workspace, tmp_path):
                      unit=roster.units[0].name, month="2026-10")
 
 
+@pytest.mark.slow
 def test_a_file_over_the_time_budget_is_rejected_and_the_next_file_still_validates(workspace, tmp_path):
     form = valid_form(workspace, tmp_path)
     impatient = sandbox_for(workspace, timeout_seconds=0.001)
@@ -50,6 +51,7 @@ def test_a_file_over_the_time_budget_is_rejected_and_the_next_file_still_validat
         impatient.close()
 
 
+@pytest.mark.slow
 @pytest.mark.platform
 @pytest.mark.skipif(not can_cap_memory(), reason="本系统不能限制进程内存（Windows）：只有处理时限起作用")
 def test_a_file_over_the_memory_budget_is_rejected_as_too_large(workspace, tmp_path):

@@ -132,6 +132,7 @@ def test_accelerated_schedule_accepts_seconds_only():
 
 # --- the process ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_path):
     ws = _workspace(tmp_path / "ws", port=None, nightly_at=_far_from_now())
     log = tmp_path / "serve.out"
@@ -156,6 +157,7 @@ def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_p
     assert read_state(ws).get("since")  # a later missed night will be noticed
 
 
+@pytest.mark.slow
 @needs_consolidate
 def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     with smtp_server() as (inbox, port):
@@ -200,6 +202,7 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     assert read_state(ws).get("last_run")
 
 
+@pytest.mark.slow
 @needs_consolidate
 def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
     from processor.intake import process_inbox
@@ -225,6 +228,7 @@ def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
         assert len(inbox.messages) == 1
 
 
+@pytest.mark.slow
 def test_serve_nightly_run_mails_each_unit_its_reminder_once(tmp_path):
     from processor.remind import reminder_month
     from processor.roster import workspace_roster

@@ -7,6 +7,7 @@ import json
 import shutil
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 
 from processor.cli import main
@@ -32,6 +33,7 @@ def arrive(ws, roster, unit, day, *, seed=0, break_it=False, misspell=False, tmp
     process_inbox(ws, now=dt.datetime(2026, 11, day, 10, 0, tzinfo=TZ))
 
 
+@pytest.mark.slow
 def test_status_names_on_time_late_missing_and_returned_units(workspace, tmp_path):
     roster = workspace_roster(workspace)
     on_time, late, returned, misspelt = (u.name for u in roster.units[:4])

@@ -20,11 +20,6 @@ from form_helpers import ROSTER, RULEBOOK
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-@pytest.fixture
-def form(tmp_path):
-    return filled_form(tmp_path / "月报表.xlsx")
-
-
 def codes_at(result):
     return {(p.code, p.sheet, p.cell) for p in result.problems}
 
@@ -46,6 +41,7 @@ def test_correctly_filled_form_is_accepted_with_typed_rows(form):
     assert result.template_version and result.model_hash
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")
 def test_form_resaved_by_libreoffice_is_accepted_with_the_same_rows(form, tmp_path):
     resaved = soffice_convert(form, "xlsx", tmp_path / "lo")

@@ -64,6 +64,7 @@ def wait_for(condition, timeout: float, what: str, proc=None):
     pytest.fail(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_workspace, watcher, tmp_path):
     ws = fast_workspace
     corpus = generate(tmp_path / "corpus", per_category=1, seed=3)
@@ -96,6 +97,7 @@ def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_worksp
     assert not waiting & set(rows)
 
 
+@pytest.mark.slow
 def test_a_file_still_being_copied_is_taken_once_complete(fast_workspace, watcher, tmp_path):
     """A slow copy: partial for several stability windows, then complete → one accepted record."""
     ws = fast_workspace

@@ -1,0 +1,269 @@
+"""The fast paths that stand in for library code give exactly what the library gives.
+
+- the validator skips pandera for a sheet it can prove valid (``validate._plainly_valid``): on random
+  mutations of a valid form, its verdict equals pandera's own ``Model.validate(lazy=True)``;
+- reports are rendered with a docxtpl subclass (``render._Template``): byte-identical to stock docxtpl;
+- documents are written by python-docx's package writer into a fixed-stamp zip
+  (``docx_layout.document_bytes``): part for part what python-docx's own ``Document.save`` writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import decimal
+import io
+import random
+import zipfile
+
+import jinja2
+import numpy as np
+import pandas as pd
+import pandera.errors as pa_errors
+import pytest
+from docx import Document
+from docxtpl import DocxTemplate, InlineImage
+from form_helpers import ROSTER, RULEBOOK, filled_form
+
+from processor import docx_layout, render, validate
+from processor.charts import build_charts
+from processor.paths import TEMPLATES_DIR
+from processor.readers import read_workbook
+from processor.report_samples import sample_context
+from schemas import fields as kinds
+from schemas.form import FORM_SHEETS
+
+SEED = 20261130
+
+# --- the pandera fast path -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def read_form(tmp_path_factory):
+    """Each sheet of a valid form as read: (the located sheet, its raw records before normalisation)."""
+    book = read_workbook(filled_form(tmp_path_factory.mktemp("fast") / "月报表.xlsx"))
+    ctx = _context()
+    found = validate._locate_sheets(ctx, book)
+    sheets = {}
+    for spec in FORM_SHEETS:
+        sheet = validate.SheetRead(spec, found[spec.key].name)
+        reader = validate._read_form if spec.layout == "form" else validate._read_table
+        sheets[spec.key] = (sheet, reader(ctx, sheet, found[spec.key]))
+    assert not ctx.problems.items, [p.message for p in ctx.problems]
+    return sheets
+
+
+def _context() -> validate.Context:
+    return validate.Context(ROSTER, RULEBOOK, None, validate.ValidationResult())
+
+
+def _odd_values(f) -> list:
+    """Cell values a clerk (or a broken export) might leave in field ``f``, valid ones among them."""
+    options = list(f.options or [])
+    return [
+        None, "", "  ", "\u3000", "无", "abc", "十二", True, False,
+        0, 1, -1, 7, 3.5, -0.0, 1e-9, 1_000_000, 1_000_001, 10 ** 12, 2 ** 63, -(2 ** 63) - 1, 10 ** 30,
+        float("nan"), float("inf"), float("-inf"), 1e308,
+        "12", " 7 ", "12.0", "1e3", "-3", "１２", "１２．５", "二〇二六年十月",
+        "2026-10-08", "2026/10/8", "2026年10月8日", "10月8日", "2026-13-01", "2026-10",
+        "２０２６－１０", "2026-1", "2026-00", "202610", 202610, "2026-10 ",
+        dt.date(2026, 10, 8), dt.datetime(2026, 10, 8, 12, 30), dt.date(1500, 1, 1), dt.date(9999, 12, 31),
+        dt.time(8, 0), "字" * 41, "字" * 101, "字" * 501, "字" * 2001,
+        *options, *(o + " " for o in options), "是", "否", "国企", "党支部",
+    ]
+
+
+def _odd_objects() -> list:
+    """Values no reader produces but a record could hold after a change to normalisation:
+    what pandas holds differently from plain Python values."""
+    return [True, np.int64(5), np.float64(2.5), np.nan, pd.NaT, pd.Timestamp("2026-10-08"),
+            dt.datetime(2026, 10, 8), decimal.Decimal("3.5"), 2 ** 64, -5, b"bytes", ["list"],
+            dt.date(1600, 1, 1), dt.date(2300, 1, 1), float("inf"), "", " ", 12.0]
+
+
+def _mutate(rng: random.Random, sheet: validate.SheetRead, raw_records: list, valid_values: dict):
+    """A fresh sheet from ``raw_records`` with one to four cells changed, then normalised as the
+    validator does; sometimes a normalised value is replaced by an object no reader makes."""
+    spec = sheet.spec
+    records = copy.deepcopy(raw_records)
+    for _ in range(rng.randint(1, 4)):
+        _, values = rng.choice(records)
+        f = rng.choice(spec.fields)
+        pool = valid_values[f.name] if rng.random() < 0.3 else _odd_values(f)
+        values[f.name] = rng.choice(pool)
+    mutated = validate.SheetRead(spec, sheet.name, dict(sheet.columns), dict(sheet.form_rows))
+    scratch = _context()
+    for excel_row, values in records:
+        mutated.records.append(validate._normalize_record(scratch, mutated, excel_row, values))
+    if rng.random() < 0.2:
+        record = rng.choice(mutated.records)
+        record[rng.choice(spec.fields).name] = rng.choice(_odd_objects())
+    return mutated
+
+
+def _key(p) -> tuple:
+    return (p.sheet, p.row, p.cell, p.code)
+
+
+def _library_verdict(sheet: validate.SheetRead):
+    """Pandera's own lazy validation of the sheet's frame, mapped to problems as the validator maps
+    them; (raw failure count, problem keys), or the exception's type when the frame cannot be made."""
+    try:
+        sheet.spec.model.validate(validate._pandera_frame(sheet), lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        cases = exc.failure_cases.to_dict("records")
+        mapped = [validate._failure_problem(sheet, case) for case in cases]
+        return len(cases), sorted(_key(p) for p in mapped if p is not None)
+    except Exception as exc:  # noqa: BLE001 - a value pandas cannot hold: the validator must not skip it
+        return "raises", type(exc).__name__
+    return 0, []
+
+
+def _validator_verdict(sheet: validate.SheetRead):
+    ctx = _context()
+    try:
+        validate._run_pandera(ctx, sheet)
+    except Exception as exc:  # noqa: BLE001
+        return "raises", type(exc).__name__
+    return sorted(_key(p) for p in ctx.problems)
+
+
+@pytest.mark.parametrize("mutations, seed", [
+    pytest.param(150, SEED, id="edit-loop"),
+    pytest.param(1200, SEED + 1, id="full", marks=pytest.mark.slow),
+])
+def test_pandera_fast_path_gives_pandera_verdict_on_random_mutations_of_a_valid_form(read_form, mutations, seed):
+    rng = random.Random(seed)
+    valid_values = {key: {f.name: [values.get(f.name) for _, values in raw] for f in sheet.spec.fields}
+                    for key, (sheet, raw) in read_form.items()}
+    skipped = reported = 0
+    for i in range(mutations):
+        key = rng.choice(sorted(read_form))
+        sheet, raw = read_form[key]
+        mutated = _mutate(rng, sheet, raw, valid_values[key])
+        library = _library_verdict(mutated)
+        fast = validate._plainly_valid(mutated)
+        where = f"mutation {i} of {sheet.spec.title}: {mutated.records!r}"
+        if fast:
+            skipped += 1
+            assert library == (0, []), f"the fast path passed what pandera fails: {library} — {where}"
+        reported += bool(library[1])
+        # where the fast path cannot decide, the validator makes the library's call itself: every
+        # tenth such mutation is enough to show it maps the result the same way
+        if fast or i % 10 == 0:
+            assert _validator_verdict(mutated) == (library if library[0] == "raises" else library[1]), where
+    # both verdicts were exercised many times, or the comparison proves little
+    assert skipped >= mutations // 5 and reported >= mutations // 5, (skipped, reported)
+
+
+def test_pandera_fast_path_is_taken_for_every_sheet_of_a_valid_form(read_form):
+    for key, (sheet, raw) in read_form.items():
+        fresh = validate.SheetRead(sheet.spec, sheet.name, dict(sheet.columns), dict(sheet.form_rows))
+        scratch = _context()
+        fresh.records = [validate._normalize_record(scratch, fresh, row, values) for row, values in raw]
+        assert validate._plainly_valid(fresh), sheet.spec.title
+        assert _library_verdict(fresh) == (0, [])
+
+
+# --- the docxtpl subclass and the deterministic writer -----------------------------------------------
+
+TEMPLATES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.docx"))
+
+
+def _stock_env() -> jinja2.Environment:
+    """A plain jinja environment with the report filters (no compile cache, no dict shortcut)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update({name: render.jinja_env().filters[name]
+                        for name in ("cn_date", "md_date", "month_cn", "pct", "num", "join_cn")})
+    return env
+
+
+def _stock_document(name: str, context: dict, images: dict):
+    """The report as stock ``docxtpl.DocxTemplate`` renders it, followed by the same post-processing.
+    The one documented difference: ``_Template`` gives the template's runs their East-Asian font when
+    it loads the template instead of after each render, so here it is done after rendering."""
+    data = render.clean_context(dict(context))
+    tpl = DocxTemplate(render.template_path(name))
+    for key, image in sorted(images.items()):
+        data[key] = InlineImage(tpl, str(image), width=render.CHART_WIDTH)
+    tpl.render(data, _stock_env(), autoescape=True)
+    docx_layout.enforce_east_asian_fonts(tpl.docx)
+    render._post_process(tpl.docx, new_runs=bool(images))
+    return tpl.docx
+
+
+def _stock_bytes(name: str, context: dict, images: dict) -> bytes:
+    doc = _stock_document(name, context, images)
+    return docx_layout.document_bytes(doc, render._stamp(context), author=str(context.get("office_name", "")))
+
+
+@pytest.fixture(scope="module")
+def charts(tmp_path_factory):
+    """Each template's sample context and its charts, drawn once (the same image files for both renders)."""
+    folder = tmp_path_factory.mktemp("charts")
+    out = {}
+    for name in TEMPLATES:
+        context = sample_context(name)
+        (folder / name).mkdir()
+        specs = context.get("charts") or {}
+        out[name] = (context, build_charts(specs, folder / name) if specs else {})
+    return out
+
+
+def _differing_parts(a: bytes, b: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(a)) as za, zipfile.ZipFile(io.BytesIO(b)) as zb:
+        if za.namelist() != zb.namelist():
+            return [f"part list: {za.namelist()} != {zb.namelist()}"]
+        return [n for n in za.namelist() if za.read(n) != zb.read(n)]
+
+
+def test_every_template_has_a_sample_context():
+    assert set(TEMPLATES) == set(render.REPORT_NAMES)
+
+
+def _with_line_breaks(value):
+    """The context with a line break and a tab in every Chinese text: docxtpl's listing pass
+    (which the subclass skips for parts without such characters) has work to do."""
+    if isinstance(value, str):
+        return value.replace("，", "，\n", 1).replace("：", "：\t", 1) if value.isprintable() else value
+    if isinstance(value, dict):
+        return {k: _with_line_breaks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_line_breaks(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("breaks", [False, True], ids=["sample", "line-breaks"])
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_docxtpl_subclass_renders_byte_identical_to_stock_docxtpl(name, breaks, charts, tmp_path):
+    context, images = charts[name]
+    context = _with_line_breaks(context) if breaks else context
+    stock = _stock_bytes(name, context, images)
+    # twice: the second render reuses the parsed template and patched parts the first one cached
+    for attempt in ("first", "cached"):
+        fast = render.render_docx(name, context, tmp_path / f"{attempt}.docx", images=images).read_bytes()
+        assert fast == stock, f"{attempt} render differs from stock docxtpl in {_differing_parts(fast, stock)}"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_deterministic_writer_writes_the_parts_python_docx_saves(name, charts):
+    context, images = charts[name]
+    doc = _stock_document(name, context, images)
+    ours = docx_layout.document_bytes(doc, render._stamp(context), author="福州市委组织部")
+    saved = io.BytesIO()
+    doc.save(saved)  # after document_bytes: the same core properties
+    with zipfile.ZipFile(io.BytesIO(ours)) as za, zipfile.ZipFile(saved) as zb:
+        assert za.namelist() == zb.namelist()
+        for part in zb.namelist():
+            assert za.read(part) == zb.read(part), part
+        # what the writer is for: fixed entry stamps (python-docx stamps the clock's time)
+        assert {info.date_time for info in za.infolist()} == {docx_layout.ZIP_STAMP}
+
+
+def test_deterministic_writer_writes_the_parts_of_a_blank_document():
+    doc = Document()
+    doc.add_paragraph("示范点联系工作月度汇总报告")
+    ours = docx_layout.document_bytes(doc)
+    saved = io.BytesIO()
+    doc.save(saved)
+    assert _differing_parts(ours, saved.getvalue()) == []
