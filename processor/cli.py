@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processor import __version__
-from processor.paths import WORKSPACE_ENV
+from processor.common.paths import WORKSPACE_ENV
 
 # Imports of the library stay inside the commands: importing this module is cheap (``--help``,
 # and every worker process, which imports the command's main module when it starts).
@@ -45,11 +45,11 @@ err_console = _console(stderr=True)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from processor.config import ConfigError
-    from processor.ledger import LedgerError
-    from processor.lock import AlreadyRunning
-    from processor.roster import RosterError
-    from processor.rulebook import RulebookError
+    from processor.common.config import ConfigError
+    from processor.record.ledger import LedgerError
+    from processor.common.lock import AlreadyRunning
+    from processor.validate.roster import RosterError
+    from processor.common.rulebook import RulebookError
 
     return (ConfigError, RulebookError, RosterError, AlreadyRunning, LedgerError)
 
@@ -65,7 +65,7 @@ def friendly_errors(func):
             err_console.print(f"[bold red]错误：[/]{exc}")
             sys.exit(2)
         except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
-            from processor.intake import describe_os_error
+            from processor.intake.run import describe_os_error
 
             what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
             err_console.print(f"[bold red]错误：[/]{what}；请处理后重新运行（详情见日志 logs/processor.log）。")
@@ -75,7 +75,7 @@ def friendly_errors(func):
 
 
 def workspace_of(ctx: click.Context):
-    from processor.config import find_workspace
+    from processor.common.config import find_workspace
 
     return find_workspace(ctx.obj.get("workspace"))
 
@@ -160,7 +160,7 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @friendly_errors
 def init(folder: Path | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
-    from processor.config import CONFIG_NAME, init_workspace
+    from processor.common.config import CONFIG_NAME, init_workspace
 
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd())
@@ -182,9 +182,9 @@ def init(folder: Path | None) -> None:
 @friendly_errors
 def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
     """生成月报表模板（可按单位预填）。"""
-    from processor.periods import parse_month
-    from processor.roster import workspace_roster
-    from processor.template import previous_sites, write_template
+    from processor.common.periods import parse_month
+    from processor.validate.roster import workspace_roster
+    from processor.validate.template import previous_sites, write_template
 
     ws = workspace_of(ctx)
     roster = workspace_roster(ws)
@@ -209,8 +209,8 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
 @friendly_errors
 def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) -> None:
     """校验一份月报表（只读，不登记）：通过退出码 0，退回退出码 1。"""
-    from processor.roster import workspace_roster
-    from processor.validate import validate_file
+    from processor.validate.roster import workspace_roster
+    from processor.validate.validator import validate_file
 
     ws = workspace_of(ctx)
     if not file.exists():
@@ -251,8 +251,8 @@ def _print_problems(file: Path, result) -> None:
 @friendly_errors
 def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
     """处理收件箱中的全部文件一次（登记、存档、回执）。"""
-    from processor.intake import default_jobs, run_inbox_pass
-    from processor.lock import WorkspaceLock
+    from processor.intake.run import default_jobs, run_inbox_pass
+    from processor.common.lock import WorkspaceLock
 
     ws = workspace_of(ctx)
     with WorkspaceLock(ws), logged_to_file(ws), progress_bar("处理收件箱") as bar:
@@ -272,7 +272,7 @@ def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
         table = Table(title=f"本次处理 {len(outcomes)} 个文件")
         for column in ("文件", "结果", "单位", "月份", "问题"):
             table.add_column(column)
-        from processor.ledger import STATUS_CN
+        from processor.record.ledger import STATUS_CN
 
         for o in outcomes:
             table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
@@ -295,7 +295,7 @@ def _print_waiting(waiting, out: Console) -> None:
 @contextlib.contextmanager
 def logged_to_file(ws, *, console_too: bool = False):
     """Details (tracebacks included) go to <workspace>/logs/processor.log; the console gets one line each."""
-    from processor.logs import close_logging, setup_logging
+    from processor.common.logs import close_logging, setup_logging
 
     setup_logging(ws, console=console_too, level=logging.DEBUG)
     try:
@@ -314,10 +314,10 @@ def logged_to_file(ws, *, console_too: bool = False):
 @friendly_errors
 def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
-    from processor.intake import Intake
-    from processor.lock import WorkspaceLock, install_signal_handlers
-    from processor.serve import _logged_by_intake
-    from processor.watch import InboxWatcher
+    from processor.intake.run import Intake
+    from processor.common.lock import WorkspaceLock, install_signal_handlers
+    from processor.deliver.serve import _logged_by_intake
+    from processor.intake.watch import InboxWatcher
 
     ws = workspace_of(ctx)
     stop = threading.Event()
@@ -348,11 +348,11 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
-    from processor.intake import waiting_files
-    from processor.ledger import Ledger
-    from processor.periods import parse_month
-    from processor.roster import workspace_roster
-    from processor.status import latest_due_month, status_report
+    from processor.intake.run import waiting_files
+    from processor.record.ledger import Ledger
+    from processor.common.periods import parse_month
+    from processor.validate.roster import workspace_roster
+    from processor.consolidate.status import latest_due_month, status_report
 
     ws = workspace_of(ctx)
     today = dt.date.today()
@@ -397,10 +397,10 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, all_months: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、分组情况一览表、示范点档案、催报名单和汇总数据。"""
-    from processor.consolidate import ConsolidationError, consolidate as run
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
-    from processor.periods import parse_half, parse_month
+    from processor.consolidate.run import ConsolidationError, consolidate as run
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
+    from processor.common.periods import parse_half, parse_month
 
     try:
         if month:
@@ -444,9 +444,9 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
 @friendly_errors
 def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
-    from processor.deliver import SendBusy, send_pending
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
+    from processor.deliver.mail import SendBusy, send_pending
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
 
     ws = workspace_of(ctx)
     try:
@@ -491,11 +491,11 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @friendly_errors
 def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) -> None:
     """给尚未报送或已退回待重报的单位发催报邮件（每个单位、月份、类型每个周期只发一次）。"""
-    from processor.deliver import SendBusy
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
-    from processor.periods import MONTH_RE
-    from processor.remind import send_reminders
+    from processor.deliver.mail import SendBusy
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
+    from processor.common.periods import MONTH_RE
+    from processor.deliver.remind import send_reminders
 
     if month is not None and not MONTH_RE.match(month):
         raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
@@ -541,7 +541,7 @@ def _reminder_rows(reminders) -> list[dict]:
 @friendly_errors
 def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
     """常驻运行：监视收件箱 + 每晚汇总并发送报告（SIGTERM 或 Ctrl+C 停止）。"""
-    from processor.serve import serve as run_service
+    from processor.deliver.serve import serve as run_service
 
     ws = workspace_of(ctx)
     sys.exit(run_service(ws, polling=polling, schedule_override=every))
@@ -554,7 +554,7 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
 @friendly_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """检查台账和存档是否完整：数据库完整性、每个存档原件及其哈希、每份回执、无主文件；有问题退出码 1。"""
-    from processor.check import check_workspace
+    from processor.record.check import check_workspace
 
     report = check_workspace(workspace_of(ctx))
     if as_json:
@@ -584,7 +584,7 @@ def _print_check(report) -> None:
 @friendly_errors
 def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     """把台账（SQLite 在线备份）、存档原件、回执、配置和名册备份到新文件夹 DEST，并校验备份。"""
-    from processor.backup import BackupError, backup_workspace
+    from processor.record.backup import BackupError, backup_workspace
 
     try:
         result = backup_workspace(workspace_of(ctx), dest)
@@ -625,7 +625,7 @@ def demo(folder: Path) -> None:
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(2)
     ws = result.workspace
-    from processor.ledger import STATUS_CN
+    from processor.record.ledger import STATUS_CN
 
     console.print(f"\n演示工作区：{ws.root}")
     console.print(f"共收到 {len(result.arrivals)} 个文件：" +

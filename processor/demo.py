@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from processor.config import Workspace, init_workspace
-from processor.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
-from processor.roster import Roster, sample_roster, workspace_roster, write_roster
-from processor.samples import form_rows, site_rows, write_form
-from processor.status import latest_due_month
+from processor.common.config import Workspace, init_workspace
+from processor.common.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
+from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
+from processor.validate.samples import form_rows, site_rows, write_form
+from processor.consolidate.status import latest_due_month
 
 MARKER = ".processor-demo"
 DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -353,10 +353,10 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
              on_stage: Callable[[str, int], None] | None = None,
              on_step: Callable[[], None] | None = None) -> DemoResult:
     """Build the demo workspace in ``folder`` and run intake, consolidation and (dry-run) delivery."""
-    from processor.consolidate import consolidate
-    from processor.deliver import send_pending
-    from processor.fsutil import safe_join
-    from processor.intake import Intake
+    from processor.consolidate.run import consolidate
+    from processor.deliver.mail import send_pending
+    from processor.common.fsutil import safe_join
+    from processor.intake.run import Intake
 
     stage = on_stage or (lambda name, total: None)
     step = on_step or (lambda: None)

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
 from processor.cli import main
-from processor.consolidate import consolidate, default_month
-from processor.columns import summary_sheets
-from processor.ledger import Ledger
-from processor.workbooks import summary_workbook
+from processor.consolidate.run import consolidate, default_month
+from processor.render.columns import summary_sheets
+from processor.record.ledger import Ledger
+from processor.render.workbooks import summary_workbook
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
 TODAY = D(2026, 11, 26)
@@ -181,7 +181,7 @@ def test_cli_consolidate_json(filled):
 def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_not_disturbed(filled):
     import os
 
-    from processor.consolidate import STALE_TEMP_SECONDS
+    from processor.consolidate.run import STALE_TEMP_SECONDS
 
     ws, _ = filled
     folder = ws.outbox / "月度汇总报告"
@@ -201,7 +201,7 @@ def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_no
 
 
 def test_outputs_written_by_worker_processes_equal_those_written_in_process(filled, monkeypatch):
-    import processor.consolidate as consolidation
+    import processor.consolidate.run as consolidation
 
     ws, _ = filled
 

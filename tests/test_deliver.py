@@ -15,9 +15,9 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from processor.config import ConfigError, load_workspace
-from processor.deliver import build_message, month_summary, pending_outputs, send_pending
-from processor.ledger import Ledger
+from processor.common.config import ConfigError, load_workspace
+from processor.deliver.mail import build_message, month_summary, pending_outputs, send_pending
+from processor.record.ledger import Ledger
 from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
                              free_port, hang_up, make_workspace, raw_server, self_signed_cert, smtp_server)
 
@@ -165,8 +165,8 @@ def test_server_down_queues_then_delivers_exactly_once_after_restart(tmp_path):
         # A fresh process (new ledger connection) after the delay delivers once.
         late = T0 + dt.timedelta(minutes=6)
         code = subprocess.run([sys.executable, "-c",
-                               "import datetime as dt, sys; from processor.config import load_workspace; "
-                               "from processor.deliver import send_pending; "
+                               "import datetime as dt, sys; from processor.common.config import load_workspace; "
+                               "from processor.deliver.mail import send_pending; "
                                f"r = send_pending(load_workspace(sys.argv[1]), now=dt.datetime.fromisoformat('{late.isoformat()}')); "
                                "sys.exit(0 if len(r.sent) == 2 else 1)", str(ws.root)], timeout=60).returncode
         assert code == 0
@@ -264,7 +264,7 @@ def test_body_summarises_month_from_consolidation_manifest(tmp_path):
 
 
 def test_body_summary_falls_back_to_ledger_and_roster(workspace):
-    from processor.roster import workspace_roster
+    from processor.validate.roster import workspace_roster
 
     units = workspace_roster(workspace).unit_names[:2]
     with Ledger(workspace.ledger_path) as ledger, ledger.atomic() as conn:
@@ -335,7 +335,7 @@ def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_pa
     every night; the 企业组 gets it again only when the submissions it is built from change."""
     from ledger_helpers import D, LedgerBuilder, site
 
-    from processor.consolidate import consolidate
+    from processor.consolidate.run import consolidate
 
     with smtp_server() as (inbox, port):
         ws = make_workspace(tmp_path / "ws", port=port)

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from processor.cli import main
 from processor.demo import MARKER, DemoError, prepare_folder, run_demo
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -52,7 +52,7 @@ def test_demo_year_has_the_cases_offices_meet(demo):
 def test_demo_year_has_each_check_across_months_in_a_receipt_and_a_monthly_report(demo):
     from docx import Document
 
-    from processor.quality import QUALITY_CHECKS, QUALITY_TITLES
+    from processor.consolidate.quality import QUALITY_CHECKS, QUALITY_TITLES
 
     with Ledger(demo.workspace.ledger_path) as ledger:
         summaries = [json.loads(r[0]) for r in ledger.query("SELECT summary_json FROM files")]

@@ -7,11 +7,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from processor.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
+from processor.consolidate.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
                                 split_activities)
-from processor.roster import sample_roster
-from processor.rulebook import load_rulebook
-from processor.paths import RULEBOOK_PATH
+from processor.validate.roster import sample_roster
+from processor.common.rulebook import load_rulebook
+from processor.common.paths import RULEBOOK_PATH
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
 
 Q4 = ["2026-10", "2026-11", "2026-12"]
@@ -294,7 +294,7 @@ def busy_quarter(lb):
 
 def per_unit(data: LedgerData, unit: str) -> LedgerData:
     """One unit's data, as the consolidation splits it for the dossiers."""
-    from processor.consolidate import _PerUnit
+    from processor.consolidate.run import _PerUnit
 
     return _PerUnit(data)[unit]
 

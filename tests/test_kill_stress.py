@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from processor.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
-from processor.fsutil import sha256_file
-from processor.ledger import Ledger
-from processor.paths import PROJECT_ROOT
-from processor.watch import zip_is_complete
+from processor.common.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
+from processor.common.fsutil import sha256_file
+from processor.record.ledger import Ledger
+from processor.common.paths import PROJECT_ROOT
+from processor.intake.watch import zip_is_complete
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
@@ -109,7 +109,7 @@ def test_sigkills_at_chosen_kill_points_lose_nothing_and_count_nothing_twice(tmp
 
 
 def test_recovery_removes_temp_files_a_killed_writer_left(workspace):
-    from processor.intake import recover
+    from processor.intake.run import recover
 
     stale = workspace.receipts_dir / "榕城区" / "2026-10" / ".tmp-abc123.html"
     stale.parent.mkdir(parents=True)

@@ -11,9 +11,9 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from processor import docx_layout as layout
-from processor.paths import TEMPLATES_DIR
-from processor.render import template_variables
+from processor.render import layout as layout
+from processor.common.paths import TEMPLATES_DIR
+from processor.render.documents import template_variables
 
 TEMPLATES = sorted(layout.BUILDERS)
 THEME_ATTRS = ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme")

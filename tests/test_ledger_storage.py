@@ -17,10 +17,10 @@ from pandera.typing import Series
 
 from conftest import make_workspace
 from ledger_helpers import D, LedgerBuilder, site
-from processor import fsutil
+from processor.common import fsutil
 from processor.cli import main
-from processor.consolidate import consolidate
-from processor.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
+from processor.consolidate.run import consolidate
+from processor.record.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
 from schemas import fields as col
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
@@ -75,7 +75,7 @@ def _with_extra_field(monkeypatch, key: str, name: str):
     wider = dataclasses.replace(spec, model=model)
     sheets = [*FORM_SHEETS[:index], wider, *FORM_SHEETS[index + 1:]]
     monkeypatch.setattr("schemas.form.FORM_SHEETS", sheets)
-    monkeypatch.setattr("processor.ledger.FORM_SHEETS", sheets)
+    monkeypatch.setattr("processor.record.ledger.FORM_SHEETS", sheets)
     monkeypatch.setitem(SHEETS_BY_KEY, key, wider)
     return wider
 

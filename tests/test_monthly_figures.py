@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
-from processor import reports
-from processor.findings import evaluate
-from processor.periods import parse_half
-from processor.roster import sample_roster
+from processor.consolidate import reports
+from processor.consolidate.findings import evaluate
+from processor.common.periods import parse_half
+from processor.validate.roster import sample_roster
 
 TODAY = D(2026, 11, 20)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from processor.paths import WORKSPACE_ENV
-from processor.rulebook import Rulebook, load_rulebook
+from processor.common.paths import WORKSPACE_ENV
+from processor.common.rulebook import Rulebook, load_rulebook
 
 CONFIG_NAME = "config.toml"
 DEFAULT_OFFICE = "中共××市委组织部企业组"
@@ -297,8 +297,8 @@ def init_workspace(folder: Path | str) -> Workspace:
 
     A workspace whose config exists but which never had a ledger (made before ``init`` created
     one, and nothing archived yet) only gets its ledger; anything else that exists is refused."""
-    from processor.roster import sample_roster, write_roster  # the roster module reads workbooks
-    from processor.ledger import Ledger
+    from processor.validate.roster import sample_roster, write_roster  # the roster module reads workbooks
+    from processor.record.ledger import Ledger
 
     root = Path(folder).resolve()
     config = root / CONFIG_NAME
@@ -314,7 +314,7 @@ def init_workspace(folder: Path | str) -> Workspace:
     ws.outbox.mkdir(parents=True, exist_ok=True)
     if not ws.roster_path.exists():
         write_roster(sample_roster(), ws.roster_path)
-    from processor.fsutil import atomic_write_text
+    from processor.common.fsutil import atomic_write_text
 
     Ledger.create(ws.ledger_path).close()  # only init and demo make a ledger; every other command needs one
 

@@ -31,7 +31,7 @@ def start_method() -> str:
     if not wanted:
         return available[0]
     if wanted not in available:
-        from processor.config import ConfigError
+        from processor.common.config import ConfigError
 
         raise ConfigError(f"环境变量 {START_METHOD_ENV}={wanted} 无效：本机可用的是 {'、'.join(available)}")
     return wanted

@@ -21,7 +21,7 @@ from typing import Callable
 
 from filelock import FileLock, Timeout
 
-from processor.fsutil import atomic_write_text
+from processor.common.fsutil import atomic_write_text
 
 LOG = logging.getLogger("processor.lock")
 

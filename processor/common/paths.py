@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # processor/, this file lives in processor/common/
 PROJECT_ROOT = PACKAGE_DIR.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from processor import cnfmt
+from processor.common import cnfmt
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 PERIOD_KINDS = ("month", "quarter", "half", "year")

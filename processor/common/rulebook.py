@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processor.paths import RULEBOOK_PATH
-from processor.periods import PERIOD_KINDS, month_str
+from processor.common.paths import RULEBOOK_PATH
+from processor.common.periods import PERIOD_KINDS, month_str
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
 

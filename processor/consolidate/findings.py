@@ -24,10 +24,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from processor import cnfmt
-from processor import periods as P
-from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger, records_frame
-from processor.rulebook import Rule, Rulebook
+from processor.common import cnfmt
+from processor.common import periods as P
+from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger, records_frame
+from processor.common.rulebook import Rule, Rulebook
 from schemas.form import SHEETS_BY_KEY
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"

@@ -15,12 +15,12 @@ from collections import Counter
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from processor import cnfmt
-from processor import periods as P
-from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, STATUS_CN,
+from processor.common import cnfmt
+from processor.common import periods as P
+from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, STATUS_CN,
                                 Finding, LedgerData, evaluate, roster_units, sort_findings, submission_states,
                                 submitting_unit)
-from processor.ledger import ACCEPTED, REJECTED, SUPERSEDED
+from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED
 
 OVERVIEW_NAME = "总览.html"
 OVERVIEW_TEMPLATE = "overview.html.j2"

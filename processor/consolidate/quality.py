@@ -17,10 +17,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from processor import periods as P
-from processor.findings import WARNING, Check, Finding, LedgerData, _finding, problem_key
-from processor.ledger import ACCEPTED, SUPERSEDED, Ledger
-from processor.rulebook import Rule, Rulebook
+from processor.common import periods as P
+from processor.consolidate.findings import WARNING, Check, Finding, LedgerData, _finding, problem_key
+from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
+from processor.common.rulebook import Rule, Rulebook
 from schemas.form import SHEETS_BY_KEY
 
 CLAUSE = "X-3"

@@ -1,6 +1,6 @@
 """Report contexts: one function per report, turning ledger data and findings into a plain dict.
 
-The keys of each dict are the contract documented in :mod:`processor.report_samples`
+The keys of each dict are the contract documented in :mod:`tests.report_samples`
 (the templates render exactly these).  Every count in a sentence is computed
 from the very list the table shows, dates are ISO strings, and no value is
 ``None``.
@@ -19,11 +19,11 @@ from collections import Counter
 
 import pandas as pd
 
-from processor import cnfmt
-from processor import periods as P
-from processor.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
+from processor.common import cnfmt
+from processor.common import periods as P
+from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                 LedgerData, counted_activities, evaluate, roster_units, submission_states)
-from processor.ledger import Ledger
+from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
@@ -333,7 +333,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
 
 def _quality_rows(data: LedgerData, rulebook, month: str, units: list[str]) -> list[dict]:
     """数据质量: the month's checks across months and files, in roster order."""
-    from processor.quality import quality_warnings, warning_record
+    from processor.consolidate.quality import quality_warnings, warning_record
 
     order = {u: i for i, u in enumerate(units)}
     found = quality_warnings(data, rulebook, month, units=[u for u in units if u in order])

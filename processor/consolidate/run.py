@@ -23,14 +23,19 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
-from processor import periods as P
-from processor import columns, forkserver, jobs, overview, reports, workbooks
-from processor.faults import checkpoint
-from processor.findings import LedgerData, evaluate
-from processor.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
+from processor.common import periods as P
+from processor.render import columns
+from processor.common import forkserver
+from processor.render import jobs
+from processor.consolidate import overview
+from processor.consolidate import reports
+from processor.render import workbooks
+from processor.common.faults import checkpoint
+from processor.consolidate.findings import LedgerData, evaluate
+from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
                               storage_error)
-from processor.ledger import Ledger, now_iso
-from processor.paths import TEMPLATES_DIR
+from processor.record.ledger import Ledger, now_iso
+from processor.common.paths import TEMPLATES_DIR
 from schemas.form import SHEETS_BY_KEY
 
 LOG = logging.getLogger("processor.consolidate")
@@ -100,7 +105,7 @@ PARALLEL_WINDOW = 8
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
                 today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
     today = today or dt.date.today()
-    from processor.roster import workspace_roster
+    from processor.validate.roster import workspace_roster
 
     with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
         ws.outbox.mkdir(parents=True, exist_ok=True)
@@ -468,7 +473,7 @@ class _Renderer:
         self._pool: ProcessPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         if enabled:
-            context = forkserver.context(["processor.jobs", *jobs.RENDERERS])
+            context = forkserver.context(["processor.render.jobs", *jobs.RENDERERS])
             self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=context)
             # Starting a worker waits for the fork server to load the renderers (about a second):
             # a thread waits for that while this process reads the roster and the ledger.

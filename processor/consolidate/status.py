@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from processor.findings import LATE, MISSING, NOT_DUE, ON_TIME, RETURNED, submission_states
-from processor.ledger import Ledger
-from processor.periods import add_months, month_of, submission_deadline
+from processor.consolidate.findings import LATE, MISSING, NOT_DUE, ON_TIME, RETURNED, submission_states
+from processor.record.ledger import Ledger
+from processor.common.periods import add_months, month_of, submission_deadline
 
 STATES = (ON_TIME, LATE, MISSING, RETURNED, NOT_DUE)
 

@@ -40,10 +40,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout as LockTimeout
 
-from processor.config import ConfigError, Workspace
-from processor.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
-from processor.ledger import Ledger, now_iso
-from processor.periods import MONTH_RE, month_cn, month_of
+from processor.common.config import ConfigError, Workspace
+from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
+from processor.record.ledger import Ledger, now_iso
+from processor.common.periods import MONTH_RE, month_cn, month_of
 
 LOG = logging.getLogger("processor.deliver")
 
@@ -265,7 +265,7 @@ def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
 
 
 def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> str:
-    from processor.findings import LATE, MISSING, ON_TIME, RETURNED, submission_states
+    from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, submission_states
 
     if not month:
         rows = ledger.query("SELECT MAX(month) FROM files WHERE status = 'accepted'")
@@ -273,7 +273,7 @@ def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> st
     if not month:
         return "汇总报告已生成，详见附件。"
     try:
-        from processor.roster import workspace_roster
+        from processor.validate.roster import workspace_roster
 
         units = [u.name for u in workspace_roster(ws).units]
         lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, dt.date.today())
@@ -295,7 +295,7 @@ def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> st
 def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str:
     """How many requirements of the opinion are not (yet) met, by status and clause."""
     try:
-        from processor.findings import LedgerData, evaluate
+        from processor.consolidate.findings import LedgerData, evaluate
 
         data = LedgerData.load(ledger, until=month)
         findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=dt.date.today())

@@ -32,14 +32,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from processor import cnfmt
-from processor import periods as P
-from processor.config import Workspace
-from processor.deliver import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
+from processor.common import cnfmt
+from processor.common import periods as P
+from processor.common.config import Workspace
+from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
                                _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config)
-from processor.errors import Problem
-from processor.findings import LATE, ON_TIME, RETURNED, submission_states
-from processor.ledger import REJECTED, Ledger, now_iso
+from processor.validate.errors import Problem
+from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
+from processor.record.ledger import REJECTED, Ledger, now_iso
 
 LOG = logging.getLogger("processor.remind")
 
@@ -154,7 +154,7 @@ def _state_cn(r: Reminder) -> str:
 
 def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list[str], Path | None, dict | None]:
     """The rejected file's reasons (one line each), its annotated copy if written, and its row."""
-    from processor.receipts import annotated_copy_path
+    from processor.record.receipts import annotated_copy_path
 
     row = ledger.file(r.rejected_id)
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
@@ -234,7 +234,7 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
     """Mail every reminder due now (``.eml`` files when ``dry_run`` or no SMTP host is configured).
 
     Nothing at all happens while ``remind.enabled`` is false."""
-    from processor.roster import workspace_roster
+    from processor.validate.roster import workspace_roster
 
     now = now or dt.datetime.now().astimezone()
     today = now.date()

@@ -30,9 +30,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from processor.config import ConfigError, Workspace
-from processor.fsutil import StorageError, atomic_write_text
-from processor.logs import close_logging, setup_logging
+from processor.common.config import ConfigError, Workspace
+from processor.common.fsutil import StorageError, atomic_write_text
+from processor.common.logs import close_logging, setup_logging
 
 LOG = logging.getLogger("processor.serve")
 
@@ -96,8 +96,8 @@ class Nightly:
         self.runs = 0
 
     def run(self) -> None:
-        from processor.consolidate import consolidate
-        from processor.deliver import send_pending
+        from processor.consolidate.run import consolidate
+        from processor.deliver.mail import send_pending
 
         with self._busy:
             started = _now()
@@ -123,7 +123,7 @@ class Nightly:
             self.runs += 1
 
     def retry_due(self) -> None:
-        from processor.deliver import due_retries, send_pending
+        from processor.deliver.mail import due_retries, send_pending
 
         if not self.ws.smtp.host or not self._busy.acquire(blocking=False):
             return
@@ -137,9 +137,9 @@ class Nightly:
             self._busy.release()
 
     def _remind(self) -> None:
-        from processor.deliver import SendBusy
-        from processor.remind import send_reminders
-        from processor.roster import RosterError
+        from processor.deliver.mail import SendBusy
+        from processor.deliver.remind import send_reminders
+        from processor.validate.roster import RosterError
 
         if not self.ws.remind.enabled:
             return
@@ -157,7 +157,7 @@ class Nightly:
             LOG.warning("%d 封催报邮件发送失败，下一晚重试：%s", len(result.queued), result.error)
 
     def _send(self, send_pending) -> None:
-        from processor.deliver import SendBusy
+        from processor.deliver.mail import SendBusy
 
         try:
             result = send_pending(self.ws)
@@ -190,7 +190,7 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
     Returns the exit code: 0 after a clean stop, 1 if the inbox watcher died.
     Raises ``AlreadyRunning`` when another processor holds the workspace.
     """
-    from processor.lock import WorkspaceLock, install_signal_handlers
+    from processor.common.lock import WorkspaceLock, install_signal_handlers
 
     every = parse_every(schedule_override if schedule_override is not None else os.environ.get(NIGHTLY_EVERY_ENV))
     at = ws.nightly_at  # validates the config before anything starts
@@ -208,8 +208,8 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
 
 def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every: float | None,
                   at: tuple[int, int]) -> int:
-    from processor.intake import Intake
-    from processor.watch import InboxWatcher
+    from processor.intake.run import Intake
+    from processor.intake.watch import InboxWatcher
 
     ws.ensure_folders()
     intake = Intake(ws)

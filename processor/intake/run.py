@@ -48,16 +48,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from processor import receipts
-from processor.faults import checkpoint
-from processor.config import Workspace
-from processor.errors import Problem
-from processor.fsutil import atomic_path, remove_stale_temp_files, sha256_file
-from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
-from processor.roster import Roster, workspace_roster
-from processor.sandbox import SandboxPool
-from processor.validate import ValidationResult
-from processor.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder, is_ignored_name,
+from processor.record import receipts
+from processor.common.faults import checkpoint
+from processor.common.config import Workspace
+from processor.validate.errors import Problem
+from processor.common.fsutil import atomic_path, remove_stale_temp_files, sha256_file
+from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
+from processor.validate.roster import Roster, workspace_roster
+from processor.intake.sandbox import SandboxPool
+from processor.validate.validator import ValidationResult
+from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder, is_ignored_name,
                              readable_name)
 
 log = logging.getLogger("processor.intake")
@@ -229,7 +229,7 @@ class Intake:
     def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> None:
         """The checks across months and files, as the ledger stands with this form in it (same
         transaction), kept with the arrival so that its receipt can always be written again alike."""
-        from processor.quality import quality_warnings, warning_record
+        from processor.consolidate.quality import quality_warnings, warning_record
 
         warnings = quality_warnings(self.ledger, self.rulebook, result.month, units=[result.unit],
                                     before_file=file_id)
@@ -383,7 +383,7 @@ def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
                   now: float | None = None) -> list[Waiting]:
     """Every file still in the inbox with the reason it is there: the failure of this pass if any,
     else what a look at the file shows (not a regular file, unreadable, still being copied)."""
-    from processor.watch import scan_inbox
+    from processor.intake.watch import scan_inbox
 
     failed = failed or {}
     now = time.time() if now is None else now
@@ -453,7 +453,7 @@ def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
     With ``settle_seconds``, files still changing during that time (a copy in
     progress) are left for the next pass.
     """
-    from processor.watch import scan_inbox, settled_files
+    from processor.intake.watch import scan_inbox, settled_files
 
     return settled_files(ws.inbox, settle_seconds) if settle_seconds > 0 else scan_inbox(ws.inbox)
 

@@ -28,10 +28,10 @@ try:
 except ImportError:  # Windows: no per-process limits
     resource = None
 
-from processor import forkserver
-from processor.config import IntakeSettings
-from processor.errors import problem
-from processor.validate import ValidationResult, validate_file
+from processor.common import forkserver
+from processor.common.config import IntakeSettings
+from processor.validate.errors import problem
+from processor.validate.validator import ValidationResult, validate_file
 
 log = logging.getLogger("processor.sandbox")
 
@@ -101,7 +101,7 @@ class Sandbox:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
-        ctx = forkserver.context(["processor.validate"])
+        ctx = forkserver.context(["processor.validate.validator"])
         parent, child = ctx.Pipe()
         self._process = ctx.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits,
                                                           can_cap_memory()),

@@ -19,10 +19,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processor.check import CheckReport, check_workspace
-from processor.config import CONFIG_NAME, Workspace
-from processor.fsutil import fsync_folder, is_temp_name
-from processor.ledger import Ledger
+from processor.record.check import CheckReport, check_workspace
+from processor.common.config import CONFIG_NAME, Workspace
+from processor.common.fsutil import fsync_folder, is_temp_name
+from processor.record.ledger import Ledger
 
 
 class BackupError(RuntimeError):

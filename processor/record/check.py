@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from processor.fsutil import is_temp_name, sha256_file
-from processor.ledger import Ledger, LedgerError, migrations
+from processor.common.fsutil import is_temp_name, sha256_file
+from processor.record.ledger import Ledger, LedgerError, migrations
 from schemas.form import FORM_SHEETS
 
 # problem codes, each with the Chinese label the report shows

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import jinja2
 
-from processor import cnfmt
-from processor.annotate import write_annotated_copy
-from processor.errors import Problem
-from processor.fsutil import atomic_write_text, safe_join, safe_name
-from processor.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
-from processor.paths import TEMPLATES_DIR
-from processor.periods import MONTH_RE, submission_deadline
-from processor.resubmission import EMPTY, changes_between
+from processor.common import cnfmt
+from processor.validate.annotate import write_annotated_copy
+from processor.validate.errors import Problem
+from processor.common.fsutil import atomic_write_text, safe_join, safe_name
+from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
+from processor.common.paths import TEMPLATES_DIR
+from processor.common.periods import MONTH_RE, submission_deadline
+from processor.record.resubmission import EMPTY, changes_between
 from schemas.form import FORM_SHEETS
 
 UNKNOWN_UNIT = "未识别单位"
@@ -180,7 +180,7 @@ def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
 
     Only for accepted files; M-4b is left out (the receipt itself says when the file came).
     """
-    from processor.findings import evaluate
+    from processor.consolidate.findings import evaluate
 
     if row["status"] != ACCEPTED or roster is None or roster.unit(row["unit"]) is None:
         return []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from processor.ledger import Ledger, data_fields
+from processor.record.ledger import Ledger, data_fields
 from schemas.form import FORM_SHEETS
 
 ROW_IDENTITY: dict[str, tuple[str, ...]] = {

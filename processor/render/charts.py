@@ -19,7 +19,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from processor.fsutil import atomic_path  # noqa: E402
+from processor.common.fsutil import atomic_path  # noqa: E402
 
 PREFERRED_FONTS = (
     "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Serif SC",

@@ -3,8 +3,8 @@ field's own title and width (the writers in :mod:`processor.workbooks` take them
 
 from __future__ import annotations
 
-from processor.ledger import data_fields
-from processor.workbooks import Column, Sheet
+from processor.record.ledger import data_fields
+from processor.render.workbooks import Column, Sheet
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 from schemas.roster import ROSTER_SHEETS
 

@@ -26,11 +26,11 @@ from docx.shared import Mm
 from docxtpl import DocxTemplate, InlineImage
 from lxml import etree
 
-from processor import docx_layout
-from processor.excel_safety import strip_xml_illegal
-from processor.fsutil import atomic_path, atomic_write_bytes
-from processor.paths import PACKAGE_DIR, TEMPLATES_DIR
-from processor.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noqa: F401  (jinja filters)
+from processor.render import layout as docx_layout
+from processor.common.excel_safety import strip_xml_illegal
+from processor.common.fsutil import atomic_path, atomic_write_bytes
+from processor.common.paths import PACKAGE_DIR, TEMPLATES_DIR
+from processor.common.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noqa: F401  (jinja filters)
 
 FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
 CHART_WIDTH = Mm(150)
@@ -336,7 +336,7 @@ def _all_tables(doc):
 
 def render_report(report_name: str, context: dict, out_path: Path, *, work_dir: Path | None = None) -> Path:
     """Draw the charts a context describes (``context['charts']``) and render the report."""
-    from processor.charts import build_charts
+    from processor.render.charts import build_charts
 
     specs = context.get("charts") or {}
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:

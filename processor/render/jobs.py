@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from processor.fsutil import atomic_path, atomic_write_bytes
+from processor.common.fsutil import atomic_path, atomic_write_bytes
 
-RENDERERS = ["processor.render", "processor.charts", "processor.workbooks"]  # what the jobs import
+RENDERERS = ["processor.render.documents", "processor.render.charts", "processor.render.workbooks"]  # what the jobs import
 
 
 def write_report(template: str, rel: str, context: dict, chart_files: dict[str, str],
@@ -27,11 +27,11 @@ def write_report(template: str, rel: str, context: dict, chart_files: dict[str, 
     with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
         images = {}
         if specs and (rel in targets or any(c in targets for c in chart_files)):
-            from processor.charts import build_charts
+            from processor.render.charts import build_charts
 
             images = build_charts(specs, Path(tmp))
         if rel in targets:
-            from processor.render import render_docx
+            from processor.render.documents import render_docx
 
             render_docx(template, context, targets[rel], images=images)
         for chart_rel, name in chart_files.items():
@@ -52,7 +52,7 @@ def write_html(template: str, rel: str, context: dict, targets: dict[str, Path])
 def render_html(template: str, context: dict) -> str:
     import jinja2
 
-    from processor.paths import TEMPLATES_DIR
+    from processor.common.paths import TEMPLATES_DIR
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
@@ -64,7 +64,7 @@ def warm_up() -> None:
     import when the fork server already has)."""
     for name in RENDERERS:
         importlib.import_module(name)
-    from processor import charts
+    from processor.render import charts
 
     try:
         charts.cjk_font()
@@ -77,7 +77,7 @@ def html_template_variables(template: str) -> set[str]:
     import jinja2
     from jinja2 import meta
 
-    from processor.paths import TEMPLATES_DIR
+    from processor.common.paths import TEMPLATES_DIR
 
     source = (TEMPLATES_DIR / template).read_text(encoding="utf-8")
     return meta.find_undeclared_variables(jinja2.Environment(autoescape=True).parse(source))

@@ -31,8 +31,8 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from lxml import etree
 
-from processor.fsutil import atomic_write_bytes
-from processor.paths import TEMPLATES_DIR
+from processor.common.fsutil import atomic_write_bytes
+from processor.common.paths import TEMPLATES_DIR
 
 # --- fonts and sizes (2号 = 22pt, 3号 = 16pt, 4号 = 14pt, 小4 = 12pt) -------------
 FONT_TITLE = "方正小标宋简体"

@@ -26,7 +26,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from processor.excel_safety import append_row, cell_text, formula_like
+from processor.common.excel_safety import append_row, cell_text, formula_like
 
 HEADER_COLOR, FLAG_COLOR, BORDER_COLOR = "DDEBF7", "FCE4D6", "999999"
 HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOR)

@@ -18,11 +18,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 
-from processor.errors import Problem
-from processor.excel_safety import set_cell, strip_xml_illegal
-from processor.fsutil import atomic_path
-from processor.readers import XLSX, RawWorkbook, file_format, read_workbook
-from processor.template import fit_row_heights, print_setup
+from processor.validate.errors import Problem
+from processor.common.excel_safety import set_cell, strip_xml_illegal
+from processor.common.fsutil import atomic_path
+from processor.validate.readers import XLSX, RawWorkbook, file_format, read_workbook
+from processor.validate.template import fit_row_heights, print_setup
 
 LIST_TITLE = "错误清单"
 LIST_HEADER = ("位置", "工作表", "列", "填写内容", "问题", "修改方法")

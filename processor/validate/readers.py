@@ -27,8 +27,8 @@ import python_calamine as calamine
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
-from processor.config import IntakeSettings
-from processor.errors import Problem, problem
+from processor.common.config import IntakeSettings
+from processor.validate.errors import Problem, problem
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")

@@ -17,10 +17,10 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from processor.excel_safety import append_row
-from processor.fsutil import atomic_path
-from processor.normalize import normalize_value, title_key
-from processor.readers import FileRejected, read_workbook
+from processor.common.excel_safety import append_row
+from processor.common.fsutil import atomic_path
+from processor.validate.normalize import normalize_value, title_key
+from processor.validate.readers import FileRejected, read_workbook
 from schemas.roster import ROSTER_SHEETS
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")

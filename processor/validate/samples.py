@@ -14,12 +14,12 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from processor.excel_safety import set_cell
-from processor.fsutil import atomic_path
-from processor.periods import first_day, last_day, parse_month, submission_deadline
-from processor.roster import Roster
-from processor.rulebook import Rulebook
-from processor.template import write_rows, write_template
+from processor.common.excel_safety import set_cell
+from processor.common.fsutil import atomic_path
+from processor.common.periods import first_day, last_day, parse_month, submission_deadline
+from processor.validate.roster import Roster
+from processor.common.rulebook import Rulebook
+from processor.validate.template import write_rows, write_template
 from schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
 
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪邱曾廖赖周徐江叶苏庄吕何罗高潘朱"

@@ -22,11 +22,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from processor.excel_safety import set_cell
-from processor.fsutil import atomic_path
-from processor.periods import month_cn, submission_deadline
-from processor.roster import Roster
-from processor.rulebook import Rulebook
+from processor.common.excel_safety import set_cell
+from processor.common.fsutil import atomic_path
+from processor.common.periods import month_cn, submission_deadline
+from processor.validate.roster import Roster
+from processor.common.rulebook import Rulebook
 from schemas import fields as kinds
 from schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, SHEETS_BY_KEY,
                           TEMPLATE_ID, TEMPLATE_VERSION, SheetSpec, models_hash)
@@ -250,7 +250,7 @@ def _prefill(wb, roster: Roster, unit: str, month: str | None, previous: list[di
 
 def _example_sheet(ws, roster: Roster, rulebook: Rulebook, unit: str | None, month: str | None) -> None:
     """填写示例: one complete, correct record of every sheet, read-only; the validator never reads it."""
-    from processor.samples import example_records  # samples builds on this module
+    from processor.validate.samples import example_records  # samples builds on this module
 
     month = month or rulebook.months[0]
     unit = unit or (roster.unit_names[0] if roster.unit_names else "")
@@ -291,7 +291,7 @@ def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> Non
 
 def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
     """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
-    from processor.ledger import Ledger  # the ledger module is only needed for a pre-filled form
+    from processor.record.ledger import Ledger  # the ledger module is only needed for a pre-filled form
 
     with Ledger(ledger_path) as ledger:
         frame = ledger.accepted_rows("sites", units=[unit])

@@ -26,13 +26,13 @@ import pandas as pd
 import pandera.errors as pa_errors
 from openpyxl.utils import get_column_letter
 
-from processor.config import IntakeSettings
-from processor.errors import Problem, ProblemList, problem
-from processor.normalize import is_blank, normalize_value, title_key
-from processor.periods import first_day, last_day, parse_month
-from processor.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
-from processor.roster import Roster
-from processor.rulebook import Rulebook
+from processor.common.config import IntakeSettings
+from processor.validate.errors import Problem, ProblemList, problem
+from processor.validate.normalize import is_blank, normalize_value, title_key
+from processor.common.periods import first_day, last_day, parse_month
+from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
+from processor.validate.roster import Roster
+from processor.common.rulebook import Rulebook
 from schemas import fields as kinds
 from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
