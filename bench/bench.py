@@ -230,7 +230,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def new_workspace(root: Path, roster_path: Path):
-    from processor.common.config import init_workspace
+    from processor.workspace import init_workspace
 
     ws = init_workspace(root)
     shutil.copyfile(roster_path, ws.roster_path)

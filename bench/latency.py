@@ -42,7 +42,7 @@ def intake_handler(roster_path: Path | None = None) -> Callable[[Path], Handle]:
     def make(root: Path) -> Handle:
         import shutil
 
-        from processor.common.config import init_workspace
+        from processor.workspace import init_workspace
         from processor.intake.run import Intake
 
         ws = init_workspace(root)

@@ -160,7 +160,8 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @friendly_errors
 def init(folder: Path | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
-    from processor.common.config import CONFIG_NAME, init_workspace
+    from processor.common.config import CONFIG_NAME
+    from processor.workspace import init_workspace
 
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd())
@@ -184,7 +185,8 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
     """生成月报表模板（可按单位预填）。"""
     from processor.common.periods import parse_month
     from processor.validate.roster import workspace_roster
-    from processor.validate.template import previous_sites, write_template
+    from processor.record.resubmission import previous_sites
+    from processor.validate.template import write_template
 
     ws = workspace_of(ctx)
     roster = workspace_roster(ws)
@@ -316,7 +318,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
     from processor.intake.run import Intake
     from processor.common.lock import WorkspaceLock, install_signal_handlers
-    from processor.deliver.serve import _logged_by_intake
+    from processor.deliver.serve import logged_by_intake
     from processor.intake.watch import InboxWatcher
 
     ws = workspace_of(ctx)
@@ -329,7 +331,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
                                poll_interval=interval or ws.intake.poll_interval,
                                stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                                close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
-                               on_error=_logged_by_intake)
+                               on_error=logged_by_intake)
         mode = "轮询" if polling else "实时"
         console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
         watcher.start()
@@ -444,6 +446,7 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
 @friendly_errors
 def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
+    from processor.consolidate.mail_summary import ledger_summary
     from processor.deliver.mail import SendBusy, send_pending
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
@@ -452,7 +455,7 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     try:
         with file_logging(ws):
             # An explicit send retries queued deliveries now instead of waiting for their back-off.
-            result = send_pending(ws, dry_run=dry_run, ignore_backoff=True)
+            result = send_pending(ws, dry_run=dry_run, ignore_backoff=True, summary_fallback=ledger_summary)
     except (StorageError, SendBusy) as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from processor.common.config import Workspace, init_workspace
+from processor.common.config import Workspace
+from processor.workspace import init_workspace
 from processor.common.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
 from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
 from processor.validate.samples import form_rows, site_rows, write_form
@@ -354,6 +355,7 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
              on_step: Callable[[], None] | None = None) -> DemoResult:
     """Build the demo workspace in ``folder`` and run intake, consolidation and (dry-run) delivery."""
     from processor.consolidate.run import consolidate
+    from processor.consolidate.mail_summary import ledger_summary
     from processor.deliver.mail import send_pending
     from processor.common.fsutil import safe_join
     from processor.intake.run import Intake
@@ -395,7 +397,7 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     result.outputs = list(consolidation.written) + list(consolidation.unchanged)
     step()
     stage("生成待发送的邮件（演示不真的发送）", 1)
-    result.emails = list(send_pending(ws, dry_run=True).dry_run_files)
+    result.emails = list(send_pending(ws, dry_run=True, summary_fallback=ledger_summary).dry_run_files)
     step()
     return result
 

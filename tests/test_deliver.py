@@ -16,6 +16,7 @@ from email.header import decode_header, make_header
 import pytest
 
 from processor.common.config import ConfigError, load_workspace
+from processor.consolidate.mail_summary import ledger_summary
 from processor.deliver.mail import build_message, month_summary, pending_outputs, send_pending
 from processor.record.ledger import Ledger
 from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
@@ -273,7 +274,7 @@ def test_body_summary_falls_back_to_ledger_and_roster(workspace):
                                           size=1, received_at=received, status="accepted", unit=unit,
                                           month="2026-10", archive_path=f"x/{i}"))
     with Ledger(workspace.ledger_path) as ledger:
-        text = month_summary(workspace, ledger, "2026-10")
+        text = month_summary(workspace, ledger, "2026-10", ledger_summary)
     total = len(workspace_roster(workspace).units)
     assert "2026年10月报送情况" in text
     assert "按时报送 1 个单位" in text and "逾期报送 1 个" in text and f"未报送 {total - 2} 个" in text

@@ -424,12 +424,15 @@ class Scope:
         return sorted(rows, key=lambda r: (order[r["unit"]], r["row"] or 0))
 
 
-def _finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period,
+def make_finding(rule: Rule, code: str, *, unit: str, site: str | None, period: P.Period,
              status: str, message: str | None = None, kind: str | None = None, staff: str | None = None,
              **facts) -> Finding:
     """``message``: the sentence's key in MESSAGES (the code by default); ``facts``: Finding's typed fields."""
     return Finding(code, rule.clause, rule.title, rule.wording, unit, site, period.label, _period_name(period),
                    status, kind, staff, message or code, **facts)
+
+
+_finding = make_finding  # the rules below use the short name
 
 
 @functools.lru_cache(maxsize=256)

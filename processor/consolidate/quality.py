@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from processor.common import periods as P
-from processor.consolidate.findings import WARNING, Check, Finding, LedgerData, _finding, problem_key
+from processor.consolidate.findings import WARNING, Check, Finding, LedgerData, make_finding, problem_key
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook
 from schemas.form import SHEETS_BY_KEY
@@ -52,7 +52,7 @@ class QualityScope:
         return [r for r in self.data.records(key, unit=unit) if r["month"] == month]
 
     def warn(self, code: str, unit: str, site: str | None, **facts) -> Finding:
-        return _finding(self.rule, code, unit=unit, site=site, period=P.period_of(self.month, "month"),
+        return make_finding(self.rule, code, unit=unit, site=site, period=P.period_of(self.month, "month"),
                         status=WARNING, **facts)
 
 

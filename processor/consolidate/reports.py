@@ -80,7 +80,7 @@ def _finding_counts(rows: list[dict]) -> dict:
             "at_risk": sum(r["status"] == "存在风险" for r in rows)}
 
 
-def _latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
+def latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
     frame = data.rows("sites")
     if frame.empty:
         return []
@@ -197,7 +197,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
 
     # Two bases (SPEC §10): the sites every unit has registered (its latest form up to this month),
     # and the sites with data for this month.  A site of a unit that did not report is 本月未报送.
-    sites = _latest_sites(data, units)
+    sites = latest_sites(data, units)
     reported = _month_sites(data, month, units)
     reported_keys = {(s["unit"], s["site"]) for s in reported}
     unreported = [{"unit": s["unit"], "site": s["site"]} for s in sites
@@ -478,7 +478,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     findings = evaluate(data, rulebook, roster, months=months, today=as_of)
     # a problem closed before the half began was reported in its own half (as the monthly report does)
     findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
-    sites = _latest_sites(data, units)
+    sites = latest_sites(data, units)
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
@@ -823,7 +823,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
     rulebook = ws.rulebook
     data = _data(ledger, until=until)
     units = roster_units(roster, data)
-    sites = _latest_sites(data, units)
+    sites = latest_sites(data, units)
     deadline = rulebook.date_in_year(rulebook["M-1a"].get("deadline", "10-01"))
     after = today >= deadline
     staff = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]

@@ -227,7 +227,7 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
 
 def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
     context = reports.assignment_context(data, ws, roster, today)
-    latest = {(s["unit"], s["month"]) for s in reports._latest_sites(data, reports.roster_units(roster, data))}
+    latest = {(s["unit"], s["month"]) for s in reports.latest_sites(data, reports.roster_units(roster, data))}
     sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
     base = f"{ASSIGNMENT}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),

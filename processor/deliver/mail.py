@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections import Counter
 import email
 import json
 import logging
@@ -37,6 +36,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
+from typing import Callable
 
 from filelock import FileLock, Timeout as LockTimeout
 
@@ -225,11 +225,14 @@ def _summary_month(outputs) -> str | None:
     return months[-1] if months else None
 
 
-def month_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
+def month_summary(ws: Workspace, ledger: Ledger, month: str | None,
+                  fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> str:
     """A few Chinese sentences on the month: from ``outbox/manifest.json`` when consolidation
     wrote one, else from the ledger."""
     text = _summary_from_manifest(ws, month)
-    return text if text else _summary_from_ledger(ws, ledger, month)
+    if text:
+        return text
+    return fallback(ws, ledger, month) if fallback else "汇总报告已生成，详见附件。"
 
 
 def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
@@ -262,54 +265,6 @@ def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
     elif isinstance(findings, int):
         lines.append(f"发现问题 {findings} 项。")
     return "\n".join(lines)
-
-
-def _summary_from_ledger(ws: Workspace, ledger: Ledger, month: str | None) -> str:
-    from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, submission_states
-
-    if not month:
-        rows = ledger.query("SELECT MAX(month) FROM files WHERE status = 'accepted'")
-        month = rows[0][0] if rows and rows[0][0] else None
-    if not month:
-        return "汇总报告已生成，详见附件。"
-    try:
-        from processor.validate.roster import workspace_roster
-
-        units = [u.name for u in workspace_roster(ws).units]
-        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, dt.date.today())
-    except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
-        LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)
-        accepted = len(ledger.files(month=month, status="accepted"))
-        rejected = len(ledger.files(month=month, status="rejected"))
-        return f"{month_cn(month)}共接收月报表 {accepted} 份，退回 {rejected} 份，详见附件。"
-    count = {state: [s.unit for s in lines if s.state == state] for state in (ON_TIME, LATE, MISSING, RETURNED)}
-    text = (f"{month_cn(month)}报送情况：按时报送 {len(count[ON_TIME])} 个单位，逾期报送 {len(count[LATE])} 个，"
-            f"未报送 {len(count[MISSING])} 个，已退回待重报 {len(count[RETURNED])} 个。")
-    absent = count[MISSING] + count[RETURNED]
-    if absent:
-        text += f"\n尚未报送（或待重报）的单位：{'、'.join(absent)}。"
-    findings = _findings_sentence(ws, ledger, workspace_roster(ws), month)
-    return text + (f"\n{findings}" if findings else "")
-
-
-def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str:
-    """How many requirements of the opinion are not (yet) met, by status and clause."""
-    try:
-        from processor.consolidate.findings import LedgerData, evaluate
-
-        data = LedgerData.load(ledger, until=month)
-        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=dt.date.today())
-                    if f.is_open]
-    except Exception as exc:  # noqa: BLE001 — the mail goes out even if the count cannot be made
-        LOG.warning("统计发现问题失败，邮件正文不含问题数：%s", exc)
-        return ""
-    if not findings:
-        return "对照《意见》各项要求，未发现问题。"
-    by_status = Counter(f.status_cn for f in findings)
-    by_clause = Counter(f.clause for f in findings)
-    return (f"对照《意见》各项要求发现问题 {len(findings)} 项（"
-            + "，".join(f"{k} {v} 项" for k, v in by_status.most_common()) + "），涉及条款 "
-            + "、".join(f"{c}（{n}）" for c, n in sorted(by_clause.items())) + "，详见月度汇总报告。")
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -467,9 +422,14 @@ def _intact(ws: Workspace, outputs) -> list:
 
 
 def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
-                 ignore_backoff: bool = False) -> SendResult:
+                 ignore_backoff: bool = False,
+                 summary_fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> SendResult:
     """Email every report not yet delivered (one message), or write it as ``.eml`` when
     ``dry_run`` or no SMTP host is configured.
+
+    The body's summary comes from ``outbox/manifest.json``; when the manifest has none,
+    ``summary_fallback(ws, ledger, month)`` makes it (the command line passes
+    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger).
 
     ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
     explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
@@ -498,7 +458,7 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
         outputs = _intact(ws, candidates)
         if not outputs:
             return result
-        message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs)))
+        message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs), summary_fallback))
         if dry_run:
             eml = _write_eml(ws, message, now)
             fresh = [o for o in outputs if deliveries[o["path"]] is None]

@@ -157,10 +157,11 @@ class Nightly:
             LOG.warning("%d 封催报邮件发送失败，下一晚重试：%s", len(result.queued), result.error)
 
     def _send(self, send_pending) -> None:
+        from processor.consolidate.mail_summary import ledger_summary
         from processor.deliver.mail import SendBusy
 
         try:
-            result = send_pending(self.ws)
+            result = send_pending(self.ws, summary_fallback=ledger_summary)
         except (ConfigError, StorageError, SendBusy) as exc:  # said in full; any details are in the log
             LOG.error("邮件未发送：%s", exc)
             return
@@ -221,7 +222,7 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                            close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
-                           logger=logging.getLogger("processor.watch"), on_error=_logged_by_intake)
+                           logger=logging.getLogger("processor.watch"), on_error=logged_by_intake)
     thread = threading.Thread(target=watcher.run_forever, args=(stop,), name="inbox-watcher", daemon=True)
     code = 0
     try:
@@ -247,7 +248,7 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     return code
 
 
-def _logged_by_intake(path: Path, exc: BaseException) -> None:
+def logged_by_intake(path: Path, exc: BaseException) -> None:
     """The intake has logged the failure in Chinese (details at debug level); the watcher only retries."""
 
 

@@ -253,8 +253,11 @@ class Intake:
 
     def _finish(self, file_id: int, inbox_file: Path | None) -> Path:
         """Steps 4 and 5: receipt, then removal from the inbox. Safe to repeat."""
+        from processor.consolidate.preview import findings_preview  # the rules load only when a receipt is due
+
         row = self.ledger.file(file_id)
-        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster)
+        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
+        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview)
         checkpoint("after-receipt")
         if inbox_file is not None and inbox_file.exists() and sha256_file(inbox_file) == row["sha256"]:
             inbox_file.unlink()  # per-unit sub-folders stay: the office permissions them on the share

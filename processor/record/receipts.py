@@ -69,8 +69,12 @@ def annotated_copy_path(ws, row, roster=None) -> Path:
     return receipt_folder(ws, row, roster) / f"{receipt_stem(row)}_批注.xlsx"
 
 
-def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
-    """Write (or rewrite) the receipt of one arrival; returns the HTML path."""
+def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] = ()) -> Path:
+    """Write (or rewrite) the receipt of one arrival; returns the HTML path.
+
+    ``preview`` is what the opinion still asks of the unit (rows as made by
+    :func:`processor.consolidate.preview.findings_preview`); the caller computes it, so the
+    record stage does not depend on the rules."""
     folder = receipt_folder(ws, row, roster)
     stem = receipt_stem(row)
     annotated_name = None
@@ -81,8 +85,7 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None) -> Path:
                                          [p for p in problems if p.is_error], folder / annotated_name)
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
             annotated_name = None
-    preview = findings_preview(ledger, ws.rulebook, roster, row)
-    context = receipt_context(ws, ledger, row, problems, annotated_name, preview, roster)
+    context = receipt_context(ws, ledger, row, problems, annotated_name, list(preview), roster)
     html_path = folder / f"{stem}.html"
     atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
     try:
@@ -173,22 +176,6 @@ def _first_accepted(ledger: Ledger, row):
                          "AND status IN ('accepted', 'superseded') ORDER BY id LIMIT 1",
                          (unit, row["month"], row["id"]))
     return found[0] if found else None
-
-
-def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
-    """What the opinion still asks of this unit for this month, as of the day the file arrived.
-
-    Only for accepted files; M-4b is left out (the receipt itself says when the file came).
-    """
-    from processor.consolidate.findings import evaluate
-
-    if row["status"] != ACCEPTED or roster is None or roster.unit(row["unit"]) is None:
-        return []
-    as_of = dt.datetime.fromisoformat(row["received_at"]).date()
-    findings = evaluate(ledger, rulebook, roster, months=[row["month"]], today=as_of, units=[row["unit"]])
-    return [{"clause": f.clause, "title": f.title, "site": f.site or "（全单位）", "period": f.period_name,
-             "evidence": f.evidence, "status": f.status_cn}
-            for f in findings if f.is_open and f.clause != "M-4b"]
 
 
 def _brief(ledger: Ledger, file_id) -> dict | None:

@@ -12,6 +12,7 @@ are paired in order of appearance, and 基本信息 (one row, no key) by positio
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from processor.record.ledger import Ledger, data_fields
 from schemas.form import FORM_SHEETS
@@ -105,3 +106,13 @@ def _shown(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
+    """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
+    with Ledger(ledger_path) as ledger:
+        frame = ledger.accepted_rows("sites", units=[unit])
+    if frame.empty:
+        return []
+    latest = frame[frame["month"] == frame["month"].max()]
+    return [{k: (None if v != v else v) for k, v in rec.items()} for rec in latest.to_dict("records")]

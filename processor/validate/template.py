@@ -287,15 +287,3 @@ def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> Non
             value = record.get(f.name)
             if value is not None and value != "":
                 set_cell(ws.cell(r, c), value)
-
-
-def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
-    """The unit's sites as in its latest accepted submission (for a pre-filled form); [] if none."""
-    from processor.record.ledger import Ledger  # the ledger module is only needed for a pre-filled form
-
-    with Ledger(ledger_path) as ledger:
-        frame = ledger.accepted_rows("sites", units=[unit])
-    if frame.empty:
-        return []
-    latest = frame[frame["month"] == frame["month"].max()]
-    return [{k: (None if v != v else v) for k, v in rec.items()} for rec in latest.to_dict("records")]
