@@ -7,8 +7,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from processor.consolidate.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
+from processor.consolidate.findings import (AT_RISK, CHECKS, FAILED, MET, counted_activities, evaluate,
                                 split_activities)
+from processor.consolidate.ledger_data import LedgerData
 from processor.validate.roster import sample_roster
 from processor.common.rulebook import load_rulebook
 from processor.common.paths import RULEBOOK_PATH

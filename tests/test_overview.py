@@ -18,7 +18,7 @@ from ledger_helpers import D, LedgerBuilder, contact, site
 from processor.consolidate import findings as F
 from processor.cli import main
 from processor.consolidate.run import consolidate
-from processor.consolidate.findings import LedgerData
+from processor.consolidate.ledger_data import LedgerData
 from processor.render.jobs import html_template_variables
 from processor.record.ledger import Ledger
 from processor.consolidate.overview import OVERVIEW_NAME, OVERVIEW_TEMPLATE, STATE_CLASS, overview_context

@@ -8,7 +8,8 @@ from collections import Counter
 
 from processor.common.config import Workspace
 from processor.common.periods import month_cn
-from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, LedgerData, evaluate, submission_states
+from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, evaluate, submission_states
+from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
 from processor.validate.roster import workspace_roster
 

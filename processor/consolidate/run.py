@@ -31,7 +31,8 @@ from processor.consolidate import overview
 from processor.consolidate import reports
 from processor.render import workbooks
 from processor.common.faults import checkpoint
-from processor.consolidate.findings import LedgerData, evaluate
+from processor.consolidate.findings import evaluate
+from processor.consolidate.ledger_data import LedgerData
 from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
                               storage_error)
 from processor.record.ledger import Ledger, now_iso
