@@ -354,7 +354,8 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     from processor.record.ledger import Ledger
     from processor.common.periods import parse_month
     from processor.validate.roster import workspace_roster
-    from processor.consolidate.status import latest_due_month, status_report
+    from processor.common.periods import last_due_month
+    from processor.consolidate.status import status_report
 
     ws = workspace_of(ctx)
     today = dt.date.today()
@@ -363,7 +364,7 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
             parse_month(month)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month")
-    month = month or latest_due_month(ws.rulebook, today)
+    month = month or last_due_month(today, ws.rulebook.submission_deadline_day)
     roster = workspace_roster(ws)  # before the ledger: a missing roster stops the command first
     with Ledger(ws.ledger_path) as ledger:
         report = status_report(ws, ledger, roster, month, today)

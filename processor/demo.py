@@ -26,10 +26,10 @@ from typing import Callable
 
 from processor.common.config import Workspace
 from processor.workspace import init_workspace
-from processor.common.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
+from processor.common.periods import (add_months, first_day, last_day, last_due_month, month_range, parse_month,
+                                     submission_deadline)
 from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
 from processor.validate.samples import form_rows, site_rows, write_form
-from processor.consolidate.status import latest_due_month
 
 MARKER = ".processor-demo"
 DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -117,7 +117,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
     roster = workspace_roster(ws)
     rulebook = ws.rulebook
     rng = random.Random(seed)
-    last = latest_due_month(rulebook, today)
+    last = last_due_month(today, rulebook.submission_deadline_day)
     months = month_range(f"{rulebook.year}-01", last)
     units = [u.name for u in roster.units]
     n = len(units)

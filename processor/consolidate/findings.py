@@ -28,6 +28,7 @@ from processor.common import periods as P
 from processor.consolidate.ledger_data import LedgerData, submitting_unit
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook
+from processor.common.values import is_missing as _missing
 from schemas.form import SHEETS_BY_KEY
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
@@ -179,11 +180,6 @@ MESSAGES: dict[str, Callable[[Finding], str]] = {
 
 # The sheets the checks read (a unit's evaluation loads only these).
 CHECKED_SHEETS = ("sites", "contacts", "org_life", "hardware")
-
-
-def _missing(value) -> bool:
-    """None, NaN, NaT or pd.NA: what pandas' ``isna`` calls missing, for one plain value."""
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _row_order(r: dict):

@@ -23,6 +23,7 @@ from processor.common import cnfmt
 from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                 LedgerData, counted_activities, evaluate, roster_units, submission_states)
+from processor.common.values import is_missing
 from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
@@ -50,13 +51,13 @@ def _iso(day) -> str:
 
 
 def _int(value) -> int:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return 0
     return int(value)
 
 
 def _text(value) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return ""
     return str(value).strip()
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 from processor.consolidate.findings import LATE, MISSING, NOT_DUE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import Ledger
-from processor.common.periods import add_months, month_of, submission_deadline
+from processor.common.periods import submission_deadline
 
 STATES = (ON_TIME, LATE, MISSING, RETURNED, NOT_DUE)
 
@@ -37,11 +37,3 @@ def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dic
              "month": r["month"], "received_at": r["received_at"], "errors": r["error_count"]}
             for r in ledger.query("SELECT * FROM files WHERE status = 'rejected' ORDER BY id DESC LIMIT 10")],
     }
-
-
-def latest_due_month(rulebook, today: dt.date) -> str:
-    """The latest month whose submission deadline has passed (on 2026-11-26: 2026-10)."""
-    month = add_months(month_of(today), -1)
-    while submission_deadline(month, rulebook.submission_deadline_day) >= today:
-        month = add_months(month, -1)
-    return month

@@ -30,6 +30,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
+from processor.common.values import is_missing
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY, SheetSpec
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED = "accepted", "rejected", "duplicate", "superseded"
@@ -395,11 +396,7 @@ def now_iso(now: dt.datetime | None = None) -> str:
 
 def _plain(value):
     """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if value is pd.NaT:
+    if is_missing(value):
         return None
     if isinstance(value, (pd.Timestamp, dt.datetime)):
         return value.date().isoformat()

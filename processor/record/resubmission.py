@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from processor.common.values import is_missing
 from processor.record.ledger import Ledger, data_fields
 from schemas.form import FORM_SHEETS
 
@@ -115,4 +116,4 @@ def previous_sites(ledger_path: Path | str, unit: str) -> list[dict]:
     if frame.empty:
         return []
     latest = frame[frame["month"] == frame["month"].max()]
-    return [{k: (None if v != v else v) for k, v in rec.items()} for rec in latest.to_dict("records")]
+    return [{k: (None if is_missing(v) else v) for k, v in rec.items()} for rec in latest.to_dict("records")]

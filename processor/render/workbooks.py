@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import sys
 import zipfile
 from typing import NamedTuple
 
@@ -27,6 +26,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from processor.common.excel_safety import append_row, cell_text, formula_like
+from processor.common.values import is_missing
 
 HEADER_COLOR, FLAG_COLOR, BORDER_COLOR = "DDEBF7", "FCE4D6", "999999"
 HEADER_FILL = PatternFill("solid", fgColor=HEADER_COLOR)
@@ -175,10 +175,7 @@ def _header(ws, columns: list[Column], *, row: int) -> None:
 
 def _cell_value(value):
     """A value openpyxl writes as the right cell type: ISO strings of dates become dates."""
-    pd = sys.modules.get("pandas")  # a pandas missing value can only come from a process that loaded pandas
-    if value is None or (pd is not None and (value is pd.NA or value is pd.NaT)):
-        return None
-    if isinstance(value, float) and value != value:
+    if is_missing(value):
         return None
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return dt.date.fromisoformat(value)

@@ -33,6 +33,7 @@ from processor.common.periods import first_day, last_day, parse_month
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
+from processor.common.values import is_missing
 from schemas import fields as kinds
 from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
@@ -377,7 +378,7 @@ def _plainly_valid(sheet: SheetRead) -> bool:
     for name, kind, nullable, tests in plan:
         for record in sheet.records:
             value = record[name]
-            if value is None or (isinstance(value, float) and value != value):
+            if is_missing(value):
                 if nullable:
                     continue
                 return False
