@@ -15,6 +15,7 @@ import sqlite3
 import tempfile
 import time
 import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -225,3 +226,15 @@ def remove_stale_temp_files(folder: Path, *, min_age_seconds: float = 0.0, exclu
                 path.unlink()
                 removed += 1
     return removed
+
+
+ZIP_STAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can say: no build time in the bytes
+
+
+def fixed_zip_entry(name: str) -> zipfile.ZipInfo:
+    """A deflated zip entry with a fixed timestamp and mode: the same content gives the same bytes
+    (the .docx and .xlsx outputs are zips)."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_STAMP)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info

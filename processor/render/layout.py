@@ -25,7 +25,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from lxml import etree
 
-from processor.common.fsutil import atomic_write_bytes
+from processor.common.fsutil import atomic_write_bytes, fixed_zip_entry
 
 # --- fonts and sizes (2号 = 22pt, 3号 = 16pt, 4号 = 14pt, 小4 = 12pt) -------------
 FONT_TITLE = "方正小标宋简体"
@@ -394,17 +394,6 @@ def fix_core_properties(doc, stamp: dt.datetime, author: str = "") -> None:
     props.title = props.title or ""
 
 
-ZIP_STAMP = (1980, 1, 1, 0, 0, 0)
-
-
-def _zip_entry(name: str) -> zipfile.ZipInfo:
-    """A zip entry with a fixed timestamp and mode: same content -> same bytes."""
-    info = zipfile.ZipInfo(name, date_time=ZIP_STAMP)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
-
-
 class _FixedStampZipWriter:
     """python-docx's physical package writer interface, writing fixed-stamp entries."""
 
@@ -412,7 +401,7 @@ class _FixedStampZipWriter:
         self.zf = zf
 
     def write(self, pack_uri, blob: bytes) -> None:
-        self.zf.writestr(_zip_entry(pack_uri.membername), blob)
+        self.zf.writestr(fixed_zip_entry(pack_uri.membername), blob)
 
 
 def document_bytes(doc, stamp: dt.datetime = FIXED_STAMP, author: str = "") -> bytes:

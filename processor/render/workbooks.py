@@ -26,6 +26,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from processor.common.excel_safety import append_row, cell_text, formula_like
+from processor.common.fsutil import fixed_zip_entry
 from processor.common.values import is_missing
 
 HEADER_COLOR, FLAG_COLOR, BORDER_COLOR = "DDEBF7", "FCE4D6", "999999"
@@ -36,7 +37,6 @@ THIN = Side(style="thin", color=BORDER_COLOR)
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 DATE_FORMAT = "yyyy-mm-dd"
 CREATOR = "企业组"  # the workbooks' author property
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 ASSIGNMENT_TITLE = "企业组人员联系示范点分组情况一览表"
 
 
@@ -203,8 +203,5 @@ def _normalized_zip(data: bytes, stamp: dt.datetime) -> bytes:
             if info.filename == "docProps/core.xml":
                 body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
                               rb"\g<1>" + iso.encode() + rb"\g<2>", body)
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            dst.writestr(entry, body)
+            dst.writestr(fixed_zip_entry(info.filename), body)
     return out.getvalue()
