@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -21,9 +21,6 @@ from processor.common.paths import WORKSPACE_ENV
 from processor.common.rulebook import Rulebook, load_rulebook
 
 CONFIG_NAME = "config.toml"
-DEFAULT_OFFICE = "中共××市委组织部企业组"
-DEFAULT_ADDRESSEE = "企业组各位同志"
-
 DEFAULT_CONFIG_TEXT = """\
 # 示范点联系指导月报表处理程序 — 配置文件
 # 所有路径均相对于本文件所在的文件夹。删除某一项即使用默认值。
@@ -76,53 +73,75 @@ repeat_days = 3            # 截止日后，对未报送或已退回待重报的
 """
 
 
+# The defaults are written once, in the text above (what `init` writes); the settings take theirs from it.
+_DEFAULTS = tomllib.loads(DEFAULT_CONFIG_TEXT)
+DEFAULT_OFFICE = _DEFAULTS["report"]["office"]
+DEFAULT_ADDRESSEE = _DEFAULTS["report"]["addressee"]
+_CASTS = {"float": float, "int": int, "str": str, "bool": bool, "tuple[str, ...]": tuple}
+
+
 class ConfigError(ValueError):
     """A config value is missing or wrong; the message names the key in Chinese."""
 
 
-def _limited(default, low, high):
+def _limited(low, high):
     """A numeric setting with the range a config file may give it (checked at load)."""
-    return field(default=default, metadata={"range": (low, high)})
+    return field(metadata={"range": (low, high)})
 
 
-@dataclass(frozen=True)
+def _settings(section: str):
+    """Make a frozen dataclass of a config section; each field's default is the value
+    DEFAULT_CONFIG_TEXT gives it, of the field's type (60 for a float field is 60.0)."""
+    def make(cls):
+        for name, annotation in cls.__annotations__.items():
+            value = _CASTS[annotation](_DEFAULTS[section][name])
+            declared = cls.__dict__.get(name)
+            if isinstance(declared, Field):
+                declared.default = value
+            else:
+                setattr(cls, name, value)
+        return dataclass(frozen=True)(cls)
+    return make
+
+
+@_settings("intake")
 class IntakeSettings:
-    stable_seconds: float = _limited(2.0, 0, 3600)
-    close_settle_seconds: float = _limited(0.5, 0, 3600)
-    poll_interval: float = _limited(2.0, 0.1, 3600)
-    rescan_seconds: float = _limited(60.0, 1, 86400)
-    max_file_mb: float = _limited(20.0, 0.01, 10240)
-    max_uncompressed_mb: float = _limited(200.0, 0.01, 102400)
-    max_ratio: float = _limited(200.0, 1, 100000)
-    max_rows: int = _limited(5000, 1, 1048576)        # Excel's own limits
-    max_columns: int = _limited(100, 1, 16384)
-    timeout_seconds: float = _limited(60.0, 1, 3600)
-    memory_mb: int = _limited(1024, 64, 1048576)
+    stable_seconds: float = _limited(0, 3600)
+    close_settle_seconds: float = _limited(0, 3600)
+    poll_interval: float = _limited(0.1, 3600)
+    rescan_seconds: float = _limited(1, 86400)
+    max_file_mb: float = _limited(0.01, 10240)
+    max_uncompressed_mb: float = _limited(0.01, 102400)
+    max_ratio: float = _limited(1, 100000)
+    max_rows: int = _limited(1, 1048576)        # Excel's own limits
+    max_columns: int = _limited(1, 16384)
+    timeout_seconds: float = _limited(1, 3600)
+    memory_mb: int = _limited(64, 1048576)
 
 
-@dataclass(frozen=True)
+@_settings("smtp")
 class SmtpSettings:
-    host: str = ""
-    port: int = _limited(465, 1, 65535)
-    security: str = "ssl"
-    user: str = ""
-    password_env: str = "PROCESSOR_SMTP_PASSWORD"
-    sender: str = ""
-    recipients: tuple[str, ...] = ()
-    reports: tuple[str, ...] = ("月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据")
-    max_attempts: int = _limited(8, 1, 100)
-    deadline_seconds: float = _limited(120.0, 1, 3600)
+    host: str
+    port: int = _limited(1, 65535)
+    security: str
+    user: str
+    password_env: str
+    sender: str
+    recipients: tuple[str, ...]
+    reports: tuple[str, ...]
+    max_attempts: int = _limited(1, 100)
+    deadline_seconds: float = _limited(1, 3600)
 
     @property
     def password(self) -> str:
         return os.environ.get(self.password_env, "")
 
 
-@dataclass(frozen=True)
+@_settings("remind")
 class RemindSettings:
-    enabled: bool = False
-    days_before: int = _limited(2, 0, 28)
-    repeat_days: int = _limited(3, 0, 366)
+    enabled: bool
+    days_before: int = _limited(0, 28)
+    repeat_days: int = _limited(0, 366)
 
 
 @dataclass(frozen=True)
@@ -137,23 +156,23 @@ class Workspace:
 
     @property
     def inbox(self) -> Path:
-        return self._path("inbox", "inbox")
+        return self._path("inbox", _DEFAULTS["paths"]["inbox"])
 
     @property
     def outbox(self) -> Path:
-        return self._path("outbox", "outbox")
+        return self._path("outbox", _DEFAULTS["paths"]["outbox"])
 
     @property
     def archive(self) -> Path:
-        return self._path("archive", "archive")
+        return self._path("archive", _DEFAULTS["paths"]["archive"])
 
     @property
     def ledger_path(self) -> Path:
-        return self._path("ledger", "ledger.sqlite")
+        return self._path("ledger", _DEFAULTS["paths"]["ledger"])
 
     @property
     def roster_path(self) -> Path:
-        return self._path("roster", "roster.xlsx")
+        return self._path("roster", _DEFAULTS["paths"]["roster"])
 
     @property
     def receipts_dir(self) -> Path:
@@ -194,11 +213,11 @@ class Workspace:
 
     @property
     def title_prefix(self) -> str:
-        return self.raw.get("report", {}).get("title_prefix", "")
+        return self.raw.get("report", {}).get("title_prefix", _DEFAULTS["report"]["title_prefix"])
 
     @property
     def nightly_at(self) -> tuple[int, int]:
-        text = str(self.raw.get("schedule", {}).get("nightly_at", "22:30"))
+        text = str(self.raw.get("schedule", {}).get("nightly_at", _DEFAULTS["schedule"]["nightly_at"]))
         match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
         if not match:
             raise ConfigError(f"配置项 schedule.nightly_at 应为“时:分”（如 22:30），而不是“{text}”")
