@@ -9,7 +9,6 @@ rejected / something needs attention, 2 a usage or configuration error.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import json
 import logging
@@ -75,9 +74,9 @@ def friendly_errors(func):
 
 
 def workspace_of(ctx: click.Context):
-    from processor.common.config import find_workspace
+    from processor.workspace import Workspace
 
-    return find_workspace(ctx.obj.get("workspace"))
+    return Workspace.open(ctx.obj.get("workspace"))
 
 
 def print_json(data) -> None:
@@ -188,7 +187,7 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
     from processor.record.resubmission import previous_sites
     from processor.validate.template import write_template
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     roster = workspace_roster(ws)
     if month:
         try:
@@ -214,7 +213,7 @@ def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) ->
     from processor.validate.roster import workspace_roster
     from processor.validate.validator import validate_file
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     if not file.exists():
         raise click.BadParameter(f"文件不存在：{file}", param_hint="FILE")
     result = validate_file(file, roster=workspace_roster(ws), rulebook=ws.rulebook, expected_unit=unit,
@@ -253,15 +252,12 @@ def _print_problems(file: Path, result) -> None:
 @friendly_errors
 def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
     """处理收件箱中的全部文件一次（登记、存档、回执）。"""
-    from processor.intake.run import default_jobs, run_inbox_pass
-    from processor.common.lock import WorkspaceLock
-
-    ws = workspace_of(ctx)
-    with WorkspaceLock(ws), logged_to_file(ws), progress_bar("处理收件箱") as bar:
+    workspace = workspace_of(ctx)
+    ws = workspace.config
+    with logged_to_file(ws), progress_bar("处理收件箱") as bar:
         task = bar.add_task("", total=None)
-        done = run_inbox_pass(ws, settle_seconds=ws.intake.stable_seconds, jobs=jobs or default_jobs(),
-                              on_start=lambda n: bar.update(task, total=n),
-                              on_done=lambda _: bar.advance(task))
+        done = workspace.process(jobs=jobs, on_start=lambda n: bar.update(task, total=n),
+                                 on_done=lambda _: bar.advance(task))
     outcomes = done.outcomes
     if as_json:
         print_json([{"id": o.file_id, "file": o.name, "status": o.status, "unit": o.unit, "month": o.month,
@@ -321,7 +317,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     from processor.deliver.serve import logged_by_intake
     from processor.intake.watch import InboxWatcher
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     stop = threading.Event()
     install_signal_handlers(stop)
     with WorkspaceLock(ws), logged_to_file(ws, console_too=True):
@@ -350,25 +346,16 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
-    from processor.intake.run import waiting_files
-    from processor.record.ledger import Ledger
     from processor.common.periods import parse_month
-    from processor.validate.roster import workspace_roster
-    from processor.common.periods import last_due_month
-    from processor.consolidate.status import status_report
 
-    ws = workspace_of(ctx)
-    today = dt.date.today()
+    workspace = workspace_of(ctx)
     if month:
         try:
             parse_month(month)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month")
-    month = month or last_due_month(today, ws.rulebook.submission_deadline_day)
-    roster = workspace_roster(ws)  # before the ledger: a missing roster stops the command first
-    with Ledger(ws.ledger_path) as ledger:
-        report = status_report(ws, ledger, roster, month, today)
-    report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(ws)]
+    report = workspace.status(month)
+    month = report["month"]
     if as_json:
         print_json(report)
         return
@@ -400,7 +387,7 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, all_months: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、分组情况一览表、示范点档案、催报名单和汇总数据。"""
-    from processor.consolidate.run import ConsolidationError, consolidate as run
+    from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
     from processor.common.periods import parse_half, parse_month
@@ -412,10 +399,13 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
             parse_half(half)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
+    ws = workspace.config
     try:
-        with file_logging(ws):
-            result = run(ws, month=month, half=half, all_months=all_months, progress=not as_json)
+        with file_logging(ws), (contextlib.nullcontext() if as_json else progress_bar("汇总生成")) as bar:
+            task = bar.add_task("", total=None) if bar else None
+            result = workspace.consolidate(month=month, half=half, all_months=all_months,
+                                           on_output=(lambda path: bar.advance(task)) if bar else None)
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -447,16 +437,16 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, all_mon
 @friendly_errors
 def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
-    from processor.consolidate.mail_summary import ledger_summary
-    from processor.deliver.mail import SendBusy, send_pending
+    from processor.deliver.mail import SendBusy
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
 
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
+    ws = workspace.config
     try:
         with file_logging(ws):
             # An explicit send retries queued deliveries now instead of waiting for their back-off.
-            result = send_pending(ws, dry_run=dry_run, ignore_backoff=True, summary_fallback=ledger_summary)
+            result = workspace.send(dry_run=dry_run, retry_now=True)
     except (StorageError, SendBusy) as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -499,14 +489,13 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
     from processor.common.periods import MONTH_RE
-    from processor.deliver.remind import send_reminders
 
     if month is not None and not MONTH_RE.match(month):
         raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
     try:
-        with file_logging(ws):
-            result = send_reminders(ws, dry_run=dry_run, month=month)
+        with file_logging(workspace.config):
+            result = workspace.remind(dry_run=dry_run, month=month)
     except (StorageError, SendBusy) as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -547,7 +536,7 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
     """常驻运行：监视收件箱 + 每晚汇总并发送报告（SIGTERM 或 Ctrl+C 停止）。"""
     from processor.deliver.serve import serve as run_service
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     sys.exit(run_service(ws, polling=polling, schedule_override=every))
 
 
@@ -558,9 +547,7 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
 @friendly_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """检查台账和存档是否完整：数据库完整性、每个存档原件及其哈希、每份回执、无主文件；有问题退出码 1。"""
-    from processor.record.check import check_workspace
-
-    report = check_workspace(workspace_of(ctx))
+    report = workspace_of(ctx).check()
     if as_json:
         print_json(report.to_dict())
     else:
@@ -588,10 +575,10 @@ def _print_check(report) -> None:
 @friendly_errors
 def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     """把台账（SQLite 在线备份）、存档原件、回执、配置和名册备份到新文件夹 DEST，并校验备份。"""
-    from processor.record.backup import BackupError, backup_workspace
+    from processor.record.backup import BackupError
 
     try:
-        result = backup_workspace(workspace_of(ctx), dest)
+        result = workspace_of(ctx).backup(dest)
     except BackupError as exc:
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(2)

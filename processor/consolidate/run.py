@@ -104,7 +104,21 @@ PARALLEL_WINDOW = 8
 
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, all_months: bool = False,
-                today: dt.date | None = None, progress: bool = False) -> ConsolidationResult:
+                today: dt.date | None = None, on_output: Callable[[str], None] | None = None
+                ) -> ConsolidationResult:
+    """Build the outbox from the ledger: the reports, workbooks, dossiers and overview of the
+    periods asked for, rewriting only what changed, and the manifest that lists them.
+
+    ``ws``: the loaded workspace (:class:`processor.common.config.Workspace`).
+    ``month``: a month ``YYYY-MM``; ``half``: a half-year such as ``2026-H2``; with neither,
+    the latest month whose submission deadline has passed (and its half-year when that ended).
+    ``all_months``: every month and half-year in the ledger.
+    ``today``: the as-of date printed in the outputs (default: today).
+    ``on_output(path)``: called after each output is done (written or found unchanged), with its
+    path relative to the outbox; for a progress display.
+    Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
+    :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
+    """
     today = today or dt.date.today()
     from processor.validate.roster import workspace_roster
 
@@ -122,7 +136,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, all_mo
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
             built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
             outputs = _plan(ws, data, roster, today, months, halves, built)  # lazy: one context in memory at a time
-            return _build(ws, ledger, outputs, months, halves, progress, renderer)
+            return _build(ws, ledger, outputs, months, halves, on_output or _ignore, renderer)
         finally:
             renderer.close()
 
@@ -365,46 +379,46 @@ def _digest(value) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _build(ws, ledger: Ledger, outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build(ws, ledger: Ledger, outputs, months, halves, on_output: Callable[[str], None], renderer: "_Renderer"
            ) -> ConsolidationResult:
     recorder = _Recorder(ledger)
     try:
-        return _build_all(ws, recorder, outputs, months, halves, progress, renderer)
+        return _build_all(ws, recorder, outputs, months, halves, on_output, renderer)
     finally:
         renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
         checkpoint("consolidate-after-render")  # outputs and manifest written, the last batch not recorded
         recorder.flush()
 
 
-def _build_all(ws, recorder: "_Recorder", outputs, months, halves, progress: bool, renderer: "_Renderer"
+def _build_all(ws, recorder: "_Recorder", outputs, months, halves, on_output: Callable[[str], None],
+               renderer: "_Renderer"
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     roster_hash = sha256_file(ws.roster_path)
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves])
     manifest = _load_manifest(result.manifest)
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
-    with _progress(progress, None) as advance:
-        for output in outputs:
-            if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
-                latest_month = (output.period, "".join(output.payload["sentences"].values()))
-            inputs_hash = _fingerprint(output, rulebook_hash)
-            hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
-            stale = {}
-            for rel in output.files:
-                previous = recorder.previous.get(rel)
-                target = ws.outbox / rel
-                if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
-                        and sha256_file(target) == previous["sha256"]):
-                    result.unchanged.append(target)
-                    manifest.setdefault(rel, _manifest_entry(previous, output))
-                else:
-                    stale[rel] = target
-            if stale:
-                renderer.run(output, stale,
-                             done=partial(_record, recorder, output, stale, hashes, result, manifest),
-                             skip=partial(_skip, result, list(stale)))
-            advance(output.rel_path)
-        renderer.drain(0)
+    for output in outputs:
+        if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
+            latest_month = (output.period, "".join(output.payload["sentences"].values()))
+        inputs_hash = _fingerprint(output, rulebook_hash)
+        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
+        stale = {}
+        for rel in output.files:
+            previous = recorder.previous.get(rel)
+            target = ws.outbox / rel
+            if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
+                    and sha256_file(target) == previous["sha256"]):
+                result.unchanged.append(target)
+                manifest.setdefault(rel, _manifest_entry(previous, output))
+            else:
+                stale[rel] = target
+        if stale:
+            renderer.run(output, stale,
+                         done=partial(_record, recorder, output, stale, hashes, result, manifest),
+                         skip=partial(_skip, result, list(stale)))
+        on_output(output.rel_path)
+    renderer.drain(0)
     document = {"outputs": dict(sorted(manifest.items()))}
     if latest_month:  # what the delivery mail says about the latest month (same numbers as the report)
         document["month"], document["summary"] = latest_month
@@ -543,23 +557,5 @@ def _load_manifest(path: Path) -> dict:
     return outputs if isinstance(outputs, dict) else {}
 
 
-class _progress:
-    """A rich progress bar on the terminal, or nothing."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda label: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("汇总生成"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("{task.description}"), transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("", total=self.total)
-        return lambda label: self.bar.update(task, advance=1, description=label)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
+def _ignore(_label: str) -> None:
+    """No progress display."""
