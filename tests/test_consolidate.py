@@ -252,7 +252,7 @@ def test_sites_whose_names_clash_on_disk_get_one_dossier_each_with_a_safe_lastin
         lb.ledger.close()
     assert not first.skipped
     with Ledger(workspace.ledger_path) as ledger:
-        dossiers = {r["period"]: r["path"] for r in ledger.query("SELECT * FROM outputs WHERE kind = '示范点档案'")}
+        dossiers = {r["period"]: r["path"] for r in ledger.query("SELECT * FROM outputs WHERE kind = 'site_dossier'")}
     assert sorted(dossiers) == sorted(f"榕城区/{n}" for n in names)
     assert len(set(dossiers.values())) == len(names) == len(before)
     for rel in dossiers.values():

@@ -88,7 +88,7 @@ def test_consolidate_on_a_full_or_read_only_outbox_says_so_in_one_line_and_keeps
 @pytest.mark.parametrize("failure", FAILURES)
 def test_send_on_a_full_or_read_only_outbox_says_so_in_one_line_and_records_nothing(tmp_path, monkeypatch, failure):
     ws = make_workspace(tmp_path / "ws", port=None)  # no mail server: the mail is written as .eml
-    add_output(ws, "月度汇总报告/2026-10/报告.docx", "月度汇总报告", "2026-10", b"report")
+    add_output(ws, "月度汇总报告/2026-10/报告.docx", "monthly_report", "2026-10", b"report")
     command = ["--workspace", str(ws.root), "send"]
     fail_outbox_writes(monkeypatch, ws, failure)
     run = CliRunner().invoke(main, command)

@@ -107,7 +107,7 @@ def test_consolidation_writes_the_page_with_each_units_state_and_receipt(year):
     assert all((ws.outbox / r).is_file() for r in reports), reports
     with Ledger(ws.ledger_path) as ledger:
         row = ledger.query("SELECT kind, version FROM outputs WHERE path = ?", [OVERVIEW_NAME])[0]
-    assert (row["kind"], row["version"]) == ("总览", 1)
+    assert (row["kind"], row["version"]) == ("overview", 1)
     manifest = json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))
     assert OVERVIEW_NAME in manifest["outputs"]
 

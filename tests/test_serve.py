@@ -186,7 +186,7 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     files = {name: data for _, mail in inbox.messages for name, data in attachments(mail).items()}
     with Ledger(ws.ledger_path) as ledger:
         outputs = {r["kind"]: (ws.outbox / r["path"]).read_bytes() for r in ledger.query("SELECT * FROM outputs")}
-    assert "月度汇总报告" in outputs, "夜间汇总没有生成月度汇总报告"
+    assert "monthly_report" in outputs, "夜间汇总没有生成月度汇总报告"
     # Every report kind configured for mailing arrived, with the bytes of the outbox file.
     for kind in set(ws.smtp.reports) & set(outputs):
         assert outputs[kind] in files.values(), f"{kind} 未随邮件发出"

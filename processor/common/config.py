@@ -10,16 +10,19 @@ wrong folder.  Keys left out of the file take the defaults below.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
-from dataclasses import Field, dataclass, field
+from dataclasses import Field, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from processor.common.outputs import KIND_OF_NAME
 from processor.common.paths import WORKSPACE_ENV
 from processor.common.rulebook import Rulebook, load_rulebook
 
+LOG = logging.getLogger("processor.config")
 CONFIG_NAME = "config.toml"
 DEFAULT_CONFIG_TEXT = """\
 # 示范点联系指导月报表处理程序 — 配置文件
@@ -62,7 +65,9 @@ user = ""
 password_env = "PROCESSOR_SMTP_PASSWORD"   # 密码只从这个环境变量读取，不写在文件里
 sender = ""
 recipients = []            # 企业组收件人，如 ["qyz@example.gov.cn"]
-reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]
+reports = ["monthly_report", "half_year_report", "assignment_table", "reminder_list", "summary_data"]
+                           # 随邮件发送的报告：月度汇总报告、半年工作报告、分组情况一览表、催报名单、汇总数据
+                           # （另有 site_dossier 示范点档案、overview 总览、chart 图表）
 max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
 deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密、登录和发送合计，超时即断开，稍后重试
 
@@ -194,6 +199,11 @@ class Workspace:
     @cached_property
     def smtp(self) -> SmtpSettings:
         settings = _section(self.raw, "smtp", SmtpSettings)
+        if any(name in KIND_OF_NAME for name in settings.reports):  # a config written before the identifiers
+            kinds = tuple(KIND_OF_NAME.get(name, name) for name in settings.reports)
+            LOG.warning("配置项 smtp.reports 使用了中文报告名称，已按 %s 理解；请改用：reports = [%s]",
+                        "、".join(kinds), ", ".join(f'"{k}"' for k in kinds))
+            settings = replace(settings, reports=kinds)
         if settings.security not in ("ssl", "starttls", "none"):
             raise ConfigError(f"配置项 smtp.security 只能是 ssl、starttls 或 none，而不是“{settings.security}”")
         return settings

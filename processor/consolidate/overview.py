@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from processor.common import cnfmt
+from processor.common import outputs as K
 from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, STATUS_CN,
                                 Finding, LedgerData, evaluate, roster_units, sort_findings, submission_states,
@@ -32,9 +33,9 @@ STATUS_CLASS = {MET: "met", AT_RISK: "at-risk", FAILED: "failed"}
 NO_FINDING = "none"
 
 # The outputs the page links to, in the order it lists them: kind -> section title.
-REPORT_SECTIONS = {"月度汇总报告": "月度汇总报告", "半年工作报告": "半年工作报告",
-                   "分组情况一览表": "企业组人员联系示范点分组情况一览表", "催报名单": "催报名单",
-                   "汇总数据": "汇总数据", "示范点档案": "示范点档案"}
+REPORT_SECTIONS = {K.MONTHLY_REPORT: "月度汇总报告", K.HALF_YEAR_REPORT: "半年工作报告",
+                   K.ASSIGNMENT_TABLE: "企业组人员联系示范点分组情况一览表", K.REMINDER_LIST: "催报名单",
+                   K.SUMMARY_DATA: "汇总数据", K.SITE_DOSSIER: "示范点档案"}
 _FORMATS = {".docx": "Word", ".xlsx": "Excel"}
 
 # Chart geometry (SVG user units); the page scales the charts to its width.
@@ -253,7 +254,7 @@ def _report_label(report: dict) -> str:
         name = cnfmt.month_cn(period)
     elif period.endswith(("-H1", "-H2")):
         name = P.parse_half(period).name
-    elif report["kind"] == "示范点档案":
+    elif report["kind"] == K.SITE_DOSSIER:
         name = path.parent.name + " " + path.stem
     else:
         name = f"{period}年" if period.isdigit() else period
@@ -268,7 +269,7 @@ def year_reports(outputs: list[dict], year: int) -> list[dict]:
         if o["kind"] not in REPORT_SECTIONS or not o["path"].endswith(tuple(_FORMATS)):
             continue
         period = o["period"] or ""
-        if o["kind"] in ("分组情况一览表", "示范点档案") or period.startswith(str(year)):
+        if o["kind"] in (K.ASSIGNMENT_TABLE, K.SITE_DOSSIER) or period.startswith(str(year)):
             out.append({"path": o["path"], "kind": o["kind"], "period": period})
     unique = {o["path"]: o for o in out}
     return sorted(unique.values(), key=lambda o: o["path"])

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
+from processor.common import outputs as K
 from processor.common import periods as P
 from processor.render import columns
 from processor.common import forkserver
@@ -42,9 +43,10 @@ from schemas.form import SHEETS_BY_KEY
 LOG = logging.getLogger("processor.consolidate")
 MANIFEST_NAME = "manifest.json"
 
-MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART = (
-    "月度汇总报告", "半年工作报告", "分组情况一览表", "示范点档案", "催报名单", "汇总数据", "图表")
-OVERVIEW = "总览"
+MONTHLY, HALF_YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART, OVERVIEW = (
+    K.MONTHLY_REPORT, K.HALF_YEAR_REPORT, K.ASSIGNMENT_TABLE, K.SITE_DOSSIER, K.REMINDER_LIST, K.SUMMARY_DATA, K.CHART,
+    K.OVERVIEW)
+FOLDER = K.DISPLAY_NAMES  # each kind's outbox folder is its Chinese name
 ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
 TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", ASSIGNMENT: "assignment_table",
              DOSSIER: "site_dossier", REMINDER: "reminder_list"}
@@ -217,16 +219,16 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     sources = _sources(scoped.source_files() + month_files)
     context = reports.monthly_report_context(scoped, ws, roster, month, today)
     title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
-    folder = f"{MONTHLY}/{month}"
+    folder = f"{FOLDER[MONTHLY]}/{month}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
                          folder)
 
     reminder = reports.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
-    rel = f"{REMINDER}/{month}/{REMINDER}.xlsx"
+    rel = f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.xlsx"
     yield Output(rel, REMINDER, month, reminder, rem_sources,
                  _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns()))
-    yield _report_output(f"{REMINDER}/{month}/{REMINDER}.docx", REMINDER, month, reminder, rem_sources)
+    yield _report_output(f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.docx", REMINDER, month, reminder, rem_sources)
 
 
 def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> Iterator[Output]:
@@ -235,7 +237,7 @@ def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) 
     sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
     context = reports.half_year_context(scoped, ws, roster, half, today)
     title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
-    folder = f"{HALF_YEAR}/{half.label}"
+    folder = f"{FOLDER[HALF_YEAR]}/{half.label}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
                          folder)
 
@@ -244,7 +246,7 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
     context = reports.assignment_context(data, ws, roster, today)
     latest = {(s["unit"], s["month"]) for s in reports.latest_sites(data, reports.roster_units(roster, data))}
     sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
-    base = f"{ASSIGNMENT}/{ASSIGNMENT_NAME}"
+    base = f"{FOLDER[ASSIGNMENT]}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
             Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
                    _workbook_job(f"{base}.xlsx", workbooks.assignment_workbook, context,
@@ -266,7 +268,7 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
         context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
-        rel = f"{DOSSIER}/{folders[unit]}/{files[unit][site]}"
+        rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
@@ -317,7 +319,7 @@ def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.
     ids = {r["file_id"] for records in rows.values() for r in records}
     sources = _sources([f for f in data.files if f["id"] in ids])
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
-    rel = f"{SUMMARY}/{period}/{SUMMARY}.xlsx"
+    rel = f"{FOLDER[SUMMARY]}/{period}/{FOLDER[SUMMARY]}.xlsx"
     build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
     return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))
 
@@ -338,7 +340,7 @@ def _report_output(rel: str, kind: str, period: str | None, context: dict, sourc
     chart_files = {}  # rel path of a chart file -> the context's chart variable
     if chart_folder:
         for name, spec in sorted((context.get("charts") or {}).items()):
-            chart_files[f"{chart_folder}/{CHART}/{safe_name(spec['title'], extension='.png')}"] = name
+            chart_files[f"{chart_folder}/{FOLDER[CHART]}/{safe_name(spec['title'], extension='.png')}"] = name
     return Output(rel, kind, period, context, sources, partial(jobs.write_report, template, rel, context, chart_files),
                   template, list(chart_files))
 
@@ -369,7 +371,8 @@ def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
     if output.template:
         path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
         template_hash = sha256_file(path) if path.is_file() else "missing"
-    return _digest({"kind": output.kind, "path": output.rel_path, "sources": output.sources,
+    # the kind's Chinese name, as fingerprints had it before kinds were identifiers: no rebuild on upgrade
+    return _digest({"kind": K.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
                     "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
                     "extras": sorted(output.extras)})
 

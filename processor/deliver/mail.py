@@ -43,6 +43,7 @@ from filelock import FileLock, Timeout as LockTimeout
 from processor.common.config import ConfigError, Workspace
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.record.ledger import Ledger, now_iso
+from processor.common.outputs import display_name
 from processor.common.periods import MONTH_RE, month_cn, month_of
 
 LOG = logging.getLogger("processor.deliver")
@@ -97,13 +98,15 @@ def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> 
     done = ("sent", "failed", "dry-run") if dry_run else ("sent", "failed")
     # A version rebuilt only because the as-of date moved has the basis of one already delivered.
     delivered = ("sent", "dry-run") if dry_run else ("sent",)
-    return ledger.query(
+    rows = ledger.query(
         f"SELECT o.* FROM outputs o WHERE o.kind IN ({', '.join('?' * len(kinds))}) "
         f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path AND d.recipients = ? "
         f"AND ((d.output_sha256 = o.sha256 AND d.status IN ({', '.join('?' * len(done))})) "
         f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
-        f"ORDER BY o.period, o.kind, o.path",
+        f"ORDER BY o.period, o.path",
         [*kinds, recipients_key(ws), *done, *delivered])
+    # attachments in the order of the kinds' Chinese names, as the office has always received them
+    return sorted(rows, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]), o["path"]))
 
 
 def _delivery(ledger: Ledger, output, recipients: str):
