@@ -42,7 +42,7 @@ CACHE_DIR = BENCH_DIR / ".cache"
 RESULTS_DIR = BENCH_DIR / "results"
 GENERATOR_VERSION = "1"  # bump when the workload recipe below changes
 SITES, CONTACTS, ORG_LIFE = 2, 20, 30
-GENERATOR_SOURCES = ["processor/template.py", "processor/samples.py", "schemas/form.py", "schemas/fields.py",
+GENERATOR_SOURCES = ["processor/validate/template.py", "processor/validate/samples.py", "schemas/form.py", "schemas/fields.py",
                      "schemas/requirements.toml"]
 UNIT_FIRST = "安宝昌德东丰福广海和华嘉建江金锦康兰乐丽龙美明南宁平浦清庆瑞山盛泰天同万文武西祥新兴阳永玉源云长正中"
 UNIT_SECOND = "安城川丰河和湖华江口林陵宁平桥山水台田溪阳源州"

@@ -1,7 +1,7 @@
 """SIGKILL stress at chosen kill points (the invariants of bench/kill_stress.py, on a small batch).
 
 The bench kills at random moments; here every kill lands on a named step of intake or
-consolidation (processor/faults.py) chosen from a seeded plan, so each run exercises the
+consolidation (processor/common/faults.py) chosen from a seeded plan, so each run exercises the
 same kill points however fast or busy the machine is.
 """
 

@@ -22,7 +22,7 @@ from processor.deliver.serve import last_scheduled_time, missed_night, parse_eve
 
 HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate.run") is not None
 needs_consolidate = pytest.mark.skipif(not HAVE_CONSOLIDATE,
-                                       reason="processor/consolidate.py 尚未提供：夜间汇总的端到端测试暂缓")
+                                       reason="processor/consolidate/run.py 尚未提供：夜间汇总的端到端测试暂缓")
 MONTH = "2026-10"
 FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
                "rescan_seconds = 60": "rescan_seconds = 2"}
