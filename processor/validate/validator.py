@@ -117,6 +117,14 @@ class Context:
 
 def validate_file(path: Path | str, *, roster: Roster, rulebook: Rulebook, expected_unit: str | None = None,
                   limits: IntakeSettings | None = None) -> ValidationResult:
+    """Validate one submitted form (.xlsx, .xls or .ods) against the form model and the rulebook.
+
+    ``roster``: the units and staff a form may name; ``rulebook``: the months and rules in force;
+    ``expected_unit``: the unit the form must be from (its per-unit inbox folder), if known;
+    ``limits``: the intake limits checked before parsing (size, ratio, rows, columns).
+    Reads only; never raises for a bad file: the result's ``problems`` say what is wrong (in
+    Chinese, with sheet and cell), ``accepted`` whether it can be recorded, and its normalised
+    sheets (``frames``) are what the ledger stores."""
     result = ValidationResult()
     try:
         book = read_workbook(path, limits)
