@@ -13,7 +13,7 @@ Conventions for every context:
 - every list may be empty: the template then prints a sentence such as "本月无。";
 - no value is ever ``None``; text is plain Chinese (no clause codes shown);
 - ``charts`` maps a template image variable to a chart spec for
-  :func:`processor.charts.build_charts` (kind, title, labels, values|series);
+  :func:`processor.render.charts.build_charts` (kind, title, labels, values|series);
 - ``office_name`` (落款) and ``report_date`` (成文日期) are in every context; the monthly and
   half-year reports also carry ``addressee`` (主送, printed "企业组各位同志：" under the title).
 
