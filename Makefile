@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   — install, build a demo workspace with a year of submissions, process it end to end
-#   make test   — install what the tests need (Debian packages included) and run the whole suite
+#   make test   — install what the tests need (Debian packages included), check the layering
+#                 (lint-imports, contracts in pyproject.toml) and run the whole suite
 #   make test-fast — the edit loop: every test not marked slow (no demo builds, LibreOffice, browser, …)
 
 VENV ?= .venv
@@ -19,6 +20,7 @@ demo: install system-packages
 	$(PY) -m processor demo $(DEMO_DIR)
 
 test: install system-packages
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: install

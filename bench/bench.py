@@ -4,7 +4,7 @@
     python bench/bench.py --quick             # 20 units × 3 months, under 2 minutes
     python bench/bench.py --units 60 --months 6 --samples 30 --jobs 2
 
-The workload is generated from the real template with processor.samples.fill_form
+The workload is generated from the real template with processor.validate.samples.fill_form
 (2 sites, ~20 contact records, ~30 organisational-life rows per form), in
 parallel, and cached under bench/.cache/<key>/ where the key hashes the
 template, the generator, the models, the rulebook and the workload size: a
@@ -42,7 +42,7 @@ CACHE_DIR = BENCH_DIR / ".cache"
 RESULTS_DIR = BENCH_DIR / "results"
 GENERATOR_VERSION = "1"  # bump when the workload recipe below changes
 SITES, CONTACTS, ORG_LIFE = 2, 20, 30
-GENERATOR_SOURCES = ["processor/template.py", "processor/samples.py", "schemas/form.py", "schemas/fields.py",
+GENERATOR_SOURCES = ["processor/validate/template.py", "processor/validate/samples.py", "schemas/form.py", "schemas/fields.py",
                      "schemas/requirements.toml"]
 UNIT_FIRST = "安宝昌德东丰福广海和华嘉建江金锦康兰乐丽龙美明南宁平浦清庆瑞山盛泰天同万文武西祥新兴阳永玉源云长正中"
 UNIT_SECOND = "安城川丰河和湖华江口林陵宁平桥山水台田溪阳源州"
@@ -66,7 +66,7 @@ SCALING_RUNS = 3
 
 def bench_roster(units: int) -> Roster:
     """The sample roster grown to ``units`` units: synthetic counties in groups of 5, 4 staff each."""
-    from processor.roster import Roster, StaffInfo, UnitInfo, sample_roster
+    from processor.validate.roster import Roster, StaffInfo, UnitInfo, sample_roster
 
     base = sample_roster()
     names = {u.name for u in base.units}
@@ -121,8 +121,8 @@ def workload_key(units: int, months: int) -> str:
 
 def _generate_one(job: tuple) -> str:
     path, unit, month, units = job
-    from processor.rulebook import load_rulebook
-    from processor.samples import fill_form
+    from processor.common.rulebook import load_rulebook
+    from processor.validate.samples import fill_form
 
     roster = _worker_roster(units)
     fill_form(path, roster=roster, rulebook=load_rulebook(), unit=unit, month=month, seed=1, sites=SITES,
@@ -141,7 +141,7 @@ def _worker_roster(units: int) -> Roster:
 
 def workload(units: int, months: int, jobs: int) -> tuple[Path, list[Path], float]:
     """The cached forms (generated in ``jobs`` processes when missing); returns (folder, files, seconds)."""
-    from processor.rulebook import load_rulebook
+    from processor.common.rulebook import load_rulebook
 
     folder = CACHE_DIR / workload_key(units, months)
     roster = bench_roster(units)
@@ -163,7 +163,7 @@ def workload(units: int, months: int, jobs: int) -> tuple[Path, list[Path], floa
                     print(f"  {done}/{len(todo)}", flush=True)
     roster_path = folder / "roster.xlsx"
     if not roster_path.exists():
-        from processor.roster import write_roster
+        from processor.validate.roster import write_roster
 
         write_roster(roster, roster_path)
     return folder, files, time.perf_counter() - started
@@ -230,7 +230,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 def new_workspace(root: Path, roster_path: Path):
-    from processor.config import init_workspace
+    from processor.workspace import init_workspace
 
     ws = init_workspace(root)
     shutil.copyfile(roster_path, ws.roster_path)
@@ -254,8 +254,8 @@ def run_stage(stage: str, **params) -> dict:
 
 def received_clock(month: str):
     """Intake's clock: every file arrives on the day of the last month's deadline (morning)."""
-    from processor.periods import submission_deadline
-    from processor.rulebook import load_rulebook
+    from processor.common.periods import submission_deadline
+    from processor.common.rulebook import load_rulebook
 
     day = submission_deadline(month, load_rulebook().submission_deadline_day) - dt.timedelta(days=1)
     moment = dt.datetime.combine(day, dt.time(9, 0)).astimezone()
@@ -266,7 +266,7 @@ def received_clock(month: str):
 
 def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs: int = 1) -> dict:
     """Copy the files into a fresh workspace's inbox, then process the inbox once (timed)."""
-    from processor import intake
+    from processor.intake import run as intake
 
     ws = new_workspace(Path(root), Path(roster))
     for i, src in enumerate(files):
@@ -288,8 +288,8 @@ def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs
 
 
 def stage_consolidate(root: str, month: str | None = None, half: str | None = None, today: str = "") -> dict:
-    from processor.config import load_workspace
-    from processor.consolidate import consolidate
+    from processor.common.config import load_workspace
+    from processor.consolidate.run import consolidate
 
     ws = load_workspace(root)
     started = time.perf_counter()
@@ -315,8 +315,8 @@ def per_form(files: list[Path], roster_path: Path, samples: int) -> dict:
     import pandas as pd
     import python_calamine as calamine
 
-    from processor.intake import Intake
-    from processor.validate import validate_file
+    from processor.intake.run import Intake
+    from processor.validate.validator import validate_file
 
     step = max(1, (len(files) - 1) // samples)
     warmup, chosen = files[0], files[1::step][:samples]
@@ -368,8 +368,8 @@ def latency(forms: list[Path], roster_path: Path, drops: int) -> dict:
     """Drop → receipt with the real intake, inotify and polling, workspace default settings."""
     import latency as lat
 
-    from processor.config import IntakeSettings
-    from processor.watch import InboxWatcher
+    from processor.common.config import IntakeSettings
+    from processor.intake.watch import InboxWatcher
 
     settings = IntakeSettings()
     payloads = [p.read_bytes() for p in forms[:drops]]
@@ -470,9 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     drops = args.drops or (4 if args.quick else 10)
     full_size = args.units >= 150 and args.months >= 12
 
-    from processor import periods as P
-    from processor.ledger import Ledger
-    from processor.rulebook import load_rulebook
+    from processor.common import periods as P
+    from processor.record.ledger import Ledger
+    from processor.common.rulebook import load_rulebook
 
     rulebook = load_rulebook()
     months = rulebook.months[:args.months]
@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parallel_available() -> bool:
     import inspect
 
-    from processor import intake
+    from processor.intake import run as intake
 
     return "jobs" in inspect.signature(intake.process_inbox).parameters
 

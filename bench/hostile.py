@@ -36,8 +36,8 @@ HANG_FACTOR = 3.0  # a file is hung after HANG_FACTOR x its budget without an an
 
 def child(ws_root: str) -> None:
     """Runs in the child: intake over the inbox, one JSON line per file."""
-    from processor.config import load_workspace
-    from processor.intake import Intake, inbox_files
+    from processor.common.config import load_workspace
+    from processor.intake.run import Intake, inbox_files
 
     ws = load_workspace(ws_root)
     intake = Intake(ws)
@@ -102,7 +102,7 @@ def main() -> int:
 
     from hostile import ACCEPT, IGNORE, generate
     from kill_stress import make_workspace
-    from processor.ledger import Ledger
+    from processor.record.ledger import Ledger
 
     root = args.workspace or Path(tempfile.mkdtemp(prefix="hostile-bench-"))
     ws = make_workspace(root / "ws")

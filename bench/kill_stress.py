@@ -35,11 +35,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
-from processor.config import DEFAULT_CONFIG_TEXT, load_workspace  # noqa: E402
-from processor.fsutil import TEMP_PREFIX, sha256_file  # noqa: E402
-from processor.ledger import Ledger  # noqa: E402
-from processor.roster import sample_roster, write_roster  # noqa: E402
-from processor.rulebook import load_rulebook  # noqa: E402
+from processor.common.config import DEFAULT_CONFIG_TEXT, load_workspace  # noqa: E402
+from processor.common.fsutil import TEMP_PREFIX, sha256_file  # noqa: E402
+from processor.record.ledger import Ledger  # noqa: E402
+from processor.validate.roster import sample_roster, write_roster  # noqa: E402
+from processor.common.rulebook import load_rulebook  # noqa: E402
 
 STRESS_CONFIG = DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0", "stable_seconds = 0.1")
 
@@ -80,7 +80,7 @@ def make_workspace(root: Path):
 def make_submissions(folder: Path, count: int, *, seed: int, months: int = 2) -> list[Path]:
     """``count`` files with distinct names: forms (distinct bytes), exact re-sends and broken files."""
     from hostile import add_member
-    from processor.samples import fill_form
+    from processor.validate.samples import fill_form
 
     rng = random.Random(seed)
     roster, rulebook = sample_roster(), load_rulebook()

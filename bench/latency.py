@@ -24,7 +24,7 @@ from typing import Callable
 
 import openpyxl
 
-from processor.watch import InboxWatcher
+from processor.intake.watch import InboxWatcher
 
 Handle = Callable[[Path], object]
 
@@ -42,8 +42,8 @@ def intake_handler(roster_path: Path | None = None) -> Callable[[Path], Handle]:
     def make(root: Path) -> Handle:
         import shutil
 
-        from processor.config import init_workspace
-        from processor.intake import Intake
+        from processor.workspace import init_workspace
+        from processor.intake.run import Intake
 
         ws = init_workspace(root)
         if roster_path is not None:

@@ -9,7 +9,6 @@ rejected / something needs attention, 2 a usage or configuration error.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import json
 import logging
@@ -25,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from processor import __version__
-from processor.paths import WORKSPACE_ENV
+from processor.common.paths import WORKSPACE_ENV
 
 # Imports of the library stay inside the commands: importing this module is cheap (``--help``,
 # and every worker process, which imports the command's main module when it starts).
@@ -46,11 +45,11 @@ err_console = _console(stderr=True)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
-    from processor.config import ConfigError
-    from processor.ledger import LedgerError
-    from processor.lock import AlreadyRunning
-    from processor.roster import RosterError
-    from processor.rulebook import RulebookError
+    from processor.common.config import ConfigError
+    from processor.record.ledger import LedgerError
+    from processor.common.lock import AlreadyRunning
+    from processor.validate.roster import RosterError
+    from processor.common.rulebook import RulebookError
 
     return (ConfigError, RulebookError, RosterError, AlreadyRunning, LedgerError)
 
@@ -66,7 +65,7 @@ def friendly_errors(func):
             err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")  # a message may name [calendar]
             sys.exit(2)
         except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
-            from processor.intake import describe_os_error
+            from processor.intake.run import describe_os_error
 
             what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
             err_console.print(f"[bold red]错误：[/]{what}；请处理后重新运行（详情见日志 logs/processor.log）。")
@@ -76,17 +75,17 @@ def friendly_errors(func):
 
 
 def workspace_of(ctx: click.Context):
-    from processor.config import find_workspace
-    from processor.rulebook import RulebookError
+    from processor.common.rulebook import RulebookError
+    from processor.workspace import Workspace
 
-    ws = find_workspace(ctx.obj.get("workspace"))
+    workspace = Workspace.open(ctx.obj.get("workspace"))
     try:
-        notes = ws.rulebook.warnings  # an old rulebook format, converted: the operator should update the file
+        notes = workspace.config.rulebook.warnings  # an old rulebook format, converted: update the file
     except RulebookError:
         notes = ()  # a broken rulebook stops the command that reads it, with its own message
     for note in notes:
         err_console.print(f"[yellow]注意：[/]{escape(note)}")
-    return ws
+    return workspace
 
 
 def print_json(data) -> None:
@@ -169,7 +168,8 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @friendly_errors
 def init(folder: Path | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
-    from processor.config import CONFIG_NAME, init_workspace
+    from processor.common.config import CONFIG_NAME
+    from processor.workspace import init_workspace
 
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd())
@@ -191,11 +191,12 @@ def init(folder: Path | None) -> None:
 @friendly_errors
 def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
     """生成月报表模板（可按单位预填）。"""
-    from processor.periods import parse_month
-    from processor.roster import workspace_roster
-    from processor.template import previous_sites, write_template
+    from processor.common.periods import parse_month
+    from processor.validate.roster import workspace_roster
+    from processor.record.resubmission import previous_sites
+    from processor.validate.template import write_template
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     roster = workspace_roster(ws)
     if month:
         try:
@@ -218,10 +219,10 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
 @friendly_errors
 def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) -> None:
     """校验一份月报表（只读，不登记）：通过退出码 0，退回退出码 1。"""
-    from processor.roster import workspace_roster
-    from processor.validate import validate_file
+    from processor.validate.roster import workspace_roster
+    from processor.validate.validator import validate_file
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     if not file.exists():
         raise click.BadParameter(f"文件不存在：{file}", param_hint="FILE")
     result = validate_file(file, roster=workspace_roster(ws), rulebook=ws.rulebook, expected_unit=unit,
@@ -260,15 +261,12 @@ def _print_problems(file: Path, result) -> None:
 @friendly_errors
 def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
     """处理收件箱中的全部文件一次（登记、存档、回执）。"""
-    from processor.intake import default_jobs, run_inbox_pass
-    from processor.lock import WorkspaceLock
-
-    ws = workspace_of(ctx)
-    with WorkspaceLock(ws), logged_to_file(ws), progress_bar("处理收件箱") as bar:
+    workspace = workspace_of(ctx)
+    ws = workspace.config
+    with logged_to_file(ws), progress_bar("处理收件箱") as bar:
         task = bar.add_task("", total=None)
-        done = run_inbox_pass(ws, settle_seconds=ws.intake.stable_seconds, jobs=jobs or default_jobs(),
-                              on_start=lambda n: bar.update(task, total=n),
-                              on_done=lambda _: bar.advance(task))
+        done = workspace.process(jobs=jobs, on_start=lambda n: bar.update(task, total=n),
+                                 on_done=lambda _: bar.advance(task))
     outcomes = done.outcomes
     if as_json:
         print_json([{"id": o.file_id, "file": o.name, "status": o.status, "unit": o.unit, "month": o.month,
@@ -281,7 +279,7 @@ def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
         table = Table(title=f"本次处理 {len(outcomes)} 个文件")
         for column in ("文件", "结果", "单位", "月份", "问题"):
             table.add_column(column)
-        from processor.ledger import STATUS_CN
+        from processor.record.ledger import STATUS_CN
 
         for o in outcomes:
             table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
@@ -304,7 +302,7 @@ def _print_waiting(waiting, out: Console) -> None:
 @contextlib.contextmanager
 def logged_to_file(ws, *, console_too: bool = False):
     """Details (tracebacks included) go to <workspace>/logs/processor.log; the console gets one line each."""
-    from processor.logs import close_logging, setup_logging
+    from processor.common.logs import close_logging, setup_logging
 
     setup_logging(ws, console=console_too, level=logging.DEBUG)
     try:
@@ -323,12 +321,12 @@ def logged_to_file(ws, *, console_too: bool = False):
 @friendly_errors
 def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     """持续监视收件箱，文件一到即处理（Ctrl+C 停止）。"""
-    from processor.intake import Intake
-    from processor.lock import WorkspaceLock, install_signal_handlers
-    from processor.serve import _logged_by_intake
-    from processor.watch import InboxWatcher
+    from processor.intake.run import Intake
+    from processor.common.lock import WorkspaceLock, install_signal_handlers
+    from processor.deliver.serve import logged_by_intake
+    from processor.intake.watch import InboxWatcher
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     stop = threading.Event()
     install_signal_handlers(stop)
     with WorkspaceLock(ws), logged_to_file(ws, console_too=True):
@@ -338,7 +336,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
                                poll_interval=interval or ws.intake.poll_interval,
                                stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                                close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
-                               on_error=_logged_by_intake)
+                               on_error=logged_by_intake)
         mode = "轮询" if polling else "实时"
         console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
         watcher.start()
@@ -357,24 +355,16 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
-    from processor.intake import waiting_files
-    from processor.ledger import Ledger
-    from processor.periods import parse_month
-    from processor.roster import workspace_roster
-    from processor.status import latest_due_month, status_report
+    from processor.common.periods import parse_month
 
-    ws = workspace_of(ctx)
-    today = dt.date.today()
+    workspace = workspace_of(ctx)
     if month:
         try:
             parse_month(month)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--month")
-    month = month or latest_due_month(ws.rulebook, today)
-    roster = workspace_roster(ws)  # before the ledger: a missing roster stops the command first
-    with Ledger(ws.ledger_path) as ledger:
-        report = status_report(ws, ledger, roster, month, today)
-    report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(ws)]
+    report = workspace.status(month)
+    month = report["month"]
     if as_json:
         print_json(report)
         return
@@ -408,10 +398,10 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
                 as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
-    from processor.consolidate import ConsolidationError, consolidate as run
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
-    from processor.periods import parse_half, parse_month, parse_year
+    from processor.consolidate.run import ConsolidationError
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
+    from processor.common.periods import parse_half, parse_month, parse_year
 
     try:
         if month:
@@ -422,10 +412,13 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
             parse_year(year)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
+    ws = workspace.config
     try:
-        with file_logging(ws):
-            result = run(ws, month=month, half=half, year=year, all_months=all_months, progress=not as_json)
+        with file_logging(ws), (contextlib.nullcontext() if as_json else progress_bar("汇总生成")) as bar:
+            task = bar.add_task("", total=None) if bar else None
+            result = workspace.consolidate(month=month, half=half, year=year, all_months=all_months,
+                                           on_output=(lambda path: bar.advance(task)) if bar else None)
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -457,15 +450,16 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
 @friendly_errors
 def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """把新生成或有更新的报告用邮件发给企业组（已发送过的不会重发）。"""
-    from processor.deliver import SendBusy, send_pending
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
+    from processor.deliver.mail import SendBusy
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
 
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
+    ws = workspace.config
     try:
         with file_logging(ws):
             # An explicit send retries queued deliveries now instead of waiting for their back-off.
-            result = send_pending(ws, dry_run=dry_run, ignore_backoff=True)
+            result = workspace.send(dry_run=dry_run, retry_now=True)
     except (StorageError, SendBusy) as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -504,18 +498,17 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 @friendly_errors
 def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) -> None:
     """给尚未报送或已退回待重报的单位发催报邮件（每个单位、月份、类型每个周期只发一次）。"""
-    from processor.deliver import SendBusy
-    from processor.fsutil import StorageError
-    from processor.logs import file_logging
-    from processor.periods import MONTH_RE
-    from processor.remind import send_reminders
+    from processor.deliver.mail import SendBusy
+    from processor.common.fsutil import StorageError
+    from processor.common.logs import file_logging
+    from processor.common.periods import MONTH_RE
 
     if month is not None and not MONTH_RE.match(month):
         raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
-    ws = workspace_of(ctx)
+    workspace = workspace_of(ctx)
     try:
-        with file_logging(ws):
-            result = send_reminders(ws, dry_run=dry_run, month=month)
+        with file_logging(workspace.config):
+            result = workspace.remind(dry_run=dry_run, month=month)
     except (StorageError, SendBusy) as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -554,9 +547,9 @@ def _reminder_rows(reminders) -> list[dict]:
 @friendly_errors
 def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
     """常驻运行：监视收件箱 + 每晚汇总并发送报告（SIGTERM 或 Ctrl+C 停止）。"""
-    from processor.serve import serve as run_service
+    from processor.deliver.serve import serve as run_service
 
-    ws = workspace_of(ctx)
+    ws = workspace_of(ctx).config
     sys.exit(run_service(ws, polling=polling, schedule_override=every))
 
 
@@ -567,9 +560,7 @@ def serve(ctx: click.Context, polling: bool, every: str | None) -> None:
 @friendly_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """检查台账和存档是否完整：数据库完整性、每个存档原件及其哈希、每份回执、无主文件；有问题退出码 1。"""
-    from processor.check import check_workspace
-
-    report = check_workspace(workspace_of(ctx))
+    report = workspace_of(ctx).check()
     if as_json:
         print_json(report.to_dict())
     else:
@@ -597,10 +588,10 @@ def _print_check(report) -> None:
 @friendly_errors
 def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     """把台账（SQLite 在线备份）、存档原件、回执、配置和名册备份到新文件夹 DEST，并校验备份。"""
-    from processor.backup import BackupError, backup_workspace
+    from processor.record.backup import BackupError
 
     try:
-        result = backup_workspace(workspace_of(ctx), dest)
+        result = workspace_of(ctx).backup(dest)
     except BackupError as exc:
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(2)
@@ -638,7 +629,7 @@ def demo(folder: Path) -> None:
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(2)
     ws = result.workspace
-    from processor.ledger import STATUS_CN
+    from processor.record.ledger import STATUS_CN
 
     console.print(f"\n演示工作区：{ws.root}")
     if result.months:

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from processor.config import Workspace, init_workspace
-from processor.periods import add_months, first_day, last_day, month_range, parse_month, submission_deadline
-from processor.roster import Roster, sample_roster, workspace_roster, write_roster
-from processor.samples import form_rows, site_rows, write_form
-from processor.status import latest_due_month
+from processor.common.config import Workspace
+from processor.workspace import init_workspace
+from processor.common.periods import (add_months, first_day, last_day, last_due_month, month_range, parse_month,
+                                     submission_deadline)
+from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
+from processor.validate.samples import form_rows, site_rows, write_form
 
 MARKER = ".processor-demo"
 DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
@@ -123,7 +124,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
     roster = workspace_roster(ws)
     rulebook = ws.rulebook
     rng = random.Random(seed)
-    last = latest_due_month(rulebook, today)
+    last = last_due_month(today, rulebook.submission_deadline_day)
     months = month_range(rulebook.start, last)
     units = [u.name for u in roster.units]
     n = len(units)
@@ -370,10 +371,11 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
              on_stage: Callable[[str, int], None] | None = None,
              on_step: Callable[[], None] | None = None) -> DemoResult:
     """Build the demo workspace in ``folder`` and run intake, consolidation and (dry-run) delivery."""
-    from processor.consolidate import consolidate
-    from processor.deliver import send_pending
-    from processor.fsutil import safe_join
-    from processor.intake import Intake
+    from processor.consolidate.run import consolidate
+    from processor.consolidate.mail_summary import ledger_summary
+    from processor.deliver.mail import send_pending
+    from processor.common.fsutil import safe_join
+    from processor.intake.run import Intake
 
     stage = on_stage or (lambda name, total: None)
     step = on_step or (lambda: None)
@@ -413,7 +415,7 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     result.outputs = list(consolidation.written) + list(consolidation.unchanged)
     step()
     stage("生成待发送的邮件（演示不真的发送）", 1)
-    result.emails = list(send_pending(ws, dry_run=True).dry_run_files)
+    result.emails = list(send_pending(ws, dry_run=True, summary_fallback=ledger_summary).dry_run_files)
     step()
     return result
 

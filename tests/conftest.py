@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
-from processor.ledger import Ledger
+from processor.common.config import DEFAULT_CONFIG_TEXT, load_workspace
+from processor.record.ledger import Ledger
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 WAIT_SECONDS = 60.0  # a bound for a stuck test on a busy machine, never a measurement
@@ -29,7 +29,7 @@ def wait_until(condition, timeout: float = WAIT_SECONDS, what: str = "条件成�
 
 def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):
     """A fresh workspace in ``root``: the given config.toml, the sample roster, empty inbox/outbox."""
-    from processor.roster import sample_roster, write_roster
+    from processor.validate.roster import sample_roster, write_roster
 
     root.mkdir(parents=True)
     (root / "config.toml").write_text(config_text, encoding="utf-8")
@@ -49,7 +49,7 @@ def workspace(tmp_path: Path):
 @pytest.fixture
 def roster():
     """The sample roster: the one every test workspace is given."""
-    from processor.roster import sample_roster
+    from processor.validate.roster import sample_roster
 
     return sample_roster()
 
@@ -75,8 +75,8 @@ def lb(workspace):
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """Every report rendered once from its sample context (charts included): {name: .docx path}."""
-    from processor.render import render_report
-    from processor.report_samples import REPORT_NAMES, sample_context
+    from processor.render.documents import render_report
+    from report_samples import REPORT_NAMES, sample_context
 
     out = tmp_path_factory.mktemp("rendered")
     return {name: render_report(name, sample_context(name), out / f"{name}.docx") for name in REPORT_NAMES}

@@ -19,9 +19,9 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from processor.config import DEFAULT_CONFIG_TEXT, load_workspace
-from processor.ledger import Ledger, now_iso
-from processor.roster import sample_roster, write_roster
+from processor.common.config import DEFAULT_CONFIG_TEXT, load_workspace
+from processor.record.ledger import Ledger, now_iso
+from processor.validate.roster import sample_roster, write_roster
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "qyz@example.gov.cn", "s3cret-Pa55"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from processor.roster import sample_roster
-from processor.rulebook import load_rulebook
-from processor.samples import fill_form
-from processor.validate import validate_file
+from processor.validate.roster import sample_roster
+from processor.common.rulebook import load_rulebook
+from processor.validate.samples import fill_form
+from processor.validate.validator import validate_file
 
 ROSTER = sample_roster()
 RULEBOOK = load_rulebook()
@@ -134,7 +134,7 @@ def scenario_form(dest: Path, unit: str, month: str, change=None, *, seed: int =
                   contacts: int = 6, org_life: int = 6) -> Path:
     """A form of ``unit`` for ``month`` written into the real template, its records first edited by
     ``change(rows)`` (rows as :func:`processor.samples.form_rows` builds them)."""
-    from processor.samples import form_rows, write_form
+    from processor.validate.samples import form_rows, write_form
 
     rows = form_rows(roster=ROSTER, rulebook=RULEBOOK, unit=unit, month=month, seed=seed, sites=sites,
                      contacts=contacts, org_life=org_life)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from docx import Document
 
-from processor.paths import PACKAGE_DIR
+from processor.common.paths import PACKAGE_DIR
 from schemas.form import SHEETS_BY_KEY
 
 ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"

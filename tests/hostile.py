@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from processor.roster import Roster, sample_roster
-from processor.rulebook import Rulebook, load_rulebook
+from processor.validate.roster import Roster, sample_roster
+from processor.common.rulebook import Rulebook, load_rulebook
 from schemas.form import SHEETS_BY_KEY
 
 REJECT, ACCEPT, EITHER, IGNORE = "reject", "accept", "either", "ignore"
@@ -317,7 +317,7 @@ class Builder:
         """Bytes of a valid filled form (a few distinct ones, reused by byte-level mutations)."""
         key = i % 2
         if key not in self._bases:
-            from processor.samples import fill_form
+            from processor.validate.samples import fill_form
 
             path = self.scratch / f"base-{key}.xlsx"
             fill_form(path, roster=self.roster, rulebook=self.rulebook, unit=self.unit(key), month=self.month,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from processor.ledger import Ledger
+from processor.record.ledger import Ledger
 from schemas.form import SHEETS_BY_KEY
 
 D = dt.date

@@ -7,7 +7,7 @@ import datetime as dt
 from form_helpers import edit, filled_form, validate
 from openpyxl import load_workbook
 
-from processor.annotate import LIST_HEADER, LIST_TITLE, write_annotated_copy
+from processor.validate.annotate import LIST_HEADER, LIST_TITLE, write_annotated_copy
 
 
 def _break(wb):

@@ -6,8 +6,8 @@ import pytest
 from matplotlib import font_manager
 from PIL import Image
 
-from processor import charts
-from processor.report_samples import REPORT_NAMES, sample_context
+from processor.render import charts
+from report_samples import REPORT_NAMES, sample_context
 
 
 def test_cjk_font_is_found_and_covers_chinese():

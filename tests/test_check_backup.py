@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from form_helpers import filled_form
 from processor.cli import main
 from processor.demo import run_demo
-from processor.intake import process_inbox
+from processor.intake.run import process_inbox
 
 NOW = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 

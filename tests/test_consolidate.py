@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
 from processor.cli import main
-from processor.consolidate import consolidate, default_month
-from processor.columns import summary_sheets
-from processor.ledger import Ledger
-from processor.workbooks import summary_workbook
+from processor.consolidate.run import consolidate, default_month
+from processor.render.columns import summary_sheets
+from processor.record.ledger import Ledger
+from processor.render.workbooks import summary_workbook
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
 TODAY = D(2026, 11, 26)
@@ -182,7 +182,7 @@ def test_cli_consolidate_json(filled):
 def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_not_disturbed(filled):
     import os
 
-    from processor.consolidate import STALE_TEMP_SECONDS
+    from processor.consolidate.run import STALE_TEMP_SECONDS
 
     ws, _ = filled
     folder = ws.outbox / "月度汇总报告"
@@ -203,7 +203,7 @@ def test_leftovers_of_a_killed_consolidation_are_cleared_but_a_live_writer_is_no
 
 @pytest.mark.slow
 def test_outputs_written_by_worker_processes_equal_those_written_in_process(filled, monkeypatch):
-    import processor.consolidate as consolidation
+    import processor.consolidate.run as consolidation
 
     ws, _ = filled
 
@@ -230,7 +230,7 @@ def test_render_workers_load_neither_pandas_nor_the_models():
     import subprocess
     import sys
 
-    code = ("import sys; import processor.cli; from processor import jobs, workbooks; jobs.warm_up(); "
+    code = ("import sys; import processor.cli; from processor.render.documents import jobs, workbooks; jobs.warm_up(); "
             "print(sorted(m for m in ('pandas', 'pandera', 'schemas.form') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
@@ -254,7 +254,7 @@ def test_sites_whose_names_clash_on_disk_get_one_dossier_each_with_a_safe_lastin
         lb.ledger.close()
     assert not first.skipped
     with Ledger(workspace.ledger_path) as ledger:
-        dossiers = {r["period"]: r["path"] for r in ledger.query("SELECT * FROM outputs WHERE kind = '示范点档案'")}
+        dossiers = {r["period"]: r["path"] for r in ledger.query("SELECT * FROM outputs WHERE kind = 'site_dossier'")}
     assert sorted(dossiers) == sorted(f"榕城区/{n}" for n in names)
     assert len(set(dossiers.values())) == len(names) == len(before)
     for rel in dossiers.values():

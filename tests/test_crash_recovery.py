@@ -10,12 +10,12 @@ import sys
 import pytest
 from conftest import make_workspace
 
-from processor.config import DEFAULT_CONFIG_TEXT
-from processor.faults import CRASH_ENV, POINTS
-from processor.fsutil import sha256_file
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
-from processor.samples import fill_form
+from processor.common.config import DEFAULT_CONFIG_TEXT
+from processor.common.faults import CRASH_ENV, POINTS
+from processor.common.fsutil import sha256_file
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
 
 
 def run_process(ws, crash_at=None):

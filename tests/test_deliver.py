@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
+import logging
 import os
 import re
 import subprocess
@@ -15,9 +16,10 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from processor.config import ConfigError, load_workspace
-from processor.deliver import build_message, month_summary, pending_outputs, send_pending
-from processor.ledger import Ledger
+from processor.common.config import ConfigError, load_workspace
+from processor.consolidate.mail_summary import ledger_summary
+from processor.deliver.mail import build_message, month_summary, pending_outputs, send_pending
+from processor.record.ledger import Ledger
 from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
                              free_port, hang_up, make_workspace, raw_server, self_signed_cert, smtp_server)
 
@@ -29,9 +31,9 @@ DOSSIER = "档案/示范点档案-某某公司.docx"
 
 
 def _outputs(ws):
-    add_output(ws, REPORT, "月度汇总报告", "2026-10", b"PK\x03\x04 report bytes \x00\xff" * 50)
-    add_output(ws, DATA, "汇总数据", "2026-10", os.urandom(3000))
-    add_output(ws, DOSSIER, "示范点档案", "2026-10", b"not mailed")  # kind not in smtp.reports
+    add_output(ws, REPORT, "monthly_report", "2026-10", b"PK\x03\x04 report bytes \x00\xff" * 50)
+    add_output(ws, DATA, "summary_data", "2026-10", os.urandom(3000))
+    add_output(ws, DOSSIER, "site_dossier", "2026-10", b"not mailed")  # kind not in smtp.reports
 
 
 def _outbox_bytes(ws, relative):
@@ -87,11 +89,11 @@ def test_chinese_names_decode_in_python_and_as_common_clients_read_them(tmp_path
 def test_attachment_names_carry_the_month_and_are_never_two_alike(tmp_path):
     with smtp_server() as (inbox, port):
         ws = make_workspace(tmp_path / "ws", port=port)
-        add_output(ws, "催报名单/2026-09/催报名单.docx", "催报名单", "2026-09", b"september")
-        add_output(ws, "催报名单/2026-10/催报名单.docx", "催报名单", "2026-10", b"october")
-        add_output(ws, "分组情况一览表/一览表.xlsx", "分组情况一览表", "2026", b"year")
-        add_output(ws, "x/2026-10/汇总数据.xlsx", "汇总数据", "2026-10", b"a")
-        add_output(ws, "y/2026-10/汇总数据.xlsx", "汇总数据", "2026-10", b"b")
+        add_output(ws, "催报名单/2026-09/催报名单.docx", "reminder_list", "2026-09", b"september")
+        add_output(ws, "催报名单/2026-10/催报名单.docx", "reminder_list", "2026-10", b"october")
+        add_output(ws, "分组情况一览表/一览表.xlsx", "assignment_table", "2026", b"year")
+        add_output(ws, "x/2026-10/汇总数据.xlsx", "summary_data", "2026-10", b"a")
+        add_output(ws, "y/2026-10/汇总数据.xlsx", "summary_data", "2026-10", b"b")
         send_pending(ws, now=T0)
         _, message = inbox.messages[0]
     assert attachments(message) == {"2026年9月催报名单.docx": b"september", "2026年10月催报名单.docx": b"october",
@@ -105,7 +107,7 @@ def test_changed_report_is_sent_again_as_update_and_unchanged_one_is_not(tmp_pat
         ws = make_workspace(tmp_path / "ws", port=port)
         _outputs(ws)
         send_pending(ws, now=T0)
-        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"a rebuilt report", version=2)
+        add_output(ws, REPORT, "monthly_report", "2026-10", b"a rebuilt report", version=2)
         result = send_pending(ws, now=T0 + dt.timedelta(hours=1))
         assert result.sent == [REPORT]
         assert len(inbox.messages) == 2
@@ -128,7 +130,7 @@ def test_encrypted_connection_with_login_password_from_environment(tmp_path, mon
 
         # A wrong password is a failed attempt, queued for retry, with a readable reason.
         monkeypatch.setenv(PASSWORD_ENV, "wrong")
-        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"version two", version=2)
+        add_output(ws, REPORT, "monthly_report", "2026-10", b"version two", version=2)
         failed = send_pending(ws, now=T0 + dt.timedelta(hours=1))
         assert failed.queued == [REPORT] and "用户名或密码" in failed.error
         assert len(inbox.messages) == 1
@@ -166,8 +168,8 @@ def test_server_down_queues_then_delivers_exactly_once_after_restart(tmp_path):
         # A fresh process (new ledger connection) after the delay delivers once.
         late = T0 + dt.timedelta(minutes=6)
         code = subprocess.run([sys.executable, "-c",
-                               "import datetime as dt, sys; from processor.config import load_workspace; "
-                               "from processor.deliver import send_pending; "
+                               "import datetime as dt, sys; from processor.common.config import load_workspace; "
+                               "from processor.deliver.mail import send_pending; "
                                f"r = send_pending(load_workspace(sys.argv[1]), now=dt.datetime.fromisoformat('{late.isoformat()}')); "
                                "sys.exit(0 if len(r.sent) == 2 else 1)", str(ws.root)], timeout=60).returncode
         assert code == 0
@@ -202,7 +204,7 @@ def test_two_sends_at_once_deliver_each_report_once(tmp_path):
 
 def test_backoff_doubles_and_gives_up_after_max_attempts(tmp_path):
     ws = make_workspace(tmp_path / "ws", port=free_port(), max_attempts=3)
-    add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
+    add_output(ws, REPORT, "monthly_report", "2026-10", b"report")
     now, delays = T0, []
     for _ in range(3):
         result = send_pending(ws, now=now)
@@ -265,7 +267,7 @@ def test_body_summarises_month_from_consolidation_manifest(tmp_path):
 
 
 def test_body_summary_falls_back_to_ledger_and_roster(workspace):
-    from processor.roster import workspace_roster
+    from processor.validate.roster import workspace_roster
 
     units = workspace_roster(workspace).unit_names[:2]
     with Ledger(workspace.ledger_path) as ledger, ledger.atomic() as conn:
@@ -274,7 +276,7 @@ def test_body_summary_falls_back_to_ledger_and_roster(workspace):
                                           size=1, received_at=received, status="accepted", unit=unit,
                                           month="2026-10", archive_path=f"x/{i}"))
     with Ledger(workspace.ledger_path) as ledger:
-        text = month_summary(workspace, ledger, "2026-10")
+        text = month_summary(workspace, ledger, "2026-10", ledger_summary)
     total = len(workspace_roster(workspace).units)
     assert "2026年10月报送情况" in text
     assert "按时报送 1 个单位" in text and "逾期报送 1 个" in text and f"未报送 {total - 2} 个" in text
@@ -307,7 +309,7 @@ def test_a_server_that_drips_its_greeting_is_given_up_at_the_deadline_and_queued
 
     with raw_server(drip_greeting) as port:
         ws = make_workspace(tmp_path / "ws", port=port, extra="deadline_seconds = 2\n")
-        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
+        add_output(ws, REPORT, "monthly_report", "2026-10", b"report")
         started = dt.datetime.now().astimezone()
         run = CliRunner().invoke(main, ["--workspace", str(ws.root), "send"])
     assert run.exit_code == 1, run.output
@@ -323,7 +325,7 @@ def test_a_server_that_drips_its_greeting_is_given_up_at_the_deadline_and_queued
 def test_smtp_failures_read_in_chinese_and_keep_the_original_words_in_the_ledger(tmp_path):
     with raw_server(hang_up) as port:
         ws = make_workspace(tmp_path / "ws", port=port)
-        add_output(ws, REPORT, "月度汇总报告", "2026-10", b"report")
+        add_output(ws, REPORT, "monthly_report", "2026-10", b"report")
         result = send_pending(ws, now=T0)
     assert result.queued == [REPORT]
     assert result.error == "邮件服务器意外断开了连接"
@@ -337,7 +339,7 @@ def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_pa
     every night; the 企业组 gets it again only when the submissions it is built from change."""
     from ledger_helpers import D, LedgerBuilder, site
 
-    from processor.consolidate import consolidate
+    from processor.consolidate.run import consolidate
 
     with smtp_server() as (inbox, port):
         ws = make_workspace(tmp_path / "ws", port=port)
@@ -359,3 +361,15 @@ def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_pa
         _, message = inbox.messages[1]
         assert "（更新）" in message["Subject"]
         lb.ledger.close()
+
+
+def test_a_config_naming_reports_in_chinese_still_mails_them_and_says_the_new_names(tmp_path, caplog):
+    old_line = 'reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]\n'
+    ws = make_workspace(tmp_path / "ws", port=None, extra=old_line)  # in [smtp], as configs said before
+    with caplog.at_level(logging.WARNING, logger="processor.config"):
+        reports = ws.smtp.reports
+    assert reports == ("monthly_report", "half_year_report", "assignment_table", "reminder_list", "summary_data")
+    assert any("smtp.reports" in r.getMessage() and '"monthly_report"' in r.getMessage() for r in caplog.records)
+    add_output(ws, REPORT, "monthly_report", "2026-10", b"report")
+    with Ledger(ws.ledger_path) as ledger:
+        assert [r["path"] for r in pending_outputs(ledger, ws)] == [REPORT]

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from processor.cli import main
 from processor.demo import DEMO_TODAY, MARKER, DemoError, prepare_folder, run_demo
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
 
 pytestmark = pytest.mark.slow  # end to end: a demo year processed through every stage
 
@@ -55,7 +55,7 @@ def test_demo_year_has_the_cases_offices_meet(demo):
 def test_demo_year_has_each_check_across_months_in_a_receipt_a_monthly_report_and_the_page(demo):
     from docx import Document
 
-    from processor.quality import QUALITY_CHECKS, QUALITY_TITLES
+    from processor.consolidate.quality import QUALITY_CHECKS, QUALITY_TITLES
 
     with Ledger(demo.workspace.ledger_path) as ledger:
         summaries = [json.loads(r[0]) for r in ledger.query("SELECT summary_json FROM files")]

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from processor import fsutil, intake as intake_module
-from processor.fsutil import sha256_file
-from processor.intake import Intake, process_inbox
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
-from processor.samples import fill_form
-from processor.watch import InboxWatcher
+from processor.common import fsutil
+from processor.intake import run as intake_module
+from processor.common.fsutil import sha256_file
+from processor.intake.run import Intake, process_inbox
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
+from processor.intake.watch import InboxWatcher
 
 
 def make_forms(ws, tmp_path, count: int) -> list[Path]:
@@ -176,7 +177,7 @@ def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplica
                                                                                    monkeypatch):
     """ENOSPC after the ledger commit (the receipt's JSON twin): the watcher's retry finishes that arrival;
     the file is never recorded as a duplicate of itself and no receipt is left without its twin."""
-    from processor import receipts
+    from processor.record import receipts
 
     forms = make_forms(workspace, tmp_path, 1)
     real_write = receipts.atomic_write_text

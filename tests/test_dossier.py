@@ -8,7 +8,7 @@ import pytest
 
 from docx_helpers import paragraphs, section, sql, table_with_header
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, site
-from processor.consolidate import consolidate
+from processor.consolidate.run import consolidate
 
 ACCEPTED = "JOIN files f ON f.id = x.file_id WHERE f.status = 'accepted'"
 RUN_DAY = D(2026, 11, 30)

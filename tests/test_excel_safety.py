@@ -10,9 +10,9 @@ import pytest
 from form_helpers import MONTH, ROSTER, RULEBOOK, UNIT, soffice_available, soffice_convert
 from openpyxl import load_workbook
 
-from processor.roster import load_roster, sample_roster, write_roster
-from processor.samples import form_rows, site_rows, write_form
-from processor.template import write_template
+from processor.validate.roster import load_roster, sample_roster, write_roster
+from processor.validate.samples import form_rows, site_rows, write_form
+from processor.validate.template import write_template
 
 PHONE = "+86 591 2683 4567"
 FORMULA = "=1+1"

@@ -25,11 +25,13 @@ from docx import Document
 from docxtpl import DocxTemplate, InlineImage
 from form_helpers import ROSTER, RULEBOOK, filled_form
 
-from processor import docx_layout, render, validate
-from processor.charts import build_charts
-from processor.paths import TEMPLATES_DIR
-from processor.readers import read_workbook
-from processor.report_samples import sample_context
+from processor.render import layout as docx_layout
+from processor.render import documents as render
+from processor.validate import validator as validate
+from processor.render.charts import build_charts
+from processor.common.paths import TEMPLATES_DIR
+from processor.validate.readers import read_workbook
+from report_samples import sample_context
 from schemas import fields as kinds
 from schemas.form import FORM_SHEETS
 

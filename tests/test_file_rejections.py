@@ -10,7 +10,7 @@ import docx
 import pytest
 from form_helpers import ole_file, rewrite_zip, validate
 
-from processor.config import IntakeSettings
+from processor.common.config import IntakeSettings
 
 
 def only_problem(result):
@@ -114,8 +114,8 @@ def test_a_million_row_sheet_is_refused_while_streaming_before_any_reader_loads_
     import resource
     import zipfile
 
-    from processor.config import IntakeSettings
-    from processor.readers import check_file
+    from processor.common.config import IntakeSettings
+    from processor.validate.readers import check_file
 
     path = tmp_path / "million.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:

@@ -7,10 +7,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from processor.findings import (AT_RISK, CHECKS, FAILED, MET, LedgerData, counted_activities, evaluate,
+from processor.consolidate.findings import (AT_RISK, CHECKS, FAILED, MET, counted_activities, evaluate,
                                 split_activities)
-from processor.rulebook import load_rulebook
-from processor.paths import RULEBOOK_PATH
+from processor.consolidate.ledger_data import LedgerData
+from processor.common.rulebook import load_rulebook
+from processor.common.paths import RULEBOOK_PATH
 from ledger_helpers import D, activity, contact, hardware, site
 
 Q4 = ["2026-10", "2026-11", "2026-12"]
@@ -281,7 +282,7 @@ def busy_quarter(lb):
 
 def per_unit(data: LedgerData, unit: str) -> LedgerData:
     """One unit's data, as the consolidation splits it for the dossiers."""
-    from processor.consolidate import _PerUnit
+    from processor.consolidate.run import _PerUnit
 
     return _PerUnit(data)[unit]
 

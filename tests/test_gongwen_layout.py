@@ -10,10 +10,10 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from processor import docx_layout as layout
-from processor import render
-from processor.config import load_workspace
-from processor.report_samples import REPORT_NAMES, sample_context
+from processor.render import layout as layout
+from processor.render import documents as render
+from processor.common.config import load_workspace
+from report_samples import REPORT_NAMES, sample_context
 
 
 def _keep_next(par) -> bool:

@@ -10,10 +10,10 @@ import pytest
 from conftest import DEMO_TODAY
 from docx_helpers import paragraphs, section, sql, table_with_header
 from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
-from processor import reports
-from processor.periods import parse_half
-from processor.render import render_report
-from processor.roster import sample_roster, workspace_roster
+from processor.consolidate import reports
+from processor.common.periods import parse_half
+from processor.render.documents import render_report
+from processor.validate.roster import sample_roster, workspace_roster
 
 VISIT_MODES = ("现场指导", "座谈会")
 ACCEPTED = "JOIN files f ON f.id = x.file_id WHERE f.status = 'accepted'"
@@ -104,7 +104,7 @@ def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
     assert due == ["2026-07", "2026-08", "2026-09", "2026-10"]
     per_month = dict(sql(ws.ledger_path, f"SELECT x.month, COUNT(*) FROM contacts x {ACCEPTED} "
                                          "AND x.month BETWEEN '2026-07' AND '2026-12' GROUP BY x.month"))
-    from processor.ledger import Ledger
+    from processor.record.ledger import Ledger
 
     with Ledger(ws.ledger_path) as ledger:
         c = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half("2026-H2"), DEMO_TODAY)
@@ -211,8 +211,8 @@ def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_y
     from docx.enum.section import WD_ORIENT
     from docx.oxml.ns import qn
 
-    from processor import docx_layout as layout
-    from processor.render import docx_to_pdf
+    from processor.render import layout
+    from processor.render.documents import docx_to_pdf
 
     path = half_report(demo_year, "2026-H2")
     doc = Document(path)

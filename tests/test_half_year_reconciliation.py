@@ -12,11 +12,11 @@ import pytest
 from conftest import DEMO_TODAY, make_workspace
 from form_helpers import scenario_form
 from half_year_recount import half_mismatches, printed_half, recount_half
-from processor.consolidate import consolidate
-from processor.intake import Intake
-from processor.ledger import Ledger
-from processor.periods import parse_half
-from processor.roster import workspace_roster
+from processor.consolidate.run import consolidate
+from processor.intake.run import Intake
+from processor.record.ledger import Ledger
+from processor.common.periods import parse_half
+from processor.validate.roster import workspace_roster
 from test_reconciliation import TZ, _problem, _quiet, build_scenario
 
 HALF, AS_OF = "2026-H2", dt.date(2026, 11, 20)
@@ -34,7 +34,7 @@ def _names(ws) -> tuple[list[str], list[str]]:
 
 def _chart(ws, half: str, as_of: dt.date) -> tuple:
     """The contacts chart's source figures (its image cannot be read back)."""
-    from processor import reports
+    from processor.consolidate import reports
 
     with Ledger(ws.ledger_path) as ledger:
         context = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half(half), as_of)
@@ -99,8 +99,8 @@ def test_demo_half_year_report_equals_the_ledger_recount(demo_year, half):
 def test_a_wrong_half_year_count_is_caught(scenario, tmp_path, monkeypatch):
     """Break one count of the half-year report: the reconciliation names the figure that is off."""
     shutil.copytree(scenario.root, tmp_path / "ws")
-    from processor import reports
-    from processor.config import load_workspace
+    from processor.consolidate import reports
+    from processor.common.config import load_workspace
 
     ws = load_workspace(tmp_path / "ws")
     honest = reports._site_paths

@@ -13,13 +13,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from processor.config import IntakeSettings
-from processor.fsutil import sha256_file
-from processor.intake import process_inbox
-from processor.ledger import Ledger
-from processor.roster import sample_roster
-from processor.rulebook import load_rulebook
-from processor.validate import validate_file
+from processor.common.config import IntakeSettings
+from processor.common.fsutil import sha256_file
+from processor.intake.run import process_inbox
+from processor.record.ledger import Ledger
+from processor.validate.roster import sample_roster
+from processor.common.rulebook import load_rulebook
+from processor.validate.validator import validate_file
 from hostile import ACCEPT, EITHER, IGNORE, REJECT, copy_into, generate
 
 pytestmark = pytest.mark.slow  # end to end: every test here runs for many seconds
@@ -32,7 +32,7 @@ HANG_FACTOR = 50  # a hostile file may take this many times a valid form's valid
 def valid_form_seconds(tmp_path_factory) -> float:
     """What validating a valid form takes on this machine now (median of three): the time budgets
     scale with it, so a busy machine is not mistaken for a file that hangs the validator."""
-    from processor.samples import fill_form
+    from processor.validate.samples import fill_form
 
     roster, rulebook = sample_roster(), load_rulebook()
     form = fill_form(tmp_path_factory.mktemp("baseline") / "form.xlsx", roster=roster, rulebook=rulebook,
@@ -194,7 +194,7 @@ def test_a_garbled_deflate_stream_is_a_corrupt_rejection_not_a_crash(tmp_path):
 
 def test_annotated_copy_of_hostile_forms_has_no_live_formula_and_survives_merges(tmp_path):
     """Rejected forms with live formulas or merged cells get an annotated copy: formulas as text, no crash."""
-    from processor.annotate import write_annotated_copy
+    from processor.validate.annotate import write_annotated_copy
 
     roster, rulebook = sample_roster(), load_rulebook()
     made = generate(tmp_path / "c", per_category=2, seed=7, categories=["formula_live", "merged_everywhere"])
@@ -212,7 +212,7 @@ def test_annotated_copy_of_hostile_forms_has_no_live_formula_and_survives_merges
 
 def test_no_annotated_copy_is_attempted_for_a_file_rejected_before_parsing(tmp_path, monkeypatch):
     """A zip bomb or a million-row sheet must not be handed to openpyxl for annotation."""
-    import processor.annotate as annotate
+    import processor.validate.annotate as annotate
 
     opened = []
 
@@ -229,7 +229,7 @@ def test_no_annotated_copy_is_attempted_for_a_file_rejected_before_parsing(tmp_p
 
 
 def test_control_characters_in_a_value_are_shown_not_passed_through():
-    from processor.errors import problem
+    from processor.validate.errors import problem
 
     item = problem("normalized-text", sheet="工作进展", cell="B2", value="正文\x07\x1b结束", normalized="正文结束")
     assert "\x07" not in item.message and "\x1b" not in item.message

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from form_helpers import filled_form, ole_file
 
 from processor.cli import main
-from processor.ledger import Ledger
-from processor.watch import INCOMPLETE_GRACE_SECONDS, StabilityTracker
+from processor.record.ledger import Ledger
+from processor.intake.watch import INCOMPLETE_GRACE_SECONDS, StabilityTracker
 
 ENCRYPTED = ole_file({"EncryptionInfo": b"\x04\x00\x04\x00\x40\x00\x00\x00" + bytes(200),
                       "EncryptedPackage": bytes(1024)})

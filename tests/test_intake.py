@@ -12,10 +12,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from processor.fsutil import sha256_file
-from processor.intake import Intake, process_inbox
-from processor.ledger import Ledger
-from processor.samples import fill_form
+from processor.common.fsutil import sha256_file
+from processor.intake.run import Intake, process_inbox
+from processor.record.ledger import Ledger
+from processor.validate.samples import fill_form
 
 MONTH = "2026-10"
 
@@ -244,7 +244,7 @@ def test_the_watcher_answers_a_gbk_named_file_once(workspace, roster, unit, tmp_
     import threading
     import time
 
-    from processor.watch import InboxWatcher
+    from processor.intake.watch import InboxWatcher
 
     intake = Intake(workspace)
     errors = []

@@ -19,14 +19,14 @@ from conftest import make_workspace, wait_until
 from form_helpers import set_cells
 from test_crash_recovery import assert_consistent
 
-from processor.config import DEFAULT_CONFIG_TEXT
-from processor.faults import CRASH_ENV
-from processor.fsutil import sha256_file
-from processor.intake import Intake, inbox_files, process_inbox
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
-from processor.samples import fill_form
-from processor.sandbox import Sandbox
+from processor.common.config import DEFAULT_CONFIG_TEXT
+from processor.common.faults import CRASH_ENV
+from processor.common.fsutil import sha256_file
+from processor.intake.run import Intake, inbox_files, process_inbox
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
+from processor.intake.sandbox import Sandbox
 
 MONTH = "2026-10"
 NOW = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))

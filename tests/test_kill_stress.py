@@ -1,7 +1,7 @@
 """SIGKILL stress at chosen kill points (the invariants of bench/kill_stress.py, on a small batch).
 
 The bench kills at random moments; here every kill lands on a named step of intake or
-consolidation (processor/faults.py) chosen from a seeded plan, so each run exercises the
+consolidation (processor/common/faults.py) chosen from a seeded plan, so each run exercises the
 same kill points however fast or busy the machine is.
 """
 
@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from processor.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
-from processor.fsutil import sha256_file
-from processor.ledger import Ledger
-from processor.paths import PROJECT_ROOT
-from processor.watch import zip_is_complete
+from processor.common.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
+from processor.common.fsutil import sha256_file
+from processor.record.ledger import Ledger
+from processor.common.paths import PROJECT_ROOT
+from processor.intake.watch import zip_is_complete
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
@@ -112,7 +112,7 @@ def test_sigkills_at_chosen_kill_points_lose_nothing_and_count_nothing_twice(tmp
 
 
 def test_recovery_removes_temp_files_a_killed_writer_left(workspace):
-    from processor.intake import recover
+    from processor.intake.run import recover
 
     stale = workspace.receipts_dir / "榕城区" / "2026-10" / ".tmp-abc123.html"
     stale.parent.mkdir(parents=True)

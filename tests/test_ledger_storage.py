@@ -17,10 +17,10 @@ from pandera.typing import Series
 
 from conftest import make_workspace
 from ledger_helpers import D, LedgerBuilder, site
-from processor import fsutil
+from processor.common import fsutil
 from processor.cli import main
-from processor.consolidate import consolidate
-from processor.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
+from processor.consolidate.run import consolidate
+from processor.record.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
 from schemas import fields as col
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
@@ -75,7 +75,7 @@ def _with_extra_field(monkeypatch, key: str, name: str):
     wider = dataclasses.replace(spec, model=model)
     sheets = [*FORM_SHEETS[:index], wider, *FORM_SHEETS[index + 1:]]
     monkeypatch.setattr("schemas.form.FORM_SHEETS", sheets)
-    monkeypatch.setattr("processor.ledger.FORM_SHEETS", sheets)
+    monkeypatch.setattr("processor.record.ledger.FORM_SHEETS", sheets)
     monkeypatch.setitem(SHEETS_BY_KEY, key, wider)
     return wider
 
@@ -137,9 +137,12 @@ def test_ledger_of_the_first_release_opens_and_migrates_with_every_row_intact(v1
         records = ledger.accepted_records("sites")
     after = raw_tables(path)
     assert names[:3] == V1_MIGRATIONS and len(names) > 3
+    renamed = {"outputs": 1}  # 007 turns the Chinese output kinds into identifiers (column 1, kind)
     for table, rows in before.items():
         if table != "_migrations":  # later migrations may add columns, never change what was there
-            assert [row[:len(old)] for row, old in zip(after[table], rows)] == rows, table
+            kept = [tuple(v for i, v in enumerate(row[:len(old)]) if i != renamed.get(table))
+                    for row, old in zip(after[table], rows)]
+            assert kept == [tuple(v for i, v in enumerate(old) if i != renamed.get(table)) for old in rows], table
             assert len(after[table]) == len(rows), table
     assert after["_migrations"][:3] == before["_migrations"]
     assert statuses == {"accepted", "superseded", "duplicate", "rejected"}
@@ -150,6 +153,18 @@ def test_ledger_of_the_first_release_opens_and_migrates_with_every_row_intact(v1
     Ledger.create(fresh).close()
     assert table_sql(path) == table_sql(fresh)
     assert set(old_schema) <= set(table_sql(fresh))
+
+
+def test_output_kinds_of_an_older_ledger_become_identifiers(v1_workspace):
+    path = v1_workspace.ledger_path
+    before = {r[0]: r[1] for r in sqlite3.connect(path).execute("SELECT path, kind FROM outputs")}
+    assert "月度汇总报告" in before.values()
+    with Ledger(path) as ledger:
+        after = {r["path"]: r["kind"] for r in ledger.query("SELECT path, kind FROM outputs")}
+    assert after.keys() == before.keys()  # the outbox paths keep their Chinese folders
+    assert {before[p]: after[p] for p in after} == {
+        "月度汇总报告": "monthly_report", "汇总数据": "summary_data", "催报名单": "reminder_list",
+        "分组情况一览表": "assignment_table", "示范点档案": "site_dossier", "图表": "chart"}
 
 
 def test_consolidation_works_on_the_first_release_ledger(v1_workspace):

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from processor.config import load_workspace
-from processor.lock import AlreadyRunning, WorkspaceLock, install_signal_handlers
+from processor.common.config import load_workspace
+from processor.common.lock import AlreadyRunning, WorkspaceLock, install_signal_handlers
 
 TRY_LOCK = textwrap.dedent("""
     import sys
-    from processor.config import load_workspace
-    from processor.lock import AlreadyRunning, WorkspaceLock
+    from processor.common.config import load_workspace
+    from processor.common.lock import AlreadyRunning, WorkspaceLock
     try:
         with WorkspaceLock(load_workspace(sys.argv[1])):
             print("acquired", flush=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 from ledger_helpers import D, activity, contact, hardware, progress, site
-from processor import reports
-from processor.findings import evaluate
-from processor.periods import parse_half
+from processor.consolidate import reports
+from processor.consolidate.findings import evaluate
+from processor.common.periods import parse_half
 
 TODAY = D(2026, 11, 20)
 

@@ -13,10 +13,10 @@ from form_helpers import filled_form, set_cells
 
 from conftest import make_workspace
 from processor.cli import main
-from processor.config import DEFAULT_CONFIG_TEXT
-from processor.ledger import Ledger
-from processor.receipts import receipt_number
-from processor.serve import serve
+from processor.common.config import DEFAULT_CONFIG_TEXT
+from processor.record.ledger import Ledger
+from processor.record.receipts import receipt_number
+from processor.deliver.serve import serve
 
 FAST = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
         "rescan_seconds = 60": "rescan_seconds = 2"}

@@ -12,9 +12,9 @@ import pytest
 from form_helpers import edit, filled_form, ole_file, soffice_available, soffice_convert, validate
 from openpyxl import load_workbook
 
-from processor.annotate import LIST_TITLE
-from processor.intake import process_inbox
-from processor.ledger import Ledger
+from processor.validate.annotate import LIST_TITLE
+from processor.intake.run import process_inbox
+from processor.record.ledger import Ledger
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not soffice_available(), reason="LibreOffice (soffice) is not installed")]

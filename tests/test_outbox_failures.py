@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from deliver_helpers import add_output, deliveries, make_workspace
 from ledger_helpers import D, LedgerBuilder, site
 from processor.cli import main
-from processor.fsutil import sha256_file
-from processor.ledger import Ledger
+from processor.common.fsutil import sha256_file
+from processor.record.ledger import Ledger
 
 FAILURES = {
     "disk full": (errno.ENOSPC, "No space left on device", "发件箱所在磁盘已满"),
@@ -89,7 +89,7 @@ def test_consolidate_on_a_full_or_read_only_outbox_says_so_in_one_line_and_keeps
 @pytest.mark.parametrize("failure", FAILURES)
 def test_send_on_a_full_or_read_only_outbox_says_so_in_one_line_and_records_nothing(tmp_path, monkeypatch, failure):
     ws = make_workspace(tmp_path / "ws", port=None)  # no mail server: the mail is written as .eml
-    add_output(ws, "月度汇总报告/2026-10/报告.docx", "月度汇总报告", "2026-10", b"report")
+    add_output(ws, "月度汇总报告/2026-10/报告.docx", "monthly_report", "2026-10", b"report")
     command = ["--workspace", str(ws.root), "send"]
     fail_outbox_writes(monkeypatch, ws, failure)
     run = CliRunner().invoke(main, command)
@@ -109,9 +109,9 @@ def test_send_on_a_full_or_read_only_outbox_says_so_in_one_line_and_records_noth
 
 @pytest.mark.slow
 def test_serve_logs_a_full_outbox_in_chinese_and_the_watcher_goes_on(tmp_path, monkeypatch):
-    from processor.roster import sample_roster, workspace_roster, write_roster
-    from processor.samples import fill_form
-    from processor.serve import serve
+    from processor.validate.roster import sample_roster, workspace_roster, write_roster
+    from processor.validate.samples import fill_form
+    from processor.deliver.serve import serve
 
     ws = make_workspace(tmp_path / "ws", port=None)
     config = (ws.root / "config.toml").read_text(encoding="utf-8")

@@ -15,15 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from ledger_helpers import D, LedgerBuilder, contact, site
-from processor import findings as F
+from processor.consolidate import findings as F
 from processor.cli import main
-from processor.consolidate import consolidate
-from processor.findings import LedgerData
-from processor.jobs import html_template_variables
-from processor.ledger import Ledger
-from processor.overview import OVERVIEW_NAME, OVERVIEW_TEMPLATE, STATE_CLASS, overview_context
-from processor.roster import workspace_roster
-from processor.status import status_report
+from processor.consolidate.run import consolidate
+from processor.consolidate.ledger_data import LedgerData
+from processor.render.jobs import html_template_variables
+from processor.record.ledger import Ledger
+from processor.consolidate.overview import OVERVIEW_NAME, OVERVIEW_TEMPLATE, STATE_CLASS, overview_context
+from processor.validate.roster import workspace_roster
+from processor.consolidate.status import status_report
 
 TODAY = D(2026, 11, 26)
 HOSTILE_SITE = "<script>alert(1)</script>"
@@ -107,7 +107,7 @@ def test_consolidation_writes_the_page_with_each_units_state_and_receipt(year):
     assert all((ws.outbox / r).is_file() for r in reports), reports
     with Ledger(ws.ledger_path) as ledger:
         row = ledger.query("SELECT kind, version FROM outputs WHERE path = ?", [OVERVIEW_NAME])[0]
-    assert (row["kind"], row["version"]) == ("总览", 1)
+    assert (row["kind"], row["version"]) == ("overview", 1)
     manifest = json.loads((ws.outbox / "manifest.json").read_text(encoding="utf-8"))
     assert OVERVIEW_NAME in manifest["outputs"]
 

@@ -20,12 +20,13 @@ from conftest import make_workspace
 from form_helpers import set_cells
 from test_consolidate import TODAY, fill
 
-from processor import forkserver, sandbox
-from processor.config import DEFAULT_CONFIG_TEXT
-from processor.consolidate import consolidate
-from processor.ledger import Ledger
-from processor.roster import workspace_roster
-from processor.samples import fill_form
+from processor.common import forkserver
+from processor.intake import sandbox
+from processor.common.config import DEFAULT_CONFIG_TEXT
+from processor.consolidate.run import consolidate
+from processor.record.ledger import Ledger
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
 
 HIDE_RESOURCE = Path(__file__).resolve().parent / "windows_like"  # its resource.py raises ImportError
 MONTH = "2026-10"
@@ -108,7 +109,7 @@ def test_process_command_without_fork_server_or_resource(windows_like, tmp_path)
 
 def test_consolidation_workers_without_fork_server_or_resource_write_what_one_process_writes(
         windows_like, workspace, monkeypatch):
-    import processor.consolidate as consolidation
+    import processor.consolidate.run as consolidation
 
     lb = fill(workspace)
     lb.ledger.close()
@@ -131,7 +132,7 @@ def test_consolidation_workers_without_fork_server_or_resource_write_what_one_pr
 
 
 def test_an_unknown_start_method_is_refused_in_words(monkeypatch):
-    from processor.config import ConfigError
+    from processor.common.config import ConfigError
 
     monkeypatch.setenv(forkserver.START_METHOD_ENV, "fork")
     with pytest.raises(ConfigError, match=forkserver.START_METHOD_ENV):

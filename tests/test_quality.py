@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from processor.intake import Intake
-from processor.ledger import Ledger
-from processor.quality import quality_warnings
-from processor.rulebook import load_rulebook
+from processor.intake.run import Intake
+from processor.record.ledger import Ledger
+from processor.consolidate.quality import quality_warnings
+from processor.common.rulebook import load_rulebook
 from form_helpers import ROSTER, scenario_form
 from ledger_helpers import LedgerBuilder, contact, members, progress, site
 

@@ -10,8 +10,8 @@ import shutil
 
 from form_helpers import edit, filled_form, set_cells
 
-from processor.intake import process_inbox
-from processor.ledger import Ledger
+from processor.intake.run import process_inbox
+from processor.record.ledger import Ledger
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 

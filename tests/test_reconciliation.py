@@ -21,10 +21,10 @@ from docx import Document
 
 from conftest import DEMO_TODAY
 from form_helpers import scenario_form
-from processor.consolidate import consolidate
-from processor.intake import Intake
-from processor.paths import PACKAGE_DIR
-from processor.roster import workspace_roster
+from processor.consolidate.run import consolidate
+from processor.intake.run import Intake
+from processor.common.paths import PACKAGE_DIR
+from processor.validate.roster import workspace_roster
 from schemas.form import SHEETS_BY_KEY
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -441,10 +441,10 @@ def test_a_wrong_count_is_caught(scenario, tmp_path, monkeypatch):
     """Break one counting function: the reconciliation must name the figure that is off."""
     ws_root = tmp_path / "ws"
     shutil.copytree(scenario.root, ws_root)
-    from processor.config import load_workspace
+    from processor.common.config import load_workspace
 
     ws = load_workspace(ws_root)
-    import processor.reports as counting
+    import processor.consolidate.reports as counting
 
     honest = counting._mode_counts
 

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from processor.cli import main
-from processor.config import ConfigError, load_workspace
-from processor.intake import Intake
-from processor.ledger import Ledger
-from processor.remind import send_reminders
-from processor.roster import load_roster, sample_roster, write_roster
+from processor.common.config import ConfigError, load_workspace
+from processor.intake.run import Intake
+from processor.record.ledger import Ledger
+from processor.deliver.remind import send_reminders
+from processor.validate.roster import load_roster, sample_roster, write_roster
 from deliver_helpers import attachments, free_port, make_workspace, smtp_server
 from form_helpers import filled_form, set_cells
 from ledger_helpers import LedgerBuilder, site
@@ -70,8 +70,8 @@ def _rows(ws):
 
 
 def _send_in_new_process(ws, now: dt.datetime) -> int:
-    code = ("import datetime as dt, sys; from processor.config import load_workspace; "
-            "from processor.remind import send_reminders; "
+    code = ("import datetime as dt, sys; from processor.common.config import load_workspace; "
+            "from processor.deliver.remind import send_reminders; "
             f"r = send_reminders(load_workspace(sys.argv[1]), now=dt.datetime.fromisoformat('{now.isoformat()}')); "
             "print(len(r.sent))")
     run = subprocess.run([sys.executable, "-c", code, str(ws.root)], capture_output=True, text=True, timeout=120)

@@ -14,8 +14,8 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
-from processor import render
-from processor.report_samples import REPORT_NAMES, sample_context
+from processor.render import documents as render
+from report_samples import REPORT_NAMES, sample_context
 
 NS_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 

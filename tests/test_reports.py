@@ -8,10 +8,10 @@ import pytest
 from docx import Document
 
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
-from processor import reports
-from processor.periods import parse_half
-from processor.render import render_report, template_variables
-from processor.report_samples import sample_context
+from processor.consolidate import reports
+from processor.common.periods import parse_half
+from processor.render.documents import render_report, template_variables
+from report_samples import sample_context
 
 TODAY = D(2026, 11, 26)
 # Values that are codes by contract (clause IDs, chart kinds, the half label, file digests).
@@ -126,7 +126,7 @@ def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
 
 
 def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb, workspace, roster):
-    from processor.roster import Roster, StaffInfo
+    from processor.validate.roster import Roster, StaffInfo
 
     c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     chart = c["charts"]["chart_contacts"]

@@ -8,8 +8,8 @@ from form_helpers import filled_form
 from openpyxl import load_workbook
 
 from processor.cli import main
-from processor.config import load_workspace
-from processor.roster import RosterError, load_roster, sample_roster, workspace_roster, write_roster
+from processor.common.config import load_workspace
+from processor.validate.roster import RosterError, load_roster, sample_roster, workspace_roster, write_roster
 from schemas.roster import ROSTER_SHEETS
 
 

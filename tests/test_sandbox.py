@@ -9,10 +9,10 @@ import pytest
 from conftest import make_workspace
 from openpyxl import Workbook
 
-from processor.config import IntakeSettings
-from processor.roster import workspace_roster
-from processor.samples import fill_form
-from processor.sandbox import Sandbox, can_cap_memory
+from processor.common.config import IntakeSettings
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
+from processor.intake.sandbox import Sandbox, can_cap_memory
 
 
 def big_text_workbook(path, rows=3000, cols=40):
@@ -67,8 +67,8 @@ def test_a_file_over_the_memory_budget_is_rejected_as_too_large(workspace, tmp_p
 
 
 def test_intake_records_a_timeout_as_a_rejection_with_a_receipt(tmp_path):
-    from processor.intake import process_inbox
-    from processor.ledger import Ledger
+    from processor.intake.run import process_inbox
+    from processor.record.ledger import Ledger
 
     ws = make_workspace(tmp_path / "ws")
     # below what config.toml allows (1 s), so that even a small valid form runs out of time

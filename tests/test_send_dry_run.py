@@ -19,7 +19,7 @@ def send(ws, *args):
 
 def test_dry_run_twice_says_what_was_written_then_that_nothing_is_new(tmp_path):
     ws = make_workspace(tmp_path / "ws", port=None)
-    add_output(ws, REPORT, "月度汇总报告", "2026-10", b"PK\x03\x04 report" * 20)
+    add_output(ws, REPORT, "monthly_report", "2026-10", b"PK\x03\x04 report" * 20)
 
     first = send(ws, "--dry-run")
     assert first.exit_code == 0, first.output
@@ -34,7 +34,7 @@ def test_dry_run_twice_says_what_was_written_then_that_nothing_is_new(tmp_path):
 
 def test_dry_run_without_recipients_warns_and_the_mail_still_reads_sensibly(tmp_path):
     ws = make_workspace(tmp_path / "ws", port=None, recipients=())
-    add_output(ws, REPORT, "月度汇总报告", "2026-10", b"PK\x03\x04 report" * 20)
+    add_output(ws, REPORT, "monthly_report", "2026-10", b"PK\x03\x04 report" * 20)
 
     result = send(ws)
 

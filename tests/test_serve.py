@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from deliver_helpers import attachments, make_workspace, smtp_server
-from processor.config import load_workspace
-from processor.ledger import Ledger
-from processor.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
+from processor.common.config import load_workspace
+from processor.record.ledger import Ledger
+from processor.deliver.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
 
-HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate") is not None
+HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate.run") is not None
 needs_consolidate = pytest.mark.skipif(not HAVE_CONSOLIDATE,
-                                       reason="processor/consolidate.py 尚未提供：夜间汇总的端到端测试暂缓")
+                                       reason="processor/consolidate/run.py 尚未提供：夜间汇总的端到端测试暂缓")
 MONTH = "2026-10"
 FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
                "rescan_seconds = 60": "rescan_seconds = 2"}
@@ -30,7 +30,7 @@ FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 
 
 def _workspace(root: Path, *, port: int | None, nightly_at: str | None = None):
     """A workspace with the sample roster, fast intake settings and SMTP pointed at 127.0.0.1:port."""
-    from processor.roster import sample_roster, write_roster
+    from processor.validate.roster import sample_roster, write_roster
 
     ws = make_workspace(root, port=port)
     config = (root / "config.toml").read_text(encoding="utf-8")
@@ -49,8 +49,8 @@ def _far_from_now() -> str:
 
 
 def _drop_valid_form(ws, tmp_path: Path, seed: int = 0) -> Path:
-    from processor.roster import workspace_roster
-    from processor.samples import fill_form
+    from processor.validate.roster import workspace_roster
+    from processor.validate.samples import fill_form
 
     roster = workspace_roster(ws)
     unit = roster.unit_names[seed % len(roster.unit_names)]
@@ -188,14 +188,14 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     files = {name: data for _, mail in inbox.messages for name, data in attachments(mail).items()}
     with Ledger(ws.ledger_path) as ledger:
         outputs = {r["kind"]: (ws.outbox / r["path"]).read_bytes() for r in ledger.query("SELECT * FROM outputs")}
-    assert "月度汇总报告" in outputs, "夜间汇总没有生成月度汇总报告"
+    assert "monthly_report" in outputs, "夜间汇总没有生成月度汇总报告"
     # Every report kind configured for mailing arrived, with the bytes of the outbox file.
     for kind in set(ws.smtp.reports) & set(outputs):
         assert outputs[kind] in files.values(), f"{kind} 未随邮件发出"
     assert any(name.endswith(".docx") and "2026年10月" in name for name in files)
     body = message.get_body(("plain",)).get_content()
     # The month in brief (from the consolidation manifest, or the ledger): one late unit, the rest missing.
-    from processor.roster import workspace_roster
+    from processor.validate.roster import workspace_roster
 
     not_reported = workspace_roster(ws).unit_names[1]  # _drop_valid_form used unit_names[0]
     assert "逾期报送" in body and "未报送" in body and not_reported in body
@@ -205,8 +205,8 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
 @pytest.mark.slow
 @needs_consolidate
 def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
-    from processor.intake import process_inbox
-    from processor.serve import write_state
+    from processor.intake.run import process_inbox
+    from processor.deliver.serve import write_state
 
     with smtp_server() as (inbox, port):
         ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
@@ -230,8 +230,8 @@ def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
 
 @pytest.mark.slow
 def test_serve_nightly_run_mails_each_unit_its_reminder_once(tmp_path):
-    from processor.remind import reminder_month
-    from processor.roster import workspace_roster
+    from processor.deliver.remind import reminder_month
+    from processor.validate.roster import workspace_roster
 
     with smtp_server() as (inbox, port):
         ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())

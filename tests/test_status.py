@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from processor.cli import main
-from processor.intake import process_inbox
-from processor.roster import workspace_roster
-from processor.samples import fill_form
+from processor.intake.run import process_inbox
+from processor.validate.roster import workspace_roster
+from processor.validate.samples import fill_form
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 

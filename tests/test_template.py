@@ -9,8 +9,8 @@ import pytest
 from form_helpers import ROSTER, RULEBOOK, edit, filled_form, soffice_available, soffice_convert, validate
 from openpyxl import load_workbook
 
-from processor.samples import fill_form, form_rows, site_rows
-from processor.template import DATA_ROWS, SITE_LIST_NAME, write_template
+from processor.validate.samples import fill_form, form_rows, site_rows
+from processor.validate.template import DATA_ROWS, SITE_LIST_NAME, write_template
 from schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_VERSION,
                           models_hash)
 

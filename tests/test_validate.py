@@ -13,8 +13,8 @@ from form_helpers import (MONTH, UNIT, cell_value, edit, filled_form, set_cells,
 from click.testing import CliRunner
 
 from processor.cli import main
-from processor.errors import PROBLEM_TYPES
-from processor.template import write_template
+from processor.validate.errors import PROBLEM_TYPES
+from processor.validate.template import write_template
 from form_helpers import ROSTER, RULEBOOK
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

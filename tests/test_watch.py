@@ -19,7 +19,7 @@ import pytest
 from conftest import wait_until
 from watchdog.events import FileSystemEventHandler
 
-from processor.watch import (InboxWatcher, StabilityTracker, file_signature, is_candidate, scan_inbox,
+from processor.intake.watch import (InboxWatcher, StabilityTracker, file_signature, is_candidate, scan_inbox,
                              settled_files, zip_is_complete)
 
 MODES = ["inotify", "polling"]
@@ -454,8 +454,8 @@ def test_settled_files_for_one_pass_leaves_copies_in_progress(inbox, tmp_path):
 WATCH_SCRIPT = textwrap.dedent("""
     import os, sys, threading
     from pathlib import Path
-    from processor.lock import WorkspaceLock, install_signal_handlers
-    from processor.watch import InboxWatcher
+    from processor.common.lock import WorkspaceLock, install_signal_handlers
+    from processor.intake.watch import InboxWatcher
 
     root = Path(sys.argv[1])
     inbox, done = root / "inbox", root / "done"
@@ -470,7 +470,7 @@ WATCH_SCRIPT = textwrap.dedent("""
         print("handled", path.name, flush=True)
 
     stop = threading.Event()
-    with WorkspaceLock(root / ".processor.lock"):
+    with WorkspaceLock(root / ".processor.common.lock"):
         install_signal_handlers(stop)
         watcher = InboxWatcher(inbox, handle, stable_seconds=0.3, rescan_seconds=3600)
         watcher.start()

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from processor.cli import main
-from processor.config import DEFAULT_CONFIG_TEXT, WORKSPACE_ENV, ConfigError, find_workspace, load_workspace
-from processor.paths import PROJECT_ROOT, RULEBOOK_PATH
-from processor.rulebook import RulebookError, load_rulebook
+from processor.common.config import DEFAULT_CONFIG_TEXT, WORKSPACE_ENV, ConfigError, find_workspace, load_workspace
+from processor.common.paths import PROJECT_ROOT, RULEBOOK_PATH
+from processor.common.rulebook import RulebookError, load_rulebook
 
 
 def test_workspace_is_found_upwards_like_git(tmp_path, monkeypatch):

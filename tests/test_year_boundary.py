@@ -16,11 +16,11 @@ import pytest
 
 from form_helpers import ROSTER, scenario_form, set_cells, validate
 from ledger_helpers import LedgerBuilder, contact, site
-from processor.findings import AT_RISK, FAILED, MET, evaluate
-from processor.intake import Intake
-from processor.ledger import Ledger
-from processor.paths import RULEBOOK_PATH
-from processor.rulebook import RulebookError, load_rulebook
+from processor.consolidate.findings import AT_RISK, FAILED, MET, evaluate
+from processor.intake.run import Intake
+from processor.record.ledger import Ledger
+from processor.common.paths import RULEBOOK_PATH
+from processor.common.rulebook import RulebookError, load_rulebook
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger-v1.sqlite"
@@ -136,8 +136,8 @@ def test_reports_name_the_rule_version_they_judge_by(tmp_path):
     from docx import Document
 
     from conftest import make_workspace
-    from processor.config import DEFAULT_CONFIG_TEXT
-    from processor.consolidate import consolidate
+    from processor.common.config import DEFAULT_CONFIG_TEXT
+    from processor.consolidate.run import consolidate
 
     config = DEFAULT_CONFIG_TEXT.replace('rulebook = ""', 'rulebook = "rules.toml"', 1)
     ws = make_workspace(tmp_path / "ws", config)
@@ -258,7 +258,7 @@ def test_a_command_on_a_workspace_with_the_old_rulebook_says_it_was_converted(tm
 
     from conftest import make_workspace
     from processor.cli import main
-    from processor.config import DEFAULT_CONFIG_TEXT
+    from processor.common.config import DEFAULT_CONFIG_TEXT
 
     ws = make_workspace(tmp_path / "ws", DEFAULT_CONFIG_TEXT.replace('rulebook = ""', 'rulebook = "old.toml"', 1))
     shutil.copyfile(_old_rulebook(tmp_path), ws.root / "old.toml")

@@ -17,10 +17,10 @@ from docx import Document
 
 from form_helpers import scenario_form
 from processor.cli import main
-from processor.consolidate import consolidate
-from processor.intake import Intake
-from processor.paths import RULEBOOK_PATH
-from processor.roster import workspace_roster
+from processor.consolidate.run import consolidate
+from processor.intake.run import Intake
+from processor.common.paths import RULEBOOK_PATH
+from processor.validate.roster import workspace_roster
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 AS_OF = dt.date(2027, 2, 10)

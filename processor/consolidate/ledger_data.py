@@ -1,0 +1,186 @@
+"""The ledger's accepted data as the rules and the reports read it: loaded once, indexed, restricted.
+
+:class:`LedgerData` is the data access of consolidation; the rules (:mod:`processor.consolidate.findings`)
+and the report builders only read it.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from processor.record.ledger import Ledger, records_frame
+from schemas.form import SHEETS_BY_KEY
+
+
+def submitting_unit(file: dict) -> str | None:
+    """The unit an arrival counts for: its per-unit inbox folder is authoritative (a file there
+    counts for that unit even when its 填报单位 was misspelt and rejected for it)."""
+    return file.get("folder_unit") or file.get("unit")
+
+
+class LedgerData:
+    """Accepted rows of every sheet (months up to ``until``) and every arrival, loaded once.
+
+    The rows are kept as records (one dict per row, in the ledger's order, dates as
+    ``datetime.date``, ``None`` for a missing value) — what the checks read.  The
+    reports' DataFrames (:attr:`frames`, :meth:`rows`) are built only when asked
+    for, a sheet at a time.  Data made by :meth:`restrict` takes its frames from
+    its parent's (a mask, not a rebuild).
+    """
+
+    def __init__(self, records: dict[str, list[dict]], files: list[dict], until: str | None = None, *,
+                 parent: tuple["LedgerData", str | None, set | None] | None = None,
+                 keys: Iterable[str] | None = None):
+        self.files = files
+        self.until = until
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._records: dict[str, list[dict]] = dict(records)
+        self._keys = list(keys if keys is not None else records)
+        self._parent = parent  # (data, until, units) this was restricted from
+        self._index: dict[str, _SheetIndex] = {}
+
+    @classmethod
+    def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
+             sheets: Iterable[str] | None = None) -> "LedgerData":
+        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all."""
+        units = list(units) if units is not None else None
+        records = {key: ledger.accepted_records(key, units=units, until=until)
+                   for key in (sheets or SHEETS_BY_KEY)}
+        files = [dict(r) for r in ledger.files(units=units)]
+        if units is not None:
+            files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
+        if until is not None:
+            files = [f for f in files if f["month"] and f["month"] <= until]
+        return cls(records, files, until)
+
+    def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> "LedgerData":
+        """The same data narrowed to months up to ``until`` and to some units."""
+        units = set(units) if units is not None else None
+        files = [f for f in self.files if (until is None or (f["month"] and f["month"] <= until))
+                 and (units is None or f["unit"] in units)]
+        limit = min(filter(None, [until, self.until]), default=None)
+        # each sheet is narrowed when first read (a check-only evaluation reads four of seven)
+        return LedgerData({}, files, limit, parent=(self, until, units), keys=self._keys)
+
+    # --- records: what the checks read -------------------------------------------------
+    def records(self, key: str, *, unit: str | None = None, site: str | None = None,
+                months: Iterable[str] | None = None) -> list[dict]:
+        """The rows of one sheet as records, in the ledger's order (the same rows as :meth:`rows`).
+
+        The dicts are shared with this data: read them, do not change them.
+        """
+        if unit is None and site is None and months is None:
+            return self._sheet_records(key)
+        index = self._sheet_index(key)
+        if months is not None:
+            months = set(months)
+        if unit is not None and site is not None:
+            found = index.by_site.get((unit, site), [])
+        elif unit is not None:
+            found = index.by_unit.get(unit, [])
+        elif months is not None and len(months) == 1:
+            found, months = index.by_month.get(next(iter(months)), []), None
+        else:
+            found = self._sheet_records(key)
+        if site is not None and unit is None:
+            found = [r for r in found if r["site"] == site]
+        if months is not None:
+            found = [r for r in found if r["month"] in months]
+        return found
+
+    def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
+        """The rows of one (unit, site), ``None`` being a site name like any other."""
+        return self._sheet_index(key).by_site.get((unit, site), [])
+
+    def _sheet_records(self, key: str) -> list[dict]:
+        if key not in self._records:
+            if key not in self._keys:
+                raise KeyError(key)
+            parent, until, units = self._parent  # only restricted data reads its sheets lazily
+            self._records[key] = [r for r in parent._sheet_records(key) if (until is None or r["month"] <= until)
+                                  and (units is None or r["unit"] in units)]
+        return self._records[key]
+
+    def _sheet_index(self, key: str) -> "_SheetIndex":
+        if key not in self._index:
+            self._index[key] = _SheetIndex(self._sheet_records(key))
+        return self._index[key]
+
+    # --- frames: what the reports read ---------------------------------------------------
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {key: self.frame(key) for key in self._keys}
+
+    def frame(self, key: str) -> pd.DataFrame:
+        """One sheet's rows as a DataFrame of plain objects, built on first use."""
+        if key not in self._frames:
+            if key not in self._keys:
+                raise KeyError(key)
+            self._frames[key] = self._build_frame(key)
+        return self._frames[key]
+
+    def _build_frame(self, key: str) -> pd.DataFrame:
+        if self._parent is None:
+            return records_frame(key, self._sheet_records(key), plain=True)
+        parent, until, units = self._parent
+        frame = parent.frame(key)  # masking the parent's frame is cheaper than building one
+        mask = pd.Series(True, index=frame.index)
+        if until is not None:
+            mask &= frame["month"] <= until
+        if units is not None:
+            mask &= frame["unit"].isin(units)
+        return frame[mask].reset_index(drop=True)
+
+    def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
+             months: Iterable[str] | None = None) -> pd.DataFrame:
+        frame = self.frame(key)
+        mask = np.ones(len(frame), dtype=bool)  # numpy masks: this runs thousands of times per consolidation
+        if unit is not None:
+            mask &= frame["unit"].to_numpy() == unit
+        if site is not None:
+            mask &= frame["site"].to_numpy() == site
+        if months is not None:
+            mask &= frame["month"].isin(list(months)).to_numpy()
+        return frame[mask]
+
+    def source_files(self) -> list[dict]:
+        """The accepted arrivals whose rows are in this data (for manifests and dossiers)."""
+        ids = set()
+        for key in self._keys:
+            if key in self._frames and key not in self._records:
+                ids.update(self._frames[key]["file_id"].unique())
+            else:
+                ids.update(r["file_id"] for r in self._sheet_records(key))
+        ids = {int(i) for i in ids}
+        return [f for f in self.files if f["id"] in ids]
+
+
+class _SheetIndex:
+    """One sheet's records by month, by unit and by (unit, site), each list in the ledger's order;
+    each index is built when first asked for."""
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+
+    def _group(self, key: Callable[[dict], object]) -> dict:
+        out: dict = {}
+        for r in self.records:
+            out.setdefault(key(r), []).append(r)
+        return out
+
+    @functools.cached_property
+    def by_month(self) -> dict[str, list[dict]]:
+        return self._group(operator.itemgetter("month"))
+
+    @functools.cached_property
+    def by_unit(self) -> dict[str, list[dict]]:
+        return self._group(operator.itemgetter("unit"))
+
+    @functools.cached_property
+    def by_site(self) -> dict[tuple, list[dict]]:
+        return self._group(lambda r: (r["unit"], r.get("site")))

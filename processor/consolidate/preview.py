@@ -1,0 +1,22 @@
+"""The findings preview of a receipt: what the opinion still asks of a unit, as of its file's arrival."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from processor.consolidate.findings import evaluate
+from processor.record.ledger import ACCEPTED, Ledger
+
+
+def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
+    """What the opinion still asks of this unit for this month, as of the day the file arrived.
+
+    Only for accepted files; M-4b is left out (the receipt itself says when the file came).
+    """
+    if row["status"] != ACCEPTED or roster is None or roster.unit(row["unit"]) is None:
+        return []
+    as_of = dt.datetime.fromisoformat(row["received_at"]).date()
+    findings = evaluate(ledger, rulebook, roster, months=[row["month"]], today=as_of, units=[row["unit"]])
+    return [{"clause": f.clause, "title": f.title, "site": f.site or "（全单位）", "period": f.period_name,
+             "evidence": f.evidence, "status": f.status_cn}
+            for f in findings if f.is_open and f.clause != "M-4b"]

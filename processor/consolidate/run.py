@@ -1,0 +1,595 @@
+"""Nightly consolidation: every output of the outbox from the ledger, idempotently.
+
+For each output the inputs are fingerprinted — the report's context (built from
+the ledger rows), the ledger files it was built from, the template and the
+rulebook.  An output whose fingerprint is unchanged and whose file is intact is
+left alone (not even its mtime changes); a changed fingerprint writes a new
+version atomically and records it in the ledger's ``outputs`` table and in
+``outbox/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterator
+
+from processor.common import outputs as K
+from processor.common import periods as P
+from processor.render import columns
+from processor.common import forkserver
+from processor.render import jobs
+from processor.consolidate import overview
+from processor.consolidate import reports
+from processor.render import workbooks
+from processor.common.faults import checkpoint
+from processor.consolidate.findings import evaluate
+from processor.consolidate.ledger_data import LedgerData
+from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
+                              storage_error)
+from processor.record.ledger import Ledger, now_iso
+from processor.common.paths import TEMPLATES_DIR
+from schemas.form import SHEETS_BY_KEY
+
+LOG = logging.getLogger("processor.consolidate")
+MANIFEST_NAME = "manifest.json"
+
+MONTHLY, HALF_YEAR, YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART, OVERVIEW = (
+    K.MONTHLY_REPORT, K.HALF_YEAR_REPORT, K.YEAR_REPORT, K.ASSIGNMENT_TABLE, K.SITE_DOSSIER, K.REMINDER_LIST,
+    K.SUMMARY_DATA, K.CHART, K.OVERVIEW)
+FOLDER = K.DISPLAY_NAMES  # each kind's outbox folder is its Chinese name
+ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
+TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", YEAR: "year_report",
+             ASSIGNMENT: "assignment_table",
+             DOSSIER: "site_dossier", REMINDER: "reminder_list"}
+
+
+class ConsolidationError(RuntimeError):
+    """Consolidation could not run (no ledger, bad arguments); the message is for the operator."""
+
+
+@dataclass
+class ConsolidationResult:
+    written: list[Path]
+    unchanged: list[Path]
+    manifest: Path
+    skipped: list[str] = field(default_factory=list)  # outputs not produced, with the reason (Chinese)
+    months: list[str] = field(default_factory=list)
+    halves: list[str] = field(default_factory=list)
+    years: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
+                "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
+                "halves": self.halves, "years": self.years}
+
+
+@dataclass
+class Output:
+    """One file of the outbox (and the chart files beside it): where it goes, what it is built
+    from, and how to write it."""
+
+    rel_path: str
+    kind: str
+    period: str | None
+    payload: object  # what the file shows (context or rows); part of the fingerprint
+    sources: list[dict]
+    # job({rel_path: target}) writes the files named: the document and/or its extras.  A picklable
+    # job (a partial of a module function) may run in a worker process.
+    job: Callable[[dict[str, Path]], None]
+    template: str | None = None
+    extras: list[str] = field(default_factory=list)  # rel paths of the files written beside it (charts)
+
+    @property
+    def files(self) -> list[str]:
+        return [self.rel_path, *self.extras]
+
+
+def default_month(ws, today: dt.date) -> str:
+    """The latest month whose submission deadline has passed (on 2026-11-26 → 2026-10)."""
+    return P.last_due_month(today, ws.rulebook.submission_deadline_day)
+
+
+STALE_TEMP_SECONDS = 3600
+# Reports render in worker processes when there are enough dossiers to repay starting the workers
+# (~0.5 s each); at most PARALLEL_WINDOW outputs wait for a worker at any time.
+PARALLEL_MIN_DOSSIERS = 16
+PARALLEL_WORKERS = 2
+PARALLEL_WINDOW = 8
+
+
+def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
+                all_months: bool = False, today: dt.date | None = None,
+                on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
+    """Build the outbox from the ledger: the reports, workbooks, dossiers and overview of the
+    periods asked for, rewriting only what changed, and the manifest that lists them.
+
+    ``ws``: the loaded workspace (:class:`processor.common.config.Workspace`).
+    ``month``: a month ``YYYY-MM``; ``half``: a half-year such as ``2026-H2``; ``year``: a year
+    such as ``2026`` (the yearly summary); with none, the latest month whose submission deadline
+    has passed (and its half-year when that ended, and its year after December).
+    Each must lie within the months the rulebook covers (else
+    :class:`processor.common.rulebook.MonthNotCovered`).
+    ``all_months``: every month, half-year and year in the ledger.
+    ``today``: the as-of date printed in the outputs (default: today).
+    ``on_output(path)``: called after each output is done (written or found unchanged), with its
+    path relative to the outbox; for a progress display.
+    Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
+    :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
+    """
+    today = today or dt.date.today()
+    from processor.validate.roster import workspace_roster
+
+    with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
+        ws.outbox.mkdir(parents=True, exist_ok=True)
+        # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
+        remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
+        # the render workers start, and load their libraries, while the roster and the ledger are read
+        renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
+        try:
+            roster = workspace_roster(ws)
+            data = LedgerData.load(ledger)
+            months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
+                                             all_months=all_months)
+            if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
+                return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
+            built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
+            outputs = _plan(ws, data, roster, today, months, halves, years, built)  # lazy: one context at a time
+            return _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer)
+        finally:
+            renderer.close()
+
+
+@contextlib.contextmanager
+def _storage_failures_said(ws) -> Iterator[None]:
+    """A full or read-only disk ends the run with one Chinese line (a StorageError), its details in
+    the log.  What was written stays: every file is replaced atomically, and only files that were
+    written are recorded."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="已生成的文件保持不变", command="processor consolidate")
+        if error is None:
+            raise
+        LOG.error("汇总中止：%s", error, exc_info=exc)
+        raise error from exc
+
+
+def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_months
+             ) -> tuple[list[str], list[P.Period], list[P.Period]]:
+    book = ws.rulebook
+    if all_months:  # the months the ledger holds that the rules cover (a month outside was never accepted)
+        months = sorted({f["month"] for f in data.files if f["month"] and book.covers(f["month"])})
+        halves = list({P.period_of(m, "half").label: P.period_of(m, "half") for m in months}.values())
+        years = list({P.period_of(m, "year").label: P.period_of(m, "year") for m in months}.values())
+        return months, halves, years
+    months, halves, years = [], [], []
+    if month:
+        P.parse_month(month)
+        book.require(month)
+        months.append(month)
+    if half:
+        halves.append(P.parse_half(half))
+        book.require(halves[-1].first, halves[-1].last, halves[-1].name)
+    if year:
+        years.append(P.parse_year(year))
+        book.require(years[-1].first, years[-1].last, years[-1].name)
+    if not months and not halves and not years:
+        months = [default_month(ws, today)]
+        book.require(months[0])
+        if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
+            halves = [P.period_of(months[0], "half")]
+        if months[0].endswith("-12"):  # and with December the year's summary for the annual 述职
+            years = [P.period_of(months[0], "year")]
+    return months, halves, years
+
+
+# --- what to build ----------------------------------------------------------------------------
+
+def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
+          years: list[P.Period], built: list[dict] = ()) -> Iterator[Output]:
+    """Every output, each built only when the one before it has been written; the 总览 page last,
+    linking to this run's outputs and to those of earlier runs (``built``) still in the outbox."""
+    planned: list[dict] = []
+
+    def plan(outputs):
+        for output in outputs:
+            planned.append({"path": output.rel_path, "kind": output.kind, "period": output.period})
+            yield output
+
+    for month in months:
+        yield from plan(_monthly_outputs(ws, data, roster, month, today))
+    for half in halves:
+        yield from plan(_half_outputs(ws, data, roster, half, today))
+    for year in years:
+        yield from plan(_year_outputs(ws, data, roster, year, today))
+    until = max([*months, *(h.last for h in halves), *(y.last for y in years)])
+    yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
+    yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
+    earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
+    yield _overview_output(ws, data, roster, today, until, earlier + planned)
+
+
+def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict]) -> Output:
+    """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of today)."""
+    reports_of_year = overview.year_reports(outputs, int(until[:4]))
+    context = overview.overview_context(data, ws, roster, today, until, reports_of_year)
+    year = str(context["year"])
+    sources = _sources([f for f in data.files if (f["month"] or "").startswith(year)])
+    rel = overview.OVERVIEW_NAME
+    return Output(rel, OVERVIEW, year, context, sources,
+                  partial(jobs.write_html, overview.OVERVIEW_TEMPLATE, rel, context), overview.OVERVIEW_TEMPLATE)
+
+
+def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
+    scoped = data.restrict(until=month)
+    # the summary first: its rows are at hand, and a worker writes it while the report's context is built
+    yield _summary_output(scoped, [month], month, today)
+    month_files = [f for f in scoped.files if f["month"] == month]
+    sources = _sources(scoped.source_files() + month_files)
+    context = reports.monthly_report_context(scoped, ws, roster, month, today)
+    title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
+    folder = f"{FOLDER[MONTHLY]}/{month}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
+                         folder)
+
+    reminder = reports.reminder_context(scoped, ws, roster, month, today)
+    rem_sources = _sources(month_files)
+    rel = f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.xlsx"
+    yield Output(rel, REMINDER, month, reminder, rem_sources,
+                 _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns()))
+    yield _report_output(f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.docx", REMINDER, month, reminder, rem_sources)
+
+
+def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> Iterator[Output]:
+    scoped = data.restrict(until=half.last)
+    yield _summary_output(scoped, half.months, half.label, today)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
+    context = reports.half_year_context(scoped, ws, roster, half, today)
+    title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
+    folder = f"{FOLDER[HALF_YEAR]}/{half.label}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
+                         folder)
+
+
+def _year_outputs(ws, data: LedgerData, roster, year: P.Period, today: dt.date) -> Iterator[Output]:
+    scoped = data.restrict(until=year.last)
+    yield _summary_output(scoped, year.months, year.label, today)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in year.months])
+    context = reports.year_report_context(scoped, ws, roster, year, today)
+    title = f"{ws.title_prefix}关于{year.name}企业组联系党建示范点工作情况的总结"
+    folder = f"{FOLDER[YEAR]}/{year.label}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", YEAR, year.label, context, sources,
+                         folder)
+
+
+def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
+    context = reports.assignment_context(data, ws, roster, today)
+    latest = {(s["unit"], s["month"]) for s in reports.latest_sites(data, reports.roster_units(roster, data))}
+    sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
+    base = f"{FOLDER[ASSIGNMENT]}/{ASSIGNMENT_NAME}"
+    return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
+            Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
+                   _workbook_job(f"{base}.xlsx", workbooks.assignment_workbook, context,
+                                 columns.assignment_columns()))]
+
+
+def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
+    per_unit = _PerUnit(data)
+    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
+    findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+    # one folder per unit, one file per site: never two of them in one file, whatever their names
+    sites_of: dict[str, list[str]] = {}
+    for unit, site in site_keys:
+        sites_of.setdefault(unit, []).append(site)
+    folders = UniqueNames(sites_of)
+    files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
+    for unit, site in site_keys:
+        unit_data = per_unit[unit]
+        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
+        ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
+        sources = _sources([f for f in unit_data.files if f["id"] in ids])
+        rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
+        yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
+
+
+class _PerUnit:
+    """``data.restrict(units=[u])`` for any unit, from the data's own per-unit index (the records
+    are shared, not copied); the last unit asked for is kept, its sites come one after another."""
+
+    def __init__(self, data: LedgerData):
+        self.data = data
+        self.files: dict[str, list[dict]] = {}
+        for f in data.files:
+            self.files.setdefault(f["unit"], []).append(f)
+        self._last: tuple[str, LedgerData] | None = None
+
+    def __getitem__(self, unit: str) -> LedgerData:
+        if self._last is None or self._last[0] != unit:
+            records = {key: self.data.records(key, unit=unit) for key in SHEETS_BY_KEY}
+            self._last = (unit, LedgerData(records, self.files.get(unit, []), self.data.until))
+        return self._last[1]
+
+
+def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
+                      site_keys: list[tuple[str, str]], today: dt.date) -> dict:
+    """The dossiers' findings cache, filled with one evaluation per (months, as-of day) for all the
+    units that share them, instead of one evaluation per unit."""
+    rulebook = ws.rulebook
+    groups: dict[tuple, list[str]] = {}
+    for unit, site in site_keys:
+        as_of = today  # one as-of date for every output of the run (SPEC §10)
+        span = tuple(reports.dossier_span(per_unit[unit], rulebook, unit, site, as_of))
+        units = groups.setdefault((span, as_of), [])
+        if unit not in units:
+            units.append(unit)
+    cache: dict = {}
+    for (span, as_of), units in groups.items():
+        by_unit: dict[str, list] = {u: [] for u in units}
+        for finding in evaluate(data, rulebook, roster, months=list(span), today=as_of, units=units):
+            if finding.unit in by_unit:
+                by_unit[finding.unit].append(finding)
+        for unit, found in by_unit.items():
+            cache[(unit, span, as_of)] = found
+    return cache
+
+
+def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
+    rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
+    payload = {key: _rows_digest(records) for key, records in rows.items()}
+    ids = {r["file_id"] for records in rows.values() for r in records}
+    sources = _sources([f for f in data.files if f["id"] in ids])
+    stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
+    rel = f"{FOLDER[SUMMARY]}/{period}/{FOLDER[SUMMARY]}.xlsx"
+    build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
+    return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))
+
+
+def _workbook_job(rel: str, build: Callable, context: dict, workbook_columns: list[workbooks.Column]) -> Callable:
+    return partial(jobs.write_workbook, rel, partial(build, context, workbook_columns, _stamp(context)))
+
+
+def _rows_digest(records: list[dict]) -> str:
+    """A fingerprint of what the rows show (not which submission or form row they came from)."""
+    shown = [{k: v for k, v in r.items() if k not in ("file_id", "row")} for r in records]
+    return hashlib.sha256(json.dumps(shown, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
+                   chart_folder: str | None = None) -> Output:
+    template = TEMPLATES[kind]
+    chart_files = {}  # rel path of a chart file -> the context's chart variable
+    if chart_folder:
+        for name, spec in sorted((context.get("charts") or {}).items()):
+            chart_files[f"{chart_folder}/{FOLDER[CHART]}/{safe_name(spec['title'], extension='.png')}"] = name
+    return Output(rel, kind, period, context, sources, partial(jobs.write_report, template, rel, context, chart_files),
+                  template, list(chart_files))
+
+
+def _stamp(context: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(context["report_date"])
+
+
+def _sources(files: list[dict]) -> list[dict]:
+    unique = {f["id"]: f for f in files}
+    return [{"file_id": f["id"], "unit": f["unit"], "month": f["month"], "status": f["status"],
+             "original_name": f["original_name"], "sha256": f["sha256"]} for _, f in sorted(unique.items())]
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def _fingerprint(output: Output, rulebook_hash: str) -> str:
+    """Everything the file shows: when it is unchanged, the file is not rebuilt."""
+    return _digest({"basis": _basis(output, rulebook_hash, ""), "payload": output.payload})
+
+
+def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
+    """What the file is built from (submissions, roster, rules, template), leaving out what it shows.
+
+    A report rebuilt only because the as-of date moved has the same basis; delivery sends a report
+    again only when its basis changed (SPEC §7: new or changed reports, not one a night)."""
+    template_hash = ""
+    if output.template:
+        path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
+        template_hash = sha256_file(path) if path.is_file() else "missing"
+    # the kind's Chinese name, as fingerprints had it before kinds were identifiers: no rebuild on upgrade
+    return _digest({"kind": K.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
+                    "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
+                    "extras": sorted(output.extras)})
+
+
+def _digest(value) -> str:
+    blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callable[[str], None],
+           renderer: "_Renderer") -> ConsolidationResult:
+    recorder = _Recorder(ledger)
+    try:
+        return _build_all(ws, recorder, outputs, months, halves, years, on_output, renderer)
+    finally:
+        renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
+        checkpoint("consolidate-after-render")  # outputs and manifest written, the last batch not recorded
+        recorder.flush()
+
+
+def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_output: Callable[[str], None],
+               renderer: "_Renderer"
+               ) -> ConsolidationResult:
+    rulebook_hash = sha256_file(Path(ws.rulebook.source))
+    roster_hash = sha256_file(ws.roster_path)
+    result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves],
+                                 years=[y.label for y in years])
+    manifest = _load_manifest(result.manifest)
+    latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
+    for output in outputs:
+        if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
+            latest_month = (output.period, "".join(output.payload["sentences"].values()))
+        inputs_hash = _fingerprint(output, rulebook_hash)
+        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
+        stale = {}
+        for rel in output.files:
+            previous = recorder.previous.get(rel)
+            target = ws.outbox / rel
+            if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
+                    and sha256_file(target) == previous["sha256"]):
+                result.unchanged.append(target)
+                manifest.setdefault(rel, _manifest_entry(previous, output))
+            else:
+                stale[rel] = target
+        if stale:
+            renderer.run(output, stale,
+                         done=partial(_record, recorder, output, stale, hashes, result, manifest),
+                         skip=partial(_skip, result, list(stale)))
+        on_output(output.rel_path)
+    renderer.drain(0)
+    document = {"outputs": dict(sorted(manifest.items()))}
+    if latest_month:  # what the delivery mail says about the latest month (same numbers as the report)
+        document["month"], document["summary"] = latest_month
+    elif result.manifest.exists():
+        old = _load_document(result.manifest)
+        document.update({k: old[k] for k in ("month", "summary") if k in old})
+    text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)
+    if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != text:
+        atomic_write_bytes(result.manifest, text.encode("utf-8"))
+    return result
+
+
+def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], hashes: dict[str, str],
+            result: ConsolidationResult, manifest: dict) -> None:
+    for rel, target in targets.items():
+        previous = recorder.previous.get(rel)
+        digest = sha256_file(target)
+        version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
+            previous["version"] if previous else 1)
+        record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
+                  "sha256": digest, **hashes, "version": version, "built_at": now_iso()}
+        recorder.add(record)
+        result.written.append(target)
+        manifest[rel] = _manifest_entry(record, output)
+
+
+def _skip(result: ConsolidationResult, rels: list[str], exc: Exception) -> None:
+    result.skipped.extend(f"{rel}：{exc}" for rel in rels)
+
+
+class _Recorder:
+    """The outputs table: read once, written in batches (a file written but not yet recorded when
+    a crash comes is simply rebuilt by the next run)."""
+
+    BATCH = 64
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.previous = {r["path"]: dict(r) for r in ledger.query("SELECT * FROM outputs")}
+        self._pending: list[dict] = []
+
+    def add(self, record: dict) -> None:
+        self.previous[record["path"]] = record
+        self._pending.append(record)
+        if len(self._pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.ledger.atomic() as conn:
+            conn.executemany("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, basis_hash, "
+                             "version, built_at) VALUES (:path, :kind, :period, :sha256, :inputs_hash, :basis_hash, "
+                             ":version, :built_at)",
+                             self._pending)
+        self._pending = []
+
+
+class _Renderer:
+    """Writes the outputs, in a small process pool when enabled (forkserver: the serving process
+    has threads), else in this process.  Finished outputs are recorded as soon as they are done;
+    at most ``PARALLEL_WINDOW`` wait."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.pending: dict[Future, tuple[Callable, Callable]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
+        if enabled:
+            context = forkserver.context(["processor.render.jobs", *jobs.RENDERERS])
+            self._pool = ProcessPoolExecutor(PARALLEL_WORKERS, mp_context=context)
+            # Starting a worker waits for the fork server to load the renderers (about a second):
+            # a thread waits for that while this process reads the roster and the ledger.
+            self._starting = threading.Thread(target=self._start_workers, name="render-workers", daemon=True)
+            self._starting.start()
+
+    def _start_workers(self) -> None:
+        for _ in range(PARALLEL_WORKERS):
+            self._pool.submit(jobs.warm_up)
+
+    def run(self, output: Output, targets: dict[str, Path], *, done: Callable[[], None],
+            skip: Callable[[Exception], None]) -> None:
+        if not self.enabled:
+            try:
+                output.job(targets)
+            except FileNotFoundError as exc:  # a report template not installed yet
+                skip(exc)
+                return
+            done()
+            return
+        self.pending[self._pool.submit(output.job, targets)] = (done, skip)
+        self.drain(PARALLEL_WINDOW)
+
+    def drain(self, keep: int) -> None:
+        """Record every finished output; wait until at most ``keep`` are left."""
+        while self.pending:
+            finished = [f for f in self.pending if f.done()]
+            if not finished:
+                if len(self.pending) <= keep:
+                    return
+                finished = list(wait(self.pending, return_when=FIRST_COMPLETED).done)
+            for future in finished:
+                done, skip = self.pending.pop(future)
+                try:
+                    future.result()
+                except FileNotFoundError as exc:  # a report template not installed yet
+                    skip(exc)
+                    continue
+                done()
+
+    def close(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self.pending.clear()
+
+
+def _manifest_entry(record: dict, output: Output) -> dict:
+    return {"kind": record["kind"], "period": record["period"], "sha256": record["sha256"],
+            "inputs_hash": record["inputs_hash"], "version": record["version"], "built_at": record["built_at"],
+            "sources": output.sources}
+
+
+def _load_document(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _load_manifest(path: Path) -> dict:
+    outputs = _load_document(path).get("outputs", {})
+    return outputs if isinstance(outputs, dict) else {}
+
+
+def _ignore(_label: str) -> None:
+    """No progress display."""

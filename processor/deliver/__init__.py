@@ -1,0 +1,1 @@
+"""Sending what consolidation wrote: report mail, reminders, and the long-running service."""

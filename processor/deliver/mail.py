@@ -1,0 +1,588 @@
+"""Delivery: email the reports that are new or changed since the last send.
+
+Each report version (outbox path + sha256) is delivered once to the current
+recipient list.  The ledger table ``deliveries`` is the record:
+
+* ``pending``  — queued; the last attempt failed, ``next_attempt_at`` says when to retry
+  (the delay doubles per attempt, so retries survive restarts and back off);
+* ``sent``     — the server accepted the message (set only after it did);
+* ``failed``   — given up after ``smtp.max_attempts`` attempts, or superseded by a newer version;
+* ``dry-run``  — written as an ``.eml`` file into ``outbox/邮件/`` instead of being sent.
+
+All reports due in one run travel in one message, so the 企业组 gets one mail
+per night.  Nothing but the configured SMTP host is ever contacted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import mimetypes
+import smtplib
+import socket
+import sqlite3
+import ssl
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from email import encoders, policy
+from email.header import Header
+from email.message import EmailMessage
+from email.mime.base import MIMEBase
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout as LockTimeout
+
+from processor.common.config import ConfigError, Workspace
+from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
+from processor.record.ledger import Ledger, now_iso
+from processor.common.outputs import display_name
+from processor.common.periods import MONTH_RE, month_cn, month_of
+
+LOG = logging.getLogger("processor.deliver")
+
+MAIL_FOLDER = "邮件"
+SUBJECT_TITLE = "企业组示范点联系指导工作报告"
+BACKOFF_FIRST = dt.timedelta(minutes=5)
+BACKOFF_MAX = dt.timedelta(hours=12)
+SMTP_TIMEOUT = 30
+SEND_LOCK = ".processor-send.lock"
+NO_RECIPIENTS = "undisclosed-recipients:;"
+NO_RECIPIENTS_WARNING = ("未配置收件人（config.toml 的 [smtp] recipients 为空）：邮件的收件人一栏为空"
+                         "（undisclosed-recipients），真正发送前请先填写收件人")
+SEND_LOCK_WAIT = 600  # seconds another send may take before we give up waiting
+# Headers are written unfolded up to the RFC 5322 hard limit: some Chinese mail
+# clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
+_MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
+_RAW_POLICY = policy.compat32.clone(max_line_length=998, linesep="\r\n")
+# base64 bodies are encoded when they are added, in lines of the policy's length: RFC 2045's 76
+_BODY_POLICY = _MAIL_POLICY.clone(max_line_length=76)
+
+
+@dataclass
+class SendResult:
+    sent: list[str] = field(default_factory=list)          # outbox-relative paths delivered now
+    queued: list[str] = field(default_factory=list)        # waiting for a retry
+    failed: list[str] = field(default_factory=list)        # given up
+    dry_run_files: list[Path] = field(default_factory=list)
+    error: str | None = None                                # the last SMTP/connection error, in words
+    dry_run: bool = False                                   # nothing was (or would have been) sent
+    warnings: list[str] = field(default_factory=list)       # for the operator, in Chinese
+
+    @property
+    def ok(self) -> bool:
+        return not self.queued and not self.failed
+
+
+# --- what is due ------------------------------------------------------------------------
+
+def recipients_key(ws: Workspace) -> str:
+    """The recipient list as stored in the ledger: normalised, sorted, comma-joined."""
+    return ",".join(sorted({r.strip().lower() for r in ws.smtp.recipients if r.strip()}))
+
+
+def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> list:
+    """Outputs of a kind listed in ``smtp.reports`` whose current version has not yet been
+    delivered to the current recipients (nor given up on).
+
+    In dry-run mode a version already written as ``.eml`` also counts as done.
+    """
+    kinds = list(ws.smtp.reports)
+    if not kinds:
+        return []
+    done = ("sent", "failed", "dry-run") if dry_run else ("sent", "failed")
+    # A version rebuilt only because the as-of date moved has the basis of one already delivered.
+    delivered = ("sent", "dry-run") if dry_run else ("sent",)
+    rows = ledger.query(
+        f"SELECT o.* FROM outputs o WHERE o.kind IN ({', '.join('?' * len(kinds))}) "
+        f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path AND d.recipients = ? "
+        f"AND ((d.output_sha256 = o.sha256 AND d.status IN ({', '.join('?' * len(done))})) "
+        f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
+        f"ORDER BY o.period, o.path",
+        [*kinds, recipients_key(ws), *done, *delivered])
+    # attachments in the order of the kinds' Chinese names, as the office has always received them
+    return sorted(rows, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]), o["path"]))
+
+
+def _delivery(ledger: Ledger, output, recipients: str):
+    rows = ledger.query("SELECT * FROM deliveries WHERE output_path = ? AND output_sha256 = ? AND recipients = ?",
+                        (output["path"], output["sha256"], recipients))
+    return rows[0] if rows else None
+
+
+def _is_due(delivery, now: dt.datetime) -> bool:
+    if delivery is None or delivery["status"] != "pending" or not delivery["next_attempt_at"]:
+        return True
+    return dt.datetime.fromisoformat(delivery["next_attempt_at"]) <= now
+
+
+def due_retries(ws: Workspace, now: dt.datetime) -> list[str]:
+    """Queued deliveries to the current recipients whose back-off delay has passed."""
+    with Ledger(ws.ledger_path) as ledger:
+        rows = ledger.query("SELECT * FROM deliveries WHERE status = 'pending' AND recipients = ?",
+                            (recipients_key(ws),))
+    return [r["output_path"] for r in rows if _is_due(r, now)]
+
+
+def backoff_delay(attempts: int) -> dt.timedelta:
+    """Delay before the next try after ``attempts`` failed ones: 5 min, 10, 20, … up to 12 h."""
+    return min(BACKOFF_FIRST * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
+
+
+def _retire_old_versions(ledger: Ledger, recipients: str, now: dt.datetime) -> None:
+    """A queued delivery whose report has since been rebuilt is dropped: the new version goes instead."""
+    with ledger.atomic() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL "
+            "WHERE status = 'pending' AND recipients = ? AND NOT EXISTS (SELECT 1 FROM outputs o "
+            "WHERE o.path = deliveries.output_path AND o.sha256 = deliveries.output_sha256)",
+            (f"报告已更新，改发新版本（{now_iso(now)}）", recipients))
+
+
+# --- the message ----------------------------------------------------------------------------
+
+def _period_label(outputs, summary_month: str | None) -> str:
+    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
+    month = summary_month or (months[-1] if months else None)
+    return month_cn(month) if month else month_cn(month_of(dt.date.today()))
+
+
+def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str:
+    updated = any((o["version"] or 1) > 1 for o in outputs)
+    return f"{ws.title_prefix}{SUBJECT_TITLE}（{_period_label(outputs, summary_month)}）{'（更新）' if updated else ''}"
+
+
+def _attachment(path: Path, name: str) -> MIMEBase:
+    """An attachment part for a hand-assembled message (the reminders'); see :func:`_add_attachment`."""
+    ctype, _ = mimetypes.guess_type(name)
+    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(path.read_bytes())
+    encoders.encode_base64(part)
+    del part["Content-Type"]
+    part["Content-Type"] = f'{maintype}/{subtype}; name="{_legacy_name(name)}"'
+    part["Content-Disposition"] = f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}"
+    return part
+
+
+def _add_attachment(message: EmailMessage, path: Path, name: str) -> None:
+    """Attach ``path`` under a Chinese name that reads everywhere: the email package writes the
+    RFC 2231 ``filename*=`` the standard asks for; the RFC 2047 ``name=`` on Content-Type is added
+    for older Outlook/Foxmail, which read only that."""
+    ctype, _ = mimetypes.guess_type(name)
+    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
+    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
+    part = message.get_payload()[-1]
+    # the policy would decode an encoded word given as a parameter and write it as RFC 2231 name*=,
+    # which those clients do not read: this one header is stored as written
+    del part["Content-Type"]
+    part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{_legacy_name(name)}"')
+
+
+def _legacy_name(name: str) -> str:
+    return Header(name, "utf-8").encode(maxlinelen=10_000)  # one encoded word: never folded
+
+
+def attachment_names(outputs) -> list[str]:
+    """File names as the recipient sees them: the month in front when the name lacks it
+    (``催报名单.docx`` → ``2026年10月催报名单.docx``), and never two alike in one mail."""
+    names, seen = [], set()
+    for o in outputs:
+        name = Path(o["path"]).name
+        period = str(o["period"] or "")
+        if MONTH_RE.match(period) and month_cn(period) not in name and period not in name:
+            name = f"{month_cn(period)}{name}"
+        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+        while name in seen:
+            n += 1
+            name = f"{stem}（{n}）{suffix}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _sender(ws: Workspace) -> str:
+    address = ws.smtp.sender or ws.smtp.user
+    if not address:
+        if ws.smtp.host:
+            raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")
+        address = f"processor@{socket.gethostname() or 'localhost'}"
+    return formataddr((ws.office_name, address), charset="utf-8") if ws.office_name else address
+
+
+def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
+    """One email with every report in ``outputs`` attached (bytes as in the outbox)."""
+    month = _summary_month(outputs)
+    message = EmailMessage(policy=_BODY_POLICY)
+    message["Subject"] = subject_for(ws, outputs, month)
+    message["From"] = _sender(ws)
+    # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
+    message["To"] = ", ".join(ws.smtp.recipients) or NO_RECIPIENTS
+    message["Date"] = formatdate(localtime=True)
+    domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
+    message["Message-ID"] = make_msgid(domain=domain)
+    listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
+                        for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
+    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
+            f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
+    message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
+    for output, name in zip(outputs, attachment_names(outputs)):
+        _add_attachment(message, ws.outbox / output["path"], name)
+    message.policy = _MAIL_POLICY  # headers are written unfolded up to 998 characters
+    return message
+
+
+# --- the summary ----------------------------------------------------------------------------
+
+def _summary_month(outputs) -> str | None:
+    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
+    return months[-1] if months else None
+
+
+def month_summary(ws: Workspace, ledger: Ledger, month: str | None,
+                  fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> str:
+    """A few Chinese sentences on the month: from ``outbox/manifest.json`` when consolidation
+    wrote one, else from the ledger."""
+    text = _summary_from_manifest(ws, month)
+    if text:
+        return text
+    return fallback(ws, ledger, month) if fallback else "汇总报告已生成，详见附件。"
+
+
+def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
+    path = ws.outbox / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    summary = manifest.get("summary") if isinstance(manifest, dict) else None
+    if isinstance(summary, str) and summary.strip():
+        return summary.strip()
+    if not isinstance(summary, dict):
+        return None
+    month = summary.get("month") or manifest.get("month") or month
+    label = month_cn(month) if month and MONTH_RE.match(str(month)) else "本月"
+    parts = []
+    for key, words in (("on_time", "按时报送"), ("late", "逾期报送"), ("missing", "未报送"),
+                       ("resubmit", "已退回待重报")):
+        value = summary.get(key)
+        if value is not None:
+            count = len(value) if isinstance(value, list) else value
+            parts.append(f"{words} {count} 个单位")
+    lines = [f"{label}报送情况：{'，'.join(parts)}。" if parts else f"{label}汇总报告已生成。"]
+    missing = summary.get("missing")
+    if isinstance(missing, list) and missing:
+        lines.append(f"未报送单位：{'、'.join(map(str, missing))}。")
+    findings = summary.get("findings")
+    if isinstance(findings, dict) and findings:
+        lines.append("发现问题：" + "，".join(f"{k} {v} 项" for k, v in findings.items()) + "。")
+    elif isinstance(findings, int):
+        lines.append(f"发现问题 {findings} 项。")
+    return "\n".join(lines)
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+class SmtpDeadlineExceeded(TimeoutError):
+    """The server did not finish the conversation within ``smtp.deadline_seconds``."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"SMTP conversation exceeded its deadline of {seconds:g} s")
+        self.seconds = seconds
+
+
+class _Deadline:
+    """One time limit for a whole SMTP conversation: connect, greeting, TLS, login, message, QUIT.
+
+    A socket timeout limits each read only, and a server that sends its greeting a byte at a time
+    never trips it.  When the limit passes, the connection is shut down under the client, which then
+    fails at once, whatever it was waiting for."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Keep a duplicate of the connection's socket: shutting it down ends the connection even
+        after TLS has wrapped (and detached) the original."""
+        copy = sock.dup()
+        with self._lock:
+            self._sockets.append(copy)
+            if self.expired:
+                _shut_down(copy)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the other side
+
+
+class _Client(smtplib.SMTP):
+    """``smtplib.SMTP`` (plain, STARTTLS, or implicit TLS like ``SMTP_SSL``) whose connection a
+    :class:`_Deadline` watches from the moment it exists, TLS handshake included."""
+
+    def __init__(self, host: str, deadline: _Deadline, tls_context: ssl.SSLContext | None, timeout: float):
+        self._deadline = deadline
+        self._tls_context = tls_context
+        super().__init__(timeout=timeout)  # no host: connect() comes once the deadline is in place
+        self._host = host  # the name TLS verifies (implicit TLS and STARTTLS)
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        self._deadline.watch(sock)
+        if self._tls_context is not None:
+            sock = self._tls_context.wrap_socket(sock, server_hostname=self._host)
+        return sock
+
+
+def _smtp_send(ws: Workspace, message: EmailMessage, to_addrs: list[str] | None = None) -> dict:
+    """Hand ``message`` to the configured server; returns refused recipients (empty when all took it).
+    ``to_addrs``: the envelope recipients (the configured ``smtp.recipients`` by default).
+
+    The whole conversation has ``smtp.deadline_seconds``; past it, :class:`SmtpDeadlineExceeded`."""
+    s = ws.smtp
+    context = ssl.create_default_context()
+    with _Deadline(s.deadline_seconds) as deadline:
+        try:
+            with _Client(s.host, deadline, context if s.security == "ssl" else None,
+                         timeout=min(SMTP_TIMEOUT, s.deadline_seconds)) as client:
+                code, reply = client.connect(s.host, s.port)
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, reply)
+                client.ehlo()
+                if s.security == "starttls":
+                    client.starttls(context=context)
+                    client.ehlo()
+                if s.user:
+                    client.login(s.user, s.password)
+                return client.send_message(message, from_addr=s.sender or s.user, to_addrs=list(to_addrs if to_addrs is not None else s.recipients))
+        except (OSError, smtplib.SMTPException) as exc:
+            if deadline.expired:
+                raise SmtpDeadlineExceeded(s.deadline_seconds) from exc
+            raise
+
+
+def check_smtp_config(ws: Workspace, *, to_office: bool = True) -> None:
+    """Refuse to try a real send with a config that cannot work (named key, in Chinese).
+    ``to_office``: the mail goes to ``smtp.recipients`` (reminders go to the units instead)."""
+    s = ws.smtp
+    if to_office and not recipients_key(ws):
+        raise ConfigError("配置项 smtp.recipients（收件人）为空，请在 config.toml 的 [smtp] 中填写")
+    if not (s.sender or s.user):
+        raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")
+    if s.user and not s.password:
+        raise ConfigError(f"已配置 smtp.user，但环境变量 {s.password_env} 中没有邮箱密码（配置项 smtp.password_env）")
+    if not (s.user + s.password).isascii():
+        raise ConfigError(f"smtp.user 或环境变量 {s.password_env} 中的密码含有中文等非 ASCII 字符，邮件服务器登录不支持")
+
+
+def _write_eml(ws: Workspace, message: EmailMessage, now: dt.datetime) -> Path:
+    name = safe_name(f"{now:%Y%m%d-%H%M%S}-{message['Subject']}", extension=".eml")
+    target = ws.outbox / MAIL_FOLDER / name
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = target.with_name(f"{Path(name).stem}-{counter}.eml")
+    atomic_write_bytes(target, message.as_bytes())
+    return target
+
+
+def _record(ledger: Ledger, outputs, recipients: str, now: dt.datetime, **values) -> None:
+    """Create or update the delivery row of each output version."""
+    with ledger.atomic() as conn:
+        for o in outputs:
+            conn.execute("INSERT OR IGNORE INTO deliveries (output_path, output_sha256, basis_hash, recipients, "
+                         "status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+                         (o["path"], o["sha256"], o["basis_hash"], recipients, now_iso(now)))
+            keys = list(values)
+            conn.execute(f"UPDATE deliveries SET {', '.join(f'{k} = ?' for k in keys)} "
+                         "WHERE output_path = ? AND output_sha256 = ? AND recipients = ?",
+                         [*values.values(), o["path"], o["sha256"], recipients])
+
+
+def _intact(ws: Workspace, outputs) -> list:
+    """Only outputs whose file is in the outbox with exactly the recorded bytes."""
+    ready = []
+    for o in outputs:
+        path = ws.outbox / o["path"]
+        if path.is_file() and sha256_file(path) == o["sha256"]:
+            ready.append(o)
+        else:
+            LOG.warning("报告 %s 不存在或与台账记录不符（可能正在重新生成），本次不发送", o["path"])
+    return ready
+
+
+def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
+                 ignore_backoff: bool = False,
+                 summary_fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> SendResult:
+    """Email every report not yet delivered (one message), or write it as ``.eml`` when
+    ``dry_run`` or no SMTP host is configured.
+
+    The body's summary comes from ``outbox/manifest.json``; when the manifest has none,
+    ``summary_fallback(ws, ledger, month)`` makes it (the command line passes
+    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger).
+
+    ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
+    explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
+    """
+    now = now or dt.datetime.now().astimezone()
+    dry_run = dry_run or not ws.smtp.host
+    recipients = recipients_key(ws)
+    if not dry_run:
+        check_smtp_config(ws)
+    result = SendResult(dry_run=dry_run)
+    if dry_run and not recipients:
+        result.warnings.append(NO_RECIPIENTS_WARNING)
+        LOG.warning(NO_RECIPIENTS_WARNING)
+    # One sender at a time per workspace (serve's nightly run vs. an operator's `send`):
+    # two concurrent runs would both see the same report as unsent.
+    lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))
+    with _failures_said(ws, lock.timeout), lock, Ledger(ws.ledger_path) as ledger:
+        _retire_old_versions(ledger, recipients, now)
+        candidates = pending_outputs(ledger, ws, dry_run=dry_run)
+        if ignore_backoff and not dry_run:
+            candidates += _given_up(ledger, ws, recipients)
+        deliveries = {o["path"]: _delivery(ledger, o, recipients) for o in candidates}
+        if not dry_run and not ignore_backoff and not any(_is_due(deliveries[o["path"]], now) for o in candidates):
+            result.queued = [o["path"] for o in candidates]
+            return result
+        outputs = _intact(ws, candidates)
+        if not outputs:
+            return result
+        message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs), summary_fallback))
+        if dry_run:
+            eml = _write_eml(ws, message, now)
+            fresh = [o for o in outputs if deliveries[o["path"]] is None]
+            _record(ledger, fresh, recipients, now, status="dry-run", message_id=message["Message-ID"],
+                    last_error=f"已写入 {eml.relative_to(ws.outbox).as_posix()}")
+            result.dry_run_files.append(eml)
+            LOG.info("未发送邮件（%s），已写入 %s", "未配置邮件服务器" if not ws.smtp.host else "演练模式", eml)
+            return result
+        _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result)
+    return result
+
+
+class SendBusy(RuntimeError):
+    """Another send kept the workspace's send lock for longer than we wait; the message is for the operator."""
+
+
+@contextlib.contextmanager
+def _failures_said(ws: Workspace, lock_wait: float):
+    """A full or read-only disk (outbox or ledger), or a send lock that never came free, ends the run
+    with one Chinese line; the details go to the log.  Deliveries are recorded row by row, so what
+    was recorded before stays true."""
+    try:
+        yield
+    except LockTimeout as exc:
+        raise SendBusy(f"另一个发送（processor send 或 serve 的夜间发送）{lock_wait:g} 秒后仍未结束，本次未发送；"
+                       "请稍后重新运行 processor send") from exc
+    except (OSError, sqlite3.Error) as exc:
+        error = storage_error(exc, outbox=ws.outbox, kept="本次发送未完成（已记录的发送不受影响）",
+                              command="processor send")
+        if error is None:
+            raise
+        LOG.error("发送中止：%s", error, exc_info=exc)
+        raise error from exc
+
+
+def _given_up(ledger: Ledger, ws: Workspace, recipients: str) -> list:
+    """Outputs whose current version was given up after too many failures."""
+    return ledger.query("SELECT o.* FROM outputs o JOIN deliveries d ON d.output_path = o.path AND "
+                        "d.output_sha256 = o.sha256 WHERE d.recipients = ? AND d.status = 'failed'", (recipients,))
+
+
+def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: SendResult) -> None:
+    paths = [o["path"] for o in outputs]
+    _record(ledger, outputs, recipients, now, message_id=message["Message-ID"])  # rows exist before we connect
+    try:
+        refused = _smtp_send(ws, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        error, detail = _describe(exc)
+        result.error = error
+        for o in outputs:
+            attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
+            gave_up = attempts >= ws.smtp.max_attempts
+            _record(ledger, [o], recipients, now, attempts=attempts, last_error=f"{error}；原始信息：{detail}",
+                    status="failed" if gave_up else "pending",
+                    next_attempt_at=None if gave_up else now_iso(now + backoff_delay(attempts)))
+            (result.failed if gave_up else result.queued).append(o["path"])
+        LOG.warning("邮件发送失败（%s；原始信息：%s），%d 份报告将稍后重试", error, detail, len(result.queued))
+        return
+    note = f"部分收件人被服务器拒收：{'、'.join(refused)}" if refused else None
+    for o in outputs:
+        attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
+        _record(ledger, [o], recipients, now, status="sent", attempts=attempts, sent_at=now_iso(now),
+                next_attempt_at=None, last_error=note)
+    result.sent = paths
+    LOG.info("已发送邮件“%s”给 %s，附件 %d 个", message["Subject"], "、".join(ws.smtp.recipients), len(paths))
+
+
+# What went wrong, in the operator's words; the first matching class wins (subclasses first).
+_ERRORS_CN: list[tuple[type[BaseException], object]] = [
+    (SmtpDeadlineExceeded, lambda e: f"邮件服务器在 {e.seconds:g} 秒内没有完成收信（连接、加密、登录或发送过慢），"
+                                     "已断开"),
+    (ConnectionRefusedError, "无法连接邮件服务器（连接被拒绝）"),
+    (socket.gaierror, "找不到邮件服务器（服务器名称无法解析），请检查配置项 smtp.host 和网络"),
+    (ssl.SSLCertVerificationError, "与邮件服务器建立加密连接失败：服务器证书未通过验证"),
+    (ssl.SSLError, "与邮件服务器建立加密连接失败，请检查配置项 smtp.security 和 smtp.port"),
+    (TimeoutError, "连接邮件服务器超时"),
+    (smtplib.SMTPAuthenticationError, "邮件服务器拒绝了用户名或密码"),
+    (smtplib.SMTPRecipientsRefused, lambda e: f"邮件服务器拒收全部收件人：{'、'.join(e.recipients)}"),
+    (smtplib.SMTPSenderRefused, lambda e: f"邮件服务器拒绝了发件人地址 {e.sender}"),
+    (smtplib.SMTPDataError, "邮件服务器拒收了这封邮件（可能是附件过大或内容被拦截）"),
+    (smtplib.SMTPConnectError, "邮件服务器拒绝了连接"),
+    (smtplib.SMTPHeloError, "邮件服务器不接受本机的问候（HELO/EHLO）"),
+    (smtplib.SMTPNotSupportedError, "邮件服务器不支持所需的加密或登录方式，请检查配置项 smtp.security 和 smtp.port"),
+    (smtplib.SMTPServerDisconnected, "邮件服务器意外断开了连接"),
+    (smtplib.SMTPResponseException, lambda e: f"邮件服务器返回错误（代码 {e.smtp_code}）"),
+    (ConnectionError, "与邮件服务器的连接中断"),
+    (OSError, "无法连接邮件服务器（网络错误）"),
+]
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """What went wrong, in Chinese, and the server's or the system's own words (kept in the log and
+    the ledger for whoever looks after the mail server)."""
+    message = next((words(exc) if callable(words) else words for kind, words in _ERRORS_CN
+                    if isinstance(exc, kind)), "与邮件服务器通信失败")
+    return message, _original_words(exc.__cause__ if isinstance(exc, SmtpDeadlineExceeded) and exc.__cause__
+                                    else exc)
+
+
+def _original_words(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "；".join(f"{address} {code} {_text(reply)}" for address, (code, reply) in exc.recipients.items())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _text(reply) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)

@@ -1,0 +1,154 @@
+"""``processor check``: is the record whole?
+
+Checks that the ledger file is sound and current (SQLite's integrity check, every
+migration applied, the models' fingerprint), that every archived original is
+present with the hash the ledger recorded, that every arrival has its receipt,
+and that nothing is orphaned: archive files no row points to, receipt files no
+row names, sheet rows whose file is gone.  Each problem names the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from processor.common.fsutil import is_temp_name, sha256_file
+from processor.record.ledger import Ledger, LedgerError, migrations
+from schemas.form import FORM_SHEETS
+
+# problem codes, each with the Chinese label the report shows
+LABELS = {
+    "ledger-unusable": "台账无法打开",
+    "ledger-integrity": "台账文件损坏",
+    "unknown-migration": "台账版本比程序新",
+    "archive-missing": "存档原件缺失",
+    "archive-changed": "存档原件被改动",
+    "receipt-missing": "回执缺失",
+    "orphan-archive": "存档中有台账未记录的文件",
+    "orphan-receipt": "回执文件夹中有台账未记录的文件",
+    "orphan-rows": "数据行所属的文件记录不存在",
+}
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    code: str
+    path: str  # the file concerned (absolute), or the table
+    message: str  # one Chinese line
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.code]
+
+
+@dataclass
+class CheckReport:
+    ledger: Path
+    problems: list[CheckProblem] = field(default_factory=list)
+    counted: dict[str, int] = field(default_factory=dict)  # what was looked at, for the summary line
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, code: str, path, message: str) -> None:
+        self.problems.append(CheckProblem(code, str(path), message))
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "ledger": str(self.ledger), "counted": self.counted,
+                "problems": [asdict(p) | {"label": p.label} for p in self.problems]}
+
+
+def check_workspace(ws) -> CheckReport:
+    """Everything :mod:`processor.check` describes, for one workspace; reads, never repairs."""
+    report = CheckReport(Path(ws.ledger_path))
+    try:
+        ledger = Ledger(ws.ledger_path)
+    except LedgerError as exc:
+        report.add("ledger-unusable", ws.ledger_path, str(exc))
+        return report
+    with ledger:
+        _check_integrity(ledger, report)
+        if report.problems:  # a damaged file's rows are not worth comparing with the folders
+            return report
+        _check_migrations(ledger, report)
+        rows = [dict(r) for r in ledger.query("SELECT id, sha256, original_name, archive_path, receipt_path "
+                                              "FROM files ORDER BY id")]
+        _check_archive(ws, rows, report)
+        _check_receipts(ws, rows, report)
+        _check_sheet_rows(ledger, report)
+    return report
+
+
+def _check_integrity(ledger: Ledger, report: CheckReport) -> None:
+    lines = [r[0] for r in ledger.query("PRAGMA integrity_check")]
+    if lines != ["ok"]:
+        report.add("ledger-integrity", ledger.path, f"台账文件 {ledger.path} 未通过完整性检查：{'；'.join(lines[:5])}。"
+                                                    "请从备份恢复（`processor backup` 生成的副本）。")
+
+
+def _check_migrations(ledger: Ledger, report: CheckReport) -> None:
+    known = {name for name, _ in migrations()}
+    for row in ledger.query("SELECT name FROM _migrations ORDER BY name"):
+        if row["name"] not in known:
+            report.add("unknown-migration", ledger.path, f"台账 {ledger.path} 已由更新版本的程序升级（迁移 {row['name']}），"
+                                                         "请使用该版本或更新的程序。")
+
+
+def _check_archive(ws, rows: list[dict], report: CheckReport) -> None:
+    archive = Path(ws.archive)
+    expected: dict[str, str] = {}
+    for row in rows:  # duplicates share their original's archive file
+        expected.setdefault(row["archive_path"], row["sha256"])
+    for relative, sha in expected.items():
+        path = archive / relative
+        if not path.is_file():
+            report.add("archive-missing", path, f"存档原件缺失：{path}（台账记录的文件哈希 {sha[:12]}…）。"
+                                               "请从备份中找回该文件。")
+        elif sha256_file(path) != sha:
+            report.add("archive-changed", path, f"存档原件与台账记录的哈希不一致：{path}。请从备份中找回原件。")
+    known = {archive / r for r in expected}
+    for path in _files_under(archive):
+        if path not in known:
+            report.add("orphan-archive", path, f"存档中的文件 {path} 没有任何台账记录指向它。")
+    report.counted["存档文件"] = len(expected)
+
+
+def _receipt_files(receipt: Path) -> list[Path]:
+    """The files one receipt consists of: the HTML page and its JSON twin."""
+    return [receipt, receipt.with_suffix(".json")]
+
+
+def _check_receipts(ws, rows: list[dict], report: CheckReport) -> None:
+    outbox, folder = Path(ws.outbox), Path(ws.receipts_dir)
+    named: set[Path] = set()
+    for row in rows:
+        if not row["receipt_path"]:
+            report.add("receipt-missing", folder, f"第 {row['id']} 号来件“{row['original_name']}”还没有回执"
+                                                  "（处理被中断；运行 `processor process` 会补写）。")
+            continue
+        html = outbox / row["receipt_path"]
+        named.update(_receipt_files(html))
+        named.add(html.with_name(f"{html.stem}_批注.xlsx"))
+        for path in _receipt_files(html):
+            if not path.is_file():
+                report.add("receipt-missing", path, f"第 {row['id']} 号来件“{row['original_name']}”的回执文件缺失：{path}。")
+    for path in _files_under(folder):
+        if path not in named:
+            report.add("orphan-receipt", path, f"回执文件夹中的文件 {path} 不属于台账中的任何来件。")
+    report.counted["来件"] = len(rows)
+
+
+def _check_sheet_rows(ledger: Ledger, report: CheckReport) -> None:
+    for spec in FORM_SHEETS:
+        for row in ledger.query(f"SELECT file_id, COUNT(*) AS n FROM {spec.key} "
+                                f"WHERE file_id NOT IN (SELECT id FROM files) GROUP BY file_id"):
+            report.add("orphan-rows", f"{ledger.path}:{spec.key}",
+                       f"台账表 {spec.key}（{spec.title}）有 {row['n']} 行属于不存在的第 {row['file_id']} 号来件。")
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Regular files below ``folder``, leaving out temp files a running writer owns."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_temp_name(p.name))

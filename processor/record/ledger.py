@@ -1,0 +1,453 @@
+"""The ledger: one SQLite file that is the truth about every file received.
+
+* WAL mode, one transaction per file (:meth:`Ledger.atomic`).
+* Named, frozen SQL migrations (``processor/migrations/NNN_name.sql``) applied
+  once each, in order, recorded in ``_migrations`` — a new version only appends a
+  file; a released one is never edited.
+* ``files`` has one row per arrival (accepted, rejected, duplicate, superseded);
+  one table per form sheet holds the validated rows, one column per model field,
+  so consolidation can query them.  A model field added without a migration is
+  caught when the ledger opens: ``_meta`` holds the fingerprint of the models'
+  columns (:func:`model_fingerprint`) that the migrations built, and the live
+  models must match it.
+
+A later accepted submission for the same unit and month supersedes the earlier
+one: the old row's status becomes ``superseded`` and its data stays for history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import json
+import operator
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from processor.common.values import is_missing
+from schemas.form import FORM_SHEETS, SHEETS_BY_KEY, SheetSpec
+
+ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED = "accepted", "rejected", "duplicate", "superseded"
+STATUS_CN = {ACCEPTED: "已接收", REJECTED: "已退回", DUPLICATE: "重复报送", SUPERSEDED: "已被替换"}
+
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
+_KEY_COLUMNS = ("file_id", "unit", "month", "row")
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+FINGERPRINT_KEY = "model_fingerprint"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_RESTORE_HINT = "请从备份恢复（`processor backup` 生成的副本），再运行 `processor check` 检查。"
+
+
+class LedgerError(RuntimeError):
+    """The ledger file cannot be used as it is; the message names the file and the fix."""
+
+
+def data_fields(spec: SheetSpec):
+    """The model fields stored as their own columns (基本信息's unit/month are the key columns)."""
+    return [f for f in spec.fields if f.name not in _KEY_COLUMNS]
+
+
+def model_layout() -> dict[str, list[tuple[str, str]]]:
+    """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
+    keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
+    return {spec.key: keys + [(f.name, _SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]
+            for spec in FORM_SHEETS}
+
+
+def model_fingerprint() -> str:
+    """A short hash of :func:`model_layout`; the migration that changes a sheet table stores the new one."""
+    text = json.dumps(model_layout(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def migrations() -> list[tuple[str, str]]:
+    """The frozen migrations, ``(name, sql)`` in order of their number (``NNN_name.sql``)."""
+    return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(MIGRATIONS_DIR.glob("[0-9]*.sql"))]
+
+
+class Ledger:
+    """A connection to the workspace's ledger, migrated on open.
+
+    Opens an existing ledger only: a missing, empty or damaged file raises
+    :class:`LedgerError`.  ``create=True`` (``init`` and ``demo`` only) makes a new one.
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = False):
+        self.path = Path(path)
+        _check_file(self.path, create)
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._savepoints = itertools.count(1)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"无法打开台账 {self.path}：{exc}。{_RESTORE_HINT}") from None
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            if (problem := _quick_check(self.conn)) is not None:
+                raise LedgerError(f"台账文件 {self.path} 已损坏（{problem}）。{_RESTORE_HINT}")
+            self.migrate()
+            self.check_fingerprint()
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            self.conn.close()
+            raise LedgerError(f"台账文件 {self.path} 已损坏或不是台账（{exc}）。{_RESTORE_HINT}") from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @classmethod
+    def create(cls, path: Path | str) -> "Ledger":
+        """A new, empty ledger at ``path`` (or the existing one there, opened)."""
+        return cls(path, create=True)
+
+    # --- plumbing ----------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """One transaction: everything inside commits together or not at all.
+
+        Nested calls are savepoints inside the outer transaction.  If anything fails,
+        COMMIT included (a full disk, a deferred constraint), the transaction is rolled
+        back, so the next one starts clean instead of "within a transaction".
+        """
+        with self._lock:
+            if self.conn.in_transaction:  # nested: the RLock means this thread owns the transaction
+                name = f"sp{next(self._savepoints)}"
+                self.conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                    raise
+                self.conn.execute(f"RELEASE {name}")
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                        self.conn.execute("ROLLBACK")
+                raise
+
+    def migrate(self) -> list[str]:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for name, sql in migrations():
+            if name in done:
+                continue
+            with self.atomic() as conn:
+                # another process (a watcher starting while `status` runs) may have applied it meanwhile
+                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    continue
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
+            applied.append(name)
+        return applied
+
+    def check_fingerprint(self) -> None:
+        """Fail now, naming the table and column, when the models changed without a migration."""
+        stored = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (FINGERPRINT_KEY,)).fetchone()
+        live = model_fingerprint()
+        if stored is not None and stored[0] == live:
+            return
+        differences = self.layout_differences() or ["表格模型的列类型或顺序已改变"]
+        raise LedgerError(f"台账 {self.path} 的结构与程序的表格模型不一致：{'；'.join(differences)}。"
+                          f"缺少一个迁移：模型增改了字段，但 processor/migrations/ 中没有相应的迁移文件"
+                          f"（新迁移应建好这些列，并把 _meta 中的 {FINGERPRINT_KEY} 设为 {live}）。"
+                          f"请安装包含该迁移的程序版本，或联系维护人员。")
+
+    def layout_differences(self) -> list[str]:
+        """What the ledger's sheet tables lack or have beyond the live models, one line each."""
+        lines = []
+        for table, declared in model_layout().items():
+            actual = {r[1]: r[2] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if not actual:
+                lines.append(f"缺少表 {table}")
+                continue
+            for column, kind in declared:
+                if column not in actual:
+                    lines.append(f"表 {table} 缺少列 {column}")
+                elif actual[column] != kind:
+                    lines.append(f"表 {table} 的列 {column} 类型为 {actual[column]}，模型要求 {kind}")
+            names = {c for c, _ in declared}
+            lines += [f"表 {table} 多出列 {c}（模型中已没有该字段）" for c in actual if c not in names]
+        return lines
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole ledger in ``target`` (SQLite's online backup: writers
+        elsewhere are not blocked), as one self-contained file."""
+        copy = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self.conn.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # no -wal file beside the copy
+        finally:
+            copy.close()
+
+    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def integrity_ok(self) -> bool:
+        return self.query("PRAGMA integrity_check")[0][0] == "ok"
+
+    # --- files ---------------------------------------------------------------
+    def file(self, file_id: int) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM files WHERE id = ?", (file_id,))
+        return rows[0] if rows else None
+
+    def first_arrival_with_hash(self, sha256: str) -> sqlite3.Row | None:
+        """The original (non-duplicate) arrival of these exact bytes, if any."""
+        rows = self.query("SELECT * FROM files WHERE sha256 = ? AND status != 'duplicate' "
+                          "ORDER BY id LIMIT 1", (sha256,))
+        return rows[0] if rows else None
+
+    def current_submission(self, unit: str, month: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM files WHERE unit = ? AND month = ? AND status = 'accepted' "
+                          "ORDER BY id DESC LIMIT 1", (unit, month))
+        return rows[0] if rows else None
+
+    def insert_file(self, conn: sqlite3.Connection, record: dict) -> int:
+        """Insert one arrival (inside :meth:`atomic`); returns its id."""
+        record = dict(record)
+        for key in ("problems_json", "summary_json"):
+            if not isinstance(record.get(key, ""), str):
+                record[key] = json.dumps(record[key], ensure_ascii=False, default=str)
+        keys = list(record)
+        cur = conn.execute(f"INSERT INTO files ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})",
+                           [record[k] for k in keys])
+        return cur.lastrowid
+
+    def insert_rows(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
+                    frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+        """Store the validated rows of every sheet; returns rows stored per sheet key."""
+        counts = {}
+        for spec in FORM_SHEETS:
+            frame = frames.get(spec.key)
+            names = [f.name for f in data_fields(spec)]
+            rows = [] if frame is None else _row_tuples(frame, file_id, unit, month, ["row", *names])
+            if rows:
+                placeholders = ", ".join("?" * (4 + len(names)))
+                conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, row, {', '.join(names)}) "
+                                 f"VALUES ({placeholders})", rows)
+            counts[spec.key] = len(rows)
+        return counts
+
+    def supersede(self, conn: sqlite3.Connection, new_id: int, unit: str, month: str) -> int | None:
+        """Mark the previously accepted submission of unit+month as replaced by ``new_id``."""
+        old = conn.execute("SELECT id FROM files WHERE unit = ? AND month = ? AND status = 'accepted' "
+                           "AND id != ? ORDER BY id DESC LIMIT 1", (unit, month, new_id)).fetchone()
+        if old is None:
+            return None
+        conn.execute("UPDATE files SET status = 'superseded', superseded_by = ? WHERE unit = ? AND month = ? "
+                     "AND status = 'accepted' AND id != ?", (new_id, unit, month, new_id))
+        conn.execute("UPDATE files SET replaces = ? WHERE id = ?", (old[0], new_id))
+        return old[0]
+
+    def set_file(self, file_id: int, **values) -> None:
+        keys = list(values)
+        with self.atomic() as conn:
+            conn.execute(f"UPDATE files SET {', '.join(f'{k} = ?' for k in keys)} WHERE id = ?",
+                         [*values.values(), file_id])
+
+    def files(self, *, month: str | None = None, status: str | None = None,
+              unit: str | None = None, units: Iterable[str] | None = None) -> list[sqlite3.Row]:
+        """Arrivals in order; ``units`` keeps those declared for, or dropped in the folder of, those units."""
+        where, params = [], []
+        for column, value in (("month", month), ("status", status), ("unit", unit)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if units is not None:
+            units = list(units)
+            marks = ", ".join("?" * len(units))
+            where.append(f"(unit IN ({marks}) OR folder_unit IN ({marks}))")
+            params += units * 2
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return self.query(f"SELECT * FROM files {clause} ORDER BY id", params)
+
+    def unfinished(self) -> list[sqlite3.Row]:
+        """Arrivals whose receipt or inbox removal did not complete (crash recovery)."""
+        return self.query("SELECT * FROM files WHERE receipt_path IS NULL OR inbox_removed = 0 ORDER BY id")
+
+    # --- data for consolidation ------------------------------------------------
+    def accepted_records(self, sheet_key: str, *, months: Iterable[str] | None = None,
+                         units: Iterable[str] | None = None, until: str | None = None) -> list[dict]:
+        """Rows of one sheet from the current accepted submissions, one dict per row.
+
+        Keys are :func:`sheet_columns` in order (file_id, unit, month, row, then the
+        model's fields); dates are ``datetime.date``, a missing value is ``None``.
+        Ordered by unit, month and row.  ``until`` keeps months up to that one.
+        Repeated values (units, months, sites, dates, vocabulary) share one object
+        per call, so a province's rows take less memory.
+        """
+        spec = SHEETS_BY_KEY[sheet_key]
+        where, params = ["f.status = 'accepted'"], []
+        if months is not None:
+            months = list(months)
+            where.append(f"t.month IN ({', '.join('?' * len(months))})")
+            params += months
+        if units is not None:
+            units = list(units)
+            where.append(f"t.unit IN ({', '.join('?' * len(units))})")
+            params += units
+        if until is not None:
+            where.append("t.month <= ?")
+            params.append(until)
+        names = [f.name for f in data_fields(spec)]
+        sql = (f"SELECT t.file_id, t.unit, t.month, t.row, {', '.join('t.' + n for n in names)} "
+               f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
+               f"ORDER BY t.unit, t.month, t.row")
+        columns = sheet_columns(sheet_key)
+        is_date = [False] * len(_KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
+        # One object per distinct value of a column (a province repeats units, months, sites, dates
+        # and vocabulary on every row), except in columns of mostly distinct texts, where sharing
+        # saves nothing.  Per column: SQLite's column affinity keeps ints and floats apart within
+        # one, so equal keys are equal values of one type.
+        shared: list[dict | None] = [{} for _ in columns]
+        out: list[dict] = []
+        with self._lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None  # plain tuples: a Row per row is wasted work here
+            cursor.execute(sql, params)
+            while chunk := cursor.fetchmany(4096):
+                values = []
+                for column, date, seen in zip(zip(*chunk), is_date, shared):
+                    if date:
+                        for text in set(column).difference(seen):
+                            seen[text] = dt.date.fromisoformat(text) if isinstance(text, str) and text else None
+                        values.append(map(seen.__getitem__, column))
+                    elif seen is not None:
+                        values.append(map(seen.setdefault, column, column))
+                    else:
+                        values.append(column)
+                out.extend(map(dict, map(zip, itertools.repeat(columns), zip(*values))))  # no bytecode per row
+                shared = [None if seen is not None and not date and len(seen) * 2 > len(out) else seen
+                          for seen, date in zip(shared, is_date)]
+            cursor.close()
+        return out
+
+    def accepted_site_count(self) -> int:
+        """How many sites (unit and site name) the accepted submissions name."""
+        return self.query("SELECT COUNT(*) FROM (SELECT DISTINCT t.unit, t.site FROM sites t "
+                          "JOIN files f ON f.id = t.file_id WHERE f.status = 'accepted')")[0][0]
+
+    def accepted_rows(self, sheet_key: str, *, months: Iterable[str] | None = None,
+                      units: Iterable[str] | None = None, plain: bool = False) -> pd.DataFrame:
+        """:meth:`accepted_records` as a frame that always has every model column, even when empty.
+
+        ``plain`` keeps every value a Python object with ``None`` for a missing one
+        (no NaN), as rule checks and reports want.
+        """
+        return records_frame(sheet_key, self.accepted_records(sheet_key, months=months, units=units),
+                             plain=plain)
+
+
+def sheet_columns(sheet_key: str) -> list[str]:
+    """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
+    return [*_KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
+
+
+def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
+    """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
+    columns = sheet_columns(sheet_key)
+    values = operator.itemgetter(*columns)
+    frame = pd.DataFrame([values(r) for r in records], columns=columns, dtype=object if plain else None)
+    for f in data_fields(SHEETS_BY_KEY[sheet_key]):
+        if f.kind == "date":  # assigned as a list of dates, as the frame has always been built
+            frame[f.name] = [r[f.name] for r in records]
+    return frame
+
+
+def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names: list[str]) -> list[tuple]:
+    """(file_id, unit, month, *names) per row, column by column (to_dict('records') is slow)."""
+    blank = [None] * len(frame)
+    columns = [frame[n].tolist() if n in frame.columns else blank for n in names]
+    return [(file_id, unit, month, *map(_plain, values)) for values in zip(*columns)]
+
+
+def now_iso(now: dt.datetime | None = None) -> str:
+    return (now or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+
+
+def _plain(value):
+    """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
+    if is_missing(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements the way SQLite itself reads them (a ';' in a comment or
+    a string literal does not end one)."""
+    statements, pending = [], ""
+    for line in sql.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if _has_code(pending):
+                statements.append(pending.strip())
+            pending = ""
+    if _has_code(pending):
+        raise ValueError(f"迁移的最后一条语句不完整（缺少分号）：{pending.strip()[:80]}")
+    return statements
+
+
+def _has_code(text: str) -> bool:
+    """Whether ``text`` holds more than blanks and ``--`` comments."""
+    return any(line.split("--", 1)[0].strip() for line in text.splitlines())
+
+
+def _check_file(path: Path, create: bool) -> None:
+    """Refuse, before SQLite would silently make a new database, a ledger that is missing or empty."""
+    if not path.exists():
+        if create:
+            return
+        raise LedgerError(f"台账文件不存在：{path}。如台账被误删或移走，{_RESTORE_HINT}"
+                          f"如这是新工作区，请先运行 `processor init` 新建。")
+    if not path.is_file():
+        raise LedgerError(f"台账路径 {path} 不是文件。请检查 config.toml 中的 paths.ledger。")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise LedgerError(f"无法读取台账文件 {path}：{exc.strerror or exc}。请检查文件权限。") from None
+    if not header:
+        raise LedgerError(f"台账文件 {path} 是空的（0 字节），其中的记录已丢失。{_RESTORE_HINT}")
+    if header != _SQLITE_HEADER:
+        raise LedgerError(f"台账文件 {path} 已损坏或不是台账（file is not a database）。{_RESTORE_HINT}")
+
+
+def _quick_check(conn: sqlite3.Connection) -> str | None:
+    """None when SQLite's quick_check finds the file sound, else its first complaint."""
+    first = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    return None if first == "ok" else first

@@ -1,0 +1,1 @@
+"""Turning prepared contexts into files: Word documents from templates, PDFs, charts, Excel workbooks, render jobs."""

@@ -1,0 +1,167 @@
+"""Charts for the Word reports (matplotlib, Agg, no pyplot state).
+
+The CJK font is looked up at run time among the installed fonts; without one
+the charts would show boxes instead of Chinese, so :class:`ChartFontError`
+says what to install.  PNG output is deterministic (no timestamp or software
+metadata), so re-running a night rewrites no chart.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from processor.common.fsutil import atomic_path  # noqa: E402
+
+PREFERRED_FONTS = (
+    "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Serif SC",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN",
+    "SimHei", "Microsoft YaHei", "SimSun",
+)
+PROBE_TEXT = "中国共产党"
+COLORS = ("#c0392b", "#2e6fa7", "#d98e04", "#4d8b31", "#7d3c98", "#7f8c8d")
+SIZE_CM = (15.0, 8.0)
+DPI = 150
+CROWDED_LABELS = 16
+
+
+class ChartFontError(RuntimeError):
+    """No installed font can draw Chinese text."""
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> font_manager.FontProperties:
+    """A font that can draw Chinese: preferred names first, then any font that covers CJK."""
+    by_name = {}
+    for entry in font_manager.fontManager.ttflist:
+        by_name.setdefault(entry.name, entry)
+    for name in PREFERRED_FONTS:
+        entry = by_name.get(name)
+        if entry and _covers_cjk(entry.fname):
+            return font_manager.FontProperties(fname=entry.fname)
+    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: e.fname):
+        if _covers_cjk(entry.fname):
+            return font_manager.FontProperties(fname=entry.fname)
+    raise ChartFontError(
+        "未找到可显示中文的字体，无法生成图表。请安装中文字体（如 Debian/Ubuntu 的 fonts-noto-cjk："
+        "sudo apt-get install fonts-noto-cjk），然后删除 matplotlib 字体缓存后重试。"
+    )
+
+
+def _covers_cjk(path: str) -> bool:
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        charmap = FT2Font(path).get_charmap()
+    except Exception:  # unreadable font file: just not a candidate
+        return False
+    return all(ord(ch) in charmap for ch in PROBE_TEXT)
+
+
+def _figure():
+    fig = Figure(figsize=(SIZE_CM[0] / 2.54, SIZE_CM[1] / 2.54), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    return fig, ax
+
+
+def _finish(fig, ax, title: str, labels, path: Path, ylabel: str | None) -> Path:
+    font = cjk_font()
+    ax.set_title(title, fontproperties=font, fontsize=12)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontproperties=font, fontsize=9)
+    ax.set_xticks(range(len(labels)))
+    rotate = len(labels) > 6 or max((len(str(x)) for x in labels), default=0) > 5
+    if len(labels) > CROWDED_LABELS:  # slanted labels would overlap: stand them upright
+        ax.set_xticklabels([str(x) for x in labels], fontproperties=font, fontsize=7, rotation=90, ha="center")
+    else:
+        ax.set_xticklabels([str(x) for x in labels], fontproperties=font, fontsize=8,
+                           rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    for tick in ax.get_yticklabels():
+        tick.set_fontproperties(font)
+        tick.set_fontsize(8)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    legend = ax.get_legend_handles_labels()[1]
+    if legend:
+        ax.legend(prop=font.copy(), fontsize=8, frameon=False)
+        for text in ax.get_legend().get_texts():
+            text.set_fontproperties(font)
+            text.set_fontsize(8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    return path
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, path: Path,
+              *, ylabel: str | None = None) -> Path:
+    fig, ax = _figure()
+    bars = ax.bar(range(len(labels)), values, color=[COLORS[i % len(COLORS)] for i in range(len(labels))],
+                  width=0.6)
+    ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=8, padding=2)
+    ax.margins(y=0.15)
+    return _finish(fig, ax, title, labels, path, ylabel)
+
+
+def grouped_bar_chart(labels: list[str], series: dict[str, list[float]], title: str, path: Path,
+                      *, ylabel: str | None = None) -> Path:
+    fig, ax = _figure()
+    n = max(len(series), 1)
+    width = 0.8 / n
+    for k, (name, values) in enumerate(series.items()):
+        xs = [i - 0.4 + width * (k + 0.5) for i in range(len(labels))]
+        ax.bar(xs, values, width=width * 0.95, label=name, color=COLORS[k % len(COLORS)])
+    ax.margins(y=0.15)
+    return _finish(fig, ax, title, labels, path, ylabel)
+
+
+def line_chart(labels: list[str], series: dict[str, list[float]], title: str, path: Path,
+               *, ylabel: str | None = None) -> Path:
+    fig, ax = _figure()
+    for k, (name, values) in enumerate(series.items()):
+        ax.plot(range(len(labels)), values, marker="o", linewidth=1.6, markersize=4,
+                label=name, color=COLORS[k % len(COLORS)])
+    ax.set_ylim(bottom=0)
+    ax.margins(y=0.15)
+    return _finish(fig, ax, title, labels, path, ylabel)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.1f}"
+    return str(int(value))
+
+
+CHART_KINDS = {"bar": bar_chart, "grouped_bar": grouped_bar_chart, "line": line_chart}
+
+
+def build_charts(specs: dict[str, dict], outdir: Path) -> dict[str, Path]:
+    """Draw every chart described in a report context's ``charts`` entry.
+
+    ``specs`` maps the template variable (e.g. ``chart_submission``) to
+    ``{"kind": "bar"|"grouped_bar"|"line", "title": str, "labels": [...],
+    "values": [...]}`` (bar) or ``"series": {name: [...]}`` (grouped_bar, line),
+    optional ``"ylabel"``.  Returns ``{variable: png path}``.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, spec in sorted(specs.items()):
+        draw = CHART_KINDS[spec["kind"]]
+        data = spec["values"] if spec["kind"] == "bar" else spec["series"]
+        out[name] = draw(list(spec["labels"]), data, spec["title"], outdir / f"{name}.png",
+                         ylabel=spec.get("ylabel"))
+    return out

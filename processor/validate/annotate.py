@@ -1,0 +1,138 @@
+"""The annotated copy returned to a unit whose form was rejected.
+
+It is the submitter's own workbook (values untouched) with every cell that
+has an error filled red and carrying a comment, and a first sheet 错误清单
+listing every problem with a hyperlink to its cell.  A form sent as .xls or
+.ods comes back as .xlsx holding its values.  Every sheet prints landscape,
+one page wide, with its header row repeated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import MergedCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from processor.validate.errors import Problem
+from processor.common.excel_safety import set_cell, strip_xml_illegal
+from processor.common.fsutil import atomic_path
+from processor.validate.readers import XLSX, RawWorkbook, file_format, read_workbook
+from processor.validate.template import fit_row_heights, print_setup
+
+LIST_TITLE = "错误清单"
+LIST_HEADER = ("位置", "工作表", "列", "填写内容", "问题", "修改方法")
+LIST_WIDTHS = (16, 12, 14, 16, 50, 30)  # about one landscape A4 page wide
+ERROR_FILL = PatternFill("solid", fgColor="FF9999")
+HEADER_FILL = PatternFill("solid", fgColor="F4B084")
+COMMENT_AUTHOR = "报表校验"
+
+
+# A file rejected for one of these was never parsed, and must not be now: openpyxl has no
+# size, ratio or row limits, so a zip bomb or a million-row sheet would hang or exhaust memory.
+UNOPENED_CODES = frozenset({"empty-file", "not-xlsx", "corrupt", "encrypted", "macro-enabled", "too-large",
+                            "timeout", "unsafe-content"})
+
+
+def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | str) -> Path | None:
+    """Write the annotated copy to ``dest`` atomically; None if ``src`` cannot be opened as a workbook."""
+    problems = list(problems)
+    if any(p.code in UNOPENED_CODES for p in problems):
+        return None
+    try:
+        wb = load_workbook(src) if file_format(src) == XLSX else _values_workbook(read_workbook(src))
+    except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
+        return None
+    _defuse_formulas(wb)
+    _mark_cells(wb, problems)
+    _problem_list(wb, problems)
+    for ws in wb.worksheets:
+        print_setup(ws)
+    with atomic_path(Path(dest)) as tmp:
+        wb.save(tmp)
+    return Path(dest)
+
+
+def _values_workbook(book: RawWorkbook):
+    """An .xls or .ods form as an xlsx workbook of its cell values (what the clerk typed)."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in book.sheets.values():
+        ws = wb.create_sheet(sheet.name[:31])
+        for r, row in enumerate(sheet.rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None and value != "":
+                    set_cell(ws.cell(r, c), value)
+        if sheet.hidden:
+            ws.sheet_state = "hidden"
+    return wb
+
+
+def _defuse_formulas(wb) -> None:
+    """The submitter's formulas come back as their text in a text cell: shown, never run."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    formula = getattr(cell.value, "text", cell.value)  # ArrayFormula keeps its text in .text
+                    cell.value = strip_xml_illegal(str(formula or ""))
+                    cell.data_type = "s"  # after the assignment, which would make "=…" a formula again
+
+
+def _mark_cells(wb, problems: list[Problem]) -> None:
+    notes: dict[tuple[str, str], list[str]] = {}
+    for p in problems:
+        if p.is_error and p.sheet in wb.sheetnames and p.cell:
+            notes.setdefault((p.sheet, p.cell), []).append(p.message + (f"（{p.hint}）" if p.hint else ""))
+    for (sheet, cell), messages in notes.items():
+        target = _writable(wb[sheet], wb[sheet][cell])
+        target.fill = ERROR_FILL
+        text = strip_xml_illegal("\n".join(messages))  # a comment is never evaluated
+        comment = Comment(text, COMMENT_AUTHOR)
+        comment.width, comment.height = 320, 40 + 40 * len(messages)
+        target.comment = comment
+
+
+def _writable(ws, cell):
+    """A cell inside a merged range cannot carry a comment: use the range's top-left cell."""
+    if isinstance(cell, MergedCell):
+        for merged in ws.merged_cells.ranges:
+            if cell.coordinate in merged:
+                return ws.cell(merged.min_row, merged.min_col)
+    return cell
+
+
+def _problem_list(wb, problems: list[Problem]) -> None:
+    title = LIST_TITLE if LIST_TITLE not in wb.sheetnames else LIST_TITLE + "（本次）"
+    ws = wb.create_sheet(title, 0)
+    for col, (name, width) in enumerate(zip(LIST_HEADER, LIST_WIDTHS), start=1):
+        cell = ws.cell(1, col, name)
+        cell.font, cell.fill = Font(bold=True), HEADER_FILL
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "A2"
+    ordered = [p for p in problems if p.is_error] + [p for p in problems if not p.is_error]
+    for row, p in enumerate(ordered, start=2):
+        values = (p.location or "（整个文件）", p.sheet or "", p.column or "", _shown(p.value),
+                  ("" if p.is_error else "【提示】") + p.message, p.hint)
+        for col, value in enumerate(values, start=1):
+            cell = set_cell(ws.cell(row, col), value)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if p.sheet in wb.sheetnames:
+            link = ws.cell(row, 1)
+            link.hyperlink = Hyperlink(ref=link.coordinate, location=f"'{p.sheet}'!{p.cell or 'A1'}",
+                                       display=link.value)
+            link.font = Font(color="0563C1", underline="single")
+    fit_row_heights(ws, first_row=2)
+    wb.active = 0
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    return str(value)

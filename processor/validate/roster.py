@@ -1,0 +1,251 @@
+"""The roster (名册): units, 企业组 staff and the 分片 groups that link them.
+
+Loaded from the office's ``roster.xlsx`` (three sheets defined by
+:mod:`schemas.roster`), validated with the same pandera models, and written
+back (e.g. by ``processor init``) with frozen headers, widths and dropdowns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors as pa_errors
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from processor.common.excel_safety import append_row
+from processor.common.fsutil import atomic_path
+from processor.validate.normalize import normalize_value, title_key
+from processor.validate.readers import FileRejected, read_workbook
+from schemas.roster import ROSTER_SHEETS
+
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+class RosterError(ValueError):
+    """The roster workbook is missing or wrong; the Chinese message names sheet and cell."""
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    code: str
+    name: str
+    kind: str
+    contact: str
+    phone: str
+    email: str
+
+
+@dataclass(frozen=True)
+class StaffInfo:
+    name: str
+    group: str
+    post: str
+    phone: str
+    email: str
+
+
+@dataclass
+class Roster:
+    units: list[UnitInfo]
+    staff: list[StaffInfo]
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group -> unit names
+
+    def unit(self, name: str) -> UnitInfo | None:
+        key = title_key(name)
+        return next((u for u in self.units if title_key(u.name) == key), None)
+
+    @property
+    def unit_names(self) -> list[str]:
+        return [u.name for u in self.units]
+
+    @property
+    def staff_names(self) -> list[str]:
+        return [s.name for s in self.staff]
+
+    def group_of_unit(self, unit_name: str) -> str | None:
+        return next((g for g, units in self.groups.items() if unit_name in units), None)
+
+    def staff_of_group(self, group: str | None) -> list[StaffInfo]:
+        return [s for s in self.staff if s.group == group]
+
+
+# --- reading -------------------------------------------------------------------
+
+_ROSTER_FIX = "请从备份恢复名册，或在 config.toml 的 paths.roster 中指明名册文件；处理程序在名册可用之前不会处理任何文件。"
+
+
+def load_roster(path: Path | str) -> Roster:
+    path = Path(path)
+    if not path.exists():
+        raise RosterError(f"名册文件不存在：{path}。{_ROSTER_FIX}")
+    try:
+        book = read_workbook(path)
+    except FileRejected as exc:
+        raise RosterError(f"名册文件 {path} 无法读取：{exc.problem.message}{_ROSTER_FIX}") from None
+    except OSError as exc:  # no permission, a folder of that name, an I/O error
+        raise RosterError(f"名册文件 {path} 无法读取（{exc.strerror or exc}）。{_ROSTER_FIX}") from None
+    tables = {}
+    for spec in ROSTER_SHEETS:
+        sheet = next((s for n, s in book.sheets.items() if title_key(n) == title_key(spec.title)), None)
+        if sheet is None:
+            raise RosterError(f"名册 {path.name} 缺少工作表“{spec.title}”")
+        tables[spec.key] = _read_table(spec, sheet.rows)
+    roster = Roster(
+        units=[UnitInfo(**{k: r[k] or "" for k in UnitInfo.__dataclass_fields__}) for r in tables["units"]],
+        staff=[StaffInfo(**{k: r[k] or "" for k in StaffInfo.__dataclass_fields__}) for r in tables["staff"]],
+    )
+    for r in tables["groups"]:
+        if not roster.unit(r["unit"]):
+            raise RosterError(f"名册“分片联系”表 {_cell(ROSTER_SHEETS[2], 'unit', r['row'])}：联系单位“{r['unit']}”"
+                              f"不在“单位”表中")
+        roster.groups.setdefault(r["group"], []).append(roster.unit(r["unit"]).name)
+    if not roster.units:
+        raise RosterError(f"名册 {path} 的“{ROSTER_SHEETS[0].title}”表中没有任何单位。{_ROSTER_FIX}")
+    _check_unique(roster)
+    return roster
+
+
+def _read_table(spec, rows: list[list]) -> list[dict]:
+    header = rows[0] if rows else []
+    positions = {title_key(v): i for i, v in enumerate(header) if isinstance(v, str)}
+    missing = [f.title for f in spec.fields if f.required and title_key(f.title) not in positions]
+    if missing:
+        raise RosterError(f"名册“{spec.title}”表第 1 行缺少列：{'、'.join(missing)}")
+    records = []
+    for excel_row, values in enumerate(rows[1:], start=2):
+        record = {"row": excel_row}
+        for f in spec.fields:
+            i = positions.get(title_key(f.title))
+            raw = values[i] if i is not None and i < len(values) else None
+            record[f.name] = normalize_value(raw, f.kind, f.options).value
+        if any(record[f.name] is not None for f in spec.fields):
+            records.append(record)
+    if not records:  # nothing to check; an empty 单位 sheet is refused by load_roster
+        return records
+    frame = pd.DataFrame([{f.title: r[f.name] for f in spec.fields} for r in records],
+                         index=[r["row"] for r in records], columns=spec.titles, dtype=object)
+    try:
+        spec.schema.validate(frame, lazy=True)
+    except pa_errors.SchemaErrors as exc:
+        case = exc.failure_cases.iloc[0]
+        f = spec.field_by_title(case["column"])
+        what = "不能为空" if case["check"] == "not_nullable" else f"填写的“{case['failure_case']}”不符合要求"
+        raise RosterError(f"名册“{spec.title}”表 {_cell(spec, f.name, int(case['index']))}（{f.title}）{what}") from None
+    return records
+
+
+def _cell(spec, name: str, row: int) -> str:
+    return f"{get_column_letter(_col(spec, name))}{row}"
+
+
+def _check_unique(roster: Roster) -> None:
+    for label, names in (("单位名称", roster.unit_names), ("企业组人员姓名", roster.staff_names)):
+        seen = set()
+        for name in names:
+            if name in seen:
+                raise RosterError(f"名册中{label}“{name}”重复")
+            seen.add(name)
+
+
+def workspace_roster(ws) -> Roster:
+    """The workspace's own roster; a missing or broken one is a RosterError, never the sample."""
+    return load_roster(ws.roster_path)
+
+
+# --- writing -------------------------------------------------------------------
+
+def write_roster(roster: Roster, path: Path | str) -> Path:
+    wb = Workbook()
+    wb.remove(wb.active)
+    rows = {
+        "units": [[getattr(u, f) for f in UnitInfo.__dataclass_fields__] for u in roster.units],
+        "staff": [[getattr(s, f) for f in StaffInfo.__dataclass_fields__] for s in roster.staff],
+        "groups": [[g, u] for g, units in roster.groups.items() for u in units],
+    }
+    for spec in ROSTER_SHEETS:
+        ws = wb.create_sheet(spec.title)
+        ws.append(spec.titles)
+        for cell in ws[1]:
+            cell.font, cell.fill = Font(bold=True), HEADER_FILL
+        for values in rows[spec.key]:
+            append_row(ws, values)
+        for i, f in enumerate(spec.fields, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = f.width + 2
+            if f.options:
+                _dropdown(ws, i, f.options)
+        ws.freeze_panes = "A2"
+    _unit_dropdown(wb)
+    with atomic_path(Path(path)) as tmp:
+        wb.save(tmp)
+    return Path(path)
+
+
+def _unit_dropdown(wb) -> None:
+    """分片联系!联系单位 offers the names listed in the 单位 sheet."""
+    units_spec, groups_spec = ROSTER_SHEETS[0], ROSTER_SHEETS[2]
+    name_col = get_column_letter(_col(units_spec, "name"))
+    unit_col = get_column_letter(_col(groups_spec, "unit"))
+    dv = DataValidation(type="list", formula1=f"'{units_spec.title}'!${name_col}$2:${name_col}$500",
+                        allow_blank=True, showErrorMessage=True, error="请从“单位”表中已有的单位选择")
+    dv.add(f"{unit_col}2:{unit_col}500")
+    wb[groups_spec.title].add_data_validation(dv)
+
+
+def _col(spec, name: str) -> int:
+    return next(i for i, f in enumerate(spec.fields, start=1) if f.name == name)
+
+
+def _dropdown(ws, col: int, options: list[str]) -> None:
+    letter = get_column_letter(col)
+    dv = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="请从列表选择", error="只能填写：" + "、".join(options))
+    dv.add(f"{letter}2:{letter}500")
+    ws.add_data_validation(dv)
+
+
+# --- the sample roster of a fictional city (demo, init, tests) ------------------
+
+_SAMPLE_UNITS = [
+    ("350102", "榕城区", "县市区", "陈建华", "0591-83301234"),
+    ("350103", "鼓山区", "县市区", "林晓燕", "0591-83312345"),
+    ("350104", "闽江区", "县市区", "黄志强", "0591-83323456"),
+    ("350105", "马尾区", "县市区", "郑丽娟", "0591-83334567"),
+    ("350121", "闽侯县", "县市区", "王文斌", "0591-22345678"),
+    ("350122", "连江县", "县市区", "吴海峰", "0591-26234567"),
+    ("350123", "罗源县", "县市区", "张美玲", "0591-26834567"),
+    ("350124", "闽清县", "县市区", "刘德明", "0591-22334567"),
+    ("350181", "福清市", "县市区", "李国栋", "0591-85234567"),
+    ("350201", "市国资委党委", "系统党委", "赵永红", "0591-87501234"),
+    ("350202", "市工商联党委", "系统党委", "周秀英", "0591-87512345"),
+    ("350203", "市交通运输局党委", "系统党委", "徐振宇", "0591-87523456"),
+]
+_SAMPLE_STAFF = [
+    ("第一组", [("陈立新", "组长"), ("林少华", "副组长"), ("黄雅琴", "组员"), ("郭文杰", "组员")]),
+    ("第二组", [("王振东", "组长"), ("何丽萍", "副组长"), ("吴子健", "组员"), ("蔡晓梅", "组员")]),
+    ("第三组", [("李文华", "组长"), ("郑海燕", "组员"), ("许志远", "组员"), ("潘雪芳", "组员")]),
+    ("第四组", [("张国强", "组长"), ("杨晓红", "组员"), ("谢明辉", "组员"), ("邱秀兰", "组员")]),
+    ("第五组", [("刘建平", "组长"), ("罗慧敏", "组员"), ("高伟", "组员"), ("方丽君", "组员")]),
+]
+_SAMPLE_GROUPS = {
+    "第一组": ["榕城区", "鼓山区", "市国资委党委"],
+    "第二组": ["闽江区", "马尾区", "市工商联党委"],
+    "第三组": ["闽侯县", "连江县"],
+    "第四组": ["罗源县", "闽清县", "市交通运输局党委"],
+    "第五组": ["福清市"],
+}
+
+
+def sample_roster() -> Roster:
+    units = [UnitInfo(code, name, kind, contact, phone, f"dj{code}@example.gov.cn")
+             for code, name, kind, contact, phone in _SAMPLE_UNITS]
+    staff, n = [], 0
+    for group, people in _SAMPLE_STAFF:
+        for name, post in people:
+            n += 1
+            staff.append(StaffInfo(name, group, f"企业组{post}", f"1385010{n:04d}", f"qyz{n:02d}@example.gov.cn"))
+    return Roster(units, staff, {g: list(u) for g, u in _SAMPLE_GROUPS.items()})
