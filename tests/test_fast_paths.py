@@ -1,10 +1,13 @@
 """The fast paths that stand in for library code give exactly what the library gives.
 
-- the validator skips pandera for a sheet it can prove valid (``validate._plainly_valid``): on random
-  mutations of a valid form, its verdict equals pandera's own ``Model.validate(lazy=True)``;
-- reports are rendered with a docxtpl subclass (``render._Template``): byte-identical to stock docxtpl;
+- the validator skips pandera for a sheet it can prove valid
+  (``processor.validate.validator._plainly_valid``): on random mutations of a valid form, its
+  verdict equals pandera's own ``Model.validate(lazy=True)``;
+- reports are rendered with a docxtpl subclass (``processor.render.documents._Template``):
+  byte-identical to stock docxtpl;
 - documents are written by python-docx's package writer into a fixed-stamp zip
-  (``docx_layout.document_bytes``): part for part what python-docx's own ``Document.save`` writes.
+  (``processor.render.layout.document_bytes``): part for part what python-docx's own
+  ``Document.save`` writes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from processor.render import layout as docx_layout
 from processor.render import documents as render
 from processor.validate import validator as validate
 from processor.render.charts import build_charts
+from processor.common.fsutil import ZIP_STAMP
 from processor.common.paths import TEMPLATES_DIR
 from processor.validate.readers import read_workbook
 from report_samples import sample_context
@@ -259,7 +263,7 @@ def test_deterministic_writer_writes_the_parts_python_docx_saves(name, charts):
         for part in zb.namelist():
             assert za.read(part) == zb.read(part), part
         # what the writer is for: fixed entry stamps (python-docx stamps the clock's time)
-        assert {info.date_time for info in za.infolist()} == {docx_layout.ZIP_STAMP}
+        assert {info.date_time for info in za.infolist()} == {ZIP_STAMP}
 
 
 def test_deterministic_writer_writes_the_parts_of_a_blank_document():
