@@ -230,7 +230,7 @@ def test_render_workers_load_neither_pandas_nor_the_models():
     import subprocess
     import sys
 
-    code = ("import sys; import processor.cli; from processor.render.documents import jobs, workbooks; jobs.warm_up(); "
+    code = ("import sys; import processor.cli; from processor.render import jobs, workbooks; jobs.warm_up(); "
             "print(sorted(m for m in ('pandas', 'pandera', 'schemas.form') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
