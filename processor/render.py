@@ -35,7 +35,8 @@ from processor.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noq
 FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
 CHART_WIDTH = Mm(150)
 SOFFICE_TIMEOUT = 180
-REPORT_NAMES = ("monthly_report", "half_year_report", "assignment_table", "site_dossier", "reminder_list")
+REPORT_NAMES = ("monthly_report", "half_year_report", "year_report", "assignment_table", "site_dossier",
+                "reminder_list")
 
 
 class RenderError(RuntimeError):

@@ -111,8 +111,7 @@ import copy
 import datetime as dt
 from collections import Counter
 
-REPORT_NAMES = ("monthly_report", "half_year_report", "year_report", "assignment_table", "site_dossier",
-                "reminder_list")
+from processor.render import REPORT_NAMES  # noqa: F401 — the reports, defined once
 OFFICE = "中共榕城市委组织部企业组"
 ADDRESSEE = "企业组各位同志"
 
