@@ -275,7 +275,7 @@ def test_checks_across_months_are_listed_as_warnings_to_look_into(year):
     consolidate(ws, month="2026-10", today=TODAY)
     page = Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8"))
     text = "".join(page.text)
-    assert "数据质量：需要核实的情况（共1条）" in text
+    assert "数据质量：近12个月需要核实的情况（共1条）" in text
     assert "示范点未说明即未报送" in text and "鼓山造船" in text and "2026年10月" in text
 
 
@@ -283,4 +283,4 @@ def test_a_year_without_such_cases_says_so(year):
     ws, _, _ = year
     consolidate(ws, month="2026-10", today=TODAY)
     text = "".join(Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8")).text)
-    assert "数据质量：需要核实的情况（共0条）" in text and "未发现需要核实的情况" in text
+    assert "数据质量：近12个月需要核实的情况（共0条）" in text and "未发现需要核实的情况" in text

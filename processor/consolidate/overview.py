@@ -80,7 +80,8 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "clause_chart": _clause_chart(clauses),
         "heatmap": _heatmap(findings, units, order),
         "problems": _problems(findings),
-        "quality": _quality(scoped, rulebook, units, [m for m in months if m <= until]),
+        # the twelve months up to the latest one: in January, last year's cases are still to be looked into
+        "quality": _quality(scoped, rulebook, units, P.month_range(P.add_months(until, -11), until)),
         "report_groups": _report_groups(reports),
     }
 
@@ -230,7 +231,7 @@ def _problems(findings: list[Finding]) -> list[dict]:
 
 
 def _quality(data: LedgerData, rulebook, units: list[str], months: list[str]) -> list[dict]:
-    """The checks across months and files of every month of the year so far, latest month first:
+    """The checks across months and files of ``months``, latest month first:
     warnings to look into, never failures (as the monthly reports' 数据质量 sections list them)."""
     return [{**row, "month": month, "month_label": cnfmt.month_cn(month)}
             for month in reversed(months) for row in warning_rows(data, rulebook, month, units)]

@@ -216,7 +216,9 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
     yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
     yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
     earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
-    yield _overview_output(ws, data, roster, today, until, earlier + planned)
+    # the page speaks for the latest month with forms: a half-year or year asked for may not be over
+    latest = max((f["month"] for f in data.files if f["month"] and f["month"] <= until), default=until)
+    yield _overview_output(ws, data, roster, today, latest, earlier + planned)
 
 
 def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict]) -> Output:
