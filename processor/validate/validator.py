@@ -33,7 +33,6 @@ from processor.common.periods import add_months, first_day, last_day, parse_mont
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
-from processor.common.values import is_missing
 from schemas import fields as kinds
 from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
@@ -386,7 +385,9 @@ def _plainly_valid(sheet: SheetRead) -> bool:
     for name, kind, nullable, tests in plan:
         for record in sheet.records:
             value = record[name]
-            if is_missing(value):
+            # only what pandera takes as null in every column kind: a NaT or pd.NA in a number
+            # column makes pandera raise, so it goes to pandera (not is_missing)
+            if value is None or (isinstance(value, float) and value != value):
                 if nullable:
                     continue
                 return False
