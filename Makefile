@@ -24,6 +24,7 @@ test: install system-packages
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: install
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n 2 -m "not slow"
 
 install: $(VENV)/.installed

@@ -29,7 +29,7 @@ from typing import Callable
 from processor.common.config import Workspace
 from processor.workspace import init_workspace
 from processor.common.periods import (add_months, first_day, last_day, last_due_month, month_range, parse_month,
-                                     submission_deadline)
+                                      submission_deadline)
 from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
 from processor.validate.samples import form_rows, site_rows, write_form
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -24,6 +25,21 @@ def table_with_header(path: Path, first: str, second: str) -> list[list[str]]:
         if t and t[0][:2] == [first, second]:
             return t[1:]
     raise AssertionError(f"no table headed {first} | {second}")
+
+
+def rows_under(doc, *header: str) -> list[list[str]]:
+    """The body rows of the first table of an open document whose header starts with these titles ([] if none)."""
+    for t in doc.tables:
+        if list(header) == [c.text for c in t.rows[0].cells][:len(header)]:
+            return [[c.text for c in row.cells] for row in t.rows[1:]]
+    return []
+
+
+def find_groups(pattern: str, text: str) -> tuple:
+    """The groups of the first match of ``pattern`` in a report's text; a failed assertion names the pattern."""
+    found = re.search(pattern, text)
+    assert found, f"报告中找不到：{pattern}"
+    return found.groups()
 
 
 def section(texts: list[str], start: str, end: str) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from docx import Document
 
+from docx_helpers import find_groups, rows_under
 from processor.common.paths import PACKAGE_DIR
 from schemas.form import SHEETS_BY_KEY
 
@@ -331,20 +332,6 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
 
 # --- what the half-year report prints ---------------------------------------------------------------
 
-def _table(doc, *header: str):
-    for t in doc.tables:
-        cells = [c.text for c in t.rows[0].cells]
-        if list(header) == cells[:len(header)]:
-            return [[c.text for c in row.cells] for row in t.rows[1:]]
-    return []
-
-
-def _find(pattern: str, text: str) -> tuple:
-    found = re.search(pattern, text)
-    assert found, f"报告中找不到：{pattern}"
-    return found.groups()
-
-
 def _ints(groups) -> tuple:
     return tuple(int(g or 0) for g in groups)
 
@@ -359,25 +346,25 @@ def printed_half(path: Path) -> dict:
     doc = Document(path)
     texts = [p.text for p in doc.paragraphs]
     text = "\n".join(texts)
-    out: dict = {"as_of": _cn_date(_find(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)[0])}
-    out["overview"] = _ints(_find(
+    out: dict = {"as_of": _cn_date(find_groups(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)[0])}
+    out["overview"] = _ints(find_groups(
         r"全市(\d+)个县\(市、区\)和系统党委共确定示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个。企业组(\d+)名同志中"
         r"(\d+)名分片联系(\d+)个示范点(?:，另有(\d+)个示范点尚未确定企业组联系人员)?。半年来企业组成员共联系指导(\d+)次，"
         r"其中现场指导和座谈会(\d+)次（现场指导(\d+)次、座谈会(\d+)次）；各单位应报月报表(\d+)份，实报(\d+)份", text))
-    out["goods"] = _ints(_find(r"国企示范点中有(\d+)个实行“双向进入、交叉任职”，交叉任职(\d+)人；(\d+)个示范点配齐党组织书记",
-                               text) + _find(r"党员责任区(\d+)个，非公企业示范点参加“六个一”活动党员(\d+)人", text)
-                         + _find(r"已有(\d+)个示范点开展民主评议党员", text))
-    life = _find(r"各示范点共开展组织生活(\d+)次：(.*?)。", text)
-    out["pillars"] = (*_ints(_find(r"(\d+)个示范点中(\d+)个党组织书记明确", text)
-                            + _find(r"共发展党员(\d+)名，其中一线工人(\d+)名；现有入党积极分子(\d+)名，示范点党员合计(\d+)名",
+    out["goods"] = _ints(find_groups(r"国企示范点中有(\d+)个实行“双向进入、交叉任职”，交叉任职(\d+)人；(\d+)个示范点配齐党组织书记",
+                               text) + find_groups(r"党员责任区(\d+)个，非公企业示范点参加“六个一”活动党员(\d+)人", text)
+                         + find_groups(r"已有(\d+)个示范点开展民主评议党员", text))
+    life = find_groups(r"各示范点共开展组织生活(\d+)次：(.*?)。", text)
+    out["pillars"] = (*_ints(find_groups(r"(\d+)个示范点中(\d+)个党组织书记明确", text)
+                            + find_groups(r"共发展党员(\d+)名，其中一线工人(\d+)名；现有入党积极分子(\d+)名，示范点党员合计(\d+)名",
                                     text) + life[:1]),
                       {k: int(n) for k, n in re.findall(r"([^、]+?)(\d+)次", life[1])})
-    out["rate"] = _ints(_find(r"共评价(\d+)项次，其中达标(\d+)项次、未达标(\d+)项次(?:，另有(\d+)项次统计期未结束)?", text))
+    out["rate"] = _ints(find_groups(r"共评价(\d+)项次，其中达标(\d+)项次、未达标(\d+)项次(?:，另有(\d+)项次统计期未结束)?", text))
     rate = re.search(r"已有结论的(\d+)项次中执行率为([\d.]+)%", text)
     out["rate_pct"] = (int(rate.group(1)), float(rate.group(2))) if rate else None
-    out["hardware"] = _ints(_find(r"(\d+)个示范点硬件设施达到“十二个有”或“十个一”标准，(\d+)个示范点尚未达标", text))
-    out["plans"] = _ints(_find(r"目前按期上报(\d+)个，逾期上报(\d+)个，尚未上报(\d+)个；上报方案后已开展组织生活的(\d+)个", text))
-    out["findings"] = _ints(_find(r"半年来共发现问题(\d+)项，其中未达标(\d+)项、存在风险(\d+)项", text))
+    out["hardware"] = _ints(find_groups(r"(\d+)个示范点硬件设施达到“十二个有”或“十个一”标准，(\d+)个示范点尚未达标", text))
+    out["plans"] = _ints(find_groups(r"目前按期上报(\d+)个，逾期上报(\d+)个，尚未上报(\d+)个；上报方案后已开展组织生活的(\d+)个", text))
+    out["findings"] = _ints(find_groups(r"半年来共发现问题(\d+)项，其中未达标(\d+)项、存在风险(\d+)项", text))
     found = re.search(r"超过整改时限仍未办结的(\d+)个问题", text)
     out["overdue_open"] = int(found.group(1)) if found else 0
     start = texts.index(next(t for t in texts if t.startswith("六、典型做法")))
@@ -385,11 +372,11 @@ def printed_half(path: Path) -> dict:
     out["typical"] = sorted(re.match(r"\d+\. (.+?)：", t).group(1) for t in texts[start + 1:end]
                             if re.match(r"\d+\. ", t))
 
-    annex1 = _table(doc, "序号", "单位", "示范点", "确定联系\n方案上报")
+    annex1 = rows_under(doc, "序号", "单位", "示范点", "确定联系\n方案上报")
     out["annex1"] = {(r[1], r[2]): (*_two_days(r[3]), *_two_days(r[4]), r[5], int(r[6]), _start_month(r[7]))
                      for r in annex1}
-    out["annex2"] = {r[0]: (r[1], *(int(x) for x in r[3:8])) for r in _table(doc, "要求", "适用对象")}
-    annex3 = _table(doc, "序号", "单位", "示范点", "存在问题")
+    out["annex2"] = {r[0]: (r[1], *(int(x) for x in r[3:8])) for r in rows_under(doc, "要求", "适用对象")}
+    annex3 = rows_under(doc, "序号", "单位", "示范点", "存在问题")
     out["annex3"] = sorted(Counter((r[1], r[2], r[4], r[5], _quoted_problem(r[3]) if r[4] == "问题整改跟踪" else "")
                                    for r in annex3).items())
     return out

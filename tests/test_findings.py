@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from processor.consolidate.findings import (AT_RISK, CHECKS, FAILED, MET, counted_activities, evaluate,
-                                split_activities)
+                                            split_activities)
 from processor.consolidate.ledger_data import LedgerData
 from processor.common.rulebook import load_rulebook
 from processor.common.paths import RULEBOOK_PATH

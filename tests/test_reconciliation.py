@@ -20,6 +20,7 @@ import pytest
 from docx import Document
 
 from conftest import DEMO_TODAY
+from docx_helpers import find_groups, rows_under
 from form_helpers import scenario_form
 from processor.consolidate.run import consolidate
 from processor.intake.run import Intake
@@ -222,23 +223,9 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
 
 # --- what the report prints ---------------------------------------------------------------------
 
-def _table(doc, *header: str):
-    for t in doc.tables:
-        cells = [c.text for c in t.rows[0].cells]
-        if list(header) == cells[:len(header)]:
-            return [[c.text for c in row.cells] for row in t.rows[1:]]
-    return None
-
-
 def _cn_day(text: str, year: int) -> dt.date:
     y, m, d = re.fullmatch(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日", text).groups()
     return dt.date(int(y or year), int(m), int(d))
-
-
-def _find(pattern: str, text: str) -> tuple:
-    found = re.search(pattern, text)
-    assert found, f"报告中找不到：{pattern}"
-    return found.groups()
 
 
 def printed(path: Path) -> dict:
@@ -246,54 +233,54 @@ def printed(path: Path) -> dict:
     doc = Document(path)
     text = "\n".join(p.text for p in doc.paragraphs)
     out: dict = {}
-    (day,) = _find(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
+    (day,) = find_groups(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
     out["as_of"] = _cn_day(day, 0)
     year = out["as_of"].year
-    g = _find(r"(\d+)个县\(市、区\)和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
+    g = find_groups(r"(\d+)个县\(市、区\)和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
               r"本月报送数据的示范点(\d+)个", text)
     out["overview"] = tuple(map(int, g))
     found = re.search(r"所在单位本月未报送（(.*?)）", text)
     out["unreported"] = sorted(found.group(1).split("、")) if found else []
 
-    annex1 = _table(doc, "序号", "单位", "单位类型", "报送情况")
+    annex1 = rows_under(doc, "序号", "单位", "单位类型", "报送情况")
     out["annex1"] = {r[1]: (r[3], r[7]) for r in annex1}
-    g = _find(r"本月应报单位(\d+)个，按时报送(\d+)个，逾期报送(\d+)个(?:（[^）]*）)?，未报送(\d+)个", text)
+    g = find_groups(r"本月应报单位(\d+)个，按时报送(\d+)个，逾期报送(\d+)个(?:（[^）]*）)?，未报送(\d+)个", text)
     out["submission"] = tuple(map(int, g))
     out["returned"] = sorted(re.findall(r"([^。；，]+?)报表被退回后，于\d+月\d+日更正重新报送", text))
 
-    g = _find(r"共联系指导示范点(\d+)次，其中电话联系(\d+)次、现场指导(\d+)次、座谈会(\d+)次(?:、其他方式(\d+)次)?，"
+    g = find_groups(r"共联系指导示范点(\d+)次，其中电话联系(\d+)次、现场指导(\d+)次、座谈会(\d+)次(?:、其他方式(\d+)次)?，"
               r"覆盖本月报送的\d+个示范点中的(\d+)个", text)
     out["contacts"] = tuple(int(x or 0) for x in g)
     found = re.search(r"其中(\d+)次联系的是非本人分工联系的示范点", text)
     out["elsewhere"] = int(found.group(1)) if found else 0
-    staff = _table(doc, "组别", "企业组人员")
-    out["staff"] = {r[1]: tuple(int(x) for x in r[2:9]) for r in staff or [] if any(int(x) for x in r[2:9])}
-    sites = _table(doc, "单位", "示范点", "联系人员")
-    out["sites"] = {f"{r[0]}|{r[1]}": (int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in sites or []}
+    staff = rows_under(doc, "组别", "企业组人员")
+    out["staff"] = {r[1]: tuple(int(x) for x in r[2:9]) for r in staff if any(int(x) for x in r[2:9])}
+    sites = rows_under(doc, "单位", "示范点", "联系人员")
+    out["sites"] = {f"{r[0]}|{r[1]}": (int(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in sites}
 
-    g = _find(r"本月报送的国企示范点(\d+)个，其中(\d+)个实行“双向进入、交叉任职”，交叉任职(\d+)人；"
+    g = find_groups(r"本月报送的国企示范点(\d+)个，其中(\d+)个实行“双向进入、交叉任职”，交叉任职(\d+)人；"
               r"非公企业示范点(\d+)个", text)
     out["team"] = tuple(map(int, g))
-    g = _find(r"本月报送的示范点共有党员([\d,]+)名，本月发展党员(\d+)名，其中一线工人(\d+)名、知识分子和技术骨干(\d+)名；"
+    g = find_groups(r"本月报送的示范点共有党员([\d,]+)名，本月发展党员(\d+)名，其中一线工人(\d+)名、知识分子和技术骨干(\d+)名；"
               r"现有入党积极分子(\d+)名；流动党员(\d+)名，其中已转出组织关系或纳入社区管理(\d+)名", text)
-    duty = _find(r"共设立党员责任区(\d+)个；非公企业示范点参加“六个一”活动党员(\d+)人次", text)
+    duty = find_groups(r"共设立党员责任区(\d+)个；非公企业示范点参加“六个一”活动党员(\d+)人次", text)
     out["members"] = tuple(int(x.replace(",", "")) for x in (*g, *duty))
-    (total, kinds) = _find(r"本月共开展组织生活(\d+)次(?:，其中(.*?))?。", text)
+    (total, kinds) = find_groups(r"本月共开展组织生活(\d+)次(?:，其中(.*?))?。", text)
     out["org_life"] = (int(total), {k: int(n) for k, n in re.findall(r"(.+?)(\d+)次(?:、|$)", kinds or "")})
-    freq = _table(doc, "制度要求", "适用", "统计期")
-    out["frequency"] = {r[0]: tuple(int(x) for x in r[3:7]) for r in freq or []}
-    g = _find(r"本月报送硬件设施情况的(\d+)个示范点中，硬件设施齐全的(\d+)个，尚有缺项的(\d+)个", text)
+    freq = rows_under(doc, "制度要求", "适用", "统计期")
+    out["frequency"] = {r[0]: tuple(int(x) for x in r[3:7]) for r in freq}
+    g = find_groups(r"本月报送硬件设施情况的(\d+)个示范点中，硬件设施齐全的(\d+)个，尚有缺项的(\d+)个", text)
     out["hardware"] = tuple(map(int, g))
 
-    g = _find(r"联系指导中发现并跟踪的问题(\d+)个.*?：本月办结(\d+)个（其中逾期办结(\d+)个），正在整改(\d+)个，"
+    g = find_groups(r"联系指导中发现并跟踪的问题(\d+)个.*?：本月办结(\d+)个（其中逾期办结(\d+)个），正在整改(\d+)个，"
               r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?(?:，缩短整改时限(\d+)个)?", text)
     out["problem_counts"] = tuple(int(x or 0) for x in g)
-    rows = _table(doc, "单位", "示范点", "问题") or []
+    rows = rows_under(doc, "单位", "示范点", "问题")
     out["problems"] = sorted((r[0], r[1], r[2], r[5], re.sub(r"由\d+月\d+日(延至|提前至)\d+月\d+日|.*", r"\1", r[4]))
                              for r in rows)
     # internal agreement: the findings sentence and 附件2
-    g = _find(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)
-    annex2 = _table(doc, "序号", "单位", "示范点", "存在问题") or []
+    g = find_groups(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)
+    annex2 = rows_under(doc, "序号", "单位", "示范点", "存在问题")
     out["annex2"] = (tuple(map(int, g)), (len(annex2), sum(r[5] == "未达标" for r in annex2),
                                           sum(r[5] == "存在风险" for r in annex2)))
     return out
@@ -430,8 +417,8 @@ def test_one_run_prints_one_as_of_date_and_the_same_overdue_days(scenario):
     reminder = Document(reminder_list(scenario, MONTH))
     assert "数据截至2026年11月20日" in "".join(p.text for p in report.paragraphs)
     assert "截至2026年11月20日" in "".join(p.text for p in reminder.paragraphs)
-    in_report = {r[1]: r[7] for r in _table(report, "序号", "单位", "单位类型", "报送情况") if r[3] == "未报送"}
-    in_reminder = {r[1]: r[7] for r in _table(reminder, "序号", "单位")}
+    in_report = {r[1]: r[7] for r in rows_under(report, "序号", "单位", "单位类型", "报送情况") if r[3] == "未报送"}
+    in_reminder = {r[1]: r[7] for r in rows_under(reminder, "序号", "单位")}
     assert in_report["鼓山区"] == "已逾期15天" and in_reminder["鼓山区"] == "15"
     assert all(in_report[u] == f"已逾期{d}天" for u, d in in_reminder.items() if u in in_report
                and in_report[u].startswith("已逾期"))

@@ -19,8 +19,8 @@ from processor.common import cnfmt
 from processor.common import outputs as K
 from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, STATUS_CN,
-                                Finding, LedgerData, evaluate, roster_units, sort_findings, submission_states,
-                                submitting_unit)
+                                            Finding, LedgerData, evaluate, roster_units, sort_findings,
+                                            submission_states, submitting_unit)
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED
 from processor.consolidate.quality import warning_rows
 

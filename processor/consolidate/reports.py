@@ -22,7 +22,7 @@ import pandas as pd
 from processor.common import cnfmt
 from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
-                                LedgerData, counted_activities, evaluate, roster_units, submission_states)
+                                            LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.common.values import is_missing
 from processor.consolidate.quality import warning_rows
 from processor.record.ledger import Ledger

@@ -23,21 +23,18 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
+from processor.common import forkserver
 from processor.common import outputs as K
 from processor.common import periods as P
-from processor.render import columns
-from processor.common import forkserver
-from processor.render import jobs
-from processor.consolidate import overview
-from processor.consolidate import reports
-from processor.render import workbooks
 from processor.common.faults import checkpoint
+from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name,
+                                     sha256_file, storage_error)
+from processor.common.paths import TEMPLATES_DIR
+from processor.consolidate import overview, reports
 from processor.consolidate.findings import evaluate
 from processor.consolidate.ledger_data import LedgerData
-from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name, sha256_file,
-                              storage_error)
 from processor.record.ledger import Ledger, now_iso
-from processor.common.paths import TEMPLATES_DIR
+from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
 LOG = logging.getLogger("processor.consolidate")
@@ -209,9 +206,9 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
     for month in months:
         yield from plan(_monthly_outputs(ws, data, roster, month, today))
     for half in halves:
-        yield from plan(_half_outputs(ws, data, roster, half, today))
+        yield from plan(_period_outputs(ws, data, roster, HALF_YEAR, half, today))
     for year in years:
-        yield from plan(_year_outputs(ws, data, roster, year, today))
+        yield from plan(_period_outputs(ws, data, roster, YEAR, year, today))
     until = max([*months, *(h.last for h in halves), *(y.last for y in years)])
     yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
     yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
@@ -252,25 +249,24 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     yield _report_output(f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.docx", REMINDER, month, reminder, rem_sources)
 
 
-def _half_outputs(ws, data: LedgerData, roster, half: P.Period, today: dt.date) -> Iterator[Output]:
-    scoped = data.restrict(until=half.last)
-    yield _summary_output(scoped, half.months, half.label, today)
-    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in half.months])
-    context = reports.half_year_context(scoped, ws, roster, half, today)
-    title = f"{ws.title_prefix}关于{half.name}挂钩联系点固本强基工程工作进展情况的报告"
-    folder = f"{FOLDER[HALF_YEAR]}/{half.label}"
-    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", HALF_YEAR, half.label, context, sources,
-                         folder)
+# A period report: its context builder and the title it is filed under ({name} is the period's name).
+_PERIOD_REPORTS = {
+    HALF_YEAR: (reports.half_year_context, "{prefix}关于{name}挂钩联系点固本强基工程工作进展情况的报告"),
+    YEAR: (reports.year_report_context, "{prefix}关于{name}企业组联系党建示范点工作情况的总结"),
+}
 
 
-def _year_outputs(ws, data: LedgerData, roster, year: P.Period, today: dt.date) -> Iterator[Output]:
-    scoped = data.restrict(until=year.last)
-    yield _summary_output(scoped, year.months, year.label, today)
-    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in year.months])
-    context = reports.year_report_context(scoped, ws, roster, year, today)
-    title = f"{ws.title_prefix}关于{year.name}企业组联系党建示范点工作情况的总结"
-    folder = f"{FOLDER[YEAR]}/{year.label}"
-    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", YEAR, year.label, context, sources,
+def _period_outputs(ws, data: LedgerData, roster, kind: str, period: P.Period, today: dt.date
+                    ) -> Iterator[Output]:
+    """A half-year or year: its summary sheet and its written report."""
+    scoped = data.restrict(until=period.last)
+    yield _summary_output(scoped, period.months, period.label, today)
+    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in period.months])
+    build_context, title = _PERIOD_REPORTS[kind]
+    context = build_context(scoped, ws, roster, period, today)
+    title = title.format(prefix=ws.title_prefix, name=period.name)
+    folder = f"{FOLDER[kind]}/{period.label}"
+    yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", kind, period.label, context, sources,
                          folder)
 
 

@@ -36,7 +36,7 @@ from processor.common import cnfmt
 from processor.common import periods as P
 from processor.common.config import Workspace
 from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
-                               _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config)
+                                    _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config)
 from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso

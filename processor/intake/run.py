@@ -57,8 +57,8 @@ from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Le
 from processor.validate.roster import Roster, workspace_roster
 from processor.intake.sandbox import SandboxPool
 from processor.validate.validator import ValidationResult
-from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder, is_ignored_name,
-                             readable_name)
+from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
+                                    is_ignored_name, readable_name)
 
 log = logging.getLogger("processor.intake")
 
