@@ -480,12 +480,17 @@ WATCH_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_sigterm_finishes_current_file_and_exits_zero(tmp_path):
+def _start_watch_script(tmp_path):
+    """A watcher in its own process on ``tmp_path/inbox``, saying on stdout what it does."""
     (tmp_path / "inbox").mkdir()
     script = tmp_path / "watch_script.py"
     script.write_text(WATCH_SCRIPT, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
+
+
+def test_sigterm_finishes_current_file_and_exits_zero(tmp_path):
+    proc = _start_watch_script(tmp_path)
     try:
         assert proc.stdout.readline().strip() == "ready"
         (tmp_path / "inbox" / "某县.xlsx").write_bytes(workbook_bytes(rows=5))
@@ -502,11 +507,7 @@ def test_sigterm_finishes_current_file_and_exits_zero(tmp_path):
 
 
 def test_sigint_when_idle_exits_zero(tmp_path):
-    (tmp_path / "inbox").mkdir()
-    script = tmp_path / "watch_script.py"
-    script.write_text(WATCH_SCRIPT, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    proc = _start_watch_script(tmp_path)
     try:
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGINT)
