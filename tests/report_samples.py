@@ -40,7 +40,7 @@ monthly_report (月度汇总报告, M-4b)
     hardware {sites, complete, incomplete}, hardware_rows [{unit, site, kind, missing, area}],
     findings [{clause, rule, unit, site, problem, status ("未达标"|"存在风险")}],
     finding_counts {total, failed, at_risk},
-    problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日延至11月30日" | "由5月30日提前至3月30日"),
+    problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日\n延至11月30日" | "由5月30日\n提前至3月30日"),
                    extended, shortened, state, overdue}] (X-2 threads, each once), problem_counts {total, closed,
                    closed_late, open, overdue, extended, shortened},
     reported_problems [{unit, site, text}], progress [{text, sites, count}], plans [{text, sites, count}]
@@ -316,7 +316,7 @@ def _monthly() -> dict:
         ],
         "problem_rows": [
             {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "problem": "党员活动室面积不足", "found": "2026-09-18",
-             "deadline": "由10月30日延至11月30日", "extended": True, "shortened": False, "state": "正在整改", "overdue": False},
+             "deadline": "由10月30日\n延至11月30日", "extended": True, "shortened": False, "state": "正在整改", "overdue": False},
             {"unit": "长乐区", "site": "长乐纺织集团党委", "problem": "“三会一课”记录不够规范", "found": "2026-09-10",
              "deadline": "10月31日", "extended": False, "shortened": False, "state": "逾期办结", "overdue": False},
         ],

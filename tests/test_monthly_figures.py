@@ -71,7 +71,7 @@ def test_problems_follow_their_latest_record_and_are_listed_once(lb, workspace, 
     c = monthly(lb, workspace, roster)
     rows = {r["site"]: r for r in c["problem_rows"]}
     assert len(c["problem_rows"]) == 2
-    assert rows["甲"]["deadline"] == "由10月30日延至11月30日" and rows["甲"]["state"] == "正在整改"
+    assert rows["甲"]["deadline"] == "由10月30日\n延至11月30日" and rows["甲"]["state"] == "正在整改"
     assert rows["乙"]["state"] == "逾期办结"
     assert c["problem_counts"] == {"total": 2, "closed": 1, "closed_late": 1, "open": 1, "overdue": 0, "extended": 1,
                                    "shortened": 0}
@@ -88,7 +88,7 @@ def test_an_earlier_deadline_is_worded_as_brought_forward_not_extended(lb, works
         contact(D(2026, 10, 8), "甲", problem="活动室资料柜缺失", deadline=D(2026, 10, 30), state="未办结")])
     c = monthly(lb, workspace, roster)
     (row,) = c["problem_rows"]
-    assert row["deadline"] == "由11月30日提前至10月30日" and row["state"] == "逾期21天未办结"
+    assert row["deadline"] == "由11月30日\n提前至10月30日" and row["state"] == "逾期21天未办结"
     assert (c["problem_counts"]["extended"], c["problem_counts"]["shortened"]) == (0, 1)
     (x2,) = [f for f in evaluate(lb.ledger, workspace.rulebook, roster, months=["2026-10"], today=TODAY)
              if f.code == "problem-closed"]

@@ -276,7 +276,7 @@ def printed(path: Path) -> dict:
               r"超过整改时限仍未办结(\d+)个(?:，延长整改时限(\d+)个)?(?:，缩短整改时限(\d+)个)?", text)
     out["problem_counts"] = tuple(int(x or 0) for x in g)
     rows = rows_under(doc, "单位", "示范点", "问题")
-    out["problems"] = sorted((r[0], r[1], r[2], r[5], re.sub(r"由\d+月\d+日(延至|提前至)\d+月\d+日|.*", r"\1", r[4]))
+    out["problems"] = sorted((r[0], r[1], r[2], r[5], re.sub(r"由\d+月\d+日\n(延至|提前至)\d+月\d+日|.*", r"\1", r[4], flags=re.S))
                              for r in rows)
     # internal agreement: the findings sentence and 附件2
     g = find_groups(r"本月共发现问题(\d+)项，其中未达标(\d+)项、统计期未结束存在风险(\d+)项", text)

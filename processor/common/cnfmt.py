@@ -34,13 +34,14 @@ def md_date(value) -> str:
     return f"{day.month}月{day.day}日"
 
 
-def date_moved(old, new, new_format=md_date) -> str:
+def date_moved(old, new, new_format=md_date, sep: str = "") -> str:
     """A deadline a later record changed: "由10月30日延至11月30日" when it is later,
-    "由5月30日提前至3月30日" when it is earlier (only a later date is an extension)."""
+    "由5月30日提前至3月30日" when it is earlier (only a later date is an extension);
+    ``sep`` goes between the old date and the verb ("\n": two lines in a table cell)."""
     if old in (None, "") or new in (None, ""):
         return ""
     verb = "延至" if _as_date(new) > _as_date(old) else "提前至"
-    return f"由{md_date(old)}{verb}{new_format(new)}"
+    return f"由{md_date(old)}{sep}{verb}{new_format(new)}"
 
 
 def month_cn(value) -> str:

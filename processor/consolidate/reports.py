@@ -353,7 +353,8 @@ def _problem_row(f: Finding) -> dict:
         state = "正在整改"
     limit = cnfmt.md_date(f.deadline) if f.deadline else "未定"
     if f.extended_from is not None:
-        limit = cnfmt.date_moved(f.extended_from, f.deadline)
+        # on two unbroken lines ("由10月30日" / "延至11月30日"): the column stays narrow, no date is split
+        limit = cnfmt.date_moved(f.extended_from, f.deadline, sep="\n")
     moved = f.extended_from is not None
     return {"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": _iso(f.found_on),
             "deadline": limit, "extended": moved and f.deadline > f.extended_from,

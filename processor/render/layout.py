@@ -574,7 +574,7 @@ _LATIN_EM = 0.56  # a digit or Latin letter of the CJK serif, in characters
 _MIXED_GAP_EM = 0.2  # the space Word and LibreOffice put between Chinese and Latin text
 _CELL_PADDING_MM = 2 * CELL_MARGIN_TWIPS / 56.7 + 0.4  # cell margins and a little slack
 _UNBROKEN_SLACK_EM = 0.3  # Word spaces mixed Chinese and Latin text a little wider
-_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半上下一二三四]*")  # …, 2026年第四季度
+_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半上下一二三四由延提前至]*")  # 2026年第四季度, 延至11月30日
 SHORT_WORD_CHARS = 4
 
 
