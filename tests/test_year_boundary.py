@@ -266,3 +266,31 @@ def test_a_command_on_a_workspace_with_the_old_rulebook_says_it_was_converted(tm
     said = "".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "旧格式" in said and 'start="2026-01"' in said and "2027年1月报送情况" in said
+
+
+def test_a_site_added_in_year_two_is_not_flagged_late_against_the_first_years_deadline(workspace, tmp_path):
+    from processor.consolidate.reports import assignment_context
+    from processor.validate.roster import workspace_roster
+
+    names = []
+
+    def fixed_late(rows):  # the second site's contact fixed after 1 October 2026
+        rows["sites"][1]["contact_date"] = dt.date(2026, 11, 10)
+        names[:] = [s["site"] for s in rows["sites"]]
+
+    def new_site(rows):  # and in February a third site, its contact fixed that month
+        fixed_late(rows)
+        first = rows["sites"][0]["site"]
+        rows["sites"].append(dict(rows["sites"][0], site="罗源新增党建示范点", enterprise="罗源新增有限公司",
+                                  contact_date=dt.date(2027, 2, 3), plan_date=None))
+        for key in ("hardware", "members", "progress"):  # the sheets with one row per site
+            rows[key] += [dict(r, site="罗源新增党建示范点") for r in rows[key] if r["site"] == first]
+
+    when = lambda y, m, d: dt.datetime(y, m, d, 9, 0, tzinfo=TZ)  # noqa: E731
+    _arrive(workspace, tmp_path, [("2026-11", fixed_late, when(2026, 12, 3)), ("2027-02", new_site, when(2027, 3, 2))])
+    with Ledger(workspace.ledger_path) as ledger:
+        context = assignment_context(ledger, workspace, workspace_roster(workspace), dt.date(2027, 3, 10))
+    notes = {r["site"]: r["note"] for r in context["rows"] if r["unit"] == UNIT}
+    assert notes[names[0]] == "" and notes[names[1]] == "确定联系晚于规定时间"
+    assert notes["罗源新增党建示范点"] == "", "M-1a is a milestone of 2026: a 2027 site is not late against it"
+    assert {(r["unit"], r["site"]) for r in context["late_contacts"]} == {(UNIT, names[1])}

@@ -961,11 +961,12 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
     after = today >= deadline
     staff = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
     known = {n for _, n in staff}
+    late_keys = _contacts_fixed_late(data, sites, rulebook["M-1a"])
     rows, staff_without = [], []
     for group, name in staff:
         mine = [s for s in sites if s["staff"] == name]
         for s in mine:
-            late = s["contact_date"] is None or s["contact_date"] >= deadline
+            late = (s["unit"], s["site"]) in late_keys
             rows.append(_assignment_row(group, name, s, "确定联系晚于规定时间" if late else ""))
         if not mine:
             staff_without.append({"group": group, "staff": name})
@@ -980,7 +981,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
         note = "未确定企业组联系人员" if not _text(s["staff"]) else f"联系人员“{s['staff']}”不在企业组名册中"
         rows.append(_assignment_row("未分组", UNASSIGNED, s, note))
     late = [{"staff": s["staff"], "unit": s["unit"], "site": s["site"], "contact_date": _iso(s["contact_date"])}
-            for s in sites if s["staff"] in known and (s["contact_date"] is None or s["contact_date"] >= deadline)]
+            for s in sites if s["staff"] in known and (s["unit"], s["site"]) in late_keys]
     return {
         "office_name": ws.office_name,
         "report_date": today.isoformat(),  # the run's as-of date, like every output of the run (SPEC §10)
@@ -993,6 +994,20 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
         "sites_without_staff": sites_without,
         "late_contacts": late,
     }
+
+
+def _contacts_fixed_late(data, sites: list[dict], rule) -> set[tuple]:
+    """(unit, site) of the sites whose contact was not fixed before M-1a's deadline.  M-1a is a
+    milestone of its year: a site first listed after that year (a new site in year two) is not
+    held to it."""
+    first_listed: dict[tuple, str] = {}
+    for r in data.records("sites"):
+        key = (r["unit"], r["site"])
+        first_listed[key] = min(first_listed.get(key, r["month"]), r["month"])
+    deadline, last_month = rule.date("deadline"), P.month_str(rule.year, 12)
+    return {(s["unit"], s["site"]) for s in sites
+            if first_listed.get((s["unit"], s["site"]), s["month"]) <= last_month
+            and (s["contact_date"] is None or s["contact_date"] >= deadline)}
 
 
 def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
