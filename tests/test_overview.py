@@ -112,6 +112,19 @@ def test_consolidation_writes_the_page_with_each_units_state_and_receipt(year):
     assert OVERVIEW_NAME in manifest["outputs"]
 
 
+def test_the_half_year_and_year_reports_of_a_run_are_linked_under_their_names(year):
+    ws, _, _ = year
+    result = consolidate(ws, half="2026-H2", year="2026", today=TODAY)
+    page = Page((ws.outbox / OVERVIEW_NAME).read_text(encoding="utf-8"))
+    links = {unquote(a["href"]) for t, a in page.tags if t == "a"}
+    written = {p.relative_to(ws.outbox).as_posix() for p in result.written if p.suffix == ".docx"}
+    for folder in ("半年工作报告/2026-H2/", "年度工作总结/2026/"):
+        report = next(r for r in written if r.startswith(folder))
+        assert report in links, (report, links)
+    text = "".join(page.text)
+    assert "年度工作总结" in text and "2026年度（Word）" in text
+
+
 def test_text_from_submissions_is_shown_as_text(year):
     ws, _, _ = year
     consolidate(ws, month="2026-10", today=TODAY)

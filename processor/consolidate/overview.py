@@ -34,9 +34,10 @@ STATUS_CLASS = {MET: "met", AT_RISK: "at-risk", FAILED: "failed"}
 NO_FINDING = "none"
 
 # The outputs the page links to, in the order it lists them: kind -> section title.
-REPORT_SECTIONS = {K.MONTHLY_REPORT: "月度汇总报告", K.HALF_YEAR_REPORT: "半年工作报告",
-                   K.ASSIGNMENT_TABLE: "企业组人员联系示范点分组情况一览表", K.REMINDER_LIST: "催报名单",
-                   K.SUMMARY_DATA: "汇总数据", K.SITE_DOSSIER: "示范点档案"}
+# The page's report sections, in this order, titled by the kinds' Chinese names (the table's in full).
+REPORT_SECTIONS = {kind: K.display_name(kind) for kind in (
+    K.MONTHLY_REPORT, K.HALF_YEAR_REPORT, K.YEAR_REPORT, K.ASSIGNMENT_TABLE, K.REMINDER_LIST, K.SUMMARY_DATA,
+    K.SITE_DOSSIER)} | {K.ASSIGNMENT_TABLE: "企业组人员联系示范点分组情况一览表"}
 _FORMATS = {".docx": "Word", ".xlsx": "Excel"}
 
 # Chart geometry (SVG user units); the page scales the charts to its width.
@@ -267,7 +268,7 @@ def _report_label(report: dict) -> str:
     elif report["kind"] == K.SITE_DOSSIER:
         name = path.parent.name + " " + path.stem
     else:
-        name = f"{period}年" if period.isdigit() else period
+        name = f"{period}年度" if period.isdigit() else period
     return f"{name}（{fmt}）"
 
 
