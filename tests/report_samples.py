@@ -459,7 +459,7 @@ def _half_year() -> dict:
                                                 "其中现场指导和座谈会": [a + b for a, b in
                                                                  zip(onsite_per_month, meeting_per_month)]},
                                      "ylabel": "次数"},
-            "chart_compliance": {"kind": "bar", "title": "2026年下半年各项要求达标率（%）",
+            "chart_compliance": {"kind": "rows", "max": 100, "title": "2026年下半年各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],
                                  "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
                                  "ylabel": "达标率（%）"},
@@ -519,7 +519,7 @@ def _year() -> dict:
                                      "labels": [f"{int(m[5:])}月" for m in months],
                                      "series": {"联系指导": contacts, "其中现场指导和座谈会": onsite},
                                      "ylabel": "次数"},
-            "chart_compliance": {"kind": "bar", "title": "2026年度各项要求达标率（%）",
+            "chart_compliance": {"kind": "rows", "max": 100, "title": "2026年度各项要求达标率（%）",
                                  "labels": [r["rule"] for r in clause_rows],
                                  "values": [round(r["rate"] * 100, 1) for r in clause_rows],
                                  "ylabel": "达标率（%）"},

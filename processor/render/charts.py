@@ -31,6 +31,7 @@ COLORS = ("#c0392b", "#2e6fa7", "#d98e04", "#4d8b31", "#7d3c98", "#7f8c8d")
 SIZE_CM = (15.0, 8.0)
 DPI = 150
 CROWDED_LABELS = 16
+ROW_CHART_BASE_CM, ROW_CM = 2.6, 0.6  # a row chart: title and axis, then one row per label
 
 
 class ChartFontError(RuntimeError):
@@ -66,15 +67,23 @@ def _covers_cjk(path: str) -> bool:
     return all(ord(ch) in charmap for ch in PROBE_TEXT)
 
 
-def _figure():
-    fig = Figure(figsize=(SIZE_CM[0] / 2.54, SIZE_CM[1] / 2.54), dpi=DPI)
+def _figure(height_cm: float = SIZE_CM[1], grid_axis: str = "y"):
+    fig = Figure(figsize=(SIZE_CM[0] / 2.54, height_cm / 2.54), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.grid(axis=grid_axis, color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
     return fig, ax
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+    return path
 
 
 def _finish(fig, ax, title: str, labels, path: Path, ylabel: str | None) -> Path:
@@ -99,11 +108,7 @@ def _finish(fig, ax, title: str, labels, path: Path, ylabel: str | None) -> Path
         for text in ax.get_legend().get_texts():
             text.set_fontproperties(font)
             text.set_fontsize(8)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-    return path
+    return _save(fig, path)
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, path: Path,
@@ -114,6 +119,30 @@ def bar_chart(labels: list[str], values: list[float], title: str, path: Path,
     ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=8, padding=2)
     ax.margins(y=0.15)
     return _finish(fig, ax, title, labels, path, ylabel)
+
+
+def row_chart(labels: list[str], values: list[float], title: str, path: Path, *, xlabel: str | None = None,
+              xmax: float | None = None) -> Path:
+    """One horizontal bar per label, the labels read left to right however long or many they are
+    (a row each: the chart grows taller with them), the value at the end of each bar; ``xmax``
+    fixes the scale (100 for a rate in %)."""
+    font = cjk_font()
+    fig, ax = _figure(max(SIZE_CM[1], ROW_CHART_BASE_CM + ROW_CM * len(labels)), grid_axis="x")
+    rows = range(len(labels))
+    bars = ax.barh(rows, values, color=COLORS[1], height=0.6)
+    ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=8, padding=3)
+    ax.set_yticks(rows)
+    ax.set_yticklabels([str(x) for x in labels], fontproperties=font, fontsize=9)
+    ax.invert_yaxis()  # the first label on top, as in the report's table
+    ax.set_xlim(0, (xmax if xmax is not None else max(values, default=0) or 1) * 1.1)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    for tick in ax.get_xticklabels():
+        tick.set_fontproperties(font)
+        tick.set_fontsize(8)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontproperties=font, fontsize=9)
+    ax.set_title(title, fontproperties=font, fontsize=12)
+    return _save(fig, path)
 
 
 def grouped_bar_chart(labels: list[str], series: dict[str, list[float]], title: str, path: Path,
@@ -145,23 +174,27 @@ def _fmt(value) -> str:
     return str(int(value))
 
 
-CHART_KINDS = {"bar": bar_chart, "grouped_bar": grouped_bar_chart, "line": line_chart}
+CHART_KINDS = {"bar": bar_chart, "rows": row_chart, "grouped_bar": grouped_bar_chart, "line": line_chart}
+_AXIS_TITLE = {"rows": "xlabel"}  # the value axis is the x axis of a row chart
 
 
 def build_charts(specs: dict[str, dict], outdir: Path) -> dict[str, Path]:
     """Draw every chart described in a report context's ``charts`` entry.
 
     ``specs`` maps the template variable (e.g. ``chart_submission``) to
-    ``{"kind": "bar"|"grouped_bar"|"line", "title": str, "labels": [...],
-    "values": [...]}`` (bar) or ``"series": {name: [...]}`` (grouped_bar, line),
-    optional ``"ylabel"``.  Returns ``{variable: png path}``.
+    ``{"kind": "bar"|"rows"|"grouped_bar"|"line", "title": str, "labels": [...],
+    "values": [...]}`` (bar, rows) or ``"series": {name: [...]}`` (grouped_bar, line),
+    optional ``"ylabel"`` (the value axis's title) and, for rows, ``"max"`` (the scale's end).
+    Returns ``{variable: png path}``.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, spec in sorted(specs.items()):
-        draw = CHART_KINDS[spec["kind"]]
-        data = spec["values"] if spec["kind"] == "bar" else spec["series"]
-        out[name] = draw(list(spec["labels"]), data, spec["title"], outdir / f"{name}.png",
-                         ylabel=spec.get("ylabel"))
+        kind = spec["kind"]
+        data = spec["series"] if "series" in spec else spec["values"]
+        options = {_AXIS_TITLE.get(kind, "ylabel"): spec.get("ylabel")}
+        if kind == "rows":
+            options["xmax"] = spec.get("max")
+        out[name] = CHART_KINDS[kind](list(spec["labels"]), data, spec["title"], outdir / f"{name}.png", **options)
     return out
