@@ -24,6 +24,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -87,11 +88,17 @@ def parse_every(text: str | None) -> float | None:
 
 # --- the nightly work ------------------------------------------------------------------------
 
-class Nightly:
-    """Consolidate then send; and the periodic retry of queued mails.  Never two at once."""
+Clock = Callable[[], dt.datetime]
 
-    def __init__(self, ws: Workspace) -> None:
+
+class Nightly:
+    """Consolidate then send; and the periodic retry of queued mails.  Never two at once.
+
+    A night reads its clock once: its reports, mails and reminders all speak for that moment."""
+
+    def __init__(self, ws: Workspace, clock: Clock | None = None) -> None:
         self.ws = ws
+        self.clock = clock or _now
         self._busy = threading.Lock()
         self.runs = 0
 
@@ -100,10 +107,10 @@ class Nightly:
         from processor.deliver.mail import send_pending
 
         with self._busy:
-            started = _now()
+            started = self.clock()
             LOG.info("开始夜间汇总……")
             try:
-                result = consolidate(self.ws)
+                result = consolidate(self.ws, today=started.date())
             except StorageError as exc:  # its details are in the log already
                 LOG.error("夜间汇总失败：%s；下次启动或下一晚将重试，未发送报告", exc)
                 return
@@ -112,9 +119,9 @@ class Nightly:
                 return
             LOG.info("夜间汇总完成（%s）：新生成或更新 %d 个文件，%d 个无变化，用时 %.1f 秒",
                      "、".join([*result.months, *result.halves]) or "无可汇总的月份",
-                     len(result.written or ()), len(result.unchanged or ()), (_now() - started).total_seconds())
-            self._send(send_pending)
-            self._remind()
+                     len(result.written or ()), len(result.unchanged or ()), (self.clock() - started).total_seconds())
+            self._send(send_pending, started)
+            self._remind(started)
             try:
                 write_state(self.ws, last_run=started.isoformat(timespec="seconds"))
             except OSError as exc:
@@ -128,15 +135,16 @@ class Nightly:
         if not self.ws.smtp.host or not self._busy.acquire(blocking=False):
             return
         try:
-            if due_retries(self.ws, _now()):
+            now = self.clock()
+            if due_retries(self.ws, now):
                 LOG.info("重试发送排队中的邮件……")
-                self._send(send_pending)
+                self._send(send_pending, now)
         except Exception:  # noqa: BLE001 — the next check tries again
             LOG.exception("检查排队中的邮件时出错，稍后再试")
         finally:
             self._busy.release()
 
-    def _remind(self) -> None:
+    def _remind(self, now: dt.datetime) -> None:
         from processor.deliver.mail import SendBusy
         from processor.deliver.remind import send_reminders
         from processor.validate.roster import RosterError
@@ -144,7 +152,7 @@ class Nightly:
         if not self.ws.remind.enabled:
             return
         try:
-            result = send_reminders(self.ws)
+            result = send_reminders(self.ws, now=now)
         except (ConfigError, StorageError, SendBusy, RosterError) as exc:
             LOG.error("催报邮件未发送：%s", exc)
             return
@@ -156,12 +164,12 @@ class Nightly:
         if result.queued:
             LOG.warning("%d 封催报邮件发送失败，下一晚重试：%s", len(result.queued), result.error)
 
-    def _send(self, send_pending) -> None:
+    def _send(self, send_pending, now: dt.datetime) -> None:
         from processor.consolidate.mail_summary import ledger_summary
         from processor.deliver.mail import SendBusy
 
         try:
-            result = send_pending(self.ws, summary_fallback=ledger_summary)
+            result = send_pending(self.ws, now=now, summary_fallback=ledger_summary)
         except (ConfigError, StorageError, SendBusy) as exc:  # said in full; any details are in the log
             LOG.error("邮件未发送：%s", exc)
             return
@@ -185,10 +193,11 @@ def _now() -> dt.datetime:
 # --- the service ---------------------------------------------------------------------------------
 
 def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event | None = None,
-          schedule_override: str | None = None) -> int:
+          schedule_override: str | None = None, clock: Clock | None = None) -> int:
     """Run until ``stop_event`` is set (or SIGTERM/SIGINT when called from the main thread).
 
-    Returns the exit code: 0 after a clean stop, 1 if the inbox watcher died.
+    ``clock`` (the system's by default) dates the arrivals and the nights: a rehearsal or a test
+    runs a given day.  Returns the exit code: 0 after a clean stop, 1 if the inbox watcher died.
     Raises ``AlreadyRunning`` when another processor holds the workspace.
     """
     from processor.common.lock import WorkspaceLock, install_signal_handlers
@@ -200,7 +209,7 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
     restore = install_signal_handlers(stop) if threading.current_thread() is threading.main_thread() else None
     try:
         with WorkspaceLock(ws):
-            return _serve_locked(ws, polling=polling, stop=stop, every=every, at=at)
+            return _serve_locked(ws, polling=polling, stop=stop, every=every, at=at, clock=clock or _now)
     finally:
         if restore:
             restore()
@@ -208,16 +217,16 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
 
 
 def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every: float | None,
-                  at: tuple[int, int]) -> int:
+                  at: tuple[int, int], clock: Clock) -> int:
     from processor.intake.run import Intake
     from processor.intake.watch import InboxWatcher
 
     ws.ensure_folders()
-    intake = Intake(ws)
+    intake = Intake(ws, clock=clock)
     recovered = intake.recover()
     if recovered:
         LOG.info("已补完上次中断时未完成的 %d 个文件", recovered)
-    nightly = Nightly(ws)
+    nightly = Nightly(ws, clock)
     scheduler = _scheduler(ws, nightly, every, at)
     watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
@@ -262,7 +271,7 @@ def _scheduler(ws: Workspace, nightly: Nightly, every: float | None, at: tuple[i
     scheduler.add_job(nightly.run, trigger, id="nightly", name="夜间汇总并发送")
     scheduler.add_job(nightly.retry_due, IntervalTrigger(seconds=min(RETRY_CHECK_SECONDS, every or RETRY_CHECK_SECONDS)),
                       id="retry", name="重试发送")
-    now = _now()
+    now = nightly.clock()
     state = read_state(ws)
     if not state:
         write_state(ws, since=now.isoformat(timespec="seconds"))  # from now on a missed night is noticed
