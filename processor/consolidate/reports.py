@@ -1000,14 +1000,13 @@ def _contacts_fixed_late(data, sites: list[dict], rule) -> set[tuple]:
     """(unit, site) of the sites whose contact was not fixed before M-1a's deadline.  M-1a is a
     milestone of its year: a site first listed after that year (a new site in year two) is not
     held to it."""
-    first_listed: dict[tuple, str] = {}
-    for r in data.records("sites"):
-        key = (r["unit"], r["site"])
-        first_listed[key] = min(first_listed.get(key, r["month"]), r["month"])
     deadline, last_month = rule.date("deadline"), P.month_str(rule.year, 12)
+
+    def first_listed(s: dict) -> str:
+        return min((r["month"] for r in data.site_records("sites", s["unit"], s["site"])), default=s["month"])
+
     return {(s["unit"], s["site"]) for s in sites
-            if first_listed.get((s["unit"], s["site"]), s["month"]) <= last_month
-            and (s["contact_date"] is None or s["contact_date"] >= deadline)}
+            if first_listed(s) <= last_month and (s["contact_date"] is None or s["contact_date"] >= deadline)}
 
 
 def _assignment_row(group: str, staff: str, s: dict, note: str) -> dict:
