@@ -38,10 +38,10 @@ def test_grouped_bar_and_line_charts(tmp_path):
 
 def test_a_row_chart_gives_every_requirement_its_own_row_however_many(tmp_path):
     names = ["每月沟通联系", "每季度现场指导", "国企党支部组织生活", "非公企业硬件设施"]
-    few = charts.row_chart(names, [78.6, 85.7, 75, 66.7], "各项要求达标率（%）", tmp_path / "few.png", xmax=100)
-    again = charts.row_chart(names, [78.6, 85.7, 75, 66.7], "各项要求达标率（%）", tmp_path / "again.png", xmax=100)
+    few = charts.row_chart(names, [78.6, 85.7, 75, 66.7], "各项要求达标率（%）", tmp_path / "few.png", scale_max=100)
+    again = charts.row_chart(names, [78.6, 85.7, 75, 66.7], "各项要求达标率（%）", tmp_path / "again.png", scale_max=100)
     assert few.read_bytes() == again.read_bytes()
-    many = charts.row_chart(names * 5, [50.0] * 20, "各项要求达标率（%）", tmp_path / "many.png", xmax=100)
+    many = charts.row_chart(names * 5, [50.0] * 20, "各项要求达标率（%）", tmp_path / "many.png", scale_max=100)
     with Image.open(few) as a, Image.open(many) as b:
         assert a.size[0] == b.size[0]  # the same width in the report
         assert b.size[1] > a.size[1]  # taller, not squeezed: each of the twenty labels has a row of 6 mm

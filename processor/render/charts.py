@@ -121,11 +121,12 @@ def bar_chart(labels: list[str], values: list[float], title: str, path: Path,
     return _finish(fig, ax, title, labels, path, ylabel)
 
 
-def row_chart(labels: list[str], values: list[float], title: str, path: Path, *, xlabel: str | None = None,
-              xmax: float | None = None) -> Path:
+def row_chart(labels: list[str], values: list[float], title: str, path: Path, *, ylabel: str | None = None,
+              scale_max: float | None = None) -> Path:
     """One horizontal bar per label, the labels read left to right however long or many they are
-    (a row each: the chart grows taller with them), the value at the end of each bar; ``xmax``
-    fixes the scale (100 for a rate in %)."""
+    (a row each: the chart grows taller with them), the value at the end of each bar.  ``ylabel``
+    titles the value axis (here under the bars, as in every chart); ``scale_max`` fixes its end
+    (100 for a rate in %)."""
     font = cjk_font()
     fig, ax = _figure(max(SIZE_CM[1], ROW_CHART_BASE_CM + ROW_CM * len(labels)), grid_axis="x")
     rows = range(len(labels))
@@ -134,13 +135,13 @@ def row_chart(labels: list[str], values: list[float], title: str, path: Path, *,
     ax.set_yticks(rows)
     ax.set_yticklabels([str(x) for x in labels], fontproperties=font, fontsize=9)
     ax.invert_yaxis()  # the first label on top, as in the report's table
-    ax.set_xlim(0, (xmax if xmax is not None else max(values, default=0) or 1) * 1.1)
+    ax.set_xlim(0, (scale_max if scale_max is not None else max(values, default=0) or 1) * 1.1)
     ax.xaxis.get_major_locator().set_params(integer=True)
     for tick in ax.get_xticklabels():
         tick.set_fontproperties(font)
         tick.set_fontsize(8)
-    if xlabel:
-        ax.set_xlabel(xlabel, fontproperties=font, fontsize=9)
+    if ylabel:
+        ax.set_xlabel(ylabel, fontproperties=font, fontsize=9)
     ax.set_title(title, fontproperties=font, fontsize=12)
     return _save(fig, path)
 
@@ -175,7 +176,6 @@ def _fmt(value) -> str:
 
 
 CHART_KINDS = {"bar": bar_chart, "rows": row_chart, "grouped_bar": grouped_bar_chart, "line": line_chart}
-_AXIS_TITLE = {"rows": "xlabel"}  # the value axis is the x axis of a row chart
 
 
 def build_charts(specs: dict[str, dict], outdir: Path) -> dict[str, Path]:
@@ -191,10 +191,8 @@ def build_charts(specs: dict[str, dict], outdir: Path) -> dict[str, Path]:
     outdir.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, spec in sorted(specs.items()):
-        kind = spec["kind"]
         data = spec["series"] if "series" in spec else spec["values"]
-        options = {_AXIS_TITLE.get(kind, "ylabel"): spec.get("ylabel")}
-        if kind == "rows":
-            options["xmax"] = spec.get("max")
-        out[name] = CHART_KINDS[kind](list(spec["labels"]), data, spec["title"], outdir / f"{name}.png", **options)
+        options = {"scale_max": spec["max"]} if "max" in spec else {}
+        out[name] = CHART_KINDS[spec["kind"]](list(spec["labels"]), data, spec["title"], outdir / f"{name}.png",
+                                              ylabel=spec.get("ylabel"), **options)
     return out
