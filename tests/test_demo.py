@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -35,8 +36,13 @@ def test_demo_produces_every_output_of_the_spec(demo):
         assert list((outbox / folder).glob(pattern)), f"{folder}/{pattern} missing"
     assert list((outbox / "分组情况一览表").glob("*.docx"))
     assert demo.emails and all(p.suffix == ".eml" for p in demo.emails)
-    manifest = json.loads((outbox / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest
+    manifest = json.loads((outbox / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    reports = {p.relative_to(outbox).as_posix() for p in outbox.rglob("*") if p.suffix in (".docx", ".xlsx")
+               and p.parts[len(outbox.parts)] != "回执"}
+    assert reports and reports <= set(manifest), "every report in the outbox is listed in the manifest"
+    for rel, entry in manifest.items():
+        data = (outbox / rel).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], f"{rel}: the manifest's hash is the file's"
 
 
 def test_demo_year_has_the_cases_offices_meet(demo):
@@ -45,8 +51,11 @@ def test_demo_year_has_the_cases_offices_meet(demo):
     assert demo.outcomes["accepted"] > 0 and demo.outcomes["rejected"] > 0 and demo.outcomes["duplicate"] == 1
     with Ledger(demo.workspace.ledger_path) as ledger:
         assert ledger.integrity_ok()
-        assert ledger.query("SELECT COUNT(*) FROM files WHERE status = 'superseded' OR replaces IS NOT NULL")[0][0] \
-            or any(a.kind == "corrected" for a in demo.arrivals)
+        for corrected in (a for a in demo.arrivals if a.kind == "corrected"):
+            statuses = [r[0] for r in ledger.query("SELECT status FROM files WHERE unit = ? AND month = ? ORDER BY id",
+                                                   (corrected.unit, corrected.month))]
+            assert "rejected" in statuses and statuses[-1] == "accepted", \
+                f"{corrected.unit} {corrected.month}: the corrected form is accepted after the rejected one"
         warnings = ledger.query("SELECT SUM(warning_count) FROM files WHERE status = 'accepted'")[0][0]
         assert warnings > 0, "hand-typed dates and full-width digits are accepted with notes"
     assert not any(p.is_file() for p in demo.workspace.inbox.rglob("*")), "every file left the inbox"

@@ -12,11 +12,11 @@ import logging
 import os
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
 from processor.common import fsutil
 from processor.intake import run as intake_module
 from processor.common.fsutil import sha256_file
@@ -151,17 +151,13 @@ def test_a_full_disk_keeps_the_file_and_the_watcher_lives_on(workspace, tmp_path
     thread.start()
     try:
         placed = drop(workspace, forms)[0]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("No space" in r.getMessage() or "空间" in r.getMessage()
-                                                      for r in caplog.records):
-            time.sleep(0.1)
+        wait_until(lambda: any("No space" in r.getMessage() or "空间" in r.getMessage() for r in caplog.records),
+                   what="磁盘已满的警告写入日志")
         assert placed.exists(), "a file that could not be archived stays in the inbox"
         assert ledger_rows(workspace) == []
         assert thread.is_alive(), "the watcher lives on"
         full.clear()   # space freed: the retry takes it
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and placed.exists():
-            time.sleep(0.1)
+        wait_until(lambda: not placed.exists(), what="腾出空间后文件被处理")
     finally:
         stop.set()
         watcher.wake()
@@ -198,9 +194,7 @@ def test_a_full_disk_while_answering_is_finished_on_retry_not_taken_as_a_duplica
     thread.start()
     try:
         placed = drop(workspace, forms)[0]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (placed.exists() or not failed):
-            time.sleep(0.05)
+        wait_until(lambda: not placed.exists() and failed, what="写满磁盘一次后文件仍被处理")
     finally:
         stop.set()
         watcher.wake()

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from conftest import wait_until
 from processor.common.fsutil import sha256_file
 from processor.intake.run import Intake, process_inbox
 from processor.record.ledger import Ledger
@@ -242,7 +243,6 @@ def test_a_gbk_file_name_is_recorded_exactly_and_answered(workspace, roster, uni
 
 def test_the_watcher_answers_a_gbk_named_file_once(workspace, roster, unit, tmp_path):
     import threading
-    import time
 
     from processor.intake.watch import InboxWatcher
 
@@ -255,9 +255,7 @@ def test_the_watcher_answers_a_gbk_named_file_once(workspace, roster, unit, tmp_
     thread.start()
     try:
         gbk = drop_bytes_named(workspace.inbox, GBK_NAME, make_form(workspace, roster, unit, tmp_path))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and os.path.exists(gbk) and not errors:
-            time.sleep(0.05)
+        wait_until(lambda: not os.path.exists(gbk) or errors, what="GBK 文件名的文件被处理")
     finally:
         stop.set()
         watcher.wake()

@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-import time
 
 from click.testing import CliRunner
 from form_helpers import filled_form, set_cells
 
-from conftest import make_workspace
+from conftest import make_workspace, wait_until
 from processor.cli import main
 from processor.common.config import DEFAULT_CONFIG_TEXT
 from processor.record.ledger import Ledger
@@ -78,12 +77,9 @@ def test_a_running_serve_logs_one_line_per_file(tmp_path):
     thread = threading.Thread(target=lambda: codes.append(serve(ws, stop_event=stop, schedule_override="")))
     thread.start()
     try:
-        deadline = time.monotonic() + 120
-        while not (ws.root / "logs" / "processor.log").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: (ws.root / "logs" / "processor.log").exists(), what="serve 开始写日志")
         drop(ws, staged)
-        while len(list(ws.receipts_dir.rglob("*.html"))) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: len(list(ws.receipts_dir.rglob("*.html"))) >= 3, what="三份回执都已写出")
     finally:
         stop.set()
         thread.join(timeout=120)

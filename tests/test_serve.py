@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib.util
 import os
 import shutil
 import signal
@@ -21,9 +20,6 @@ from processor.common.config import load_workspace
 from processor.record.ledger import Ledger
 from processor.deliver.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
 
-HAVE_CONSOLIDATE = importlib.util.find_spec("processor.consolidate.run") is not None
-needs_consolidate = pytest.mark.skipif(not HAVE_CONSOLIDATE,
-                                       reason="processor/consolidate/run.py 尚未提供：夜间汇总的端到端测试暂缓")
 MONTH = "2026-10"
 FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
                "rescan_seconds = 60": "rescan_seconds = 2"}
@@ -182,7 +178,6 @@ def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_p
 
 
 @pytest.mark.slow
-@needs_consolidate
 def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     with smtp_server() as (inbox, port):
         ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
@@ -224,7 +219,6 @@ def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
 
 
 @pytest.mark.slow
-@needs_consolidate
 def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
     from processor.intake.run import process_inbox
     from processor.deliver.serve import write_state

@@ -59,6 +59,9 @@ def test_status_names_on_time_late_missing_and_returned_units(workspace, tmp_pat
 def test_status_table_is_chinese_and_rejects_a_bad_month(workspace):
     runner = CliRunner()
     ok = runner.invoke(main, ["-w", str(workspace.root), "status", "--month", "2026-10"])
-    assert ok.exit_code == 0 and "报送情况" in ok.output and "未报送" in ok.output
+    assert ok.exit_code == 0 and "报送情况" in ok.output
+    rows = [line for line in ok.output.splitlines() if "罗源县" in line]
+    assert len(rows) == 1 and "未报送" in rows[0], "each unit's own row names its state"
+    assert "未报送 12 个" in ok.output
     bad = runner.invoke(main, ["-w", str(workspace.root), "status", "--month", "2026-13"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output

@@ -470,7 +470,7 @@ WATCH_SCRIPT = textwrap.dedent("""
         print("handled", path.name, flush=True)
 
     stop = threading.Event()
-    with WorkspaceLock(root / ".processor.common.lock"):
+    with WorkspaceLock(root / ".processor.lock"):
         install_signal_handlers(stop)
         watcher = InboxWatcher(inbox, handle, stable_seconds=0.3, rescan_seconds=3600)
         watcher.start()
@@ -510,6 +510,7 @@ def test_sigint_when_idle_exits_zero(tmp_path):
     proc = _start_watch_script(tmp_path)
     try:
         assert proc.stdout.readline().strip() == "ready"
+        assert (tmp_path / ".processor.lock.info").exists()  # the holder is named while it runs
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=60)
     finally:
