@@ -14,7 +14,7 @@ DEMO_DIR ?= demo-workspace
 DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk fontconfig poppler-utils chromium \
 	chromium-driver openssl
 
-.PHONY: demo test test-fast system-packages install
+.PHONY: demo test test-fast system-packages install lock
 
 demo: install system-packages
 	$(PY) -m processor demo $(DEMO_DIR)
@@ -29,11 +29,19 @@ test-fast: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions of every package, direct or not, from the lock file: two installs a month apart are
+# identical. pyproject.toml holds the ranges the product works with; `make lock` resolves them again.
+$(VENV)/.installed: pyproject.toml requirements/test.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -r requirements/test.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+lock: install
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements/run.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --python-version 3.11 --quiet -o requirements/test.lock
 
 system-packages:
 	@if ! dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1; then \
