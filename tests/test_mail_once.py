@@ -117,3 +117,25 @@ def test_a_reminder_waiting_for_its_retry_says_the_reason_not_unknown(tmp_path):
     waiting = send_reminders(ws, now=now + dt.timedelta(minutes=1))  # before the back-off has passed
     assert len(waiting.queued) == len(first.queued) and not waiting.sent
     assert waiting.error and "连接被拒绝" in waiting.error and "重试" in waiting.error
+
+
+def test_a_reminder_killed_after_the_server_took_it_is_resent_with_the_same_message_id(tmp_path):
+    extra = "\n[remind]\nenabled = true\ndays_before = 2\nrepeat_days = 3\n"
+    now = dt.datetime(2026, 11, 20, 9, 0).astimezone()
+    code = ("import datetime as dt, sys; from processor.common.config import load_workspace; "
+            "from processor.deliver.remind import send_reminders; "
+            f"r = send_reminders(load_workspace(sys.argv[1]), now=dt.datetime.fromisoformat('{now.isoformat()}')); "
+            "print(len(r.sent))")
+    with smtp_server() as (inbox, port):
+        ws = make_workspace(tmp_path / "ws", port=port, recipients=OFFICE, extra=extra)
+        env = {**{k: v for k, v in os.environ.items() if k != CRASH_ENV}, CRASH_ENV: "remind-after-smtp"}
+        killed = subprocess.run([sys.executable, "-c", code, str(ws.root)], env=env, capture_output=True, timeout=120)
+        assert killed.returncode == -9 and len(inbox.messages) == 1
+        [(first_envelope, first)] = inbox.messages
+        env.pop(CRASH_ENV)
+        again = subprocess.run([sys.executable, "-c", code, str(ws.root)], env=env, capture_output=True, text=True,
+                               timeout=120)
+        assert again.returncode == 0, again.stderr
+    resent = [m for e, m in inbox.messages[1:] if e.rcpt_tos == first_envelope.rcpt_tos]
+    assert [m["Message-ID"] for m in resent] == [first["Message-ID"]]
+    assert len(inbox.messages) == 1 + int(again.stdout.strip())  # every other unit once

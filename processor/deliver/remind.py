@@ -36,6 +36,7 @@ from filelock import FileLock
 from processor.common import cnfmt
 from processor.common import periods as P
 from processor.common.config import Workspace
+from processor.common.faults import checkpoint
 from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
                                     _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config,
                                     waiting_reason)
@@ -167,8 +168,10 @@ def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list
     return lines, (copy if copy.is_file() else None), dict(row)
 
 
-def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> email.message.EmailMessage:
-    """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit."""
+def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
+                   message_id: str | None = None) -> email.message.EmailMessage:
+    """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit.
+    ``message_id``: the one it was given when first queued (a retry); a new one by default."""
     month_cn, deadline_cn = P.month_cn(r.month), cnfmt.cn_date(r.deadline)
     lines = [f"{r.unit}：", "", _lead(r, month_cn, deadline_cn), "",
              f"  报送月份：{month_cn}", f"  截止日期：{deadline_cn}", f"  当前状态：{_state_cn(r)}"]
@@ -195,7 +198,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> email.
     root["To"] = r.address
     root["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
-    root["Message-ID"] = make_msgid(domain=domain)
+    root["Message-ID"] = message_id or make_msgid(domain=domain)
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
     if attachment is not None:
         root.attach(_attachment(attachment, attachment.name))
@@ -268,7 +271,9 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
                 result.error = waiting_reason(row["last_error"], row["next_attempt_at"])
                 continue
             try:
-                message = build_reminder(ws, ledger, roster, r)
+                # a retry is the same message: it keeps the Message-ID it was queued with
+                queued_id = row["message_id"] if row is not None and row["status"] == "pending" else None
+                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id)
             except (ValueError, email.errors.MessageError) as exc:  # one unit's mail never stops the others
                 LOG.error("给 %s 的%s邮件无法生成（%s），已跳过", r.unit, r.kind, exc)
                 result.warnings.append(f"给 {r.unit} 的{r.kind}邮件无法生成（{exc}），已跳过")
@@ -302,6 +307,7 @@ def _attempt(ws: Workspace, ledger: Ledger, r: Reminder, row, message, now: dt.d
         (result.failed if gave_up else result.queued).append(r)
         LOG.warning("给 %s 的%s邮件发送失败（%s；原始信息：%s）", r.unit, r.kind, error, detail)
         return
+    checkpoint("remind-after-smtp")  # the server has the reminder; the ledger does not know yet
     _record(ledger, r, now, status="sent", attempts=attempts, sent_at=now_iso(now), next_attempt_at=None,
             last_error=None)
     result.sent.append(r)
