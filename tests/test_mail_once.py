@@ -139,3 +139,20 @@ def test_a_reminder_killed_after_the_server_took_it_is_resent_with_the_same_mess
     resent = [m for e, m in inbox.messages[1:] if e.rcpt_tos == first_envelope.rcpt_tos]
     assert [m["Message-ID"] for m in resent] == [first["Message-ID"]]
     assert len(inbox.messages) == 1 + int(again.stdout.strip())  # every other unit once
+
+
+def test_a_recipient_removed_while_a_mail_is_queued_is_not_mailed_and_nothing_stays_queued(tmp_path):
+    from processor.deliver.mail import due_retries
+
+    port = free_port()
+    ws = make_workspace(tmp_path / "ws", port=port, recipients=OFFICE)
+    _outputs(ws)
+    assert send_pending(ws, now=T0).queued  # the server is down
+    ws = make_workspace(tmp_path / "ws", port=port, recipients=OFFICE[:1])  # leader taken off the list
+    later = T0 + dt.timedelta(hours=1)
+    with smtp_server(port) as (inbox, _):
+        assert sorted(send_pending(ws, now=later).sent) == sorted([REPORT, DATA])
+        assert [envelope.rcpt_tos for envelope, _ in inbox.messages] == [[OFFICE[0]]]
+        assert due_retries(ws, later + dt.timedelta(days=1)) == []
+        assert send_pending(ws, now=later + dt.timedelta(days=1)).sent == []
+    assert not [r for r in deliveries(ws) if r["status"] == "pending"]

@@ -207,6 +207,19 @@ def _retire_old_versions(ledger: Ledger, now: dt.datetime) -> None:
             (f"报告已更新，改发新版本（{now_iso(now)}）",))
 
 
+def _retire_superseded(ledger: Ledger, ws: Workspace, now: dt.datetime) -> None:
+    """A queued message none of whose current recipients is still owed its report (the report
+    reached them in another message, or they were taken off ``smtp.recipients``) is not retried."""
+    owed = {(path, a) for mail in _plan(ledger, ws) for path in mail.deliveries for a in mail.addresses}
+    configured = set(_addresses(ws))
+    stale = [d["id"] for d in ledger.query("SELECT * FROM deliveries WHERE status = 'pending'")
+             if not any((d["output_path"], a) in owed for a in set(d["recipients"].split(",")) & configured)]
+    if stale:
+        with ledger.atomic() as conn:
+            conn.executemany("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ? "
+                             "WHERE id = ?", [(f"收件人已变更，不再重试（{now_iso(now)}）", i) for i in stale])
+
+
 # --- the message ----------------------------------------------------------------------------
 
 def _period_label(outputs, summary_month: str | None) -> str:
@@ -540,6 +553,8 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
         for mail in _plan(ledger, ws, dry_run=dry_run, retry_given_up=ignore_backoff):
             _send_one(ws, ledger, mail, now, result, dry_run=dry_run, ignore_backoff=ignore_backoff,
                       summary_fallback=summary_fallback)
+        if not dry_run:
+            _retire_superseded(ledger, ws, now)
     result.sent = list(dict.fromkeys(result.sent))
     result.queued = [p for p in dict.fromkeys(result.queued) if p not in result.sent]
     result.failed = [p for p in dict.fromkeys(result.failed) if p not in result.sent]
