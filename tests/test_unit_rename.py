@@ -8,6 +8,7 @@ import json
 
 from openpyxl import load_workbook
 
+from docx_helpers import paragraphs, tables
 from ledger_helpers import D, LedgerBuilder, site
 from processor.consolidate.findings import MISSING, ON_TIME
 from processor.consolidate.run import consolidate
@@ -50,6 +51,15 @@ def test_a_renamed_unit_with_its_former_name_keeps_its_months(tmp_path):
     consolidate(ws.config, month="2026-10", today=D(2026, 12, 6))
     summary = json.loads((ws.config.outbox / "manifest.json").read_text(encoding="utf-8"))["summary"]
     assert NEW not in summary and OLD not in summary
+    # and the yearly summary: the unit's sites and months under its new name, the old one nowhere
+    written = consolidate(ws.config, year="2026", today=D(2026, 12, 6)).written
+    assert any(NEW in p.parts for p in written if "示范点档案" in p.parts)
+    [year_doc] = [p for p in written if "年度工作总结" in p.parts and p.suffix == ".docx"]
+    text = "\n".join(paragraphs(year_doc) + [c for t in tables(year_doc) for row in t for c in row])
+    assert OLD not in text
+    data = load_workbook(next(p for p in written if "汇总数据" in p.parts))
+    units = {row[0] for sheet in data.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert NEW in units and OLD not in units
 
 
 def test_a_unit_gone_from_the_roster_without_a_former_name_is_said_in_one_line(tmp_path):

@@ -18,7 +18,8 @@ STATES = (ON_TIME, LATE, MISSING, RETURNED, NOT_DUE)
 
 def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dict:
     ws.rulebook.require(month)
-    warnings = read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
+    # a renamed unit's earlier forms are its own; a bad roster cell or a vanished unit is said
+    warnings = [*getattr(roster, "warnings", []), *read_ledger_as(roster, ledger)]
     files = [dict(r) for r in ledger.files()]
     states = submission_states(files, ws.rulebook, [u.name for u in roster.units], month, today)
     kinds = {u.name: u.kind for u in roster.units}
