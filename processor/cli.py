@@ -384,6 +384,8 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         console.print(f"收件箱中还有 {len(report['inbox'])} 个文件：")
         for w in report["inbox"]:
             console.print(f"  {w['file']}：{w['reason']}")
+    for line in report.get("warnings", []):
+        err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
 
 
 # --- consolidation -------------------------------------------------------------------
@@ -476,7 +478,7 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         else:
             console.print(f"没有新的或有更新的报告，未生成新的邮件（未发送，{why}）。")
     elif result.sent:
-        console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(ws.smtp.recipients)}")
+        console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(result.sent_to or ws.smtp.recipients)}")
         for path in result.sent:
             console.print(f"  {path}")
     elif not (result.queued or result.failed):
@@ -528,6 +530,8 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
             console.print("没有需要发送的催报邮件（都已发送过，或各单位均已报送）。")
         for unit in result.no_address:
             console.print(f"[yellow]注意：[/]{unit} 尚未报送，但名册中没有该单位的电子邮箱，未发催报邮件。")
+        for line in result.warnings:
+            err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
     if result.queued or result.failed:
         err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
                           f"{len(result.queued)} 封催报邮件已排队，稍后自动重试。")

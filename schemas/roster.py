@@ -16,6 +16,8 @@ class Unit(pa.DataFrameModel):
     contact: Series[str] = col.text("联系人", width=10, max_length=40)
     phone: Series[str] = col.text("联系电话", width=16, max_length=40)
     email: Series[str] = col.text("电子邮箱", required=False, width=26, max_length=120)
+    former_names: Series[str] = col.text("曾用名", required=False, width=28, max_length=300,
+                                         prompt="单位更名后在此填写原名称，多个用“、”或“;”分隔")
 
 
 class Staff(pa.DataFrameModel):

@@ -17,6 +17,7 @@ import threading
 CRASH_ENV = "PROCESSOR_CRASH_AT"
 POINTS = ("after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
 CONSOLIDATE_POINTS = ("consolidate-after-render",)
+MAIL_POINTS = ("send-after-smtp", "remind-after-smtp")  # the server took the mail, the ledger not yet told
 
 _passed: dict[str, int] = {}
 _lock = threading.Lock()

@@ -11,7 +11,7 @@ from processor.common.periods import month_cn
 from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, evaluate, submission_states
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
-from processor.validate.roster import workspace_roster
+from processor.validate.roster import read_ledger_as, workspace_roster
 
 LOG = logging.getLogger("processor.deliver")
 
@@ -25,7 +25,9 @@ def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
     if not month:
         return "汇总报告已生成，详见附件。"
     try:
-        units = [u.name for u in workspace_roster(ws).units]
+        roster = workspace_roster(ws)
+        read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
+        units = [u.name for u in roster.units]
         lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, dt.date.today())
     except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
         LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)

@@ -124,7 +124,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
     today = today or dt.date.today()
-    from processor.validate.roster import workspace_roster
+    from processor.validate.roster import read_ledger_as, workspace_roster
 
     with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
         ws.outbox.mkdir(parents=True, exist_ok=True)
@@ -134,6 +134,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
             roster = workspace_roster(ws)
+            read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
             data = LedgerData.load(ledger)
             months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
                                              all_months=all_months)

@@ -11,12 +11,15 @@ import datetime as dt
 from processor.consolidate.findings import LATE, MISSING, NOT_DUE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import Ledger
 from processor.common.periods import submission_deadline
+from processor.validate.roster import read_ledger_as
 
 STATES = (ON_TIME, LATE, MISSING, RETURNED, NOT_DUE)
 
 
 def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dict:
     ws.rulebook.require(month)
+    # a renamed unit's earlier forms are its own; a bad roster cell or a vanished unit is said
+    warnings = [*getattr(roster, "warnings", []), *read_ledger_as(roster, ledger)]
     files = [dict(r) for r in ledger.files()]
     states = submission_states(files, ws.rulebook, [u.name for u in roster.units], month, today)
     kinds = {u.name: u.kind for u in roster.units}
@@ -37,4 +40,5 @@ def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dic
             {"id": r["id"], "file": r["original_name"], "unit": r["folder_unit"] or r["unit"],
              "month": r["month"], "received_at": r["received_at"], "errors": r["error_count"]}
             for r in ledger.query("SELECT * FROM files WHERE status = 'rejected' ORDER BY id DESC LIMIT 10")],
+        "warnings": warnings,
     }

@@ -38,6 +38,7 @@ from typing import Callable
 from filelock import FileLock, Timeout as LockTimeout
 
 from processor.common.config import ConfigError, Workspace
+from processor.common.faults import checkpoint
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.record.ledger import Ledger, now_iso
 from processor.common.outputs import display_name
@@ -72,6 +73,7 @@ class SendResult:
     error: str | None = None                                # the last SMTP/connection error, in words
     dry_run: bool = False                                   # nothing was (or would have been) sent
     warnings: list[str] = field(default_factory=list)       # for the operator, in Chinese
+    sent_to: list[str] = field(default_factory=list)        # who got a message now
 
     @property
     def ok(self) -> bool:
@@ -82,30 +84,82 @@ class SendResult:
 
 def recipients_key(ws: Workspace) -> str:
     """The recipient list as stored in the ledger: normalised, sorted, comma-joined."""
-    return ",".join(sorted({r.strip().lower() for r in ws.smtp.recipients if r.strip()}))
+    return ",".join(_addresses(ws))
+
+
+def _addresses(ws: Workspace) -> list[str]:
+    """The configured recipients, normalised (lower case) and sorted."""
+    return sorted({r.strip().lower() for r in ws.smtp.recipients if r.strip()})
+
+
+@dataclass
+class _Mail:
+    """One message due: the recipients whose undelivered reports are the same, and those reports."""
+
+    addresses: list[str]      # normalised; [""] for a rehearsal without recipients
+    outputs: list
+    deliveries: dict          # output path -> its delivery row to these recipients (or None)
+
+    @property
+    def key(self) -> str:
+        return ",".join(self.addresses)
+
+
+def _plan(ledger: Ledger, ws: Workspace, *, dry_run: bool = False, retry_given_up: bool = False) -> list[_Mail]:
+    """Who is due which report.  Each recipient is owed every report of a kind in ``smtp.reports``
+    whose current version has not yet reached that recipient (nor been given up on, unless
+    ``retry_given_up``); recipients owed the same reports share one message, so a recipient
+    added to the config gets the current reports once and the others get nothing.
+
+    A delivery row names the recipients of its message (comma-joined), so what reached a
+    recipient in a message to several counts for that recipient.  In dry-run mode a version
+    already written as ``.eml`` also counts as done."""
+    kinds = list(ws.smtp.reports)
+    if not kinds:
+        return []
+    done = {"sent", "dry-run"} if dry_run else {"sent"}
+    if not retry_given_up or dry_run:
+        done.add("failed")
+    # a version rebuilt only because the as-of date moved has the basis of one already delivered
+    delivered = {"sent", "dry-run"} if dry_run else {"sent"}
+    outputs = ledger.query(f"SELECT * FROM outputs WHERE kind IN ({', '.join('?' * len(kinds))})", kinds)
+    rows: dict[str, list] = {}
+    for d in ledger.query(f"SELECT d.* FROM deliveries d JOIN outputs o ON o.path = d.output_path "
+                          f"WHERE o.kind IN ({', '.join('?' * len(kinds))}) ORDER BY d.id", kinds):
+        rows.setdefault(d["output_path"], []).append(d)
+
+    def reached(o, address: str) -> bool:
+        return any(address in (d["recipients"] or "").split(",") and (
+            (d["output_sha256"] == o["sha256"] and d["status"] in done)
+            or (d["basis_hash"] is not None and d["basis_hash"] == o["basis_hash"] and d["status"] in delivered))
+            for d in rows.get(o["path"], ()))
+
+    owed: dict[tuple, list[str]] = {}
+    for address in _addresses(ws) or [""]:
+        paths = tuple(o["path"] for o in outputs if not reached(o, address))
+        if paths:
+            owed.setdefault(paths, []).append(address)
+    by_path = {o["path"]: o for o in outputs}
+    mails = []
+    for paths, addresses in owed.items():
+        due = _in_mail_order([by_path[p] for p in paths])
+        mail = _Mail(addresses, due, {})
+        mail.deliveries = {o["path"]: _delivery(ledger, o, mail.key) for o in due}
+        mails.append(mail)
+    return mails
+
+
+def _in_mail_order(outputs) -> list:
+    # attachments in the order of the kinds' Chinese names, as the office has always received them
+    return sorted(outputs, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]),
+                                          o["path"]))
 
 
 def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> list:
     """Outputs of a kind listed in ``smtp.reports`` whose current version has not yet been
-    delivered to the current recipients (nor given up on).
-
-    In dry-run mode a version already written as ``.eml`` also counts as done.
-    """
-    kinds = list(ws.smtp.reports)
-    if not kinds:
-        return []
-    done = ("sent", "failed", "dry-run") if dry_run else ("sent", "failed")
-    # A version rebuilt only because the as-of date moved has the basis of one already delivered.
-    delivered = ("sent", "dry-run") if dry_run else ("sent",)
-    rows = ledger.query(
-        f"SELECT o.* FROM outputs o WHERE o.kind IN ({', '.join('?' * len(kinds))}) "
-        f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.output_path = o.path AND d.recipients = ? "
-        f"AND ((d.output_sha256 = o.sha256 AND d.status IN ({', '.join('?' * len(done))})) "
-        f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
-        f"ORDER BY o.period, o.path",
-        [*kinds, recipients_key(ws), *done, *delivered])
-    # attachments in the order of the kinds' Chinese names, as the office has always received them
-    return sorted(rows, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]), o["path"]))
+    delivered to one of the current recipients (nor given up on)."""
+    found = {o["path"]: o for mail in _plan(ledger, ws, dry_run=dry_run) for o in mail.outputs}
+    return _in_mail_order(found.values())
 
 
 def _delivery(ledger: Ledger, output, recipients: str):
@@ -123,9 +177,19 @@ def _is_due(delivery, now: dt.datetime) -> bool:
 def due_retries(ws: Workspace, now: dt.datetime) -> list[str]:
     """Queued deliveries to the current recipients whose back-off delay has passed."""
     with Ledger(ws.ledger_path) as ledger:
-        rows = ledger.query("SELECT * FROM deliveries WHERE status = 'pending' AND recipients = ?",
-                            (recipients_key(ws),))
-    return [r["output_path"] for r in rows if _is_due(r, now)]
+        mails = _plan(ledger, ws)
+    return [path for mail in mails for path, d in mail.deliveries.items()
+            if d is not None and d["status"] == "pending" and _is_due(d, now)]
+
+
+def waiting_reason(last_error: str | None, next_attempt_at: str | None) -> str:
+    """Why a queued mail has not gone yet, in Chinese: the last attempt's reason and when it is retried."""
+    reason = (last_error or "").split("；原始信息：")[0].strip() or "上次发送未完成"
+    when = ""
+    if next_attempt_at:
+        with contextlib.suppress(ValueError):
+            when = f"，{dt.datetime.fromisoformat(next_attempt_at):%Y-%m-%d %H:%M} 后自动重试"
+    return f"上次发送失败（{reason}），正在等待重试{when}"
 
 
 def backoff_delay(attempts: int) -> dt.timedelta:
@@ -133,14 +197,27 @@ def backoff_delay(attempts: int) -> dt.timedelta:
     return min(BACKOFF_FIRST * (2 ** max(0, attempts - 1)), BACKOFF_MAX)
 
 
-def _retire_old_versions(ledger: Ledger, recipients: str, now: dt.datetime) -> None:
+def _retire_old_versions(ledger: Ledger, now: dt.datetime) -> None:
     """A queued delivery whose report has since been rebuilt is dropped: the new version goes instead."""
     with ledger.atomic() as conn:
         conn.execute(
             "UPDATE deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL "
-            "WHERE status = 'pending' AND recipients = ? AND NOT EXISTS (SELECT 1 FROM outputs o "
+            "WHERE status = 'pending' AND NOT EXISTS (SELECT 1 FROM outputs o "
             "WHERE o.path = deliveries.output_path AND o.sha256 = deliveries.output_sha256)",
-            (f"报告已更新，改发新版本（{now_iso(now)}）", recipients))
+            (f"报告已更新，改发新版本（{now_iso(now)}）",))
+
+
+def _retire_superseded(ledger: Ledger, ws: Workspace, now: dt.datetime) -> None:
+    """A queued message none of whose current recipients is still owed its report (the report
+    reached them in another message, or they were taken off ``smtp.recipients``) is not retried."""
+    owed = {(path, a) for mail in _plan(ledger, ws) for path in mail.deliveries for a in mail.addresses}
+    configured = set(_addresses(ws))
+    stale = [d["id"] for d in ledger.query("SELECT * FROM deliveries WHERE status = 'pending'")
+             if not any((d["output_path"], a) in owed for a in set(d["recipients"].split(",")) & configured)]
+    if stale:
+        with ledger.atomic() as conn:
+            conn.executemany("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ? "
+                             "WHERE id = ?", [(f"收件人已变更，不再重试（{now_iso(now)}）", i) for i in stale])
 
 
 # --- the message ----------------------------------------------------------------------------
@@ -214,17 +291,20 @@ def _sender(ws: Workspace) -> str:
     return formataddr((ws.office_name, address), charset="utf-8") if ws.office_name else address
 
 
-def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
-    """One email with every report in ``outputs`` attached (bytes as in the outbox)."""
+def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None = None,
+                  message_id: str | None = None) -> EmailMessage:
+    """One email with every report in ``outputs`` attached (bytes as in the outbox).
+    ``to``: its recipients (the configured ``smtp.recipients`` by default); ``message_id``: the
+    Message-ID a queued message was given (a new one by default)."""
     month = _summary_month(outputs)
     message = EmailMessage(policy=_BODY_POLICY)
     message["Subject"] = subject_for(ws, outputs, month)
     message["From"] = _sender(ws)
     # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
-    message["To"] = ", ".join(ws.smtp.recipients) or NO_RECIPIENTS
+    message["To"] = ", ".join(ws.smtp.recipients if to is None else to) or NO_RECIPIENTS
     message["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = message_id or make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
                         for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
     body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
@@ -442,8 +522,8 @@ def _intact(ws: Workspace, outputs) -> list:
 def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
                  ignore_backoff: bool = False,
                  summary_fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> SendResult:
-    """Email every report not yet delivered (one message), or write it as ``.eml`` when
-    ``dry_run`` or no SMTP host is configured.
+    """Email every report not yet delivered (one message per set of recipients owed the same
+    reports: normally one), or write it as ``.eml`` when ``dry_run`` or no SMTP host is configured.
 
     The body's summary comes from ``outbox/manifest.json``; when the manifest has none,
     ``summary_fallback(ws, ledger, month)`` makes it (the command line passes
@@ -451,6 +531,10 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
 
     ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
     explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
+
+    A message keeps the Message-ID it was given when first queued for as long as it carries the
+    same reports to the same recipients: a retry, or a send after a crash between the server's
+    acceptance and the record, is the same message to the recipients' mail programs.
     """
     now = now or dt.datetime.now().astimezone()
     dry_run = dry_run or not ws.smtp.host
@@ -465,28 +549,59 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     # two concurrent runs would both see the same report as unsent.
     lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))
     with _failures_said(ws, lock.timeout), lock, Ledger(ws.ledger_path) as ledger:
-        _retire_old_versions(ledger, recipients, now)
-        candidates = pending_outputs(ledger, ws, dry_run=dry_run)
-        if ignore_backoff and not dry_run:
-            candidates += _given_up(ledger, ws, recipients)
-        deliveries = {o["path"]: _delivery(ledger, o, recipients) for o in candidates}
-        if not dry_run and not ignore_backoff and not any(_is_due(deliveries[o["path"]], now) for o in candidates):
-            result.queued = [o["path"] for o in candidates]
-            return result
-        outputs = _intact(ws, candidates)
-        if not outputs:
-            return result
-        message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs), summary_fallback))
-        if dry_run:
-            eml = _write_eml(ws, message, now)
-            fresh = [o for o in outputs if deliveries[o["path"]] is None]
-            _record(ledger, fresh, recipients, now, status="dry-run", message_id=message["Message-ID"],
-                    last_error=f"已写入 {eml.relative_to(ws.outbox).as_posix()}")
-            result.dry_run_files.append(eml)
-            LOG.info("未发送邮件（%s），已写入 %s", "未配置邮件服务器" if not ws.smtp.host else "演练模式", eml)
-            return result
-        _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result)
+        _retire_old_versions(ledger, now)
+        for mail in _plan(ledger, ws, dry_run=dry_run, retry_given_up=ignore_backoff):
+            _send_one(ws, ledger, mail, now, result, dry_run=dry_run, ignore_backoff=ignore_backoff,
+                      summary_fallback=summary_fallback)
+        if not dry_run:
+            _retire_superseded(ledger, ws, now)
+    result.sent = list(dict.fromkeys(result.sent))
+    result.queued = [p for p in dict.fromkeys(result.queued) if p not in result.sent]
+    result.failed = [p for p in dict.fromkeys(result.failed) if p not in result.sent]
     return result
+
+
+def _send_one(ws: Workspace, ledger: Ledger, mail: _Mail, now: dt.datetime, result: SendResult, *,
+              dry_run: bool, ignore_backoff: bool, summary_fallback) -> None:
+    deliveries = mail.deliveries
+    if not dry_run and not ignore_backoff and not any(_is_due(deliveries[o["path"]], now) for o in mail.outputs):
+        result.queued += [o["path"] for o in mail.outputs]
+        waiting = max((d for d in deliveries.values() if d is not None), key=lambda d: d["next_attempt_at"] or "")
+        result.error = result.error or waiting_reason(waiting["last_error"], waiting["next_attempt_at"])
+        return
+    outputs = _intact(ws, mail.outputs)
+    if not outputs:
+        return
+    to = [_original_address(ws, a) for a in mail.addresses if a]
+    message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs), summary_fallback),
+                            to=to, message_id=None if dry_run else _queued_message_id(ledger, outputs, mail.key))
+    if dry_run:
+        eml = _write_eml(ws, message, now)
+        fresh = [o for o in outputs if deliveries[o["path"]] is None]
+        _record(ledger, fresh, mail.key, now, status="dry-run", message_id=message["Message-ID"],
+                last_error=f"已写入 {eml.relative_to(ws.outbox).as_posix()}")
+        result.dry_run_files.append(eml)
+        LOG.info("未发送邮件（%s），已写入 %s", "未配置邮件服务器" if not ws.smtp.host else "演练模式", eml)
+        return
+    _attempt(ws, ledger, message, outputs, deliveries, mail.key, to, now, result)
+
+
+def _original_address(ws: Workspace, address: str) -> str:
+    """A normalised address as the config spells it (for the To: line)."""
+    return next((r.strip() for r in ws.smtp.recipients if r.strip().lower() == address), address)
+
+
+def _queued_message_id(ledger: Ledger, outputs, recipients: str) -> str | None:
+    """The Message-ID of the queued message carrying exactly these report versions to these
+    recipients, if there is one (a retry); None for a new message."""
+    rows = [_delivery(ledger, o, recipients) for o in outputs]
+    ids = {r["message_id"] for r in rows if r is not None}
+    if len(ids) != 1 or None in ids or any(r is None or r["status"] not in ("pending", "failed") for r in rows):
+        return None
+    [message_id] = ids
+    carried = {(r["output_path"], r["output_sha256"], r["recipients"])
+               for r in ledger.query("SELECT * FROM deliveries WHERE message_id = ?", (message_id,))}
+    return message_id if carried == {(o["path"], o["sha256"], recipients) for o in outputs} else None
 
 
 class SendBusy(RuntimeError):
@@ -512,17 +627,12 @@ def _failures_said(ws: Workspace, lock_wait: float):
         raise error from exc
 
 
-def _given_up(ledger: Ledger, ws: Workspace, recipients: str) -> list:
-    """Outputs whose current version was given up after too many failures."""
-    return ledger.query("SELECT o.* FROM outputs o JOIN deliveries d ON d.output_path = o.path AND "
-                        "d.output_sha256 = o.sha256 WHERE d.recipients = ? AND d.status = 'failed'", (recipients,))
-
-
-def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: SendResult) -> None:
+def _attempt(ws, ledger, message, outputs, deliveries, recipients, to, now, result: SendResult) -> None:
     paths = [o["path"] for o in outputs]
-    _record(ledger, outputs, recipients, now, message_id=message["Message-ID"])  # rows exist before we connect
+    # the rows, with the message's Message-ID, exist before we connect: a retry reuses it
+    _record(ledger, outputs, recipients, now, message_id=message["Message-ID"])
     try:
-        refused = _smtp_send(ws, message)
+        refused = _smtp_send(ws, message, to)
     except (OSError, smtplib.SMTPException) as exc:
         error, detail = _describe(exc)
         result.error = error
@@ -535,13 +645,15 @@ def _attempt(ws, ledger, message, outputs, deliveries, recipients, now, result: 
             (result.failed if gave_up else result.queued).append(o["path"])
         LOG.warning("邮件发送失败（%s；原始信息：%s），%d 份报告将稍后重试", error, detail, len(result.queued))
         return
+    checkpoint("send-after-smtp")  # the server has the message; the ledger does not know yet
     note = f"部分收件人被服务器拒收：{'、'.join(refused)}" if refused else None
     for o in outputs:
         attempts = (deliveries[o["path"]]["attempts"] if deliveries[o["path"]] else 0) + 1
         _record(ledger, [o], recipients, now, status="sent", attempts=attempts, sent_at=now_iso(now),
                 next_attempt_at=None, last_error=note)
-    result.sent = paths
-    LOG.info("已发送邮件“%s”给 %s，附件 %d 个", message["Subject"], "、".join(ws.smtp.recipients), len(paths))
+    result.sent += paths
+    result.sent_to += [a for a in to if a not in result.sent_to]
+    LOG.info("已发送邮件“%s”给 %s，附件 %d 个", message["Subject"], "、".join(to), len(paths))
 
 
 # What went wrong, in the operator's words; the first matching class wins (subclasses first).

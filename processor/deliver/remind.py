@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.errors
 import json
 import logging
 import smtplib
@@ -35,8 +36,10 @@ from filelock import FileLock
 from processor.common import cnfmt
 from processor.common import periods as P
 from processor.common.config import Workspace
+from processor.common.faults import checkpoint
 from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
-                                    _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config)
+                                    _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config,
+                                    waiting_reason)
 from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso
@@ -73,6 +76,7 @@ class RemindResult:
     dry_run_files: list[Path] = field(default_factory=list)
     no_address: list[str] = field(default_factory=list)  # units due a reminder but without an email
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # for the operator, in Chinese (e.g. a bad roster cell)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +116,7 @@ def due_reminders(ws: Workspace, ledger: Ledger, roster, today: dt.date, month: 
     if month not in rulebook.months:
         return [], []
     deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
+    ledger.read_units_as(roster.aliases)  # a renamed unit's earlier forms are its own
     files = [dict(r) for r in ledger.files(month=month)]
     states = submission_states(files, rulebook, [u.name for u in roster.units], month, today)
     due, no_address = [], []
@@ -163,8 +168,10 @@ def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list
     return lines, (copy if copy.is_file() else None), dict(row)
 
 
-def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> email.message.EmailMessage:
-    """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit."""
+def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
+                   message_id: str | None = None) -> email.message.EmailMessage:
+    """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit.
+    ``message_id``: the one it was given when first queued (a retry); a new one by default."""
     month_cn, deadline_cn = P.month_cn(r.month), cnfmt.cn_date(r.deadline)
     lines = [f"{r.unit}：", "", _lead(r, month_cn, deadline_cn), "",
              f"  报送月份：{month_cn}", f"  截止日期：{deadline_cn}", f"  当前状态：{_state_cn(r)}"]
@@ -191,7 +198,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> email.
     root["To"] = r.address
     root["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
-    root["Message-ID"] = make_msgid(domain=domain)
+    root["Message-ID"] = message_id or make_msgid(domain=domain)
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
     if attachment is not None:
         root.attach(_attachment(attachment, attachment.name))
@@ -234,7 +241,7 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
     """Mail every reminder due now (``.eml`` files when ``dry_run`` or no SMTP host is configured).
 
     Nothing at all happens while ``remind.enabled`` is false."""
-    from processor.validate.roster import workspace_roster
+    from processor.validate.roster import read_ledger_as, workspace_roster
 
     now = now or dt.datetime.now().astimezone()
     today = now.date()
@@ -246,9 +253,11 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
         check_smtp_config(ws, to_office=False)
     result = RemindResult(month=month)
     roster = workspace_roster(ws)
+    result.warnings += roster.warnings  # a unit whose e-mail cell is unusable has no address: said here
     # the send lock of report mail: two runs at once would both see a reminder as unsent
     lock = FileLock(str(Path(ws.root) / SEND_LOCK), timeout=max(SEND_LOCK_WAIT, ws.smtp.deadline_seconds + 60))
     with _failures_said(ws, lock.timeout), lock, Ledger(ws.ledger_path) as ledger:
+        result.warnings += read_ledger_as(roster, ledger)
         due, result.no_address = due_reminders(ws, ledger, roster, today, month)
         if not dry_run:
             _cancel_stale(ledger, month, due, now)
@@ -259,8 +268,16 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
             if not dry_run and row is not None and row["status"] == "pending" and row["next_attempt_at"] \
                     and dt.datetime.fromisoformat(row["next_attempt_at"]) > now:
                 result.queued.append(r)
+                result.error = waiting_reason(row["last_error"], row["next_attempt_at"])
                 continue
-            message = build_reminder(ws, ledger, roster, r)
+            try:
+                # a retry is the same message: it keeps the Message-ID it was queued with
+                queued_id = row["message_id"] if row is not None and row["status"] == "pending" else None
+                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id)
+            except (ValueError, email.errors.MessageError) as exc:  # one unit's mail never stops the others
+                LOG.error("给 %s 的%s邮件无法生成（%s），已跳过", r.unit, r.kind, exc)
+                result.warnings.append(f"给 {r.unit} 的{r.kind}邮件无法生成（{exc}），已跳过")
+                continue
             if dry_run:
                 eml = _write_eml(ws, message, now)
                 if row is None:
@@ -290,6 +307,7 @@ def _attempt(ws: Workspace, ledger: Ledger, r: Reminder, row, message, now: dt.d
         (result.failed if gave_up else result.queued).append(r)
         LOG.warning("给 %s 的%s邮件发送失败（%s；原始信息：%s）", r.unit, r.kind, error, detail)
         return
+    checkpoint("remind-after-smtp")  # the server has the reminder; the ledger does not know yet
     _record(ledger, r, now, status="sent", attempts=attempts, sent_at=now_iso(now), next_attempt_at=None,
             last_error=None)
     result.sent.append(r)

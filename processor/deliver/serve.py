@@ -9,6 +9,7 @@
 * after each night's send, mails the 催报 reminders due that day (``[remind]``, off by default);
 * on start, if the machine was off at the last scheduled time, runs the night once now;
 * logs to ``<workspace>/logs/processor.log`` (rotating) and the console;
+* reads roster.xlsx (and a custom rulebook) again when the file changes, saying so in one log line;
 * SIGTERM / SIGINT stop it cleanly (the current file and a running night finish first), exit code 0.
 
 For tests and demonstrations the night can be accelerated to "every N seconds"
@@ -40,6 +41,7 @@ LOG = logging.getLogger("processor.serve")
 NIGHTLY_EVERY_ENV = "PROCESSOR_NIGHTLY_EVERY"
 STATE_FILE = ".processor-nightly.json"
 RETRY_CHECK_SECONDS = 300.0
+RELOAD_CHECK_SECONDS = 2.0  # how often the roster's and the rulebook's files are looked at
 MISFIRE_GRACE_SECONDS = 3600  # a night up to an hour late (machine busy, clock jump) still runs
 
 
@@ -241,7 +243,9 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
         LOG.info("处理程序已启动：监视收件箱 %s（%s模式）；%s；下次汇总时间 %s", ws.inbox,
                  "轮询" if polling else "实时", f"加速调度，每 {every:g} 秒汇总一次" if every else
                  f"每晚 {at[0]:02d}:{at[1]:02d} 汇总并发送", f"{job.next_run_time:%Y-%m-%d %H:%M:%S}")
+        sources = _Sources(ws)
         while not stop.wait(0.5):
+            sources.reload_if_changed(intake)
             if not thread.is_alive():
                 LOG.error("收件箱监视线程意外退出，处理程序停止")
                 code = 1
@@ -255,6 +259,78 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
         intake.close()
         LOG.info("处理程序已停止")
     return code
+
+
+class _Sources:
+    """The roster and rulebook files serve read at start: when one changes (modification time, size,
+    then content hash), it is read again and intake uses it from the next file on.  A file that
+    cannot be read (being saved, or wrong) leaves the one in use, with one error line."""
+
+    def __init__(self, ws: Workspace) -> None:
+        from processor.common.paths import RULEBOOK_PATH
+
+        self.ws = ws
+        custom = ws.raw.get("paths", {}).get("rulebook")
+        self.paths = {"roster": ws.roster_path, "rulebook": (ws.root / custom) if custom else RULEBOOK_PATH}
+        self.seen = {key: _signature(path) for key, path in self.paths.items()}
+        self.failed: dict[str, tuple | None] = {}
+        self.next_check = 0.0
+
+    def reload_if_changed(self, intake) -> None:
+        import time
+
+        if time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + RELOAD_CHECK_SECONDS
+        changed = {}
+        for key, path in self.paths.items():
+            now, seen = _signature(path, self.seen[key]), self.seen[key]
+            if now is None or now == seen:  # missing for a moment (being replaced): the one in use stays
+                continue
+            if seen is not None and now[2] == seen[2]:  # touched, same content
+                self.seen[key] = now
+            elif now != self.failed.get(key):
+                changed[key] = now
+        if changed:
+            self._reload(intake, changed)
+
+    def _reload(self, intake, changed: dict) -> None:
+        from processor.common.rulebook import RulebookError, load_rulebook
+        from processor.validate.roster import RosterError, load_roster
+
+        try:
+            roster = load_roster(self.paths["roster"]) if "roster" in changed else intake.roster
+            rulebook = load_rulebook(self.paths["rulebook"]) if "rulebook" in changed else intake.rulebook
+        except (RosterError, RulebookError, OSError) as exc:
+            self.failed.update(changed)
+            LOG.error("%s已修改，但无法读取（%s），继续使用原来的%s", _named(changed), exc, _named(changed))
+            return
+        intake.use(roster, rulebook)
+        if "rulebook" in changed:  # the nights read the workspace's rulebook: this one from now on
+            self.ws.__dict__["rulebook"] = rulebook
+        self.seen.update(changed)
+        for key in changed:
+            self.failed.pop(key, None)
+        LOG.info("%s已修改，已重新读取（名册 %d 个单位），此后收到的文件按新的%s处理", _named(changed),
+                 len(roster.units), _named(changed))
+
+
+def _named(changed: dict) -> str:
+    return "、".join({"roster": "名册", "rulebook": "规则库"}[key] for key in changed)
+
+
+def _signature(path: Path, previous: tuple | None = None) -> tuple | None:
+    """(mtime, size, sha256) of a file, None when it cannot be read; the content is hashed only
+    when the time or size moved (or on the first look)."""
+    import hashlib
+
+    try:
+        st = path.stat()
+        if previous is not None and previous[:2] == (st.st_mtime_ns, st.st_size):
+            return previous
+        return st.st_mtime_ns, st.st_size, hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def logged_by_intake(path: Path, exc: BaseException) -> None:

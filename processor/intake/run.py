@@ -113,11 +113,22 @@ class Intake:
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
+        self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
 
     def close(self) -> None:
         self.sandboxes.close()
         self.ledger.close()
+
+    def use(self, roster: Roster, rulebook) -> None:
+        """Take later files against this roster and rulebook (``serve`` reloads them when they change);
+        the file being handled finishes with the ones it began with."""
+        with self._one_at_a_time:
+            old = self.sandboxes
+            self.roster, self.rulebook = roster, rulebook
+            self.sandboxes = SandboxPool(roster, rulebook, self.ws.intake)
+            self.ledger.read_units_as(roster.aliases)
+        old.close()
 
     # --- one file ----------------------------------------------------------------
     def handle(self, path: Path, ahead: Future | None = None) -> IntakeOutcome | None:

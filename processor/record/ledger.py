@@ -278,17 +278,46 @@ class Ledger:
               unit: str | None = None, units: Iterable[str] | None = None) -> list[sqlite3.Row]:
         """Arrivals in order; ``units`` keeps those declared for, or dropped in the folder of, those units."""
         where, params = [], []
-        for column, value in (("month", month), ("status", status), ("unit", unit)):
+        for column, value in (("month", month), ("status", status)):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if unit is not None:  # and the unit's arrivals under its former names
+            names = self._names_of([unit])
+            where.append(f"unit IN ({', '.join('?' * len(names))})")
+            params += names
         if units is not None:
-            units = list(units)
+            units = self._names_of(units)
             marks = ", ".join("?" * len(units))
             where.append(f"(unit IN ({marks}) OR folder_unit IN ({marks}))")
             params += units * 2
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return self.query(f"SELECT * FROM files {clause} ORDER BY id", params)
+        rows = self.query(f"SELECT * FROM files {clause} ORDER BY id", params)
+        if not self.unit_aliases:
+            return rows
+        aliases = self.unit_aliases
+        return [{**row, "unit": aliases.get(row["unit"], row["unit"]),
+                 "folder_unit": aliases.get(row["folder_unit"], row["folder_unit"])} for row in map(dict, rows)]
+
+    # --- units renamed in the roster -----------------------------------------------
+    unit_aliases: dict[str, str] = {}  # former name (曾用名) -> current name; none by default
+
+    def read_units_as(self, aliases: dict[str, str]) -> None:
+        """Read the forms a unit sent under a former name (曾用名) as the unit's own, in :meth:`files`
+        and :meth:`accepted_records`: ``aliases`` maps each former name to the current one (the
+        roster's ``aliases``)."""
+        self.unit_aliases = dict(aliases)
+
+    def _names_of(self, units: Iterable[str]) -> list[str]:
+        """The names ``units`` have in the ledger: their own and their former ones."""
+        units = list(units)
+        wanted = set(units)
+        return units + [former for former, current in self.unit_aliases.items() if current in wanted]
+
+    def units_with_accepted_forms(self) -> list[str]:
+        """Every unit name the ledger holds an accepted form of, as recorded (no alias applied)."""
+        return [r[0] for r in self.query("SELECT DISTINCT unit FROM files WHERE status = 'accepted' "
+                                         "AND unit IS NOT NULL ORDER BY unit")]
 
     def unfinished(self) -> list[sqlite3.Row]:
         """Arrivals whose receipt or inbox removal did not complete (crash recovery)."""
@@ -312,7 +341,7 @@ class Ledger:
             where.append(f"t.month IN ({', '.join('?' * len(months))})")
             params += months
         if units is not None:
-            units = list(units)
+            units = self._names_of(units)
             where.append(f"t.unit IN ({', '.join('?' * len(units))})")
             params += units
         if until is not None:
@@ -349,7 +378,20 @@ class Ledger:
                 shared = [None if seen is not None and not date and len(seen) * 2 > len(out) else seen
                           for seen, date in zip(shared, is_date)]
             cursor.close()
-        return out
+        return self._as_current_units(out) if self.unit_aliases else out
+
+    def _as_current_units(self, records: list[dict]) -> list[dict]:
+        """Rows under a former name read as the renamed unit's; of a month sent under both names,
+        the later form's rows only (as a resubmission replaces the earlier form)."""
+        aliases = self.unit_aliases
+        latest: dict[tuple, int] = {}
+        for r in records:
+            r["unit"] = aliases.get(r["unit"], r["unit"])
+            key = (r["unit"], r["month"])
+            latest[key] = max(latest.get(key, r["file_id"]), r["file_id"])
+        kept = [r for r in records if r["file_id"] == latest[(r["unit"], r["month"])]]
+        kept.sort(key=lambda r: (r["unit"], r["month"], r["row"]))
+        return kept
 
     def accepted_site_count(self) -> int:
         """How many sites (unit and site name) the accepted submissions name."""

@@ -7,12 +7,15 @@ back (e.g. by ``processor init``) with frozen headers, widths and dropdowns.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pandera.errors as pa_errors
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -24,6 +27,9 @@ from processor.validate.readers import FileRejected, read_workbook
 from schemas.roster import ROSTER_SHEETS
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+LOG = logging.getLogger("processor.roster")
+FORMER_NAMES_NOTE = ("单位更名后，在“单位名称”填写新名称，在此填写原名称（可填多个，用“、”或“;”分隔）："
+                     "原名称下已报送的报表仍计入本单位。")
 
 
 class RosterError(ValueError):
@@ -38,6 +44,7 @@ class UnitInfo:
     contact: str
     phone: str
     email: str
+    former_names: tuple[str, ...] = ()  # 曾用名: the unit's forms under these names are its own
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,17 @@ class Roster:
     units: list[UnitInfo]
     staff: list[StaffInfo]
     groups: dict[str, list[str]] = field(default_factory=dict)  # group -> unit names
+    # what was wrong but did not stop the load (a bad e-mail cell), one Chinese line each
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Each former name (曾用名) → the unit's current name."""
+        return {former: u.name for u in self.units for former in u.former_names}
+
+    def current_name(self, name: str) -> str:
+        """The unit's name now: a former name gives the renamed unit's, any other name itself."""
+        return self.aliases.get(name, name)
 
     def unit(self, name: str) -> UnitInfo | None:
         key = title_key(name)
@@ -95,9 +113,15 @@ def load_roster(path: Path | str) -> Roster:
         if sheet is None:
             raise RosterError(f"名册 {path.name} 缺少工作表“{spec.title}”")
         tables[spec.key] = _read_table(spec, sheet.rows)
+    warnings: list[str] = []
+    for spec, key in ((ROSTER_SHEETS[0], "units"), (ROSTER_SHEETS[1], "staff")):
+        for r in tables[key]:
+            r["email"] = _checked_address(spec, r, warnings)
     roster = Roster(
-        units=[UnitInfo(**{k: r[k] or "" for k in UnitInfo.__dataclass_fields__}) for r in tables["units"]],
+        units=[UnitInfo(**{k: r[k] or "" for k in UnitInfo.__dataclass_fields__ if k != "former_names"},
+                        former_names=split_names(r.get("former_names"))) for r in tables["units"]],
         staff=[StaffInfo(**{k: r[k] or "" for k in StaffInfo.__dataclass_fields__}) for r in tables["staff"]],
+        warnings=warnings,
     )
     for r in tables["groups"]:
         if not roster.unit(r["unit"]):
@@ -107,7 +131,64 @@ def load_roster(path: Path | str) -> Roster:
     if not roster.units:
         raise RosterError(f"名册 {path} 的“{ROSTER_SHEETS[0].title}”表中没有任何单位。{_ROSTER_FIX}")
     _check_unique(roster)
+    _check_former_names(roster)
+    for line in roster.warnings:
+        LOG.warning("%s", line)
     return roster
+
+
+# One address: no spaces, control characters or the characters that separate or quote addresses
+# in a mail header; a domain with a dot.
+_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?"
+                      r"(?:\.[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shown(value: str) -> str:
+    """A cell value as one readable line: line breaks and control characters written as escapes."""
+    return _CONTROL.sub(lambda m: {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(m.group(),
+                                                                                f"\\x{ord(m.group()):02x}"),
+                        str(value))
+
+
+def _checked_address(spec, record: dict, warnings: list[str]) -> str:
+    """The cell's address when it is one plausible address; else "" and a line naming the cell."""
+    value = record.get("email")
+    if value is None or not str(value).strip():
+        return ""
+    text = str(value).strip()
+    if _CONTROL.search(text):
+        why = "含有换行或控制字符"
+    elif re.search(r"[,，;；、\s]", text):
+        why = "只能填写一个地址"
+    elif not _ADDRESS.fullmatch(text):
+        why = "不是有效的电子邮箱地址"
+    else:
+        return text
+    who = record.get("name") or ""
+    warnings.append(f"名册“{spec.title}”表 {_cell(spec, 'email', record['row'])}（电子邮箱）填写的“{shown(text)}”"
+                    f"{why}，{who}暂按没有电子邮箱处理；请在名册中改为一个有效地址")
+    return ""
+
+
+def split_names(text) -> tuple[str, ...]:
+    """曾用名 as typed: several names separated by 、 ; ； or line breaks."""
+    if not text:
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in re.split(r"[、;；\n]", str(text)) if n.strip()))
+
+
+def _check_former_names(roster: Roster) -> None:
+    """A former name is no current unit's name and belongs to one unit only."""
+    current = {u.name for u in roster.units}
+    owner: dict[str, str] = {}
+    for u in roster.units:
+        for former in u.former_names:
+            if former in current:
+                raise RosterError(f"名册“单位”表中“{u.name}”的曾用名“{former}”仍是名册中一个单位的名称；"
+                                  "单位更名后请只保留新名称一行")
+            if owner.setdefault(former, u.name) != u.name:
+                raise RosterError(f"名册“单位”表中曾用名“{former}”同时填在“{owner[former]}”和“{u.name}”两个单位下")
 
 
 def _read_table(spec, rows: list[list]) -> list[dict]:
@@ -152,6 +233,22 @@ def _check_unique(roster: Roster) -> None:
             seen.add(name)
 
 
+def read_ledger_as(roster: Roster, ledger) -> list[str]:
+    """Read ``ledger`` (a :class:`processor.record.ledger.Ledger`) as this roster names the units:
+    forms sent under a former name (曾用名) count for the renamed unit.  A unit whose accepted forms
+    are in the ledger but whose name is neither a unit's nor a former name would silently drop out
+    of every count: it is said in one Chinese line (logged, and returned for the caller to show)."""
+    ledger.read_units_as(roster.aliases)
+    known = {title_key(n) for n in [*roster.unit_names, *roster.aliases]}
+    gone = [u for u in ledger.units_with_accepted_forms() if title_key(u) not in known]
+    if not gone:
+        return []
+    line = (f"台账中有{'、'.join(f'“{u}”' for u in gone)}已报送的报表，但名册中已没有{'该' if len(gone) == 1 else '这些'}单位，"
+            "其报表不计入任何单位；如是单位更名，请在名册“单位”表新名称一行的“曾用名”列填写原名称")
+    LOG.warning("%s", line)
+    return [line]
+
+
 def workspace_roster(ws) -> Roster:
     """The workspace's own roster; a missing or broken one is a RosterError, never the sample."""
     return load_roster(ws.roster_path)
@@ -163,7 +260,8 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     rows = {
-        "units": [[getattr(u, f) for f in UnitInfo.__dataclass_fields__] for u in roster.units],
+        "units": [[getattr(u, f) for f in UnitInfo.__dataclass_fields__ if f != "former_names"]
+                  + ["、".join(u.former_names) or None] for u in roster.units],
         "staff": [[getattr(s, f) for f in StaffInfo.__dataclass_fields__] for s in roster.staff],
         "groups": [[g, u] for g, units in roster.groups.items() for u in units],
     }
@@ -172,6 +270,8 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
         ws.append(spec.titles)
         for cell in ws[1]:
             cell.font, cell.fill = Font(bold=True), HEADER_FILL
+            if spec.key == "units" and cell.value == spec.field_by_name("former_names").title:
+                cell.comment = Comment(FORMER_NAMES_NOTE, "企业组")
         for values in rows[spec.key]:
             append_row(ws, values)
         for i, f in enumerate(spec.fields, start=1):

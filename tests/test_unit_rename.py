@@ -1,0 +1,88 @@
+"""A unit renamed in roster.xlsx keeps its history through the roster's 曾用名 column; a unit that
+disappears from the roster while the ledger holds its forms is said, not silently dropped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from openpyxl import load_workbook
+
+from docx_helpers import paragraphs, tables
+from ledger_helpers import D, LedgerBuilder, site
+from processor.consolidate.findings import MISSING, ON_TIME
+from processor.consolidate.run import consolidate
+from processor.validate.roster import load_roster, sample_roster, write_roster
+from processor.workspace import Workspace
+
+OLD, NEW = "市工商联党委", "市工商联（总商会）党委"
+
+
+def _renamed(former_names: tuple[str, ...]):
+    roster = sample_roster()
+    roster.units = [dataclasses.replace(u, name=NEW, former_names=former_names) if u.name == OLD else u
+                    for u in roster.units]
+    roster.groups = {g: [NEW if u == OLD else u for u in units] for g, units in roster.groups.items()}
+    return roster
+
+
+def _workspace_with_history(tmp_path):
+    ws = Workspace.create(tmp_path / "ws")
+    builder = LedgerBuilder(ws.config.ledger_path)
+    for month, day in (("2026-09", D(2026, 10, 3)), ("2026-10", D(2026, 11, 3))):
+        builder.submit(OLD, month, sites=[site("工商联示范企业", "非公")], received=day, unit_kind="系统党委")
+    builder.ledger.close()
+    return ws
+
+
+def _state(report, unit):
+    return next(line["state"] for line in report["units"] if line["unit"] == unit)
+
+
+def test_a_renamed_unit_with_its_former_name_keeps_its_months(tmp_path):
+    ws = _workspace_with_history(tmp_path)
+    write_roster(_renamed((OLD,)), ws.config.roster_path)
+    for month in ("2026-09", "2026-10"):
+        report = ws.status(month, today=D(2026, 12, 6))
+        assert _state(report, NEW) == ON_TIME
+        assert OLD not in [line["unit"] for line in report["units"]]
+        assert report["warnings"] == []
+    # the consolidation counts it too: the month's summary lists it as no missing unit
+    consolidate(ws.config, month="2026-10", today=D(2026, 12, 6))
+    summary = json.loads((ws.config.outbox / "manifest.json").read_text(encoding="utf-8"))["summary"]
+    assert NEW not in summary and OLD not in summary
+    # and the yearly summary: the unit's sites and months under its new name, the old one nowhere
+    written = consolidate(ws.config, year="2026", today=D(2026, 12, 6)).written
+    assert any(NEW in p.parts for p in written if "示范点档案" in p.parts)
+    [year_doc] = [p for p in written if "年度工作总结" in p.parts and p.suffix == ".docx"]
+    text = "\n".join(paragraphs(year_doc) + [c for t in tables(year_doc) for row in t for c in row])
+    assert OLD not in text
+    data = load_workbook(next(p for p in written if "汇总数据" in p.parts))
+    units = {row[0] for sheet in data.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert NEW in units and OLD not in units
+
+
+def test_a_unit_gone_from_the_roster_without_a_former_name_is_said_in_one_line(tmp_path):
+    ws = _workspace_with_history(tmp_path)
+    write_roster(_renamed(()), ws.config.roster_path)
+    report = ws.status("2026-10", today=D(2026, 12, 6))
+    assert _state(report, NEW) == MISSING  # nothing says it is the same unit ...
+    [line] = report["warnings"]  # ... but the operator is told which name vanished and what to do
+    assert OLD in line and "曾用名" in line
+
+
+def test_the_roster_template_has_the_former_names_column_with_a_note(tmp_path):
+    path = write_roster(_renamed((OLD, "市工商业联合会党委")), tmp_path / "roster.xlsx")
+    sheet = load_workbook(path)["单位"]
+    header = {cell.value: cell for cell in sheet[1]}
+    assert "曾用名" in header and "原名称" in header["曾用名"].comment.text
+    roster = load_roster(path)
+    assert roster.unit(NEW).former_names == (OLD, "市工商业联合会党委")
+    assert roster.current_name(OLD) == NEW and roster.current_name("罗源县") == "罗源县"
+    # several former names may be typed with 、 or ;
+    wb = load_workbook(path)
+    column = [c.column_letter for c in wb["单位"][1] if c.value == "曾用名"][0]
+    row = next(c.row for c in wb["单位"]["B"] if c.value == NEW)
+    wb["单位"][f"{column}{row}"] = f"{OLD}; 市工商业联合会党委"
+    wb.save(path)
+    assert load_roster(path).unit(NEW).former_names == (OLD, "市工商业联合会党委")
