@@ -573,6 +573,8 @@ def _print_check(report) -> None:
 
     for p in report.problems:  # one line per problem, however long: scripts and people grep them
         console.print(f"[red]问题：[/]{escape(p.message)}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"[yellow]注意：[/]{escape(note)}", soft_wrap=True)
     counted = "，".join(f"{k} {v} 个" for k, v in report.counted.items())
     if report.ok:
         console.print(f"[bold green]检查通过[/]：台账 {report.ledger} 完整（{counted}）。")

@@ -1,0 +1,190 @@
+"""The ledger file under real operation: ``serve`` running beside other commands, restores, backups
+taken while files arrive, the file replaced under a running service."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from deliver_helpers import make_workspace
+from processor.common.config import load_workspace
+from processor.record.ledger import Ledger
+
+MONTH = "2026-10"
+FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
+               "rescan_seconds = 60": "rescan_seconds = 2"}
+FAR_NIGHT = {'nightly_at = "22:30"': 'nightly_at = "03:17"'}
+
+
+def _workspace(root: Path):
+    """A workspace with the sample roster, fast intake settings and no SMTP server."""
+    make_workspace(root, port=None)
+    config = (root / "config.toml").read_text(encoding="utf-8")
+    for old, new in FAST_INTAKE.items():
+        config = config.replace(old, new)
+    (root / "config.toml").write_text(config, encoding="utf-8")
+    return load_workspace(root)
+
+
+def _drop_form(ws, staging: Path, seed: int) -> Path:
+    """A valid form of the seed-th unit of the roster, appearing in the inbox all at once."""
+    from processor.validate.roster import workspace_roster
+    from processor.validate.samples import fill_form
+
+    roster = workspace_roster(ws)
+    unit = roster.unit_names[seed % len(roster.unit_names)]
+    staged = fill_form(staging / f"staged-{seed}.xlsx", roster=roster, rulebook=ws.rulebook, unit=unit,
+                       month=MONTH, seed=seed)
+    target = ws.inbox / f"{unit}{MONTH}月报表.xlsx"
+    shutil.copyfile(staged, ws.inbox / ".partial")
+    os.replace(ws.inbox / ".partial", target)
+    return target
+
+
+def _cli(ws, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "processor", "--workspace", str(ws.root), *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def _start_serve(ws, log: Path, *, every: str | None = None, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PROCESSOR_NIGHTLY_EVERY"}
+    if every:
+        env["PROCESSOR_NIGHTLY_EVERY"] = every
+    env.update(extra_env or {})
+    return subprocess.Popen([sys.executable, "-m", "processor", "--workspace", str(ws.root), "serve"],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+
+
+def _log_text(ws) -> str:
+    log = ws.root / "logs" / "processor.log"
+    return log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+
+
+def _alive(proc: subprocess.Popen, ws, what: str):
+    """A wait condition that fails the test at once (with the log) when serve died meanwhile."""
+    def condition():
+        if proc.poll() is not None:
+            pytest.fail(f"serve 在等待“{what}”时退出（{proc.returncode}）：\n{_log_text(ws)[-3000:]}")
+        return True
+    return condition
+
+
+def _wait(proc, ws, condition, what: str):
+    alive = _alive(proc, ws, what)
+    return wait_until(lambda: alive() and condition(), timeout=180, what=what)
+
+
+def _received(ws, name: str) -> bool:
+    """The inbox file was answered: it left the inbox and the log says so."""
+    return not (ws.inbox / name).exists() and f"收到文件 {name}" in _log_text(ws)
+
+
+def _deleted_wal_open(pid: int) -> list[str]:
+    """The ledger's files this process still holds open although their name is gone."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if "ledger.sqlite" in target and target.endswith("(deleted)"):
+            found.append(target)
+    return found
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+
+
+def _accepted_units(ws) -> list[str]:
+    with Ledger(ws.ledger_path) as ledger:
+        return sorted(r["unit"] for r in ledger.files(status="accepted"))
+
+
+# --- finding 1: a command run beside serve never takes serve's WAL away -----------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_status_beside_serve_after_its_nightly_run_loses_no_accepted_form(tmp_path):
+    ws = _workspace(tmp_path / "ws")
+    proc = _start_serve(ws, tmp_path / "serve.out", every="2")
+    try:
+        _wait(proc, ws, lambda: "处理程序已启动" in _log_text(ws), "serve 启动")
+        first = _drop_form(ws, tmp_path, 0)
+        _wait(proc, ws, lambda: _received(ws, first.name), "第一份报表的回执")
+        # The night opens a second connection to the ledger in serve's own process, and closes it.
+        nights = _log_text(ws).count("夜间汇总完成")
+        _wait(proc, ws, lambda: _log_text(ws).count("夜间汇总完成") > nights, "收件后的一次夜间汇总")
+        # An operator looks at the status in another shell: the last connection of *its* process closes.
+        status = _cli(ws, "status", "--month", MONTH, "--json")
+        assert status.returncode == 0, status.stderr
+        second = _drop_form(ws, tmp_path, 1)
+        _wait(proc, ws, lambda: _received(ws, second.name), "第二份报表的回执")
+        held_deleted = _deleted_wal_open(proc.pid)
+    finally:
+        _kill(proc)  # a power cut
+    units = _accepted_units(ws)
+    assert len(units) == 2, f"已接收的报表不在台账中：台账里只有 {units}"
+    assert held_deleted == [], "serve 写入的是已被删除的 WAL"
+    check = _cli(ws, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+# --- finding 6: check reads only ---------------------------------------------------------------------
+
+FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger-v1.sqlite"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ledger_files(folder: Path) -> dict[str, str]:
+    """The ledger and any -wal/-shm beside it, with their hashes."""
+    return {p.name: _sha(p) for p in sorted(folder.glob("ledger.sqlite*"))}
+
+
+def test_check_of_an_older_ledger_reports_pending_migrations_and_changes_nothing(tmp_path):
+    from click.testing import CliRunner
+    from processor.cli import main
+
+    ws = make_workspace(tmp_path / "ws", port=None)
+    shutil.copyfile(FIXTURE_V1, ws.ledger_path)
+    before = _ledger_files(ws.root)
+    result = CliRunner().invoke(main, ["-w", str(ws.root), "check"])
+    assert "迁移未应用" in result.output and "004_model_fingerprint" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert _ledger_files(ws.root) == before  # not upgraded, no journal left beside it
+    with sqlite3.connect(ws.ledger_path) as conn:
+        assert len(conn.execute("SELECT name FROM _migrations").fetchall()) == 3
+
+
+def test_check_of_a_backup_folder_changes_none_of_its_files(tmp_path):
+    from click.testing import CliRunner
+    from form_helpers import filled_form
+    from processor.cli import main
+    from processor.intake.run import process_inbox
+
+    ws = make_workspace(tmp_path / "ws", port=None)
+    filled_form(ws.inbox / "罗源县10月.xlsx")
+    process_inbox(ws)
+    dest = tmp_path / "备份"
+    assert CliRunner().invoke(main, ["-w", str(ws.root), "backup", str(dest)]).exit_code == 0
+    # The backup's own verification did not turn its ledger into a WAL database either: it is still the
+    # self-contained file the online backup wrote (rollback-journal mode, header bytes 18-19).
+    assert (dest / "ledger.sqlite").read_bytes()[18:20] == b"\x01\x01"
+    before = {p.relative_to(dest): _sha(p) for p in dest.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(main, ["-w", str(dest), "check"])
+    assert result.exit_code == 0 and "检查通过" in result.output, result.output
+    assert {p.relative_to(dest): _sha(p) for p in dest.rglob("*") if p.is_file()} == before
