@@ -188,3 +188,39 @@ def test_check_of_a_backup_folder_changes_none_of_its_files(tmp_path):
     result = CliRunner().invoke(main, ["-w", str(dest), "check"])
     assert result.exit_code == 0 and "检查通过" in result.output, result.output
     assert {p.relative_to(dest): _sha(p) for p in dest.rglob("*") if p.is_file()} == before
+
+
+# --- finding 10: a backup taken while files arrive verifies against its own snapshot -----------------
+
+@pytest.mark.slow
+def test_backup_while_serve_takes_a_new_form_verifies_against_its_snapshot(tmp_path):
+    from click.testing import CliRunner
+    from processor.cli import main
+    from processor.common.faults import hooked
+
+    ws = _workspace(tmp_path / "ws")
+    proc = _start_serve(ws, tmp_path / "serve.out")
+    dest = tmp_path / "备份"
+    try:
+        _wait(proc, ws, lambda: "处理程序已启动" in _log_text(ws), "serve 启动")
+        first = _drop_form(ws, tmp_path, 0)
+        _wait(proc, ws, lambda: _received(ws, first.name), "第一份报表的回执")
+
+        def a_form_arrives():  # after the ledger copy, before the archive and receipts are copied
+            second = _drop_form(ws, tmp_path, 1)
+            _wait(proc, ws, lambda: _received(ws, second.name), "备份进行中收到的报表的回执")
+
+        with hooked("backup-after-snapshot", a_form_arrives):
+            result = CliRunner().invoke(main, ["-w", str(ws.root), "backup", str(dest)])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    assert result.exit_code == 0, result.output
+    assert "备份完成并已校验" in result.output
+    assert len(_accepted_units(ws)) == 2
+    # The backup is the record as of its snapshot: one form, its original and its receipt.
+    with Ledger(dest / "ledger.sqlite", readonly=True) as copy:
+        assert len(copy.files()) == 1
+    assert len([p for p in (dest / "archive").rglob("*") if p.is_file()]) == 1
+    check = _cli(ws, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
