@@ -224,3 +224,51 @@ def test_backup_while_serve_takes_a_new_form_verifies_against_its_snapshot(tmp_p
     assert len([p for p in (dest / "archive").rglob("*") if p.is_file()]) == 1
     check = _cli(ws, "check")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+# --- finding 11: serve notices its ledger file deleted or replaced -------------------------------------
+
+def test_no_form_is_recorded_into_a_deleted_ledger_and_it_stays_in_the_inbox(tmp_path):
+    from form_helpers import filled_form
+    from processor.intake.run import Intake
+    from processor.record.ledger import LedgerError
+
+    ws = make_workspace(tmp_path / "ws", port=None)
+    intake = Intake(ws)
+    try:
+        ws.ledger_path.unlink()  # deleted while the intake has it open
+        form = filled_form(ws.inbox / "罗源县10月.xlsx")
+        data = form.read_bytes()
+        with pytest.raises(LedgerError, match="已被删除"):
+            intake.handle(form)
+    finally:
+        intake.close()
+    assert form.read_bytes() == data  # still in the inbox, for the service restarted on a restored ledger
+    assert not [p for p in ws.receipts_dir.rglob("*") if p.is_file()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_serve_stops_intake_with_one_line_when_its_ledger_is_deleted_or_replaced(tmp_path, how):
+    ws = _workspace(tmp_path / "ws")
+    proc = _start_serve(ws, tmp_path / "serve.out", every="2")
+    try:
+        _wait(proc, ws, lambda: "处理程序已启动" in _log_text(ws), "serve 启动")
+        first = _drop_form(ws, tmp_path, 0)
+        _wait(proc, ws, lambda: _received(ws, first.name), "第一份报表的回执")
+        if how == "deleted":
+            ws.ledger_path.unlink()
+        else:  # an operator copies an older ledger over it
+            shutil.copyfile(FIXTURE_V1, tmp_path / "older.sqlite")
+            os.replace(tmp_path / "older.sqlite", ws.ledger_path)
+        second = _drop_form(ws, tmp_path, 1)
+        data = second.read_bytes()
+        code = proc.wait(timeout=120)
+    finally:
+        _kill(proc)
+    log = _log_text(ws)
+    assert code == 1, log[-3000:]
+    word = "已被删除" if how == "deleted" else "已被另一个文件替换"
+    assert log.count("处理程序停止收件并退出") == 1 and word in log, log[-3000:]
+    assert f"收到文件 {second.name}" not in log
+    assert second.read_bytes() == data  # left in the inbox
