@@ -272,3 +272,90 @@ def test_serve_stops_intake_with_one_line_when_its_ledger_is_deleted_or_replaced
     assert log.count("处理程序停止收件并退出") == 1 and word in log, log[-3000:]
     assert f"收到文件 {second.name}" not in log
     assert second.read_bytes() == data  # left in the inbox
+
+
+# --- finding 9: restore cannot corrupt ----------------------------------------------------------------
+
+def _rows(ledger_path: Path) -> list[tuple]:
+    with Ledger(ledger_path, readonly=True) as ledger:
+        return [(r["id"], r["unit"], r["status"]) for r in ledger.files()]
+
+
+@pytest.mark.slow
+def test_restore_after_serve_was_killed_with_its_wal_keeps_the_backup_intact(tmp_path):
+    ws = _workspace(tmp_path / "ws")
+    first = _drop_form(ws, tmp_path, 0)
+    assert _cli(ws, "process").returncode == 0 and not first.exists()
+    dest = tmp_path / "备份"
+    backup = _cli(ws, "backup", str(dest))
+    assert backup.returncode == 0 and "备份完成并已校验" in backup.stdout, backup.stdout + backup.stderr
+    in_backup = _rows(dest / "ledger.sqlite")
+    assert [unit for _, unit, _ in in_backup] == [_accepted_units(ws)[0]]
+
+    # serve takes another form, then the machine loses power: its WAL stays beside the ledger
+    proc = _start_serve(ws, tmp_path / "serve.out")
+    try:
+        _wait(proc, ws, lambda: "处理程序已启动" in _log_text(ws), "serve 启动")
+        second = _drop_form(ws, tmp_path, 1)
+        _wait(proc, ws, lambda: _received(ws, second.name), "第二份报表的回执")
+    finally:
+        _kill(proc)
+    wal = ws.ledger_path.with_name("ledger.sqlite-wal")
+    assert wal.is_file() and wal.stat().st_size > 32
+
+    # Copying only the backup's ledger file over the live one (the old manual restore) leaves the killed
+    # serve's WAL beside it: the ledger refuses to open rather than merge that WAL into the backup's pages.
+    manual = tmp_path / "manual"
+    shutil.copytree(ws.root, manual)
+    shutil.copyfile(dest / "ledger.sqlite", manual / "ledger.sqlite")
+    before = _ledger_files(manual)
+    check = _cli(load_workspace(manual), "check")
+    assert check.returncode == 1 and "不属于这个台账" in check.stdout and "processor restore" in check.stdout, \
+        check.stdout + check.stderr
+    assert _ledger_files(manual) == before  # nothing merged, nothing deleted
+
+    # The documented restore: the old ledger goes aside with its own WAL, the backup comes back whole.
+    restore = _cli(ws, "restore", str(dest))
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert "检查通过" in restore.stdout and "恢复前-" in restore.stdout
+    assert _rows(ws.ledger_path) == in_backup
+    assert not ws.ledger_path.with_name("ledger.sqlite-wal").exists()
+    status = _cli(ws, "status", "--month", MONTH, "--json")
+    assert status.returncode == 0, status.stderr
+    check = _cli(ws, "check")
+    assert check.returncode == 0 and "检查通过" in check.stdout, check.stdout + check.stderr
+    # Nothing was deleted: the ledger moved aside still holds, with its WAL, the form taken after the backup.
+    aside = next(ws.root.glob("恢复前-*"))
+    assert (aside / "ledger.sqlite-wal").is_file()
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    for name in ("ledger.sqlite", "ledger.sqlite-wal"):
+        shutil.copyfile(aside / name, probe / name)
+    assert len(_rows(probe / "ledger.sqlite")) == len(in_backup) + 1
+
+
+def test_restore_is_refused_while_a_processor_holds_the_workspace(tmp_path):
+    from processor.common.lock import AlreadyRunning, WorkspaceLock
+    from processor.workspace import Workspace
+
+    ws = make_workspace(tmp_path / "ws", port=None)
+    dest = tmp_path / "备份"
+    assert _cli(ws, "backup", str(dest)).returncode == 0
+    before = _ledger_files(ws.root)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from processor.common.lock import WorkspaceLock\n"
+                               f"lock = WorkspaceLock({str(ws.lock_path)!r}).acquire()\n"
+                               "print('held', flush=True)\nsys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = _cli(ws, "restore", str(dest))
+        assert result.returncode == 2 and "另一个处理程序正在运行" in result.stderr, result.stdout + result.stderr
+        with pytest.raises(AlreadyRunning):
+            Workspace.open(ws.root).restore(dest)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert _ledger_files(ws.root) == before and not list(ws.root.glob("恢复前-*"))
+    with WorkspaceLock(ws):  # released by the holder's exit
+        pass

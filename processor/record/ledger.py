@@ -51,7 +51,7 @@ FINGERPRINT_KEY = "model_fingerprint"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _HEADER_SIZE = 100  # the database header; bytes 18 and 19 are 2 in WAL mode, 1 in rollback-journal mode
 _WAL_HEADER_SIZE = 32  # a WAL no longer than its header holds no page
-_RESTORE_HINT = "请从备份恢复（`processor backup` 生成的副本），再运行 `processor check` 检查。"
+_RESTORE_HINT = "请从备份恢复（`processor restore 备份文件夹`，备份由 `processor backup` 生成），再运行 `processor check` 检查。"
 
 
 class LedgerError(RuntimeError):
