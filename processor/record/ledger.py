@@ -33,6 +33,7 @@ import os
 import sqlite3
 import stat
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -97,6 +98,7 @@ class Ledger:
 
     def __init__(self, path: Path | str, *, create: bool = False, readonly: bool = False):
         self.path = Path(path)
+        self._where = self.path.absolute()  # the path whose file must stay the one opened, whatever the cwd
         self.readonly = readonly
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,7 @@ class Ledger:
             identity = _check_file(self.path, create, in_use=_open_identities())
             # mode=rw: a file that vanished since the check is an error, never a new empty ledger
             mode = "ro" if self.readonly else "rwc" if create else "rw"
-            target = f"{self.path.absolute().as_uri()}?mode={mode}"
+            target = _uri(self._where, mode)
             try:
                 self.conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False,
                                             uri=True)
@@ -174,7 +176,7 @@ class Ledger:
         if identity is None:
             return None
         try:
-            now = _identity(self.path)
+            now = _identity(self._where)
         except FileNotFoundError:
             return (f"台账文件 {self.path} 已被删除或移走：不能再把收到的报表记进一个已不存在的台账。"
                     f"收件箱中的文件保持原样。请从备份恢复台账（processor restore 备份文件夹）后重新启动。")
@@ -553,6 +555,14 @@ def _check_file(path: Path, create: bool, in_use: set[tuple[int, int]]) -> tuple
                           f"请用 `processor restore 备份文件夹` 恢复（它会先移走旧的 -wal/-shm 文件），"
                           f"或停止所有 processor 后把 {wal.name} 和 {shm_path(path).name} 移到别处再试。")
     return identity
+
+
+def _uri(path: Path, mode: str) -> str:
+    """SQLite's URI for ``path`` (absolute): ``file:///tmp/x``, ``file:///C:/x``, ``file:////server/share/x``."""
+    text = path.as_posix()
+    if not text.startswith("/"):
+        text = "/" + text  # a Windows drive
+    return f"file://{urllib.parse.quote(text, safe='/:')}?mode={mode}"
 
 
 def wal_path(path: Path) -> Path:

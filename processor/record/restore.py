@@ -93,8 +93,12 @@ def restore_workspace(ws: Workspace, source: Path | str, *, now: dt.datetime | N
                                "工作区没有任何改动。请换一个备份。", report)
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
         result.aside = _free_folder(root / f"{ASIDE_PREFIX}{stamp}")
-        result.moved = _move_aside(ws, target, backup, root, source, result.aside)
-        result.copied = _copy_in(backup, target, root, source)
+        try:
+            result.moved = _move_aside(ws, target, backup, root, source, result.aside)
+            result.copied = _copy_in(backup, target, root, source)
+        except OSError as exc:  # a full disk, a file in use: say where the previous record is
+            raise RestoreError(f"恢复中途失败（{exc.strerror or exc}：{exc.filename or ''}）。工作区原来的台账、存档和回执"
+                               f"在 {result.aside} 中，没有删除；处理好原因后再运行一次 processor restore。") from exc
     result.verification = check_workspace(target, snapshot=True)
     return result
 
