@@ -629,6 +629,10 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
     if result.moved:
         console.print(f"工作区原来的台账、存档和回执已移到 {result.aside}（没有删除任何文件）。", soft_wrap=True)
     console.print(f"已从备份 {result.source} 恢复 {len(result.copied)} 个文件。", soft_wrap=True)
+    if result.not_in_backup:
+        console.print(f"[yellow]注意：[/]工作区原有 {len(result.not_in_backup)} 个存档原件不在备份中（备份之后收到的报表），"
+                      f"在 {result.aside} 的存档文件夹中；如需补录，把它们复制到收件箱重新处理。",
+                      soft_wrap=True)
     _print_check(result.verification)
     sys.exit(0 if result.ok else 1)
 

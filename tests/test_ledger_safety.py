@@ -141,6 +141,31 @@ def test_status_beside_serve_after_its_nightly_run_loses_no_accepted_form(tmp_pa
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def _count_from_another_process(path: Path) -> int:
+    """What a command in another shell sees: its own (and only) connection, opened and closed."""
+    code = ("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n"
+            "print(c.execute('SELECT COUNT(*) FROM files').fetchone()[0])\nc.close()")
+    return int(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                              check=True, timeout=60).stdout)
+
+
+def test_a_second_ledger_opened_and_closed_in_a_process_leaves_the_first_ones_wal_in_place(workspace):
+    from ledger_helpers import LedgerBuilder
+
+    lb = LedgerBuilder(workspace.ledger_path)  # the long-lived connection (serve's intake)
+    try:
+        lb.reject("罗源县", "2026-10")
+        Ledger(workspace.ledger_path).close()  # a night's consolidation in the same process
+        assert _count_from_another_process(workspace.ledger_path) == 1  # `processor status` beside it
+        lb.reject("鼓山区", "2026-10")
+        assert _count_from_another_process(workspace.ledger_path) == 2
+        wal = workspace.ledger_path.with_name("ledger.sqlite-wal")
+        assert wal.exists()  # still the WAL the first connection writes to
+    finally:
+        lb.ledger.close()
+    assert _count_from_another_process(workspace.ledger_path) == 2
+
+
 # --- finding 6: check reads only ---------------------------------------------------------------------
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger-v1.sqlite"
@@ -318,6 +343,7 @@ def test_restore_after_serve_was_killed_with_its_wal_keeps_the_backup_intact(tmp
     restore = _cli(ws, "restore", str(dest))
     assert restore.returncode == 0, restore.stdout + restore.stderr
     assert "检查通过" in restore.stdout and "恢复前-" in restore.stdout
+    assert "1 个存档原件不在备份中" in restore.stdout  # the form taken after the backup: where its original is
     assert _rows(ws.ledger_path) == in_backup
     assert not ws.ledger_path.with_name("ledger.sqlite-wal").exists()
     status = _cli(ws, "status", "--month", MONTH, "--json")

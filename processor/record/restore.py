@@ -50,6 +50,7 @@ class RestoreResult:
     aside: Path | None = None  # where the workspace's previous record was moved
     moved: list[Path] = field(default_factory=list)  # their new places, inside ``aside``
     copied: list[Path] = field(default_factory=list)  # files written into the workspace
+    not_in_backup: list[Path] = field(default_factory=list)  # originals received after the backup, moved aside
     verification: CheckReport | None = None
 
     @property
@@ -59,6 +60,7 @@ class RestoreResult:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "source": str(self.source), "aside": str(self.aside) if self.aside else None,
                 "moved": [str(p) for p in self.moved], "files": len(self.copied),
+                "not_in_backup": [str(p) for p in self.not_in_backup],
                 "verification": self.verification.to_dict() if self.verification else None}
 
 
@@ -94,13 +96,21 @@ def restore_workspace(ws: Workspace, source: Path | str, *, now: dt.datetime | N
         stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
         result.aside = _free_folder(root / f"{ASIDE_PREFIX}{stamp}")
         try:
-            result.moved = _move_aside(ws, target, backup, root, source, result.aside)
+            moved = _move_aside(ws, target, backup, root, source, result.aside)
+            result.moved = list(moved.values())
             result.copied = _copy_in(backup, target, root, source)
         except OSError as exc:  # a full disk, a file in use: say where the previous record is
             raise RestoreError(f"恢复中途失败（{exc.strerror or exc}：{exc.filename or ''}）。工作区原来的台账、存档和回执"
                                f"在 {result.aside} 中，没有删除；处理好原因后再运行一次 processor restore。") from exc
     result.verification = check_workspace(target, snapshot=True)
+    if (old_archive := moved.get(Path(ws.archive))) is not None:
+        result.not_in_backup = [p for p in _files(old_archive)
+                                if not (Path(target.archive) / p.relative_to(old_archive)).exists()]
     return result
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not is_temp_name(p.name))
 
 
 def _restored_config(ws: Workspace, source: Path) -> Workspace:
@@ -136,19 +146,17 @@ def _record_items(ws: Workspace, root: Path, backup: Workspace, source: Path) ->
 
 
 def _move_aside(current: Workspace, target: Workspace, backup: Workspace, root: Path, source: Path,
-                aside: Path) -> list[Path]:
+                aside: Path) -> dict[Path, Path]:
     """Move the record, as the current and the restored config place it, into ``aside`` (same relative
     places; items outside the workspace folder under their own name)."""
-    moved = []
-    seen: set[Path] = set()
+    moved: dict[Path, Path] = {}
     for item in _record_items(current, root, backup, source) + _record_items(target, root, backup, source):
-        if item in seen or not (item.exists() or item.is_symlink()):
+        if item in moved or not (item.exists() or item.is_symlink()):
             continue
-        seen.add(item)
         place = aside / (item.relative_to(root) if item.is_relative_to(root) else Path(item.name))
         place.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(item), str(place))
-        moved.append(place)
+        moved[item] = place
     return moved
 
 
