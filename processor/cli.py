@@ -577,6 +577,8 @@ def _print_check(report) -> None:
 
     for p in report.problems:  # one line per problem, however long: scripts and people grep them
         console.print(f"[red]问题：[/]{escape(p.message)}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"[yellow]注意：[/]{escape(note)}", soft_wrap=True)
     counted = "，".join(f"{k} {v} 个" for k, v in report.counted.items())
     if report.ok:
         console.print(f"[bold green]检查通过[/]：台账 {report.ledger} 完整（{counted}）。")
@@ -584,8 +586,8 @@ def _print_check(report) -> None:
         console.print(f"[bold red]发现 {len(report.problems)} 个问题[/]" + (f"（已检查{counted}）" if counted else "") + "。")
 
 
-@main.command(epilog="恢复：停止 processor（serve/watch），把备份文件夹中的全部文件按原样复制回工作区文件夹"
-                     "（台账、存档、回执、config.toml、名册），再运行 processor check 确认。")
+@main.command(epilog="恢复：先停止 processor（serve/watch），再运行 processor restore 备份文件夹：它把工作区原来的"
+                     "台账（连同 -wal/-shm）、存档和回执移到“恢复前-时间”文件夹，把备份复制回工作区，再检查。")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
@@ -606,6 +608,36 @@ def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     else:
         _print_check(result.verification)
         err_console.print(f"[bold red]备份校验未通过[/]：{result.dest} 不能作为可靠的备份。")
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.argument("source", metavar="备份文件夹", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
+    """从 processor backup 生成的备份恢复台账、存档原件、回执、配置和名册（须先停止 serve/watch），恢复后检查。"""
+    from processor.record.restore import RestoreError
+
+    try:
+        result = workspace_of(ctx).restore(source)
+    except RestoreError as exc:
+        if exc.report is not None:
+            _print_check(exc.report)
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
+        sys.exit(2)
+    if as_json:
+        print_json(result.to_dict())
+        sys.exit(0 if result.ok else 1)
+    if result.moved:
+        console.print(f"工作区原来的台账、存档和回执已移到 {result.aside}（没有删除任何文件）。", soft_wrap=True)
+    console.print(f"已从备份 {result.source} 恢复 {len(result.copied)} 个文件。", soft_wrap=True)
+    if result.not_in_backup:
+        console.print(f"[yellow]注意：[/]工作区原有 {len(result.not_in_backup)} 个存档原件不在备份中（备份之后收到的报表），"
+                      f"在 {result.aside} 的存档文件夹中；如需补录，把它们复制到收件箱重新处理。",
+                      soft_wrap=True)
+    _print_check(result.verification)
     sys.exit(0 if result.ok else 1)
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from processor.intake.run import InboxPass, IntakeOutcome
     from processor.record.backup import BackupResult
     from processor.record.check import CheckReport
+    from processor.record.restore import RestoreResult
 
 # Each step imports its stage when called: a command loads only the libraries it uses.
 
@@ -136,6 +137,15 @@ class Workspace:
         from processor.record.backup import backup_workspace
 
         return backup_workspace(self.config, dest)
+
+    def restore(self, source: Path | str) -> RestoreResult:
+        """Put the backup in ``source`` (made by :meth:`backup`) back: refuses while serve/watch runs,
+        checks the backup, moves the current ledger (with its -wal/-shm), archive, receipts, config and
+        roster into ``恢复前-<时间>/``, copies the backup in and checks the result.
+        See :func:`processor.record.restore.restore_workspace`."""
+        from processor.record.restore import restore_workspace
+
+        return restore_workspace(self.config, source)
 
 
 def init_workspace(folder: Path | str) -> WorkspaceConfig:

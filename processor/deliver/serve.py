@@ -103,12 +103,15 @@ class Nightly:
         self.clock = clock or _now
         self._busy = threading.Lock()
         self.runs = 0
+        self.guard: Callable[[], bool] | None = None  # False: the ledger is gone, no night runs
 
     def run(self) -> None:
         from processor.consolidate.run import consolidate
         from processor.deliver.mail import send_pending
 
         with self._busy:
+            if self.guard is not None and not self.guard():
+                return
             started = self.clock()
             LOG.info("开始夜间汇总……")
             try:
@@ -229,8 +232,25 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     if recovered:
         LOG.info("已补完上次中断时未完成的 %d 个文件", recovered)
     nightly = Nightly(ws, clock)
+    ledger_lost: list[str] = []
+    said = threading.Lock()
+
+    def ledger_intact() -> bool:
+        """Whether the ledger path still names the file serve has open; if not, stop, saying why once."""
+        problem = intake.ledger.file_problem()
+        with said:
+            if problem is not None and not ledger_lost:
+                ledger_lost.append(problem)
+                LOG.critical("处理程序停止收件并退出：%s", problem)
+                stop.set()
+        return problem is None
+
+    def handle(path: Path, *args):
+        return intake.handle(path, *args) if ledger_intact() else None  # the file stays in the inbox
+
+    nightly.guard = ledger_intact
     scheduler = _scheduler(ws, nightly, every, at)
-    watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling, poll_interval=ws.intake.poll_interval,
+    watcher = InboxWatcher(ws.inbox, handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                            close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
                            logger=logging.getLogger("processor.watch"), on_error=logged_by_intake)
@@ -250,6 +270,10 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
                 LOG.error("收件箱监视线程意外退出，处理程序停止")
                 code = 1
                 break
+            if not ledger_intact():  # deleted or replaced under a running serve
+                break
+        if ledger_lost:
+            code = 1
     finally:
         LOG.info("正在停止：等待当前文件和正在进行的汇总完成……")
         stop.set()

@@ -5,7 +5,13 @@ DEST receives, at the same places relative to the workspace folder: the ledger
 the copy is consistent), the archive of originals, the receipts, ``config.toml``,
 the roster and a custom rulebook.  The copy is then checked like a workspace
 (:func:`processor.check.check_workspace`): integrity, every archived file with its
-hash, every receipt.  Restoring is copying DEST's files back into the workspace.
+hash, every receipt.  ``processor restore DEST`` puts it back (:mod:`processor.record.restore`).
+
+The backup is the record as of its ledger snapshot.  Files may keep arriving while
+it runs: their archive originals and receipts, newer than the snapshot, are left out
+(the next backup has them), so the copy verifies against its own snapshot.  Stray
+files that were in the folders before the snapshot and that no record names, then or
+after, are copied: the check reports them in the backup as in the workspace.
 
 Items kept outside the workspace folder (config.toml may name any path) are
 stored under their default names (``ledger.sqlite``, ``archive/``, ``outbox/回执/``,
@@ -19,8 +25,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processor.record.check import CheckReport, check_workspace
+from processor.record.check import CheckReport, check_workspace, named_files, rows_of
 from processor.common.config import CONFIG_NAME, Workspace
+from processor.common.faults import checkpoint
 from processor.common.fsutil import fsync_folder, is_temp_name
 from processor.record.ledger import Ledger
 
@@ -60,21 +67,44 @@ def backup_workspace(ws: Workspace, dest: Path | str) -> BackupResult:
     }
     result = BackupResult(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    copy = _as_backup(ws, dest, places)
+    folders = [(Path(ws.archive), Path(copy.archive)), (Path(ws.receipts_dir), Path(copy.receipts_dir))]
+    before = {path for source, _ in folders for path in _files_under(source)}  # what was there before the snapshot
     # The ledger first: every row in the copy then has its archive file and receipt copied after it.
-    with Ledger(ws.ledger_path) as ledger:
+    with Ledger(ws.ledger_path, readonly=True) as ledger:
         target = dest / places["ledger"]
         target.parent.mkdir(parents=True, exist_ok=True)
         ledger.backup_to(target)
         result.copied.append(target)
-    result.copied += _copy_tree(Path(ws.archive), dest / places["archive"])
-    result.copied += _copy_tree(Path(ws.receipts_dir),
-                                dest / places["outbox"] / Path(ws.receipts_dir).relative_to(ws.outbox))
+    checkpoint("backup-after-snapshot")
+    with Ledger(target, readonly=True) as snapshot:
+        in_snapshot = named_files(ws, rows_of(snapshot))
+    result.copied += _copy_files(folders, in_snapshot)
+    with Ledger(ws.ledger_path, readonly=True) as ledger:  # rows recorded since: their files are newer
+        recorded_since = named_files(ws, rows_of(ledger)) - in_snapshot
+    result.copied += _copy_files(folders, before - in_snapshot - recorded_since)  # strays, kept as they are
     for source, relative in ((root / CONFIG_NAME, CONFIG_NAME), (Path(ws.roster_path), places["roster"]),
                              *_rulebook(ws, root)):
         if source.is_file():
             result.copied.append(_copy_file(source, dest / relative))
-    result.verification = check_workspace(_as_backup(ws, dest, places))
+    result.verification = check_workspace(copy, snapshot=True)
     return result
+
+
+def _files_under(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and not is_temp_name(p.name)]
+
+
+def _copy_files(folders: list[tuple[Path, Path]], wanted: set[Path]) -> list[Path]:
+    """Copy the files of ``wanted`` that exist, each from its source folder to the same place in its target."""
+    copied = []
+    for source, target in folders:
+        for path in sorted(p for p in wanted if p.is_relative_to(source)):
+            if path.is_file() and not path.is_symlink() and not is_temp_name(path.name):
+                copied.append(_copy_file(path, target / path.relative_to(source)))
+    return copied
 
 
 def _place(root: Path, path: Path, default: str) -> str:
@@ -95,16 +125,6 @@ def _as_backup(ws: Workspace, dest: Path, places: dict[str, str]) -> Workspace:
     """The backup folder seen as a workspace, so it is checked exactly as the original would be."""
     paths = {**ws.raw.get("paths", {}), **{k: places[k] for k in ("ledger", "archive", "outbox", "roster")}}
     return Workspace(dest, {**ws.raw, "paths": paths}, True)
-
-
-def _copy_tree(source: Path, target: Path) -> list[Path]:
-    copied = []
-    if not source.is_dir():
-        return copied
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and not path.is_symlink() and not is_temp_name(path.name):
-            copied.append(_copy_file(path, target / path.relative_to(source)))
-    return copied
 
 
 def _copy_file(source: Path, target: Path) -> Path:

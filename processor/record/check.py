@@ -1,10 +1,14 @@
 """``processor check``: is the record whole?
 
-Checks that the ledger file is sound and current (SQLite's integrity check, every
-migration applied, the models' fingerprint), that every archived original is
-present with the hash the ledger recorded, that every arrival has its receipt,
-and that nothing is orphaned: archive files no row points to, receipt files no
-row names, sheet rows whose file is gone.  Each problem names the file.
+Checks that the ledger file is sound (SQLite's integrity check, no migration of a
+newer program, the models' fingerprint), that every archived original is present
+with the hash the ledger recorded, that every arrival has its receipt, and that
+nothing is orphaned: archive files no row points to, receipt files no row names,
+sheet rows whose file is gone.  Each problem names the file.
+
+The check only reads: the ledger is opened read-only (SQLite ``mode=ro``), so an
+older ledger, or one in a backup, is not upgraded by being checked; the migrations
+it lacks are reported as a note (the next command that writes applies them).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from processor.common.fsutil import is_temp_name, sha256_file
 from processor.record.ledger import Ledger, LedgerError, migrations
+from processor.record.receipts import receipt_id_prefix
 from schemas.form import FORM_SHEETS
 
 # problem codes, each with the Chinese label the report shows
@@ -46,6 +51,7 @@ class CheckReport:
     ledger: Path
     problems: list[CheckProblem] = field(default_factory=list)
     counted: dict[str, int] = field(default_factory=dict)  # what was looked at, for the summary line
+    notes: list[str] = field(default_factory=list)  # facts worth a line that are not problems (Chinese)
 
     @property
     def ok(self) -> bool:
@@ -55,15 +61,20 @@ class CheckReport:
         self.problems.append(CheckProblem(code, str(path), message))
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "ledger": str(self.ledger), "counted": self.counted,
+        return {"ok": self.ok, "ledger": str(self.ledger), "counted": self.counted, "notes": self.notes,
                 "problems": [asdict(p) | {"label": p.label} for p in self.problems]}
 
 
-def check_workspace(ws) -> CheckReport:
-    """Everything :mod:`processor.check` describes, for one workspace; reads, never repairs."""
+def check_workspace(ws, *, snapshot: bool = False) -> CheckReport:
+    """Everything :mod:`processor.check` describes, for one workspace; reads, never repairs, never
+    migrates (the ledger file is byte for byte the same afterwards).
+
+    ``snapshot``: the workspace is a backup, its ledger copied while files arrived; an arrival the copy
+    caught between its record and its receipt is finished by the recovery of the first run after a
+    restore (noted, not a problem)."""
     report = CheckReport(Path(ws.ledger_path))
     try:
-        ledger = Ledger(ws.ledger_path)
+        ledger = Ledger(ws.ledger_path, readonly=True)
     except LedgerError as exc:
         report.add("ledger-unusable", ws.ledger_path, str(exc))
         return report
@@ -72,12 +83,29 @@ def check_workspace(ws) -> CheckReport:
         if report.problems:  # a damaged file's rows are not worth comparing with the folders
             return report
         _check_migrations(ledger, report)
-        rows = [dict(r) for r in ledger.query("SELECT id, sha256, original_name, archive_path, receipt_path "
-                                              "FROM files ORDER BY id")]
+        rows = rows_of(ledger)
         _check_archive(ws, rows, report)
-        _check_receipts(ws, rows, report)
+        _check_receipts(ws, rows, report, snapshot=snapshot)
         _check_sheet_rows(ledger, report)
     return report
+
+
+def rows_of(ledger: Ledger) -> list[dict]:
+    """The arrivals as :func:`named_files` and the checks read them."""
+    return [dict(r) for r in ledger.query("SELECT id, sha256, original_name, archive_path, receipt_path "
+                                          "FROM files ORDER BY id")]
+
+
+def named_files(ws, rows: list[dict]) -> set[Path]:
+    """The archive and receipt files these ledger rows name (absolute paths; they may not exist)."""
+    archive, outbox = Path(ws.archive), Path(ws.outbox)
+    named = {archive / row["archive_path"] for row in rows}
+    for row in rows:
+        if row["receipt_path"]:
+            html = outbox / row["receipt_path"]
+            named.update(_receipt_files(html))
+            named.add(html.with_name(f"{html.stem}_批注.xlsx"))
+    return named
 
 
 def _check_integrity(ledger: Ledger, report: CheckReport) -> None:
@@ -88,6 +116,11 @@ def _check_integrity(ledger: Ledger, report: CheckReport) -> None:
 
 
 def _check_migrations(ledger: Ledger, report: CheckReport) -> None:
+    if pending := ledger.pending_migrations():
+        report.notes.append(f"台账 {ledger.path} 由较早版本的程序写成，尚有 {len(pending)} 个迁移未应用"
+                            f"（{'、'.join(pending)}）。检查只读不改，没有升级它；下次运行 process、serve 等"
+                            "写台账的命令时会自动升级。")
+        return  # an older ledger has no migration of a newer program
     known = {name for name, _ in migrations()}
     for row in ledger.query("SELECT name FROM _migrations ORDER BY name"):
         if row["name"] not in known:
@@ -119,10 +152,15 @@ def _receipt_files(receipt: Path) -> list[Path]:
     return [receipt, receipt.with_suffix(".json")]
 
 
-def _check_receipts(ws, rows: list[dict], report: CheckReport) -> None:
+def _check_receipts(ws, rows: list[dict], report: CheckReport, *, snapshot: bool = False) -> None:
     outbox, folder = Path(ws.outbox), Path(ws.receipts_dir)
     named: set[Path] = set()
+    unfinished = {receipt_id_prefix(row["id"]) for row in rows if not row["receipt_path"]}
     for row in rows:
+        if not row["receipt_path"] and snapshot:
+            report.notes.append(f"第 {row['id']} 号来件“{row['original_name']}”在备份时正在处理（已记入台账，"
+                                "回执尚未登记）；恢复后第一次运行 process 或 serve 时会补写回执。")
+            continue
         if not row["receipt_path"]:
             report.add("receipt-missing", folder, f"第 {row['id']} 号来件“{row['original_name']}”还没有回执"
                                                   "（处理被中断；运行 `processor process` 会补写）。")
@@ -134,13 +172,16 @@ def _check_receipts(ws, rows: list[dict], report: CheckReport) -> None:
             if not path.is_file():
                 report.add("receipt-missing", path, f"第 {row['id']} 号来件“{row['original_name']}”的回执文件缺失：{path}。")
     for path in _files_under(folder):
-        if path not in named:
+        if path not in named and not path.name.startswith(tuple(unfinished)):  # an unfinished arrival's own
             report.add("orphan-receipt", path, f"回执文件夹中的文件 {path} 不属于台账中的任何来件。")
     report.counted["来件"] = len(rows)
 
 
 def _check_sheet_rows(ledger: Ledger, report: CheckReport) -> None:
+    tables = {r[0] for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for spec in FORM_SHEETS:
+        if spec.key not in tables:  # made by a migration an older ledger has not had yet
+            continue
         for row in ledger.query(f"SELECT file_id, COUNT(*) AS n FROM {spec.key} "
                                 f"WHERE file_id NOT IN (SELECT id FROM files) GROUP BY file_id"):
             report.add("orphan-rows", f"{ledger.path}:{spec.key}",

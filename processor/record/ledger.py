@@ -13,6 +13,12 @@
 
 A later accepted submission for the same unit and month supersedes the earlier
 one: the old row's status becomes ``superseded`` and its data stays for history.
+
+The ledger file is touched only through SQLite while any connection of the process has
+it open (a process-wide registry of open ledger files, :func:`open_in_this_process`):
+POSIX locks belong to the process, so closing any other descriptor of the file would drop
+SQLite's locks, and another process, believing itself the last user, would checkpoint and
+delete the WAL our connections still write to.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ import hashlib
 import itertools
 import json
 import operator
+import os
 import sqlite3
+import stat
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -41,7 +50,9 @@ _KEY_COLUMNS = ("file_id", "unit", "month", "row")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FINGERPRINT_KEY = "model_fingerprint"
 _SQLITE_HEADER = b"SQLite format 3\x00"
-_RESTORE_HINT = "请从备份恢复（`processor backup` 生成的副本），再运行 `processor check` 检查。"
+_HEADER_SIZE = 100  # the database header; bytes 18 and 19 are 2 in WAL mode, 1 in rollback-journal mode
+_WAL_HEADER_SIZE = 32  # a WAL no longer than its header holds no page
+_RESTORE_HINT = "请从备份恢复（`processor restore 备份文件夹`，备份由 `processor backup` 生成），再运行 `processor check` 检查。"
 
 
 class LedgerError(RuntimeError):
@@ -74,37 +85,70 @@ def migrations() -> list[tuple[str, str]]:
 class Ledger:
     """A connection to the workspace's ledger, migrated on open.
 
-    Opens an existing ledger only: a missing, empty or damaged file raises
-    :class:`LedgerError`.  ``create=True`` (``init`` and ``demo`` only) makes a new one.
+    Opens an existing ledger only: a missing, empty or damaged file, or one with another
+    ledger's WAL beside it, raises :class:`LedgerError`.  ``create=True`` (``init`` and
+    ``demo`` only) makes a new one.  ``readonly=True`` (``check``, ``backup``) opens it
+    with SQLite's ``mode=ro``: nothing is migrated or written, the file stays byte for byte
+    as it was (:meth:`pending_migrations` says what an upgrade would apply).
+
+    A transaction never commits into a file that is no longer at the ledger's path
+    (deleted, moved away or replaced while open): :meth:`file_problem` says so, and
+    :meth:`atomic` raises :class:`LedgerError` with that line instead of committing.
     """
 
-    def __init__(self, path: Path | str, *, create: bool = False):
+    def __init__(self, path: Path | str, *, create: bool = False, readonly: bool = False):
         self.path = Path(path)
-        _check_file(self.path, create)
+        self._where = self.path.absolute()  # the path whose file must stay the one opened, whatever the cwd
+        self.readonly = readonly
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._savepoints = itertools.count(1)
-        try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"无法打开台账 {self.path}：{exc}。{_RESTORE_HINT}") from None
+        self._identity = self._connect(create)
         try:
             self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
+                self.conn.execute("PRAGMA synchronous=FULL")
+                self.conn.execute("PRAGMA foreign_keys=ON")
             if (problem := _quick_check(self.conn)) is not None:
                 raise LedgerError(f"台账文件 {self.path} 已损坏（{problem}）。{_RESTORE_HINT}")
-            self.migrate()
-            self.check_fingerprint()
+            if readonly:
+                if not self.pending_migrations():  # an older ledger's tables are checked once it is upgraded
+                    self.check_fingerprint()
+            else:
+                self.migrate()
+                self.check_fingerprint()
         except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-            self.conn.close()
+            self.close()
             raise LedgerError(f"台账文件 {self.path} 已损坏或不是台账（{exc}）。{_RESTORE_HINT}") from None
         except BaseException:
-            self.conn.close()
+            self.close()
             raise
+
+    def _connect(self, create: bool) -> tuple[int, int]:
+        """Open the SQLite connection and count it among this process's open ledger files; returns the
+        file's identity (device, inode).
+
+        The file is read outside SQLite (header, a foreign WAL beside it) only while no connection of
+        this process has it open: POSIX locks belong to the process, and closing any other descriptor
+        of the file would drop every SQLite lock this process holds on it (another process could then
+        checkpoint and delete the WAL a live connection of ours still writes to)."""
+        with _OPEN_FILES_LOCK:
+            identity = _check_file(self.path, create, in_use=_open_identities())
+            # mode=rw: a file that vanished since the check is an error, never a new empty ledger
+            mode = "ro" if self.readonly else "rwc" if create else "rw"
+            target = _uri(self._where, mode)
+            try:
+                self.conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False,
+                                            uri=True)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"无法打开台账 {self.path}：{exc}。{_RESTORE_HINT}") from None
+            if identity is None:  # created just now by SQLite
+                identity = _identity(self.path)
+            _OPEN_FILES[identity] = _OPEN_FILES.get(identity, 0) + 1
+        return identity
 
     @classmethod
     def create(cls, path: Path | str) -> "Ledger":
@@ -113,7 +157,35 @@ class Ledger:
 
     # --- plumbing ----------------------------------------------------------
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection (once; a second call does nothing)."""
+        with _OPEN_FILES_LOCK:
+            if self._identity is None:
+                return
+            self.conn.close()
+            left = _OPEN_FILES.get(self._identity, 1) - 1
+            if left:
+                _OPEN_FILES[self._identity] = left
+            else:
+                _OPEN_FILES.pop(self._identity, None)
+            self._identity = None
+
+    def file_problem(self) -> str | None:
+        """None while the ledger path still names the file this connection has open; else one Chinese
+        line saying that the file was deleted (or moved away) or replaced by another file."""
+        identity = self._identity
+        if identity is None:
+            return None
+        try:
+            now = _identity(self._where)
+        except FileNotFoundError:
+            return (f"台账文件 {self.path} 已被删除或移走：不能再把收到的报表记进一个已不存在的台账。"
+                    f"收件箱中的文件保持原样。请从备份恢复台账（processor restore 备份文件夹）后重新启动。")
+        except OSError as exc:
+            return f"无法读取台账文件 {self.path}（{exc.strerror or exc}）。请检查该文件和文件夹的权限后重新启动。"
+        if now != identity:
+            return (f"台账文件 {self.path} 已被另一个文件替换：正在使用的台账已不是该路径上的文件。"
+                    f"收件箱中的文件保持原样。请运行 processor check 确认现在的台账无误后重新启动。")
+        return None
 
     def __enter__(self) -> "Ledger":
         return self
@@ -144,12 +216,22 @@ class Ledger:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                if (problem := self.file_problem()) is not None:  # never commit into a deleted or replaced file
+                    raise LedgerError(problem)
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
                         self.conn.execute("ROLLBACK")
                 raise
+
+    def pending_migrations(self) -> list[str]:
+        """The migrations this program has that the ledger has not applied yet, in order."""
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+                                 ).fetchone():
+            return [name for name, _ in migrations()]
+        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+        return [name for name, _ in migrations() if name not in done]
 
     def migrate(self) -> list[str]:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
@@ -469,24 +551,95 @@ def _has_code(text: str) -> bool:
     return any(line.split("--", 1)[0].strip() for line in text.splitlines())
 
 
-def _check_file(path: Path, create: bool) -> None:
-    """Refuse, before SQLite would silently make a new database, a ledger that is missing or empty."""
-    if not path.exists():
-        if create:
-            return
-        raise LedgerError(f"台账文件不存在：{path}。如台账被误删或移走，{_RESTORE_HINT}"
-                          f"如这是新工作区，请先运行 `processor init` 新建。")
-    if not path.is_file():
-        raise LedgerError(f"台账路径 {path} 不是文件。请检查 config.toml 中的 paths.ledger。")
+def _check_file(path: Path, create: bool, in_use: set[tuple[int, int]]) -> tuple[int, int] | None:
+    """Refuse, before SQLite would silently make a new database or merge a WAL that is not the
+    ledger's own, a ledger that is missing, empty, not a database, or has a foreign WAL beside it.
+
+    Returns the file's identity (device, inode); None when it does not exist yet and ``create``.
+    The file's bytes are read only when its identity is not in ``in_use`` (no connection of this
+    process has it open); stat does not open the file and is always safe."""
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
+        info = path.stat()
+    except FileNotFoundError:
+        if create:
+            return None
+        raise LedgerError(f"台账文件不存在：{path}。如台账被误删或移走，{_RESTORE_HINT}"
+                          f"如这是新工作区，请先运行 `processor init` 新建。") from None
     except OSError as exc:
         raise LedgerError(f"无法读取台账文件 {path}：{exc.strerror or exc}。请检查文件权限。") from None
-    if not header:
+    if not stat.S_ISREG(info.st_mode):
+        raise LedgerError(f"台账路径 {path} 不是文件。请检查 config.toml 中的 paths.ledger。")
+    if info.st_size == 0:
         raise LedgerError(f"台账文件 {path} 是空的（0 字节），其中的记录已丢失。{_RESTORE_HINT}")
-    if header != _SQLITE_HEADER:
+    identity = (info.st_dev, info.st_ino)
+    if identity in in_use:
+        return identity
+    wal = wal_path(path)
+    try:
+        wal_size = wal.stat().st_size  # before the header: a WAL made meanwhile comes after a WAL-mode header
+    except FileNotFoundError:
+        wal_size = 0
+    except OSError:
+        wal_size = 0  # SQLite will say what is wrong with it
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(_HEADER_SIZE)
+    except OSError as exc:
+        raise LedgerError(f"无法读取台账文件 {path}：{exc.strerror or exc}。请检查文件权限。") from None
+    if header[:len(_SQLITE_HEADER)] != _SQLITE_HEADER:
         raise LedgerError(f"台账文件 {path} 已损坏或不是台账（file is not a database）。{_RESTORE_HINT}")
+    if wal_size > _WAL_HEADER_SIZE and len(header) >= 20 and header[18] == header[19] == 1:
+        # The file says rollback-journal mode (every backup copy does), so SQLite never wrote a WAL for it
+        # since: the WAL is another ledger's (left behind when that one was replaced), and SQLite would
+        # merge its pages into this file on open, corrupting it.
+        raise LedgerError(f"台账文件 {path} 旁边的 {wal.name}（{wal_size} 字节）不属于这个台账，是被替换掉的"
+                          f"旧台账留下的；打开台账会把旧的改动写进来，使台账损坏。已停止，没有改动任何文件。"
+                          f"请用 `processor restore 备份文件夹` 恢复（它会先移走旧的 -wal/-shm 文件），"
+                          f"或停止所有 processor 后把 {wal.name} 和 {shm_path(path).name} 移到别处再试。")
+    return identity
+
+
+def _uri(path: Path, mode: str) -> str:
+    """SQLite's URI for ``path`` (absolute): ``file:///tmp/x``, ``file:///C:/x``, ``file:////server/share/x``."""
+    text = path.as_posix()
+    if not text.startswith("/"):
+        text = "/" + text  # a Windows drive
+    return f"file://{urllib.parse.quote(text, safe='/:')}?mode={mode}"
+
+
+def wal_path(path: Path) -> Path:
+    """SQLite's write-ahead log beside the ledger file."""
+    return path.with_name(path.name + "-wal")
+
+
+def shm_path(path: Path) -> Path:
+    """SQLite's shared-memory index of the WAL beside the ledger file."""
+    return path.with_name(path.name + "-shm")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+# The ledger files this process has open through SQLite, by identity, with how many connections.
+_OPEN_FILES: dict[tuple[int, int], int] = {}
+_OPEN_FILES_LOCK = threading.Lock()
+
+
+def _open_identities() -> set[tuple[int, int]]:
+    return set(_OPEN_FILES)
+
+
+def open_in_this_process(path: Path | str) -> bool:
+    """Whether a :class:`Ledger` of this process has the file at ``path`` open.  While one does, the
+    file (and its -wal/-shm) must not be opened by anything but SQLite, nor replaced."""
+    try:
+        identity = _identity(Path(path))
+    except OSError:
+        return False
+    with _OPEN_FILES_LOCK:
+        return identity in _OPEN_FILES
 
 
 def _quick_check(conn: sqlite3.Connection) -> str | None:

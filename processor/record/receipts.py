@@ -59,9 +59,14 @@ def receipt_folder(ws, row, roster=None) -> Path:
     return safe_join(ws.receipts_dir, unit, month)
 
 
+def receipt_id_prefix(file_id: int) -> str:
+    """How the names of an arrival's receipt files begin (its number)."""
+    return f"{file_id:06d}_"
+
+
 def receipt_stem(row) -> str:
     stem = Path(row["original_name"]).stem
-    return safe_name(f"{row['id']:06d}_{STATUS_CN[_receipt_status(row)]}_{stem}")
+    return safe_name(f"{receipt_id_prefix(row['id'])}{STATUS_CN[_receipt_status(row)]}_{stem}")
 
 
 def annotated_copy_path(ws, row, roster=None) -> Path:
