@@ -432,9 +432,7 @@ class Torture:
         return kept.read_bytes() if kept.exists() else None
 
     def _place(self, drop: Drop, data: bytes, replacing: Drop | None = None) -> None:
-        import hashlib
-
-        drop.sha = hashlib.sha256(data).hexdigest()
+        drop.sha = sha256_of(data)
         kept = self.staging / f"kept-{drop.seq}.xlsx"   # for later exact re-sends
         kept.write_bytes(data)
         tmp = self.staging / f"incoming-{drop.seq}.tmp"
@@ -686,6 +684,25 @@ class Torture:
                           f"sha256 {d.sha[:12]} left the inbox, {self.answered(index, d)}, but the ledger as "
                           "other processes read it has no row for it")
 
+    def whose_bytes(self, problem: dict) -> str:
+        """For an archive file that is not what the ledger says: which drops the name and the bytes are."""
+        if problem.get("code") not in ("archive-changed", "orphan-archive"):
+            return ""
+        path = Path(problem.get("path", ""))
+        try:
+            actual = sha256_of(path.read_bytes())
+        except OSError:
+            return ""
+
+        def drops_of(sha: str) -> str:
+            found = [f"#{d.seq} ({d.kind}, inbox/{d.rel})" for d in self.drops if d.sha == sha]
+            return ", ".join(found) or "no drop"
+
+        named = path.stem
+        if named == actual:
+            return f" [the bytes of drop {drops_of(actual)}]"
+        return f" [named after the bytes of drop {drops_of(named)}; holds the bytes of drop {drops_of(actual)}]"
+
     def final_check(self) -> None:
         done = subprocess.run([sys.executable, "-m", "processor", "-w", str(self.ws_root), "check", "--json"],
                               capture_output=True, text=True, env=_env(), timeout=600)
@@ -699,7 +716,7 @@ class Torture:
             return
         self.find("final check", f"`processor check` exited {done.returncode} with {len(problems)} problems")
         for p in problems[:40]:
-            self.find("final check", f"{p.get('label')}: {p.get('message')}")
+            self.find("final check", f"{p.get('label')}: {p.get('message')}{self.whose_bytes(p)}")
         if len(problems) > 40:
             self.find("final check", f"… and {len(problems) - 40} more")
 
@@ -744,11 +761,13 @@ class Torture:
                 valid = drops[0].valid
                 if valid and r["status"] not in VALID_STATUSES:
                     first = (json.loads(r["problems_json"] or "[]") or [{}])[0]
-                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}) is a correct "
-                              f"form but was {r['status']}: {first.get('message', '')}")
+                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, sha256 "
+                              f"{key[1][:12]}) is a correct form but was {r['status']}: {first.get('message', '')}"
+                              + (f" ({drops[0].note})" if drops[0].note else ""))
                 elif not valid and r["status"] != "rejected":
-                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}) has errors "
-                              f"but was {r['status']}")
+                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, sha256 "
+                              f"{key[1][:12]}) has errors but was {r['status']}"
+                              + (f" ({drops[0].note})" if drops[0].note else ""))
         for key, recorded in by_key.items():
             if key not in drops_by_key:
                 for r in recorded:
@@ -808,6 +827,12 @@ class Torture:
                 if not part.is_file():
                     self.find("row without receipt", f"row {r['id']} “{r['original_name']}”: its receipt file {part.relative_to(outbox)} "
                               "is missing")
+
+
+def sha256_of(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _brief(text: str, limit: int = 700) -> str:
