@@ -2,8 +2,8 @@
 
     python bench/torture.py [--minutes 20] [--seed 0] [--kills N] [--night-every 45] [--workspace DIR] [--json]
 
-A fresh workspace is made with ``processor init`` (its sample roster; reminders switched on, no
-SMTP server, so every mail becomes an .eml file).  ``processor serve`` runs in it as a real
+A fresh workspace is made with ``processor init`` (its sample roster; reminders switched on; mail
+goes to a loopback SMTP server run by this script, or with ``--no-smtp`` into .eml files).  ``processor serve`` runs in it as a real
 process, with accelerated nights (``PROCESSOR_NIGHTLY_EVERY``), for ``--minutes`` while this
 driver, from other processes:
 
@@ -27,7 +27,9 @@ outside while serve still runs, serve is stopped with SIGTERM, ``processor check
 * every receipt file belongs to a ledger row (number, name and the SHA-256 in its JSON twin), every
   row has its receipt pair, no receipt number is used twice;
 * ``check`` passes; every side command exited 0 or with its documented code; serve never exited by
-  itself and stopped with 0.
+  itself and stopped with 0;
+* no mail reached the SMTP server twice under different Message-IDs (same recipients, subject and
+  attachments — or body, for a mail without attachments): a resend must be recognisable as one.
 
 Prints a summary (serve runs, operations by kind and exit code, kills, files dropped, findings,
 notes) and exits 1 on any finding.  The seed fixes the forms and the plan (what is dropped, which
@@ -95,6 +97,7 @@ class TortureReport:
     drops: dict = field(default_factory=dict)       # kind -> count
     operations: dict = field(default_factory=dict)  # kind -> count
     exit_codes: dict = field(default_factory=dict)  # "kind: code" -> count
+    mails: int = 0        # received by the loopback SMTP server
     ledger_rows: int = 0
     receipts: int = 0
     findings: list[str] = field(default_factory=list)   # "category: what, which file, which receipt"
@@ -224,6 +227,52 @@ def wait_for(condition, timeout: float, step: float = 0.1) -> bool:
     return True
 
 
+class MailSink:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) keeping a fingerprint of every message it accepts."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.messages: list[dict] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        attachments = sorted(sha256_of(part.get_payload(decode=True) or b"") for part in message.iter_attachments())
+        body = message.get_body(("plain", "html"))
+        text = body.get_content() if body is not None else ""
+        self.messages.append({
+            "message_id": str(message.get("Message-ID", "")), "subject": str(message.get("Subject", "")),
+            "to": tuple(sorted(envelope.rcpt_tos)), "attachments": tuple(attachments),
+            "content": ("attachments", tuple(attachments)) if attachments else ("body", sha256_of(text.encode())),
+        })
+        return "250 OK"
+
+    def __enter__(self) -> "MailSink":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+    def twice(self) -> list[str]:
+        """Mails that arrived more than once under different Message-IDs."""
+        seen: dict[tuple, list[str]] = collections.defaultdict(list)
+        for m in self.messages:
+            seen[(m["to"], m["subject"], m["content"])].append(m["message_id"])
+        return [f"“{subject}” to {', '.join(to)} ({what}: {len(content) if what == 'attachments' else 'same text'}) "
+                f"arrived {len(ids)} times under {len(set(ids))} Message-IDs: {', '.join(dict.fromkeys(ids))}"
+                for (to, subject, (what, content)), ids in seen.items() if len(set(ids)) > 1]
+
+
 class Serve:
     """``processor serve`` as a real process in its own process group, output in serve-<n>.log."""
 
@@ -303,8 +352,9 @@ class SideOp:
 class Torture:
     def __init__(self, root: Path, *, minutes: float, seed: int, kills: int | None, night_every: float,
                  units: int, months: int, parallel: int, pace: float, quiet_timeout: float,
-                 op_timeout: float, log=print) -> None:
+                 op_timeout: float, smtp: bool = True, log=print) -> None:
         self.root = Path(root).resolve()
+        self.mail = MailSink() if smtp else None
         self.minutes, self.seed, self.parallel, self.pace = minutes, seed, parallel, pace
         self.quiet_timeout, self.op_timeout, self.log = quiet_timeout, op_timeout, log or (lambda *_: None)
         self.rng = random.Random(seed)
@@ -338,6 +388,14 @@ class Torture:
         switched = re.sub(r"(\[remind\]\s*\nenabled = )false", r"\1true", text)
         if switched == text:
             raise RuntimeError("config.toml has no [remind] enabled = false to switch on")
+        if self.mail is not None:
+            smtp = (f'host = "127.0.0.1"\nport = {self.mail.port}\nsecurity = "none"\n'
+                    'sender = "qyz-processor@example.gov.cn"\nrecipients = ["qyz@example.gov.cn"]\n')
+            switched, n = re.subn(r'\[smtp\]\nhost = ""[^\n]*\nport = 465[^\n]*\nsecurity = "ssl"[^\n]*\n',
+                                  lambda _: f"[smtp]\n{smtp}", switched)
+            switched, m = re.subn(r'\nsender = ""[^\n]*\nrecipients = \[\][^\n]*\n', "\n", switched)
+            if n != 1 or m != 1:
+                raise RuntimeError("config.toml's [smtp] section is not the one expected: cannot point it at the sink")
         config.write_text(switched, encoding="utf-8")
         self.inbox = self.ws_root / "inbox"
         self.outbox = self.ws_root / "outbox"
@@ -548,6 +606,8 @@ class Torture:
         self.t0 = time.monotonic()
         kill_plan = sorted(self.rng.uniform(0.05, 0.95) * duration for _ in range(self.kills_planned))
         restart_at = 0.0
+        if self.mail is not None:
+            self.mail.__enter__()
         self.serve.start()
         self.log(f"workspace {self.ws_root}: serve started; {duration:.0f} s of operation, "
                  f"{len(kill_plan)} kills planned")
@@ -604,6 +664,11 @@ class Torture:
         self.final_check()
         self.verify_final()
         self.read_serve_log()
+        if self.mail is not None:
+            self.mail.__exit__(None, None, None)
+            report.mails = len(self.mail.messages)
+            for text in self.mail.twice():
+                self.find("mail twice", text)
         report.seconds = time.monotonic() - self.t0
         report.drops = dict(self.drops_by_kind)
         report.files_dropped = len(self.drops)
@@ -854,14 +919,17 @@ def inbox_files(inbox: Path) -> list[Path]:
 
 def run_torture(root: Path, *, minutes: float = 20.0, seed: int = 0, kills: int | None = None,
                 night_every: float = 45.0, units: int = 6, months: int = 3, parallel: int = 2, pace: float = 0.6,
-                quiet_timeout: float = 300.0, op_timeout: float = 600.0, log=print) -> TortureReport:
+                quiet_timeout: float = 300.0, op_timeout: float = 600.0, smtp: bool = True,
+                log=print) -> TortureReport:
     """Run the torture in a new folder ``root`` (workspace in root/ws); returns the figures and findings."""
     torture = Torture(root, minutes=minutes, seed=seed, kills=kills, night_every=night_every, units=units,
                       months=months, parallel=parallel, pace=pace, quiet_timeout=quiet_timeout,
-                      op_timeout=op_timeout, log=log)
+                      op_timeout=op_timeout, smtp=smtp, log=log)
     try:
         return torture.run()
     finally:
+        if torture.mail is not None and torture.mail.controller.loop.is_running():
+            torture.mail.__exit__(None, None, None)
         for op in torture.inflight:  # only after an exception: nothing of ours keeps running
             with_group_killed(op.proc)
         if torture.serve.proc is not None:
@@ -885,7 +953,7 @@ def print_report(report: TortureReport, shown_per_category: int = 6) -> None:
     print(f"side commands: {sum(report.operations.values())} — "
           + ", ".join(f"{k} {v}" for k, v in sorted(report.operations.items())))
     print("exit codes: " + ", ".join(f"{k} ×{v}" for k, v in report.exit_codes.items()))
-    print(f"ledger rows: {report.ledger_rows}; receipts: {report.receipts}")
+    print(f"ledger rows: {report.ledger_rows}; receipts: {report.receipts}; mails received: {report.mails}")
     for note in report.notes[:20]:
         print(f"note: {note}")
     if len(report.notes) > 20:
@@ -913,13 +981,15 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=2, help="side commands running at once, at most")
     parser.add_argument("--pace", type=float, default=0.6, help="mean pause between two actions, seconds")
     parser.add_argument("--quiet-timeout", type=float, default=300.0, help="bound on the final drain, seconds")
+    parser.add_argument("--no-smtp", dest="smtp", action="store_false",
+                        help="no SMTP server: every mail is written as an .eml file")
     parser.add_argument("--workspace", type=Path, help="a new folder for the run (default: a temp folder)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     root = args.workspace or Path(tempfile.mkdtemp(prefix="torture-"))
     report = run_torture(root, minutes=args.minutes, seed=args.seed, kills=args.kills, night_every=args.night_every,
                          units=args.units, months=args.months, parallel=args.parallel, pace=args.pace,
-                         quiet_timeout=args.quiet_timeout, log=None if args.json else print)
+                         quiet_timeout=args.quiet_timeout, smtp=args.smtp, log=None if args.json else print)
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}, ensure_ascii=False, indent=2))
     else:
