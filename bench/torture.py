@@ -68,6 +68,7 @@ SIDE_WEIGHTS = {"status": 3, "status --json": 3, "check": 2, "backup": 1, "conso
                 "send --dry-run": 1, "remind --dry-run": 1, "validate": 2, "template": 1}
 DROP_WEIGHTS = {"valid": 30, "resubmission": 20, "invalid": 15, "wrong-folder": 5, "duplicate": 15, "replace": 10}
 VALID_STATUSES = {"accepted", "superseded", "duplicate"}
+KEEP_FAILED_BACKUPS = 3  # kept for diagnosis; later failed copies are deleted (disk space)
 
 
 # --- what happened ---------------------------------------------------------------------------------
@@ -371,6 +372,7 @@ class Torture:
         self.ops: collections.Counter = collections.Counter()
         self.codes: collections.Counter = collections.Counter()
         self.inflight: list[SideOp] = []
+        self.failed_backups = 0
         self.t0 = time.monotonic()
         self.make_workspace()
         self.forms = Forms(self.scratch / "forms", units=units, months=months, seed=seed, log=self.log)
@@ -576,10 +578,13 @@ class Torture:
                 problem = f"exit {code}: {_brief(err or out)}"
         elif op.kind == "backup":
             dest = op.expect["dest"]
-            if code == 0:
-                shutil.rmtree(dest, ignore_errors=True)  # verified by the command itself; keep the disk free
-            else:
-                problem = f"exit {code} (backup kept in {dest}): {_brief(out + err)}"
+            kept = code != 0 and self.failed_backups < KEEP_FAILED_BACKUPS
+            if not kept:  # a good one was verified by the command itself: keep the disk free
+                shutil.rmtree(dest, ignore_errors=True)
+            if code != 0:
+                self.failed_backups += 1
+                problem = (f"exit {code} ({f'backup kept in {dest}' if kept else 'backup deleted'}): "
+                           f"{_brief(out + err)}")
         elif op.kind in ("send --dry-run", "remind --dry-run"):
             if code == 1 and SEND_BUSY in err:
                 self.codes[f"{op.kind}: busy"] += 1
