@@ -3,9 +3,9 @@
     python bench/torture.py [--minutes 20] [--seed 0] [--kills N] [--night-every 45] [--workspace DIR] [--json]
 
 A fresh workspace is made with ``processor init`` (its sample roster; reminders switched on; mail
-goes to a loopback SMTP server run by this script, or with ``--no-smtp`` into .eml files).  ``processor serve`` runs in it as a real
-process, with accelerated nights (``PROCESSOR_NIGHTLY_EVERY``), for ``--minutes`` while this
-driver, from other processes:
+goes to a loopback SMTP server run by this script, or with ``--no-smtp`` into .eml files).
+``processor serve`` runs in it as a real process, with accelerated nights (``PROCESSOR_NIGHTLY_EVERY``),
+for ``--minutes`` while this driver, from other processes:
 
 * drops real monthly forms into ``inbox/<unit>/`` (written beside the inbox, then renamed in, as a
   copy tool finishes a file): first submissions, resubmissions (same unit and month, new bytes),
@@ -269,7 +269,8 @@ class MailSink:
         seen: dict[tuple, list[str]] = collections.defaultdict(list)
         for m in self.messages:
             seen[(m["to"], m["subject"], m["content"])].append(m["message_id"])
-        return [f"“{subject}” to {', '.join(to)} ({what}: {len(content) if what == 'attachments' else 'same text'}) "
+        return [f"“{subject}” to {', '.join(to)} "
+                f"({what}: {len(content) if what == 'attachments' else 'same text'}) "
                 f"arrived {len(ids)} times under {len(set(ids))} Message-IDs: {', '.join(dict.fromkeys(ids))}"
                 for (to, subject, (what, content)), ids in seen.items() if len(set(ids)) > 1]
 
@@ -703,7 +704,8 @@ class Torture:
                     break
                 if re.match(r"[\w.]+(Error|Exception|Busy)\b", following):
                     cause = following.strip()
-            grouped[(logger, re.sub(r"\d+", "N", message)[:120] + (f" ← {cause[:200]}" if cause else ""))].append(when)
+            key = re.sub(r"\d+", "N", message)[:120] + (f" ← {cause[:200]}" if cause else "")
+            grouped[(logger, key)].append(when)
         for (logger, message), times in grouped.items():
             text = f"{logger} logged ×{len(times)} (first {times[0]}, last {times[-1]}): {message}"
             if logger == "processor.serve":
@@ -782,7 +784,8 @@ class Torture:
         try:
             problems = json.loads(done.stdout)["problems"]
         except (ValueError, KeyError):
-            self.find("final check", f"`processor check` exited {done.returncode}: {(done.stderr or done.stdout)[-900:]}")
+            self.find("final check", f"`processor check` exited {done.returncode}: "
+                                     f"{_brief(done.stderr or done.stdout)}")
             return
         self.find("final check", f"`processor check` exited {done.returncode} with {len(problems)} problems")
         for p in problems[:40]:
@@ -804,7 +807,8 @@ class Torture:
         for (unit, month), n in sorted(current.items()):
             if n > 1:
                 ids = [r["id"] for r in rows if r["status"] == "accepted" and (r["unit"], r["month"]) == (unit, month)]
-                self.find("two current", f"{unit} {month} has {n} current accepted submissions (rows {ids}); one supersedes the rest")
+                self.find("two current", f"{unit} {month} has {n} current accepted submissions (rows {ids}); "
+                                         "the last one should have superseded the others")
 
     def _verify_drops(self, rows: list[dict]) -> None:
         by_key: dict[tuple, list[dict]] = collections.defaultdict(list)
@@ -831,17 +835,19 @@ class Torture:
                 valid = drops[0].valid
                 if valid and r["status"] not in VALID_STATUSES:
                     first = (json.loads(r["problems_json"] or "[]") or [{}])[0]
-                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, sha256 "
-                              f"{key[1][:12]}) is a correct form but was {r['status']}: {first.get('message', '')}"
+                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, "
+                              f"sha256 {key[1][:12]}) is a correct form but was {r['status']}: "
+                              f"{first.get('message', '')}"
                               + (f" ({drops[0].note})" if drops[0].note else ""))
                 elif not valid and r["status"] != "rejected":
-                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, sha256 "
-                              f"{key[1][:12]}) has errors but was {r['status']}"
+                    self.find("wrong answer", f"row {r['id']} (drop #{drops[0].seq}, {drops[0].kind}, inbox/{key[0]}, "
+                              f"sha256 {key[1][:12]}) has errors but was {r['status']}"
                               + (f" ({drops[0].note})" if drops[0].note else ""))
         for key, recorded in by_key.items():
             if key not in drops_by_key:
                 for r in recorded:
-                    self.find("unknown row", f"row {r['id']} (inbox/{key[0]}, sha256 {key[1][:12]}, {r['status']}) matches no "
+                    self.find("unknown row", f"row {r['id']} (inbox/{key[0]}, sha256 {key[1][:12]}, {r['status']}) "
+                                             "matches no "
                               "dropped file: its hash is not that of the bytes dropped at that path")
 
     def _verify_inbox(self) -> None:
@@ -870,11 +876,13 @@ class Torture:
                 numbered[number].add(rel)
             row = by_id.get(number)
             if row is None:
-                self.find("receipt without row", f"receipt {rel} (number {number:06d}) belongs to no ledger row: there is no row {number}")
+                self.find("receipt without row", f"receipt {rel} (number {number:06d}) belongs to no ledger row: "
+                                                 f"there is no row {number}")
                 continue
             own = row["receipt_path"]
             if own and (Path(own).stem != stem or Path(own).parent != Path(rel).parent):
-                self.find("receipt of another row", f"receipt {rel} (number {number:06d}) is not row {number}'s receipt: row {number} is "
+                self.find("receipt of another row", f"receipt {rel} (number {number:06d}) is not row {number}'s "
+                                                    f"receipt: row {number} is "
                           f"“{row['original_name']}” ({row['status']}) with receipt {own}")
             if path.suffix == ".json":
                 try:
@@ -883,19 +891,23 @@ class Torture:
                     self.find("receipt of another row", f"receipt {rel} cannot be read: {exc}")
                     continue
                 if data.get("sha256") != row["sha256"]:
-                    self.find("receipt of another row", f"receipt {rel} answers “{data.get('file_name')}” sha256 {str(data.get('sha256'))[:12]}, "
+                    self.find("receipt of another row", f"receipt {rel} answers “{data.get('file_name')}” sha256 "
+                                                        f"{str(data.get('sha256'))[:12]}, "
                               f"but ledger row {number} is “{row['original_name']}” sha256 {row['sha256'][:12]}")
         for number, receipts in sorted(numbered.items()):
             if len(receipts) > 1:
-                self.find("receipt number reused", f"receipt number {number:06d} is used by {len(receipts)} receipts: {', '.join(sorted(receipts))}")
+                self.find("receipt number reused", f"receipt number {number:06d} is used by {len(receipts)} receipts: "
+                                                   f"{', '.join(sorted(receipts))}")
         for r in rows:
             if not r["receipt_path"]:
-                self.find("row without receipt", f"row {r['id']} “{r['original_name']}” ({r['status']}) has no receipt")
+                self.find("row without receipt", f"row {r['id']} “{r['original_name']}” ({r['status']}) "
+                                                 "has no receipt")
                 continue
             html = outbox / r["receipt_path"]
             for part in (html, html.with_suffix(".json")):
                 if not part.is_file():
-                    self.find("row without receipt", f"row {r['id']} “{r['original_name']}”: its receipt file {part.relative_to(outbox)} "
+                    self.find("row without receipt", f"row {r['id']} “{r['original_name']}”: its receipt file "
+                                                     f"{part.relative_to(outbox)} "
                               "is missing")
 
 
@@ -954,7 +966,8 @@ def print_report(report: TortureReport, shown_per_category: int = 6) -> None:
     print(f"time: {report.seconds:.0f} s ({report.minutes:g} min of operation, seed {report.seed})")
     print(f"serve runs: {report.serve_runs}; kills: {report.kills} of {report.kills_planned} planned; "
           f"nights started: {report.nights}")
-    print(f"files dropped: {report.files_dropped} — " + ", ".join(f"{k} {v}" for k, v in sorted(report.drops.items())))
+    print(f"files dropped: {report.files_dropped} — "
+          + ", ".join(f"{k} {v}" for k, v in sorted(report.drops.items())))
     print(f"side commands: {sum(report.operations.values())} — "
           + ", ".join(f"{k} {v}" for k, v in sorted(report.operations.items())))
     print("exit codes: " + ", ".join(f"{k} ×{v}" for k, v in report.exit_codes.items()))
@@ -963,7 +976,8 @@ def print_report(report: TortureReport, shown_per_category: int = 6) -> None:
         print(f"note: {note}")
     if len(report.notes) > 20:
         print(f"note: … and {len(report.notes) - 20} more")
-    print(f"findings: {len(report.findings)}" + (f" (all of them in {report.findings_file})" if report.findings else ""))
+    print(f"findings: {len(report.findings)}"
+          + (f" (all of them in {report.findings_file})" if report.findings else ""))
     for category, count in report.finding_counts.items():
         print(f"  {category}: {count}")
         shown = [f for f in report.findings if f.startswith(f"{category}: ")][:shown_per_category]
