@@ -375,31 +375,27 @@ class Torture:
         self.inflight: list[SideOp] = []
         self.failed_backups = 0
         self.t0 = time.monotonic()
-        self.make_workspace()
+        self.make_workspace(recent_months(months)[0])
         self.forms = Forms(self.scratch / "forms", units=units, months=months, seed=seed, log=self.log)
         self.validate_pool = self._validate_pool()
         self.serve = Serve(self.ws_root, self.root, night_every, self.report)
 
     # workspace ---------------------------------------------------------------------------------
-    def make_workspace(self) -> None:
+    def make_workspace(self, first_month: str) -> None:
         done = subprocess.run([sys.executable, "-m", "processor", "init", str(self.ws_root)], capture_output=True,
-                              text=True, env=_env(), timeout=300)
+                              text=True, env=_env(), timeout=300, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
             raise RuntimeError(f"processor init failed ({done.returncode}): {done.stderr[-800:]}")
         config = self.ws_root / "config.toml"
-        text = config.read_text(encoding="utf-8")
-        switched = re.sub(r"(\[remind\]\s*\nenabled = )false", r"\1true", text)
-        if switched == text:
-            raise RuntimeError("config.toml has no [remind] enabled = false to switch on")
+        text = set_config(config.read_text(encoding="utf-8"), "remind", "enabled", "true")
+        # an office that starts collecting later would not count the months the forms are for
+        text = set_config(text, "calendar", "start_month", f'"{first_month}"', required=False)
         if self.mail is not None:
-            smtp = (f'host = "127.0.0.1"\nport = {self.mail.port}\nsecurity = "none"\n'
-                    'sender = "qyz-processor@example.gov.cn"\nrecipients = ["qyz@example.gov.cn"]\n')
-            switched, n = re.subn(r'\[smtp\]\nhost = ""[^\n]*\nport = 465[^\n]*\nsecurity = "ssl"[^\n]*\n',
-                                  lambda _: f"[smtp]\n{smtp}", switched)
-            switched, m = re.subn(r'\nsender = ""[^\n]*\nrecipients = \[\][^\n]*\n', "\n", switched)
-            if n != 1 or m != 1:
-                raise RuntimeError("config.toml's [smtp] section is not the one expected: cannot point it at the sink")
-        config.write_text(switched, encoding="utf-8")
+            for key, value in (("host", '"127.0.0.1"'), ("port", str(self.mail.port)), ("security", '"none"'),
+                               ("sender", '"qyz-processor@example.gov.cn"'),
+                               ("recipients", '["qyz@example.gov.cn"]')):
+                text = set_config(text, "smtp", key, value)
+        config.write_text(text, encoding="utf-8")
         self.inbox = self.ws_root / "inbox"
         self.outbox = self.ws_root / "outbox"
         self.ledger_path = self.ws_root / "ledger.sqlite"
@@ -909,6 +905,22 @@ class Torture:
                     self.find("row without receipt", f"row {r['id']} “{r['original_name']}”: its receipt file "
                                                      f"{part.relative_to(outbox)} "
                               "is missing")
+
+
+def set_config(text: str, section: str, key: str, value: str, *, required: bool = True) -> str:
+    """config.toml with ``key = value`` (a one-line TOML value) in ``[section]``, its other lines as they were."""
+    lines = text.splitlines(keepends=True)
+    current = None
+    for i, line in enumerate(lines):
+        header = re.match(r"\s*\[([\w.-]+)\]\s*(#.*)?$", line)
+        if header:
+            current = header.group(1)
+        elif current == section and re.match(rf"\s*{re.escape(key)}\s*=", line):
+            lines[i] = f"{key} = {value}\n"
+            return "".join(lines)
+    if required:
+        raise RuntimeError(f"config.toml has no {key} in [{section}] to set")
+    return text
 
 
 def sha256_of(data: bytes) -> str:
