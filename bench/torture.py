@@ -18,12 +18,14 @@ for ``--minutes`` while this driver, from other processes:
   a short random downtime (files keep arriving meanwhile).
 
 Then a quiet period: serve drains the inbox (waited on, with a bound), the ledger is read from
-outside while serve still runs, serve is stopped with SIGTERM, ``processor check`` runs, and:
+outside while serve still runs, serve is stopped with SIGTERM, ``processor consolidate --all`` and
+``processor check`` run, and:
 
 * every dropped file (its inbox path and the SHA-256 of the bytes dropped) is in the ledger exactly
   once — a file replaced before intake may be missing, but its replacement may not; a form meant to be
   valid is accepted (or a duplicate / superseded), one with errors is rejected;
-* nothing is left in the inbox; at most one accepted submission per unit and month;
+* nothing is left in the inbox; at most one accepted submission per unit and month; the outbox holds
+  no temporary file, every output is whole and has the hash the ledger recorded;
 * every receipt file belongs to a ledger row (number, name and the SHA-256 in its JSON twin), every
   row has its receipt pair, no receipt number is used twice;
 * ``check`` passes; every side command exited 0 or with its documented code; serve never exited by
@@ -59,6 +61,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from processor.common.fsutil import TEMP_PREFIX  # noqa: E402
 
 NIGHTLY_EVERY_ENV = "PROCESSOR_NIGHTLY_EVERY"  # read by processor/deliver/serve.py
 CLEARED_ENV = ("PROCESSOR_CRASH_AT", "PROCESSOR_WORKSPACE", NIGHTLY_EVERY_ENV)
@@ -663,6 +667,7 @@ class Torture:
             self.find("serve", "did not stop within 180 s of SIGTERM (killed)")
         elif code != 0:
             self.find("serve", f"exited {code} on SIGTERM: {_brief(self.serve.tail(3000))}")
+        self.final_consolidate()
         self.final_check()
         self.verify_final()
         self.read_serve_log()
@@ -770,6 +775,47 @@ class Torture:
         if named == actual:
             return f" [the bytes of drop {drops_of(actual)}]"
         return f" [named after the bytes of drop {drops_of(named)}; holds the bytes of drop {drops_of(actual)}]"
+
+    def final_consolidate(self) -> None:
+        """After the kills, one consolidation of everything must succeed and leave every output whole,
+        each with the hash the ledger recorded for it."""
+        done = subprocess.run([sys.executable, "-m", "processor", "-w", str(self.ws_root), "consolidate", "--all",
+                               "--json"], capture_output=True, text=True, env=_env(), timeout=1200)
+        self.codes[f"final consolidate: {done.returncode}"] += 1
+        if done.returncode != 0:
+            self.find("final consolidate", f"`processor consolidate --all` exited {done.returncode}: "
+                                           f"{_brief(done.stderr or done.stdout)}")
+        for path in sorted(p for p in self.outbox.rglob("*") if p.is_file()):
+            rel = path.relative_to(self.outbox).as_posix()
+            if path.name.startswith(TEMP_PREFIX) or path.suffix in (".tmp", ".part"):
+                self.find("outbox", f"{rel} is a temporary file left behind")
+            elif path.suffix in (".xlsx", ".docx"):
+                try:
+                    with zipfile.ZipFile(path) as archive:
+                        if archive.testzip() is not None:
+                            self.find("outbox", f"{rel} is a damaged workbook or document")
+                except zipfile.BadZipFile:
+                    self.find("outbox", f"{rel} is not a whole workbook or document")
+            elif path.suffix == ".json":
+                try:
+                    json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:
+                    self.find("outbox", f"{rel} is not whole JSON")
+        try:
+            conn = sqlite3.connect(f"{self.ledger_path.as_uri()}?mode=ro", uri=True, timeout=30)
+            try:
+                outputs = conn.execute("SELECT path, sha256, version FROM outputs ORDER BY path").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            self.find("outbox", f"the ledger's outputs table cannot be read: {exc}")
+            return
+        for rel, sha, version in outputs:
+            target = self.outbox / rel
+            if not target.is_file():
+                self.find("outbox", f"{rel} (version {version} in the ledger) is missing")
+            elif sha256_of(target.read_bytes()) != sha:
+                self.find("outbox", f"{rel} is not the version {version} the ledger recorded (sha256 {sha[:12]})")
 
     def final_check(self) -> None:
         done = subprocess.run([sys.executable, "-m", "processor", "-w", str(self.ws_root), "check", "--json"],
