@@ -47,11 +47,16 @@ class LedgerData:
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
              sheets: Iterable[str] | None = None) -> "LedgerData":
-        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all."""
+        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all.
+
+        Everything is read in one read transaction: a file recorded meanwhile is either wholly in
+        the data (its rows in every sheet, its arrival, the one it superseded marked so) or not at all.
+        """
         units = list(units) if units is not None else None
-        records = {key: ledger.accepted_records(key, units=units, until=until)
-                   for key in (sheets or SHEETS_BY_KEY)}
-        files = [dict(r) for r in ledger.files(units=units)]
+        with ledger.reading():
+            records = {key: ledger.accepted_records(key, units=units, until=until)
+                       for key in (sheets or SHEETS_BY_KEY)}
+            files = [dict(r) for r in ledger.files(units=units)]
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:

@@ -151,6 +151,27 @@ class Ledger:
                         self.conn.execute("ROLLBACK")
                 raise
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the ledger as one commit left it, even
+        while another process records a file (WAL keeps that snapshot for the reader).
+
+        Inside a transaction already (this thread's :meth:`atomic`), that transaction is the view."""
+        with self._lock:  # no other thread's statements on this connection in between
+            if self.conn.in_transaction:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                if self.conn.in_transaction:
+                    try:
+                        self.conn.execute("COMMIT")  # a read commits nothing: this only ends the snapshot
+                    except sqlite3.Error:
+                        with contextlib.suppress(sqlite3.Error):
+                            self.conn.execute("ROLLBACK")
+
     def migrate(self) -> list[str]:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
