@@ -4,9 +4,11 @@ of its as-of day, and every output of the run is built from that one view."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
+import openpyxl
 from form_helpers import UNIT, scenario_form
 
 from processor.consolidate.ledger_data import LedgerData
@@ -63,3 +65,62 @@ def test_a_resubmission_recorded_while_the_ledger_is_read_is_wholly_in_or_wholly
         now = LedgerData.load(ledger)
     assert {r["file_id"] for r in now.records("contacts")} != used
     assert len(now.records("contacts")) == 9
+
+
+# --- forms received after the as-of day ------------------------------------------------------
+
+AS_OF = dt.date(2026, 11, 10)
+
+
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _reminder_rows(ws, month: str) -> list[tuple]:
+    book = openpyxl.load_workbook(ws.outbox / f"催报名单/{month}/催报名单.xlsx", read_only=True)
+    try:
+        return [tuple(c for c in row if c is not None) for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def test_forms_received_after_the_as_of_day_change_no_output_of_that_day(workspace):
+    """As of 10 November, 闽江区's October form (received on the 12th) and 榕城区's correction (the
+    11th) had not come: a run as of the 10th, made after they came, writes exactly what a run on the
+    10th wrote — the 催报名单 still lists 闽江区, the report, summary, dossiers and 总览 are the same."""
+    from ledger_helpers import LedgerBuilder, contact, site
+
+    from processor.consolidate.run import consolidate
+
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公")],
+                  contacts=[contact(dt.date(2026, 10, 8), "榕城电子", mode="现场指导")], received=dt.date(2026, 11, 3))
+        lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械", staff="林少华")], received=dt.date(2026, 11, 8))
+        lb.reject("闽江区", "2026-10", received=dt.date(2026, 11, 4))
+        first = consolidate(workspace, month="2026-10", as_of=AS_OF)
+        assert first.written and not first.skipped
+        for path in workspace.outbox.rglob("*"):  # a rewrite, however soon, would show as a new mtime
+            if path.is_file():
+                os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+        before = _files(workspace.outbox)
+        reminded = _reminder_rows(workspace, "2026-10")
+        assert any("闽江区" in row for row in reminded)
+
+        lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公"), site("榕城软件", "非公")],
+                  contacts=[contact(dt.date(2026, 10, 8), "榕城电子", mode="现场指导"),
+                            contact(dt.date(2026, 10, 20), "榕城软件", mode="电话联系")],
+                  received=dt.date(2026, 11, 11))
+        lb.submit("闽江区", "2026-10", sites=[site("闽江港务")], received=dt.date(2026, 11, 12))
+        again = consolidate(workspace, month="2026-10", as_of=AS_OF)
+        assert again.written == []
+        assert _files(workspace.outbox) == before
+        assert _reminder_rows(workspace, "2026-10") == reminded
+
+        later = consolidate(workspace, month="2026-10", as_of=dt.date(2026, 11, 12))  # the forms count from then on
+        assert later.written
+        assert not any("闽江区" in row for row in _reminder_rows(workspace, "2026-10"))
+    finally:
+        lb.ledger.close()
+

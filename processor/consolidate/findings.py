@@ -25,7 +25,7 @@ import pandas as pd
 
 from processor.common import cnfmt
 from processor.common import periods as P
-from processor.consolidate.ledger_data import LedgerData, submitting_unit
+from processor.consolidate.ledger_data import LedgerData, received_on, submitting_unit
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
@@ -562,7 +562,7 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
         mine = by_unit.get(unit, [])
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
-            received = dt.date.fromisoformat(valid[0]["received_at"][:10])
+            received = received_on(valid[0])
             late = (received - deadline).days
             out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
                                        max(late, 0), len(valid) - 1, [f["id"] for f in mine],

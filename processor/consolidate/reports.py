@@ -24,6 +24,7 @@ from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                             LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.common.values import is_missing
+from processor.consolidate.ledger_data import received_on
 from processor.consolidate.quality import warning_rows
 from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
@@ -44,7 +45,7 @@ def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> 
 
 
 def _received(f: dict) -> dt.date:
-    return dt.date.fromisoformat(f["received_at"][:10])
+    return received_on(f)
 
 
 def _iso(day) -> str:
