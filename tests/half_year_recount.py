@@ -234,10 +234,13 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
                 add(rules["M-4b"]["title"], "单位", unit, "", unit, m, MET if state == "on_time" else FAILED)
 
     # problem threads (site + normalised text; the latest record decides); those closed before the
-    # half began were reported then
+    # half began were reported then; those found by the half's end are listed, each with its status as
+    # of the run's day, from the records of every month (SPEC §10)
     threads: list[list[dict]] = []
     open_: dict[tuple, list[dict]] = {}
-    for c in contacts:
+    every_contact = [c for c in q(f"SELECT t.* FROM contacts t {ACCEPTED} ORDER BY t.date, t.month, t.row")
+                     if c["unit"] in units]
+    for c in every_contact:
         if not (c["problem"] or "").strip():
             continue
         key = (c["unit"], c["site"], norm(c["problem"]))
@@ -248,6 +251,8 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
         records.append(c)
     overdue_open = 0
     for records in threads:
+        if records[0]["month"] > last:
+            continue  # found after the half
         latest = records[-1]
         limit = _day(latest["deadline"] or next((r["deadline"] for r in reversed(records) if r["deadline"]), None))
         closed = None

@@ -194,12 +194,13 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
         complete, incomplete = complete + ok, incomplete + (not ok)
     out["hardware"] = (complete + incomplete, complete, incomplete)
 
-    # 四、存在问题: problem threads (site + normalised text; the latest record decides)
+    # 四、存在问题: problem threads (site + normalised text; the latest record decides), those found
+    # by the month's end, each with its status as of the run's day: from the records of every month
     threads: list[tuple] = []  # (unit, site, records); a problem found again after closing is a new one
     current: dict[tuple, list] = {}
-    for r in q(f"""SELECT t.unit, t.site, norm(t.problem), t.problem, t.date, t.deadline, t.state FROM contacts t
-                   {ACCEPTED} WHERE t.month <= ? AND TRIM(COALESCE(t.problem, '')) != ''
-                   ORDER BY t.date, t.month, t.row""", month):
+    for r in q(f"""SELECT t.unit, t.site, norm(t.problem), t.problem, t.date, t.deadline, t.state, t.month
+                   FROM contacts t {ACCEPTED} WHERE TRIM(COALESCE(t.problem, '')) != ''
+                   ORDER BY t.date, t.month, t.row"""):
         if r[0] not in units:
             continue
         records = current.get(r[:3])
@@ -210,6 +211,8 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
     first_day = month + "-01"
     problems = []
     for unit, site, records in threads:
+        if records[0][7] > month:
+            continue  # found after the month
         latest = records[-1]
         limit = latest[5] or next((r[5] for r in reversed(records) if r[5]), None)
         closed_on = None

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import openpyxl
+import pytest
 from form_helpers import UNIT, scenario_form
 
 from processor.consolidate.ledger_data import LedgerData
@@ -124,3 +125,58 @@ def test_forms_received_after_the_as_of_day_change_no_output_of_that_day(workspa
     finally:
         lb.ledger.close()
 
+
+# --- problem threads: one status as of the run's day ---------------------------------------------
+
+RUN_DAY = dt.date(2027, 2, 8)
+CLOSED, EXTENDED = "党员活动室设施不齐全", "流动党员管理台账未建立"
+
+
+@pytest.fixture
+def problems_into_january(lb):
+    """罗源县 finds two problems in December; its January form closes one on time and extends the
+    other's deadline into March."""
+    from ledger_helpers import contact, site
+
+    sites = [site("罗源电子")]
+
+    def problem(day, text, deadline, state):
+        return contact(day, "罗源电子", mode="现场指导", problem=text, suggestion="限期整改", deadline=deadline,
+                       state=state)
+
+    lb.submit("罗源县", "2026-12", sites=sites, received=dt.date(2027, 1, 4), contacts=[
+        problem(dt.date(2026, 12, 10), CLOSED, dt.date(2027, 1, 20), "未办结"),
+        problem(dt.date(2026, 12, 11), EXTENDED, dt.date(2026, 12, 31), "未办结")])
+    lb.submit("罗源县", "2027-01", sites=sites, received=dt.date(2027, 2, 3), contacts=[
+        problem(dt.date(2027, 1, 8), CLOSED, dt.date(2027, 1, 20), "已办结"),
+        problem(dt.date(2027, 1, 9), EXTENDED, dt.date(2027, 3, 31), "未办结")])
+    return LedgerData.load(lb.ledger, as_of=RUN_DAY)
+
+
+def test_a_period_report_shows_each_problem_as_of_the_run_day_like_the_latest_month(problems_into_january,
+                                                                                     workspace, roster):
+    """Run on 8 February: the December report, the H2 report and the yearly summary show the
+    December problem closed in January as closed and the extended one with its new deadline —
+    exactly as the January report of the same run does — not as "逾期N天未办结"."""
+    from processor.common import periods as P
+    from processor.consolidate import reports
+
+    data = problems_into_january
+    rows = {}
+    for month in ("2026-12", "2027-01"):
+        context = reports.monthly_report_context(data, workspace, roster, month, RUN_DAY)
+        rows[month] = {r["problem"]: r for r in context["problem_rows"]}
+    assert rows["2026-12"] == rows["2027-01"]
+    assert rows["2026-12"][CLOSED]["state"] == "已办结"
+    assert rows["2026-12"][EXTENDED]["state"] == "正在整改" and rows["2026-12"][EXTENDED]["extended"]
+    assert not any(r["overdue"] for r in rows["2026-12"].values())
+
+    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    (tracked,) = [r for r in half["compliance_rows"] if r["clause"] == "X-2"]
+    assert (tracked["sites"], tracked["met"], tracked["failed"], tracked["at_risk"]) == (2, 1, 0, 1)
+    assert not any(r["clause"] == "X-2" and r["status"] == "未达标" for r in half["findings"])
+    assert not any("超过整改时限" in step for step in half["next_steps"])
+
+    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    counts = year["problem_counts"]
+    assert (counts["total"], counts["closed"], counts["open"], counts["overdue"], counts["extended"]) == (2, 1, 1, 0, 1)

@@ -693,13 +693,18 @@ def problem_threads(contacts: list[dict]) -> list[ProblemThread]:
 
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     """X-2: a problem is closed by its (latest) 整改时限; still open past it is overdue,
-    closed after it is 逾期办结."""
-    rule = scope.rulebook["X-2"]
+    closed after it is 逾期办结.
+
+    The problems listed are those found by the last month in scope; each one's status is its status
+    as of the run's day, from every record of the snapshot (SPEC §10): a problem of December closed in
+    the January form is closed in the December and half-year reports of a February run too."""
     units, last = set(scope.units), scope.last_month
-    contacts = [c for c in scope.ledger_data.records("contacts") if c["month"] <= last and c["unit"] in units]
-    months = tuple(sorted({c["month"] for c in contacts}))
+    contacts = [c for c in scope.ledger_data.snapshot_records("contacts") if c["unit"] in units]
+    months = tuple(sorted({c["month"] for c in contacts if c["month"] <= last}))
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
     for p in problem_threads(contacts):
+        if p.month > last:
+            continue  # found after the period: listed in the reports of its own month
         deadline, closed = p.deadline, p.closed_on
         if closed is not None:
             late = deadline is not None and closed > deadline

@@ -134,6 +134,16 @@ class LedgerData:
             found = [r for r in found if r["month"] in months]
         return found
 
+    def snapshot_records(self, key: str) -> list[dict]:
+        """The rows of one sheet in the whole snapshot this data was narrowed from, of its units but
+        of every month loaded: what decides a problem's status as of the run's day when a report
+        covers an earlier period (SPEC §10)."""
+        if self._parent is None:
+            return self._sheet_records(key)
+        parent, _, units = self._parent
+        rows = parent.snapshot_records(key)
+        return rows if units is None else [r for r in rows if r["unit"] in units]
+
     def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
         """The rows of one (unit, site), ``None`` being a site name like any other."""
         return self._sheet_index(key).by_site.get((unit, site), [])
