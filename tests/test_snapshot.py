@@ -126,6 +126,35 @@ def test_forms_received_after_the_as_of_day_change_no_output_of_that_day(workspa
         lb.ledger.close()
 
 
+def test_consolidate_as_of_a_day_rebuilds_the_outputs_of_that_day(workspace):
+    """`processor consolidate --as-of 2026-11-10`, run after 闽江区's form came on the 12th: the 催报名单
+    of the 10th (闽江区 listed), dated that day; a day not written YYYY-MM-DD is refused in Chinese."""
+    from click.testing import CliRunner
+    from ledger_helpers import LedgerBuilder, site
+
+    from processor.cli import main
+
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公")], received=dt.date(2026, 11, 3))
+        lb.submit("闽江区", "2026-10", sites=[site("闽江港务")], received=dt.date(2026, 11, 12))
+    finally:
+        lb.ledger.close()
+    runner = CliRunner()
+    result = runner.invoke(main, ["-w", str(workspace.root), "consolidate", "--as-of", "2026-11-10"])
+    assert result.exit_code == 0, result.output
+    assert "2026-10" in result.output and "数据截至2026年11月10日" in result.output
+    assert any("闽江区" in row for row in _reminder_rows(workspace, "2026-10"))
+    assert any("2026-11-10" in str(row) or "2026年11月10日" in str(row) for row in _reminder_rows(workspace, "2026-10"))
+
+    result = runner.invoke(main, ["-w", str(workspace.root), "consolidate", "--as-of", "2026-11-12"])
+    assert result.exit_code == 0, result.output
+    assert not any("闽江区" in row for row in _reminder_rows(workspace, "2026-10"))
+
+    wrong = runner.invoke(main, ["-w", str(workspace.root), "consolidate", "--as-of", "11月10日"])
+    assert wrong.exit_code == 2 and "YYYY-MM-DD" in wrong.output and "11月10日" in wrong.output
+
+
 # --- problem threads: one status as of the run's day ---------------------------------------------
 
 RUN_DAY = dt.date(2027, 2, 8)
