@@ -198,10 +198,9 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
             add(rules["M-1c"]["title"], "示范点", *k, k, first, MET if n >= rules["M-1c"]["min_visits"]
                 else shortfall(first, end))
     plan_by = _milestone(book, rules["M-2"]["deadline"])
-    for r in current:
-        plans = [_day(x["plan_date"]) for x in site_rows if (x["unit"], x["site"]) == (r["unit"], r["site"])
-                 and x["plan_date"]]
-        status = (MET if min(plans) <= plan_by else FAILED) if plans else FAILED if as_of > plan_by else AT_RISK
+    for r in current:  # the latest form's plan date: one left blank there is blank (SPEC §10)
+        plan = _day(r["plan_date"]) if r["plan_date"] else None
+        status = (MET if plan <= plan_by else FAILED) if plan else FAILED if as_of > plan_by else AT_RISK
         add(rules["M-2"]["title"], "示范点", r["unit"], r["site"], (r["unit"], r["site"]), str(year), status)
     for clause, rule in rules.items():  # S-4 / N-4 frequencies
         if "activities" not in rule:
@@ -308,7 +307,7 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
     paths, plan_counts, started = {}, Counter(), 0
     for unit, name in keys:
         mine = [r for r in site_rows if (r["unit"], r["site"]) == (unit, name)]
-        plan = min((_day(r["plan_date"]) for r in mine if r["plan_date"]), default=None)
+        plan = _day(mine[-1]["plan_date"]) if mine[-1]["plan_date"] else None  # its latest form's
         plan_counts["missing" if plan is None else "on_time" if plan <= plan_by else "late"] += 1
         theirs = [c for c in contacts if (c["unit"], c["site"]) == (unit, name) and c["date"]]
         visits = [c for c in theirs if c["mode"] in visit_modes]

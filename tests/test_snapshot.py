@@ -209,3 +209,28 @@ def test_a_period_report_shows_each_problem_as_of_the_run_day_like_the_latest_mo
     year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
     counts = year["problem_counts"]
     assert (counts["total"], counts["closed"], counts["open"], counts["overdue"], counts["extended"]) == (2, 1, 1, 0, 1)
+
+
+# --- a blank field is blank --------------------------------------------------------------------
+
+def test_a_plan_date_left_blank_in_the_latest_form_is_not_taken_from_an_older_one(lb, workspace, roster):
+    """罗源电子 reported its work plan date in its September form and left it blank from October on:
+    the H2 report's site path and the site's dossier say 未上报, like M-2 in the findings."""
+    from ledger_helpers import site
+
+    from processor.common import periods as P
+    from processor.consolidate import reports
+
+    lb.submit("罗源县", "2026-09", sites=[site("罗源电子", plan_date=dt.date(2026, 9, 20))])
+    for month in ("2026-10", "2026-11", "2026-12"):
+        lb.submit("罗源县", month, sites=[site("罗源电子", plan_date=None)])
+    data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
+
+    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    (path,) = [p for p in half["site_paths"] if p["site"] == "罗源电子"]
+    assert (path["plan_date"], path["plan_status"]) == ("", "未上报")
+    assert half["plan_counts"] == {"on_time": 0, "late": 0, "missing": 1}
+    (m2,) = [r for r in half["compliance_rows"] if r["clause"] == "M-2"]
+    assert (m2["met"], m2["failed"]) == (0, 1)
+    dossier = reports.dossier_context(data, workspace, roster, "罗源县", "罗源电子", RUN_DAY)
+    assert dossier["site"]["plan_date"] == ""

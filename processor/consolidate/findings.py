@@ -396,10 +396,9 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
         return
     deadline = rule.date("deadline")
     for site in scope.current_sites():
-        # every unit's rows up to the last month; a missing site name matches nothing (as in pandas)
-        rows = [] if _missing(site["site"]) else scope.ledger_data.site_records("sites", site["unit"], site["site"])
-        dates = [r["plan_date"] for r in rows if r["month"] <= scope.last_month and r["plan_date"] is not None]
-        reported = min(dates) if dates else None
+        # the site's latest form says when its plan was reported: a date left blank there is blank,
+        # not taken from an older form (SPEC §10)
+        reported = None if _missing(site["plan_date"]) else site["plan_date"]
         if reported is not None:
             status, message = (MET if reported <= deadline else FAILED), "plan-reported"
         else:

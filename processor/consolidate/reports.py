@@ -601,16 +601,6 @@ def _rate_sentence(frequency: list[Finding]) -> str:
     return text + "。"
 
 
-def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
-    """The first reported 工作方案上报日期 of every site (a later form may leave it blank)."""
-    out: dict[tuple, dt.date] = {}
-    for r in data.rows("sites").to_dict("records"):
-        if r["plan_date"] is not None:
-            key = (r["unit"], r["site"])
-            out[key] = min(out.get(key, r["plan_date"]), r["plan_date"])
-    return out
-
-
 STARTED, PLAN_ONLY, NO_PLAN = "已开展工作", "方案已上报，尚未开展组织生活", "尚未上报工作方案"
 
 
@@ -640,14 +630,13 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, d
     (``progress``, the annex's last column)."""
     deadline = _m2_dates(rulebook)[0]
     visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
-    plan_dates = _plan_dates(data)
     out = []
     for s in sites:
         key = (s["unit"], s["site"])
         contacts = data.site_records("contacts", *key)
         life = data.site_records("org_life", *key)
         reported = sorted({r["month"] for r in data.site_records("sites", *key) if r["month"] in due_months})
-        plan = plan_dates.get(key)
+        plan = None if is_missing(s["plan_date"]) else s["plan_date"]  # as its latest form says: blank is blank
         first_contact = _first_date(contacts)
         first_visit = _first_date([c for c in contacts if c["mode"] in visit_modes])
         # work has started with the first 组织生活 the site records once its plan is reported
@@ -1051,7 +1040,6 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         findings = evaluate(data, rulebook, roster, months=span, today=as_of, units=[unit])
         if findings_cache is not None:
             findings_cache[key] = findings
-    plan_dates = [r["plan_date"] for r in rows if r["plan_date"] is not None]
     # the site's rows of each sheet, split by month once (not one filtered list per month and sheet)
     by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
                 for key, by_date in (("hardware", False), ("progress", False), ("members", False),
@@ -1098,7 +1086,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
                  "formation": _text(latest["formation"]), "secretary": _text(latest["secretary"]),
                  "members": _int(latest["members"]), "employees": _int(latest["employees"]),
                  "level": _text(latest["level"]), "staff": _text(latest["staff"]) or UNASSIGNED,
-                 "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(min(plan_dates) if plan_dates else None)},
+                 "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(latest["plan_date"])},
         "first_month": span[0],
         "last_month": span[-1],
         "missing_months": missing_months,
