@@ -234,3 +234,26 @@ def test_a_plan_date_left_blank_in_the_latest_form_is_not_taken_from_an_older_on
     assert (m2["met"], m2["failed"]) == (0, 1)
     dossier = reports.dossier_context(data, workspace, roster, "罗源县", "罗源电子", RUN_DAY)
     assert dossier["site"]["plan_date"] == ""
+
+
+# --- no table drops a site -----------------------------------------------------------------------
+
+def test_the_yearly_site_table_keeps_a_site_its_unit_listed_only_early_in_the_year(lb, workspace, roster):
+    """罗源县 lists 罗源电子 in January–March and 罗源机械 from April: the yearly summary's per-site
+    table has a row for each, and its rows add up to the site 项次 the per-clause table counts."""
+    from ledger_helpers import site
+
+    from processor.common import periods as P
+    from processor.consolidate import reports
+
+    for m in range(1, 13):
+        month = f"2026-{m:02d}"
+        lb.submit("罗源县", month, sites=[site("罗源电子" if m <= 3 else "罗源机械")])
+    data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
+    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    rows = {(r["unit"], r["site"]): r for r in year["site_rows"]}
+    assert {("罗源县", "罗源电子"), ("罗源县", "罗源机械")} <= set(rows)
+    assert rows[("罗源县", "罗源电子")]["judged"] > 0 and rows[("罗源县", "罗源电子")]["kind"] == "国企"
+    unit_level = sum(r["due"] for r in year["unit_rows"]) + sum(
+        r["judged"] for r in year["clause_rows"] if r["clause"] == "G-1")
+    assert sum(r["judged"] for r in year["site_rows"]) == year["totals"]["judged"] - unit_level

@@ -850,7 +850,7 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
     counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
     clause_rows = _year_clause_rows(counted, year)
-    site_rows = _year_site_rows(counted, sites)
+    site_rows = _year_site_rows(counted, sites, units)
     submissions = [f for f in findings if f.code == "monthly-submission"]
     unit_rows = [{"unit": u, "due": sum(f.unit == u for f in submissions),
                   "on_time": sum(f.unit == u and f.message == "submitted" for f in submissions),
@@ -927,8 +927,22 @@ def _applies(clause: str, findings: list[Finding]) -> str:
     return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
 
 
-def _year_site_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:
-    """Per registered site: its 项次 judged, met, failed, still open, and the requirements it fell short of."""
+def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = ()) -> list[dict]:
+    """Per site: its 项次 judged, met, failed, still open, and the requirements it fell short of.
+
+    Every registered site, and every other site judged in the year (one its unit listed only in earlier
+    months): the rows sum to the site 项次 of the per-clause table, no site is dropped (SPEC §10)."""
+    sites = list(sites)
+    listed = {(s["unit"], s["site"]) for s in sites}
+    kinds: dict[tuple, str | None] = {}
+    for f in findings:
+        key = (f.unit, f.site)
+        if f.site is not None and key not in listed:
+            kinds[key] = kinds.get(key) or f.enterprise_kind
+    if kinds:
+        order = {u: i for i, u in enumerate(units)}
+        sites += [{"unit": u, "site": s, "enterprise_kind": k or ""} for (u, s), k in kinds.items()]
+        sites.sort(key=lambda s: order.get(s["unit"], len(order)))  # stable: each unit's listed sites first
     rows = []
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
