@@ -161,8 +161,9 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
     def add(req, applies, unit, site, subject, period, status, problem=""):
         findings.append((req, applies, unit, site, subject, period, status, problem))
 
-    def sites_in(period_months: list[str]) -> list[tuple]:
-        listed = [r for r in site_rows if r["month"] in period_months]
+    def sites_in(period_months: list[str]) -> list[tuple]:  # a site neither registered nor with data in the half
+        listed = [r for r in site_rows if r["month"] in period_months  # is not judged in it
+                  and ((r["unit"], r["site"]) in keys or r["month"] in months)]
         return list(dict.fromkeys((r["unit"], r["site"]) for r in listed))
 
     def shortfall(first: str, period_last: str) -> str:

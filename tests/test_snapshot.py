@@ -257,3 +257,27 @@ def test_the_yearly_site_table_keeps_a_site_its_unit_listed_only_early_in_the_ye
     unit_level = sum(r["due"] for r in year["unit_rows"]) + sum(
         r["judged"] for r in year["clause_rows"] if r["clause"] == "G-1")
     assert sum(r["judged"] for r in year["site_rows"]) == year["totals"]["judged"] - unit_level
+
+
+# --- a site is judged only in periods it has data in ------------------------------------------------
+
+def test_a_half_year_report_does_not_judge_a_site_without_data_in_the_half(lb, workspace, roster):
+    """罗源县 lists the 非公 site 罗源电子 in January–March and 罗源机械 from April: the H2 report
+    judges the year's 民主评议和党纪教育 (N-4c) for 罗源机械 only — 1 site, not 2 — and names no
+    requirement of 罗源电子, which sent no data in July–December."""
+    from ledger_helpers import site
+
+    from processor.common import periods as P
+    from processor.consolidate import reports
+
+    for m in range(1, 13):
+        lb.submit("罗源县", f"2026-{m:02d}", sites=[site("罗源电子" if m <= 3 else "罗源机械", "非公")])
+    data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
+    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    (n4c,) = [r for r in half["compliance_rows"] if r["clause"] == "N-4c"]
+    assert n4c["sites"] == 1
+    assert not any(r["site"] == "罗源电子" for r in half["findings"])
+    assert sum(r["sites"] for r in half["compliance_rows"] if r["clause"].startswith("N-4")) == 4  # one site, 4 rules
+
+    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    assert {"罗源电子", "罗源机械"} <= {r["site"] for r in year["site_rows"]}  # the year it had data in judges it

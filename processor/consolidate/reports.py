@@ -479,6 +479,11 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     # a problem closed before the half began was reported in its own half (as the monthly report does)
     findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
     sites = latest_sites(data, units)
+    # a site judged here is a registered site or one with data in the half: a site its unit listed only
+    # before the half (renamed or left out since) is not judged on the year's rules in it (SPEC §10)
+    judged = {(s["unit"], s["site"]) for s in sites}
+    judged |= {(r["unit"], r["site"]) for r in data.records("sites", months=months)}
+    findings = [f for f in findings if f.site is None or f.code == "problem-closed" or (f.unit, f.site) in judged]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
