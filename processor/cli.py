@@ -394,11 +394,13 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
 @click.option("--year", help="生成年度工作总结的年度，如 2026。")
 @click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+              help="按该日结束时的台账重新生成（用于核查）：只计该日及以前收到的报表，逾期天数、问题整改状态都算到该日。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
-                as_json: bool) -> None:
+                as_of: str | None, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
@@ -414,12 +416,13 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
             parse_year(year)
     except ValueError as exc:
         raise click.BadParameter(str(exc))
+    day = _as_of_day(as_of)
     workspace = workspace_of(ctx)
     ws = workspace.config
     try:
         with file_logging(ws), (contextlib.nullcontext() if as_json else progress_bar("汇总生成")) as bar:
             task = bar.add_task("", total=None) if bar else None
-            result = workspace.consolidate(month=month, half=half, year=year, all_months=all_months,
+            result = workspace.consolidate(month=month, half=half, year=year, all_months=all_months, as_of=day,
                                            on_output=(lambda path: bar.advance(task)) if bar else None)
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
@@ -433,6 +436,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         console.print("台账中还没有收到任何报表，没有可汇总的月份。")
     else:
         periods = "、".join([*result.months, *result.halves, *result.years])
+        if day is not None:
+            periods += f"，数据截至{day.year}年{day.month}月{day.day}日"
         console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"
                       f"{len(result.unchanged)} 个无变化。")
         for path in result.written:
@@ -442,6 +447,18 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         for line in result.skipped:
             err_console.print(f"[yellow]未生成：[/]{line}")
         sys.exit(1)
+
+
+def _as_of_day(text: str | None):
+    """``--as-of``: a day written YYYY-MM-DD."""
+    if text is None:
+        return None
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(f"日期应为 YYYY-MM-DD（如 2027-02-08），而不是“{text}”", param_hint="--as-of") from None
 
 
 # --- delivery ------------------------------------------------------------------------

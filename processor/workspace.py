@@ -96,17 +96,18 @@ class Workspace:
         return report
 
     def consolidate(self, *, month: str | None = None, half: str | None = None, year: str | None = None,
-                    all_months: bool = False, today: dt.date | None = None,
+                    all_months: bool = False, today: dt.date | None = None, as_of: dt.date | None = None,
                     on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
         """Build the reports of ``month`` (``YYYY-MM``), ``half`` (e.g. ``2026-H2``) and/or ``year``
         (e.g. ``2026``: the yearly summary), or of every period when ``all_months``; with none,
         the latest month due.  Unchanged outputs are not rewritten.
-        ``today``: the as-of date the outputs print.  ``on_output(path)`` after each output.
+        ``as_of`` (or ``today``): the as-of day — the outputs as they stood at the end of that day
+        (forms received later do not count).  ``on_output(path)`` after each output.
         See :func:`processor.consolidate.run.consolidate`."""
         from processor.consolidate.run import consolidate
 
         return consolidate(self.config, month=month, half=half, year=year, all_months=all_months, today=today,
-                           on_output=on_output)
+                           as_of=as_of, on_output=on_output)
 
     def send(self, *, dry_run: bool = False, retry_now: bool = True) -> SendResult:
         """Mail the reports not yet delivered to the office, in one message; with ``dry_run`` (or no

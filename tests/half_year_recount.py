@@ -161,8 +161,9 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
     def add(req, applies, unit, site, subject, period, status, problem=""):
         findings.append((req, applies, unit, site, subject, period, status, problem))
 
-    def sites_in(period_months: list[str]) -> list[tuple]:
-        listed = [r for r in site_rows if r["month"] in period_months]
+    def sites_in(period_months: list[str]) -> list[tuple]:  # a site neither registered nor with data in the half
+        listed = [r for r in site_rows if r["month"] in period_months  # is not judged in it
+                  and ((r["unit"], r["site"]) in keys or r["month"] in months)]
         return list(dict.fromkeys((r["unit"], r["site"]) for r in listed))
 
     def shortfall(first: str, period_last: str) -> str:
@@ -198,10 +199,9 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
             add(rules["M-1c"]["title"], "示范点", *k, k, first, MET if n >= rules["M-1c"]["min_visits"]
                 else shortfall(first, end))
     plan_by = _milestone(book, rules["M-2"]["deadline"])
-    for r in current:
-        plans = [_day(x["plan_date"]) for x in site_rows if (x["unit"], x["site"]) == (r["unit"], r["site"])
-                 and x["plan_date"]]
-        status = (MET if min(plans) <= plan_by else FAILED) if plans else FAILED if as_of > plan_by else AT_RISK
+    for r in current:  # the latest form's plan date: one left blank there is blank (SPEC §10)
+        plan = _day(r["plan_date"]) if r["plan_date"] else None
+        status = (MET if plan <= plan_by else FAILED) if plan else FAILED if as_of > plan_by else AT_RISK
         add(rules["M-2"]["title"], "示范点", r["unit"], r["site"], (r["unit"], r["site"]), str(year), status)
     for clause, rule in rules.items():  # S-4 / N-4 frequencies
         if "activities" not in rule:
@@ -234,10 +234,13 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
                 add(rules["M-4b"]["title"], "单位", unit, "", unit, m, MET if state == "on_time" else FAILED)
 
     # problem threads (site + normalised text; the latest record decides); those closed before the
-    # half began were reported then
+    # half began were reported then; those found by the half's end are listed, each with its status as
+    # of the run's day, from the records of every month (SPEC §10)
     threads: list[list[dict]] = []
     open_: dict[tuple, list[dict]] = {}
-    for c in contacts:
+    every_contact = [c for c in q(f"SELECT t.* FROM contacts t {ACCEPTED} ORDER BY t.date, t.month, t.row")
+                     if c["unit"] in units]
+    for c in every_contact:
         if not (c["problem"] or "").strip():
             continue
         key = (c["unit"], c["site"], norm(c["problem"]))
@@ -248,6 +251,8 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
         records.append(c)
     overdue_open = 0
     for records in threads:
+        if records[0]["month"] > last:
+            continue  # found after the half
         latest = records[-1]
         limit = _day(latest["deadline"] or next((r["deadline"] for r in reversed(records) if r["deadline"]), None))
         closed = None
@@ -303,7 +308,7 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
     paths, plan_counts, started = {}, Counter(), 0
     for unit, name in keys:
         mine = [r for r in site_rows if (r["unit"], r["site"]) == (unit, name)]
-        plan = min((_day(r["plan_date"]) for r in mine if r["plan_date"]), default=None)
+        plan = _day(mine[-1]["plan_date"]) if mine[-1]["plan_date"] else None  # its latest form's
         plan_counts["missing" if plan is None else "on_time" if plan <= plan_by else "late"] += 1
         theirs = [c for c in contacts if (c["unit"], c["site"]) == (unit, name) and c["date"]]
         visits = [c for c in theirs if c["mode"] in visit_modes]

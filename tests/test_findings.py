@@ -117,11 +117,14 @@ def test_work_plan_deadline(lb, book, roster, plan_date, today, status):
     assert finding.status == status and finding.clause == "M-2"
 
 
-def test_plan_date_reported_in_an_earlier_month_is_kept(lb, book, roster):
+def test_plan_date_left_blank_in_a_later_form_is_blank(lb, book, roster):
+    """SPEC §10: a field left blank in a later form is blank, not inherited from an older form."""
     lb.submit("榕城区", "2026-11", sites=[site("甲", plan_date=D(2026, 11, 20))])
     lb.submit("榕城区", "2026-12", sites=[site("甲", plan_date=None)])
-    finding = one(evaluate(lb.ledger, book, roster, months=["2026-12"], today=D(2027, 1, 6)), "plan-reported")
-    assert finding.status == MET and "2026年11月20日" in finding.evidence
+    november = one(evaluate(lb.ledger, book, roster, months=["2026-11"], today=D(2027, 1, 6)), "plan-reported")
+    assert november.status == MET and "2026年11月20日" in november.evidence
+    december = one(evaluate(lb.ledger, book, roster, months=["2026-12"], today=D(2027, 1, 6)), "plan-reported")
+    assert december.status == FAILED and december.message == "plan-missing" and "2026年11月20日" not in december.evidence
 
 
 def test_staff_without_a_site_on_october_first(lb, book, roster):

@@ -25,7 +25,7 @@ import pandas as pd
 
 from processor.common import cnfmt
 from processor.common import periods as P
-from processor.consolidate.ledger_data import LedgerData, submitting_unit
+from processor.consolidate.ledger_data import LedgerData, received_on, submitting_unit
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
@@ -396,10 +396,9 @@ def check_plan_reported(scope: Scope) -> Iterator[Finding]:
         return
     deadline = rule.date("deadline")
     for site in scope.current_sites():
-        # every unit's rows up to the last month; a missing site name matches nothing (as in pandas)
-        rows = [] if _missing(site["site"]) else scope.ledger_data.site_records("sites", site["unit"], site["site"])
-        dates = [r["plan_date"] for r in rows if r["month"] <= scope.last_month and r["plan_date"] is not None]
-        reported = min(dates) if dates else None
+        # the site's latest form says when its plan was reported: a date left blank there is blank,
+        # not taken from an older form (SPEC §10)
+        reported = None if _missing(site["plan_date"]) else site["plan_date"]
         if reported is not None:
             status, message = (MET if reported <= deadline else FAILED), "plan-reported"
         else:
@@ -562,7 +561,7 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
         mine = by_unit.get(unit, [])
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
-            received = dt.date.fromisoformat(valid[0]["received_at"][:10])
+            received = received_on(valid[0])
             late = (received - deadline).days
             out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
                                        max(late, 0), len(valid) - 1, [f["id"] for f in mine],
@@ -693,13 +692,18 @@ def problem_threads(contacts: list[dict]) -> list[ProblemThread]:
 
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     """X-2: a problem is closed by its (latest) 整改时限; still open past it is overdue,
-    closed after it is 逾期办结."""
-    rule = scope.rulebook["X-2"]
+    closed after it is 逾期办结.
+
+    The problems listed are those found by the last month in scope; each one's status is its status
+    as of the run's day, from every record of the snapshot (SPEC §10): a problem of December closed in
+    the January form is closed in the December and half-year reports of a February run too."""
     units, last = set(scope.units), scope.last_month
-    contacts = [c for c in scope.ledger_data.records("contacts") if c["month"] <= last and c["unit"] in units]
-    months = tuple(sorted({c["month"] for c in contacts}))
+    contacts = [c for c in scope.ledger_data.snapshot_records("contacts") if c["unit"] in units]
+    months = tuple(sorted({c["month"] for c in contacts if c["month"] <= last}))
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
     for p in problem_threads(contacts):
+        if p.month > last:
+            continue  # found after the period: listed in the reports of its own month
         deadline, closed = p.deadline, p.closed_on
         if closed is not None:
             late = deadline is not None and closed > deadline

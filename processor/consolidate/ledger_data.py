@@ -6,6 +6,7 @@ and the report builders only read it.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import operator
 from typing import Callable, Iterable
@@ -13,7 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from processor.record.ledger import Ledger, records_frame
+from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
 from schemas.form import SHEETS_BY_KEY
 
 
@@ -21,6 +22,33 @@ def submitting_unit(file: dict) -> str | None:
     """The unit an arrival counts for: its per-unit inbox folder is authoritative (a file there
     counts for that unit even when its 填报单位 was misspelt and rejected for it)."""
     return file.get("folder_unit") or file.get("unit")
+
+
+def received_on(file: dict) -> dt.date:
+    """The day an arrival was received: the date of its ``received_at`` stamp (the one place that
+    reads it, so that the day can be taken in the office's time zone)."""
+    return dt.date.fromisoformat(file["received_at"][:10])
+
+
+def files_as_of(files: list[dict], as_of: dt.date) -> list[dict]:
+    """The arrivals as the ledger held them at the end of ``as_of``: those received by that day,
+    each unit's latest accepted form of a month being its current one then (a form superseded by one
+    received later is still ``accepted`` as of that day).  ``files`` in ledger (arrival) order."""
+    kept = [f for f in files if received_on(f) <= as_of]
+    current: dict[tuple, int] = {}
+    for f in kept:
+        if f["status"] in (ACCEPTED, SUPERSEDED):
+            current[(f["unit"], f["month"])] = f["id"]
+    out = []
+    for f in kept:
+        if f["status"] in (ACCEPTED, SUPERSEDED):
+            latest = current[(f["unit"], f["month"])] == f["id"]
+            if latest and f["status"] == SUPERSEDED:
+                f = {**f, "status": ACCEPTED, "superseded_by": None}
+            elif not latest and f["status"] == ACCEPTED:  # (not in a sound ledger: a later one superseded it)
+                f = {**f, "status": SUPERSEDED}
+        out.append(f)
+    return out
 
 
 class LedgerData:
@@ -46,12 +74,25 @@ class LedgerData:
 
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
-             sheets: Iterable[str] | None = None) -> "LedgerData":
-        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all."""
+             sheets: Iterable[str] | None = None, as_of: dt.date | None = None) -> "LedgerData":
+        """``sheets`` loads only some sheets (for a check-only evaluation); the default is all.
+
+        ``as_of``: the ledger as it stood at the end of that day (SPEC §10, one snapshot per run):
+        only arrivals received by then, and each month's form that was current then
+        (:func:`files_as_of`).  Every report, table and page of a run reads this one view.
+
+        Everything is read in one read transaction: a file recorded meanwhile is either wholly in
+        the data (its rows in every sheet, its arrival, the one it superseded marked so) or not at all.
+        """
         units = list(units) if units is not None else None
-        records = {key: ledger.accepted_records(key, units=units, until=until)
-                   for key in (sheets or SHEETS_BY_KEY)}
-        files = [dict(r) for r in ledger.files(units=units)]
+        with ledger.reading():
+            files = [dict(r) for r in ledger.files(units=units)]
+            current = None
+            if as_of is not None:
+                files = files_as_of(files, as_of)
+                current = [f["id"] for f in files if f["status"] == ACCEPTED]
+            records = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
+                       for key in (sheets or SHEETS_BY_KEY)}
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
@@ -92,6 +133,16 @@ class LedgerData:
         if months is not None:
             found = [r for r in found if r["month"] in months]
         return found
+
+    def snapshot_records(self, key: str) -> list[dict]:
+        """The rows of one sheet in the whole snapshot this data was narrowed from, of its units but
+        of every month loaded: what decides a problem's status as of the run's day when a report
+        covers an earlier period (SPEC §10)."""
+        if self._parent is None:
+            return self._sheet_records(key)
+        parent, _, units = self._parent
+        rows = parent.snapshot_records(key)
+        return rows if units is None else [r for r in rows if r["unit"] in units]
 
     def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
         """The rows of one (unit, site), ``None`` being a site name like any other."""

@@ -24,6 +24,7 @@ from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                             LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.common.values import is_missing
+from processor.consolidate.ledger_data import received_on
 from processor.consolidate.quality import warning_rows
 from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
@@ -44,7 +45,7 @@ def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> 
 
 
 def _received(f: dict) -> dt.date:
-    return dt.date.fromisoformat(f["received_at"][:10])
+    return received_on(f)
 
 
 def _iso(day) -> str:
@@ -478,6 +479,11 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     # a problem closed before the half began was reported in its own half (as the monthly report does)
     findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
     sites = latest_sites(data, units)
+    # a site judged here is a registered site or one with data in the half: a site its unit listed only
+    # before the half (renamed or left out since) is not judged on the year's rules in it (SPEC §10)
+    judged = {(s["unit"], s["site"]) for s in sites}
+    judged |= {(r["unit"], r["site"]) for r in data.records("sites", months=months)}
+    findings = [f for f in findings if f.site is None or f.code == "problem-closed" or (f.unit, f.site) in judged]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
     contacts = data.records("contacts", months=months)
@@ -600,16 +606,6 @@ def _rate_sentence(frequency: list[Finding]) -> str:
     return text + "。"
 
 
-def _plan_dates(data: LedgerData) -> dict[tuple, dt.date]:
-    """The first reported 工作方案上报日期 of every site (a later form may leave it blank)."""
-    out: dict[tuple, dt.date] = {}
-    for r in data.rows("sites").to_dict("records"):
-        if r["plan_date"] is not None:
-            key = (r["unit"], r["site"])
-            out[key] = min(out.get(key, r["plan_date"]), r["plan_date"])
-    return out
-
-
 STARTED, PLAN_ONLY, NO_PLAN = "已开展工作", "方案已上报，尚未开展组织生活", "尚未上报工作方案"
 
 
@@ -639,14 +635,13 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: P.Period, d
     (``progress``, the annex's last column)."""
     deadline = _m2_dates(rulebook)[0]
     visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
-    plan_dates = _plan_dates(data)
     out = []
     for s in sites:
         key = (s["unit"], s["site"])
         contacts = data.site_records("contacts", *key)
         life = data.site_records("org_life", *key)
         reported = sorted({r["month"] for r in data.site_records("sites", *key) if r["month"] in due_months})
-        plan = plan_dates.get(key)
+        plan = None if is_missing(s["plan_date"]) else s["plan_date"]  # as its latest form says: blank is blank
         first_contact = _first_date(contacts)
         first_visit = _first_date([c for c in contacts if c["mode"] in visit_modes])
         # work has started with the first 组织生活 the site records once its plan is reported
@@ -860,7 +855,7 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     per_month = [_mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
     counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
     clause_rows = _year_clause_rows(counted, year)
-    site_rows = _year_site_rows(counted, sites)
+    site_rows = _year_site_rows(counted, sites, units)
     submissions = [f for f in findings if f.code == "monthly-submission"]
     unit_rows = [{"unit": u, "due": sum(f.unit == u for f in submissions),
                   "on_time": sum(f.unit == u and f.message == "submitted" for f in submissions),
@@ -937,8 +932,22 @@ def _applies(clause: str, findings: list[Finding]) -> str:
     return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
 
 
-def _year_site_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:
-    """Per registered site: its 项次 judged, met, failed, still open, and the requirements it fell short of."""
+def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = ()) -> list[dict]:
+    """Per site: its 项次 judged, met, failed, still open, and the requirements it fell short of.
+
+    Every registered site, and every other site judged in the year (one its unit listed only in earlier
+    months): the rows sum to the site 项次 of the per-clause table, no site is dropped (SPEC §10)."""
+    sites = list(sites)
+    listed = {(s["unit"], s["site"]) for s in sites}
+    kinds: dict[tuple, str | None] = {}
+    for f in findings:
+        key = (f.unit, f.site)
+        if f.site is not None and key not in listed:
+            kinds[key] = kinds.get(key) or f.enterprise_kind
+    if kinds:
+        order = {u: i for i, u in enumerate(units)}
+        sites += [{"unit": u, "site": s, "enterprise_kind": k or ""} for (u, s), k in kinds.items()]
+        sites.sort(key=lambda s: order.get(s["unit"], len(order)))  # stable: each unit's listed sites first
     rows = []
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
@@ -1050,7 +1059,6 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         findings = evaluate(data, rulebook, roster, months=span, today=as_of, units=[unit])
         if findings_cache is not None:
             findings_cache[key] = findings
-    plan_dates = [r["plan_date"] for r in rows if r["plan_date"] is not None]
     # the site's rows of each sheet, split by month once (not one filtered list per month and sheet)
     by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
                 for key, by_date in (("hardware", False), ("progress", False), ("members", False),
@@ -1097,7 +1105,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
                  "formation": _text(latest["formation"]), "secretary": _text(latest["secretary"]),
                  "members": _int(latest["members"]), "employees": _int(latest["employees"]),
                  "level": _text(latest["level"]), "staff": _text(latest["staff"]) or UNASSIGNED,
-                 "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(min(plan_dates) if plan_dates else None)},
+                 "contact_date": _iso(latest["contact_date"]), "plan_date": _iso(latest["plan_date"])},
         "first_month": span[0],
         "last_month": span[-1],
         "missing_months": missing_months,

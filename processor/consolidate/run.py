@@ -105,7 +105,7 @@ PARALLEL_WINDOW = 8
 
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
-                all_months: bool = False, today: dt.date | None = None,
+                all_months: bool = False, today: dt.date | None = None, as_of: dt.date | None = None,
                 on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
     """Build the outbox from the ledger: the reports, workbooks, dossiers and overview of the
     periods asked for, rewriting only what changed, and the manifest that lists them.
@@ -117,13 +117,15 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     Each must lie within the months the rulebook covers (else
     :class:`processor.common.rulebook.MonthNotCovered`).
     ``all_months``: every month, half-year and year in the ledger.
-    ``today``: the as-of date printed in the outputs (default: today).
+    ``as_of`` (or, as before, ``today``): the run's as-of day (default: today).  The outputs are
+    built as they stood at the end of that day (SPEC §10, one snapshot per run): only forms received
+    by then count, every problem has its status of that day, and every output prints that date.
     ``on_output(path)``: called after each output is done (written or found unchanged), with its
     path relative to the outbox; for a progress display.
     Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
-    today = today or dt.date.today()
+    today = as_of or today or dt.date.today()
     from processor.validate.roster import read_ledger_as, workspace_roster
 
     with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
@@ -135,7 +137,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         try:
             roster = workspace_roster(ws)
             read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
-            data = LedgerData.load(ledger)
+            data = LedgerData.load(ledger, as_of=today)  # the one view every output of the run reads
             months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
                                              all_months=all_months)
             if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build

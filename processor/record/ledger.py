@@ -233,6 +233,27 @@ class Ledger:
         done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
         return [name for name, _ in migrations() if name not in done]
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the ledger as one commit left it, even
+        while another process records a file (WAL keeps that snapshot for the reader).
+
+        Inside a transaction already (this thread's :meth:`atomic`), that transaction is the view."""
+        with self._lock:  # no other thread's statements on this connection in between
+            if self.conn.in_transaction:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                if self.conn.in_transaction:
+                    try:
+                        self.conn.execute("COMMIT")  # a read commits nothing: this only ends the snapshot
+                    except sqlite3.Error:
+                        with contextlib.suppress(sqlite3.Error):
+                            self.conn.execute("ROLLBACK")
+
     def migrate(self) -> list[str]:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
         done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
@@ -407,17 +428,22 @@ class Ledger:
 
     # --- data for consolidation ------------------------------------------------
     def accepted_records(self, sheet_key: str, *, months: Iterable[str] | None = None,
-                         units: Iterable[str] | None = None, until: str | None = None) -> list[dict]:
+                         units: Iterable[str] | None = None, until: str | None = None,
+                         file_ids: Iterable[int] | None = None) -> list[dict]:
         """Rows of one sheet from the current accepted submissions, one dict per row.
 
         Keys are :func:`sheet_columns` in order (file_id, unit, month, row, then the
         model's fields); dates are ``datetime.date``, a missing value is ``None``.
         Ordered by unit, month and row.  ``until`` keeps months up to that one.
+        ``file_ids``: the rows of these arrivals instead of the currently accepted ones (the
+        submissions that were current on an earlier day).
         Repeated values (units, months, sites, dates, vocabulary) share one object
         per call, so a province's rows take less memory.
         """
         spec = SHEETS_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
+        if file_ids is not None:
+            where, params = ["t.file_id IN (SELECT value FROM json_each(?))"], [json.dumps(sorted(file_ids))]
         if months is not None:
             months = list(months)
             where.append(f"t.month IN ({', '.join('?' * len(months))})")
