@@ -137,7 +137,8 @@ def build_scenario(ws, tmp: Path) -> None:
     intake = Intake(ws)
     try:
         for i, (unit, form_month, change, when) in enumerate(forms):
-            staged = scenario_form(tmp / f"{i}.xlsx", unit, form_month, change, seed=len(unit))  # a unit keeps its sites
+            # seeded by the unit: a unit keeps its sites from month to month
+            staged = scenario_form(tmp / f"{i}.xlsx", unit, form_month, change, seed=len(unit))
             target = ws.inbox / unit / f"{unit}{int(form_month[5:])}月报表（{i}）.xlsx"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(staged, target)
