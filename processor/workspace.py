@@ -167,7 +167,7 @@ def init_workspace(folder: Path | str) -> WorkspaceConfig:
         Ledger.create(existing.ledger_path).close()
         return existing
     root.mkdir(parents=True, exist_ok=True)
-    ws = WorkspaceConfig(root, tomllib.loads(DEFAULT_CONFIG_TEXT), True)
+    ws = WorkspaceConfig(root, tomllib.loads(DEFAULT_CONFIG_TEXT))
     ws.inbox.mkdir(parents=True, exist_ok=True)
     ws.outbox.mkdir(parents=True, exist_ok=True)
     if not ws.roster_path.exists():

@@ -75,7 +75,7 @@ def lb(workspace):
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory):
     """Every report rendered once from its sample context (charts included): {name: .docx path}."""
-    from processor.render.documents import render_report
+    from docx_helpers import render_report
     from report_samples import REPORT_NAMES, sample_context
 
     out = tmp_path_factory.mktemp("rendered")

@@ -1,14 +1,68 @@
-"""Reading a rendered report back: its paragraphs and tables in document order, and plain SQL on the ledger."""
+"""Rendering a report the way consolidation does, and reading it back: its paragraphs and tables in
+document order, its PDF and page image (LibreOffice, poppler), and plain SQL on the ledger."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sqlite3
+import subprocess
+import tempfile
 from pathlib import Path
 
 from docx import Document
-from docx.table import Table
-from docx.text.paragraph import Paragraph
+
+from processor.common.paths import PACKAGE_DIR
+from processor.render.jobs import write_report
+
+# maps the official font names of the templates to the installed Noto CJK fonts
+FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
+SOFFICE_TIMEOUT = 180
+
+
+def render_report(name: str, context: dict, out_path: Path) -> Path:
+    """The report ``name`` rendered from ``context`` into ``out_path`` by the job consolidation runs for
+    it (:func:`processor.render.jobs.write_report`: the context's charts drawn, then the document)."""
+    out_path = Path(out_path)
+    write_report(name, out_path.name, context, {}, {out_path.name: out_path})
+    return out_path
+
+
+def font_environment() -> dict[str, str]:
+    """Environment for LibreOffice and poppler: the font aliases of FONTCONFIG_FILE."""
+    return {**os.environ, "FONTCONFIG_FILE": str(FONTCONFIG_FILE)}
+
+
+def docx_to_pdf(docx: Path, outdir: Path) -> Path:
+    """``docx`` converted by headless LibreOffice (a private profile, the font aliases) into ``outdir``."""
+    docx, outdir = Path(docx), Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    assert soffice, "LibreOffice (soffice) is not installed"
+    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile, \
+            tempfile.TemporaryDirectory(prefix="lo-out-") as tmp_out:
+        proc = subprocess.run([soffice, "--headless", "--norestore", "--nologo", "--nodefault",
+                               f"-env:UserInstallation={Path(profile).as_uri()}",
+                               "--convert-to", "pdf", "--outdir", tmp_out, str(docx)],
+                              env=font_environment(), capture_output=True, text=True, timeout=SOFFICE_TIMEOUT)
+        produced = Path(tmp_out) / f"{docx.stem}.pdf"
+        assert proc.returncode == 0 and produced.is_file(), f"LibreOffice did not convert {docx.name}: {proc.stderr}"
+        target = outdir / produced.name
+        shutil.copyfile(produced, target)
+    return target
+
+
+def pdf_page_png(pdf: Path, out_png: Path, page: int = 1, dpi: int = 80) -> Path:
+    """One page of ``pdf`` as a PNG image (poppler's pdftoppm)."""
+    out_png = Path(out_png)
+    with tempfile.TemporaryDirectory(prefix="pdftoppm-") as tmp:
+        prefix = Path(tmp) / "page"
+        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page),
+                        "-singlefile", str(pdf), str(prefix)], check=True, env=font_environment(),
+                       capture_output=True, timeout=120)
+        shutil.copyfile(f"{prefix}.png", out_png)
+    return out_png
 
 
 def paragraphs(path: Path) -> list[str]:

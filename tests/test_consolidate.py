@@ -17,26 +17,13 @@ from processor.consolidate.run import consolidate, default_month
 from processor.render.columns import summary_sheets
 from processor.record.ledger import Ledger
 from processor.render.workbooks import summary_workbook
+from scenario_helpers import INJECTION, TODAY, fill_consolidation_ledger
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
-
-TODAY = D(2026, 11, 26)
-INJECTION = "=HYPERLINK(\"http://example.com\",\"点击\")"
-
-
-def fill(ws):
-    lb = LedgerBuilder(ws.ledger_path)
-    lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公", plan_date=D(2026, 11, 20))],
-              contacts=[contact(D(2026, 10, 8), "榕城电子", mode="现场指导", content=INJECTION)],
-              org_life=[activity(D(2026, 10, 20), "榕城电子", "党员大会")],
-              hardware_rows=[hardware("榕城电子", area=49.9)])
-    lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械", staff="林少华")], received=D(2026, 11, 8))
-    lb.reject("闽江区", "2026-10", received=D(2026, 11, 4))
-    return lb
 
 
 @pytest.fixture
 def filled(workspace):
-    lb = fill(workspace)
+    lb = fill_consolidation_ledger(workspace)
     yield workspace, lb
     lb.ledger.close()
 

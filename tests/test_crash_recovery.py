@@ -9,11 +9,11 @@ import sys
 
 import pytest
 from conftest import make_workspace
+from scenario_helpers import assert_consistent
 
 from processor.common.config import DEFAULT_CONFIG_TEXT
 from processor.common.faults import CRASH_ENV, POINTS
 from processor.common.fsutil import sha256_file
-from processor.record.ledger import Ledger
 from processor.validate.roster import workspace_roster
 from processor.validate.samples import fill_form
 
@@ -24,26 +24,6 @@ def run_process(ws, crash_at=None):
         env[CRASH_ENV] = crash_at
     return subprocess.run([sys.executable, "-m", "processor", "-w", str(ws.root), "process"],
                           env=env, capture_output=True, text=True, timeout=120)
-
-
-def assert_consistent(ws, expected_hashes: set[str]) -> None:
-    with Ledger(ws.ledger_path) as ledger:
-        assert ledger.integrity_ok()
-        rows = ledger.files()
-        recorded = [r["sha256"] for r in rows if r["status"] != "duplicate"]
-        assert len(recorded) == len(set(recorded)), "a file was recorded twice"
-        waiting = {sha256_file(p) for p in ws.inbox.rglob("*") if p.is_file()}
-        assert set(recorded) | waiting == expected_hashes, "a file was lost"
-        assert not set(recorded) & waiting, "a recorded file is still in the inbox"
-        for r in rows:
-            assert sha256_file(ws.archive / r["archive_path"]) == r["sha256"]
-            assert r["receipt_path"] and (ws.outbox / r["receipt_path"]).is_file()
-            assert r["inbox_removed"] == 1
-        per_file = ledger.query("SELECT file_id, COUNT(*) FROM contacts GROUP BY file_id")
-        accepted_ids = {r["id"] for r in rows if r["status"] in ("accepted", "superseded")}
-        assert {r[0] for r in per_file} <= accepted_ids
-    leftovers = [p for p in ws.outbox.rglob("*") if p.name.startswith(".tmp-")]
-    assert leftovers == [], "a half-written file is visible in the outbox"
 
 
 @pytest.mark.slow

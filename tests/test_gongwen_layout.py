@@ -13,6 +13,7 @@ from docx.oxml.ns import qn
 from processor.render import layout as layout
 from processor.render import documents as render
 from processor.common.config import load_workspace
+from docx_helpers import docx_to_pdf, render_report
 from report_samples import REPORT_NAMES, sample_context
 
 
@@ -45,7 +46,7 @@ def _header(doc, first: str, column: str):
 def test_addressee_is_printed_flush_left_under_the_title(tmp_path, name):
     ctx = sample_context(name)
     ctx["addressee"] = "市委组织部企业组全体同志"
-    doc = Document(render.render_report(name, ctx, tmp_path / "r.docx"))
+    doc = Document(render_report(name, ctx, tmp_path / "r.docx"))
     pars = doc.paragraphs
     assert pars[0].style.name == layout.ST_TITLE and pars[1].text == ""
     assert pars[2].text == "市委组织部企业组全体同志："
@@ -113,7 +114,7 @@ def test_signature_is_kept_with_the_last_text(rendered, name):
 
 
 def _pdf_pages(docx, outdir) -> list[str]:
-    pdf = render.docx_to_pdf(docx, outdir)
+    pdf = docx_to_pdf(docx, outdir)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     return [p for p in text.split("\f") if p.strip()]
@@ -132,7 +133,7 @@ def test_last_page_never_holds_only_the_signature(tmp_path):
     office = ctx["office_name"]
     for extra in range(0, 8):  # several lengths: one of them puts the page break just before the 落款
         ctx["rows"] = base + base[:extra]
-        out = render.render_report("assignment_table", ctx, tmp_path / f"a{extra}.docx")
+        out = render_report("assignment_table", ctx, tmp_path / f"a{extra}.docx")
         last = _pdf_pages(out, tmp_path / f"pdf{extra}")[-1]
         lines = [ln.strip() for ln in last.splitlines() if ln.strip() and not ln.strip().startswith("—")]
         assert any(office in ln for ln in lines)
@@ -187,7 +188,7 @@ def test_a_quotation_inside_a_quotation_takes_single_quotes(tmp_path):
     ctx = sample_context("monthly_report")
     ctx["findings"][0]["problem"] = "2026年10月9日发现的问题““三会一课”记录不够规范”正在整改"
     ctx["reported_problems"][0]["text"] = "“三会一课”记录不全"  # a quotation alone stays double
-    doc = Document(render.render_report("monthly_report", ctx, tmp_path / "q.docx"))
+    doc = Document(render_report("monthly_report", ctx, tmp_path / "q.docx"))
     cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
     assert "2026年10月9日发现的问题“‘三会一课’记录不够规范”正在整改" in cells
     assert not any("““" in c for c in cells)
@@ -206,11 +207,11 @@ def test_reminder_list_without_missing_units_prints_a_sentence_not_an_empty_tabl
     ctx = sample_context("reminder_list")
     ctx["rows"] = []
     ctx["counts"].update(submitted=ctx["counts"]["due"], missing=0, rejected=0, late=0)
-    doc = Document(render.render_report("reminder_list", ctx, tmp_path / "r.docx"))
+    doc = Document(render_report("reminder_list", ctx, tmp_path / "r.docx"))
     assert not doc.tables
     assert "本月各单位均已按时报送。" in [p.text for p in doc.paragraphs]
     ctx["counts"]["late"] = 2
-    doc = Document(render.render_report("reminder_list", ctx, tmp_path / "r2.docx"))
+    doc = Document(render_report("reminder_list", ctx, tmp_path / "r2.docx"))
     assert "本月各单位均已报送，其中逾期报送2个。" in [p.text for p in doc.paragraphs]
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_TODAY
-from docx_helpers import paragraphs, section, sql, table_with_header
+from docx_helpers import paragraphs, render_report, section, sql, table_with_header
 from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
 from processor.consolidate import reports
 from processor.common.periods import parse_half
-from processor.render.documents import render_report
 from processor.validate.roster import sample_roster, workspace_roster
 
 VISIT_MODES = ("现场指导", "座谈会")
@@ -216,7 +215,7 @@ def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_y
     from docx.oxml.ns import qn
 
     from processor.render import layout
-    from processor.render.documents import docx_to_pdf
+    from docx_helpers import docx_to_pdf
 
     path = half_report(demo_year, "2026-H2")
     doc = Document(path)

@@ -12,12 +12,12 @@ import pytest
 from conftest import DEMO_TODAY, make_workspace
 from form_helpers import scenario_form
 from half_year_recount import half_mismatches, printed_half, recount_half
+from scenario_helpers import TZ, build_scenario, problem, quiet
 from processor.consolidate.run import consolidate
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
 from processor.common.periods import parse_half
 from processor.validate.roster import workspace_roster
-from test_reconciliation import TZ, _problem, _quiet, build_scenario
 
 HALF, AS_OF = "2026-H2", dt.date(2026, 11, 20)
 
@@ -53,9 +53,9 @@ def reconcile(ws, half: str, as_of: dt.date) -> tuple[dict, list[str]]:
 # --- the scenario: the monthly reconciliation's forms, and a problem closed late before the half ----------
 
 def _rongcheng_may(rows):
-    _quiet(rows)
-    _problem(rows, 0, dt.date(2026, 5, 6), "支部台账不完整", dt.date(2026, 5, 10), "未办结")
-    _problem(rows, 0, dt.date(2026, 5, 20), "支部台账不完整", dt.date(2026, 5, 10), "已办结")  # late, in H1
+    quiet(rows)
+    problem(rows, 0, dt.date(2026, 5, 6), "支部台账不完整", dt.date(2026, 5, 10), "未办结")
+    problem(rows, 0, dt.date(2026, 5, 20), "支部台账不完整", dt.date(2026, 5, 10), "已办结")  # late, in H1
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ as one file at a time, a slow file holds up no one, and a crash mid-run loses an
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import make_workspace, wait_until
 from form_helpers import set_cells
-from test_crash_recovery import assert_consistent
+from scenario_helpers import assert_consistent
 
 from processor.common.config import DEFAULT_CONFIG_TEXT
 from processor.common.faults import CRASH_ENV
@@ -187,7 +186,7 @@ def test_a_file_over_the_time_budget_holds_up_only_itself(tmp_path):
     budget = budget_for_this_machine(probe, forms[0][1])
     ws = make_workspace(tmp_path / "ws")
     # on a fast machine the budget is below what config.toml allows (1 s): set on the settings themselves
-    ws.__dict__["intake"] = dataclasses.replace(ws.intake, timeout_seconds=budget)
+    ws = ws.with_intake(timeout_seconds=budget)
     batch = [("0-slow.xlsx", slow_workbook(tmp_path / "slow.xlsx"))] + forms
     drop_in_order(ws, batch)
 

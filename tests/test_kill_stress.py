@@ -1,4 +1,5 @@
-"""SIGKILL stress at chosen kill points (the invariants of bench/kill_stress.py, on a small batch).
+"""SIGKILL stress at chosen kill points (the workload and invariants of bench/kill_stress.py, shared
+through stress_helpers.py, on a small batch).
 
 The bench kills at random moments; here every kill lands on a named step of intake or
 consolidation (processor/common/faults.py) chosen from a seeded plan, so each run exercises the
@@ -17,15 +18,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from stress_helpers import StressReport, check_invariants, make_stress_workspace, make_submissions
+
 from processor.common.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
 from processor.common.fsutil import sha256_file
 from processor.record.ledger import Ledger
-from processor.common.paths import PROJECT_ROOT
 from processor.intake.watch import zip_is_complete
-
-sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-
-from kill_stress import StressReport, check_invariants, make_submissions, make_workspace  # noqa: E402
 
 pytestmark = pytest.mark.slow  # end to end: every test here runs for many seconds
 
@@ -54,7 +52,7 @@ def passes_guaranteed(point: str, batch: list[Path], unique: set[str]) -> int:
 def test_sigkills_at_chosen_kill_points_lose_nothing_and_count_nothing_twice(tmp_path):
     rng = random.Random(11)
     root = tmp_path / "stress"
-    ws = make_workspace(root)
+    ws = make_stress_workspace(root)
     incoming = make_submissions(root / "incoming", 24, seed=11, months=1)
     counts = collections.Counter(sha256_file(p) for p in incoming)
     unique = {sha for sha, n in counts.items() if n == 1}

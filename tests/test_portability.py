@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import make_workspace
 from form_helpers import set_cells
-from test_consolidate import TODAY, fill
+from scenario_helpers import TODAY, fill_consolidation_ledger
 
 from processor.common import forkserver
 from processor.intake import sandbox
@@ -111,7 +111,7 @@ def test_consolidation_workers_without_fork_server_or_resource_write_what_one_pr
         windows_like, workspace, monkeypatch):
     import processor.consolidate.run as consolidation
 
-    lb = fill(workspace)
+    lb = fill_consolidation_ledger(workspace)
     lb.ledger.close()
 
     def outputs():

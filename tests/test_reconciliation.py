@@ -21,14 +21,12 @@ from docx import Document
 
 from conftest import DEMO_TODAY
 from docx_helpers import find_groups, rows_under
-from form_helpers import scenario_form
+from scenario_helpers import SCENARIO_AS_OF, SCENARIO_MONTH, build_scenario
 from processor.consolidate.run import consolidate
-from processor.intake.run import Intake
 from processor.common.paths import PACKAGE_DIR
 from processor.validate.roster import workspace_roster
 from schemas.form import SHEETS_BY_KEY
 
-TZ = dt.timezone(dt.timedelta(hours=8))
 MODES = {"phone": "电话联系", "onsite": "现场指导", "meeting": "座谈会", "other": "其他"}
 ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"
 
@@ -327,82 +325,9 @@ def reminder_list(ws, month: str) -> Path:
     return ws.outbox / "催报名单" / month / "催报名单.docx"
 
 
-# --- the scenario: every bullet of SPEC §10 in a few forms --------------------------------------
+# --- the scenario: every bullet of SPEC §10 in a few forms (scenario_helpers.py) ---------------
 
-MONTH, AS_OF = "2026-10", dt.date(2026, 11, 20)
-
-
-def _quiet(rows):
-    for c in rows["contacts"]:
-        c.update(problem=None, suggestion=None, deadline=None, state=None)
-
-
-def _problem(rows, site_index, day, text, deadline, state, staff=None):
-    site = rows["sites"][site_index]
-    rows["contacts"].append({"date": day, "site": site["site"], "staff": staff or site["staff"], "mode": "电话联系",
-                             "content": "了解整改情况", "problem": text, "suggestion": "限期整改",
-                             "deadline": deadline, "state": state})
-    rows["contacts"].sort(key=lambda r: r["date"])
-
-
-def _rongcheng_sep(rows):
-    _quiet(rows)
-    _problem(rows, 0, dt.date(2026, 9, 10), "党员活动室设施不齐全", dt.date(2026, 10, 15), "未办结")
-    _problem(rows, 1, dt.date(2026, 9, 12), "流动党员管理台账未建立", dt.date(2026, 10, 10), "未办结")
-    _problem(rows, 0, dt.date(2026, 9, 15), "党建阵地标识未上墙", dt.date(2026, 11, 30), "未办结")
-
-
-def _rongcheng_oct(rows):
-    _quiet(rows)
-    # the same problem retyped (full-width space and punctuation) with a later deadline: an extension
-    _problem(rows, 0, dt.date(2026, 10, 12), "党员活动室 设施不齐全。", dt.date(2026, 11, 30), "未办结")
-    _problem(rows, 1, dt.date(2026, 10, 20), "流动党员管理台账未建立", dt.date(2026, 10, 10), "已办结")  # 逾期办结
-    # a later record brings a deadline forward: not an extension
-    _problem(rows, 0, dt.date(2026, 10, 14), "党建阵地标识未上墙", dt.date(2026, 10, 31), "未办结")
-    # a contact recorded by someone who is not the site's liaison
-    site = rows["sites"][0]
-    rows["contacts"].append({"date": dt.date(2026, 10, 21), "site": site["site"], "staff": "黄雅琴", "mode": "座谈会",
-                             "content": "召开党员座谈会", "problem": None, "suggestion": None, "deadline": None,
-                             "state": None})
-    # this quarter's only 党员大会 of the first site lacks a quorum
-    rows["org_life"] = [r for r in rows["org_life"] if r["activity"] != "党员大会" or r["site"] != site["site"]]
-    rows["org_life"].append({"date": dt.date(2026, 10, 16), "site": site["site"], "activity": "党员大会",
-                             "host": site["secretary"], "expected": 40, "present": 20, "summary": "季度党员大会"})
-    # duplicated 下月计划 texts are merged in the report
-    for p in rows["progress"]:
-        p["next_plan"] = "召开季度党员大会，做好发展党员工作"
-
-
-def _mawei_oct(rows):
-    _quiet(rows)
-    _problem(rows, 0, dt.date(2026, 10, 8), "“三会一课”记录不够规范", dt.date(2026, 10, 31), "未办结")
-
-
-def _broken(rows):
-    _quiet(rows)
-    rows["org_life"][0]["present"] = rows["org_life"][0]["expected"] + 3  # rejected: more present than expected
-
-
-def build_scenario(ws, tmp: Path) -> None:
-    forms = [  # unit, month, change, received
-        ("榕城区", "2026-09", _rongcheng_sep, dt.datetime(2026, 10, 3, 9, 0, tzinfo=TZ)),
-        ("鼓山区", "2026-09", _quiet, dt.datetime(2026, 10, 4, 9, 0, tzinfo=TZ)),  # then nothing for October
-        ("榕城区", MONTH, _rongcheng_oct, dt.datetime(2026, 11, 3, 9, 0, tzinfo=TZ)),
-        ("闽江区", MONTH, _broken, dt.datetime(2026, 11, 2, 9, 0, tzinfo=TZ)),
-        ("闽江区", MONTH, _quiet, dt.datetime(2026, 11, 4, 15, 0, tzinfo=TZ)),  # resubmitted corrected
-        ("马尾区", MONTH, _mawei_oct, dt.datetime(2026, 11, 8, 9, 0, tzinfo=TZ)),  # late
-    ]
-    intake = Intake(ws)
-    try:
-        for i, (unit, month, change, when) in enumerate(forms):
-            staged = scenario_form(tmp / f"{i}.xlsx", unit, month, change, seed=len(unit))  # a unit keeps its sites
-            target = ws.inbox / unit / f"{unit}{int(month[5:])}月报表（{i}）.xlsx"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(staged, target)
-            intake.clock = lambda when=when: when
-            intake.handle(target)
-    finally:
-        intake.close()
+MONTH, AS_OF = SCENARIO_MONTH, SCENARIO_AS_OF
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 
 from processor.render import documents as render
+from docx_helpers import docx_to_pdf, font_environment, pdf_page_png, render_report
 from report_samples import REPORT_NAMES, sample_context
 
 NS_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -187,7 +188,7 @@ def test_empty_lists_render_a_sentence_instead_of_an_empty_table(tmp_path):
         ctx[key] = []
     ctx["finding_counts"] = {"total": 0, "failed": 0, "at_risk": 0}
     ctx["hardware"] = {"sites": 14, "complete": 14, "incomplete": 0}
-    out = render.render_report("monthly_report", ctx, tmp_path / "empty.docx")
+    out = render_report("monthly_report", ctx, tmp_path / "empty.docx")
     doc = Document(out)
     text = [p.text for p in doc.paragraphs]
     assert "本月未发现问题。" in text
@@ -206,11 +207,11 @@ def test_untrusted_text_is_escaped_and_cleaned(tmp_path):
 
 def test_rendering_is_deterministic_and_sensitive_to_the_context(tmp_path):
     ctx = sample_context("monthly_report")
-    a = render.render_report("monthly_report", ctx, tmp_path / "a.docx")
-    b = render.render_report("monthly_report", sample_context("monthly_report"), tmp_path / "b.docx")
+    a = render_report("monthly_report", ctx, tmp_path / "a.docx")
+    b = render_report("monthly_report", sample_context("monthly_report"), tmp_path / "b.docx")
     assert a.read_bytes() == b.read_bytes()
     ctx["unit_rows"][0]["note"] = "已重报"
-    c = render.render_report("monthly_report", ctx, tmp_path / "c.docx")
+    c = render_report("monthly_report", ctx, tmp_path / "c.docx")
     assert c.read_bytes() != a.read_bytes()
     doc = Document(a)
     assert doc.core_properties.created.replace(tzinfo=None) == dt.datetime(2026, 11, 6)  # the report date
@@ -224,7 +225,7 @@ def test_consecutive_renders_do_not_leak_into_each_other(tmp_path):
     other = sample_context("site_dossier")
     other["site"]["name"] = "另一示范点"
     a = render.render_docx("site_dossier", first, tmp_path / "a.docx")
-    render.render_report("monthly_report", sample_context("monthly_report"), tmp_path / "m.docx")  # adds images
+    render_report("monthly_report", sample_context("monthly_report"), tmp_path / "m.docx")  # adds images
     b = render.render_docx("site_dossier", other, tmp_path / "b.docx")
     again = render.render_docx("site_dossier", first, tmp_path / "again.docx")
     assert again.read_bytes() == a.read_bytes()
@@ -307,7 +308,7 @@ needs_office = pytest.mark.skipif(not (shutil.which("soffice") and shutil.which(
 def test_font_aliases_map_official_names_to_installed_cjk_fonts():
     if not shutil.which("fc-match"):
         pytest.skip("fontconfig tools not installed")
-    env = render.font_environment()
+    env = font_environment()
     for name, expected in (("仿宋_GB2312", "Noto Serif CJK SC"), ("方正小标宋简体", "Noto Serif CJK SC"),
                            ("黑体", "Noto Sans CJK SC"), ("楷体_GB2312", "Noto Serif CJK SC"), ("宋体", "Noto Serif CJK SC")):
         found = subprocess.run(["fc-match", "-f", "%{family[0]}", name], env=env, capture_output=True,
@@ -318,7 +319,7 @@ def test_font_aliases_map_official_names_to_installed_cjk_fonts():
 @pytest.mark.slow
 @needs_office
 def test_monthly_report_pdf_uses_cjk_fonts_and_first_page_shows_text(rendered, tmp_path):
-    pdf = render.docx_to_pdf(rendered["monthly_report"], tmp_path)
+    pdf = docx_to_pdf(rendered["monthly_report"], tmp_path)
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     font_names = [line.split()[0] for line in fonts.splitlines()[2:] if line.strip()]
     assert any("CJK" in f for f in font_names), fonts
@@ -332,7 +333,7 @@ def test_monthly_report_pdf_uses_cjk_fonts_and_first_page_shows_text(rendered, t
     lines = [ln.strip() for ln in first.splitlines() if ln.strip()]
     full = next(ln for ln in lines if ln.startswith("求，现将"))
     assert len(full.replace(" ", "")) in range(27, 33)
-    png = render.pdf_page_png(pdf, tmp_path / "page1.png", page=1, dpi=60)
+    png = pdf_page_png(pdf, tmp_path / "page1.png", page=1, dpi=60)
     from PIL import Image
 
     with Image.open(png) as im:

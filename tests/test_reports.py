@@ -7,10 +7,11 @@ import re
 import pytest
 from docx import Document
 
+from docx_helpers import render_report
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
 from processor.consolidate import reports
 from processor.common.periods import parse_half
-from processor.render.documents import render_report, template_variables
+from processor.render.documents import template_variables
 from report_samples import sample_context
 
 TODAY = D(2026, 11, 26)

@@ -72,7 +72,7 @@ def test_intake_records_a_timeout_as_a_rejection_with_a_receipt(tmp_path):
 
     ws = make_workspace(tmp_path / "ws")
     # below what config.toml allows (1 s), so that even a small valid form runs out of time
-    ws.__dict__["intake"] = dataclasses.replace(ws.intake, timeout_seconds=0.001)
+    ws = ws.with_intake(timeout_seconds=0.001)
     valid_form(ws, tmp_path).rename(ws.inbox / "慢.xlsx")
     [outcome] = process_inbox(ws)
     assert outcome.status == "rejected" and outcome.problems[0].code == "timeout"

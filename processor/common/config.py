@@ -153,7 +153,8 @@ class RemindSettings:
 class Workspace:
     root: Path
     raw: dict = field(default_factory=dict, hash=False)
-    has_config: bool = False
+    # intake settings given in code (see with_intake): used instead of the [intake] table of raw
+    intake_settings: IntakeSettings | None = field(default=None, kw_only=True, compare=False)
 
     def _path(self, key: str, default: str) -> Path:
         value = self.raw.get("paths", {}).get(key) or default
@@ -194,7 +195,15 @@ class Workspace:
 
     @cached_property
     def intake(self) -> IntakeSettings:
+        if self.intake_settings is not None:
+            return self.intake_settings
         return _section(self.raw, "intake", IntakeSettings)
+
+    def with_intake(self, **changes) -> Workspace:
+        """This workspace with some intake settings changed in code (``timeout_seconds=0.5``, …).
+        Unlike values in config.toml they are not held to the ranges a config file may give, so a
+        benchmark or a test can give a file a time budget under a second."""
+        return replace(self, intake_settings=replace(self.intake, **changes))
 
     @cached_property
     def smtp(self) -> SmtpSettings:
@@ -276,12 +285,12 @@ def load_workspace(root: Path | str) -> Workspace:
     root = Path(root).resolve()
     config = root / CONFIG_NAME
     if not config.exists():
-        return Workspace(root, {}, False)
+        return Workspace(root, {})
     try:
         raw = tomllib.loads(config.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"配置文件 {config} 格式有误：{exc}") from None
-    return Workspace(root, raw, True)
+    return Workspace(root, raw)
 
 
 class NoWorkspace(ConfigError):

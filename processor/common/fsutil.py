@@ -201,10 +201,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def is_temp_name(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 

@@ -124,7 +124,7 @@ def _rulebook(ws: Workspace, root: Path) -> list[tuple[Path, str]]:
 def _as_backup(ws: Workspace, dest: Path, places: dict[str, str]) -> Workspace:
     """The backup folder seen as a workspace, so it is checked exactly as the original would be."""
     paths = {**ws.raw.get("paths", {}), **{k: places[k] for k in ("ledger", "archive", "outbox", "roster")}}
-    return Workspace(dest, {**ws.raw, "paths": paths}, True)
+    return Workspace(dest, {**ws.raw, "paths": paths})
 
 
 def _copy_file(source: Path, target: Path) -> Path:

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import jinja2
@@ -28,19 +24,13 @@ from lxml import etree
 
 from processor.render import layout as docx_layout
 from processor.common.excel_safety import strip_xml_illegal
-from processor.common.fsutil import atomic_path, atomic_write_bytes
-from processor.common.paths import PACKAGE_DIR, TEMPLATES_DIR
+from processor.common.fsutil import atomic_write_bytes
+from processor.common.paths import TEMPLATES_DIR
 from processor.common.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noqa: F401  (jinja filters)
 
-FONTCONFIG_FILE = PACKAGE_DIR / "fonts" / "fonts.conf"
 CHART_WIDTH = Mm(150)
-SOFFICE_TIMEOUT = 180
 REPORT_NAMES = ("monthly_report", "half_year_report", "year_report", "assignment_table", "site_dossier",
                 "reminder_list")
-
-
-class RenderError(RuntimeError):
-    """A report could not be produced (LibreOffice missing or failing, …)."""
 
 
 # jinja filters: the one formatting module
@@ -333,69 +323,3 @@ def nest_quotes(doc) -> int:
 def _all_tables(doc):
     for table in doc.tables:
         yield table
-
-
-def render_report(report_name: str, context: dict, out_path: Path, *, work_dir: Path | None = None) -> Path:
-    """Draw the charts a context describes (``context['charts']``) and render the report."""
-    from processor.render.charts import build_charts
-
-    specs = context.get("charts") or {}
-    with tempfile.TemporaryDirectory(prefix="charts-") as tmp:
-        images = build_charts(specs, Path(work_dir or tmp)) if specs else {}
-        return render_docx(report_name, context, out_path, images=images)
-
-
-# ---------------------------------------------------------------------------
-# PDF (LibreOffice) and page previews
-# ---------------------------------------------------------------------------
-def font_environment() -> dict[str, str]:
-    """Environment for LibreOffice/poppler: the fontconfig alias of the official font names."""
-    env = dict(os.environ)
-    env["FONTCONFIG_FILE"] = str(FONTCONFIG_FILE)
-    return env
-
-
-def soffice_binary() -> str:
-    for name in ("soffice", "libreoffice"):
-        found = shutil.which(name)
-        if found:
-            return found
-    raise RenderError("未找到 LibreOffice（soffice），无法把报告转换为 PDF。请安装 LibreOffice。")
-
-
-def docx_to_pdf(docx: Path, outdir: Path) -> Path:
-    """Convert with headless LibreOffice, a private profile and the font aliases."""
-    docx, outdir = Path(docx), Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    target = outdir / f"{docx.stem}.pdf"
-    with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile, \
-            tempfile.TemporaryDirectory(prefix="lo-out-") as tmp_out:
-        cmd = [soffice_binary(), "--headless", "--norestore", "--nologo", "--nodefault",
-               f"-env:UserInstallation={Path(profile).as_uri()}",
-               "--convert-to", "pdf", "--outdir", tmp_out, str(docx)]
-        try:
-            proc = subprocess.run(cmd, env=font_environment(), capture_output=True, text=True,
-                                  timeout=SOFFICE_TIMEOUT)
-        except subprocess.TimeoutExpired as exc:
-            raise RenderError(f"LibreOffice 转换 {docx.name} 超时（{SOFFICE_TIMEOUT} 秒）") from exc
-        produced = Path(tmp_out) / f"{docx.stem}.pdf"
-        if proc.returncode != 0 or not produced.is_file():
-            raise RenderError(f"LibreOffice 未能把 {docx.name} 转换为 PDF：{proc.stderr.strip()[-500:]}")
-        with atomic_path(target) as tmp:
-            shutil.copyfile(produced, tmp)
-    return target
-
-
-def pdf_page_png(pdf: Path, out_png: Path, page: int = 1, dpi: int = 80) -> Path:
-    """Render one page of a PDF to PNG with pdftoppm (for previews and checks)."""
-    if not shutil.which("pdftoppm"):
-        raise RenderError("未找到 pdftoppm（poppler-utils），无法生成页面预览。")
-    out_png = Path(out_png)
-    with tempfile.TemporaryDirectory(prefix="pdftoppm-") as tmp:
-        prefix = Path(tmp) / "page"
-        subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page),
-                        "-singlefile", str(pdf), str(prefix)], check=True, env=font_environment(),
-                       capture_output=True, timeout=120)
-        with atomic_path(out_png) as dst:
-            shutil.copyfile(f"{prefix}.png", dst)
-    return out_png

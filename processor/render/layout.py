@@ -33,7 +33,6 @@ FONT_BODY = "仿宋_GB2312"
 FONT_HEI = "黑体"
 FONT_KAI = "楷体_GB2312"
 FONT_SONG = "宋体"
-OFFICIAL_FONTS = (FONT_TITLE, FONT_BODY, "仿宋", FONT_HEI, FONT_KAI, FONT_SONG)
 
 SIZE_TITLE = Pt(22)
 SIZE_BODY = Pt(16)
@@ -47,7 +46,6 @@ CHAR_SPACE = -849  # (15.793 - 16) * 4096: 28 characters of 16pt per 156 mm line
 # LibreOffice alike.
 GRID_TYPE = "lines"
 CONDENSE_TWIPS = -5
-BODY_INDENT = Pt(32)  # two characters of 3号
 
 # --- page (mm) ----------------------------------------------------------------
 PORTRAIT = {"width": 210, "height": 297, "top": 37, "bottom": 35, "left": 28, "right": 26}
