@@ -392,11 +392,12 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
 @click.option("--year", help="生成年度工作总结的年度，如 2026。")
 @click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
+@click.option("--no-wait", is_flag=True, help="另一个汇总正在运行时不等待，立即退出（退出码 2）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
-                as_json: bool) -> None:
+                no_wait: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
@@ -418,7 +419,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         with file_logging(ws), (contextlib.nullcontext() if as_json else progress_bar("汇总生成")) as bar:
             task = bar.add_task("", total=None) if bar else None
             result = workspace.consolidate(month=month, half=half, year=year, all_months=all_months,
-                                           on_output=(lambda path: bar.advance(task)) if bar else None)
+                                           on_output=(lambda path: bar.advance(task)) if bar else None,
+                                           wait=not no_wait, on_wait=lambda message: err_console.print(message))
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)

@@ -96,16 +96,19 @@ class Workspace:
 
     def consolidate(self, *, month: str | None = None, half: str | None = None, year: str | None = None,
                     all_months: bool = False, today: dt.date | None = None,
-                    on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
+                    on_output: Callable[[str], None] | None = None, wait: bool = True,
+                    on_wait: Callable[[str], None] | None = None) -> ConsolidationResult:
         """Build the reports of ``month`` (``YYYY-MM``), ``half`` (e.g. ``2026-H2``) and/or ``year``
         (e.g. ``2026``: the yearly summary), or of every period when ``all_months``; with none,
         the latest month due.  Unchanged outputs are not rewritten.
         ``today``: the as-of date the outputs print.  ``on_output(path)`` after each output.
+        While another consolidation runs this one waits (``on_wait(message)`` once), or with
+        ``wait=False`` raises :class:`processor.common.lock.ConsolidationBusy`.
         See :func:`processor.consolidate.run.consolidate`."""
         from processor.consolidate.run import consolidate
 
         return consolidate(self.config, month=month, half=half, year=year, all_months=all_months, today=today,
-                           on_output=on_output)
+                           on_output=on_output, wait=wait, on_wait=on_wait)
 
     def send(self, *, dry_run: bool = False, retry_now: bool = True) -> SendResult:
         """Mail the reports not yet delivered to the office, in one message; with ``dry_run`` (or no

@@ -27,6 +27,7 @@ from processor.common import forkserver
 from processor.common import outputs as K
 from processor.common import periods as P
 from processor.common.faults import checkpoint
+from processor.common.lock import ConsolidationLock
 from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name,
                                      sha256_file, storage_error)
 from processor.common.paths import TEMPLATES_DIR
@@ -106,7 +107,8 @@ PARALLEL_WINDOW = 8
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
                 all_months: bool = False, today: dt.date | None = None,
-                on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
+                on_output: Callable[[str], None] | None = None, wait: bool = True,
+                on_wait: Callable[[str], None] | None = None) -> ConsolidationResult:
     """Build the outbox from the ledger: the reports, workbooks, dossiers and overview of the
     periods asked for, rewriting only what changed, and the manifest that lists them.
 
@@ -120,13 +122,18 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     ``today``: the as-of date printed in the outputs (default: today).
     ``on_output(path)``: called after each output is done (written or found unchanged), with its
     path relative to the outbox; for a progress display.
+    One consolidation at a time per workspace (:class:`processor.common.lock.ConsolidationLock`):
+    while another runs (``serve``'s nightly run, an operator's ``consolidate``), this one waits,
+    calling ``on_wait(message)`` once; with ``wait=False`` it raises
+    :class:`processor.common.lock.ConsolidationBusy` instead.
     Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
     today = today or dt.date.today()
     from processor.validate.roster import workspace_roster
 
-    with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
+    with (_storage_failures_said(ws), ConsolidationLock(ws, wait=wait, on_wait=on_wait),
+          Ledger(ws.ledger_path) as ledger):
         ws.outbox.mkdir(parents=True, exist_ok=True)
         # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
         remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
@@ -429,6 +436,7 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_out
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves],
                                  years=[y.label for y in years])
     manifest = _load_manifest(result.manifest)
+    checkpoint("consolidate-manifest-read")  # read under the consolidation lock, written at the end
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
     for output in outputs:
         if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
