@@ -384,6 +384,11 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         console.print(f"收件箱中还有 {len(report['inbox'])} 个文件：")
         for w in report["inbox"]:
             console.print(f"  {w['file']}：{w['reason']}")
+    if report.get("edited_outputs"):
+        console.print(f"发件箱中有 {len(report['edited_outputs'])} 个文件被人工修改过（程序不会覆盖，新版另存在旁边）：")
+        for e in report["edited_outputs"]:
+            beside = f"（程序新版：{Path(e['new_version']).name}）" if e["new_version"] else ""
+            console.print(f"  {escape(e['path'] + beside)}")
 
 
 # --- consolidation -------------------------------------------------------------------
@@ -438,6 +443,9 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         for path in result.written:
             console.print(f"  {path.relative_to(ws.outbox)}")
         console.print(f"清单：{result.manifest}")
+    if not as_json:
+        for line in result.edited_lines:
+            console.print(f"[bold yellow]注意：[/]{escape(line)}")
     if result.skipped:
         for line in result.skipped:
             err_console.print(f"[yellow]未生成：[/]{line}")

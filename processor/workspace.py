@@ -79,8 +79,10 @@ class Workspace:
 
     def status(self, month: str | None = None, *, today: dt.date | None = None) -> dict:
         """Who has submitted for ``month`` (``YYYY-MM``; default: the latest month whose deadline has
-        passed), recent rejections and the files still in the inbox, as plain data."""
+        passed), recent rejections, the files still in the inbox and the outputs a person changed
+        (``edited_outputs``), as plain data."""
         from processor.common.periods import last_due_month
+        from processor.consolidate.run import edited_outputs
         from processor.consolidate.status import status_report
         from processor.intake.run import waiting_files
         from processor.record.ledger import Ledger
@@ -91,6 +93,7 @@ class Workspace:
         roster = workspace_roster(self.config)  # before the ledger: a missing roster stops here first
         with Ledger(self.config.ledger_path) as ledger:
             report = status_report(self.config, ledger, roster, month, today)
+            report["edited_outputs"] = edited_outputs(self.config, ledger)  # files a person changed: never overwritten
         report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(self.config)]
         return report
 

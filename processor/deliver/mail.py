@@ -40,7 +40,7 @@ from filelock import FileLock, Timeout as LockTimeout
 from processor.common.config import ConfigError, Workspace
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.record.ledger import Ledger, now_iso
-from processor.common.outputs import display_name
+from processor.common.outputs import display_name, edited_original
 from processor.common.periods import MONTH_RE, month_cn, month_of
 
 LOG = logging.getLogger("processor.deliver")
@@ -104,8 +104,20 @@ def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> 
         f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
         f"ORDER BY o.period, o.path",
         [*kinds, recipients_key(ws), *done, *delivered])
+    rows = [o for o in rows if not _delivered_as_original(ledger, o, recipients_key(ws), delivered)]
     # attachments in the order of the kinds' Chinese names, as the office has always received them
     return sorted(rows, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]), o["path"]))
+
+
+def _delivered_as_original(ledger: Ledger, output, recipients: str, statuses: tuple[str, ...]) -> bool:
+    """A new version written beside a report a person changed, built from what the office already
+    got under the report's own name (only the as-of date moved): not mailed again."""
+    original = edited_original(output["path"])
+    if original is None or not output["basis_hash"]:
+        return False
+    return bool(ledger.query(
+        f"SELECT 1 FROM deliveries WHERE output_path = ? AND basis_hash = ? AND recipients = ? "
+        f"AND status IN ({', '.join('?' * len(statuses))})", (original, output["basis_hash"], recipients, *statuses)))
 
 
 def _delivery(ledger: Ledger, output, recipients: str):
@@ -192,7 +204,7 @@ def attachment_names(outputs) -> list[str]:
     (``催报名单.docx`` → ``2026年10月催报名单.docx``), and never two alike in one mail."""
     names, seen = [], set()
     for o in outputs:
-        name = Path(o["path"]).name
+        name = Path(edited_original(o["path"]) or o["path"]).name  # a new version goes under the report's name
         period = str(o["period"] or "")
         if MONTH_RE.match(period) and month_cn(period) not in name and period not in name:
             name = f"{month_cn(period)}{name}"
@@ -227,7 +239,11 @@ def build_message(ws: Workspace, outputs, summary: str) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
                         for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
-    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
+    # which version goes: the processor's new one (current data); a person's changed file stays theirs
+    edited = [original for o in outputs if (original := edited_original(o["path"]))]
+    note = ("\n\n说明：发件箱中以下报告已被人工修改过，修改过的文件原样保留，未随本邮件发送；"
+            "本邮件所附为程序按最新数据生成的新版：\n" + "\n".join(f"  {p}" for p in edited)) if edited else ""
+    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
     for output, name in zip(outputs, attachment_names(outputs)):
