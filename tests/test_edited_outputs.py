@@ -174,3 +174,21 @@ def test_a_file_the_processor_wrote_but_had_not_recorded_when_killed_is_not_take
         conn.execute("UPDATE outputs SET sha256 = 'unrecorded', inputs_hash = 'unrecorded' WHERE path = ?", (rel,))
     result = consolidate(ws, month="2026-10", today=D(2026, 11, 27))
     assert result.edited == [] and not beside(report).exists() and report in result.written
+
+
+def test_once_the_edited_copy_is_deleted_the_report_is_written_under_its_own_name_again(october):
+    ws, _ = october
+    consolidate(ws, month="2026-10", today=TODAY)
+    report = monthly_report(ws)
+    edit_in_word(report)
+    consolidate(ws, month="2026-10", today=D(2026, 11, 27))
+    assert beside(report).is_file()
+    report.unlink()  # the office has merged its paragraph elsewhere and deleted its copy
+    result = consolidate(ws, month="2026-10", today=D(2026, 11, 28))
+    assert result.edited == [] and report in result.written and "2026年11月28日" in text_of(report)
+    assert not beside(report).exists()  # the processor's out-of-date new version went with it
+    rel = report.relative_to(ws.outbox).as_posix()
+    with Ledger(ws.ledger_path) as ledger:
+        paths = {r["path"] for r in ledger.query("SELECT path FROM outputs")}
+    assert rel in paths and beside(report).relative_to(ws.outbox).as_posix() not in paths
+    assert Workspace.open(ws.root).status("2026-10", today=TODAY)["edited_outputs"] == []

@@ -562,6 +562,12 @@ def _record(recorder: "_Recorder", output: Output, staged: dict[str, Path], hash
         target = recorder.outbox / dest
         os.replace(staged[rel], target)
         fsync_folder(target.parent)
+        if dest == rel:
+            for path in recorder.drop_new_versions(rel):
+                manifest.pop(path, None)
+                LOG.info("%s 已不再有人工修改版，旁边过时的 %s 已删除", rel, PurePosixPath(path).name)
+            if rel in manifest:
+                manifest[rel].pop("edited", None)
         previous = recorder.previous.get(dest) or (recorder.previous.get(rel) if dest != rel else None)
         version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
             previous["version"] if previous else 1)
@@ -618,16 +624,37 @@ class _Recorder:
         self.outbox = outbox
         self.previous = {r["path"]: dict(r) for r in ledger.query("SELECT * FROM outputs")}
         self.known: dict[str, set[str]] = {}
+        self.sides: dict[str, set[str]] = {}  # a path -> the new versions written beside it
         for r in ledger.query("SELECT path, sha256 FROM output_versions"):
-            self.known.setdefault(r["path"], set()).add(r["sha256"])
+            self._know(r["path"], r["sha256"])
         self._pending: list[dict] = []
 
     def is_edited(self, rel: str) -> bool:
-        """The file is there, the processor wrote this path before, and these bytes are none it wrote.
-        (A path never recorded — a ledger restored without its outbox — is the processor's to write.)"""
+        """The file is there, the processor wrote this path before, and these bytes are none it wrote
+        there or beside it (a new version renamed to the report's own name is the processor's again).
+        A path never recorded (a ledger restored without its outbox) is the processor's to write."""
         path = self.outbox / rel
-        known = self.known.get(rel)
-        return bool(known) and path.is_file() and sha256_file(path) not in known
+        if not self.known.get(rel) or not path.is_file():
+            return False
+        base = K.edited_original(rel) or rel
+        family = [base, *self.sides.get(base, ())]
+        return sha256_file(path) not in set().union(*(self.known.get(p, ()) for p in family))
+
+    def drop_new_versions(self, rel: str) -> list[str]:
+        """``rel`` is the processor's again (its changed copy was deleted or replaced): remove the new
+        versions it wrote beside it, which are now out of date (never one a person changed)."""
+        dropped = []
+        for path in sorted(self.sides.get(rel, ())):
+            target = self.outbox / path
+            if target.is_file() and not self.is_edited(path):
+                target.unlink()
+                dropped.append(path)
+            if not target.exists() and path in self.previous:
+                self.flush()
+                with self.ledger.atomic() as conn:
+                    conn.execute("DELETE FROM outputs WHERE path = ?", (path,))
+                del self.previous[path]
+        return dropped
 
     def destination(self, rel: str) -> str:
         """Where this run's version of ``rel`` goes: ``rel`` itself, or, when a person changed that
@@ -648,7 +675,12 @@ class _Recorder:
             conn.executemany("INSERT OR IGNORE INTO output_versions (path, sha256, written_at) VALUES (?, ?, ?)",
                              [(path, digest, stamp) for path, digest in versions])
         for path, digest in versions:
-            self.known.setdefault(path, set()).add(digest)
+            self._know(path, digest)
+
+    def _know(self, path: str, digest: str) -> None:
+        self.known.setdefault(path, set()).add(digest)
+        if base := K.edited_original(path):
+            self.sides.setdefault(base, set()).add(path)
 
     def add(self, record: dict) -> None:
         self.previous[record["path"]] = record
