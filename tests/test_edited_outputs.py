@@ -192,3 +192,14 @@ def test_once_the_edited_copy_is_deleted_the_report_is_written_under_its_own_nam
         paths = {r["path"] for r in ledger.query("SELECT path FROM outputs")}
     assert rel in paths and beside(report).relative_to(ws.outbox).as_posix() not in paths
     assert Workspace.open(ws.root).status("2026-10", today=TODAY)["edited_outputs"] == []
+
+
+def test_a_staging_file_left_by_a_killed_run_is_removed_by_the_next_run(october):
+    ws, _ = october
+    folder = ws.outbox / "月度汇总报告" / "2026-10"
+    folder.mkdir(parents=True)
+    leftover = folder / ".tmp-staged-0123456789abcdef.docx"
+    leftover.write_bytes(b"PK half a report")
+    consolidate(ws, month="2026-10", today=TODAY)
+    assert not leftover.exists()
+    assert not [p for p in ws.outbox.rglob(".tmp-*")]

@@ -154,6 +154,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         ws.outbox.mkdir(parents=True, exist_ok=True)
         # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
         remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
+        _remove_staging_files(ws.outbox)  # a killed run's: no other consolidation runs (the lock)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -530,6 +531,12 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_out
     if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != text:
         atomic_write_bytes(result.manifest, text.encode("utf-8"))
     return result
+
+
+def _remove_staging_files(outbox: Path) -> None:
+    for staged in outbox.rglob(f"{TEMP_PREFIX}staged-*"):
+        with contextlib.suppress(FileNotFoundError):
+            staged.unlink()
 
 
 def _staging_path(target: Path) -> Path:
