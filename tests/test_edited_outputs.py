@@ -203,3 +203,17 @@ def test_a_staging_file_left_by_a_killed_run_is_removed_by_the_next_run(october)
     consolidate(ws, month="2026-10", today=TODAY)
     assert not leftover.exists()
     assert not [p for p in ws.outbox.rglob(".tmp-*")]
+
+
+def test_a_report_changed_before_it_was_ever_mailed_is_mailed_as_its_new_version_only(october, caplog):
+    ws, lb = october
+    consolidate(ws, month="2026-10", today=TODAY)
+    report = monthly_report(ws)
+    edit_in_word(report)
+    lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械")], received=D(2026, 11, 8))
+    consolidate(ws, month="2026-10", today=TODAY)
+    message = mail_of(send_pending(ws, dry_run=True))
+    reports = [part for part in message.iter_attachments() if "工作情况的报告" in part.get_filename()]
+    assert len(reports) == 1 and reports[0].get_content() == beside(report).read_bytes()
+    assert NEW_VERSION_MARK not in reports[0].get_filename()
+    assert "与台账记录不符" not in caplog.text

@@ -6,6 +6,13 @@ rulebook.  An output whose fingerprint is unchanged and whose file is intact is
 left alone (not even its mtime changes); a changed fingerprint writes a new
 version atomically and records it in the ledger's ``outputs`` table and in
 ``outbox/manifest.json``.
+
+Every version written is recorded (``output_versions``) before its file is put in place, so a
+file whose bytes are none the processor wrote was changed by a person — a report opened in Word
+and saved.  It is never overwritten: the new version goes beside it as ``…（程序新版）.docx``, and
+the run says so (:attr:`ConsolidationResult.edited`, the log, the 总览 page).  One consolidation
+runs at a time (:class:`processor.common.lock.ConsolidationLock`); the manifest is read and
+written under that lock.
 """
 
 from __future__ import annotations

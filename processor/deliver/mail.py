@@ -104,7 +104,10 @@ def pending_outputs(ledger: Ledger, ws: Workspace, *, dry_run: bool = False) -> 
         f"OR (d.basis_hash = o.basis_hash AND d.status IN ({', '.join('?' * len(delivered))})))) "
         f"ORDER BY o.period, o.path",
         [*kinds, recipients_key(ws), *done, *delivered])
-    rows = [o for o in rows if not _delivered_as_original(ledger, o, recipients_key(ws), delivered)]
+    # a report a person changed goes as the new version beside it, never as its own (changed) file
+    beside = {edited_original(r["path"]) for r in ledger.query("SELECT path FROM outputs")} - {None}
+    rows = [o for o in rows if o["path"] not in beside
+            and not _delivered_as_original(ledger, o, recipients_key(ws), delivered)]
     # attachments in the order of the kinds' Chinese names, as the office has always received them
     return sorted(rows, key=lambda o: (o["period"] is not None, o["period"] or "", display_name(o["kind"]), o["path"]))
 
