@@ -386,6 +386,11 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
             console.print(f"  {w['file']}：{w['reason']}")
     for line in report.get("warnings", []):
         err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
+    if report.get("edited_outputs"):
+        console.print(f"发件箱中有 {len(report['edited_outputs'])} 个文件被人工修改过（程序不会覆盖，新版另存在旁边）：")
+        for e in report["edited_outputs"]:
+            beside = f"（程序新版：{Path(e['new_version']).name}）" if e["new_version"] else ""
+            console.print(f"  {escape(e['path'] + beside)}")
 
 
 # --- consolidation -------------------------------------------------------------------
@@ -396,11 +401,12 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 @click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
               help="按该日结束时的台账重新生成（用于核查）：只计该日及以前收到的报表，逾期天数、问题整改状态都算到该日。")
+@click.option("--no-wait", is_flag=True, help="另一个汇总正在运行时不等待，立即退出（退出码 2）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
-                as_of: str | None, as_json: bool) -> None:
+                as_of: str | None, no_wait: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
@@ -423,7 +429,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         with file_logging(ws), (contextlib.nullcontext() if as_json else progress_bar("汇总生成")) as bar:
             task = bar.add_task("", total=None) if bar else None
             result = workspace.consolidate(month=month, half=half, year=year, all_months=all_months, as_of=day,
-                                           on_output=(lambda path: bar.advance(task)) if bar else None)
+                                           on_output=(lambda path: bar.advance(task)) if bar else None,
+                                           wait=not no_wait, on_wait=lambda message: err_console.print(message))
     except StorageError as exc:  # details in the log
         err_console.print(f"[bold red]错误：[/]{exc}")
         sys.exit(1)
@@ -443,6 +450,9 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         for path in result.written:
             console.print(f"  {path.relative_to(ws.outbox)}")
         console.print(f"清单：{result.manifest}")
+    if not as_json:
+        for line in result.edited_lines:
+            console.print(f"[bold yellow]注意：[/]{escape(line)}")
     if result.skipped:
         for line in result.skipped:
             err_console.print(f"[yellow]未生成：[/]{line}")

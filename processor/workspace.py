@@ -80,8 +80,10 @@ class Workspace:
 
     def status(self, month: str | None = None, *, today: dt.date | None = None) -> dict:
         """Who has submitted for ``month`` (``YYYY-MM``; default: the latest month whose deadline has
-        passed), recent rejections and the files still in the inbox, as plain data."""
+        passed), recent rejections, the files still in the inbox and the outputs a person changed
+        (``edited_outputs``), as plain data."""
         from processor.common.periods import last_due_month
+        from processor.consolidate.run import edited_outputs
         from processor.consolidate.status import status_report
         from processor.intake.run import waiting_files
         from processor.record.ledger import Ledger
@@ -92,22 +94,26 @@ class Workspace:
         roster = workspace_roster(self.config)  # before the ledger: a missing roster stops here first
         with Ledger(self.config.ledger_path) as ledger:
             report = status_report(self.config, ledger, roster, month, today)
+            report["edited_outputs"] = edited_outputs(self.config, ledger)  # files a person changed: never overwritten
         report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(self.config)]
         return report
 
     def consolidate(self, *, month: str | None = None, half: str | None = None, year: str | None = None,
                     all_months: bool = False, today: dt.date | None = None, as_of: dt.date | None = None,
-                    on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
+                    on_output: Callable[[str], None] | None = None, wait: bool = True,
+                    on_wait: Callable[[str], None] | None = None) -> ConsolidationResult:
         """Build the reports of ``month`` (``YYYY-MM``), ``half`` (e.g. ``2026-H2``) and/or ``year``
         (e.g. ``2026``: the yearly summary), or of every period when ``all_months``; with none,
         the latest month due.  Unchanged outputs are not rewritten.
         ``as_of`` (or ``today``): the as-of day — the outputs as they stood at the end of that day
         (forms received later do not count).  ``on_output(path)`` after each output.
+        While another consolidation runs this one waits (``on_wait(message)`` once), or with
+        ``wait=False`` raises :class:`processor.common.lock.ConsolidationBusy`.
         See :func:`processor.consolidate.run.consolidate`."""
         from processor.consolidate.run import consolidate
 
         return consolidate(self.config, month=month, half=half, year=year, all_months=all_months, today=today,
-                           as_of=as_of, on_output=on_output)
+                           as_of=as_of, on_output=on_output, wait=wait, on_wait=on_wait)
 
     def send(self, *, dry_run: bool = False, retry_now: bool = True) -> SendResult:
         """Mail the reports not yet delivered to the office, in one message; with ``dry_run`` (or no

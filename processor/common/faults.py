@@ -6,6 +6,10 @@ stop intake (or consolidation) at an exact step and check that a restart leaves
 everything consistent.  ``after-commit:3`` kills the third time the process
 passes that point (the third file), so a test picks its kill points by step and
 count, never by time.  Unset (always, in normal operation) it does nothing.
+
+``PROCESSOR_PAUSE_AT=point:/some/barrier`` instead holds the process at that point: it creates
+``/some/barrier.<pid>.arrived`` and waits until ``/some/barrier`` exists, so a test can hold two
+processes inside one section (or see that the second cannot get there) without sleeping.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ import os
 import signal
 import threading
 from typing import Callable, Iterator
+import time
+from pathlib import Path
 
 CRASH_ENV = "PROCESSOR_CRASH_AT"
 POINTS = ("after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
 CONSOLIDATE_POINTS = ("consolidate-after-render",)
 MAIL_POINTS = ("send-after-smtp", "remind-after-smtp")  # the server took the mail, the ledger not yet told
 BACKUP_POINTS = ("backup-after-snapshot",)
+PAUSE_ENV = "PROCESSOR_PAUSE_AT"
+PAUSE_POINTS = ("consolidate-manifest-read",)  # points a test may hold a process at (besides the kill points)
+PAUSE_LIMIT_SECONDS = 300  # a test that never releases its barrier does not hang the process for ever
 
 _passed: dict[str, int] = {}
 _lock = threading.Lock()
@@ -41,6 +50,8 @@ def hooked(name: str, action: Callable[[], None]) -> Iterator[None]:
 def checkpoint(name: str) -> None:
     if (action := _hooks.get(name)) is not None:
         action()
+    if os.environ.get(PAUSE_ENV):
+        _pause(name, os.environ[PAUSE_ENV])
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return
@@ -51,3 +62,14 @@ def checkpoint(name: str) -> None:
         _passed[name] = _passed.get(name, 0) + 1
         if _passed[name] >= int(nth or 1):
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause(name: str, wanted: str) -> None:
+    point, _, barrier = wanted.partition(":")
+    if point != name or not barrier:
+        return
+    release = Path(barrier)
+    release.with_name(f"{release.name}.{os.getpid()}.arrived").touch()
+    deadline = time.monotonic() + PAUSE_LIMIT_SECONDS
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

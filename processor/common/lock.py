@@ -88,6 +88,10 @@ class WorkspaceLock:
             info = read_holder(self.path)
             raise AlreadyRunning(_already_running_message(info), pid=info.get("pid"),
                                  started=info.get("started"), host=info.get("host")) from None
+        self._write_holder()
+        return self
+
+    def _write_holder(self) -> None:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -98,7 +102,6 @@ class WorkspaceLock:
             atomic_write_text(self.info_path, json.dumps(info, ensure_ascii=False))
         except OSError as exc:  # the lock itself holds; only the message would be poorer
             LOG.warning("无法写入锁信息文件 %s：%s", self.info_path, exc)
-        return self
 
     def release(self) -> None:
         if not self._lock.is_locked:
@@ -116,6 +119,58 @@ class WorkspaceLock:
 
     def __exit__(self, *exc_info) -> None:
         self.release()
+
+
+CONSOLIDATION_LOCK_NAME = ".processor-consolidate.lock"
+
+
+class ConsolidationBusy(AlreadyRunning):
+    """Another consolidation of this workspace is running and we were asked not to wait."""
+
+
+def _consolidating_message(info: dict) -> str:
+    details = []
+    if info.get("pid"):
+        details.append(f"进程 {info['pid']}")
+    if info.get("started"):
+        details.append(f"自 {info['started']} 起")
+    return f"另一个汇总正在运行{'（' + '，'.join(details) + '）' if details else ''}"
+
+
+class ConsolidationLock(WorkspaceLock):
+    """One consolidation at a time per workspace: an operator's ``consolidate`` beside ``serve``'s
+    nightly run (which holds the workspace lock all along, so consolidation has a lock of its own).
+
+    The outbox and its ``manifest.json`` are read and written only under it.  A second
+    consolidation waits for the first, saying so once (``on_wait(message)`` and the log); with
+    ``wait=False`` it raises :class:`ConsolidationBusy` instead.  Like the workspace lock it is an
+    OS file lock: a killed holder leaves nothing to clean up.
+    """
+
+    def __init__(self, workspace_or_path, *, wait: bool = True,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        root = getattr(workspace_or_path, "root", None)
+        super().__init__(Path(root) / CONSOLIDATION_LOCK_NAME if root is not None else workspace_or_path)
+        self.wait = wait
+        self.on_wait = on_wait
+
+    def acquire(self) -> "ConsolidationLock":
+        try:
+            super().acquire()
+            return self
+        except AlreadyRunning:
+            info = read_holder(self.path)
+        busy = _consolidating_message(info)
+        if not self.wait:
+            raise ConsolidationBusy(f"{busy}，本次未汇总；请等它结束后再运行。", pid=info.get("pid"),
+                                    started=info.get("started"), host=info.get("host"))
+        message = f"{busy}，等它结束后再开始本次汇总……"
+        LOG.warning(message)
+        if self.on_wait is not None:
+            self.on_wait(message)
+        self._lock.acquire(timeout=-1)
+        self._write_holder()
+        return self
 
 
 def install_signal_handlers(stop_event: threading.Event,

@@ -6,6 +6,13 @@ rulebook.  An output whose fingerprint is unchanged and whose file is intact is
 left alone (not even its mtime changes); a changed fingerprint writes a new
 version atomically and records it in the ledger's ``outputs`` table and in
 ``outbox/manifest.json``.
+
+Every version written is recorded (``output_versions``) before its file is put in place, so a
+file whose bytes are none the processor wrote was changed by a person — a report opened in Word
+and saved.  It is never overwritten: the new version goes beside it as ``…（程序新版）.docx``, and
+the run says so (:attr:`ConsolidationResult.edited`, the log, the 总览 page).  One consolidation
+runs at a time (:class:`processor.common.lock.ConsolidationLock`); the manifest is read and
+written under that lock.
 """
 
 from __future__ import annotations
@@ -14,21 +21,24 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import itertools
 import logging
+import os
 import sqlite3
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
 from processor.common import forkserver
 from processor.common import outputs as K
 from processor.common import periods as P
 from processor.common.faults import checkpoint
-from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name,
-                                     sha256_file, storage_error)
+from processor.common.lock import ConsolidationLock
+from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_bytes, fsync_folder,
+                                     remove_stale_temp_files, safe_name, sha256_file, storage_error)
 from processor.common.paths import TEMPLATES_DIR
 from processor.consolidate import overview, reports
 from processor.consolidate.findings import evaluate
@@ -63,11 +73,26 @@ class ConsolidationResult:
     months: list[str] = field(default_factory=list)
     halves: list[str] = field(default_factory=list)
     years: list[str] = field(default_factory=list)
+    # outputs a person changed (left as they are): {"path", "new_version"} relative to the outbox;
+    # new_version is where this run's version went (None: nothing new to write beside it)
+    edited: list[dict] = field(default_factory=list)
+
+    @property
+    def edited_lines(self) -> list[str]:
+        """One Chinese line per output a person changed, for the operator."""
+        return [edited_line(e["path"], e["new_version"]) for e in self.edited]
 
     def to_dict(self) -> dict:
         return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
                 "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
-                "halves": self.halves, "years": self.years}
+                "halves": self.halves, "years": self.years, "edited": self.edited,
+                "edited_lines": self.edited_lines}
+
+
+def edited_line(path: str, new_version: str | None) -> str:
+    if new_version:
+        return f"{path} 已被人工修改，原样保留；本次生成的新版另存为 {PurePosixPath(new_version).name}"
+    return f"{path} 已被人工修改，原样保留（数据没有变化，没有新版）"
 
 
 @dataclass
@@ -106,7 +131,8 @@ PARALLEL_WINDOW = 8
 
 def consolidate(ws, *, month: str | None = None, half: str | None = None, year: str | None = None,
                 all_months: bool = False, today: dt.date | None = None, as_of: dt.date | None = None,
-                on_output: Callable[[str], None] | None = None) -> ConsolidationResult:
+                on_output: Callable[[str], None] | None = None, wait: bool = True,
+                on_wait: Callable[[str], None] | None = None) -> ConsolidationResult:
     """Build the outbox from the ledger: the reports, workbooks, dossiers and overview of the
     periods asked for, rewriting only what changed, and the manifest that lists them.
 
@@ -122,16 +148,22 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     by then count, every problem has its status of that day, and every output prints that date.
     ``on_output(path)``: called after each output is done (written or found unchanged), with its
     path relative to the outbox; for a progress display.
+    One consolidation at a time per workspace (:class:`processor.common.lock.ConsolidationLock`):
+    while another runs (``serve``'s nightly run, an operator's ``consolidate``), this one waits,
+    calling ``on_wait(message)`` once; with ``wait=False`` it raises
+    :class:`processor.common.lock.ConsolidationBusy` instead.
     Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
     today = as_of or today or dt.date.today()
     from processor.validate.roster import read_ledger_as, workspace_roster
 
-    with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:
+    with (_storage_failures_said(ws), ConsolidationLock(ws, wait=wait, on_wait=on_wait),
+          Ledger(ws.ledger_path) as ledger):
         ws.outbox.mkdir(parents=True, exist_ok=True)
         # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
         remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
+        _remove_staging_files(ws.outbox)  # a killed run's: no other consolidation runs (the lock)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -143,8 +175,10 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
             if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
             built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
-            outputs = _plan(ws, data, roster, today, months, halves, years, built)  # lazy: one context at a time
-            return _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer)
+            edits: dict[str, str | None] = {}  # outputs a person changed -> where their new version went
+            outputs = _plan(ws, data, roster, today, months, halves, years, built,  # lazy: one context at a time
+                            edits=edits)
+            return _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer, edits)
         finally:
             renderer.close()
 
@@ -196,9 +230,11 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
 # --- what to build ----------------------------------------------------------------------------
 
 def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
-          years: list[P.Period], built: list[dict] = ()) -> Iterator[Output]:
+          years: list[P.Period], built: list[dict] = (), *, edits: dict[str, str | None] | None = None
+          ) -> Iterator[Output]:
     """Every output, each built only when the one before it has been written; the 总览 page last,
-    linking to this run's outputs and to those of earlier runs (``built``) still in the outbox."""
+    linking to this run's outputs and to those of earlier runs (``built``) still in the outbox, and
+    listing the outputs a person changed (``edits``, filled in as the outputs before it are written)."""
     planned: list[dict] = []
 
     def plan(outputs):
@@ -218,18 +254,45 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
     earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
     # the page speaks for the latest month with forms: a half-year or year asked for may not be over
     latest = max((f["month"] for f in data.files if f["month"] and f["month"] <= until), default=until)
-    yield _overview_output(ws, data, roster, today, latest, earlier + planned)
+    edits = edits if edits is not None else {}
+    beside = [{**p, "path": edits[p["path"]]} for p in planned if edits.get(p["path"])]
+    yield _overview_output(ws, data, roster, today, latest, earlier + planned + beside, edits)
 
 
-def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict]) -> Output:
+def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict],
+                     edits: dict[str, str | None] | None = None) -> Output:
     """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of today)."""
     reports_of_year = overview.year_reports(outputs, int(until[:4]))
     context = overview.overview_context(data, ws, roster, today, until, reports_of_year)
+    _mark_edited(context, edits or {})
     year = str(context["year"])
     sources = _sources([f for f in data.files if (f["month"] or "").startswith(year)])
     rel = overview.OVERVIEW_NAME
     return Output(rel, OVERVIEW, year, context, sources,
                   partial(jobs.write_html, overview.OVERVIEW_TEMPLATE, rel, context), overview.OVERVIEW_TEMPLATE)
+
+
+EDITED_SECTION = "人工修改过的文件（程序不覆盖，新版另存）"
+
+
+def _mark_edited(context: dict, edits: dict[str, str | None]) -> None:
+    """On the 总览 page: which linked files a person changed and which are the processor's new
+    versions beside them, and a section listing each changed file with its new version."""
+    for group in context["report_groups"]:
+        for link in group["links"]:
+            if link["path"] in edits:
+                link["label"] += "（人工修改版）"
+            elif K.edited_original(link["path"]):
+                link["label"] += K.NEW_VERSION_MARK
+    links = []
+    for rel, new in edits.items():
+        links.append({"label": f"{PurePosixPath(rel).name}（人工修改版，原样保留）", "href": overview.href(rel),
+                      "path": rel})
+        if new:
+            links.append({"label": f"{PurePosixPath(new).name}（按最新数据生成）", "href": overview.href(new),
+                          "path": new})
+    if links:
+        context["report_groups"].append({"title": EDITED_SECTION, "links": links})
 
 
 def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
@@ -414,10 +477,11 @@ def _digest(value) -> str:
 
 
 def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callable[[str], None],
-           renderer: "_Renderer") -> ConsolidationResult:
-    recorder = _Recorder(ledger)
+           renderer: "_Renderer", edits: dict[str, str | None] | None = None) -> ConsolidationResult:
+    recorder = _Recorder(ledger, ws.outbox)
     try:
-        return _build_all(ws, recorder, outputs, months, halves, years, on_output, renderer)
+        return _build_all(ws, recorder, outputs, months, halves, years, on_output, renderer,
+                          {} if edits is None else edits)
     finally:
         renderer.close()  # every started job is finished (or cancelled) before the last batch is recorded
         checkpoint("consolidate-after-render")  # outputs and manifest written, the last batch not recorded
@@ -425,35 +489,48 @@ def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callab
 
 
 def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_output: Callable[[str], None],
-               renderer: "_Renderer"
+               renderer: "_Renderer", edits: dict[str, str | None]
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     roster_hash = sha256_file(ws.roster_path)
     result = ConsolidationResult([], [], ws.outbox / MANIFEST_NAME, months=months, halves=[h.label for h in halves],
                                  years=[y.label for y in years])
     manifest = _load_manifest(result.manifest)
+    checkpoint("consolidate-manifest-read")  # read under the consolidation lock, written at the end
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
     for output in outputs:
         if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
             latest_month = (output.period, "".join(output.payload["sentences"].values()))
         inputs_hash = _fingerprint(output, rulebook_hash)
         hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
-        stale = {}
+        stale = {}  # rel -> where its job writes it (a staging file, put in place once recorded)
         for rel in output.files:
-            previous = recorder.previous.get(rel)
-            target = ws.outbox / rel
+            dest = recorder.destination(rel)
+            target = ws.outbox / dest
+            previous = recorder.previous.get(dest)
+            if dest != rel:  # a person changed the file: it stays, this run's version goes beside it
+                base = recorder.previous.get(rel)
+                if previous is None and not target.exists() and base and base["inputs_hash"] == inputs_hash:
+                    _note_edit(edits, manifest, recorder, output, rel, None)  # nothing new since it was edited
+                    result.unchanged.append(ws.outbox / rel)
+                    continue
+                _note_edit(edits, manifest, recorder, output, rel, dest)
             if (previous and previous["inputs_hash"] == inputs_hash and target.is_file()
                     and sha256_file(target) == previous["sha256"]):
                 result.unchanged.append(target)
-                manifest.setdefault(rel, _manifest_entry(previous, output))
+                manifest.setdefault(dest, _manifest_entry(previous, output))
+                manifest[dest].pop("edited", None)
             else:
-                stale[rel] = target
+                stale[rel] = _staging_path(ws.outbox / dest)
         if stale:
             renderer.run(output, stale,
-                         done=partial(_record, recorder, output, stale, hashes, result, manifest),
-                         skip=partial(_skip, result, list(stale)))
+                         done=partial(_record, recorder, output, stale, hashes, result, manifest, edits),
+                         skip=partial(_skip_staged, result, stale))
         on_output(output.rel_path)
     renderer.drain(0)
+    result.edited = [{"path": rel, "new_version": new} for rel, new in edits.items()]
+    for line in result.edited_lines:
+        LOG.warning(line)
     document = {"outputs": dict(sorted(manifest.items()))}
     if latest_month:  # what the delivery mail says about the latest month (same numbers as the report)
         document["month"], document["summary"] = latest_month
@@ -466,18 +543,85 @@ def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_out
     return result
 
 
-def _record(recorder: "_Recorder", output: Output, targets: dict[str, Path], hashes: dict[str, str],
-            result: ConsolidationResult, manifest: dict) -> None:
-    for rel, target in targets.items():
-        previous = recorder.previous.get(rel)
-        digest = sha256_file(target)
+def _remove_staging_files(outbox: Path) -> None:
+    for staged in outbox.rglob(f"{TEMP_PREFIX}staged-*"):
+        with contextlib.suppress(FileNotFoundError):
+            staged.unlink()
+
+
+def _staging_path(target: Path) -> Path:
+    """Where a job writes ``target``'s new version: a temp name beside it (removed as stale when a
+    crash leaves it), until the version is recorded and put in place."""
+    tag = hashlib.sha256(target.name.encode("utf-8")).hexdigest()[:16]
+    return target.with_name(f"{TEMP_PREFIX}staged-{tag}{target.suffix}")
+
+
+def _note_edit(edits: dict, manifest: dict, recorder: "_Recorder", output: Output, rel: str,
+               new_version: str | None) -> None:
+    edits[rel] = new_version
+    base = recorder.previous.get(rel)
+    if rel in manifest or base:
+        manifest[rel] = {**manifest.get(rel, _manifest_entry(base, output) if base else {}), "edited": True}
+
+
+def _record(recorder: "_Recorder", output: Output, staged: dict[str, Path], hashes: dict[str, str],
+            result: ConsolidationResult, manifest: dict, edits: dict) -> None:
+    """The job wrote the staging files: record each version, then put it in place — beside the file
+    instead, when a person changed that file meanwhile."""
+    placed = {}
+    for rel, staging in staged.items():
+        dest = recorder.destination(rel)
+        if dest != rel:
+            _note_edit(edits, manifest, recorder, output, rel, dest)
+        placed[rel] = (dest, sha256_file(staging))
+    recorder.register(list(placed.values()))  # before the files are in place: never taken for a person's edit
+    for rel, (dest, digest) in placed.items():
+        target = recorder.outbox / dest
+        os.replace(staged[rel], target)
+        fsync_folder(target.parent)
+        if dest == rel:
+            for path in recorder.drop_new_versions(rel):
+                manifest.pop(path, None)
+                LOG.info("%s 已不再有人工修改版，旁边过时的 %s 已删除", rel, PurePosixPath(path).name)
+            if rel in manifest:
+                manifest[rel].pop("edited", None)
+        previous = recorder.previous.get(dest) or (recorder.previous.get(rel) if dest != rel else None)
         version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
             previous["version"] if previous else 1)
-        record = {"path": rel, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
+        record = {"path": dest, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
                   "sha256": digest, **hashes, "version": version, "built_at": now_iso()}
         recorder.add(record)
         result.written.append(target)
-        manifest[rel] = _manifest_entry(record, output)
+        manifest[dest] = _manifest_entry(record, output)
+        if dest != rel:
+            manifest[dest]["new_version_of"] = rel
+
+
+def edited_outputs(ws, ledger: Ledger) -> list[dict]:
+    """The outbox files a person changed (bytes the processor never wrote at that path), each with
+    the newest version the processor wrote beside it (``new_version``, None when there is none);
+    paths relative to the outbox.  For ``processor status``."""
+    recorder = _Recorder(ledger, ws.outbox)
+    found = []
+    for rel in sorted(recorder.previous):
+        if not recorder.is_edited(rel):
+            continue
+        newest = None
+        for n in itertools.count(1):
+            candidate = K.new_version_path(rel, n)
+            if not (ws.outbox / candidate).exists():
+                break
+            if candidate in recorder.known and not recorder.is_edited(candidate):
+                newest = candidate
+        found.append({"path": rel, "new_version": newest})
+    return found
+
+
+def _skip_staged(result: ConsolidationResult, staged: dict[str, Path], exc: Exception) -> None:
+    for staging in staged.values():
+        with contextlib.suppress(FileNotFoundError):
+            staging.unlink()
+    _skip(result, list(staged), exc)
 
 
 def _skip(result: ConsolidationResult, rels: list[str], exc: Exception) -> None:
@@ -486,14 +630,74 @@ def _skip(result: ConsolidationResult, rels: list[str], exc: Exception) -> None:
 
 class _Recorder:
     """The outputs table: read once, written in batches (a file written but not yet recorded when
-    a crash comes is simply rebuilt by the next run)."""
+    a crash comes is simply rebuilt by the next run); and every version written, recorded before
+    its file is put in place (``output_versions``), which tells the processor's files from a
+    person's edits."""
 
     BATCH = 64
 
-    def __init__(self, ledger: Ledger):
+    def __init__(self, ledger: Ledger, outbox: Path):
         self.ledger = ledger
+        self.outbox = outbox
         self.previous = {r["path"]: dict(r) for r in ledger.query("SELECT * FROM outputs")}
+        self.known: dict[str, set[str]] = {}
+        self.sides: dict[str, set[str]] = {}  # a path -> the new versions written beside it
+        for r in ledger.query("SELECT path, sha256 FROM output_versions"):
+            self._know(r["path"], r["sha256"])
         self._pending: list[dict] = []
+
+    def is_edited(self, rel: str) -> bool:
+        """The file is there, the processor wrote this path before, and these bytes are none it wrote
+        there or beside it (a new version renamed to the report's own name is the processor's again).
+        A path never recorded (a ledger restored without its outbox) is the processor's to write."""
+        path = self.outbox / rel
+        if not self.known.get(rel) or not path.is_file():
+            return False
+        base = K.edited_original(rel) or rel
+        family = [base, *self.sides.get(base, ())]
+        return sha256_file(path) not in set().union(*(self.known.get(p, ()) for p in family))
+
+    def drop_new_versions(self, rel: str) -> list[str]:
+        """``rel`` is the processor's again (its changed copy was deleted or replaced): remove the new
+        versions it wrote beside it, which are now out of date (never one a person changed)."""
+        dropped = []
+        for path in sorted(self.sides.get(rel, ())):
+            target = self.outbox / path
+            if target.is_file() and not self.is_edited(path):
+                target.unlink()
+                dropped.append(path)
+            if not target.exists() and path in self.previous:
+                self.flush()
+                with self.ledger.atomic() as conn:
+                    conn.execute("DELETE FROM outputs WHERE path = ?", (path,))
+                del self.previous[path]
+        return dropped
+
+    def destination(self, rel: str) -> str:
+        """Where this run's version of ``rel`` goes: ``rel`` itself, or, when a person changed that
+        file, the first ``（程序新版）`` name beside it that is free or still the processor's own."""
+        if not self.is_edited(rel):
+            return rel
+        for n in itertools.count(1):
+            candidate = K.new_version_path(rel, n)
+            path = self.outbox / candidate
+            if not path.exists() or (candidate in self.known and not self.is_edited(candidate)):
+                return candidate
+        raise AssertionError("unreachable")
+
+    def register(self, versions: list[tuple[str, str]]) -> None:
+        """Record versions about to be put in place (committed before the files move)."""
+        stamp = now_iso()
+        with self.ledger.atomic() as conn:
+            conn.executemany("INSERT OR IGNORE INTO output_versions (path, sha256, written_at) VALUES (?, ?, ?)",
+                             [(path, digest, stamp) for path, digest in versions])
+        for path, digest in versions:
+            self._know(path, digest)
+
+    def _know(self, path: str, digest: str) -> None:
+        self.known.setdefault(path, set()).add(digest)
+        if base := K.edited_original(path):
+            self.sides.setdefault(base, set()).add(path)
 
     def add(self, record: dict) -> None:
         self.previous[record["path"]] = record

@@ -41,7 +41,7 @@ from processor.common.config import ConfigError, Workspace
 from processor.common.faults import checkpoint
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.record.ledger import Ledger, now_iso
-from processor.common.outputs import display_name
+from processor.common.outputs import display_name, edited_original
 from processor.common.periods import MONTH_RE, month_cn, month_of
 
 LOG = logging.getLogger("processor.deliver")
@@ -123,16 +123,26 @@ def _plan(ledger: Ledger, ws: Workspace, *, dry_run: bool = False, retry_given_u
     # a version rebuilt only because the as-of date moved has the basis of one already delivered
     delivered = {"sent", "dry-run"} if dry_run else {"sent"}
     outputs = ledger.query(f"SELECT * FROM outputs WHERE kind IN ({', '.join('?' * len(kinds))})", kinds)
+    # a report a person changed goes as the new version beside it, never as its own (changed) file
+    beside = {edited_original(r["path"]) for r in ledger.query("SELECT path FROM outputs")} - {None}
+    outputs = [o for o in outputs if o["path"] not in beside]
     rows: dict[str, list] = {}
     for d in ledger.query(f"SELECT d.* FROM deliveries d JOIN outputs o ON o.path = d.output_path "
                           f"WHERE o.kind IN ({', '.join('?' * len(kinds))}) ORDER BY d.id", kinds):
         rows.setdefault(d["output_path"], []).append(d)
 
     def reached(o, address: str) -> bool:
-        return any(address in (d["recipients"] or "").split(",") and (
-            (d["output_sha256"] == o["sha256"] and d["status"] in done)
-            or (d["basis_hash"] is not None and d["basis_hash"] == o["basis_hash"] and d["status"] in delivered))
-            for d in rows.get(o["path"], ()))
+        if any(address in (d["recipients"] or "").split(",") and (
+                (d["output_sha256"] == o["sha256"] and d["status"] in done)
+                or (d["basis_hash"] is not None and d["basis_hash"] == o["basis_hash"] and d["status"] in delivered))
+                for d in rows.get(o["path"], ())):
+            return True
+        # a new version beside a changed report, built from what the office already got under the
+        # report's own name (only the as-of date moved), is not mailed again
+        original = edited_original(o["path"])
+        return original is not None and o["basis_hash"] is not None and any(
+            address in (d["recipients"] or "").split(",") and d["basis_hash"] == o["basis_hash"]
+            and d["status"] in delivered for d in rows.get(original, ()))
 
     owed: dict[tuple, list[str]] = {}
     for address in _addresses(ws) or [""]:
@@ -269,7 +279,7 @@ def attachment_names(outputs) -> list[str]:
     (``催报名单.docx`` → ``2026年10月催报名单.docx``), and never two alike in one mail."""
     names, seen = [], set()
     for o in outputs:
-        name = Path(o["path"]).name
+        name = Path(edited_original(o["path"]) or o["path"]).name  # a new version goes under the report's name
         period = str(o["period"] or "")
         if MONTH_RE.match(period) and month_cn(period) not in name and period not in name:
             name = f"{month_cn(period)}{name}"
@@ -307,7 +317,11 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
     message["Message-ID"] = message_id or make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
                         for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
-    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}\n\n"
+    # which version goes: the processor's new one (current data); a person's changed file stays theirs
+    edited = [original for o in outputs if (original := edited_original(o["path"]))]
+    note = ("\n\n说明：发件箱中以下报告已被人工修改过，修改过的文件原样保留，未随本邮件发送；"
+            "本邮件所附为程序按最新数据生成的新版：\n" + "\n".join(f"  {p}" for p in edited)) if edited else ""
+    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
     for output, name in zip(outputs, attachment_names(outputs)):
