@@ -91,7 +91,8 @@ class Workspace:
         roster = workspace_roster(self.config)  # before the ledger: a missing roster stops here first
         with Ledger(self.config.ledger_path) as ledger:
             report = status_report(self.config, ledger, roster, month, today)
-        report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(self.config)]
+            waiting = waiting_files(self.config, ledger=ledger)
+        report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting]
         return report
 
     def consolidate(self, *, month: str | None = None, half: str | None = None, year: str | None = None,
