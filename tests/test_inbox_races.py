@@ -285,7 +285,7 @@ def test_a_form_outside_any_unit_folder_speaks_for_no_unit(tmp_path):
     receipts = sorted(p.relative_to(ws.receipts_dir).parent.as_posix() for p in ws.receipts_dir.rglob("*.html"))
     assert receipts == ["未识别单位/2026-10", "未识别单位/2026-10", "未识别单位/不存在的单位/2026-10"]
     page = next(ws.receipts_dir.rglob("*.html")).read_text(encoding="utf-8")
-    assert "不是名册中某个单位的文件夹" in page
+    assert "不是名册中任何单位的文件夹" in page
     assert unit_state(ws, "闽清县") == MISSING
     assert "闽清县" not in return_mails(ws)
 
@@ -343,3 +343,48 @@ def test_where_folders_cannot_be_opened_links_are_still_refused(workspace, tmp_p
     [row] = rows(workspace)
     assert_recorded_exactly(workspace, row, data)
     assert not target.exists() and (elsewhere / "10月报表.xlsx").is_file()
+
+
+@pytest.mark.slow
+def test_serve_starts_and_goes_on_past_a_file_it_cannot_delete(tmp_path):
+    import threading
+
+    from conftest import wait_until
+    from processor.deliver.serve import serve
+
+    fast = {"stable_seconds = 2.0": "stable_seconds = 0.2", "poll_interval = 2.0": "poll_interval = 0.2",
+            "rescan_seconds = 60": "rescan_seconds = 2"}
+    config = DEFAULT_CONFIG_TEXT
+    for old, new in fast.items():
+        config = config.replace(old, new)
+    ws = make_workspace(tmp_path / "ws", config)
+    stuck = form(ws, ws.inbox / "罗源县" / "锁定.xlsx", seed=1)
+
+    def crash(**_):
+        raise RuntimeError("the process died after the receipt")
+
+    with fault_action("after-receipt", crash):
+        run_inbox_pass(ws)  # recorded and answered, not removed: the next start must finish it
+    later = form(ws, tmp_path / "later" / "正常.xlsx", "闽清县", seed=2)
+
+    stop, codes = threading.Event(), []
+    with fault_action("before-unlink", undeletable(stuck.name)):
+        thread = threading.Thread(target=lambda: codes.append(serve(ws, stop_event=stop, schedule_override="")))
+        thread.start()
+        try:
+            wait_until(lambda: (ws.root / "logs" / "processor.log").exists() or not thread.is_alive(),
+                       what="serve started")
+            (ws.inbox / "闽清县").mkdir()
+            shutil.copyfile(later, ws.inbox / "闽清县" / later.name)
+            wait_until(lambda: len(rows(ws)) == 2 and not (ws.inbox / "闽清县" / later.name).exists()
+                       or not thread.is_alive(), what="the next file taken")
+            assert thread.is_alive(), "serve runs on"
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+    assert codes == [0]
+    recorded = rows(ws)
+    assert sorted(r["original_name"] for r in recorded) == ["正常.xlsx", "锁定.xlsx"]
+    assert recorded[0]["inbox_left"] and stuck.exists()
+    log = (ws.root / "logs" / "processor.log").read_text(encoding="utf-8")
+    assert "无法从收件箱中删除" in log

@@ -630,7 +630,7 @@ def _discard_ahead(ahead: Future) -> None:
 def _place_cn(relative: str) -> str:
     """Where a file lay that no unit's folder holds, as the receipt says it."""
     parts = readable_name(relative).split("/")
-    return "收件箱根目录" if len(parts) < 2 else f"收件箱中的文件夹“{parts[0]}”（名册中没有这个单位）"
+    return "收件箱根目录" if len(parts) < 2 else f"收件箱中的文件夹“{parts[0]}”"
 
 
 def _outcome_of(row) -> IntakeOutcome:
