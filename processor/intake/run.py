@@ -321,6 +321,8 @@ class Intake:
             try:
                 removed = self._remove_from_inbox(row, relative)
             except OSError as exc:
+                if exc.errno not in _CANNOT_DELETE:
+                    raise  # the share away for a moment: the removal is tried again (recovery, next pass)
                 reason = failure_reason(exc, self.ws.inbox / relative, removing=True)
                 log.error("文件 %s 已登记（回执编号 %s），但无法从收件箱中删除：%s。该文件不再处理，"
                           "请手动移出收件箱。", readable_name(relative), receipts.receipt_number(row), reason)
@@ -444,6 +446,9 @@ class Intake:
                     if not ahead.cancel():
                         ahead.add_done_callback(_discard_ahead)
 
+
+_CANNOT_DELETE = {errno.EACCES, errno.EPERM, errno.EBUSY, errno.EROFS, errno.ETXTBSY}
+"""Errors of a removal that will not go away by themselves: the file is left and noted (``inbox_left``)."""
 
 _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
                  errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
