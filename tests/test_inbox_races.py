@@ -201,6 +201,7 @@ def undeletable(*names: str):
     return refuse
 
 
+@pytest.mark.slow
 def test_a_recorded_file_that_cannot_be_deleted_is_answered_once_listed_and_skipped(workspace, tmp_path):
     stuck = form(workspace, workspace.inbox / "罗源县" / "锁定.xlsx", seed=1)
     fine = form(workspace, workspace.inbox / "闽清县" / "正常.xlsx", "闽清县", seed=2)
@@ -227,6 +228,7 @@ def test_a_recorded_file_that_cannot_be_deleted_is_answered_once_listed_and_skip
     assert [w["file"] for w in data["inbox"]] == ["罗源县/锁定.xlsx"]
 
 
+@pytest.mark.slow
 def test_recovery_goes_on_past_a_file_that_cannot_be_deleted(workspace):
     stuck = form(workspace, workspace.inbox / "罗源县" / "锁定.xlsx", seed=1)
 
@@ -270,6 +272,7 @@ def return_mails(ws) -> list[str]:
     return units
 
 
+@pytest.mark.slow
 def test_a_form_outside_any_unit_folder_speaks_for_no_unit(tmp_path):
     ws = unit_folder_workspace(tmp_path)
     assert ws.intake.require_unit_folder
