@@ -123,10 +123,12 @@ class Intake:
 
     # --- one file ----------------------------------------------------------------
     def handle(self, path: Path, ahead: Future | None = None) -> IntakeOutcome | None:
-        """Process one inbox file; returns None when the file vanished meanwhile.
+        """Process one inbox file; returns None when it was not taken: gone meanwhile, a link or
+        special file, written to while it was read (taken on a later pass), or answered already
+        and left in the inbox because it cannot be deleted.
 
         ``ahead`` is a validation started earlier (:meth:`_validate_ahead`); it is
-        used only if the file is still the one that was validated."""
+        used only if the file is still the one that was read then."""
         with self._one_at_a_time:
             path = Path(path)
             validated = _ahead_result(ahead)
