@@ -23,7 +23,7 @@ import threading
 from typing import Callable, Iterator
 
 CRASH_ENV = "PROCESSOR_CRASH_AT"
-POINTS = ("after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
+POINTS = ("inbox-copied", "after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
 CONSOLIDATE_POINTS = ("consolidate-after-render",)
 INTAKE_ACTION_POINTS = ("inbox-opened", "inbox-copied", "after-validate", "after-archive", "before-unlink")
 """Points where a test can act (``fault_action``): the inbox file just opened (nothing read yet), its
