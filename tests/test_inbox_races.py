@@ -391,3 +391,27 @@ def test_serve_starts_and_goes_on_past_a_file_it_cannot_delete(tmp_path):
     assert recorded[0]["inbox_left"] and stuck.exists()
     log = (ws.root / "logs" / "processor.log").read_text(encoding="utf-8")
     assert "无法从收件箱中删除" in log
+
+
+@pytest.mark.slow
+def test_an_arrival_recorded_before_identities_were_kept_removes_only_its_own_bytes(workspace, tmp_path):
+    """A ledger from before migration 008, killed between the commit and the removal: recovery removes
+    the inbox file only if it still holds the recorded bytes."""
+    mine = form(workspace, workspace.inbox / "罗源县" / "10月报表.xlsx", seed=1)
+    replaced = form(workspace, workspace.inbox / "闽清县" / "10月报表.xlsx", "闽清县", seed=2)
+
+    def crash(**_):
+        raise RuntimeError("the process died after the commit")
+
+    with fault_action("after-receipt", crash):
+        run_inbox_pass(workspace)
+    with Ledger(workspace.ledger_path) as ledger, ledger.atomic() as conn:
+        conn.execute("UPDATE files SET inbox_identity = NULL")
+    newer = form(workspace, tmp_path / "newer.xlsx", "闽清县", seed=3, sites=3)
+    os.replace(newer, replaced)  # saved over before the restart
+
+    run_inbox_pass(workspace)
+    assert not mine.exists()
+    names = [(r["original_name"], r["folder_unit"]) for r in rows(workspace)]
+    assert names.count(("10月报表.xlsx", "闽清县")) == 2, "the newer version is a submission of its own"
+    assert not replaced.exists()
