@@ -234,7 +234,12 @@ def new_workspace(root: Path, roster_path: Path):
 
     ws = init_workspace(root)
     shutil.copyfile(roster_path, ws.roster_path)
-    return ws
+    # the forms are dropped in the inbox root, their 填报单位 saying whose they are
+    config = ws.root / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("require_unit_folder = true",
+                                                                 "require_unit_folder = false"), encoding="utf-8")
+    from processor.common.config import load_workspace
+    return load_workspace(ws.root)
 
 
 def run_stage(stage: str, **params) -> dict:

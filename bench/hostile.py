@@ -10,6 +10,12 @@ the child is killed and restarted (the file is then left for the next run).
 A child that dies by itself is a crash.  Prints: files tried, rejected with a
 specific code, accepted, wrong outcomes, crashes, hangs, the slowest file and
 the child's peak RSS (limit 300 MB).
+
+Then the inbox races (``--races`` attacks per category, ``--races-only`` for just
+these): a file saved over while it is read, a link swapped in while it is read, a
+version saved just before the removal, a file that cannot be deleted, a form outside
+any unit's folder, another unit's file copied into a unit's folder — each played at a
+named intake point and checked.
 """
 
 from __future__ import annotations
@@ -89,9 +95,274 @@ def run_child(ws, budgets: dict[str, float], stats: dict) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------------------
+# Inbox races: the shared inbox changing under the processor.  Each attack is played in this
+# process at a named intake point (processor/common/faults.py), never by timing, and what must
+# hold is checked: the ledger, the archive and the receipt describe the bytes that were read;
+# nothing outside the inbox is read; nothing unrecorded is deleted; one undeletable file is
+# answered once and skipped; only a unit's own folder speaks for it.
+# --------------------------------------------------------------------------------------
+
+RACE_MOMENTS = ("inbox-opened", "inbox-copied", "after-validate", "after-archive")
+RACE_MONTH = "2026-10"
+
+
+class RaceWorkspace:
+    """A fresh workspace (default config: only a unit's own folder speaks for it) and real forms."""
+
+    def __init__(self, root: Path, seed: int):
+        from processor.common.config import DEFAULT_CONFIG_TEXT, load_workspace
+        from processor.record.ledger import Ledger
+        from processor.validate.roster import sample_roster, write_roster
+
+        root.mkdir(parents=True)
+        (root / "config.toml").write_text(DEFAULT_CONFIG_TEXT, encoding="utf-8")
+        write_roster(sample_roster(), root / "roster.xlsx")
+        self.ws = load_workspace(root)
+        self.ws.ensure_folders()
+        Ledger.create(self.ws.ledger_path).close()
+        self.scratch = root.parent / f"{root.name}-forms"
+        self.seed = seed * 1000
+        self.made = 0
+
+    def form(self, unit: str = "罗源县", *, sites: int = 2, one_error: bool = False) -> Path:
+        """A new real form (distinct bytes each time) of ``unit`` in the scratch folder."""
+        import datetime as dt
+
+        from form_helpers import set_cells
+        from processor.validate.roster import sample_roster
+        from processor.validate.samples import fill_form
+
+        self.made += 1
+        path = self.scratch / f"{self.made}" / f"{unit}.xlsx"
+        path.parent.mkdir(parents=True)
+        fill_form(path, roster=sample_roster(), rulebook=self.ws.rulebook, unit=unit, month=RACE_MONTH,
+                  seed=self.seed + self.made, sites=sites)
+        if one_error:
+            set_cells(path, "联系指导记录", {"A2": dt.date(2026, 12, 2)})
+        return path
+
+    def drop(self, source: Path, relative: str) -> Path:
+        import shutil
+
+        target = self.ws.inbox / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return target
+
+    def rows(self) -> list[dict]:
+        from processor.record.ledger import Ledger
+
+        with Ledger(self.ws.ledger_path) as ledger:
+            return [dict(r) for r in ledger.files()]
+
+    def recorded_as(self, row, data: bytes) -> list[str]:
+        """What is wrong if the ledger row, its archive file and its receipt do not all describe ``data``."""
+        import hashlib
+
+        wrong, sha = [], hashlib.sha256(data).hexdigest()
+        if row["sha256"] != sha:
+            wrong.append("ledger hash is not the hash of the bytes read")
+        archived = self.ws.archive / row["archive_path"]
+        if not archived.is_file() or hashlib.sha256(archived.read_bytes()).hexdigest() != row["sha256"]:
+            wrong.append("archive bytes differ from the ledger hash")
+        receipt = json.loads((self.ws.outbox / row["receipt_path"]).with_suffix(".json").read_text("utf-8"))
+        if receipt["sha256"] != row["sha256"] or receipt["size"] != len(data):
+            wrong.append("receipt describes other bytes")
+        return wrong
+
+
+def _replacer(target: Path, source: Path):
+    """A clerk saving ``source`` over ``target`` (write beside, rename over), once."""
+    import shutil
+
+    done = []
+
+    def act(**_):
+        if not done:
+            done.append(True)
+            os.replace(shutil.copy(source, target.with_name(".saving")), target)
+    return act
+
+
+def _race_swap_during_read(rw: RaceWorkspace, i: int) -> list[str]:
+    from processor.common.faults import fault_action
+    from processor.intake.run import run_inbox_pass
+
+    v1, v2 = rw.form(), rw.form(sites=3)
+    target = rw.drop(v1, f"罗源县/swap{i}.xlsx")
+    before = len(rw.rows())
+    with fault_action(RACE_MOMENTS[i % len(RACE_MOMENTS)], _replacer(target, v2)):
+        run_inbox_pass(rw.ws)
+    new = rw.rows()[before:]
+    if len(new) != 1:
+        return [f"{len(new)} records for one read"]
+    wrong = rw.recorded_as(new[0], v1.read_bytes())
+    if not target.is_file() or target.read_bytes() != v2.read_bytes():
+        wrong.append("the version saved during the read is not in the inbox")
+    run_inbox_pass(rw.ws)
+    later = rw.rows()[before + 1:]
+    if len(later) != 1 or rw.recorded_as(later[0], v2.read_bytes()) or target.exists():
+        wrong.append("the version saved during the read was not taken by the next pass")
+    return wrong
+
+
+def _race_link_during_read(rw: RaceWorkspace, i: int) -> list[str]:
+    from processor.common.faults import fault_action
+    from processor.intake.run import run_inbox_pass
+
+    v1, outside = rw.form(one_error=True), rw.form("闽清县")
+    secret = outside.read_bytes()
+    target = rw.drop(v1, f"罗源县/link{i}.xlsx")
+    done = []
+
+    def to_link(**_):
+        if not done:
+            done.append(True)
+            target.unlink()
+            target.symlink_to(outside)
+
+    before = len(rw.rows())
+    moments = ("inbox-opened", "after-validate", "after-archive")
+    with fault_action(moments[i % len(moments)], to_link):
+        run_inbox_pass(rw.ws)
+    run_inbox_pass(rw.ws)  # a later pass must not follow the link either
+    new = rw.rows()[before:]
+    wrong = [] if len(new) == 1 else [f"{len(new)} records"]
+    if len(new) == 1:
+        wrong += rw.recorded_as(new[0], v1.read_bytes())
+    written = [p for p in [*rw.ws.archive.rglob("*"), *rw.ws.outbox.rglob("*")] if p.is_file() and not p.is_symlink()]
+    if any(p.read_bytes() == secret for p in written):
+        wrong.append("a file outside the inbox was read and written into the archive or outbox")
+    if not target.is_symlink() or outside.read_bytes() != secret:
+        wrong.append("the link or its target was touched")
+    target.unlink()
+    return wrong
+
+
+def _race_save_during_removal(rw: RaceWorkspace, i: int) -> list[str]:
+    from processor.common.faults import fault_action
+    from processor.intake.run import run_inbox_pass
+
+    v1, v2 = rw.form(), rw.form(sites=3)
+    target = rw.drop(v1, f"罗源县/removal{i}.xlsx")
+    before = len(rw.rows())
+    with fault_action("before-unlink", _replacer(target, v2)):
+        run_inbox_pass(rw.ws)
+    new = rw.rows()[before:]
+    wrong = rw.recorded_as(new[0], v1.read_bytes()) if len(new) == 1 else [f"{len(new)} records"]
+    if not target.is_file() or target.read_bytes() != v2.read_bytes():
+        return wrong + ["the version saved just before the removal was deleted unrecorded"]
+    run_inbox_pass(rw.ws)
+    later = rw.rows()[before + 1:]
+    if len(later) != 1 or rw.recorded_as(later[0], v2.read_bytes()):
+        wrong.append("the saved version was not recorded by the next pass")
+    return wrong
+
+
+def _race_undeletable(rw: RaceWorkspace, i: int) -> list[str]:
+    import errno
+
+    from processor.common.faults import fault_action
+    from processor.intake.run import run_inbox_pass
+
+    stuck = rw.drop(rw.form(), f"罗源县/stuck{i}.xlsx")
+
+    def refuse(path=None, **_):
+        if path is not None and Path(path).name == stuck.name:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+
+    before = len(rw.rows())
+    wrong = []
+    with fault_action("before-unlink", refuse):
+        first = run_inbox_pass(rw.ws)
+        other = rw.drop(rw.form("闽清县"), f"闽清县/after-stuck{i}.xlsx")
+        second = run_inbox_pass(rw.ws)
+    names = [r["original_name"] for r in rw.rows()[before:]]
+    if names.count(stuck.name) != 1:
+        wrong.append(f"the undeletable file was recorded {names.count(stuck.name)} times")
+    if other.exists() or other.name not in names:
+        wrong.append("the file after the undeletable one was not taken")
+    if not any(w.name.endswith(stuck.name) and "无法从收件箱删除" in w.reason for w in first.waiting + second.waiting):
+        wrong.append("the undeletable file is not listed with its reason")
+    stuck.unlink()  # the operator moves it away
+    return wrong
+
+
+def _race_outside_unit_folder(rw: RaceWorkspace, i: int) -> list[str]:
+    from processor.intake.run import run_inbox_pass
+
+    place = ("", "不存在的单位/", "闽清/")[i % 3]  # the root, no such unit, a misspelt folder
+    target = rw.drop(rw.form("闽清县", one_error=bool(i % 2)), f"{place}outside{i}.xlsx")
+    before = len(rw.rows())
+    run_inbox_pass(rw.ws)
+    new = rw.rows()[before:]
+    if len(new) != 1:
+        return [f"{len(new)} records"]
+    wrong = []
+    row = new[0]
+    if row["unit"] is not None or row["folder_unit"] is not None or row["status"] != "rejected":
+        wrong.append(f"a form outside any unit's folder counted for {row['unit'] or row['folder_unit']}")
+    if not row["receipt_path"].startswith("回执/未识别单位/"):
+        wrong.append(f"answered in {row['receipt_path']}")
+    if target.exists():
+        wrong.append("left in the inbox")
+    return wrong
+
+
+def _race_other_units_copy(rw: RaceWorkspace, i: int) -> list[str]:
+    from processor.intake.run import run_inbox_pass
+
+    theirs = rw.drop(rw.form("闽清县"), f"闽清县/theirs{i}.xlsx")
+    run_inbox_pass(rw.ws)
+    mine = rw.drop(rw.scratch / str(rw.made) / "闽清县.xlsx", f"罗源县/copy{i}.xlsx")  # byte for byte
+    before = len(rw.rows())
+    run_inbox_pass(rw.ws)
+    new = rw.rows()[before:]
+    if len(new) != 1:
+        return [f"{len(new)} records"]
+    row, wrong = new[0], []
+    codes = {p["code"] for p in json.loads(row["problems_json"]) if p["severity"] == "error"}
+    if row["status"] != "rejected" or "unit-mismatch" not in codes:
+        wrong.append(f"another unit's copy answered as {row['status']} {sorted(codes)}")
+    if not row["receipt_path"].startswith("回执/罗源县/"):
+        wrong.append(f"answered in {row['receipt_path']}")
+    if theirs.name in (rw.ws.outbox / row["receipt_path"]).read_text("utf-8"):
+        wrong.append("the receipt shows the other unit's file name")
+    if mine.exists():
+        wrong.append("left in the inbox")
+    return wrong
+
+
+RACES = {
+    "swap-during-read": _race_swap_during_read,
+    "link-during-read": _race_link_during_read,
+    "save-during-removal": _race_save_during_removal,
+    "undeletable-file": _race_undeletable,
+    "outside-unit-folder": _race_outside_unit_folder,
+    "other-units-copy": _race_other_units_copy,
+}
+
+
+def run_races(root: Path, per_category: int, seed: int) -> tuple[dict[str, int], list[str]]:
+    """Every race category ``per_category`` times; returns attacks per category and what went wrong."""
+    counts, wrong = {}, []
+    for n, (name, attack) in enumerate(RACES.items()):
+        rw = RaceWorkspace(root / f"race-{n}", seed)
+        counts[name] = per_category
+        for i in range(per_category):
+            try:
+                wrong += [f"{name}#{i}: {w}" for w in attack(rw, i)]
+            except Exception as exc:  # an attack that breaks intake is a finding, not a bench crash
+                wrong.append(f"{name}#{i}: {type(exc).__name__}: {exc}")
+    return counts, wrong
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-category", type=int, default=14)
+    parser.add_argument("--races", type=int, default=4, help="attacks per inbox-race category (0: none)")
+    parser.add_argument("--races-only", action="store_true", help="only the inbox races, not the file corpus")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workspace", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -99,6 +370,8 @@ def main() -> int:
     if args.child:
         child(args.child)
         return 0
+    if args.races_only:
+        return report_races(args)
 
     from hostile import ACCEPT, IGNORE, generate
     from kill_stress import make_workspace
@@ -165,8 +438,27 @@ def main() -> int:
         print(f"hang: {hang}")
     ok = (not wrong and not stats["crashes"] and not stats["hangs"] and peak_mb <= RSS_LIMIT_MB
           and outcome["not recorded"] == 0 and outcome["ignored WRONGLY"] == 0)
+    if args.races:
+        ok = report_races(args, root) == 0 and ok
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def report_races(args, root: Path | None = None) -> int:
+    """Run the inbox races and print one line per category; 0 when every attack held."""
+    root = root or args.workspace or Path(tempfile.mkdtemp(prefix="hostile-races-"))
+    started = time.monotonic()
+    counts, wrong = run_races(root / "races", args.races, args.seed)
+    for name, count in counts.items():
+        failed = sum(line.startswith(f"{name}#") for line in wrong)
+        print(f"race {name}: {count} attacks, {failed} wrong")
+    print(f"inbox races: {sum(counts.values())} attacks in {len(counts)} categories "
+          f"({time.monotonic() - started:.0f} s)")
+    for line in wrong[:30]:
+        print(f"wrong: {line}")
+    if args.races_only:
+        print("PASS" if not wrong else "FAIL")
+    return 0 if not wrong else 1
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ class Workspace:
         with Ledger(self.config.ledger_path) as ledger:
             report = status_report(self.config, ledger, roster, month, today)
             report["edited_outputs"] = edited_outputs(self.config, ledger)  # files a person changed: never overwritten
-        report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting_files(self.config)]
+            waiting = waiting_files(self.config, ledger=ledger)
+        report["inbox"] = [{"file": w.name, "reason": w.reason} for w in waiting]
         return report
 
     def consolidate(self, *, month: str | None = None, half: str | None = None, year: str | None = None,

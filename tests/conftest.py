@@ -27,10 +27,19 @@ def wait_until(condition, timeout: float = WAIT_SECONDS, what: str = "条件成�
     return value
 
 
-def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT):
-    """A fresh workspace in ``root``: the given config.toml, the sample roster, empty inbox/outbox."""
+UNIT_FOLDERS_ONLY = "require_unit_folder = true"
+
+
+def make_workspace(root: Path, config_text: str = DEFAULT_CONFIG_TEXT, *, unit_folders_only: bool = False):
+    """A fresh workspace in ``root``: the given config.toml, the sample roster, empty inbox/outbox.
+
+    Most tests drop forms in the inbox root and let the form's 填报单位 say whose it is, so their
+    workspaces set ``require_unit_folder = false``; ``unit_folders_only`` keeps the default (only a
+    unit's own folder speaks for it)."""
     from processor.validate.roster import sample_roster, write_roster
 
+    if not unit_folders_only:
+        config_text = config_text.replace(UNIT_FOLDERS_ONLY, "require_unit_folder = false")
     root.mkdir(parents=True)
     (root / "config.toml").write_text(config_text, encoding="utf-8")
     write_roster(sample_roster(), root / "roster.xlsx")

@@ -103,6 +103,8 @@ def make_workspace(root: Path, *, port: int | None, security: str = "none", user
             f'recipients = {json.dumps(list(recipients), ensure_ascii=False)}\n'
             f'max_attempts = {max_attempts}\n')
     config = DEFAULT_CONFIG_TEXT.split("[smtp]")[0] + smtp + extra
+    # forms are dropped in the inbox root here, their 填报单位 saying whose they are
+    config = config.replace("require_unit_folder = true", "require_unit_folder = false")
     (root / "config.toml").write_text(config, encoding="utf-8")
     if not (root / "roster.xlsx").exists():
         write_roster(sample_roster(), root / "roster.xlsx")

@@ -46,3 +46,4 @@ def test_kill_at_each_step_then_restart(tmp_path, point):
     assert finished.returncode == 0, finished.stderr
     assert_consistent(workspace, hashes)
     assert not any(p.is_file() for p in workspace.inbox.rglob("*"))
+    assert not any(workspace.staging_dir.rglob("*.xlsx")), "no private copy outlives its file"

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import wait_until
 from processor.common import fsutil
+from processor.common.faults import fault_action
 from processor.intake import run as intake_module
 from processor.common.fsutil import sha256_file
 from processor.intake.run import Intake, process_inbox
@@ -92,9 +93,14 @@ def test_an_unreadable_file_stays_for_a_retry_and_the_others_go_on(workspace, tm
             raise PermissionError(errno.EACCES, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
+    def refused(path):  # intake reads each inbox file through one descriptor
+        if Path(path) == unreadable:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
     monkeypatch.setattr("builtins.open", guarded_open)
     caplog.set_level(logging.WARNING)
-    outcomes = process_inbox(workspace)
+    with fault_action("inbox-opened", refused):
+        outcomes = process_inbox(workspace)
     assert sorted(o.name for o in outcomes) == sorted([placed[0].name, placed[2].name])
     assert unreadable.exists(), "the unreadable file stays in the inbox"
     assert len(ledger_rows(workspace)) == 2
@@ -234,9 +240,14 @@ def test_process_lists_every_file_it_left_in_the_inbox_and_exits_1(workspace, tm
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
         return real_atomic_path(target)
 
+    def refused(path):  # intake reads each inbox file through one descriptor
+        if str(path) == str(unreadable):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
     monkeypatch.setattr("builtins.open", guarded_open)
     monkeypatch.setattr(intake_module, "atomic_path", full_for_one)
-    result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
+    with fault_action("inbox-opened", refused):
+        result = CliRunner().invoke(main, ["-w", str(workspace.root), "process"])
     assert result.exit_code == 1, result.output
     until = dt.datetime.fromtimestamp(copying.stat().st_ctime + 300)
     lines = result.output.replace("\n  ", "\n").splitlines()

@@ -221,7 +221,7 @@ def test_check_of_a_backup_folder_changes_none_of_its_files(tmp_path):
 def test_backup_while_serve_takes_a_new_form_verifies_against_its_snapshot(tmp_path):
     from click.testing import CliRunner
     from processor.cli import main
-    from processor.common.faults import hooked
+    from processor.common.faults import fault_action
 
     ws = _workspace(tmp_path / "ws")
     proc = _start_serve(ws, tmp_path / "serve.out")
@@ -235,7 +235,7 @@ def test_backup_while_serve_takes_a_new_form_verifies_against_its_snapshot(tmp_p
             second = _drop_form(ws, tmp_path, 1)
             _wait(proc, ws, lambda: _received(ws, second.name), "备份进行中收到的报表的回执")
 
-        with hooked("backup-after-snapshot", a_form_arrives):
+        with fault_action("backup-after-snapshot", a_form_arrives):
             result = CliRunner().invoke(main, ["-w", str(ws.root), "backup", str(dest)])
     finally:
         proc.send_signal(signal.SIGTERM)

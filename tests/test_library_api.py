@@ -18,8 +18,9 @@ def test_a_script_runs_the_pipeline_through_the_workspace_api(tmp_path, capsys):
     ws = Workspace.create(tmp_path / "ws")
     roster = workspace_roster(ws.config)
     units = roster.unit_names[:2]
-    for unit in units:
-        fill_form(ws.config.inbox / f"{unit}.xlsx", roster=roster, rulebook=ws.config.rulebook, unit=unit,
+    for unit in units:  # each unit's form in its own inbox folder
+        (ws.config.inbox / unit).mkdir()
+        fill_form(ws.config.inbox / unit / f"{unit}.xlsx", roster=roster, rulebook=ws.config.rulebook, unit=unit,
                   month=MONTH, seed=1)
 
     started, done = [], []

@@ -48,6 +48,7 @@ max_rows = 5000            # 每个工作表的行数上限
 max_columns = 100          # 每个工作表的列数上限
 timeout_seconds = 60       # 单个文件的处理时限
 memory_mb = 1024           # 单个文件处理时的内存上限
+require_unit_folder = true # 只有放在本单位文件夹（收件箱/单位名称/）中的报表才代表该单位；根目录或名册外文件夹中的文件只回执，不登记到任何单位
 
 [report]
 office = "中共××市委组织部企业组"   # 报告落款单位
@@ -122,6 +123,7 @@ class IntakeSettings:
     max_columns: int = _limited(1, 16384)
     timeout_seconds: float = _limited(1, 3600)
     memory_mb: int = _limited(64, 1048576)
+    require_unit_folder: bool
 
 
 @_settings("smtp")
@@ -187,6 +189,11 @@ class Workspace:
     @property
     def lock_path(self) -> Path:
         return self.root / ".processor.lock"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Private copies of inbox files while they are handled (never shared, emptied at each start)."""
+        return self.root / ".processor" / "staging"
 
     @cached_property
     def rulebook(self) -> Rulebook:

@@ -3,12 +3,21 @@
 The steps for one file are ordered so that a crash at any instant leaves the
 file either still in the inbox or fully recorded and archived:
 
-1. hash and validate it (no side effects);
-2. copy it into the content-addressed, read-only archive (idempotent);
+1. read it once, by descriptor, into a private staging copy while hashing it
+   (:mod:`processor.intake.staging`), and validate that copy (no side effects);
+2. copy those bytes into the content-addressed, read-only archive (idempotent);
 3. record the arrival and its validated rows in ONE ledger transaction
    (superseding an earlier submission of the same unit and month);
 4. write the receipt (and annotated copy) atomically, then note it in the ledger;
-5. remove the file from the inbox, then note that in the ledger.
+5. remove the file from the inbox if it is still the file that was read (a version
+   saved over it meanwhile stays for the next pass), then note that in the ledger.
+   A file that cannot be removed is noted with the reason, listed by ``status``
+   and skipped by later passes while it stays unchanged.
+
+With ``[intake] require_unit_folder`` (the default), only a unit's own folder
+(``inbox/<单位>/``) speaks for it: a file in the inbox root or in a folder that is
+no roster unit is answered in the 未识别单位 area, recorded without a unit, and
+changes no unit's status.
 
 :func:`recover` finishes steps 4–5 for any arrival a crash interrupted; a file
 whose step 3 never committed is still in the inbox and is simply processed again.
@@ -37,7 +46,6 @@ import errno
 import json
 import logging
 import os
-import re
 import sqlite3
 import stat
 import threading
@@ -51,10 +59,11 @@ from typing import Callable, Iterable
 from processor.record import receipts
 from processor.common.faults import checkpoint
 from processor.common.config import Workspace
-from processor.validate.errors import Problem
-from processor.common.fsutil import atomic_path, remove_stale_temp_files, sha256_file
+from processor.validate.errors import Problem, problem
+from processor.common.fsutil import atomic_path, remove_stale_temp_files
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
 from processor.validate.roster import Roster, workspace_roster
+from processor.intake import staging
 from processor.intake.sandbox import SandboxPool
 from processor.validate.validator import ValidationResult
 from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
@@ -73,16 +82,9 @@ def default_jobs() -> int:
 
 @dataclass(frozen=True)
 class _Validated:
-    """A validation done ahead of recording, with what identified the file while it was read."""
-    identity: tuple
-    sha: str
+    """A validation done ahead of recording, of the bytes staged when the file was read."""
+    staged: staging.Staged
     result: ValidationResult
-
-
-def _identity(path: Path) -> tuple:
-    """Changes whenever the file is replaced, written to or has its times reset (ctime cannot be set back)."""
-    st = path.stat()
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 @dataclass
@@ -132,49 +134,76 @@ class Intake:
 
     # --- one file ----------------------------------------------------------------
     def handle(self, path: Path, ahead: Future | None = None) -> IntakeOutcome | None:
-        """Process one inbox file; returns None when the file vanished meanwhile.
+        """Process one inbox file; returns None when it was not taken: gone meanwhile, a link or
+        special file, written to while it was read (taken on a later pass), or answered already
+        and left in the inbox because it cannot be deleted.
 
         ``ahead`` is a validation started earlier (:meth:`_validate_ahead`); it is
-        used only if the file is still the one that was validated."""
+        used only if the file is still the one that was read then."""
         with self._one_at_a_time:
             path = Path(path)
-            if not path.is_file() or path.is_symlink():
-                return None
-            started = time.monotonic()
+            validated = _ahead_result(ahead)
+            copies = [validated.staged] if validated else []  # private to this attempt: dropped at the end
             try:
-                outcome = self._handle(path, ahead)
-            except Exception as exc:
-                log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
-                          readable_name(self._inbox_relative(path)), failure_reason(exc, path))
-                log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
-                raise
+                relative = self._inbox_relative(path)
+                now = staging.current_identity(self.ws.inbox, relative)
+                if now is None or self._left_unremovable(relative, now):
+                    return None  # gone, not a regular file, or answered already and left where it is
+                started = time.monotonic()
+                if validated is not None and validated.staged.identity != now:  # replaced since: read anew
+                    validated = None
+                try:
+                    if validated is None:
+                        try:
+                            copies.append(self._stage(path, relative))
+                        except (staging.NotARegularFile, staging.ChangedWhileRead, FileNotFoundError) as exc:
+                            log.debug("文件 %s 本次未读取：%s", readable_name(relative), exc)
+                            return None  # a link swapped in, still being written, gone: looked at later
+                    staged = validated.staged if validated else copies[-1]
+                    outcome = self._handle(path, relative, staged, validated.result if validated else None)
+                except Exception as exc:
+                    log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
+                              readable_name(relative), failure_reason(exc, path))
+                    log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
+                    raise
+            finally:
+                for copy in copies:
+                    copy.discard()
             self._log_handled(outcome, time.monotonic() - started)
             return outcome
 
-    def _handle(self, path: Path, ahead: Future | None) -> IntakeOutcome:
-        identity = _identity(path)
-        sha = sha256_file(path)
-        size = identity[2]
-        relative = self._inbox_relative(path)
+    def _stage(self, path: Path, relative: str) -> staging.Staged:
+        """Read the inbox file once into a private copy (the bytes everything after uses)."""
+        try:
+            return staging.stage(self.ws.inbox, relative, self.ws.staging_dir,
+                                 display_name=readable_name(path.name), path_for_faults=path)
+        except PermissionError as exc:
+            if exc.filename is None:
+                exc.filename = str(path)  # an unreadable file names itself in the operator's line
+            raise
+
+    def _handle(self, path: Path, relative: str, staged: staging.Staged,
+                result: ValidationResult | None) -> IntakeOutcome:
+        sha = staged.sha
         folder_unit = self._folder_unit(readable_name(relative))
         received = self.clock()
 
         earlier = self._unanswered_arrival(sha, relative)
-        original = None if earlier is not None else self._duplicate_target(sha)
+        original = None if earlier is not None else self._duplicate_target(sha, folder_unit)
         if earlier is not None:  # recorded by an attempt that failed later (disk full): finish that one
+            self.ledger.set_file(earlier["id"], inbox_identity=staging.identity_text(staged.identity))
             outcome = _outcome_of(earlier)
         elif original is not None:  # a result validated ahead is simply not used
-            outcome = self._record_duplicate(path, relative, folder_unit, sha, size, received, original)
+            outcome = self._record_duplicate(path, relative, folder_unit, staged, received, original)
         else:
-            result = _still_valid(ahead, identity, sha)
             if result is None:
-                result = self.sandboxes.validate(path, folder_unit)
-            checkpoint("after-validate")
-            archive_rel = self._archive(path, sha)
-            checkpoint("after-archive")
-            outcome = self._record(path, relative, folder_unit, sha, size, received, result, archive_rel)
+                result = self.sandboxes.validate(staged.path, folder_unit)
+            checkpoint("after-validate", path=path)
+            archive_rel = self._archive(staged.path, path, sha)
+            checkpoint("after-archive", path=path)
+            outcome = self._record(path, relative, folder_unit, staged, received, result, archive_rel)
         checkpoint("after-commit")
-        outcome.receipt = self._finish(outcome.file_id, path)
+        outcome.receipt = self._finish(outcome.file_id, relative)
         return outcome
 
     def _log_handled(self, outcome: IntakeOutcome, seconds: float) -> None:
@@ -194,13 +223,25 @@ class Intake:
                  readable_name(inbox_path_of(row)), unit, month, verdict, receipts.receipt_number(row), seconds)
 
     def _validate_ahead(self, path: Path) -> _Validated | None:
-        """Validate a file before its turn to be recorded (runs on a pool thread; no side effects)."""
-        before = _identity(path)
-        sha = sha256_file(path)
-        result = self.sandboxes.validate(path, self._folder_unit(self._inbox_relative(path)))
-        if _identity(path) != before:
-            return None  # changed while being read: validated again when its turn comes
-        return _Validated(before, sha, result)
+        """Read and validate a file before its turn to be recorded (runs on a pool thread; no side
+        effects beyond its private staging copy, which the recording uses or discards)."""
+        relative = self._inbox_relative(path)
+        try:
+            staged = self._stage(path, relative)
+        except (staging.NotARegularFile, staging.ChangedWhileRead):
+            return None  # looked at again when its turn comes
+        try:
+            result = self.sandboxes.validate(staged.path, self._folder_unit(readable_name(relative)))
+        except BaseException:
+            staged.discard()
+            raise
+        return _Validated(staged, result)
+
+    def _left_unremovable(self, relative: str, identity: staging.Identity) -> bool:
+        """This very file was recorded and answered, but could not be removed from the inbox."""
+        return bool(self.ledger.query(
+            "SELECT 1 FROM files WHERE inbox_path = ? AND inbox_left IS NOT NULL AND inbox_identity = ? LIMIT 1",
+            (ledger_inbox_path(relative), staging.identity_text(identity))))
 
     def _unanswered_arrival(self, sha: str, relative: str):
         """This very file (same place, same bytes), recorded but not yet answered and removed."""
@@ -208,23 +249,39 @@ class Intake:
                                  "ORDER BY id DESC LIMIT 1", (sha, ledger_inbox_path(relative)))
         return rows[0] if rows else None
 
-    def _duplicate_target(self, sha: str):
+    def _duplicate_target(self, sha: str, folder_unit: str | None):
+        """The accepted file these bytes repeat, if it is this folder's unit's own: the same bytes
+        from another unit (or, when only a unit's folder speaks for it, from outside any unit's
+        folder) are validated as what they are — another unit's form — not answered as a repeat."""
         rows = self.ledger.query("SELECT * FROM files WHERE sha256 = ? AND status IN ('accepted','superseded') "
                                  "ORDER BY id LIMIT 1", (sha,))
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        original = rows[0]
+        if folder_unit is not None:
+            return original if (original["folder_unit"] or original["unit"]) == folder_unit else None
+        return None if self.ws.intake.require_unit_folder else original
 
-    def _record(self, path, relative, folder_unit, sha, size, received, result: ValidationResult,
+    def _record(self, path, relative, folder_unit, staged: staging.Staged, received, result: ValidationResult,
                 archive_rel) -> IntakeOutcome:
         status = ACCEPTED if result.accepted else REJECTED
         problems = list(result.problems)
+        unit, unit_kind, summary = result.unit, result.unit_kind, _summary(result)
+        if folder_unit is None and self.ws.intake.require_unit_folder:  # speaks for no unit
+            problems.insert(0, problem("outside-unit-folder", place=_place_cn(relative),
+                                       value=result.unit or "（未填写）"))
+            status, unit, unit_kind = REJECTED, None, None
+            summary = {**summary, "declared_unit": result.unit}
+        errors = sum(p.is_error for p in problems)
         record = {
-            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
-            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": status,
-            "unit": result.unit, "unit_kind": result.unit_kind, "month": result.month,
+            "sha256": staged.sha, "original_name": readable_name(path.name),
+            "inbox_path": ledger_inbox_path(relative), "inbox_identity": staging.identity_text(staged.identity),
+            "folder_unit": folder_unit, "size": staged.size, "received_at": now_iso(received), "status": status,
+            "unit": unit, "unit_kind": unit_kind, "month": result.month,
             "template_version": result.template_version, "model_hash": result.model_hash,
-            "error_count": len(result.problems.errors), "warning_count": len(result.problems.warnings),
+            "error_count": errors, "warning_count": len(problems) - errors,
             "problems_json": [p.to_dict() for p in problems],
-            "summary_json": _summary(result), "archive_path": archive_rel,
+            "summary_json": summary, "archive_path": archive_rel,
         }
         replaced = None
         with self.ledger.atomic() as conn:
@@ -233,9 +290,8 @@ class Intake:
                 self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
                 self._note_quality(conn, file_id, result, record["summary_json"])
-        return IntakeOutcome(file_id, readable_name(path.name), status, result.unit, result.month, None,
-                             len(result.problems.errors), len(result.problems.warnings), replaced,
-                             problems=problems)
+        return IntakeOutcome(file_id, readable_name(path.name), status, unit, result.month, None,
+                             errors, len(problems) - errors, replaced, problems=problems)
 
     def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> None:
         """The checks across months and files, as the ledger stands with this form in it (same
@@ -249,10 +305,12 @@ class Intake:
             conn.execute("UPDATE files SET summary_json = ? WHERE id = ?",
                          (json.dumps(summary, ensure_ascii=False, default=str), file_id))
 
-    def _record_duplicate(self, path, relative, folder_unit, sha, size, received, original) -> IntakeOutcome:
+    def _record_duplicate(self, path, relative, folder_unit, staged: staging.Staged, received,
+                          original) -> IntakeOutcome:
         record = {
-            "sha256": sha, "original_name": readable_name(path.name), "inbox_path": ledger_inbox_path(relative),
-            "folder_unit": folder_unit, "size": size, "received_at": now_iso(received), "status": DUPLICATE,
+            "sha256": staged.sha, "original_name": readable_name(path.name),
+            "inbox_path": ledger_inbox_path(relative), "inbox_identity": staging.identity_text(staged.identity),
+            "folder_unit": folder_unit, "size": staged.size, "received_at": now_iso(received), "status": DUPLICATE,
             "unit": original["unit"], "unit_kind": original["unit_kind"], "month": original["month"],
             "template_version": original["template_version"], "model_hash": original["model_hash"],
             "duplicate_of": original["id"], "archive_path": original["archive_path"],
@@ -262,25 +320,53 @@ class Intake:
         return IntakeOutcome(file_id, readable_name(path.name), DUPLICATE, original["unit"], original["month"], None,
                              duplicate_of=original["id"])
 
-    def _finish(self, file_id: int, inbox_file: Path | None) -> Path:
-        """Steps 4 and 5: receipt, then removal from the inbox. Safe to repeat."""
+    def _finish(self, file_id: int, relative: str | None) -> Path:
+        """Steps 4 and 5: receipt, then removal of the inbox entry (``relative``, None when already
+        done) if it is still the file that was recorded. Safe to repeat."""
         from processor.consolidate.preview import findings_preview  # the rules load only when a receipt is due
 
         row = self.ledger.file(file_id)
         preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
         receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview)
         checkpoint("after-receipt")
-        if inbox_file is not None and inbox_file.exists() and sha256_file(inbox_file) == row["sha256"]:
-            inbox_file.unlink()  # per-unit sub-folders stay: the office permissions them on the share
-            checkpoint("after-unlink")
+        receipt_path = str(receipt.relative_to(self.ws.outbox))
+        if relative is not None:
+            try:
+                removed = self._remove_from_inbox(row, relative)
+            except OSError as exc:
+                if exc.errno not in _CANNOT_DELETE:
+                    raise  # the share away for a moment: the removal is tried again (recovery, next pass)
+                reason = failure_reason(exc, self.ws.inbox / relative, removing=True)
+                log.error("文件 %s 已登记（回执编号 %s），但无法从收件箱中删除：%s。该文件不再处理，"
+                          "请手动移出收件箱。", readable_name(relative), receipts.receipt_number(row), reason)
+                self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1, inbox_left=reason)
+                return receipt
+            if removed:  # per-unit sub-folders stay: the office permissions them on the share
+                checkpoint("after-unlink")
         # One update for both facts: until it commits, recovery redoes the receipt (same file) and the removal.
-        self.ledger.set_file(file_id, receipt_path=str(receipt.relative_to(self.ws.outbox)), inbox_removed=1)
+        self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1)
         return receipt
+
+    def _remove_from_inbox(self, row, relative: str) -> bool:
+        """Remove the inbox entry if it is the very file this arrival read; a file saved over it
+        since stays in the inbox (the next pass takes it as a new submission)."""
+        checkpoint("before-unlink", path=self.ws.inbox / relative)
+        identity = staging.parse_identity(row["inbox_identity"])
+        if identity is None:  # recorded before the ledger kept identities: the same bytes, read once
+            identity = staging.identity_if_content(self.ws.inbox, relative, row["sha256"])
+            if identity is None:
+                return False
+        return staging.remove_if_unchanged(self.ws.inbox, relative, identity)
 
     # --- helpers -----------------------------------------------------------------
     def _inbox_relative(self, path: Path) -> str:
-        try:
-            return path.resolve().relative_to(self.ws.inbox.resolve()).as_posix()
+        """The file's place below the inbox, from its name (never by following a link)."""
+        path = Path(os.path.abspath(path))
+        for inbox in (self.ws.inbox, self.ws.inbox.resolve()):
+            with contextlib.suppress(ValueError):
+                return path.relative_to(inbox).as_posix()
+        try:  # the inbox reached through another name: its folder resolved, the file's own name kept
+            return (path.parent.resolve().relative_to(self.ws.inbox.resolve()) / path.name).as_posix()
         except ValueError:
             return path.name
 
@@ -294,15 +380,14 @@ class Intake:
         folder = parts[0].strip()
         return folder if self.roster.unit(folder) is not None else None
 
-    def _archive(self, path: Path, sha: str) -> str:
-        suffix = path.suffix.lower()
-        if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
-            suffix = ".bin"  # the archive name never carries what a submitter typed
+    def _archive(self, staged: Path, path: Path, sha: str) -> str:
+        """Copy the staged bytes (``sha``) of inbox file ``path`` into the archive."""
+        suffix = staging.staged_suffix(path.name)  # the archive name never carries what a submitter typed
         relative = f"{sha[:2]}/{sha}{suffix}"
         target = self.ws.archive / relative
         if not target.exists():
             with atomic_path(target) as tmp:
-                with open(path, "rb") as src, open(tmp, "wb") as dst:
+                with open(staged, "rb") as src, open(tmp, "wb") as dst:
                     while block := src.read(1 << 20):
                         dst.write(block)
             os.chmod(target, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -313,10 +398,18 @@ class Intake:
         """Finish arrivals a crash interrupted after their ledger commit; returns how many."""
         for folder in (self.ws.receipts_dir, self.ws.archive):  # half-written temp files of a killed run
             remove_stale_temp_files(folder)
+        staging.clear_staging(self.ws.staging_dir)
         count = 0
         for row in self.ledger.unfinished():
-            inbox_file = self.ws.inbox / inbox_path_of(row)
-            self._finish(row["id"], inbox_file if row["inbox_removed"] == 0 else None)
+            relative = inbox_path_of(row)
+            try:
+                self._finish(row["id"], relative if row["inbox_removed"] == 0 else None)
+            except Exception as exc:  # one file never stops the others: the next start tries it again
+                log.error("无法补完文件 %s（回执编号 %s）：%s。其余文件照常处理，下次启动时重试。",
+                          readable_name(relative), receipts.receipt_number(row),
+                          failure_reason(exc, self.ws.inbox / relative))
+                log.debug("补完文件 %s 失败的详细信息", readable_name(relative), exc_info=exc)
+                continue
             count += 1
         return count
 
@@ -363,20 +456,25 @@ class Intake:
                     yield window.popleft()
             finally:
                 for _, ahead in window:  # stopped or failed: validations not started are dropped
-                    ahead.cancel()
+                    if not ahead.cancel():
+                        ahead.add_done_callback(_discard_ahead)
 
+
+_CANNOT_DELETE = {errno.EACCES, errno.EPERM, errno.EBUSY, errno.EROFS, errno.ETXTBSY}
+"""Errors of a removal that will not go away by themselves: the file is left and noted (``inbox_left``)."""
 
 _OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
                  errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
                  errno.ENOENT: "文件或文件夹不存在"}
 
 
-def failure_reason(exc: BaseException, path: Path) -> str:
-    """Why a file could not be handled, in one line an operator understands."""
+def failure_reason(exc: BaseException, path: Path, *, removing: bool = False) -> str:
+    """Why a file could not be handled (``removing``: removed from the inbox), in one line an operator
+    understands."""
     if isinstance(exc, OSError):
         if exc.errno in (errno.EACCES, errno.EPERM):
             if exc.filename is None or Path(os.fsdecode(exc.filename)) == Path(path):
-                return "无读取权限"
+                return "没有删除权限" if removing else "无读取权限"
             return f"没有写入权限（{readable_name(os.fsdecode(exc.filename))}）"
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return "磁盘已满"
@@ -393,13 +491,29 @@ class Waiting:
     reason: str
 
 
+def left_in_inbox(ledger: Ledger) -> dict[str, tuple[staging.Identity | None, str]]:
+    """Files recorded and answered that could not be removed from the inbox: {place in the inbox
+    (as the OS names it): (identity as read, why it is still there, in Chinese)}."""
+    left = {}
+    for row in ledger.query("SELECT * FROM files WHERE inbox_left IS NOT NULL ORDER BY id"):
+        left[inbox_path_of(row)] = (
+            staging.parse_identity(row["inbox_identity"]),
+            f"已登记（回执编号 {receipts.receipt_number(row)}），但无法从收件箱删除（{row['inbox_left']}），"
+            f"不再处理，请手动移出收件箱")
+    return left
+
+
 def waiting_files(ws: Workspace, failed: dict[Path, str] | None = None, *,
-                  now: float | None = None) -> list[Waiting]:
+                  now: float | None = None, ledger: Ledger | None = None) -> list[Waiting]:
     """Every file still in the inbox with the reason it is there: the failure of this pass if any,
-    else what a look at the file shows (not a regular file, unreadable, still being copied)."""
+    else what a look at the file shows (not a regular file, unreadable, still being copied).
+    With the ``ledger``, a file answered already that could not be removed says so."""
     from processor.intake.watch import scan_inbox
 
-    failed = failed or {}
+    failed = dict(failed or {})
+    for name, (identity, reason) in (left_in_inbox(ledger) if ledger is not None else {}).items():
+        if identity is not None and staging.current_identity(ws.inbox, name) == identity:
+            failed.setdefault(ws.inbox / name, reason)
     now = time.time() if now is None else now
     found = []
     for folder, dirnames, filenames in os.walk(ws.inbox, followlinks=False):
@@ -495,9 +609,10 @@ def run_inbox_pass(ws: Workspace, *, now: dt.datetime | None = None, stop: threa
         if on_start:
             on_start(len(paths))
         outcomes = intake.process_all(paths, stop=stop, on_done=on_done, jobs=jobs or 1, failed=failed)
+        waiting = waiting_files(ws, failed, ledger=intake.ledger)
     finally:
         intake.close()
-    return InboxPass(outcomes, waiting_files(ws, failed))
+    return InboxPass(outcomes, waiting)
 
 
 def process_inbox(ws: Workspace, **options) -> list[IntakeOutcome]:
@@ -510,18 +625,30 @@ def recover(ws: Workspace) -> int:
         return intake.recover()
 
 
-def _still_valid(ahead: Future | None, identity: tuple, sha: str) -> ValidationResult | None:
-    """The result validated ahead, if the file is still exactly the one that was validated."""
+def _ahead_result(ahead: Future | None) -> _Validated | None:
+    """The validation done ahead, if it got as far as a result."""
     if ahead is None:
         return None
     try:
-        validated = ahead.result()
-    except Exception as exc:  # vanished or unreadable then, or no sandbox: validated again now, as without look-ahead
+        return ahead.result()
+    except Exception as exc:  # vanished or unreadable then, or no sandbox: read again now, as without look-ahead
         log.debug("validation ahead failed: %r", exc)
         return None
-    if validated is None or validated.identity != identity or validated.sha != sha:
-        return None
-    return validated.result
+
+
+def _discard_ahead(ahead: Future) -> None:
+    """Drop the staging copy of a validation done ahead whose file was never recorded."""
+    if ahead.cancelled():
+        return
+    validated = _ahead_result(ahead)
+    if validated is not None:
+        validated.staged.discard()
+
+
+def _place_cn(relative: str) -> str:
+    """Where a file lay that no unit's folder holds, as the receipt says it."""
+    parts = readable_name(relative).split("/")
+    return "收件箱根目录" if len(parts) < 2 else f"收件箱中的文件夹“{parts[0]}”"
 
 
 def _outcome_of(row) -> IntakeOutcome:

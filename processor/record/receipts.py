@@ -54,9 +54,22 @@ def receipt_unit(row, roster=None) -> str:
 
 
 def receipt_folder(ws, row, roster=None) -> Path:
+    """``回执/<单位>/<月份>/``; a file of a unit folder the roster does not know (a unit not yet in
+    it, a misspelt folder) is answered in ``回执/未识别单位/<that folder>/<月份>/``, where the one who
+    dropped it can find it and no unit's folder is spoken for."""
     unit = receipt_unit(row, roster)
     month = row["month"] if row["month"] and MONTH_RE.match(row["month"]) else UNKNOWN_MONTH
-    return safe_join(ws.receipts_dir, unit, month)
+    folder = _inbox_folder(row) if unit == UNKNOWN_UNIT else None
+    return safe_join(ws.receipts_dir, unit, folder, month) if folder else safe_join(ws.receipts_dir, unit, month)
+
+
+def _inbox_folder(row) -> str | None:
+    """The first folder of the file's place in the inbox, readable; None for the inbox root."""
+    value = row["inbox_path"]
+    if isinstance(value, bytes):  # a name that is not UTF-8 (GBK from a Windows share)
+        value = value.decode("gb18030", "replace")
+    parts = str(value).split("/")
+    return parts[0] if len(parts) > 1 and parts[0].strip() else None
 
 
 def receipt_id_prefix(file_id: int) -> str:
