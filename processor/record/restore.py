@@ -122,7 +122,7 @@ def _restored_config(ws: Workspace, source: Path) -> Workspace:
         raw = tomllib.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RestoreError(f"备份中的 {config} 无法读取（{exc}）。工作区没有任何改动。") from None
-    return Workspace(Path(ws.root).resolve(), raw, True)
+    return Workspace(Path(ws.root).resolve(), raw)
 
 
 def _free_folder(folder: Path) -> Path:
