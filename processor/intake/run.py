@@ -55,7 +55,7 @@ from processor.validate.errors import Problem
 from processor.common.fsutil import atomic_path, remove_stale_temp_files, sha256_file
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
 from processor.validate.roster import Roster, workspace_roster
-from processor.intake.sandbox import SandboxPool
+from processor.intake.sandbox import SandboxInterrupted, SandboxPool
 from processor.validate.validator import ValidationResult
 from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
                                     is_ignored_name, readable_name)
@@ -132,6 +132,9 @@ class Intake:
             started = time.monotonic()
             try:
                 outcome = self._handle(path, ahead)
+            except SandboxInterrupted:  # stopping: the file is taken again at the next start
+                log.info("正在停止：文件 %s 留待下次启动时处理", readable_name(self._inbox_relative(path)))
+                raise
             except Exception as exc:
                 log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
                           readable_name(self._inbox_relative(path)), failure_reason(exc, path))
@@ -257,7 +260,8 @@ class Intake:
 
         row = self.ledger.file(file_id)
         preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
-        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview)
+        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview,
+                                         annotate=self.sandboxes.annotate)  # under the validation's limits
         checkpoint("after-receipt")
         if inbox_file is not None and inbox_file.exists() and sha256_file(inbox_file) == row["sha256"]:
             inbox_file.unlink()  # per-unit sub-folders stay: the office permissions them on the share
