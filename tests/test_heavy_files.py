@@ -81,7 +81,7 @@ def test_a_merge_bomb_gets_its_problem_list_without_annotated_copy_and_the_other
     _drop(ws, other_unit, "月报表.xlsx", other)
 
     # a bound for a stuck run, never a measurement: without the sandbox this took hours
-    _cli(ws, "process", timeout=300)
+    _cli(ws, "process", timeout=240)
 
     rows = {row["original_name"]: row for row in _rows(ws)}
     bomb, normal = rows["合并炸弹.xlsx"], rows["月报表.xlsx"]
