@@ -212,9 +212,9 @@ class Sandbox:
         code = self._process.exitcode
         self._stop()
         if code in _OUT_OF_MEMORY_EXITS:
-            log.warning("文件 %s 超出内存上限，已退回", Path(path).name)
+            log.warning("文件 %s 超出内存上限", Path(path).name)
             return _rejected("too-large", detail=f"处理该文件所需内存超过 {self.limits.memory_mb} MB")
-        log.warning("读取文件 %s 时校验进程异常退出（%s），已按文件损坏退回", Path(path).name, code)
+        log.warning("处理文件 %s 时校验进程异常退出（%s）", Path(path).name, code)
         return _rejected("corrupt", detail="读取该文件时校验程序异常退出")
 
     def close(self) -> None:
