@@ -100,6 +100,7 @@ def test_a_complete_file_still_held_open_for_writing_waits_until_closed(tmp_path
         clock.now += STABLE * 5
         assert tracker.ready() == [], "taken while its writer still had it open"
     assert open_for_writing([copy]) == set()
+    clock.now += STABLE  # looked at again after a while (at once when inotify reports the close)
     assert tracker.ready() == [copy]
 
 

@@ -355,6 +355,8 @@ class _Tracked:
     since: float                  # clock() when the signature was first seen unchanged
     zip_ok: bool | None = None    # its container is complete (cached once true for this signature)
     closed: bool = False          # the writer closed the file at this signature (inotify)
+    writer_seen_at: float | None = None  # clock() of the last look for a local writer (/proc)
+    writer_open: bool = False     # what that look found
 
 
 class StabilityTracker:
@@ -397,6 +399,8 @@ class StabilityTracker:
             return
         entry = self._refresh(path, signature)
         entry.closed = entry.closed or closed
+        if closed:
+            entry.writer_seen_at = None  # a writer closed it: look again at once
 
     def _quiet_needed(self, path: Path, entry: _Tracked) -> float:
         if (self.close_settle_seconds is not None and entry.closed
@@ -433,19 +437,28 @@ class StabilityTracker:
             quiet_for = now - entry.since
             if quiet_for >= self._quiet_needed(path, entry):
                 quiet.append((path, entry, quiet_for))
-        writing = self._open_for_writing([path for path, _, _ in quiet]) if quiet else set()
+        self._look_for_writers(quiet, now)
         result: list[Path] = []
         for path, entry, quiet_for in quiet:
             if not entry.zip_ok:   # cached per signature once it is good
                 entry.zip_ok = not copy_may_be_unfinished(path)
-            unfinished = not entry.zip_ok or path in writing
+            unfinished = not entry.zip_ok or entry.writer_open
             if unfinished and quiet_for < self.incomplete_grace_seconds:
                 continue   # still being copied: looked at again, never handed over half-way
             result.append(path)
         return result
 
-    def _open_for_writing(self, paths: list[Path]) -> set[Path]:
-        return open_for_writing(paths)
+    def _look_for_writers(self, quiet: list[tuple[Path, _Tracked, float]], now: float) -> None:
+        """One pass over /proc for the quiet files not looked at lately (a file left waiting, e.g.
+        for a retry, is looked at again only every ``stable_seconds``, at least a second)."""
+        every = max(self.stable_seconds, 1.0)
+        due = [(path, entry) for path, entry, _ in quiet
+               if entry.writer_seen_at is None or now - entry.writer_seen_at >= every]
+        if not due:
+            return
+        writing = open_for_writing([path for path, _ in due])
+        for path, entry in due:
+            entry.writer_seen_at, entry.writer_open = now, path in writing
 
     def forget(self, path: Path) -> None:
         self._tracked.pop(Path(path), None)
