@@ -189,3 +189,32 @@ def test_serve_stops_on_sigterm_while_the_sandbox_chews_on_a_merge_bomb(tmp_path
     finally:
         assert _stop(proc, out) == 0
     assert _log_says(ws, "未处理完", 1) and not _log_says(ws, "未处理完", 2)  # never tried again
+
+
+def test_a_failed_write_of_the_annotated_copy_is_retried_not_taken_for_a_too_complex_file(tmp_path):
+    """The sandbox builds the copy, but the outbox cannot take it (here: a folder in its place, as a
+    full or read-only disk would fail it): the file stays for a retry, which writes the copy."""
+    from processor.intake.run import Intake
+    from processor.record.receipts import annotated_copy_path
+
+    ws = make_workspace(tmp_path / "ws")
+    form = set_cells(filled_form(tmp_path / "月报表.xlsx"), "示范点", {"C2": "外企"})
+    dropped = _drop(ws, BOMB_UNIT, "月报表.xlsx", form.read_bytes())
+    row = {"id": 1, "status": "rejected", "original_name": "月报表.xlsx", "folder_unit": BOMB_UNIT,
+           "unit": BOMB_UNIT, "month": MONTH}
+    blocked = annotated_copy_path(ws, row, ROSTER)
+    blocked.mkdir(parents=True)
+    intake = Intake(ws)
+    try:
+        with pytest.raises(OSError):
+            intake.handle(dropped)
+        [recorded] = _rows(ws)
+        assert recorded["receipt_path"] is None and dropped.exists()
+        assert "annotated_copy" not in json.loads(recorded["summary_json"])
+        blocked.rmdir()  # space freed
+        outcome = intake.handle(dropped)
+    finally:
+        intake.close()
+    assert outcome.file_id == 1 and outcome.status == "rejected"
+    assert blocked.is_file() and not dropped.exists()
+    assert TOO_COMPLEX not in (ws.outbox / _rows(ws)[0]["receipt_path"]).read_text(encoding="utf-8")

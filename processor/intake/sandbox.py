@@ -27,6 +27,7 @@ own time and memory budget.
 from __future__ import annotations
 
 import logging
+import pickle
 import queue
 import signal
 import sys
@@ -95,6 +96,21 @@ class _OverLimits(Exception):
 VALIDATE, ANNOTATE = "validate", "annotate"
 
 
+class _Raised:
+    """An exception of the child's work (not of the file's limits), raised again in the parent."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    @classmethod
+    def of(cls, exc: Exception) -> "_Raised":
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 — an exception that cannot cross the pipe is described instead
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        return cls(exc)
+
+
 def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) -> None:
     if cap_memory:  # decided by the parent: the child may be a fresh interpreter (spawn)
         budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
@@ -108,7 +124,12 @@ def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) ->
         try:
             if kind == ANNOTATE:
                 src, problems, dest = args
-                reply = write_annotated_copy(src, problems, dest)
+                try:
+                    reply = write_annotated_copy(src, problems, dest)
+                except MemoryError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 — a full disk, a read-only outbox: the caller's, as in-process
+                    reply = _Raised.of(exc)
             else:
                 path, expected_unit = args
                 reply = validate_file(path, roster=roster, rulebook=rulebook, expected_unit=expected_unit,
@@ -188,6 +209,8 @@ class Sandbox:
             raise TooComplex(over.result.problems.errors[0].message) from None
         if isinstance(reply, ValidationResult):  # MemoryError in the child
             raise TooComplex(reply.problems.errors[0].message)
+        if isinstance(reply, _Raised):
+            raise reply.exc
         return None if reply is None else Path(reply)
 
     def _ask(self, path: Path, request: tuple):
