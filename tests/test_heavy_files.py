@@ -218,3 +218,46 @@ def test_a_failed_write_of_the_annotated_copy_is_retried_not_taken_for_a_too_com
     assert outcome.file_id == 1 and outcome.status == "rejected"
     assert blocked.is_file() and not dropped.exists()
     assert TOO_COMPLEX not in (ws.outbox / _rows(ws)[0]["receipt_path"]).read_text(encoding="utf-8")
+
+
+def test_a_stop_ends_the_sandboxs_work_on_a_merge_bomb_at_once(tmp_path):
+    """What serve's SIGTERM does to a sandbox building an annotated copy, also during the recovery
+    at its start (after a kill -9 in the middle of one): the child is killed, the caller told."""
+    import threading
+
+    from form_helpers import validate
+    from processor.common.config import IntakeSettings
+    from processor.intake.sandbox import SandboxInterrupted, SandboxPool
+
+    bomb = tmp_path / "合并炸弹.xlsx"
+    bomb.write_bytes(_merge_bomb_bytes(tmp_path))
+    errors = list(validate(bomb).problems.errors)
+    assert errors
+    pool = SandboxPool(ROSTER, RULEBOOK, IntakeSettings())  # 60 seconds for a file
+    stop = threading.Event()
+    pool.stop_when(stop)
+    outcome = []
+
+    def annotate():
+        try:
+            outcome.append(pool.annotate(bomb, errors, tmp_path / "批注.xlsx"))
+        except BaseException as exc:  # noqa: BLE001 — the outcome under test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=annotate)
+    worker.start()
+    try:
+        sandbox = pool._all[0]
+        wait_until(lambda: sandbox._lock.locked() and sandbox._process is not None and sandbox._process.is_alive(),
+                   what="校验进程开始生成批注副本")
+        child = sandbox._process
+        stop.set()
+        worker.join(STOP_BOUND_SECONDS)
+        assert not worker.is_alive(), "the stop waited for the file"
+    finally:
+        stop.set()
+        worker.join(120)
+        pool.close()
+    assert isinstance(outcome[0], SandboxInterrupted)
+    assert not child.is_alive()
+    assert not (tmp_path / "批注.xlsx").exists()
