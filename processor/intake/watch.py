@@ -704,6 +704,8 @@ class InboxWatcher:
         try:
             self.handle(path)
         except Exception as exc:  # noqa: BLE001 — one bad file must never stop the watcher
+            if self._stop_event is not None and self._stop_event.is_set():
+                return  # stopping: the work on it was broken off on purpose; the next start takes it again
             error = exc
             self._report_error(path, exc)
         if file_signature(path) is None:      # archived and removed: done with it
