@@ -261,3 +261,31 @@ def test_a_stop_ends_the_sandboxs_work_on_a_merge_bomb_at_once(tmp_path):
     assert isinstance(outcome[0], SandboxInterrupted)
     assert not child.is_alive()
     assert not (tmp_path / "批注.xlsx").exists()
+
+
+@pytest.mark.slow
+def test_serve_restarted_after_a_kill_mid_annotation_stops_on_sigterm_during_its_recovery(tmp_path):
+    """Killed (kill -9) after recording a merge bomb, before its receipt: the next start's recovery
+    builds its annotated copy again, and SIGTERM still stops serve at once."""
+    ws = make_workspace(tmp_path / "ws", _config(timeout_seconds=60).replace(
+        'nightly_at = "22:30"', 'nightly_at = "04:44"'))
+    bomb = _drop(ws, BOMB_UNIT, "合并炸弹.xlsx", _merge_bomb_bytes(tmp_path))
+    env = {**os.environ, "PROCESSOR_CRASH_AT": "after-commit"}
+    killed = subprocess.run([sys.executable, "-m", "processor", "--workspace", str(ws.root), "process"],
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert killed.returncode == -signal.SIGKILL
+    [row] = _rows(ws)
+    assert row["receipt_path"] is None and bomb.exists()
+
+    out = tmp_path / "serve.out"
+    proc = _serve(ws, out)
+    try:
+        wait_until(lambda: _log_says(ws, "正在补完上次中断时未完成的 1 个文件") or proc.poll() is not None,
+                   what="serve 开始补完中断的文件")
+        assert proc.poll() is None
+    finally:
+        code = _stop(proc, out)
+    assert code == 0, out.read_text(encoding="utf-8", errors="replace")[-3000:]
+    assert _log_says(ws, "处理程序已停止")
+    [row] = _rows(ws)
+    assert row["receipt_path"] is None and bomb.exists()  # finished at the next start

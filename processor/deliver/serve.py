@@ -226,6 +226,8 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     ws.ensure_folders()
     intake = Intake(ws, clock=clock)
     intake.sandboxes.stop_when(stop)  # SIGTERM ends a sandbox's work at once; that file is taken again next start
+    if unfinished := len(intake.ledger.unfinished()):
+        LOG.info("正在补完上次中断时未完成的 %d 个文件……", unfinished)
     try:
         recovered = intake.recover()
     except SandboxInterrupted:
