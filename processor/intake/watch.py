@@ -55,10 +55,11 @@ ZIP_MAGIC = b"PK\x03\x04"
 PREALLOCATED = b"\x00\x00\x00\x00"  # a share that pre-allocates shows zeros where the copy has not reached
 
 INCOMPLETE_GRACE_SECONDS = 300.0
-"""How long a zip file whose directory is unreadable, though nothing writes to it,
-is taken for a copy in progress before it is answered as a broken file.  Only a
-zip can be caught half-way like that; every other content is answered as soon
-as it stops changing (see :func:`copy_may_be_unfinished`)."""
+"""How long a file whose container is not whole (a zip or an OLE file: .xlsx, .xls …),
+or which a local process holds open for writing, though nothing changes it, is taken
+for a copy in progress before it is answered as it is (a broken file gets its
+rejection).  Content that is neither zip nor OLE cannot be caught half-way so; it is
+answered as soon as it stops changing (see :func:`copy_may_be_unfinished`)."""
 
 _RECORDED_EVENTS = frozenset({"created", "modified", "moved", "closed", "attrib"})
 # "opened" / "closed_no_write" are deliberately not recorded: our own reads
@@ -364,10 +365,11 @@ class StabilityTracker:
 
     ``observe`` starts (or refreshes) tracking a path; ``ready`` re-reads the
     size and times of every tracked path and returns those unchanged for
-    ``stable_seconds`` (and, for workbooks, with a readable zip directory).
-    A workbook whose zip stays unreadable for ``incomplete_grace_seconds``
-    although nothing changes is handed over anyway, so a truly broken file is
-    answered with a rejection instead of waiting forever.
+    ``stable_seconds``, whose container is complete (:func:`container_complete`)
+    and which no local process holds open for writing (:func:`open_for_writing`).
+    A file that stays unfinished so for ``incomplete_grace_seconds`` although
+    nothing changes is handed over anyway, so a truly broken file is answered
+    with a rejection instead of waiting forever.
 
     Optional fast path (``close_settle_seconds``): a workbook whose writer has
     closed it (inotify's close-after-write, passed as ``observe(path,
@@ -469,9 +471,9 @@ def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_second
     """For a one-pass run (``processor process``): the inbox files that are complete now.
 
     Scans, waits ``stable_seconds`` once, and returns (oldest first) the files
-    that did not change meanwhile and, for zip files, have a readable zip
-    directory.  Files still being copied are left for the next run.  A
-    zip file whose directory is unreadable but has not been written to for
+    that did not change meanwhile, are complete and are not held open for
+    writing (as :class:`StabilityTracker` decides).  Files still being copied
+    are left for the next run.  A file that looks unfinished but has not been written to for
     ``incomplete_grace_seconds`` (by its ctime, which copy tools cannot set)
     is returned too, so a broken file gets its rejection receipt.
     """
