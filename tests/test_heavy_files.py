@@ -289,3 +289,66 @@ def test_serve_restarted_after_a_kill_mid_annotation_stops_on_sigterm_during_its
     assert _log_says(ws, "处理程序已停止")
     [row] = _rows(ws)
     assert row["receipt_path"] is None and bomb.exists()  # finished at the next start
+
+
+ORPHAN_SCRIPT = """
+import sys, threading
+from pathlib import Path
+
+
+def main():
+    sys.path[:0] = [sys.argv[2]]
+    from form_helpers import ROSTER, RULEBOOK, validate
+    from processor.common.config import IntakeSettings
+    from processor.intake.sandbox import SandboxPool
+
+    bomb = Path(sys.argv[1])
+    pool = SandboxPool(ROSTER, RULEBOOK, IntakeSettings())
+    sandbox = pool._all[0]
+    errors = list(validate(bomb).problems.errors)
+    waiting = sandbox._wait
+
+    def wait(seconds):  # the wait for the answer: the request is in the pipe, the worker on it
+        if seconds == pool.limits.timeout_seconds:
+            print(sandbox._process.pid, flush=True)
+        return waiting(seconds)
+
+    sandbox._wait = wait
+    pool.annotate(bomb, errors, bomb.with_name("批注.xlsx"))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_sandbox_working_on_a_merge_bomb_ends_when_the_processor_is_killed(tmp_path):
+    """kill -9 of the processor (systemd after its stop timeout, an operator) must not leave its sandbox
+    burning the CPU for hours on a hostile file, parentless."""
+    bomb = tmp_path / "合并炸弹.xlsx"
+    bomb.write_bytes(_merge_bomb_bytes(tmp_path))
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script), str(bomb), str(Path(__file__).parent)],
+                            stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        worker = int(proc.stdout.readline())
+        assert _alive(worker)
+    finally:
+        proc.kill()
+        proc.wait()
+    try:
+        wait_until(lambda: not _alive(worker), timeout=STOP_BOUND_SECONDS, what="校验进程随处理程序结束")
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)

@@ -27,6 +27,9 @@ own time and memory budget.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import pickle
 import queue
 import signal
@@ -111,7 +114,22 @@ class _Raised:
         return cls(exc)
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started it is gone (killed with SIGKILL, say):
+    otherwise a worker deep in a hostile file would go on burning the CPU for hours, parentless."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) -> None:
+    _exit_with_parent()
     if cap_memory:  # decided by the parent: the child may be a fresh interpreter (spawn)
         budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
         resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
