@@ -3,9 +3,14 @@
     python bench/hostile.py [--per-category 14] [--seed 0] [--workspace DIR]
 
 Generates the corpus of tests/hostile.py (40 categories; 14 each gives 560
-entries, about 520 of them files the inbox must take), drops it into a fresh
+entries, about 520 of them files the inbox must take) and the categories below
+(EXTRA_CATEGORIES: copies caught half-way that the watcher must leave alone, a
+merge bomb, a form linking outside itself), drops it into a fresh
 workspace's inbox and runs the intake over it in a child process that reports
-each file as it finishes.  A file that takes longer than its budget is a hang:
+each file as it finishes.  Before that, the watcher's judgement is asked of
+every file: the copies in progress must be judged unfinished, and no complete
+file may be.  Afterwards, a merge bomb's receipt must say it was too complex to
+annotate, and no annotated copy may link outside itself.  A file that takes longer than its budget is a hang:
 the child is killed and restarted (the file is then left for the next run).
 A child that dies by itself is a crash.  Prints: files tried, rejected with a
 specific code, accepted, wrong outcomes, crashes, hangs, the slowest file and
@@ -38,6 +43,165 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
 RSS_LIMIT_MB = 300
 HANG_FACTOR = 3.0  # a file is hung after HANG_FACTOR x its budget without an answer
+
+
+# --- attacks on the watcher's judgement and on the annotated copy ----------------------------------
+
+def _preallocated_directory_first(b, i, rng):
+    """A pre-allocating copy that wrote the zip directory first: zeros where the members will be,
+    or only the first part of them."""
+    import io
+    import zipfile
+
+    data = b.fresh_form(i)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        directory = archive.start_dir
+    filled = [0, directory // 3, directory // 2][i % 3]
+    return [(f"预分配{i}.xlsx", data[:filled] + bytes(directory - filled) + data[directory:])]
+
+
+def _stalled_half_xls(b, i, rng):
+    """Half of an Excel 97-2003 file, its copy stalled."""
+    from hostile import biff_workbook, cfb
+
+    whole = b.cached("xls", lambda: cfb({"Workbook": biff_workbook().ljust(64 * 1024, b"\0")}))
+    return [(f"复制停顿{i}.xls", whole[: len(whole) * (i % 3 + 1) // 4])]
+
+
+def _merge_bomb(b, i, rng):
+    """One ordinary error and 1,000 overlapping merged ranges: cheap to validate, hours to annotate
+    without the sandbox's limit.  Two per run: each costs the full time limit."""
+    from hostile import SHEETS_BY_KEY, merge_bomb
+
+    if i % 1000 >= 2:
+        return []
+    title = SHEETS_BY_KEY["sites"].title
+    data = b.fresh_form(i, text={("sites", "enterprise_kind"): "外企"})
+    return [(f"合并炸弹{i}.xlsx", merge_bomb(data, title))]
+
+
+_LINK_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.'
+              'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+              'openxmlformats.org/officeDocument/2006/relationships/externalLinkPath" Target="file:///C:/机密/'
+              '其他单位.xlsx" TargetMode="External"/></Relationships>')
+_LINK_PART = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><externalLink xmlns="http://schemas.'
+              'openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/'
+              'officeDocument/2006/relationships"><externalBook r:id="rId1"><sheetNames><sheetName val="Sheet1"/>'
+              '</sheetNames><sheetDataSet><sheetData sheetId="0"/></sheetDataSet></externalBook></externalLink>')
+LINK_MARKERS = ("evil.example", "其他单位", 'TargetMode="External"', "externalLink")
+
+
+def _linked_form(b, i, rng):
+    """A form with one error, a hyperlink to a web site and a link to another workbook."""
+    import io
+    import zipfile
+
+    from hostile import rewrite_zip
+
+    def edit(wb):
+        wb.worksheets[1]["B2"].hyperlink = f"http://evil.example/{i}"
+
+    data = b.fresh_form(i, edit, text={("sites", "enterprise_kind"): "外企"})
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        workbook, rels, types = (z.read(n).decode() for n in
+                                 ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"))
+    workbook = workbook.replace("</sheets>", '</sheets><externalReferences><externalReference r:id="rIdX1"/>'
+                                             "</externalReferences>", 1)
+    rels = rels.replace("</Relationships>", '<Relationship Id="rIdX1" Type="http://schemas.openxmlformats.org/'
+                        'officeDocument/2006/relationships/externalLink" Target="externalLinks/externalLink1.xml"/>'
+                        "</Relationships>")
+    types = types.replace("</Types>", '<Override PartName="/xl/externalLinks/externalLink1.xml" ContentType='
+                          '"application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"/></Types>')
+    data = rewrite_zip(data, replace={"xl/workbook.xml": workbook.encode(), "xl/_rels/workbook.xml.rels": rels.encode(),
+                                      "[Content_Types].xml": types.encode()},
+                       add={"xl/externalLinks/externalLink1.xml": _LINK_PART.encode(),
+                            "xl/externalLinks/_rels/externalLink1.xml.rels": _LINK_RELS.encode()})
+    return [(f"外部链接{i}.xlsx", data)]
+
+
+def extra_categories():
+    from hostile import CELL_CODES, REJECT, Category
+    from processor.common.config import IntakeSettings
+
+    limit = IntakeSettings().timeout_seconds
+    return [
+        # handed over anyway (here the intake takes every file at once), they are broken files
+        Category("preallocated_directory_first", REJECT, frozenset({"corrupt", "not-xlsx"}),
+                 _preallocated_directory_first),
+        Category("stalled_half_xls", REJECT, frozenset({"corrupt"}), _stalled_half_xls),
+        Category("merge_bomb", REJECT, CELL_CODES, _merge_bomb, limit + 30.0),
+        Category("linked_form", REJECT, CELL_CODES, _linked_form),
+    ]
+
+
+IN_PROGRESS = frozenset({"preallocated_directory_first", "stalled_half_xls", "copy_in_progress"})
+"""Categories the watcher must judge unfinished (left in the inbox with their grace, never taken)."""
+MAY_LOOK_IN_PROGRESS = IN_PROGRESS | {"truncated_zip", "corrupt_zip", "oversize_file"}
+"""Broken files no watcher can tell from a copy in progress: taken once their grace has passed."""
+
+
+def generate_extra(dest: Path, *, per_category: int, seed: int, scratch: Path) -> list:
+    """EXTRA_CATEGORIES written into ``dest`` as tests/hostile.py's generate writes its own."""
+    import random
+
+    from hostile import Builder, HostileFile, _materialise, _unique_name
+    from processor.common.rulebook import load_rulebook
+    from processor.validate.roster import sample_roster
+
+    rulebook = load_rulebook()
+    builder = Builder(dest, sample_roster(), rulebook, f"{rulebook.year}-10", scratch)
+    files = []
+    for cat in extra_categories():
+        rng = random.Random(f"{seed}-{cat.name}")
+        for i in range(per_category):
+            for name, content in cat.make(builder, seed * 1000 + i, rng):
+                path = dest / name
+                if path.exists() or path.is_symlink():
+                    path = dest / _unique_name(f"-{cat.name}-{seed}-{i}", name)
+                _materialise(path, content)
+                files.append(HostileFile(path, cat.name, cat.expect, cat.codes, cat.budget_seconds))
+    return files
+
+
+def watcher_verdicts(corpus) -> list[str]:
+    """What the watcher would do with each file, against what it must: the wrong verdicts."""
+    from hostile import IGNORE
+    from processor.intake.watch import container_complete
+
+    wrong = []
+    for h in corpus:
+        if h.expect == IGNORE:
+            continue
+        unfinished = not container_complete(h.path)
+        if h.category in IN_PROGRESS and not unfinished:
+            wrong.append(f"{h.category}/{h.path.name}: a copy in progress judged complete")
+        elif unfinished and h.category not in MAY_LOOK_IN_PROGRESS:
+            wrong.append(f"{h.category}/{h.path.name}: a complete file judged still being copied")
+    return wrong
+
+
+def answer_problems(ws, corpus, rows) -> list[str]:
+    """A merge bomb's receipt says it was too complex to annotate; no annotated copy links outside."""
+    import zipfile
+
+    from processor.validate.annotate import TOO_COMPLEX
+
+    wrong = []
+    for h in corpus:
+        row = rows.get(h.path.name)
+        if row is None or not row["receipt_path"]:
+            continue
+        receipt = ws.outbox / row["receipt_path"]
+        copies = list(receipt.parent.glob(f"{receipt.stem}_*.xlsx"))
+        if h.category == "merge_bomb" and (TOO_COMPLEX not in receipt.read_text(encoding="utf-8") or copies):
+            wrong.append(f"{h.category}/{h.path.name}: receipt does not say {TOO_COMPLEX}")
+        for copy in copies:
+            with zipfile.ZipFile(copy) as z:
+                text = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                                 if n.endswith((".xml", ".rels")))
+            if any(marker in text for marker in LINK_MARKERS):
+                wrong.append(f"{h.category}/{h.path.name}: the annotated copy links outside itself")
+    return wrong
 
 
 def child(ws_root: str) -> None:
@@ -381,6 +545,8 @@ def main() -> int:
     ws = make_workspace(root / "ws")
     started = time.monotonic()
     corpus = generate(ws.inbox, per_category=args.per_category, seed=args.seed, scratch=root / "scratch")
+    corpus += generate_extra(ws.inbox, per_category=args.per_category, seed=args.seed, scratch=root / "scratch")
+    verdicts_wrong = watcher_verdicts(corpus)
     print(f"generated {len(corpus)} entries in {len({h.category for h in corpus})} categories "
           f"({time.monotonic() - started:.0f} s)")
     budgets = {h.path.name: h.budget_seconds for h in corpus}
@@ -418,6 +584,7 @@ def main() -> int:
             wrong.append(f"{h.category}/{h.path.name}: {sorted(codes)} not in {sorted(h.expected_codes)}")
         if h.expect == ACCEPT and not accepted:
             wrong.append(f"{h.category}/{h.path.name}: should be accepted, got {sorted(codes)}")
+    wrong += verdicts_wrong + answer_problems(ws, corpus, rows)
     slowest = max(stats["seconds"].items(), key=lambda kv: kv[1], default=("—", 0.0))
     print(f"files tried: {len(tried)}")
     print(f"rejected with a specific code: {outcome['rejected with a specific code']}")
@@ -426,6 +593,8 @@ def main() -> int:
     print(f"not recorded: {outcome['not recorded']}")
     print(f"ignored (lock files, symlinks, folders): {outcome['ignored correctly']} "
           f"(wrongly taken: {outcome['ignored WRONGLY']})")
+    print(f"watcher verdicts: {sum(h.category in IN_PROGRESS for h in corpus)} copies in progress, "
+          f"{len(verdicts_wrong)} wrong")
     print(f"crashes: {len(stats['crashes'])}")
     print(f"hangs: {len(stats['hangs'])}")
     print(f"slowest file: {slowest[0]} {slowest[1]:.2f} s; intake total {elapsed:.0f} s in {stats['runs']} run(s)")

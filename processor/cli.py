@@ -332,6 +332,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
     with WorkspaceLock(ws), logged_to_file(ws, console_too=True):
         intake = Intake(ws)
         intake.recover()
+        intake.sandboxes.stop_when(stop)  # Ctrl+C ends a sandbox's work at once; the file is taken again
         watcher = InboxWatcher(ws.inbox, intake.handle, polling=polling,
                                poll_interval=interval or ws.intake.poll_interval,
                                stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,

@@ -218,6 +218,18 @@ def _write_member(z: zipfile.ZipFile, name: str, content) -> None:
         z.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), content, zipfile.ZIP_DEFLATED)
 
 
+def merge_bomb(data: bytes, sheet_title: str, merges: int = 1000, ref: str = "A1:CV5000") -> bytes:
+    """A copy of workbook ``data`` whose sheet ``sheet_title`` carries ``merges`` overlapping merged
+    ranges ``ref``: cheap to validate (values are read without the merges' cells), ruinous to open
+    whole with openpyxl (every merge creates its half-million cells again)."""
+    part = sheet_parts(data)[sheet_title]
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        xml = z.read(part).decode()
+    xml = re.sub(r"<mergeCells\b.*?</mergeCells>|<mergeCells\b[^>]*/>", "", xml, flags=re.S)
+    bomb = f'<mergeCells count="{merges}">' + f'<mergeCell ref="{ref}"/>' * merges + "</mergeCells>"
+    return rewrite_zip(data, replace={part: xml.replace("</sheetData>", "</sheetData>" + bomb, 1).encode()})
+
+
 def sheet_parts(data: bytes) -> dict[str, str]:
     """Sheet title -> zip member name, read from workbook.xml and its rels."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:

@@ -100,3 +100,70 @@ def test_every_sheet_of_the_annotated_copy_prints_one_page_wide_with_its_header(
     assert problems.print_title_rows.replace("$", "") == "1:1"
     long_rows = [r for r in range(2, problems.max_row + 1) if len(str(problems.cell(r, 5).value)) > 40]
     assert long_rows and all(problems.row_dimensions[r].height for r in long_rows), "wrapped messages show whole"
+
+
+EXTERNAL_LINK = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                 b'<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                 b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+                 b'<externalBook r:id="rId1"><sheetNames><sheetName val="Sheet1"/></sheetNames>'
+                 b'<sheetDataSet><sheetData sheetId="0"/></sheetDataSet></externalBook></externalLink>')
+EXTERNAL_LINK_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                      '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                      '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                      'relationships/externalLinkPath" Target="file:///C:/机密/其他单位.xlsx" '
+                      'TargetMode="External"/></Relationships>').encode()
+
+
+def _with_external_link(path):
+    """The workbook with an externalLink part (a link to another workbook), as Excel writes one."""
+    import zipfile
+
+    from form_helpers import rewrite_zip
+
+    with zipfile.ZipFile(path) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        types = z.read("[Content_Types].xml").decode()
+    workbook = workbook.replace("</sheets>", '</sheets><externalReferences><externalReference r:id="rIdX1"/>'
+                                             '</externalReferences>', 1)
+    if 'xmlns:r=' not in workbook.split(">", 2)[1]:
+        workbook = workbook.replace("<workbook ", '<workbook xmlns:r="http://schemas.openxmlformats.org/'
+                                                  'officeDocument/2006/relationships" ', 1)
+    rels = rels.replace("</Relationships>", '<Relationship Id="rIdX1" Type="http://schemas.openxmlformats.org/'
+                        'officeDocument/2006/relationships/externalLink" Target="externalLinks/externalLink1.xml"/>'
+                        "</Relationships>")
+    types = types.replace("</Types>", '<Override PartName="/xl/externalLinks/externalLink1.xml" ContentType='
+                          '"application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"/></Types>')
+    linked = path.with_name("外部链接.xlsx")
+    rewrite_zip(path, linked, replace={"xl/workbook.xml": workbook.encode(),
+                                       "xl/_rels/workbook.xml.rels": rels.encode(), "[Content_Types].xml": types.encode()},
+                add={"xl/externalLinks/externalLink1.xml": EXTERNAL_LINK,
+                     "xl/externalLinks/_rels/externalLink1.xml.rels": EXTERNAL_LINK_RELS})
+    return linked
+
+
+def test_the_annotated_copy_carries_no_hyperlink_or_link_to_another_workbook(tmp_path):
+    import zipfile
+
+    def break_and_link(wb):
+        wb["示范点"]["C2"] = "外企"
+        wb["联系指导记录"]["B2"].hyperlink = "http://evil.example/登录"
+        wb["工作进展"]["A2"].hyperlink = "file:///C:/Windows/System32/calc.exe"
+
+    form = _with_external_link(edit(filled_form(tmp_path / "月报表.xlsx"), break_and_link))
+    assert load_workbook(form)._external_links, "the submission does link to another workbook"
+    result = validate(form)
+    assert result.problems.errors
+    dest = write_annotated_copy(form, list(result.problems), tmp_path / "批注.xlsx")
+
+    with zipfile.ZipFile(dest) as z:
+        names = z.namelist()
+        xml = "\n".join(z.read(n).decode("utf-8", "replace") for n in names
+                        if n.endswith((".xml", ".rels")))
+    assert not [n for n in names if "externalLink" in n]
+    assert "evil.example" not in xml and "calc.exe" not in xml and "其他单位" not in xml
+    assert 'TargetMode="External"' not in xml
+    wb = load_workbook(dest)
+    links = [c.hyperlink for ws in wb for row in ws.iter_rows() for c in row if c.hyperlink]
+    assert links and all(link.location and not link.target for link in links)  # only the 错误清单's own
+    assert wb["联系指导记录"]["B2"].value == load_workbook(form)["联系指导记录"]["B2"].value  # the values stay

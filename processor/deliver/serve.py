@@ -10,7 +10,8 @@
 * on start, if the machine was off at the last scheduled time, runs the night once now;
 * logs to ``<workspace>/logs/processor.log`` (rotating) and the console;
 * reads roster.xlsx (and a custom rulebook) again when the file changes, saying so in one log line;
-* SIGTERM / SIGINT stop it cleanly (the current file and a running night finish first), exit code 0.
+* SIGTERM / SIGINT stop it cleanly, exit code 0: a file in the sandbox (validation or its annotated
+  copy) is dropped at once and taken again at the next start; a running night finishes first.
 
 For tests and demonstrations the night can be accelerated to "every N seconds"
 (``--every N`` or ``PROCESSOR_NIGHTLY_EVERY=N``).
@@ -224,11 +225,20 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
 def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every: float | None,
                   at: tuple[int, int], clock: Clock) -> int:
     from processor.intake.run import Intake
+    from processor.intake.sandbox import SandboxInterrupted
     from processor.intake.watch import InboxWatcher
 
     ws.ensure_folders()
     intake = Intake(ws, clock=clock)
-    recovered = intake.recover()
+    intake.sandboxes.stop_when(stop)  # SIGTERM ends a sandbox's work at once; that file is taken again next start
+    if unfinished := len(intake.ledger.unfinished()):
+        LOG.info("正在补完上次中断时未完成的 %d 个文件……", unfinished)
+    try:
+        recovered = intake.recover()
+    except SandboxInterrupted:
+        intake.close()
+        LOG.info("处理程序已停止（补完中断的文件时收到停止信号，下次启动时继续）")
+        return 0
     if recovered:
         LOG.info("已补完上次中断时未完成的 %d 个文件", recovered)
     nightly = Nightly(ws, clock)

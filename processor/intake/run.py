@@ -64,7 +64,7 @@ from processor.common.fsutil import atomic_path, remove_stale_temp_files
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
 from processor.validate.roster import Roster, workspace_roster
 from processor.intake import staging
-from processor.intake.sandbox import SandboxPool
+from processor.intake.sandbox import SandboxInterrupted, SandboxPool
 from processor.validate.validator import ValidationResult
 from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
                                     is_ignored_name, readable_name)
@@ -161,6 +161,9 @@ class Intake:
                             return None  # a link swapped in, still being written, gone: looked at later
                     staged = validated.staged if validated else copies[-1]
                     outcome = self._handle(path, relative, staged, validated.result if validated else None)
+                except SandboxInterrupted:  # stopping: the file is taken again at the next start
+                    log.info("正在停止：文件 %s 留待下次启动时处理", readable_name(relative))
+                    raise
                 except Exception as exc:
                     log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
                               readable_name(relative), failure_reason(exc, path))
@@ -327,7 +330,8 @@ class Intake:
 
         row = self.ledger.file(file_id)
         preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
-        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview)
+        receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview,
+                                         annotate=self.sandboxes.annotate)  # under the validation's limits
         checkpoint("after-receipt")
         receipt_path = str(receipt.relative_to(self.ws.outbox))
         if relative is not None:

@@ -4,6 +4,11 @@ A receipt is an HTML page (opens with a double click, prints cleanly) and a
 JSON twin for scripts.  Everything in it comes from the file's ledger row, so
 writing it again after a crash gives the same file.  A rejected file also gets
 the annotated copy of the submitter's own workbook beside its receipt.
+
+The intake has the annotated copy built in its sandbox (``annotate=``); a workbook
+too complex for the sandbox's limits is noted in its ledger row (``summary_json``
+``annotated_copy = "too-complex"``), so that writing the receipt again (recovery)
+never tries again, and the receipt says :data:`TOO_COMPLEX` instead.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 
 from processor.common import cnfmt
-from processor.validate.annotate import write_annotated_copy
+from processor.validate.annotate import TOO_COMPLEX, TooComplex, write_annotated_copy
 from processor.validate.errors import Problem
 from processor.common.fsutil import atomic_write_text, safe_join, safe_name
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
@@ -87,23 +93,35 @@ def annotated_copy_path(ws, row, roster=None) -> Path:
     return receipt_folder(ws, row, roster) / f"{receipt_stem(row)}_批注.xlsx"
 
 
-def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] = ()) -> Path:
+ANNOTATION_TOO_COMPLEX = "too-complex"  # summary_json["annotated_copy"] of a file over the sandbox's limits
+
+Annotator = Callable[[Path, list[Problem], Path], "Path | None"]
+
+
+def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] = (),
+                  annotate: Annotator = write_annotated_copy) -> Path:
     """Write (or rewrite) the receipt of one arrival; returns the HTML path.
 
     ``preview`` is what the opinion still asks of the unit (rows as made by
     :func:`processor.consolidate.preview.findings_preview`); the caller computes it, so the
-    record stage does not depend on the rules."""
+    record stage does not depend on the rules.  ``annotate(src, errors, dest)`` builds a rejected
+    file's annotated copy (the intake passes its sandbox's); it returns None for a workbook that
+    cannot be opened and raises :class:`TooComplex` for one over the limits."""
     folder = receipt_folder(ws, row, roster)
     stem = receipt_stem(row)
-    annotated_name = None
+    annotated_name = note = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
     if row["status"] == REJECTED:  # .xls and .ods forms too: their annotated copy is an .xlsx
         annotated_name = annotated_copy_path(ws, row, roster).name
-        annotated = write_annotated_copy(ws.archive / row["archive_path"],
-                                         [p for p in problems if p.is_error], folder / annotated_name)
+        try:
+            annotated = _annotated_copy(ledger, row, annotate, ws.archive / row["archive_path"],
+                                        [p for p in problems if p.is_error], folder / annotated_name)
+        except TooComplex:
+            annotated, note = None, TOO_COMPLEX
         if annotated is None:  # the workbook itself could not be opened: nothing to annotate
             annotated_name = None
     context = receipt_context(ws, ledger, row, problems, annotated_name, list(preview), roster)
+    context["annotated_note"] = note
     html_path = folder / f"{stem}.html"
     atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
     try:
@@ -113,6 +131,21 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] =
         html_path.unlink(missing_ok=True)
         raise
     return html_path
+
+
+def _annotated_copy(ledger: Ledger, row, annotate: Annotator, src: Path, errors: list[Problem],
+                    dest: Path) -> Path | None:
+    """The annotated copy, unless an earlier attempt found the workbook too complex (then, and when
+    this attempt does, raises TooComplex; the ledger keeps that, so it is never tried again)."""
+    summary = json.loads(row["summary_json"] or "{}")
+    if summary.get("annotated_copy") == ANNOTATION_TOO_COMPLEX:
+        raise TooComplex(TOO_COMPLEX)
+    try:
+        return annotate(src, errors, dest)
+    except TooComplex:
+        summary["annotated_copy"] = ANNOTATION_TOO_COMPLEX
+        ledger.set_file(row["id"], summary_json=json.dumps(summary, ensure_ascii=False, default=str))
+        raise
 
 
 def _receipt_status(row) -> str:
@@ -149,6 +182,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "warnings": [p for p in problems if not p.is_error],
         "checks": summary.get("quality", []),  # checks across months and files (processor.quality)
         "annotated": annotated,
+        "annotated_note": None,  # why there is no annotated copy, when the reason is worth telling
         "preview": preview,
         "replaced": _brief(ledger, row["replaces"]),
         "changes": [c.to_dict() for c in changes_between(ledger, row["replaces"], row["id"])]
@@ -212,7 +246,8 @@ def _json_view(row, problems: list[Problem], context: dict) -> dict:
         "rows": json.loads(row["summary_json"] or "{}").get("rows", {}),
         "replaces": context["replaced"], "duplicate_of": context["original"],
         "timeliness": context["timeliness"], "changes": context["changes"],
-        "annotated_copy": context["annotated"], "preview": context["preview"], "checks": context["checks"],
+        "annotated_copy": context["annotated"], "annotated_copy_note": context.get("annotated_note"),
+        "preview": context["preview"], "checks": context["checks"],
         "problems": [p.to_dict() for p in problems],
     }
 

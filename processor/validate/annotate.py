@@ -5,10 +5,21 @@ has an error filled red and carrying a comment, and a first sheet 错误清单
 listing every problem with a hyperlink to its cell.  A form sent as .xls or
 .ods comes back as .xlsx holding its values.  Every sheet prints landscape,
 one page wide, with its header row repeated.
+
+The copy is mailed to a unit as its own workbook, so nothing of the submission
+that reaches outside the cells comes back: no hyperlinks, no links to other
+workbooks, no pictures, charts or pivot tables, no names or drop-down lists
+pointing at another file (embedded OLE objects and macros are not even read).
+
+Building it can be expensive for a hostile workbook (a thousand overlapping
+merged ranges), so the intake builds it in its sandbox under the validation's
+time and memory limits (``processor.intake.sandbox``); a workbook over them
+gets no copy, and its receipt says :data:`TOO_COMPLEX`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
@@ -30,6 +41,12 @@ LIST_WIDTHS = (16, 12, 14, 16, 50, 30)  # about one landscape A4 page wide
 ERROR_FILL = PatternFill("solid", fgColor="FF9999")
 HEADER_FILL = PatternFill("solid", fgColor="F4B084")
 COMMENT_AUTHOR = "报表校验"
+TOO_COMPLEX = "文件过于复杂，无法生成批注副本"
+"""What a receipt says instead of naming the annotated copy when building it ran over the limits."""
+
+
+class TooComplex(Exception):
+    """The annotated copy could not be built within the time and memory limits of the sandbox."""
 
 
 # A file rejected for one of these was never parsed, and must not be now: openpyxl has no
@@ -48,6 +65,7 @@ def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | 
     except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
         return None
     _defuse_formulas(wb)
+    _strip_outside_references(wb)
     _mark_cells(wb, problems)
     _problem_list(wb, problems)
     for ws in wb.worksheets:
@@ -81,6 +99,32 @@ def _defuse_formulas(wb) -> None:
                     formula = getattr(cell.value, "text", cell.value)  # ArrayFormula keeps its text in .text
                     cell.value = strip_xml_illegal(str(formula or ""))
                     cell.data_type = "s"  # after the assignment, which would make "=…" a formula again
+
+
+_OUTSIDE = re.compile(r"\[|://|\\\\|^\s*=?\s*'?[a-z]:\\", re.I)  # [1]Sheet!A1, [book.xlsx], URLs, UNC and drive paths
+
+
+def _strip_outside_references(wb) -> None:
+    """Drop what could lead a reader of the copy elsewhere: hyperlinks (the 错误清单's own, added
+    afterwards, point inside the copy), external workbook links, pictures, charts, pivot tables,
+    and names or drop-down lists whose formula names another file."""
+    wb._external_links = []
+    _drop_outside_names(wb.defined_names)
+    for ws in wb.worksheets:
+        ws._hyperlinks = []
+        for cell in ws._cells.values():  # the cells the file has, without creating the empty ones
+            if cell.hyperlink is not None:
+                cell.hyperlink = None
+        ws._images, ws._charts, ws._pivots = [], [], []
+        _drop_outside_names(getattr(ws, "defined_names", {}))
+        validations = ws.data_validations.dataValidation
+        validations[:] = [dv for dv in validations
+                          if not any(_OUTSIDE.search(str(f or "")) for f in (dv.formula1, dv.formula2))]
+
+
+def _drop_outside_names(names) -> None:
+    for name in [n for n, d in names.items() if _OUTSIDE.search(str(d.value or ""))]:
+        del names[name]
 
 
 def _mark_cells(wb, problems: list[Problem]) -> None:
