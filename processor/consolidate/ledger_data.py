@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Callable, Iterable
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from processor.record.ledger import Ledger, records_frame
-from schemas.form import SHEETS_BY_KEY
+from schemas.vocabulary import SHEET_TITLES
+
+if TYPE_CHECKING:  # numpy and pandas load where frames are built: `status` needs neither
+    import pandas as pd
 
 
 def submitting_unit(file: dict) -> str | None:
@@ -50,7 +50,7 @@ class LedgerData:
         """``sheets`` loads only some sheets (for a check-only evaluation); the default is all."""
         units = list(units) if units is not None else None
         records = {key: ledger.accepted_records(key, units=units, until=until)
-                   for key in (sheets or SHEETS_BY_KEY)}
+                   for key in (sheets or SHEET_TITLES)}
         files = [dict(r) for r in ledger.files(units=units)]
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
@@ -129,6 +129,8 @@ class LedgerData:
             return records_frame(key, self._sheet_records(key), plain=True)
         parent, until, units = self._parent
         frame = parent.frame(key)  # masking the parent's frame is cheaper than building one
+        import pandas as pd
+
         mask = pd.Series(True, index=frame.index)
         if until is not None:
             mask &= frame["month"] <= until
@@ -138,6 +140,8 @@ class LedgerData:
 
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
+        import numpy as np
+
         frame = self.frame(key)
         mask = np.ones(len(frame), dtype=bool)  # numpy masks: this runs thousands of times per consolidation
         if unit is not None:
