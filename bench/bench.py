@@ -3,6 +3,7 @@
     python bench/bench.py                     # 150 units × 12 months = 1,800 forms
     python bench/bench.py --quick             # 20 units × 3 months, under 2 minutes
     python bench/bench.py --units 60 --months 6 --samples 30 --jobs 2
+    python bench/bench.py --commands-only     # status, status --json, check against `import pandas`
 
 The workload is generated from the real template with processor.validate.samples.fill_form
 (2 sites, ~20 contact records, ~30 organisational-life rows per form), in
@@ -58,8 +59,11 @@ TARGETS = {
     "latency_inotify": 2.0,        # drop → receipt, median
     "peak_rss_mb": 300.0,
     "scaling_ratio": 10.5,         # time(10× files) / time(files)
+    "commands_vs_pandas": 0.6,     # slowest of status / status --json / check, wall / `python -c "import pandas"`
 }
 SCALING_RUNS = 3
+COMMAND_RUNS = 5
+READ_ONLY_COMMANDS = (("status", ["status"]), ("status --json", ["status", "--json"]), ("check", ["check"]))
 
 
 # --- workload ---------------------------------------------------------------------------------
@@ -393,6 +397,44 @@ def latency(forms: list[Path], roster_path: Path, drops: int) -> dict:
 
 # --- report ---------------------------------------------------------------------------------------
 
+def command_starts(runs: int = COMMAND_RUNS, env: dict | None = None) -> dict:
+    """Wall time of the read-only commands on a fresh workspace against `python -c "import pandas"`,
+    each a whole process, measured in turn in the same loop (so a busy machine slows them alike);
+    medians of ``runs``.  ``env``: the environment of the timed processes (e.g. PYTHONPATH)."""
+    from processor.workspace import init_workspace
+
+    commands = [("import pandas", [sys.executable, "-c", "import pandas"])]
+    with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
+        root = Path(tmp) / "ws"
+        init_workspace(root)
+        commands += [(label, [sys.executable, "-m", "processor", "--workspace", str(root), *args])
+                     for label, args in READ_ONLY_COMMANDS]
+        for _, argv in commands:  # once untimed: the file cache warm for every command alike
+            subprocess.run(argv, capture_output=True, env=env, check=False)
+        times: dict[str, list[float]] = {label: [] for label, _ in commands}
+        for _ in range(runs):
+            for label, argv in commands:
+                start = time.perf_counter()
+                done = subprocess.run(argv, capture_output=True, env=env, check=False)
+                times[label].append(time.perf_counter() - start)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{label} failed: {done.stderr.decode(errors='replace')[-500:]}")
+    medians = {label: statistics.median(t) for label, t in times.items()}
+    baseline = medians.pop("import pandas")
+    return {"runs": runs, "pandas_seconds": baseline, "seconds": medians,
+            "ratios": {label: m / baseline for label, m in medians.items()},
+            "worst_ratio": max(medians.values()) / baseline}
+
+
+def command_rows(c: dict) -> list[tuple[str, str, str, str]]:
+    rows = [(f"python -c 'import pandas' (median of {c['runs']})", f"{c['pandas_seconds'] * 1000:.0f} ms", "", "")]
+    for label, seconds in c["seconds"].items():
+        ratio = c["ratios"][label]
+        rows.append((f"processor {label} (fresh workspace) / import pandas", f"{ratio:.2f}×  ({seconds * 1000:.0f} ms)",
+                     f"≤ {TARGETS['commands_vs_pandas']}×", verdict(ratio, TARGETS["commands_vs_pandas"])))
+    return rows
+
+
 def verdict(value: float | None, limit: float) -> str:
     if value is None:
         return "n/a"
@@ -439,6 +481,8 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
             rows.append((f"drop → receipt, {mode} ({m['handled']}/{m['drops']})", value,
                          f"≤ {TARGETS['latency_inotify']:.0f} s" if mode == "inotify" else "",
                          verdict(m.get("median"), TARGETS["latency_inotify"]) if mode == "inotify" else ""))
+    if "commands" in r:
+        rows += command_rows(r["commands"])
     rows.append(("peak RSS (largest process)", f"{r['peak_rss_mb']:.0f} MB", f"≤ {TARGETS['peak_rss_mb']:.0f} MB",
                  verdict(r["peak_rss_mb"], TARGETS["peak_rss_mb"])))
     return rows
@@ -461,7 +505,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=None, help="forms timed one by one (default 40; quick 10)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation and parallel ingest")
     parser.add_argument("--drops", type=int, default=None, help="latency drops per observer (default 10; quick 4)")
-    parser.add_argument("--skip", action="append", default=[], choices=["latency", "parallel", "half", "scaling"])
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["latency", "parallel", "half", "scaling", "commands"])
+    parser.add_argument("--commands-only", action="store_true",
+                        help="only the read-only commands (status, status --json, check) against `import pandas`")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -469,6 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage:
         print(json.dumps(STAGES[args.stage](**json.loads(Path(args.params).read_text()))))
         return 0
+    if args.commands_only:
+        c = command_starts()
+        rows = command_rows(c)
+        print_table(rows)
+        return 0 if c["worst_ratio"] <= TARGETS["commands_vs_pandas"] else 1
     if args.quick:
         args.units, args.months = 20, 3
     samples = args.samples or (10 if args.quick else 40)
@@ -539,6 +591,10 @@ def main(argv: list[str] | None = None) -> int:
             r["ledger_mb"] = (tmp / "ingest" / "ledger.sqlite").stat().st_size / 1024 / 1024
             r["ledger_files"] = len(ledger.files())
 
+    if "commands" not in args.skip:
+        print(f"read-only commands against `import pandas`, {COMMAND_RUNS} times …", flush=True)
+        r["commands"] = command_starts()
+
     if "latency" not in args.skip:
         print("drop → receipt latency …", flush=True)
         r["latency"] = latency(files, roster_path, drops)
@@ -579,6 +635,7 @@ def _target_results(r: dict, full_size: bool) -> dict:
         "latency_inotify": lat,
         "peak_rss_mb": r["peak_rss_mb"],
         "scaling_ratio": r.get("scaling", {}).get("normalized_ratio"),
+        "commands_vs_pandas": r["commands"]["worst_ratio"] if "commands" in r else None,
     }
     return {k: {"value": v, "limit": TARGETS[k], "result": verdict(v, TARGETS[k])} for k, v in values.items()}
 

@@ -163,7 +163,7 @@ def init_workspace(folder: Path | str) -> WorkspaceConfig:
     A workspace whose config exists but which never had a ledger (made before ``init`` created
     one, and nothing archived yet) only gets its ledger; anything else that exists is refused."""
     from processor.record.ledger import Ledger
-    from processor.validate.roster import sample_roster, write_roster
+    from processor.validate.roster import sample_roster, workspace_roster, write_roster
 
     root = Path(folder).resolve()
     config = root / CONFIG_NAME
@@ -179,6 +179,7 @@ def init_workspace(folder: Path | str) -> WorkspaceConfig:
     ws.outbox.mkdir(parents=True, exist_ok=True)
     if not ws.roster_path.exists():
         write_roster(sample_roster(), ws.roster_path)
+        workspace_roster(ws)  # checked and remembered now: the first `status` answers without pandas
     Ledger.create(ws.ledger_path).close()  # only init and demo make a ledger; every other command needs one
 
     atomic_write_text(config, DEFAULT_CONFIG_TEXT)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-TEXT, CHOICE, INT, FLOAT, DATE, MONTH, YESNO = "text", "choice", "int", "float", "date", "month", "yesno"
-YES_NO = ["是", "否"]
+# The kinds and the yes/no words are plain data defined in schemas.vocabulary (no pandas).
+from schemas.vocabulary import CHOICE, DATE, FLOAT, INT, MONTH, TEXT, YES_NO, YESNO  # noqa: F401
 
 # What the submitter is told a kind looks like (type-error messages, prompts).
 KIND_DESCRIPTIONS = {

@@ -18,19 +18,11 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas import fields as col
+# The word lists are defined in schemas.vocabulary (no pandas) and re-exported from here.
+from schemas.vocabulary import (ACTIVITY_KINDS, CLOSE_STATES, CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS,
+                                SHEET_TITLES, SITE_LEVELS, UNIT_KINDS)
 
-UNIT_KINDS = ["县市区", "系统党委"]
-ENTERPRISE_KINDS = ["国企", "非公"]
-ORG_KINDS = ["党委", "党总支", "党支部", "联合党支部"]
-FORMATIONS = ["单独组建", "联合组建", "挂靠组建", "区域统建", "行业统建"]
-SITE_LEVELS = ["省级", "市级", "县级"]
-CONTACT_MODES = ["电话联系", "现场指导", "座谈会", "其他"]
-CLOSE_STATES = ["未办结", "已办结"]
 SITE_PROMPT = "从下拉列表选择“示范点”表中登记的示范点（先在“示范点”表登记）"
-ACTIVITY_KINDS = [
-    "党员大会", "支委会", "党小组会", "党课", "主题党日", "组织生活会", "民主生活会",
-    "党纪教育", "民主评议党员", "党员培训", "“六个一”活动", "其他",
-]
 
 
 class BasicInfo(pa.DataFrameModel):
@@ -270,21 +262,21 @@ PREVIOUS_TEMPLATES: dict[str, PreviousTemplate] = {
 }
 
 FORM_SHEETS: list[SheetSpec] = [
-    SheetSpec("basic_info", "基本信息", BasicInfo, layout="form",
+    SheetSpec("basic_info", SHEET_TITLES["basic_info"], BasicInfo, layout="form",
               description="本单位、报送月份和填报人信息"),
-    SheetSpec("sites", "示范点", Site, unique_on=("site",),
+    SheetSpec("sites", SHEET_TITLES["sites"], Site, unique_on=("site",),
               description="本单位的示范点，每个示范点一行"),
-    SheetSpec("contacts", "联系指导记录", Contact, dates_in_month=("date",),
+    SheetSpec("contacts", SHEET_TITLES["contacts"], Contact, dates_in_month=("date",),
               unique_on=("date", "site", "staff", "mode", "content"),
               description="本月企业组人员对示范点的每次电话联系、现场指导、座谈会"),
-    SheetSpec("org_life", "组织生活", OrgLife, dates_in_month=("date",),
+    SheetSpec("org_life", SHEET_TITLES["org_life"], OrgLife, dates_in_month=("date",),
               unique_on=("date", "site", "activity", "summary"),
               description="本月各示范点召开的党员大会、组织生活会、民主生活会、党课、培训等"),
-    SheetSpec("hardware", "硬件设施", Hardware, one_row_per_site=True, unique_on=("site",),
+    SheetSpec("hardware", SHEET_TITLES["hardware"], Hardware, one_row_per_site=True, unique_on=("site",),
               description="各示范点硬件设施情况，每个示范点一行"),
-    SheetSpec("members", "党员队伍", Members, one_row_per_site=True, unique_on=("site",),
+    SheetSpec("members", SHEET_TITLES["members"], Members, one_row_per_site=True, unique_on=("site",),
               description="各示范点党员队伍情况，每个示范点一行"),
-    SheetSpec("progress", "工作进展", Progress, one_row_per_site=True, unique_on=("site",),
+    SheetSpec("progress", SHEET_TITLES["progress"], Progress, one_row_per_site=True, unique_on=("site",),
               description="各示范点本月工作进展和下月计划，每个示范点一行"),
 ]
 

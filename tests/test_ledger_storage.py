@@ -20,6 +20,7 @@ from ledger_helpers import D, LedgerBuilder, site
 from processor.common import fsutil
 from processor.cli import main
 from processor.consolidate.run import consolidate
+from processor.record import ledger as ledger_module
 from processor.record.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
 from schemas import fields as col
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
@@ -75,8 +76,10 @@ def _with_extra_field(monkeypatch, key: str, name: str):
     wider = dataclasses.replace(spec, model=model)
     sheets = [*FORM_SHEETS[:index], wider, *FORM_SHEETS[index + 1:]]
     monkeypatch.setattr("schemas.form.FORM_SHEETS", sheets)
-    monkeypatch.setattr("processor.record.ledger.FORM_SHEETS", sheets)
     monkeypatch.setitem(SHEETS_BY_KEY, key, wider)
+    # the developer edited schemas/form.py: the sources' digest the ledger remembers no longer matches
+    real_digest = ledger_module.model_sources_digest
+    monkeypatch.setattr(ledger_module, "model_sources_digest", lambda: "edited-" + real_digest())
     return wider
 
 
@@ -90,6 +93,25 @@ def test_a_model_field_added_without_a_migration_fails_at_open_naming_it(tmp_pat
     message = str(failure.value)
     assert "表 sites 缺少列 green_rating" in message and "缺少一个迁移" in message
     assert str(path) in message
+
+
+def test_an_open_with_unchanged_model_sources_trusts_the_recorded_match(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.sqlite"
+    Ledger.create(path).close()
+    with sqlite3.connect(path) as conn:
+        proof = conn.execute("SELECT value FROM _meta WHERE key = 'model_sources'").fetchone()[0]
+    assert proof == f"{model_fingerprint()}:{ledger_module.model_sources_digest()}"
+
+    def no_models():
+        raise AssertionError("the models were built although their sources did not change")
+
+    monkeypatch.setattr(ledger_module, "model_fingerprint", no_models)
+    Ledger(path).close()
+    # a proof recorded for another fingerprint (a migration changed the tables) is not trusted
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE _meta SET value = 'ffff' || substr(value, 5) WHERE key = 'model_sources'")
+    with pytest.raises(AssertionError, match="models were built"):
+        Ledger(path)
 
 
 def test_the_migrations_test_names_a_field_added_without_a_migration(tmp_path, monkeypatch):

@@ -94,3 +94,54 @@ def test_without_a_usable_roster_process_stops_and_leaves_the_inbox_alone(worksp
     assert not list(workspace.receipts_dir.rglob("*.html"))
     with pytest.raises(RosterError):
         workspace_roster(load_workspace(workspace.root))
+
+
+# --- the roster remembered in the workspace once checked --------------------------------------------
+
+def _with_remembered_parts(tmp_path):
+    roster = sample_roster()
+    units = [roster.units[0].__class__(**{**roster.units[0].__dict__, "former_names": ("榕城县", "老榕城")}),
+             *roster.units[1:]]
+    staff = [roster.staff[0].__class__(**{**roster.staff[0].__dict__, "email": "不是地址"}), *roster.staff[1:]]
+    return write_roster(type(roster)(units, staff, roster.groups), tmp_path / "roster.xlsx")
+
+
+def test_a_remembered_roster_equals_the_checked_one_warnings_included(tmp_path, caplog):
+    path = _with_remembered_parts(tmp_path)
+    cache = tmp_path / ".processor-roster.json"
+    checked = load_roster(path)
+    assert checked.warnings and checked.aliases == {"榕城县": "榕城区", "老榕城": "榕城区"}
+    assert load_roster(path, cache=cache) == checked and cache.exists()
+    caplog.clear()
+    again = load_roster(path, cache=cache)
+    assert again == checked and again.warnings == checked.warnings
+    assert again.units[0].former_names == ("榕城县", "老榕城")
+    assert [r.getMessage() for r in caplog.records] == checked.warnings  # logged as a full load logs them
+
+
+def test_a_remembered_roster_is_not_used_for_other_bytes_or_a_damaged_record(tmp_path, monkeypatch):
+    path = write_roster(sample_roster(), tmp_path / "roster.xlsx")
+    cache = tmp_path / ".processor-roster.json"
+    load_roster(path, cache=cache)
+    wb = load_workbook(path)
+    wb["单位"]["C3"] = "乡镇"
+    wb.save(path)
+    with pytest.raises(RosterError, match="C3"):
+        load_roster(path, cache=cache)
+    write_roster(sample_roster(), path)
+    cache.write_text("{not json", encoding="utf-8")
+    assert load_roster(path, cache=cache) == sample_roster()
+    # the code that checks the roster changed (a new column, a new rule): the record is not trusted
+    import processor.validate.roster as roster_module
+
+    class CheckedAgain(Exception):
+        pass
+
+    def check_again(_path):
+        raise CheckedAgain
+
+    monkeypatch.setattr(roster_module, "_load_roster", check_again)
+    assert load_roster(path, cache=cache) == sample_roster()  # same bytes, same code: remembered
+    monkeypatch.setattr(roster_module, "_ROSTER_SOURCES", (*roster_module._ROSTER_SOURCES, tmp_path / "roster.xlsx"))
+    with pytest.raises(CheckedAgain):
+        load_roster(path, cache=cache)

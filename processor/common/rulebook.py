@@ -16,7 +16,7 @@ from pathlib import Path
 
 from processor.common.paths import RULEBOOK_PATH
 from processor.common.periods import PERIOD_KINDS, month_range, month_str, parse_month, period_of
-from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
+from schemas.vocabulary import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEET_TITLES
 
 
 class RulebookError(ValueError):
@@ -170,8 +170,17 @@ _OLD_DEFAULTS = {"M-1a": {"deadline": "10-01"}, "M-2": {"deadline": "11-30", "wo
 LOG = logging.getLogger("processor.rulebook")
 
 
-def load_rulebook(path: Path | str | None = None) -> Rulebook:
+def load_rulebook(path: Path | str | None = None, *, check_items: bool | None = None) -> Rulebook:
+    """Load and check a rulebook (default: the built-in ``schemas/requirements.toml``).
+
+    ``check_items``: check that hardware rules name columns of the 硬件设施 sheet.  Those titles
+    live in the form's pandera model, so the check imports pandas; by default it runs for a
+    workspace's own rulebook and not for the built-in one, which the tests check
+    (``tests/test_import_cost.py``) — a read-only command with the built-in rules starts without pandas.
+    """
     path = Path(path) if path else RULEBOOK_PATH
+    if check_items is None:
+        check_items = path.resolve() != RULEBOOK_PATH.resolve()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -198,6 +207,8 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
     versions = [RuleSet(_label(cal.get("version"), "calendar.version", f"{parse_month(start)[0]}版"), start, rules)]
     versions += _versions(data.get("versions", []), raw_rules, start)
     last = _last_month(cal, start, versions)
+    if check_items:
+        _check_hardware_items(versions)
     for warning in warnings:
         LOG.warning("%s", warning)
     return Rulebook(start, last, deadline_day, tuple(versions), path, tuple(warnings))
@@ -331,8 +342,20 @@ def _rule(clause: str, body, where: str | None = None) -> Rule:
     return Rule(clause, body["title"].strip(), body["wording"].strip(), params, applies_to, period, once)
 
 
+def _check_hardware_items(versions: list[RuleSet]) -> None:
+    """Every ``items`` entry of a hardware rule is a column title of the 硬件设施 sheet."""
+    from schemas.form import SHEETS_BY_KEY  # builds the pandera models: see load_rulebook
+
+    titles = set(SHEETS_BY_KEY["hardware"].titles)
+    for i, version in enumerate(versions):
+        for clause, rule in version.rules.items():
+            where = f"rules.{clause}" if i == 0 else f"versions 第{i}个版本的 rules.{clause}"
+            for item in rule.params.get("items", ()):
+                if item not in titles:
+                    raise RulebookError(f"{where}.items 中的“{item}”不是“硬件设施”表的列")
+
+
 def _check_params(where: str, params: dict) -> None:
-    hardware_titles = set(SHEETS_BY_KEY["hardware"].titles)
     for key, value in params.items():
         if key == "activities":
             if not isinstance(value, dict) or not value:
@@ -346,16 +369,15 @@ def _check_params(where: str, params: dict) -> None:
         elif key == "items":
             if not isinstance(value, list) or not value:
                 raise RulebookError(f"{where}.items 应为硬件项目的列表")
-            for item in value:
-                if item not in hardware_titles:
-                    raise RulebookError(f"{where}.items 中的“{item}”不是“硬件设施”表的列")
+            if not all(isinstance(item, str) for item in value):
+                raise RulebookError(f"{where}.items 应为硬件项目名称（“硬件设施”表的列标题）的列表")
         elif key == "onsite_modes":
             bad = [m for m in value if m not in CONTACT_MODES] if isinstance(value, list) else [value]
             if bad:
                 raise RulebookError(f"{where}.onsite_modes 中的“{bad[0]}”不是联系方式（可选："
                                     f"{'、'.join(CONTACT_MODES)}）")
         elif key == "copy_sheets":
-            titles = {spec.title for spec in SHEETS_BY_KEY.values()}
+            titles = set(SHEET_TITLES.values())
             bad = [t for t in value if t not in titles] if isinstance(value, list) else [value]
             if bad:
                 raise RulebookError(f"{where}.copy_sheets 中的“{bad[0]}”不是月报表的工作表（可选：{'、'.join(sorted(titles))}）")

@@ -18,10 +18,7 @@ import functools
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Iterator
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from processor.common import cnfmt
 from processor.common import periods as P
@@ -29,7 +26,9 @@ from processor.consolidate.ledger_data import LedgerData, received_on, submittin
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
-from schemas.form import SHEETS_BY_KEY
+
+if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status` needs none of them
+    import pandas as pd
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
 WARNING = "warning"  # a check across months and files (processor.quality): to look into, never a failure
@@ -38,7 +37,6 @@ STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标", WARNING: 
 # Monthly submission states (M-4b), as the reports and the reminder list name them.
 ON_TIME, LATE, MISSING, RETURNED, NOT_DUE = "按时报送", "逾期报送", "未报送", "已退回待重报", "未到截止日期"
 
-_HW_NAMES = SHEETS_BY_KEY["hardware"].names  # Chinese column title -> field name
 _YES, _NO = "是", "否"
 
 
@@ -441,6 +439,8 @@ def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.Data
     """:func:`split_activities` for a frame of 组织生活 rows."""
     if not _quorum_rule_on(rulebook) or frame.empty:
         return frame, frame.iloc[0:0]
+    import numpy as np
+
     no_quorum = np.array([_lacks_quorum(*values) for values in zip(
         frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist())], dtype=bool)
     return frame[~no_quorum], frame[no_quorum]
@@ -501,13 +501,16 @@ def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
 
 def check_hardware_items(scope: Scope) -> Iterator[Finding]:
     """S-5 / N-5: every item of the kind's hardware checklist is present."""
+    from schemas.form import SHEETS_BY_KEY
+
+    hardware_names = SHEETS_BY_KEY["hardware"].names  # Chinese column title -> field name
     for site, row in _latest_hardware(scope):
         period = P.period_of(row["month"], "month")
         rules = scope.rules(period)
         rule = rules.hardware_rule(site["enterprise_kind"])
         if rule is None:
             continue
-        missing = [item for item in rule.params["items"] if row.get(_HW_NAMES[item]) != _YES]
+        missing = [item for item in rule.params["items"] if row.get(hardware_names[item]) != _YES]
         yield _finding(rules, rule, "hardware-items", unit=site["unit"], site=site["site"], period=period,
                        status=FAILED if missing else MET,
                        message="hardware-missing" if missing else "hardware-complete",

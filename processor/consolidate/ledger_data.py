@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from typing import Callable, Iterable
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
-from schemas.form import SHEETS_BY_KEY
+from schemas.vocabulary import SHEET_TITLES
+
+if TYPE_CHECKING:  # numpy and pandas load where frames are built: `status` needs neither
+    import pandas as pd
 
 
 def submitting_unit(file: dict) -> str | None:
@@ -92,7 +92,7 @@ class LedgerData:
                 files = files_as_of(files, as_of)
                 current = [f["id"] for f in files if f["status"] == ACCEPTED]
             records = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
-                       for key in (sheets or SHEETS_BY_KEY)}
+                       for key in (sheets or SHEET_TITLES)}
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
@@ -180,6 +180,8 @@ class LedgerData:
             return records_frame(key, self._sheet_records(key), plain=True)
         parent, until, units = self._parent
         frame = parent.frame(key)  # masking the parent's frame is cheaper than building one
+        import pandas as pd
+
         mask = pd.Series(True, index=frame.index)
         if until is not None:
             mask &= frame["month"] <= until
@@ -189,6 +191,8 @@ class LedgerData:
 
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
+        import numpy as np
+
         frame = self.frame(key)
         mask = np.ones(len(frame), dtype=bool)  # numpy masks: this runs thousands of times per consolidation
         if unit is not None:

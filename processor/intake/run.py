@@ -54,9 +54,8 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from processor.record import receipts
 from processor.common.faults import checkpoint
 from processor.common.config import Workspace
 from processor.validate.errors import Problem, problem
@@ -64,10 +63,11 @@ from processor.common.fsutil import atomic_path, remove_stale_temp_files
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
 from processor.validate.roster import Roster, workspace_roster
 from processor.intake import staging
-from processor.intake.sandbox import SandboxInterrupted, SandboxPool
-from processor.validate.validator import ValidationResult
 from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
                                     is_ignored_name, readable_name)
+
+if TYPE_CHECKING:  # receipts, sandboxes and validation load with the first file: `status` lists the inbox
+    from processor.validate.validator import ValidationResult
 
 log = logging.getLogger("processor.intake")
 
@@ -114,6 +114,8 @@ class Intake:
         ws.ensure_folders()
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        from processor.intake.sandbox import SandboxPool
+
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
         self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
@@ -128,6 +130,8 @@ class Intake:
         with self._one_at_a_time:
             old = self.sandboxes
             self.roster, self.rulebook = roster, rulebook
+            from processor.intake.sandbox import SandboxPool
+
             self.sandboxes = SandboxPool(roster, rulebook, self.ws.intake)
             self.ledger.read_units_as(roster.aliases)
         old.close()
@@ -140,6 +144,8 @@ class Intake:
 
         ``ahead`` is a validation started earlier (:meth:`_validate_ahead`); it is
         used only if the file is still the one that was read then."""
+        from processor.intake.sandbox import SandboxInterrupted  # loaded with this intake's sandboxes
+
         with self._one_at_a_time:
             path = Path(path)
             validated = _ahead_result(ahead)
@@ -211,6 +217,8 @@ class Intake:
 
     def _log_handled(self, outcome: IntakeOutcome, seconds: float) -> None:
         """The operator's line for one file: when, who, which month, what became of it, its receipt."""
+        from processor.record import receipts
+
         row = self.ledger.file(outcome.file_id)
         unit = receipts.receipt_unit(row, self.roster)
         month = row["month"] or receipts.UNKNOWN_MONTH
@@ -327,6 +335,7 @@ class Intake:
         """Steps 4 and 5: receipt, then removal of the inbox entry (``relative``, None when already
         done) if it is still the file that was recorded. Safe to repeat."""
         from processor.consolidate.preview import findings_preview  # the rules load only when a receipt is due
+        from processor.record import receipts
 
         row = self.ledger.file(file_id)
         preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)

@@ -35,8 +35,6 @@ from pathlib import Path
 from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
 
 LOG = logging.getLogger("processor.watch")
 
@@ -605,6 +603,10 @@ class InboxWatcher:
         self._wake.set()
 
     def _new_observer(self, polling: bool):
+        # the observers (inotify) load when a watcher starts: `status` lists the inbox without them
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
         if polling:
             return PollingObserver(timeout=self.poll_interval)
         return Observer()

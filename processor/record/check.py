@@ -19,7 +19,7 @@ from pathlib import Path
 from processor.common.fsutil import is_temp_name, sha256_file
 from processor.record.ledger import Ledger, LedgerError, migrations
 from processor.record.receipts import receipt_id_prefix
-from schemas.form import FORM_SHEETS
+from schemas.vocabulary import SHEET_TITLES
 
 # problem codes, each with the Chinese label the report shows
 LABELS = {
@@ -179,13 +179,13 @@ def _check_receipts(ws, rows: list[dict], report: CheckReport, *, snapshot: bool
 
 def _check_sheet_rows(ledger: Ledger, report: CheckReport) -> None:
     tables = {r[0] for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    for spec in FORM_SHEETS:
-        if spec.key not in tables:  # made by a migration an older ledger has not had yet
+    for key, title in SHEET_TITLES.items():
+        if key not in tables:  # made by a migration an older ledger has not had yet
             continue
-        for row in ledger.query(f"SELECT file_id, COUNT(*) AS n FROM {spec.key} "
+        for row in ledger.query(f"SELECT file_id, COUNT(*) AS n FROM {key} "
                                 f"WHERE file_id NOT IN (SELECT id FROM files) GROUP BY file_id"):
-            report.add("orphan-rows", f"{ledger.path}:{spec.key}",
-                       f"台账表 {spec.key}（{spec.title}）有 {row['n']} 行属于不存在的第 {row['file_id']} 号来件。")
+            report.add("orphan-rows", f"{ledger.path}:{key}",
+                       f"台账表 {key}（{title}）有 {row['n']} 行属于不存在的第 {row['file_id']} 号来件。")
 
 
 def _files_under(folder: Path) -> list[Path]:

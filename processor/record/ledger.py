@@ -35,12 +35,15 @@ import stat
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-import pandas as pd
-
+from processor.common.paths import SCHEMAS_DIR
 from processor.common.values import is_missing
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY, SheetSpec
+
+if TYPE_CHECKING:  # pandas and the form models load where they are used: opening a ledger needs neither
+    import pandas as pd
+
+    from schemas.form import SheetSpec
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED = "accepted", "rejected", "duplicate", "superseded"
 STATUS_CN = {ACCEPTED: "已接收", REJECTED: "已退回", DUPLICATE: "重复报送", SUPERSEDED: "已被替换"}
@@ -49,6 +52,7 @@ _SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
 _KEY_COLUMNS = ("file_id", "unit", "month", "row")
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FINGERPRINT_KEY = "model_fingerprint"
+SOURCES_KEY = "model_sources"  # "<fingerprint>:<model_sources_digest()>" once they were seen to match
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _HEADER_SIZE = 100  # the database header; bytes 18 and 19 are 2 in WAL mode, 1 in rollback-journal mode
 _WAL_HEADER_SIZE = 32  # a WAL no longer than its header holds no page
@@ -66,9 +70,20 @@ def data_fields(spec: SheetSpec):
 
 def model_layout() -> dict[str, list[tuple[str, str]]]:
     """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
+    from schemas.form import FORM_SHEETS
+
     keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
     return {spec.key: keys + [(f.name, _SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]
             for spec in FORM_SHEETS}
+
+
+def model_sources_digest() -> str:
+    """A hash of the files :func:`model_layout` is derived from (the form's models, the field kinds
+    and this module's SQL types), read as bytes: equal digests give the same layout."""
+    digest = hashlib.sha256()
+    for source in (SCHEMAS_DIR / "form.py", SCHEMAS_DIR / "fields.py", SCHEMAS_DIR / "vocabulary.py", Path(__file__)):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def model_fingerprint() -> str:
@@ -272,10 +287,21 @@ class Ledger:
         return applied
 
     def check_fingerprint(self) -> None:
-        """Fail now, naming the table and column, when the models changed without a migration."""
+        """Fail now, naming the table and column, when the models changed without a migration.
+
+        The live fingerprint needs the pandera models (pandas); once it has matched, the ledger
+        remembers the digest of the sources that produced it, and an open with the same sources
+        (every read-only command) skips building the models."""
         stored = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (FINGERPRINT_KEY,)).fetchone()
+        proof = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (SOURCES_KEY,)).fetchone()
+        if stored is not None and proof is not None and proof[0] == f"{stored[0]}:{model_sources_digest()}":
+            return
         live = model_fingerprint()
         if stored is not None and stored[0] == live:
+            with contextlib.suppress(sqlite3.Error):  # a read-only copy of a ledger checks in full each time
+                with self.atomic() as conn:
+                    conn.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)",
+                                 (SOURCES_KEY, f"{live}:{model_sources_digest()}"))
             return
         differences = self.layout_differences() or ["表格模型的列类型或顺序已改变"]
         raise LedgerError(f"台账 {self.path} 的结构与程序的表格模型不一致：{'；'.join(differences)}。"
@@ -348,6 +374,8 @@ class Ledger:
     def insert_rows(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
                     frames: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Store the validated rows of every sheet; returns rows stored per sheet key."""
+        from schemas.form import FORM_SHEETS
+
         counts = {}
         for spec in FORM_SHEETS:
             frame = frames.get(spec.key)
@@ -440,6 +468,8 @@ class Ledger:
         Repeated values (units, months, sites, dates, vocabulary) share one object
         per call, so a province's rows take less memory.
         """
+        from schemas.form import SHEETS_BY_KEY
+
         spec = SHEETS_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
         if file_ids is not None:
@@ -519,11 +549,17 @@ class Ledger:
 
 def sheet_columns(sheet_key: str) -> list[str]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
+    from schemas.form import SHEETS_BY_KEY
+
     return [*_KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
 
 
 def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
     """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
+    import pandas as pd
+
+    from schemas.form import SHEETS_BY_KEY
+
     columns = sheet_columns(sheet_key)
     values = operator.itemgetter(*columns)
     frame = pd.DataFrame([values(r) for r in records], columns=columns, dtype=object if plain else None)
@@ -548,7 +584,7 @@ def _plain(value):
     """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
     if is_missing(value):
         return None
-    if isinstance(value, (pd.Timestamp, dt.datetime)):
+    if isinstance(value, dt.datetime):  # pandas.Timestamp too
         return value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import fields as kinds
+from schemas import vocabulary as kinds
 
 # Full-width ASCII (！ … ～) and the ideographic space map to their ASCII forms.
 _HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}

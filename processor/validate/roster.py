@@ -7,26 +7,22 @@ back (e.g. by ``processor init``) with frozen headers, widths and dropdowns.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-import pandera.errors as pa_errors
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
-from processor.common.excel_safety import append_row
-from processor.common.fsutil import atomic_path
+from processor.common.fsutil import atomic_path, atomic_write_text
+from processor.common.paths import SCHEMAS_DIR
 from processor.validate.normalize import normalize_value, title_key
-from processor.validate.readers import FileRejected, read_workbook
-from schemas.roster import ROSTER_SHEETS
 
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+# pandas, pandera (the roster's models in schemas.roster) and openpyxl are imported by the functions
+# that use them: a command that only names RosterError, or finds the roster unchanged, loads none.
+HEADER_COLOR = "DDEBF7"
 LOG = logging.getLogger("processor.roster")
 FORMER_NAMES_NOTE = ("单位更名后，在“单位名称”填写新名称，在此填写原名称（可填多个，用“、”或“;”分隔）："
                      "原名称下已报送的报表仍计入本单位。")
@@ -97,8 +93,37 @@ class Roster:
 _ROSTER_FIX = "请从备份恢复名册，或在 config.toml 的 paths.roster 中指明名册文件；处理程序在名册可用之前不会处理任何文件。"
 
 
-def load_roster(path: Path | str) -> Roster:
+def load_roster(path: Path | str, *, cache: Path | None = None) -> Roster:
+    """Read and check the roster workbook at ``path`` (:class:`RosterError` says what is wrong).
+
+    ``cache``: a file remembering the last roster checked (see :func:`workspace_roster`)."""
     path = Path(path)
+    key = None
+    if cache is not None:
+        try:
+            key = _cache_key(path.read_bytes())
+        except OSError:
+            key = None  # missing or unreadable: the full load below says so
+        roster = _cached_roster(cache, key) if key else None
+        if roster is not None:
+            for line in roster.warnings:
+                LOG.warning("%s", line)
+            return roster
+    roster = _load_roster(path)
+    if key is not None:
+        try:
+            unchanged = _cache_key(path.read_bytes()) == key  # not replaced while it was being read
+        except OSError:
+            unchanged = False
+        if unchanged:
+            _remember_roster(cache, key, roster)
+    return roster
+
+
+def _load_roster(path: Path) -> Roster:
+    from processor.validate.readers import FileRejected, read_workbook
+    from schemas.roster import ROSTER_SHEETS
+
     if not path.exists():
         raise RosterError(f"名册文件不存在：{path}。{_ROSTER_FIX}")
     try:
@@ -139,8 +164,16 @@ def load_roster(path: Path | str) -> Roster:
 
 # One address: no spaces, control characters or the characters that separate or quote addresses
 # in a mail header; a domain with a dot.
-_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?"
-                      r"(?:\.[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)+")
+_ADDRESS = (r"[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?"
+            r"(?:\.[A-Za-z0-9\u0080-\uffff](?:[A-Za-z0-9\u0080-\uffff-]*[A-Za-z0-9\u0080-\uffff])?)+")
+
+
+@functools.cache
+def _address_pattern() -> re.Pattern:
+    """Compiled when an address is first checked: its Unicode classes take 0.1 s to compile."""
+    return re.compile(_ADDRESS)
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -161,7 +194,7 @@ def _checked_address(spec, record: dict, warnings: list[str]) -> str:
         why = "含有换行或控制字符"
     elif re.search(r"[,，;；、\s]", text):
         why = "只能填写一个地址"
-    elif not _ADDRESS.fullmatch(text):
+    elif not _address_pattern().fullmatch(text):
         why = "不是有效的电子邮箱地址"
     else:
         return text
@@ -208,6 +241,9 @@ def _read_table(spec, rows: list[list]) -> list[dict]:
             records.append(record)
     if not records:  # nothing to check; an empty 单位 sheet is refused by load_roster
         return records
+    import pandas as pd
+    import pandera.errors as pa_errors
+
     frame = pd.DataFrame([{f.title: r[f.name] for f in spec.fields} for r in records],
                          index=[r["row"] for r in records], columns=spec.titles, dtype=object)
     try:
@@ -221,7 +257,16 @@ def _read_table(spec, rows: list[list]) -> list[dict]:
 
 
 def _cell(spec, name: str, row: int) -> str:
-    return f"{get_column_letter(_col(spec, name))}{row}"
+    return f"{column_letter(_col(spec, name))}{row}"
+
+
+def column_letter(number: int) -> str:
+    """Excel's name of the column ``number`` (1 → A, 27 → AA), as openpyxl's get_column_letter."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _check_unique(roster: Roster) -> None:
@@ -250,13 +295,60 @@ def read_ledger_as(roster: Roster, ledger) -> list[str]:
 
 
 def workspace_roster(ws) -> Roster:
-    """The workspace's own roster; a missing or broken one is a RosterError, never the sample."""
-    return load_roster(ws.roster_path)
+    """The workspace's own roster; a missing or broken one is a RosterError, never the sample.
+
+    A roster checked once is remembered in the workspace (:data:`ROSTER_CACHE_NAME`) with the hash of
+    its bytes and of the code that checks it, so a command that finds the same file checked by the same
+    code (``status``, every file of ``process``) neither loads pandas nor validates it again."""
+    return load_roster(ws.roster_path, cache=ws.root / ROSTER_CACHE_NAME)
+
+
+ROSTER_CACHE_NAME = ".processor-roster.json"
+# Everything the checked roster is derived from besides the workbook itself.
+_ROSTER_SOURCES = (SCHEMAS_DIR / "roster.py", SCHEMAS_DIR / "form.py", SCHEMAS_DIR / "fields.py",
+                   SCHEMAS_DIR / "vocabulary.py", Path(__file__), Path(__file__).with_name("normalize.py"),
+                   Path(__file__).with_name("readers.py"))
+
+
+def _cache_key(content: bytes) -> str:
+    digest = hashlib.sha256(content)
+    for source in _ROSTER_SOURCES:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _cached_roster(cache: Path, key: str) -> Roster | None:
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        return Roster(units=[UnitInfo(**{**u, "former_names": tuple(u["former_names"])}) for u in data["units"]],
+                      staff=[StaffInfo(**s) for s in data["staff"]],
+                      groups={g: list(units) for g, units in data["groups"].items()},
+                      warnings=list(data["warnings"]))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none yet, or not ours: check the file
+        return None
+
+
+def _remember_roster(cache: Path, key: str, roster: Roster) -> None:
+    data = {"key": key, **dataclasses.asdict(roster)}
+    try:
+        atomic_write_text(cache, json.dumps(data, ensure_ascii=False))
+    except OSError:  # a read-only workspace checks its roster each time
+        pass
 
 
 # --- writing -------------------------------------------------------------------
 
 def write_roster(roster: Roster, path: Path | str) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from processor.common.excel_safety import append_row
+    from schemas.roster import ROSTER_SHEETS
+
     wb = Workbook()
     wb.remove(wb.active)
     rows = {
@@ -269,7 +361,7 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
         ws = wb.create_sheet(spec.title)
         ws.append(spec.titles)
         for cell in ws[1]:
-            cell.font, cell.fill = Font(bold=True), HEADER_FILL
+            cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_COLOR)
             if spec.key == "units" and cell.value == spec.field_by_name("former_names").title:
                 cell.comment = Comment(FORMER_NAMES_NOTE, "企业组")
         for values in rows[spec.key]:
@@ -287,6 +379,11 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
 
 def _unit_dropdown(wb) -> None:
     """分片联系!联系单位 offers the names listed in the 单位 sheet."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from schemas.roster import ROSTER_SHEETS
+
     units_spec, groups_spec = ROSTER_SHEETS[0], ROSTER_SHEETS[2]
     name_col = get_column_letter(_col(units_spec, "name"))
     unit_col = get_column_letter(_col(groups_spec, "unit"))
@@ -301,6 +398,9 @@ def _col(spec, name: str) -> int:
 
 
 def _dropdown(ws, col: int, options: list[str]) -> None:
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     letter = get_column_letter(col)
     dv = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True,
                         showErrorMessage=True, errorTitle="请从列表选择", error="只能填写：" + "、".join(options))

@@ -1,0 +1,168 @@
+"""Read-only commands answer without loading the heavy libraries.
+
+``processor status`` prints a table from the ledger and the roster; ``check`` reads the ledger and the
+archive.  Neither needs pandas, pandera, openpyxl, matplotlib or the Word libraries, which together
+cost several times the command's own work.  Each command runs in a fresh workspace in its own
+interpreter under ``python -X importtime``, and the test names every heavy module it imported and
+the chain of imports that brought it in.  No timing is asserted: the list of modules is the measure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from processor.common.paths import RULEBOOK_PATH
+from processor.common.rulebook import RulebookError, load_rulebook
+from processor.workspace import init_workspace
+
+HEAVY = ("pandas", "pandera", "openpyxl", "matplotlib", "docx", "docxtpl", "xlsxwriter")
+
+
+def imported_modules(stderr: str) -> list[tuple[int, str]]:
+    """(depth, module) for each line of ``-X importtime`` output, in the order printed
+    (a module's line follows the lines of the modules it imported)."""
+    found = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        name = line.split("|")[2]
+        stripped = name.lstrip(" ")
+        if stripped == "imported package":  # the header line
+            continue
+        found.append(((len(name) - len(stripped) - 1) // 2, stripped.strip()))
+    return found
+
+
+def heavy_imports(stderr: str) -> dict[str, str]:
+    """Each heavy top-level package imported → the chain of modules that imported it."""
+    modules = imported_modules(stderr)
+    chains = {}
+    for i, (depth, name) in enumerate(modules):
+        top = name.split(".")[0]
+        if top not in HEAVY or top in chains:
+            continue
+        chain, want = [name], depth - 1
+        for d, parent in modules[i + 1:]:
+            if d == want:
+                chain.append(parent)
+                want -= 1
+        chains[top] = " ← ".join(chain)
+    return chains
+
+
+def run_importtime(workspace: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "processor", "--workspace", str(workspace), *args],
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+
+
+@pytest.fixture(scope="module")
+def fresh_workspace(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("import-cost") / "ws"
+    init_workspace(root)
+    return root
+
+
+def test_the_parser_finds_a_heavy_import_and_its_chain():
+    stderr = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:       100 |        100 |       pandas.core",
+        "import time:       200 |        300 |     pandas",
+        "import time:        50 |        350 |   schemas.form",
+        "import time:        10 |        360 | processor.common.rulebook",
+        "import time:         5 |          5 | json",
+    ])
+    assert heavy_imports(stderr) == {"pandas": "pandas.core ← pandas ← schemas.form ← processor.common.rulebook"}
+    assert heavy_imports("import time:         5 |          5 | json") == {}
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["check"], ["--help"], ["status", "--help"]],
+                         ids=" ".join)
+def test_a_read_only_command_imports_no_heavy_library(fresh_workspace, args):
+    result = run_importtime(fresh_workspace, *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "import time:" in result.stderr  # -X importtime took effect: an empty result means something
+    assert heavy_imports(result.stderr) == {}
+
+
+def test_status_after_the_roster_changed_checks_it_again(tmp_path):
+    """The remembered roster is only used for the same bytes: an edited roster is read and checked
+    (pandas included), and a broken one stops status with its message."""
+    from openpyxl import load_workbook
+
+    root = tmp_path / "ws"
+    init_workspace(root)
+    roster = root / "roster.xlsx"
+    wb = load_workbook(roster)
+    assert wb["单位"]["B2"].value == "榕城区" and wb["单位"]["C2"].value == "县市区"
+    wb["单位"]["C2"] = "系统党委"
+    wb.save(roster)
+    result = run_importtime(root, "status", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pandera" in heavy_imports(result.stderr)
+    kinds = {u["unit"]: u["kind"] for u in json.loads(result.stdout)["units"]}
+    assert kinds["榕城区"] == "系统党委"
+    assert heavy_imports(run_importtime(root, "status", "--json").stderr) == {}  # remembered again
+    wb["单位"]["C3"] = "乡镇"
+    wb.save(roster)
+    result = run_importtime(root, "status")
+    assert result.returncode == 2 and "单位类型" in result.stderr and "C3" in result.stderr
+
+
+# --- the rulebook's check of hardware items, which needs the form's models ------------------------
+
+def test_the_built_in_rulebook_names_only_hardware_columns():
+    """The built-in rulebook is loaded without this check (it costs pandas); here it is checked."""
+    from schemas.form import SHEETS_BY_KEY
+
+    book = load_rulebook(check_items=True)
+    titles = set(SHEETS_BY_KEY["hardware"].titles)
+    items = [item for version in book.versions for rule in version.rules.values()
+             for item in rule.params.get("items", ())]
+    assert items and set(items) <= titles
+
+
+def _custom_rulebook(tmp_path: Path, old: str, new: str) -> Path:
+    path = tmp_path / "rules.toml"
+    text = RULEBOOK_PATH.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_a_custom_rulebook_is_checked_against_the_hardware_columns(tmp_path):
+    path = _custom_rulebook(tmp_path, '"党员活动室", "党旗"', '"党员活动室", "党旗帜"')
+    with pytest.raises(RulebookError, match="“党旗帜”不是“硬件设施”表的列"):
+        load_rulebook(path)
+    load_rulebook(path, check_items=False)  # the only check the built-in file skips
+    shutil.copy(RULEBOOK_PATH, tmp_path / "copy.toml")
+    load_rulebook(tmp_path / "copy.toml")
+
+
+def test_a_custom_rulebook_names_only_sheets_and_words_of_the_form(tmp_path):
+    path = _custom_rulebook(tmp_path, 'copy_sheets = ["联系指导记录"', 'copy_sheets = ["联系记录"')
+    with pytest.raises(RulebookError, match="“联系记录”不是月报表的工作表"):
+        load_rulebook(path, check_items=False)
+    path = _custom_rulebook(tmp_path, 'onsite_modes = ["现场指导"', 'onsite_modes = ["上门"')
+    with pytest.raises(RulebookError, match="“上门”不是联系方式"):
+        load_rulebook(path, check_items=False)
+
+
+def test_each_word_list_is_defined_once():
+    import schemas.fields
+    import schemas.form
+    import schemas.vocabulary as vocabulary
+
+    for name in ("UNIT_KINDS", "ENTERPRISE_KINDS", "ORG_KINDS", "FORMATIONS", "SITE_LEVELS", "CONTACT_MODES",
+                 "CLOSE_STATES", "ACTIVITY_KINDS", "SHEET_TITLES"):
+        assert getattr(schemas.form, name) is getattr(vocabulary, name), name
+    for name in ("TEXT", "CHOICE", "YESNO", "YES_NO"):
+        assert getattr(schemas.fields, name) is getattr(vocabulary, name), name
+    assert [(s.key, s.title) for s in schemas.form.FORM_SHEETS] == list(vocabulary.SHEET_TITLES.items())
+    contact = schemas.form.SHEETS_BY_KEY["contacts"]
+    assert contact.field_by_name("mode").options == vocabulary.CONTACT_MODES
