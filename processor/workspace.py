@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from processor.common.config import (CONFIG_NAME, DEFAULT_CONFIG_TEXT, Workspace as WorkspaceConfig, WorkspaceExists,
                                      find_workspace, load_workspace)
+from processor.common.clock import office_today
 from processor.common.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class Workspace:
         from processor.record.ledger import Ledger
         from processor.validate.roster import workspace_roster
 
-        today = today or dt.date.today()
+        today = today or office_today(self.config)
         month = month or last_due_month(today, self.config.rulebook.submission_deadline_day)
         roster = workspace_roster(self.config)  # before the ledger: a missing roster stops here first
         with Ledger(self.config.ledger_path) as ledger:

@@ -562,7 +562,7 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
         mine = by_unit.get(unit, [])
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
-            received = dt.date.fromisoformat(valid[0]["received_at"][:10])
+            received = rulebook.local_date(valid[0]["received_at"])
             late = (received - deadline).days
             out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
                                        max(late, 0), len(valid) - 1, [f["id"] for f in mine],

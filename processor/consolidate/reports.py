@@ -43,10 +43,6 @@ def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> 
     return LedgerData.load(ledger, until=until, units=units)
 
 
-def _received(f: dict) -> dt.date:
-    return dt.date.fromisoformat(f["received_at"][:10])
-
-
 def _iso(day) -> str:
     return day.isoformat() if isinstance(day, dt.date) else ""
 
@@ -1086,7 +1082,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         })
     compliance = _dossier_compliance([f for f in findings if f.site == site])
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
-    sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
+    sources = [{"file_name": f["original_name"], "month": f["month"], "received": ws.rulebook.local_date(f["received_at"]).isoformat(),
                 "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {

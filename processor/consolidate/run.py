@@ -27,6 +27,7 @@ from processor.common import forkserver
 from processor.common import outputs as K
 from processor.common import periods as P
 from processor.common.faults import checkpoint
+from processor.common.clock import office_today
 from processor.common.fsutil import (UniqueNames, atomic_write_bytes, remove_stale_temp_files, safe_name,
                                      sha256_file, storage_error)
 from processor.common.paths import TEMPLATES_DIR
@@ -123,7 +124,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
-    today = today or dt.date.today()
+    today = today or office_today(ws)
     from processor.validate.roster import workspace_roster
 
     with _storage_failures_said(ws), Ledger(ws.ledger_path) as ledger:

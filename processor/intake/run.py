@@ -50,6 +50,7 @@ from typing import Callable, Iterable
 
 from processor.record import receipts
 from processor.common.faults import checkpoint
+from processor.common.clock import office_now
 from processor.common.config import Workspace
 from processor.validate.errors import Problem
 from processor.common.fsutil import atomic_path, remove_stale_temp_files, sha256_file
@@ -111,7 +112,7 @@ class Intake:
         self.ledger = ledger or Ledger(ws.ledger_path)
         ws.ensure_folders()
         self.rulebook = ws.rulebook
-        self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        self.clock = clock or (lambda: office_now(ws))  # arrival times in the office's zone
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
         self._one_at_a_time = threading.Lock()
 

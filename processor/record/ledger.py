@@ -30,6 +30,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
+from processor.common import clock
 from processor.common.values import is_missing
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY, SheetSpec
 
@@ -391,7 +392,7 @@ def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names:
 
 
 def now_iso(now: dt.datetime | None = None) -> str:
-    return (now or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    return (now or clock.system_now().astimezone()).isoformat(timespec="seconds")
 
 
 def _plain(value):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from processor.common import cnfmt
+from processor.common import clock, cnfmt
 from processor.validate.annotate import write_annotated_copy
 from processor.validate.errors import Problem
 from processor.common.fsutil import atomic_write_text, safe_join, safe_name
@@ -119,7 +119,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "verdict": verdict,
         "unit": unit,
         "month": month,
-        "received": _time_cn(row["received_at"]),
+        "received": _time_cn(row["received_at"], ws.timezone_name),
         "number": receipt_number(row),
         "file_name": row["original_name"],
         "size": _size_cn(row["size"]),
@@ -138,7 +138,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "timeliness": timeliness(ledger, ws.rulebook, row),
         "original": _brief(ledger, row["duplicate_of"]),
         "office": ws.office_name,
-        "issued": _date_cn(row["received_at"]),
+        "issued": _date_cn(row["received_at"], ws.timezone_name),
     }
     return context
 
@@ -152,14 +152,14 @@ def timeliness(ledger: Ledger, rulebook, row) -> str:
     if row["status"] == DUPLICATE or not (row["month"] and MONTH_RE.match(row["month"])):
         return ""
     deadline = cnfmt.md_date(submission_deadline(row["month"], rulebook.submission_deadline_day))
-    received = dt.date.fromisoformat(row["received_at"][:10])
+    received = rulebook.local_date(row["received_at"])
     first = _first_accepted(ledger, row)
     if first is None:  # rejected, and nothing valid for the month yet
         late = (received - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
         if late > 0:
             return f"截止{deadline}，{cnfmt.md_date(received)}收到，已逾期{late}天，请尽快修改后重新报送"
         return f"截止{deadline}，请在截止日期前修改后重新报送"
-    counted = dt.date.fromisoformat(first["received_at"][:10])
+    counted = rulebook.local_date(first["received_at"])
     late = (counted - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
     again = first["id"] != row["id"]
     kept = "；此前已接收的报表仍然有效" if row["status"] == REJECTED else ""
@@ -205,13 +205,13 @@ def _month_cn(month: str | None) -> str:
     return "（月份未识别）"
 
 
-def _time_cn(iso: str) -> str:
-    moment = dt.datetime.fromisoformat(iso)
+def _time_cn(iso: str, timezone: str | None = None) -> str:
+    moment = clock.local_time(iso, timezone)  # the office's clock, whatever zone the time was stored in
     return f"{cnfmt.cn_date(moment)} {moment:%H:%M}"
 
 
-def _date_cn(iso: str) -> str:
-    return cnfmt.cn_date(dt.datetime.fromisoformat(iso))
+def _date_cn(iso: str, timezone: str | None = None) -> str:
+    return cnfmt.cn_date(clock.local_date(iso, timezone))
 
 
 def _size_cn(size: int) -> str:
