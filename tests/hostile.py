@@ -40,7 +40,7 @@ REJECT, ACCEPT, EITHER, IGNORE = "reject", "accept", "either", "ignore"
 # Codes a cell-level rejection of an otherwise well-formed form may carry.
 CELL_CODES = frozenset({
     "required-cell", "type-error", "not-in-list", "out-of-range", "bad-month", "month-outside-year",
-    "date-outside-month", "impossible-date", "future-date", "attendance-exceeds", "unknown-unit",
+    "date-outside-month", "impossible-date", "date-out-of-range", "future-date", "attendance-exceeds", "unknown-unit",
     "unknown-site", "duplicate-row", "duplicate-site", "missing-site-row", "no-sites",
 })
 TEMPLATE_CODES = frozenset({"unknown-template", "missing-sheet", "missing-column", "template-outdated"})
