@@ -19,7 +19,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from processor.common.excel_safety import append_row
 from processor.common.fsutil import atomic_path
-from processor.validate.normalize import normalize_value, title_key
+from processor.validate.normalize import normalize_value, text_key, title_key
 from processor.validate.readers import FileRejected, read_workbook
 from schemas.roster import ROSTER_SHEETS
 
@@ -145,11 +145,15 @@ def _cell(spec, name: str, row: int) -> str:
 
 def _check_unique(roster: Roster) -> None:
     for label, names in (("单位名称", roster.unit_names), ("企业组人员姓名", roster.staff_names)):
-        seen = set()
+        seen: dict[str, str] = {}  # compared as the cross-unit checks compare them: spaces, width, punctuation aside
         for name in names:
-            if name in seen:
+            first = seen.get(text_key(name))
+            seen.setdefault(text_key(name), name)
+            if first == name:
                 raise RosterError(f"名册中{label}“{name}”重复")
-            seen.add(name)
+            if first is not None:
+                raise RosterError(f"名册中{label}“{first}”和“{name}”只差空格、全角半角或标点，会被当作同一个名称；"
+                                  f"请删去其中一个或改正")
 
 
 def workspace_roster(ws) -> Roster:
