@@ -165,14 +165,23 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 # --- workspace, form and validation ----------------------------------------------------
 @main.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--start-month", metavar="YYYY-MM",
+              help="本工作区开始收集的第一个报表月份，此前的月份不计入任何统计；默认为当前正在收集的月份"
+                   "（上月报表截止日之前为上月，之后为本月）。写入 config.toml 的 [calendar] start_month。")
 @friendly_errors
-def init(folder: Path | None) -> None:
+def init(folder: Path | None, start_month: str | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
     from processor.common.config import CONFIG_NAME
-    from processor.workspace import init_workspace
+    from processor.common.periods import parse_month
+    from processor.workspace import first_collected_month, init_workspace
 
+    if start_month:
+        try:
+            parse_month(start_month)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--start-month")
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
-    ws = init_workspace(folder or Path.cwd())
+    ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month())
     if had_config:
         console.print(f"工作区 {escape(str(ws.root))} 已有配置文件，尚无台账，也没有存档：已新建空台账 {escape(str(ws.ledger_path))}。")
         return
@@ -180,6 +189,7 @@ def init(folder: Path | None) -> None:
     console.print(f"  配置文件：{escape(str(ws.root / 'config.toml'))}")
     console.print(f"  名册：{escape(str(ws.roster_path))}（示例数据，请按实际修改）")
     console.print(f"  收件箱：{escape(str(ws.inbox))}    发件箱：{escape(str(ws.outbox))}")
+    console.print(f"  第一个报表月份：{ws.rulebook.start}（此前的月份不计入统计；可在 config.toml 的 [calendar] start_month 修改）")
 
 
 @main.command()

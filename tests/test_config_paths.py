@@ -27,6 +27,7 @@ def _with_paths(**paths) -> str:
     ({"archive": "inbox/archive"}, ["paths.archive", "paths.inbox"]),
     ({"inbox": "box", "outbox": "box"}, ["paths.inbox", "paths.outbox"]),
     ({"ledger": "archive/ledger.sqlite"}, ["paths.ledger", "paths.archive"]),
+    ({"roster": "inbox/roster.xlsx"}, ["paths.roster", "paths.inbox"]),
 ])
 def test_overlapping_paths_are_refused_and_nothing_is_touched(tmp_path, paths, named):
     ws = make_workspace(tmp_path / "ws", _with_paths(**paths))

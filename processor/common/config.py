@@ -198,9 +198,9 @@ class Workspace:
         custom = self.raw.get("paths", {}).get("rulebook")
         book = load_rulebook((self.root / custom) if custom else None)
         start = self.start_month
-        if start and not book.start <= start <= book.last:
-            raise ConfigError(f"配置项 calendar.start_month（{start}）不在规则库覆盖的月份（{book.start} 至 "
-                              f"{book.last}）内，请在 config.toml 中改正")
+        if start and start > book.last:
+            raise ConfigError(f"配置项 calendar.start_month（{start}）晚于规则库覆盖的最后一个月份（{book.last}），"
+                              f"请在 config.toml 中改正")
         return book.for_office(self.timezone_name, start)
 
     @cached_property
@@ -261,6 +261,9 @@ class Workspace:
                     inner, outer = (key, other) if b in a.parents else (other, key)
                     raise ConfigError(f"配置项 {inner}（{places[inner]}）不能位于 {outer}（{places[outer]}）之中，"
                                       f"请在 config.toml 中分开设置")
+        if self.inbox in self.roster_path.parents:  # it would be taken as a submission
+            raise ConfigError(f"配置项 paths.roster（{self.roster_path}）不能位于 paths.inbox（{self.inbox}）之中，"
+                              f"请在 config.toml 中分开设置")
 
     @cached_property
     def intake(self) -> IntakeSettings:

@@ -753,7 +753,8 @@ def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, month
     """``sheets``: the sheets to load when ``ledger`` is a Ledger (all by default)."""
     if not months:
         raise ValueError("至少需要一个月份")
-    months = sorted(set(months))
+    # nothing before the first month the office collects is judged (config.toml [calendar] start_month)
+    months = sorted({m for m in months if m >= rulebook.start}) or sorted(set(months))
     # a unit's findings read only its own rows: a receipt must not load the whole ledger
     data = (ledger if isinstance(ledger, LedgerData)
             else LedgerData.load(ledger, until=max(months), units=units, sheets=sheets))

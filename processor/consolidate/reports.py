@@ -466,7 +466,7 @@ def _monthly_sentences(c: dict, counted_life: int) -> dict:
 
 def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dict:
     rulebook = ws.rulebook
-    months = half.months
+    months = [m for m in half.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
     data = _data(ledger, until=half.last)
     units = roster_units(roster, data)
     as_of = today  # the run's as-of date (SPEC §10)
@@ -843,7 +843,7 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     can be 未达标.  A site without data for a period is not counted for it (its unit's missing form
     is counted under M-4b)."""
     rulebook = ws.rulebook
-    months = year.months
+    months = [m for m in year.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
     data = _data(ledger, until=year.last)
     units = roster_units(roster, data)
     as_of = today  # the run's as-of date (SPEC §10)

@@ -183,6 +183,8 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
         book.require(years[-1].first, years[-1].last, years[-1].name)
     if not months and not halves and not years:
         months = [default_month(ws, today)]
+        if months[0] < book.start:  # the office's first month (calendar.start_month) is not due yet: nothing to build
+            return [], [], []
         book.require(months[0])
         if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
             halves = [P.period_of(months[0], "half")]
