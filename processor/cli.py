@@ -365,6 +365,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
+    from processor.common.clock import local_time
     from processor.common.periods import parse_month
 
     workspace = workspace_of(ctx)
@@ -389,7 +390,8 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     if report["recent_rejections"]:
         console.print("最近退回的文件：")
         for r in report["recent_rejections"]:
-            console.print(f"  {r['received_at'][:16]}  {escape(r['unit'] or '未识别单位')}  {escape(r['file'])}"
+            when = local_time(r["received_at"], workspace.config.timezone_name)  # on the office's clock
+            console.print(f"  {when:%Y-%m-%d %H:%M}  {escape(r['unit'] or '未识别单位')}  {escape(r['file'])}"
                           f"（{r['errors']} 处错误）")
     if report["inbox"]:
         console.print(f"收件箱中还有 {len(report['inbox'])} 个文件：")

@@ -46,8 +46,11 @@ def system_now() -> dt.datetime:
     """The current instant (timezone-aware), or the one ``PROCESSOR_NOW`` names."""
     fixed = os.environ.get(NOW_ENV, "").strip()
     if fixed:
-        moment = dt.datetime.fromisoformat(fixed.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
+        try:
+            moment = dt.datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
             raise ValueError(f"{NOW_ENV} 应带时区偏移（如 2026-12-05T20:30:00+00:00），而不是“{fixed}”")
         return moment
     return dt.datetime.now(dt.timezone.utc)
