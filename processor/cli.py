@@ -67,7 +67,7 @@ def friendly_errors(func):
             from processor.intake.run import describe_os_error
 
             what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
-            err_console.print(f"[bold red]错误：[/]{what}；请处理后重新运行（详情见日志 logs/processor.log）。")
+            err_console.print(f"[bold red]错误：[/]{escape(what)}；请处理后重新运行（详情见日志 logs/processor.log）。")
             sys.exit(1)
 
     return wrapper
@@ -91,7 +91,7 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def progress_bar(description: str) -> Progress:
+def progress_bar(description: str) -> "rich.progress.Progress":  # noqa: F821 — rich.progress loads when a bar is drawn
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -166,21 +166,31 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 # --- workspace, form and validation ----------------------------------------------------
 @main.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--start-month", metavar="YYYY-MM",
+              help="本工作区开始收集的第一个报表月份，此前的月份不计入任何统计；默认为当前正在收集的月份"
+                   "（上月报表截止日之前为上月，之后为本月）。写入 config.toml 的 [calendar] start_month。")
 @friendly_errors
-def init(folder: Path | None) -> None:
+def init(folder: Path | None, start_month: str | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
     from processor.common.config import CONFIG_NAME
-    from processor.workspace import init_workspace
+    from processor.common.periods import parse_month
+    from processor.workspace import first_collected_month, init_workspace
 
+    if start_month:
+        try:
+            parse_month(start_month)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--start-month")
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
-    ws = init_workspace(folder or Path.cwd())
+    ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month())
     if had_config:
-        console.print(f"工作区 {ws.root} 已有配置文件，尚无台账，也没有存档：已新建空台账 {ws.ledger_path}。")
+        console.print(f"工作区 {escape(str(ws.root))} 已有配置文件，尚无台账，也没有存档：已新建空台账 {escape(str(ws.ledger_path))}。")
         return
-    console.print(f"已新建工作区：{ws.root}")
-    console.print(f"  配置文件：{ws.root / 'config.toml'}")
-    console.print(f"  名册：{ws.roster_path}（示例数据，请按实际修改）")
-    console.print(f"  收件箱：{ws.inbox}    发件箱：{ws.outbox}")
+    console.print(f"已新建工作区：{escape(str(ws.root))}")
+    console.print(f"  配置文件：{escape(str(ws.root / 'config.toml'))}")
+    console.print(f"  名册：{escape(str(ws.roster_path))}（示例数据，请按实际修改）")
+    console.print(f"  收件箱：{escape(str(ws.inbox))}    发件箱：{escape(str(ws.outbox))}")
+    console.print(f"  第一个报表月份：{ws.rulebook.start}（此前的月份不计入统计；可在 config.toml 的 [calendar] start_month 修改）")
 
 
 @main.command()
@@ -209,7 +219,7 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
     unit = roster.unit(unit).name if unit else None
     previous = previous_sites(ws.ledger_path, unit, before=month) if unit else []
     path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous)
-    console.print(f"已生成模板：{path}" + (f"（已预填“{unit}”）" if unit else ""))
+    console.print(f"已生成模板：{escape(str(path))}" + (f"（已预填“{escape(unit)}”）" if unit else ""))
 
 
 @main.command()
@@ -238,16 +248,16 @@ def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) ->
 def _print_problems(file: Path, result) -> None:
     who = "、".join(x for x in (result.unit, result.month) if x)
     if result.problems.items:
-        table = Table(title=f"{file.name}{'（' + who + '）' if who else ''}")
+        table = Table(title=escape(f"{file.name}{'（' + who + '）' if who else ''}"))
         for column in ("级别", "位置", "列", "填写内容", "问题"):
             table.add_column(column, overflow="fold")
         for p in result.problems:
             value = "" if p.value is None else str(p.value)[:30]
-            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", p.where,
-                          p.column or "", value, p.message)
+            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", escape(p.where),
+                          escape(p.column or ""), escape(value), escape(p.message))
         console.print(table)
     if result.accepted:
-        console.print(f"[bold green]通过[/]：{file.name} 可以接收" +
+        console.print(f"[bold green]通过[/]：{escape(file.name)} 可以接收" +
                       (f"（{len(result.problems.warnings)} 条提示）" if result.problems.warnings else "") + "。")
     else:
         console.print(f"[bold red]退回[/]：{len(result.problems.errors)} 处错误，请改正后重新报送。")
@@ -283,10 +293,10 @@ def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
         from processor.record.ledger import STATUS_CN
 
         for o in outcomes:
-            table.add_row(o.name, STATUS_CN[o.status], o.unit or "—", o.month or "—",
+            table.add_row(escape(o.name), STATUS_CN[o.status], escape(o.unit or "—"), escape(o.month or "—"),
                           f"{o.errors} 处错误" if o.errors else "")
         console.print(table)
-        console.print(f"回执在：{ws.receipts_dir}")
+        console.print(f"回执在：{escape(str(ws.receipts_dir))}")
     if done.waiting:
         if not as_json:
             _print_waiting(done.waiting, err_console)
@@ -297,7 +307,7 @@ def _print_waiting(waiting, out: Console) -> None:
     """Files still in the inbox, one line each with the reason."""
     out.print(f"[bold red]收件箱中仍有 {len(waiting)} 个文件未处理：[/]")
     for w in waiting:
-        out.print(f"  {w.name}：{w.reason}")
+        out.print(f"  {escape(w.name)}：{escape(w.reason)}")
 
 
 @contextlib.contextmanager
@@ -340,7 +350,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
                                close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
                                on_error=logged_by_intake)
         mode = "轮询" if polling else "实时"
-        console.print(f"正在监视收件箱（{mode}模式）：{ws.inbox}；按 Ctrl+C 停止。")
+        console.print(f"正在监视收件箱（{mode}模式）：{escape(str(ws.inbox))}；按 Ctrl+C 停止。")
         watcher.start()
         try:
             watcher.run_forever(stop)
@@ -357,6 +367,7 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
+    from processor.common.clock import local_time
     from processor.common.periods import parse_month
 
     workspace = workspace_of(ctx)
@@ -374,18 +385,20 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数"):
         table.add_column(column)
     for line in report["units"]:
-        table.add_row(line["unit"], line["kind"], line["state"], line["received"] or "—",
+        table.add_row(escape(line["unit"]), escape(line["kind"] or ""), line["state"], line["received"] or "—",
                       str(line["days_late"] or ""), str(line["rejections"] or ""))
     console.print(table)
     console.print("；".join(f"{k} {v} 个" for k, v in report["summary"].items()))
     if report["recent_rejections"]:
         console.print("最近退回的文件：")
         for r in report["recent_rejections"]:
-            console.print(f"  {r['received_at'][:16]}  {r['unit'] or '未识别单位'}  {r['file']}（{r['errors']} 处错误）")
+            when = local_time(r["received_at"], workspace.config.timezone_name)  # on the office's clock
+            console.print(f"  {when:%Y-%m-%d %H:%M}  {escape(r['unit'] or '未识别单位')}  {escape(r['file'])}"
+                          f"（{r['errors']} 处错误）")
     if report["inbox"]:
         console.print(f"收件箱中还有 {len(report['inbox'])} 个文件：")
         for w in report["inbox"]:
-            console.print(f"  {w['file']}：{w['reason']}")
+            console.print(f"  {escape(w['file'])}：{escape(w['reason'])}")
     for line in report.get("warnings", []):
         err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
     if report.get("edited_outputs"):
@@ -434,10 +447,10 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
                                            on_output=(lambda path: bar.advance(task)) if bar else None,
                                            wait=not no_wait, on_wait=lambda message: err_console.print(message))
     except StorageError as exc:  # details in the log
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(1)
     except ConsolidationError as exc:
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(2)
     if as_json:
         print_json(result.to_dict())
@@ -450,14 +463,14 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         console.print(f"汇总完成（{periods}）：新生成或更新 {len(result.written)} 个文件，"
                       f"{len(result.unchanged)} 个无变化。")
         for path in result.written:
-            console.print(f"  {path.relative_to(ws.outbox)}")
-        console.print(f"清单：{result.manifest}")
+            console.print(f"  {escape(str(path.relative_to(ws.outbox)))}")
+        console.print(f"清单：{escape(str(result.manifest))}")
     if not as_json:
         for line in result.edited_lines:
             console.print(f"[bold yellow]注意：[/]{escape(line)}")
     if result.skipped:
         for line in result.skipped:
-            err_console.print(f"[yellow]未生成：[/]{line}")
+            err_console.print(f"[yellow]未生成：[/]{escape(line)}")
         sys.exit(1)
 
 
@@ -492,7 +505,7 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
             # An explicit send retries queued deliveries now instead of waiting for their back-off.
             result = workspace.send(dry_run=dry_run, retry_now=True)
     except (StorageError, SendBusy) as exc:  # details in the log
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(1)
     if as_json:
         print_json({"sent": result.sent, "queued": result.queued, "failed": result.failed,
@@ -503,20 +516,20 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
         if result.dry_run_files:
             console.print(f"已生成 {len(result.dry_run_files)} 封邮件（未发送，{why}）：")
             for path in result.dry_run_files:
-                console.print(f"  {path}")
+                console.print(f"  {escape(str(path))}")
         else:
             console.print(f"没有新的或有更新的报告，未生成新的邮件（未发送，{why}）。")
     elif result.sent:
-        console.print(f"已发送 {len(result.sent)} 份报告给：{'、'.join(result.sent_to or ws.smtp.recipients)}")
+        console.print(f"已发送 {len(result.sent)} 份报告给：{escape('、'.join(result.sent_to or ws.smtp.recipients))}")
         for path in result.sent:
-            console.print(f"  {path}")
+            console.print(f"  {escape(str(path))}")
     elif not (result.queued or result.failed):
         console.print("没有需要发送的报告（都已发送过）。")
     if not as_json:
         for warning in result.warnings:
-            err_console.print(f"[bold yellow]警告：[/]{warning}")
+            err_console.print(f"[bold yellow]警告：[/]{escape(warning)}")  # it names [smtp]: literal text
     if result.queued or result.failed:
-        err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
+        err_console.print(f"[bold red]发送失败：[/]{escape(result.error or '未知原因')}；"
                           f"{len(result.queued)} 份报告已排队，稍后自动重试。")
         sys.exit(1)
 
@@ -541,7 +554,7 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
         with file_logging(workspace.config):
             result = workspace.remind(dry_run=dry_run, month=month)
     except (StorageError, SendBusy) as exc:  # details in the log
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(1)
     if as_json:
         print_json({"enabled": result.enabled, "month": result.month, "sent": _reminder_rows(result.sent),
@@ -552,17 +565,17 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
         console.print("催报邮件未启用：如需启用，请在 config.toml 的 [remind] 中设 enabled = true。")
     else:
         for path in result.dry_run_files:
-            console.print(f"未发送（演练模式或未配置邮件服务器），催报邮件已写入：{path}")
+            console.print(f"未发送（演练模式或未配置邮件服务器），催报邮件已写入：{escape(str(path))}")
         for r in result.sent:
-            console.print(f"已发送{r.kind}邮件：{r.unit}（{r.address}）")
+            console.print(f"已发送{r.kind}邮件：{escape(r.unit)}（{escape(r.address)}）")
         if not (result.dry_run_files or result.sent or result.queued or result.failed):
             console.print("没有需要发送的催报邮件（都已发送过，或各单位均已报送）。")
         for unit in result.no_address:
-            console.print(f"[yellow]注意：[/]{unit} 尚未报送，但名册中没有该单位的电子邮箱，未发催报邮件。")
+            console.print(f"[yellow]注意：[/]{escape(unit)} 尚未报送，但名册中没有该单位的电子邮箱，未发催报邮件。")
         for line in result.warnings:
             err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
     if result.queued or result.failed:
-        err_console.print(f"[bold red]发送失败：[/]{result.error or '未知原因'}；"
+        err_console.print(f"[bold red]发送失败：[/]{escape(result.error or '未知原因')}；"
                           f"{len(result.queued)} 封催报邮件已排队，稍后自动重试。")
         sys.exit(1)
 
@@ -610,7 +623,7 @@ def _print_check(report) -> None:
         console.print(f"[yellow]注意：[/]{escape(note)}", soft_wrap=True)
     counted = "，".join(f"{k} {v} 个" for k, v in report.counted.items())
     if report.ok:
-        console.print(f"[bold green]检查通过[/]：台账 {report.ledger} 完整（{counted}）。")
+        console.print(f"[bold green]检查通过[/]：台账 {escape(str(report.ledger))} 完整（{counted}）。")
     else:
         console.print(f"[bold red]发现 {len(report.problems)} 个问题[/]" + (f"（已检查{counted}）" if counted else "") + "。")
 
@@ -628,15 +641,15 @@ def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     try:
         result = workspace_of(ctx).backup(dest)
     except BackupError as exc:
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(2)
     if as_json:
         print_json(result.to_dict())
     elif result.ok:
-        console.print(f"[bold green]备份完成并已校验[/]：{len(result.copied)} 个文件在 {result.dest}")
+        console.print(f"[bold green]备份完成并已校验[/]：{len(result.copied)} 个文件在 {escape(str(result.dest))}")
     else:
         _print_check(result.verification)
-        err_console.print(f"[bold red]备份校验未通过[/]：{result.dest} 不能作为可靠的备份。")
+        err_console.print(f"[bold red]备份校验未通过[/]：{escape(str(result.dest))} 不能作为可靠的备份。")
     sys.exit(0 if result.ok else 1)
 
 
@@ -691,20 +704,20 @@ def demo(folder: Path) -> None:
         with bar:
             result = run_demo(folder, on_stage=on_stage, on_step=lambda: bar.advance(current["task"]))
     except DemoError as exc:
-        err_console.print(f"[bold red]错误：[/]{exc}")
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(2)
     ws = result.workspace
     from processor.record.ledger import STATUS_CN
 
-    console.print(f"\n演示工作区：{ws.root}")
+    console.print(f"\n演示工作区：{escape(str(ws.root))}")
     if result.months:
         console.print(f"模拟日期：{result.today.year}年{result.today.month}月{result.today.day}日；"
                       f"报送月份 {result.months[0]} 至 {result.months[-1]}（跨越年度）")
     console.print(f"共收到 {len(result.arrivals)} 个文件：" +
                   "，".join(f"{STATUS_CN[k]} {v} 个" for k, v in sorted(result.outcomes.items())))
-    console.print(f"回执：{ws.receipts_dir}")
-    console.print(f"报告和汇总表（{len(result.outputs)} 个）：{ws.outbox}")
+    console.print(f"回执：{escape(str(ws.receipts_dir))}")
+    console.print(f"报告和汇总表（{len(result.outputs)} 个）：{escape(str(ws.outbox))}")
     for sub in sorted(p for p in ws.outbox.iterdir() if p.is_dir()):
-        console.print(f"  {sub.name}/")
-    console.print(f"待发送的邮件（.eml，{len(result.emails)} 封）：{ws.outbox / '邮件'}")
-    console.print(f"查看报送情况：processor -w {ws.root} status")
+        console.print(f"  {escape(sub.name)}/")
+    console.print(f"待发送的邮件（.eml，{len(result.emails)} 封）：{escape(str(ws.outbox / '邮件'))}")
+    console.print(f"查看报送情况：processor -w {escape(str(ws.root))} status")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from processor.common.config import (CONFIG_NAME, DEFAULT_CONFIG_TEXT, Workspace as WorkspaceConfig, WorkspaceExists,
                                      find_workspace, load_workspace)
+from processor.common.clock import office_today
 from processor.common.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class Workspace:
         from processor.record.ledger import Ledger
         from processor.validate.roster import workspace_roster
 
-        today = today or dt.date.today()
-        month = month or last_due_month(today, self.config.rulebook.submission_deadline_day)
+        today = today or office_today(self.config)
+        book = self.config.rulebook
+        month = month or max(last_due_month(today, book.submission_deadline_day), book.start)
         roster = workspace_roster(self.config)  # before the ledger: a missing roster stops here first
         with Ledger(self.config.ledger_path) as ledger:
             report = status_report(self.config, ledger, roster, month, today)
@@ -156,9 +158,33 @@ class Workspace:
         return restore_workspace(self.config, source)
 
 
-def init_workspace(folder: Path | str) -> WorkspaceConfig:
+def first_collected_month(today: dt.date | None = None) -> str:
+    """The month whose forms the office collects now: this month once last month's deadline has passed
+    (on 2026-12-06 → 2026-12), else last month (on 2026-12-03, November's forms are still due → 2026-11)."""
+    from processor.common.periods import add_months, last_due_month
+    from processor.common.rulebook import load_rulebook
+
+    book = load_rulebook()
+    return max(add_months(last_due_month(today or office_today(), book.submission_deadline_day), 1), book.start)
+
+
+def config_text(start_month: str | None = None) -> str:
+    """The commented default config.toml, with ``[calendar] start_month`` set when given."""
+    if not start_month:
+        return DEFAULT_CONFIG_TEXT
+    from processor.common.periods import parse_month
+
+    parse_month(start_month)  # ValueError in Chinese for a bad month
+    start = DEFAULT_CONFIG_TEXT.index('\nstart_month = ""') + 1
+    comment = DEFAULT_CONFIG_TEXT.index("#", start)  # the comments stay in their column
+    return (DEFAULT_CONFIG_TEXT[:start] + f'start_month = "{start_month}"'.ljust(comment - start - 1) + " "
+            + DEFAULT_CONFIG_TEXT[comment:])
+
+
+def init_workspace(folder: Path | str, *, start_month: str | None = None) -> WorkspaceConfig:
     """Create a workspace: config.toml with commented defaults, a sample roster, inbox/ and outbox/,
-    and an empty ledger.
+    and an empty ledger.  ``start_month`` (``YYYY-MM``): the first month the office collects
+    (``[calendar] start_month``; nothing before it is counted); None leaves the rulebook's start.
 
     A workspace whose config exists but which never had a ledger (made before ``init`` created
     one, and nothing archived yet) only gets its ledger; anything else that exists is refused."""
@@ -173,8 +199,10 @@ def init_workspace(folder: Path | str) -> WorkspaceConfig:
             raise WorkspaceExists(f"{config} 已存在，不会覆盖；如需重新初始化，请先删除或改名该文件。")
         Ledger.create(existing.ledger_path).close()
         return existing
+    text = config_text(start_month)
+    ws = WorkspaceConfig(root, tomllib.loads(text))
+    _ = ws.rulebook  # a start month outside the rulebook's months stops here, before anything is made
     root.mkdir(parents=True, exist_ok=True)
-    ws = WorkspaceConfig(root, tomllib.loads(DEFAULT_CONFIG_TEXT))
     ws.inbox.mkdir(parents=True, exist_ok=True)
     ws.outbox.mkdir(parents=True, exist_ok=True)
     if not ws.roster_path.exists():
@@ -182,5 +210,5 @@ def init_workspace(folder: Path | str) -> WorkspaceConfig:
         workspace_roster(ws)  # checked and remembered now: the first `status` answers without pandas
     Ledger.create(ws.ledger_path).close()  # only init and demo make a ledger; every other command needs one
 
-    atomic_write_text(config, DEFAULT_CONFIG_TEXT)
+    atomic_write_text(config, text)
     return ws

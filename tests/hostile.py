@@ -18,6 +18,7 @@ variants differ by a small extra part, so generating the corpus stays fast.
 
 from __future__ import annotations
 
+import datetime
 import io
 import math
 import os
@@ -40,7 +41,7 @@ REJECT, ACCEPT, EITHER, IGNORE = "reject", "accept", "either", "ignore"
 # Codes a cell-level rejection of an otherwise well-formed form may carry.
 CELL_CODES = frozenset({
     "required-cell", "type-error", "not-in-list", "out-of-range", "bad-month", "month-outside-year",
-    "date-outside-month", "impossible-date", "future-date", "attendance-exceeds", "unknown-unit",
+    "date-outside-month", "impossible-date", "date-out-of-range", "future-date", "attendance-exceeds", "unknown-unit",
     "unknown-site", "duplicate-row", "duplicate-site", "missing-site-row", "no-sites",
 })
 TEMPLATE_CODES = frozenset({"unknown-template", "missing-sheet", "missing-column", "template-outdated"})
@@ -723,6 +724,14 @@ def _long_strings(b: Builder, i, rng):
                                                          ("progress", "progress"): "x" * length}))]
 
 
+def _typo_year(b: Builder, i, rng):
+    """A year typed with a digit too many or wrong (2926, 20226 as text, 1026): one cell error each."""
+    def edit(wb):
+        cell = wb[SHEETS_BY_KEY["contacts"].title]["A2"]
+        cell.value = [datetime.datetime(2926, 10, 8), "2926-10-08", "20226-10-08", "1026-10-08"][i % 4]
+    return [(f"年份笔误{i}.xlsx", b.fresh_form(i, edit))]
+
+
 def _merged(b: Builder, i, rng):
     def edit(wb):
         for key in ("sites", "contacts", "org_life", "hardware", "members", "progress"):
@@ -825,6 +834,7 @@ CATEGORIES: list[Category] = [
     Category("merged_everywhere", EITHER, CELL_CODES | TEMPLATE_CODES, _merged),
     Category("hidden_sheets", EITHER, CELL_CODES | TEMPLATE_CODES, _hidden_sheets),
     Category("shifted_headers", EITHER, CELL_CODES | TEMPLATE_CODES, _shifted_headers),
+    Category("typo_year", REJECT, frozenset({"date-out-of-range", "type-error"}), _typo_year),
     Category("odd_names", ACCEPT, frozenset(), _odd_names),
     Category("copy_in_progress", REJECT, frozenset({"corrupt"}), _growing),
     Category("lock_and_temp_files", IGNORE, frozenset(), _lock_files),

@@ -298,7 +298,7 @@ def _cli(*args, cwd):
 
 
 def test_cli_template_then_validate_blank_form_is_rejected(tmp_path):
-    assert _cli("init", str(tmp_path / "ws"), cwd=tmp_path).exit_code == 0
+    assert _cli("init", str(tmp_path / "ws"), "--start-month", "2026-01", cwd=tmp_path).exit_code == 0
     ws = tmp_path / "ws"
     made = _cli("template", "--unit", UNIT, "--month", MONTH, "-o", "f.xlsx", cwd=ws)
     assert made.exit_code == 0, made.output
@@ -311,7 +311,7 @@ def test_cli_template_then_validate_blank_form_is_rejected(tmp_path):
 
 
 def test_cli_validate_accepts_filled_form_and_init_refuses_overwrite(tmp_path):
-    assert _cli("init", "ws", cwd=tmp_path).exit_code == 0
+    assert _cli("init", "ws", "--start-month", "2026-01", cwd=tmp_path).exit_code == 0
     ws = tmp_path / "ws"
     assert (ws / "roster.xlsx").exists() and (ws / "inbox").is_dir() and (ws / "outbox").is_dir()
     again = _cli("init", "ws", cwd=tmp_path)

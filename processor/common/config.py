@@ -18,6 +18,7 @@ from dataclasses import Field, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+from processor.common import clock
 from processor.common.outputs import KIND_OF_NAME
 from processor.common.paths import WORKSPACE_ENV
 from processor.common.rulebook import Rulebook, load_rulebook
@@ -57,6 +58,10 @@ title_prefix = ""                    # 报告标题前缀，如“××市”
 
 [schedule]
 nightly_at = "22:30"       # 每晚汇总并发送报告的时间（24 小时制）
+
+[calendar]
+timezone = "Asia/Shanghai" # 本单位所在时区：收件日期、截止日期和逾期天数都按这个时区计算，与服务器的时区设置无关
+start_month = ""           # 本工作区开始收集的第一个报表月份（如 "2026-12"），此前的月份不计入任何统计；留空则从规则库的起始月份算起
 
 [smtp]
 host = ""                  # 邮件服务器；留空则只生成 .eml 文件，不发送
@@ -197,8 +202,76 @@ class Workspace:
 
     @cached_property
     def rulebook(self) -> Rulebook:
+        """The rulebook as this office uses it: in its time zone, from its first month on."""
         custom = self.raw.get("paths", {}).get("rulebook")
-        return load_rulebook((self.root / custom) if custom else None)
+        book = load_rulebook((self.root / custom) if custom else None)
+        start = self.start_month
+        if start and start > book.last:
+            raise ConfigError(f"配置项 calendar.start_month（{start}）晚于规则库覆盖的最后一个月份（{book.last}），"
+                              f"请在 config.toml 中改正")
+        return book.for_office(self.timezone_name, start)
+
+    @cached_property
+    def timezone_name(self) -> str:
+        """``[calendar] timezone``: the office's zone (an IANA name), checked against the zone database."""
+        name = self._calendar().get("timezone", _DEFAULTS["calendar"]["timezone"])
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"配置项 calendar.timezone 应为时区名称（如 \"Asia/Shanghai\"），而不是“{name}”")
+        try:
+            clock.zone(name)
+        except clock.UnknownTimezone:
+            raise ConfigError(f"配置项 calendar.timezone 的值“{name}”不是已知的时区名称（如 \"Asia/Shanghai\"），"
+                              f"请在 config.toml 中改正") from None
+        return name.strip()
+
+    @property
+    def timezone(self):
+        """The office's zone (a tzinfo): every arrival date, deadline and day count is read in it."""
+        return clock.zone(self.timezone_name)
+
+    @cached_property
+    def start_month(self) -> str | None:
+        """``[calendar] start_month``: the first month this workspace collects (None: the rulebook's start)."""
+        from processor.common.periods import MONTH_RE
+
+        value = self._calendar().get("start_month", _DEFAULTS["calendar"]["start_month"])
+        if value in ("", None):
+            return None
+        if not isinstance(value, str) or not MONTH_RE.match(value.strip()):
+            raise ConfigError(f"配置项 calendar.start_month 应为“YYYY-MM”（如 \"2026-12\"），而不是“{value}”")
+        return value.strip()
+
+    def _calendar(self) -> dict:
+        table = self.raw.get("calendar", {})
+        if not isinstance(table, dict):
+            raise ConfigError("配置项 [calendar] 应为一个表")
+        unknown = set(table) - set(_DEFAULTS["calendar"])
+        if unknown:
+            raise ConfigError(f"配置项 calendar.{sorted(unknown)[0]} 不存在（可用：{'、'.join(_DEFAULTS['calendar'])}）")
+        return table
+
+    def check_paths(self) -> None:
+        """Inbox, outbox, archive and ledger are four separate places, none of them the workspace folder
+        itself and none inside another: an inbox of "." would take the ledger and the config as submissions."""
+        places = {"paths.inbox": self.inbox, "paths.outbox": self.outbox, "paths.archive": self.archive,
+                  "paths.ledger": self.ledger_path}
+        for key, place in places.items():
+            if place == self.root or place in self.root.parents:
+                raise ConfigError(f"配置项 {key}（{place}）不能是工作区文件夹本身或其上级文件夹，"
+                                  f"请在 config.toml 中改为其中的一个子文件夹")
+        keys = list(places)
+        for i, key in enumerate(keys):
+            for other in keys[i + 1:]:
+                a, b = places[key], places[other]
+                if a == b:
+                    raise ConfigError(f"配置项 {key} 和 {other} 指向同一位置（{a}），请在 config.toml 中分开设置")
+                if b in a.parents or a in b.parents:
+                    inner, outer = (key, other) if b in a.parents else (other, key)
+                    raise ConfigError(f"配置项 {inner}（{places[inner]}）不能位于 {outer}（{places[outer]}）之中，"
+                                      f"请在 config.toml 中分开设置")
+        if self.inbox in self.roster_path.parents:  # it would be taken as a submission
+            raise ConfigError(f"配置项 paths.roster（{self.roster_path}）不能位于 paths.inbox（{self.inbox}）之中，"
+                              f"请在 config.toml 中分开设置")
 
     @cached_property
     def intake(self) -> IntakeSettings:
@@ -329,6 +402,8 @@ def find_workspace(explicit: Path | str | None = None, start: Path | None = None
 
 def _checked(ws: Workspace) -> Workspace:
     _ = (ws.intake, ws.smtp, ws.remind, ws.nightly_at)  # each raises ConfigError naming the key
+    _ = (ws.timezone_name, ws.start_month)
+    ws.check_paths()
     return ws
 
 

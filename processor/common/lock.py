@@ -15,12 +15,12 @@ import signal
 import socket
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from filelock import FileLock, Timeout
 
+from processor.common.clock import office_now
 from processor.common.fsutil import atomic_write_text
 
 LOG = logging.getLogger("processor.lock")
@@ -74,6 +74,7 @@ class WorkspaceLock:
         self.path = Path(path)
         self.info_path = holder_info_path(self.path)
         self.timeout = timeout
+        self._zone = getattr(workspace_or_path, "timezone_name", None)  # the office's clock for "started"
         self._lock = FileLock(str(self.path), timeout=timeout)
 
     @property
@@ -95,7 +96,7 @@ class WorkspaceLock:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "started": office_now(self._zone).strftime("%Y-%m-%d %H:%M:%S"),
             "command": " ".join(sys.argv[:3]),
         }
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import unicodedata
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -21,10 +22,26 @@ LEVEL_CN = {"DEBUG": "调试", "INFO": "信息", "WARNING": "警告", "ERROR": "
 _MARK = "_processor_handler"  # set on our handlers so a second setup replaces, never duplicates
 
 
+_SHOWN = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters and line separators shown escaped (``\\n``, ``\\x1b``,
+    ``\\u2028``): a file name written by anyone can never start a line of the log of its own."""
+    return "".join(_SHOWN.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+
+
 class ChineseLevelFormatter(logging.Formatter):
+    """Chinese level names; each message on one line (its tracebacks, the log file's, follow it)."""
+
     def format(self, record: logging.LogRecord) -> str:
         record.level_cn = LEVEL_CN.get(record.levelname, record.levelname)
         return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
 
 class OneLineFormatter(ChineseLevelFormatter):

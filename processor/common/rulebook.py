@@ -11,9 +11,10 @@ import datetime as dt
 import logging
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from processor.common import clock
 from processor.common.paths import RULEBOOK_PATH
 from processor.common.periods import PERIOD_KINDS, month_range, month_str, parse_month, period_of
 from schemas.vocabulary import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEET_TITLES
@@ -90,6 +91,20 @@ class Rulebook:
     versions: tuple[RuleSet, ...]
     source: Path
     warnings: tuple[str, ...] = ()  # what the operator should know (an old format converted)
+    timezone: str = clock.DEFAULT_TIMEZONE  # the office's zone (config.toml [calendar] timezone): dates of arrivals
+    start_from_config: bool = False  # start is config.toml's [calendar] start_month, later than the rulebook's
+
+    def local_date(self, stored: str | dt.datetime) -> dt.date:
+        """The office-zone date of a stored time (a file's ``received_at``)."""
+        return clock.local_date(stored, self.timezone)
+
+    def for_office(self, timezone: str, start_month: str | None = None) -> "Rulebook":
+        """This rulebook as an office uses it: its time zone, and its first month when the office began
+        collecting after the rulebook's start (nothing before it is counted anywhere)."""
+        book = replace(self, timezone=timezone)
+        if start_month and start_month > self.start:
+            book = replace(book, start=start_month, start_from_config=True)
+        return book
 
     @property
     def rules(self) -> dict[str, Rule]:
@@ -103,8 +118,9 @@ class Rulebook:
 
     @property
     def year(self) -> int:
-        """The first reporting year (the year of the one-time milestones)."""
-        return parse_month(self.start)[0]
+        """The first reporting year (the year of the one-time milestones): the rulebook's own, even when
+        an office began collecting later."""
+        return parse_month(self.versions[0].first)[0]
 
     @property
     def months(self) -> list[str]:
@@ -124,6 +140,10 @@ class Rulebook:
 
     @property
     def extend_hint(self) -> str:
+        if self.start_from_config:
+            return (f"本工作区从 {self.start} 开始收集报表（config.toml 中 [calendar] 的 start_month）；"
+                    f"如需覆盖更早的月份，请修改该项；如需覆盖以后的月份，请修改规则库 {self.source.name} 中 "
+                    f"[calendar] 的 end，或新增一个 [[versions]] 版本（from = \"YYYY-MM\"）。")
         return (f"如需覆盖更早的月份，请修改规则库 {self.source.name} 中 [calendar] 的 start；"
                 f"如需覆盖以后的月份，请修改 [calendar] 的 end，或新增一个 [[versions]] 版本（from = \"YYYY-MM\"）。")
 

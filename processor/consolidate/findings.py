@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -26,6 +25,7 @@ from processor.consolidate.ledger_data import LedgerData, received_on, submittin
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
+from processor.validate.normalize import text_key
 
 if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status` needs none of them
     import pandas as pd
@@ -564,7 +564,7 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
         mine = by_unit.get(unit, [])
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
         if valid:
-            received = received_on(valid[0])
+            received = received_on(valid[0], rulebook.timezone)
             late = (received - deadline).days
             out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
                                        max(late, 0), len(valid) - 1, [f["id"] for f in mine],
@@ -603,14 +603,10 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
                            days=s.days_late, as_of=scope.today)
 
 
-_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
-
-
 def problem_key(text: str) -> str:
     """A problem's identity within its site (X-2): full-width folded to half-width, spaces and
     punctuation dropped, so that a clerk retyping it slightly differently still means the same one."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    return "".join(folded.translate(_PUNCTUATION).split()).lower()
+    return text_key(text)
 
 
 @dataclass
@@ -764,7 +760,8 @@ def make_scope(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, month
     """``sheets``: the sheets to load when ``ledger`` is a Ledger (all by default)."""
     if not months:
         raise ValueError("至少需要一个月份")
-    months = sorted(set(months))
+    # nothing before the first month the office collects is judged (config.toml [calendar] start_month)
+    months = sorted({m for m in months if m >= rulebook.start}) or sorted(set(months))
     # a unit's findings read only its own rows: a receipt must not load the whole ledger
     data = (ledger if isinstance(ledger, LedgerData)
             else LedgerData.load(ledger, until=max(months), units=units, sheets=sheets))

@@ -11,6 +11,7 @@ import functools
 import operator
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from processor.common.clock import local_date
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
 from schemas.vocabulary import SHEET_TITLES
 
@@ -24,17 +25,17 @@ def submitting_unit(file: dict) -> str | None:
     return file.get("folder_unit") or file.get("unit")
 
 
-def received_on(file: dict) -> dt.date:
-    """The day an arrival was received: the date of its ``received_at`` stamp (the one place that
-    reads it, so that the day can be taken in the office's time zone)."""
-    return dt.date.fromisoformat(file["received_at"][:10])
+def received_on(file: dict, timezone=None) -> dt.date:
+    """The day an arrival was received, on the office's calendar (``timezone``: the rulebook's
+    ``[calendar] timezone``; None the default zone), whatever offset its ``received_at`` was stored with."""
+    return local_date(file["received_at"], timezone)
 
 
-def files_as_of(files: list[dict], as_of: dt.date) -> list[dict]:
+def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
     """The arrivals as the ledger held them at the end of ``as_of``: those received by that day,
     each unit's latest accepted form of a month being its current one then (a form superseded by one
     received later is still ``accepted`` as of that day).  ``files`` in ledger (arrival) order."""
-    kept = [f for f in files if received_on(f) <= as_of]
+    kept = [f for f in files if received_on(f, timezone) <= as_of]
     current: dict[tuple, int] = {}
     for f in kept:
         if f["status"] in (ACCEPTED, SUPERSEDED):
@@ -74,12 +75,13 @@ class LedgerData:
 
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
-             sheets: Iterable[str] | None = None, as_of: dt.date | None = None) -> "LedgerData":
+             sheets: Iterable[str] | None = None, as_of: dt.date | None = None, timezone=None) -> "LedgerData":
         """``sheets`` loads only some sheets (for a check-only evaluation); the default is all.
 
         ``as_of``: the ledger as it stood at the end of that day (SPEC §10, one snapshot per run):
         only arrivals received by then, and each month's form that was current then
-        (:func:`files_as_of`).  Every report, table and page of a run reads this one view.
+        (:func:`files_as_of`), the day of an arrival taken in ``timezone`` (the office's zone).
+        Every report, table and page of a run reads this one view.
 
         Everything is read in one read transaction: a file recorded meanwhile is either wholly in
         the data (its rows in every sheet, its arrival, the one it superseded marked so) or not at all.
@@ -89,7 +91,7 @@ class LedgerData:
             files = [dict(r) for r in ledger.files(units=units)]
             current = None
             if as_of is not None:
-                files = files_as_of(files, as_of)
+                files = files_as_of(files, as_of, timezone)
                 current = [f["id"] for f in files if f["status"] == ACCEPTED]
             records = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
                        for key in (sheets or SHEET_TITLES)}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import Counter
 
+from processor.common.clock import office_today
 from processor.common.config import Workspace
 from processor.common.periods import month_cn
 from processor.consolidate.findings import LATE, MISSING, ON_TIME, RETURNED, evaluate, submission_states
@@ -28,7 +28,7 @@ def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
         roster = workspace_roster(ws)
         read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
         units = [u.name for u in roster.units]
-        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, dt.date.today())
+        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, office_today(ws))
     except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
         LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)
         accepted = len(ledger.files(month=month, status="accepted"))
@@ -48,7 +48,7 @@ def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str
     """How many requirements of the opinion are not (yet) met, by status and clause."""
     try:
         data = LedgerData.load(ledger, until=month)
-        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=dt.date.today())
+        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=office_today(ws))
                     if f.is_open]
     except Exception as exc:  # noqa: BLE001 — the mail goes out even if the count cannot be made
         LOG.warning("统计发现问题失败，邮件正文不含问题数：%s", exc)

@@ -59,7 +59,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
     """
     rulebook = ws.rulebook
     year = int(until[:4])
-    months = P.month_range(f"{year}-01", f"{year}-12")
+    months = P.month_range(max(f"{year}-01", rulebook.start), f"{year}-12")  # none before the office began
     units = roster_units(roster, data)
     grid = _grid(data.files, rulebook, units, months, today)
     scoped = data.restrict(until=until)
@@ -82,7 +82,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "heatmap": _heatmap(findings, units, order),
         "problems": _problems(findings),
         # the twelve months up to the latest one: in January, last year's cases are still to be looked into
-        "quality": _quality(scoped, rulebook, units, P.month_range(P.add_months(until, -11), until)),
+        "quality": _quality(scoped, rulebook, units, P.month_range(max(P.add_months(until, -11), rulebook.start), until)),
         "report_groups": _report_groups(reports),
     }
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from processor.consolidate.findings import evaluate
 from processor.record.ledger import ACCEPTED, Ledger
 
@@ -15,7 +13,7 @@ def findings_preview(ledger: Ledger, rulebook, roster, row) -> list[dict]:
     """
     if row["status"] != ACCEPTED or roster is None or roster.unit(row["unit"]) is None:
         return []
-    as_of = dt.datetime.fromisoformat(row["received_at"]).date()
+    as_of = rulebook.local_date(row["received_at"])
     findings = evaluate(ledger, rulebook, roster, months=[row["month"]], today=as_of, units=[row["unit"]])
     return [{"clause": f.clause, "title": f.title, "site": f.site or "（全单位）", "period": f.period_name,
              "evidence": f.evidence, "status": f.status_cn}

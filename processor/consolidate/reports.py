@@ -24,7 +24,6 @@ from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                             LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.common.values import is_missing
-from processor.consolidate.ledger_data import received_on
 from processor.consolidate.quality import warning_rows
 from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
@@ -42,10 +41,6 @@ def _data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> 
     if isinstance(ledger, LedgerData):
         return ledger.restrict(until=until, units=units) if (until or units is not None) else ledger
     return LedgerData.load(ledger, until=until, units=units)
-
-
-def _received(f: dict) -> dt.date:
-    return received_on(f)
 
 
 def _iso(day) -> str:
@@ -471,7 +466,7 @@ def _monthly_sentences(c: dict, counted_life: int) -> dict:
 
 def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dict:
     rulebook = ws.rulebook
-    months = half.months
+    months = [m for m in half.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
     data = _data(ledger, until=half.last)
     units = roster_units(roster, data)
     as_of = today  # the run's as-of date (SPEC §10)
@@ -842,7 +837,7 @@ def year_report_context(ledger, ws, roster, year: P.Period, today: dt.date) -> d
     can be 未达标.  A site without data for a period is not counted for it (its unit's missing form
     is counted under M-4b)."""
     rulebook = ws.rulebook
-    months = year.months
+    months = [m for m in year.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
     data = _data(ledger, until=year.last)
     units = roster_units(roster, data)
     as_of = today  # the run's as-of date (SPEC §10)
@@ -1094,7 +1089,7 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         })
     compliance = _dossier_compliance([f for f in findings if f.site == site])
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
-    sources = [{"file_name": f["original_name"], "month": f["month"], "received": _received(f).isoformat(),
+    sources = [{"file_name": f["original_name"], "month": f["month"], "received": ws.rulebook.local_date(f["received_at"]).isoformat(),
                 "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {

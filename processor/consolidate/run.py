@@ -36,6 +36,7 @@ from processor.common import forkserver
 from processor.common import outputs as K
 from processor.common import periods as P
 from processor.common.faults import checkpoint
+from processor.common.clock import office_today
 from processor.common.lock import ConsolidationLock
 from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_bytes, fsync_folder,
                                      remove_stale_temp_files, safe_name, sha256_file, storage_error)
@@ -155,7 +156,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     Returns a :class:`ConsolidationResult`; raises :class:`ConsolidationError` on a bad request and
     :class:`processor.common.fsutil.StorageError` when the outbox cannot be written.
     """
-    today = as_of or today or dt.date.today()
+    today = as_of or today or office_today(ws)
     from processor.validate.roster import read_ledger_as, workspace_roster
 
     with (_storage_failures_said(ws), ConsolidationLock(ws, wait=wait, on_wait=on_wait),
@@ -169,7 +170,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         try:
             roster = workspace_roster(ws)
             read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
-            data = LedgerData.load(ledger, as_of=today)  # the one view every output of the run reads
+            data = LedgerData.load(ledger, as_of=today, timezone=ws.rulebook.timezone)  # the one view every output of the run reads
             months, halves, years = _periods(ws, data, today, month=month, half=half, year=year,
                                              all_months=all_months)
             if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
@@ -219,6 +220,8 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
         book.require(years[-1].first, years[-1].last, years[-1].name)
     if not months and not halves and not years:
         months = [default_month(ws, today)]
+        if months[0] < book.start:  # the office's first month (calendar.start_month) is not due yet: nothing to build
+            return [], [], []
         book.require(months[0])
         if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
             halves = [P.period_of(months[0], "half")]

@@ -37,6 +37,7 @@ from typing import Callable
 
 from filelock import FileLock, Timeout as LockTimeout
 
+from processor.common.clock import office_now, office_today
 from processor.common.config import ConfigError, Workspace
 from processor.common.faults import checkpoint
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
@@ -235,7 +236,7 @@ def _retire_superseded(ledger: Ledger, ws: Workspace, now: dt.datetime) -> None:
 def _period_label(outputs, summary_month: str | None) -> str:
     months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
     month = summary_month or (months[-1] if months else None)
-    return month_cn(month) if month else month_cn(month_of(dt.date.today()))
+    return month_cn(month) if month else month_cn(month_of(office_today()))
 
 
 def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str:
@@ -550,7 +551,7 @@ def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | Non
     same reports to the same recipients: a retry, or a send after a crash between the server's
     acceptance and the record, is the same message to the recipients' mail programs.
     """
-    now = now or dt.datetime.now().astimezone()
+    now = now or office_now(ws)
     dry_run = dry_run or not ws.smtp.host
     recipients = recipients_key(ws)
     if not dry_run:

@@ -34,6 +34,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from processor.common import cnfmt
+from processor.common.clock import local_date, office_now
 from processor.common import periods as P
 from processor.common.config import Workspace
 from processor.common.faults import checkpoint
@@ -178,7 +179,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     attachment = None
     if r.kind == RETURN:
         reasons, attachment, row = _rejection(ws, ledger, roster, r)
-        received = cnfmt.cn_date(dt.datetime.fromisoformat(row["received_at"]))
+        received = cnfmt.cn_date(local_date(row["received_at"], ws))
         lines += ["", f"{received}收到的文件“{row['original_name']}”有以下 {len(reasons)} 处问题需要修改："]
         lines += [f"  {i}. {text}" for i, text in enumerate(reasons[:MAX_REASONS], 1)]
         if len(reasons) > MAX_REASONS:
@@ -243,8 +244,8 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
     Nothing at all happens while ``remind.enabled`` is false."""
     from processor.validate.roster import read_ledger_as, workspace_roster
 
-    now = now or dt.datetime.now().astimezone()
-    today = now.date()
+    now = now or office_now(ws)
+    today = local_date(now, ws)
     month = month or reminder_month(today)
     if not ws.remind.enabled:
         return RemindResult(enabled=False, month=month)

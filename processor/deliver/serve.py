@@ -33,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from processor.common.clock import local_date, office_now
 from processor.common.config import ConfigError, Workspace
 from processor.common.fsutil import StorageError, atomic_write_text
 from processor.common.logs import close_logging, setup_logging
@@ -101,7 +102,7 @@ class Nightly:
 
     def __init__(self, ws: Workspace, clock: Clock | None = None) -> None:
         self.ws = ws
-        self.clock = clock or _now
+        self.clock = clock or (lambda: office_now(ws))
         self._busy = threading.Lock()
         self.runs = 0
         self.guard: Callable[[], bool] | None = None  # False: the ledger is gone, no night runs
@@ -116,7 +117,7 @@ class Nightly:
             started = self.clock()
             LOG.info("开始夜间汇总……")
             try:
-                result = consolidate(self.ws, today=started.date())
+                result = consolidate(self.ws, today=local_date(started, self.ws))
             except StorageError as exc:  # its details are in the log already
                 LOG.error("夜间汇总失败：%s；下次启动或下一晚将重试，未发送报告", exc)
                 return
@@ -192,8 +193,8 @@ class Nightly:
             LOG.error("%d 份报告多次发送失败，已放弃；请检查邮件设置后运行 processor send", len(result.failed))
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
+def _now(ws: Workspace) -> dt.datetime:
+    return office_now(ws)  # the office's clock, whatever zone the server is set to
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def serve(ws: Workspace, *, polling: bool = False, stop_event: threading.Event |
     restore = install_signal_handlers(stop) if threading.current_thread() is threading.main_thread() else None
     try:
         with WorkspaceLock(ws):
-            return _serve_locked(ws, polling=polling, stop=stop, every=every, at=at, clock=clock or _now)
+            return _serve_locked(ws, polling=polling, stop=stop, every=every, at=at, clock=clock or (lambda: _now(ws)))
     finally:
         if restore:
             restore()
@@ -372,7 +373,7 @@ def logged_by_intake(path: Path, exc: BaseException) -> None:
 
 
 def _scheduler(ws: Workspace, nightly: Nightly, every: float | None, at: tuple[int, int]) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1,
+    scheduler = BackgroundScheduler(timezone=ws.timezone, job_defaults={"coalesce": True, "max_instances": 1,
                                                   "misfire_grace_time": MISFIRE_GRACE_SECONDS})
     if every:
         trigger = IntervalTrigger(seconds=every)

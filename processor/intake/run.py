@@ -57,10 +57,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from processor.common.faults import checkpoint
+from processor.common.clock import office_now
 from processor.common.config import Workspace
 from processor.validate.errors import Problem, problem
 from processor.common.fsutil import atomic_path, remove_stale_temp_files
-from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso
+from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso, receipt_number
 from processor.validate.roster import Roster, workspace_roster
 from processor.intake import staging
 from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfinished, is_ignored_folder,
@@ -113,7 +114,7 @@ class Intake:
         self.ledger = ledger or Ledger(ws.ledger_path)
         ws.ensure_folders()
         self.rulebook = ws.rulebook
-        self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        self.clock = clock or (lambda: office_now(ws))  # arrival times in the office's zone
         from processor.intake.sandbox import SandboxPool
 
         self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
@@ -227,11 +228,11 @@ class Intake:
             first = next((p for p in outcome.problems if p.is_error), None)
             verdict += f"（{outcome.errors} 处错误" + (f"，{first.where}：{first.message.rstrip('。')}" if first else "") + "）"
         elif outcome.status == DUPLICATE:
-            verdict += f"（与回执 {receipts.receipt_number(self.ledger.file(outcome.duplicate_of))} 的文件相同）"
+            verdict += f"（与回执 {receipt_number(self.ledger.file(outcome.duplicate_of))} 的文件相同）"
         elif outcome.replaced:
-            verdict += f"（替换回执 {receipts.receipt_number(self.ledger.file(outcome.replaced))}）"
+            verdict += f"（替换回执 {receipt_number(self.ledger.file(outcome.replaced))}）"
         log.info("收到文件 %s：单位 %s，月份 %s，结果 %s，回执编号 %s，用时 %.1f 秒",
-                 readable_name(inbox_path_of(row)), unit, month, verdict, receipts.receipt_number(row), seconds)
+                 readable_name(inbox_path_of(row)), unit, month, verdict, receipt_number(row), seconds)
 
     def _validate_ahead(self, path: Path) -> _Validated | None:
         """Read and validate a file before its turn to be recorded (runs on a pool thread; no side
@@ -351,7 +352,7 @@ class Intake:
                     raise  # the share away for a moment: the removal is tried again (recovery, next pass)
                 reason = failure_reason(exc, self.ws.inbox / relative, removing=True)
                 log.error("文件 %s 已登记（回执编号 %s），但无法从收件箱中删除：%s。该文件不再处理，"
-                          "请手动移出收件箱。", readable_name(relative), receipts.receipt_number(row), reason)
+                          "请手动移出收件箱。", readable_name(relative), receipt_number(row), reason)
                 self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1, inbox_left=reason)
                 return receipt
             if removed:  # per-unit sub-folders stay: the office permissions them on the share
@@ -419,7 +420,7 @@ class Intake:
                 self._finish(row["id"], relative if row["inbox_removed"] == 0 else None)
             except Exception as exc:  # one file never stops the others: the next start tries it again
                 log.error("无法补完文件 %s（回执编号 %s）：%s。其余文件照常处理，下次启动时重试。",
-                          readable_name(relative), receipts.receipt_number(row),
+                          readable_name(relative), receipt_number(row),
                           failure_reason(exc, self.ws.inbox / relative))
                 log.debug("补完文件 %s 失败的详细信息", readable_name(relative), exc_info=exc)
                 continue
@@ -511,7 +512,7 @@ def left_in_inbox(ledger: Ledger) -> dict[str, tuple[staging.Identity | None, st
     for row in ledger.query("SELECT * FROM files WHERE inbox_left IS NOT NULL ORDER BY id"):
         left[inbox_path_of(row)] = (
             staging.parse_identity(row["inbox_identity"]),
-            f"已登记（回执编号 {receipts.receipt_number(row)}），但无法从收件箱删除（{row['inbox_left']}），"
+            f"已登记（回执编号 {receipt_number(row)}），但无法从收件箱删除（{row['inbox_left']}），"
             f"不再处理，请手动移出收件箱")
     return left
 

@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from processor.common.fsutil import is_temp_name, sha256_file
-from processor.record.ledger import Ledger, LedgerError, migrations
-from processor.record.receipts import receipt_id_prefix
+from processor.record.ledger import Ledger, LedgerError, migrations, receipt_id_prefix
 from schemas.vocabulary import SHEET_TITLES
 
 # problem codes, each with the Chinese label the report shows

@@ -37,6 +37,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from processor.common import clock
 from processor.common.paths import SCHEMAS_DIR
 from processor.common.values import is_missing
 
@@ -547,6 +548,16 @@ class Ledger:
                              plain=plain)
 
 
+def receipt_number(row) -> str:
+    """An arrival's receipt number as the county reads it: year of arrival and ledger id."""
+    return f"{row['received_at'][:4]}-{row['id']:06d}"
+
+
+def receipt_id_prefix(file_id: int) -> str:
+    """How the names of an arrival's receipt files begin (its number)."""
+    return f"{file_id:06d}_"
+
+
 def sheet_columns(sheet_key: str) -> list[str]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
     from schemas.form import SHEETS_BY_KEY
@@ -577,7 +588,7 @@ def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names:
 
 
 def now_iso(now: dt.datetime | None = None) -> str:
-    return (now or dt.datetime.now().astimezone()).isoformat(timespec="seconds")
+    return (now or clock.system_now().astimezone()).isoformat(timespec="seconds")
 
 
 def _plain(value):

@@ -13,18 +13,18 @@ never tries again, and the receipt says :data:`TOO_COMPLEX` instead.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Callable
 
 import jinja2
 
-from processor.common import cnfmt
+from processor.common import clock, cnfmt
 from processor.validate.annotate import TOO_COMPLEX, TooComplex, write_annotated_copy
 from processor.validate.errors import Problem
 from processor.common.fsutil import atomic_write_text, safe_join, safe_name
-from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger
+from processor.record.ledger import (ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, receipt_id_prefix,
+                                     receipt_number)
 from processor.common.paths import TEMPLATES_DIR
 from processor.common.periods import MONTH_RE, submission_deadline
 from processor.record.resubmission import EMPTY, changes_between
@@ -45,10 +45,6 @@ def _shown(value, empty: str = EMPTY) -> str:
 
 _env.filters["shown"] = _shown
 _env.globals["cn_ordinal"] = lambda n: _CN_ORDINALS[n - 1] if 0 < n <= len(_CN_ORDINALS) else str(n)
-
-
-def receipt_number(row) -> str:
-    return f"{row['received_at'][:4]}-{row['id']:06d}"
 
 
 def receipt_unit(row, roster=None) -> str:
@@ -76,11 +72,6 @@ def _inbox_folder(row) -> str | None:
         value = value.decode("gb18030", "replace")
     parts = str(value).split("/")
     return parts[0] if len(parts) > 1 and parts[0].strip() else None
-
-
-def receipt_id_prefix(file_id: int) -> str:
-    """How the names of an arrival's receipt files begin (its number)."""
-    return f"{file_id:06d}_"
 
 
 def receipt_stem(row) -> str:
@@ -170,7 +161,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "verdict": verdict,
         "unit": unit,
         "month": month,
-        "received": _time_cn(row["received_at"]),
+        "received": _time_cn(row["received_at"], ws.timezone_name),
         "number": receipt_number(row),
         "file_name": row["original_name"],
         "size": _size_cn(row["size"]),
@@ -190,7 +181,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "timeliness": timeliness(ledger, ws.rulebook, row),
         "original": _brief(ledger, row["duplicate_of"]),
         "office": ws.office_name,
-        "issued": _date_cn(row["received_at"]),
+        "issued": _date_cn(row["received_at"], ws.timezone_name),
     }
     return context
 
@@ -204,14 +195,14 @@ def timeliness(ledger: Ledger, rulebook, row) -> str:
     if row["status"] == DUPLICATE or not (row["month"] and MONTH_RE.match(row["month"])):
         return ""
     deadline = cnfmt.md_date(submission_deadline(row["month"], rulebook.submission_deadline_day))
-    received = dt.date.fromisoformat(row["received_at"][:10])
+    received = rulebook.local_date(row["received_at"])
     first = _first_accepted(ledger, row)
     if first is None:  # rejected, and nothing valid for the month yet
         late = (received - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
         if late > 0:
             return f"截止{deadline}，{cnfmt.md_date(received)}收到，已逾期{late}天，请尽快修改后重新报送"
         return f"截止{deadline}，请在截止日期前修改后重新报送"
-    counted = dt.date.fromisoformat(first["received_at"][:10])
+    counted = rulebook.local_date(first["received_at"])
     late = (counted - submission_deadline(row["month"], rulebook.submission_deadline_day)).days
     again = first["id"] != row["id"]
     kept = "；此前已接收的报表仍然有效" if row["status"] == REJECTED else ""
@@ -258,13 +249,13 @@ def _month_cn(month: str | None) -> str:
     return "（月份未识别）"
 
 
-def _time_cn(iso: str) -> str:
-    moment = dt.datetime.fromisoformat(iso)
+def _time_cn(iso: str, timezone: str | None = None) -> str:
+    moment = clock.local_time(iso, timezone)  # the office's clock, whatever zone the time was stored in
     return f"{cnfmt.cn_date(moment)} {moment:%H:%M}"
 
 
-def _date_cn(iso: str) -> str:
-    return cnfmt.cn_date(dt.datetime.fromisoformat(iso))
+def _date_cn(iso: str, timezone: str | None = None) -> str:
+    return cnfmt.cn_date(clock.local_date(iso, timezone))
 
 
 def _size_cn(size: int) -> str:

@@ -77,6 +77,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         _t("contact-earlier-month", "联系日期在报送月份之前", "“{column}”的日期 {value}（{cell}）早于报送月份 {month}，已按补报的记录接收。",
            "如该记录应在其所属月份的报表中报送，请更正该月报表。", WARNING),
         _t("impossible-date", "日期不存在", "“{column}”的日期不存在：{cell} 填的是“{value}”。", "请核对日期。"),
+        _t("date-out-of-range", "日期年份有误", "“{column}”的日期年份有误：{cell} 填的是“{value}”，年份应在 1900 至 2099 之间。",
+           "请核对年份（常见为输入时多打或打错一位）。"),
         _t("future-date", "日期晚于填报日期", "“{column}”晚于填报日期：{cell} 填的是 {value}。", "请核对日期。"),
         _t("attendance-exceeds", "实到人数多于应到人数", "实到人数（{value}）多于应到人数（{expected}），见 {cell}。",
            "请核对到会人数。"),

@@ -34,13 +34,24 @@ _FLOAT_TEXT = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)$")
 class Normalized:
     value: Any
     notice: str | None = None  # warning code, e.g. "normalized-date"
-    error: str | None = None  # "type-error" or "impossible-date"
+    error: str | None = None  # "type-error", "impossible-date" or "date-out-of-range"
 
     @property
     def display(self) -> str:
         if isinstance(self.value, dt.date):
             return self.value.isoformat()
         return "" if self.value is None else str(self.value)
+
+
+_KEY_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
+
+
+def text_key(text) -> str:
+    """A name's identity: full-width folded to half-width, spaces (full-width ones too) and punctuation
+    dropped, lower case; ``榕城区`` and ``榕城 区`` are one name.  The problems and sites compared across
+    files (consolidate.findings.problem_key) and the roster's unit names are compared by it."""
+    folded = unicodedata.normalize("NFKC", str(text or ""))
+    return "".join(folded.translate(_KEY_PUNCTUATION).split()).lower()
 
 
 def title_key(text) -> str:
@@ -136,7 +147,18 @@ def _float(raw) -> Normalized:
     return Normalized(str(raw), error="type-error")
 
 
+# The years a date cell may hold: a typo year (2926) is the cell's error, never a file that cannot be read.
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2099, 12, 31))
+
+
 def _date(raw) -> Normalized:
+    read = _any_date(raw)
+    if isinstance(read.value, dt.date) and not read.error and not DATE_RANGE[0] <= read.value <= DATE_RANGE[1]:
+        return Normalized(raw, error="date-out-of-range")
+    return read
+
+
+def _any_date(raw) -> Normalized:
     if isinstance(raw, dt.datetime):
         return Normalized(raw.date())
     if isinstance(raw, dt.date):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from processor.common.fsutil import atomic_path, atomic_write_text
 from processor.common.paths import SCHEMAS_DIR
-from processor.validate.normalize import normalize_value, title_key
+from processor.validate.normalize import normalize_value, text_key, title_key
 
 # pandas, pandera (the roster's models in schemas.roster) and openpyxl are imported by the functions
 # that use them: a command that only names RosterError, or finds the roster unchanged, loads none.
@@ -271,11 +271,15 @@ def column_letter(number: int) -> str:
 
 def _check_unique(roster: Roster) -> None:
     for label, names in (("单位名称", roster.unit_names), ("企业组人员姓名", roster.staff_names)):
-        seen = set()
+        seen: dict[str, str] = {}  # compared as the cross-unit checks compare them: spaces, width, punctuation aside
         for name in names:
-            if name in seen:
+            first = seen.get(text_key(name))
+            seen.setdefault(text_key(name), name)
+            if first == name:
                 raise RosterError(f"名册中{label}“{name}”重复")
-            seen.add(name)
+            if first is not None:
+                raise RosterError(f"名册中{label}“{first}”和“{name}”只差空格、全角半角或标点，会被当作同一个名称；"
+                                  f"请删去其中一个或改正")
 
 
 def read_ledger_as(roster: Roster, ledger) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from processor.common.clock import office_today
 from processor.common.excel_safety import set_cell
 from processor.common.fsutil import atomic_path
 from processor.common.periods import first_day, last_day, parse_month, submission_deadline
@@ -85,7 +86,7 @@ def site_rows(roster: Roster, unit: str, *, seed: int = 0, sites: int = 2, month
     place = _place(unit)
     state, private = rng.sample(STATE_OWNED, len(STATE_OWNED)), rng.sample(PRIVATE, len(PRIVATE))
     staff = _group_staff(roster, unit)
-    year = first_year or (parse_month(month)[0] if month else dt.date.today().year)
+    year = first_year or (parse_month(month)[0] if month else office_today().year)
     rows = []
     for i in range(sites):
         kind = ENTERPRISE_KINDS[i % 2] if i < 2 else rng.choice(ENTERPRISE_KINDS)
