@@ -86,3 +86,20 @@ def test_the_roster_template_has_the_former_names_column_with_a_note(tmp_path):
     wb["单位"][f"{column}{row}"] = f"{OLD}; 市工商业联合会党委"
     wb.save(path)
     assert load_roster(path).unit(NEW).former_names == (OLD, "市工商业联合会党委")
+
+
+def test_a_form_still_under_the_former_name_counts_for_the_renamed_unit_with_a_warning(tmp_path):
+    from processor.validate.samples import fill_form
+
+    ws = Workspace.create(tmp_path / "ws")
+    write_roster(_renamed((OLD,)), ws.config.roster_path)
+    form = fill_form(tmp_path / "form.xlsx", roster=sample_roster(), rulebook=ws.config.rulebook, unit=OLD,
+                     month="2026-10", seed=3)
+    for folder in (NEW, OLD):  # the unit's folder, and a folder still named as it was
+        (ws.config.inbox / folder).mkdir(parents=True, exist_ok=True)
+    form.rename(ws.config.inbox / OLD / "10月报表.xlsx")
+    [outcome] = ws.process().outcomes
+    assert outcome.status == "accepted" and outcome.unit == NEW
+    [warning] = [p for p in outcome.problems if p.code == "former-unit-name"]
+    assert OLD in warning.message and NEW in warning.message
+    assert _state(ws.status("2026-10", today=D(2026, 12, 6)), NEW) != MISSING

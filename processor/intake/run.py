@@ -392,7 +392,10 @@ class Intake:
         if len(parts) < 2:
             return None
         folder = parts[0].strip()
-        return folder if self.roster.unit(folder) is not None else None
+        if self.roster.unit(folder) is not None:
+            return folder
+        renamed = self.roster.unit_now_or_formerly(folder)  # a folder still under the unit's former name
+        return renamed.name if renamed is not None else None
 
     def _archive(self, staged: Path, path: Path, sha: str) -> str:
         """Copy the staged bytes (``sha``) of inbox file ``path`` into the archive."""

@@ -84,6 +84,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
            "请核对到会人数。"),
         _t("unknown-unit", "填报单位不在名册中", "填报单位“{value}”不在企业组的单位名册中（{cell}）。",
            "请从下拉列表中选择本单位名称。"),
+        _t("former-unit-name", "填报单位为原名称", "填报单位“{value}”是“{current}”更名前的名称（{cell}），按“{current}”的报表处理。",
+           "今后请填写本单位现名称“{current}”（可从下拉列表中选择）。", WARNING),
         _t("unit-mismatch", "填报单位与报送文件夹不符", "文件放在“{folder}”的文件夹中，但填报单位写的是“{value}”（{cell}）。",
            "每个单位只能报送本单位的报表；请放入本单位的文件夹，或改正填报单位。"),
         _t("outside-unit-folder", "未放在本单位文件夹中", "文件放在{place}，不是名册中任何单位的文件夹，"

@@ -73,6 +73,11 @@ class Roster:
         key = title_key(name)
         return next((u for u in self.units if title_key(u.name) == key), None)
 
+    def unit_now_or_formerly(self, name: str) -> UnitInfo | None:
+        """The unit called ``name`` now or before it was renamed (its 曾用名); None for neither."""
+        key = title_key(name)
+        return self.unit(name) or next((u for u in self.units if key in map(title_key, u.former_names)), None)
+
     @property
     def unit_names(self) -> list[str]:
         return [u.name for u in self.units]

@@ -510,7 +510,7 @@ def _frame(sheet: SheetRead) -> pd.DataFrame:
 def _read_identity(ctx: Context) -> None:
     info = (ctx.records("basic_info") or [{}])[0]
     unit_name = info.get("unit")
-    known = ctx.roster.unit(unit_name) if unit_name else None
+    known = ctx.roster.unit_now_or_formerly(unit_name) if unit_name else None  # recorded under its name now
     ctx.result.unit = known.name if known else unit_name
     ctx.result.unit_kind = known.kind if known else info.get("unit_kind")
     month = info.get("month")
@@ -532,18 +532,22 @@ def check_unit(ctx: Context) -> Iterable[Problem]:
     if not unit:
         return
     sheet = ctx.sheets["basic_info"]
-    known = ctx.roster.unit(unit)
+    known = ctx.roster.unit_now_or_formerly(unit)
     if known is None:
         yield sheet.at("unknown-unit", "unit", info["row"], unit)
+    elif ctx.roster.unit(unit) is None:
+        yield sheet.at("former-unit-name", "unit", info["row"], unit, current=known.name)
     elif known.name != unit:
         yield sheet.at("normalized-text", "unit", info["row"], unit, normalized=known.name)
-    if ctx.expected_unit and title_key(ctx.expected_unit) != title_key(unit):
+    folder = ctx.roster.unit_now_or_formerly(ctx.expected_unit) if ctx.expected_unit else None
+    named = known.name if known else unit
+    if ctx.expected_unit and title_key(folder.name if folder else ctx.expected_unit) != title_key(named):
         yield sheet.at("unit-mismatch", "unit", info["row"], unit, folder=ctx.expected_unit)
 
 
 def check_unit_kind(ctx: Context) -> Iterable[Problem]:
     info = (ctx.records("basic_info") or [{}])[0]
-    known = ctx.roster.unit(info.get("unit") or "")
+    known = ctx.roster.unit_now_or_formerly(info.get("unit") or "")
     if known and info.get("unit_kind") and info["unit_kind"] != known.kind:
         yield ctx.sheets["basic_info"].at("unit-kind-mismatch", "unit_kind", info["row"], info["unit_kind"],
                                           unit=known.name, expected=known.kind)
