@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -29,6 +28,7 @@ from processor.consolidate.ledger_data import LedgerData, received_on, submittin
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
+from processor.common.values import problem_key
 from schemas.form import SHEETS_BY_KEY
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
@@ -600,14 +600,6 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
                            days=s.days_late, as_of=scope.today)
 
 
-_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
-
-
-def problem_key(text: str) -> str:
-    """A problem's identity within its site (X-2): full-width folded to half-width, spaces and
-    punctuation dropped, so that a clerk retyping it slightly differently still means the same one."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    return "".join(folded.translate(_PUNCTUATION).split()).lower()
 
 
 @dataclass
