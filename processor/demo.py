@@ -28,6 +28,7 @@ from typing import Callable
 
 from processor.common.config import Workspace
 from processor.workspace import init_workspace
+from processor.common.values import problem_key
 from processor.common.periods import (add_months, first_day, last_day, last_due_month, month_range, parse_month,
                                       submission_deadline)
 from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
@@ -147,10 +148,12 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
                 continue
             rows = form_rows(roster=roster, rulebook=rulebook, unit=unit, month=month, seed=u_index,
                              sites=sites, contacts=rng.randint(5, 9), org_life=rng.randint(7, 11))
+            _plans_in_rule_year(rows, month, rulebook.year)
             _shape_compliance(rows, rng, u_index, month, rulebook.year)
             _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
             _exercise_rules(rows, u_index, month, roster, rulebook.year)
             _exercise_checks(rows, u_index, month, roster, previous.get(unit))
+            _contacts_after_liaison_fixed(rows, month)
             previous[unit] = rows
             due = submission_deadline(month, rulebook.submission_deadline_day)
             late = rng.random() < 0.1
@@ -207,8 +210,34 @@ def _shape_compliance(rows: dict, rng: random.Random, u_index: int, month: str, 
             hw["audio"] = "否"
 
 
+def _plans_in_rule_year(rows: dict, month: str, year: int) -> None:
+    """Work plans are made for the rule ``year`` (M-2: reported in its November), and appear in the
+    forms from the month they are reported on."""
+    for i, site in enumerate(rows["sites"]):
+        plan = dt.date(year, 11, 10 + 5 * (i % 3))
+        site["plan_date"] = plan if plan <= last_day(month) else None
+
+
+def _contacts_after_liaison_fixed(rows: dict, month: str) -> None:
+    """A site's liaison contacts it from the day the contact was fixed (确定联系日期) on: the site
+    added late is contacted by its liaison only after that day."""
+    fixed = {s["site"]: s for s in rows["sites"]}
+    moved = 0
+    for r in rows["contacts"]:
+        site = fixed.get(r["site"])
+        if site and r["staff"] == site["staff"] and r["date"] < site["contact_date"]:
+            r["date"] = min(site["contact_date"] + dt.timedelta(days=moved % 3), last_day(month))
+            moved += 1
+    rows["contacts"].sort(key=lambda r: r["date"])
+
+
 def _carry_problems(rows: dict, still_open: list[dict], month: str, rng: random.Random) -> None:
-    """Most problems found in one month are reported closed in a later month (X-2)."""
+    """Most problems found in one month are reported closed in a later month (X-2).  A problem still
+    open is not found again as new (its record would move its 整改时限 back before this month)."""
+    open_keys = {(p["site"], problem_key(p["problem"])) for p in still_open}
+    for r in rows["contacts"]:
+        if r.get("problem") and (r["site"], problem_key(r["problem"])) in open_keys:
+            r.update(problem=None, suggestion=None, deadline=None, state=None)
     for problem in list(still_open):
         if rng.random() < 0.7:
             day = first_day(month) + dt.timedelta(days=rng.randint(0, 20))

@@ -61,6 +61,20 @@ def test_demo_year_has_the_cases_offices_meet(demo):
     assert not any(p.is_file() for p in demo.workspace.inbox.rglob("*")), "every file left the inbox"
 
 
+def test_demo_year_holds_no_record_that_cannot_be_true(demo):
+    """SPEC §10: the demo's year passes its own intake without an impossible record (its deliberate
+    mistakes are refused for other reasons), and its work plans are dated in the rule year."""
+    impossible = {"future-date", "deadline-before-found", "contact-before-assigned"}
+    with Ledger(demo.workspace.ledger_path) as ledger:
+        files = ledger.query("SELECT original_name, problems_json FROM files")
+        plans = [r[0] for r in ledger.query("SELECT DISTINCT plan_date FROM sites WHERE plan_date IS NOT NULL")]
+    refused = [(name, p["message"]) for name, problems in files for p in json.loads(problems or "[]")
+               if p["code"] in impossible]
+    assert len(files) > 40 and refused == []
+    year = demo.workspace.rulebook.year
+    assert plans and all(plan.startswith(f"{year}-11") for plan in plans), plans
+
+
 def test_demo_year_has_each_check_across_months_in_a_receipt_a_monthly_report_and_the_page(demo):
     from docx import Document
 

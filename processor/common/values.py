@@ -1,8 +1,9 @@
-"""What counts as a missing value, in one place."""
+"""What counts as a missing value, and when two typed texts name the same problem, in one place."""
 
 from __future__ import annotations
 
 import sys
+import unicodedata
 
 
 def is_missing(value) -> bool:
@@ -16,3 +17,20 @@ def is_missing(value) -> bool:
         return value != value
     pd = sys.modules.get("pandas")
     return pd is not None and (value is pd.NA or value is pd.NaT)
+
+
+_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
+
+
+def text_key(text) -> str:
+    """A name's identity: full-width folded to half-width, spaces (full-width ones too) and punctuation
+    dropped, lower case; ``榕城区`` and ``榕城 区`` are one name.  Problems (X-2), sites compared across
+    files and the roster's unit names are all compared by it."""
+    folded = unicodedata.normalize("NFKC", str(text or ""))
+    return "".join(folded.translate(_PUNCTUATION).split()).lower()
+
+
+def problem_key(text: str) -> str:
+    """A problem's identity within its site (X-2): a clerk retyping it slightly differently still means
+    the same one."""
+    return text_key(text)

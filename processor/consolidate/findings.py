@@ -25,7 +25,7 @@ from processor.consolidate.ledger_data import LedgerData, received_on, submittin
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
-from processor.validate.normalize import text_key
+from processor.common.values import problem_key
 
 if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status` needs none of them
     import pandas as pd
@@ -603,10 +603,6 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
                            days=s.days_late, as_of=scope.today)
 
 
-def problem_key(text: str) -> str:
-    """A problem's identity within its site (X-2): full-width folded to half-width, spaces and
-    punctuation dropped, so that a clerk retyping it slightly differently still means the same one."""
-    return text_key(text)
 
 
 @dataclass

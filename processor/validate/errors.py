@@ -79,7 +79,14 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         _t("impossible-date", "日期不存在", "“{column}”的日期不存在：{cell} 填的是“{value}”。", "请核对日期。"),
         _t("date-out-of-range", "日期年份有误", "“{column}”的日期年份有误：{cell} 填的是“{value}”，年份应在 1900 至 2099 之间。",
            "请核对年份（常见为输入时多打或打错一位）。"),
-        _t("future-date", "日期晚于填报日期", "“{column}”晚于填报日期：{cell} 填的是 {value}。", "请核对日期。"),
+        _t("future-date", "日期晚于填报日期", "“{column}”{value}（{cell}）晚于本表的填报日期 {fill_date}。",
+           "表中记录的事情不会发生在填报之后：请核对该日期和“基本信息”表的填报日期。"),
+        _t("deadline-before-found", "整改时限早于发现日期",
+           "“{column}”{value}（{cell}）早于该问题的发现日期 {found}（第 {found_row} 行记录该问题未办结，整改时限 {set_deadline}）。",
+           "整改时限只能定在发现问题之后；请核对整改时限，或把不同的问题分别写清楚。"),
+        _t("contact-before-assigned", "联系日期早于确定联系日期",
+           "{cell} 记录 {staff} 于 {value} 联系示范点“{site}”，早于“示范点”表确定由其联系的日期 {assigned}（{assigned_cell}）。",
+           "请核对联系日期或“示范点”表的“确定联系日期”。"),
         _t("attendance-exceeds", "实到人数多于应到人数", "实到人数（{value}）多于应到人数（{expected}），见 {cell}。",
            "请核对到会人数。"),
         _t("unknown-unit", "填报单位不在名册中", "填报单位“{value}”不在企业组的单位名册中（{cell}）。",
@@ -109,8 +116,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         _t("normalized-text", "文本已规范", "{cell} 的“{value}”已按“{normalized}”读取（全角字符或多余空格）。", "", WARNING),
         _t("normalized-number", "数字已规范", "{cell} 的“{value}”已按 {normalized} 读取。", "", WARNING),
         _t("header-offset", "表头位置已识别", "工作表“{sheet}”的表头在第 {row} 行，已按此读取。", "", WARNING),
-        _t("formula-ignored", "公式未计算", "{cell} 含有公式，系统不计算公式，只读取其保存的结果“{value}”。",
-           "请直接填写数值。", WARNING),
+        _t("formula-ignored", "公式未计算", "{cell} 含有公式，系统不计算公式，只读取其保存的结果：{result}。",
+           "请直接填写数值或文字，不要使用公式。", WARNING),
     ]
 }
 
@@ -177,22 +184,27 @@ def problem(code: str, *, sheet=None, cell=None, row=None, column=None, value=No
     ptype = PROBLEM_TYPES[code]
     where = f"{sheet}!{cell}" if sheet and cell else (cell or "")
     fmt = dict(params, sheet=sheet or "", cell=where, row=row, column=column or "",
-               value=_display(value))
-    message = ptype.template.format_map(_Default(fmt))
-    hint = ptype.hint.format_map(_Default(fmt))
+               value=display_value(value))
+    message = _fill(code, ptype.template, fmt)
+    hint = _fill(code, ptype.hint, fmt)
     return Problem(code=code, message=message, sheet=sheet, cell=cell, row=row, column=column,
                    value=value, clause=clause, hint=hint)
 
 
-class _Default(dict):
-    def __missing__(self, key):
-        return ""
+def _fill(code: str, template: str, fmt: dict) -> str:
+    """The template with its parameters; a parameter the caller did not supply is a defect in the
+    caller, not a blank in the message a county reads."""
+    try:
+        return template.format_map(fmt)
+    except KeyError as exc:
+        raise ValueError(f"problem code {code!r}: message parameter {exc.args[0]!r} not supplied") from None
 
 
 _CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
 
 
-def _display(value) -> str:
+def display_value(value) -> str:
+    """A value as a message shows it: a date as YYYY-MM-DD, control characters visible, at most 60 characters."""
     if value is None:
         return ""
     if hasattr(value, "isoformat"):

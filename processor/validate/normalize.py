@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from processor.common.values import text_key  # noqa: F401 — one definition, re-exported for validate
 from schemas import vocabulary as kinds
 
 # Full-width ASCII (！ … ～) and the ideographic space map to their ASCII forms.
@@ -41,17 +42,6 @@ class Normalized:
         if isinstance(self.value, dt.date):
             return self.value.isoformat()
         return "" if self.value is None else str(self.value)
-
-
-_KEY_PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")
-
-
-def text_key(text) -> str:
-    """A name's identity: full-width folded to half-width, spaces (full-width ones too) and punctuation
-    dropped, lower case; ``榕城区`` and ``榕城 区`` are one name.  The problems and sites compared across
-    files (consolidate.findings.problem_key) and the roster's unit names are compared by it."""
-    folded = unicodedata.normalize("NFKC", str(text or ""))
-    return "".join(folded.translate(_KEY_PUNCTUATION).split()).lower()
 
 
 def title_key(text) -> str:

@@ -24,15 +24,16 @@ from typing import Callable, Iterable
 
 import pandas as pd
 import pandera.errors as pa_errors
-from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
 
 from processor.common.config import IntakeSettings
-from processor.validate.errors import Problem, ProblemList, problem
+from processor.validate.errors import Problem, ProblemList, display_value, problem
 from processor.validate.normalize import is_blank, normalize_value, title_key
 from processor.common.periods import add_months, first_day, last_day, parse_month
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
+from processor.common.values import problem_key
 from schemas import fields as kinds
 from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
@@ -157,6 +158,8 @@ def _validate_book(ctx: Context, book: RawWorkbook) -> None:
     if _template_rejected(ctx, meta, missing_sheets, missing_columns):
         return
     _note_previous_template(ctx, meta)
+    for key, sheet in ctx.sheets.items():
+        _note_formulas(ctx, sheet, found[key], book.formulas.get(found[key].name, []))
     for title in missing_sheets:
         ctx.problems.add(problem("missing-sheet", sheet=title))
     for sheet_title, column in missing_columns:
@@ -227,6 +230,26 @@ def _note_previous_template(ctx: Context, meta: dict) -> None:
         return
     detail = "；".join(f"“{sheet}”表的“{old}”按“{new}”读取" for sheet, old, new in renamed) or "各表表头与新版相同"
     ctx.problems.add(problem("previous-template", found=version or "未知", expected=TEMPLATE_VERSION, detail=detail))
+
+
+def _note_formulas(ctx: Context, sheet: SheetRead, raw: RawSheet, cells: list[str]) -> None:
+    """A live formula is read as the result the spreadsheet saved with it, and the clerk is told so."""
+    by_column = {col: sheet.spec.field_by_name(name).title for name, col in sheet.columns.items()}
+    by_row = {row: sheet.spec.field_by_name(name).title for name, row in sheet.form_rows.items()}
+    for ref in cells:
+        col, row = coordinate_from_string(ref)
+        col = column_index_from_string(col) - 1
+        cells_row = raw.rows[row - 1] if row <= len(raw.rows) else []
+        value = cells_row[col] if col < len(cells_row) else None
+        title = by_row.get(row) if sheet.spec.layout == "form" and col == 1 else by_column.get(col)
+        result = "（空，未保存计算结果）" if is_blank(value) else f"“{display_value(_whole(value))}”"
+        ctx.problems.add(problem("formula-ignored", sheet=sheet.spec.title, cell=ref, row=row, column=title,
+                                 value=value, result=result))
+
+
+def _whole(value):
+    """12.0 as 12: how a spreadsheet shows a whole number."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _titles(spec: SheetSpec) -> dict[str, str]:
@@ -673,8 +696,88 @@ def check_staff(ctx: Context) -> Iterable[Problem]:
                 yield sheet.at("unknown-staff", "staff", r["row"], r["staff"])
 
 
+# --- records that cannot be true (SPEC §10) ---------------------------------------------
+
+# Dates that lie ahead by their nature: a 整改时限 is set for the future.
+DATES_AHEAD = {("contacts", "deadline")}
+
+
+def check_future_dates(ctx: Context) -> Iterable[Problem]:
+    """M-4b: the form reports what happened up to its 填报日期; no record of it is dated later.
+    A record date already reported outside 报送月份 is not reported twice."""
+    info = (ctx.records("basic_info") or [{}])[0]
+    filled = info.get("fill_date")
+    if not isinstance(filled, dt.date):
+        return
+    month_end = last_day(ctx.result.month) if ctx.result.month else None
+    for key, sheet in ctx.sheets.items():
+        for f in sheet.spec.fields:
+            if f.kind != kinds.DATE or f.name == "fill_date" or (key, f.name) in DATES_AHEAD:
+                continue
+            for r in sheet.records:
+                day = r.get(f.name)
+                if not isinstance(day, dt.date) or day <= filled:
+                    continue
+                if f.name in sheet.spec.dates_in_month and month_end and day > month_end:
+                    continue  # date-outside-month says it already
+                yield sheet.at("future-date", f.name, r["row"], day, clause="M-4b", fill_date=filled.isoformat())
+
+
+def check_deadline_after_found(ctx: Context) -> Iterable[Problem]:
+    """X-2: a problem's 整改时限 cannot be earlier than the day it was found.
+
+    A problem is told by its site and its text, as consolidation threads it; a record 未办结
+    after one 已办结 starts it anew.  The form shows the day a problem was found only where its
+    first record in the form is 未办结 with a 整改时限 not before that record's date: otherwise
+    the problem may have been found in an earlier month's form (an overdue problem reported
+    again is not refused).  Every later record of that problem in the form is held to it."""
+    sheet = ctx.sheets.get("contacts")
+    rows = [r for r in ctx.records("contacts") if (r.get("problem") or "").strip()]
+    rows.sort(key=lambda r: (r["date"] if isinstance(r.get("date"), dt.date) else dt.date.max, r["row"]))
+    threads: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r.get("site"), problem_key(r["problem"]))
+        thread = threads.get(key)
+        if thread is None or (thread[-1].get("state") == "已办结" and r.get("state") != "已办结"):
+            threads[key] = [r]
+            continue
+        thread.append(r)
+        opening, deadline = _found_record(thread[0]), r.get("deadline")
+        if opening is None or not isinstance(deadline, dt.date) or deadline >= opening["date"]:
+            continue
+        yield sheet.at("deadline-before-found", "deadline", r["row"], deadline, clause="X-2",
+                       found=opening["date"].isoformat(), found_row=opening["row"],
+                       set_deadline=opening["deadline"].isoformat())
+
+
+def _found_record(r: dict) -> dict | None:
+    """The record, if it reads as the day its problem was found: 未办结 with a 整改时限 ahead of it."""
+    day, deadline = r.get("date"), r.get("deadline")
+    if r.get("state") == "未办结" and isinstance(day, dt.date) and isinstance(deadline, dt.date) and deadline >= day:
+        return r
+    return None
+
+
+def check_contact_after_assigned(ctx: Context) -> Iterable[Problem]:
+    """M-1a: a site's liaison contacts it as its liaison from the day the contact was fixed
+    (确定联系日期), not before.  Contacts by other 企业组 members are not judged: the site may well
+    have existed and been visited before its liaison was fixed."""
+    sites, sheet = ctx.sheets.get("sites"), ctx.sheets.get("contacts")
+    assigned = {r["site"]: r for r in ctx.records("sites")
+                if r.get("site") and r.get("staff") and isinstance(r.get("contact_date"), dt.date)}
+    for r in ctx.records("contacts"):
+        site = assigned.get(r.get("site"))
+        day = r.get("date")
+        if site is None or r.get("staff") != site["staff"] or not isinstance(day, dt.date):
+            continue
+        if day < site["contact_date"]:
+            yield sheet.at("contact-before-assigned", "date", r["row"], day, clause="M-1a", staff=site["staff"],
+                           site=site["site"], assigned=site["contact_date"].isoformat(),
+                           assigned_cell=sites.cell("contact_date", site["row"]))
+
+
 CHECKS: list[Check] = [
     check_unit, check_unit_kind, check_month_in_year, check_dates_in_month, check_attendance,
     check_member_subsets, check_sites_listed, check_duplicate_sites, check_duplicate_rows, check_site_rows,
-    check_no_sites, check_staff,
+    check_no_sites, check_staff, check_future_dates, check_deadline_after_found, check_contact_after_assigned,
 ]
