@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from processor.common import cnfmt
 from processor.common import periods as P
-from processor.consolidate.ledger_data import LedgerData, received_on, submitting_unit
+from processor.consolidate.ledger_data import LedgerData, received_instant, received_on, submitting_unit
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
@@ -562,7 +562,9 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
     out = []
     for unit in units:
         mine = by_unit.get(unit, [])
-        valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)), key=lambda f: f["id"])
+        # the first form received (not the first handled) decides on time or late
+        valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)),
+                       key=lambda f: (received_instant(f), f["id"]))
         if valid:
             received = received_on(valid[0], rulebook.timezone)
             late = (received - deadline).days

@@ -31,13 +31,20 @@ def received_on(file: dict, timezone=None) -> dt.date:
     return local_date(file["received_at"], timezone)
 
 
+def received_instant(file: dict) -> dt.datetime:
+    """The moment an arrival was received, comparable whatever zone its stamp was written in."""
+    stamp = dt.datetime.fromisoformat(file["received_at"])
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.timezone.utc)
+
+
 def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
     """The arrivals as the ledger held them at the end of ``as_of``: those received by that day,
     each unit's latest accepted form of a month being its current one then (a form superseded by one
     received later is still ``accepted`` as of that day).  ``files`` in ledger (arrival) order."""
     kept = [f for f in files if received_on(f, timezone) <= as_of]
     current: dict[tuple, int] = {}
-    for f in kept:
+    # the latest by receive time (then ledger order): the order files were handled in changes nothing
+    for f in sorted(kept, key=lambda f: (received_instant(f), f["id"])):
         if f["status"] in (ACCEPTED, SUPERSEDED):
             current[(f["unit"], f["month"])] = f["id"]
     out = []

@@ -24,6 +24,7 @@ from processor.common import periods as P
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                             LedgerData, counted_activities, evaluate, roster_units, submission_states)
 from processor.common.values import is_missing
+from processor.consolidate.ledger_data import received_instant
 from processor.consolidate.quality import warning_rows
 from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
@@ -1089,8 +1090,9 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
         })
     compliance = _dossier_compliance([f for f in findings if f.site == site])
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
-    sources = [{"file_name": f["original_name"], "month": f["month"], "received": ws.rulebook.local_date(f["received_at"]).isoformat(),
-                "digest": f["sha256"][:12]} for f in data.files if f["id"] in ids]
+    sources = [{"file_name": f["original_name"], "month": f["month"],
+                "received": ws.rulebook.local_date(f["received_at"]).isoformat(), "digest": f["sha256"][:12]}
+               for f in sorted(data.files, key=lambda f: (received_instant(f), f["id"])) if f["id"] in ids]
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {
         "office_name": ws.office_name,
