@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 CRASH_ENV = "PROCESSOR_CRASH_AT"
 POINTS = ("after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")

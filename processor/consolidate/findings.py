@@ -18,7 +18,7 @@ import functools
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -442,7 +442,7 @@ def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.Data
     if not _quorum_rule_on(rulebook) or frame.empty:
         return frame, frame.iloc[0:0]
     no_quorum = np.array([_lacks_quorum(*values) for values in zip(
-        frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist())], dtype=bool)
+        frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist(), strict=True)], dtype=bool)
     return frame[~no_quorum], frame[no_quorum]
 
 
