@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make demo   — install, build a demo workspace with a year of submissions, process it end to end
-#   make test   — install what the tests need (Debian packages included), check the layering
-#                 (lint-imports, contracts in pyproject.toml) and run the whole suite
+#   make test   — install what the tests need (Debian packages included), lint (ruff, rules in
+#                 pyproject.toml), check the layering (lint-imports, contracts in pyproject.toml) and
+#                 run the whole suite
 #   make test-fast — the edit loop: every test not marked slow (no demo builds, LibreOffice, browser, …)
 
 VENV ?= .venv
@@ -20,10 +21,12 @@ demo: install system-packages
 	$(PY) -m processor demo $(DEMO_DIR)
 
 test: install system-packages
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: install
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -n 2 -m "not slow"
 

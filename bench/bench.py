@@ -25,7 +25,6 @@ import os
 import platform
 import resource
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -364,8 +363,9 @@ def per_form(files: list[Path], roster_path: Path, samples: int) -> dict:
             for i, src in enumerate(chosen):  # interleaved: machine noise hits every measure alike
                 times["pandas_openpyxl"].append(timed(pd.read_excel, src, sheet_name=None, engine="openpyxl"))
                 times["calamine"].append(timed(read_calamine, src))
-                times["validate"].append(timed(lambda: validate_file(src, roster=intake.roster,
-                                                                     rulebook=intake.rulebook, limits=ws.intake)))
+                times["validate"].append(timed(lambda src=src: validate_file(src, roster=intake.roster,
+                                                                             rulebook=intake.rulebook,
+                                                                             limits=ws.intake)))
                 times["intake"].append(run_intake(src, i))
         finally:
             intake.close()
@@ -611,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stage_children_mb": max(stage_children, default=0.0)}
     r["peak_rss_mb"] = max(r["rss"].values())
     rows = summarize(r, full_size)
-    r["table"] = [dict(zip(("measure", "value", "target", "result"), row)) for row in rows]
+    r["table"] = [dict(zip(("measure", "value", "target", "result"), row, strict=True)) for row in rows]
     r["targets"] = _target_results(r, full_size)
     print_table(rows)
     args.output.parent.mkdir(parents=True, exist_ok=True)

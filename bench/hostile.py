@@ -517,7 +517,7 @@ def run_races(root: Path, per_category: int, seed: int) -> tuple[dict[str, int],
         for i in range(per_category):
             try:
                 wrong += [f"{name}#{i}: {w}" for w in attack(rw, i)]
-            except Exception as exc:  # an attack that breaks intake is a finding, not a bench crash
+            except Exception as exc:  # noqa: BLE001 — an attack that breaks intake is a finding, not a bench crash
                 wrong.append(f"{name}#{i}: {type(exc).__name__}: {exc}")
     return counts, wrong
 

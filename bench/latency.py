@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import openpyxl
 
@@ -113,7 +113,7 @@ def measure_latency(make_watcher: Callable[[Path, Handle], InboxWatcher], drops:
                 dropped = time.monotonic()
                 (inbox / name).write_bytes(data)
                 with done:
-                    if not done.wait_for(lambda: name in finished, timeout=timeout):
+                    if not done.wait_for(lambda name=name: name in finished, timeout=timeout):
                         lost += 1
                         continue
                 latencies.append(finished[name] - dropped)

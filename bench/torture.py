@@ -261,7 +261,7 @@ class MailSink:
         })
         return "250 OK"
 
-    def __enter__(self) -> "MailSink":
+    def __enter__(self) -> MailSink:
         self.controller.start()
         return self
 

@@ -91,7 +91,7 @@ def print_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def progress_bar(description: str) -> "rich.progress.Progress":  # noqa: F821 — rich.progress loads when a bar is drawn
+def progress_bar(description: str) -> rich.progress.Progress:  # noqa: F821 — rich.progress loads when a bar is drawn
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -180,7 +180,7 @@ def init(folder: Path | None, start_month: str | None) -> None:
         try:
             parse_month(start_month)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--start-month")
+            raise click.BadParameter(str(exc), param_hint="--start-month") from None
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month())
     if had_config:
@@ -213,7 +213,7 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
         try:
             parse_month(month)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month")
+            raise click.BadParameter(str(exc), param_hint="--month") from None
     if unit and roster.unit(unit) is None:
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
@@ -375,7 +375,7 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         try:
             parse_month(month)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month")
+            raise click.BadParameter(str(exc), param_hint="--month") from None
     report = workspace.status(month)
     month = report["month"]
     if as_json:
@@ -436,7 +436,7 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         if year:
             parse_year(year)
     except ValueError as exc:
-        raise click.BadParameter(str(exc))
+        raise click.BadParameter(str(exc)) from None
     day = _as_of_day(as_of)
     workspace = workspace_of(ctx)
     ws = workspace.config

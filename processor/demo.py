@@ -24,12 +24,12 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from processor.common.config import Workspace
 from processor.workspace import init_workspace
 from processor.common.values import problem_key
-from processor.common.periods import (add_months, first_day, last_day, last_due_month, month_range, parse_month,
+from processor.common.periods import (first_day, last_day, last_due_month, month_range, parse_month,
                                       submission_deadline)
 from processor.validate.roster import Roster, sample_roster, workspace_roster, write_roster
 from processor.validate.samples import form_rows, site_rows, write_form
@@ -203,7 +203,7 @@ def _shape_compliance(rows: dict, rng: random.Random, u_index: int, month: str, 
                             if not (r["site"] == sites[-1]["site"] and r["activity"] == "党员大会")]
     if u_index % 5 == 3 and m in (7, 10):  # a month without any contact at one site
         rows["contacts"] = [r for r in rows["contacts"] if r["site"] != sites[0]["site"]] or rows["contacts"][:1]
-    for hw, site in zip(rows["hardware"], sites):
+    for hw, site in zip(rows["hardware"], sites, strict=False):  # a site added late may have no row yet
         if site["enterprise_kind"] == "非公" and u_index % 3 == 0:
             hw["room_area"] = 45.0
         if site["enterprise_kind"] == "国企" and u_index % 4 == 2:

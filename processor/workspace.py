@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from typing import TYPE_CHECKING
 
@@ -48,14 +48,14 @@ class Workspace:
         self.config = config  # the loaded config.toml with its paths and settings
 
     @classmethod
-    def open(cls, path: Path | str | None = None) -> "Workspace":
+    def open(cls, path: Path | str | None = None) -> Workspace:
         """Open the workspace in ``path``; without one, ``$PROCESSOR_WORKSPACE``, then the nearest
         folder with a config.toml at or above the current directory.  Every config value is
         checked here (:class:`processor.common.config.ConfigError` names a wrong key)."""
         return cls(find_workspace(path))
 
     @classmethod
-    def create(cls, path: Path | str) -> "Workspace":
+    def create(cls, path: Path | str) -> Workspace:
         """Make a new workspace in ``path`` (see :func:`init_workspace`) and open it."""
         init_workspace(path)
         return cls.open(path)

@@ -161,7 +161,7 @@ class SheetSpec:
         return self.model.to_schema()
 
     @cached_property
-    def fields(self) -> list["FieldSpec"]:
+    def fields(self) -> list[FieldSpec]:
         columns = self.schema.columns
         return [FieldSpec(info.original_name, info.name, columns[info.name].metadata or {}, columns[info.name])
                 for _, info in self.model.__fields__.values()]
@@ -179,13 +179,13 @@ class SheetSpec:
     def required_titles(self) -> list[str]:
         return [f.title for f in self.fields if f.required]
 
-    def field_by_title(self, title: str) -> "FieldSpec":
+    def field_by_title(self, title: str) -> FieldSpec:
         return next(f for f in self.fields if f.title == title)
 
-    def field_by_name(self, name: str) -> "FieldSpec":
+    def field_by_name(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
 
-    def input_prompt(self, f: "FieldSpec") -> str:
+    def input_prompt(self, f: FieldSpec) -> str:
         """The prompt a clerk sees: the field's own, plus the rule tying it to another column."""
         if not f.part_of:
             return f.prompt

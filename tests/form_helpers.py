@@ -27,7 +27,7 @@ UNIT = "罗源县"
 MONTH = "2026-10"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _master() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="form-master-"))
     return fill_form(folder / "master.xlsx", roster=ROSTER, rulebook=RULEBOOK, unit=UNIT, month=MONTH, seed=7)

@@ -203,7 +203,7 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
         plan = _day(r["plan_date"]) if r["plan_date"] else None
         status = (MET if plan <= plan_by else FAILED) if plan else FAILED if as_of > plan_by else AT_RISK
         add(rules["M-2"]["title"], "示范点", r["unit"], r["site"], (r["unit"], r["site"]), str(year), status)
-    for clause, rule in rules.items():  # S-4 / N-4 frequencies
+    for rule in rules.values():  # S-4 / N-4 frequencies
         if "activities" not in rule:
             continue
         for first, end in periods(rule["period"]):

@@ -30,7 +30,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from processor.validate.roster import Roster, sample_roster
 from processor.common.rulebook import Rulebook, load_rulebook
@@ -67,7 +67,7 @@ class Category:
     name: str
     expect: str
     codes: frozenset[str]
-    make: Callable[["Builder", int, random.Random], list[tuple[str, object]]]
+    make: Callable[[Builder, int, random.Random], list[tuple[str, object]]]
     budget_seconds: float = 10.0
 
 
@@ -107,7 +107,7 @@ def cfb(streams: dict[str, bytes]) -> bytes:
                            b"\0" * 16, 0, 0, 0, start, size)
 
     entries = [entry("Root Entry", 5, end, 0, child=1 if names else nostream)]
-    for i, (name, body) in enumerate(zip(names, bodies), start=1):
+    for i, name in enumerate(names, start=1):
         right = i + 1 if i < len(names) else nostream
         entries.append(entry(name, 2, starts[i], len(streams[name].ljust(4096, b"\0")), right=right))
     while len(entries) % 4:
@@ -434,7 +434,7 @@ def _garbled_members(b: Builder, i, rng):
     with zipfile.ZipFile(io.BytesIO(bytes(out))) as z:
         info = z.getinfo(part)
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    for k in range(16):
+    for _ in range(16):
         pos = start + 10 + rng.randrange(max(1, info.compress_size - 20))
         out[pos] ^= 0xFF
     return [(f"部件损坏{i}.xlsx", bytes(out))]
@@ -470,7 +470,7 @@ def _zip_bomb_lying(b: Builder, i, rng):
     return [(f"伪装尺寸{i}.xlsx", add_member(b.cached("bomb-lying", build), f"docProps/c{i}.xml", b"<x/>"))]
 
 
-LOL = "".join(f'<!ENTITY lol{k} "{("&lol%d;" % (k - 1)) * 10}">' for k in range(1, 10))
+LOL = "".join(f'<!ENTITY lol{k} "{f"&lol{k - 1};" * 10}">' for k in range(1, 10))
 BILLION_LAUGHS = f'<!DOCTYPE worksheet [<!ENTITY lol0 "lol">{LOL}]>'
 
 

@@ -23,8 +23,10 @@ _counter = itertools.count(1)
 ALL_HW_ITEMS = [f.title for f in SHEETS_BY_KEY["hardware"].fields if f.kind == "yesno"]
 _HW = SHEETS_BY_KEY["hardware"].names
 
+CONTACT_DATE = D(2026, 9, 15)  # the default contact date of a site
 
-def site(name, kind="国企", *, staff="陈立新", contact_date=D(2026, 9, 15), plan_date=None, secretary="王书记",
+
+def site(name, kind="国企", *, staff="陈立新", contact_date=CONTACT_DATE, plan_date=None, secretary="王书记",
          members=20, enterprise=None, level="市级"):
     return dict(site=name, enterprise=enterprise or f"{name}有限公司", enterprise_kind=kind,
                 org_name=f"{name}党支部", org_kind="党支部", formation="单独组建", secretary=secretary,

@@ -154,7 +154,7 @@ SITE_KEYS = ("unit", "site", "enterprise", "kind", "secretary", "members", "staf
 
 
 def _sites() -> list[dict]:
-    return [dict(zip(SITE_KEYS, row)) for row in SITES]
+    return [dict(zip(SITE_KEYS, row, strict=True)) for row in SITES]
 
 
 def _unit_kind(name: str) -> str:
@@ -188,7 +188,7 @@ def _finding_counts(findings: list[dict]) -> dict:
 # --- 月度汇总报告 ------------------------------------------------------------
 def _monthly() -> dict:
     sites = _sites()
-    status = {u[0]: ("按时报送", "2026-11-0%d" % (1 + i % 4)) for i, u in enumerate(UNITS)}
+    status = {u[0]: ("按时报送", f"2026-11-0{1 + i % 4}") for i, u in enumerate(UNITS)}
     status["闽江县"] = ("逾期报送", "2026-11-07")
     status["罗源县"] = ("未报送", "")
     resubmitted = ["长乐区"]
@@ -457,7 +457,7 @@ def _half_year() -> dict:
                                      "labels": [f"{int(m[5:])}月" for m in months],
                                      "series": {"联系指导合计": contacts_per_month,
                                                 "其中现场指导和座谈会": [a + b for a, b in
-                                                                 zip(onsite_per_month, meeting_per_month)]},
+                                                                 zip(onsite_per_month, meeting_per_month, strict=True)]},
                                      "ylabel": "次数"},
             "chart_compliance": {"kind": "rows", "max": 100, "title": "2026年下半年各项要求达标率（%）",
                                  "labels": [r["rule"] for r in compliance_rows],

@@ -107,7 +107,7 @@ def test_summary_workbook_equals_the_ledger_and_escapes_formulas(filled):
         frame = lb.ledger.accepted_rows(spec.key, months=["2026-10"])
         rows = list(sheet.iter_rows(min_row=2, values_only=True))
         assert len(rows) == len(frame)
-        assert [(r[0], r[1]) for r in rows] == list(zip(frame["unit"], frame["month"]))
+        assert [(r[0], r[1]) for r in rows] == list(zip(frame["unit"], frame["month"], strict=True))
     contacts = wb[SHEETS_BY_KEY["contacts"].title]
     header = [c.value for c in contacts[1]]
     content = contacts.cell(2, header.index("内容") + 1)

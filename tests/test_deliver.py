@@ -271,7 +271,7 @@ def test_body_summary_falls_back_to_ledger_and_roster(workspace):
 
     units = workspace_roster(workspace).unit_names[:2]
     with Ledger(workspace.ledger_path) as ledger, ledger.atomic() as conn:
-        for i, (unit, received) in enumerate(zip(units, ["2026-11-03T09:00:00+08:00", "2026-11-20T09:00:00+08:00"])):
+        for i, (unit, received) in enumerate(zip(units, ["2026-11-03T09:00:00+08:00", "2026-11-20T09:00:00+08:00"], strict=True)):
             ledger.insert_file(conn, dict(sha256=f"{i}" * 64, original_name=f"{unit}.xlsx", inbox_path=f"{unit}.xlsx",
                                           size=1, received_at=received, status="accepted", unit=unit,
                                           month="2026-10", archive_path=f"x/{i}"))

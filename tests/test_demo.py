@@ -7,9 +7,7 @@ import hashlib
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from processor.cli import main
 from processor.demo import DEMO_TODAY, MARKER, DemoError, prepare_folder, run_demo
 from processor.record.ledger import Ledger
 from processor.validate.roster import workspace_roster

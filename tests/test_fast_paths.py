@@ -36,7 +36,6 @@ from processor.common.fsutil import ZIP_STAMP
 from processor.common.paths import TEMPLATES_DIR
 from processor.validate.readers import read_workbook
 from report_samples import sample_context
-from schemas import fields as kinds
 from schemas.form import FORM_SHEETS
 
 SEED = 20261130
@@ -163,7 +162,7 @@ def test_pandera_fast_path_gives_pandera_verdict_on_random_mutations_of_a_valid_
 
 
 def test_pandera_fast_path_is_taken_for_every_sheet_of_a_valid_form(read_form):
-    for key, (sheet, raw) in read_form.items():
+    for sheet, raw in read_form.values():
         fresh = validate.SheetRead(sheet.spec, sheet.name, dict(sheet.columns), dict(sheet.form_rows))
         scratch = _context()
         fresh.records = [validate._normalize_record(scratch, fresh, row, values) for row, values in raw]

@@ -170,7 +170,7 @@ def test_long_text_columns_get_the_room_and_no_column_is_squeezed(rendered):
     for row in table.rows[1:]:  # no cell wraps to more lines than the row's long text needs
         cells = [c.text for c in row.cells]
         tallest = _lines(cells[problem], widths[problem])
-        assert all(_lines(text, w) <= tallest + 1 for text, w in zip(cells, widths)), cells
+        assert all(_lines(text, w) <= tallest + 1 for text, w in zip(cells, widths, strict=True)), cells
 
 
 def test_share_keeps_narrow_columns_whole_and_fills_the_width():

@@ -223,7 +223,7 @@ def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_y
     widths = [int(c.get(qn("w:w"))) / 56.7 for c in table._tbl.tblGrid.findall(qn("w:gridCol"))]
     room = [(w - 2 * layout.CELL_MARGIN_TWIPS / 56.7) / layout._TABLE_CHAR_MM for w in widths]  # in characters
     for row in table.rows[1:]:
-        for text, chars in zip((c.text for c in row.cells), room):
+        for text, chars in zip((c.text for c in row.cells), room, strict=True):
             for line in text.split("\n"):
                 if re.fullmatch(r"[\d\-/]+", line):  # dates and figures on one line
                     assert chars >= layout.text_width_em(line), (line, chars)

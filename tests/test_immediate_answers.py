@@ -4,7 +4,6 @@ is missing waits for the copy grace.  Names starting with a dot are submissions 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

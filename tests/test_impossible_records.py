@@ -22,7 +22,7 @@ def found(result, code):
 
 def add_contact(path, row, values):
     """Write one 联系指导记录 row (A..I)."""
-    return set_cells(path, CONTACTS, {f"{col}{row}": v for col, v in zip("ABCDEFGHI", values)})
+    return set_cells(path, CONTACTS, {f"{col}{row}": v for col, v in zip("ABCDEFGHI", values, strict=False)})
 
 
 # --- a 整改时限 before the problem was found ----------------------------------------------------

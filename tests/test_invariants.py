@@ -407,7 +407,7 @@ def check_same_documents(a, b, rename: dict[str, str] | None = None, *, receipts
     receipts (numbered as handled) have other numbers in the 总览 page's links."""
     def shown(documents):
         out = {}
-        for kind, path, c in documents:
+        for _kind, path, c in documents:
             text = json.dumps(c, ensure_ascii=False, sort_keys=True, default=str)
             if receipts_renumbered:
                 text = re.sub(r'(/20\d\d-\d\d/)\d{6}_', r"\1N_", text)

@@ -143,8 +143,8 @@ def test_tables_repeat_header_row_and_use_small_font():
 def _plain_table(rows):
     doc = layout.new_document()
     table = doc.add_table(rows=len(rows), cols=len(rows[0]))
-    for r, values in zip(table.rows, rows):
-        for cell, value in zip(r.cells, values):
+    for r, values in zip(table.rows, rows, strict=True):
+        for cell, value in zip(r.cells, values, strict=True):
             cell.text = value
     return doc, table
 

@@ -53,7 +53,7 @@ def table_sql(path: Path) -> dict[str, str]:
 
 def test_committed_migrations_build_exactly_the_columns_the_models_declare(tmp_path):
     conn = sqlite3.connect(tmp_path / "ledger.sqlite")
-    for name, sql in migrations():  # the committed files alone, as a new ledger gets them
+    for _name, sql in migrations():  # the committed files alone, as a new ledger gets them
         for statement in _statements(sql):
             conn.execute(statement)
     actual = {table: [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({table})")] for table in model_layout()}
@@ -162,10 +162,10 @@ def test_ledger_of_the_first_release_opens_and_migrates_with_every_row_intact(v1
     renamed = {"outputs": 1}  # 007 turns the Chinese output kinds into identifiers (column 1, kind)
     for table, rows in before.items():
         if table != "_migrations":  # later migrations may add columns, never change what was there
-            kept = [tuple(v for i, v in enumerate(row[:len(old)]) if i != renamed.get(table))
-                    for row, old in zip(after[table], rows)]
-            assert kept == [tuple(v for i, v in enumerate(old) if i != renamed.get(table)) for old in rows], table
             assert len(after[table]) == len(rows), table
+            kept = [tuple(v for i, v in enumerate(row[:len(old)]) if i != renamed.get(table))
+                    for row, old in zip(after[table], rows, strict=True)]
+            assert kept == [tuple(v for i, v in enumerate(old) if i != renamed.get(table)) for old in rows], table
     assert after["_migrations"][:3] == before["_migrations"]
     assert statuses == {"accepted", "superseded", "duplicate", "rejected"}
     assert len(records) == 12  # the 6 current submissions' 2 sites each; the superseded one left out

@@ -62,7 +62,7 @@ def test_a_time_stored_with_another_offset_is_dated_on_the_office_calendar(works
     (workspace.inbox / UNIT).mkdir()
     fill_form(workspace.inbox / UNIT / "十一月.xlsx", roster=roster, rulebook=workspace.rulebook, unit=UNIT,
               month="2026-11")
-    [outcome] = process_inbox(workspace, now=dt.datetime(2026, 12, 5, 20, 30, tzinfo=dt.timezone.utc))
+    [outcome] = process_inbox(workspace, now=dt.datetime(2026, 12, 5, 20, 30, tzinfo=dt.UTC))
     assert outcome.status == "accepted"
     receipt = json.loads(next((workspace.receipts_dir / UNIT).rglob("*.json")).read_text(encoding="utf-8"))
     assert receipt["received_at"] == INSTANT, "the stored time keeps its offset"

@@ -11,7 +11,7 @@ from processor.intake.run import Intake
 from processor.record.ledger import Ledger
 from processor.consolidate.quality import quality_warnings
 from processor.common.rulebook import load_rulebook
-from form_helpers import ROSTER, scenario_form
+from form_helpers import scenario_form
 from ledger_helpers import LedgerBuilder, contact, members, progress, site
 
 D = dt.date

@@ -159,7 +159,7 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
 
     quorum = book["rules"]["X-1"].get("enabled", True)
     frequency = {}
-    for clause, rule in book["rules"].items():
+    for rule in book["rules"].values():
         if "activities" not in rule:
             continue
         months = [p for p in _period_months(month, rule["period"]) if p <= month]
@@ -181,7 +181,7 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
     hw_names = SHEETS_BY_KEY["hardware"].names
     complete = incomplete = 0
     for row in q(f"SELECT t.* FROM hardware t {ACCEPTED} WHERE t.month = ?", month):
-        record = dict(zip([d[0] for d in con.execute("SELECT * FROM hardware LIMIT 0").description], row))
+        record = dict(zip([d[0] for d in con.execute("SELECT * FROM hardware LIMIT 0").description], row, strict=True))
         if (record["unit"], record["site"]) not in keys:
             continue
         rule = next(r for r in book["rules"].values() if "items" in r and r.get("applies_to") == kind_of[
@@ -255,7 +255,6 @@ def printed(path: Path) -> dict:
     out: dict = {}
     (day,) = find_groups(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
     out["as_of"] = _cn_day(day, 0)
-    year = out["as_of"].year
     g = find_groups(r"(\d+)个县\(市、区\)和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
               r"本月报送数据的示范点(\d+)个", text)
     out["overview"] = tuple(map(int, g))

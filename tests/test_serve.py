@@ -29,7 +29,7 @@ def _workspace(root: Path, *, port: int | None, nightly_at: str | None = None):
     """A workspace with the sample roster, fast intake settings and SMTP pointed at 127.0.0.1:port."""
     from processor.validate.roster import sample_roster, write_roster
 
-    ws = make_workspace(root, port=port)
+    make_workspace(root, port=port)
     config = (root / "config.toml").read_text(encoding="utf-8")
     for old, new in FAST_INTAKE.items():
         config = config.replace(old, new)

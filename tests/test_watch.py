@@ -26,7 +26,7 @@ MODES = ["inotify", "polling"]
 FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workbook_bytes(rows: int = 2000, tag: str = "") -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -321,7 +321,7 @@ def test_handle_that_raises_does_not_kill_the_watcher(inbox, tmp_path, mode):
             settle(watcher)
             assert failing_calls() == 2 + (pause > 0.5), "retried before its pause was over"
             clock.advance(0.125)
-            wait_until(lambda: failing_calls() == 3 + (pause > 0.5), what="暂停结束后重试")
+            wait_until(lambda pause=pause: failing_calls() == 3 + (pause > 0.5), what="暂停结束后重试")
         settle(watcher)
     assert errors[0] == ("坏的.xlsx", "暂时无法处理 坏的.xlsx")
     assert (tmp_path / "done" / "好的.xlsx").exists()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -83,7 +81,7 @@ def test_watch_survives_the_hostile_sample_then_answers_a_valid_file(fast_worksp
     shutil.copyfile(valid, ws.inbox / valid.name)
     row = wait_for(lambda: recorded(ws).get(valid.name), 120, "the valid file's receipt", watcher)
     assert row["status"] == "accepted"
-    receipt = wait_for(lambda: (ws.outbox / row["receipt_path"]).is_file() and ws.outbox / row["receipt_path"]
+    wait_for(lambda: (ws.outbox / row["receipt_path"]).is_file() and ws.outbox / row["receipt_path"]
                        if row["receipt_path"] else recorded(ws)[valid.name]["receipt_path"], 60, "the receipt")
     assert watcher.poll() is None, "the watcher must still be running"
 

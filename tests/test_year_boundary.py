@@ -218,7 +218,7 @@ def test_january_form_is_prefilled_from_december(workspace, tmp_path):
     february = scenario_form(tmp_path / "feb.xlsx", UNIT, "2027-02", seed=5)  # a later form lists other sites
     intake = Intake(workspace)
     try:
-        for path, month in ((december, "2026-12"), (february, "2027-02")):
+        for path in (december, february):
             target = workspace.inbox / UNIT / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)

@@ -72,7 +72,8 @@ def year_ws(tmp_path_factory):
                 target = ws.inbox / unit / f"{unit}{month}.xlsx"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(staged, target)
-                intake.clock = lambda when=_received(month, unit == "马尾区" and i == 1): when
+                received = _received(month, unit == "马尾区" and i == 1)
+                intake.clock = lambda when=received: when
                 assert intake.handle(target).status == "accepted"
     finally:
         intake.close()

@@ -145,7 +145,7 @@ class TemplateBuilder:
         table.autofit = False
         table_layout_fixed(table)
         set_grid_widths(table, list(widths))
-        for row, (label, expr) in zip(table.rows, rows):
+        for row, (label, expr) in zip(table.rows, rows, strict=True):
             cant_split(row)
             row.cells[0].width, row.cells[1].width = Mm(widths[0]), Mm(widths[1])
             self._cell_text(row.cells[0], label, ST_TABLE_HEAD)

@@ -53,7 +53,7 @@ def system_now() -> dt.datetime:
         if moment is None or moment.tzinfo is None:
             raise ValueError(f"{NOW_ENV} 应带时区偏移（如 2026-12-05T20:30:00+00:00），而不是“{fixed}”")
         return moment
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def office_now(where=None) -> dt.datetime:

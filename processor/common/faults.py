@@ -24,8 +24,8 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Callable, Iterator
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CRASH_ENV = "PROCESSOR_CRASH_AT"

@@ -17,7 +17,7 @@ import time
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 TEMP_PREFIX = ".tmp-"
 # mkstemp creates 0600 files; outputs are meant for colleagues on the share, so apply the umask

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from filelock import FileLock, Timeout
 
@@ -81,7 +81,7 @@ class WorkspaceLock:
     def is_locked(self) -> bool:
         return self._lock.is_locked
 
-    def acquire(self) -> "WorkspaceLock":
+    def acquire(self) -> WorkspaceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=self.timeout)
@@ -115,7 +115,7 @@ class WorkspaceLock:
                 pass
         self._lock.release()
 
-    def __enter__(self) -> "WorkspaceLock":
+    def __enter__(self) -> WorkspaceLock:
         return self.acquire()
 
     def __exit__(self, *exc_info) -> None:
@@ -155,7 +155,7 @@ class ConsolidationLock(WorkspaceLock):
         self.wait = wait
         self.on_wait = on_wait
 
-    def acquire(self) -> "ConsolidationLock":
+    def acquire(self) -> ConsolidationLock:
         try:
             super().acquire()
             return self

@@ -98,7 +98,7 @@ class Rulebook:
         """The office-zone date of a stored time (a file's ``received_at``)."""
         return clock.local_date(stored, self.timezone)
 
-    def for_office(self, timezone: str, start_month: str | None = None) -> "Rulebook":
+    def for_office(self, timezone: str, start_month: str | None = None) -> Rulebook:
         """This rulebook as an office uses it: its time zone, and its first month when the office began
         collecting after the rulebook's start (nothing before it is counted anywhere)."""
         book = replace(self, timezone=timezone)

@@ -17,7 +17,8 @@ import datetime as dt
 import functools
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from processor.common import cnfmt
 from processor.common import periods as P
@@ -442,7 +443,7 @@ def counted_activities(frame: pd.DataFrame, rulebook: Rulebook) -> tuple[pd.Data
     import numpy as np
 
     no_quorum = np.array([_lacks_quorum(*values) for values in zip(
-        frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist())], dtype=bool)
+        frame["activity"].tolist(), frame["expected"].tolist(), frame["present"].tolist(), strict=True)], dtype=bool)
     return frame[~no_quorum], frame[no_quorum]
 
 

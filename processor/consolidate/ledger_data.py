@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from typing import TYPE_CHECKING, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from processor.common.clock import local_date
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
@@ -34,7 +35,7 @@ def received_on(file: dict, timezone=None) -> dt.date:
 def received_instant(file: dict) -> dt.datetime:
     """The moment an arrival was received, comparable whatever zone its stamp was written in."""
     stamp = dt.datetime.fromisoformat(file["received_at"])
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
 
 
 def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
@@ -70,7 +71,7 @@ class LedgerData:
     """
 
     def __init__(self, records: dict[str, list[dict]], files: list[dict], until: str | None = None, *,
-                 parent: tuple["LedgerData", str | None, set | None] | None = None,
+                 parent: tuple[LedgerData, str | None, set | None] | None = None,
                  keys: Iterable[str] | None = None):
         self.files = files
         self.until = until
@@ -82,7 +83,7 @@ class LedgerData:
 
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
-             sheets: Iterable[str] | None = None, as_of: dt.date | None = None, timezone=None) -> "LedgerData":
+             sheets: Iterable[str] | None = None, as_of: dt.date | None = None, timezone=None) -> LedgerData:
         """``sheets`` loads only some sheets (for a check-only evaluation); the default is all.
 
         ``as_of``: the ledger as it stood at the end of that day (SPEC §10, one snapshot per run):
@@ -108,7 +109,7 @@ class LedgerData:
             files = [f for f in files if f["month"] and f["month"] <= until]
         return cls(records, files, until)
 
-    def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> "LedgerData":
+    def restrict(self, *, until: str | None = None, units: Iterable[str] | None = None) -> LedgerData:
         """The same data narrowed to months up to ``until`` and to some units."""
         units = set(units) if units is not None else None
         files = [f for f in self.files if (until is None or (f["month"] and f["month"] <= until))
@@ -166,7 +167,7 @@ class LedgerData:
                                   and (units is None or r["unit"] in units)]
         return self._records[key]
 
-    def _sheet_index(self, key: str) -> "_SheetIndex":
+    def _sheet_index(self, key: str) -> _SheetIndex:
         if key not in self._index:
             self._index[key] = _SheetIndex(self._sheet_records(key))
         return self._index[key]

@@ -96,7 +96,7 @@ def _grid(files: list[dict], rulebook, units: list[str], months: list[str], toda
             receipts.setdefault((submitting_unit(f), f["month"]), []).append(f)
     rows = [{"unit": u, "cells": []} for u in units]
     for month in months:
-        for row, s in zip(rows, submission_states(files, rulebook, units, month, today)):
+        for row, s in zip(rows, submission_states(files, rulebook, units, month, today), strict=True):
             receipt = _receipt_of(receipts.get((s.unit, month), []), s.state)
             row["cells"].append({"month": month, "state": s.state, "css": STATE_CLASS[s.state],
                                  "short": STATE_SHORT[s.state], "href": href(receipt) if receipt else "",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from processor.common import periods as P
 from processor.consolidate.findings import WARNING, Check, Finding, make_finding, problem_key

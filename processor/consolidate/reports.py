@@ -30,7 +30,7 @@ from processor.record.ledger import Ledger
 from schemas.form import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEETS_BY_KEY
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
-MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES))
+MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES, strict=True))
 STATUS_LABEL = {MET: "达标", FAILED: "未达标", AT_RISK: "存在风险"}
 UNASSIGNED = "未确定"
 _HW_NAMES = SHEETS_BY_KEY["hardware"].names
@@ -251,7 +251,7 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
 
     members = data.rows("members", months=[month])
     # a boolean Series, not a list: an empty list would select no columns rather than no rows
-    members = members[pd.Series([(u, s) in reported_keys for u, s in zip(members["unit"], members["site"])],
+    members = members[pd.Series([(u, s) in reported_keys for u, s in zip(members["unit"], members["site"], strict=True)],
                                 index=members.index, dtype=bool)]
     soe = [s for s in sites if s["enterprise_kind"] == SOE]
     private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
@@ -500,7 +500,7 @@ def half_year_context(ledger, ws, roster, half: P.Period, today: dt.date) -> dic
     site_keys = {(s["unit"], s["site"]) for s in sites}
     soe_keys = {(s["unit"], s["site"]) for s in soe}
     latest_members = members_all.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
-    latest_members = latest_members[[(u, s) in site_keys for u, s in zip(latest_members["unit"], latest_members["site"])]]
+    latest_members = latest_members[[(u, s) in site_keys for u, s in zip(latest_members["unit"], latest_members["site"], strict=True)]]
     cross = [r for r in latest_members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and _int(r["cross_posts"])]
     appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
 

@@ -30,7 +30,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from processor.common import forkserver
 from processor.common import outputs as K
@@ -480,7 +480,7 @@ def _digest(value) -> str:
 
 
 def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callable[[str], None],
-           renderer: "_Renderer", edits: dict[str, str | None] | None = None) -> ConsolidationResult:
+           renderer: _Renderer, edits: dict[str, str | None] | None = None) -> ConsolidationResult:
     recorder = _Recorder(ledger, ws.outbox)
     try:
         return _build_all(ws, recorder, outputs, months, halves, years, on_output, renderer,
@@ -491,8 +491,8 @@ def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callab
         recorder.flush()
 
 
-def _build_all(ws, recorder: "_Recorder", outputs, months, halves, years, on_output: Callable[[str], None],
-               renderer: "_Renderer", edits: dict[str, str | None]
+def _build_all(ws, recorder: _Recorder, outputs, months, halves, years, on_output: Callable[[str], None],
+               renderer: _Renderer, edits: dict[str, str | None]
                ) -> ConsolidationResult:
     rulebook_hash = sha256_file(Path(ws.rulebook.source))
     roster_hash = sha256_file(ws.roster_path)
@@ -559,7 +559,7 @@ def _staging_path(target: Path) -> Path:
     return target.with_name(f"{TEMP_PREFIX}staged-{tag}{target.suffix}")
 
 
-def _note_edit(edits: dict, manifest: dict, recorder: "_Recorder", output: Output, rel: str,
+def _note_edit(edits: dict, manifest: dict, recorder: _Recorder, output: Output, rel: str,
                new_version: str | None) -> None:
     edits[rel] = new_version
     base = recorder.previous.get(rel)
@@ -567,7 +567,7 @@ def _note_edit(edits: dict, manifest: dict, recorder: "_Recorder", output: Outpu
         manifest[rel] = {**manifest.get(rel, _manifest_entry(base, output) if base else {}), "edited": True}
 
 
-def _record(recorder: "_Recorder", output: Output, staged: dict[str, Path], hashes: dict[str, str],
+def _record(recorder: _Recorder, output: Output, staged: dict[str, Path], hashes: dict[str, str],
             result: ConsolidationResult, manifest: dict, edits: dict) -> None:
     """The job wrote the staging files: record each version, then put it in place — beside the file
     instead, when a person changed that file meanwhile."""

@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.mime.base import MIMEBase
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from filelock import FileLock, Timeout as LockTimeout
 
@@ -317,7 +317,7 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     message["Message-ID"] = message_id or make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
-                        for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs)), 1))
+                        for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs), strict=True), 1))
     # which version goes: the processor's new one (current data); a person's changed file stays theirs
     edited = [original for o in outputs if (original := edited_original(o["path"]))]
     note = ("\n\n说明：发件箱中以下报告已被人工修改过，修改过的文件原样保留，未随本邮件发送；"
@@ -325,7 +325,7 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
     body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
-    for output, name in zip(outputs, attachment_names(outputs)):
+    for output, name in zip(outputs, attachment_names(outputs), strict=True):
         _add_attachment(message, ws.outbox / output["path"], name)
     message.policy = _MAIL_POLICY  # headers are written unfolded up to 998 characters
     return message
@@ -405,7 +405,7 @@ class _Deadline:
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "_Deadline":
+    def __enter__(self) -> _Deadline:
         self._timer.start()
         return self
 

@@ -26,7 +26,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger

@@ -54,7 +54,8 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from processor.common.faults import checkpoint
 from processor.common.clock import office_now
@@ -441,7 +442,7 @@ class Intake:
             for path, ahead in queued:
                 try:
                     outcome = self.handle(path, ahead)
-                except Exception as exc:  # unreadable file, read-only outbox, full disk, ledger: retry next run
+                except Exception as exc:  # noqa: BLE001 — unreadable file, read-only outbox, full disk, ledger: retry next run
                     if failed is not None:  # handle() has logged it
                         failed[Path(path)] = failure_reason(exc, Path(path))
                     continue
@@ -648,7 +649,7 @@ def _ahead_result(ahead: Future | None) -> _Validated | None:
         return None
     try:
         return ahead.result()
-    except Exception as exc:  # vanished or unreadable then, or no sandbox: read again now, as without look-ahead
+    except Exception as exc:  # noqa: BLE001 — vanished or unreadable then, or no sandbox: read again, as without look-ahead
         log.debug("validation ahead failed: %r", exc)
         return None
 

@@ -106,7 +106,7 @@ class _Raised:
         self.exc = exc
 
     @classmethod
-    def of(cls, exc: Exception) -> "_Raised":
+    def of(cls, exc: Exception) -> _Raised:
         try:
             pickle.dumps(exc)
         except Exception:  # noqa: BLE001 — an exception that cannot cross the pipe is described instead

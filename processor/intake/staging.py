@@ -25,7 +25,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from collections.abc import Iterator
 
 from processor.common.faults import checkpoint
 from processor.common.fsutil import safe_name

@@ -32,7 +32,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
@@ -213,7 +213,7 @@ def _has_zero_block(fh, start: int, end: int) -> bool:
         return False
     fh.seek(first)
     zeros = bytes(ZERO_BLOCK)
-    for offset in range(first, end - ZERO_BLOCK + 1, ZERO_BLOCK):
+    for _ in range(first, end - ZERO_BLOCK + 1, ZERO_BLOCK):
         if fh.read(ZERO_BLOCK) == zeros:
             return True
     return False
@@ -495,7 +495,7 @@ def settled_files(inbox: Path, stable_seconds: float, *, incomplete_grace_second
 class _RecordingHandler(FileSystemEventHandler):
     """Runs on the observer thread: only records paths, never raises."""
 
-    def __init__(self, watcher: "InboxWatcher") -> None:
+    def __init__(self, watcher: InboxWatcher) -> None:
         super().__init__()
         self._watcher = watcher
 

@@ -35,7 +35,8 @@ import stat
 import threading
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from processor.common import clock
 from processor.common.paths import SCHEMAS_DIR
@@ -167,7 +168,7 @@ class Ledger:
         return identity
 
     @classmethod
-    def create(cls, path: Path | str) -> "Ledger":
+    def create(cls, path: Path | str) -> Ledger:
         """A new, empty ledger at ``path`` (or the existing one there, opened)."""
         return cls(path, create=True)
 
@@ -203,7 +204,7 @@ class Ledger:
                     f"收件箱中的文件保持原样。请运行 processor check 确认现在的台账无误后重新启动。")
         return None
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -504,7 +505,7 @@ class Ledger:
             cursor.execute(sql, params)
             while chunk := cursor.fetchmany(4096):
                 values = []
-                for column, date, seen in zip(zip(*chunk), is_date, shared):
+                for column, date, seen in zip(zip(*chunk, strict=True), is_date, shared, strict=True):
                     if date:
                         for text in set(column).difference(seen):
                             seen[text] = dt.date.fromisoformat(text) if isinstance(text, str) and text else None
@@ -513,9 +514,9 @@ class Ledger:
                         values.append(map(seen.setdefault, column, column))
                     else:
                         values.append(column)
-                out.extend(map(dict, map(zip, itertools.repeat(columns), zip(*values))))  # no bytecode per row
+                out.extend(map(dict, map(zip, itertools.repeat(columns), zip(*values, strict=True))))  # no bytecode per row
                 shared = [None if seen is not None and not date and len(seen) * 2 > len(out) else seen
-                          for seen, date in zip(shared, is_date)]
+                          for seen, date in zip(shared, is_date, strict=True)]
             cursor.close()
         return self._as_current_units(out) if self.unit_aliases else out
 
@@ -584,7 +585,7 @@ def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names:
     """(file_id, unit, month, *names) per row, column by column (to_dict('records') is slow)."""
     blank = [None] * len(frame)
     columns = [frame[n].tolist() if n in frame.columns else blank for n in names]
-    return [(file_id, unit, month, *map(_plain, values)) for values in zip(*columns)]
+    return [(file_id, unit, month, *map(_plain, values)) for values in zip(*columns, strict=True)]
 
 
 def now_iso(now: dt.datetime | None = None) -> str:

@@ -62,7 +62,9 @@ def _covers_cjk(path: str) -> bool:
         from matplotlib.ft2font import FT2Font
 
         charmap = FT2Font(path).get_charmap()
-    except Exception:  # unreadable font file: just not a candidate
+    # Any system font file is probed and FreeType reports a bad one with assorted exception types
+    # (matplotlib's own font manager catches everything the same way): just not a candidate.
+    except Exception:  # noqa: BLE001
         return False
     return all(ord(ch) in charmap for ch in PROBE_TEXT)
 

@@ -321,5 +321,4 @@ def nest_quotes(doc) -> int:
 
 
 def _all_tables(doc):
-    for table in doc.tables:
-        yield table
+    yield from doc.tables

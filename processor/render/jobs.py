@@ -12,7 +12,7 @@ import importlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from processor.common.fsutil import atomic_path, atomic_write_bytes
 

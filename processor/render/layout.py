@@ -6,12 +6,10 @@ which (re)writes every ``templates/<name>.docx`` with these helpers.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import io
 import math
 import re
-import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -466,7 +464,7 @@ def drop_unused_styles(doc) -> int:
 
 def set_grid_widths(table, widths_mm: list[float]) -> None:
     """Column widths live in w:tblGrid (what LibreOffice reads) and in every cell."""
-    for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_mm):
+    for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_mm, strict=True):
         col.set(qn("w:w"), str(int(Mm(width).twips)))
 
 
@@ -596,8 +594,8 @@ def _column_needs(texts: list[str], title: str) -> tuple[float, float, float, fl
     characters.  Dates, phone numbers and figures never wrap (the least); in a table wide enough
     short words do not either and a title takes at most two lines (the narrowest)."""
     widths = [text_width_em(t) for t in texts]
-    figures = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and _ONE_LINE.fullmatch(t)]
-    words = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths) if t and len(t) <= SHORT_WORD_CHARS]
+    figures = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths, strict=True) if t and _ONE_LINE.fullmatch(t)]
+    words = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths, strict=True) if t and len(t) <= SHORT_WORD_CHARS]
     title_width = text_width_em(title)
     least = max([min(title_width, 2), *figures])  # never one character
     narrowest = max([least, math.ceil(title_width / 2), *words])
@@ -624,10 +622,10 @@ def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
     room = (total_mm - len(grid) * _CELL_PADDING_MM) / _TABLE_CHAR_MM  # in characters
     widths = [c * _TABLE_CHAR_MM + _CELL_PADDING_MM for c in _share(room, needs)]
     twips = [str(int(w * 56.7)) for w in widths]
-    for col, w in zip(grid, twips):
+    for col, w in zip(grid, twips, strict=True):
         col.set(_W_W, w)
     for r in cells:
-        for tc, w in zip(r, twips):
+        for tc, w in zip(r, twips, strict=True):
             tcw = tc.find(_TCPR_TCW)  # the templates' cells have one
             if tcw is None:
                 tcw = tc.get_or_add_tcPr().get_or_add_tcW()
@@ -649,8 +647,8 @@ def _share(room: float, needs: list[tuple[float, float, float]]) -> list[float]:
     if sum(least) >= room:  # too many columns: shrink all alike
         return [n * room / sum(least) for n in least]
     if sum(narrowest) >= room:  # titles and short words wrap, figures still do not
-        spare = [n - m for n, m in zip(narrowest, least)]
-        return [m + (room - sum(least)) * x / sum(spare) for m, x in zip(least, spare)]
+        spare = [n - m for n, m in zip(narrowest, least, strict=True)]
+        return [m + (room - sum(least)) * x / sum(spare) for m, x in zip(least, spare, strict=True)]
     one_line = [n[2] for n in needs]
     if sum(one_line) <= room:  # everything on one line: spread the slack
         return [w + (room - sum(one_line)) * w / sum(one_line) for w in one_line]

@@ -153,7 +153,7 @@ def _writable(ws, cell):
 def _problem_list(wb, problems: list[Problem]) -> None:
     title = LIST_TITLE if LIST_TITLE not in wb.sheetnames else LIST_TITLE + "（本次）"
     ws = wb.create_sheet(title, 0)
-    for col, (name, width) in enumerate(zip(LIST_HEADER, LIST_WIDTHS), start=1):
+    for col, (name, width) in enumerate(zip(LIST_HEADER, LIST_WIDTHS, strict=True), start=1):
         cell = ws.cell(1, col, name)
         cell.font, cell.fill = Font(bold=True), HEADER_FILL
         ws.column_dimensions[get_column_letter(col)].width = width

@@ -173,7 +173,7 @@ class Problem:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Problem":
+    def from_dict(cls, data: dict) -> Problem:
         fields = {k: data.get(k) for k in cls.__dataclass_fields__}
         return cls(**fields)
 

@@ -108,7 +108,7 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
         raise FileRejected(problem("encrypted")) from None
     except MemoryError:
         raise  # the memory budget is enforced by the caller (processor.sandbox)
-    except Exception as exc:  # calamine raises several error types for broken parts
+    except Exception as exc:  # noqa: BLE001 — calamine raises several error types for broken parts
         raise FileRejected(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}）")) from None
 
 
@@ -148,7 +148,7 @@ def _check_ole(path: Path) -> str:
     try:
         with olefile.OleFileIO(str(path)) as ole:
             streams = {"/".join(s).lower() for s in ole.listdir(streams=True, storages=True)}
-    except Exception:
+    except Exception:  # noqa: BLE001 — olefile raises many error types for a broken structure
         raise FileRejected(problem("corrupt", detail="OLE 复合文档结构损坏")) from None
     if {"encryptioninfo", "encryptedpackage"} & streams:
         raise FileRejected(problem("encrypted"))

@@ -201,7 +201,7 @@ def _table_sheet(ws, spec: SheetSpec, list_ranges: dict[str, str]) -> None:
 
 
 def _header(ws, titles, widths, row: int = 1) -> None:
-    for col, (title, width) in enumerate(zip(titles, widths), start=1):
+    for col, (title, width) in enumerate(zip(titles, widths, strict=True), start=1):
         cell = ws.cell(row, col, title)
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL

@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import pandera.errors as pa_errors
@@ -136,7 +136,7 @@ def validate_file(path: Path | str, *, roster: Roster, rulebook: Rulebook, expec
         _validate_book(ctx, book)
     except MemoryError:
         raise  # the memory budget is enforced by the caller (processor.sandbox)
-    except Exception as exc:  # a defect must not stop intake; the file is rejected with a reason
+    except Exception as exc:  # noqa: BLE001 — a defect must not stop intake; the file is rejected with a reason
         result.problems.add(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}: {exc}）"))
         result.frames = {}
     return result
