@@ -84,7 +84,7 @@ class Workspace:
         passed), recent rejections, the files still in the inbox and the outputs a person changed
         (``edited_outputs``), as plain data."""
         from processor.common.periods import last_due_month
-        from processor.consolidate.run import edited_outputs
+        from processor.consolidate.recorder import edited_outputs
         from processor.consolidate.status import status_report
         from processor.intake.run import waiting_files
         from processor.record.ledger import Ledger

@@ -80,8 +80,9 @@ def test_the_wheel_installed_into_its_own_venv_runs_init_process_consolidate_and
     # 4. the daily commands, from a folder outside the checkout
     processor = venv / "bin" / "processor"
     ws = tmp_path / "srv" / "qyz"
-    run([processor, "init", ws], cwd=tmp_path, env=env)
-    filled_form(ws / "inbox" / "罗源县.xlsx")
+    run([processor, "init", ws, "--start-month", "2026-01"], cwd=tmp_path, env=env)
+    (ws / "inbox" / "罗源县").mkdir()  # a unit's own folder speaks for it
+    filled_form(ws / "inbox" / "罗源县" / "罗源县.xlsx")
     processed = run([processor, "-w", ws, "process", "--jobs", "1"], cwd=tmp_path, env=env)
     receipts = list((ws / "outbox" / "回执").rglob("*.html"))
     assert receipts, processed.stdout
