@@ -538,11 +538,11 @@ def main() -> int:
         return report_races(args)
 
     from hostile import ACCEPT, IGNORE, generate
-    from kill_stress import make_workspace
+    from stress_helpers import make_stress_workspace
     from processor.record.ledger import Ledger
 
     root = args.workspace or Path(tempfile.mkdtemp(prefix="hostile-bench-"))
-    ws = make_workspace(root / "ws")
+    ws = make_stress_workspace(root / "ws")
     started = time.monotonic()
     corpus = generate(ws.inbox, per_category=args.per_category, seed=args.seed, scratch=root / "scratch")
     corpus += generate_extra(ws.inbox, per_category=args.per_category, seed=args.seed, scratch=root / "scratch")

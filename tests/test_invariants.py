@@ -71,6 +71,9 @@ def generate_year(seed: int, *, roster: Roster = ROSTER, units: int = 3, months=
             rows = form_rows(roster=roster, rulebook=RULEBOOK, unit=unit, month=month, seed=seed, sites=site_count,
                              contacts=rng.randint(2, 4), org_life=rng.randint(2, 4))
             first, last = P.first_day(month), P.last_day(month)
+            for c in rows["contacts"]:  # a problem still open is followed up below, never found again
+                if c["problem"] and (c["site"], c["problem"]) in open_threads:
+                    c.update(problem=None, suggestion=None, deadline=None, state=None)
             for (site, text), thread in list(open_threads.items()):
                 if rng.random() < 0.4:
                     continue  # not mentioned this month: the thread keeps its latest record

@@ -275,7 +275,7 @@ def test_a_site_added_in_year_two_is_not_flagged_late_against_the_first_years_de
     names = []
 
     def fixed_late(rows):  # the second site's contact fixed after 1 October 2026
-        rows["sites"][1]["contact_date"] = dt.date(2026, 11, 10)
+        rows["sites"][1]["contact_date"] = dt.date(2026, 11, 1)  # before any November contact
         names[:] = [s["site"] for s in rows["sites"]]
 
     def new_site(rows):  # and in February a third site, its contact fixed that month
