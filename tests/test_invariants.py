@@ -554,7 +554,7 @@ def test_invariant_5_catches_a_run_that_takes_the_form_handled_last_for_the_late
     from processor.consolidate import findings, ledger_data
 
     for module in (ledger_data, findings, reports):
-        monkeypatch.setattr(module, "received_instant", lambda f: dt.datetime.min)
+        monkeypatch.setattr(module, "received_instant", lambda f, timezone=None: dt.datetime.min)
     day = year.late_day
     with pytest.raises(AssertionError):
         check_same_documents(run_documents(reversed_year, day), run_documents(year.ws, day), receipts_renumbered=True)

@@ -565,7 +565,7 @@ def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], m
         mine = by_unit.get(unit, [])
         # the first form received (not the first handled) decides on time or late
         valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)),
-                       key=lambda f: (received_instant(f), f["id"]))
+                       key=lambda f: (received_instant(f, rulebook.timezone), f["id"]))
         if valid:
             received = received_on(valid[0], rulebook.timezone)
             late = (received - deadline).days

@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from processor.common.clock import local_date
+from processor.common.clock import local_date, local_time
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
 from schemas.vocabulary import SHEET_TITLES
 
@@ -32,10 +32,10 @@ def received_on(file: dict, timezone=None) -> dt.date:
     return local_date(file["received_at"], timezone)
 
 
-def received_instant(file: dict) -> dt.datetime:
-    """The moment an arrival was received, comparable whatever zone its stamp was written in."""
-    stamp = dt.datetime.fromisoformat(file["received_at"])
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+def received_instant(file: dict, timezone=None) -> dt.datetime:
+    """The moment an arrival was received, comparable whatever zone its stamp was written in (a stamp
+    without an offset is office time, as :func:`received_on` reads it)."""
+    return local_time(file["received_at"], timezone)
 
 
 def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
@@ -45,7 +45,7 @@ def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
     kept = [f for f in files if received_on(f, timezone) <= as_of]
     current: dict[tuple, int] = {}
     # the latest by receive time (then ledger order): the order files were handled in changes nothing
-    for f in sorted(kept, key=lambda f: (received_instant(f), f["id"])):
+    for f in sorted(kept, key=lambda f: (received_instant(f, timezone), f["id"])):
         if f["status"] in (ACCEPTED, SUPERSEDED):
             current[(f["unit"], f["month"])] = f["id"]
     out = []

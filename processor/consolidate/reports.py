@@ -1092,7 +1092,8 @@ def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
     ids = {r["file_id"] for r in rows}  # the submissions that list this site
     sources = [{"file_name": f["original_name"], "month": f["month"],
                 "received": ws.rulebook.local_date(f["received_at"]).isoformat(), "digest": f["sha256"][:12]}
-               for f in sorted(data.files, key=lambda f: (received_instant(f), f["id"])) if f["id"] in ids]
+               for f in sorted(data.files, key=lambda f: (received_instant(f, ws.rulebook.timezone), f["id"]))
+               if f["id"] in ids]
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {
         "office_name": ws.office_name,
