@@ -18,7 +18,8 @@ import pytest
 
 from processor.common.config import ConfigError, load_workspace
 from processor.consolidate.mail_summary import ledger_summary
-from processor.deliver.mail import build_message, month_summary, pending_outputs, send_pending
+from processor.deliver.mail import pending_outputs, send_pending
+from processor.deliver.message import build_message, month_summary
 from processor.record.ledger import Ledger
 from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
                              free_port, hang_up, make_workspace, raw_server, self_signed_cert, smtp_server)

@@ -38,9 +38,9 @@ from processor.common.clock import local_date, office_now
 from processor.common import periods as P
 from processor.common.config import Workspace
 from processor.common.faults import checkpoint
-from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
-                                    _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config,
-                                    waiting_reason)
+from processor.deliver.mail import (SEND_LOCK, SEND_LOCK_WAIT, _describe, _failures_said, _smtp_send, _write_eml,
+                                    backoff_delay, check_smtp_config, waiting_reason)
+from processor.deliver.message import MAIL_POLICY, RAW_POLICY, _attachment, sender
 from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso
@@ -195,7 +195,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     root = MIMEMultipart()
     subject = f"{ws.title_prefix}【{r.kind}】{month_cn}示范点联系指导月报表（{r.unit}）"
     root["Subject"] = Header(subject, "utf-8").encode(maxlinelen=10_000)
-    root["From"] = _sender(ws)
+    root["From"] = sender(ws)
     root["To"] = r.address
     root["Date"] = formatdate(localtime=True)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
@@ -203,7 +203,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
     if attachment is not None:
         root.attach(_attachment(attachment, attachment.name))
-    return email.message_from_bytes(root.as_bytes(policy=_RAW_POLICY), policy=_MAIL_POLICY)
+    return email.message_from_bytes(root.as_bytes(policy=RAW_POLICY), policy=MAIL_POLICY)
 
 
 # --- the record ----------------------------------------------------------------------------------
