@@ -9,6 +9,7 @@ rejected / something needs attention, 2 a usage or configuration error.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 import threading
 from pathlib import Path
@@ -24,7 +25,7 @@ from processor.common.paths import WORKSPACE_ENV
 # and every worker process, which imports the command's main module when it starts).
 
 from processor import click_cn
-from processor.cli_support import (ChineseGroup, as_of_day, console, err_console, friendly_errors, logged_to_file,
+from processor.cli_support import (DAY, HALF, MONTH, YEAR, ChineseGroup, console, err_console, friendly_errors, logged_to_file,
                                    print_check, print_json, print_problems, print_waiting, progress_bar,
                                    reminder_rows, workspace_of)
 
@@ -46,21 +47,15 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 # --- workspace, form and validation ----------------------------------------------------
 @main.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--start-month", metavar="YYYY-MM",
+@click.option("--start-month", type=MONTH,
               help="本工作区开始收集的第一个报表月份，此前的月份不计入任何统计；默认为当前正在收集的月份"
                    "（上月报表截止日之前为上月，之后为本月）。写入 config.toml 的 [calendar] start_month。")
 @friendly_errors
 def init(folder: Path | None, start_month: str | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
     from processor.common.config import CONFIG_NAME
-    from processor.common.periods import parse_month
     from processor.workspace import first_collected_month, init_workspace
 
-    if start_month:
-        try:
-            parse_month(start_month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--start-month") from None
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month())
     if had_config:
@@ -75,25 +70,19 @@ def init(folder: Path | None, start_month: str | None) -> None:
 
 @main.command()
 @click.option("--unit", help="单位名称；给出时预填基本信息和该单位上次报送的示范点。")
-@click.option("--month", help="报送月份 YYYY-MM。")
+@click.option("--month", type=MONTH, help="报送月份 YYYY-MM。")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="输出的 .xlsx 文件。")
 @click.pass_context
 @friendly_errors
 def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
     """生成月报表模板（可按单位预填）。"""
-    from processor.common.periods import parse_month
     from processor.validate.roster import workspace_roster
     from processor.record.resubmission import previous_sites
     from processor.validate.template import write_template
 
     ws = workspace_of(ctx).config
     roster = workspace_roster(ws)
-    if month:
-        try:
-            parse_month(month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month") from None
     if unit and roster.unit(unit) is None:
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
@@ -201,21 +190,15 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 
 
 @main.command()
-@click.option("--month", help="月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--month", type=MONTH, help="月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
     from processor.common.clock import local_time
-    from processor.common.periods import parse_month
 
     workspace = workspace_of(ctx)
-    if month:
-        try:
-            parse_month(month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month") from None
     report = workspace.status(month)
     month = report["month"]
     if as_json:
@@ -250,34 +233,23 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 
 # --- consolidation -------------------------------------------------------------------
 @main.command()
-@click.option("--month", help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
-@click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
-@click.option("--year", help="生成年度工作总结的年度，如 2026。")
+@click.option("--month", type=MONTH, help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--half", type=HALF, help="生成半年工作报告的半年，如 2026-H2。")
+@click.option("--year", type=YEAR, help="生成年度工作总结的年度，如 2026。")
 @click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+@click.option("--as-of", "day", type=DAY,
               help="按该日结束时的台账重新生成（用于核查）：只计该日及以前收到的报表，逾期天数、问题整改状态都算到该日。")
 @click.option("--no-wait", is_flag=True, help="另一个汇总正在运行时不等待，立即退出（退出码 2）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
-                as_of: str | None, no_wait: bool, as_json: bool) -> None:
+                day: dt.date | None, no_wait: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
-    from processor.common.periods import parse_half, parse_month, parse_year
 
-    try:
-        if month:
-            parse_month(month)
-        if half:
-            parse_half(half)
-        if year:
-            parse_year(year)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    day = as_of_day(as_of)
     workspace = workspace_of(ctx)
     ws = workspace.config
     try:
@@ -364,7 +336,7 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（在 发件箱/邮件/ 中）。")
-@click.option("--month", help="催报的报表月份 YYYY-MM；默认为上个月（本月应报送的报表）。")
+@click.option("--month", type=MONTH, help="催报的报表月份 YYYY-MM；默认为上个月（本月应报送的报表）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
@@ -373,10 +345,7 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
     from processor.deliver.mail import SendBusy
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
-    from processor.common.periods import MONTH_RE
 
-    if month is not None and not MONTH_RE.match(month):
-        raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
     workspace = workspace_of(ctx)
     try:
         with file_logging(workspace.config):

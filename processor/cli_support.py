@@ -181,16 +181,47 @@ def logged_to_file(ws, *, console_too: bool = False):
         close_logging()
 
 
-def as_of_day(text: str | None):
-    """``--as-of``: a day written YYYY-MM-DD."""
-    if text is None:
-        return None
+class Written(click.ParamType):
+    """A month, half-year, year or day as the operator types it, checked by the library's own parser
+    (``processor.common.periods``) before the command runs: a wrong one is refused with that parser's
+    Chinese sentence, naming the option, exit code 2.  The command gets the text stripped of blanks
+    (a day: the date)."""
+
+    def __init__(self, name: str, metavar: str, parser: str):
+        self.name, self.metavar, self.parser = name, metavar, parser
+
+    def get_metavar(self, param, ctx) -> str:
+        return self.metavar
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value  # converted already (a default, or a value passed in by a caller)
+        text = value.strip()
+        try:
+            parsed = _parsers()[self.parser](text)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return parsed if self.parser == "day" else text
+
+
+def _parsers() -> dict:
     import datetime as dt
 
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(f"日期应为 YYYY-MM-DD（如 2027-02-08），而不是“{text}”", param_hint="--as-of") from None
+    from processor.common import periods
+
+    def day(text: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"日期应为 YYYY-MM-DD（如 2027-02-08），而不是“{text}”") from None
+
+    return {"month": periods.parse_month, "half": periods.parse_half, "year": periods.parse_year, "day": day}
+
+
+MONTH = Written("month", "YYYY-MM", "month")
+HALF = Written("half", "YYYY-H1|H2", "half")
+YEAR = Written("year", "YYYY", "year")
+DAY = Written("day", "YYYY-MM-DD", "day")
 
 
 def reminder_rows(reminders) -> list[dict]:
