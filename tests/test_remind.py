@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from processor.cli import main
 from processor.common.config import ConfigError, load_workspace
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
+from processor.deliver.message import MAIL_POLICY, build_message
 from processor.deliver.remind import send_reminders
 from processor.validate.roster import load_roster, sample_roster, write_roster
 from deliver_helpers import attachments, free_port, make_workspace, smtp_server
@@ -138,6 +140,19 @@ def test_mail_names_month_deadline_state_and_how_to_submit_and_attaches_the_anno
         name, data = next(iter(copies.items()))
         assert name.endswith("_批注.xlsx") and data[:2] == b"PK"
         assert name in text
+        # the file is attached as the report mail attaches its reports: the same header lines, so a
+        # client that reads the office's attachments reads the county's annotated copy too
+        [copy] = ws.outbox.rglob("*_批注.xlsx")
+        report_mail = email.message_from_bytes(build_message(ws, [_output_row(ws, copy)], "").as_bytes(),
+                                               policy=MAIL_POLICY)
+        [as_report] = report_mail.iter_attachments()
+        [as_reminder] = returned.iter_attachments()
+        assert list(as_reminder.raw_items()) == list(as_report.raw_items())
+
+
+def _output_row(ws, path) -> dict:
+    """An outbox file as the report mail lists it."""
+    return {"path": path.relative_to(ws.outbox).as_posix(), "period": None, "version": 1, "kind": "data"}
 
 
 def test_nothing_is_sent_or_recorded_when_reminders_are_disabled(tmp_path):

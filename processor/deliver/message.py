@@ -9,10 +9,9 @@ import mimetypes
 import socket
 import urllib.parse
 from collections.abc import Callable
-from email import encoders, policy
+from email import policy
 from email.header import Header
 from email.message import EmailMessage
-from email.mime.base import MIMEBase
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
@@ -44,31 +43,21 @@ def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str
     return f"{ws.title_prefix}{SUBJECT_TITLE}（{_period_label(outputs, summary_month)}）{'（更新）' if updated else ''}"
 
 
-def _attachment(path: Path, name: str) -> MIMEBase:
-    """An attachment part for a hand-assembled message (the reminders'); see :func:`_add_attachment`."""
+def attachment_part(path: Path, name: str) -> EmailMessage:
+    """``path`` as an attachment called ``name`` that reads in every mail client, for the report mail
+    and the reminders alike: the RFC 2231 ``filename*=`` the standard asks for, in one unfolded line
+    (some Chinese clients mis-read continuations), and an RFC 2047 ``name=`` on Content-Type for older
+    Outlook/Foxmail, which read only that.  The email package would decode an encoded word given as a
+    parameter and write it as RFC 2231 ``name*=``, so both headers are stored as written; the part then
+    reads the same under the report mail's policy and the reminders' compat32 one."""
     ctype, _ = mimetypes.guess_type(name)
     maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-    part = MIMEBase(maintype, subtype)
-    part.set_payload(path.read_bytes())
-    encoders.encode_base64(part)
-    del part["Content-Type"]
-    part["Content-Type"] = f'{maintype}/{subtype}; name="{_legacy_name(name)}"'
-    part["Content-Disposition"] = f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}"
-    return part
-
-
-def _add_attachment(message: EmailMessage, path: Path, name: str) -> None:
-    """Attach ``path`` under a Chinese name that reads everywhere: the email package writes the
-    RFC 2231 ``filename*=`` the standard asks for; the RFC 2047 ``name=`` on Content-Type is added
-    for older Outlook/Foxmail, which read only that."""
-    ctype, _ = mimetypes.guess_type(name)
-    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
-    part = message.get_payload()[-1]
-    # the policy would decode an encoded word given as a parameter and write it as RFC 2231 name*=,
-    # which those clients do not read: this one header is stored as written
+    part = EmailMessage(policy=BODY_POLICY)
+    part.set_content(path.read_bytes(), maintype=maintype, subtype=subtype)  # base64 in lines of 76
     del part["Content-Type"]
     part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{_legacy_name(name)}"')
+    part.set_raw("Content-Disposition", f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}")
+    return part
 
 
 def _legacy_name(name: str) -> str:
@@ -125,8 +114,9 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
     body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
+    message.make_mixed()
     for output, name in zip(outputs, attachment_names(outputs), strict=True):
-        _add_attachment(message, ws.outbox / output["path"], name)
+        message.attach(attachment_part(ws.outbox / output["path"], name))
     message.policy = MAIL_POLICY  # headers are written unfolded up to 998 characters
     return message
 

@@ -40,7 +40,7 @@ from processor.common.config import Workspace
 from processor.common.faults import checkpoint
 from processor.deliver.mail import (SEND_LOCK, SEND_LOCK_WAIT, _describe, _failures_said, _smtp_send, _write_eml,
                                     backoff_delay, check_smtp_config, waiting_reason)
-from processor.deliver.message import MAIL_POLICY, RAW_POLICY, _attachment, sender
+from processor.deliver.message import MAIL_POLICY, RAW_POLICY, attachment_part, sender
 from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso
@@ -202,7 +202,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     root["Message-ID"] = message_id or make_msgid(domain=domain)
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
     if attachment is not None:
-        root.attach(_attachment(attachment, attachment.name))
+        root.attach(attachment_part(attachment, attachment.name))
     return email.message_from_bytes(root.as_bytes(policy=RAW_POLICY), policy=MAIL_POLICY)
 
 
