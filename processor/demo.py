@@ -444,7 +444,8 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     result.outputs = list(consolidation.written) + list(consolidation.unchanged)
     step()
     stage("生成待发送的邮件（演示不真的发送）", 1)
-    result.emails = list(send_pending(ws, dry_run=True, summary_fallback=ledger_summary).dry_run_files)
+    night = dt.datetime.combine(today, dt.time(22, 0), tzinfo=ws.timezone)  # the mail of the demo's own night
+    result.emails = list(send_pending(ws, dry_run=True, now=night, summary_fallback=ledger_summary).dry_run_files)
     step()
     return result
 

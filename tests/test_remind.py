@@ -6,6 +6,7 @@ import datetime as dt
 import email
 import subprocess
 import sys
+from email.utils import parsedate_to_datetime
 
 import pytest
 from click.testing import CliRunner
@@ -133,6 +134,7 @@ def test_mail_names_month_deadline_state_and_how_to_submit_and_attaches_the_anno
         assert "已逾期2天" in chase and "报送方法" in chase and str(ws.inbox) in chase
 
         returned = by_unit["罗源县"]
+        assert {parsedate_to_datetime(m["Date"]) for m in by_unit.values()} == {at(7)}  # the run's own time
         text = returned.get_body(("plain",)).get_content()
         assert "已退回待重报" in text and "联系指导记录!A2" in text and "2026-11-02" in text
         copies = attachments(returned)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from filelock import FileLock, Timeout as LockTimeout
 
-from processor.common.clock import office_now
+from processor.common.clock import local_date, office_now
 from processor.common.config import ConfigError, Workspace
 from processor.common.faults import checkpoint
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
@@ -372,13 +372,14 @@ def _intact(ws: Workspace, outputs) -> list:
 
 def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
                  ignore_backoff: bool = False,
-                 summary_fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> SendResult:
+                 summary_fallback: Callable[[Workspace, Ledger, str | None, dt.date], str] | None = None) -> SendResult:
     """Email every report not yet delivered (one message per set of recipients owed the same
     reports: normally one), or write it as ``.eml`` when ``dry_run`` or no SMTP host is configured.
 
     The body's summary comes from ``outbox/manifest.json``; when the manifest has none,
-    ``summary_fallback(ws, ledger, month)`` makes it (the command line passes
-    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger).
+    ``summary_fallback(ws, ledger, month, today)`` makes it (the command line passes
+    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger as of
+    ``today``, the day of ``now`` on the office's clock: one clock for the whole message).
 
     ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
     explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
@@ -424,8 +425,9 @@ def _send_one(ws: Workspace, ledger: Ledger, mail: _Mail, now: dt.datetime, resu
     if not outputs:
         return
     to = [_original_address(ws, a) for a in mail.addresses if a]
-    message = build_message(ws, outputs, month_summary(ws, ledger, summary_month(outputs), summary_fallback),
-                            to=to, message_id=None if dry_run else _queued_message_id(ledger, outputs, mail.key))
+    summary = month_summary(ws, ledger, summary_month(outputs), summary_fallback, today=local_date(now, ws))
+    message = build_message(ws, outputs, summary, to=to, now=now,
+                            message_id=None if dry_run else _queued_message_id(ledger, outputs, mail.key))
     if dry_run:
         eml = _write_eml(ws, message, now)
         fresh = [o for o in outputs if deliveries[o["path"]] is None]

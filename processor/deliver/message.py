@@ -4,6 +4,7 @@ Chinese mail client reads (:func:`build_message`).  Whether and when it goes is 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import mimetypes
 import socket
@@ -12,10 +13,10 @@ from collections.abc import Callable
 from email import policy
 from email.header import Header
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, format_datetime, make_msgid
 from pathlib import Path
 
-from processor.common.clock import office_today
+from processor.common.clock import local_date, office_now, office_today
 from processor.common.config import ConfigError, Workspace
 from processor.common.outputs import edited_original
 from processor.common.periods import MONTH_RE, month_cn, month_of
@@ -32,15 +33,18 @@ BODY_POLICY = MAIL_POLICY.clone(max_line_length=76)
 
 # --- the message ----------------------------------------------------------------------------
 
-def _period_label(outputs, summary_month: str | None) -> str:
+def _period_label(outputs, summary_month: str | None, today: dt.date) -> str:
     months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
     month = summary_month or (months[-1] if months else None)
-    return month_cn(month) if month else month_cn(month_of(office_today()))
+    return month_cn(month) if month else month_cn(month_of(today))
 
 
-def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str:
+def subject_for(ws: Workspace, outputs, summary_month: str | None = None, *, today: dt.date | None = None) -> str:
+    """The mail's subject: the month it reports on (the send's own month, ``today``, when no report
+    names one), and （更新） when a report goes again in a new version."""
     updated = any((o["version"] or 1) > 1 for o in outputs)
-    return f"{ws.title_prefix}{SUBJECT_TITLE}（{_period_label(outputs, summary_month)}）{'（更新）' if updated else ''}"
+    label = _period_label(outputs, summary_month, today or office_today(ws))
+    return f"{ws.title_prefix}{SUBJECT_TITLE}（{label}）{'（更新）' if updated else ''}"
 
 
 def attachment_part(path: Path, name: str) -> EmailMessage:
@@ -92,17 +96,19 @@ def sender(ws: Workspace) -> str:
 
 
 def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None = None,
-                  message_id: str | None = None) -> EmailMessage:
+                  message_id: str | None = None, now: dt.datetime | None = None) -> EmailMessage:
     """One email with every report in ``outputs`` attached (bytes as in the outbox).
     ``to``: its recipients (the configured ``smtp.recipients`` by default); ``message_id``: the
-    Message-ID a queued message was given (a new one by default)."""
+    Message-ID a queued message was given (a new one by default); ``now``: the send's time on the
+    office's clock (its Date, and its month when no report names one), by default the clock's now."""
+    now = now or office_now(ws)
     month = summary_month(outputs)
     message = EmailMessage(policy=BODY_POLICY)
-    message["Subject"] = subject_for(ws, outputs, month)
+    message["Subject"] = subject_for(ws, outputs, month, today=local_date(now, ws))
     message["From"] = sender(ws)
     # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
     message["To"] = ", ".join(ws.smtp.recipients if to is None else to) or NO_RECIPIENTS
-    message["Date"] = formatdate(localtime=True)
+    message["Date"] = format_datetime(now)
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     message["Message-ID"] = message_id or make_msgid(domain=domain)
     listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
@@ -129,13 +135,15 @@ def summary_month(outputs) -> str | None:
 
 
 def month_summary(ws: Workspace, ledger: Ledger, month: str | None,
-                  fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> str:
+                  fallback: Callable[[Workspace, Ledger, str | None, dt.date], str] | None = None, *,
+                  today: dt.date | None = None) -> str:
     """A few Chinese sentences on the month: from ``outbox/manifest.json`` when consolidation
-    wrote one, else from the ledger."""
+    wrote one, else ``fallback(ws, ledger, month, today)`` counts them from the ledger as of
+    ``today`` (the send's day on the office's clock)."""
     text = _summary_from_manifest(ws, month)
     if text:
         return text
-    return fallback(ws, ledger, month) if fallback else "汇总报告已生成，详见附件。"
+    return fallback(ws, ledger, month, today or office_today(ws)) if fallback else "汇总报告已生成，详见附件。"
 
 
 def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from filelock import FileLock
@@ -170,9 +170,10 @@ def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list
 
 
 def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
-                   message_id: str | None = None) -> email.message.EmailMessage:
+                   message_id: str | None = None, now: dt.datetime | None = None) -> email.message.EmailMessage:
     """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit.
-    ``message_id``: the one it was given when first queued (a retry); a new one by default."""
+    ``message_id``: the one it was given when first queued (a retry); a new one by default.
+    ``now``: the run's time on the office's clock (the mail's Date), by default the clock's now."""
     month_cn, deadline_cn = P.month_cn(r.month), cnfmt.cn_date(r.deadline)
     lines = [f"{r.unit}：", "", _lead(r, month_cn, deadline_cn), "",
              f"  报送月份：{month_cn}", f"  截止日期：{deadline_cn}", f"  当前状态：{_state_cn(r)}"]
@@ -197,7 +198,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     root["Subject"] = Header(subject, "utf-8").encode(maxlinelen=10_000)
     root["From"] = sender(ws)
     root["To"] = r.address
-    root["Date"] = formatdate(localtime=True)
+    root["Date"] = format_datetime(now or office_now(ws))  # the run's time on the office's clock
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     root["Message-ID"] = message_id or make_msgid(domain=domain)
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
@@ -274,7 +275,7 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
             try:
                 # a retry is the same message: it keeps the Message-ID it was queued with
                 queued_id = row["message_id"] if row is not None and row["status"] == "pending" else None
-                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id)
+                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id, now)
             except (ValueError, email.errors.MessageError) as exc:  # one unit's mail never stops the others
                 LOG.error("给 %s 的%s邮件无法生成（%s），已跳过", r.unit, r.kind, exc)
                 result.warnings.append(f"给 {r.unit} 的{r.kind}邮件无法生成（{exc}），已跳过")
