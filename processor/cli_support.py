@@ -175,7 +175,7 @@ def logged_to_file(ws, *, console_too: bool = False):
     try:
         yield
     except (OSError, sqlite3.Error) as exc:  # reported in one line by friendly_errors
-        logging.getLogger("processor").debug("命令因错误停止", exc_info=exc)
+        logging.getLogger(__name__).debug("命令因错误停止", exc_info=exc)
         raise
     finally:
         close_logging()

@@ -297,7 +297,7 @@ def _sort_records(rows: dict) -> None:
 
 
 def _exercise_checks(rows: dict, u_index: int, month: str, roster: Roster, previous: dict | None) -> None:
-    """One case of each check across months and files (processor.quality), at fixed units and months:
+    """One case of each check across months and files (processor.consolidate.quality), at fixed units and months:
     党员总数 jumping with nobody developed, a site left out without 变更说明, a unit registering another
     unit's site, 工作进展 copied from last month, and a contact of last month reported late."""
     m = parse_month(month)[1]

@@ -367,7 +367,7 @@ def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_pa
 def test_a_config_naming_reports_in_chinese_still_mails_them_and_says_the_new_names(tmp_path, caplog):
     old_line = 'reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]\n'
     ws = make_workspace(tmp_path / "ws", port=None, extra=old_line)  # in [smtp], as configs said before
-    with caplog.at_level(logging.WARNING, logger="processor.config"):
+    with caplog.at_level(logging.WARNING, logger="processor.common.config"):
         reports = ws.smtp.reports
     assert reports == ("monthly_report", "half_year_report", "assignment_table", "reminder_list", "summary_data")
     assert any("smtp.reports" in r.getMessage() and '"monthly_report"' in r.getMessage() for r in caplog.records)

@@ -94,6 +94,8 @@ def test_a_model_field_added_without_a_migration_fails_at_open_naming_it(tmp_pat
     message = str(failure.value)
     assert "表 sites 缺少列 green_rating" in message and "缺少一个迁移" in message
     assert str(path) in message
+    [folder] = re.findall(r"(processor/\S+/) 中没有相应的迁移文件", message)
+    assert (Path(__file__).resolve().parent.parent / folder).is_dir(), "the message names the folder a migration goes into"
 
 
 def test_an_open_with_unchanged_model_sources_trusts_the_recorded_match(tmp_path, monkeypatch):

@@ -182,7 +182,7 @@ def _old_rulebook(tmp_path: Path) -> Path:
 
 
 def test_the_old_single_year_rulebook_is_converted_with_a_warning(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="processor.rulebook"):
+    with caplog.at_level(logging.WARNING, logger="processor.common.rulebook"):
         old = load_rulebook(_old_rulebook(tmp_path))
     assert old.warnings and "旧格式" in old.warnings[0] and old.warnings[0] in caplog.text
     new = load_rulebook()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status`
     import pandas as pd
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
-WARNING = "warning"  # a check across months and files (processor.quality): to look into, never a failure
+WARNING = "warning"  # a check across months and files (processor.consolidate.quality): to look into, never a failure
 STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标", WARNING: "需核实"}
 
 # Monthly submission states (M-4b), as the reports and the reminder list name them.
@@ -164,7 +164,7 @@ MESSAGES: dict[str, Callable[[Finding], str]] = {
     "problem-overdue": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
                                   f"（{_limit(f)}，截至{_d(f.as_of)}逾期{f.days}天）"),
     "problem-open": lambda f: f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
-    # checks across months and files (processor.quality)
+    # checks across months and files (processor.consolidate.quality)
     "members-unexplained": lambda f: (
         "党员总数由上月{上月}人变为{本月}人，本月发展党员{发展}人、转出或纳入社区管理{转出}人，".format(**dict(f.figures))
         + f"有{f.observed}人的变化无法解释（允许相差{f.required}人）"),

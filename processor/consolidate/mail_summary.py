@@ -14,7 +14,7 @@ from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
 from processor.validate.roster import read_ledger_as, workspace_roster
 
-LOG = logging.getLogger("processor.deliver")
+LOG = logging.getLogger(__name__)
 
 
 def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None, today: dt.date | None = None) -> str:

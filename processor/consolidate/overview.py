@@ -1,11 +1,11 @@
 """The 总览 page (``outbox/总览.html``): the reporting year at a glance, as one plain dict.
 
 :func:`overview_context` builds everything the page shows from the same definitions
-the reports use — :func:`~processor.findings.submission_states` for the grid (as
-``processor status`` does), :func:`~processor.findings.evaluate` for the findings
+the reports use — :func:`~processor.consolidate.findings.submission_states` for the grid (as
+``processor status`` does), :func:`~processor.consolidate.findings.evaluate` for the findings
 and the problem threads — as of the run's one as-of date (SPEC §10).  The template
 (``templates/overview.html.j2``) only lays it out; it is rendered by
-:func:`processor.jobs.write_html` with autoescape, so text from submissions stays text.
+:func:`processor.render.jobs.write_html` with autoescape, so text from submissions stays text.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from processor.record.ledger import Ledger, now_iso
 from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
-LOG = logging.getLogger("processor.consolidate")
+LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
 
 MONTHLY, HALF_YEAR, YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART, OVERVIEW = (

@@ -38,7 +38,7 @@ from processor.record.ledger import Ledger, now_iso
 from processor.common.outputs import display_name, edited_original
 from processor.deliver.message import build_message, month_summary, summary_month
 
-LOG = logging.getLogger("processor.deliver")
+LOG = logging.getLogger(__name__)
 
 MAIL_FOLDER = "邮件"
 BACKOFF_FIRST = dt.timedelta(minutes=5)

@@ -45,7 +45,7 @@ from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso
 
-LOG = logging.getLogger("processor.remind")
+LOG = logging.getLogger(__name__)
 
 BEFORE, CHASE, RETURN = "提醒", "催报", "退回"
 KINDS = (BEFORE, CHASE, RETURN)

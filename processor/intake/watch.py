@@ -33,7 +33,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from processor.intake.settle import copy_may_be_unfinished, open_for_writing
 
-LOG = logging.getLogger("processor.watch")
+LOG = logging.getLogger(__name__)
 
 IGNORED_PATTERNS: tuple[str, ...] = ("~$*", ".~*", "*.tmp", ".tmp-*", "._*", ".ds_store", "thumbs.db",
                                      "desktop.ini")

@@ -66,7 +66,7 @@ class CheckReport:
 
 
 def check_workspace(ws, *, snapshot: bool = False) -> CheckReport:
-    """Everything :mod:`processor.check` describes, for one workspace; reads, never repairs, never
+    """Everything :mod:`processor.record.check` describes, for one workspace; reads, never repairs, never
     migrates (the ledger file is byte for byte the same afterwards).
 
     ``snapshot``: the workspace is a backup, its ledger copied while files arrived; an arrival the copy

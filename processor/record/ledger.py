@@ -245,7 +245,7 @@ class Ledger:
             return
         differences = self.layout_differences() or ["表格模型的列类型或顺序已改变"]
         raise LedgerError(f"台账 {self.path} 的结构与程序的表格模型不一致：{'；'.join(differences)}。"
-                          f"缺少一个迁移：模型增改了字段，但 processor/migrations/ 中没有相应的迁移文件"
+                          f"缺少一个迁移：模型增改了字段，但 processor/record/migrations/ 中没有相应的迁移文件"
                           f"（新迁移应建好这些列，并把 _meta 中的 {FINGERPRINT_KEY} 设为 {live}）。"
                           f"请安装包含该迁移的程序版本，或联系维护人员。")
 
