@@ -3,6 +3,7 @@ the real tree keeps it, and one import against the flow of the pipeline breaks i
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -88,3 +89,17 @@ def test_every_logger_is_named_after_its_module():
              for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1)
              if re.search(r"getLogger\(\s*[\"']processor", line)]
     assert not typed, "\n".join(typed)
+
+
+def test_tests_share_code_only_through_helper_modules():
+    """No test module imports another: what tests share lives in tests/*_helpers.py (or conftest.py),
+    so changing or removing one test never breaks another."""
+    tests = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+    coupled = []
+    for source in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                     [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            coupled += [f"{source.name}:{node.lineno} imports {name}" for name in names
+                        if name.split(".")[0] in tests]
+    assert not coupled, "\n".join(coupled)
