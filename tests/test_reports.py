@@ -9,7 +9,7 @@ from docx import Document
 
 from docx_helpers import render_report
 from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
-from processor.consolidate import reports
+from processor.consolidate import assignment, dossier, half_year, monthly
 from processor.common.periods import parse_half
 from processor.render.documents import template_variables
 from report_samples import sample_context
@@ -40,11 +40,11 @@ def lb(workspace):
 
 def contexts(lb, ws, roster):
     return {
-        "monthly_report": reports.monthly_report_context(lb.ledger, ws, roster, "2026-10", TODAY),
-        "half_year_report": reports.half_year_context(lb.ledger, ws, roster, parse_half("2026-H2"), D(2027, 1, 10)),
-        "assignment_table": reports.assignment_context(lb.ledger, ws, roster, TODAY),
-        "site_dossier": reports.dossier_context(lb.ledger, ws, roster, "榕城区", "榕城电子", D(2027, 1, 10)),
-        "reminder_list": reports.reminder_context(lb.ledger, ws, roster, "2026-10", TODAY),
+        "monthly_report": monthly.monthly_report_context(lb.ledger, ws, roster, "2026-10", TODAY),
+        "half_year_report": half_year.half_year_context(lb.ledger, ws, roster, parse_half("2026-H2"), D(2027, 1, 10)),
+        "assignment_table": assignment.assignment_context(lb.ledger, ws, roster, TODAY),
+        "site_dossier": dossier.dossier_context(lb.ledger, ws, roster, "榕城区", "榕城电子", D(2027, 1, 10)),
+        "reminder_list": monthly.reminder_context(lb.ledger, ws, roster, "2026-10", TODAY),
     }
 
 
@@ -98,7 +98,7 @@ def test_no_none_english_or_placeholders_in_contexts(lb, workspace, roster):
 
 
 def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     units = c["unit_rows"]
     s = c["submission"]
     assert s["due"] == len(units) == len(roster.units)
@@ -129,16 +129,16 @@ def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
 def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb, workspace, roster):
     from processor.validate.roster import Roster, StaffInfo
 
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     chart = c["charts"]["chart_contacts"]
     assert chart["labels"] == [r["staff"] for r in c["staff_rows"]] and "企业组成员" in chart["title"]
 
     extra = [StaffInfo(f"增补人员{i}", roster.staff[i % len(roster.staff)].group, "企业组组员", "", "")
-             for i in range(reports.CHART_MAX_BARS)]
+             for i in range(monthly.CHART_MAX_BARS)]
     province = Roster(roster.units, roster.staff + extra, roster.groups)
-    c = reports.monthly_report_context(lb.ledger, workspace, province, "2026-10", TODAY)
+    c = monthly.monthly_report_context(lb.ledger, workspace, province, "2026-10", TODAY)
     chart = c["charts"]["chart_contacts"]
-    assert len(c["staff_rows"]) > reports.CHART_MAX_BARS
+    assert len(c["staff_rows"]) > monthly.CHART_MAX_BARS
     assert chart["labels"] == list(dict.fromkeys(r["group"] for r in c["staff_rows"])) and "各组" in chart["title"]
     summary = c["contact_summary"]
     assert sum(sum(values) for values in chart["series"].values()) == summary["phone"] + summary["onsite"] + \
@@ -146,7 +146,7 @@ def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb,
 
 
 def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roster, tmp_path):
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     out = render_report("monthly_report", c, tmp_path / "report.docx")
     doc = Document(out)
     text = "\n".join(p.text for p in doc.paragraphs)
@@ -158,18 +158,18 @@ def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roste
 
 
 def test_assignment_flags_after_the_deadline(lb, workspace, roster):
-    c = reports.assignment_context(lb.ledger, workspace, roster, TODAY)
+    c = assignment.assignment_context(lb.ledger, workspace, roster, TODAY)
     assert {r["staff"] for r in c["late_contacts"]} == {"黄雅琴"}
     assert len(c["staff_without_site"]) == len(roster.staff) - 3
     rows = {r["site"]: r for r in c["rows"] if r["site"]}
     assert rows["鼓山机械"]["note"] == "确定联系晚于规定时间" and rows["榕城电子"]["note"] == ""
     assert rows["榕城电子"]["group"] == "第一组"
-    early = reports.assignment_context(lb.ledger, workspace, roster, D(2026, 9, 20))
+    early = assignment.assignment_context(lb.ledger, workspace, roster, D(2026, 9, 20))
     assert early["staff_without_site"] == []
 
 
 def test_half_year_counts_match_their_lists(lb, workspace, roster):
-    c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2027, 1, 10))
+    c = half_year.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2027, 1, 10))
     paths = {p["site"]: p for p in c["site_paths"]}
     # work starts with the first 组织生活 recorded once the plan is reported (2026-11-20)
     assert paths["榕城电子"]["plan_status"] == "按期上报" and paths["榕城电子"]["start_month"] == "2026-11"
@@ -182,7 +182,7 @@ def test_half_year_counts_match_their_lists(lb, workspace, roster):
 
 
 def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):
-    c = reports.dossier_context(lb.ledger, workspace, roster, "榕城区", "榕城电子", D(2027, 1, 10))
+    c = dossier.dossier_context(lb.ledger, workspace, roster, "榕城区", "榕城电子", D(2027, 1, 10))
     assert [t["month"] for t in c["timeline"]] == ["2026-10", "2026-11", "2026-12"]
     assert [len(t["contacts"]) for t in c["timeline"]] == [1, 1, 1]
     assert c["timeline"][1]["hardware"] == "无变化。"
@@ -193,7 +193,7 @@ def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):
 
 
 def test_reminder_lists_missing_and_returned_units(lb, workspace, roster):
-    c = reports.reminder_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.reminder_context(lb.ledger, workspace, roster, "2026-10", TODAY)
     by_unit = {r["unit"]: r for r in c["rows"]}
     assert by_unit["闽江区"]["status"] == "已退回待重报" and by_unit["罗源县"]["status"] == "未报送"
     assert "榕城区" not in by_unit and "鼓山区" not in by_unit

@@ -13,7 +13,7 @@ from processor.common.periods import month_range
 from processor.consolidate.findings import evaluate
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.overview import overview_context
-from processor.consolidate.reports import year_report_context
+from processor.consolidate.year_report import year_report_context
 from processor.common.periods import parse_year
 from processor.record.ledger import Ledger
 from processor.validate.roster import workspace_roster

@@ -269,7 +269,7 @@ def test_a_command_on_a_workspace_with_the_old_rulebook_says_it_was_converted(tm
 
 
 def test_a_site_added_in_year_two_is_not_flagged_late_against_the_first_years_deadline(workspace, tmp_path):
-    from processor.consolidate.reports import assignment_context
+    from processor.consolidate.assignment import assignment_context
     from processor.validate.roster import workspace_roster
 
     names = []

@@ -40,8 +40,9 @@ from processor.common.lock import ConsolidationLock
 from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_bytes, fsync_folder,
                                      remove_stale_temp_files, safe_name, sha256_file, storage_error)
 from processor.common.paths import TEMPLATES_DIR
-from processor.consolidate import overview, reports
-from processor.consolidate.findings import evaluate
+from processor.consolidate import assignment, dossier, half_year, monthly, overview, year_report
+from processor.consolidate.blocks import latest_sites
+from processor.consolidate.findings import evaluate, roster_units
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.recorder import Recorder
 from processor.record.ledger import Ledger, now_iso
@@ -304,13 +305,13 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
     yield _summary_output(scoped, [month], month, today)
     month_files = [f for f in scoped.files if f["month"] == month]
     sources = _sources(scoped.source_files() + month_files)
-    context = reports.monthly_report_context(scoped, ws, roster, month, today)
+    context = monthly.monthly_report_context(scoped, ws, roster, month, today)
     title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{FOLDER[MONTHLY]}/{month}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
                          folder)
 
-    reminder = reports.reminder_context(scoped, ws, roster, month, today)
+    reminder = monthly.reminder_context(scoped, ws, roster, month, today)
     rem_sources = _sources(month_files)
     rel = f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.xlsx"
     yield Output(rel, REMINDER, month, reminder, rem_sources,
@@ -320,8 +321,8 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
 
 # A period report: its context builder and the title it is filed under ({name} is the period's name).
 _PERIOD_REPORTS = {
-    HALF_YEAR: (reports.half_year_context, "{prefix}关于{name}挂钩联系点固本强基工程工作进展情况的报告"),
-    YEAR: (reports.year_report_context, "{prefix}关于{name}企业组联系党建示范点工作情况的总结"),
+    HALF_YEAR: (half_year.half_year_context, "{prefix}关于{name}挂钩联系点固本强基工程工作进展情况的报告"),
+    YEAR: (year_report.year_report_context, "{prefix}关于{name}企业组联系党建示范点工作情况的总结"),
 }
 
 
@@ -340,8 +341,8 @@ def _period_outputs(ws, data: LedgerData, roster, kind: str, period: P.Period, t
 
 
 def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
-    context = reports.assignment_context(data, ws, roster, today)
-    latest = {(s["unit"], s["month"]) for s in reports.latest_sites(data, reports.roster_units(roster, data))}
+    context = assignment.assignment_context(data, ws, roster, today)
+    latest = {(s["unit"], s["month"]) for s in latest_sites(data, roster_units(roster, data))}
     sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
     base = f"{FOLDER[ASSIGNMENT]}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
@@ -362,7 +363,7 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
     files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
     for unit, site in site_keys:
         unit_data = per_unit[unit]
-        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
+        context = dossier.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
         rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
@@ -395,7 +396,7 @@ def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
     groups: dict[tuple, list[str]] = {}
     for unit, site in site_keys:
         as_of = today  # one as-of date for every output of the run (SPEC §10)
-        span = tuple(reports.dossier_span(per_unit[unit], rulebook, unit, site, as_of))
+        span = tuple(dossier.dossier_span(per_unit[unit], rulebook, unit, site, as_of))
         units = groups.setdefault((span, as_of), [])
         if unit not in units:
             units.append(unit)
