@@ -13,6 +13,7 @@ from conftest import DEMO_TODAY, make_workspace
 from form_helpers import scenario_form
 from half_year_recount import half_mismatches, printed_half, recount_half
 from scenario_helpers import TZ, build_scenario, problem, quiet
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.run import consolidate
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -37,7 +38,7 @@ def _chart(ws, half: str, as_of: dt.date) -> tuple:
     from processor.consolidate import half_year
 
     with Ledger(ws.ledger_path) as ledger:
-        context = half_year.half_year_context(ledger, ws, workspace_roster(ws), parse_half(half), as_of)
+        context = half_year.half_year_context(Snapshot.of(ledger, ws, workspace_roster(ws), as_of), parse_half(half))
     chart = context["charts"]["chart_contacts_month"]
     return chart["labels"], chart["series"]["联系指导合计"], chart["series"]["其中现场指导和座谈会"]
 

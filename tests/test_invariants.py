@@ -32,6 +32,7 @@ from form_helpers import RULEBOOK, ROSTER
 
 from processor.common import periods as P
 from processor.consolidate import half_year, monthly, run, year_report
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.ledger_data import LedgerData
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -177,7 +178,7 @@ def run_documents(ws, as_of: dt.date, months=None) -> list[tuple[str, str, dict]
     with Ledger(ws.ledger_path) as ledger:
         read_ledger_as(roster, ledger)
         data = LedgerData.load(ledger, as_of=as_of)
-        outputs = list(run._plan(ws, data, roster, as_of, months, [HALF], [YEAR]))
+        outputs = list(run._plan(Snapshot(data, ws, roster, as_of), months, [HALF], [YEAR]))
     return [(o.kind, o.rel_path, o.payload) for o in outputs]
 
 
@@ -611,9 +612,9 @@ def test_invariant_6_a_later_run_of_a_period_report_changes_only_what_depends_on
 def test_invariant_6_catches_a_figure_that_moves_with_the_day(year, monkeypatch):
     context = half_year.half_year_context
 
-    def drifting(ledger, ws, roster, half, today):
-        c = context(ledger, ws, roster, half, today)
-        c["overview"]["contacts"] += today.day % 2  # a count that changes with the day
+    def drifting(snapshot, half):
+        c = context(snapshot, half)
+        c["overview"]["contacts"] += snapshot.as_of.day % 2  # a count that changes with the day
         return c
 
     monkeypatch.setitem(run._PERIOD_REPORTS, run.HALF_YEAR, (drifting, run._PERIOD_REPORTS[run.HALF_YEAR][1]))

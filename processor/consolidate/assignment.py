@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from processor.common import cnfmt
 from processor.common import periods
-from processor.consolidate.blocks import (UNASSIGNED, cell_text, count_of, iso_date, latest_sites, scoped_data)
+from processor.consolidate.blocks import UNASSIGNED, cell_text, count_of, iso_date, latest_sites
 from processor.consolidate.findings import roster_units
+from processor.consolidate.snapshot import Snapshot
 
 
-def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None = None) -> dict:
-    rulebook = ws.rulebook
-    data = scoped_data(ledger, until=until)
+def assignment_context(snapshot: Snapshot, *, until: str | None = None) -> dict:
+    """Who is in contact with which site, from each unit's latest form up to ``until``, as of the
+    run's day: before M-1a's deadline a member without a site is still to be assigned one."""
+    rulebook, roster, today = snapshot.rulebook, snapshot.roster, snapshot.as_of
+    data = snapshot.view(until=until)
     units = roster_units(roster, data)
     sites = latest_sites(data, units)
     deadline = rulebook["M-1a"].date("deadline")
@@ -41,7 +42,7 @@ def assignment_context(ledger, ws, roster, today: dt.date, *, until: str | None 
     late = [{"staff": s["staff"], "unit": s["unit"], "site": s["site"], "contact_date": iso_date(s["contact_date"])}
             for s in sites if s["staff"] in known and (s["unit"], s["site"]) in late_keys]
     return {
-        "office_name": ws.office_name,
+        "office_name": snapshot.ws.office_name,
         "report_date": today.isoformat(),  # the run's as-of date, like every output of the run (SPEC §10)
         "year": rulebook.year,
         "deadline": deadline.isoformat(),

@@ -25,7 +25,6 @@ from processor.common import cnfmt
 from processor.common import periods
 from processor.common.values import is_missing
 from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
-from processor.record.ledger import Ledger
 from schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
@@ -35,12 +34,6 @@ UNASSIGNED = "未确定"
 
 
 # --- shared helpers -------------------------------------------------------------------------
-
-def scoped_data(ledger: Ledger | LedgerData, until: str | None = None, units=None) -> LedgerData:
-    if isinstance(ledger, LedgerData):
-        return ledger.restrict(until=until, units=units) if (until or units is not None) else ledger
-    return LedgerData.load(ledger, until=until, units=units)
-
 
 def iso_date(day) -> str:
     return day.isoformat() if isinstance(day, dt.date) else ""

@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 
 from processor.common import periods
-from processor.consolidate.blocks import (STATUS_LABEL, UNASSIGNED, HARDWARE_CODES, cell_text, count_of, iso_date,
-                                          scoped_data)
-from processor.consolidate.findings import Finding, LedgerData, evaluate
+from processor.consolidate.blocks import HARDWARE_CODES, STATUS_LABEL, UNASSIGNED, cell_text, count_of, iso_date
+from processor.consolidate.findings import Finding, LedgerData
 from processor.consolidate.ledger_data import received_instant
+from processor.consolidate.snapshot import Snapshot
 from schemas.form import SHEETS_BY_KEY
 
 _HW_NAMES = SHEETS_BY_KEY["hardware"].names
@@ -29,85 +29,104 @@ def dossier_span(data: LedgerData, rulebook, unit: str, site: str, as_of: dt.dat
     return periods.month_range(months[0], max([months[-1], *due]))
 
 
-def dossier_context(ledger, ws, roster, unit: str, site: str, today: dt.date, *,
-                    findings_cache: dict | None = None) -> dict:
-    """One site's dossier as of ``today`` (the run's as-of day).  ``findings_cache`` (one dict for the
-    dossiers built from the same data) lets the sites of one unit share the unit's findings instead
-    of evaluating them once per site."""
-    rulebook = ws.rulebook
-    data = ledger if _only_unit(ledger, unit) else scoped_data(ledger, units=[unit])
+def evaluate_dossiers(snapshot: Snapshot, site_keys: list[tuple[str, str]], *, until: str | None = None) -> None:
+    """Evaluate the dossiers' findings ahead: one evaluation per span of months for all the units
+    whose sites share it, instead of one evaluation per unit (:meth:`Snapshot.findings_per_unit`)."""
+    groups: dict[tuple, list[str]] = {}
+    for unit, site in site_keys:
+        span = tuple(dossier_span(snapshot.unit_view(unit, until=until), snapshot.rulebook, unit, site,
+                                  snapshot.as_of))
+        units = groups.setdefault(span, [])
+        if unit not in units:
+            units.append(unit)
+    for span, units in groups.items():
+        snapshot.findings_per_unit(span, units, until=until)
+
+
+def dossier_context(snapshot: Snapshot, unit: str, site: str, *, until: str | None = None) -> dict:
+    """One site's dossier from the data up to ``until``, as of the run's as-of day (SPEC §10)."""
+    rulebook, as_of = snapshot.rulebook, snapshot.as_of
+    data = snapshot.unit_view(unit, until=until)
     rows = sorted(data.site_records("sites", unit, site), key=lambda r: r["month"])
     if not rows:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
-    as_of = today  # the run's as-of date (SPEC §10)
     span = dossier_span(data, rulebook, unit, site, as_of)
     latest = rows[-1]
-    key = (unit, tuple(span), as_of)
-    if findings_cache is not None and key in findings_cache:
-        findings = findings_cache[key]
-    else:
-        findings = evaluate(data, rulebook, roster, months=span, today=as_of, units=[unit])
-        if findings_cache is not None:
-            findings_cache[key] = findings
-    # the site's rows of each sheet, split by month once (not one filtered list per month and sheet)
-    by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
-                for key, by_date in (("hardware", False), ("progress", False), ("members", False),
-                                     ("contacts", True), ("org_life", True))}
+    findings = snapshot.findings(span, until=until, units=[unit])
     listed = {r["month"] for r in rows}
     gaps = _unreported(data.files, unit, [m for m in span if m not in listed])
-    timeline, previous_hw = [], None
-    for month in span:
-        if month in gaps:
-            timeline.append({**_EMPTY_MONTH, "month": month, "missing": gaps[month]})
-            continue
-        hw = by_month["hardware"].get(month, [])
-        hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, latest["enterprise_kind"],
-                                                  rulebook.at(month))
-        progress = by_month["progress"].get(month, [])
-        contacts = by_month["contacts"].get(month, [])
-        problems = [cell_text(p["issues"]) for p in progress if cell_text(p["issues"])]
-        problems += [f"联系指导发现：{cell_text(c['problem'])}（{cell_text(c['state']) or '未办结'}）"
-                     for c in contacts if cell_text(c["problem"])]
-        members = by_month["members"].get(month, [])
-        timeline.append({
-            "month": month,
-            "missing": "",
-            "contacts": [{"date": iso_date(c["date"]), "staff": cell_text(c["staff"]), "mode": cell_text(c["mode"]),
-                          "content": cell_text(c["content"])} for c in contacts],
-            "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "present": count_of(r["present"]),
-                          "expected": count_of(r["expected"])}
-                         for r in by_month["org_life"].get(month, [])],
-            "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
-            "hardware": hw_text,
-            "progress": cell_text(progress[0]["progress"]) if progress else "",
-            "problems": "；".join(problems),
-        })
-    compliance = _dossier_compliance([f for f in findings if f.site == site])
-    ids = {r["file_id"] for r in rows}  # the submissions that list this site
-    sources = [{"file_name": f["original_name"], "month": f["month"],
-                "received": ws.rulebook.local_date(f["received_at"]).isoformat(), "digest": f["sha256"][:12]}
-               for f in sorted(data.files, key=lambda f: (received_instant(f, ws.rulebook.timezone), f["id"]))
-               if f["id"] in ids]
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
     return {
-        "office_name": ws.office_name,
+        "office_name": snapshot.ws.office_name,
         "report_date": as_of.isoformat(),
-        "site": {"name": site, "enterprise": cell_text(latest["enterprise"]), "kind": latest["enterprise_kind"],
-                 "unit": unit, "org_name": cell_text(latest["org_name"]), "org_kind": cell_text(latest["org_kind"]),
-                 "formation": cell_text(latest["formation"]), "secretary": cell_text(latest["secretary"]),
-                 "members": count_of(latest["members"]), "employees": count_of(latest["employees"]),
-                 "level": cell_text(latest["level"]), "staff": cell_text(latest["staff"]) or UNASSIGNED,
-                 "contact_date": iso_date(latest["contact_date"]), "plan_date": iso_date(latest["plan_date"])},
+        "site": _site_card(latest, unit, site),
         "first_month": span[0],
         "last_month": span[-1],
         "missing_months": missing_months,
         "missing_note": (f"{unit}{'、'.join(periods.month_cn(m) for m in missing_months)}的月报表未报送，"
                          f"档案中{'该月' if len(missing_months) == 1 else '这些月份'}记为“本月未报送”。"
                          if missing_months else ""),
-        "timeline": timeline,
-        "compliance_rows": compliance,
-        "sources": sources,
+        "timeline": _timeline(data, rulebook, unit, site, span, gaps, latest["enterprise_kind"]),
+        "compliance_rows": _dossier_compliance([f for f in findings if f.site == site]),
+        "sources": _sources(data, rulebook, {r["file_id"] for r in rows}),
     }
+
+
+def _site_card(latest: dict, unit: str, site: str) -> dict:
+    """The site as its latest form describes it."""
+    return {"name": site, "enterprise": cell_text(latest["enterprise"]), "kind": latest["enterprise_kind"],
+            "unit": unit, "org_name": cell_text(latest["org_name"]), "org_kind": cell_text(latest["org_kind"]),
+            "formation": cell_text(latest["formation"]), "secretary": cell_text(latest["secretary"]),
+            "members": count_of(latest["members"]), "employees": count_of(latest["employees"]),
+            "level": cell_text(latest["level"]), "staff": cell_text(latest["staff"]) or UNASSIGNED,
+            "contact_date": iso_date(latest["contact_date"]), "plan_date": iso_date(latest["plan_date"])}
+
+
+def _timeline(data: LedgerData, rulebook, unit: str, site: str, span: list[str], gaps: dict[str, str],
+              kind: str) -> list[dict]:
+    """One entry per month of the span: what the site recorded, or why there is nothing."""
+    # the site's rows of each sheet, split by month once (not one filtered list per month and sheet)
+    by_month = {key: _records_by_month(data.site_records(key, unit, site), by_date)
+                for key, by_date in (("hardware", False), ("progress", False), ("members", False),
+                                     ("contacts", True), ("org_life", True))}
+    timeline, previous_hw = [], None
+    for month in span:
+        if month in gaps:
+            timeline.append({**_EMPTY_MONTH, "month": month, "missing": gaps[month]})
+            continue
+        hw = by_month["hardware"].get(month, [])
+        hw_text, previous_hw = _hardware_sentence(hw[0] if hw else None, previous_hw, kind, rulebook.at(month))
+        timeline.append(_month_entry(month, {key: rows.get(month, []) for key, rows in by_month.items()}, hw_text))
+    return timeline
+
+
+def _month_entry(month: str, rows: dict[str, list[dict]], hardware: str) -> dict:
+    """One reported month of the timeline (``rows``: the site's rows of each sheet in that month)."""
+    progress, contacts, members = rows["progress"], rows["contacts"], rows["members"]
+    problems = [cell_text(p["issues"]) for p in progress if cell_text(p["issues"])]
+    problems += [f"联系指导发现：{cell_text(c['problem'])}（{cell_text(c['state']) or '未办结'}）"
+                 for c in contacts if cell_text(c["problem"])]
+    return {
+        "month": month,
+        "missing": "",
+        "contacts": [{"date": iso_date(c["date"]), "staff": cell_text(c["staff"]), "mode": cell_text(c["mode"]),
+                      "content": cell_text(c["content"])} for c in contacts],
+        "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "present": count_of(r["present"]),
+                      "expected": count_of(r["expected"])}
+                     for r in rows["org_life"]],
+        "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
+        "hardware": hardware,
+        "progress": cell_text(progress[0]["progress"]) if progress else "",
+        "problems": "；".join(problems),
+    }
+
+
+def _sources(data: LedgerData, rulebook, ids: set[int]) -> list[dict]:
+    """The submissions that list the site (``ids``), in the order they arrived."""
+    return [{"file_name": f["original_name"], "month": f["month"],
+             "received": rulebook.local_date(f["received_at"]).isoformat(), "digest": f["sha256"][:12]}
+            for f in sorted(data.files, key=lambda f: (received_instant(f, rulebook.timezone), f["id"]))
+            if f["id"] in ids]
 
 
 NOT_REPORTED, RETURNED_NOTE, NOT_LISTED = "本月未报送。", "本月报表已被退回，尚未重新报送。", "本月报表未列入该示范点。"
@@ -155,13 +174,6 @@ def _dossier_compliance(findings: list[Finding]) -> list[dict]:
         if line["status"] in _WORST and row["status"] in _WORST:
             line["status"] = min(line["status"], row["status"], key=_WORST.index)
     return rows
-
-
-def _only_unit(ledger, unit: str) -> bool:
-    """Data already narrowed to this one unit (the consolidation splits it once for all dossiers)."""
-    if not isinstance(ledger, LedgerData) or any(f["unit"] != unit for f in ledger.files):
-        return False
-    return all(r["unit"] == unit for key in SHEETS_BY_KEY for r in ledger.records(key))
 
 
 def _records_by_month(records: list[dict], by_date: bool) -> dict[str, list[dict]]:

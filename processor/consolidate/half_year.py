@@ -5,141 +5,202 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 import pandas as pd
 
 from processor.common import periods
 from processor.common.values import is_missing
-from processor.consolidate.blocks import (PRIVATE, SOE, HARDWARE_CODES, cell_text, cn_list, count_of, finding_counts,
+from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, cell_text, cn_list, count_of, finding_counts,
                                           finding_row, iso_date, latest_sites, mode_counts, period_span,
-                                          progress_texts, scoped_data, site_names)
+                                          progress_texts, site_names)
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
-                                            counted_activities, evaluate, roster_units, submission_states)
+                                            counted_activities, roster_units, submission_states)
+from processor.consolidate.snapshot import Snapshot
 from schemas.form import ACTIVITY_KINDS
 
 
-def half_year_context(ledger, ws, roster, half: periods.Period, today: dt.date) -> dict:
-    rulebook = ws.rulebook
-    months = [m for m in half.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
-    data = scoped_data(ledger, until=half.last)
-    units = roster_units(roster, data)
-    as_of = today  # the run's as-of date (SPEC §10)
-    findings = evaluate(data, rulebook, roster, months=months, today=as_of)
-    # a problem closed before the half began was reported in its own half (as the monthly report does)
-    findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
-    sites = latest_sites(data, units)
-    # a site judged here is a registered site or one with data in the half: a site its unit listed only
-    # before the half (renamed or left out since) is not judged on the year's rules in it (SPEC §10)
-    judged = {(s["unit"], s["site"]) for s in sites}
-    judged |= {(r["unit"], r["site"]) for r in data.records("sites", months=months)}
-    findings = [f for f in findings if f.site is None or f.code == "problem-closed" or (f.unit, f.site) in judged]
-    soe = [s for s in sites if s["enterprise_kind"] == SOE]
-    private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
-    contacts = data.records("contacts", months=months)
-    due_months = [m for m in months if periods.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
-    per_month = [mode_counts([c for c in contacts if c["month"] == m]) for m in months]
-    # months not yet due and without data have not happened for the report: never plotted as zero
-    shown = [i for i, m in enumerate(months) if m in due_months or per_month[i]["total"]]
-    staffed = [s for s in sites if s["staff"] in _roster_staff_names(roster)]
-    reported = {(f["unit"], f["month"]) for f in data.files if f["status"] in ("accepted", "superseded")
-                and f["month"] in due_months and f["unit"] in units}
-    states: dict[str, list] = {}
-    for m in due_months:
-        for st in submission_states(data.files, rulebook, units, m, as_of):
-            states.setdefault(st.unit, []).append(st)
-    life = data.rows("org_life", months=months)
-    counted, _ = counted_activities(life, rulebook)
-    members_all = data.rows("members", months=months)
-    site_keys = {(s["unit"], s["site"]) for s in sites}
-    soe_keys = {(s["unit"], s["site"]) for s in soe}
-    latest_members = members_all.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
-    latest_members = latest_members[[(u, s) in site_keys for u, s in zip(latest_members["unit"], latest_members["site"], strict=True)]]
-    cross = [r for r in latest_members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and count_of(r["cross_posts"])]
-    appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
+@dataclass
+class _HalfBasis:
+    """The half's months of the office, its data and units, the registered sites, the months whose
+    forms are due by the run's day, and the findings judged in the half."""
 
-    site_paths = _site_paths(sites, data, rulebook, half, due_months)
-    compliance_rows = _compliance_rows(findings, rulebook, due_months)
-    frequency = [f for f in findings if f.code == "activity-frequency"]
-    hw_keys = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area")}
-    hw_bad = {(f.unit, f.site) for f in findings if f.code in ("hardware-items", "room-area") and f.status != MET}
-    by_kind = Counter(life["activity"])
-    activity_text = "、".join(f"{k}{by_kind[k]}次" for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
-    with_secretary = [s for s in sites if cell_text(s["secretary"])]
+    half: periods.Period
+    months: list[str]
+    data: LedgerData
+    units: list[str]
+    sites: list[dict]
+    due_months: list[str]
+    findings: list[Finding]
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, half: periods.Period) -> _HalfBasis:
+        rulebook = snapshot.rulebook
+        months = [m for m in half.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
+        data = snapshot.view(until=half.last)
+        units = roster_units(snapshot.roster, data)
+        sites = latest_sites(data, units)
+        due_months = [m for m in months
+                      if periods.submission_deadline(m, rulebook.submission_deadline_day) < snapshot.as_of]
+        findings = snapshot.findings(months, until=half.last)
+        # a problem closed before the half began was reported in its own half (as the monthly report does)
+        findings = [f for f in findings
+                    if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
+        # a site judged here is a registered site or one with data in the half: a site its unit listed only
+        # before the half (renamed or left out since) is not judged on the year's rules in it (SPEC §10)
+        judged = {(s["unit"], s["site"]) for s in sites}
+        judged |= {(r["unit"], r["site"]) for r in data.records("sites", months=months)}
+        findings = [f for f in findings if f.site is None or f.code == "problem-closed" or (f.unit, f.site) in judged]
+        return cls(half, months, data, units, sites, due_months, findings)
+
+
+def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
+    """The half-year's report as of the run's as-of date (SPEC §10)."""
+    rulebook, as_of = snapshot.rulebook, snapshot.as_of
+    basis = _HalfBasis.of(snapshot, half)
+    contacts = basis.data.records("contacts", months=basis.months)
+    per_month = [mode_counts([c for c in contacts if c["month"] == m]) for m in basis.months]
+    site_paths = _site_paths(basis.sites, basis.data, rulebook, half, basis.due_months)
+    compliance_rows = _compliance_rows(basis.findings, rulebook, basis.due_months)
     versioned = len(rulebook.versions_between(half.first, half.last)) > 1
     finding_rows = [{**finding_row(f, versioned), "rule": _requirement(f, versioned)}
-                    for f in findings if f.status != MET]
-    progress = data.rows("progress", months=months)
-    full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(due_months)}
-    typical = _typical_sites(findings, [s for s in sites if (s["unit"], s["site"]) in full], progress)
-    label = half.name
-    visits = [c["onsite"] + c["meeting"] for c in per_month]
-    context = {
-        "office_name": ws.office_name,
-        "addressee": ws.addressee,
+                    for f in basis.findings if f.status != MET]
+    progress = basis.data.rows("progress", months=basis.months)
+    full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(basis.due_months)}
+    return {
+        "office_name": snapshot.ws.office_name,
+        "addressee": snapshot.ws.addressee,
         "report_date": as_of.isoformat(),
         "half": half.label,
-        "half_label": label,
+        "half_label": half.name,
         "next_label": _next_half_label(half),
         "rule_basis": rulebook.basis(half.first, half.last),
         "first_month": half.first,
         "last_month": half.last,
-        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
-                     "staff": len(roster.staff) if roster is not None else 0,
-                     "staff_assigned": len({s["staff"] for s in staffed}), "sites_assigned": len(staffed),
-                     "sites_unassigned": len(sites) - len(staffed),
-                     "contacts": sum(c["total"] for c in per_month), "onsite": sum(c["onsite"] for c in per_month),
-                     "meeting": sum(c["meeting"] for c in per_month), "visits": sum(visits),
-                     "months_reported": len(reported), "months_due": len(units) * len(due_months)},
+        "overview": _overview(basis, snapshot.roster, per_month),
+        **_goods_and_pillars(basis, rulebook),
+        **_plan_sections(site_paths, rulebook),
+        "compliance_rows": compliance_rows,
+        "typical_sites": _typical_sites(basis.findings, [s for s in basis.sites if (s["unit"], s["site"]) in full],
+                                        progress),
+        "findings": finding_rows,
+        "finding_counts": finding_counts(finding_rows),
+        "reported_problems": progress_texts(progress, "issues", basis.units),
+        "next_steps": _half_year_steps(basis.findings, basis.sites, basis.units, _unit_states(basis, snapshot)),
+        "plans": _latest_plans(progress, basis.units),
+        "charts": _charts(half, basis, per_month, compliance_rows),
+    }
+
+
+def _overview(basis: _HalfBasis, roster, per_month: list[dict]) -> dict:
+    sites, units = basis.sites, basis.units
+    staffed = [s for s in sites if s["staff"] in _roster_staff_names(roster)]
+    reported = {(f["unit"], f["month"]) for f in basis.data.files if f["status"] in ("accepted", "superseded")
+                and f["month"] in basis.due_months and f["unit"] in units}
+    return {"units": len(units), "sites": len(sites), "soe_sites": sum(s["enterprise_kind"] == SOE for s in sites),
+            "private_sites": sum(s["enterprise_kind"] == PRIVATE for s in sites),
+            "staff": len(roster.staff) if roster is not None else 0,
+            "staff_assigned": len({s["staff"] for s in staffed}), "sites_assigned": len(staffed),
+            "sites_unassigned": len(sites) - len(staffed),
+            "contacts": sum(c["total"] for c in per_month), "onsite": sum(c["onsite"] for c in per_month),
+            "meeting": sum(c["meeting"] for c in per_month),
+            "visits": sum(c["onsite"] + c["meeting"] for c in per_month),
+            "months_reported": len(reported), "months_due": len(units) * len(basis.due_months)}
+
+
+def _unit_states(basis: _HalfBasis, snapshot: Snapshot) -> dict[str, list]:
+    """Each unit's submission states of the months due."""
+    states: dict[str, list] = {}
+    for m in basis.due_months:
+        for st in submission_states(basis.data.files, snapshot.rulebook, basis.units, m, snapshot.as_of):
+            states.setdefault(st.unit, []).append(st)
+    return states
+
+
+def _latest_members(basis: _HalfBasis, site_keys: set[tuple]) -> pd.DataFrame:
+    """Each registered site's latest member figures of the half."""
+    members = basis.data.rows("members", months=basis.months)
+    latest = members.sort_values(["month", "row"]).groupby(["unit", "site"], sort=False).tail(1)
+    return latest[[(u, s) in site_keys for u, s in zip(latest["unit"], latest["site"], strict=True)]]
+
+
+def _goods_and_pillars(basis: _HalfBasis, rulebook) -> dict:
+    """The "三个好" and the "五个一" of 固本强基, each a sentence of the half's figures."""
+    sites, findings, label = basis.sites, basis.findings, basis.half.name
+    site_keys = {(s["unit"], s["site"]) for s in sites}
+    soe_keys = {(s["unit"], s["site"]) for s in sites if s["enterprise_kind"] == SOE}
+    members_all = basis.data.rows("members", months=basis.months)
+    latest_members = _latest_members(basis, site_keys)
+    cross = [r for r in latest_members.to_dict("records")
+             if (r["unit"], r["site"]) in soe_keys and count_of(r["cross_posts"])]
+    life = basis.data.rows("org_life", months=basis.months)
+    counted, _ = counted_activities(life, rulebook)
+    appraised = {(r["unit"], r["site"]) for r in counted.to_dict("records") if r["activity"] == "民主评议党员"}
+    hw_keys = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES}
+    hw_bad = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES and f.status != MET}
+    by_kind = Counter(life["activity"])
+    activity_text = "、".join(f"{k}{by_kind[k]}次"
+                              for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
+    with_secretary = [s for s in sites if cell_text(s["secretary"])]
+
+    def total(frame: pd.DataFrame, column: str) -> int:
+        return sum(count_of(v) for v in frame[column])
+
+    return {
         "goods": [
             {"name": "班子建设好", "text": f"国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
                                         f"{sum(count_of(r['cross_posts']) for r in cross)}人；{len(with_secretary)}个示范点"
                                         f"配齐党组织书记。"},
-            {"name": "工作业绩好", "text": f"示范点所在企业党员责任区{sum(count_of(v) for v in latest_members['duty_zones'])}个，"
-                                        f"非公企业示范点参加“六个一”活动党员{sum(count_of(v) for v in latest_members['six_ones'])}人。"},
+            {"name": "工作业绩好", "text": f"示范点所在企业党员责任区{total(latest_members, 'duty_zones')}个，"
+                                        f"非公企业示范点参加“六个一”活动党员{total(latest_members, 'six_ones')}人。"},
             {"name": "群众评价好", "text": f"{label}已有{len(appraised & site_keys)}个示范点开展民主评议党员。"},
         ],
         "pillars": [
             {"name": "强有力的领导班子", "text": f"{len(sites)}个示范点中{len(with_secretary)}个党组织书记明确、班子健全。"},
             {"name": "先锋模范党员队伍",
-             "text": f"{label}共发展党员{sum(count_of(v) for v in members_all['new_members'])}名，其中一线工人"
-                     f"{sum(count_of(v) for v in members_all['new_workers'])}名；现有入党积极分子"
-                     f"{sum(count_of(v) for v in latest_members['activists'])}名，示范点党员合计"
-                     f"{sum(count_of(v) for v in latest_members['total'])}名。"},
+             "text": f"{label}共发展党员{total(members_all, 'new_members')}名，其中一线工人"
+                     f"{total(members_all, 'new_workers')}名；现有入党积极分子"
+                     f"{total(latest_members, 'activists')}名，示范点党员合计"
+                     f"{total(latest_members, 'total')}名。"},
             {"name": "有效活动机制", "text": (f"各示范点共开展组织生活{len(life)}次：{activity_text}。" if len(life)
                                           else "各示范点尚未报送组织生活记录。")},
-            {"name": "一套工作制度", "text": _rate_sentence(frequency)},
+            {"name": "一套工作制度", "text": _rate_sentence([f for f in findings if f.code == "activity-frequency"])},
             {"name": "完善的硬件设施", "text": f"{len(hw_keys) - len(hw_bad)}个示范点硬件设施达到“十二个有”或“十个一”标准，"
                                            f"{len(hw_bad)}个示范点尚未达标。"},
         ],
-        "site_paths": site_paths,
-        "plan_counts": {"on_time": sum(p["plan_status"] == "按期上报" for p in site_paths),
-                        "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
-                        "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
-        "work_started": sum(p["status"] == STARTED for p in site_paths),
-        "plan_deadline": _m2_dates(rulebook)[0].isoformat(),
-        "work_start": _m2_dates(rulebook)[1].isoformat(),
-        "compliance_rows": compliance_rows,
-        "typical_sites": typical,
-        "findings": finding_rows,
-        "finding_counts": finding_counts(finding_rows),
-        "reported_problems": progress_texts(progress, "issues", units),
-        "next_steps": _half_year_steps(findings, sites, units, states),
-        "plans": _latest_plans(progress, units),
-        "charts": {
-            "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数" + (
-                                         f"（截至{int(months[shown[-1]][5:])}月）" if shown and len(shown) < len(months)
-                                         else ""),
-                                     "labels": [f"{int(months[i][5:])}月" for i in shown],
-                                     "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
-                                                "其中现场指导和座谈会": [visits[i] for i in shown]},
-                                     "ylabel": "次数"},
-            "chart_compliance": {"kind": "rows", "max": 100, "title": f"{label}各项要求达标率（%）",
-                                 "labels": [r["rule"] for r in compliance_rows],
-                                 "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
-                                 "ylabel": "达标率（%）"},
-        },
     }
-    return context
+
+
+def _plan_sections(site_paths: list[dict], rulebook) -> dict:
+    """Each site's path, how many reported their work plan on time, late or not, and the M-2 dates."""
+    plan_deadline, work_start = _m2_dates(rulebook)
+    return {"site_paths": site_paths,
+            "plan_counts": {"on_time": sum(p["plan_status"] == "按期上报" for p in site_paths),
+                            "late": sum(p["plan_status"] == "逾期上报" for p in site_paths),
+                            "missing": sum(p["plan_status"] == "未上报" for p in site_paths)},
+            "work_started": sum(p["status"] == STARTED for p in site_paths),
+            "plan_deadline": plan_deadline.isoformat(),
+            "work_start": work_start.isoformat()}
+
+
+def _charts(half: periods.Period, basis: _HalfBasis, per_month: list[dict], compliance_rows: list[dict]) -> dict:
+    months, label = basis.months, half.name
+    visits = [c["onsite"] + c["meeting"] for c in per_month]
+    # months not yet due and without data have not happened for the report: never plotted as zero
+    shown = [i for i, m in enumerate(months) if m in basis.due_months or per_month[i]["total"]]
+    return {
+        "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数" + (
+                                     f"（截至{int(months[shown[-1]][5:])}月）" if shown and len(shown) < len(months)
+                                     else ""),
+                                 "labels": [f"{int(months[i][5:])}月" for i in shown],
+                                 "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
+                                            "其中现场指导和座谈会": [visits[i] for i in shown]},
+                                 "ylabel": "次数"},
+        "chart_compliance": {"kind": "rows", "max": 100, "title": f"{label}各项要求达标率（%）",
+                             "labels": [r["rule"] for r in compliance_rows],
+                             "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
+                             "ylabel": "达标率（%）"},
+    }
 
 
 def _rate_sentence(frequency: list[Finding]) -> str:

@@ -2,67 +2,148 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 
 import pandas as pd
 
 from processor.common import cnfmt
 from processor.common import periods
-from processor.consolidate.blocks import (MODE_KEYS, PRIVATE, SOE, UNASSIGNED, HARDWARE_CODES, cell_text, cn_list,
+from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SOE, UNASSIGNED, cell_text, cn_list,
                                           count_of, finding_counts, finding_row, iso_date, latest_sites,
                                           mode_counts, next_steps, open_findings, problem_counts, problem_row,
-                                          progress_texts, quarter_label, scoped_data)
+                                          progress_texts, quarter_label)
 from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
-                                            LedgerData, counted_activities, evaluate, roster_units, submission_states)
+                                            LedgerData, SubmissionState, counted_activities, roster_units,
+                                            submission_states)
 from processor.consolidate.quality import warning_rows
+from processor.consolidate.snapshot import Snapshot
 from schemas.form import ACTIVITY_KINDS
 
 
-def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
-    """``today`` is the run's as-of date (SPEC §10): every output of one run prints it and counts
-    overdue days to it."""
-    rulebook = ws.rulebook
-    data = scoped_data(ledger, until=month)
-    units = roster_units(roster, data)
-    as_of = today
-    findings = evaluate(data, rulebook, roster, months=[month], today=as_of)
-    deadline = periods.submission_deadline(month, rulebook.submission_deadline_day)
+@dataclass
+class _MonthBasis:
+    """Two bases (SPEC §10): the sites every unit has registered (its latest form up to this month),
+    and the sites with data for this month.  A site of a unit that did not report is 本月未报送."""
+
+    data: LedgerData
+    units: list[str]
+    sites: list[dict]
+    reported: list[dict]
+    reported_keys: set[tuple]
+    contacts: list[dict]
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, month: str) -> _MonthBasis:
+        data = snapshot.view(until=month)
+        units = roster_units(snapshot.roster, data)
+        reported = _month_sites(data, month, units)
+        return cls(data, units, latest_sites(data, units), reported, {(s["unit"], s["site"]) for s in reported},
+                   data.records("contacts", months=[month]))
+
+    def unreported(self) -> list[dict]:
+        return [{"unit": s["unit"], "site": s["site"]} for s in self.sites
+                if (s["unit"], s["site"]) not in self.reported_keys]
+
+
+def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
+    """The month's report as of the run's as-of date (SPEC §10): every output of one run prints it
+    and counts overdue days to it."""
+    rulebook, as_of = snapshot.rulebook, snapshot.as_of
+    basis = _MonthBasis.of(snapshot, month)
     quarter = periods.period_of(month, "quarter")
+    states = submission_states(basis.data.files, rulebook, basis.units, month, as_of)
+    site_rows = _site_rows(basis)
+    unit_rows = _unit_rows(states, site_rows, snapshot.roster)
+    submission = _submission(unit_rows, states)
+    staff_rows = _staff_rows(snapshot.roster, basis.sites, basis.contacts)
+    all_findings = snapshot.findings([month], until=month)
+    findings = _on_month_basis(all_findings, basis.reported_keys, month)
+    unreported = basis.unreported()
+    context = {
+        "office_name": snapshot.ws.office_name,
+        "addressee": snapshot.ws.addressee,
+        "report_date": as_of.isoformat(),
+        "as_of": as_of.isoformat(),
+        "month": month,
+        "rule_basis": rulebook.basis(month, month),
+        "deadline": periods.submission_deadline(month, rulebook.submission_deadline_day).isoformat(),
+        "quarter_label": quarter_label(quarter),
+        "quarter_end": quarter.end.isoformat(),
+        "overview": {"units": len(basis.units), "sites": len(basis.sites),
+                     "soe_sites": sum(s["enterprise_kind"] == SOE for s in basis.sites),
+                     "private_sites": sum(s["enterprise_kind"] == PRIVATE for s in basis.sites),
+                     "reported_sites": len(basis.reported), "unreported_sites": len(unreported)},
+        "submission": submission,
+        "unit_rows": unit_rows,
+        **_contact_sections(basis, site_rows, staff_rows, all_findings),
+        "unreported_sites": unreported,
+        **_team_and_members(basis, month),
+        **_org_life(basis.data, month),
+        **_compliance_sections(findings, basis.sites, rulebook, month),
+        **_text_sections(basis, month, rulebook),
+        "next_steps": next_steps(findings, missing_units=submission["missing_units"],
+                                  late_units=submission["late_units"],
+                                  period_end=f"在{quarter_label(quarter)}结束前", rulebook=rulebook),
+        "charts": _charts(month, submission, staff_rows),
+    }
+    context = _in_contract_order(context)
+    life, _ = counted_activities(basis.data.rows("org_life", months=[month]), rulebook.at(month))
+    context["sentences"] = _monthly_sentences(context, len(life))
+    return context
 
-    # Two bases (SPEC §10): the sites every unit has registered (its latest form up to this month),
-    # and the sites with data for this month.  A site of a unit that did not report is 本月未报送.
-    sites = latest_sites(data, units)
-    reported = _month_sites(data, month, units)
-    reported_keys = {(s["unit"], s["site"]) for s in reported}
-    unreported = [{"unit": s["unit"], "site": s["site"]} for s in sites
-                  if (s["unit"], s["site"]) not in reported_keys]
-    contacts = data.records("contacts", months=[month])
+
+# the order of the context's keys (the templates' contract, tests/report_samples.py)
+_CONTRACT_ORDER = ("office_name", "addressee", "report_date", "as_of", "month", "rule_basis", "deadline",
+                   "quarter_label", "quarter_end", "overview", "submission", "unit_rows", "contact_summary",
+                   "staff_rows", "unassigned_sites", "site_rows", "unreported_sites", "sites_no_contact",
+                   "sites_no_visit", "team", "members", "org_life", "frequency_rows", "hardware", "hardware_rows",
+                   "findings", "finding_counts", "problem_rows", "problem_counts", "quality_rows", "quality_units",
+                   "reported_problems", "progress", "plans", "next_steps", "charts")
+
+
+def _in_contract_order(context: dict) -> dict:
+    return {key: context[key] for key in _CONTRACT_ORDER}
+
+
+def _site_rows(basis: _MonthBasis) -> list[dict]:
+    """Per site reported this month: its contacts by kind and the last contact's date."""
     contacts_by_site: dict[tuple, list[dict]] = {}
-    for c in contacts:
+    for c in basis.contacts:
         contacts_by_site.setdefault((c["unit"], c["site"]), []).append(c)
-    states = submission_states(data.files, rulebook, units, month, as_of)
-
-    site_rows = []
-    for s in reported:
+    rows = []
+    for s in basis.reported:
         mine = contacts_by_site.get((s["unit"], s["site"]), [])
-        site_rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
-                          "staff": s["staff"] or UNASSIGNED, **mode_counts(mine),
-                          "last_date": iso_date(max(c["date"] for c in mine)) if mine else ""})
-    unit_rows = []
+        rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
+                     "staff": s["staff"] or UNASSIGNED, **mode_counts(mine),
+                     "last_date": iso_date(max(c["date"] for c in mine)) if mine else ""})
+    return rows
+
+
+def _unit_rows(states: list[SubmissionState], site_rows: list[dict], roster) -> list[dict]:
+    """Per unit: how its form arrived (or did not), its sites reported and their contacts."""
+    rows = []
     for st in states:
         mine = [r for r in site_rows if r["unit"] == st.unit]
         unit_kind = roster.unit(st.unit).kind if roster is not None and roster.unit(st.unit) else ""
         status = st.state if st.state in (ON_TIME, LATE) else MISSING
-        note = {LATE: f"逾期{st.days_late}天", RETURNED: "已退回待重报",
-                NOT_DUE: "未到报送期限"}.get(st.state, f"已逾期{st.days_late}天" if st.days_late else "")
-        if st.state in (ON_TIME, LATE) and st.returned:
-            note = "；".join(filter(None, [note, "退回后重报"]))
-        elif st.resubmissions:
-            note = "；".join(filter(None, [note, "已更正重报"]))
-        unit_rows.append({"unit": st.unit, "kind": unit_kind, "status": status, "received": iso_date(st.received),
-                          "sites": len(mine), "contacts": sum(r["total"] for r in mine), "note": note})
-    submission = {
+        rows.append({"unit": st.unit, "kind": unit_kind, "status": status, "received": iso_date(st.received),
+                     "sites": len(mine), "contacts": sum(r["total"] for r in mine), "note": _unit_note(st)})
+    return rows
+
+
+def _unit_note(st: SubmissionState) -> str:
+    note = {LATE: f"逾期{st.days_late}天", RETURNED: "已退回待重报",
+            NOT_DUE: "未到报送期限"}.get(st.state, f"已逾期{st.days_late}天" if st.days_late else "")
+    if st.state in (ON_TIME, LATE) and st.returned:
+        note = "；".join(filter(None, [note, "退回后重报"]))
+    elif st.resubmissions:
+        note = "；".join(filter(None, [note, "已更正重报"]))
+    return note
+
+
+def _submission(unit_rows: list[dict], states: list[SubmissionState]) -> dict:
+    return {
         "due": len(unit_rows),
         "on_time": sum(r["status"] == ON_TIME for r in unit_rows),
         "late": sum(r["status"] == LATE for r in unit_rows),
@@ -73,98 +154,94 @@ def monthly_report_context(ledger, ws, roster, month: str, today: dt.date) -> di
         "returned_units": [{"unit": st.unit, "received": iso_date(st.received)}
                            for st in states if st.returned and st.state in (ON_TIME, LATE)],
     }
-    staff_rows = _staff_rows(roster, sites, contacts)
+
+
+def _contact_sections(basis: _MonthBasis, site_rows: list[dict], staff_rows: list[dict],
+                      findings: list[Finding]) -> dict:
+    """The month's contacts: in sum, per 企业组 member, per site, and the sites left without one."""
     summary = {k: sum(r[k] for r in site_rows) for k in ("total", "phone", "onsite", "meeting", "other")}
     summary["sites_contacted"] = sum(r["total"] > 0 for r in site_rows)
     summary["elsewhere"] = sum(r["elsewhere"] for r in staff_rows)
-    staff_of = {(s["unit"], s["site"]): s["staff"] or UNASSIGNED for s in sites}
+    staff_of = {(s["unit"], s["site"]): s["staff"] or UNASSIGNED for s in basis.sites}
     no_contact = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
                   for f in open_findings(findings, "monthly-contact")]
     no_visit = [{"unit": f.unit, "site": f.site, "staff": staff_of.get((f.unit, f.site), UNASSIGNED)}
-                for f in open_findings(findings, "quarterly-visit") if (f.unit, f.site) in reported_keys]
+                for f in open_findings(findings, "quarterly-visit") if (f.unit, f.site) in basis.reported_keys]
+    return {"contact_summary": summary, "staff_rows": staff_rows,
+            "unassigned_sites": sum(s["staff"] in (None, "") for s in basis.sites), "site_rows": site_rows,
+            "sites_no_contact": no_contact, "sites_no_visit": no_visit}
 
-    members = data.rows("members", months=[month])
+
+def _team_and_members(basis: _MonthBasis, month: str) -> dict:
+    """The 班子 of the state-owned sites reported (cross posts) and the month's member figures."""
+    members = basis.data.rows("members", months=[month])
     # a boolean Series, not a list: an empty list would select no columns rather than no rows
-    members = members[pd.Series([(u, s) in reported_keys for u, s in zip(members["unit"], members["site"], strict=True)],
+    members = members[pd.Series([(u, s) in basis.reported_keys
+                                 for u, s in zip(members["unit"], members["site"], strict=True)],
                                 index=members.index, dtype=bool)]
-    soe = [s for s in sites if s["enterprise_kind"] == SOE]
-    private = [s for s in sites if s["enterprise_kind"] == PRIVATE]
-    reported_soe = [s for s in reported if s["enterprise_kind"] == SOE]
+    reported_soe = [s for s in basis.reported if s["enterprise_kind"] == SOE]
     soe_keys = {(s["unit"], s["site"]) for s in reported_soe}
     cross = [r for r in members.to_dict("records") if (r["unit"], r["site"]) in soe_keys and count_of(r["cross_posts"])]
+    return {"team": {"soe_sites": len(reported_soe), "cross_sites": len(cross),
+                     "cross_posts": sum(count_of(r["cross_posts"]) for r in cross),
+                     "private_sites": len(basis.reported) - len(reported_soe)},
+            "members": _member_sums(members)}
 
-    life, _ = counted_activities(data.rows("org_life", months=[month]), rulebook.at(month))
+
+def _org_life(data: LedgerData, month: str) -> dict:
     life_all = data.rows("org_life", months=[month])
     by_kind = Counter(life_all["activity"])
     org_rows = [{"kind": k, "count": by_kind[k]}
                 for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k)))]
+    return {"org_life": {"total": len(life_all), "by_kind": org_rows}}
 
-    # the month's findings on the month's basis: sites without data this month are left out, and a
-    # problem closed late in an earlier month was reported then
+
+def _on_month_basis(findings: list[Finding], reported_keys: set[tuple], month: str) -> list[Finding]:
+    """The month's findings on the month's basis: sites without data this month are left out, and a
+    problem closed late in an earlier month was reported then."""
     first = periods.first_day(month)
     findings = [f for f in findings if f.site is None or f.code == "problem-closed"
                 or (f.unit, f.site) in reported_keys]
-    findings = [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < first)]
-    frequency_rows = _frequency_rows(findings, rulebook, month)
+    return [f for f in findings if not (f.code == "problem-closed" and f.closed_on and f.closed_on < first)]
+
+
+def _compliance_sections(findings: list[Finding], sites: list[dict], rulebook, month: str) -> dict:
+    """The rules' verdicts: frequency, hardware, every open finding, the problems and their state."""
+    first = periods.first_day(month)
     hardware_keys = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES}
     hardware_rows = _hardware_rows(findings, sites)
     finding_rows = [finding_row(f) for f in findings if f.status != MET]
     problems = [f for f in findings if f.code == "problem-closed"]
     problem_rows = [problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
-    progress = data.rows("progress", months=[month])
-    quality = warning_rows(data, rulebook, month, units)  # 数据质量 (checks across months and files)
-    context = {
-        "office_name": ws.office_name,
-        "addressee": ws.addressee,
-        "report_date": as_of.isoformat(),
-        "as_of": as_of.isoformat(),
-        "month": month,
-        "rule_basis": rulebook.basis(month, month),
-        "deadline": deadline.isoformat(),
-        "quarter_label": quarter_label(quarter),
-        "quarter_end": quarter.end.isoformat(),
-        "overview": {"units": len(units), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
-                     "reported_sites": len(reported), "unreported_sites": len(unreported)},
-        "submission": submission,
-        "unit_rows": unit_rows,
-        "contact_summary": summary,
-        "staff_rows": staff_rows,
-        "unassigned_sites": sum(s["staff"] in (None, "") for s in sites),
-        "site_rows": site_rows,
-        "unreported_sites": unreported,
-        "sites_no_contact": no_contact,
-        "sites_no_visit": no_visit,
-        "team": {"soe_sites": len(reported_soe), "cross_sites": len(cross),
-                 "cross_posts": sum(count_of(r["cross_posts"]) for r in cross),
-                 "private_sites": len(reported) - len(reported_soe)},
-        "members": _member_sums(members),
-        "org_life": {"total": len(life_all), "by_kind": org_rows},
-        "frequency_rows": frequency_rows,
-        "hardware": {"sites": len(hardware_keys), "complete": len(hardware_keys) - len(hardware_rows),
-                     "incomplete": len(hardware_rows)},
-        "hardware_rows": hardware_rows,
-        "findings": finding_rows,
-        "finding_counts": finding_counts(finding_rows),
-        "problem_rows": problem_rows,
-        "problem_counts": problem_counts(problem_rows),
-        "quality_rows": quality,
-        "quality_units": len({r["unit"] for r in quality}),
-        "reported_problems": progress_texts(progress, "issues", units),
-        "progress": _grouped_texts(progress, "progress", units),
-        "plans": _grouped_texts(progress, "next_plan", units),
-        "next_steps": next_steps(findings, missing_units=submission["missing_units"],
-                                  late_units=submission["late_units"],
-                                  period_end=f"在{quarter_label(quarter)}结束前", rulebook=rulebook),
-        "charts": {
-            "chart_submission": {"kind": "bar", "title": f"{periods.month_cn(month)}各单位报送情况",
-                                 "labels": [ON_TIME, LATE, MISSING],
-                                 "values": [submission["on_time"], submission["late"], submission["missing"]],
-                                 "ylabel": "单位数（个）"},
-            "chart_contacts": _contacts_chart(month, staff_rows),
-        },
+    return {"frequency_rows": _frequency_rows(findings, rulebook, month),
+            "hardware": {"sites": len(hardware_keys), "complete": len(hardware_keys) - len(hardware_rows),
+                         "incomplete": len(hardware_rows)},
+            "hardware_rows": hardware_rows,
+            "findings": finding_rows,
+            "finding_counts": finding_counts(finding_rows),
+            "problem_rows": problem_rows,
+            "problem_counts": problem_counts(problem_rows)}
+
+
+def _text_sections(basis: _MonthBasis, month: str, rulebook) -> dict:
+    """What the units wrote: data-quality warnings, problems reported, progress and plans."""
+    progress = basis.data.rows("progress", months=[month])
+    quality = warning_rows(basis.data, rulebook, month, basis.units)  # 数据质量 (checks across months and files)
+    return {"quality_rows": quality,
+            "quality_units": len({r["unit"] for r in quality}),
+            "reported_problems": progress_texts(progress, "issues", basis.units),
+            "progress": _grouped_texts(progress, "progress", basis.units),
+            "plans": _grouped_texts(progress, "next_plan", basis.units)}
+
+
+def _charts(month: str, submission: dict, staff_rows: list[dict]) -> dict:
+    return {
+        "chart_submission": {"kind": "bar", "title": f"{periods.month_cn(month)}各单位报送情况",
+                             "labels": [ON_TIME, LATE, MISSING],
+                             "values": [submission["on_time"], submission["late"], submission["missing"]],
+                             "ylabel": "单位数（个）"},
+        "chart_contacts": _contacts_chart(month, staff_rows),
     }
-    context["sentences"] = _monthly_sentences(context, len(life))
-    return context
 
 
 def _month_sites(data: LedgerData, month: str, units: list[str]) -> list[dict]:
@@ -298,10 +375,11 @@ def _hardware_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:
             for (unit, site), parts in gaps.items()]
 
 
-def reminder_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
-    rulebook = ws.rulebook
-    data = scoped_data(ledger, until=month)
-    units = roster_units(roster, data)
+def reminder_context(snapshot: Snapshot, month: str) -> dict:
+    """The units whose form for ``month`` is missing or returned, as of the run's day."""
+    rulebook, roster, today = snapshot.rulebook, snapshot.roster, snapshot.as_of
+    units = snapshot.units(until=month)
+    data = snapshot.view(until=month)
     states = submission_states(data.files, rulebook, units, month, today)
     deadline = periods.submission_deadline(month, rulebook.submission_deadline_day)
     rows = []
@@ -314,7 +392,7 @@ def reminder_context(ledger, ws, roster, month: str, today: dt.date) -> dict:
                      "status": RETURNED if st.state == RETURNED else MISSING,
                      "overdue_days": max((today - deadline).days, 0)})
     return {
-        "office_name": ws.office_name,
+        "office_name": snapshot.ws.office_name,
         "report_date": today.isoformat(),
         "month": month,
         "deadline": deadline.isoformat(),
