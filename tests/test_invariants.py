@@ -554,9 +554,9 @@ def test_invariant_5_the_order_forms_are_handled_in_changes_nothing(year, revers
 def test_invariant_5_catches_a_run_that_takes_the_form_handled_last_for_the_latest(year, reversed_year,
                                                                                    monkeypatch):
     """The ledger's own order (the order the files were handled in) instead of their receive times."""
-    from processor.consolidate import dossier, findings, ledger_data
+    from processor.consolidate import dossier, ledger_data, submissions
 
-    for module in (ledger_data, findings, dossier):
+    for module in (ledger_data, submissions, dossier):
         monkeypatch.setattr(module, "received_instant", lambda f, timezone=None: dt.datetime.min)
     day = year.late_day
     with pytest.raises(AssertionError):
