@@ -283,3 +283,46 @@ def test_a_half_year_report_does_not_judge_a_site_without_data_in_the_half(lb, w
 
     year = year_report.year_report_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_year("2026"))
     assert {"罗源电子", "罗源机械"} <= {r["site"] for r in year["site_rows"]}  # the year it had data in judges it
+
+
+def test_one_run_evaluates_each_scope_once_and_every_report_reads_those_findings(workspace, roster, monkeypatch):
+    """The findings are derived once per run and scope: a report built again from the run's snapshot,
+    and the dossiers of every site of every unit, evaluate nothing anew, and the dossiers' findings are
+    the ones a unit's own evaluation gives."""
+    from ledger_helpers import D, LedgerBuilder
+    from report_contexts import fill_ledger
+
+    from processor.common.periods import parse_half
+    from processor.consolidate import dossier, findings, half_year, monthly
+    from processor.consolidate import snapshot as snapshot_module
+
+    builder = fill_ledger(LedgerBuilder(workspace.ledger_path))
+    evaluated = []
+
+    def counted(*args, **kwargs):
+        evaluated.append((tuple(kwargs["months"]), tuple(kwargs.get("units") or ())))
+        return findings.evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "evaluate", counted)
+    day = D(2027, 1, 10)
+    run = Snapshot(LedgerData.load(builder.ledger, as_of=day), workspace, roster, day)
+    first = monthly.monthly_report_context(run, "2026-10")
+    assert monthly.monthly_report_context(run, "2026-10") == first
+    half = half_year.half_year_context(run, parse_half("2026-H2"))
+    assert half_year.half_year_context(run, parse_half("2026-H2")) == half
+    assert len(evaluated) == 2  # the month, the half: once each
+
+    sites = list(dict.fromkeys((r["unit"], r["site"]) for r in run.data.records("sites")))
+    assert len(sites) == 3 and len({u for u, _ in sites}) == 2
+    dossier.evaluate_dossiers(run, sites)
+    spans = len(evaluated) - 2
+    assert spans <= 2  # one evaluation per span of months, for all the units that share it
+    contexts = [dossier.dossier_context(run, unit, site) for unit, site in sites]
+    assert len(evaluated) == 2 + spans  # the dossiers read the findings evaluated ahead
+    for (unit, site), context in zip(sites, contexts, strict=True):
+        span = dossier.dossier_span(run.unit_view(unit), run.rulebook, unit, site, day)
+        alone = findings.evaluate(builder.ledger, run.rulebook, roster, months=span, today=day, units=[unit])
+        assert [(r["clause"], r["period"], r["status"]) for r in context["compliance_rows"]] == \
+            [(r["clause"], r["period"], r["status"])
+             for r in dossier._dossier_compliance([f for f in alone if f.site == site])], (unit, site)
+    builder.ledger.close()
