@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 
 from processor.common import periods as P
-from processor.consolidate.findings import WARNING, Check, Finding, make_finding, problem_key
+from processor.common.values import problem_key
+from processor.consolidate.findings import WARNING, Check, Finding, make_finding
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
