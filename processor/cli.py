@@ -586,6 +586,55 @@ def _reminder_rows(reminders) -> list[dict]:
 
 
 @main.command()
+@click.option("--dry-run", is_flag=True, help="只列出邮箱中将要收取的邮件和附件，不登记、不移动、不回复。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def fetch(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """收取报送邮箱（config.toml 的 [imap]）中的报表一次：登记、回执，并回复每封邮件。"""
+    from processor.common.logs import file_logging
+    from processor.deliver.mail import SendBusy
+    from processor.intake.mailbox import MailboxError
+
+    workspace = workspace_of(ctx)
+    try:
+        with file_logging(workspace.config):
+            result = workspace.fetch(dry_run=dry_run)
+    except (MailboxError, SendBusy) as exc:
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
+        sys.exit(1)
+    report, replies = result.report, result.replies
+    if as_json:
+        print_json({"mailbox": report.mailbox, "dry_run": report.dry_run,
+                    "taken": [{"uid": t.uid, "sender": t.sender, "unit": t.unit, "subject": t.subject,
+                               "verdict": t.verdict, "forms": t.forms, "others": t.others, "files": t.file_ids,
+                               "again": t.again} for t in report.taken],
+                    "held": [{"sender": h["sender"], "subject": h["subject"], "why": h["note"]} for h in report.held],
+                    "replies": {"sent": replies.sent, "queued": replies.queued, "failed": replies.failed,
+                                "error": replies.error}})
+    else:
+        if not report.taken:
+            console.print(f"报送邮箱（{escape(report.mailbox)}）中没有新邮件。")
+        else:
+            table = Table(title=f"{'将收取' if dry_run else '本次收取'} {len(report.taken)} 封邮件")
+            for column in ("发件人", "单位", "主题", "附件", "结果"):
+                table.add_column(column)
+            for t in report.taken:
+                table.add_row(escape(t.sender), escape(t.unit or "不在名册中"), escape(t.subject),
+                              escape("、".join(t.forms + t.others) or "—"),
+                              t.verdict_cn + ("（已收取过）" if t.again else ""))
+            console.print(table)
+        for held in report.held:
+            err_console.print(f"[bold yellow]暂不处理：[/]{escape(held['sender'])}“{escape(held['subject'] or '')}”"
+                              f"（{escape(held['note'] or '发件人验证未通过')}），请人工核对")
+        if replies.sent:
+            console.print(f"已回复 {len(replies.sent)} 封邮件。")
+    if replies.queued or replies.failed:
+        err_console.print(f"[bold red]回复发送失败：[/]{escape(replies.error or '未知原因')}；稍后自动重试。")
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--polling", is_flag=True, help="轮询模式：收件箱在网络共享文件夹（SMB/NFS）上时使用。")
 @click.option("--every", "every", default=None, hidden=True,
               help="加速调度：每隔多少秒做一次“夜间”汇总（测试和演示用）。")

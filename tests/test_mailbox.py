@@ -1,0 +1,198 @@
+"""Forms by email (SPEC §12): the 报送 mailbox on a real IMAP server (Dovecot), answers by reply to a
+real SMTP server (aiosmtpd), the same intake as the inbox folder."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+from click.testing import CliRunner
+
+from deliver_helpers import smtp_server, make_workspace
+from form_helpers import filled_form, set_cells
+from imap_helpers import PASSWORD, PASSWORD_ENV, imap_config
+from processor.common.config import ConfigError, load_workspace
+from processor.deliver.replies import fetch_mail
+from processor.record.ledger import Ledger
+
+XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+LUOYUAN = "dj350123@example.gov.cn"  # 罗源县 in the sample roster
+
+
+@pytest.fixture
+def mailbox(dovecot, tmp_path, monkeypatch):
+    """A workspace reading its own mailbox user on the session's Dovecot, answering through aiosmtpd."""
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    user = dovecot.new_user()
+    with smtp_server() as (replies, port):
+        ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user))
+        ws = load_workspace(ws.root)
+        yield Box(dovecot, user, ws, replies)
+
+
+class Box:
+    def __init__(self, server, user, ws, replies):
+        self.server, self.user, self.ws, self.replies = server, user, ws, replies
+
+    def deliver(self, message) -> None:
+        self.server.append(self.user, message)
+
+    def fetch(self, **options):
+        return fetch_mail(self.ws, **options)
+
+    def answers(self) -> list[EmailMessage]:
+        return [m for _, m in self.replies.messages]
+
+    def ledger_rows(self, sql: str, params=()):
+        with Ledger(self.ws.ledger_path) as ledger:
+            return [dict(r) for r in ledger.query(sql, params)]
+
+
+def form_mail(sender: str, forms: list[tuple[str, bytes]], *, subject: str = "罗源县10月份月报表",
+              message_id: str | None = None) -> EmailMessage:
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender
+    message["To"] = "baosong@example.gov.cn"
+    message["Subject"] = subject
+    message["Message-ID"] = message_id or make_msgid(domain="county.example.gov.cn")
+    message.set_content("请查收本单位10月份月报表。")
+    for name, data in forms:
+        message.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
+    return message
+
+
+# --- config ------------------------------------------------------------------------------------
+
+def test_imap_section_is_in_the_template_and_checked(tmp_path):
+    from processor.common.config import DEFAULT_CONFIG_TEXT, Workspace
+    import tomllib
+
+    raw = tomllib.loads(DEFAULT_CONFIG_TEXT)
+    assert raw["imap"]["host"] == "" and raw["imap"]["password_env"] == "PROCESSOR_IMAP_PASSWORD"
+    assert "密码只从这个环境变量读取" in DEFAULT_CONFIG_TEXT.split("[imap]")[1]
+    assert not Workspace(tmp_path, raw).imap.enabled
+    for table, words in (({"security": "tls"}, "imap.security"), ({"port": 0}, "imap.port"),
+                         ({"pasword_env": "X"}, "imap.pasword_env"),
+                         ({"host": "mail.example.gov.cn"}, "imap.user"),
+                         ({"max_attachments": "3"}, "imap.max_attachments")):
+        with pytest.raises(ConfigError, match=words):
+            _ = Workspace(tmp_path, {**raw, "imap": {**raw["imap"], **table}}).imap
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+def test_an_emailed_form_is_taken_like_a_dropped_file_and_answered_by_reply(mailbox, tmp_path):
+    form = filled_form(tmp_path / "罗源县10月月报表.xlsx").read_bytes()
+    sent = form_mail(LUOYUAN, [("罗源县10月月报表.xlsx", form)])
+    mailbox.deliver(sent)
+
+    result = mailbox.fetch()
+
+    [taken] = result.report.taken
+    assert (taken.unit, taken.verdict, taken.forms) == ("罗源县", "forms", ["罗源县10月月报表.xlsx"])
+    [row] = mailbox.ledger_rows("SELECT * FROM files")
+    assert (row["status"], row["unit"], row["month"], row["original_name"]) == \
+        ("accepted", "罗源县", "2026-10", "罗源县10月月报表.xlsx")
+    assert row["receipt_path"] and (mailbox.ws.outbox / row["receipt_path"]).is_file(), "same receipt in 回执"
+    assert (mailbox.ws.archive / row["archive_path"]).is_file()
+    assert not any(p.is_file() for p in mailbox.ws.inbox.rglob("*")), "nothing left in the inbox"
+    # the message is moved to the processed folder
+    assert mailbox.server.count(mailbox.user) == 0
+    assert mailbox.server.count(mailbox.user, "已处理") == 1
+    # answered by reply, once
+    [answer] = mailbox.answers()
+    assert answer["Subject"] == "Re: 罗源县10月份月报表"
+    assert answer["In-Reply-To"] == sent["Message-ID"]
+    assert sent["Message-ID"] in answer["References"]
+    assert answer["To"] == LUOYUAN
+    assert answer["Reply-To"] == mailbox.user
+    text = answer.get_body(("plain",)).get_content()
+    html = answer.get_body(("html",)).get_content()
+    number = f"{row['received_at'][:4]}-{row['id']:06d}"
+    assert number in text and "已接收" in text
+    assert number in html
+    [reply] = mailbox.ledger_rows("SELECT * FROM mail_replies")
+    assert reply["status"] == "sent" and reply["message_id"] == answer["Message-ID"]
+
+    again = mailbox.fetch()  # nothing new: nothing taken, nobody answered again
+    assert again.report.taken == [] and len(mailbox.answers()) == 1
+
+
+def test_a_rejected_form_is_answered_with_its_annotated_copy_and_a_corrected_reply_is_accepted(mailbox, tmp_path):
+    bad = set_cells(filled_form(tmp_path / "月报表.xlsx"), "示范点", {"G2": None}).read_bytes()
+    first = form_mail(LUOYUAN, [("月报表.xlsx", bad)])
+    mailbox.deliver(first)
+    mailbox.fetch()
+    [answer] = mailbox.answers()
+    assert "已退回" in answer.get_body(("plain",)).get_content()
+    [copy] = list(answer.iter_attachments())
+    assert copy.get_filename().endswith("_批注.xlsx")
+
+    # the clerk fixes the form and answers the reply with it
+    good = filled_form(tmp_path / "改好的.xlsx").read_bytes()
+    correction = form_mail(LUOYUAN, [("月报表.xlsx", good)], subject=answer["Subject"])
+    correction["In-Reply-To"] = answer["Message-ID"]
+    mailbox.deliver(correction)
+    mailbox.fetch()
+
+    rows = mailbox.ledger_rows("SELECT status, unit, month FROM files ORDER BY id")
+    assert rows == [{"status": "rejected", "unit": "罗源县", "month": "2026-10"},
+                    {"status": "accepted", "unit": "罗源县", "month": "2026-10"}]
+    second = mailbox.answers()[1]
+    assert second["Subject"] == answer["Subject"], "a reply to a reply is not Re: Re:"
+    assert "已接收" in second.get_body(("plain",)).get_content()
+
+
+def test_a_form_naming_another_unit_is_refused_as_for_a_wrong_folder(mailbox, tmp_path):
+    other = set_cells(filled_form(tmp_path / "连江县.xlsx"), "基本信息", {"B2": "连江县"}).read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("连江县.xlsx", other)]))
+    mailbox.fetch()
+    [row] = mailbox.ledger_rows("SELECT * FROM files")
+    assert row["status"] == "rejected" and row["folder_unit"] == "罗源县"
+    assert "unit-mismatch" in row["problems_json"]
+    assert not mailbox.ledger_rows("SELECT * FROM files WHERE unit = '连江县' AND status = 'accepted'")
+
+
+def test_an_unknown_sender_gets_one_polite_answer_and_nothing_is_taken(mailbox, tmp_path):
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    for _ in range(2):
+        mailbox.deliver(form_mail("stranger@example.com", [("月报表.xlsx", form)]))
+    result = mailbox.fetch()
+    assert [t.verdict for t in result.report.taken] == ["unknown-sender", "unknown-sender"]
+    assert mailbox.ledger_rows("SELECT * FROM files") == []
+    assert list(mailbox.ws.archive.rglob("*.xlsx")) == []
+    [answer] = mailbox.answers()
+    assert answer["To"] == "stranger@example.com"
+    assert "不在各单位的报送名册中" in answer.get_body(("plain",)).get_content()
+    assert mailbox.server.count(mailbox.user, "已处理") == 2
+
+
+def test_dry_run_lists_what_would_be_taken_and_changes_nothing(mailbox, tmp_path):
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("月报表.xlsx", form)]))
+    result = mailbox.fetch(dry_run=True)
+    [taken] = result.report.taken
+    assert (taken.unit, taken.forms) == ("罗源县", ["月报表.xlsx"])
+    assert mailbox.ledger_rows("SELECT * FROM files") == []
+    assert mailbox.ledger_rows("SELECT * FROM mail_messages") == []
+    assert mailbox.server.count(mailbox.user) == 1 and mailbox.answers() == []
+
+
+def test_fetch_command_prints_what_it_took(mailbox, tmp_path, monkeypatch):
+    from processor.cli import main
+
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("月报表.xlsx", form)]))
+    runner = CliRunner()
+    dry = runner.invoke(main, ["-w", str(mailbox.ws.root), "fetch", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "罗源县" in dry.output and "月报表.xlsx" in dry.output
+    done = runner.invoke(main, ["-w", str(mailbox.ws.root), "fetch", "--json"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert data["taken"][0]["unit"] == "罗源县" and data["replies"]["sent"] == [LUOYUAN]
+    assert email  # the module's parser is what the server sees
