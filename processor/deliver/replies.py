@@ -39,7 +39,6 @@ from processor.record.ledger import REJECTED, STATUS_CN, Ledger, now_iso, receip
 from processor.validate.errors import Problem
 
 LOG = logging.getLogger("processor.replies")
-REPLY_POINTS = ("reply-after-smtp",)
 MAX_PROBLEMS = 30  # problems listed per form in the text; the annotated copy has them all
 
 

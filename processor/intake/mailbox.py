@@ -45,7 +45,6 @@ from processor.record.ledger import Ledger, now_iso
 log = logging.getLogger("processor.mailbox")
 
 MAIL_FOLDER = ".邮件"  # inside a unit's inbox folder; hidden, so the watcher leaves it to the mailbox
-MAIL_POINTS = ("mail-recorded", "mail-ingested", "mail-reply-queued", "mail-moved")
 IMAP_TIMEOUT = 60
 
 # verdicts: what became of a message
