@@ -124,8 +124,16 @@ def filename_of(part: Message) -> str | None:
     """The attachment's name: RFC 2231 (``filename*``, continuations, charset), then RFC 2047 in
     ``filename=`` or Content-Type's ``name=``; decoded with the label the client gave (GB2312 read as
     GB18030)."""
+    raw = {key.lower(): value for key, value in part.raw_items()}
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
-        value = part.get_param(param, header=header)
+        text = raw.get(header)
+        if isinstance(text, str) and any("\udc80" <= ch <= "\udcff" for ch in text):
+            # raw 8-bit bytes in the header (a client writing GBK straight in): read them, then the parameter
+            holder = Message()
+            holder[header] = _guess_decode(text.encode("ascii", "surrogateescape"))
+            value = holder.get_param(param, header=header)
+        else:
+            value = part.get_param(param, header=header)
         if value is None:
             continue
         if isinstance(value, tuple):  # RFC 2231: (charset, language, percent-decoded bytes as text)
