@@ -196,3 +196,81 @@ def test_fetch_command_prints_what_it_took(mailbox, tmp_path, monkeypatch):
     data = json.loads(done.output)
     assert data["taken"][0]["unit"] == "罗源县" and data["replies"]["sent"] == [LUOYUAN]
     assert email  # the module's parser is what the server sees
+
+
+# --- serve ----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_serve_answers_a_mailed_form_as_it_arrives(dovecot, tmp_path, monkeypatch):
+    """With an hour's poll interval, a message arriving while ``serve`` runs is still answered at once:
+    the server's IDLE says it came."""
+    import threading
+
+    from conftest import wait_until
+    from processor.deliver.serve import serve
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    user = dovecot.new_user()
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    with smtp_server() as (replies, port):
+        ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user, extra="poll_interval = 3600\n"))
+        ws = load_workspace(ws.root)
+        dovecot.append(user, form_mail(LUOYUAN, [("早到的.xlsx", form)]))
+        stop = threading.Event()
+        thread = threading.Thread(target=serve, args=(ws,), kwargs={"stop_event": stop, "schedule_override": "3600"})
+        thread.start()
+        try:
+            wait_until(lambda: len(replies.messages) == 1, what="serve 启动时收取邮箱中已有的邮件并回复")
+            dovecot.append(user, form_mail(LUOYUAN, [("后到的.xlsx", form)], subject="补发"))
+            wait_until(lambda: len(replies.messages) == 2, what="serve 运行中新到的邮件即被收取并回复")
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+        assert not thread.is_alive()
+    assert [m["Subject"] for _, m in replies.messages] == ["Re: 罗源县10月份月报表", "Re: 补发"]
+    with Ledger(ws.ledger_path) as ledger:
+        assert [r["status"] for r in ledger.query("SELECT status FROM files ORDER BY id")] == ["accepted", "duplicate"]
+
+
+# --- security ----------------------------------------------------------------------------------------
+
+def test_tls_is_verified_by_default_and_starttls_and_plain_work_when_configured(dovecot, tmp_path, monkeypatch):
+    from processor.intake.mailbox import Mailbox, MailboxError
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    user = dovecot.new_user()
+    untrusted = make_workspace(tmp_path / "a", port=None,
+                               extra=imap_config(dovecot, user).replace(f'ca_file = "{dovecot.ca}"', ""))
+    with pytest.raises(MailboxError, match="服务器证书未通过验证"):
+        Mailbox(load_workspace(untrusted.root))
+    for security in ("starttls", "none"):
+        ws = make_workspace(tmp_path / security, port=None, extra=imap_config(dovecot, user, security=security))
+        box = Mailbox(load_workspace(ws.root))
+        assert box.uids() == []
+        box.close()
+
+
+def test_credentials_come_only_from_the_environment(dovecot, tmp_path, monkeypatch):
+    from processor.intake.mailbox import Mailbox, MailboxError
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    ws = make_workspace(tmp_path / "ws", port=None, extra=imap_config(dovecot, dovecot.new_user()))
+    with pytest.raises(ConfigError, match=PASSWORD_ENV):
+        Mailbox(load_workspace(ws.root))
+    monkeypatch.setenv(PASSWORD_ENV, "wrong")
+    with pytest.raises(MailboxError, match="拒绝了登录"):
+        Mailbox(load_workspace(ws.root))
+
+
+def test_authentication_check_can_be_turned_off(dovecot, tmp_path, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    user = dovecot.new_user()
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    message = form_mail(LUOYUAN, [("月报表.xlsx", form)])
+    message["Authentication-Results"] = "mx.office.example.gov.cn; spf=fail; dmarc=fail"
+    dovecot.append(user, message)
+    with smtp_server() as (replies, port):
+        ws = make_workspace(tmp_path / "ws", port=port,
+                            extra=imap_config(dovecot, user, extra="check_authentication = false\n"))
+        [taken] = fetch_mail(ws).report.taken
+    assert taken.verdict == "forms" and len(replies.messages) == 1

@@ -29,9 +29,10 @@ from pathlib import Path
 from filelock import FileLock
 
 from processor.common.clock import office_now
-from processor.common.config import Workspace
+from processor.common.config import ConfigError, Workspace
 from processor.common.faults import checkpoint
-from processor.deliver.mail import (_MAIL_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _add_attachment, _describe,
+from processor.common.fsutil import StorageError
+from processor.deliver.mail import (_MAIL_POLICY, SEND_LOCK, SEND_LOCK_WAIT, SendBusy, _add_attachment, _describe,
                                     _failures_said, _sender, _smtp_send, _write_eml, backoff_delay,
                                     check_smtp_config)
 from processor.intake import mailbox as mb
@@ -262,6 +263,56 @@ def build_reply(ws: Workspace, ledger: Ledger, roster, reply) -> EmailMessage | 
         if copy is not None:
             _add_attachment(message, copy, copy.name)
     return message
+
+
+def watch_mailbox(ws: Workspace, stop, *, intake=None, clock=None) -> None:
+    """``serve``'s mailbox thread: take and answer what is in the mailbox, then wait for the next
+    message — IMAP IDLE where the server offers it (a message is taken as it arrives), else
+    ``imap.poll_interval`` — until ``stop`` is set.  A failure is logged and tried again after the
+    interval; it never stops the service."""
+    interval = ws.imap.poll_interval
+    LOG.info("开始收取报送邮箱 %s（每 %g 秒查看一次；服务器支持 IDLE 时新邮件一到即收取）", mb.mailbox_label(ws), interval)
+    while not stop.is_set():
+        try:
+            result = fetch_mail(ws, intake=intake, now=clock() if clock else None,
+                                roster=intake.roster if intake is not None else None)
+            if result.replies.queued:
+                LOG.warning("%d 封回复邮件发送失败，稍后重试：%s", len(result.replies.queued), result.replies.error)
+        except (mb.MailboxError, ConfigError, StorageError, SendBusy) as exc:
+            LOG.error("收取报送邮箱失败：%s；%g 秒后重试", exc, interval)
+            stop.wait(interval)
+            continue
+        except Exception:  # noqa: BLE001 — logged; the next round tries again, the service goes on
+            LOG.exception("收取报送邮箱时出错；%g 秒后重试", interval)
+            stop.wait(interval)
+            continue
+        _wait_for_mail(ws, stop, interval)
+
+
+IDLE_SLICE_SECONDS = 5.0  # how soon a waiting IDLE notices that the service is stopping
+
+
+def _wait_for_mail(ws: Workspace, stop, interval: float) -> None:
+    import time
+
+    until = time.monotonic() + interval
+    try:
+        mailbox = mb.Mailbox(ws, readonly=True)
+    except (mb.MailboxError, ConfigError):
+        stop.wait(interval)
+        return
+    try:
+        if not mailbox.offers_idle:
+            stop.wait(interval)
+            return
+        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+            if mailbox.idle(min(IDLE_SLICE_SECONDS, left)):
+                return
+    except (mb.MailboxError, OSError) as exc:
+        LOG.debug("IDLE ended: %r", exc)
+        stop.wait(max(0.0, until - time.monotonic()))
+    finally:
+        mailbox.close()
 
 
 def replies_of(ledger: Ledger) -> list[dict]:

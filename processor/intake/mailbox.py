@@ -29,6 +29,7 @@ import datetime as dt
 import imaplib
 import logging
 import re
+import select
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -192,28 +193,26 @@ class Mailbox:
         if typ != "OK":
             raise MailboxError(f"无法把邮件移入邮件夹“{folder}”（配置项 imap.processed_folder）：{_said(data)}")
 
+    @property
+    def offers_idle(self) -> bool:
+        return "IDLE" in self.client.capabilities
+
     def idle(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for the server to say something changed (IMAP IDLE); False when it
-        does not offer IDLE (the caller polls instead)."""
-        if "IDLE" not in self.client.capabilities:
-            return False
+        """Wait up to ``seconds`` for the server to say the folder changed (IMAP IDLE, RFC 2177);
+        True when it did.  Only for a server that :attr:`offers_idle`."""
         tag = self.client._new_tag()  # imaplib has no IDLE of its own (before Python 3.14)
         self.client.send(tag + b" IDLE\r\n")
+        if not self.client.readline().startswith(b"+"):
+            raise MailboxError("报送邮箱服务器不接受 IDLE 命令")
         sock = self.client.socket()
-        try:
-            if not self.client.readline().startswith(b"+"):
-                return False
-            sock.settimeout(seconds)
-            with contextlib.suppress(TimeoutError, socket.timeout):
-                self.client.readline()  # "* n EXISTS" or the like
-        finally:
-            sock.settimeout(IMAP_TIMEOUT)
-            self.client.send(b"DONE\r\n")
-            while True:  # up to the tagged end of the IDLE
-                line = self.client.readline()
-                if not line or line.startswith(tag):
-                    break
-        return True
+        changed = bool(getattr(sock, "pending", lambda: 0)()) or bool(select.select([sock], [], [], seconds)[0])
+        self.client.send(b"DONE\r\n")
+        while True:  # "* n EXISTS" and the like, up to the tagged end of the IDLE
+            line = self.client.readline()
+            if not line:
+                raise MailboxError("报送邮箱服务器断开了连接")
+            if line.startswith(tag):
+                return changed
 
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
