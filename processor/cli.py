@@ -382,11 +382,14 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         print_json(report)
         return
     table = Table(title=f"{month[:4]}年{int(month[5:])}月报送情况（截止日 {report['deadline']}）")
-    for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数"):
+    from processor.consolidate.status import CHANNEL_CN
+
+    for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数", "报送方式"):
         table.add_column(column)
     for line in report["units"]:
         table.add_row(escape(line["unit"]), escape(line["kind"] or ""), line["state"], line["received"] or "—",
-                      str(line["days_late"] or ""), str(line["rejections"] or ""))
+                      str(line["days_late"] or ""), str(line["rejections"] or ""),
+                      CHANNEL_CN.get(line.get("channel"), ""))
     console.print(table)
     console.print("；".join(f"{k} {v} 个" for k, v in report["summary"].items()))
     if report["recent_rejections"]:
@@ -401,6 +404,9 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
             console.print(f"  {escape(w['file'])}：{escape(w['reason'])}")
     for line in report.get("warnings", []):
         err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
+    for held in report.get("held_mail", []):
+        err_console.print(f"[bold yellow]报送邮箱中暂不处理的邮件：[/]{escape(held['sender'])}"
+                          f"“{escape(held['subject'] or '')}”（{escape(held['why'] or '发件人验证未通过')}），请人工核对")
     if report.get("edited_outputs"):
         console.print(f"发件箱中有 {len(report['edited_outputs'])} 个文件被人工修改过（程序不会覆盖，新版另存在旁边）：")
         for e in report["edited_outputs"]:

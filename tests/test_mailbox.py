@@ -274,3 +274,26 @@ def test_authentication_check_can_be_turned_off(dovecot, tmp_path, monkeypatch):
                             extra=imap_config(dovecot, user, extra="check_authentication = false\n"))
         [taken] = fetch_mail(ws).report.taken
     assert taken.verdict == "forms" and len(replies.messages) == 1
+
+
+def test_status_shows_each_submissions_channel_and_the_held_mail(mailbox, tmp_path):
+    from processor.cli import main
+
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("月报表.xlsx", form)]))
+    doubtful = form_mail(LUOYUAN, [("月报表.xlsx", form)], subject="可疑")
+    doubtful["Authentication-Results"] = "mx.office.example.gov.cn; dmarc=fail"
+    mailbox.deliver(doubtful)
+    mailbox.fetch()
+    other = set_cells(filled_form(tmp_path / "连江县.xlsx"), "基本信息", {"B2": "连江县"})
+    (mailbox.ws.inbox / other.name).write_bytes(other.read_bytes())  # the folder channel, beside it
+    from processor.intake.run import process_inbox
+
+    process_inbox(mailbox.ws)
+    result = CliRunner().invoke(main, ["-w", str(mailbox.ws.root), "status", "--month", "2026-10", "--json"])
+    report = json.loads(result.output)
+    channels = {u["unit"]: u["channel"] for u in report["units"]}
+    assert channels["罗源县"] == "email" and channels["连江县"] == "folder" and channels["闽清县"] is None
+    assert [h["subject"] for h in report["held_mail"]] == ["可疑"]
+    shown = CliRunner().invoke(main, ["-w", str(mailbox.ws.root), "status", "--month", "2026-10"])
+    assert "邮件" in shown.output and "文件夹" in shown.output and "暂不处理" in shown.output
