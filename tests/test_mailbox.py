@@ -297,3 +297,25 @@ def test_status_shows_each_submissions_channel_and_the_held_mail(mailbox, tmp_pa
     assert [h["subject"] for h in report["held_mail"]] == ["可疑"]
     shown = CliRunner().invoke(main, ["-w", str(mailbox.ws.root), "status", "--month", "2026-10"])
     assert "邮件" in shown.output and "文件夹" in shown.output and "暂不处理" in shown.output
+
+
+def test_reminders_tell_units_the_mailbox_and_their_share_path_never_the_servers_path(tmp_path):
+    import datetime as dt
+
+    from processor.deliver.remind import Reminder, build_reminder
+    from processor.validate.roster import workspace_roster
+
+    config = ('\n[imap]\nhost = "mail.example.gov.cn"\nuser = "baosong@example.gov.cn"\n')
+    ws = make_workspace(tmp_path / "ws", port=None, extra=config)
+    text = (tmp_path / "ws" / "config.toml").read_text(encoding="utf-8")
+    (tmp_path / "ws" / "config.toml").write_text(
+        text.replace('share_path_for_units = ""', 'share_path_for_units = "\\\\\\\\fileserver\\\\报送"'), encoding="utf-8")
+    ws = load_workspace(ws.root)
+    (ws.inbox / "罗源县").mkdir()
+    reminder = Reminder("罗源县", LUOYUAN, "2026-10", "催报", "2026-11-06", dt.date(2026, 11, 5), 3)
+    with Ledger(ws.ledger_path) as ledger:
+        message = build_reminder(ws, ledger, workspace_roster(ws), reminder)
+    body = message.get_body(("plain",)).get_content()
+    assert "baosong@example.gov.cn" in body
+    assert "\\\\fileserver\\报送" in body and "（罗源县）" in body
+    assert str(ws.inbox) not in body, "the server's own path means nothing to a county"
