@@ -319,3 +319,19 @@ def test_reminders_tell_units_the_mailbox_and_their_share_path_never_the_servers
     assert "baosong@example.gov.cn" in body
     assert "\\\\fileserver\\报送" in body and "（罗源县）" in body
     assert str(ws.inbox) not in body, "the server's own path means nothing to a county"
+
+
+@pytest.mark.slow
+def test_the_demo_has_forms_that_came_by_email_answered_by_reply(tmp_path):
+    from processor.demo import run_demo
+
+    demo = run_demo(tmp_path / "ws", units_limit=4)
+    with Ledger(demo.workspace.ledger_path) as ledger:
+        mailed = ledger.query("SELECT f.status, m.sender, m.unit FROM mail_parts p JOIN files f ON f.id = p.file_id "
+                              "JOIN mail_messages m ON m.id = p.mail_id")
+        replies = ledger.query("SELECT status FROM mail_replies")
+    assert len(mailed) >= 3 and {r["status"] for r in mailed} & {"accepted", "rejected"}
+    assert all(r["unit"] for r in mailed)
+    assert len(replies) == len(mailed) and {r["status"] for r in replies} == {"dry-run"}
+    answers = [p for p in demo.emails if p.name.split("-", 2)[-1].startswith("Re")]
+    assert len(answers) == len(replies)

@@ -436,6 +436,20 @@ def _take(ws, mailbox: Mailbox, ledger: Ledger, label: str, uid: int, senders: d
     return taken
 
 
+def take_message(ws: Workspace, ledger: Ledger, intake, parsed: ParsedMail, *, roster, mailbox: str,
+                 uidvalidity: int, uid: int, now: dt.datetime) -> int:
+    """Record one message already read and take its forms through ``intake``, as :func:`fetch_once`
+    does for a message of the server (the demo's mail arrives this way, without a mail server).
+    Returns the message's id in the ledger."""
+    unit = sender_units(roster).get(parsed.sender)
+    verdict = verdict_of(ws, parsed, unit)
+    mail_id = _record(ledger, mailbox, uidvalidity, uid, parsed, unit, verdict, now)
+    if verdict != HELD:
+        _ingest(ws, ledger, mail_row(ledger, mail_id), parsed, lambda: intake)
+        _set(ledger, mail_id, state="moved", moved_at=now_iso(now))
+    return mail_id
+
+
 def _ingest(ws: Workspace, ledger: Ledger, row, parsed: ParsedMail, intake) -> list[int]:
     """Step 3: each form of the message through the intake, once (a form recorded before a crash is
     found by its inbox path)."""
