@@ -335,3 +335,25 @@ def test_the_demo_has_forms_that_came_by_email_answered_by_reply(tmp_path):
     assert len(replies) == len(mailed) and {r["status"] for r in replies} == {"dry-run"}
     answers = [p for p in demo.emails if p.name.split("-", 2)[-1].startswith("Re")]
     assert len(answers) == len(replies)
+
+
+def test_a_message_that_fails_midway_stays_for_the_next_run_and_the_others_are_taken(mailbox, tmp_path):
+    from processor.common.faults import fault_action
+
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    september = __import__("form_helpers").scenario_form(tmp_path / "九月.xlsx", "罗源县", "2026-09").read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("出错的.xlsx", september)], subject="第一封"))
+    mailbox.deliver(form_mail(LUOYUAN, [("十月.xlsx", form)], subject="第二封"))
+
+    def fail_first(path=None, **_):
+        if path is not None and path.name == "出错的.xlsx":
+            raise OSError("磁盘读写出错")
+
+    with fault_action("after-validate", fail_first):
+        first = mailbox.fetch()
+    assert [t.subject for t in first.report.taken] == ["第二封"]
+    assert mailbox.server.count(mailbox.user) == 1, "the failed message stays in the mailbox"
+    second = mailbox.fetch()
+    assert [(t.subject, t.again) for t in second.report.taken] == [("第一封", True)]
+    assert sorted(r["month"] for r in mailbox.ledger_rows("SELECT month FROM files")) == ["2026-09", "2026-10"]
+    assert sorted(m["Subject"] for m in mailbox.answers()) == ["Re: 第一封", "Re: 第二封"]

@@ -362,8 +362,18 @@ def fetch_once(ws: Workspace, *, intake=None, on_taken: Callable[[Ledger, int], 
                 clear_mail_folders(ws)
                 _note_moved_meanwhile(ledger, label, mailbox.uidvalidity, set(uids))
             for uid in uids:
-                taken = _take(ws, mailbox, ledger, label, uid, senders, limits_of(ws), dry_run=dry_run,
-                              now=now, on_taken=on_taken, intake=the_intake)
+                try:
+                    taken = _take(ws, mailbox, ledger, label, uid, senders, limits_of(ws), dry_run=dry_run,
+                                  now=now, on_taken=on_taken, intake=the_intake)
+                except (MailboxError, imaplib.IMAP4.abort, ConnectionError, ConfigError):
+                    raise  # the mailbox itself: the next run starts again
+                except _stopping():
+                    raise  # serve is stopping: the message is taken again at the next start
+                except Exception as exc:  # noqa: BLE001 — one message never stops the others; it stays in the folder
+                    log.error("报送邮箱中的邮件（UID %s）本次未能处理完：%s。邮件留在邮箱中，下次收取时继续。",
+                              uid, exc)
+                    log.debug("处理报送邮件失败的详细信息", exc_info=exc)
+                    continue
                 if taken is not None:
                     report.taken.append(taken)
             if not dry_run:
@@ -374,6 +384,12 @@ def fetch_once(ws: Workspace, *, intake=None, on_taken: Callable[[Ledger, int], 
         for made_here in made:
             made_here.close()
     return report
+
+
+def _stopping() -> type[BaseException]:
+    from processor.intake.sandbox import SandboxInterrupted
+
+    return SandboxInterrupted
 
 
 def _take(ws, mailbox: Mailbox, ledger: Ledger, label: str, uid: int, senders: dict[str, str], limits: Limits, *,
