@@ -357,3 +357,31 @@ def test_a_message_that_fails_midway_stays_for_the_next_run_and_the_others_are_t
     assert [(t.subject, t.again) for t in second.report.taken] == [("第一封", True)]
     assert sorted(r["month"] for r in mailbox.ledger_rows("SELECT month FROM files")) == ["2026-09", "2026-10"]
     assert sorted(m["Subject"] for m in mailbox.answers()) == ["Re: 第一封", "Re: 第二封"]
+
+
+def test_a_unit_may_send_from_several_addresses_listed_in_the_roster(mailbox, tmp_path):
+    import dataclasses
+
+    from openpyxl import load_workbook
+
+    from processor.validate.roster import sample_roster, workspace_roster, write_roster
+
+    roster = sample_roster()
+    roster.units = [dataclasses.replace(u, senders=("Clerk.Luo@QQ.com", "luoyuan@163.com"))
+                    if u.name == "罗源县" else u for u in roster.units]
+    write_roster(roster, mailbox.ws.roster_path)
+    book = load_workbook(mailbox.ws.roster_path)
+    row = next(r for r in book["单位"].iter_rows(values_only=True) if r[1] == "罗源县")
+    assert "Clerk.Luo@QQ.com; luoyuan@163.com" in row, "written in the 其他报送邮箱 column"
+    book["单位"].cell(row=2, column=8, value="not-an-address")  # a typo in another unit's cell: named, ignored
+    book.save(mailbox.ws.roster_path)
+    loaded = workspace_roster(mailbox.ws)
+    assert loaded.unit("罗源县").senders == ("Clerk.Luo@QQ.com", "luoyuan@163.com")
+    assert any("其他报送邮箱" in w and "H2" in w for w in loaded.warnings)
+
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    mailbox.deliver(form_mail("clerk.luo@qq.com", [("月报表.xlsx", form)]))
+    [taken] = mailbox.fetch().report.taken
+    assert (taken.unit, taken.verdict) == ("罗源县", "forms")
+    [answer] = mailbox.answers()
+    assert answer["To"] == "clerk.luo@qq.com", "the answer goes to the address that sent the form"

@@ -245,12 +245,12 @@ def _describe(exc: BaseException, s) -> str:
 # --- who sent it ------------------------------------------------------------------------------
 
 def sender_units(roster) -> dict[str, str]:
-    """Every roster address (lower case) → its unit; a unit may have several addresses (电子邮箱
-    with several addresses separated by ；or ,)."""
+    """Every roster address (lower case) → its unit: its 电子邮箱 and its 其他报送邮箱 (a unit may send
+    from several addresses)."""
     found: dict[str, str] = {}
     for unit in roster.units:
-        for address in re.split(r"[;；,，\s]+", unit.email or ""):
-            if "@" in address:
+        for address in (unit.email, *getattr(unit, "senders", ())):
+            if address and "@" in address:
                 found.setdefault(address.strip().lower(), unit.name)
     return found
 
