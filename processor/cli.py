@@ -218,7 +218,10 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
     previous = previous_sites(ws.ledger_path, unit, before=month) if unit else []
-    path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous)
+    from processor.common.imap_settings import submission_ways
+
+    path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous,
+                          submit_to=submission_ways(ws, unit))
     console.print(f"已生成模板：{escape(str(path))}" + (f"（已预填“{escape(unit)}”）" if unit else ""))
 
 

@@ -385,3 +385,18 @@ def test_a_unit_may_send_from_several_addresses_listed_in_the_roster(mailbox, tm
     assert (taken.unit, taken.verdict) == ("罗源县", "forms")
     [answer] = mailbox.answers()
     assert answer["To"] == "clerk.luo@qq.com", "the answer goes to the address that sent the form"
+
+
+def test_the_template_says_where_to_send_the_form_and_where_the_answer_comes_from(tmp_path):
+    from openpyxl import load_workbook
+
+    from processor.cli import main
+
+    config = '\n[imap]\nhost = "mail.example.gov.cn"\nuser = "baosong@example.gov.cn"\n'
+    ws = make_workspace(tmp_path / "ws", port=None, extra=config)
+    out = tmp_path / "模板.xlsx"
+    run = CliRunner().invoke(main, ["-w", str(ws.root), "template", "--unit", "罗源县", "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    text = "\n".join(str(c.value) for c in load_workbook(out)["填报说明"]["A"] if c.value)
+    assert "报送方式" in text and "baosong@example.gov.cn" in text and "回复到发件邮箱" in text
+    assert str(ws.inbox) not in text

@@ -114,3 +114,16 @@ def imap_settings(raw: dict, root=None) -> ImapSettings:
     if settings.ca_file and root is not None:
         settings = ImapSettings(**{**settings.__dict__, "ca_file": str((root / settings.ca_file).resolve())})
     return settings
+
+
+def submission_ways(ws, unit: str | None = None) -> list[str]:
+    """Where a unit sends its form, as the unit can reach it: the 报送 mailbox (``[imap] address``) and
+    the shared folder as the units see it (``[intake] share_path_for_units``) — never the server's own
+    path to its inbox, which no county can open.  Empty when neither is configured."""
+    ways = []
+    if address := ws.imap.mailbox_address:
+        ways.append(f"作为附件发送到报送邮箱 {address}（请用名册中登记的本单位邮箱发送，回执会回复到该邮箱）")
+    if share := ws.intake.share_path_for_units.strip():
+        folder = f"中本单位的文件夹（{unit}）" if unit else "中本单位的文件夹"
+        ways.append(f"放入报送文件夹 {share} {folder}，回执在其中的“回执”文件夹")
+    return ways

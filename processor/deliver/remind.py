@@ -173,13 +173,9 @@ def how_to_submit(ws: Workspace, unit: str, month_cn: str) -> list[str]:
     """Where a unit sends its form, as the unit can reach it: the 报送 mailbox (``[imap] address``) and
     the shared folder as the units see it (``[intake] share_path_for_units``) — never the server's
     own path to its inbox, which no county can open."""
-    ways = []
-    if address := ws.imap.mailbox_address:
-        ways.append(f"作为附件发送到报送邮箱 {address}（请用名册中登记的本单位邮箱发送，回执会回复到该邮箱）")
-    if share := ws.intake.share_path_for_units.strip():
-        ways.append(f"放入报送文件夹 {share} 中本单位的文件夹（{unit}），回执在其中的“回执”文件夹")
-    if not ways:
-        ways.append("按原方式发给企业组")
+    from processor.common.imap_settings import submission_ways
+
+    ways = submission_ways(ws, unit) or ["按原方式发给企业组"]
     return [f"报送方法：请用企业组下发的月报表模板填写本单位{month_cn}的报表，保存为 .xlsx 文件后"
             + "；或".join(ways) + "。系统收到后会生成回执。"]
 
