@@ -251,3 +251,18 @@ def test_authentication_results_below_the_office_servers_own_are_not_believed(fo
     message["Authentication-Results"] = "forged.example; spf=fail"  # below: came with the message
     assert parse_mail(message.as_bytes(), LIMITS).auth_failure is None
     assert [a.kind for a in parse_mail(message.as_bytes(), LIMITS).attachments] == [FORM]
+
+
+def test_auto_replies_and_bounces_are_never_answered(mailbox):  # noqa: F811
+    """An out-of-office reply from a county's own address (or a bounce) must not start a mail loop."""
+    away = envelope(subject="自动回复：罗源县10月份月报表")
+    away["Auto-Submitted"] = "auto-replied"
+    bounce = envelope(sender="MAILER-DAEMON@county.example.gov.cn", subject="Undelivered Mail")
+    forged = envelope(sender="someone@elsewhere.example", subject="报表")
+    forged["Authentication-Results"] = "mx.office.example.gov.cn; dmarc=fail"
+    for message in (away, bounce, forged):
+        mailbox.deliver(message)
+    taken = mailbox.fetch().report.taken
+    assert [t.verdict for t in taken] == ["no-attachment", "unknown-sender", "unknown-sender"]
+    assert mailbox.answers() == [], "no answer to a robot, nor to an address the server could not verify"
+    assert mailbox.server.count(mailbox.user, "已处理") == 3

@@ -10,7 +10,8 @@ The answer is a reply: ``Re:`` subject, ``In-Reply-To`` and ``References``, ``Re
 报送 mailbox (a corrected form sent as a reply comes back to it and is taken as a resubmission);
 for each form its receipt (HTML, with a plain-text part), and a rejected form's annotated copy
 attached.  The same receipts are in ``outbox/回执``.  A sender not in the roster gets one polite
-answer a day, whatever they send; a held message (failed SPF/DKIM/DMARC) gets none.
+answer a day, whatever they send; a held message (failed SPF/DKIM/DMARC), an auto-reply, a
+bounce or list mail (RFC 3834) gets none, so two robots never answer each other in a loop.
 """
 
 from __future__ import annotations
@@ -73,8 +74,12 @@ def queue_reply(ws: Workspace, ledger: Ledger, mail_id: int, *, now: dt.datetime
     """Queue the answer to one message (idempotent); False when it gets none (held, or a sender not in
     the roster answered already today)."""
     row = mb.mail_row(ledger, mail_id)
-    if row is None or row["verdict"] == mb.HELD or not row["sender"]:
-        return False
+    if row is None or row["verdict"] == mb.HELD or not row["sender"] or row["automatic"]:
+        return False  # held for a person; or an auto-reply or bounce, which an answer could loop with
+    if row["verdict"] == mb.UNKNOWN_SENDER and row["note"]:
+        return False  # a stranger whose address the office's server could not verify: likely forged
+    if row["sender"] in {a.strip().lower() for a in (ws.imap.user, ws.imap.mailbox_address, ws.smtp.sender) if a}:
+        return False  # never answer ourselves
     now = now or office_now(ws)
     if row["verdict"] == mb.UNKNOWN_SENDER and ledger.query(
             "SELECT 1 FROM mail_replies r JOIN mail_messages m ON m.id = r.mail_id WHERE m.sender = ? "

@@ -53,6 +53,7 @@ class ParsedMail:
     subject: str
     references: str
     auth_failure: str | None          # "SPF、DMARC 未通过" when the office's server says so
+    automatic: bool = False           # an auto-reply, a bounce, list mail: answering it could loop
     attachments: list[Attachment] = field(default_factory=list)
     ignored_inline: int = 0           # inline images, signatures
 
@@ -170,6 +171,26 @@ def authentication_failure(message: Message) -> str | None:
     return "、".join(failed) + " 未通过" if failed else None
 
 
+_BULK = ("bulk", "junk", "list", "auto_reply")
+_DAEMONS = ("mailer-daemon", "postmaster", "noreply", "no-reply")
+
+
+def is_automatic(message: Message) -> bool:
+    """Mail no person sent (RFC 3834 and the usual headers of out-of-office replies, bounces and
+    lists): an answer to it could start a mail loop, so it gets none."""
+    auto = str(message.get("Auto-Submitted") or "").strip().lower()
+    if auto and auto != "no":
+        return True
+    if str(message.get("Precedence") or "").strip().lower() in _BULK:
+        return True
+    if any(message.get(h) for h in ("X-Autoreply", "X-Autorespond", "List-Id")):
+        return True
+    if str(message.get("Return-Path") or "").strip() == "<>":
+        return True
+    _, sender = parse_address(message.get("From"))
+    return sender.split("@")[0] in _DAEMONS
+
+
 def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
     """The message's sender, identity and attachments (each named and classified)."""
     message = email.message_from_bytes(raw)
@@ -178,7 +199,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
                         message_id=(str(message.get("Message-ID") or "").strip() or None),
                         subject=decode_words(str(message.get("Subject") or "")).strip(),
                         references=" ".join(str(message.get("References") or "").split()),
-                        auth_failure=authentication_failure(message))
+                        auth_failure=authentication_failure(message), automatic=is_automatic(message))
     _collect(message, parsed, limits, depth=0)
     return parsed
 

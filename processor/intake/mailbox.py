@@ -306,9 +306,10 @@ def _record(ledger: Ledger, mailbox: str, uidvalidity: int, uid: int, parsed: Pa
     with ledger.atomic() as conn:
         cursor = conn.execute(
             "INSERT INTO mail_messages (mailbox, uidvalidity, uid, message_id, content_key, sender, unit, subject, "
-            "references_, received_at, verdict, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "references_, received_at, verdict, state, note, automatic) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (mailbox, uidvalidity, uid, parsed.message_id, parsed.content_key(), parsed.sender, unit,
-             parsed.subject, parsed.references, now_iso(received), verdict, state, parsed.auth_failure))
+             parsed.subject, parsed.references, now_iso(received), verdict, state, parsed.auth_failure,
+             int(parsed.automatic)))
         mail_id = cursor.lastrowid
         for seq, a in enumerate(parsed.attachments, 1):
             place = None

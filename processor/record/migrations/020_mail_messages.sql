@@ -17,7 +17,8 @@ CREATE TABLE mail_messages (
     verdict TEXT NOT NULL,             -- forms / unknown-sender / no-attachment / no-form / held / too-large / too-many
     state TEXT NOT NULL CHECK (state IN ('taken', 'ingested', 'moved', 'held')),
     moved_at TEXT,
-    note TEXT,
+    note TEXT,                         -- why it was held (SPF/DKIM/DMARC), in Chinese
+    automatic INTEGER NOT NULL DEFAULT 0,  -- an auto-reply, bounce or list mail (RFC 3834): never answered
     UNIQUE (mailbox, uidvalidity, uid)
 );
 CREATE INDEX idx_mail_messages_key ON mail_messages(content_key);
