@@ -400,3 +400,33 @@ def test_the_template_says_where_to_send_the_form_and_where_the_answer_comes_fro
     text = "\n".join(str(c.value) for c in load_workbook(out)["填报说明"]["A"] if c.value)
     assert "报送方式" in text and "baosong@example.gov.cn" in text and "回复到发件邮箱" in text
     assert str(ws.inbox) not in text
+
+
+@pytest.mark.slow
+def test_serve_polls_every_interval_when_the_server_offers_no_idle(dovecot, tmp_path, monkeypatch):
+    import threading
+
+    from conftest import wait_until
+    from processor.deliver.serve import serve
+    from processor.intake.mailbox import Mailbox
+
+    monkeypatch.setattr(Mailbox, "offers_idle", property(lambda self: False))
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    user = dovecot.new_user()
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    with smtp_server() as (replies, port):
+        ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user, extra="poll_interval = 5\n"))
+        stop = threading.Event()
+        thread = threading.Thread(target=serve, args=(load_workspace(ws.root),),
+                                  kwargs={"stop_event": stop, "schedule_override": "3600"})
+        thread.start()
+        try:
+            wait_until(lambda: (ws.root / "logs" / "processor.log").is_file()
+                       and "开始收取报送邮箱" in (ws.root / "logs" / "processor.log").read_text(encoding="utf-8"),
+                       what="serve 开始收取报送邮箱")
+            dovecot.append(user, form_mail(LUOYUAN, [("月报表.xlsx", form)]))
+            wait_until(lambda: len(replies.messages) == 1, what="下一次轮询时收取并回复")
+        finally:
+            stop.set()
+            thread.join(timeout=120)
+    assert replies.messages[0][1]["Subject"] == "Re: 罗源县10月份月报表"
