@@ -250,7 +250,7 @@ def _add(parsed: ParsedMail, name: str, data: bytes, limits: Limits) -> None:
     elif suffix in ZIP_SUFFIXES:
         _unzip(parsed, name, data, limits)
     else:
-        parsed.attachments.append(Attachment(name, b"", OTHER, "不是月报表（应为 .xlsx 文件）"))
+        parsed.attachments.append(Attachment(name, b"", OTHER, "不是 .xlsx 月报表"))
 
 
 def zip_member_name(info: zipfile.ZipInfo) -> str:
@@ -288,7 +288,7 @@ def _unzip(parsed: ParsedMail, name: str, data: bytes, limits: Limits) -> None:
             shown = f"{name}/{member}"
             suffix = PurePosixPath(member).suffix.lower()
             if suffix not in FORM_SUFFIXES:
-                parsed.attachments.append(Attachment(shown, b"", OTHER, "不是月报表（应为 .xlsx 文件）"))
+                parsed.attachments.append(Attachment(shown, b"", OTHER, "不是 .xlsx 月报表"))
                 continue
             if info.file_size > limits.max_file_bytes or (
                     info.compress_size and info.file_size / info.compress_size > limits.max_ratio):
