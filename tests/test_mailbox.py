@@ -430,3 +430,27 @@ def test_serve_polls_every_interval_when_the_server_offers_no_idle(dovecot, tmp_
             stop.set()
             thread.join(timeout=120)
     assert replies.messages[0][1]["Subject"] == "Re: 罗源县10月份月报表"
+
+
+def test_a_server_without_move_gets_copy_delete_and_expunge(mailbox, tmp_path, monkeypatch):
+    from processor.intake.mailbox import Mailbox
+
+    made = Mailbox.__init__
+
+    def without_move(self, *args, **kwargs):
+        made(self, *args, **kwargs)
+        self.client.capabilities = tuple(c for c in self.client.capabilities if c != "MOVE")
+
+    monkeypatch.setattr(Mailbox, "__init__", without_move)
+    form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
+    mailbox.deliver(form_mail(LUOYUAN, [("月报表.xlsx", form)]))
+    mailbox.deliver(form_mail(LUOYUAN, [("月报表.xlsx", form)], subject="再发"))
+    mailbox.fetch()
+    assert mailbox.server.count(mailbox.user) == 0 and mailbox.server.count(mailbox.user, "已处理") == 2
+
+
+def test_fetch_without_a_mailbox_configured_says_so(workspace):
+    from processor.cli import main
+
+    run = CliRunner().invoke(main, ["-w", str(workspace.root), "fetch"])
+    assert run.exit_code == 2 and "[imap]" in run.output and "Traceback" not in run.output

@@ -173,7 +173,7 @@ def test_inline_pictures_and_signatures_are_not_attachments(mailbox, form_bytes)
     mailbox.deliver(message)
     [taken] = mailbox.fetch().report.taken
     assert (taken.forms, taken.others) == (["form.xlsx"], [])
-    assert "不是月报表" not in mailbox.answers()[0].get_body(("plain",)).get_content()
+    assert "不是 .xlsx 月报表" not in mailbox.answers()[0].get_body(("plain",)).get_content()
 
 
 def test_no_attachment_is_answered_that_no_form_was_found(mailbox):  # noqa: F811
