@@ -155,6 +155,8 @@ def test_a_form_naming_another_unit_is_refused_as_for_a_wrong_folder(mailbox, tm
     assert row["status"] == "rejected" and row["folder_unit"] == "罗源县"
     assert "unit-mismatch" in row["problems_json"]
     assert not mailbox.ledger_rows("SELECT * FROM files WHERE unit = '连江县' AND status = 'accepted'")
+    text = mailbox.answers()[0].get_body(("plain",)).get_content()
+    assert "发件邮箱是“罗源县”的，但填报单位写的是“连江县”" in text and "文件夹" not in text.split("回执也已")[0]
 
 
 def test_an_unknown_sender_gets_one_polite_answer_and_nothing_is_taken(mailbox, tmp_path):

@@ -169,7 +169,7 @@ def _form_lines(row, problems: list[Problem], annotated: Path | None) -> list[st
     warnings = [p for p in problems if not p.is_error]
     if row["status"] == REJECTED:
         lines.append(f"  有 {len(errors)} 处问题需要修改后重新报送：")
-        lines += [f"    {i}. {(p.location + '：') if p.location else ''}{p.message}"
+        lines += [f"    {i}. {(p.location + '：') if p.location else ''}{_by_mail(p, row)}"
                   for i, p in enumerate(errors[:MAX_PROBLEMS], 1)]
         if len(errors) > MAX_PROBLEMS:
             lines.append(f"    ……（其余 {len(errors) - MAX_PROBLEMS} 处见附件）")
@@ -179,6 +179,14 @@ def _form_lines(row, problems: list[Problem], annotated: Path | None) -> list[st
     elif warnings:
         lines.append(f"  另有 {len(warnings)} 处提醒（不影响接收），详见回执。")
     return lines
+
+
+def _by_mail(p: Problem, row) -> str:
+    """A problem as a clerk who sent the form by email reads it: the unit is the sender's, not a folder's."""
+    if p.code == "unit-mismatch":
+        return (f"发件邮箱是“{row['folder_unit']}”的，但填报单位写的是“{p.value}”。每个单位只能报送本单位的报表；"
+                "请改正填报单位，或由该单位用其登记的邮箱报送。")
+    return p.message
 
 
 def _intro(ws: Workspace, row, parts) -> list[str]:
