@@ -11,9 +11,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= demo-workspace
 # LibreOffice renders reports to PDF in the tests and re-saves demo files; Noto CJK gives charts
 # and PDFs their Chinese glyphs; poppler turns PDFs into page images; Chromium and its driver open
-# the 总览 page in the browser test; openssl makes the test certificates of the mail tests.
+# the 总览 page in the browser test; openssl makes the test certificates of the mail tests;
+# dovecot-imapd is the real IMAP server the 报送 mailbox tests start (unprivileged, on 127.0.0.1).
 DEBIAN_PACKAGES := libreoffice-calc libreoffice-writer fonts-noto-cjk fontconfig poppler-utils chromium \
-	chromium-driver openssl
+	chromium-driver openssl dovecot-imapd
 
 .PHONY: demo test test-fast system-packages install lock
 

@@ -87,7 +87,10 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
     previous = previous_sites(ws.ledger_path, unit, before=month) if unit else []
-    path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous)
+    from processor.common.imap_settings import submission_ways
+
+    path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous,
+                          submit_to=submission_ways(ws, unit))
     console.print(f"已生成模板：{escape(str(path))}" + (f"（已预填“{escape(unit)}”）" if unit else ""))
 
 
@@ -205,11 +208,14 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
         print_json(report)
         return
     table = Table(title=f"{month[:4]}年{int(month[5:])}月报送情况（截止日 {report['deadline']}）")
-    for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数"):
+    from processor.consolidate.status import CHANNEL_CN
+
+    for column in ("单位", "类型", "状态", "收到日期", "逾期天数", "退回次数", "报送方式"):
         table.add_column(column)
     for line in report["units"]:
         table.add_row(escape(line["unit"]), escape(line["kind"] or ""), line["state"], line["received"] or "—",
-                      str(line["days_late"] or ""), str(line["rejections"] or ""))
+                      str(line["days_late"] or ""), str(line["rejections"] or ""),
+                      CHANNEL_CN.get(line.get("channel"), ""))
     console.print(table)
     console.print("；".join(f"{k} {v} 个" for k, v in report["summary"].items()))
     if report["recent_rejections"]:
@@ -224,6 +230,9 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
             console.print(f"  {escape(w['file'])}：{escape(w['reason'])}")
     for line in report.get("warnings", []):
         err_console.print(f"[bold yellow]警告：[/]{escape(line)}")
+    for held in report.get("held_mail", []):
+        err_console.print(f"[bold yellow]报送邮箱中暂不处理的邮件：[/]{escape(held['sender'])}"
+                          f"“{escape(held['subject'] or '')}”（{escape(held['why'] or '发件人验证未通过')}），请人工核对")
     if report.get("edited_outputs"):
         console.print(f"发件箱中有 {len(report['edited_outputs'])} 个文件被人工修改过（程序不会覆盖，新版另存在旁边）：")
         for e in report["edited_outputs"]:
@@ -374,6 +383,55 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
     if result.queued or result.failed:
         err_console.print(f"[bold red]发送失败：[/]{escape(result.error or '未知原因')}；"
                           f"{len(result.queued)} 封催报邮件已排队，稍后自动重试。")
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="只列出邮箱中将要收取的邮件和附件，不登记、不移动、不回复。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
+@click.pass_context
+@friendly_errors
+def fetch(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
+    """收取报送邮箱（config.toml 的 [imap]）中的报表一次：登记、回执，并回复每封邮件。"""
+    from processor.common.logs import file_logging
+    from processor.deliver.mail import SendBusy
+    from processor.intake.mailbox import MailboxError
+
+    workspace = workspace_of(ctx)
+    try:
+        with file_logging(workspace.config):
+            result = workspace.fetch(dry_run=dry_run)
+    except (MailboxError, SendBusy) as exc:
+        err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
+        sys.exit(1)
+    report, replies = result.report, result.replies
+    if as_json:
+        print_json({"mailbox": report.mailbox, "dry_run": report.dry_run,
+                    "taken": [{"uid": t.uid, "sender": t.sender, "unit": t.unit, "subject": t.subject,
+                               "verdict": t.verdict, "forms": t.forms, "others": t.others, "files": t.file_ids,
+                               "again": t.again} for t in report.taken],
+                    "held": [{"sender": h["sender"], "subject": h["subject"], "why": h["note"]} for h in report.held],
+                    "replies": {"sent": replies.sent, "queued": replies.queued, "failed": replies.failed,
+                                "error": replies.error}})
+    else:
+        if not report.taken:
+            console.print(f"报送邮箱（{escape(report.mailbox)}）中没有新邮件。")
+        else:
+            table = Table(title=f"{'将收取' if dry_run else '本次收取'} {len(report.taken)} 封邮件")
+            for column in ("发件人", "单位", "主题", "附件", "结果"):
+                table.add_column(column)
+            for t in report.taken:
+                table.add_row(escape(t.sender), escape(t.unit or "不在名册中"), escape(t.subject),
+                              escape("、".join(t.forms + t.others) or "—"),
+                              t.verdict_cn + ("（已收取过）" if t.again else ""))
+            console.print(table)
+        for held in report.held:
+            err_console.print(f"[bold yellow]暂不处理：[/]{escape(held['sender'])}“{escape(held['subject'] or '')}”"
+                              f"（{escape(held['note'] or '发件人验证未通过')}），请人工核对")
+        if replies.sent:
+            console.print(f"已回复 {len(replies.sent)} 封邮件。")
+    if replies.queued or replies.failed:
+        err_console.print(f"[bold red]回复发送失败：[/]{escape(replies.error or '未知原因')}；稍后自动重试。")
         sys.exit(1)
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from processor.consolidate.run import ConsolidationResult
     from processor.deliver.mail import SendResult
     from processor.deliver.remind import RemindResult
+    from processor.deliver.replies import FetchResult
     from processor.intake.run import InboxPass, IntakeOutcome
     from processor.record.backup import BackupResult
     from processor.record.check import CheckReport
@@ -126,6 +127,17 @@ class Workspace:
         from processor.deliver.mail import send_pending
 
         return send_pending(self.config, dry_run=dry_run, ignore_backoff=retry_now, summary_fallback=ledger_summary)
+
+    def fetch(self, *, dry_run: bool = False) -> FetchResult:
+        """Take the forms mailed to the 报送 mailbox (``[imap]``) once, each through the intake, and
+        answer every message by reply; ``dry_run`` lists what would be taken and changes nothing."""
+        from processor.common.lock import WorkspaceLock
+        from processor.deliver.replies import fetch_mail
+
+        if dry_run:
+            return fetch_mail(self.config, dry_run=True)
+        with WorkspaceLock(self.config):
+            return fetch_mail(self.config)
 
     def remind(self, *, dry_run: bool = False, month: str | None = None) -> RemindResult:
         """Mail the reminders due now to units that have not submitted ``month`` (default: the month

@@ -18,6 +18,8 @@ class Unit(pa.DataFrameModel):
     email: Series[str] = col.text("电子邮箱", required=False, width=26, max_length=120)
     former_names: Series[str] = col.text("曾用名", required=False, width=28, max_length=300,
                                          prompt="单位更名后在此填写原名称，多个用“、”或“;”分隔")
+    senders: Series[str] = col.text("其他报送邮箱", required=False, width=30, max_length=300,
+                                    prompt="本单位还会用哪些邮箱向报送邮箱发送报表，多个用“;”分隔")
 
 
 class Staff(pa.DataFrameModel):

@@ -11,6 +11,8 @@ import pytest
 
 from processor.common.config import DEFAULT_CONFIG_TEXT, load_workspace
 from processor.record.ledger import Ledger
+from imap_helpers import dovecot  # noqa: F401 — the session's IMAP server, for the mailbox tests
+from mailbox_helpers import mailbox  # noqa: F401 — a workspace reading its own mailbox user
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 WAIT_SECONDS = 60.0  # a bound for a stuck test on a busy machine, never a measurement

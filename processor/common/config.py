@@ -21,6 +21,7 @@ from pathlib import Path
 from processor.common import clock
 from processor.common.outputs import KIND_OF_NAME
 from processor.common.paths import WORKSPACE_ENV
+from processor.common.imap_settings import IMAP_CONFIG_TEXT, ImapSettings, imap_settings
 from processor.common.rulebook import Rulebook, load_rulebook
 
 LOG = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ max_columns = 100          # 每个工作表的列数上限
 timeout_seconds = 60       # 单个文件的处理时限
 memory_mb = 1024           # 单个文件处理时的内存上限
 require_unit_folder = true # 只有放在本单位文件夹（收件箱/单位名称/）中的报表才代表该单位；根目录或名册外文件夹中的文件只回执，不登记到任何单位
+share_path_for_units = ""  # 各单位看到的报送文件夹位置（如 "\\\\fileserver\\报送"），写进催报、退回邮件；留空则只告诉报送邮箱
 
 [report]
 office = "中共××市委组织部企业组"   # 报告落款单位
@@ -81,7 +83,7 @@ deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密
 enabled = false            # 是否给各单位发催报邮件（名册“单位”表的“电子邮箱”列）；默认不发
 days_before = 2            # 截止日前几天提醒尚未报送的单位（0 为不提前提醒）
 repeat_days = 3            # 截止日后，对未报送或已退回待重报的单位每隔几天再催一次（0 为只催一次）
-"""
+""" + IMAP_CONFIG_TEXT
 
 
 # The defaults are written once, in the text above (what `init` writes); the settings take theirs from it.
@@ -129,6 +131,7 @@ class IntakeSettings:
     timeout_seconds: float = _limited(1, 3600)
     memory_mb: int = _limited(64, 1048576)
     require_unit_folder: bool
+    share_path_for_units: str
 
 
 @_settings("smtp")
@@ -298,6 +301,14 @@ class Workspace:
         return settings
 
     @cached_property
+    def imap(self) -> ImapSettings:
+        """``[imap]``: the 报送 mailbox read as a second inbox (:mod:`processor.common.imap_settings`)."""
+        try:
+            return imap_settings(self.raw, self.root)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    @cached_property
     def remind(self) -> RemindSettings:
         return _section(self.raw, "remind", RemindSettings)
 
@@ -401,7 +412,7 @@ def find_workspace(explicit: Path | str | None = None, start: Path | None = None
 
 
 def _checked(ws: Workspace) -> Workspace:
-    _ = (ws.intake, ws.smtp, ws.remind, ws.nightly_at)  # each raises ConfigError naming the key
+    _ = (ws.intake, ws.smtp, ws.remind, ws.nightly_at, ws.imap)  # each raises ConfigError naming the key
     _ = (ws.timezone_name, ws.start_month)
     ws.check_paths()
     return ws

@@ -32,6 +32,8 @@ CRASH_ENV = "PROCESSOR_CRASH_AT"
 POINTS = ("inbox-copied", "after-validate", "after-archive", "after-commit", "after-receipt", "after-unlink")
 CONSOLIDATE_POINTS = ("consolidate-after-render",)
 MAIL_POINTS = ("send-after-smtp", "remind-after-smtp")  # the server took the mail, the ledger not yet told
+MAILBOX_POINTS = ("mail-recorded", "mail-ingested", "mail-reply-queued", "mail-moved", "reply-after-smtp")
+"""`processor fetch`: a message recorded, its forms taken, its answer queued, moved; the answer sent."""
 BACKUP_POINTS = ("backup-after-snapshot",)
 INTAKE_ACTION_POINTS = ("inbox-opened", "inbox-copied", "after-validate", "after-archive", "before-unlink")
 """Points where a test can act (``fault_action``): the inbox file just opened (nothing read yet), its

@@ -25,6 +25,7 @@ def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dic
     kinds = {u.name: u.kind for u in roster.units}
     counts = {r[0]: r[1] for r in ledger.query("SELECT status, COUNT(*) FROM files GROUP BY status")}
     by_id = {f["id"]: f for f in files}
+    mailed = {r[0] for r in ledger.query("SELECT file_id FROM mail_parts WHERE file_id IS NOT NULL")}
     return {
         "month": month,
         "deadline": submission_deadline(month, ws.rulebook.submission_deadline_day).isoformat(),
@@ -33,6 +34,7 @@ def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dic
             "received": s.received.isoformat() if s.received else None, "days_late": s.days_late,
             "resubmissions": s.resubmissions,
             "rejections": sum(by_id[i]["status"] == "rejected" for i in s.file_ids),
+            "channel": _channel(s.file_ids, mailed),
         } for s in states],
         "summary": {state: sum(s.state == state for s in states) for state in STATES},
         "files_by_status": counts,
@@ -41,4 +43,15 @@ def status_report(ws, ledger: Ledger, roster, month: str, today: dt.date) -> dic
              "month": r["month"], "received_at": r["received_at"], "errors": r["error_count"]}
             for r in ledger.query("SELECT * FROM files WHERE status = 'rejected' ORDER BY id DESC LIMIT 10")],
         "warnings": warnings,
+        "held_mail": [{"sender": r["sender"], "subject": r["subject"], "received_at": r["received_at"],
+                       "why": r["note"]}
+                      for r in ledger.query("SELECT * FROM mail_messages WHERE state = 'held' ORDER BY id")],
     }
+
+
+CHANNEL_CN = {"email": "邮件", "folder": "文件夹"}
+
+
+def _channel(file_ids, mailed: set[int]) -> str | None:
+    """How the unit's latest form of the month came: by email (the 报送 mailbox) or the inbox folder."""
+    return None if not file_ids else ("email" if max(file_ids) in mailed else "folder")

@@ -169,6 +169,17 @@ def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list
     return lines, (copy if copy.is_file() else None), dict(row)
 
 
+def how_to_submit(ws: Workspace, unit: str, month_cn: str) -> list[str]:
+    """Where a unit sends its form, as the unit can reach it: the 报送 mailbox (``[imap] address``) and
+    the shared folder as the units see it (``[intake] share_path_for_units``) — never the server's
+    own path to its inbox, which no county can open."""
+    from processor.common.imap_settings import submission_ways
+
+    ways = submission_ways(ws, unit) or ["按原方式发给企业组"]
+    return [f"报送方法：请用企业组下发的月报表模板填写本单位{month_cn}的报表，保存为 .xlsx 文件后"
+            + "；或".join(ways) + "。系统收到后会生成回执。"]
+
+
 def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
                    message_id: str | None = None, now: dt.datetime | None = None) -> email.message.EmailMessage:
     """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit.
@@ -187,10 +198,7 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
             lines.append(f"  ……（其余 {len(reasons) - MAX_REASONS} 处见附件）")
         if attachment is not None:
             lines.append(f"附件“{attachment.name}”是贵单位报表的副本，出错的单元格已标红并加了批注。")
-    folder = ws.inbox / r.unit
-    place = f"报送文件夹中本单位的文件夹（{folder}）" if folder.is_dir() else f"报送文件夹（{ws.inbox}）"
-    lines += ["", "报送方法：请用企业组下发的月报表模板填写本单位" f"{month_cn}的报表，保存为 .xlsx 文件后放入"
-              f"{place}，也可按原方式发给企业组。系统收到后会生成回执。",
+    lines += ["", *how_to_submit(ws, r.unit, month_cn),
               "如已报送，请忽略本邮件。", "", "本邮件由月报表处理程序自动发送，请勿直接回复；如有疑问请联系企业组。",
               ws.office_name, ""]
     root = MIMEMultipart()

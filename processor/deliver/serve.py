@@ -7,6 +7,8 @@
   (APScheduler, BackgroundScheduler + CronTrigger); queued mails are retried
   every few minutes once their back-off delay has passed;
 * after each night's send, mails the 催报 reminders due that day (``[remind]``, off by default);
+* with ``[imap]``, takes the forms mailed to the 报送 mailbox as they arrive and answers each by reply
+  (:func:`processor.deliver.replies.watch_mailbox`);
 * on start, if the machine was off at the last scheduled time, runs the night once now;
 * logs to ``<workspace>/logs/processor.log`` (rotating) and the console;
 * reads roster.xlsx (and a custom rulebook) again when the file changes, saying so in one log line;
@@ -266,10 +268,18 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
                            close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
                            on_error=logged_by_intake)
     thread = threading.Thread(target=watcher.run_forever, args=(stop,), name="inbox-watcher", daemon=True)
+    mail = None
+    if ws.imap.enabled:  # the 报送 mailbox: a second inbox, through the same intake
+        from processor.deliver.replies import watch_mailbox
+
+        mail = threading.Thread(target=watch_mailbox, args=(ws, stop), kwargs={"intake": intake, "clock": clock},
+                                name="mailbox", daemon=True)
     code = 0
     try:
         scheduler.start()
         thread.start()
+        if mail is not None:
+            mail.start()
         job = scheduler.get_job("nightly")
         LOG.info("处理程序已启动：监视收件箱 %s（%s模式）；%s；下次汇总时间 %s", ws.inbox,
                  "轮询" if polling else "实时", f"加速调度，每 {every:g} 秒汇总一次" if every else
@@ -290,6 +300,8 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
         stop.set()
         watcher.wake()
         thread.join(timeout=120)
+        if mail is not None:
+            mail.join(timeout=120)
         scheduler.shutdown(wait=True)
         intake.close()
         LOG.info("处理程序已停止")

@@ -41,6 +41,7 @@ class UnitInfo:
     phone: str
     email: str
     former_names: tuple[str, ...] = ()  # 曾用名: the unit's forms under these names are its own
+    senders: tuple[str, ...] = ()  # 其他报送邮箱: further addresses the unit mails its forms from
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,9 @@ def _load_roster(path: Path) -> Roster:
         for r in tables[key]:
             r["email"] = _checked_address(spec, r, warnings)
     roster = Roster(
-        units=[UnitInfo(**{k: r[k] or "" for k in UnitInfo.__dataclass_fields__ if k != "former_names"},
-                        former_names=split_names(r.get("former_names"))) for r in tables["units"]],
+        units=[UnitInfo(**{k: r[k] or "" for k in UnitInfo.__dataclass_fields__ if k not in ("former_names", "senders")},
+                        former_names=split_names(r.get("former_names")),
+                        senders=_checked_senders(ROSTER_SHEETS[0], r, warnings)) for r in tables["units"]],
         staff=[StaffInfo(**{k: r[k] or "" for k in StaffInfo.__dataclass_fields__}) for r in tables["staff"]],
         warnings=warnings,
     )
@@ -207,6 +209,21 @@ def _checked_address(spec, record: dict, warnings: list[str]) -> str:
     warnings.append(f"名册“{spec.title}”表 {_cell(spec, 'email', record['row'])}（电子邮箱）填写的“{shown(text)}”"
                     f"{why}，{who}暂按没有电子邮箱处理；请在名册中改为一个有效地址")
     return ""
+
+
+def _checked_senders(spec, record: dict, warnings: list[str]) -> tuple[str, ...]:
+    """其他报送邮箱: the plausible addresses of the cell (several, separated by ; , 、 or spaces); one
+    that is not an address is named in a warning and left out."""
+    found = []
+    for text in re.split(r"[;；,，、\s]+", str(record.get("senders") or "")):
+        if not text:
+            continue
+        if _address_pattern().fullmatch(text):
+            found.append(text)
+        else:
+            warnings.append(f"名册“{spec.title}”表 {_cell(spec, 'senders', record['row'])}（其他报送邮箱）中的"
+                            f"“{shown(text)}”不是有效的电子邮箱地址，已忽略；请在名册中改正")
+    return tuple(found)
 
 
 def split_names(text) -> tuple[str, ...]:
@@ -331,7 +348,8 @@ def _cached_roster(cache: Path, key: str) -> Roster | None:
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
-        return Roster(units=[UnitInfo(**{**u, "former_names": tuple(u["former_names"])}) for u in data["units"]],
+        return Roster(units=[UnitInfo(**{**u, "former_names": tuple(u["former_names"]),
+                                         "senders": tuple(u["senders"])}) for u in data["units"]],
                       staff=[StaffInfo(**s) for s in data["staff"]],
                       groups={g: list(units) for g, units in data["groups"].items()},
                       warnings=list(data["warnings"]))
@@ -361,8 +379,8 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     rows = {
-        "units": [[getattr(u, f) for f in UnitInfo.__dataclass_fields__ if f != "former_names"]
-                  + ["、".join(u.former_names) or None] for u in roster.units],
+        "units": [[getattr(u, f) for f in UnitInfo.__dataclass_fields__ if f not in ("former_names", "senders")]
+                  + ["、".join(u.former_names) or None, "; ".join(u.senders) or None] for u in roster.units],
         "staff": [[getattr(s, f) for f in StaffInfo.__dataclass_fields__] for s in roster.staff],
         "groups": [[g, u] for g, units in roster.groups.items() for u in units],
     }

@@ -53,15 +53,17 @@ EXAMPLE_FONT = Font(color="808080", italic=True)
 
 
 def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str | None = None,
-                   month: str | None = None, previous: list[dict] | None = None) -> Path:
+                   month: str | None = None, previous: list[dict] | None = None,
+                   submit_to: list[str] | None = None) -> Path:
     """Write the fill-in form; with ``unit`` (and ``previous`` sites) it comes pre-filled.
+    ``submit_to``: the ways the office takes forms (the 报送 mailbox, the share), said in 填报说明.
 
     A ``month`` outside the months the rulebook covers raises :class:`MonthNotCovered`."""
     if month:
         rulebook.require(month)
     wb = Workbook()
     wb.remove(wb.active)
-    _instructions(wb.create_sheet(INSTRUCTIONS_TITLE), rulebook, month)
+    _instructions(wb.create_sheet(INSTRUCTIONS_TITLE), rulebook, month, submit_to)
     list_ranges = _meta_sheet(wb, roster, unit)
     wb.defined_names[SITE_LIST_NAME] = DefinedName(SITE_LIST_NAME, attr_text=SITE_LIST_FORMULA)
     for spec in FORM_SHEETS:
@@ -82,7 +84,7 @@ def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit
     return Path(path)
 
 
-def _instructions(ws, rulebook: Rulebook, month: str | None) -> None:
+def _instructions(ws, rulebook: Rulebook, month: str | None, submit_to: list[str] | None = None) -> None:
     ws.column_dimensions["A"].width = 110
     deadline = (f"{month_cn(month)}的报表请于 {submission_deadline(month, rulebook.submission_deadline_day):%Y年%m月%d日} 前报送。"
                 if month else f"每月报表请于次月 {rulebook.submission_deadline_day} 日前报送。")
@@ -95,6 +97,8 @@ def _instructions(ws, rulebook: Rulebook, month: str | None) -> None:
         ("3. 日期按 2026-10-08 格式填写；报送月份按 2026-10 格式填写；人数填整数。", None),
         ("4. 有下拉列表的单元格请从列表中选择；“示范点名称”须与“示范点”表中登记的名称完全一致。", None),
         ("5. 填好后保存为 Excel 工作簿（.xlsx），不要设置密码，不要另存为含宏的工作簿。", None),
+        *([(f"6. 报送方式：{'；或'.join(submit_to)}。用邮件报送的，回执会回复到发件邮箱；"
+            "被退回的报表附有批注副本，改好后直接回复该邮件即可。", None)] if submit_to else []),
         ("", None),
         ("二、各工作表", Font(bold=True, size=12)),
     ]
