@@ -76,6 +76,8 @@ year_report (年度工作总结, the year's compliance for the annual 述职/考
     clause_rows [{clause, rule, applies, period, judged (项次: one subject in one period), met, failed, at_risk,
                   rate}], totals {judged, met, failed, at_risk, rate} (= the sums of clause_rows),
     site_rows [{unit, site, kind, judged, met, failed, at_risk, rate, short (requirements not met)}],
+    site_totals {sites, judged, met, failed, at_risk} (= the sums of site_rows: clause_rows less the 项次 judged
+                 per unit or per 企业组 member), rates of the 项次 decided ("" when none is),
     problem_counts {...as monthly...}, findings [...as monthly...], finding_counts {total, failed, at_risk},
     next_steps [str], charts {chart_contacts_month, chart_compliance}
     (a findings row names its rule version when the year applies more than one)
@@ -510,6 +512,8 @@ def _year() -> dict:
         "clause_rows": clause_rows,
         "totals": totals,
         "site_rows": site_rows,
+        "site_totals": {"sites": len(site_rows),
+                        **{k: sum(r[k] for r in site_rows) for k in ("judged", "met", "failed", "at_risk")}},
         "problem_counts": {"total": 6, "closed": 4, "closed_late": 1, "open": 1, "overdue": 1, "extended": 1},
         "findings": findings,
         "finding_counts": _finding_counts(findings),

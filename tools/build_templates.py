@@ -338,7 +338,8 @@ def build_half_year_report() -> TemplateBuilder:
         "上报方案后已开展组织生活的{{ work_started }}个。各示范点创建历程见附件1。")
     b.h1("五、制度执行情况")
     b.p("对照实施意见的各项要求，半年来各单位、示范点、企业组人员和联系指导发现的问题达标情况见附件2"
-        "（所在单位未报送应报月份月报表、无法评价的示范点列为“本期未报送”，不计为达标）。")
+        "（所在单位未报送应报月份月报表、无法评价的示范点列为“本期未报送”，不计为达标；达标率按已有结论的数量计算，"
+        "不含存在风险和本期未报送）。")
     b.figure("chart_compliance")
     b.h1("六、典型做法")
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
@@ -392,23 +393,26 @@ def build_year_report() -> TemplateBuilder:
         "{{ overview.onsite }}次。")
     b.figure("chart_contacts_month")
     b.h1("二、各项要求落实情况")
-    b.p("对照实施意见，按各统计期报送数据的示范点（每月汇报按单位）逐期评价，全年共评价{{ totals.judged }}项次，"
+    b.p("对照实施意见逐项逐期评价（每月汇报、示范点数量按单位，企业组人员确定联系示范点按人员，问题整改跟踪按联系指导"
+        "发现的每个问题，其余按各统计期报送数据的示范点），全年共评价{{ totals.judged }}项次，"
         "达标{{ totals.met }}项次，未达标{{ totals.failed }}项次，统计期未结束待完成{{ totals.at_risk }}项次，"
-        "达标率{{ totals.rate|pct }}。各项要求如下：")
+        "达标率{{ totals.rate|pct }}（按已有结论的项次计算，不含待完成）。各项要求如下：")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 28),
              Column("评价项次", "r.judged", 16), Column("达标", "r.met", 14), Column("未达标", "r.failed", 16),
              Column("待完成", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
             "r in clause_rows", empty="本年度无可评价的要求。")
     b.figure("chart_compliance")
     b.h1("三、各示范点达标情况")
-    b.p("已确定的{{ overview.sites }}个示范点全年各项要求评价情况如下：")
+    b.p("全年评价的{{ site_totals.sites }}个示范点共评价{{ site_totals.judged }}项次（含联系指导发现的问题，不含按单位、"
+        "按企业组人员评价的项次），达标{{ site_totals.met }}项次，未达标{{ site_totals.failed }}项次，"
+        "待完成{{ site_totals.at_risk }}项次，各示范点情况如下：")
     b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 36, left=True), Column("类型", "r.kind", 12),
              Column("评价项次", "r.judged", 16), Column("达标", "r.met", 13), Column("未达标", "r.failed", 15),
              Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
             "r in site_rows", empty="本年度尚无示范点。")
     b.h1("四、存在问题")
     b.p("全年共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
-        "{{ finding_counts.at_risk }}项，详见附件2。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
+        "{{ finding_counts.at_risk }}项（即第二部分表中未达标和待完成的项次），详见附件2。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
         "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
     b.h1("五、明年工作打算")

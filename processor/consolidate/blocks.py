@@ -24,6 +24,7 @@ import pandas as pd
 from processor.common import cnfmt
 from processor.common import periods
 from processor.common.values import is_missing
+from processor.consolidate.findings import HARDWARE_CODES as HARDWARE_CODES
 from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
 from schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
 
@@ -59,10 +60,26 @@ def quarter_label(period: periods.Period) -> str:
     return period.name.split("年", 1)[1]
 
 
+STAFF_REQUIREMENT = "企业组人员"  # staff-assigned (M-1a) is judged per 企业组 member: a requirement of its own
+
+
+def requirement_title(f: Finding, versioned: bool = False) -> str:
+    """The requirement a finding counts under, named alike in every table and list of every report
+    (``versioned``: with the rule version, when the report applies more than one)."""
+    title = STAFF_REQUIREMENT + f.title if f.code == "staff-assigned" else f.title
+    return f"{title}（{f.rule_version}）" if versioned and f.rule_version else title
+
+
+def decided_rate(met: int, failed: int) -> float | str:
+    """The share met of what is decided (SPEC §10): 待完成 (a period not ended) and 本期未报送 are in
+    neither numerator nor denominator; nothing decided yet has no rate ("")."""
+    return met / (met + failed) if met + failed else ""
+
+
 def finding_row(f: Finding, versioned: bool = False) -> dict:
     """``versioned``: the report applies more than one rulebook version, so each row names its own."""
     problem = f"{f.staff}：{f.evidence}" if f.code == "staff-assigned" else f.evidence
-    rule = f"{f.title}（{f.rule_version}）" if versioned and f.rule_version else f.title
+    rule = requirement_title(f, versioned)
     return {"clause": f.clause, "rule": rule, "unit": f.unit or "企业组", "site": f.site or "",
             "problem": problem, "status": STATUS_LABEL[f.status]}
 
@@ -88,8 +105,6 @@ def mode_counts(contacts: list[dict]) -> dict:
     counts["total"] = sum(counts.values())
     return counts
 
-
-HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
 
 
 def progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:

@@ -13,6 +13,7 @@ yet, never "failed".
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
@@ -87,6 +88,7 @@ class Finding:
     sites: tuple[str, ...] = ()  # a staff member's sites
     figures: tuple[tuple[str, int], ...] = ()  # named numbers a cross-month check compared
     rule_version: str = ""  # the rulebook version in force for the period (2026版)
+    parts: tuple[str, ...] = ()  # the sentences of the findings merged into this one (one_per_requirement)
 
     @property
     def status_cn(self) -> str:
@@ -167,6 +169,7 @@ MESSAGES: dict[str, Callable[[Finding], str]] = {
     "problem-overdue": lambda f: (f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
                                   f"（{_limit(f)}，截至{_day_text(f.as_of)}逾期{f.days}天）"),
     "problem-open": lambda f: f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
+    "merged": lambda f: "；".join(f.parts),
     # checks across months and files (processor.consolidate.quality)
     "members-unexplained": lambda f: (
         "党员总数由上月{上月}人变为{本月}人，本月发展党员{发展}人、转出或纳入社区管理{转出}人，".format(**dict(f.figures))
@@ -656,6 +659,34 @@ def evaluate(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months:
     for check in CHECKS:
         out.extend(check.run(scope))
     return sort_findings(out, scope.units)
+
+
+HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
+_SEVERITY = {MET: 0, AT_RISK: 1, FAILED: 2}
+
+
+def one_per_requirement(findings: list[Finding]) -> list[Finding]:
+    """The findings with a site's hardware checklist and its room area of one period made one finding:
+    they are one requirement (S-5 / N-5, "十二个有" / "十个一" with the ≥50㎡ room), judged once per site
+    and period, the worse status deciding it, both sentences kept (SPEC §10: one value per requirement
+    and period in every document).  Every table and list of a report counts and lists these."""
+    out: list[Finding] = []
+    at: dict[tuple, int] = {}
+    for f in findings:
+        if f.code not in HARDWARE_CODES:
+            out.append(f)
+            continue
+        key = (f.unit, f.site, f.clause, f.period)
+        if key not in at:
+            at[key] = len(out)
+            out.append(f)
+            continue
+        first = out[at[key]]
+        items, area = (first, f) if first.code == "hardware-items" else (f, first)
+        worse = max(first.status, f.status, key=lambda s: _SEVERITY.get(s, 0))
+        out[at[key]] = dataclasses.replace(items, status=worse, message="merged",
+                                           parts=(*(items.parts or (items.evidence,)), area.evidence))
+    return out
 
 
 _CLAUSE_ORDER = ["G-1", "M-1a", "M-1b", "M-1c", "M-2", "S-4a", "S-4b", "S-4c", "S-4d", "N-4a", "N-4b",

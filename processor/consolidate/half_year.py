@@ -11,11 +11,12 @@ import pandas as pd
 
 from processor.common import periods
 from processor.common.values import is_missing
-from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, cell_text, cn_list, count_of, finding_counts,
-                                          finding_row, iso_date, latest_sites, mode_counts, period_span,
-                                          progress_texts, site_names)
+from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
+                                          count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
+                                          mode_counts, period_span, progress_texts, requirement_title, site_names)
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
-                                            counted_activities, roster_units, submission_states)
+                                            counted_activities, one_per_requirement, roster_units,
+                                            submission_states)
 from processor.consolidate.snapshot import Snapshot
 from schemas.form import ACTIVITY_KINDS
 
@@ -42,7 +43,8 @@ class _HalfBasis:
         sites = latest_sites(data, units)
         due_months = [m for m in months
                       if periods.submission_deadline(m, rulebook.submission_deadline_day) < snapshot.as_of]
-        findings = snapshot.findings(months, until=half.last)
+        # one finding per requirement, subject and period (a hardware checklist and its room area are one)
+        findings = one_per_requirement(snapshot.findings(months, until=half.last))
         # a problem closed before the half began was reported in its own half (as the monthly report does)
         findings = [f for f in findings
                     if not (f.code == "problem-closed" and f.closed_on and f.closed_on < half.start)]
@@ -63,8 +65,7 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
     site_paths = _site_paths(basis.sites, basis.data, rulebook, half, basis.due_months)
     compliance_rows = _compliance_rows(basis.findings, rulebook, basis.due_months)
     versioned = len(rulebook.versions_between(half.first, half.last)) > 1
-    finding_rows = [{**finding_row(f, versioned), "rule": _requirement(f, versioned)}
-                    for f in basis.findings if f.status != MET]
+    finding_rows = [finding_row(f, versioned) for f in basis.findings if f.status != MET]
     progress = basis.data.rows("progress", months=basis.months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(basis.due_months)}
     return {
@@ -196,9 +197,10 @@ def _charts(half: periods.Period, basis: _HalfBasis, per_month: list[dict], comp
                                  "series": {"联系指导合计": [per_month[i]["total"] for i in shown],
                                             "其中现场指导和座谈会": [visits[i] for i in shown]},
                                  "ylabel": "次数"},
+        # a requirement with nothing decided yet has no rate: it is not plotted as 0
         "chart_compliance": {"kind": "rows", "max": 100, "title": f"{label}各项要求达标率（%）",
-                             "labels": [r["rule"] for r in compliance_rows],
-                             "values": [round(r["rate"] * 100, 1) for r in compliance_rows],
+                             "labels": [r["rule"] for r in compliance_rows if r["rate"] != ""],
+                             "values": [round(r["rate"] * 100, 1) for r in compliance_rows if r["rate"] != ""],
                              "ylabel": "达标率（%）"},
     }
 
@@ -276,14 +278,7 @@ NO_DATA = "no_data"
 
 
 _UNIT_CODES = ("site-count", "monthly-submission")  # judged per unit, not per site
-STAFF_REQUIREMENT = "企业组人员"  # staff-assigned (M-1a) is judged per 企业组 member: its own line
-
-
-def _requirement(f: Finding, versioned: bool = False) -> str:
-    """The requirement a finding is counted under, as 附件2 and 附件3 of the half-year report name it
-    (``versioned``: with the rule version, when the report applies more than one)."""
-    title = STAFF_REQUIREMENT + f.title if f.code == "staff-assigned" else f.title
-    return f"{title}（{f.rule_version}）" if versioned and f.rule_version else title
+_requirement = requirement_title  # 附件2 and 附件3 name a requirement as every report does
 
 
 def _subject(f: Finding) -> tuple:
@@ -311,7 +306,9 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
     附件2 counts exactly the lines 附件3 lists.
 
     A site without data for a period that is due (its unit sent no form) has not met the rule:
-    it is counted as ``no_data`` (本期未报送), never as met (SPEC §10)."""
+    it is counted as ``no_data`` (本期未报送), never as met (SPEC §10).  The rate is of the subjects
+    decided: 待完成 and 本期未报送 are in neither its numerator nor its denominator, as in the yearly
+    summary."""
     rows = []
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
@@ -334,7 +331,7 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
                      "applies": _subject_label(mine[0], rule), "period": period_span(names),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
                      "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
-                     "rate": verdict.count(MET) / len(verdict) if verdict else 0.0})
+                     "rate": decided_rate(verdict.count(MET), verdict.count(FAILED))})
     return rows
 
 

@@ -15,7 +15,7 @@ from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SO
                                           mode_counts, next_steps, open_findings, problem_counts, problem_row,
                                           progress_texts, quarter_label)
 from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
-                                            LedgerData, SubmissionState, roster_units,
+                                            LedgerData, SubmissionState, one_per_requirement, roster_units,
                                             submission_states)
 from processor.consolidate.quality import warning_rows
 from processor.consolidate.snapshot import Snapshot
@@ -196,7 +196,8 @@ def _compliance_sections(findings: list[Finding], sites: list[dict], rulebook, m
     first = periods.first_day(month)
     hardware_keys = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES}
     hardware_rows = _hardware_rows(findings, sites)
-    finding_rows = [finding_row(f) for f in findings if f.status != MET]
+    # one line per requirement, site and period (a hardware checklist and its room area are one)
+    finding_rows = [finding_row(f) for f in one_per_requirement(findings) if f.status != MET]
     problems = [f for f in findings if f.code == "problem-closed"]
     problem_rows = [problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
     return {"frequency_rows": _frequency_rows(findings, rulebook, month),

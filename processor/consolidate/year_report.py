@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from processor.common import periods
-from processor.consolidate.blocks import (SOE, finding_counts, finding_row, latest_sites, mode_counts, next_steps,
-                                          period_span, problem_counts, problem_row)
-from processor.consolidate.findings import FAILED, MET, Finding, roster_units
+from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, decided_rate, finding_counts,
+                                          finding_row, latest_sites, mode_counts, next_steps, period_span,
+                                          problem_counts, problem_row, requirement_title)
+from processor.consolidate.findings import FAILED, MET, Finding, one_per_requirement, roster_units
 from processor.consolidate.snapshot import Snapshot
 
 
-# Findings the yearly tables count: each is one subject (site, or unit for M-4b/G-1) in one period.
-_YEAR_SKIPPED = ("staff-assigned", "problem-closed")
+# Requirements judged per unit and per 企业组 member: in the per-clause table, not in the per-site one.
+_UNIT_CODES = ("site-count", "monthly-submission")
+_NOT_PER_SITE = (*_UNIT_CODES, "staff-assigned")
 
 
 def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
@@ -24,14 +26,18 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
     months = [m for m in year.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
     data = snapshot.view(until=year.last)
     units = roster_units(snapshot.roster, data)
-    findings = snapshot.findings(months, until=year.last)
+    # one finding per requirement, subject and period (a hardware checklist and its room area are one)
+    findings = one_per_requirement(snapshot.findings(months, until=year.last))
     sites = latest_sites(data, units)
     due_months = [m for m in months if periods.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
     shown_months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
     contacts = data.records("contacts", months=months)
     per_month = [mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
-    counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
-    clause_rows = _year_clause_rows(counted, year)
+    # one universe (SPEC §10): the per-clause table counts every finding of the year — each subject in each
+    # period, problems found in liaison and 企业组 members included; the annex lists every one not met, the
+    # per-site table the sites' share of them
+    clause_rows = _year_clause_rows(findings, year)
+    site_rows = _year_site_rows([f for f in findings if f.code not in _NOT_PER_SITE], sites, units)
     unit_rows = _unit_rows(findings, units)
     versioned = len(rulebook.versions_between(year.first, year.last)) > 1
     finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
@@ -56,7 +62,9 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
         "unit_rows": unit_rows,
         "clause_rows": clause_rows,
         "totals": _totals(clause_rows),
-        "site_rows": _year_site_rows(counted, sites, units),
+        "site_rows": site_rows,
+        "site_totals": {"sites": len(site_rows),
+                        **{key: sum(r[key] for r in site_rows) for key in ("judged", "met", "failed", "at_risk")}},
         "problem_counts": problem_counts([problem_row(f) for f in findings if f.code == "problem-closed"]),
         "findings": finding_rows,
         "finding_counts": finding_counts(finding_rows),
@@ -77,7 +85,7 @@ def _unit_rows(findings: list[Finding], units: list[str]) -> list[dict]:
 
 def _totals(clause_rows: list[dict]) -> dict:
     totals = {key: sum(r[key] for r in clause_rows) for key in ("judged", "met", "failed", "at_risk")}
-    totals["rate"] = totals["met"] / totals["judged"] if totals["judged"] else 0.0
+    totals["rate"] = decided_rate(totals["met"], totals["failed"])
     return totals
 
 
@@ -89,44 +97,52 @@ def _charts(year: periods.Period, shown_months: list[str], per_month: list[dict]
                                  "series": {"联系指导": [c["total"] for c in per_month],
                                             "其中现场指导和座谈会": [c["onsite"] + c["meeting"] for c in per_month]},
                                  "ylabel": "次数"},
+        # a requirement with nothing decided yet has no rate: it is not plotted as 0
         "chart_compliance": {"kind": "rows", "max": 100, "title": f"{label}各项要求达标率（%）",
-                             "labels": [r["rule"] for r in clause_rows],
-                             "values": [round(r["rate"] * 100, 1) for r in clause_rows],
+                             "labels": [r["rule"] for r in clause_rows if r["rate"] != ""],
+                             "values": [round(r["rate"] * 100, 1) for r in clause_rows if r["rate"] != ""],
                              "ylabel": "达标率（%）"},
     }
 
 
 def _year_clause_rows(findings: list[Finding], year: periods.Period) -> list[dict]:
-    """Per clause (and check): how many 项次 were judged, met, failed and still open; periods named
-    within the year (第一季度至第四季度, 全年)."""
+    """Per requirement: how many 项次 were judged, met, failed and still open; periods named within the
+    year (第一季度至第四季度, 全年).  A requirement is named as in every other table (a hardware checklist
+    and its room area are one); the rate is of the 项次 decided (待完成 left out)."""
     within = {year.name: "全年"}
     groups: dict[tuple, list[Finding]] = {}
     for f in findings:
-        groups.setdefault((f.clause, f.code), []).append(f)
+        code = "hardware" if f.code in HARDWARE_CODES else f.code
+        groups.setdefault((f.clause, code, requirement_title(f)), []).append(f)
     rows = []
-    for (clause, code), mine in groups.items():
+    for (clause, _code, title), mine in groups.items():
         met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
         names = list(dict.fromkeys(within.get(f.period_name, f.period_name.removeprefix(f"{year.label}年"))
                                    for f in sorted(mine, key=lambda f: f.period)))
-        rows.append({"clause": clause, "rule": mine[0].title if code != "room-area" else "党员活动室面积",
-                     "applies": _applies(clause, mine),
+        rows.append({"clause": clause, "rule": title, "applies": _applies(clause, mine),
                      "period": period_span(names), "judged": len(mine), "met": met, "failed": failed,
-                     "at_risk": len(mine) - met - failed, "rate": met / len(mine)})
+                     "at_risk": len(mine) - met - failed, "rate": decided_rate(met, failed)})
     return rows
 
 
 def _applies(clause: str, findings: list[Finding]) -> str:
-    if clause in ("M-4b", "G-1"):
+    if findings[0].code in _UNIT_CODES:
         return "各单位"
+    if findings[0].code == "staff-assigned":
+        return STAFF_REQUIREMENT
+    if findings[0].code == "problem-closed":
+        return "问题"
     kinds = {f.enterprise_kind for f in findings}
     return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
 
 
 def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = ()) -> list[dict]:
-    """Per site: its 项次 judged, met, failed, still open, and the requirements it fell short of.
+    """Per site: its 项次 judged, met, failed, still open (its problems found in liaison included), and
+    the requirements it fell short of.
 
     Every registered site, and every other site judged in the year (one its unit listed only in earlier
-    months): the rows sum to the site 项次 of the per-clause table, no site is dropped (SPEC §10)."""
+    months): the rows sum to the per-clause table's 项次 less those judged per unit or per 企业组 member,
+    no site is dropped (SPEC §10)."""
     sites = list(sites)
     listed = {(s["unit"], s["site"]) for s in sites}
     kinds: dict[tuple, str | None] = {}
@@ -142,8 +158,8 @@ def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str]
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
         met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
-        short = list(dict.fromkeys(f.title for f in mine if f.status == FAILED))
+        short = list(dict.fromkeys(requirement_title(f) for f in mine if f.status == FAILED))
         rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "judged": len(mine),
                      "met": met, "failed": failed, "at_risk": len(mine) - met - failed,
-                     "rate": met / len(mine) if mine else 0.0, "short": "、".join(short) or "无"})
+                     "rate": decided_rate(met, failed), "short": "、".join(short) or "无"})
     return rows
