@@ -326,8 +326,8 @@ def check_totals_and_populations(documents) -> int:
                 same(r["met"] + r["failed"] + r["at_risk"], r["judged"], f"{where} {r.get('rule') or r['site']}")
                 within(r["met"], r["judged"], f"{where} 达标")
             within(sum(r["judged"] for r in c["site_rows"]), t["judged"], f"{where} 示范点项次")
-            same(c["charts"]["chart_compliance"]["values"], [round(r["rate"] * 100, 1) for r in c["clause_rows"]],
-                 f"{where} chart")
+            same(c["charts"]["chart_compliance"]["values"],  # a requirement with nothing decided has no rate
+                 [round(r["rate"] * 100, 1) for r in c["clause_rows"] if r["rate"] != ""], f"{where} chart")
             same(c["finding_counts"]["total"], len(c["findings"]), f"{where} 问题项数")
             within(c["overview"]["onsite"], c["overview"]["contacts"], f"{where} 现场指导")
             within(c["overview"]["private_sites"], c["overview"]["sites"], f"{where} 非公")
@@ -345,7 +345,8 @@ def check_totals_and_populations(documents) -> int:
             within(c["work_started"], len(c["site_paths"]), f"{where} 开展工作")
             same(c["finding_counts"]["total"], len(c["findings"]), f"{where} 问题项数")
             for r in c["compliance_rows"]:
-                within(r["rate"], 1, f"{where} {r['rule']} 达标率")
+                if r["rate"] != "":  # nothing decided yet: no rate
+                    within(r["rate"], 1, f"{where} {r['rule']} 达标率")
         elif kind == run.REMINDER and path.endswith(".xlsx"):
             k = c["counts"]
             same(k["submitted"] + len(c["rows"]), k["due"], f"{where} 应报")
