@@ -361,7 +361,7 @@ def printed_half(path: Path) -> dict:
                          + find_groups(r"已有(\d+)个示范点开展民主评议党员", text))
     life = find_groups(r"各示范点共开展组织生活(\d+)次：(.*?)。", text)
     out["pillars"] = (*_ints(find_groups(r"(\d+)个示范点中(\d+)个党组织书记明确", text)
-                            + find_groups(r"共发展党员(\d+)名，其中一线工人(\d+)名；现有入党积极分子(\d+)名，示范点党员合计(\d+)名",
+                            + find_groups(r"共发展党员(\d+)名，其中一线工人(\d+)名；截至[^，；]*，现有入党积极分子(\d+)名，示范点党员合计(\d+)名",
                                     text) + life[:1]),
                       {k: int(n) for k, n in re.findall(r"([^、]+?)(\d+)次", life[1])})
     out["rate"] = _ints(find_groups(r"共评价(\d+)项次，其中达标(\d+)项次、未达标(\d+)项次(?:，另有(\d+)项次统计期未结束)?", text))

@@ -30,7 +30,8 @@ monthly_report (月度汇总报告, M-4b)
     contact_summary {total, phone, onsite, meeting, other, sites_contacted, elsewhere},
     staff_rows [{group, staff, sites (assigned), phone, onsite, meeting, other, total (recorded by them),
                  elsewhere (at sites not assigned to them)}],
-    site_rows [{unit, site, kind, staff, phone, onsite, meeting, other, total, last_date}] (reported sites),
+    site_rows [{unit, site, kind, staff, phone, onsite, meeting, other, total, by_staff (of total, made by the
+               site's assigned liaison ``staff``), last_date}] (reported sites),
     sites_no_contact [{unit, site, staff}], sites_no_visit [{unit, site, staff}],
     team {soe_sites, cross_sites, cross_posts, private_sites},
     members {total, new, new_workers, new_intellectuals, activists, mobile, mobile_managed,
@@ -216,7 +217,7 @@ def _monthly() -> dict:
         site_rows.append({"unit": s["unit"], "site": s["site"], "kind": s["kind"],
                           "staff": s["staff"] or "未确定", "phone": phone, "onsite": onsite,
                           "meeting": meeting, "other": other, "total": phone + onsite + meeting + other,
-                          "last_date": last})
+                          "by_staff": phone + onsite + meeting + other if s["staff"] else 0, "last_date": last})
     staff_rows = []
     for group, name in STAFF:
         mine = [r for r in site_rows if r["staff"] == name]

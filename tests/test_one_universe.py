@@ -4,11 +4,12 @@ run, every total says what it covers and its rows add up to it, and every rate i
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from ledger_helpers import D, contact, hardware, site
 
 from processor.common import periods as P
-from processor.consolidate import half_year, year_report
+from processor.consolidate import half_year, monthly, year_report
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.snapshot import Snapshot
 
@@ -67,3 +68,75 @@ def test_private_hardware_has_one_value_in_every_table_and_no_site_row_hides_an_
     per_site = sum(r["judged"] for r in year["clause_rows"] if r["applies"] not in ("各单位", "企业组人员"))
     assert year["site_totals"]["judged"] == sum(r["judged"] for r in year["site_rows"]) == per_site
     assert year["site_totals"]["failed"] == sum(r["failed"] for r in year["site_rows"])
+
+
+# --- finding 9: no basis a reader cannot see ----------------------------------------------------------
+
+def _contacted_every_month(lb, unit: str, name: str, months: list[str]) -> None:
+    for month in months:
+        first = P.first_day(month)
+        lb.submit(unit, month, sites=[site(name)], contacts=[contact(first + dt.timedelta(days=9), name, mode="现场指导")])
+
+
+def test_a_rate_is_of_what_is_decided_in_the_half_year_and_the_year_alike(lb, workspace, roster):
+    """马尾区 reports every month of the second half and its site is contacted every month; 罗源县 sends
+    no October form (its site is 本期未报送 for 每月沟通联系, not met and not failed).  No site failed the
+    rule, so the H2 report and the yearly summary both give it 100 %: the site without a form is shown
+    as 本期未报送, not put in the denominator (it read 50 % in the H2 report beside 100 % in the year)."""
+    _contacted_every_month(lb, "马尾区", "马尾机械", H2)
+    _contacted_every_month(lb, "罗源县", "罗源机械", [m for m in H2 if m != "2026-10"])
+    snapshot = _snapshot(lb, workspace, roster)
+    half = half_year.half_year_context(snapshot, P.parse_half("2026-H2"))
+    year = year_report.year_report_context(snapshot, P.parse_year("2026"))
+    (h2,) = [r for r in half["compliance_rows"] if r["clause"] == "M-1b"]
+    (y,) = [r for r in year["clause_rows"] if r["clause"] == "M-1b"]
+    assert (h2["sites"], h2["met"], h2["failed"], h2["no_data"]) == (2, 1, 0, 1)
+    assert h2["rate"] == y["rate"] == 1.0
+    assert y["failed"] == 0
+
+
+def test_the_yearly_rate_leaves_out_periods_not_ended(lb, workspace, roster):
+    """Run on 2026-11-20, the year's fourth quarter has not ended: its 项次 are 待完成, and the 达标率
+    is of the 项次 already decided — a quarter still running does not pull the year's rate down."""
+    day = dt.date(2026, 11, 20)
+    _contacted_every_month(lb, "马尾区", "马尾机械", ["2026-07", "2026-08", "2026-09", "2026-10"])
+    year = year_report.year_report_context(_snapshot(lb, workspace, roster, day), P.parse_year("2026"))
+    totals = year["totals"]
+    assert totals["at_risk"] > 0 and totals["failed"] > 0
+    assert totals["rate"] == totals["met"] / (totals["met"] + totals["failed"])
+    for row in year["clause_rows"]:
+        decided = row["met"] + row["failed"]
+        assert row["rate"] == (row["met"] / decided if decided else "")
+    assert len(year["charts"]["chart_compliance"]["values"]) == sum(r["rate"] != "" for r in year["clause_rows"])
+
+
+def test_the_site_table_tells_the_liaisons_own_contacts_from_everyones(lb, workspace, roster):
+    """马尾机械's liaison is 陈立新; in October 王振东 contacted it twice and 陈立新 once.  The monthly
+    site table prints 陈立新 as 联系人员 with 3 contacts in all and 1 of them his own (it printed 3 beside
+    his name, as if he had made them)."""
+    name = "马尾机械"
+    lb.submit("马尾区", "2026-10", sites=[site(name, staff="陈立新")],
+              contacts=[contact(D(2026, 10, 9), name, staff="王振东"), contact(D(2026, 10, 19), name, staff="王振东"),
+                        contact(D(2026, 10, 21), name, staff="陈立新", mode="现场指导")])
+    context = monthly.monthly_report_context(_snapshot(lb, workspace, roster, dt.date(2026, 11, 20)), "2026-10")
+    (row,) = context["site_rows"]
+    assert (row["staff"], row["total"], row["by_staff"]) == ("陈立新", 3, 1)
+
+
+def test_half_year_member_figures_say_when_they_stood(lb, workspace, roster):
+    """Members, activists, duty zones and cross posts are a state, not a half-year's sum: the H2 report
+    says they stood as of the sites' latest forms (December), not as half-year results."""
+    _contacted_every_month(lb, "马尾区", "马尾机械", H2)
+    half = half_year.half_year_context(_snapshot(lb, workspace, roster), P.parse_half("2026-H2"))
+    texts = {g["name"]: g["text"] for g in half["goods"] + half["pillars"]}
+    assert "截至2026年12月，现有入党积极分子" in texts["先锋模范党员队伍"]
+    assert texts["工作业绩好"].startswith("截至2026年12月，") and texts["班子建设好"].startswith("截至2026年12月，")
+
+
+def test_the_six_ones_figure_is_a_headcount(rendered):
+    """“六个一” is the number of members taking part (a headcount), not 人次."""
+    from docx_helpers import paragraphs
+
+    text = "\n".join(paragraphs(rendered["monthly_report"]))
+    assert re.search(r"参加“六个一”活动党员\d+人。", text) and "活动党员" in text
+    assert not re.search(r"“六个一”活动党员\d+人次", text)

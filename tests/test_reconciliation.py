@@ -282,7 +282,7 @@ def printed(path: Path) -> dict:
     out["team"] = tuple(map(int, g))
     g = find_groups(r"本月报送的示范点共有党员([\d,]+)名，本月发展党员(\d+)名，其中一线工人(\d+)名、知识分子和技术骨干(\d+)名；"
               r"现有入党积极分子(\d+)名；流动党员(\d+)名，其中已转出组织关系或纳入社区管理(\d+)名", text)
-    duty = find_groups(r"共设立党员责任区(\d+)个；非公企业示范点参加“六个一”活动党员(\d+)人次", text)
+    duty = find_groups(r"共设立党员责任区(\d+)个；非公企业示范点参加“六个一”活动党员(\d+)人。", text)
     out["members"] = tuple(int(x.replace(",", "")) for x in (*g, *duty))
     (total, kinds) = find_groups(r"本月共开展组织生活(\d+)次(?:，其中(.*?))?。", text)
     out["org_life"] = (int(total), {k: int(n) for k, n in re.findall(r"(.+?)(\d+)次(?:、|$)", kinds or "")})

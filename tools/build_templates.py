@@ -222,10 +222,12 @@ def build_monthly_report() -> TemplateBuilder:
             "r in staff_rows", empty="本月无企业组成员联系记录。")
     b.figure("chart_contacts")
     b.h2("（二）各示范点联系情况")
-    b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（联系人员为分工联系的企业组人员）：")
-    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 35, left=True), Column("联系人员", "r.staff", 21),
-             Column("电话", "r.phone", 13), Column("现场", "r.onsite", 13), Column("座谈", "r.meeting", 13),
-             Column("合计", "r.total", 13), Column("最近联系", "r.last_date|md_date", 26)],
+    b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（联系人员为分工联系的企业组人员；电话、现场、座谈"
+        "和合计为各企业组人员对该示范点的全部联系，“其中本人”为分工联系人员本人的联系次数）：")
+    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 32, left=True), Column("联系人员", "r.staff", 21),
+             Column("电话", "r.phone", 12), Column("现场", "r.onsite", 12), Column("座谈", "r.meeting", 12),
+             Column("合计", "r.total", 12), Column("其中本人", "r.by_staff", 13),
+             Column("最近联系", "r.last_date|md_date", 20)],
             "r in site_rows", empty="本月无。")
     b.p("{% if unreported_sites %}本月未报送的示范点：{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}")
@@ -250,7 +252,7 @@ def build_monthly_report() -> TemplateBuilder:
         "{{ members.mobile_managed }}名。")
     b.h2("（三）活动机制建设")
     b.p("本月报送的示范点共设立党员责任区{{ members.duty_zones }}个；非公企业示范点参加“六个一”活动党员"
-        "{{ members.six_ones }}人次。本月共开展组织生活{{ org_life.total }}次"
+        "{{ members.six_ones }}人。本月共开展组织生活{{ org_life.total }}次"
         "{% if org_life.by_kind %}，其中{% for k in org_life.by_kind %}{{ k.kind }}{{ k.count }}次"
         "{% if not loop.last %}、{% endif %}{% endfor %}{% endif %}。")
     b.h2("（四）工作制度落实")

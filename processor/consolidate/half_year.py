@@ -143,16 +143,18 @@ def _goods_and_pillars(basis: _HalfBasis, rulebook) -> dict:
     activity_text = "、".join(f"{k}{by_kind[k]}次"
                               for k in sorted(by_kind, key=lambda k: (-by_kind[k], ACTIVITY_KINDS.index(k))))
     with_secretary = [s for s in sites if cell_text(s["secretary"])]
+    # member figures are a state, not a half-year's sum: each site's latest form of the half, and said so
+    as_at = _as_at(sorted(set(latest_members["month"])))
 
     def total(frame: pd.DataFrame, column: str) -> int:
         return sum(count_of(v) for v in frame[column])
 
     return {
         "goods": [
-            {"name": "班子建设好", "text": f"国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
+            {"name": "班子建设好", "text": f"{as_at}，国企示范点中有{len(cross)}个实行“双向进入、交叉任职”，交叉任职"
                                         f"{sum(count_of(r['cross_posts']) for r in cross)}人；{len(with_secretary)}个示范点"
                                         f"配齐党组织书记。"},
-            {"name": "工作业绩好", "text": f"示范点所在企业党员责任区{total(latest_members, 'duty_zones')}个，"
+            {"name": "工作业绩好", "text": f"{as_at}，示范点所在企业党员责任区{total(latest_members, 'duty_zones')}个，"
                                         f"非公企业示范点参加“六个一”活动党员{total(latest_members, 'six_ones')}人。"},
             {"name": "群众评价好", "text": f"{label}已有{len(appraised & site_keys)}个示范点开展民主评议党员。"},
         ],
@@ -160,7 +162,7 @@ def _goods_and_pillars(basis: _HalfBasis, rulebook) -> dict:
             {"name": "强有力的领导班子", "text": f"{len(sites)}个示范点中{len(with_secretary)}个党组织书记明确、班子健全。"},
             {"name": "先锋模范党员队伍",
              "text": f"{label}共发展党员{total(members_all, 'new_members')}名，其中一线工人"
-                     f"{total(members_all, 'new_workers')}名；现有入党积极分子"
+                     f"{total(members_all, 'new_workers')}名；{as_at}，现有入党积极分子"
                      f"{total(latest_members, 'activists')}名，示范点党员合计"
                      f"{total(latest_members, 'total')}名。"},
             {"name": "有效活动机制", "text": (f"各示范点共开展组织生活{len(life)}次：{activity_text}。" if len(life)
@@ -170,6 +172,16 @@ def _goods_and_pillars(basis: _HalfBasis, rulebook) -> dict:
                                            f"{len(hw_bad)}个示范点尚未达标。"},
         ],
     }
+
+
+def _as_at(months: list[str]) -> str:
+    """When the member figures stood: 截至2026年12月, or, when the sites' latest forms are of several
+    months, 截至各示范点本半年最近一次报送（2026年10月至12月）."""
+    if not months:
+        return "本半年各示范点未报送党员队伍情况"
+    if len(months) == 1:
+        return f"截至{periods.month_cn(months[0])}"
+    return f"截至各示范点本半年最近一次报送（{periods.month_cn(months[0])}至{periods.month_cn(months[-1])}）"
 
 
 def _plan_sections(site_paths: list[dict], rulebook) -> dict:

@@ -92,7 +92,8 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
 
 
 def _site_rows(basis: _MonthBasis) -> list[dict]:
-    """Per site reported this month: its contacts by kind and the last contact's date."""
+    """Per site reported this month: its contacts by kind (whoever made them), of which made by the site's
+    assigned liaison (``by_staff``, SPEC §10 attribution), and the last contact's date."""
     contacts_by_site: dict[tuple, list[dict]] = {}
     for c in basis.contacts:
         contacts_by_site.setdefault((c["unit"], c["site"]), []).append(c)
@@ -101,6 +102,8 @@ def _site_rows(basis: _MonthBasis) -> list[dict]:
         mine = contacts_by_site.get((s["unit"], s["site"]), [])
         rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
                      "staff": s["staff"] or UNASSIGNED, **mode_counts(mine),
+                     "by_staff": sum(bool(cell_text(s["staff"])) and cell_text(c["staff"]) == cell_text(s["staff"])
+                                     for c in mine),
                      "last_date": iso_date(max(c["date"] for c in mine)) if mine else ""})
     return rows
 
