@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ledger_helpers import D, contact, hardware, site
+from ledger_helpers import D, activity, contact, hardware, site
 
 from processor.common import periods as P
 from processor.consolidate import half_year, monthly, year_report
@@ -140,3 +140,50 @@ def test_the_six_ones_figure_is_a_headcount(rendered):
     text = "\n".join(paragraphs(rendered["monthly_report"]))
     assert re.search(r"参加“六个一”活动党员\d+人。", text) and "活动党员" in text
     assert not re.search(r"“六个一”活动党员\d+人次", text)
+
+
+# --- finding 12: advice aimed right --------------------------------------------------------------------
+
+GOOD, NO_QUORUM, GAPS = "榕城电子", "榕城机械", "榕城纺织"
+
+
+def _half_of_life(lb) -> None:
+    """榕城区's three 国企 sites over 2026-H2, each contacted on site every month, plans on time:
+    GOOD holds every activity as often as required; NO_QUORUM too, and one more 党员大会 with 12 of 30
+    present (X-1: not counted); GAPS holds 党员大会, 组织生活会 and 党纪教育 every quarter but no
+    民主生活会, 民主评议党员 or 党员培训.  马尾区 sends July to September late and no December form."""
+    quarterly, yearly = ["党员大会", "组织生活会", "党纪教育"], ["民主生活会", "民主评议党员", "党员培训"]
+    names = (GOOD, NO_QUORUM, GAPS)
+    for month in H2:
+        y, m = int(month[:4]), int(month[5:])
+        life = []
+        if m in (7, 10):
+            for name in names:
+                kinds = quarterly + (yearly if m == 7 and name != GAPS else [])
+                life += [activity(D(y, m, 10 + i), name, kind) for i, kind in enumerate(kinds)]
+            if m == 7:
+                life.append(activity(D(y, m, 25), NO_QUORUM, "党员大会", expected=30, present=12))
+        lb.submit("榕城区", month, sites=[site(n, plan_date=D(2026, 11, 20)) for n in names], org_life=life,
+                  contacts=[contact(D(y, m, 8), n, mode="现场指导") for n in names])
+        if month != "2026-12":
+            received = dt.datetime(y, m + 1, 9 if m <= 9 else 3, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            lb.submit("马尾区", month, sites=[site("马尾机械")], received=received,
+                      contacts=[contact(D(y, m, 8), "马尾机械", mode="现场指导")])
+
+
+def test_half_year_advice_names_each_sites_own_gaps_every_late_unit_and_no_example_without_a_quorum(
+        lb, workspace, roster):
+    _half_of_life(lb)
+    half = half_year.half_year_context(_snapshot(lb, workspace, roster), P.parse_half("2026-H2"))
+    steps = "\n".join(half["next_steps"])
+    # 八.3: the site is asked for what it lacks, never for what it held
+    (life_step,) = [s for s in half["next_steps"] if f"榕城区{GAPS}" in s]
+    asked = re.search(rf"榕城区{GAPS}（(.*?)）", life_step).group(1).split("、")
+    assert sorted(asked) == sorted(["民主生活会", "民主评议党员", "党员培训"])
+    assert f"榕城区{GOOD}" not in steps and f"榕城区{NO_QUORUM}" not in steps
+    # 八.2: 马尾区 is late three times and missing once: it is both reminded and urged
+    assert re.search(r"督促[^。]*马尾区[^。]*补报未报送的月报表", steps)
+    assert re.search(r"提醒[^。]*马尾区（逾期3次）[^。]*在每月截止日期前报送月报表", steps)
+    # 典型做法: a site one of whose 党员大会 had 12 of 30 present is no example
+    typical = [t["site"] for t in half["typical_sites"]]
+    assert GOOD in typical and NO_QUORUM not in typical and GAPS not in typical

@@ -352,11 +352,12 @@ TYPICAL_SENTENCES = 4  # enough to say what a site does, short enough to read as
 
 def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
     """Sites meeting every requirement that applies to them: their reported progress, each sentence once,
-    is the practice to spread."""
+    is the practice to spread.  A site one of whose 党员大会 lacked a quorum in the half (X-1: not more
+    than half of its members present) is no example, even when enough others counted."""
     out = []
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
-        if not mine or any(f.status != MET for f in mine):
+        if not mine or any(f.status != MET or f.excluded for f in mine):
             continue
         rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])]
         sentences = _sentences(cell_text(t) for t in rows.sort_values(["month", "row"])["progress"])
@@ -394,18 +395,26 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
     missing = [u for u in units if any(st.state in (MISSING, RETURNED) for st in states.get(u, []))]
     if missing:
         steps.append(f"督促{cn_list(missing)}补报未报送的月报表。")
-    late = [u for u in units if u not in missing and any(st.state == LATE for st in states.get(u, []))]
+    # every unit late in the half, however else it fell short (one also missing a month is late too)
+    late = {u: sum(st.state == LATE for st in states.get(u, [])) for u in units}
+    late = {u: n for u, n in late.items() if n}
     if late:
-        steps.append(f"提醒{cn_list(late)}在每月截止日期前报送月报表。")
+        steps.append(f"提醒{cn_list([f'{u}（逾期{n}次）' if n > 1 else u for u, n in late.items()])}"
+                     f"在每月截止日期前报送月报表。")
     for codes, text in (
             (("monthly-contact",), "对{}坚持每月至少沟通联系一次。"),
             (("quarterly-visit",), "每季度至少一次深入{}现场指导或召开座谈会。"),
-            (("plan-reported",), "指导{}完成工作方案制订并上报企业组。"),
-            (("activity-frequency",), "督促{}按规定频次召开党员大会、组织生活会、民主生活会，开展党纪教育、民主评议和党员培训。"),
-            (HARDWARE_CODES, "对照“十二个有”“十个一”标准，跟踪{}补齐硬件设施、达到活动室面积要求。")):
+            (("plan-reported",), "指导{}完成工作方案制订并上报企业组。")):
         keys = open_sites(*codes)
         if keys:
             steps.append(text.format(site_names(keys)))
+    lacking = _lacking_activities(findings, current)
+    if lacking:  # each site with what it still lacks, never an activity it held often enough
+        named = "；".join(f"{unit}{site}（{cn_list(names)}）" for (unit, site), names in lacking.items())
+        steps.append(f"督促{len(lacking)}个示范点按规定频次补上尚未达到要求的组织生活：{named}。")
+    keys = open_sites(*HARDWARE_CODES)
+    if keys:
+        steps.append(f"对照“十二个有”“十个一”标准，跟踪{site_names(keys)}补齐硬件设施、达到活动室面积要求。")
     # a problem closed late is closed: only those still open past their deadline are to be put right
     overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED and f.closed_on is None]
     if overdue:
@@ -414,6 +423,16 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
     if not steps:
         steps.append("各示范点各项要求均已达标，继续按月做好联系指导和月报表报送工作。")
     return steps
+
+
+def _lacking_activities(findings: list[Finding], current: set[tuple]) -> dict[tuple, list[str]]:
+    """Each registered site's activities (组织生活) held less often than required in a period of the half."""
+    lacking: dict[tuple, list[str]] = {}
+    for f in findings:
+        if f.code == "activity-frequency" and f.status != MET and (f.unit, f.site) in current:
+            names = lacking.setdefault((f.unit, f.site), [])
+            names.extend(a for a in f.missing if a not in names)
+    return {key: names for key, names in lacking.items() if names}
 
 
 def _latest_plans(progress: pd.DataFrame, units: list[str]) -> list[dict]:
