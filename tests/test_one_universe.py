@@ -70,6 +70,16 @@ def test_private_hardware_has_one_value_in_every_table_and_no_site_row_hides_an_
     assert year["site_totals"]["failed"] == sum(r["failed"] for r in year["site_rows"])
 
 
+def test_half_year_hardware_advice_names_what_each_site_lacks(lb, workspace, roster):
+    """The 非公 site has every item but a 30㎡ room: the H2 report asks it for a 50㎡ room, not for items
+    it has (finding 12: advice names each site's own unmet requirements)."""
+    _small_room_and_an_overdue_problem(lb)
+    half = half_year.half_year_context(_snapshot(lb, workspace, roster), P.parse_half("2026-H2"))
+    (step,) = [s for s in half["next_steps"] if "硬件设施" in s]
+    assert f"罗源县{PRIVATE_SITE}（党员活动室面积达到50平方米）" in step
+    assert SOE_SITE not in step
+
+
 # --- finding 9: no basis a reader cannot see ----------------------------------------------------------
 
 def _contacted_every_month(lb, unit: str, name: str, months: list[str]) -> None:

@@ -668,8 +668,9 @@ _SEVERITY = {MET: 0, AT_RISK: 1, FAILED: 2}
 def one_per_requirement(findings: list[Finding]) -> list[Finding]:
     """The findings with a site's hardware checklist and its room area of one period made one finding:
     they are one requirement (S-5 / N-5, "十二个有" / "十个一" with the ≥50㎡ room), judged once per site
-    and period, the worse status deciding it, both sentences kept (SPEC §10: one value per requirement
-    and period in every document).  Every table and list of a report counts and lists these."""
+    and period, the worse status deciding it, both sentences kept, a room too small among what is
+    ``missing`` (SPEC §10: one value per requirement and period in every document).  Every table and list
+    of a report counts and lists these."""
     out: list[Finding] = []
     at: dict[tuple, int] = {}
     for f in findings:
@@ -684,7 +685,8 @@ def one_per_requirement(findings: list[Finding]) -> list[Finding]:
         first = out[at[key]]
         items, area = (first, f) if first.code == "hardware-items" else (f, first)
         worse = max(first.status, f.status, key=lambda s: _SEVERITY.get(s, 0))
-        out[at[key]] = dataclasses.replace(items, status=worse, message="merged",
+        short = () if area.status == MET else (f"党员活动室面积达到{cnfmt.plain_num(area.required)}平方米",)
+        out[at[key]] = dataclasses.replace(items, status=worse, message="merged", missing=(*items.missing, *short),
                                            parts=(*(items.parts or (items.evidence,)), area.evidence))
     return out
 

@@ -412,9 +412,12 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
     if lacking:  # each site with what it still lacks, never an activity it held often enough
         named = "；".join(f"{unit}{site}（{cn_list(names)}）" for (unit, site), names in lacking.items())
         steps.append(f"督促{len(lacking)}个示范点按规定频次补上尚未达到要求的组织生活：{named}。")
-    keys = open_sites(*HARDWARE_CODES)
-    if keys:
-        steps.append(f"对照“十二个有”“十个一”标准，跟踪{site_names(keys)}补齐硬件设施、达到活动室面积要求。")
+    hardware = {(f.unit, f.site): f.missing for f in findings  # merged: the checklist's gaps and the room's
+                if f.code in HARDWARE_CODES and f.status != MET and (f.unit, f.site) in current}
+    if hardware:  # each site with what it lacks
+        named = "；".join(f"{unit}{site}（{cn_list(list(missing))}）" if missing else f"{unit}{site}"
+                         for (unit, site), missing in hardware.items())
+        steps.append(f"对照“十二个有”“十个一”标准，跟踪{len(hardware)}个示范点补齐硬件设施：{named}。")
     # a problem closed late is closed: only those still open past their deadline are to be put right
     overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED and f.closed_on is None]
     if overdue:
