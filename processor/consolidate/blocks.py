@@ -16,6 +16,7 @@ same data and the same as-of day yields the same context (and the same files).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 
@@ -24,7 +25,6 @@ import pandas as pd
 from processor.common import cnfmt
 from processor.common import periods
 from processor.common.values import is_missing
-from processor.consolidate.findings import HARDWARE_CODES as HARDWARE_CODES
 from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
 from schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
 
@@ -105,6 +105,36 @@ def mode_counts(contacts: list[dict]) -> dict:
     counts["total"] = sum(counts.values())
     return counts
 
+
+
+HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
+_SEVERITY = {MET: 0, AT_RISK: 1, FAILED: 2}
+
+
+def one_per_requirement(findings: list[Finding]) -> list[Finding]:
+    """The findings with a site's hardware checklist and its room area of one period made one finding:
+    they are one requirement (S-5 / N-5, "十二个有" / "十个一" with the ≥50㎡ room), judged once per site
+    and period, the worse status deciding it, both sentences kept, a room too small among what is
+    ``missing`` (SPEC §10: one value per requirement and period in every document).  Every table and list
+    of a report counts and lists these."""
+    out: list[Finding] = []
+    at: dict[tuple, int] = {}
+    for f in findings:
+        if f.code not in HARDWARE_CODES:
+            out.append(f)
+            continue
+        key = (f.unit, f.site, f.clause, f.period)
+        if key not in at:
+            at[key] = len(out)
+            out.append(f)
+            continue
+        first = out[at[key]]
+        items, area = (first, f) if first.code == "hardware-items" else (f, first)
+        worse = max(first.status, f.status, key=lambda s: _SEVERITY.get(s, 0))
+        short = () if area.status == MET else (f"党员活动室面积达到{cnfmt.plain_num(area.required)}平方米",)
+        out[at[key]] = dataclasses.replace(items, status=worse, message="merged", missing=(*items.missing, *short),
+                                           parts=(*(items.parts or (items.evidence,)), area.evidence))
+    return out
 
 
 def progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:

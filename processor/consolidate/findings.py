@@ -13,7 +13,6 @@ yet, never "failed".
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 from collections import Counter
@@ -659,36 +658,6 @@ def evaluate(ledger: Ledger | LedgerData, rulebook: Rulebook, roster, *, months:
     for check in CHECKS:
         out.extend(check.run(scope))
     return sort_findings(out, scope.units)
-
-
-HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
-_SEVERITY = {MET: 0, AT_RISK: 1, FAILED: 2}
-
-
-def one_per_requirement(findings: list[Finding]) -> list[Finding]:
-    """The findings with a site's hardware checklist and its room area of one period made one finding:
-    they are one requirement (S-5 / N-5, "十二个有" / "十个一" with the ≥50㎡ room), judged once per site
-    and period, the worse status deciding it, both sentences kept, a room too small among what is
-    ``missing`` (SPEC §10: one value per requirement and period in every document).  Every table and list
-    of a report counts and lists these."""
-    out: list[Finding] = []
-    at: dict[tuple, int] = {}
-    for f in findings:
-        if f.code not in HARDWARE_CODES:
-            out.append(f)
-            continue
-        key = (f.unit, f.site, f.clause, f.period)
-        if key not in at:
-            at[key] = len(out)
-            out.append(f)
-            continue
-        first = out[at[key]]
-        items, area = (first, f) if first.code == "hardware-items" else (f, first)
-        worse = max(first.status, f.status, key=lambda s: _SEVERITY.get(s, 0))
-        short = () if area.status == MET else (f"党员活动室面积达到{cnfmt.plain_num(area.required)}平方米",)
-        out[at[key]] = dataclasses.replace(items, status=worse, message="merged", missing=(*items.missing, *short),
-                                           parts=(*(items.parts or (items.evidence,)), area.evidence))
-    return out
 
 
 _CLAUSE_ORDER = ["G-1", "M-1a", "M-1b", "M-1c", "M-2", "S-4a", "S-4b", "S-4c", "S-4d", "N-4a", "N-4b",

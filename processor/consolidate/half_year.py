@@ -13,9 +13,10 @@ from processor.common import periods
 from processor.common.values import is_missing
 from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
-                                          mode_counts, period_span, progress_texts, requirement_title, site_names)
+                                          mode_counts, one_per_requirement, period_span, progress_texts,
+                                          requirement_title, site_names)
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
-                                            counted_activities, one_per_requirement, roster_units,
+                                            counted_activities, roster_units,
                                             submission_states)
 from processor.consolidate.snapshot import Snapshot
 from schemas.form import ACTIVITY_KINDS

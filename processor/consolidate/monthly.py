@@ -11,11 +11,11 @@ import pandas as pd
 from processor.common import cnfmt
 from processor.common import periods
 from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SOE, UNASSIGNED, cell_text, cn_list,
-                                          count_of, finding_counts, finding_row, iso_date, latest_sites,
-                                          mode_counts, next_steps, open_findings, problem_counts, problem_row,
+                                          count_of, finding_counts, finding_row, iso_date, latest_sites, mode_counts,
+                                          next_steps, one_per_requirement, open_findings, problem_counts, problem_row,
                                           progress_texts, quarter_label)
 from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
-                                            LedgerData, SubmissionState, one_per_requirement, roster_units,
+                                            LedgerData, SubmissionState, roster_units,
                                             submission_states)
 from processor.consolidate.quality import warning_rows
 from processor.consolidate.snapshot import Snapshot

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from processor.common import periods
 from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, decided_rate, finding_counts,
-                                          finding_row, latest_sites, mode_counts, next_steps, period_span,
-                                          problem_counts, problem_row, requirement_title)
-from processor.consolidate.findings import FAILED, MET, Finding, one_per_requirement, roster_units
+                                          finding_row, latest_sites, mode_counts, next_steps, one_per_requirement,
+                                          period_span, problem_counts, problem_row, requirement_title)
+from processor.consolidate.findings import FAILED, MET, Finding, roster_units
 from processor.consolidate.snapshot import Snapshot
 
 
