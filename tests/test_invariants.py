@@ -789,3 +789,14 @@ def test_invariants_hold_over_the_demos_own_run(demo_year):
         assert check_totals_and_populations(documents) > 500
         assert check_one_universe(documents) > 200
         assert check_one_value_per_requirement(documents) > 50
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 120))
+def test_one_universe_and_one_value_per_requirement_over_generated_years(seed, tmp_path):
+    arrivals = generate_year(seed, units=2, months=MONTHS[2:])
+    ws = build_workspace(tmp_path / "all", arrivals)
+    for day in (dt.date(2026, 11, 20), dt.date(2027, 1, 8), quiet_after(ws)):
+        documents = run_documents(ws, day)
+        check_one_universe(documents)
+        check_one_value_per_requirement(documents)
