@@ -70,6 +70,18 @@ def test_private_hardware_has_one_value_in_every_table_and_no_site_row_hides_an_
     assert year["site_totals"]["failed"] == sum(r["failed"] for r in year["site_rows"])
 
 
+def test_the_overview_page_counts_private_hardware_as_the_reports_do(lb, workspace, roster):
+    """The 总览 page's row for 非公硬件设施 counts the one site once, 未达标 — not a met checklist beside a
+    failed room area (two checks for one requirement)."""
+    from processor.consolidate import overview
+
+    _small_room_and_an_overdue_problem(lb)
+    snapshot = _snapshot(lb, workspace, roster)
+    page = overview.overview_context(snapshot.data, workspace, roster, RUN_DAY, "2026-12", [])
+    (n5,) = [r for r in page["clauses"] if r["clause"] == "N-5"]
+    assert (n5["total"], n5["met"], n5["failed"]) == (1, 0, 1)
+
+
 def test_half_year_hardware_advice_names_what_each_site_lacks(lb, workspace, roster):
     """The 非公 site has every item but a 30㎡ room: the H2 report asks it for a 50㎡ room, not for items
     it has (finding 12: advice names each site's own unmet requirements)."""

@@ -22,6 +22,7 @@ from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING,
                                             Finding, LedgerData, evaluate, roster_units, sort_findings,
                                             submission_states, submitting_unit)
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED
+from processor.consolidate.blocks import one_per_requirement
 from processor.consolidate.quality import warning_rows
 
 OVERVIEW_NAME = "总览.html"
@@ -64,6 +65,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
     grid = _grid(data.files, rulebook, units, months, today)
     scoped = data.restrict(until=until)
     findings = evaluate(scoped, rulebook, roster, months=[m for m in months if m <= until], today=today)
+    findings = one_per_requirement(findings)  # a hardware checklist and its room area: one requirement, as in the reports
     order = _clause_order(findings, rulebook)
     clauses = _clauses(findings, order)
     return {
