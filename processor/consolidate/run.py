@@ -42,7 +42,7 @@ from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_byte
 from processor.common.paths import TEMPLATES_DIR
 from processor.consolidate import assignment, dossier, half_year, monthly, overview, year_report
 from processor.consolidate.blocks import latest_sites
-from processor.consolidate.ledger_data import LedgerData
+from processor.consolidate.ledger_data import LedgerData, as_reported
 from processor.consolidate.recorder import Recorder
 from processor.consolidate.snapshot import Snapshot
 from processor.record.ledger import Ledger, now_iso
@@ -472,8 +472,9 @@ def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
 
 def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
     rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
-    payload = {key: _rows_digest(records) for key, records in rows.items()}
     sources = _summary_sources(data, months, rows)
+    rows = {key: [as_reported(r) for r in records] for key, records in rows.items()}  # the forms' own words
+    payload = {key: _rows_digest(records) for key, records in rows.items()}
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
     rel = f"{FOLDER[SUMMARY]}/{period}/{FOLDER[SUMMARY]}.xlsx"
     build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)

@@ -1,0 +1,66 @@
+"""A site keeps its identity across a rename (SPEC §10, Identity): a unit's form that drops one site
+of its previous form, brings one new site and says why in its 变更说明 renamed that site."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ledger_helpers import D, LedgerBuilder, contact, site
+
+from processor.consolidate.ledger_data import LedgerData, as_reported
+from processor.consolidate.problems import problem_threads
+from processor.consolidate.run import consolidate
+from processor.record.ledger import Ledger
+
+UNIT = "鼓山区"
+OLD, NEW = "鼓山福顺鞋业", "鼓山供电"
+PROBLEM = "党员活动室未挂牌"
+
+
+def _year(lb: LedgerBuilder, *, note: str | None) -> None:
+    """March under the old name, with a problem due 30 April; from April the new name (with or
+    without a 变更说明), the problem closed in May by a contact at the new name."""
+    lb.submit(UNIT, "2026-03", sites=[site(OLD, "非公", staff="林少华")], received=D(2026, 4, 2),
+              contacts=[contact(D(2026, 3, 10), OLD, staff="林少华", problem=PROBLEM, suggestion="尽快挂牌",
+                                deadline=D(2026, 4, 30), state="未办结")])
+    lb.submit(UNIT, "2026-04", sites=[site(NEW, "非公", staff="林少华")], received=D(2026, 5, 2), change_note=note,
+              contacts=[contact(D(2026, 4, 12), NEW, staff="林少华")])
+    lb.submit(UNIT, "2026-05", sites=[site(NEW, "非公", staff="林少华")], received=D(2026, 6, 2),
+              contacts=[contact(D(2026, 5, 8), NEW, staff="林少华", problem=PROBLEM, deadline=D(2026, 4, 30),
+                                state="已办结")])
+
+
+def test_a_site_renamed_with_a_change_note_is_one_site_whose_problems_continue(workspace):
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        _year(lb, note="示范点调整为鼓山供电党建示范点")
+    finally:
+        lb.ledger.close()
+    with Ledger(workspace.ledger_path) as ledger:
+        data = LedgerData.load(ledger, as_of=D(2026, 6, 8))
+    # one site in every month and sheet, under the name of its latest form
+    assert {(r["unit"], r["site"]) for r in data.records("sites")} == {(UNIT, NEW)}
+    assert {r["site"] for r in data.records("contacts")} == {NEW}
+    # March's problem continues under the new name and is closed by May's contact there
+    [thread] = problem_threads(data.records("contacts"))
+    assert thread.site == NEW and thread.closed_on == D(2026, 5, 8)
+
+    consolidate(workspace, month="2026-05", as_of=D(2026, 6, 8))
+    dossiers = sorted(p.name for p in (workspace.outbox / "示范点档案").rglob("*.docx"))
+    assert dossiers == [f"{NEW}.docx"]  # one dossier, following the site
+    # 汇总数据 and the like keep what each form said
+    assert [as_reported(r)["site"] for r in data.records("sites", months=["2026-03"])] == [OLD]
+
+
+def test_without_a_change_note_a_new_name_is_another_site(workspace):
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        _year(lb, note=None)
+    finally:
+        lb.ledger.close()
+    with Ledger(workspace.ledger_path) as ledger:
+        data = LedgerData.load(ledger, as_of=D(2026, 6, 8))
+    assert {r["site"] for r in data.records("sites")} == {OLD, NEW}
+    threads = problem_threads(data.records("contacts"))
+    assert sorted((t.site, t.closed_on) for t in threads) == [(NEW, D(2026, 5, 8)), (OLD, None)]
+    assert dt.date(2026, 6, 8) > threads[0].deadline  # the old one is overdue: nobody said it was renamed
