@@ -64,3 +64,27 @@ def test_without_a_change_note_a_new_name_is_another_site(workspace):
     threads = problem_threads(data.records("contacts"))
     assert sorted((t.site, t.closed_on) for t in threads) == [(NEW, D(2026, 5, 8)), (OLD, None)]
     assert dt.date(2026, 6, 8) > threads[0].deadline  # the old one is overdue: nobody said it was renamed
+
+
+def test_the_demo_site_renamed_in_april_stays_renamed_into_the_next_year(tmp_path):
+    """The demo's unit that renames a site in April (with a 变更说明 naming the old and the new site)
+    lists it under the new name in every later form, January of the next year included: one site."""
+    from processor.demo import plan_year, prepare_folder
+    from processor.validate.roster import workspace_roster
+
+    ws = prepare_folder(tmp_path / "demo", units_limit=5)
+    _, jobs = plan_year(ws, tmp_path, D(2027, 2, 8))
+    unit = [u.name for u in workspace_roster(ws).units][3]
+    forms = {month: rows for (_path, rows, _roster, _book, u, month) in jobs if u == unit}  # the last form wins
+    year = ws.rulebook.year
+    note = forms[f"{year}-04"]["basic_info"][0]["change_note"]
+    march = [s["site"] for s in forms[f"{year}-03"]["sites"]]
+    april = [s["site"] for s in forms[f"{year}-04"]["sites"]]
+    [old] = [s for s in march if s not in april]
+    [new] = [s for s in april if s not in march]
+    assert old in note and new in note
+    later = [month for month in forms if month >= f"{year}-04"]
+    assert f"{year + 1}-01" in later
+    for month in later:
+        names = [s["site"] for s in forms[month]["sites"]]
+        assert new in names and old not in names, month
