@@ -88,3 +88,28 @@ def test_the_demo_site_renamed_in_april_stays_renamed_into_the_next_year(tmp_pat
     for month in later:
         names = [s["site"] for s in forms[month]["sites"]]
         assert new in names and old not in names, month
+
+
+def test_one_site_registered_by_two_units_is_flagged_with_both_units(workspace):
+    """榕城区 and 鼓山区 both register 榕城新锐软件: the month's report says the site count holds one
+    enterprise twice and names both units (and its 数据质量 section flags it)."""
+    from processor.consolidate.monthly import monthly_report_context
+    from processor.consolidate.snapshot import Snapshot
+    from processor.validate.roster import workspace_roster
+
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        lb.submit("榕城区", "2026-10", sites=[site("榕城电子", "非公"), site("榕城新锐软件", "非公")])
+        lb.submit("鼓山区", "2026-10", sites=[site("鼓山机械"), site("榕城 新锐软件", "非公")])
+    finally:
+        lb.ledger.close()
+    with Ledger(workspace.ledger_path) as ledger:
+        data = LedgerData.load(ledger, as_of=D(2026, 11, 8))
+    snapshot = Snapshot(data, workspace, workspace_roster(workspace), D(2026, 11, 8))
+    [shared] = snapshot.shared_sites(until="2026-10")
+    assert shared["site"] == "榕城新锐软件" and sorted(shared["units"]) == ["榕城区", "鼓山区"]
+    context = monthly_report_context(snapshot, "2026-10")
+    assert context["overview"]["sites"] == 4
+    assert context["overview"]["sites_note"] == "（其中1家由两个单位重复登记）"
+    flagged = {r["unit"] for r in context["quality_rows"] if r["code"] == "site-shared"}
+    assert flagged == {"榕城区", "鼓山区"}

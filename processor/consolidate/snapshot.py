@@ -73,6 +73,28 @@ class Snapshot:
         return [f for f in self.data.files if f["month"] and f["month"] <= until
                 and (f["month"] in months or self._first_month.get(f["id"], "~") <= until)]
 
+    def shared_sites(self, *, until: str | None = None) -> list[dict]:
+        """Sites registered by more than one unit (SPEC §10, Identity): one name (spaces, width and
+        punctuation aside) in the latest forms up to ``until`` of two or more units, each as
+        {"site": the name, "units": the units in roster order}; one enterprise, to be counted once
+        and checked with both units."""
+        from processor.common.values import problem_key
+
+        data = self.view(until=until)
+        latest: dict[str, str] = {}
+        for r in data.records("sites"):
+            latest[r["unit"]] = max(latest.get(r["unit"], r["month"]), r["month"])
+        units_of: dict[str, list[str]] = {}
+        names: dict[str, str] = {}
+        for unit in self.units(until=until):
+            for r in data.records("sites", unit=unit):
+                if r["month"] == latest.get(unit) and r["site"]:
+                    key = problem_key(r["site"])
+                    names.setdefault(key, r["site"])
+                    if unit not in units_of.setdefault(key, []):
+                        units_of[key].append(unit)
+        return [{"site": names[key], "units": units} for key, units in units_of.items() if len(units) > 1]
+
     def units(self, *, until: str | None = None) -> list[str]:
         """The units in roster order (without a roster, those of the data up to ``until``)."""
         return roster_units(self.roster, self.view(until=until))
