@@ -159,7 +159,10 @@ class LedgerData:
                 current = [f["id"] for f in files if f["status"] == ACCEPTED]
             records = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
                        for key in (sheets or SHEET_TITLES)}
-        follow_renames(records)  # a site renamed with a 变更说明 is the same site (SPEC §10)
+            # a site renamed with a 变更说明 is the same site (SPEC §10): told by these two sheets
+            told = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
+                    for key in ("sites", "basic_info") if key not in records}
+        follow_renames({**told, **records})
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:
