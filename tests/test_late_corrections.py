@@ -48,7 +48,7 @@ def test_a_late_correction_of_october_rebuilds_october_and_the_mail_says_so(tmp_
     corrected October form (9 contacts), accepted as 以本文件为准.  The December night builds
     November and also October again, from the corrected form: October's 汇总数据 has 9 contacts, the
     report mail carries October's new version and says "2026年10月月度汇总报告已按罗源县10月更正报表
-    重新生成".  September, whose form did not change, is not touched (it still says 数据截至2026年10月8日),
+    重新生成".  September, whose form did not change (it was only sent again), is not touched (it still says 数据截至2026年10月8日),
     and the next night leaves October alone too."""
     received = [dt.datetime(2026, 10, 3, 10, tzinfo=CST)]
     forms = tmp_path / "forms"
@@ -57,12 +57,12 @@ def test_a_late_correction_of_october_rebuilds_october_and_the_mail_says_so(tmp_
         ws = make_workspace(tmp_path / "ws", port=port)
         intake = Intake(ws, clock=lambda: received[0])
 
-        def hand_in(form: Path, name: str, day: dt.date) -> None:
+        def hand_in(form: Path, name: str, day: dt.date, status: str = "accepted") -> None:
             received[0] = dt.datetime(day.year, day.month, day.day, 10, tzinfo=CST)
             target = ws.inbox / name
             shutil.copyfile(form, target)
             outcome = intake.handle(target)
-            assert outcome is not None and outcome.status == "accepted", outcome
+            assert outcome is not None and outcome.status == status, outcome
 
         def night(day: dt.date):
             result = consolidate(ws, as_of=day)
@@ -85,6 +85,7 @@ def test_a_late_correction_of_october_rebuilds_october_and_the_mail_says_so(tmp_
             hand_in(scenario_form(forms / "10b.xlsx", UNIT, "2026-10", seed=2, contacts=9), "十月报表（更正）.xlsx",
                     dt.date(2026, 11, 20))
             hand_in(scenario_form(forms / "11.xlsx", UNIT, "2026-11", seed=1), "十一月报表.xlsx", dt.date(2026, 12, 2))
+            hand_in(forms / "9.xlsx", "九月报表（再次发送）.xlsx", dt.date(2026, 12, 3), "duplicate")  # changes nothing
             result = night(dt.date(2026, 12, 8))
         finally:
             intake.close()

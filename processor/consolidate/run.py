@@ -45,7 +45,7 @@ from processor.consolidate.blocks import latest_sites
 from processor.consolidate.ledger_data import LedgerData, as_reported
 from processor.consolidate.recorder import Recorder
 from processor.consolidate.snapshot import Snapshot
-from processor.record.ledger import Ledger, now_iso
+from processor.record.ledger import DUPLICATE, Ledger, now_iso
 from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
@@ -288,10 +288,10 @@ def _changed_periods(snapshot: Snapshot, built: list[dict], manifest: dict, mont
             else:
                 continue
             entry = manifest.get(row["path"]) if isinstance(manifest.get(row["path"]), dict) else {}
-            before = row.get("sources_hash") or (_digest(entry["sources"]) if "sources" in entry else None)
+            before = row.get("sources_hash") or (_sources_digest(entry["sources"]) if "sources" in entry else None)
             if before is None:  # written before sources were recorded, and no manifest: unknown, left alone
                 continue
-            if before != _digest(current):
+            if before != _sources_digest(current):
                 changed = True
                 if row["kind"] != SUMMARY or old_sources is None:
                     old_sources = entry.get("sources")
@@ -308,6 +308,12 @@ def _changed_periods(snapshot: Snapshot, built: list[dict], manifest: dict, mont
     years.sort()
     order = [*months, *(h.label for h in halves), *(y.label for y in years)]
     return {label: notes[label] for label in order if label in notes}
+
+
+def _sources_digest(sources: list[dict]) -> str:
+    """What an output's figures can depend on among its sources: a copy of a form already received
+    (a duplicate) changes nothing, so it rebuilds nothing."""
+    return _digest([s for s in sources if isinstance(s, dict) and s.get("status") != DUPLICATE])
 
 
 def _period_of_label(label: str) -> periods.Period | None:
@@ -576,7 +582,7 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
             latest_month = (output.period, "".join(output.payload["sentences"].values()))
         inputs_hash = _fingerprint(output, rulebook_hash)
         hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash),
-                  "sources_hash": _digest(output.sources), "update_note": output.note}
+                  "sources_hash": _sources_digest(output.sources), "update_note": output.note}
         stale = {}  # rel -> where its job writes it (a staging file, put in place once recorded)
         for rel in output.files:
             dest = recorder.destination(rel)
