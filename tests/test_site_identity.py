@@ -113,3 +113,18 @@ def test_one_site_registered_by_two_units_is_flagged_with_both_units(workspace):
     assert context["overview"]["sites_note"] == "（其中1家由两个单位重复登记）"
     flagged = {r["unit"] for r in context["quality_rows"] if r["code"] == "site-shared"}
     assert flagged == {"榕城区", "鼓山区"}
+
+
+def test_an_old_name_listed_again_beside_the_new_one_is_two_sites(workspace):
+    """A form listing the old and the new name side by side says they are two sites: no rename."""
+    lb = LedgerBuilder(workspace.ledger_path)
+    try:
+        _year(lb, note="示范点调整为鼓山供电党建示范点")
+        lb.submit(UNIT, "2026-06", sites=[site(OLD, "非公", staff="林少华"), site(NEW, "非公", staff="林少华")],
+                  received=D(2026, 7, 2))
+    finally:
+        lb.ledger.close()
+    with Ledger(workspace.ledger_path) as ledger:
+        data = LedgerData.load(ledger, as_of=D(2026, 7, 8))
+    assert sorted(r["site"] for r in data.records("sites", months=["2026-06"])) == sorted([OLD, NEW])
+    assert {r["site"] for r in data.records("sites", months=["2026-03"])} == {OLD}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -93,8 +94,11 @@ def follow_renames(records: dict[str, list[dict]]) -> dict[tuple[str, str], str]
             for name in listed:
                 current[identity.setdefault(name, name)] = name
             previous = listed
+        # an old name listed again beside its new one is two sites after all: neither is renamed
+        both = {first for listed in by_month.values() for first, n in Counter(identity[m] for m in listed).items()
+                if n > 1}
         for name, first in identity.items():
-            if current[first] != name:
+            if current[first] != name and first not in both:
                 renamed[(unit, name)] = current[first]
     if renamed:
         for rows in records.values():
