@@ -285,6 +285,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
                       f"{len(result.unchanged)} 个无变化。")
         for path in result.written:
             console.print(f"  {escape(str(path.relative_to(ws.outbox)))}")
+        for line in result.updates:  # an earlier period rebuilt for a late or corrected form
+            console.print(f"更新：{escape(line)}")
         console.print(f"清单：{escape(str(result.manifest))}")
     if not as_json:
         for line in result.edited_lines:

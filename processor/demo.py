@@ -152,7 +152,7 @@ def plan_year(ws: Workspace, staging: Path, today: dt.date, *,
             _shape_compliance(rows, rng, u_index, month, rulebook.year)
             _carry_problems(rows, open_problems.setdefault(unit, []), month, rng)
             _exercise_rules(rows, u_index, month, roster, rulebook.year)
-            _exercise_checks(rows, u_index, month, roster, previous.get(unit))
+            _exercise_checks(rows, u_index, month, roster, previous.get(unit), rulebook.year)
             _contacts_after_liaison_fixed(rows, month)
             previous[unit] = rows
             due = submission_deadline(month, rulebook.submission_deadline_day)
@@ -296,21 +296,25 @@ def _sort_records(rows: dict) -> None:
     rows["contacts"].sort(key=lambda r: r["date"])
 
 
-def _exercise_checks(rows: dict, u_index: int, month: str, roster: Roster, previous: dict | None) -> None:
+def _exercise_checks(rows: dict, u_index: int, month: str, roster: Roster, previous: dict | None,
+                     year: int) -> None:
     """One case of each check across months and files (processor.consolidate.quality), at fixed units and months:
     党员总数 jumping with nobody developed, a site left out without 变更说明, a unit registering another
-    unit's site, 工作进展 copied from last month, and a contact of last month reported late."""
+    unit's site (a site renamed in April of the first reporting ``year``, with a 变更说明 naming both
+    names, and so named ever after), 工作进展 copied from last month, and a contact of last month
+    reported late."""
     m = parse_month(month)[1]
     units = [u.name for u in roster.units]
     if u_index == 1 and m == 5:
         rows["members"][0]["total"] += 12
     if u_index == 2 and m == 6 and len(rows["sites"]) > 1:
         _drop_site(rows, rows["sites"][-1]["site"])
-    if u_index == 3 and m >= 4:  # from April it lists the first site of the unit before it as its own
+    if u_index == 3 and month >= f"{year}-04":  # from April on it lists the first site of the unit before it
         other = site_rows(roster, units[u_index - 1], seed=u_index - 1, sites=1, month=month)[0]["site"]
-        _rename_site(rows, rows["sites"][-1]["site"], other)
-        if m == 4:
-            rows["basic_info"][0]["change_note"] = f"示范点调整为{other}"
+        old = rows["sites"][-1]["site"]
+        _rename_site(rows, old, other)
+        if month == f"{year}-04":
+            rows["basic_info"][0]["change_note"] = f"示范点由{old}调整为{other}"
     if u_index == 0 and m == 8 and previous is not None:
         rows["progress"] = copy.deepcopy(previous["progress"])
     if u_index == 0 and m == 6:

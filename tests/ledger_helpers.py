@@ -70,12 +70,12 @@ class LedgerBuilder:
 
     def submit(self, unit: str, month: str, *, sites: list[dict], contacts=(), org_life=(), hardware_rows=None,
                members_rows=None, progress_rows=None, received: str | dt.datetime | None = None,
-               unit_kind="县市区", name: str | None = None) -> int:
+               unit_kind="县市区", name: str | None = None, change_note: str | None = None) -> int:
         """An accepted submission for unit+month (superseding any earlier one); returns its file id."""
         names = [s["site"] for s in sites]
         frames = {
             "basic_info": [dict(unit=unit, unit_kind=unit_kind, month=month, filler="李明", phone="0591-1234567",
-                                reviewer="王主任", fill_date=None, change_note=None)],
+                                reviewer="王主任", fill_date=None, change_note=change_note)],
             "sites": sites,
             "contacts": list(contacts),
             "org_life": list(org_life),

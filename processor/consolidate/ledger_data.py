@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,64 @@ def files_as_of(files: list[dict], as_of: dt.date, timezone=None) -> list[dict]:
     return out
 
 
+REPORTED_SITE = "reported_site"  # a row's site name as its form wrote it, when its identity goes by another
+
+
+def follow_renames(records: dict[str, list[dict]]) -> dict[tuple[str, str], str]:
+    """Each site keeps its identity across a rename (SPEC §10): when a unit's form drops exactly one
+    site of its previous form, brings exactly one site it never registered before, and says why in
+    its 变更说明, the new site is the old one renamed.  Every row of the renamed site, in every sheet
+    and month, then goes by the name it has in its unit's latest form (its old name kept as
+    ``reported_site``): its problem threads continue, it is one site in every count, one dossier.
+
+    Changes ``records`` in place; returns {(unit, name as reported): name it goes by}."""
+    if "sites" not in records or "basic_info" not in records:  # a check-only load of a few sheets
+        return {}
+    names: dict[str, dict[str, list[str]]] = {}  # unit -> month -> its sites, in form order
+    for r in records["sites"]:
+        listed = names.setdefault(r["unit"], {}).setdefault(r["month"], [])
+        if r["site"] and r["site"] not in listed:
+            listed.append(r["site"])
+    noted = {(r["unit"], r["month"]) for r in records["basic_info"] if (r.get("change_note") or "").strip()}
+    renamed: dict[tuple[str, str], str] = {}
+    for unit, by_month in names.items():
+        identity: dict[str, str] = {}  # name -> the first name of its site
+        current: dict[str, str] = {}  # first name -> the name of its latest form
+        previous: list[str] = []
+        for month in sorted(by_month):
+            listed = by_month[month]
+            dropped = [n for n in previous if n not in listed]
+            new = [n for n in listed if n not in identity]
+            if len(dropped) == 1 and len(new) == 1 and (unit, month) in noted:
+                identity[new[0]] = identity[dropped[0]]
+            for name in listed:
+                current[identity.setdefault(name, name)] = name
+            previous = listed
+        # an old name listed again beside its new one is two sites after all: neither is renamed
+        both = {first for listed in by_month.values() for first, n in Counter(identity[m] for m in listed).items()
+                if n > 1}
+        for name, first in identity.items():
+            if current[first] != name and first not in both:
+                renamed[(unit, name)] = current[first]
+    if renamed:
+        for rows in records.values():
+            for r in rows:
+                goes_by = renamed.get((r["unit"], r.get("site")))
+                if goes_by is not None:
+                    r[REPORTED_SITE] = r["site"]
+                    r["site"] = goes_by
+    return renamed
+
+
+def as_reported(record: dict) -> dict:
+    """The row as its form wrote it (its site under the name the form gave it)."""
+    if REPORTED_SITE not in record:
+        return record
+    row = {k: v for k, v in record.items() if k != REPORTED_SITE}
+    row["site"] = record[REPORTED_SITE]
+    return row
+
+
 class LedgerData:
     """Accepted rows of every sheet (months up to ``until``) and every arrival, loaded once.
 
@@ -89,7 +148,8 @@ class LedgerData:
         ``as_of``: the ledger as it stood at the end of that day (SPEC §10, one snapshot per run):
         only arrivals received by then, and each month's form that was current then
         (:func:`files_as_of`), the day of an arrival taken in ``timezone`` (the office's zone).
-        Every report, table and page of a run reads this one view.
+        Every report, table and page of a run reads this one view.  A site renamed with a 变更说明
+        goes by its latest name in every month (:func:`follow_renames`).
 
         Everything is read in one read transaction: a file recorded meanwhile is either wholly in
         the data (its rows in every sheet, its arrival, the one it superseded marked so) or not at all.
@@ -103,6 +163,10 @@ class LedgerData:
                 current = [f["id"] for f in files if f["status"] == ACCEPTED]
             records = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
                        for key in (sheets or SHEET_TITLES)}
+            # a site renamed with a 变更说明 is the same site (SPEC §10): told by these two sheets
+            told = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
+                    for key in ("sites", "basic_info") if key not in records}
+        follow_renames({**told, **records})
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
         if until is not None:

@@ -63,3 +63,44 @@ def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str, today:
     return (f"对照《意见》各项要求发现问题 {len(findings)} 项（"
             + "，".join(f"{k} {v} 项" for k, v in by_status.most_common()) + "），涉及条款 "
             + "、".join(f"{c}（{n}）" for c, n in sorted(by_clause.items())) + "，详见月度汇总报告。")
+
+
+# --- an earlier period rebuilt ------------------------------------------------------------------
+
+_REPORT_TITLES = {"month": "{name}月度汇总报告", "half": "{name}工作报告", "year": "{name}工作总结"}
+
+
+def update_note(period, kind: str, old_sources: list[dict] | None, new_sources: list[dict]) -> str:
+    """What the report mail says of an earlier period rebuilt because its inputs changed, e.g.
+    "2026年10月月度汇总报告已按鼓山区10月更正报表重新生成" (``period``: a
+    :class:`processor.common.periods.Period`; ``kind``: its report's output kind; the sources of the
+    version written before, when known, and of the new one)."""
+    title = _REPORT_TITLES.get(period.kind, "{name}" + kind).format(name=period.name)
+    return f"{title}已按{_what_changed(period, old_sources, new_sources)}重新生成"
+
+
+def _what_changed(period, old_sources: list[dict] | None, new_sources: list[dict]) -> str:
+    """The forms that make the difference: a unit's form of a month it had reported already is a
+    更正报表, one of a month it had not a 补报报表; without the earlier sources, 新收到的报表."""
+    if not isinstance(old_sources, list):
+        return "新收到的报表"
+    old_ids = {s.get("file_id") for s in old_sources if isinstance(s, dict)}
+    reported = {(s.get("unit"), s.get("month")) for s in old_sources
+                if isinstance(s, dict) and s.get("status") == "accepted"}
+    forms: dict[tuple, str] = {}
+    for s in new_sources:
+        if s["file_id"] in old_ids or not s.get("month"):
+            continue
+        key = (s["unit"], s["month"])
+        if s["status"] == "accepted":
+            forms[key] = "更正报表" if key in reported else "补报报表"
+        else:
+            forms.setdefault(key, "报送情况")
+    if not forms:
+        return "新收到的报表"
+    year = period.first[:4]
+
+    def month_words(month: str) -> str:
+        return f"{int(month[5:7])}月" if month[:4] == year else month_cn(month)
+
+    return "、".join(f"{unit}{month_words(month)}{words}" for (unit, month), words in sorted(forms.items()))

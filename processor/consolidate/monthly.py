@@ -74,7 +74,8 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
         "overview": {"units": len(basis.units), "sites": len(basis.sites),
                      "soe_sites": sum(s["enterprise_kind"] == SOE for s in basis.sites),
                      "private_sites": sum(s["enterprise_kind"] == PRIVATE for s in basis.sites),
-                     "reported_sites": len(basis.reported), "unreported_sites": len(basis.unreported)},
+                     "reported_sites": len(basis.reported), "unreported_sites": len(basis.unreported),
+                     **_shared_sites(snapshot, month)},
         "submission": submission,
         "unit_rows": unit_rows,
         **_contact_sections(basis, site_rows, staff_rows, all_findings),
@@ -319,6 +320,15 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
                      "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met - failed,
                      "failed": failed})
     return rows
+
+
+def _shared_sites(snapshot: Snapshot, month: str) -> dict:
+    """A site registered by two units is one enterprise counted under both (SPEC §10, Identity): how
+    many, and the words the site count carries, e.g. "（其中1家由两个单位重复登记）"."""
+    shared = snapshot.shared_sites(until=month)
+    many = "两个" if all(len(s["units"]) == 2 for s in shared) else "两个及以上"
+    return {"shared_sites": shared,
+            "sites_note": f"（其中{len(shared)}家由{many}单位重复登记）" if shared else ""}
 
 
 def _monthly_sentences(c: dict) -> dict:

@@ -118,7 +118,7 @@ class Recorder:
             return
         with self.ledger.atomic() as conn:
             conn.executemany("INSERT OR REPLACE INTO outputs (path, kind, period, sha256, inputs_hash, basis_hash, "
-                             "version, built_at) VALUES (:path, :kind, :period, :sha256, :inputs_hash, :basis_hash, "
-                             ":version, :built_at)",
-                             self._pending)
+                             "version, built_at, sources_hash, update_note) VALUES (:path, :kind, :period, :sha256, "
+                             ":inputs_hash, :basis_hash, :version, :built_at, :sources_hash, :update_note)",
+                             [{"sources_hash": None, "update_note": None, **r} for r in self._pending])
         self._pending = []

@@ -42,10 +42,10 @@ from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_byte
 from processor.common.paths import TEMPLATES_DIR
 from processor.consolidate import assignment, dossier, half_year, monthly, overview, year_report
 from processor.consolidate.blocks import latest_sites
-from processor.consolidate.ledger_data import LedgerData
+from processor.consolidate.ledger_data import LedgerData, as_reported
 from processor.consolidate.recorder import Recorder
 from processor.consolidate.snapshot import Snapshot
-from processor.record.ledger import Ledger, now_iso
+from processor.record.ledger import DUPLICATE, Ledger, now_iso
 from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
@@ -78,6 +78,9 @@ class ConsolidationResult:
     # outputs a person changed (left as they are): {"path", "new_version"} relative to the outbox;
     # new_version is where this run's version went (None: nothing new to write beside it)
     edited: list[dict] = field(default_factory=list)
+    # earlier periods rebuilt because their inputs changed (a late or corrected form), one Chinese
+    # sentence each: 2026年10月月度汇总报告已按鼓山区10月更正报表重新生成
+    updates: list[str] = field(default_factory=list)
 
     @property
     def edited_lines(self) -> list[str]:
@@ -88,7 +91,7 @@ class ConsolidationResult:
         return {"written": [str(p) for p in self.written], "unchanged": [str(p) for p in self.unchanged],
                 "manifest": str(self.manifest), "skipped": self.skipped, "months": self.months,
                 "halves": self.halves, "years": self.years, "edited": self.edited,
-                "edited_lines": self.edited_lines}
+                "edited_lines": self.edited_lines, "updates": self.updates}
 
 
 def edited_line(path: str, new_version: str | None) -> str:
@@ -112,6 +115,7 @@ class Output:
     job: Callable[[dict[str, Path]], None]
     template: str | None = None
     extras: list[str] = field(default_factory=list)  # rel paths of the files written beside it (charts)
+    note: str | None = None  # why an earlier period's output was written again (for the report mail)
 
     @property
     def files(self) -> list[str]:
@@ -145,6 +149,9 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
     Each must lie within the months the rulebook covers (else
     :class:`processor.common.rulebook.MonthNotCovered`).
     ``all_months``: every month, half-year and year in the ledger.
+    Without any of these (the nightly run), every earlier period already in the outbox whose inputs
+    changed since it was written (a late or corrected form) is rebuilt too, and says why
+    (:attr:`ConsolidationResult.updates`, the report mail); one whose inputs did not change is left alone.
     ``as_of`` (or, as before, ``today``): the run's as-of day (default: today).  The outputs are
     built as they stood at the end of that day (SPEC §10, one snapshot per run): only forms received
     by then count, every problem has its status of that day, and every output prints that date.
@@ -176,11 +183,19 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
                                              all_months=all_months)
             if not months and not halves and not years:  # --all on a ledger with no month in it: nothing to build
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
-            built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
+            built = [dict(r) for r in ledger.query("SELECT path, kind, period, sources_hash FROM outputs")]
             edits: dict[str, str | None] = {}  # outputs a person changed -> where their new version went
             snapshot = Snapshot(data, ws, roster, today)  # the run's one basis: data, day, findings
-            outputs = _plan(snapshot, months, halves, years, built, edits=edits)  # lazy: one context at a time
-            return _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer, edits)
+            updates: dict[str, str] = {}
+            if not (month or half or year or all_months):  # the nightly run: and what changed before
+                updates = _changed_periods(snapshot, built, _load_manifest(ws.outbox / MANIFEST_NAME),
+                                           months, halves, years)
+            outputs = _plan(snapshot, months, halves, years, built, edits=edits, updates=updates)  # lazy
+            result = _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer, edits)
+            result.updates = list(dict.fromkeys(updates.values()))
+            for line in result.updates:
+                LOG.info(line)
+            return result
         finally:
             renderer.close()
 
@@ -231,18 +246,106 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
     return months, halves, years
 
 
+# --- earlier periods whose inputs changed ----------------------------------------------------
+
+_PERIOD_REPORT = {"month": MONTHLY, "half": HALF_YEAR, "year": YEAR}  # a period's report kind
+
+
+def _changed_periods(snapshot: Snapshot, built: list[dict], manifest: dict, months: list[str],
+                     halves: list[periods.Period], years: list[periods.Period]) -> dict[str, str]:
+    """The earlier periods of the outbox whose inputs changed since they were written (SPEC §10: a
+    late correction of October rebuilds October, and its half-year and year when they were written),
+    added to ``months``, ``halves`` and ``years``; returns {period label: what the mail says}.
+
+    A period's report and 汇总数据 record the digest of their sources (``outputs.sources_hash``;
+    for one written before it was recorded, the sources in the manifest); the sources the same
+    outputs would have as of the run's day are compared with it.  Only periods that ended before
+    the months the run builds are looked at, so the 一览表, dossiers and 总览 stay those of the run."""
+    from processor.consolidate.mail_summary import update_note
+
+    book = snapshot.rulebook
+    planned = {*months, *(h.label for h in halves), *(y.label for y in years)}
+    until = max([*months, *(h.last for h in halves), *(y.last for y in years)], default=None)
+    if until is None:
+        return {}
+    stored: dict[str, list[dict]] = {}
+    for row in built:
+        if row["kind"] in (*_PERIOD_REPORT.values(), SUMMARY) and row["period"]:
+            stored.setdefault(str(row["period"]), []).append(row)
+    notes: dict[str, str] = {}
+    for label, rows in sorted(stored.items()):
+        period = _period_of_label(label)
+        if (period is None or label in planned or period.last >= until or period.first < book.start
+                or not all(book.covers(m) for m in period.months)):
+            continue
+        old_sources = None
+        changed = False
+        for row in rows:
+            if row["kind"] == SUMMARY:
+                current = _summary_sources(snapshot.data, period.months)
+            elif row["kind"] == _PERIOD_REPORT[period.kind]:
+                current = _sources(snapshot.period_files(until=period.last, months=period.months))
+            else:
+                continue
+            entry = manifest.get(row["path"]) if isinstance(manifest.get(row["path"]), dict) else {}
+            before = row.get("sources_hash") or (_sources_digest(entry["sources"]) if "sources" in entry else None)
+            if before is None:  # written before sources were recorded, and no manifest: unknown, left alone
+                continue
+            if before != _sources_digest(current):
+                changed = True
+                if row["kind"] != SUMMARY or old_sources is None:
+                    old_sources = entry.get("sources")
+        if not changed:
+            continue
+        new_sources = _sources(snapshot.period_files(until=period.last, months=period.months))
+        notes[label] = update_note(period, _PERIOD_REPORT[period.kind], old_sources, new_sources)
+        if period.kind == "month":
+            months.append(label)
+        else:
+            (halves if period.kind == "half" else years).append(period)
+    months.sort()
+    halves.sort()
+    years.sort()
+    order = [*months, *(h.label for h in halves), *(y.label for y in years)]
+    return {label: notes[label] for label in order if label in notes}
+
+
+def _sources_digest(sources: list[dict]) -> str:
+    """What an output's figures can depend on among its sources: a copy of a form already received
+    (a duplicate) changes nothing, so it rebuilds nothing."""
+    return _digest([s for s in sources if isinstance(s, dict) and s.get("status") != DUPLICATE])
+
+
+def _period_of_label(label: str) -> periods.Period | None:
+    """2026-10, 2026-H2 or 2026 as a period (None for another label)."""
+    for parse in (lambda t: periods.period_of(t, "month") if periods.MONTH_RE.fullmatch(t) else None,
+                  periods.parse_half, periods.parse_year):
+        try:
+            period = parse(label)
+        except ValueError:
+            continue
+        if period is not None:
+            return period
+    return None
+
+
 # --- what to build ----------------------------------------------------------------------------
 
 def _plan(snapshot: Snapshot, months: list[str], halves: list[periods.Period], years: list[periods.Period],
-          built: list[dict] = (), *, edits: dict[str, str | None] | None = None) -> Iterator[Output]:
+          built: list[dict] = (), *, edits: dict[str, str | None] | None = None,
+          updates: dict[str, str] | None = None) -> Iterator[Output]:
     """Every output, each built only when the one before it has been written; the 总览 page last,
     linking to this run's outputs and to those of earlier runs (``built``) still in the outbox, and
-    listing the outputs a person changed (``edits``, filled in as the outputs before it are written)."""
+    listing the outputs a person changed (``edits``, filled in as the outputs before it are written).
+    ``updates``: {period label: why it is built again} for the earlier periods rebuilt."""
     ws, data = snapshot.ws, snapshot.data
     planned: list[dict] = []
+    updates = updates or {}
 
     def plan(outputs):
         for output in outputs:
+            if output.kind in _NOTED_KINDS and output.period in updates:
+                output.note = updates[output.period]
             planned.append({"path": output.rel_path, "kind": output.kind, "period": output.period})
             yield output
 
@@ -261,6 +364,9 @@ def _plan(snapshot: Snapshot, months: list[str], halves: list[periods.Period], y
     edits = edits if edits is not None else {}
     beside = [{**p, "path": edits[p["path"]]} for p in planned if edits.get(p["path"])]
     yield _overview_output(snapshot, latest, earlier + planned + beside, edits)
+
+
+_NOTED_KINDS = (MONTHLY, HALF_YEAR, YEAR, SUMMARY, REMINDER, CHART)  # the outputs of a period
 
 
 def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
@@ -305,7 +411,7 @@ def _monthly_outputs(snapshot: Snapshot, month: str) -> Iterator[Output]:
     # the summary first: its rows are at hand, and a worker writes it while the report's context is built
     yield _summary_output(scoped, [month], month, snapshot.as_of)
     month_files = [f for f in scoped.files if f["month"] == month]
-    sources = _sources(scoped.source_files() + month_files)
+    sources = _sources(snapshot.period_files(until=month, months=[month]))
     context = monthly.monthly_report_context(snapshot, month)
     title = f"{ws.title_prefix}关于{periods.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{FOLDER[MONTHLY]}/{month}"
@@ -331,7 +437,7 @@ def _period_outputs(snapshot: Snapshot, kind: str, period: periods.Period) -> It
     """A half-year or year: its summary sheet and its written report."""
     scoped = snapshot.view(until=period.last)
     yield _summary_output(scoped, period.months, period.label, snapshot.as_of)
-    sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in period.months])
+    sources = _sources(snapshot.period_files(until=period.last, months=period.months))
     build_context, title = _PERIOD_REPORTS[kind]
     context = build_context(snapshot, period)
     title = title.format(prefix=snapshot.ws.title_prefix, name=period.name)
@@ -372,13 +478,20 @@ def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
 
 def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
     rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
+    sources = _summary_sources(data, months, rows)
+    rows = {key: [as_reported(r) for r in records] for key, records in rows.items()}  # the forms' own words
     payload = {key: _rows_digest(records) for key, records in rows.items()}
-    ids = {r["file_id"] for records in rows.values() for r in records}
-    sources = _sources([f for f in data.files if f["id"] in ids])
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
     rel = f"{FOLDER[SUMMARY]}/{period}/{FOLDER[SUMMARY]}.xlsx"
     build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
     return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))
+
+
+def _summary_sources(data: LedgerData, months: list[str], rows: dict[str, list[dict]] | None = None) -> list[dict]:
+    """The accepted arrivals whose rows a 汇总数据 of ``months`` shows."""
+    rows = rows if rows is not None else {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
+    ids = {r["file_id"] for records in rows.values() for r in records}
+    return _sources([f for f in data.files if f["id"] in ids])
 
 
 def _workbook_job(rel: str, build: Callable, context: dict, workbook_columns: list[workbooks.Column]) -> Callable:
@@ -468,7 +581,8 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
         if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
             latest_month = (output.period, "".join(output.payload["sentences"].values()))
         inputs_hash = _fingerprint(output, rulebook_hash)
-        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash)}
+        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash),
+                  "sources_hash": _sources_digest(output.sources), "update_note": output.note}
         stale = {}  # rel -> where its job writes it (a staging file, put in place once recorded)
         for rel in output.files:
             dest = recorder.destination(rel)

@@ -32,6 +32,7 @@ class Snapshot:
     _views: dict = field(default_factory=dict, repr=False)
     _unit_views: dict = field(default_factory=dict, repr=False)
     _findings: dict = field(default_factory=dict, repr=False)
+    _first_month: dict | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, source: Ledger | LedgerData, ws, roster, as_of: dt.date) -> Snapshot:
@@ -50,6 +51,49 @@ class Snapshot:
         if until not in self._views:
             self._views[until] = self.data.restrict(until=until)
         return self._views[until]
+
+    def period_files(self, *, until: str, months: Iterable[str]) -> list[dict]:
+        """What a report of ``months`` built on the data up to ``until`` is made of: the accepted
+        arrivals with rows up to ``until`` and every arrival of ``months`` (the same files as
+        ``view(until=until).source_files()`` and that view's arrivals of ``months``, found without
+        narrowing the data: the nightly run asks this of every earlier period in the outbox)."""
+        if self._first_month is None:  # each accepted arrival's first month with rows
+            first: dict[int, str] = {}
+            for sheet in SHEETS_BY_KEY:
+                try:
+                    rows = self.data.records(sheet)
+                except KeyError:  # data loaded with some sheets only
+                    continue
+                for r in rows:
+                    file_id = int(r["file_id"])
+                    if file_id not in first or r["month"] < first[file_id]:
+                        first[file_id] = r["month"]
+            self._first_month = first
+        months = set(months)
+        return [f for f in self.data.files if f["month"] and f["month"] <= until
+                and (f["month"] in months or self._first_month.get(f["id"], "~") <= until)]
+
+    def shared_sites(self, *, until: str | None = None) -> list[dict]:
+        """Sites registered by more than one unit (SPEC §10, Identity): one name (spaces, width and
+        punctuation aside) in the latest forms up to ``until`` of two or more units, each as
+        {"site": the name, "units": the units in roster order}; one enterprise, to be counted once
+        and checked with both units."""
+        from processor.common.values import problem_key
+
+        data = self.view(until=until)
+        latest: dict[str, str] = {}
+        for r in data.records("sites"):
+            latest[r["unit"]] = max(latest.get(r["unit"], r["month"]), r["month"])
+        units_of: dict[str, list[str]] = {}
+        names: dict[str, str] = {}
+        for unit in self.units(until=until):
+            for r in data.records("sites", unit=unit):
+                if r["month"] == latest.get(unit) and r["site"]:
+                    key = problem_key(r["site"])
+                    names.setdefault(key, r["site"])
+                    if unit not in units_of.setdefault(key, []):
+                        units_of[key].append(unit)
+        return [{"site": names[key], "units": units} for key, units in units_of.items() if len(units) > 1]
 
     def units(self, *, until: str | None = None) -> list[str]:
         """The units in roster order (without a roster, those of the data up to ``until``)."""

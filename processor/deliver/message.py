@@ -117,7 +117,10 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
     edited = [original for o in outputs if (original := edited_original(o["path"]))]
     note = ("\n\n说明：发件箱中以下报告已被人工修改过，修改过的文件原样保留，未随本邮件发送；"
             "本邮件所附为程序按最新数据生成的新版：\n" + "\n".join(f"  {p}" for p in edited)) if edited else ""
-    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
+    # an earlier period's report built again (a late or corrected form): say so, once per period
+    updates = list(dict.fromkeys(n for o in outputs if (n := _update_note(o))))
+    updated = "".join(f"{n}。\n" for n in updates) + ("\n" if updates else "")
+    body = (f"各位同志：\n\n{updated}{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
             f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
     message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
     message.make_mixed()
@@ -125,6 +128,14 @@ def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None 
         message.attach(attachment_part(ws.outbox / output["path"], name))
     message.policy = MAIL_POLICY  # headers are written unfolded up to 998 characters
     return message
+
+
+def _update_note(output) -> str | None:
+    """Why this version of an earlier period's output was written (``outputs.update_note``), if it says."""
+    try:
+        return output["update_note"]
+    except (KeyError, IndexError):  # a row without the column
+        return None
 
 
 # --- the summary ----------------------------------------------------------------------------
