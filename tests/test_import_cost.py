@@ -166,3 +166,30 @@ def test_each_word_list_is_defined_once():
     assert [(s.key, s.title) for s in schemas.form.FORM_SHEETS] == list(vocabulary.SHEET_TITLES.items())
     contact = schemas.form.SHEETS_BY_KEY["contacts"]
     assert contact.field_by_name("mode").options == vocabulary.CONTACT_MODES
+
+
+# --- intake: the readers and the validation processes come with the first file -------------------
+
+def test_process_of_an_empty_inbox_loads_no_reader_and_starts_no_validation_process(tmp_path):
+    """`processor process` (run by the office's scheduler every few minutes) finds the inbox empty
+    most of the time: it then answers without pandas, pandera or openpyxl and starts no fork server;
+    the first form brings them in."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "收件箱中没有待处理的文件" in result.stdout
+    names = {name for _, name in imported_modules(result.stderr)}
+    assert "processor.intake.run" in names  # the intake ran
+    assert heavy_imports(result.stderr) == {}
+    assert not names & {"processor.intake.sandbox", "multiprocessing.forkserver"}, "no validation process"
+
+    from form_helpers import filled_form
+
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = {name for _, name in imported_modules(result.stderr)}
+    assert {"processor.intake.sandbox", "multiprocessing.forkserver"} <= names
+    assert not any(p.is_file() for p in (root / "inbox").rglob("*")), "the form was taken"
