@@ -4,14 +4,13 @@ the checks read (:mod:`processor.validate.validator` fills them; :mod:`processor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from openpyxl.utils.cell import get_column_letter
-
 from processor.common.rulebook import Rulebook
 from processor.validate.errors import Problem, ProblemList, problem
-from processor.validate.roster import Roster
+from processor.validate.roster import Roster, column_letter
 from schemas.form import SheetSpec
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ class SheetRead:
         if self.spec.layout == "form":
             return f"B{self.form_rows[name]}" if name in self.form_rows else None
         col = self.columns.get(name)
-        return None if col is None else f"{get_column_letter(col + 1)}{row}"
+        return None if col is None else f"{column_letter(col + 1)}{row}"
 
     def at(self, code: str, name: str, row: int, value=None, **params) -> Problem:
         """A problem located at field ``name`` of record ``row``."""
@@ -88,3 +87,15 @@ class Context:
     @property
     def site_names(self) -> list[str]:
         return [r["site"] for r in self.records("sites") if r.get("site")]
+
+
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
+
+
+def cell_position(ref: str) -> tuple[int, int]:
+    """(Excel row, 0-based column) of a cell reference such as ``B12``."""
+    letters, row = _CELL_REF.fullmatch(ref).groups()
+    col = 0
+    for letter in letters:
+        col = col * 26 + ord(letter) - ord("A") + 1
+    return int(row), col - 1

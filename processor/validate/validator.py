@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string, get_column_letter
 
 from processor.common.config import IntakeSettings
 from processor.common.periods import parse_month
@@ -32,8 +32,8 @@ from processor.validate.errors import Problem, display_value, problem
 from processor.validate.normalize import is_blank, normalize_value, title_key
 from processor.validate.pandera_step import run_pandera
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
-from processor.validate.roster import Roster
-from processor.validate.sheets import Context, SheetRead, ValidationResult
+from processor.validate.roster import Roster, column_letter
+from processor.validate.sheets import Context, SheetRead, ValidationResult, cell_position
 from schemas import fields as kinds
 from schemas.form import FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, TEMPLATE_VERSION, SheetSpec, models_hash
 
@@ -164,8 +164,7 @@ def _note_formulas(ctx: Context, sheet: SheetRead, raw: RawSheet, cells: list[st
     by_column = {col: sheet.spec.field_by_name(name).title for name, col in sheet.columns.items()}
     by_row = {row: sheet.spec.field_by_name(name).title for name, row in sheet.form_rows.items()}
     for ref in cells:
-        col, row = coordinate_from_string(ref)
-        col = column_index_from_string(col) - 1
+        row, col = cell_position(ref)
         cells_row = raw.rows[row - 1] if row <= len(raw.rows) else []
         value = cells_row[col] if col < len(cells_row) else None
         title = by_row.get(row) if sheet.spec.layout == "form" and col == 1 else by_column.get(col)
@@ -229,7 +228,7 @@ def _read_table(ctx: Context, sheet: SheetRead, raw: RawSheet) -> list[tuple[int
             sheet.columns[name] = col
             _remember_title(sheet, title, name)
         elif not is_blank(title) and name is None:
-            cell = f"{get_column_letter(col + 1)}{header_index + 1}"
+            cell = f"{column_letter(col + 1)}{header_index + 1}"
             ctx.problems.add(problem("extra-column", sheet=spec.title, cell=cell, row=header_index + 1,
                                      column=str(title).strip()))
     if header_index > 0:
@@ -285,8 +284,14 @@ def _normalize_record(ctx: Context, sheet: SheetRead, excel_row: int, raw: dict)
 def _frame(sheet: SheetRead) -> pd.DataFrame:
     """Typed records with English column names and the Excel row (what the ledger stores)."""
     names = [f.name for f in sheet.spec.fields]
-    frame = pd.DataFrame({n: [r.get(n) for r in sheet.records] for n in names}, columns=names, dtype=object)
-    frame["row"] = pd.Series([r["row"] for r in sheet.records], dtype="int64")
+    # one object block filled cell by cell: a third of the cost of a column-by-column frame, and no
+    # value is ever taken apart as a sequence
+    values = np.empty((len(sheet.records), len(names)), dtype=object)
+    for i, record in enumerate(sheet.records):
+        for j, name in enumerate(names):
+            values[i, j] = record.get(name)
+    frame = pd.DataFrame(values, columns=names, dtype=object, copy=False)
+    frame["row"] = np.array([r["row"] for r in sheet.records], dtype="int64")
     return frame
 
 
