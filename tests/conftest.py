@@ -120,20 +120,24 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow.
-    The demo builds the collected tests read are noted, so a worker waiting for one builds another."""
-    from demo_helpers import note_needed
-    from processor.demo import DEMO_TODAY as DEMOS_OWN_DAY
-
+    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "demo_year" in names:
             item.add_marker(pytest.mark.slow)
-        demos = set(names) & DEMO_FIXTURES.keys()
-        for name in demos:
-            note_needed(DEMO_FIXTURES[name] or DEMOS_OWN_DAY)
-        if demos:
+        if set(names) & DEMO_FIXTURES.keys():
             item.add_marker(pytest.mark.timeout(DEMO_BUILD_TIMEOUT))
+
+
+def pytest_collection_finish(session):
+    """The demo builds the tests of this run read (after -m and -k took theirs out) are noted, so a worker
+    waiting for one builds another meanwhile."""
+    from demo_helpers import note_needed
+    from processor.demo import DEMO_TODAY as DEMOS_OWN_DAY
+
+    for item in session.items:
+        for name in set(getattr(item, "fixturenames", ())) & DEMO_FIXTURES.keys():
+            note_needed(DEMO_FIXTURES[name] or DEMOS_OWN_DAY)
 
 
 @pytest.hookimpl(hookwrapper=True)
