@@ -170,6 +170,7 @@ def test_each_word_list_is_defined_once():
 
 # --- intake: the readers and the validation processes come with the first file -------------------
 
+@pytest.mark.slow  # the processor run twice, its validation processes included
 def test_process_of_an_empty_inbox_loads_no_reader_and_starts_no_validation_process(tmp_path):
     """`processor process` (run by the office's scheduler every few minutes) finds the inbox empty
     most of the time: it then answers without pandas, pandera or openpyxl and starts no fork server;
@@ -195,6 +196,7 @@ def test_process_of_an_empty_inbox_loads_no_reader_and_starts_no_validation_proc
     assert not any(p.is_file() for p in (root / "inbox").rglob("*")), "the form was taken"
 
 
+@pytest.mark.slow  # the processor run twice, its validation processes included
 def test_accepted_forms_load_no_openpyxl_and_a_rejected_one_still_gets_its_annotated_copy(tmp_path):
     """openpyxl only builds the annotated copy of a rejected form: a batch of good forms is read,
     recorded and answered without it, in the processor and in its validation processes (their
