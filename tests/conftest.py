@@ -98,18 +98,48 @@ DEMO_TODAY = __import__("datetime").date(2026, 11, 30)
 
 @pytest.fixture(scope="session")
 def demo_year(tmp_path_factory):
-    """The full demo workspace (every unit, a year of forms) processed as of DEMO_TODAY; about a minute,
-    so built once per session and only read by the tests."""
-    from processor.demo import run_demo
+    """The full demo workspace (every unit, a year of forms) processed as of DEMO_TODAY; a minute or more,
+    so built once per session for every worker (demo_helpers.demo_copy) and copied for this one."""
+    from demo_helpers import demo_copy
 
-    return run_demo(tmp_path_factory.mktemp("demo-year") / "ws", today=DEMO_TODAY)
+    return demo_copy(tmp_path_factory, today=DEMO_TODAY)
+
+
+# The fixtures that copy a demo build (demo_helpers.demo_copy) and the day of the build each reads
+# (None: the demo's own day, processor.demo.DEMO_TODAY); every build is of the whole roster.
+DEMO_FIXTURES = {"demo_year": DEMO_TODAY, "demo_workspace": DEMO_TODAY, "demo_ws": DEMO_TODAY,
+                 "demo_into_2027": None, "demo": None}
+# A test reading a demo may build one, or wait for another worker's build, in its setup: its time
+# limit bounds a stuck build, not the suite's 300 s for one test.
+DEMO_BUILD_TIMEOUT = 1800
+
+
+def pytest_configure(config):
+    """The demo cache's key, taken once by the run's first process and inherited by its xdist workers."""
+    from demo_helpers import DIGEST_ENV, code_digest
+
+    os.environ.setdefault(DIGEST_ENV, code_digest())
 
 
 def pytest_collection_modifyitems(items):
     """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow."""
     for item in items:
-        if "demo_year" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "demo_year" in names:
             item.add_marker(pytest.mark.slow)
+        if set(names) & DEMO_FIXTURES.keys():
+            item.add_marker(pytest.mark.timeout(DEMO_BUILD_TIMEOUT))
+
+
+def pytest_collection_finish(session):
+    """The demo builds the tests of this run read (after -m and -k took theirs out) are noted, so a worker
+    waiting for one builds another meanwhile."""
+    from demo_helpers import note_needed
+    from processor.demo import DEMO_TODAY as DEMOS_OWN_DAY
+
+    for item in session.items:
+        for name in set(getattr(item, "fixturenames", ())) & DEMO_FIXTURES.keys():
+            note_needed(DEMO_FIXTURES[name] or DEMOS_OWN_DAY)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from form_helpers import filled_form
+from conftest import DEMO_TODAY
 from processor.cli import main
-from processor.demo import run_demo
 from processor.intake.run import process_inbox
 
 NOW = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -120,7 +120,10 @@ def test_backup_help_says_how_to_restore():
 
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo") / "ws", today=dt.date(2026, 11, 26), units_limit=4).workspace
+    from demo_helpers import demo_copy
+
+    # the demo year of the session (demo_year's build), consolidated again as of 26 November
+    return demo_copy(tmp_path_factory, today=DEMO_TODAY, as_of=dt.date(2026, 11, 26)).workspace
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The fast paths that stand in for library code give exactly what the library gives.
 
 - the validator skips pandera for a sheet it can prove valid
-  (``processor.validate.validator._plainly_valid``): on random mutations of a valid form, its
+  (``processor.validate.pandera_step._plainly_valid``): on random mutations of a valid form, its
   verdict equals pandera's own ``Model.validate(lazy=True)``;
 - reports are rendered with a docxtpl subclass (``processor.render.documents._Template``):
   byte-identical to stock docxtpl;
@@ -30,6 +30,7 @@ from form_helpers import ROSTER, RULEBOOK, filled_form
 
 from processor.render import layout as docx_layout
 from processor.render import documents as render
+from processor.validate import pandera_step
 from processor.validate import validator as validate
 from processor.render.charts import build_charts
 from processor.common.fsutil import ZIP_STAMP
@@ -114,10 +115,10 @@ def _library_verdict(sheet: validate.SheetRead):
     """Pandera's own lazy validation of the sheet's frame, mapped to problems as the validator maps
     them; (raw failure count, problem keys), or the exception's type when the frame cannot be made."""
     try:
-        sheet.spec.model.validate(validate._pandera_frame(sheet), lazy=True)
+        sheet.spec.model.validate(pandera_step._pandera_frame(sheet), lazy=True)
     except pa_errors.SchemaErrors as exc:
         cases = exc.failure_cases.to_dict("records")
-        mapped = [validate._failure_problem(sheet, case) for case in cases]
+        mapped = [pandera_step._failure_problem(sheet, case) for case in cases]
         return len(cases), sorted(_key(p) for p in mapped if p is not None)
     except Exception as exc:  # noqa: BLE001 - a value pandas cannot hold: the validator must not skip it
         return "raises", type(exc).__name__
@@ -127,7 +128,7 @@ def _library_verdict(sheet: validate.SheetRead):
 def _validator_verdict(sheet: validate.SheetRead):
     ctx = _context()
     try:
-        validate._run_pandera(ctx, sheet)
+        pandera_step.run_pandera(ctx, sheet)
     except Exception as exc:  # noqa: BLE001
         return "raises", type(exc).__name__
     return sorted(_key(p) for p in ctx.problems)
@@ -147,7 +148,7 @@ def test_pandera_fast_path_gives_pandera_verdict_on_random_mutations_of_a_valid_
         sheet, raw = read_form[key]
         mutated = _mutate(rng, sheet, raw, valid_values[key])
         library = _library_verdict(mutated)
-        fast = validate._plainly_valid(mutated)
+        fast = pandera_step._plainly_valid(mutated)
         where = f"mutation {i} of {sheet.spec.title}: {mutated.records!r}"
         if fast:
             skipped += 1
@@ -166,7 +167,7 @@ def test_pandera_fast_path_is_taken_for_every_sheet_of_a_valid_form(read_form):
         fresh = validate.SheetRead(sheet.spec, sheet.name, dict(sheet.columns), dict(sheet.form_rows))
         scratch = _context()
         fresh.records = [validate._normalize_record(scratch, fresh, row, values) for row, values in raw]
-        assert validate._plainly_valid(fresh), sheet.spec.title
+        assert pandera_step._plainly_valid(fresh), sheet.spec.title
         assert _library_verdict(fresh) == (0, [])
 
 

@@ -166,3 +166,59 @@ def test_each_word_list_is_defined_once():
     assert [(s.key, s.title) for s in schemas.form.FORM_SHEETS] == list(vocabulary.SHEET_TITLES.items())
     contact = schemas.form.SHEETS_BY_KEY["contacts"]
     assert contact.field_by_name("mode").options == vocabulary.CONTACT_MODES
+
+
+# --- intake: the readers and the validation processes come with the first file -------------------
+
+@pytest.mark.slow  # the processor run twice, its validation processes included
+def test_process_of_an_empty_inbox_loads_no_reader_and_starts_no_validation_process(tmp_path):
+    """`processor process` (run by the office's scheduler every few minutes) finds the inbox empty
+    most of the time: it then answers without pandas, pandera or openpyxl and starts no fork server;
+    the first form brings them in."""
+    root = tmp_path / "ws"
+    init_workspace(root)
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "收件箱中没有待处理的文件" in result.stdout
+    names = {name for _, name in imported_modules(result.stderr)}
+    assert "processor.intake.run" in names  # the intake ran
+    assert heavy_imports(result.stderr) == {}
+    assert not names & {"processor.intake.sandbox", "multiprocessing.forkserver"}, "no validation process"
+
+    from form_helpers import filled_form
+
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = {name for _, name in imported_modules(result.stderr)}
+    assert {"processor.intake.sandbox", "multiprocessing.forkserver"} <= names
+    assert not any(p.is_file() for p in (root / "inbox").rglob("*")), "the form was taken"
+
+
+@pytest.mark.slow  # the processor run twice, its validation processes included
+def test_accepted_forms_load_no_openpyxl_and_a_rejected_one_still_gets_its_annotated_copy(tmp_path):
+    """openpyxl only builds the annotated copy of a rejected form: a batch of good forms is read,
+    recorded and answered without it, in the processor and in its validation processes (their
+    imports are printed to the same stderr); the first rejected form brings it in for its copy."""
+    from form_helpers import edit, filled_form
+
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "processor.validate.validator" in {name for _, name in imported_modules(result.stderr)}
+    assert "openpyxl" not in heavy_imports(result.stderr)
+    assert len(list((root / "outbox" / "回执").rglob("*.html"))) == 1
+
+    def wrong_total(wb):
+        wb["党员队伍"]["B2"] = "二十八"
+
+    edit(filled_form(root / "inbox" / "罗源县" / "月报表（二）.xlsx"), wrong_total)
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "openpyxl" in heavy_imports(result.stderr)
+    copies = [p for p in (root / "outbox" / "回执").rglob("*.xlsx")]
+    assert len(copies) == 1, "the rejected form's annotated copy lies beside its receipt"

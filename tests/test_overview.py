@@ -187,10 +187,11 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory):
-    from processor.demo import run_demo
+    from demo_helpers import demo_copy
 
     # a fixed as-of day, which the status below counts to: the test never depends on the day it runs
-    return run_demo(tmp_path_factory.mktemp("overview-demo") / "ws", today=DEMO_TODAY, units_limit=4).workspace
+    # (the demo year of the session, demo_year's build)
+    return demo_copy(tmp_path_factory, today=DEMO_TODAY).workspace
 
 
 @pytest.fixture

@@ -403,9 +403,9 @@ NEW_YEAR_DAY = dt.date(2027, 2, 8)  # the demo's own day: its latest month is Ja
 @pytest.fixture(scope="module")
 def demo_into_2027(tmp_path_factory):
     """The demo as ``processor demo`` makes it: January 2026 to January 2027."""
-    from processor.demo import run_demo
+    from demo_helpers import demo_copy
 
-    return run_demo(tmp_path_factory.mktemp("demo") / "ws", today=NEW_YEAR_DAY).workspace
+    return demo_copy(tmp_path_factory, today=NEW_YEAR_DAY).workspace
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import itertools
 import json
 import logging
 import os
@@ -116,27 +117,40 @@ class Intake:
         ws.ensure_folders()
         self.rulebook = ws.rulebook
         self.clock = clock or (lambda: office_now(ws))  # arrival times in the office's zone
-        from processor.intake.sandbox import SandboxPool
-
-        self.sandboxes = SandboxPool(self.roster, self.rulebook, ws.intake)
+        self._sandboxes = None  # made with the first file: an empty inbox loads no reader, starts no process
+        self._pool_lock = threading.Lock()
         self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
 
+    @property
+    def sandboxes(self):
+        """The validation sandboxes (:class:`processor.intake.sandbox.SandboxPool`); the module, the
+        readers it loads and its processes come with the first file, not before."""
+        with self._pool_lock:
+            if self._sandboxes is None:
+                from processor.intake.sandbox import SandboxPool
+
+                self._sandboxes = SandboxPool(self.roster, self.rulebook, self.ws.intake)
+            return self._sandboxes
+
     def close(self) -> None:
-        self.sandboxes.close()
+        with self._pool_lock:
+            if self._sandboxes is not None:
+                self._sandboxes.close()
         self.ledger.close()
 
     def use(self, roster: Roster, rulebook) -> None:
         """Take later files against this roster and rulebook (``serve`` reloads them when they change);
         the file being handled finishes with the ones it began with."""
         with self._one_at_a_time:
-            old = self.sandboxes
             self.roster, self.rulebook = roster, rulebook
-            from processor.intake.sandbox import SandboxPool
-
-            self.sandboxes = SandboxPool(roster, rulebook, self.ws.intake)
+            with self._pool_lock:
+                old, self._sandboxes = self._sandboxes, None
+            if old is not None and old.stop is not None:  # the new sandboxes stop on the same event
+                self.sandboxes.stop_when(old.stop)
             self.ledger.read_units_as(roster.aliases)
-        old.close()
+        if old is not None:
+            old.close()
 
     # --- one file ----------------------------------------------------------------
     def handle(self, path: Path, ahead: Future | None = None) -> IntakeOutcome | None:
@@ -461,8 +475,12 @@ class Intake:
                     return
                 yield path, None
             return
-        self.sandboxes.grow(jobs)
         waiting = iter(paths)
+        first = next(waiting, None)
+        if first is None:
+            return  # nothing to validate: no sandbox is made
+        waiting = itertools.chain([first], waiting)
+        self.sandboxes.grow(jobs)
         window: deque[tuple[Path, Future]] = deque()
         with ThreadPoolExecutor(jobs, thread_name_prefix="processor-validate") as pool:
             try:

@@ -45,7 +45,6 @@ except ImportError:  # Windows: no per-process limits
 
 from processor.common import forkserver
 from processor.common.config import IntakeSettings
-from processor.validate.annotate import TooComplex, write_annotated_copy
 from processor.validate.errors import Problem, problem
 from processor.validate.validator import ValidationResult, validate_file
 
@@ -142,6 +141,8 @@ def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) ->
         try:
             if kind == ANNOTATE:
                 src, problems, dest = args
+                from processor.validate.annotate import write_annotated_copy  # openpyxl: with the first rejection
+
                 try:
                     reply = write_annotated_copy(src, problems, dest)
                 except MemoryError:
@@ -174,7 +175,8 @@ class Sandbox:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
-        ctx = forkserver.context(["processor.validate.validator", "processor.validate.annotate"])
+        # the readers only: openpyxl (the annotated copy) loads in a worker when a file is rejected
+        ctx = forkserver.context(["processor.validate.validator"])
         parent, child = ctx.Pipe()
         self._process = ctx.Process(target=_worker, args=(child, self.roster, self.rulebook, self.limits,
                                                           can_cap_memory()),
@@ -221,6 +223,8 @@ class Sandbox:
     def annotate(self, src: Path, problems: list[Problem], dest: Path) -> Path | None:
         """:func:`processor.validate.annotate.write_annotated_copy` in the child, under the same limits;
         raises :class:`TooComplex` when the workbook exceeds them."""
+        from processor.validate.annotate import TooComplex
+
         try:
             reply = self._ask(src, (ANNOTATE, str(src), list(problems), str(dest)))
         except _OverLimits as over:

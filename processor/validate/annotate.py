@@ -22,24 +22,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import MergedCell
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.hyperlink import Hyperlink
-
 from processor.validate.errors import Problem
-from processor.common.excel_safety import set_cell, strip_xml_illegal
 from processor.common.fsutil import atomic_path
 from processor.validate.readers import XLSX, RawWorkbook, file_format, read_workbook
-from processor.validate.template import fit_row_heights, print_setup
+
+# openpyxl, and the template's page setup, load with the first copy (in the sandbox): a receipt of an
+# accepted form, and the process that records it, need neither.
 
 LIST_TITLE = "错误清单"
 LIST_HEADER = ("位置", "工作表", "列", "填写内容", "问题", "修改方法")
 LIST_WIDTHS = (16, 12, 14, 16, 50, 30)  # about one landscape A4 page wide
-ERROR_FILL = PatternFill("solid", fgColor="FF9999")
-HEADER_FILL = PatternFill("solid", fgColor="F4B084")
+ERROR_COLOR, HEADER_COLOR = "FF9999", "F4B084"
 COMMENT_AUTHOR = "报表校验"
 TOO_COMPLEX = "文件过于复杂，无法生成批注副本"
 """What a receipt says instead of naming the annotated copy when building it ran over the limits."""
@@ -60,6 +53,10 @@ def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | 
     problems = list(problems)
     if any(p.code in UNOPENED_CODES for p in problems):
         return None
+    from openpyxl import load_workbook
+
+    from processor.validate.template import print_setup
+
     try:
         wb = load_workbook(src) if file_format(src) == XLSX else _values_workbook(read_workbook(src))
     except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
@@ -77,6 +74,10 @@ def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | 
 
 def _values_workbook(book: RawWorkbook):
     """An .xls or .ods form as an xlsx workbook of its cell values (what the clerk typed)."""
+    from openpyxl import Workbook
+
+    from processor.common.excel_safety import set_cell
+
     wb = Workbook()
     wb.remove(wb.active)
     for sheet in book.sheets.values():
@@ -92,6 +93,8 @@ def _values_workbook(book: RawWorkbook):
 
 def _defuse_formulas(wb) -> None:
     """The submitter's formulas come back as their text in a text cell: shown, never run."""
+    from processor.common.excel_safety import strip_xml_illegal
+
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             for cell in row:
@@ -128,13 +131,18 @@ def _drop_outside_names(names) -> None:
 
 
 def _mark_cells(wb, problems: list[Problem]) -> None:
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    from processor.common.excel_safety import strip_xml_illegal
+
     notes: dict[tuple[str, str], list[str]] = {}
     for p in problems:
         if p.is_error and p.sheet in wb.sheetnames and p.cell:
             notes.setdefault((p.sheet, p.cell), []).append(p.message + (f"（{p.hint}）" if p.hint else ""))
     for (sheet, cell), messages in notes.items():
         target = _writable(wb[sheet], wb[sheet][cell])
-        target.fill = ERROR_FILL
+        target.fill = PatternFill("solid", fgColor=ERROR_COLOR)
         text = strip_xml_illegal("\n".join(messages))  # a comment is never evaluated
         comment = Comment(text, COMMENT_AUTHOR)
         comment.width, comment.height = 320, 40 + 40 * len(messages)
@@ -143,6 +151,8 @@ def _mark_cells(wb, problems: list[Problem]) -> None:
 
 def _writable(ws, cell):
     """A cell inside a merged range cannot carry a comment: use the range's top-left cell."""
+    from openpyxl.cell.cell import MergedCell
+
     if isinstance(cell, MergedCell):
         for merged in ws.merged_cells.ranges:
             if cell.coordinate in merged:
@@ -151,11 +161,18 @@ def _writable(ws, cell):
 
 
 def _problem_list(wb, problems: list[Problem]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    from processor.common.excel_safety import set_cell
+    from processor.validate.template import fit_row_heights
+
     title = LIST_TITLE if LIST_TITLE not in wb.sheetnames else LIST_TITLE + "（本次）"
     ws = wb.create_sheet(title, 0)
     for col, (name, width) in enumerate(zip(LIST_HEADER, LIST_WIDTHS, strict=True), start=1):
         cell = ws.cell(1, col, name)
-        cell.font, cell.fill = Font(bold=True), HEADER_FILL
+        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor=HEADER_COLOR)
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.freeze_panes = "A2"
     ordered = [p for p in problems if p.is_error] + [p for p in problems if not p.is_error]

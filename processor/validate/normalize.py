@@ -9,6 +9,7 @@ error code when it cannot be read as the column's kind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -46,7 +47,19 @@ class Normalized:
 
 def title_key(text) -> str:
     """How a sheet or column title is compared: NFKC, no whitespace, lower case."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text or ""))).lower()
+    text = str(text or "")
+    return _short_title_key(text) if len(text) <= TITLE_CACHE_CHARS else _title_key(text)
+
+
+def _title_key(text: str) -> str:
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+# Every header cell of every form asks for the same few dozen titles; only short texts are kept
+# (a hostile sheet's long cells would fill the cache, bounded as it is, with nothing reused).
+TITLE_CACHE_CHARS = 64
+_WHITESPACE = re.compile(r"\s+")
+_short_title_key = functools.lru_cache(maxsize=4096)(_title_key)
 
 
 def is_blank(value) -> bool:

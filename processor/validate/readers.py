@@ -185,11 +185,12 @@ def _check_zip(path: Path, limits: IntakeSettings, formulas: dict | None = None)
             raise FileRejected(problem("macro-enabled"))
         with_formulas = []
         for info in infos:
-            if info.filename.lower().endswith(XML_SUFFIXES):
-                _check_xml(archive, info)
             if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                # one pass over the sheet: its prolog checked on the first chunk, its rows counted
                 if _check_row_count(archive, info, limits.max_rows):
                     with_formulas.append(info)
+            elif info.filename.lower().endswith(XML_SUFFIXES):
+                _check_xml(archive, info)
         if with_formulas and formulas is not None:
             formulas.update(_formula_cells(archive, with_formulas))
     return XLSX
@@ -216,6 +217,8 @@ def _check_row_count(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_rows: 
     try:
         with archive.open(info) as fh:
             while chunk := fh.read(ROW_SCAN_CHUNK):
+                if not tail and not rows and not formula and not plain_prolog(chunk):
+                    _check_xml(archive, info)  # a declaration or DTD before the root: parsed in full
                 data = tail + chunk
                 formula = formula or _FORMULA_TAG.search(data) is not None  # ~0.4 ms a form
                 rows += len(_ROW_TAG.findall(data))
@@ -315,10 +318,28 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int = 1 << 20) -> b
         raise FileRejected(problem("corrupt", detail=f"部件 {name} 已损坏（{type(exc).__name__}）")) from None
 
 
+# The start of a part that can hold no DTD: at most an XML declaration in UTF-8 (the encoding of a
+# document without one), then the root element's start tag.  A DOCTYPE could only stand between
+# them.  Excel, WPS, LibreOffice and openpyxl start every part so; anything else is parsed.
+_PLAIN_PROLOG = re.compile(rb"""(?:<\?xml[ \t]+version=(["'])1\.[0-9]\1"""
+                           rb"""(?:[ \t]+encoding=(["'])[Uu][Tt][Ff]-8\2)?"""
+                           rb"""(?:[ \t]+standalone=(["'])(?:yes|no)\3)?[ \t]*\?>)?[ \t\r\n]*<[A-Za-z_]""")
+
+
+def plain_prolog(head: bytes) -> bool:
+    """Whether a part starting with ``head`` has its root element before anything else (no DTD, no
+    entity can be declared); when not, :func:`_parse_prolog` decides.  Differential-tested against it."""
+    return _PLAIN_PROLOG.match(head) is not None
+
+
 def _check_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """DOCTYPE/ENTITY appear before the root element, so the prolog is all we need to parse."""
+    """DOCTYPE/ENTITY appear before the root element, so the prolog is all we need to parse (and
+    not even that when it is plain, :func:`plain_prolog`)."""
     try:
         with archive.open(info) as fh:
+            if plain_prolog(fh.read(PROLOG_CHUNK)):
+                return
+            fh.seek(0)
             _parse_prolog(fh)
     except DefusedXmlException as exc:
         raise FileRejected(problem("unsafe-content", detail=f"{info.filename} 含有 DTD 或实体声明"
