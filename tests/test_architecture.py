@@ -107,7 +107,7 @@ def test_tests_share_code_only_through_helper_modules():
 
 MAX_LINES = 700
 # Being split on their own branches; an entry goes once its module is under the limit.
-STILL_OVERSIZED = {"processor/validate/validator.py", "processor/render/layout.py"}
+STILL_OVERSIZED = {"processor/render/layout.py"}
 
 
 def test_no_run_time_module_is_over_700_lines():
