@@ -54,7 +54,7 @@ def friendly_errors(func):
             err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")  # a message may name [calendar]
             sys.exit(2)
         except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
-            from processor.intake.run import describe_os_error
+            from processor.common.fsutil import describe_os_error
 
             what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
             err_console.print(f"[bold red]错误：[/]{escape(what)}；请处理后重新运行（详情见日志 logs/processor.log）。")

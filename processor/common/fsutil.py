@@ -234,3 +234,15 @@ def fixed_zip_entry(name: str) -> zipfile.ZipInfo:
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     return info
+
+
+_OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
+                 errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
+                 errno.ENOENT: "文件或文件夹不存在"}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """What went wrong with the file system, in words an operator understands."""
+    reason = _OS_ERRORS_CN.get(exc.errno, "文件系统出错")
+    where = f"（{exc.filename}）" if exc.filename else ""
+    return f"{reason}{where}，系统提示：{exc.strerror or exc}"

@@ -45,7 +45,9 @@ from processor.consolidate.blocks import latest_sites
 from processor.consolidate.ledger_data import LedgerData, as_reported
 from processor.consolidate.recorder import Recorder
 from processor.consolidate.snapshot import Snapshot
-from processor.record.ledger import DUPLICATE, Ledger, now_iso
+from processor.consolidate.sources import (changed_periods, digest, rows_digest, sources_digest, sources_of,
+                                          summary_sources)
+from processor.record.ledger import Ledger, now_iso
 from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
@@ -188,7 +190,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
             snapshot = Snapshot(data, ws, roster, today)  # the run's one basis: data, day, findings
             updates: dict[str, str] = {}
             if not (month or half or year or all_months):  # the nightly run: and what changed before
-                updates = _changed_periods(snapshot, built, _load_manifest(ws.outbox / MANIFEST_NAME),
+                updates = changed_periods(snapshot, built, _load_manifest(ws.outbox / MANIFEST_NAME),
                                            months, halves, years)
             outputs = _plan(snapshot, months, halves, years, built, edits=edits, updates=updates)  # lazy
             result = _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer, edits)
@@ -246,89 +248,6 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
     return months, halves, years
 
 
-# --- earlier periods whose inputs changed ----------------------------------------------------
-
-_PERIOD_REPORT = {"month": MONTHLY, "half": HALF_YEAR, "year": YEAR}  # a period's report kind
-
-
-def _changed_periods(snapshot: Snapshot, built: list[dict], manifest: dict, months: list[str],
-                     halves: list[periods.Period], years: list[periods.Period]) -> dict[str, str]:
-    """The earlier periods of the outbox whose inputs changed since they were written (SPEC §10: a
-    late correction of October rebuilds October, and its half-year and year when they were written),
-    added to ``months``, ``halves`` and ``years``; returns {period label: what the mail says}.
-
-    A period's report and 汇总数据 record the digest of their sources (``outputs.sources_hash``;
-    for one written before it was recorded, the sources in the manifest); the sources the same
-    outputs would have as of the run's day are compared with it.  Only periods that ended before
-    the months the run builds are looked at, so the 一览表, dossiers and 总览 stay those of the run."""
-    from processor.consolidate.mail_summary import update_note
-
-    book = snapshot.rulebook
-    planned = {*months, *(h.label for h in halves), *(y.label for y in years)}
-    until = max([*months, *(h.last for h in halves), *(y.last for y in years)], default=None)
-    if until is None:
-        return {}
-    stored: dict[str, list[dict]] = {}
-    for row in built:
-        if row["kind"] in (*_PERIOD_REPORT.values(), SUMMARY) and row["period"]:
-            stored.setdefault(str(row["period"]), []).append(row)
-    notes: dict[str, str] = {}
-    for label, rows in sorted(stored.items()):
-        period = _period_of_label(label)
-        if (period is None or label in planned or period.last >= until or period.first < book.start
-                or not all(book.covers(m) for m in period.months)):
-            continue
-        old_sources = None
-        changed = False
-        for row in rows:
-            if row["kind"] == SUMMARY:
-                current = _summary_sources(snapshot.data, period.months)
-            elif row["kind"] == _PERIOD_REPORT[period.kind]:
-                current = _sources(snapshot.period_files(until=period.last, months=period.months))
-            else:
-                continue
-            entry = manifest.get(row["path"]) if isinstance(manifest.get(row["path"]), dict) else {}
-            before = row.get("sources_hash") or (_sources_digest(entry["sources"]) if "sources" in entry else None)
-            if before is None:  # written before sources were recorded, and no manifest: unknown, left alone
-                continue
-            if before != _sources_digest(current):
-                changed = True
-                if row["kind"] != SUMMARY or old_sources is None:
-                    old_sources = entry.get("sources")
-        if not changed:
-            continue
-        new_sources = _sources(snapshot.period_files(until=period.last, months=period.months))
-        notes[label] = update_note(period, _PERIOD_REPORT[period.kind], old_sources, new_sources)
-        if period.kind == "month":
-            months.append(label)
-        else:
-            (halves if period.kind == "half" else years).append(period)
-    months.sort()
-    halves.sort()
-    years.sort()
-    order = [*months, *(h.label for h in halves), *(y.label for y in years)]
-    return {label: notes[label] for label in order if label in notes}
-
-
-def _sources_digest(sources: list[dict]) -> str:
-    """What an output's figures can depend on among its sources: a copy of a form already received
-    (a duplicate) changes nothing, so it rebuilds nothing."""
-    return _digest([s for s in sources if isinstance(s, dict) and s.get("status") != DUPLICATE])
-
-
-def _period_of_label(label: str) -> periods.Period | None:
-    """2026-10, 2026-H2 or 2026 as a period (None for another label)."""
-    for parse in (lambda t: periods.period_of(t, "month") if periods.MONTH_RE.fullmatch(t) else None,
-                  periods.parse_half, periods.parse_year):
-        try:
-            period = parse(label)
-        except ValueError:
-            continue
-        if period is not None:
-            return period
-    return None
-
-
 # --- what to build ----------------------------------------------------------------------------
 
 def _plan(snapshot: Snapshot, months: list[str], halves: list[periods.Period], years: list[periods.Period],
@@ -377,7 +296,7 @@ def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
     context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports_of_year)
     _mark_edited(context, edits or {})
     year = str(context["year"])
-    sources = _sources([f for f in data.files if (f["month"] or "").startswith(year)])
+    sources = sources_of([f for f in data.files if (f["month"] or "").startswith(year)])
     rel = overview.OVERVIEW_NAME
     return Output(rel, OVERVIEW, year, context, sources,
                   partial(jobs.write_html, overview.OVERVIEW_TEMPLATE, rel, context), overview.OVERVIEW_TEMPLATE)
@@ -411,7 +330,7 @@ def _monthly_outputs(snapshot: Snapshot, month: str) -> Iterator[Output]:
     # the summary first: its rows are at hand, and a worker writes it while the report's context is built
     yield _summary_output(scoped, [month], month, snapshot.as_of)
     month_files = [f for f in scoped.files if f["month"] == month]
-    sources = _sources(snapshot.period_files(until=month, months=[month]))
+    sources = sources_of(snapshot.period_files(until=month, months=[month]))
     context = monthly.monthly_report_context(snapshot, month)
     title = f"{ws.title_prefix}关于{periods.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{FOLDER[MONTHLY]}/{month}"
@@ -419,7 +338,7 @@ def _monthly_outputs(snapshot: Snapshot, month: str) -> Iterator[Output]:
                          folder)
 
     reminder = monthly.reminder_context(snapshot, month)
-    rem_sources = _sources(month_files)
+    rem_sources = sources_of(month_files)
     rel = f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.xlsx"
     yield Output(rel, REMINDER, month, reminder, rem_sources,
                  _workbook_job(rel, workbooks.reminder_workbook, reminder, columns.reminder_columns()))
@@ -437,7 +356,7 @@ def _period_outputs(snapshot: Snapshot, kind: str, period: periods.Period) -> It
     """A half-year or year: its summary sheet and its written report."""
     scoped = snapshot.view(until=period.last)
     yield _summary_output(scoped, period.months, period.label, snapshot.as_of)
-    sources = _sources(snapshot.period_files(until=period.last, months=period.months))
+    sources = sources_of(snapshot.period_files(until=period.last, months=period.months))
     build_context, title = _PERIOD_REPORTS[kind]
     context = build_context(snapshot, period)
     title = title.format(prefix=snapshot.ws.title_prefix, name=period.name)
@@ -450,7 +369,7 @@ def _assignment_outputs(snapshot: Snapshot, until: str) -> list[Output]:
     context = assignment.assignment_context(snapshot, until=until)
     data = snapshot.view(until=until)
     latest = {(s["unit"], s["month"]) for s in latest_sites(data, snapshot.units(until=until))}
-    sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
+    sources = sources_of([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
     base = f"{FOLDER[ASSIGNMENT]}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
             Output(f"{base}.xlsx", ASSIGNMENT, str(context["year"]), context, sources,
@@ -471,37 +390,24 @@ def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
         context = dossier.dossier_context(snapshot, unit, site, until=until)
         unit_data = snapshot.unit_view(unit, until=until)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
-        sources = _sources([f for f in unit_data.files if f["id"] in ids])
+        sources = sources_of([f for f in unit_data.files if f["id"] in ids])
         rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
 
 def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
     rows = {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
-    sources = _summary_sources(data, months, rows)
+    sources = summary_sources(data, months, rows)
     rows = {key: [as_reported(r) for r in records] for key, records in rows.items()}  # the forms' own words
-    payload = {key: _rows_digest(records) for key, records in rows.items()}
+    payload = {key: rows_digest(records) for key, records in rows.items()}
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day)  # the reports' date
     rel = f"{FOLDER[SUMMARY]}/{period}/{FOLDER[SUMMARY]}.xlsx"
     build = partial(workbooks.summary_workbook, columns.summary_sheets(rows), stamp)
     return Output(rel, SUMMARY, period, payload, sources, partial(jobs.write_workbook, rel, build))
 
 
-def _summary_sources(data: LedgerData, months: list[str], rows: dict[str, list[dict]] | None = None) -> list[dict]:
-    """The accepted arrivals whose rows a 汇总数据 of ``months`` shows."""
-    rows = rows if rows is not None else {key: data.records(key, months=months) for key in SHEETS_BY_KEY}
-    ids = {r["file_id"] for records in rows.values() for r in records}
-    return _sources([f for f in data.files if f["id"] in ids])
-
-
 def _workbook_job(rel: str, build: Callable, context: dict, workbook_columns: list[workbooks.Column]) -> Callable:
     return partial(jobs.write_workbook, rel, partial(build, context, workbook_columns, _stamp(context)))
-
-
-def _rows_digest(records: list[dict]) -> str:
-    """A fingerprint of what the rows show (not which submission or form row they came from)."""
-    shown = [{k: v for k, v in r.items() if k not in ("file_id", "row")} for r in records]
-    return hashlib.sha256(json.dumps(shown, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
 
 
 def _report_output(rel: str, kind: str, period: str | None, context: dict, sources: list[dict],
@@ -519,17 +425,11 @@ def _stamp(context: dict) -> dt.datetime:
     return dt.datetime.fromisoformat(context["report_date"])
 
 
-def _sources(files: list[dict]) -> list[dict]:
-    unique = {f["id"]: f for f in files}
-    return [{"file_id": f["id"], "unit": f["unit"], "month": f["month"], "status": f["status"],
-             "original_name": f["original_name"], "sha256": f["sha256"]} for _, f in sorted(unique.items())]
-
-
 # --- building -----------------------------------------------------------------------------------
 
 def _fingerprint(output: Output, rulebook_hash: str) -> str:
     """Everything the file shows: when it is unchanged, the file is not rebuilt."""
-    return _digest({"basis": _basis(output, rulebook_hash, ""), "payload": output.payload})
+    return digest({"basis": _basis(output, rulebook_hash, ""), "payload": output.payload})
 
 
 def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
@@ -542,14 +442,9 @@ def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
         path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
         template_hash = sha256_file(path) if path.is_file() else "missing"
     # the kind's Chinese name, as fingerprints had it before kinds were identifiers: no rebuild on upgrade
-    return _digest({"kind": output_kinds.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
+    return digest({"kind": output_kinds.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
                     "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
                     "extras": sorted(output.extras)})
-
-
-def _digest(value) -> str:
-    blob = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callable[[str], None],
@@ -582,7 +477,7 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
             latest_month = (output.period, "".join(output.payload["sentences"].values()))
         inputs_hash = _fingerprint(output, rulebook_hash)
         hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash),
-                  "sources_hash": _sources_digest(output.sources), "update_note": output.note}
+                  "sources_hash": sources_digest(output.sources), "update_note": output.note}
         stale = {}  # rel -> where its job writes it (a staging file, put in place once recorded)
         for rel in output.files:
             dest = recorder.destination(rel)
@@ -655,7 +550,7 @@ def _record(recorder: Recorder, output: Output, staged: dict[str, Path], hashes:
             _note_edit(edits, manifest, recorder, output, rel, dest)
         placed[rel] = (dest, sha256_file(staging))
     recorder.register(list(placed.values()))  # before the files are in place: never taken for a person's edit
-    for rel, (dest, digest) in placed.items():
+    for rel, (dest, file_hash) in placed.items():
         target = recorder.outbox / dest
         os.replace(staged[rel], target)
         fsync_folder(target.parent)
@@ -666,10 +561,10 @@ def _record(recorder: Recorder, output: Output, staged: dict[str, Path], hashes:
             if rel in manifest:
                 manifest[rel].pop("edited", None)
         previous = recorder.previous.get(dest) or (recorder.previous.get(rel) if dest != rel else None)
-        version = (previous["version"] + 1) if previous and previous["sha256"] != digest else (
+        version = (previous["version"] + 1) if previous and previous["sha256"] != file_hash else (
             previous["version"] if previous else 1)
         record = {"path": dest, "kind": output.kind if not rel.endswith(".png") else CHART, "period": output.period,
-                  "sha256": digest, **hashes, "version": version, "built_at": now_iso()}
+                  "sha256": file_hash, **hashes, "version": version, "built_at": now_iso()}
         recorder.add(record)
         result.written.append(target)
         manifest[dest] = _manifest_entry(record, output)

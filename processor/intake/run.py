@@ -62,7 +62,7 @@ from processor.common.faults import checkpoint
 from processor.common.clock import office_now
 from processor.common.config import Workspace
 from processor.validate.errors import Problem, problem
-from processor.common.fsutil import atomic_path, remove_stale_temp_files
+from processor.common.fsutil import atomic_path, describe_os_error, remove_stale_temp_files
 from processor.record.ledger import ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, now_iso, receipt_number
 from processor.validate.roster import Roster, workspace_roster
 from processor.intake import staging
@@ -499,11 +499,6 @@ class Intake:
 _CANNOT_DELETE = {errno.EACCES, errno.EPERM, errno.EBUSY, errno.EROFS, errno.ETXTBSY}
 """Errors of a removal that will not go away by themselves: the file is left and noted (``inbox_left``)."""
 
-_OS_ERRORS_CN = {errno.EACCES: "没有读写权限", errno.EPERM: "没有读写权限", errno.ENOSPC: "磁盘空间已满",
-                 errno.EROFS: "文件夹是只读的", errno.EDQUOT: "磁盘配额已用完", errno.EIO: "磁盘读写出错",
-                 errno.ENOENT: "文件或文件夹不存在"}
-
-
 def failure_reason(exc: BaseException, path: Path, *, removing: bool = False) -> str:
     """Why a file could not be handled (``removing``: removed from the inbox), in one line an operator
     understands."""
@@ -602,13 +597,6 @@ def inbox_path_of(row) -> str:
     """The inverse of :func:`ledger_inbox_path`: the path relative to the inbox, as the OS names it."""
     value = row["inbox_path"]
     return os.fsdecode(value) if isinstance(value, bytes) else value
-
-
-def describe_os_error(exc: OSError) -> str:
-    """What went wrong with the file system, in words an operator understands."""
-    reason = _OS_ERRORS_CN.get(exc.errno, "文件系统出错")
-    where = f"（{exc.filename}）" if exc.filename else ""
-    return f"{reason}{where}，系统提示：{exc.strerror or exc}"
 
 
 def inbox_files(ws: Workspace, settle_seconds: float = 0.0) -> list[Path]:
