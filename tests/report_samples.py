@@ -114,7 +114,7 @@ from collections import Counter
 from processor.render.documents import REPORT_NAMES
 
 OFFICE = "中共榕城市委组织部企业组"
-ADDRESSEE = "企业组各位同志"
+ADDRESSEE = "中共榕城市委组织部"
 
 # --- a fictional city -------------------------------------------------------
 UNITS = [  # name, kind, contact, phone

@@ -16,7 +16,7 @@ from docx.oxml import OxmlElement
 from docx.shared import Mm
 
 from processor.common.paths import TEMPLATES_DIR
-from processor.render.layout import (DIM_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
+from processor.render.layout import (GROUP_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
                                      ST_ANNEX_TITLE, ST_BODY, ST_FIGURE, ST_H1, ST_H2, ST_NOINDENT, ST_SIGN, ST_SIGN_DATE,
                                      ST_TABLE, ST_TABLE_HEAD, ST_TABLE_LEFT, ST_TITLE, cant_split, drop_unused_styles,
                                      new_document, repeat_header, save_deterministic, set_caption, set_grid_widths,
@@ -103,7 +103,7 @@ class TemplateBuilder:
         self._par("{{ " + date_expr + " }}", ST_SIGN_DATE)
 
     def table(self, columns: list[Column], loop: str, *, empty: str | None = None,
-              dim_columns: tuple[int, ...] = ()):
+              group_columns: tuple[int, ...] = ()):
         """A table with a repeated header row and one ``{%tr for %}`` data row.
 
         ``loop`` is the jinja loop head (``r in rows``); ``empty`` is the sentence
@@ -117,8 +117,8 @@ class TemplateBuilder:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         table_layout_fixed(table)
-        if dim_columns:
-            set_caption(table, DIM_CAPTION_PREFIX + ",".join(str(c) for c in dim_columns))
+        if group_columns:
+            set_caption(table, GROUP_CAPTION_PREFIX + ",".join(str(c) for c in group_columns))
         set_grid_widths(table, [c.width_mm for c in columns])
         header, loop_row, data_row, end_row = table.rows
         repeat_header(header)
@@ -194,7 +194,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下"
-        "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委"
+        "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县（市、区）和系统党委"
         "已确定的示范点{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
         "本月报送数据的示范点{{ overview.reported_sites }}个{% if unreported_sites %}，"
         "{{ overview.unreported_sites }}个示范点所在单位本月未报送（{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
@@ -270,7 +270,7 @@ def build_monthly_report() -> TemplateBuilder:
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
-    b.p("对照实施意见（依据{{ rule_basis }}规则），本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
+    b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
         "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
@@ -315,7 +315,7 @@ def build_half_year_report() -> TemplateBuilder:
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
         "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
         "{{ overview.staff_assigned }}名分片联系{{ overview.sites_assigned }}个示范点"
         "{% if overview.sites_unassigned %}，另有{{ overview.sites_unassigned }}个示范点尚未确定企业组联系人员"
@@ -344,7 +344,7 @@ def build_half_year_report() -> TemplateBuilder:
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("对照实施意见（依据{{ rule_basis }}规则），半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+    b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
         "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
@@ -382,9 +382,9 @@ def build_year_report() -> TemplateBuilder:
     b.title("关于{{ year_label }}企业组联系党建示范点\n工作情况的总结")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ year_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
-        "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}，依据{{ rule_basis }}规则评价）。")
+        "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}）。")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
         "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
         "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
@@ -429,19 +429,23 @@ def build_assignment_table() -> TemplateBuilder:
     b = TemplateBuilder(landscape=True)
     b.title("企业组人员联系示范点分组情况一览表")
     b.table([Column("组别", "r.group", 18), Column("企业组联系人员", "r.staff", 22),
-             Column("联系县(市、区)/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 42, left=True),
+             Column("联系县（市、区）/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 42, left=True),
              Column("企业类型", "r.kind", 16), Column("党组织书记", "r.secretary", 20),
              Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
-            "r in rows", empty="尚未确定任何联系示范点。", dim_columns=(1, 2))
-    b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
-        "{{ counts.units }}个县(市、区)和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
-    b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
+            "r in rows", empty="尚未确定任何联系示范点。", group_columns=(1, 2))
+    note = b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
+               "{{ counts.units }}个县（市、区）和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于"
+               "{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
+    note.paragraph_format.keep_together = True  # the 说明 is read whole: never split across pages
+    note.paragraph_format.keep_with_next = True
+    rest = b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}企业组人员均已确定联系示范点。{% endif %}"
         "{% if sites_without_staff %}尚未确定企业组联系人员的示范点：{% for r in sites_without_staff %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}各示范点均已确定企业组联系人员。{% endif %}"
         "{% if late_contacts %}晚于规定时间确定联系的：{% for r in late_contacts %}{{ r.unit }}{{ r.site }}"
         "（{{ r.contact_date|cn_date }}）{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}", ST_NOINDENT)
+    rest.paragraph_format.keep_together = True
     b.signature()
     return b
 
@@ -497,10 +501,10 @@ def build_reminder_list() -> TemplateBuilder:
     b.p("按照" + BASIS + "每月汇报的要求，{{ month|month_cn }}月报表应于{{ deadline|cn_date }}前报送。"
         "截至{{ as_of|cn_date }}，应报单位{{ counts.due }}个，已报送{{ counts.submitted }}个，"
         "未报送{{ counts.missing }}个，已退回待重报{{ counts.rejected }}个。"
-        "{% if rows %}请以下单位尽快报送：{% endif %}")
-    b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 19),
-             Column("联系人", "r.contact", 15), Column("电话", "r.phone", 33), Column("截止日期", "r.deadline|md_date", 20),
-             Column("状态", "r.status", 21), Column("逾期天数\n（截至{{ as_of|md_date }}）", "r.overdue_days", 11)],
+        "{% if rows %}请以下单位尽快报送（逾期天数算至{{ as_of|cn_date }}）：{% endif %}")
+    b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 34), Column("单位类型", "r.kind", 19),
+             Column("联系人", "r.contact", 17), Column("电话", "r.phone", 33),
+             Column("状态", "r.status", 25), Column("逾期天数", "r.overdue_days", 18)],
             "r in rows", empty="{% if counts.late %}本月各单位均已报送，其中逾期报送{{ counts.late }}个。"
                                 "{% else %}本月各单位均已按时报送。{% endif %}")
     b.signature()

@@ -1,0 +1,232 @@
+"""Reports a leader can sign: the office's real name as 落款 (样稿 while it is the placeholder), the 主送
+never the office itself, counts and brackets written the Chinese way, no clause codes or rule versions
+in the text, tables that give names their room, printable Excel outputs, and a period only just begun
+not mailed as if it were a report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from email import policy
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from processor.common.office import DRAFT_MARK, addresses_itself, is_placeholder, parent_of
+from processor.render import columns as render_columns
+from processor.render import tables
+from processor.render import workbooks
+from docx_helpers import docx_to_pdf, render_report
+from report_samples import OFFICE, sample_context
+
+PLACEHOLDER = "中共××市委组织部企业组"
+
+
+def _processor(*args, cwd, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PROCESSOR_NOW": "2026-12-06T09:00:00+08:00"}
+    env.pop("PROCESSOR_WORKSPACE", None)
+    return subprocess.run([sys.executable, "-m", "processor", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300, stdin=stdin)
+
+
+def _headers(doc) -> str:
+    return "\n".join(p.text for s in doc.sections for h in (s.header, s.even_page_header) for p in h.paragraphs)
+
+
+def _texts(doc) -> list[str]:
+    return [p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells]
+
+
+# --- finding 1: the 落款 is the office's real name ----------------------------------------------------
+def test_init_takes_the_office_and_addresses_the_department_above_it(tmp_path):
+    made = _processor("init", "ws", "--office", "中共福州市委组织部企业组", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    config = tomllib.loads((tmp_path / "ws" / "config.toml").read_text(encoding="utf-8"))
+    assert config["report"]["office"] == "中共福州市委组织部企业组"
+    assert config["report"]["addressee"] == "中共福州市委组织部"  # the department it reports to
+    assert "落款：中共福州市委组织部企业组" in made.stdout and "样稿" not in made.stdout
+
+    told = _processor("init", "ws2", "--office", "中共福州市委组织部企业组", "--addressee", "市委组织部部务会",
+                      cwd=tmp_path)
+    assert told.returncode == 0, told.stderr
+    assert 'addressee = "市委组织部部务会"' in (tmp_path / "ws2" / "config.toml").read_text(encoding="utf-8")
+
+    itself = _processor("init", "ws3", "--office", "中共福州市委组织部企业组", "--addressee", "企业组各位同志",
+                        cwd=tmp_path)
+    assert itself.returncode != 0 and "落款单位" in itself.stderr
+    assert not (tmp_path / "ws3" / "config.toml").exists()
+
+
+def test_init_without_a_name_keeps_the_placeholder_and_says_the_reports_are_drafts(tmp_path):
+    made = _processor("init", "ws", cwd=tmp_path)  # no terminal: nothing is asked
+    assert made.returncode == 0, made.stderr
+    assert DRAFT_MARK in made.stdout and "--office" in made.stdout
+
+
+def test_every_consolidation_warns_in_one_line_while_the_office_is_the_placeholder(tmp_path):
+    assert _processor("init", "draft", cwd=tmp_path).returncode == 0
+    assert _processor("init", "named", "--office", "中共福州市委组织部企业组", cwd=tmp_path).returncode == 0
+    draft = _processor("consolidate", cwd=tmp_path / "draft")
+    named = _processor("consolidate", cwd=tmp_path / "named")
+    assert draft.returncode == 0 and named.returncode == 0, (draft.stderr, named.stderr)
+    warning = [line for line in draft.stderr.splitlines() if DRAFT_MARK in line]
+    assert len(warning) == 1 and PLACEHOLDER in warning[0]
+    assert DRAFT_MARK not in named.stderr + named.stdout
+
+
+@pytest.mark.parametrize("name", ["monthly_report", "half_year_report", "year_report", "reminder_list",
+                                  "assignment_table", "site_dossier"])
+def test_reports_signed_with_the_placeholder_carry_draft_in_the_header(tmp_path, name):
+    ctx = sample_context(name)
+    signed = Document(render_report(name, ctx, tmp_path / "signed.docx"))
+    assert DRAFT_MARK not in _headers(signed)
+    assert OFFICE in [p.text for p in signed.paragraphs]  # the 落款 is the configured name
+    ctx["office_name"] = PLACEHOLDER
+    draft = Document(render_report(name, ctx, tmp_path / "draft.docx"))
+    assert DRAFT_MARK in _headers(draft)
+
+
+def test_office_names_placeholders_and_self_addressing():
+    assert is_placeholder("中共××市委组织部企业组") and is_placeholder("") and not is_placeholder(OFFICE)
+    assert parent_of("中共福州市委组织部企业组") == "中共福州市委组织部"
+    assert addresses_itself("中共福州市委组织部企业组", "企业组各位同志")
+    assert addresses_itself("中共福州市委组织部企业组", "中共福州市委组织部企业组")
+    assert not addresses_itself("中共福州市委组织部企业组", "中共福州市委组织部")
+
+
+# --- finding 7: the words of the office ----------------------------------------------------------------
+def test_counts_carry_no_thousands_separator(tmp_path):
+    ctx = sample_context("monthly_report")
+    ctx["members"]["total"] = 1322
+    text = "\n".join(_texts(Document(render_report("monthly_report", ctx, tmp_path / "m.docx"))))
+    assert "党员1322名" in text and "1,322" not in text
+
+
+CLAUSE_CODE = re.compile(r"(?<![A-Za-z])[GMSXN]-\d[a-z]?(?![\d])")
+VERSION_TAG = re.compile(r"依据[^，。]*版规则|\d{4}版")
+
+
+@pytest.mark.parametrize("name", ["monthly_report", "half_year_report", "year_report"])
+def test_no_clause_code_or_rule_version_and_full_width_brackets_in_the_text(tmp_path, name):
+    doc = Document(render_report(name, sample_context(name), tmp_path / f"{name}.docx"))
+    texts = _texts(doc)
+    assert not [t for t in texts if VERSION_TAG.search(t)]
+    assert not [t for t in texts if CLAUSE_CODE.search(t)]
+    assert not [t for t in texts if "县(市、区)" in t]
+    assert any("县（市、区）" in t for t in texts)
+
+
+def test_the_assignment_columns_use_full_width_brackets():
+    assert "县（市、区）" in render_columns.UNIT_COLUMN and "(" not in render_columns.UNIT_COLUMN
+
+
+# --- finding 8: names never wrap while another column has room -------------------------------------------
+def test_a_name_gets_its_line_before_a_long_text_gets_more_than_it_needs():
+    unit = tables._Column(["单位"], [["市国资委党委"], ["罗源县"], ["市工信局党委"]])
+    site = tables._Column(["示范点"], [["福州港务集团有限公司党建示范点"], ["罗源湾港务有限公司党总支"], ["甲"]])
+    text = tables._Column(["存在问题"], [["第四季度尚未开展现场指导，" * 3], ["短"], ["未设立党员责任区"]])
+    state = tables._Column(["办结情况"], [["逾期284天未办结"], ["已办结"], ["正在整改"]])
+    widths = tables.share_width(48, [unit, site, text, state])
+    for width, name in ((widths[0], "市国资委党委"), (widths[1], "福州港务集团有限公司党建示范点"),
+                        (widths[3], "逾期284天未办结")):
+        assert tables.lines_at(width, tables.text_width_em(name)) == 1, (name, widths)
+    assert widths[2] >= 8  # the long text still has a readable column
+
+
+def test_reminder_list_gives_the_unit_its_line_and_the_phone_no_more_than_it_needs(tmp_path):
+    ctx = sample_context("reminder_list")
+    ctx["rows"][0]["unit"] = "市国资委党委"
+    doc = Document(render_report("reminder_list", ctx, tmp_path / "r.docx"))
+    table = doc.tables[0]
+    titles = [c.text for c in table.rows[0].cells]
+    width = {t: (c.width.mm - tables.CELL_PADDING_MM) / tables.TABLE_CHAR_MM
+             for t, c in zip(titles, table.rows[1].cells, strict=True)}
+    assert tables.lines_at(width["单位"], tables.text_width_em("市国资委党委")) == 1, width
+    assert width["电话"] < tables.text_width_em("0591-83012345") + 2, width
+    assert all("\n" not in t for t in titles)  # 逾期天数 is one word: its day is named in the sentence
+
+
+# --- finding 9: Excel outputs print on A4, one page wide, the header on every page --------------------
+def _assignment_bytes() -> bytes:
+    ctx = sample_context("assignment_table")
+    return workbooks.assignment_workbook({**ctx, "year": 2026}, render_columns.assignment_columns(),
+                                         dt.datetime(2026, 11, 6))
+
+
+def _reminder_bytes() -> bytes:
+    ctx = sample_context("reminder_list")
+    rows = [{**r, "deadline": "2026-11-05"} for r in ctx["rows"]]
+    return workbooks.reminder_workbook({**ctx, "rows": rows, "month": "2026-10", "as_of": "2026-11-09"},
+                                       render_columns.reminder_columns(), dt.datetime(2026, 11, 9))
+
+
+@pytest.mark.parametrize("build, landscape", [(_assignment_bytes, True), (_reminder_bytes, False)])
+def test_excel_outputs_print_on_a4_one_page_wide_with_the_header_on_every_page(build, landscape):
+    ws = load_workbook(io.BytesIO(build())).active
+    assert int(ws.page_setup.paperSize) == 9  # A4
+    assert ws.page_setup.orientation == ("landscape" if landscape else "portrait")
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
+    assert ws.print_title_rows == "$2:$2"
+
+
+needs_office = pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdftotext")),
+                                  reason="LibreOffice and poppler are needed to lay out pages")
+
+
+@pytest.mark.slow
+@needs_office
+def test_reminder_workbook_prints_every_column_on_the_first_a4_page(tmp_path):
+    path = tmp_path / "催报名单.xlsx"
+    path.write_bytes(_reminder_bytes())
+    pdf = docx_to_pdf(path, tmp_path / "pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info)
+    assert abs(float(size.group(1)) - 595.3) < 2 and abs(float(size.group(2)) - 841.9) < 2  # A4 portrait
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(pdf), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    for title in (c.title for c in render_columns.reminder_columns()):
+        assert title in first, title
+
+
+# --- finding 12: a period only just begun is not mailed as a report ---------------------------------------
+def _report_built_on(ws, relative: str, kind: str, period: str, built: dt.datetime) -> None:
+    from deliver_helpers import add_output
+    from processor.record.ledger import Ledger, now_iso
+
+    add_output(ws, relative, kind, period, f"PK\x03\x04 {relative}".encode() * 10)
+    with Ledger(ws.ledger_path) as ledger, ledger.atomic() as conn:
+        conn.execute("UPDATE outputs SET built_at = ? WHERE path = ?", (now_iso(built.astimezone()), relative))
+
+
+@pytest.mark.parametrize("partial, expected", [(False, {"2026-H2", "2026"}),
+                                               (True, {"2026-H2", "2026", "2027-H1", "2027"})])
+def test_reports_of_a_period_barely_begun_are_not_mailed_by_default(tmp_path, partial, expected):
+    from deliver_helpers import make_workspace
+    from processor.deliver.mail import pending_outputs, send_pending
+    from processor.common.config import load_workspace
+    from processor.record.ledger import Ledger
+
+    ws = make_workspace(tmp_path / "ws", port=None)
+    if partial:  # the [smtp] table is the last one of the config: the key goes at its end
+        with open(ws.root / "config.toml", "a", encoding="utf-8") as config:
+            config.write("partial_periods = true\n")
+        ws = load_workspace(ws.root)
+    built = dt.datetime(2027, 2, 8, 22, 30)  # one month into 2027
+    for period, kind in (("2026-H2", "half_year_report"), ("2026", "year_report"),
+                         ("2027-H1", "half_year_report"), ("2027", "year_report")):
+        _report_built_on(ws, f"报告/{period}/{kind}.docx", kind, period, built)
+    with Ledger(ws.ledger_path) as ledger:
+        assert {o["period"] for o in pending_outputs(ledger, ws, dry_run=True)} == expected
+    send_pending(ws, dry_run=True)
+    (eml,) = (ws.outbox / "邮件").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert len(list(message.iter_attachments())) == len(expected)
