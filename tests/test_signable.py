@@ -14,10 +14,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 from email import policy
 
 import pytest
 from docx import Document
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from processor.common.office import DRAFT_MARK, addresses_itself, is_placeholder, parent_of
@@ -230,3 +233,169 @@ def test_reports_of_a_period_barely_begun_are_not_mailed_by_default(tmp_path, pa
     (eml,) = (ws.outbox / "邮件").glob("*.eml")
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert len(list(message.iter_attachments())) == len(expected)
+
+
+# --- rendered checks: what the printed page shows ----------------------------------------------------------
+def _pdf_text(docx, outdir) -> str:
+    pdf = docx_to_pdf(docx, outdir)
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _pdf_words(docx, outdir) -> tuple[str, list[tuple[float, float, str]]]:
+    """The PDF's text and its words with their positions (x, y of the top left corner, text)."""
+    pdf = docx_to_pdf(docx, outdir)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words, page = [], 0
+    for line in bbox.splitlines():
+        if "<page " in line:
+            page += 1
+        found = re.search(r'xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]*)</word>', line)
+        if found:
+            words.append((float(found.group(1)), page * 10000 + float(found.group(2)), found.group(3)))
+    return text, words
+
+
+def _tables_alone(docx, out) -> Path:
+    """The document's tables alone, each starting a page under a line “表格k” (sections kept: a
+    landscape annex stays landscape), so that what the PDF shows of a table is found by its pages."""
+    doc = Document(docx)
+    body = doc.element.body
+    for child in list(body):
+        if child.tag == qn("w:tbl") or child.tag == qn("w:sectPr"):
+            continue
+        if child.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
+            for run in child.findall(qn("w:r")):
+                child.remove(run)
+            continue
+        body.remove(child)
+    for k, tbl in enumerate(body.findall(qn("w:tbl"))):
+        marker = OxmlElement("w:p")
+        run = OxmlElement("w:r")
+        br = OxmlElement("w:br")
+        br.set(qn("w:type"), "page")
+        text = OxmlElement("w:t")
+        text.text = "表格" + "".join("〇一二三四五六七八九"[int(d)] for d in str(k))
+        run.append(br)
+        run.append(text)
+        marker.append(run)
+        tbl.addprevious(marker)
+    doc.save(out)
+    return out
+
+
+def _words_by_table(words) -> dict[int, list]:
+    """The words of each table of a :func:`_tables_alone` document, by the pages under its marker."""
+    starts = {int("".join(str("〇一二三四五六七八九".index(c)) for c in w[2:])): int(y // 10000)
+              for _, y, w in words if re.fullmatch(r"表格[〇一二三四五六七八九]+", w)}
+    order = sorted(starts, key=starts.get)
+    pages = {k: range(starts[k], starts[order[i + 1]] if i + 1 < len(order) else 10 ** 6)
+             for i, k in enumerate(order)}
+    return {k: [w for w in words if int(w[1] // 10000) in pages[k]] for k in pages}
+
+
+def _broken(name: str, words) -> bool:
+    """Whether ``name`` is printed broken over two lines somewhere: a word that begins it, and under it,
+    in the same column, a word that goes on with it."""
+    def goes_on(x, y, printed, depth=0) -> bool:
+        if printed == name:
+            return True
+        return depth < 3 and any(abs(x2 - x) < 1.5 and 0 < y2 - y < 40 and name.startswith(printed + w2)
+                                 and goes_on(x2, y2, printed + w2, depth + 1) for x2, y2, w2 in words)
+
+    return any(w != name and name.startswith(w) and goes_on(x, y, w) for x, y, w in words)
+
+
+def _is_names(title: str) -> bool:
+    return bool(tables.NAME_TITLES.search(title)) and not tables._COUNT_TITLES.match(title)
+
+
+def _widths(table) -> list[float]:
+    """Each column's width in characters of 小4 (what its text may fill)."""
+    return [(c.width.mm - tables.CELL_PADDING_MM) / tables.TABLE_CHAR_MM for c in table.rows[0].cells]
+
+
+def _spare(table, column: int, name_column: int) -> float:
+    """How many characters ``column`` could give up without any row (or the header) getting taller than
+    the row's other cells than the name's make it."""
+    widths = _widths(table)
+    rows = [[[tables.text_width_em(t) for t in c.text.split("\n")] for c in row.cells] for row in table.rows]
+    heights = [max(sum(tables.lines_at(w, x) for x in cell)
+                   for j, (w, cell) in enumerate(zip(widths, row, strict=True)) if j != name_column)
+               for row in rows]
+    narrowest, floor = widths[column], 1.5
+    if _is_names(table.rows[0].cells[column].text):  # a name column gives up nothing its names need
+        floor = max(tables.text_width_em(t) + tables.SLACK_EM for row in table.rows[1:]
+                    for t in row.cells[column].text.split("\n"))
+    title = table.rows[0].cells[column].text
+    if len(title) <= 3:  # a title of three characters is a word (已完成): never broken
+        floor = max(floor, tables.text_width_em(title) + tables.SLACK_EM)
+    while narrowest - 0.5 >= floor and all(sum(tables.lines_at(narrowest - 0.5, x) for x in row[column]) <= h
+                                  for row, h in zip(rows, heights, strict=True)):
+        narrowest -= 0.5
+    return widths[column] - narrowest
+
+
+LONG_UNIT, LONG_SITE = "市交通运输局党委", "榕城城市建设投资集团党建示范点"
+
+
+def _long_names(value, counter=None):
+    """The context with every third unit and site named as long as real ones are."""
+    counter = counter if counter is not None else [0]
+    if isinstance(value, list):
+        return [_long_names(v, counter) for v in value]
+    if not isinstance(value, dict):
+        return value
+    value = {k: _long_names(v, counter) for k, v in value.items()}
+    if isinstance(value.get("unit"), str) and isinstance(value.get("site"), str) and value["site"]:
+        counter[0] += 1
+        if counter[0] % 3 == 0:
+            value["unit"], value["site"] = LONG_UNIT, LONG_SITE
+    elif isinstance(value.get("unit"), str) and "phone" in value:
+        counter[0] += 1
+        if counter[0] % 3 == 0:
+            value["unit"] = LONG_UNIT
+    return value
+
+
+@pytest.mark.slow
+@needs_office
+@pytest.mark.parametrize("name", ["monthly_report", "half_year_report", "year_report", "reminder_list",
+                                  "assignment_table"])
+def test_printed_reports_keep_names_whole_sign_with_the_office_and_carry_no_codes(tmp_path, name):
+    ctx = _long_names(sample_context(name))
+    doc_path = render_report(name, ctx, tmp_path / f"{name}.docx")
+    text, _ = _pdf_words(doc_path, tmp_path / "pdf")
+    flat = [re.sub(r"\s+", "", line) for line in text.splitlines()]
+    _, words = _pdf_words(_tables_alone(doc_path, tmp_path / "tables.docx"), tmp_path / "pdf")
+    table_words = _words_by_table(words)
+    assert OFFICE in flat, "the 落款 is the configured office, on a line of its own"
+    assert not VERSION_TAG.search(text) and not CLAUSE_CODE.search(text)
+    assert DRAFT_MARK not in text
+    doc = Document(doc_path)
+    for k, table in enumerate(doc.tables):
+        words = table_words[k]
+        titles = [c.text for c in table.rows[0].cells]
+        names = [i for i, t in enumerate(titles) if _is_names(t)]
+        if any(len(row.cells) != len(titles) for row in table.rows):
+            continue  # a table with group bands: its columns are checked without them in test_render
+        widths = _widths(table)
+        for row in table.rows[1:]:
+            for i in names:
+                value = row.cells[i].text.strip()
+                if not value or "\n" in value or not _broken(value, words):
+                    continue
+                lacking = tables.text_width_em(value) + tables.SLACK_EM - widths[i]
+                spare = {titles[j]: _spare(table, j, i) for j in range(len(titles)) if j != i}
+                assert sum(spare.values()) < lacking, f"{titles[i]}“{value}”折行，而其他列尚有空余：{spare}"
+
+
+@pytest.mark.slow
+@needs_office
+def test_a_printed_draft_says_so_on_every_page(tmp_path):
+    ctx = sample_context("monthly_report")
+    ctx["office_name"] = PLACEHOLDER
+    text = _pdf_text(render_report("monthly_report", ctx, tmp_path / "draft.docx"), tmp_path / "pdf")
+    pages = [p for p in text.split("\f") if p.strip()]
+    assert len(pages) > 1 and all(DRAFT_MARK in p for p in pages)

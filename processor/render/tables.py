@@ -37,7 +37,7 @@ NAME_TITLES = re.compile(r"单位|示范点|人员|联系人|书记|组别|党�
 _COUNT_TITLES = re.compile(r"^(分工联系|本月报送|其中非分工)")  # 分工联系示范点: a count of sites
 _PUNCTUATION = re.compile(r"[，。；！？、,;：:]")
 NAME_PENALTY = 3.0  # a wrapped name costs as much as three more lines of the table
-WORD_PENALTY = 1.0  # a wrapped status or short title (已完成, 逾期284天未办结) one line
+WORD_PENALTY = 0.5  # a wrapped status or short title (已完成, 逾期284天未办结) half a line
 _WORD_CHARS = 12
 _MAX_SPLIT = 8  # a cell is considered on up to this many lines
 _CANDIDATES = 6  # the next widths each column may take in one step
@@ -100,8 +100,9 @@ class _Column:
     """One column's text, measured: its title lines, each body row's lines, its least width and
     what a wrapped cell of it costs."""
 
-    def __init__(self, title_lines: list[str], rows: list[list[str]]):
+    def __init__(self, title_lines: list[str], rows: list[list[str]], weights: list[int] | None = None):
         self.title = [text_width_em(t) for t in title_lines if t] or [0.0]
+        self.weights = weights or [1] * len(rows)  # how many rows of the table read as each of ``rows``
         self.rows = [[text_width_em(t) for t in lines] for lines in rows]
         texts = [t for lines in rows for t in lines if t]
         title = " ".join(t for t in title_lines if t)
@@ -111,10 +112,10 @@ class _Column:
         worded = bool(texts) and all(len(t) <= _WORD_CHARS and not _PUNCTUATION.search(t) for t in texts)
         self.penalty = NAME_PENALTY if named else WORD_PENALTY if worded else 0.0
         short = [_whole(text_width_em(t)) for t in texts if len(t) <= SHORT_WORD_CHARS]
-        # a title of up to four characters (已完成) is a word, and so is each line of a title written on
-        # several lines (逾期天数 / （截至2月8日）); a longer one-line title may take two lines
+        # a title of up to three characters (已完成) is a word, and so is each line of a title written on
+        # several lines; a longer one-line title may take two lines (企业/类型)
         explicit = len(self.title) > 1
-        self.title_lines_allowed = [1 if explicit or w <= SHORT_WORD_CHARS + 0.5 else 2 for w in self.title]
+        self.title_lines_allowed = [1 if explicit or w <= SHORT_WORD_CHARS - 0.5 else 2 for w in self.title]
         whole_titles = [_whole(w) for w, allowed in zip(self.title, self.title_lines_allowed, strict=True)
                         if allowed == 1 and w <= _TITLE_LINE_CHARS]
         # what the column takes when the table has room for it: short words and titles whole
@@ -152,9 +153,9 @@ def _cost(columns: list[_Column], widths: list[float], changed: int | None, widt
     total = 0.0
     heads = [c.title_cost(w) for c, w in zip(columns, at, strict=True)]
     total += max(n for n, _ in heads) + sum(p + 0.05 * n for n, p in heads)
-    for r in range(len(columns[0].rows)):
+    for r, weight in enumerate(columns[0].weights):
         cells = [c.cell_cost(w, r) for c, w in zip(columns, at, strict=True)]
-        total += max(n for n, _ in cells) + sum(p + 0.05 * n for n, p in cells)
+        total += weight * (max(n for n, _ in cells) + sum(p + 0.05 * n for n, p in cells))
     return total
 
 
@@ -187,6 +188,7 @@ def share_width(room: float, columns: list[_Column]) -> list[float]:
             break
         _, i, p, cost = best
         widths[i] = p
+    widths = _rebalance(columns, widths)
     left = room - sum(widths)
     if left > 1e-6:  # spread the rest: to the columns still wrapping by how much they lack, else to all
         lack = [max(0.0, c.one_line - widths[i]) for i, c in enumerate(columns)]
@@ -194,6 +196,52 @@ def share_width(room: float, columns: list[_Column]) -> list[float]:
         total = sum(weight)
         widths = [w + left * x / total for w, x in zip(widths, weight, strict=True)]
     return widths
+
+
+def _rebalance(columns: list[_Column], widths: list[float], rounds: int = 40) -> list[float]:
+    """Growing one column at a time can leave a column wider than its rows need once the others have
+    grown: give a wrapped name (or word) its next width from the columns that lose least by it, as long
+    as the table gets shorter for it."""
+    cost = _table_cost(columns, widths)
+    for _ in range(rounds):
+        better = None
+        for i, column in enumerate(columns):
+            if not column.penalty:
+                continue
+            for p in [p for p in column.points if p > widths[i] + 1e-6][:_CANDIDATES]:
+                trial = _taken_for(columns, widths, i, p)
+                if trial is None:
+                    continue
+                trial_cost = _table_cost(columns, trial)
+                if trial_cost < cost - 1e-9 and (better is None or trial_cost < better[0]):
+                    better = (trial_cost, trial)
+        if better is None:
+            break
+        cost, widths = better
+    return widths
+
+
+def _taken_for(columns: list[_Column], widths: list[float], i: int, width: float) -> list[float] | None:
+    """``widths`` with column ``i`` at ``width``, the room taken from the other columns, each in turn
+    the one that loses least by giving it (None when they have not that much above their least)."""
+    trial = list(widths)
+    need = width - trial[i]
+    trial[i] = width
+    donors = [j for j in range(len(columns)) if j != i and trial[j] > columns[j].least + 1e-6]
+
+    base = _table_cost(columns, trial)
+
+    def loss(j):
+        give = min(need, trial[j] - columns[j].least)
+        return (_cost(columns, trial, j, trial[j] - give) - base) / give
+
+    while need > 1e-6 and donors:
+        j = min(donors, key=loss)
+        give = min(need, trial[j] - columns[j].least)
+        trial[j] -= give
+        need -= give
+        donors.remove(j)
+    return trial if need <= 1e-6 else None
 
 
 def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
@@ -208,9 +256,12 @@ def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
         return None
     total_mm = sum(int(c.get(_W_W)) for c in grid) / 56.7
     texts = [[cell_lines(tc) for tc in r] for r in cells]
-    body = list({tuple(map(tuple, row)): row for row in texts[header_rows:]}.values())  # each different row once
-    columns = [_Column([line for row in texts[:header_rows] for line in row[i]], [row[i] for row in body])
-               for i in range(len(grid))]
+    body: dict[tuple, list] = {}  # each different row measured once, counted as often as it is
+    for row in texts[header_rows:]:
+        body.setdefault(tuple(map(tuple, row)), [row, 0])[1] += 1
+    weights = [n for _, n in body.values()]
+    columns = [_Column([line for row in texts[:header_rows] for line in row[i]], [row[i] for row, _ in body.values()],
+                       weights) for i in range(len(grid))]
     room = (total_mm - len(grid) * CELL_PADDING_MM) / TABLE_CHAR_MM  # in characters
     widths = [c * TABLE_CHAR_MM + CELL_PADDING_MM for c in share_width(room, columns)]
     twips = [str(int(w * 56.7)) for w in widths]
