@@ -399,3 +399,20 @@ def test_a_printed_draft_says_so_on_every_page(tmp_path):
     text = _pdf_text(render_report("monthly_report", ctx, tmp_path / "draft.docx"), tmp_path / "pdf")
     pages = [p for p in text.split("\f") if p.strip()]
     assert len(pages) > 1 and all(DRAFT_MARK in p for p in pages)
+
+
+# --- finding 4: dates read in the year they belong to -------------------------------------------------------
+def _cells(doc) -> list[str]:
+    return [c.text for t in doc.tables for r in t.rows for c in r.cells]
+
+
+def test_dates_carry_their_year_in_a_report_that_follows_a_year_boundary(tmp_path):
+    ctx = sample_context("monthly_report")
+    inside = _cells(Document(render_report("monthly_report", ctx, tmp_path / "october.docx")))
+    assert "9月18日" in inside and "2026年9月18日" not in inside  # a report inside one year: no year needed
+    ctx.update(month="2027-01", as_of="2027-02-08", report_date="2027-02-08")
+    ctx["problem_rows"][0]["found"] = "2026-03-15"
+    ctx["site_rows"][0]["last_date"] = "2027-01-20"
+    january = _cells(Document(render_report("monthly_report", ctx, tmp_path / "january.docx")))
+    assert "2026年3月15日" in january and "3月15日" not in january
+    assert "2027年1月20日" in january  # a January report follows the boundary: every date says its year

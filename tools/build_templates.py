@@ -203,7 +203,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("本月应报单位{{ submission.due }}个，按时报送{{ submission.on_time }}个，逾期报送{{ submission.late }}个"
         "{% if submission.late_units %}（{{ submission.late_units|join_cn }}）{% endif %}，未报送{{ submission.missing }}个"
         "{% if submission.missing_units %}（{{ submission.missing_units|join_cn }}）{% endif %}。"
-        "{% for r in submission.returned_units %}{{ r.unit }}报表被退回后，于{{ r.received|md_date }}更正重新报送"
+        "{% for r in submission.returned_units %}{{ r.unit }}报表被退回后，于{{ r.received|day }}更正重新报送"
         "{% if loop.last %}。{% else %}；{% endif %}{% endfor %}"
         "{% if submission.resubmitted_units %}{{ submission.resubmitted_units|join_cn }}对本月报表作了更正重报，"
         "以最新报送的为准。{% endif %}报送截止日期为{{ deadline|cn_date }}，各单位报送情况见附件1。")
@@ -225,7 +225,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（联系人员为分工联系的企业组人员）：")
     b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 35, left=True), Column("联系人员", "r.staff", 21),
              Column("电话", "r.phone", 13), Column("现场", "r.onsite", 13), Column("座谈", "r.meeting", 13),
-             Column("合计", "r.total", 13), Column("最近联系", "r.last_date|md_date", 26)],
+             Column("合计", "r.total", 13), Column("最近联系", "r.last_date|day", 26)],
             "r in site_rows", empty="本月无。")
     b.p("{% if unreported_sites %}本月未报送的示范点：{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}")
@@ -278,7 +278,7 @@ def build_monthly_report() -> TemplateBuilder:
         "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
         "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
     b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
-             Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|md_date", 18),
+             Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|day", 18),
              Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
             "r in problem_rows", empty=None)
     b.p("各单位反映的主要问题：")
@@ -300,7 +300,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.signature()
     b.annex(1, "{{ month|month_cn }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 32), Column("单位类型", "r.kind", 22),
-             Column("报送情况", "r.status", 22), Column("报送日期", "r.received|md_date", 22),
+             Column("报送情况", "r.status", 22), Column("报送日期", "r.received|day", 22),
              Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
     b.annex(2, "{{ month|month_cn }}示范点问题清单")

@@ -80,8 +80,33 @@ def jinja_env() -> jinja2.Environment:
 def _new_jinja_env() -> jinja2.Environment:
     env = _CompilingOnceEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
                                     trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn)
+    env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn,
+                       day=day)
     return env
+
+
+_PERIOD_KEYS = ("month", "first_month", "last_month", "as_of", "report_date")
+
+
+def _year_of(value) -> int | None:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.year
+    text = str(value or "")[:4]
+    return int(text) if text.isdigit() else None
+
+
+@jinja2.pass_context
+def day(ctx, value) -> str:
+    """A date as a report prints it: 3月15日 while the report, its day and the date are of one year;
+    2026年3月15日 in a report that covers or follows a year boundary (a January report, a report of
+    2026 written in 2027) or for a date of another year, so that no date reads as one still to come."""
+    if value in (None, ""):
+        return ""
+    years = {_year_of(value)} | {_year_of(ctx.get(k)) for k in _PERIOD_KEYS if ctx.get(k)}
+    years.discard(None)
+    first = str(ctx.get("first_month") or ctx.get("month") or "")
+    follows = first[5:7] == "01"  # a period starting in January follows a year boundary
+    return cn_date(value) if len(years) > 1 or follows else md_date(value)
 
 
 # ---------------------------------------------------------------------------
