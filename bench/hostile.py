@@ -166,7 +166,7 @@ def generate_extra(dest: Path, *, per_category: int, seed: int, scratch: Path) -
 def watcher_verdicts(corpus) -> list[str]:
     """What the watcher would do with each file, against what it must: the wrong verdicts."""
     from hostile import IGNORE
-    from processor.intake.watch import container_complete
+    from processor.intake.settle import container_complete
 
     wrong = []
     for h in corpus:

@@ -709,7 +709,7 @@ class Torture:
             grouped[(logger, key)].append(when)
         for (logger, message), times in grouped.items():
             text = f"{logger} logged ×{len(times)} (first {times[0]}, last {times[-1]}): {message}"
-            if logger == "processor.serve":
+            if logger == "processor.deliver.serve":
                 self.find("serve log", text)
             else:
                 self.report.notes.append(text)

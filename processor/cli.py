@@ -9,16 +9,12 @@ rejected / something needs attention, 2 a usage or configuration error.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
-import logging
-import sqlite3
+import datetime as dt
 import sys
 import threading
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -29,126 +25,11 @@ from processor.common.paths import WORKSPACE_ENV
 # and every worker process, which imports the command's main module when it starts).
 
 from processor import click_cn
+from processor.cli_support import (DAY, HALF, MONTH, YEAR, ChineseGroup, console, err_console, friendly_errors, logged_to_file,
+                                   print_check, print_json, print_problems, print_waiting, progress_bar,
+                                   reminder_rows, workspace_of)
 
 click_cn.install()
-NOT_A_TERMINAL_WIDTH = 100_000  # piped or logged output is never wrapped: paths stay whole for grep and copy
-
-
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else NOT_A_TERMINAL_WIDTH)
-
-
-console = _console()
-err_console = _console(stderr=True)
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from processor.common.config import ConfigError
-    from processor.record.ledger import LedgerError
-    from processor.common.lock import AlreadyRunning
-    from processor.validate.roster import RosterError
-    from processor.common.rulebook import RulebookError
-
-    return (ConfigError, RulebookError, RosterError, AlreadyRunning, LedgerError)
-
-
-def friendly_errors(func):
-    """Map the product's own errors to a Chinese message and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except _known_errors() as exc:
-            err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")  # a message may name [calendar]
-            sys.exit(2)
-        except (OSError, sqlite3.Error) as exc:  # full disk, read-only folder, ledger: one line, details in the log
-            from processor.intake.run import describe_os_error
-
-            what = describe_os_error(exc) if isinstance(exc, OSError) else f"台账数据库出错（{exc}）"
-            err_console.print(f"[bold red]错误：[/]{escape(what)}；请处理后重新运行（详情见日志 logs/processor.log）。")
-            sys.exit(1)
-
-    return wrapper
-
-
-def workspace_of(ctx: click.Context):
-    from processor.common.rulebook import RulebookError
-    from processor.workspace import Workspace
-
-    workspace = Workspace.open(ctx.obj.get("workspace"))
-    try:
-        notes = workspace.config.rulebook.warnings  # an old rulebook format, converted: update the file
-    except RulebookError:
-        notes = ()  # a broken rulebook stops the command that reads it, with its own message
-    for note in notes:
-        err_console.print(f"[yellow]注意：[/]{escape(note)}")
-    return workspace
-
-
-def print_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def progress_bar(description: str) -> rich.progress.Progress:  # noqa: F821 — rich.progress loads when a bar is drawn
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=False)
-
-
-class _ChineseHelp:
-    """The built-in --help option, described in Chinese like everything else an operator reads."""
-
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = "显示本帮助并退出。"
-        return option
-
-
-class ChineseCommand(_ChineseHelp, click.Command):
-    context_class = click_cn.Context
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("options_metavar", "[选项]")
-        super().__init__(*args, **kwargs)
-
-
-class ChineseGroup(_ChineseHelp, click.Group):
-    command_class = ChineseCommand
-    context_class = click_cn.Context
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("options_metavar", "[选项]")
-        kwargs.setdefault("subcommand_metavar", "命令 [参数]...")
-        super().__init__(*args, **kwargs)
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """click's standalone handling, with its errors said in Chinese sentences."""
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.ClickException as exc:
-            _show_click_error(exc)
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo(click_cn.gettext("Aborted!"), err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def _show_click_error(exc: click.ClickException) -> None:
-    ctx = getattr(exc, "ctx", None)
-    if isinstance(exc, click.UsageError) and ctx is not None:
-        click.echo(ctx.get_usage(), err=True)
-        if ctx.command.get_help_option(ctx) is not None:
-            click.echo(click_cn.gettext("Try '{command} {option}' for help.").format(
-                command=ctx.command_path, option="-h"), err=True)
-    click.echo(click_cn.gettext("Error: {message}").format(message=click_cn.sentence(exc.format_message())),
-               err=True)
 
 
 @click.group(cls=ChineseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,7 +47,7 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 # --- workspace, form and validation ----------------------------------------------------
 @main.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--start-month", metavar="YYYY-MM",
+@click.option("--start-month", type=MONTH,
               help="本工作区开始收集的第一个报表月份，此前的月份不计入任何统计；默认为当前正在收集的月份"
                    "（上月报表截止日之前为上月，之后为本月）。写入 config.toml 的 [calendar] start_month。")
 @click.option("--office", metavar="单位全称",
@@ -179,14 +60,8 @@ def init(folder: Path | None, start_month: str | None, office: str | None, addre
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
     from processor.common.config import CONFIG_NAME
     from processor.common.office import parent_of
-    from processor.common.periods import parse_month
     from processor.workspace import first_collected_month, init_workspace
 
-    if start_month:
-        try:
-            parse_month(start_month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--start-month") from None
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
     if not had_config and office is None and sys.stdin.isatty():
         office = click.prompt("报告落款单位的全称（如“中共福州市委组织部企业组”；直接回车则暂用示例名称，报告标注“样稿”）",
@@ -210,25 +85,19 @@ def init(folder: Path | None, start_month: str | None, office: str | None, addre
 
 @main.command()
 @click.option("--unit", help="单位名称；给出时预填基本信息和该单位上次报送的示范点。")
-@click.option("--month", help="报送月份 YYYY-MM。")
+@click.option("--month", type=MONTH, help="报送月份 YYYY-MM。")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="输出的 .xlsx 文件。")
 @click.pass_context
 @friendly_errors
 def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
     """生成月报表模板（可按单位预填）。"""
-    from processor.common.periods import parse_month
     from processor.validate.roster import workspace_roster
     from processor.record.resubmission import previous_sites
     from processor.validate.template import write_template
 
     ws = workspace_of(ctx).config
     roster = workspace_roster(ws)
-    if month:
-        try:
-            parse_month(month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month") from None
     if unit and roster.unit(unit) is None:
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
@@ -256,26 +125,8 @@ def validate(ctx: click.Context, file: Path, unit: str | None, as_json: bool) ->
     if as_json:
         print_json(result.to_json())
     else:
-        _print_problems(file, result)
+        print_problems(file, result)
     sys.exit(0 if result.accepted else 1)
-
-
-def _print_problems(file: Path, result) -> None:
-    who = "、".join(x for x in (result.unit, result.month) if x)
-    if result.problems.items:
-        table = Table(title=escape(f"{file.name}{'（' + who + '）' if who else ''}"))
-        for column in ("级别", "位置", "列", "填写内容", "问题"):
-            table.add_column(column, overflow="fold")
-        for p in result.problems:
-            value = "" if p.value is None else str(p.value)[:30]
-            table.add_row("[red]错误[/]" if p.is_error else "[yellow]提示[/]", escape(p.where),
-                          escape(p.column or ""), escape(value), escape(p.message))
-        console.print(table)
-    if result.accepted:
-        console.print(f"[bold green]通过[/]：{escape(file.name)} 可以接收" +
-                      (f"（{len(result.problems.warnings)} 条提示）" if result.problems.warnings else "") + "。")
-    else:
-        console.print(f"[bold red]退回[/]：{len(result.problems.errors)} 处错误，请改正后重新报送。")
 
 
 # --- intake ------------------------------------------------------------------------
@@ -314,30 +165,8 @@ def process(ctx: click.Context, as_json: bool, jobs: int | None) -> None:
         console.print(f"回执在：{escape(str(ws.receipts_dir))}")
     if done.waiting:
         if not as_json:
-            _print_waiting(done.waiting, err_console)
+            print_waiting(done.waiting, err_console)
         sys.exit(1)
-
-
-def _print_waiting(waiting, out: Console) -> None:
-    """Files still in the inbox, one line each with the reason."""
-    out.print(f"[bold red]收件箱中仍有 {len(waiting)} 个文件未处理：[/]")
-    for w in waiting:
-        out.print(f"  {escape(w.name)}：{escape(w.reason)}")
-
-
-@contextlib.contextmanager
-def logged_to_file(ws, *, console_too: bool = False):
-    """Details (tracebacks included) go to <workspace>/logs/processor.log; the console gets one line each."""
-    from processor.common.logs import close_logging, setup_logging
-
-    setup_logging(ws, console=console_too, level=logging.DEBUG)
-    try:
-        yield
-    except (OSError, sqlite3.Error) as exc:  # reported in one line by friendly_errors
-        logging.getLogger("processor").debug("命令因错误停止", exc_info=exc)
-        raise
-    finally:
-        close_logging()
 
 
 @main.command()
@@ -376,21 +205,15 @@ def watch(ctx: click.Context, polling: bool, interval: float | None) -> None:
 
 
 @main.command()
-@click.option("--month", help="月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--month", type=MONTH, help="月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 @friendly_errors
 def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
     """查看某月各单位的报送情况和最近退回的文件。"""
     from processor.common.clock import local_time
-    from processor.common.periods import parse_month
 
     workspace = workspace_of(ctx)
-    if month:
-        try:
-            parse_month(month)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--month") from None
     report = workspace.status(month)
     month = report["month"]
     if as_json:
@@ -425,34 +248,23 @@ def status(ctx: click.Context, month: str | None, as_json: bool) -> None:
 
 # --- consolidation -------------------------------------------------------------------
 @main.command()
-@click.option("--month", help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
-@click.option("--half", help="生成半年工作报告的半年，如 2026-H2。")
-@click.option("--year", help="生成年度工作总结的年度，如 2026。")
+@click.option("--month", type=MONTH, help="汇总的月份 YYYY-MM；默认为最近一个已过报送截止日的月份。")
+@click.option("--half", type=HALF, help="生成半年工作报告的半年，如 2026-H2。")
+@click.option("--year", type=YEAR, help="生成年度工作总结的年度，如 2026。")
 @click.option("--all", "all_months", is_flag=True, help="台账中所有月份、半年和年度都重新汇总（未变化的不重写）。")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+@click.option("--as-of", "day", type=DAY,
               help="按该日结束时的台账重新生成（用于核查）：只计该日及以前收到的报表，逾期天数、问题整改状态都算到该日。")
 @click.option("--no-wait", is_flag=True, help="另一个汇总正在运行时不等待，立即退出（退出码 2）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
 def consolidate(ctx: click.Context, month: str | None, half: str | None, year: str | None, all_months: bool,
-                as_of: str | None, no_wait: bool, as_json: bool) -> None:
+                day: dt.date | None, no_wait: bool, as_json: bool) -> None:
     """汇总台账，生成月度汇总报告、半年工作报告、年度工作总结、分组情况一览表、示范点档案、催报名单和汇总数据。"""
     from processor.consolidate.run import ConsolidationError
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
-    from processor.common.periods import parse_half, parse_month, parse_year
 
-    try:
-        if month:
-            parse_month(month)
-        if half:
-            parse_half(half)
-        if year:
-            parse_year(year)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    day = _as_of_day(as_of)
     workspace = workspace_of(ctx)
     ws = workspace.config
     try:
@@ -489,18 +301,6 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
         for line in result.skipped:
             err_console.print(f"[yellow]未生成：[/]{escape(line)}")
         sys.exit(1)
-
-
-def _as_of_day(text: str | None):
-    """``--as-of``: a day written YYYY-MM-DD."""
-    if text is None:
-        return None
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(f"日期应为 YYYY-MM-DD（如 2027-02-08），而不是“{text}”", param_hint="--as-of") from None
 
 
 # --- delivery ------------------------------------------------------------------------
@@ -553,7 +353,7 @@ def send(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="不发送，只把邮件写成 .eml 文件（在 发件箱/邮件/ 中）。")
-@click.option("--month", help="催报的报表月份 YYYY-MM；默认为上个月（本月应报送的报表）。")
+@click.option("--month", type=MONTH, help="催报的报表月份 YYYY-MM；默认为上个月（本月应报送的报表）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果。")
 @click.pass_context
 @friendly_errors
@@ -562,10 +362,7 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
     from processor.deliver.mail import SendBusy
     from processor.common.fsutil import StorageError
     from processor.common.logs import file_logging
-    from processor.common.periods import MONTH_RE
 
-    if month is not None and not MONTH_RE.match(month):
-        raise click.BadParameter(f"月份应为 YYYY-MM（如 2026-10），而不是“{month}”", param_hint="--month")
     workspace = workspace_of(ctx)
     try:
         with file_logging(workspace.config):
@@ -574,8 +371,8 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
         err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(1)
     if as_json:
-        print_json({"enabled": result.enabled, "month": result.month, "sent": _reminder_rows(result.sent),
-                    "queued": _reminder_rows(result.queued), "failed": _reminder_rows(result.failed),
+        print_json({"enabled": result.enabled, "month": result.month, "sent": reminder_rows(result.sent),
+                    "queued": reminder_rows(result.queued), "failed": reminder_rows(result.failed),
                     "dry_run_files": [str(p) for p in result.dry_run_files], "no_address": result.no_address,
                     "error": result.error})
     elif not result.enabled:
@@ -595,11 +392,6 @@ def remind(ctx: click.Context, dry_run: bool, month: str | None, as_json: bool) 
         err_console.print(f"[bold red]发送失败：[/]{escape(result.error or '未知原因')}；"
                           f"{len(result.queued)} 封催报邮件已排队，稍后自动重试。")
         sys.exit(1)
-
-
-def _reminder_rows(reminders) -> list[dict]:
-    return [{"unit": r.unit, "address": r.address, "month": r.month, "kind": r.kind, "slot": r.slot}
-            for r in reminders]
 
 
 @main.command()
@@ -627,22 +419,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(report.to_dict())
     else:
-        _print_check(report)
+        print_check(report)
     sys.exit(0 if report.ok else 1)
-
-
-def _print_check(report) -> None:
-    from rich.markup import escape
-
-    for p in report.problems:  # one line per problem, however long: scripts and people grep them
-        console.print(f"[red]问题：[/]{escape(p.message)}", soft_wrap=True)
-    for note in report.notes:
-        console.print(f"[yellow]注意：[/]{escape(note)}", soft_wrap=True)
-    counted = "，".join(f"{k} {v} 个" for k, v in report.counted.items())
-    if report.ok:
-        console.print(f"[bold green]检查通过[/]：台账 {escape(str(report.ledger))} 完整（{counted}）。")
-    else:
-        console.print(f"[bold red]发现 {len(report.problems)} 个问题[/]" + (f"（已检查{counted}）" if counted else "") + "。")
 
 
 @main.command(epilog="恢复：先停止 processor（serve/watch），再运行 processor restore 备份文件夹：它把工作区原来的"
@@ -665,7 +443,7 @@ def backup(ctx: click.Context, dest: Path, as_json: bool) -> None:
     elif result.ok:
         console.print(f"[bold green]备份完成并已校验[/]：{len(result.copied)} 个文件在 {escape(str(result.dest))}")
     else:
-        _print_check(result.verification)
+        print_check(result.verification)
         err_console.print(f"[bold red]备份校验未通过[/]：{escape(str(result.dest))} 不能作为可靠的备份。")
     sys.exit(0 if result.ok else 1)
 
@@ -683,7 +461,7 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
         result = workspace_of(ctx).restore(source)
     except RestoreError as exc:
         if exc.report is not None:
-            _print_check(exc.report)
+            print_check(exc.report)
         err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")
         sys.exit(2)
     if as_json:
@@ -696,7 +474,7 @@ def restore(ctx: click.Context, source: Path, as_json: bool) -> None:
         console.print(f"[yellow]注意：[/]工作区原有 {len(result.not_in_backup)} 个存档原件不在备份中（备份之后收到的报表），"
                       f"在 {result.aside} 的存档文件夹中；如需补录，把它们复制到收件箱重新处理。",
                       soft_wrap=True)
-    _print_check(result.verification)
+    print_check(result.verification)
     sys.exit(0 if result.ok else 1)
 
 

@@ -5,6 +5,13 @@ at call time in each of its modules.  :func:`install` puts a small catalogue
 in their place (English message id → Chinese), so ``--help``, "Missing argument",
 "No such command" and the like read in Chinese like the rest of the command.
 A message missing from the catalogue stays in English rather than breaking.
+
+Why not a gettext catalogue (.mo) instead: click's modules bind the standard library's global
+``gettext.gettext``/``ngettext`` when they are imported, and those read the process-wide text domain
+in the language the environment names (``LANGUAGE``/``LC_ALL``/``LANG``).  A catalogue would change
+gettext for every library in the process and would show English again on a server whose locale is
+``C``; click has no per-application hook (pallets/click#2706, still open).  Putting the lookup in
+click's own modules keeps the Chinese to click and independent of the machine's locale.
 """
 
 from __future__ import annotations

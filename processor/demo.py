@@ -299,7 +299,7 @@ def _sort_records(rows: dict) -> None:
 
 
 def _exercise_checks(rows: dict, u_index: int, month: str, roster: Roster, previous: dict | None) -> None:
-    """One case of each check across months and files (processor.quality), at fixed units and months:
+    """One case of each check across months and files (processor.consolidate.quality), at fixed units and months:
     党员总数 jumping with nobody developed, a site left out without 变更说明, a unit registering another
     unit's site, 工作进展 copied from last month, and a contact of last month reported late."""
     m = parse_month(month)[1]
@@ -446,7 +446,8 @@ def run_demo(folder: Path | str, *, today: dt.date | None = None, units_limit: i
     result.outputs = list(consolidation.written) + list(consolidation.unchanged)
     step()
     stage("生成待发送的邮件（演示不真的发送）", 1)
-    result.emails = list(send_pending(ws, dry_run=True, summary_fallback=ledger_summary).dry_run_files)
+    night = dt.datetime.combine(today, dt.time(22, 0), tzinfo=ws.timezone)  # the mail of the demo's own night
+    result.emails = list(send_pending(ws, dry_run=True, now=night, summary_fallback=ledger_summary).dry_run_files)
     step()
     return result
 

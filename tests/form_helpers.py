@@ -1,6 +1,6 @@
 """Helpers for tests that need real monthly-form workbooks.
 
-Forms are built from the real template (``processor.samples.fill_form``) and
+Forms are built from the real template (``processor.validate.samples.fill_form``) and
 edited with openpyxl the way a clerk would edit them in Excel.
 """
 
@@ -133,7 +133,7 @@ def ole_file(streams: dict[str, bytes]) -> bytes:
 def scenario_form(dest: Path, unit: str, month: str, change=None, *, seed: int = 0, sites: int = 2,
                   contacts: int = 6, org_life: int = 6) -> Path:
     """A form of ``unit`` for ``month`` written into the real template, its records first edited by
-    ``change(rows)`` (rows as :func:`processor.samples.form_rows` builds them)."""
+    ``change(rows)`` (rows as :func:`processor.validate.samples.form_rows` builds them)."""
     from processor.validate.samples import form_rows, write_form
 
     rows = form_rows(roster=ROSTER, rulebook=RULEBOOK, unit=unit, month=month, seed=seed, sites=sites,

@@ -58,3 +58,29 @@ def test_piped_output_keeps_long_paths_on_one_line(tmp_path):
     assert len(str(root / "config.toml")) > 120
     assert lines[0] == f"已新建工作区：{root}"
     assert f"  配置文件：{root / 'config.toml'}" in lines
+
+
+MONTH_ERROR = "月份应为 YYYY-MM 格式（如 2026-10），而不是“2026-13”"
+
+
+def test_a_wrong_month_is_refused_alike_by_every_command_that_takes_one(tmp_path):
+    commands = [["init", str(tmp_path / "ws"), "--start-month"], ["template", "-o", str(tmp_path / "表.xlsx"), "--month"],
+                ["status", "--month"], ["consolidate", "--month"], ["remind", "--month"]]
+    for command in commands:
+        result = run("-w", str(tmp_path), *command, "2026-13")
+        assert result.exit_code == 2, result.output
+        said = result.output.splitlines()[-1]
+        assert said.startswith("错误：") and command[-1] in said and said.endswith(f"的值无效：{MONTH_ERROR}"), said
+    assert not (tmp_path / "ws").exists() and not (tmp_path / "表.xlsx").exists()
+    half = run("-w", str(tmp_path), "consolidate", "--half", "2026-H3")
+    assert half.exit_code == 2 and "'--half' 的值无效：半年应写作 2026-H1 或 2026-H2" in half.output
+    day = run("-w", str(tmp_path), "consolidate", "--as-of", "2027-02-30")
+    assert day.exit_code == 2 and "'--as-of' 的值无效：日期应为 YYYY-MM-DD" in day.output
+
+
+def test_help_shows_how_a_month_is_written():
+    for command in ("template", "status", "consolidate", "remind"):
+        shown = run(command, "-h").output
+        assert "--month YYYY-MM" in shown, shown
+    assert "--start-month YYYY-MM" in run("init", "-h").output
+    assert "--as-of YYYY-MM-DD" in run("consolidate", "-h").output

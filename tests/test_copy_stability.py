@@ -18,7 +18,8 @@ from form_helpers import filled_form, soffice_available, soffice_convert
 from hostile import biff_workbook, cfb
 
 from processor.common.config import DEFAULT_CONFIG_TEXT
-from processor.intake.watch import InboxWatcher, StabilityTracker, container_complete, open_for_writing
+from processor.intake.settle import container_complete, open_for_writing
+from processor.intake.watch import InboxWatcher, StabilityTracker
 from processor.record.ledger import Ledger
 
 STABLE = 2.0

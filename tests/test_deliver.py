@@ -18,7 +18,8 @@ import pytest
 
 from processor.common.config import ConfigError, load_workspace
 from processor.consolidate.mail_summary import ledger_summary
-from processor.deliver.mail import build_message, month_summary, pending_outputs, send_pending
+from processor.deliver.mail import pending_outputs, send_pending
+from processor.deliver.message import build_message, month_summary
 from processor.record.ledger import Ledger
 from deliver_helpers import (PASSWORD, PASSWORD_ENV, USER, add_output, attachments, deliveries, drip_greeting,
                              free_port, hang_up, make_workspace, raw_server, self_signed_cert, smtp_server)
@@ -366,10 +367,55 @@ def test_a_report_rebuilt_only_for_a_later_as_of_date_is_not_mailed_again(tmp_pa
 def test_a_config_naming_reports_in_chinese_still_mails_them_and_says_the_new_names(tmp_path, caplog):
     old_line = 'reports = ["月度汇总报告", "半年工作报告", "分组情况一览表", "催报名单", "汇总数据"]\n'
     ws = make_workspace(tmp_path / "ws", port=None, extra=old_line)  # in [smtp], as configs said before
-    with caplog.at_level(logging.WARNING, logger="processor.config"):
+    with caplog.at_level(logging.WARNING, logger="processor.common.config"):
         reports = ws.smtp.reports
     assert reports == ("monthly_report", "half_year_report", "assignment_table", "reminder_list", "summary_data")
     assert any("smtp.reports" in r.getMessage() and '"monthly_report"' in r.getMessage() for r in caplog.records)
     add_output(ws, REPORT, "monthly_report", "2026-10", b"report")
     with Ledger(ws.ledger_path) as ledger:
         assert [r["path"] for r in pending_outputs(ledger, ws)] == [REPORT]
+
+
+def test_one_clock_for_the_whole_mail_the_nights_own(tmp_path, monkeypatch):
+    """serve's night passes its own time to the send: the mail's Date, the month of its subject (no
+    report names one) and the summary counted from the ledger are all of that time, however the clock
+    (here PROCESSOR_NOW, set to a later day) reads meanwhile."""
+    from email.utils import parsedate_to_datetime
+
+    from processor.validate.roster import workspace_roster
+
+    monkeypatch.setenv("PROCESSOR_NOW", "2026-12-20T02:00:00+00:00")
+    night = dt.datetime.fromisoformat("2026-11-03T21:30:00+08:00")  # before October's deadline (5 November)
+    ws = make_workspace(tmp_path / "ws", port=None)
+    unit = workspace_roster(ws).unit_names[0]
+    with Ledger(ws.ledger_path) as ledger, ledger.atomic() as conn:
+        ledger.insert_file(conn, dict(sha256="0" * 64, original_name=f"{unit}.xlsx", inbox_path=f"{unit}.xlsx", size=1,
+                                      received_at="2026-11-02T09:00:00+08:00", status="accepted", unit=unit,
+                                      month="2026-10", archive_path="x/0"))
+    add_output(ws, "年度工作总结/2026年度工作总结.docx", "year_report", "2026", b"PK year")
+    [eml] = send_pending(ws, dry_run=True, now=night, summary_fallback=ledger_summary).dry_run_files
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert parsedate_to_datetime(message["Date"]) == night and message["Date"].endswith("+0800")
+    assert message["Subject"].endswith("（2026年11月）")
+    body = message.get_body(("plain",)).get_content()
+    assert "2026年10月报送情况：按时报送 1 个单位" in body and "未报送 0 个" in body, body
+    assert eml.name.startswith("20261103-213000")
+
+
+def test_a_rehearsal_at_a_fixed_processor_now_writes_the_same_mail(tmp_path):
+    """Two rehearsals at the same PROCESSOR_NOW write the same mail (but for its Message-ID and MIME
+    boundaries, which are unique by design)."""
+    mails = []
+    for name in ("first", "second"):
+        ws = make_workspace(tmp_path / name, port=None)
+        add_output(ws, REPORT, "monthly_report", "2026-10", b"PK\x03\x04 report")
+        add_output(ws, DATA, "summary_data", "2026-10", b"PK\x03\x04 data")
+        env = {**os.environ, "PROCESSOR_NOW": "2026-11-06T01:30:00+00:00"}
+        run = subprocess.run([sys.executable, "-m", "processor", "-w", str(ws.root), "send", "--dry-run"],
+                             capture_output=True, text=True, env=env)
+        assert run.returncode == 0, run.stderr
+        [eml] = (ws.outbox / "邮件").glob("*.eml")
+        raw = re.sub(rb"Message-ID: <[^>]+>", b"", eml.read_bytes())
+        mails.append((eml.name, re.sub(rb"=+_?[0-9]+==", b"BOUNDARY", raw)))
+    assert mails[0] == mails[1]
+    assert b"Date: Fri, 06 Nov 2026 09:30:00 +0800" in mails[0][1]

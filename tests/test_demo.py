@@ -34,6 +34,7 @@ def test_demo_produces_every_output_of_the_spec(demo):
         assert list((outbox / folder).glob(pattern)), f"{folder}/{pattern} missing"
     assert list((outbox / "分组情况一览表").glob("*.docx"))
     assert demo.emails and all(p.suffix == ".eml" for p in demo.emails)
+    assert all(p.name.startswith(f"{demo.today:%Y%m%d}-22") for p in demo.emails), "the mail of the demo's night"
     manifest = json.loads((outbox / "manifest.json").read_text(encoding="utf-8"))["outputs"]
     reports = {p.relative_to(outbox).as_posix() for p in outbox.rglob("*") if p.suffix in (".docx", ".xlsx")
                and p.parts[len(outbox.parts)] != "回执"}

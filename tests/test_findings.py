@@ -285,9 +285,9 @@ def busy_quarter(lb):
 
 def per_unit(data: LedgerData, unit: str) -> LedgerData:
     """One unit's data, as the consolidation splits it for the dossiers."""
-    from processor.consolidate.run import _PerUnit
+    from processor.consolidate.snapshot import Snapshot
 
-    return _PerUnit(data)[unit]
+    return Snapshot(data, None, None, D(2027, 1, 1)).unit_view(unit)
 
 
 @pytest.mark.parametrize("months, today", [(["2026-11"], D(2026, 12, 6)), (Q4, AFTER_Q4)])

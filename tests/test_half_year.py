@@ -10,7 +10,8 @@ import pytest
 from conftest import DEMO_TODAY
 from docx_helpers import paragraphs, render_report, section, sql, table_with_header
 from ledger_helpers import D, LedgerBuilder, activity, contact, progress, site
-from processor.consolidate import reports
+from processor.consolidate.snapshot import Snapshot
+from processor.consolidate import half_year
 from processor.common.periods import parse_half
 from processor.validate.roster import sample_roster, workspace_roster
 
@@ -110,7 +111,7 @@ def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
     from processor.record.ledger import Ledger
 
     with Ledger(ws.ledger_path) as ledger:
-        c = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half("2026-H2"), DEMO_TODAY)
+        c = half_year.half_year_context(Snapshot.of(ledger, ws, workspace_roster(ws), DEMO_TODAY), parse_half("2026-H2"))
     chart = c["charts"]["chart_contacts_month"]
     assert chart["labels"] == [f"{int(m[5:])}月" for m in due]
     assert chart["series"]["联系指导合计"] == [per_month[m] for m in due]
@@ -147,7 +148,7 @@ def typical(workspace, tmp_path):
                   hardware_rows=[hardware(GOOD), hardware(WEAK, missing=["电脑"])],
                   progress_rows=[progress(GOOD, text=GOOD_TEXTS[i % 3], plan=f"第{i + 1}项计划"),
                                  progress(WEAK, text="按计划推进", plan="补齐党员活动室电脑")])
-    context = reports.half_year_context(lb.ledger, workspace, sample_roster(), parse_half("2026-H2"), D(2027, 1, 20))
+    context = half_year.half_year_context(Snapshot.of(lb.ledger, workspace, sample_roster(), D(2027, 1, 20)), parse_half("2026-H2"))
     out = render_report("half_year_report", context, tmp_path / "half.docx")
     yield workspace, out
     lb.ledger.close()

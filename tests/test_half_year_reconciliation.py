@@ -13,6 +13,7 @@ from conftest import DEMO_TODAY, make_workspace
 from form_helpers import scenario_form
 from half_year_recount import half_mismatches, printed_half, recount_half
 from scenario_helpers import TZ, build_scenario, problem, quiet
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.run import consolidate
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -34,10 +35,10 @@ def _names(ws) -> tuple[list[str], list[str]]:
 
 def _chart(ws, half: str, as_of: dt.date) -> tuple:
     """The contacts chart's source figures (its image cannot be read back)."""
-    from processor.consolidate import reports
+    from processor.consolidate import half_year
 
     with Ledger(ws.ledger_path) as ledger:
-        context = reports.half_year_context(ledger, ws, workspace_roster(ws), parse_half(half), as_of)
+        context = half_year.half_year_context(Snapshot.of(ledger, ws, workspace_roster(ws), as_of), parse_half(half))
     chart = context["charts"]["chart_contacts_month"]
     return chart["labels"], chart["series"]["联系指导合计"], chart["series"]["其中现场指导和座谈会"]
 
@@ -99,18 +100,18 @@ def test_demo_half_year_report_equals_the_ledger_recount(demo_year, half):
 def test_a_wrong_half_year_count_is_caught(scenario, tmp_path, monkeypatch):
     """Break one count of the half-year report: the reconciliation names the figure that is off."""
     shutil.copytree(scenario.root, tmp_path / "ws")
-    from processor.consolidate import reports
+    from processor.consolidate import half_year
     from processor.common.config import load_workspace
 
     ws = load_workspace(tmp_path / "ws")
-    honest = reports._site_paths
+    honest = half_year._site_paths
 
     def one_month_too_many(*args, **kwargs):
         rows = honest(*args, **kwargs)
         rows[0]["months_reported"] += 1
         return rows
 
-    monkeypatch.setattr(reports, "_site_paths", one_month_too_many)
+    monkeypatch.setattr(half_year, "_site_paths", one_month_too_many)
     consolidate(ws, half=HALF, today=AS_OF)
     _, found = reconcile(ws, HALF, AS_OF)
     assert any(line.startswith("annex1:") for line in found), found

@@ -31,7 +31,8 @@ from conftest import make_workspace
 from form_helpers import RULEBOOK, ROSTER
 
 from processor.common import periods as P
-from processor.consolidate import reports, run
+from processor.consolidate import half_year, monthly, run, year_report
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.ledger_data import LedgerData
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -177,7 +178,7 @@ def run_documents(ws, as_of: dt.date, months=None) -> list[tuple[str, str, dict]
     with Ledger(ws.ledger_path) as ledger:
         read_ledger_as(roster, ledger)
         data = LedgerData.load(ledger, as_of=as_of)
-        outputs = list(run._plan(ws, data, roster, as_of, months, [HALF], [YEAR]))
+        outputs = list(run._plan(Snapshot(data, ws, roster, as_of), months, [HALF], [YEAR]))
     return [(o.kind, o.rel_path, o.payload) for o in outputs]
 
 
@@ -500,13 +501,14 @@ def test_invariant_2_every_document_prints_one_status_per_problem(year):
 
 
 def test_invariant_2_catches_a_report_counting_overdue_days_to_another_day(year, monkeypatch):
-    row = reports._problem_row
+    row = monthly.problem_row
 
     def off_by_one(f):
         r = row(f)
         return {**r, "state": f"逾期{f.days + 1}天未办结"} if r["overdue"] else r
 
-    monkeypatch.setattr(reports, "_problem_row", off_by_one)
+    for report in (monthly, year_report):
+        monkeypatch.setattr(report, "problem_row", off_by_one)
     with pytest.raises(AssertionError, match="problem"):
         check_one_status_per_problem(run_documents(year.ws, year.late_day))
 
@@ -517,15 +519,16 @@ def test_invariants_3_and_4_tables_sum_to_their_totals_and_no_count_exceeds_its_
 
 
 def test_invariant_3_catches_a_total_that_is_not_its_rows(year, monkeypatch):
-    counts = reports._finding_counts
-    monkeypatch.setattr(reports, "_finding_counts", lambda rows: {**counts(rows), "total": counts(rows)["total"] + 1})
+    counts = monthly.finding_counts
+    for report in (monthly, half_year, year_report):
+        monkeypatch.setattr(report, "finding_counts", lambda rows: {**counts(rows), "total": counts(rows)["total"] + 1})
     with pytest.raises(AssertionError, match="问题项数"):
         check_totals_and_populations(run_documents(year.ws, year.late_day))
 
 
 def test_invariant_4_catches_a_site_counted_twice(year, monkeypatch):
-    month_sites = reports._month_sites
-    monkeypatch.setattr(reports, "_month_sites", lambda *a: month_sites(*a) * 2)
+    month_sites = monthly._month_sites
+    monkeypatch.setattr(monthly, "_month_sites", lambda *a: month_sites(*a) * 2)
     with pytest.raises(AssertionError, match="报送示范点|示范点合计"):
         check_totals_and_populations(run_documents(year.ws, year.late_day))
 
@@ -551,9 +554,9 @@ def test_invariant_5_the_order_forms_are_handled_in_changes_nothing(year, revers
 def test_invariant_5_catches_a_run_that_takes_the_form_handled_last_for_the_latest(year, reversed_year,
                                                                                    monkeypatch):
     """The ledger's own order (the order the files were handled in) instead of their receive times."""
-    from processor.consolidate import findings, ledger_data
+    from processor.consolidate import dossier, ledger_data, submissions
 
-    for module in (ledger_data, findings, reports):
+    for module in (ledger_data, submissions, dossier):
         monkeypatch.setattr(module, "received_instant", lambda f, timezone=None: dt.datetime.min)
     day = year.late_day
     with pytest.raises(AssertionError):
@@ -576,7 +579,7 @@ def test_invariant_5_renaming_the_staff_changes_no_count(year, renamed):
 def test_invariant_5_catches_a_count_that_depends_on_a_name(year, renamed, monkeypatch):
     ws, back = renamed
     known = {s.name for s in ROSTER.staff}
-    monkeypatch.setattr(reports, "_roster_staff_names", lambda roster: known)  # a staff list baked in
+    monkeypatch.setattr(half_year, "_roster_staff_names", lambda roster: known)  # a staff list baked in
     day = year.late_day
     with pytest.raises(AssertionError):
         check_same_documents(run_documents(ws, day), run_documents(year.ws, day), rename=back)
@@ -607,11 +610,11 @@ def test_invariant_6_a_later_run_of_a_period_report_changes_only_what_depends_on
 
 
 def test_invariant_6_catches_a_figure_that_moves_with_the_day(year, monkeypatch):
-    context = reports.half_year_context
+    context = half_year.half_year_context
 
-    def drifting(ledger, ws, roster, half, today):
-        c = context(ledger, ws, roster, half, today)
-        c["overview"]["contacts"] += today.day % 2  # a count that changes with the day
+    def drifting(snapshot, half):
+        c = context(snapshot, half)
+        c["overview"]["contacts"] += snapshot.as_of.day % 2  # a count that changes with the day
         return c
 
     monkeypatch.setitem(run._PERIOD_REPORTS, run.HALF_YEAR, (drifting, run._PERIOD_REPORTS[run.HALF_YEAR][1]))

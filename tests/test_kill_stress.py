@@ -23,7 +23,7 @@ from stress_helpers import StressReport, check_invariants, make_stress_workspace
 from processor.common.faults import CONSOLIDATE_POINTS, CRASH_ENV, POINTS
 from processor.common.fsutil import sha256_file
 from processor.record.ledger import Ledger
-from processor.intake.watch import zip_is_complete
+from processor.intake.settle import zip_is_complete
 
 pytestmark = pytest.mark.slow  # end to end: every test here runs for many seconds
 

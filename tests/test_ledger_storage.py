@@ -20,8 +20,9 @@ from ledger_helpers import D, LedgerBuilder, site
 from processor.common import fsutil
 from processor.cli import main
 from processor.consolidate.run import consolidate
-from processor.record import ledger as ledger_module
-from processor.record.ledger import Ledger, LedgerError, _statements, migrations, model_fingerprint, model_layout
+from processor.record import migrate
+from processor.record.ledger import Ledger, LedgerError
+from processor.record.migrate import migrations, model_fingerprint, model_layout, statements
 from schemas import fields as col
 from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
@@ -54,7 +55,7 @@ def table_sql(path: Path) -> dict[str, str]:
 def test_committed_migrations_build_exactly_the_columns_the_models_declare(tmp_path):
     conn = sqlite3.connect(tmp_path / "ledger.sqlite")
     for _name, sql in migrations():  # the committed files alone, as a new ledger gets them
-        for statement in _statements(sql):
+        for statement in statements(sql):
             conn.execute(statement)
     actual = {table: [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({table})")] for table in model_layout()}
     stored = conn.execute("SELECT value FROM _meta WHERE key = 'model_fingerprint'").fetchone()[0]
@@ -78,8 +79,8 @@ def _with_extra_field(monkeypatch, key: str, name: str):
     monkeypatch.setattr("schemas.form.FORM_SHEETS", sheets)
     monkeypatch.setitem(SHEETS_BY_KEY, key, wider)
     # the developer edited schemas/form.py: the sources' digest the ledger remembers no longer matches
-    real_digest = ledger_module.model_sources_digest
-    monkeypatch.setattr(ledger_module, "model_sources_digest", lambda: "edited-" + real_digest())
+    real_digest = migrate.model_sources_digest
+    monkeypatch.setattr(migrate, "model_sources_digest", lambda: "edited-" + real_digest())
     return wider
 
 
@@ -93,6 +94,8 @@ def test_a_model_field_added_without_a_migration_fails_at_open_naming_it(tmp_pat
     message = str(failure.value)
     assert "表 sites 缺少列 green_rating" in message and "缺少一个迁移" in message
     assert str(path) in message
+    [folder] = re.findall(r"(processor/\S+/) 中没有相应的迁移文件", message)
+    assert (Path(__file__).resolve().parent.parent / folder).is_dir(), "the message names the folder a migration goes into"
 
 
 def test_an_open_with_unchanged_model_sources_trusts_the_recorded_match(tmp_path, monkeypatch):
@@ -100,12 +103,12 @@ def test_an_open_with_unchanged_model_sources_trusts_the_recorded_match(tmp_path
     Ledger.create(path).close()
     with sqlite3.connect(path) as conn:
         proof = conn.execute("SELECT value FROM _meta WHERE key = 'model_sources'").fetchone()[0]
-    assert proof == f"{model_fingerprint()}:{ledger_module.model_sources_digest()}"
+    assert proof == f"{model_fingerprint()}:{migrate.model_sources_digest()}"
 
     def no_models():
         raise AssertionError("the models were built although their sources did not change")
 
-    monkeypatch.setattr(ledger_module, "model_fingerprint", no_models)
+    monkeypatch.setattr(migrate, "model_fingerprint", no_models)
     Ledger(path).close()
     # a proof recorded for another fingerprint (a migration changed the tables) is not trusted
     with sqlite3.connect(path) as conn:
@@ -129,10 +132,10 @@ CREATE TRIGGER tr AFTER INSERT ON t BEGIN
     UPDATE t SET a = a || ';' WHERE rowid = new.rowid;
 END;
 """
-    statements = _statements(sql)
-    assert len(statements) == 3
+    split = statements(sql)
+    assert len(split) == 3
     conn = sqlite3.connect(":memory:")
-    for statement in statements:
+    for statement in split:
         conn.execute(statement)
     assert conn.execute("SELECT a FROM t").fetchall() == [("one;two",)]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 from ledger_helpers import D, activity, contact, hardware, progress, site
-from processor.consolidate import reports
+from processor.consolidate.snapshot import Snapshot
+from processor.consolidate import half_year
+from processor.consolidate import monthly as monthly_report
 from processor.consolidate.findings import evaluate
 from processor.common.periods import parse_half
 
@@ -12,7 +14,7 @@ TODAY = D(2026, 11, 20)
 
 
 def monthly(lb, ws, roster, today=TODAY):
-    return reports.monthly_report_context(lb.ledger, ws, roster, "2026-10", today)
+    return monthly_report.monthly_report_context(Snapshot.of(lb.ledger, ws, roster, today), "2026-10")
 
 
 def test_contacts_count_for_the_person_recorded_not_the_sites_liaison(lb, workspace, roster):
@@ -111,7 +113,7 @@ def test_the_report_and_the_reminder_count_overdue_days_to_the_same_day(lb, work
     lb.submit("榕城区", "2026-10", sites=[site("甲")])
     today = D(2026, 11, 30)
     c = monthly(lb, workspace, roster, today)
-    reminder = reports.reminder_context(lb.ledger, workspace, roster, "2026-10", today)
+    reminder = monthly_report.reminder_context(Snapshot.of(lb.ledger, workspace, roster, today), "2026-10")
     assert c["as_of"] == c["report_date"] == reminder["as_of"] == "2026-11-30"
     days = {r["unit"]: r["overdue_days"] for r in reminder["rows"]}
     assert days["罗源县"] == 25
@@ -121,7 +123,7 @@ def test_the_report_and_the_reminder_count_overdue_days_to_the_same_day(lb, work
 def test_months_not_yet_due_yield_nothing_and_are_not_charted(lb, workspace, roster):
     for month in ("2026-07", "2026-08", "2026-09", "2026-10"):
         lb.submit("榕城区", month, sites=[site("甲")])
-    c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2026, 11, 30))
+    c = half_year.half_year_context(Snapshot.of(lb.ledger, workspace, roster, D(2026, 11, 30)), parse_half("2026-H2"))
     assert not any("尚未报送" in f["problem"] for f in c["findings"])
     assert not any(f["problem"].startswith(("2026年11月", "2026年12月")) for f in c["findings"]
                    if f["clause"] == "M-4b")
@@ -132,6 +134,6 @@ def test_sites_without_data_for_a_period_are_not_counted_as_meeting_it(lb, works
     for month in ("2026-07", "2026-08", "2026-09"):
         m = int(month[5:])
         lb.submit("榕城区", month, sites=[site("甲")], contacts=[contact(D(2026, m, 8), "甲", mode="现场指导")])
-    c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2026, 11, 30))
+    c = half_year.half_year_context(Snapshot.of(lb.ledger, workspace, roster, D(2026, 11, 30)), parse_half("2026-H2"))
     monthly_contact = next(r for r in c["compliance_rows"] if r["clause"] == "M-1b")
     assert monthly_contact["met"] == 0  # October came in no form: not "met" over the half-year

@@ -19,7 +19,7 @@ from processor.deliver.serve import serve
 
 FAST = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
         "rescan_seconds = 60": "rescan_seconds = 2"}
-LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ \[信息\] processor\.intake：收到文件 (?P<file>\S+)："
+LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ \[信息\] processor\.intake\.run：收到文件 (?P<file>\S+)："
                   r"单位 (?P<unit>\S+)，月份 (?P<month>\S+)，结果 (?P<outcome>.+)，回执编号 (?P<number>\d{4}-\d{6})，"
                   r"用时 (?P<seconds>\d+\.\d) 秒$")
 

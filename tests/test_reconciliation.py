@@ -377,9 +377,9 @@ def test_a_wrong_count_is_caught(scenario, tmp_path, monkeypatch):
     from processor.common.config import load_workspace
 
     ws = load_workspace(ws_root)
-    import processor.consolidate.reports as counting
+    from processor.consolidate import monthly as counting
 
-    honest = counting._mode_counts
+    honest = counting.mode_counts
 
     def one_phone_call_too_many(contacts):
         counts = honest(contacts)
@@ -388,7 +388,7 @@ def test_a_wrong_count_is_caught(scenario, tmp_path, monkeypatch):
             counts["total"] += 1
         return counts
 
-    monkeypatch.setattr(counting, "_mode_counts", one_phone_call_too_many)
+    monkeypatch.setattr(counting, "mode_counts", one_phone_call_too_many)
     consolidate(ws, month=MONTH, today=AS_OF)
     expected = recount(ws.ledger_path, _units(ws), MONTH, AS_OF)
     found = mismatches(expected, printed(monthly_report(ws, MONTH)))

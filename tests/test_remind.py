@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 import subprocess
 import sys
+from email.utils import parsedate_to_datetime
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +15,7 @@ from processor.cli import main
 from processor.common.config import ConfigError, load_workspace
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
+from processor.deliver.message import MAIL_POLICY, build_message
 from processor.deliver.remind import send_reminders
 from processor.validate.roster import load_roster, sample_roster, write_roster
 from deliver_helpers import attachments, free_port, make_workspace, smtp_server
@@ -131,6 +134,7 @@ def test_mail_names_month_deadline_state_and_how_to_submit_and_attaches_the_anno
         assert "已逾期2天" in chase and "报送方法" in chase and str(ws.inbox) in chase
 
         returned = by_unit["罗源县"]
+        assert {parsedate_to_datetime(m["Date"]) for m in by_unit.values()} == {at(7)}  # the run's own time
         text = returned.get_body(("plain",)).get_content()
         assert "已退回待重报" in text and "联系指导记录!A2" in text and "2026-11-02" in text
         copies = attachments(returned)
@@ -138,6 +142,19 @@ def test_mail_names_month_deadline_state_and_how_to_submit_and_attaches_the_anno
         name, data = next(iter(copies.items()))
         assert name.endswith("_批注.xlsx") and data[:2] == b"PK"
         assert name in text
+        # the file is attached as the report mail attaches its reports: the same header lines, so a
+        # client that reads the office's attachments reads the county's annotated copy too
+        [copy] = ws.outbox.rglob("*_批注.xlsx")
+        report_mail = email.message_from_bytes(build_message(ws, [_output_row(ws, copy)], "").as_bytes(),
+                                               policy=MAIL_POLICY)
+        [as_report] = report_mail.iter_attachments()
+        [as_reminder] = returned.iter_attachments()
+        assert list(as_reminder.raw_items()) == list(as_report.raw_items())
+
+
+def _output_row(ws, path) -> dict:
+    """An outbox file as the report mail lists it."""
+    return {"path": path.relative_to(ws.outbox).as_posix(), "period": None, "version": 1, "kind": "data"}
 
 
 def test_nothing_is_sent_or_recorded_when_reminders_are_disabled(tmp_path):

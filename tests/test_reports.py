@@ -8,10 +8,12 @@ import pytest
 from docx import Document
 
 from docx_helpers import render_report
-from ledger_helpers import D, LedgerBuilder, activity, contact, hardware, progress, site
-from processor.consolidate import reports
+from ledger_helpers import D, LedgerBuilder
+from processor.consolidate.snapshot import Snapshot
+from processor.consolidate import assignment, dossier, half_year, monthly
 from processor.common.periods import parse_half
 from processor.render.documents import template_variables
+from report_contexts import fill_ledger, production_contexts
 from report_samples import sample_context
 
 TODAY = D(2026, 11, 26)
@@ -21,31 +23,13 @@ CODE_KEYS = {"clause", "kind", "half", "digest", "file_name"}
 
 @pytest.fixture
 def lb(workspace):
-    builder = LedgerBuilder(workspace.ledger_path)
-    a = [site("榕城电子", "非公", plan_date=D(2026, 11, 20)), site("闽榕食品", "国企", staff="林少华")]
-    for month, received in (("2026-10", D(2026, 11, 3)), ("2026-11", D(2026, 12, 2)), ("2026-12", D(2027, 1, 4))):
-        m = int(month[5:])
-        builder.submit("榕城区", month, sites=a, received=received, contacts=[
-            contact(D(2026, m, 8), "榕城电子", mode="现场指导"),
-            contact(D(2026, m, 9), "闽榕食品", problem="党员活动室缺少资料柜", deadline=D(2026, 10, 31),
-                    state="未办结"),
-        ], org_life=[activity(D(2026, m, 12), "榕城电子", "党员大会"), activity(D(2026, m, 13), "闽榕食品", "党课")],
-            progress_rows=[progress("榕城电子", issues="倒班生产，集中学习难"), progress("闽榕食品")])
-    builder.submit("鼓山区", "2026-10", sites=[site("鼓山机械", staff="黄雅琴", contact_date=D(2026, 10, 9))],
-                   received=D(2026, 11, 8), hardware_rows=[hardware("鼓山机械", missing=["电脑", "照相机"])])
-    builder.reject("闽江区", "2026-10", received=D(2026, 11, 4))
+    builder = fill_ledger(LedgerBuilder(workspace.ledger_path))
     yield builder
     builder.ledger.close()
 
 
 def contexts(lb, ws, roster):
-    return {
-        "monthly_report": reports.monthly_report_context(lb.ledger, ws, roster, "2026-10", TODAY),
-        "half_year_report": reports.half_year_context(lb.ledger, ws, roster, parse_half("2026-H2"), D(2027, 1, 10)),
-        "assignment_table": reports.assignment_context(lb.ledger, ws, roster, TODAY),
-        "site_dossier": reports.dossier_context(lb.ledger, ws, roster, "榕城区", "榕城电子", D(2027, 1, 10)),
-        "reminder_list": reports.reminder_context(lb.ledger, ws, roster, "2026-10", TODAY),
-    }
+    return production_contexts(lb.ledger, ws, roster)
 
 
 def shape(value):
@@ -63,7 +47,7 @@ def covers(ours, contract, where="") -> list[str]:
         for key, sub in contract.items():
             if not isinstance(ours, dict) or key not in ours:
                 missing.append(f"{where}.{key}")
-            elif key != "charts":
+            elif key != "series":  # a chart's series are named by its data (联系指导合计 …), not by the contract
                 missing += covers(ours[key], sub, f"{where}.{key}")
     elif isinstance(contract, list) and contract and isinstance(ours, list) and ours:
         missing += covers(ours[0], contract[0], where + "[]")
@@ -73,8 +57,7 @@ def covers(ours, contract, where="") -> list[str]:
 def strings(value, key=""):
     if isinstance(value, dict):
         for k, v in value.items():
-            if k != "charts":
-                yield from strings(v, k)
+            yield from strings(v, k)
     elif isinstance(value, list):
         for v in value:
             yield from strings(v, key)
@@ -98,7 +81,7 @@ def test_no_none_english_or_placeholders_in_contexts(lb, workspace, roster):
 
 
 def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(Snapshot.of(lb.ledger, workspace, roster, TODAY), "2026-10")
     units = c["unit_rows"]
     s = c["submission"]
     assert s["due"] == len(units) == len(roster.units)
@@ -129,16 +112,16 @@ def test_monthly_numbers_in_sentences_equal_the_tables(lb, workspace, roster):
 def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb, workspace, roster):
     from processor.validate.roster import Roster, StaffInfo
 
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(Snapshot.of(lb.ledger, workspace, roster, TODAY), "2026-10")
     chart = c["charts"]["chart_contacts"]
     assert chart["labels"] == [r["staff"] for r in c["staff_rows"]] and "企业组成员" in chart["title"]
 
     extra = [StaffInfo(f"增补人员{i}", roster.staff[i % len(roster.staff)].group, "企业组组员", "", "")
-             for i in range(reports.CHART_MAX_BARS)]
+             for i in range(monthly.CHART_MAX_BARS)]
     province = Roster(roster.units, roster.staff + extra, roster.groups)
-    c = reports.monthly_report_context(lb.ledger, workspace, province, "2026-10", TODAY)
+    c = monthly.monthly_report_context(Snapshot.of(lb.ledger, workspace, province, TODAY), "2026-10")
     chart = c["charts"]["chart_contacts"]
-    assert len(c["staff_rows"]) > reports.CHART_MAX_BARS
+    assert len(c["staff_rows"]) > monthly.CHART_MAX_BARS
     assert chart["labels"] == list(dict.fromkeys(r["group"] for r in c["staff_rows"])) and "各组" in chart["title"]
     summary = c["contact_summary"]
     assert sum(sum(values) for values in chart["series"].values()) == summary["phone"] + summary["onsite"] + \
@@ -146,7 +129,7 @@ def test_staff_chart_has_a_bar_per_person_or_per_group_when_too_many_to_read(lb,
 
 
 def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roster, tmp_path):
-    c = reports.monthly_report_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.monthly_report_context(Snapshot.of(lb.ledger, workspace, roster, TODAY), "2026-10")
     out = render_report("monthly_report", c, tmp_path / "report.docx")
     doc = Document(out)
     text = "\n".join(p.text for p in doc.paragraphs)
@@ -158,18 +141,18 @@ def test_monthly_report_renders_with_the_data_in_its_tables(lb, workspace, roste
 
 
 def test_assignment_flags_after_the_deadline(lb, workspace, roster):
-    c = reports.assignment_context(lb.ledger, workspace, roster, TODAY)
+    c = assignment.assignment_context(Snapshot.of(lb.ledger, workspace, roster, TODAY))
     assert {r["staff"] for r in c["late_contacts"]} == {"黄雅琴"}
     assert len(c["staff_without_site"]) == len(roster.staff) - 3
     rows = {r["site"]: r for r in c["rows"] if r["site"]}
     assert rows["鼓山机械"]["note"] == "确定联系晚于规定时间" and rows["榕城电子"]["note"] == ""
     assert rows["榕城电子"]["group"] == "第一组"
-    early = reports.assignment_context(lb.ledger, workspace, roster, D(2026, 9, 20))
+    early = assignment.assignment_context(Snapshot.of(lb.ledger, workspace, roster, D(2026, 9, 20)))
     assert early["staff_without_site"] == []
 
 
 def test_half_year_counts_match_their_lists(lb, workspace, roster):
-    c = reports.half_year_context(lb.ledger, workspace, roster, parse_half("2026-H2"), D(2027, 1, 10))
+    c = half_year.half_year_context(Snapshot.of(lb.ledger, workspace, roster, D(2027, 1, 10)), parse_half("2026-H2"))
     paths = {p["site"]: p for p in c["site_paths"]}
     # work starts with the first 组织生活 recorded once the plan is reported (2026-11-20)
     assert paths["榕城电子"]["plan_status"] == "按期上报" and paths["榕城电子"]["start_month"] == "2026-11"
@@ -182,7 +165,7 @@ def test_half_year_counts_match_their_lists(lb, workspace, roster):
 
 
 def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):
-    c = reports.dossier_context(lb.ledger, workspace, roster, "榕城区", "榕城电子", D(2027, 1, 10))
+    c = dossier.dossier_context(Snapshot.of(lb.ledger, workspace, roster, D(2027, 1, 10)), "榕城区", "榕城电子")
     assert [t["month"] for t in c["timeline"]] == ["2026-10", "2026-11", "2026-12"]
     assert [len(t["contacts"]) for t in c["timeline"]] == [1, 1, 1]
     assert c["timeline"][1]["hardware"] == "无变化。"
@@ -193,7 +176,7 @@ def test_dossier_has_the_whole_history_and_its_sources(lb, workspace, roster):
 
 
 def test_reminder_lists_missing_and_returned_units(lb, workspace, roster):
-    c = reports.reminder_context(lb.ledger, workspace, roster, "2026-10", TODAY)
+    c = monthly.reminder_context(Snapshot.of(lb.ledger, workspace, roster, TODAY), "2026-10")
     by_unit = {r["unit"]: r for r in c["rows"]}
     assert by_unit["闽江区"]["status"] == "已退回待重报" and by_unit["罗源县"]["status"] == "未报送"
     assert "榕城区" not in by_unit and "鼓山区" not in by_unit

@@ -2,72 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from deliver_helpers import attachments, make_workspace, smtp_server
+from deliver_helpers import attachments, smtp_server
 from processor.common.config import load_workspace
 from processor.record.ledger import Ledger
-from processor.deliver.serve import last_scheduled_time, missed_night, parse_every, read_state, serve
-
-MONTH = "2026-10"
-FAST_INTAKE = {"stable_seconds = 2.0": "stable_seconds = 0.3", "poll_interval = 2.0": "poll_interval = 0.3",
-               "rescan_seconds = 60": "rescan_seconds = 2"}
-
-
-def _workspace(root: Path, *, port: int | None, nightly_at: str | None = None):
-    """A workspace with the sample roster, fast intake settings and SMTP pointed at 127.0.0.1:port."""
-    from processor.validate.roster import sample_roster, write_roster
-
-    make_workspace(root, port=port)
-    config = (root / "config.toml").read_text(encoding="utf-8")
-    for old, new in FAST_INTAKE.items():
-        config = config.replace(old, new)
-    if nightly_at:
-        config = config.replace('nightly_at = "22:30"', f'nightly_at = "{nightly_at}"')
-    (root / "config.toml").write_text(config, encoding="utf-8")
-    write_roster(sample_roster(), root / "roster.xlsx")
-    return load_workspace(root)
-
-
-def _far_from_now() -> str:
-    """A nightly time twelve hours away, so the real schedule never fires during a test."""
-    return f"{(dt.datetime.now() + dt.timedelta(hours=12)):%H:%M}"
-
-
-# The nights below run on a given day, its time running: what they consolidate, mail and remind never
-# depends on the day the suite runs (October's form is late and due reminders on 20 November).
-DAY = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-
-
-def _clock_from(start: dt.datetime):
-    began = time.monotonic()
-    return lambda: start + dt.timedelta(seconds=time.monotonic() - began)
-
-
-@contextlib.contextmanager
-def _serving(ws, every: str):
-    """``serve`` in a thread of this process on DAY's clock; yields the list its exit code goes to."""
-    stop, codes = threading.Event(), []
-    thread = threading.Thread(target=lambda: codes.append(
-        serve(ws, stop_event=stop, schedule_override=every, clock=_clock_from(DAY))))
-    thread.start()
-    try:
-        yield codes
-    finally:
-        stop.set()
-        thread.join(timeout=120)
-
+from processor.deliver.serve import last_scheduled_time, missed_night, parse_every, read_state
+from serve_helpers import DAY, MONTH, far_from_now, serve_workspace, serving, wait_for
 
 def _drop_valid_form(ws, tmp_path: Path, seed: int = 0) -> Path:
     from processor.validate.roster import workspace_roster
@@ -81,26 +30,6 @@ def _drop_valid_form(ws, tmp_path: Path, seed: int = 0) -> Path:
     shutil.copyfile(staged, ws.inbox / ".partial")  # appear complete, all at once
     os.replace(ws.inbox / ".partial", target)
     return target
-
-
-FATAL_LOG_LINES = ("夜间汇总失败", "发送报告时出错")
-
-
-def _wait_for(condition, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
-    """Poll ``condition``; fail early when the process died or logged a failed night."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            break
-        if log is not None and log.exists() and any(
-                line in log.read_text(encoding="utf-8", errors="replace") for line in FATAL_LOG_LINES):
-            break
-        time.sleep(0.2)
-    detail = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log and log.exists() else ""
-    pytest.fail(f"等待超时：{what}\n{detail}")
 
 
 def _receipts(ws) -> list[Path]:
@@ -154,14 +83,14 @@ def test_accelerated_schedule_accepts_seconds_only():
 
 @pytest.mark.slow
 def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_path):
-    ws = _workspace(tmp_path / "ws", port=None, nightly_at=_far_from_now())
+    ws = serve_workspace(tmp_path / "ws", port=None, nightly_at=far_from_now())
     log = tmp_path / "serve.out"
     proc = _start(ws, log=log)
     try:
-        _wait_for(lambda: "处理程序已启动" in log.read_text(encoding="utf-8", errors="replace"), 60,
+        wait_for(lambda: "处理程序已启动" in log.read_text(encoding="utf-8", errors="replace"), 60,
                   "serve 启动", proc, log)
         dropped = _drop_valid_form(ws, tmp_path)
-        receipts = _wait_for(lambda: _receipts(ws), 60, "回执", proc, log)
+        receipts = wait_for(lambda: _receipts(ws), 60, "回执", proc, log)
         assert not dropped.exists()  # taken from the inbox
         assert any(MONTH in str(p) for p in receipts)
 
@@ -180,23 +109,23 @@ def test_serve_subprocess_answers_a_dropped_file_logs_and_stops_on_sigterm(tmp_p
 @pytest.mark.slow
 def test_serve_nightly_run_consolidates_and_mails_reports_once(tmp_path):
     with smtp_server() as (inbox, port):
-        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        ws = serve_workspace(tmp_path / "ws", port=port, nightly_at=far_from_now())
         log = ws.root / "logs" / "processor.log"
-        with _serving(ws, "3") as codes:
-            _wait_for(lambda: log.exists() and "处理程序已启动" in log.read_text(encoding="utf-8"), 60, "serve 启动",
+        with serving(ws, "3") as codes:
+            wait_for(lambda: log.exists() and "处理程序已启动" in log.read_text(encoding="utf-8"), 60, "serve 启动",
                       log=log)
             _drop_valid_form(ws, tmp_path)
-            _wait_for(lambda: _receipts(ws), 60, "回执", log=log)
+            wait_for(lambda: _receipts(ws), 60, "回执", log=log)
             # Nights never overlap (consolidate, then send, under one lock): once a night has started,
             # every earlier night's mail has been sent in full — counting before that could miss one in
             # flight.  A night that ran before the form arrived may already have mailed empty reports;
             # the first night started after the receipt mails the reports with the form's data …
             after_receipt = _nights_started(ws)
-            _wait_for(lambda: _nights_started(ws) >= after_receipt + 2, 180, "夜间汇总后的邮件", log=log)
+            wait_for(lambda: _nights_started(ws) >= after_receipt + 2, 180, "夜间汇总后的邮件", log=log)
             sent = len(inbox.messages)
             assert sent >= 1
             # … and later nights, with nothing new, mail nothing again.
-            _wait_for(lambda: _nights_started(ws) >= after_receipt + 4, 180, "又两次夜间汇总", log=log)
+            wait_for(lambda: _nights_started(ws) >= after_receipt + 4, 180, "又两次夜间汇总", log=log)
         assert codes == [0], log.read_text(encoding="utf-8")
         assert len(inbox.messages) == sent
     _, message = inbox.messages[-1]
@@ -224,13 +153,13 @@ def test_serve_catches_up_a_missed_night_on_start_and_stops_on_event(tmp_path):
     from processor.deliver.serve import write_state
 
     with smtp_server() as (inbox, port):
-        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        ws = serve_workspace(tmp_path / "ws", port=port, nightly_at=far_from_now())
         _drop_valid_form(ws, tmp_path)
         process_inbox(ws)
         two_days_ago = DAY - dt.timedelta(days=2)
         write_state(ws, last_run=two_days_ago.isoformat(timespec="seconds"))
-        with _serving(ws, "") as codes:  # the real schedule, twelve hours away
-            _wait_for(lambda: inbox.messages, 180, "补做的夜间汇总邮件", log=ws.root / "logs" / "processor.log")
+        with serving(ws, "") as codes:  # the real schedule, twelve hours away
+            wait_for(lambda: inbox.messages, 180, "补做的夜间汇总邮件", log=ws.root / "logs" / "processor.log")
         assert codes == [0]
         assert dt.datetime.fromisoformat(read_state(ws)["last_run"]) > two_days_ago
         assert len(inbox.messages) == 1
@@ -241,17 +170,17 @@ def test_serve_nightly_run_mails_each_unit_its_reminder_once(tmp_path):
     from processor.validate.roster import workspace_roster
 
     with smtp_server() as (inbox, port):
-        ws = _workspace(tmp_path / "ws", port=port, nightly_at=_far_from_now())
+        ws = serve_workspace(tmp_path / "ws", port=port, nightly_at=far_from_now())
         config = ws.root / "config.toml"
         config.write_text(config.read_text(encoding="utf-8") + "\n[remind]\nenabled = true\n", encoding="utf-8")
         ws = load_workspace(ws.root)
         log = ws.root / "logs" / "processor.log"
         nights = lambda: log.read_text(encoding="utf-8").count("夜间汇总完成") if log.exists() else 0  # noqa: E731
         reminders = lambda: [env.rcpt_tos for env, mail in inbox.messages if "】" in mail["Subject"]]  # noqa: E731
-        with _serving(ws, "2") as codes:  # on 20 November October's form is overdue: every unit is reminded
-            _wait_for(lambda: reminders() and nights() >= 1, 180, "催报邮件", log=log)
+        with serving(ws, "2") as codes:  # on 20 November October's form is overdue: every unit is reminded
+            wait_for(lambda: reminders() and nights() >= 1, 180, "催报邮件", log=log)
             first = nights()
-            _wait_for(lambda: nights() >= first + 2, 120, "又两次夜间汇总", log=log)
+            wait_for(lambda: nights() >= first + 2, 120, "又两次夜间汇总", log=log)
         assert codes == [0], log.read_text(encoding="utf-8")
     addresses = sorted(address for rcpt in reminders() for address in rcpt)
     assert addresses == sorted(u.email for u in workspace_roster(ws).units)

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from form_helpers import UNIT, scenario_form
 
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.ledger_data import LedgerData
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -188,25 +189,25 @@ def test_a_period_report_shows_each_problem_as_of_the_run_day_like_the_latest_mo
     December problem closed in January as closed and the extended one with its new deadline —
     exactly as the January report of the same run does — not as "逾期N天未办结"."""
     from processor.common import periods as P
-    from processor.consolidate import reports
+    from processor.consolidate import half_year, monthly, year_report
 
     data = problems_into_january
     rows = {}
     for month in ("2026-12", "2027-01"):
-        context = reports.monthly_report_context(data, workspace, roster, month, RUN_DAY)
+        context = monthly.monthly_report_context(Snapshot.of(data, workspace, roster, RUN_DAY), month)
         rows[month] = {r["problem"]: r for r in context["problem_rows"]}
     assert rows["2026-12"] == rows["2027-01"]
     assert rows["2026-12"][CLOSED]["state"] == "已办结"
     assert rows["2026-12"][EXTENDED]["state"] == "正在整改" and rows["2026-12"][EXTENDED]["extended"]
     assert not any(r["overdue"] for r in rows["2026-12"].values())
 
-    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    half = half_year.half_year_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_half("2026-H2"))
     (tracked,) = [r for r in half["compliance_rows"] if r["clause"] == "X-2"]
     assert (tracked["sites"], tracked["met"], tracked["failed"], tracked["at_risk"]) == (2, 1, 0, 1)
     assert not any(r["clause"] == "X-2" and r["status"] == "未达标" for r in half["findings"])
     assert not any("超过整改时限" in step for step in half["next_steps"])
 
-    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    year = year_report.year_report_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_year("2026"))
     counts = year["problem_counts"]
     assert (counts["total"], counts["closed"], counts["open"], counts["overdue"], counts["extended"]) == (2, 1, 1, 0, 1)
 
@@ -219,20 +220,21 @@ def test_a_plan_date_left_blank_in_the_latest_form_is_not_taken_from_an_older_on
     from ledger_helpers import site
 
     from processor.common import periods as P
-    from processor.consolidate import reports
+    from processor.consolidate import dossier as site_dossier
+    from processor.consolidate import half_year
 
     lb.submit("罗源县", "2026-09", sites=[site("罗源电子", plan_date=dt.date(2026, 9, 20))])
     for month in ("2026-10", "2026-11", "2026-12"):
         lb.submit("罗源县", month, sites=[site("罗源电子", plan_date=None)])
     data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
 
-    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    half = half_year.half_year_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_half("2026-H2"))
     (path,) = [p for p in half["site_paths"] if p["site"] == "罗源电子"]
     assert (path["plan_date"], path["plan_status"]) == ("", "未上报")
     assert half["plan_counts"] == {"on_time": 0, "late": 0, "missing": 1}
     (m2,) = [r for r in half["compliance_rows"] if r["clause"] == "M-2"]
     assert (m2["met"], m2["failed"]) == (0, 1)
-    dossier = reports.dossier_context(data, workspace, roster, "罗源县", "罗源电子", RUN_DAY)
+    dossier = site_dossier.dossier_context(Snapshot.of(data, workspace, roster, RUN_DAY), "罗源县", "罗源电子")
     assert dossier["site"]["plan_date"] == ""
 
 
@@ -244,13 +246,13 @@ def test_the_yearly_site_table_keeps_a_site_its_unit_listed_only_early_in_the_ye
     from ledger_helpers import site
 
     from processor.common import periods as P
-    from processor.consolidate import reports
+    from processor.consolidate import year_report
 
     for m in range(1, 13):
         month = f"2026-{m:02d}"
         lb.submit("罗源县", month, sites=[site("罗源电子" if m <= 3 else "罗源机械")])
     data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
-    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    year = year_report.year_report_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_year("2026"))
     rows = {(r["unit"], r["site"]): r for r in year["site_rows"]}
     assert {("罗源县", "罗源电子"), ("罗源县", "罗源机械")} <= set(rows)
     assert rows[("罗源县", "罗源电子")]["judged"] > 0 and rows[("罗源县", "罗源电子")]["kind"] == "国企"
@@ -268,16 +270,59 @@ def test_a_half_year_report_does_not_judge_a_site_without_data_in_the_half(lb, w
     from ledger_helpers import site
 
     from processor.common import periods as P
-    from processor.consolidate import reports
+    from processor.consolidate import half_year, year_report
 
     for m in range(1, 13):
         lb.submit("罗源县", f"2026-{m:02d}", sites=[site("罗源电子" if m <= 3 else "罗源机械", "非公")])
     data = LedgerData.load(lb.ledger, as_of=RUN_DAY)
-    half = reports.half_year_context(data, workspace, roster, P.parse_half("2026-H2"), RUN_DAY)
+    half = half_year.half_year_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_half("2026-H2"))
     (n4c,) = [r for r in half["compliance_rows"] if r["clause"] == "N-4c"]
     assert n4c["sites"] == 1
     assert not any(r["site"] == "罗源电子" for r in half["findings"])
     assert sum(r["sites"] for r in half["compliance_rows"] if r["clause"].startswith("N-4")) == 4  # one site, 4 rules
 
-    year = reports.year_report_context(data, workspace, roster, P.parse_year("2026"), RUN_DAY)
+    year = year_report.year_report_context(Snapshot.of(data, workspace, roster, RUN_DAY), P.parse_year("2026"))
     assert {"罗源电子", "罗源机械"} <= {r["site"] for r in year["site_rows"]}  # the year it had data in judges it
+
+
+def test_one_run_evaluates_each_scope_once_and_every_report_reads_those_findings(workspace, roster, monkeypatch):
+    """The findings are derived once per run and scope: a report built again from the run's snapshot,
+    and the dossiers of every site of every unit, evaluate nothing anew, and the dossiers' findings are
+    the ones a unit's own evaluation gives."""
+    from ledger_helpers import D, LedgerBuilder
+    from report_contexts import fill_ledger
+
+    from processor.common.periods import parse_half
+    from processor.consolidate import dossier, findings, half_year, monthly
+    from processor.consolidate import snapshot as snapshot_module
+
+    builder = fill_ledger(LedgerBuilder(workspace.ledger_path))
+    evaluated = []
+
+    def counted(*args, **kwargs):
+        evaluated.append((tuple(kwargs["months"]), tuple(kwargs.get("units") or ())))
+        return findings.evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot_module, "evaluate", counted)
+    day = D(2027, 1, 10)
+    run = Snapshot(LedgerData.load(builder.ledger, as_of=day), workspace, roster, day)
+    first = monthly.monthly_report_context(run, "2026-10")
+    assert monthly.monthly_report_context(run, "2026-10") == first
+    half = half_year.half_year_context(run, parse_half("2026-H2"))
+    assert half_year.half_year_context(run, parse_half("2026-H2")) == half
+    assert len(evaluated) == 2  # the month, the half: once each
+
+    sites = list(dict.fromkeys((r["unit"], r["site"]) for r in run.data.records("sites")))
+    assert len(sites) == 3 and len({u for u, _ in sites}) == 2
+    dossier.evaluate_dossiers(run, sites)
+    spans = len(evaluated) - 2
+    assert spans <= 2  # one evaluation per span of months, for all the units that share it
+    contexts = [dossier.dossier_context(run, unit, site) for unit, site in sites]
+    assert len(evaluated) == 2 + spans  # the dossiers read the findings evaluated ahead
+    for (unit, site), context in zip(sites, contexts, strict=True):
+        span = dossier.dossier_span(run.unit_view(unit), run.rulebook, unit, site, day)
+        alone = findings.evaluate(builder.ledger, run.rulebook, roster, months=span, today=day, units=[unit])
+        assert [(r["clause"], r["period"], r["status"]) for r in context["compliance_rows"]] == \
+            [(r["clause"], r["period"], r["status"])
+             for r in dossier._dossier_compliance([f for f in alone if f.site == site])], (unit, site)
+    builder.ledger.close()

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import tomllib
 
+from processor.consolidate.snapshot import Snapshot
 from processor.common.periods import month_range
 from processor.consolidate.findings import evaluate
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.overview import overview_context
-from processor.consolidate.reports import year_report_context
+from processor.consolidate.year_report import year_report_context
 from processor.common.periods import parse_year
 from processor.record.ledger import Ledger
 from processor.validate.roster import workspace_roster
@@ -53,7 +54,7 @@ def test_a_workspace_started_in_december_counts_nothing_before_december(tmp_path
         assert m4b and {f.period for f in m4b} == {"2026-12"}, "M-4b judges December only"
         assert not [f for f in findings if any(m in str(f.period) for m in EARLIER)]
 
-        year = year_report_context(ledger, ws, roster, parse_year("2026"), AS_OF)
+        year = year_report_context(Snapshot.of(ledger, ws, roster, AS_OF), parse_year("2026"))
         assert year["submission"]["due"] == len(units)  # one month due per unit, not twelve
         assert year["submission"]["missing"] == len(units)
 

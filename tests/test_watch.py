@@ -19,8 +19,9 @@ import pytest
 from conftest import wait_until
 from watchdog.events import FileSystemEventHandler
 
+from processor.intake.settle import zip_is_complete
 from processor.intake.watch import (InboxWatcher, StabilityTracker, file_signature, is_candidate, scan_inbox,
-                                    settled_files, zip_is_complete)
+                                    settled_files)
 
 MODES = ["inotify", "polling"]
 FAST = dict(poll_interval=0.2, stable_seconds=0.4, rescan_seconds=3600.0, retry_seconds=0.5)

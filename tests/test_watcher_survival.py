@@ -16,7 +16,7 @@ from processor.common.config import DEFAULT_CONFIG_TEXT
 from processor.record.ledger import Ledger
 from processor.validate.roster import sample_roster
 from processor.validate.samples import fill_form
-from processor.intake.watch import copy_may_be_unfinished
+from processor.intake.settle import copy_may_be_unfinished
 
 FAST_CONFIG = (DEFAULT_CONFIG_TEXT.replace("stable_seconds = 2.0", "stable_seconds = 0.3")
                .replace("rescan_seconds = 60", "rescan_seconds = 3"))

@@ -16,6 +16,7 @@ import pytest
 
 from form_helpers import ROSTER, scenario_form, set_cells, validate
 from ledger_helpers import LedgerBuilder, contact, site
+from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.findings import AT_RISK, FAILED, MET, evaluate
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
@@ -182,7 +183,7 @@ def _old_rulebook(tmp_path: Path) -> Path:
 
 
 def test_the_old_single_year_rulebook_is_converted_with_a_warning(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="processor.rulebook"):
+    with caplog.at_level(logging.WARNING, logger="processor.common.rulebook"):
         old = load_rulebook(_old_rulebook(tmp_path))
     assert old.warnings and "旧格式" in old.warnings[0] and old.warnings[0] in caplog.text
     new = load_rulebook()
@@ -269,7 +270,7 @@ def test_a_command_on_a_workspace_with_the_old_rulebook_says_it_was_converted(tm
 
 
 def test_a_site_added_in_year_two_is_not_flagged_late_against_the_first_years_deadline(workspace, tmp_path):
-    from processor.consolidate.reports import assignment_context
+    from processor.consolidate.assignment import assignment_context
     from processor.validate.roster import workspace_roster
 
     names = []
@@ -289,7 +290,7 @@ def test_a_site_added_in_year_two_is_not_flagged_late_against_the_first_years_de
     when = lambda y, m, d: dt.datetime(y, m, d, 9, 0, tzinfo=TZ)  # noqa: E731
     _arrive(workspace, tmp_path, [("2026-11", fixed_late, when(2026, 12, 3)), ("2027-02", new_site, when(2027, 3, 2))])
     with Ledger(workspace.ledger_path) as ledger:
-        context = assignment_context(ledger, workspace, workspace_roster(workspace), dt.date(2027, 3, 10))
+        context = assignment_context(Snapshot.of(ledger, workspace, workspace_roster(workspace), dt.date(2027, 3, 10)))
     notes = {r["site"]: r["note"] for r in context["rows"] if r["unit"] == UNIT}
     assert notes[names[0]] == "" and notes[names[1]] == "确定联系晚于规定时间"
     assert notes["罗源新增党建示范点"] == "", "M-1a is a milestone of 2026: a 2027 site is not late against it"

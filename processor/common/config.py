@@ -23,7 +23,7 @@ from processor.common.outputs import KIND_OF_NAME
 from processor.common.paths import WORKSPACE_ENV
 from processor.common.rulebook import Rulebook, load_rulebook
 
-LOG = logging.getLogger("processor.config")
+LOG = logging.getLogger(__name__)
 CONFIG_NAME = "config.toml"
 DEFAULT_CONFIG_TEXT = """\
 # 示范点联系指导月报表处理程序 — 配置文件

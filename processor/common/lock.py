@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 from processor.common.clock import office_now
 from processor.common.fsutil import atomic_write_text
 
-LOG = logging.getLogger("processor.lock")
+LOG = logging.getLogger(__name__)
 
 
 class AlreadyRunning(RuntimeError):

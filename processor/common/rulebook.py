@@ -187,7 +187,7 @@ REQUIRED_CLAUSES = ("G-1", "M-1a", "M-1b", "M-1c", "M-2", "M-4b", "X-1", "X-2")
 MILESTONES = ("M-1a", "M-2")  # one-time deadlines of the first year in a single-year rulebook
 _MILESTONE_DATES = ("deadline", "work_start")
 _OLD_DEFAULTS = {"M-1a": {"deadline": "10-01"}, "M-2": {"deadline": "11-30", "work_start": "12-01"}}  # 月-日
-LOG = logging.getLogger("processor.rulebook")
+LOG = logging.getLogger(__name__)
 
 
 def load_rulebook(path: Path | str | None = None, *, check_items: bool | None = None) -> Rulebook:

@@ -22,21 +22,28 @@ from typing import TYPE_CHECKING
 
 from processor.common import cnfmt
 from processor.common import periods as P
-from processor.consolidate.ledger_data import LedgerData, received_instant, received_on, submitting_unit
-from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED, Ledger
+from processor.consolidate.ledger_data import LedgerData
+from processor.consolidate.ledger_data import submitting_unit as submitting_unit  # for the overview
+from processor.record.ledger import Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.common.values import is_missing as _missing
-from processor.common.values import problem_key
+from processor.consolidate.problems import problem_threads
+# the monthly submission states (M-4b) are the findings' vocabulary too: importable from here
+from processor.consolidate.submissions import LATE as LATE
+from processor.consolidate.submissions import MISSING as MISSING
+from processor.consolidate.submissions import NOT_DUE as NOT_DUE
+from processor.consolidate.submissions import ON_TIME as ON_TIME
+from processor.consolidate.submissions import RETURNED as RETURNED
+from processor.consolidate.submissions import SubmissionState as SubmissionState
+from processor.consolidate.submissions import submission_states as submission_states
 
 if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status` needs none of them
     import pandas as pd
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
-WARNING = "warning"  # a check across months and files (processor.quality): to look into, never a failure
+WARNING = "warning"  # a check across months and files (processor.consolidate.quality): to look into, never a failure
 STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标", WARNING: "需核实"}
 
-# Monthly submission states (M-4b), as the reports and the reminder list name them.
-ON_TIME, LATE, MISSING, RETURNED, NOT_DUE = "按时报送", "逾期报送", "未报送", "已退回待重报", "未到截止日期"
 
 _YES, _NO = "是", "否"
 
@@ -104,13 +111,9 @@ class Finding:
 
 # --- the one registry of finding sentences (message key -> template) ----------------------
 
-def _d(day: dt.date | None) -> str:
-    """2026年10月8日 — how dates read in Chinese official text."""
+def _day_text(day: dt.date | None) -> str:
+    """2026年10月8日 — how dates read in Chinese official text; （未填写） for a blank."""
     return cnfmt.cn_date(day) if day is not None else "（未填写）"
-
-
-def _num(value: float) -> str:
-    return cnfmt.plain_num(value)
 
 
 def _limit(f: Finding) -> str:
@@ -118,7 +121,7 @@ def _limit(f: Finding) -> str:
         return "未定整改时限"
     if f.extended_from is not None:
         return f"整改时限{cnfmt.date_moved(f.extended_from, f.deadline)}"
-    return f"整改时限{_d(f.deadline)}"
+    return f"整改时限{_day_text(f.deadline)}"
 
 
 def _activities(f: Finding) -> str:
@@ -133,45 +136,45 @@ def _activities(f: Finding) -> str:
 _DUE = "截止日期"
 MESSAGES: dict[str, Callable[[Finding], str]] = {
     "site-count": lambda f: f"{cnfmt.month_cn(f.period)}报送示范点{f.observed}个（要求{f.low}至{f.required}个）",
-    "contact-fixed": lambda f: f"{_d(f.on)}确定由{f.staff}联系（要求{_d(f.deadline)}前确定）",
-    "contact-fixed-late": lambda f: f"{_d(f.on)}才确定由{f.staff}联系（要求{_d(f.deadline)}前确定）",
-    "contact-unfixed": lambda f: f"尚未确定联系的企业组人员（要求{_d(f.deadline)}前确定）",
+    "contact-fixed": lambda f: f"{_day_text(f.on)}确定由{f.staff}联系（要求{_day_text(f.deadline)}前确定）",
+    "contact-fixed-late": lambda f: f"{_day_text(f.on)}才确定由{f.staff}联系（要求{_day_text(f.deadline)}前确定）",
+    "contact-unfixed": lambda f: f"尚未确定联系的企业组人员（要求{_day_text(f.deadline)}前确定）",
     "staff-assigned": lambda f: f"联系示范点{len(f.sites)}个（{'、'.join(f.sites)}）",
-    "staff-assigned-late": lambda f: (f"{_d(f.deadline)}前没有确定联系的示范点（{'、'.join(f.sites)}"
-                                      f"于{_d(f.on)}才确定）"),
-    "staff-unassigned": lambda f: f"没有联系的示范点（要求{_d(f.deadline)}前确定）",
+    "staff-assigned-late": lambda f: (f"{_day_text(f.deadline)}前没有确定联系的示范点（{'、'.join(f.sites)}"
+                                      f"于{_day_text(f.on)}才确定）"),
+    "staff-unassigned": lambda f: f"没有联系的示范点（要求{_day_text(f.deadline)}前确定）",
     "monthly-contact": lambda f: f"{f.period_name}沟通联系{f.observed}次（要求至少{f.required}次）",
     "quarterly-visit": lambda f: (f"{f.period_name}{'或'.join(f.modes)}{f.observed}次"
                                   f"（要求至少{f.required}次）"),
-    "plan-reported": lambda f: f"工作方案{_d(f.on)}上报（要求{_d(f.deadline)}前上报）",
-    "plan-missing": lambda f: f"工作方案尚未上报（要求{_d(f.deadline)}前上报）",
+    "plan-reported": lambda f: f"工作方案{_day_text(f.on)}上报（要求{_day_text(f.deadline)}前上报）",
+    "plan-missing": lambda f: f"工作方案尚未上报（要求{_day_text(f.deadline)}前上报）",
     "activity-frequency": _activities,
     "hardware-missing": lambda f: (f"缺少{'、'.join(f.missing)}（共{len(f.missing)}项；"
                                    f"要求{f.required}项齐全）"),
     "hardware-complete": lambda f: f"{f.required}项硬件设施齐全",
-    "room-area": lambda f: f"党员活动室面积{_num(f.observed)}平方米（要求不少于{_num(f.required)}平方米）",
-    "room-area-blank": lambda f: f"未填写党员活动室面积（要求不少于{_num(f.required)}平方米）",
-    "submitted": lambda f: f"{f.period_name}报表{_d(f.on)}按时报送（{_DUE}{_d(f.deadline)}）",
-    "submitted-late": lambda f: f"{f.period_name}报表{_d(f.on)}报送，逾期{f.days}天（{_DUE}{_d(f.deadline)}）",
-    "not-submitted": lambda f: (f"{f.period_name}报表未报送（{_DUE}{_d(f.deadline)}"
-                                + (f"，截至{_d(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
-    "returned": lambda f: (f"{f.period_name}报表被退回后尚未重新报送（{_DUE}{_d(f.deadline)}"
-                           + (f"，截至{_d(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
-    "problem-closed": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}已于{_d(f.closed_on)}办结"
+    "room-area": lambda f: f"党员活动室面积{cnfmt.plain_num(f.observed)}平方米（要求不少于{cnfmt.plain_num(f.required)}平方米）",
+    "room-area-blank": lambda f: f"未填写党员活动室面积（要求不少于{cnfmt.plain_num(f.required)}平方米）",
+    "submitted": lambda f: f"{f.period_name}报表{_day_text(f.on)}按时报送（{_DUE}{_day_text(f.deadline)}）",
+    "submitted-late": lambda f: f"{f.period_name}报表{_day_text(f.on)}报送，逾期{f.days}天（{_DUE}{_day_text(f.deadline)}）",
+    "not-submitted": lambda f: (f"{f.period_name}报表未报送（{_DUE}{_day_text(f.deadline)}"
+                                + (f"，截至{_day_text(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
+    "returned": lambda f: (f"{f.period_name}报表被退回后尚未重新报送（{_DUE}{_day_text(f.deadline)}"
+                           + (f"，截至{_day_text(f.as_of)}已逾期{f.days}天）" if f.days else "）")),
+    "problem-closed": lambda f: (f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}已于{_day_text(f.closed_on)}办结"
                                  f"（{_limit(f)}）"),
-    "problem-closed-late": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}于{_d(f.closed_on)}"
+    "problem-closed-late": lambda f: (f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}于{_day_text(f.closed_on)}"
                                       f"逾期办结（{_limit(f)}）"),
-    "problem-overdue": lambda f: (f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
-                                  f"（{_limit(f)}，截至{_d(f.as_of)}逾期{f.days}天）"),
-    "problem-open": lambda f: f"{_d(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
-    # checks across months and files (processor.quality)
+    "problem-overdue": lambda f: (f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}超过整改时限仍未办结"
+                                  f"（{_limit(f)}，截至{_day_text(f.as_of)}逾期{f.days}天）"),
+    "problem-open": lambda f: f"{_day_text(f.found_on)}发现的问题{cnfmt.quote_cn(f.problem)}正在整改（{_limit(f)}）",
+    # checks across months and files (processor.consolidate.quality)
     "members-unexplained": lambda f: (
         "党员总数由上月{上月}人变为{本月}人，本月发展党员{发展}人、转出或纳入社区管理{转出}人，".format(**dict(f.figures))
         + f"有{f.observed}人的变化无法解释（允许相差{f.required}人）"),
     "site-dropped": lambda f: f"上月报送的示范点{cnfmt.quote_cn(f.site)}本月未报送，基本信息中也没有变更说明",
     "site-shared": lambda f: f"示范点{cnfmt.quote_cn(f.site)}同时由{'、'.join(f.sites)}登记",
     "copied-sheet": lambda f: (f"“{'、'.join(f.missing)}”表与上月内容完全相同（日期除外），疑似照抄上月"),
-    "contact-reported-month": lambda f: (f"联系指导记录的日期{_d(f.on)}在{cnfmt.month_cn(f.on)}，"
+    "contact-reported-month": lambda f: (f"联系指导记录的日期{_day_text(f.on)}在{cnfmt.month_cn(f.on)}，"
                                          f"该月报表已经报送，这条记录却填在{f.period_name}报表中"),
 }
 
@@ -537,53 +540,6 @@ def check_room_area(scope: Scope) -> Iterator[Finding]:
                        observed=area, required=need, as_of=scope.today, kind=site["enterprise_kind"])
 
 
-@dataclass
-class SubmissionState:
-    """How one unit's form for one month stands (M-4b)."""
-
-    unit: str
-    month: str
-    deadline: dt.date
-    state: str  # ON_TIME / LATE / MISSING / RETURNED / NOT_DUE
-    received: dt.date | None = None  # first accepted arrival
-    days_late: int = 0
-    resubmissions: int = 0  # accepted arrivals after the first
-    file_ids: list[int] = field(default_factory=list)
-    returned: int = 0  # rejected arrivals (a unit may be returned, then resubmit)
-
-
-def submission_states(files: list[dict], rulebook: Rulebook, units: list[str], month: str,
-                      today: dt.date) -> list[SubmissionState]:
-    """On time / late / missing / returned for every unit, as of ``today``."""
-    deadline = P.submission_deadline(month, rulebook.submission_deadline_day)
-    by_unit: dict[str | None, list[dict]] = {}  # one pass over the arrivals, not one per unit
-    for f in files:
-        if f["month"] == month:
-            by_unit.setdefault(submitting_unit(f), []).append(f)
-    out = []
-    for unit in units:
-        mine = by_unit.get(unit, [])
-        # the first form received (not the first handled) decides on time or late
-        valid = sorted((f for f in mine if f["status"] in (ACCEPTED, SUPERSEDED)),
-                       key=lambda f: (received_instant(f, rulebook.timezone), f["id"]))
-        if valid:
-            received = received_on(valid[0], rulebook.timezone)
-            late = (received - deadline).days
-            out.append(SubmissionState(unit, month, deadline, ON_TIME if late <= 0 else LATE, received,
-                                       max(late, 0), len(valid) - 1, [f["id"] for f in mine],
-                                       sum(f["status"] == REJECTED for f in mine)))
-        else:
-            overdue = (today - deadline).days
-            returned = any(f["status"] == REJECTED for f in mine)
-            if returned:
-                state = RETURNED
-            else:
-                state = MISSING if overdue > 0 else NOT_DUE
-            out.append(SubmissionState(unit, month, deadline, state, None, max(overdue, 0), 0,
-                                       [f["id"] for f in mine], sum(f["status"] == REJECTED for f in mine)))
-    return out
-
-
 def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
     """M-4b: each unit's monthly form arrives by the deadline.
 
@@ -604,88 +560,6 @@ def check_monthly_submission(scope: Scope) -> Iterator[Finding]:
             yield _finding(rules, rule, "monthly-submission", unit=s.unit, site=None, period=period,
                            status=status, message=message, on=s.received, deadline=s.deadline,
                            days=s.days_late, as_of=scope.today)
-
-
-
-
-@dataclass
-class ProblemThread:
-    """One problem found during liaison (X-2), with every record that mentions it.
-
-    Its latest record decides its 整改时限 and 办结状态 (SPEC §10)."""
-
-    unit: str
-    site: str
-    problem: str  # as first recorded
-    records: list[dict]  # in date order
-
-    @property
-    def first(self) -> dict:
-        return self.records[0]
-
-    @property
-    def latest(self) -> dict:
-        return self.records[-1]
-
-    @property
-    def found(self) -> dt.date:
-        return self.first["date"]
-
-    @property
-    def month(self) -> str:
-        return self.first["month"]
-
-    @property
-    def staff(self) -> str:
-        return self.first.get("staff") or ""
-
-    @property
-    def suggestion(self) -> str:
-        return self.latest.get("suggestion") or self.first.get("suggestion") or ""
-
-    @property
-    def deadline(self) -> dt.date | None:
-        return self.latest.get("deadline") or next(
-            (r["deadline"] for r in reversed(self.records) if r.get("deadline")), None)
-
-    @property
-    def first_deadline(self) -> dt.date | None:
-        return next((r["deadline"] for r in self.records if r.get("deadline")), None)
-
-    @property
-    def closed_on(self) -> dt.date | None:
-        """The day of the record that closed it, when the latest record says 已办结."""
-        if self.latest.get("state") != "已办结":
-            return None
-        closing = self.latest
-        for r in reversed(self.records):  # the first 已办结 of the final run of closed records
-            if r.get("state") != "已办结":
-                break
-            closing = r
-        return closing["date"]
-
-
-def _problem_order(r: dict):
-    """Sort key of (date, month, row), a missing value last."""
-    date, row = r["date"], r["row"]
-    return (_missing(date), dt.date.min if _missing(date) else date, r["month"],
-            _missing(row), 0 if _missing(row) else row)
-
-
-def problem_threads(contacts: list[dict]) -> list[ProblemThread]:
-    """Every problem once: 联系指导记录 rows with a 发现问题 grouped by site and normalised text,
-    in the order they were first found.  A problem recorded 未办结 again after it was closed is
-    found anew (a new thread), not an extension of the closed one."""
-    threads: list[ProblemThread] = []
-    current: dict[tuple, ProblemThread] = {}
-    for c in sorted((c for c in contacts if (c.get("problem") or "").strip()), key=_problem_order):
-        key = (c["unit"], c["site"], problem_key(c["problem"]))
-        thread = current.get(key)
-        if thread is None or (thread.latest.get("state") == "已办结" and c.get("state") != "已办结"):
-            thread = current[key] = ProblemThread(c["unit"], c["site"], c["problem"].strip(), [])
-            threads.append(thread)
-        thread.records.append(c)
-    return threads
 
 
 def check_problem_closed(scope: Scope) -> Iterator[Finding]:
@@ -797,6 +671,3 @@ def sort_findings(findings: list[Finding], units: list[str]) -> list[Finding]:
     return sorted(findings, key=lambda f: (unit_order.get(f.unit, -1), site_order[(f.unit, f.site or "")],
                                            clause_order.get(f.clause, 99), f.period, f.code, f.staff or ""))
 
-
-date_cn = _d
-number_cn = _num

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 
@@ -13,12 +14,14 @@ from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
 from processor.validate.roster import read_ledger_as, workspace_roster
 
-LOG = logging.getLogger("processor.deliver")
+LOG = logging.getLogger(__name__)
 
 
-def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
-    """The month's summary for the delivery mail, counted from the ledger and the roster when
-    consolidation left none in the manifest."""
+def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None, today: dt.date | None = None) -> str:
+    """The month's summary for the delivery mail, counted from the ledger and the roster as of
+    ``today`` (the send's day on the office's clock; the clock's today by default) when consolidation
+    left none in the manifest."""
+    today = today or office_today(ws)
     if not month:
         rows = ledger.query("SELECT MAX(month) FROM files WHERE status = 'accepted'")
         month = rows[0][0] if rows and rows[0][0] else None
@@ -28,7 +31,7 @@ def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
         roster = workspace_roster(ws)
         read_ledger_as(roster, ledger)  # a renamed unit's earlier forms are its own
         units = [u.name for u in roster.units]
-        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, office_today(ws))
+        lines = submission_states([dict(r) for r in ledger.files()], ws.rulebook, units, month, today)
     except Exception as exc:  # noqa: BLE001 — a missing roster must not stop the mail
         LOG.warning("读取名册失败，邮件正文只给出收件统计：%s", exc)
         accepted = len(ledger.files(month=month, status="accepted"))
@@ -40,15 +43,15 @@ def ledger_summary(ws: Workspace, ledger: Ledger, month: str | None) -> str:
     absent = count[MISSING] + count[RETURNED]
     if absent:
         text += f"\n尚未报送（或待重报）的单位：{'、'.join(absent)}。"
-    findings = _findings_sentence(ws, ledger, workspace_roster(ws), month)
+    findings = _findings_sentence(ws, ledger, workspace_roster(ws), month, today)
     return text + (f"\n{findings}" if findings else "")
 
 
-def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str) -> str:
+def _findings_sentence(ws: Workspace, ledger: Ledger, roster, month: str, today: dt.date) -> str:
     """How many requirements of the opinion are not (yet) met, by status and clause."""
     try:
         data = LedgerData.load(ledger, until=month)
-        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=office_today(ws))
+        findings = [f for f in evaluate(data, ws.rulebook, roster, months=[month], today=today)
                     if f.is_open]
     except Exception as exc:  # noqa: BLE001 — the mail goes out even if the count cannot be made
         LOG.warning("统计发现问题失败，邮件正文不含问题数：%s", exc)

@@ -1,11 +1,11 @@
 """The 总览 page (``outbox/总览.html``): the reporting year at a glance, as one plain dict.
 
 :func:`overview_context` builds everything the page shows from the same definitions
-the reports use — :func:`~processor.findings.submission_states` for the grid (as
-``processor status`` does), :func:`~processor.findings.evaluate` for the findings
+the reports use — :func:`~processor.consolidate.submissions.submission_states` for the grid (as
+``processor status`` does), :func:`~processor.consolidate.findings.evaluate` for the findings
 and the problem threads — as of the run's one as-of date (SPEC §10).  The template
 (``templates/overview.html.j2``) only lays it out; it is rendered by
-:func:`processor.jobs.write_html` with autoescape, so text from submissions stays text.
+:func:`processor.render.jobs.write_html` with autoescape, so text from submissions stays text.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from processor.common import cnfmt
-from processor.common import outputs as K
-from processor.common import periods as P
+from processor.common import outputs as output_kinds
+from processor.common import periods
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, STATUS_CN,
                                             Finding, LedgerData, evaluate, roster_units, sort_findings,
                                             submission_states, submitting_unit)
@@ -35,9 +35,9 @@ NO_FINDING = "none"
 
 # The outputs the page links to, in the order it lists them: kind -> section title.
 # The page's report sections, in this order, titled by the kinds' Chinese names (the table's in full).
-REPORT_SECTIONS = {kind: K.display_name(kind) for kind in (
-    K.MONTHLY_REPORT, K.HALF_YEAR_REPORT, K.YEAR_REPORT, K.ASSIGNMENT_TABLE, K.REMINDER_LIST, K.SUMMARY_DATA,
-    K.SITE_DOSSIER)} | {K.ASSIGNMENT_TABLE: "企业组人员联系示范点分组情况一览表"}
+REPORT_SECTIONS = {kind: output_kinds.display_name(kind) for kind in (
+    output_kinds.MONTHLY_REPORT, output_kinds.HALF_YEAR_REPORT, output_kinds.YEAR_REPORT, output_kinds.ASSIGNMENT_TABLE, output_kinds.REMINDER_LIST, output_kinds.SUMMARY_DATA,
+    output_kinds.SITE_DOSSIER)} | {output_kinds.ASSIGNMENT_TABLE: "企业组人员联系示范点分组情况一览表"}
 _FORMATS = {".docx": "Word", ".xlsx": "Excel"}
 
 # Chart geometry (SVG user units); the page scales the charts to its width.
@@ -59,7 +59,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
     """
     rulebook = ws.rulebook
     year = int(until[:4])
-    months = P.month_range(max(f"{year}-01", rulebook.start), f"{year}-12")  # none before the office began
+    months = periods.month_range(max(f"{year}-01", rulebook.start), f"{year}-12")  # none before the office began
     units = roster_units(roster, data)
     grid = _grid(data.files, rulebook, units, months, today)
     scoped = data.restrict(until=until)
@@ -82,7 +82,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "heatmap": _heatmap(findings, units, order),
         "problems": _problems(findings),
         # the twelve months up to the latest one: in January, last year's cases are still to be looked into
-        "quality": _quality(scoped, rulebook, units, P.month_range(max(P.add_months(until, -11), rulebook.start), until)),
+        "quality": _quality(scoped, rulebook, units, periods.month_range(max(periods.add_months(until, -11), rulebook.start), until)),
         "report_groups": _report_groups(reports),
     }
 
@@ -261,11 +261,11 @@ def _report_groups(reports: list[dict]) -> list[dict]:
 def _report_label(report: dict) -> str:
     period, path = report["period"] or "", PurePosixPath(report["path"])
     fmt = _FORMATS.get(path.suffix.lower(), path.suffix.lstrip("."))
-    if P.MONTH_RE.match(period):
+    if periods.MONTH_RE.match(period):
         name = cnfmt.month_cn(period)
     elif period.endswith(("-H1", "-H2")):
-        name = P.parse_half(period).name
-    elif report["kind"] == K.SITE_DOSSIER:
+        name = periods.parse_half(period).name
+    elif report["kind"] == output_kinds.SITE_DOSSIER:
         name = path.parent.name + " " + path.stem
     else:
         name = f"{period}年度" if period.isdigit() else period
@@ -280,7 +280,7 @@ def year_reports(outputs: list[dict], year: int) -> list[dict]:
         if o["kind"] not in REPORT_SECTIONS or not o["path"].endswith(tuple(_FORMATS)):
             continue
         period = o["period"] or ""
-        if o["kind"] in (K.ASSIGNMENT_TABLE, K.SITE_DOSSIER) or period.startswith(str(year)):
+        if o["kind"] in (output_kinds.ASSIGNMENT_TABLE, output_kinds.SITE_DOSSIER) or period.startswith(str(year)):
             out.append({"path": o["path"], "kind": o["kind"], "period": period})
     unique = {o["path"]: o for o in out}
     return sorted(unique.values(), key=lambda o: o["path"])

@@ -3,8 +3,8 @@
 Each check compares one unit's form of a month with its form of the month before, with the
 other units' forms of the same month, or with the months the unit already reported.  Like the
 compliance checks it is registered once (:data:`QUALITY_CHECKS`, with a stable code), yields
-:class:`~processor.findings.Finding` records (status ``warning``) whose Chinese sentence comes
-from :data:`processor.findings.MESSAGES`, and takes every tolerance from the rulebook (``X-3``).
+:class:`~processor.consolidate.findings.Finding` records (status ``warning``) whose Chinese sentence comes
+from :data:`processor.consolidate.findings.MESSAGES`, and takes every tolerance from the rulebook (``X-3``).
 
 The accepted receipt lists a form's warnings (worked out when it is recorded, stored with the
 arrival so the receipt can be written again identically), and the monthly report's 数据质量
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 
 from processor.common import periods as P
-from processor.consolidate.findings import WARNING, Check, Finding, make_finding, problem_key
+from processor.common.values import problem_key
+from processor.consolidate.findings import WARNING, Check, Finding, make_finding
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet

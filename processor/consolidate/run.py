@@ -32,29 +32,30 @@ from pathlib import Path, PurePosixPath
 from collections.abc import Callable, Iterator
 
 from processor.common import forkserver
-from processor.common import outputs as K
-from processor.common import periods as P
+from processor.common import outputs as output_kinds
+from processor.common import periods
 from processor.common.faults import checkpoint
 from processor.common.clock import office_today
 from processor.common.lock import ConsolidationLock
 from processor.common.fsutil import (TEMP_PREFIX, UniqueNames, atomic_write_bytes, fsync_folder,
                                      remove_stale_temp_files, safe_name, sha256_file, storage_error)
 from processor.common.paths import TEMPLATES_DIR
-from processor.consolidate import overview, reports
-from processor.consolidate.findings import evaluate
+from processor.consolidate import assignment, dossier, half_year, monthly, overview, year_report
+from processor.consolidate.blocks import latest_sites
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.recorder import Recorder
+from processor.consolidate.snapshot import Snapshot
 from processor.record.ledger import Ledger, now_iso
 from processor.render import columns, jobs, workbooks
 from schemas.form import SHEETS_BY_KEY
 
-LOG = logging.getLogger("processor.consolidate")
+LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
 
 MONTHLY, HALF_YEAR, YEAR, ASSIGNMENT, DOSSIER, REMINDER, SUMMARY, CHART, OVERVIEW = (
-    K.MONTHLY_REPORT, K.HALF_YEAR_REPORT, K.YEAR_REPORT, K.ASSIGNMENT_TABLE, K.SITE_DOSSIER, K.REMINDER_LIST,
-    K.SUMMARY_DATA, K.CHART, K.OVERVIEW)
-FOLDER = K.DISPLAY_NAMES  # each kind's outbox folder is its Chinese name
+    output_kinds.MONTHLY_REPORT, output_kinds.HALF_YEAR_REPORT, output_kinds.YEAR_REPORT, output_kinds.ASSIGNMENT_TABLE, output_kinds.SITE_DOSSIER, output_kinds.REMINDER_LIST,
+    output_kinds.SUMMARY_DATA, output_kinds.CHART, output_kinds.OVERVIEW)
+FOLDER = output_kinds.DISPLAY_NAMES  # each kind's outbox folder is its Chinese name
 ASSIGNMENT_NAME = "企业组人员联系示范点分组情况一览表"
 TEMPLATES = {MONTHLY: "monthly_report", HALF_YEAR: "half_year_report", YEAR: "year_report",
              ASSIGNMENT: "assignment_table",
@@ -119,7 +120,7 @@ class Output:
 
 def default_month(ws, today: dt.date) -> str:
     """The latest month whose submission deadline has passed (on 2026-11-26 → 2026-10)."""
-    return P.last_due_month(today, ws.rulebook.submission_deadline_day)
+    return periods.last_due_month(today, ws.rulebook.submission_deadline_day)
 
 
 STALE_TEMP_SECONDS = 3600
@@ -177,8 +178,8 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
                 return ConsolidationResult([], [], ws.outbox / MANIFEST_NAME)
             built = [dict(r) for r in ledger.query("SELECT path, kind, period FROM outputs")]
             edits: dict[str, str | None] = {}  # outputs a person changed -> where their new version went
-            outputs = _plan(ws, data, roster, today, months, halves, years, built,  # lazy: one context at a time
-                            edits=edits)
+            snapshot = Snapshot(data, ws, roster, today)  # the run's one basis: data, day, findings
+            outputs = _plan(snapshot, months, halves, years, built, edits=edits)  # lazy: one context at a time
             return _build(ws, ledger, outputs, months, halves, years, on_output or _ignore, renderer, edits)
         finally:
             renderer.close()
@@ -200,23 +201,23 @@ def _storage_failures_said(ws) -> Iterator[None]:
 
 
 def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_months
-             ) -> tuple[list[str], list[P.Period], list[P.Period]]:
+             ) -> tuple[list[str], list[periods.Period], list[periods.Period]]:
     book = ws.rulebook
     if all_months:  # the months the ledger holds that the rules cover (a month outside was never accepted)
         months = sorted({f["month"] for f in data.files if f["month"] and book.covers(f["month"])})
-        halves = list({P.period_of(m, "half").label: P.period_of(m, "half") for m in months}.values())
-        years = list({P.period_of(m, "year").label: P.period_of(m, "year") for m in months}.values())
+        halves = list({periods.period_of(m, "half").label: periods.period_of(m, "half") for m in months}.values())
+        years = list({periods.period_of(m, "year").label: periods.period_of(m, "year") for m in months}.values())
         return months, halves, years
     months, halves, years = [], [], []
     if month:
-        P.parse_month(month)
+        periods.parse_month(month)
         book.require(month)
         months.append(month)
     if half:
-        halves.append(P.parse_half(half))
+        halves.append(periods.parse_half(half))
         book.require(halves[-1].first, halves[-1].last, halves[-1].name)
     if year:
-        years.append(P.parse_year(year))
+        years.append(periods.parse_year(year))
         book.require(years[-1].first, years[-1].last, years[-1].name)
     if not months and not halves and not years:
         months = [default_month(ws, today)]
@@ -224,20 +225,20 @@ def _periods(ws, data: LedgerData, today: dt.date, *, month, half, year, all_mon
             return [], [], []
         book.require(months[0])
         if months[0].endswith(("-06", "-12")):  # a half-year just closed: its written report (M-4c) is due
-            halves = [P.period_of(months[0], "half")]
+            halves = [periods.period_of(months[0], "half")]
         if months[0].endswith("-12"):  # and with December the year's summary for the annual 述职
-            years = [P.period_of(months[0], "year")]
+            years = [periods.period_of(months[0], "year")]
     return months, halves, years
 
 
 # --- what to build ----------------------------------------------------------------------------
 
-def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halves: list[P.Period],
-          years: list[P.Period], built: list[dict] = (), *, edits: dict[str, str | None] | None = None
-          ) -> Iterator[Output]:
+def _plan(snapshot: Snapshot, months: list[str], halves: list[periods.Period], years: list[periods.Period],
+          built: list[dict] = (), *, edits: dict[str, str | None] | None = None) -> Iterator[Output]:
     """Every output, each built only when the one before it has been written; the 总览 page last,
     linking to this run's outputs and to those of earlier runs (``built``) still in the outbox, and
     listing the outputs a person changed (``edits``, filled in as the outputs before it are written)."""
+    ws, data = snapshot.ws, snapshot.data
     planned: list[dict] = []
 
     def plan(outputs):
@@ -246,27 +247,28 @@ def _plan(ws, data: LedgerData, roster, today: dt.date, months: list[str], halve
             yield output
 
     for month in months:
-        yield from plan(_monthly_outputs(ws, data, roster, month, today))
+        yield from plan(_monthly_outputs(snapshot, month))
     for half in halves:
-        yield from plan(_period_outputs(ws, data, roster, HALF_YEAR, half, today))
+        yield from plan(_period_outputs(snapshot, HALF_YEAR, half))
     for year in years:
-        yield from plan(_period_outputs(ws, data, roster, YEAR, year, today))
+        yield from plan(_period_outputs(snapshot, YEAR, year))
     until = max([*months, *(h.last for h in halves), *(y.last for y in years)])
-    yield from plan(_assignment_outputs(ws, data.restrict(until=until), roster, today))
-    yield from plan(_dossier_outputs(ws, data.restrict(until=until), roster, today))
+    yield from plan(_assignment_outputs(snapshot, until))
+    yield from plan(_dossier_outputs(snapshot, until))
     earlier = [o for o in built if (ws.outbox / o["path"]).is_file()]
     # the page speaks for the latest month with forms: a half-year or year asked for may not be over
     latest = max((f["month"] for f in data.files if f["month"] and f["month"] <= until), default=until)
     edits = edits if edits is not None else {}
     beside = [{**p, "path": edits[p["path"]]} for p in planned if edits.get(p["path"])]
-    yield _overview_output(ws, data, roster, today, latest, earlier + planned + beside, edits)
+    yield _overview_output(snapshot, latest, earlier + planned + beside, edits)
 
 
-def _overview_output(ws, data: LedgerData, roster, today: dt.date, until: str, outputs: list[dict],
+def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
                      edits: dict[str, str | None] | None = None) -> Output:
-    """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of today)."""
+    """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of the run's day)."""
+    data = snapshot.data
     reports_of_year = overview.year_reports(outputs, int(until[:4]))
-    context = overview.overview_context(data, ws, roster, today, until, reports_of_year)
+    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports_of_year)
     _mark_edited(context, edits or {})
     year = str(context["year"])
     sources = _sources([f for f in data.files if (f["month"] or "").startswith(year)])
@@ -285,8 +287,8 @@ def _mark_edited(context: dict, edits: dict[str, str | None]) -> None:
         for link in group["links"]:
             if link["path"] in edits:
                 link["label"] += "（人工修改版）"
-            elif K.edited_original(link["path"]):
-                link["label"] += K.NEW_VERSION_MARK
+            elif output_kinds.edited_original(link["path"]):
+                link["label"] += output_kinds.NEW_VERSION_MARK
     links = []
     for rel, new in edits.items():
         links.append({"label": f"{PurePosixPath(rel).name}（人工修改版，原样保留）", "href": overview.href(rel),
@@ -298,19 +300,19 @@ def _mark_edited(context: dict, edits: dict[str, str | None]) -> None:
         context["report_groups"].append({"title": EDITED_SECTION, "links": links})
 
 
-def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -> Iterator[Output]:
-    scoped = data.restrict(until=month)
+def _monthly_outputs(snapshot: Snapshot, month: str) -> Iterator[Output]:
+    ws, scoped = snapshot.ws, snapshot.view(until=month)
     # the summary first: its rows are at hand, and a worker writes it while the report's context is built
-    yield _summary_output(scoped, [month], month, today)
+    yield _summary_output(scoped, [month], month, snapshot.as_of)
     month_files = [f for f in scoped.files if f["month"] == month]
     sources = _sources(scoped.source_files() + month_files)
-    context = reports.monthly_report_context(scoped, ws, roster, month, today)
-    title = f"{ws.title_prefix}关于{P.month_cn(month)}企业组联系党建示范点工作情况的报告"
+    context = monthly.monthly_report_context(snapshot, month)
+    title = f"{ws.title_prefix}关于{periods.month_cn(month)}企业组联系党建示范点工作情况的报告"
     folder = f"{FOLDER[MONTHLY]}/{month}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", MONTHLY, month, context, sources,
                          folder)
 
-    reminder = reports.reminder_context(scoped, ws, roster, month, today)
+    reminder = monthly.reminder_context(snapshot, month)
     rem_sources = _sources(month_files)
     rel = f"{FOLDER[REMINDER]}/{month}/{FOLDER[REMINDER]}.xlsx"
     yield Output(rel, REMINDER, month, reminder, rem_sources,
@@ -320,28 +322,28 @@ def _monthly_outputs(ws, data: LedgerData, roster, month: str, today: dt.date) -
 
 # A period report: its context builder and the title it is filed under ({name} is the period's name).
 _PERIOD_REPORTS = {
-    HALF_YEAR: (reports.half_year_context, "{prefix}关于{name}挂钩联系点固本强基工程工作进展情况的报告"),
-    YEAR: (reports.year_report_context, "{prefix}关于{name}企业组联系党建示范点工作情况的总结"),
+    HALF_YEAR: (half_year.half_year_context, "{prefix}关于{name}挂钩联系点固本强基工程工作进展情况的报告"),
+    YEAR: (year_report.year_report_context, "{prefix}关于{name}企业组联系党建示范点工作情况的总结"),
 }
 
 
-def _period_outputs(ws, data: LedgerData, roster, kind: str, period: P.Period, today: dt.date
-                    ) -> Iterator[Output]:
+def _period_outputs(snapshot: Snapshot, kind: str, period: periods.Period) -> Iterator[Output]:
     """A half-year or year: its summary sheet and its written report."""
-    scoped = data.restrict(until=period.last)
-    yield _summary_output(scoped, period.months, period.label, today)
+    scoped = snapshot.view(until=period.last)
+    yield _summary_output(scoped, period.months, period.label, snapshot.as_of)
     sources = _sources(scoped.source_files() + [f for f in scoped.files if f["month"] in period.months])
     build_context, title = _PERIOD_REPORTS[kind]
-    context = build_context(scoped, ws, roster, period, today)
-    title = title.format(prefix=ws.title_prefix, name=period.name)
+    context = build_context(snapshot, period)
+    title = title.format(prefix=snapshot.ws.title_prefix, name=period.name)
     folder = f"{FOLDER[kind]}/{period.label}"
     yield _report_output(f"{folder}/{safe_name(title, extension='.docx')}", kind, period.label, context, sources,
                          folder)
 
 
-def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Output]:
-    context = reports.assignment_context(data, ws, roster, today)
-    latest = {(s["unit"], s["month"]) for s in reports.latest_sites(data, reports.roster_units(roster, data))}
+def _assignment_outputs(snapshot: Snapshot, until: str) -> list[Output]:
+    context = assignment.assignment_context(snapshot, until=until)
+    data = snapshot.view(until=until)
+    latest = {(s["unit"], s["month"]) for s in latest_sites(data, snapshot.units(until=until))}
     sources = _sources([f for f in data.files if f["status"] == "accepted" and (f["unit"], f["month"]) in latest])
     base = f"{FOLDER[ASSIGNMENT]}/{ASSIGNMENT_NAME}"
     return [_report_output(f"{base}.docx", ASSIGNMENT, str(context["year"]), context, sources),
@@ -350,10 +352,9 @@ def _assignment_outputs(ws, data: LedgerData, roster, today: dt.date) -> list[Ou
                                  columns.assignment_columns()))]
 
 
-def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[Output]:
-    per_unit = _PerUnit(data)
-    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in data.records("sites")))
-    findings = _dossier_findings(ws, data, per_unit, roster, site_keys, today)
+def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
+    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in snapshot.view(until=until).records("sites")))
+    dossier.evaluate_dossiers(snapshot, site_keys, until=until)
     # one folder per unit, one file per site: never two of them in one file, whatever their names
     sites_of: dict[str, list[str]] = {}
     for unit, site in site_keys:
@@ -361,53 +362,12 @@ def _dossier_outputs(ws, data: LedgerData, roster, today: dt.date) -> Iterator[O
     folders = UniqueNames(sites_of)
     files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
     for unit, site in site_keys:
-        unit_data = per_unit[unit]
-        context = reports.dossier_context(unit_data, ws, roster, unit, site, today, findings_cache=findings)
+        context = dossier.dossier_context(snapshot, unit, site, until=until)
+        unit_data = snapshot.unit_view(unit, until=until)
         ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
         sources = _sources([f for f in unit_data.files if f["id"] in ids])
         rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
-
-
-class _PerUnit:
-    """``data.restrict(units=[u])`` for any unit, from the data's own per-unit index (the records
-    are shared, not copied); the last unit asked for is kept, its sites come one after another."""
-
-    def __init__(self, data: LedgerData):
-        self.data = data
-        self.files: dict[str, list[dict]] = {}
-        for f in data.files:
-            self.files.setdefault(f["unit"], []).append(f)
-        self._last: tuple[str, LedgerData] | None = None
-
-    def __getitem__(self, unit: str) -> LedgerData:
-        if self._last is None or self._last[0] != unit:
-            records = {key: self.data.records(key, unit=unit) for key in SHEETS_BY_KEY}
-            self._last = (unit, LedgerData(records, self.files.get(unit, []), self.data.until))
-        return self._last[1]
-
-
-def _dossier_findings(ws, data: LedgerData, per_unit: _PerUnit, roster,
-                      site_keys: list[tuple[str, str]], today: dt.date) -> dict:
-    """The dossiers' findings cache, filled with one evaluation per (months, as-of day) for all the
-    units that share them, instead of one evaluation per unit."""
-    rulebook = ws.rulebook
-    groups: dict[tuple, list[str]] = {}
-    for unit, site in site_keys:
-        as_of = today  # one as-of date for every output of the run (SPEC §10)
-        span = tuple(reports.dossier_span(per_unit[unit], rulebook, unit, site, as_of))
-        units = groups.setdefault((span, as_of), [])
-        if unit not in units:
-            units.append(unit)
-    cache: dict = {}
-    for (span, as_of), units in groups.items():
-        by_unit: dict[str, list] = {u: [] for u in units}
-        for finding in evaluate(data, rulebook, roster, months=list(span), today=as_of, units=units):
-            if finding.unit in by_unit:
-                by_unit[finding.unit].append(finding)
-        for unit, found in by_unit.items():
-            cache[(unit, span, as_of)] = found
-    return cache
 
 
 def _summary_output(data: LedgerData, months: list[str], period: str, as_of: dt.date) -> Output:
@@ -469,7 +429,7 @@ def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
         path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
         template_hash = sha256_file(path) if path.is_file() else "missing"
     # the kind's Chinese name, as fingerprints had it before kinds were identifiers: no rebuild on upgrade
-    return _digest({"kind": K.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
+    return _digest({"kind": output_kinds.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
                     "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
                     "extras": sorted(output.extras)})
 

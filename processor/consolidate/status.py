@@ -1,6 +1,6 @@
 """Submission status per month: who reported on time, late, not yet, or was sent back.
 
-A view for ``processor status`` over :func:`processor.findings.submission_states`,
+A view for ``processor status`` over :func:`processor.consolidate.submissions.submission_states`,
 the one definition of timeliness that rule M-4b and the 催报名单 use too.
 """
 

@@ -17,52 +17,37 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
-import mimetypes
 import smtplib
 import socket
 import sqlite3
 import ssl
 import threading
-import urllib.parse
 from dataclasses import dataclass, field
-from email import encoders, policy
-from email.header import Header
 from email.message import EmailMessage
-from email.mime.base import MIMEBase
-from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from collections.abc import Callable
 
 from filelock import FileLock, Timeout as LockTimeout
 
-from processor.common.clock import office_now, office_today
+from processor.common.clock import local_date, office_now
 from processor.common.config import ConfigError, Workspace
 from processor.common.faults import checkpoint
 from processor.common.fsutil import atomic_write_bytes, safe_name, sha256_file, storage_error
 from processor.record.ledger import Ledger, now_iso
 from processor.common.outputs import display_name, edited_original
-from processor.common.periods import MONTH_RE, month_cn, month_of
+from processor.deliver.message import build_message, month_summary, summary_month
 
-LOG = logging.getLogger("processor.deliver")
+LOG = logging.getLogger(__name__)
 
 MAIL_FOLDER = "邮件"
-SUBJECT_TITLE = "企业组示范点联系指导工作报告"
 BACKOFF_FIRST = dt.timedelta(minutes=5)
 BACKOFF_MAX = dt.timedelta(hours=12)
 SMTP_TIMEOUT = 30
 SEND_LOCK = ".processor-send.lock"
-NO_RECIPIENTS = "undisclosed-recipients:;"
 NO_RECIPIENTS_WARNING = ("未配置收件人（config.toml 的 [smtp] recipients 为空）：邮件的收件人一栏为空"
                          "（undisclosed-recipients），真正发送前请先填写收件人")
 SEND_LOCK_WAIT = 600  # seconds another send may take before we give up waiting
-# Headers are written unfolded up to the RFC 5322 hard limit: some Chinese mail
-# clients mis-read RFC 2231 continuations (filename*0*=, filename*1*=).
-_MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
-_RAW_POLICY = policy.compat32.clone(max_line_length=998, linesep="\r\n")
-# base64 bodies are encoded when they are added, in lines of the policy's length: RFC 2045's 76
-_BODY_POLICY = _MAIL_POLICY.clone(max_line_length=76)
 
 
 @dataclass
@@ -251,155 +236,6 @@ def _retire_superseded(ledger: Ledger, ws: Workspace, now: dt.datetime) -> None:
                              "WHERE id = ?", [(f"收件人已变更，不再重试（{now_iso(now)}）", i) for i in stale])
 
 
-# --- the message ----------------------------------------------------------------------------
-
-def _period_label(outputs, summary_month: str | None) -> str:
-    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
-    month = summary_month or (months[-1] if months else None)
-    return month_cn(month) if month else month_cn(month_of(office_today()))
-
-
-def subject_for(ws: Workspace, outputs, summary_month: str | None = None) -> str:
-    updated = any((o["version"] or 1) > 1 for o in outputs)
-    return f"{ws.title_prefix}{SUBJECT_TITLE}（{_period_label(outputs, summary_month)}）{'（更新）' if updated else ''}"
-
-
-def _attachment(path: Path, name: str) -> MIMEBase:
-    """An attachment part for a hand-assembled message (the reminders'); see :func:`_add_attachment`."""
-    ctype, _ = mimetypes.guess_type(name)
-    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-    part = MIMEBase(maintype, subtype)
-    part.set_payload(path.read_bytes())
-    encoders.encode_base64(part)
-    del part["Content-Type"]
-    part["Content-Type"] = f'{maintype}/{subtype}; name="{_legacy_name(name)}"'
-    part["Content-Disposition"] = f"attachment; filename*=utf-8''{urllib.parse.quote(name, safe='')}"
-    return part
-
-
-def _add_attachment(message: EmailMessage, path: Path, name: str) -> None:
-    """Attach ``path`` under a Chinese name that reads everywhere: the email package writes the
-    RFC 2231 ``filename*=`` the standard asks for; the RFC 2047 ``name=`` on Content-Type is added
-    for older Outlook/Foxmail, which read only that."""
-    ctype, _ = mimetypes.guess_type(name)
-    maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-    message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=name)
-    part = message.get_payload()[-1]
-    # the policy would decode an encoded word given as a parameter and write it as RFC 2231 name*=,
-    # which those clients do not read: this one header is stored as written
-    del part["Content-Type"]
-    part.set_raw("Content-Type", f'{maintype}/{subtype}; name="{_legacy_name(name)}"')
-
-
-def _legacy_name(name: str) -> str:
-    return Header(name, "utf-8").encode(maxlinelen=10_000)  # one encoded word: never folded
-
-
-def attachment_names(outputs) -> list[str]:
-    """File names as the recipient sees them: the month in front when the name lacks it
-    (``催报名单.docx`` → ``2026年10月催报名单.docx``), and never two alike in one mail."""
-    names, seen = [], set()
-    for o in outputs:
-        name = Path(edited_original(o["path"]) or o["path"]).name  # a new version goes under the report's name
-        period = str(o["period"] or "")
-        if MONTH_RE.match(period) and month_cn(period) not in name and period not in name:
-            name = f"{month_cn(period)}{name}"
-        stem, suffix, n = Path(name).stem, Path(name).suffix, 1
-        while name in seen:
-            n += 1
-            name = f"{stem}（{n}）{suffix}"
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-def _sender(ws: Workspace) -> str:
-    address = ws.smtp.sender or ws.smtp.user
-    if not address:
-        if ws.smtp.host:
-            raise ConfigError("配置项 smtp.sender（发件人地址）为空，请在 config.toml 的 [smtp] 中填写")
-        address = f"processor@{socket.gethostname() or 'localhost'}"
-    return formataddr((ws.office_name, address), charset="utf-8") if ws.office_name else address
-
-
-def build_message(ws: Workspace, outputs, summary: str, *, to: list[str] | None = None,
-                  message_id: str | None = None) -> EmailMessage:
-    """One email with every report in ``outputs`` attached (bytes as in the outbox).
-    ``to``: its recipients (the configured ``smtp.recipients`` by default); ``message_id``: the
-    Message-ID a queued message was given (a new one by default)."""
-    month = _summary_month(outputs)
-    message = EmailMessage(policy=_BODY_POLICY)
-    message["Subject"] = subject_for(ws, outputs, month)
-    message["From"] = _sender(ws)
-    # RFC 5322's empty group: a rehearsal without recipients still has a To: every client shows sensibly
-    message["To"] = ", ".join(ws.smtp.recipients if to is None else to) or NO_RECIPIENTS
-    message["Date"] = formatdate(localtime=True)
-    domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
-    message["Message-ID"] = message_id or make_msgid(domain=domain)
-    listing = "\n".join(f"  {i}. {name}" + (f"（第 {o['version']} 版）" if (o["version"] or 1) > 1 else "")
-                        for i, (o, name) in enumerate(zip(outputs, attachment_names(outputs), strict=True), 1))
-    # which version goes: the processor's new one (current data); a person's changed file stays theirs
-    edited = [original for o in outputs if (original := edited_original(o["path"]))]
-    note = ("\n\n说明：发件箱中以下报告已被人工修改过，修改过的文件原样保留，未随本邮件发送；"
-            "本邮件所附为程序按最新数据生成的新版：\n" + "\n".join(f"  {p}" for p in edited)) if edited else ""
-    body = (f"各位同志：\n\n{summary.strip()}\n\n本邮件附件（{len(outputs)} 个）：\n{listing}{note}\n\n"
-            f"本邮件由月报表处理程序自动发送，请勿直接回复。\n{ws.office_name}\n")
-    message.set_content(body, cte="base64")  # 7-bit on the wire, as every server accepts
-    for output, name in zip(outputs, attachment_names(outputs), strict=True):
-        _add_attachment(message, ws.outbox / output["path"], name)
-    message.policy = _MAIL_POLICY  # headers are written unfolded up to 998 characters
-    return message
-
-
-# --- the summary ----------------------------------------------------------------------------
-
-def _summary_month(outputs) -> str | None:
-    months = sorted(str(o["period"])[:7] for o in outputs if o["period"] and MONTH_RE.match(str(o["period"])[:7]))
-    return months[-1] if months else None
-
-
-def month_summary(ws: Workspace, ledger: Ledger, month: str | None,
-                  fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> str:
-    """A few Chinese sentences on the month: from ``outbox/manifest.json`` when consolidation
-    wrote one, else from the ledger."""
-    text = _summary_from_manifest(ws, month)
-    if text:
-        return text
-    return fallback(ws, ledger, month) if fallback else "汇总报告已生成，详见附件。"
-
-
-def _summary_from_manifest(ws: Workspace, month: str | None) -> str | None:
-    path = ws.outbox / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    summary = manifest.get("summary") if isinstance(manifest, dict) else None
-    if isinstance(summary, str) and summary.strip():
-        return summary.strip()
-    if not isinstance(summary, dict):
-        return None
-    month = summary.get("month") or manifest.get("month") or month
-    label = month_cn(month) if month and MONTH_RE.match(str(month)) else "本月"
-    parts = []
-    for key, words in (("on_time", "按时报送"), ("late", "逾期报送"), ("missing", "未报送"),
-                       ("resubmit", "已退回待重报")):
-        value = summary.get(key)
-        if value is not None:
-            count = len(value) if isinstance(value, list) else value
-            parts.append(f"{words} {count} 个单位")
-    lines = [f"{label}报送情况：{'，'.join(parts)}。" if parts else f"{label}汇总报告已生成。"]
-    missing = summary.get("missing")
-    if isinstance(missing, list) and missing:
-        lines.append(f"未报送单位：{'、'.join(map(str, missing))}。")
-    findings = summary.get("findings")
-    if isinstance(findings, dict) and findings:
-        lines.append("发现问题：" + "，".join(f"{k} {v} 项" for k, v in findings.items()) + "。")
-    elif isinstance(findings, int):
-        lines.append(f"发现问题 {findings} 项。")
-    return "\n".join(lines)
-
-
 # --- sending ----------------------------------------------------------------------------------
 
 class SmtpDeadlineExceeded(TimeoutError):
@@ -556,13 +392,14 @@ def _intact(ws: Workspace, outputs) -> list:
 
 def send_pending(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | None = None,
                  ignore_backoff: bool = False,
-                 summary_fallback: Callable[[Workspace, Ledger, str | None], str] | None = None) -> SendResult:
+                 summary_fallback: Callable[[Workspace, Ledger, str | None, dt.date], str] | None = None) -> SendResult:
     """Email every report not yet delivered (one message per set of recipients owed the same
     reports: normally one), or write it as ``.eml`` when ``dry_run`` or no SMTP host is configured.
 
     The body's summary comes from ``outbox/manifest.json``; when the manifest has none,
-    ``summary_fallback(ws, ledger, month)`` makes it (the command line passes
-    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger).
+    ``summary_fallback(ws, ledger, month, today)`` makes it (the command line passes
+    :func:`processor.consolidate.mail_summary.ledger_summary`, which counts from the ledger as of
+    ``today``, the day of ``now`` on the office's clock: one clock for the whole message).
 
     ``ignore_backoff`` retries queued and given-up deliveries immediately (an operator's
     explicit ``processor send``); otherwise a queued one waits for its ``next_attempt_at``.
@@ -608,8 +445,9 @@ def _send_one(ws: Workspace, ledger: Ledger, mail: _Mail, now: dt.datetime, resu
     if not outputs:
         return
     to = [_original_address(ws, a) for a in mail.addresses if a]
-    message = build_message(ws, outputs, month_summary(ws, ledger, _summary_month(outputs), summary_fallback),
-                            to=to, message_id=None if dry_run else _queued_message_id(ledger, outputs, mail.key))
+    summary = month_summary(ws, ledger, summary_month(outputs), summary_fallback, today=local_date(now, ws))
+    message = build_message(ws, outputs, summary, to=to, now=now,
+                            message_id=None if dry_run else _queued_message_id(ledger, outputs, mail.key))
     if dry_run:
         eml = _write_eml(ws, message, now)
         fresh = [o for o in outputs if deliveries[o["path"]] is None]

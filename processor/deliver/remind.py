@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from filelock import FileLock
@@ -38,14 +38,14 @@ from processor.common.clock import local_date, office_now
 from processor.common import periods as P
 from processor.common.config import Workspace
 from processor.common.faults import checkpoint
-from processor.deliver.mail import (_MAIL_POLICY, _RAW_POLICY, SEND_LOCK, SEND_LOCK_WAIT, _attachment, _describe,
-                                    _failures_said, _sender, _smtp_send, _write_eml, backoff_delay, check_smtp_config,
-                                    waiting_reason)
+from processor.deliver.mail import (SEND_LOCK, SEND_LOCK_WAIT, _describe, _failures_said, _smtp_send, _write_eml,
+                                    backoff_delay, check_smtp_config, waiting_reason)
+from processor.deliver.message import MAIL_POLICY, RAW_POLICY, attachment_part, sender
 from processor.validate.errors import Problem
 from processor.consolidate.findings import LATE, ON_TIME, RETURNED, submission_states
 from processor.record.ledger import REJECTED, Ledger, now_iso
 
-LOG = logging.getLogger("processor.remind")
+LOG = logging.getLogger(__name__)
 
 BEFORE, CHASE, RETURN = "提醒", "催报", "退回"
 KINDS = (BEFORE, CHASE, RETURN)
@@ -170,9 +170,10 @@ def _rejection(ws: Workspace, ledger: Ledger, roster, r: Reminder) -> tuple[list
 
 
 def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
-                   message_id: str | None = None) -> email.message.EmailMessage:
+                   message_id: str | None = None, now: dt.datetime | None = None) -> email.message.EmailMessage:
     """The Chinese mail of one reminder: month, deadline, the unit's state and how to submit.
-    ``message_id``: the one it was given when first queued (a retry); a new one by default."""
+    ``message_id``: the one it was given when first queued (a retry); a new one by default.
+    ``now``: the run's time on the office's clock (the mail's Date), by default the clock's now."""
     month_cn, deadline_cn = P.month_cn(r.month), cnfmt.cn_date(r.deadline)
     lines = [f"{r.unit}：", "", _lead(r, month_cn, deadline_cn), "",
              f"  报送月份：{month_cn}", f"  截止日期：{deadline_cn}", f"  当前状态：{_state_cn(r)}"]
@@ -195,15 +196,15 @@ def build_reminder(ws: Workspace, ledger: Ledger, roster, r: Reminder,
     root = MIMEMultipart()
     subject = f"{ws.title_prefix}【{r.kind}】{month_cn}示范点联系指导月报表（{r.unit}）"
     root["Subject"] = Header(subject, "utf-8").encode(maxlinelen=10_000)
-    root["From"] = _sender(ws)
+    root["From"] = sender(ws)
     root["To"] = r.address
-    root["Date"] = formatdate(localtime=True)
+    root["Date"] = format_datetime(now or office_now(ws))  # the run's time on the office's clock
     domain = (ws.smtp.sender or ws.smtp.user or "processor.local").rpartition("@")[2] or "processor.local"
     root["Message-ID"] = message_id or make_msgid(domain=domain)
     root.attach(MIMEText("\n".join(lines), "plain", "utf-8"))
     if attachment is not None:
-        root.attach(_attachment(attachment, attachment.name))
-    return email.message_from_bytes(root.as_bytes(policy=_RAW_POLICY), policy=_MAIL_POLICY)
+        root.attach(attachment_part(attachment, attachment.name))
+    return email.message_from_bytes(root.as_bytes(policy=RAW_POLICY), policy=MAIL_POLICY)
 
 
 # --- the record ----------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def send_reminders(ws: Workspace, *, dry_run: bool = False, now: dt.datetime | N
             try:
                 # a retry is the same message: it keeps the Message-ID it was queued with
                 queued_id = row["message_id"] if row is not None and row["status"] == "pending" else None
-                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id)
+                message = build_reminder(ws, ledger, roster, r, None if dry_run else queued_id, now)
             except (ValueError, email.errors.MessageError) as exc:  # one unit's mail never stops the others
                 LOG.error("给 %s 的%s邮件无法生成（%s），已跳过", r.unit, r.kind, exc)
                 result.warnings.append(f"给 {r.unit} 的{r.kind}邮件无法生成（{exc}），已跳过")

@@ -38,7 +38,7 @@ from processor.common.config import ConfigError, Workspace
 from processor.common.fsutil import StorageError, atomic_write_text
 from processor.common.logs import close_logging, setup_logging
 
-LOG = logging.getLogger("processor.serve")
+LOG = logging.getLogger(__name__)
 
 NIGHTLY_EVERY_ENV = "PROCESSOR_NIGHTLY_EVERY"
 STATE_FILE = ".processor-nightly.json"
@@ -266,7 +266,7 @@ def _serve_locked(ws: Workspace, *, polling: bool, stop: threading.Event, every:
     watcher = InboxWatcher(ws.inbox, handle, polling=polling, poll_interval=ws.intake.poll_interval,
                            stable_seconds=ws.intake.stable_seconds, rescan_seconds=ws.intake.rescan_seconds,
                            close_settle_seconds=None if polling else ws.intake.close_settle_seconds,
-                           logger=logging.getLogger("processor.watch"), on_error=logged_by_intake)
+                           on_error=logged_by_intake)
     thread = threading.Thread(target=watcher.run_forever, args=(stop,), name="inbox-watcher", daemon=True)
     code = 0
     try:

@@ -71,7 +71,7 @@ from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfini
 if TYPE_CHECKING:  # receipts, sandboxes and validation load with the first file: `status` lists the inbox
     from processor.validate.validator import ValidationResult
 
-log = logging.getLogger("processor.intake")
+log = logging.getLogger(__name__)
 
 MAX_DEFAULT_JOBS = 4  # beyond this the single ordered writer, not validation, sets the pace
 LOOK_AHEAD_PER_JOB = 2  # validations queued or waiting to be recorded, per sandbox
@@ -572,7 +572,7 @@ def ledger_inbox_path(relative: str) -> str | bytes:
     A name that is valid UTF-8 is stored as text.  One that is not (GBK from a
     Windows share) cannot be SQLite text; its exact bytes (``os.fsencode``) are
     stored as a BLOB in the same column, and ``original_name`` holds the
-    readable form (:func:`processor.watch.readable_name`)."""
+    readable form (:func:`processor.intake.watch.readable_name`)."""
     try:
         relative.encode("utf-8")
         return relative

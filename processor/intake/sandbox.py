@@ -49,7 +49,7 @@ from processor.validate.annotate import TooComplex, write_annotated_copy
 from processor.validate.errors import Problem, problem
 from processor.validate.validator import ValidationResult, validate_file
 
-log = logging.getLogger("processor.sandbox")
+log = logging.getLogger(__name__)
 
 
 _said_uncapped = False

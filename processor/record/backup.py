@@ -4,7 +4,7 @@ DEST receives, at the same places relative to the workspace folder: the ledger
 (copied with SQLite's online backup, so a running ``serve`` is not disturbed and
 the copy is consistent), the archive of originals, the receipts, ``config.toml``,
 the roster and a custom rulebook.  The copy is then checked like a workspace
-(:func:`processor.check.check_workspace`): integrity, every archived file with its
+(:func:`processor.record.check.check_workspace`): integrity, every archived file with its
 hash, every receipt.  ``processor restore DEST`` puts it back (:mod:`processor.record.restore`).
 
 The backup is the record as of its ledger snapshot.  Files may keep arriving while

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from processor.common.fsutil import is_temp_name, sha256_file
-from processor.record.ledger import Ledger, LedgerError, migrations, receipt_id_prefix
+from processor.record.ledger import Ledger, LedgerError, receipt_id_prefix
+from processor.record.migrate import migrations
 from schemas.vocabulary import SHEET_TITLES
 
 # problem codes, each with the Chinese label the report shows
@@ -65,7 +66,7 @@ class CheckReport:
 
 
 def check_workspace(ws, *, snapshot: bool = False) -> CheckReport:
-    """Everything :mod:`processor.check` describes, for one workspace; reads, never repairs, never
+    """Everything :mod:`processor.record.check` describes, for one workspace; reads, never repairs, never
     migrates (the ledger file is byte for byte the same afterwards).
 
     ``snapshot``: the workspace is a backup, its ledger copied while files arrived; an arrival the copy

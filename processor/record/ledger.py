@@ -1,15 +1,11 @@
 """The ledger: one SQLite file that is the truth about every file received.
 
 * WAL mode, one transaction per file (:meth:`Ledger.atomic`).
-* Named, frozen SQL migrations (``processor/migrations/NNN_name.sql``) applied
-  once each, in order, recorded in ``_migrations`` — a new version only appends a
-  file; a released one is never edited.
+* Migrated on open by the frozen SQL migrations, and checked against the models'
+  fingerprint (:mod:`processor.record.migrate`).
 * ``files`` has one row per arrival (accepted, rejected, duplicate, superseded);
   one table per form sheet holds the validated rows, one column per model field,
-  so consolidation can query them.  A model field added without a migration is
-  caught when the ledger opens: ``_meta`` holds the fingerprint of the models'
-  columns (:func:`model_fingerprint`) that the migrations built, and the live
-  models must match it.
+  so consolidation can query them.
 
 A later accepted submission for the same unit and month supersedes the earlier
 one: the old row's status becomes ``superseded`` and its data stays for history.
@@ -25,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import itertools
 import json
 import operator
@@ -39,22 +34,16 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from processor.common import clock
-from processor.common.paths import SCHEMAS_DIR
 from processor.common.values import is_missing
+from processor.record import migrate
+from processor.record.migrate import FINGERPRINT_KEY, KEY_COLUMNS, SOURCES_KEY, data_fields
 
 if TYPE_CHECKING:  # pandas and the form models load where they are used: opening a ledger needs neither
     import pandas as pd
 
-    from schemas.form import SheetSpec
-
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED = "accepted", "rejected", "duplicate", "superseded"
 STATUS_CN = {ACCEPTED: "已接收", REJECTED: "已退回", DUPLICATE: "重复报送", SUPERSEDED: "已被替换"}
 
-_SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
-_KEY_COLUMNS = ("file_id", "unit", "month", "row")
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-FINGERPRINT_KEY = "model_fingerprint"
-SOURCES_KEY = "model_sources"  # "<fingerprint>:<model_sources_digest()>" once they were seen to match
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _HEADER_SIZE = 100  # the database header; bytes 18 and 19 are 2 in WAL mode, 1 in rollback-journal mode
 _WAL_HEADER_SIZE = 32  # a WAL no longer than its header holds no page
@@ -63,40 +52,6 @@ _RESTORE_HINT = "请从备份恢复（`processor restore 备份文件夹`，备�
 
 class LedgerError(RuntimeError):
     """The ledger file cannot be used as it is; the message names the file and the fix."""
-
-
-def data_fields(spec: SheetSpec):
-    """The model fields stored as their own columns (基本信息's unit/month are the key columns)."""
-    return [f for f in spec.fields if f.name not in _KEY_COLUMNS]
-
-
-def model_layout() -> dict[str, list[tuple[str, str]]]:
-    """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
-    from schemas.form import FORM_SHEETS
-
-    keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
-    return {spec.key: keys + [(f.name, _SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]
-            for spec in FORM_SHEETS}
-
-
-def model_sources_digest() -> str:
-    """A hash of the files :func:`model_layout` is derived from (the form's models, the field kinds
-    and this module's SQL types), read as bytes: equal digests give the same layout."""
-    digest = hashlib.sha256()
-    for source in (SCHEMAS_DIR / "form.py", SCHEMAS_DIR / "fields.py", SCHEMAS_DIR / "vocabulary.py", Path(__file__)):
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def model_fingerprint() -> str:
-    """A short hash of :func:`model_layout`; the migration that changes a sheet table stores the new one."""
-    text = json.dumps(model_layout(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def migrations() -> list[tuple[str, str]]:
-    """The frozen migrations, ``(name, sql)`` in order of their number (``NNN_name.sql``)."""
-    return [(path.stem, path.read_text(encoding="utf-8")) for path in sorted(MIGRATIONS_DIR.glob("[0-9]*.sql"))]
 
 
 class Ledger:
@@ -244,11 +199,7 @@ class Ledger:
 
     def pending_migrations(self) -> list[str]:
         """The migrations this program has that the ledger has not applied yet, in order."""
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
-                                 ).fetchone():
-            return [name for name, _ in migrations()]
-        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
-        return [name for name, _ in migrations() if name not in done]
+        return migrate.pending(self.conn)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -272,21 +223,8 @@ class Ledger:
                             self.conn.execute("ROLLBACK")
 
     def migrate(self) -> list[str]:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
-        applied = []
-        for name, sql in migrations():
-            if name in done:
-                continue
-            with self.atomic() as conn:
-                # another process (a watcher starting while `status` runs) may have applied it meanwhile
-                if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                    continue
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now_iso()))
-            applied.append(name)
-        return applied
+        """Apply the migrations the ledger lacks, one transaction each; returns their names."""
+        return migrate.apply_pending(self.conn, self.atomic, now_iso)
 
     def check_fingerprint(self) -> None:
         """Fail now, naming the table and column, when the models changed without a migration.
@@ -296,37 +234,24 @@ class Ledger:
         (every read-only command) skips building the models."""
         stored = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (FINGERPRINT_KEY,)).fetchone()
         proof = self.conn.execute("SELECT value FROM _meta WHERE key = ?", (SOURCES_KEY,)).fetchone()
-        if stored is not None and proof is not None and proof[0] == f"{stored[0]}:{model_sources_digest()}":
+        if stored is not None and proof is not None and proof[0] == f"{stored[0]}:{migrate.model_sources_digest()}":
             return
-        live = model_fingerprint()
+        live = migrate.model_fingerprint()
         if stored is not None and stored[0] == live:
             with contextlib.suppress(sqlite3.Error):  # a read-only copy of a ledger checks in full each time
                 with self.atomic() as conn:
                     conn.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES (?, ?)",
-                                 (SOURCES_KEY, f"{live}:{model_sources_digest()}"))
+                                 (SOURCES_KEY, f"{live}:{migrate.model_sources_digest()}"))
             return
         differences = self.layout_differences() or ["表格模型的列类型或顺序已改变"]
         raise LedgerError(f"台账 {self.path} 的结构与程序的表格模型不一致：{'；'.join(differences)}。"
-                          f"缺少一个迁移：模型增改了字段，但 processor/migrations/ 中没有相应的迁移文件"
+                          f"缺少一个迁移：模型增改了字段，但 processor/record/migrations/ 中没有相应的迁移文件"
                           f"（新迁移应建好这些列，并把 _meta 中的 {FINGERPRINT_KEY} 设为 {live}）。"
                           f"请安装包含该迁移的程序版本，或联系维护人员。")
 
     def layout_differences(self) -> list[str]:
         """What the ledger's sheet tables lack or have beyond the live models, one line each."""
-        lines = []
-        for table, declared in model_layout().items():
-            actual = {r[1]: r[2] for r in self.conn.execute(f"PRAGMA table_info({table})")}
-            if not actual:
-                lines.append(f"缺少表 {table}")
-                continue
-            for column, kind in declared:
-                if column not in actual:
-                    lines.append(f"表 {table} 缺少列 {column}")
-                elif actual[column] != kind:
-                    lines.append(f"表 {table} 的列 {column} 类型为 {actual[column]}，模型要求 {kind}")
-            names = {c for c, _ in declared}
-            lines += [f"表 {table} 多出列 {c}（模型中已没有该字段）" for c in actual if c not in names]
-        return lines
+        return migrate.layout_differences(self.conn)
 
     def backup_to(self, target: Path) -> None:
         """A consistent copy of the whole ledger in ``target`` (SQLite's online backup: writers
@@ -492,7 +417,7 @@ class Ledger:
                f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
                f"ORDER BY t.unit, t.month, t.row")
         columns = sheet_columns(sheet_key)
-        is_date = [False] * len(_KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
+        is_date = [False] * len(KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
         # One object per distinct value of a column (a province repeats units, months, sites, dates
         # and vocabulary on every row), except in columns of mostly distinct texts, where sharing
         # saves nothing.  Per column: SQLite's column affinity keeps ints and floats apart within
@@ -563,7 +488,7 @@ def sheet_columns(sheet_key: str) -> list[str]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
     from schemas.form import SHEETS_BY_KEY
 
-    return [*_KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
+    return [*KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
 
 
 def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
@@ -603,26 +528,6 @@ def _plain(value):
     if hasattr(value, "item"):
         return value.item()
     return value
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements the way SQLite itself reads them (a ';' in a comment or
-    a string literal does not end one)."""
-    statements, pending = [], ""
-    for line in sql.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            if _has_code(pending):
-                statements.append(pending.strip())
-            pending = ""
-    if _has_code(pending):
-        raise ValueError(f"迁移的最后一条语句不完整（缺少分号）：{pending.strip()[:80]}")
-    return statements
-
-
-def _has_code(text: str) -> bool:
-    """Whether ``text`` holds more than blanks and ``--`` comments."""
-    return any(line.split("--", 1)[0].strip() for line in text.splitlines())
 
 
 def _check_file(path: Path, create: bool, in_use: set[tuple[int, int]]) -> tuple[int, int] | None:

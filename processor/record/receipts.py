@@ -171,7 +171,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
                    for s in FORM_SHEETS if s.key != "basic_info"],
         "errors": [p for p in problems if p.is_error],
         "warnings": [p for p in problems if not p.is_error],
-        "checks": summary.get("quality", []),  # checks across months and files (processor.quality)
+        "checks": summary.get("quality", []),  # checks across months and files (processor.consolidate.quality)
         "annotated": annotated,
         "annotated_note": None,  # why there is no annotated copy, when the reason is worth telling
         "preview": preview,

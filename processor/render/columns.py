@@ -1,5 +1,5 @@
 """The Excel outputs' columns, from the models: a column that is a model field carries the
-field's own title and width (the writers in :mod:`processor.workbooks` take them as data)."""
+field's own title and width (the writers in :mod:`processor.render.workbooks` take them as data)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The Excel outputs: 汇总数据.xlsx, the 分组情况一览表 workbook and the 催报名单 workbook.
 
 The writers take their columns as plain data (:class:`Column`, built from the
-models by :mod:`processor.columns`) and import only the xlsx writers: they run
+models by :mod:`processor.render.columns`) and import only the xlsx writers: they run
 in the render workers, which never load pandas or the models.  汇总数据, tens
 of thousands of rows, is streamed by XlsxWriter; the two small tables are built
 with openpyxl.  Every string from a submission passes
-through :mod:`processor.excel_safety` and is written as text.  The bytes are
+through :mod:`processor.common.excel_safety` and is written as text.  The bytes are
 deterministic: the document properties carry a timestamp derived from the
 inputs and the zip entries a fixed date, so the same inputs always give the
 same file.  No workbook has merged cells: every record is one complete row

@@ -107,7 +107,7 @@ def read_workbook(path: Path | str, limits: IntakeSettings | None = None) -> Raw
     except calamine.PasswordError:
         raise FileRejected(problem("encrypted")) from None
     except MemoryError:
-        raise  # the memory budget is enforced by the caller (processor.sandbox)
+        raise  # the memory budget is enforced by the caller (processor.intake.sandbox)
     except Exception as exc:  # noqa: BLE001 — calamine raises several error types for broken parts
         raise FileRejected(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}）")) from None
 

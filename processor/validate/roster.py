@@ -23,7 +23,7 @@ from processor.validate.normalize import normalize_value, text_key, title_key
 # pandas, pandera (the roster's models in schemas.roster) and openpyxl are imported by the functions
 # that use them: a command that only names RosterError, or finds the roster unchanged, loads none.
 HEADER_COLOR = "DDEBF7"
-LOG = logging.getLogger("processor.roster")
+LOG = logging.getLogger(__name__)
 FORMER_NAMES_NOTE = ("单位更名后，在“单位名称”填写新名称，在此填写原名称（可填多个，用“、”或“;”分隔）："
                      "原名称下已报送的报表仍计入本单位。")
 

@@ -2,7 +2,7 @@
 
 ``form_rows`` builds the records of every sheet as dicts with English field
 names; ``fill_form`` writes them into a real template from
-:func:`processor.template.write_template`.  Both are deterministic for a seed:
+:func:`processor.validate.template.write_template`.  Both are deterministic for a seed:
 a unit's sites stay the same from month to month, the month's records vary.
 """
 

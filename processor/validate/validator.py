@@ -5,10 +5,10 @@
 warnings only inform) and the typed rows of every sheet.
 
 The steps:
-1. :mod:`processor.readers` sniffs the file and reads cell values safely;
+1. :mod:`processor.validate.readers` sniffs the file and reads cell values safely;
 2. each sheet is located (tolerating renamed/full-width titles), its header row
    found (tolerating a title row above it, reordered and extra columns);
-3. every cell is normalised by its field's kind (:mod:`processor.normalize`);
+3. every cell is normalised by its field's kind (:mod:`processor.validate.normalize`);
 4. each sheet's DataFrame (index = Excel row) is validated by its pandera model
    with ``lazy=True`` and the failure cases are mapped to cell problems;
 5. the small cross-sheet checks in :data:`CHECKS` run on the typed records.
@@ -135,7 +135,7 @@ def validate_file(path: Path | str, *, roster: Roster, rulebook: Rulebook, expec
     try:
         _validate_book(ctx, book)
     except MemoryError:
-        raise  # the memory budget is enforced by the caller (processor.sandbox)
+        raise  # the memory budget is enforced by the caller (processor.intake.sandbox)
     except Exception as exc:  # noqa: BLE001 — a defect must not stop intake; the file is rejected with a reason
         result.problems.add(problem("corrupt", detail=f"工作簿内容无法解析（{type(exc).__name__}: {exc}）"))
         result.frames = {}

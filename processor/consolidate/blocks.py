@@ -1,0 +1,187 @@
+"""Building blocks shared by the report contexts (:mod:`processor.consolidate.monthly`,
+:mod:`~processor.consolidate.half_year`, :mod:`~processor.consolidate.year_report`,
+:mod:`~processor.consolidate.assignment`, :mod:`~processor.consolidate.dossier`): the finding rows and
+their counts, the registered sites, the contact counts, the problem rows, the next steps, and the
+small helpers that turn ledger values into what a report prints.
+
+The keys of each report's dict are the contract documented in :mod:`tests.report_samples`
+(the templates render exactly these).  Every count in a sentence is computed
+from the very list the table shows, dates are ISO strings, and no value is
+``None``.
+
+Every report of one consolidation run is dated by the run's one *as-of* day (SPEC §10): it prints
+"数据截至…", and every overdue day and at-risk status is counted to it.  Re-running a night with the
+same data and the same as-of day yields the same context (and the same files).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pandas as pd
+
+from processor.common import cnfmt
+from processor.common import periods
+from processor.common.values import is_missing
+from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
+from schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
+
+SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
+MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES, strict=True))
+STATUS_LABEL = {MET: "达标", FAILED: "未达标", AT_RISK: "存在风险"}
+UNASSIGNED = "未确定"
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+def iso_date(day) -> str:
+    return day.isoformat() if isinstance(day, dt.date) else ""
+
+
+def count_of(value) -> int:
+    if is_missing(value):
+        return 0
+    return int(value)
+
+
+def cell_text(value) -> str:
+    if is_missing(value):
+        return ""
+    return str(value).strip()
+
+
+def cn_list(names: list[str]) -> str:
+    return "、".join(names)
+
+
+def quarter_label(period: periods.Period) -> str:
+    return period.name.split("年", 1)[1]
+
+
+def finding_row(f: Finding, versioned: bool = False) -> dict:
+    """``versioned``: the report applies more than one rulebook version, so each row names its own."""
+    problem = f"{f.staff}：{f.evidence}" if f.code == "staff-assigned" else f.evidence
+    rule = f"{f.title}（{f.rule_version}）" if versioned and f.rule_version else f.title
+    return {"clause": f.clause, "rule": rule, "unit": f.unit or "企业组", "site": f.site or "",
+            "problem": problem, "status": STATUS_LABEL[f.status]}
+
+
+def finding_counts(rows: list[dict]) -> dict:
+    return {"total": len(rows), "failed": sum(r["status"] == "未达标" for r in rows),
+            "at_risk": sum(r["status"] == "存在风险" for r in rows)}
+
+
+def latest_sites(data: LedgerData, units: list[str]) -> list[dict]:
+    frame = data.rows("sites")
+    if frame.empty:
+        return []
+    frame = frame[frame["month"] == frame.groupby("unit")["month"].transform("max")]
+    order = {u: i for i, u in enumerate(units)}
+    rows = [r for r in frame.to_dict("records") if r["unit"] in order]
+    return sorted(rows, key=lambda r: (order[r["unit"]], count_of(r["row"])))
+
+
+def mode_counts(contacts: list[dict]) -> dict:
+    modes = Counter(c["mode"] for c in contacts)
+    counts = {key: modes[mode] for key, mode in MODE_KEYS.items()}
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+HARDWARE_CODES = ("hardware-items", "room-area")  # one requirement (S-5 / N-5): its checklist and its room area
+
+
+def progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[dict]:
+    order = {u: i for i, u in enumerate(units)}
+    seen, out = set(), []
+    for r in sorted(frame.to_dict("records"), key=lambda r: (order.get(r["unit"], 999), r["month"], count_of(r["row"]))):
+        text = cell_text(r.get(column))
+        if text and (r["unit"], r["site"], text) not in seen:
+            seen.add((r["unit"], r["site"], text))
+            out.append({"unit": r["unit"], "site": r["site"], "text": text})
+    return out
+
+
+def _named_sites(findings: list[Finding]) -> list[str]:
+    return list(dict.fromkeys(f"{f.unit}{f.site}" for f in findings))
+
+
+def open_findings(findings: list[Finding], code: str) -> list[Finding]:
+    return [f for f in findings if f.code == code and f.status != MET]
+
+
+def next_steps(findings: list[Finding], *, missing_units=(), late_units=(), period_end: str = "",
+                rulebook=None, horizon: str = "下月") -> list[str]:
+    steps = []
+    if missing_units:
+        steps.append(f"督促{cn_list(list(missing_units))}尽快补报月报表。")
+    if late_units:
+        steps.append(f"提醒{cn_list(list(late_units))}今后在截止日期前报送月报表。")
+    no_contact = _named_sites(open_findings(findings, "monthly-contact"))
+    if no_contact:
+        steps.append(f"对未按月沟通联系的{len(no_contact)}个示范点（{cn_list(no_contact)}），{horizon}优先开展联系。")
+    no_visit = _named_sites(open_findings(findings, "quarterly-visit"))
+    if no_visit:
+        steps.append(f"企业组各成员{period_end}对尚未现场指导的{len(no_visit)}个示范点开展现场指导。")
+    plans = {(f.unit, f.site) for f in open_findings(findings, "plan-reported")}
+    if plans and rulebook is not None:
+        deadline = rulebook["M-2"].date("deadline")
+        steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
+                     f"（规定期限{cnfmt.md_date(deadline)}）。")
+    lacking: dict[str, list[str]] = {}  # site -> the activities it still lacks in a period
+    for f in open_findings(findings, "activity-frequency"):
+        names = lacking.setdefault(f"{f.unit}{f.site}", [])
+        names.extend(a for a in f.missing if a not in names)
+    if lacking:
+        named = "；".join(f"{site}（{cn_list(names)}）" for site, names in lacking.items())
+        steps.append(f"提醒{len(lacking)}个示范点按规定频次开展尚未开展的组织生活：{named}。")
+    hardware = {(f.unit, f.site) for f in open_findings(findings, "hardware-items") + open_findings(findings, "room-area")}
+    if hardware:
+        steps.append(f"对硬件设施不达标的{len(hardware)}个示范点逐一跟踪整改。")
+    overdue = [f for f in open_findings(findings, "problem-closed") if f.status == FAILED and f.closed_on is None]
+    if overdue:
+        steps.append(f"督促{len(overdue)}个超过整改时限的问题尽快整改到位。")
+    if not steps:
+        steps.append("继续按月做好联系指导和月报表报送工作。")
+    return steps
+
+
+def problem_row(f: Finding) -> dict:
+    """One problem thread (X-2) as the report lists it: its latest deadline, an extension shown."""
+    if f.closed_on is not None:
+        state = "逾期办结" if f.closed_late else "已办结"
+    elif f.status == FAILED:
+        state = f"逾期{f.days}天未办结"
+    else:
+        state = "正在整改"
+    limit = cnfmt.md_date(f.deadline) if f.deadline else "未定"
+    if f.extended_from is not None:
+        # on two unbroken lines ("由10月30日" / "延至11月30日"): the column stays narrow, no date is split
+        limit = cnfmt.date_moved(f.extended_from, f.deadline, sep="\n")
+    moved = f.extended_from is not None
+    return {"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": iso_date(f.found_on),
+            "deadline": limit, "extended": moved and f.deadline > f.extended_from,
+            "shortened": moved and f.deadline < f.extended_from, "state": state,
+            "overdue": f.closed_on is None and f.status == FAILED}
+
+
+def problem_counts(rows: list[dict]) -> dict:
+    return {"total": len(rows), "closed": sum(r["state"] in ("已办结", "逾期办结") for r in rows),
+            "closed_late": sum(r["state"] == "逾期办结" for r in rows),
+            "open": sum(r["state"] == "正在整改" for r in rows), "overdue": sum(r["overdue"] for r in rows),
+            "extended": sum(r["extended"] for r in rows), "shortened": sum(r["shortened"] for r in rows)}
+
+
+def period_span(names: list[str]) -> str:
+    if len(names) <= 2:
+        return "、".join(names)
+    return f"{names[0]}至{names[-1]}"
+
+
+def site_names(keys: list[tuple], limit: int = 3) -> str:
+    """"甲、乙、丙等5个示范点" — the sites named, the count always said."""
+    names = [f"{unit}{site}" for unit, site in keys]
+    if len(names) == 1:
+        return names[0]
+    return f"{cn_list(names[:limit])}等{len(names)}个示范点"

@@ -1,0 +1,95 @@
+"""The run's one basis (SPEC §10): the ledger as of the run's day, the roster, the rulebook, and the
+findings of each scope and period, derived once and read by every report of the run.
+
+A consolidation builds one :class:`Snapshot` and hands it to every report builder
+(:mod:`processor.consolidate.monthly`, :mod:`~processor.consolidate.half_year`,
+:mod:`~processor.consolidate.year_report`, :mod:`~processor.consolidate.assignment`,
+:mod:`~processor.consolidate.dossier`): none of them loads data, picks a day or evaluates the rules
+on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from processor.consolidate.findings import Finding, evaluate, roster_units
+from processor.consolidate.ledger_data import LedgerData
+from processor.record.ledger import Ledger
+from schemas.form import SHEETS_BY_KEY
+
+
+@dataclass
+class Snapshot:
+    """``data``: the ledger as of ``as_of`` (:meth:`LedgerData.load` with ``as_of``); ``ws``: the
+    workspace (its rulebook, office name, addressee); ``roster``: the units and 企业组 members."""
+
+    data: LedgerData
+    ws: object
+    roster: object
+    as_of: dt.date
+    _views: dict = field(default_factory=dict, repr=False)
+    _unit_views: dict = field(default_factory=dict, repr=False)
+    _findings: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, source: Ledger | LedgerData, ws, roster, as_of: dt.date) -> Snapshot:
+        """A snapshot of data already read (``LedgerData``) or of a whole ledger, dated ``as_of``."""
+        data = source if isinstance(source, LedgerData) else LedgerData.load(source)
+        return cls(data, ws, roster, as_of)
+
+    @property
+    def rulebook(self):
+        return self.ws.rulebook
+
+    def view(self, *, until: str | None = None) -> LedgerData:
+        """The data narrowed to the months up to ``until`` (all of it without), narrowed once."""
+        if until is None:
+            return self.data
+        if until not in self._views:
+            self._views[until] = self.data.restrict(until=until)
+        return self._views[until]
+
+    def units(self, *, until: str | None = None) -> list[str]:
+        """The units in roster order (without a roster, those of the data up to ``until``)."""
+        return roster_units(self.roster, self.view(until=until))
+
+    def unit_view(self, unit: str, *, until: str | None = None) -> LedgerData:
+        """``view(until=…)`` narrowed to one unit, from the data's own per-unit index (the records are
+        shared, not copied); the last unit asked for is kept, its sites come one after another."""
+        key = (unit, until)
+        if key not in self._unit_views:
+            data = self.view(until=until)
+            files = [f for f in data.files if f["unit"] == unit]
+            records = {sheet: data.records(sheet, unit=unit) for sheet in SHEETS_BY_KEY}
+            self._unit_views.clear()
+            self._unit_views[key] = LedgerData(records, files, data.until)
+        return self._unit_views[key]
+
+    def findings(self, months: Iterable[str], *, until: str | None = None,
+                 units: list[str] | None = None) -> list[Finding]:
+        """Every finding of ``months`` on the data up to ``until``, as of the run's day (``units``:
+        only those units, staff findings left out); each scope and period evaluated once a run."""
+        months = tuple(months)
+        key = (until, months, tuple(units) if units is not None else None)
+        if key not in self._findings:
+            self._findings[key] = evaluate(self.view(until=until), self.rulebook, self.roster, months=list(months),
+                                           today=self.as_of, units=units)
+        return self._findings[key]
+
+    def findings_per_unit(self, months: Iterable[str], units: list[str], *, until: str | None = None) -> None:
+        """Evaluate ``months`` for several units at once and keep each unit's findings as
+        ``findings(months, until=until, units=[unit])`` returns them (one evaluation instead of one
+        per unit)."""
+        months = tuple(months)
+        wanted = [u for u in units if (until, months, (u,)) not in self._findings]
+        if not wanted:
+            return
+        by_unit: dict[str, list[Finding]] = {u: [] for u in wanted}
+        for finding in evaluate(self.view(until=until), self.rulebook, self.roster, months=list(months),
+                                today=self.as_of, units=wanted):
+            if finding.unit in by_unit:
+                by_unit[finding.unit].append(finding)
+        for unit, found in by_unit.items():
+            self._findings[(until, months, (unit,))] = found

@@ -1,0 +1,149 @@
+"""The yearly summary (年度工作总结): compliance per clause and per site, for the annual 述职/考核."""
+
+from __future__ import annotations
+
+from processor.common import periods
+from processor.consolidate.blocks import (SOE, finding_counts, finding_row, latest_sites, mode_counts, next_steps,
+                                          period_span, problem_counts, problem_row)
+from processor.consolidate.findings import FAILED, MET, Finding, roster_units
+from processor.consolidate.snapshot import Snapshot
+
+
+# Findings the yearly tables count: each is one subject (site, or unit for M-4b/G-1) in one period.
+_YEAR_SKIPPED = ("staff-assigned", "problem-closed")
+
+
+def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
+    """The year's compliance per clause and per site, for the annual 述职/考核 (SPEC §10 counting).
+
+    Every figure counts findings — one subject in one period (项次) — of periods that have begun by
+    the run's as-of date: a period not yet due yields nothing, one still open is 待完成, only a closed
+    one can be 未达标.  A site without data for a period is not counted for it (its unit's missing form
+    is counted under M-4b)."""
+    rulebook, as_of = snapshot.rulebook, snapshot.as_of
+    months = [m for m in year.months if m >= rulebook.start]  # the office's months only (calendar.start_month)
+    data = snapshot.view(until=year.last)
+    units = roster_units(snapshot.roster, data)
+    findings = snapshot.findings(months, until=year.last)
+    sites = latest_sites(data, units)
+    due_months = [m for m in months if periods.submission_deadline(m, rulebook.submission_deadline_day) < as_of]
+    shown_months = [m for m in months if m in due_months or any(f["month"] == m for f in data.files)]
+    contacts = data.records("contacts", months=months)
+    per_month = [mode_counts([c for c in contacts if c["month"] == m]) for m in shown_months]
+    counted = [f for f in findings if f.code not in _YEAR_SKIPPED]
+    clause_rows = _year_clause_rows(counted, year)
+    unit_rows = _unit_rows(findings, units)
+    versioned = len(rulebook.versions_between(year.first, year.last)) > 1
+    finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
+    soe_sites = sum(s["enterprise_kind"] == SOE for s in sites)
+    return {
+        "office_name": snapshot.ws.office_name,
+        "addressee": snapshot.ws.addressee,
+        "report_date": as_of.isoformat(),
+        "as_of": as_of.isoformat(),
+        "year": year.label,
+        "year_label": year.name,  # 2026年度
+        "first_month": year.first,
+        "last_month": year.last,
+        "rule_basis": rulebook.basis(year.first, year.last),
+        "overview": {"units": len(units), "sites": len(sites), "soe_sites": soe_sites,
+                     "private_sites": len(sites) - soe_sites,
+                     "staff": len(snapshot.roster.staff) if snapshot.roster is not None else 0,
+                     "months_due": len(due_months),
+                     "contacts": sum(c["total"] for c in per_month),
+                     "onsite": sum(c["onsite"] + c["meeting"] for c in per_month)},
+        "submission": {key: sum(r[key] for r in unit_rows) for key in ("due", "on_time", "late", "missing")},
+        "unit_rows": unit_rows,
+        "clause_rows": clause_rows,
+        "totals": _totals(clause_rows),
+        "site_rows": _year_site_rows(counted, sites, units),
+        "problem_counts": problem_counts([problem_row(f) for f in findings if f.code == "problem-closed"]),
+        "findings": finding_rows,
+        "finding_counts": finding_counts(finding_rows),
+        "next_steps": next_steps(findings, rulebook=rulebook, horizon="明年", period_end="明年第一季度内"),
+        "charts": _charts(year, shown_months, per_month, clause_rows),
+    }
+
+
+def _unit_rows(findings: list[Finding], units: list[str]) -> list[dict]:
+    """Per unit: its forms due in the year, on time, late and missing (from the M-4b findings)."""
+    submissions = [f for f in findings if f.code == "monthly-submission"]
+    return [{"unit": u, "due": sum(f.unit == u for f in submissions),
+             "on_time": sum(f.unit == u and f.message == "submitted" for f in submissions),
+             "late": sum(f.unit == u and f.message == "submitted-late" for f in submissions),
+             "missing": sum(f.unit == u and f.message in ("not-submitted", "returned") for f in submissions)}
+            for u in units]
+
+
+def _totals(clause_rows: list[dict]) -> dict:
+    totals = {key: sum(r[key] for r in clause_rows) for key in ("judged", "met", "failed", "at_risk")}
+    totals["rate"] = totals["met"] / totals["judged"] if totals["judged"] else 0.0
+    return totals
+
+
+def _charts(year: periods.Period, shown_months: list[str], per_month: list[dict], clause_rows: list[dict]) -> dict:
+    label = year.name
+    return {
+        "chart_contacts_month": {"kind": "line", "title": f"{label}各月联系指导次数",
+                                 "labels": [f"{int(m[5:])}月" for m in shown_months],
+                                 "series": {"联系指导": [c["total"] for c in per_month],
+                                            "其中现场指导和座谈会": [c["onsite"] + c["meeting"] for c in per_month]},
+                                 "ylabel": "次数"},
+        "chart_compliance": {"kind": "rows", "max": 100, "title": f"{label}各项要求达标率（%）",
+                             "labels": [r["rule"] for r in clause_rows],
+                             "values": [round(r["rate"] * 100, 1) for r in clause_rows],
+                             "ylabel": "达标率（%）"},
+    }
+
+
+def _year_clause_rows(findings: list[Finding], year: periods.Period) -> list[dict]:
+    """Per clause (and check): how many 项次 were judged, met, failed and still open; periods named
+    within the year (第一季度至第四季度, 全年)."""
+    within = {year.name: "全年"}
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.clause, f.code), []).append(f)
+    rows = []
+    for (clause, code), mine in groups.items():
+        met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
+        names = list(dict.fromkeys(within.get(f.period_name, f.period_name.removeprefix(f"{year.label}年"))
+                                   for f in sorted(mine, key=lambda f: f.period)))
+        rows.append({"clause": clause, "rule": mine[0].title if code != "room-area" else "党员活动室面积",
+                     "applies": _applies(clause, mine),
+                     "period": period_span(names), "judged": len(mine), "met": met, "failed": failed,
+                     "at_risk": len(mine) - met - failed, "rate": met / len(mine)})
+    return rows
+
+
+def _applies(clause: str, findings: list[Finding]) -> str:
+    if clause in ("M-4b", "G-1"):
+        return "各单位"
+    kinds = {f.enterprise_kind for f in findings}
+    return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
+
+
+def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = ()) -> list[dict]:
+    """Per site: its 项次 judged, met, failed, still open, and the requirements it fell short of.
+
+    Every registered site, and every other site judged in the year (one its unit listed only in earlier
+    months): the rows sum to the site 项次 of the per-clause table, no site is dropped (SPEC §10)."""
+    sites = list(sites)
+    listed = {(s["unit"], s["site"]) for s in sites}
+    kinds: dict[tuple, str | None] = {}
+    for f in findings:
+        key = (f.unit, f.site)
+        if f.site is not None and key not in listed:
+            kinds[key] = kinds.get(key) or f.enterprise_kind
+    if kinds:
+        order = {u: i for i, u in enumerate(units)}
+        sites += [{"unit": u, "site": s, "enterprise_kind": k or ""} for (u, s), k in kinds.items()]
+        sites.sort(key=lambda s: order.get(s["unit"], len(order)))  # stable: each unit's listed sites first
+    rows = []
+    for s in sites:
+        mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
+        met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
+        short = list(dict.fromkeys(f.title for f in mine if f.status == FAILED))
+        rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "judged": len(mine),
+                     "met": met, "failed": failed, "at_risk": len(mine) - met - failed,
+                     "rate": met / len(mine) if mine else 0.0, "short": "、".join(short) or "无"})
+    return rows
