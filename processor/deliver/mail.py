@@ -151,7 +151,7 @@ def barely_begun(label: str | None, built_at: str | None, ws: Workspace) -> bool
     """Whether an output of the period ``label`` (2027-H1, 2027, 2027-01) was built before half of the
     period had passed (a half-year report after one month): a 阶段情况, not a report to mail."""
     from processor.common.clock import local_date
-    from processor.common.periods import parse_half, parse_year, period_of
+    from processor.common.periods import MONTH_RE, parse_half, parse_year, period_of
 
     if not label or not built_at:
         return False
