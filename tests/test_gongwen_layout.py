@@ -149,8 +149,7 @@ def _one_line_mm(text: str) -> float:
 def test_dates_and_phone_numbers_never_wrap(rendered):
     for name, first, column in (("reminder_list", "序号", "电话"),
                                 ("assignment_table", "企业组联系人员", "确定联系日期"),
-                                ("monthly_report", "制度要求", "统计期"),  # 2026年第四季度, 2026年下半年
-                                ("monthly_report", "单位", "整改时限")):  # 由10月30日 / 延至11月30日
+                                ("monthly_report", "制度要求", "统计期")):  # 2026年第四季度, 2026年下半年
         table, index = _header(Document(rendered[name]), first, column)
         for row in table.rows[1:]:
             for line in row.cells[index].text.split("\n"):
@@ -164,16 +163,15 @@ def _lines(text: str, width_mm: float) -> int:
 
 def test_long_text_columns_get_the_room_and_no_column_is_squeezed(rendered):
     doc = Document(rendered["monthly_report"])
-    table, problem = _header(doc, "序号", "存在问题")
+    table, problem = _header(doc, "示范点", "存在问题")
     widths = [_column_mm(table, i) for i in range(len(table.columns))]
-    titles = [c.text for c in table.rows[0].cells]
-    assert widths[problem] >= max(w for t, w in zip(titles, widths, strict=True) if t in ("序号", "状态"))
+    assert widths[problem] == max(widths)
     assert abs(sum(widths) - 156) < 1  # the table keeps the text width
     for row in table.rows[1:]:  # no cell wraps to more lines than the row's long text needs
         cells = [c.text for c in row.cells]
         tallest = max(_lines(text, w) for text, w in zip(cells, widths, strict=True) if text)
         assert all(_lines(text, w) <= tallest for text, w in zip(cells, widths, strict=True)), cells
-        assert _lines(cells[0], widths[0]) == 1 and _lines(cells[-1], widths[-1]) == 1, cells
+        assert len(set(cells)) == 1 or _lines(cells[0], widths[0]) == 1, cells  # a band, or a site on one line
 
 
 def test_share_keeps_narrow_columns_whole_and_fills_the_width():
@@ -203,7 +201,7 @@ def test_names_stay_on_one_line_while_long_text_wraps():
 # --- nested quotes -------------------------------------------------------------------------------------
 def test_a_quotation_inside_a_quotation_takes_single_quotes(tmp_path):
     ctx = sample_context("monthly_report")
-    ctx["findings"][0]["problem"] = "2026年10月9日发现的问题““三会一课”记录不够规范”正在整改"
+    ctx["problem_list"][0]["problem"] = "2026年10月9日发现的问题““三会一课”记录不够规范”正在整改"
     ctx["reported_problems"][0]["text"] = "“三会一课”记录不全"  # a quotation alone stays double
     doc = Document(render_report("monthly_report", ctx, tmp_path / "q.docx"))
     cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]

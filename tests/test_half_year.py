@@ -99,7 +99,7 @@ def test_each_site_path_comes_from_its_records(demo_year):
 
 def test_closing_section_plans_for_the_period_that_follows(demo_year):
     assert "八、下半年工作打算" in paragraphs(half_report(demo_year, "2026-H1"))
-    assert "八、明年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
+    assert "八、2027年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
 
 
 def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
@@ -195,8 +195,8 @@ def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year)
 def test_next_half_year_work_names_the_sites_and_quotes_their_plans(typical):
     ws, out = typical
     texts = paragraphs(out)
-    assert "八、明年上半年工作打算" in texts
-    items = section(texts, "八、明年上半年工作打算", "附件：")
+    assert "八、2027年上半年工作打算" in texts
+    items = section(texts, "八、2027年上半年工作打算", "附件：")
     assert any(f"榕城区{WEAK}" in t and "硬件设施" in t for t in items)
     assert not any(f"榕城区{GOOD}" in t and "硬件设施" in t for t in items)
     plans = sql(ws.ledger_path, f"SELECT x.site, x.next_plan FROM progress x {ACCEPTED} AND x.month = "

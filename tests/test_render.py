@@ -122,13 +122,15 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     staff = _body_rows(_table_with_header(doc, ["组别", "企业组人员"]))
     assert [(r[1], int(r[7])) for r in staff] == [(x["staff"], x["total"]) for x in ctx["staff_rows"]]
     assert sum(int(r[-1]) for r in staff) + 0 <= ctx["contact_summary"]["total"]
-    # 附件2: the findings, in order
-    findings = _body_rows(_table_with_header(doc, ["序号", "单位", "示范点", "存在问题"]))
-    assert [(r[1], r[2], r[3], r[5]) for r in findings] == [
-        (f["unit"], f["site"], f["problem"], f["status"]) for f in ctx["findings"]]
-    assert len(findings) == ctx["finding_counts"]["total"]
+    # 附件2: the one problem list, the failures under a band for their unit, items not yet due counted apart
+    table = _table_with_header(doc, ["示范点", "存在问题", "对应要求"])
+    rows = [[c.text for c in row.cells] for row in table.rows[1:]]
+    listed = [(r[0], r[1], r[2]) for r in rows if len(set(r)) > 1]
+    assert listed == [(f["site"], f["problem"], f["rule"]) for f in ctx["problem_list"]]
+    assert len(listed) == sum(f["status"] == "未达标" for f in ctx["findings"])
     counted = next(p for p in paragraphs if p.startswith("对照实施意见"))
-    assert f"本月共发现问题{len(findings)}项" in counted
+    not_due = sum(f["status"] == "存在风险" for f in ctx["findings"])
+    assert f"本月未达标事项{len(listed)}项" in counted and f"另有{not_due}项统计期尚未结束" in counted
     # attachments start on a new page with 附件N in 黑体; closing with office and date
     marks = [p for p in doc.paragraphs if re.fullmatch(r"附件\d", p.text)]
     assert [p.text for p in marks] == ["附件1", "附件2"]
@@ -196,17 +198,18 @@ def test_site_dossier_cover_timeline_and_sources(rendered):
 
 def test_empty_lists_render_a_sentence_instead_of_an_empty_table(tmp_path):
     ctx = sample_context("monthly_report")
-    for key in ("findings", "hardware_rows", "reported_problems", "plans", "sites_no_contact", "sites_no_visit"):
+    for key in ("findings", "hardware_rows", "reported_problems", "plans", "sites_no_contact", "sites_no_visit",
+                "problem_list"):
         ctx[key] = []
     ctx["finding_counts"] = {"total": 0, "failed": 0, "at_risk": 0}
     ctx["hardware"] = {"sites": 14, "complete": 14, "incomplete": 0}
     out = render_report("monthly_report", ctx, tmp_path / "empty.docx")
     doc = Document(out)
     text = [p.text for p in doc.paragraphs]
-    assert "本月未发现问题。" in text
+    assert "本月未发现未达标事项。" in text
     assert "本月各单位未反映问题。" in text
     assert any("本月报送的示范点均已沟通联系" in p for p in text)
-    assert not any(t.rows[0].cells[0].text == "序号" and t.rows[0].cells[3].text == "存在问题" for t in doc.tables)
+    assert not any("存在问题" in [c.text for c in t.rows[0].cells] for t in doc.tables)
 
 
 def test_untrusted_text_is_escaped_and_cleaned(tmp_path):

@@ -408,11 +408,84 @@ def _cells(doc) -> list[str]:
 
 def test_dates_carry_their_year_in_a_report_that_follows_a_year_boundary(tmp_path):
     ctx = sample_context("monthly_report")
+    ctx["site_rows"][0]["last_date"] = "2026-10-20"
     inside = _cells(Document(render_report("monthly_report", ctx, tmp_path / "october.docx")))
-    assert "9月18日" in inside and "2026年9月18日" not in inside  # a report inside one year: no year needed
+    assert "10月20日" in inside and "2026年10月20日" not in inside  # a report inside one year: no year needed
     ctx.update(month="2027-01", as_of="2027-02-08", report_date="2027-02-08")
-    ctx["problem_rows"][0]["found"] = "2026-03-15"
     ctx["site_rows"][0]["last_date"] = "2027-01-20"
+    ctx["site_rows"][1]["last_date"] = "2026-12-30"
     january = _cells(Document(render_report("monthly_report", ctx, tmp_path / "january.docx")))
-    assert "2026年3月15日" in january and "3月15日" not in january
+    assert "2026年12月30日" in january and "12月30日" not in january
     assert "2027年1月20日" in january  # a January report follows the boundary: every date says its year
+
+
+# --- findings 2 and 3: the conclusion first, each problem once ----------------------------------------------
+@pytest.mark.parametrize("name", ["monthly_report", "half_year_report", "year_report"])
+def test_a_report_opens_with_its_conclusion(tmp_path, name):
+    """The paragraph after the basis is the conclusion: the headline figures, the worst problems by name,
+    what is asked of whom; no list of names before it."""
+    ctx = sample_context(name)
+    doc = Document(render_report(name, ctx, tmp_path / f"{name}.docx"))
+    body = [p.text for p in doc.paragraphs if p.text.strip()]
+    opening = body.index(next(t for t in body if t.startswith("根据")))
+    conclusion = body[opening + 1]
+    assert conclusion == ctx["conclusion"] and conclusion.startswith("总的看，")
+    assert f"未达标事项{ctx['problem_summary']['failed']}项" in conclusion
+    if name == "monthly_report":
+        s = ctx["submission"]
+        assert f"按时报送{s['on_time']}个、逾期报送{s['late']}个、未报送{s['missing']}个" in conclusion
+        assert f"请{s['missing_units'][0]}尽快补报" in conclusion
+        assert not any(r["site"] in body[opening] for r in ctx["unreported_sites"])  # names come later
+    else:
+        assert "下一步，" in conclusion
+
+
+def test_one_problem_list_groups_failures_by_unit_most_serious_first_and_counts_the_rest_apart():
+    from processor.consolidate.signable import problem_list
+
+    findings = [
+        {"unit": "罗源县", "site": "甲", "problem": "10月未开展沟通联系", "rule": "每月沟通联系", "status": "未达标"},
+        {"unit": "罗源县", "site": "甲", "problem": "第四季度尚未开展现场指导", "rule": "每季度现场指导", "status": "存在风险"},
+        {"unit": "福清市", "site": "乙", "problem": "硬件缺照相机", "rule": "硬件设施", "status": "未达标"},
+        {"unit": "福清市", "site": "乙", "problem": "2026年3月15日发现的问题“活动室面积不足”超过整改时限仍未办结（逾期284天）",
+         "rule": "问题整改", "status": "未达标"},
+        {"unit": "罗源县", "site": "丙", "problem": "未报送工作方案", "rule": "工作方案", "status": "未达标"},
+    ]
+    made = problem_list(findings)
+    assert [(r["unit"], r["site"], r["rule"]) for r in made["problem_list"]] == [
+        ("福清市", "乙", "问题整改"), ("福清市", "乙", "硬件设施"),  # the unit with a problem past its deadline first
+        ("罗源县", "甲", "每月沟通联系"), ("罗源县", "丙", "工作方案")]
+    assert made["problem_summary"] == {"failed": 4, "not_due": 1, "units": 2, "overdue": 1}
+
+
+def test_the_monthly_report_lists_each_problem_once(tmp_path):
+    ctx = sample_context("monthly_report")
+    doc = Document(render_report("monthly_report", ctx, tmp_path / "m.docx"))
+    cells = _cells(doc)
+    for row in ctx["problem_list"]:
+        assert cells.count(row["problem"]) == 1, row["problem"]
+    assert not any("存在风险" == c for c in cells)  # not-yet-due items are counted, not listed
+    headers = [[c.text for c in t.rows[0].cells] for t in doc.tables]
+    assert sum("存在问题" in h or "问题" in h for h in headers) == 1  # one problem table, in the annex
+
+
+def test_a_report_of_a_period_barely_begun_says_so_in_its_title(tmp_path):
+    ctx = sample_context("half_year_report")
+    assert not ctx["stage"]
+    closed = Document(render_report("half_year_report", ctx, tmp_path / "h2.docx")).paragraphs[0].text
+    assert "阶段情况" not in closed
+    ctx.update(half="2027-H1", half_label="2027年上半年", report_date="2027-02-08")
+    from processor.consolidate.signable import half_year
+
+    ctx.update(half_year(ctx))
+    begun = Document(render_report("half_year_report", ctx, tmp_path / "h1.docx")).paragraphs[0].text
+    assert ctx["stage"] and "工作进展阶段情况的报告" in begun.replace("\n", "")
+
+
+@pytest.mark.parametrize("name, heading", [("half_year_report", "八、2027年上半年工作打算"),
+                                           ("year_report", "五、2027年工作打算")])
+def test_next_period_is_named_by_its_calendar_year(tmp_path, name, heading):
+    """Finding 4: "明年" in a report of 2026 written in 2027 would mean 2028: the plan names its period."""
+    texts = [p.text for p in Document(render_report(name, sample_context(name), tmp_path / "r.docx")).paragraphs]
+    assert heading in texts
+    assert not [t for t in texts if "明年" in t]

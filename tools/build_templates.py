@@ -182,11 +182,11 @@ def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = 
     b.tag("endif")
 
 
-def _findings_table(b: TemplateBuilder, empty: str):
-    b.table([Column("序号", "loop.index", 13), Column("单位", "f.unit", 24),
-             Column("示范点", "f.site", 34, left=True), Column("存在问题", "f.problem", 42, left=True),
-             Column("对应要求", "f.rule", 22), Column("状态", "f.status", 21)],
-            "f in findings", empty=empty)
+def _problem_list(b: TemplateBuilder, empty: str):
+    """The report's one problem list: every failure, under a band for its unit."""
+    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 40, left=True),
+             Column("存在问题", "r.problem", 70, left=True), Column("对应要求", "r.rule", 26)],
+            "r in problem_list", empty=empty, group_columns=(1,))
 
 
 def build_monthly_report() -> TemplateBuilder:
@@ -197,8 +197,8 @@ def build_monthly_report() -> TemplateBuilder:
         "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县（市、区）和系统党委"
         "已确定的示范点{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
         "本月报送数据的示范点{{ overview.reported_sites }}个{% if unreported_sites %}，"
-        "{{ overview.unreported_sites }}个示范点所在单位本月未报送（{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
-        "{% if not loop.last %}、{% endif %}{% endfor %}），下文按本月未报送列示，不计入各项统计{% endif %}。")
+        "{{ overview.unreported_sites }}个示范点所在单位本月未报送，不计入各项统计{% endif %}。")
+    b.p("{{ conclusion }}")
     b.h1("一、报送情况")
     b.p("本月应报单位{{ submission.due }}个，按时报送{{ submission.on_time }}个，逾期报送{{ submission.late }}个"
         "{% if submission.late_units %}（{{ submission.late_units|join_cn }}）{% endif %}，未报送{{ submission.missing }}个"
@@ -270,17 +270,15 @@ def build_monthly_report() -> TemplateBuilder:
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
-    b.p("对照实施意见，本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
-        "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
+    b.p("对照实施意见，本月未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "逐项列于附件2{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、"
+        "尚待完成，不计为问题{% endif %}。")
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
         "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
-        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
-    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
-             Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|day", 18),
-             Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
-            "r in problem_rows", empty=None)
+        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}"
+        "{% if problem_counts.overdue %}，超过整改时限仍未办结的均列入附件2{% endif %}。")
     b.p("各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
@@ -296,24 +294,25 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}）")
     b.blank()
-    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.annex_note(["各单位报送情况表", "示范点未达标事项清单"])
     b.signature()
     b.annex(1, "{{ month|month_cn }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 32), Column("单位类型", "r.kind", 22),
              Column("报送情况", "r.status", 22), Column("报送日期", "r.received|day", 22),
              Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
-    b.annex(2, "{{ month|month_cn }}示范点问题清单")
-    _findings_table(b, "本月未发现问题。")
+    b.annex(2, "{{ month|month_cn }}示范点未达标事项清单")
+    _problem_list(b, "本月未发现未达标事项。")
     return b
 
 
 def build_half_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
-    b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
+    b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展{% if stage %}阶段{% endif %}情况的报告")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
         "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
+    b.p("{{ conclusion }}")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
@@ -344,16 +343,17 @@ def build_half_year_report() -> TemplateBuilder:
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
-        "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
+    b.p("对照实施意见，半年来未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "逐项列于附件3{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，"
+        "不计为问题{% endif %}。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
-    b.h1("八、{{ next_label }}工作打算")
+    b.h1("八、{% if half[-1] == '2' %}{{ half[:4]|int + 1 }}年上半年{% else %}{{ half[:4] }}年下半年{% endif %}工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
     b.blank()
-    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
+    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点未达标事项清单"])
     b.signature()
     # a site's four dates in two columns of two lines (2026-11-08) on a landscape page: names and text keep
     # their room
@@ -369,20 +369,21 @@ def build_half_year_report() -> TemplateBuilder:
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用对象", "r.applies", 14),
              Column("统计期", "r.period", 26), Column("数量", "r.sites", 12), Column("达标", "r.met", 12),
-             Column("未达标", "r.failed", 14), Column("存在风险", "r.at_risk", 14),
+             Column("未达标", "r.failed", 14), Column("待完成", "r.at_risk", 14),
              Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
-    b.annex(3, "示范点问题清单")
-    _findings_table(b, "本半年未发现问题。")
+    b.annex(3, "示范点未达标事项清单")
+    _problem_list(b, "本半年未发现未达标事项。")
     return b
 
 
 def build_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
-    b.title("关于{{ year_label }}企业组联系党建示范点\n工作情况的总结")
+    b.title("关于{{ year_label }}企业组联系党建示范点\n工作{% if stage %}阶段情况的报告{% else %}情况的总结{% endif %}")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ year_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
         "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}）。")
+    b.p("{{ conclusion }}")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
@@ -407,21 +408,22 @@ def build_year_report() -> TemplateBuilder:
              Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
             "r in site_rows", empty="本年度尚无示范点。")
     b.h1("四、存在问题")
-    b.p("全年共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
-        "{{ finding_counts.at_risk }}项，详见附件2。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
+    b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，逐项列于附件2"
+        "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，不计为问题"
+        "{% endif %}。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
         "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
-    b.h1("五、明年工作打算")
+    b.h1("五、{{ year|int + 1 }}年工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.blank()
-    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.annex_note(["各单位报送情况表", "示范点未达标事项清单"])
     b.signature()
     b.annex(1, "{{ year_label }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 40), Column("应报", "r.due", 18),
              Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
             "r in unit_rows", empty="本年度无应报单位。")
-    b.annex(2, "{{ year_label }}示范点问题清单")
-    _findings_table(b, "本年度未发现问题。")
+    b.annex(2, "{{ year_label }}示范点未达标事项清单")
+    _problem_list(b, "本年度未发现未达标事项。")
     return b
 
 
