@@ -455,7 +455,10 @@ def test_one_problem_list_groups_failures_by_unit_most_serious_first_and_counts_
     assert [(r["unit"], r["site"], r["rule"]) for r in made["problem_list"]] == [
         ("福清市", "乙", "问题整改"), ("福清市", "乙", "硬件设施"),  # the unit with a problem past its deadline first
         ("罗源县", "甲", "每月沟通联系"), ("罗源县", "丙", "工作方案")]
-    assert made["problem_summary"] == {"failed": 4, "not_due": 1, "units": 2, "overdue": 1}
+    twice = problem_list(findings + [{**findings[0], "problem": "11月未开展沟通联系"}])["problem_list"]
+    row = next(r for r in twice if r["rule"] == "每月沟通联系")  # one site, one requirement: one row, a line each
+    assert row["problem"] == "10月未开展沟通联系\n11月未开展沟通联系" and row["items"] == 2
+    assert made["problem_summary"] == {"failed": 4, "not_due": 1, "units": 2, "overdue": 1, "elsewhere": 0}
 
 
 def test_the_monthly_report_lists_each_problem_once(tmp_path):
@@ -463,7 +466,7 @@ def test_the_monthly_report_lists_each_problem_once(tmp_path):
     doc = Document(render_report("monthly_report", ctx, tmp_path / "m.docx"))
     cells = _cells(doc)
     for row in ctx["problem_list"]:
-        assert cells.count(row["problem"]) == 1, row["problem"]
+        assert sum(row["problem"] in c for c in cells) == 1, row["problem"]
     assert not any("存在风险" == c for c in cells)  # not-yet-due items are counted, not listed
     headers = [[c.text for c in t.rows[0].cells] for t in doc.tables]
     assert sum("存在问题" in h or "问题" in h for h in headers) == 1  # one problem table, in the annex

@@ -184,8 +184,8 @@ def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = 
 
 def _problem_list(b: TemplateBuilder, empty: str):
     """The report's one problem list: every failure, under a band for its unit."""
-    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 40, left=True),
-             Column("存在问题", "r.problem", 70, left=True), Column("对应要求", "r.rule", 26)],
+    b.table([Column("单位", "r.unit", 30), Column("示范点", "r.site", 60, left=True),
+             Column("存在问题", "r.problem", 100, left=True), Column("对应要求", "r.rule", 35)],
             "r in problem_list", empty=empty, group_columns=(1,))
 
 
@@ -271,6 +271,7 @@ def build_monthly_report() -> TemplateBuilder:
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
     b.p("对照实施意见，本月未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
         "逐项列于附件2{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、"
         "尚待完成，不计为问题{% endif %}。")
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
@@ -301,6 +302,7 @@ def build_monthly_report() -> TemplateBuilder:
              Column("报送情况", "r.status", 22), Column("报送日期", "r.received|day", 22),
              Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
+    b.section(landscape=True)  # the list on landscape pages: a problem on one or two lines
     b.annex(2, "{{ month|month_cn }}示范点未达标事项清单")
     _problem_list(b, "本月未发现未达标事项。")
     return b
@@ -372,6 +374,7 @@ def build_half_year_report() -> TemplateBuilder:
              Column("未达标", "r.failed", 14), Column("待完成", "r.at_risk", 14),
              Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
+    b.section(landscape=True)
     b.annex(3, "示范点未达标事项清单")
     _problem_list(b, "本半年未发现未达标事项。")
     return b
@@ -408,7 +411,9 @@ def build_year_report() -> TemplateBuilder:
              Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
             "r in site_rows", empty="本年度尚无示范点。")
     b.h1("四、存在问题")
-    b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，逐项列于附件2"
+    b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
+        "逐项列于附件2"
         "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，不计为问题"
         "{% endif %}。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
         "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
@@ -422,6 +427,7 @@ def build_year_report() -> TemplateBuilder:
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 40), Column("应报", "r.due", 18),
              Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
             "r in unit_rows", empty="本年度无应报单位。")
+    b.section(landscape=True)
     b.annex(2, "{{ year_label }}示范点未达标事项清单")
     _problem_list(b, "本年度未发现未达标事项。")
     return b

@@ -23,26 +23,41 @@ OVERDUE_DAYS = re.compile(r"逾期(\d+)天")
 NAMED_UNITS = 3
 
 
-def problem_list(findings: list[dict]) -> dict:
-    """The annex's one list and its counts: ``problem_list`` [{unit, site, problem, rule}] (failures only,
-    grouped by unit, the most serious first), ``problem_summary`` {failed, not_due, units, overdue}."""
+SUBMISSION_CLAUSE = "M-4b"  # a unit's late or missing form: listed in the report's own 报送情况表
+
+
+def problem_list(findings: list[dict], listed_elsewhere: tuple[str, ...] = ()) -> dict:
+    """The annex's one list and its counts: ``problem_list`` [{unit, site, problem, rule, items}] (failures
+    only, grouped by unit, the most serious first; a site's items under one requirement in one row, one
+    item a line), ``problem_summary`` {failed, not_due, units, overdue}."""
     failed = [f for f in findings if f.get("status") == FAILED]
+    listed = [f for f in failed if f.get("clause") not in listed_elsewhere]
     order: dict[str, int] = {}
-    for f in failed:
+    for f in listed:
         order.setdefault(f["unit"], len(order))
 
     def rank(f) -> int:
         return 0 if _overdue_thread(f) else 1
 
     by_unit: dict[str, list[dict]] = {}
-    for f in failed:
+    for f in listed:
         by_unit.setdefault(f["unit"], []).append(f)
     units = sorted(by_unit, key=lambda u: (min(rank(f) for f in by_unit[u]), -len(by_unit[u]), order[u]))
-    rows = [{"unit": u, "site": f.get("site") or "", "problem": f.get("problem") or "", "rule": f.get("rule") or ""}
-            for u in units for f in sorted(by_unit[u], key=rank)]
+    rows: list[dict] = []
+    for u in units:  # a site's items under one requirement share a row, one item a line
+        merged: dict[tuple, dict] = {}
+        for f in sorted(by_unit[u], key=rank):
+            key = (f.get("site") or "", f.get("rule") or "")
+            if key in merged:
+                merged[key]["problem"] += "\n" + (f.get("problem") or "")
+                merged[key]["items"] += 1
+            else:
+                merged[key] = {"unit": u, "site": key[0], "problem": f.get("problem") or "", "rule": key[1], "items": 1}
+        rows.extend(merged.values())
     return {"problem_list": rows,
             "problem_summary": {"failed": len(failed), "not_due": sum(f.get("status") == NOT_DUE for f in findings),
-                                "units": len(units), "overdue": sum(_overdue_thread(f) for f in failed)}}
+                                "units": len({f["unit"] for f in failed}), "overdue": sum(_overdue_thread(f) for f in failed),
+                                "elsewhere": len(failed) - len(listed)}}
 
 
 def _overdue_thread(f: dict) -> bool:
@@ -73,7 +88,7 @@ def _named(names: list[str]) -> str:
 
 def monthly(ctx: dict) -> dict:
     """The monthly report's conclusion and its one problem list."""
-    added = problem_list(ctx["findings"])
+    added = problem_list(ctx["findings"], listed_elsewhere=(SUBMISSION_CLAUSE,))
     summary = added["problem_summary"]
     sub, contacts, problems = ctx["submission"], ctx["contact_summary"], ctx["problem_counts"]
     month = cnfmt.month_cn(ctx["month"])
@@ -119,7 +134,7 @@ def half_year(ctx: dict) -> dict:
 
 
 def year(ctx: dict) -> dict:
-    added = problem_list(ctx["findings"])
+    added = problem_list(ctx["findings"], listed_elsewhere=(SUBMISSION_CLAUSE,))
     added["stage"] = barely_begun(P.parse_year(ctx["year"]), ctx.get("as_of") or ctx["report_date"])
     summary = added["problem_summary"]
     o, sub, totals = ctx["overview"], ctx["submission"], ctx["totals"]
