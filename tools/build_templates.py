@@ -103,7 +103,7 @@ class TemplateBuilder:
         self._par("{{ " + date_expr + " }}", ST_SIGN_DATE)
 
     def table(self, columns: list[Column], loop: str, *, empty: str | None = None,
-              group_columns: tuple[int, ...] = ()):
+              group_columns: tuple[int, ...] = (), split_rows: bool = False):
         """A table with a repeated header row and one ``{%tr for %}`` data row.
 
         ``loop`` is the jinja loop head (``r in rows``); ``empty`` is the sentence
@@ -122,7 +122,8 @@ class TemplateBuilder:
         set_grid_widths(table, [c.width_mm for c in columns])
         header, loop_row, data_row, end_row = table.rows
         repeat_header(header)
-        cant_split(data_row)
+        if not split_rows:  # a row of several items (the problem list) may go on over a page
+            cant_split(data_row)
         for i, column in enumerate(columns):
             for row in table.rows:
                 row.cells[i].width = Mm(column.width_mm)
@@ -186,7 +187,7 @@ def _problem_list(b: TemplateBuilder, empty: str):
     """The report's one problem list: every failure, under a band for its unit."""
     b.table([Column("单位", "r.unit", 30), Column("示范点", "r.site", 60, left=True),
              Column("存在问题", "r.problem", 100, left=True), Column("对应要求", "r.rule", 35)],
-            "r in problem_list", empty=empty, group_columns=(1,))
+            "r in problem_list", empty=empty, group_columns=(1,), split_rows=True)
 
 
 def build_monthly_report() -> TemplateBuilder:

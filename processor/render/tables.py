@@ -107,7 +107,9 @@ class _Column:
         texts = [t for lines in rows for t in lines if t]
         title = " ".join(t for t in title_lines if t)
         figures = [text_width_em(t) + SLACK_EM for t in texts if _ONE_LINE.fullmatch(t)]
-        self.least = max([min(sum(self.title), 2.0), *figures])
+        # figures and dates never wrap, nor a title of up to three characters (已完成, 未达标)
+        words = [_whole(w) for w in self.title if w <= SHORT_WORD_CHARS - 0.5] if len(self.title) == 1 else []
+        self.least = max([min(sum(self.title), 2.0), *figures, *words])
         named = bool(NAME_TITLES.search(title)) and not _COUNT_TITLES.match(title)
         worded = bool(texts) and all(len(t) <= _WORD_CHARS and not _PUNCTUATION.search(t) for t in texts)
         self.penalty = NAME_PENALTY if named else WORD_PENALTY if worded else 0.0
