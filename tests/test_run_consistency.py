@@ -36,7 +36,26 @@ def _table(path: Path, *header: str) -> list[list[str]]:
     return next(t[1:] for t in tables(path) if t and t[0][:len(header)] == list(header))
 
 
-FINDINGS = ("序号", "单位", "示范点", "存在问题")  # monthly 附件2, half-year 附件3
+FINDINGS = ("示范点", "存在问题", "对应要求")  # the one problem list: monthly 附件2
+
+
+HALF_FINDINGS = ("序号", "单位", "示范点", "存在问题")  # half-year 附件3: every finding a line, with its status
+
+
+def _listed(path: Path) -> list[tuple]:
+    """The problem list's items (unit, site, evidence, requirement, status): a band names the unit of the
+    rows under it, a row holds a site's items under one requirement, one a line; every item is 未达标.
+    The half-year report's 附件3 lists every finding a row, with its status."""
+    half = next((t[1:] for t in tables(path) if t and t[0][:4] == list(HALF_FINDINGS)), None)
+    if half is not None:
+        return [(unit, site, evidence, rule, status) for _, unit, site, evidence, rule, status in half]
+    items, unit = [], None
+    for r in _table(path, *FINDINGS):
+        if len(set(r)) == 1:
+            unit = r[0]
+            continue
+        items.extend((unit, r[0], line, r[2], "未达标") for line in r[1].split("\n"))
+    return items
 
 
 def _text(path: Path) -> str:
@@ -71,7 +90,7 @@ def test_overdue_days_of_a_unit_agree_between_report_and_reminder_list(run):
     assert in_report and set(in_report) <= set(reminder)
     assert all(reminder[u] == d for u, d in in_report.items()), (in_report, reminder)
     # and the half-year report's annex 3 says the same days for the month not sent
-    annex3 = _table(run["H2"], *FINDINGS)
+    annex3 = _table(run["H2"], *HALF_FINDINGS)
     for unit, days in in_report.items():
         assert any(r[1] == unit and f"已逾期{days}天" in r[3] for r in annex3), unit
 
@@ -85,8 +104,8 @@ def _dossier_rows(run, unit: str, site: str) -> list[list[str]]:
 def test_a_sites_status_in_a_report_is_its_status_in_its_dossier(run, report):
     """Each finding a report lists for a site (monthly 附件2, half-year 附件3) is in the site's dossier
     with the same requirement, status and evidence."""
-    findings = [r for r in _table(run[report], *FINDINGS) if r[2]]
+    findings = [r for r in _listed(run[report]) if r[1]]
     assert len(findings) > 10
-    for _, unit, site, evidence, rule, status in findings:
+    for unit, site, evidence, rule, status in findings:
         rows = _dossier_rows(run, unit, site)
         assert any(r[0] == rule and r[2] == status and evidence in r[3] for r in rows), (unit, site, rule, evidence)

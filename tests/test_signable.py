@@ -492,3 +492,15 @@ def test_next_period_is_named_by_its_calendar_year(tmp_path, name, heading):
     texts = [p.text for p in Document(render_report(name, sample_context(name), tmp_path / "r.docx")).paragraphs]
     assert heading in texts
     assert not [t for t in texts if "明年" in t]
+
+
+def test_a_unit_that_did_not_report_shows_no_counts_in_the_submission_table(tmp_path):
+    """Finding 8: a unit without a form this month has no sites or contacts to count: not 0, but —."""
+    ctx = sample_context("monthly_report")
+    doc = Document(render_report("monthly_report", ctx, tmp_path / "m.docx"))
+    table = next(t for t in doc.tables if [c.text for c in t.rows[0].cells][:3] == ["序号", "单位", "单位类型"])
+    rows = {r.cells[1].text: [c.text for c in r.cells] for r in table.rows[1:]}
+    missing = ctx["submission"]["missing_units"][0]
+    assert rows[missing][3] == "未报送" and rows[missing][5:7] == ["—", "—"]
+    reported = next(u["unit"] for u in ctx["unit_rows"] if u["status"] == "按时报送")
+    assert rows[reported][5].isdigit()

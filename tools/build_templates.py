@@ -183,6 +183,15 @@ def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = 
     b.tag("endif")
 
 
+def _findings_table(b: TemplateBuilder, empty: str):
+    """Every finding of the period, one a line, with its status (the half-year report's 附件3, which its
+    附件2 counts line by line)."""
+    b.table([Column("序号", "loop.index", 13), Column("单位", "f.unit", 24),
+             Column("示范点", "f.site", 34, left=True), Column("存在问题", "f.problem", 42, left=True),
+             Column("对应要求", "f.rule", 22), Column("状态", "f.status", 21)],
+            "f in findings", empty=empty)
+
+
 def _problem_list(b: TemplateBuilder, empty: str):
     """The report's one problem list: every failure, under a band for its unit."""
     b.table([Column("单位", "r.unit", 30), Column("示范点", "r.site", 60, left=True),
@@ -301,7 +310,8 @@ def build_monthly_report() -> TemplateBuilder:
     b.annex(1, "{{ month|month_cn }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 32), Column("单位类型", "r.kind", 22),
              Column("报送情况", "r.status", 22), Column("报送日期", "r.received|day", 22),
-             Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
+             Column("示范点", "r.sites if r.status != '未报送' else '—'", 15),
+             Column("联系次数", "r.contacts if r.status != '未报送' else '—'", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
     b.section(landscape=True)  # the list on landscape pages: a problem on one or two lines
     b.annex(2, "{{ month|month_cn }}示范点未达标事项清单")
@@ -346,9 +356,8 @@ def build_half_year_report() -> TemplateBuilder:
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("对照实施意见，半年来未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
-        "逐项列于附件3{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，"
-        "不计为问题{% endif %}。各单位反映的主要问题：")
+    b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+        "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
     b.h1("八、{% if half[-1] == '2' %}{{ half[:4]|int + 1 }}年上半年{% else %}{{ half[:4] }}年下半年{% endif %}工作打算")
@@ -356,7 +365,7 @@ def build_half_year_report() -> TemplateBuilder:
     b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
     b.blank()
-    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点未达标事项清单"])
+    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
     b.signature()
     # a site's four dates in two columns of two lines (2026-11-08) on a landscape page: names and text keep
     # their room
@@ -375,9 +384,8 @@ def build_half_year_report() -> TemplateBuilder:
              Column("未达标", "r.failed", 14), Column("待完成", "r.at_risk", 14),
              Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
-    b.section(landscape=True)
-    b.annex(3, "示范点未达标事项清单")
-    _problem_list(b, "本半年未发现未达标事项。")
+    b.annex(3, "示范点问题清单")
+    _findings_table(b, "本半年未发现问题。")
     return b
 
 
