@@ -255,10 +255,10 @@ def printed(path: Path) -> dict:
     out: dict = {}
     (day,) = find_groups(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
     out["as_of"] = _cn_day(day, 0)
-    g = find_groups(r"(\d+)个县\(市、区\)和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
+    g = find_groups(r"(\d+)个县（市、区）和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
               r"本月报送数据的示范点(\d+)个", text)
     out["overview"] = tuple(map(int, g))
-    found = re.search(r"所在单位本月未报送（(.*?)）", text)
+    found = re.search(r"本月未报送的示范点：(.*?)。", text)  # named under 各示范点联系情况, not on page 1
     out["unreported"] = sorted(found.group(1).split("、")) if found else []
 
     annex1 = rows_under(doc, "序号", "单位", "单位类型", "报送情况")
@@ -364,7 +364,7 @@ def test_one_run_prints_one_as_of_date_and_the_same_overdue_days(scenario):
     assert "数据截至2026年11月20日" in "".join(p.text for p in report.paragraphs)
     assert "截至2026年11月20日" in "".join(p.text for p in reminder.paragraphs)
     in_report = {r[1]: r[7] for r in rows_under(report, "序号", "单位", "单位类型", "报送情况") if r[3] == "未报送"}
-    in_reminder = {r[1]: r[7] for r in rows_under(reminder, "序号", "单位")}
+    in_reminder = {r[1]: r[-1] for r in rows_under(reminder, "序号", "单位")}  # 逾期天数 last
     assert in_report["鼓山区"] == "已逾期15天" and in_reminder["鼓山区"] == "15"
     assert all(in_report[u] == f"已逾期{d}天" for u, d in in_reminder.items() if u in in_report
                and in_report[u].startswith("已逾期"))
@@ -437,4 +437,4 @@ def test_demo_year_exercises_every_counting_rule(demo_year):
     assert any(p[3] == "逾期办结" for p in expected["problems"])
     assert expected["elsewhere"] >= 1
     shown = printed(monthly_report(ws, "2026-10"))
-    assert shown["problems"] == expected["problems"] and shown["elsewhere"] == expected["elsewhere"]
+    assert shown["problem_counts"] == expected["problem_counts"] and shown["elsewhere"] == expected["elsewhere"]
