@@ -50,14 +50,26 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @click.option("--start-month", type=MONTH,
               help="本工作区开始收集的第一个报表月份，此前的月份不计入任何统计；默认为当前正在收集的月份"
                    "（上月报表截止日之前为上月，之后为本月）。写入 config.toml 的 [calendar] start_month。")
+@click.option("--office", metavar="单位全称",
+              help="报告落款单位的全称，如“中共福州市委组织部企业组”；写入 config.toml 的 [report] office。"
+                   "未填写时在终端中询问；仍为示例名称时，报告均标注“样稿”。")
+@click.option("--addressee", metavar="主送",
+              help="报告主送的上级机关或领导（不能是落款单位本身）；默认为落款单位所属的机关，如“中共福州市委组织部”。")
 @friendly_errors
-def init(folder: Path | None, start_month: str | None) -> None:
+def init(folder: Path | None, start_month: str | None, office: str | None, addressee: str | None) -> None:
     """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
     from processor.common.config import CONFIG_NAME
+    from processor.common.office import parent_of
     from processor.workspace import first_collected_month, init_workspace
 
     had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
-    ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month())
+    if not had_config and office is None and sys.stdin.isatty():
+        office = click.prompt("报告落款单位的全称（如“中共福州市委组织部企业组”；直接回车则暂用示例名称，报告标注“样稿”）",
+                              default="", show_default=False).strip() or None
+        if office and addressee is None:
+            addressee = click.prompt("报告主送的上级机关或领导", default=parent_of(office) or "部领导").strip()
+    ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month(),
+                        office=office, addressee=addressee)
     if had_config:
         console.print(f"工作区 {escape(str(ws.root))} 已有配置文件，尚无台账，也没有存档：已新建空台账 {escape(str(ws.ledger_path))}。")
         return
@@ -66,6 +78,9 @@ def init(folder: Path | None, start_month: str | None) -> None:
     console.print(f"  名册：{escape(str(ws.roster_path))}（示例数据，请按实际修改）")
     console.print(f"  收件箱：{escape(str(ws.inbox))}    发件箱：{escape(str(ws.outbox))}")
     console.print(f"  第一个报表月份：{ws.rulebook.start}（此前的月份不计入统计；可在 config.toml 的 [calendar] start_month 修改）")
+    console.print(f"  落款：{escape(ws.office_name)}    主送：{escape(ws.addressee)}")
+    if ws.draft_warning:
+        console.print(escape(ws.draft_warning))
 
 
 @main.command()
@@ -291,6 +306,8 @@ def consolidate(ctx: click.Context, month: str | None, half: str | None, year: s
     if not as_json:
         for line in result.edited_lines:
             console.print(f"[bold yellow]注意：[/]{escape(line)}")
+        if ws.draft_warning:
+            err_console.print(f"[bold yellow]{escape(ws.draft_warning)}[/]")
     if result.skipped:
         for line in result.skipped:
             err_console.print(f"[yellow]未生成：[/]{escape(line)}")

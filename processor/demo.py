@@ -40,6 +40,8 @@ DEMO_TZ = dt.timezone(dt.timedelta(hours=8))
 # arriving in January, the year 2026 closed and summarised, and the new year's counters started.
 DEMO_TODAY = dt.date(2027, 2, 8)
 
+DEMO_OFFICE = "中共榕城市委组织部企业组"  # the fictional city of the sample roster
+
 
 class DemoError(RuntimeError):
     pass
@@ -392,7 +394,7 @@ def prepare_folder(folder: Path, units_limit: int | None = None) -> Workspace:
         if not (folder / MARKER).exists():
             raise DemoError(f"文件夹 {folder} 不是空的，也不是以前生成的演示工作区；为免误删，请换一个文件夹。")
         shutil.rmtree(folder)
-    ws = init_workspace(folder)
+    ws = init_workspace(folder, office=DEMO_OFFICE)  # a fictional city's office: the reports read as signed ones
     if units_limit:
         write_roster(_first_units(sample_roster(), units_limit), ws.roster_path)
     (folder / MARKER).write_text("processor demo workspace\n", encoding="utf-8")

@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 from typing import TYPE_CHECKING
 
-from processor.common.config import (CONFIG_NAME, DEFAULT_CONFIG_TEXT, Workspace as WorkspaceConfig, WorkspaceExists,
-                                     find_workspace, load_workspace)
+from processor.common.config import (CONFIG_NAME, DEFAULT_ADDRESSEE, DEFAULT_CONFIG_TEXT, DEFAULT_OFFICE,
+                                     Workspace as WorkspaceConfig, WorkspaceExists, find_workspace, load_workspace)
 from processor.common.clock import office_today
 from processor.common.fsutil import atomic_write_text
 
@@ -193,10 +193,14 @@ def config_text(start_month: str | None = None) -> str:
             + DEFAULT_CONFIG_TEXT[comment:])
 
 
-def init_workspace(folder: Path | str, *, start_month: str | None = None) -> WorkspaceConfig:
+def init_workspace(folder: Path | str, *, start_month: str | None = None, office: str | None = None,
+                   addressee: str | None = None) -> WorkspaceConfig:
     """Create a workspace: config.toml with commented defaults, a sample roster, inbox/ and outbox/,
     and an empty ledger.  ``start_month`` (``YYYY-MM``): the first month the office collects
     (``[calendar] start_month``; nothing before it is counted); None leaves the rulebook's start.
+    ``office``: the 落款 of every report (``[report] office``; None leaves the placeholder, and the
+    reports are marked 样稿); ``addressee``: their 主送 (default: the organisation the office's name
+    shows it belongs to), never the office itself (:class:`ConfigError`).
 
     A workspace whose config exists but which never had a ledger (made before ``init`` created
     one, and nothing archived yet) only gets its ledger; anything else that exists is refused."""
@@ -212,6 +216,16 @@ def init_workspace(folder: Path | str, *, start_month: str | None = None) -> Wor
         Ledger.create(existing.ledger_path).close()
         return existing
     text = config_text(start_month)
+    if office or addressee:
+        from processor.common.config import ConfigError
+        from processor.common.office import addressee_problem, parent_of, with_report_names
+
+        office = (office or "").strip() or DEFAULT_OFFICE
+        addressee = (addressee or "").strip() or parent_of(office) or DEFAULT_ADDRESSEE
+        problem = addressee_problem(office, addressee)
+        if problem:
+            raise ConfigError(problem)
+        text = with_report_names(text, office, addressee)
     ws = WorkspaceConfig(root, tomllib.loads(text))
     _ = ws.rulebook  # a start month outside the rulebook's months stops here, before anything is made
     root.mkdir(parents=True, exist_ok=True)

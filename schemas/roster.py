@@ -32,11 +32,11 @@ class Staff(pa.DataFrameModel):
 
 class GroupUnit(pa.DataFrameModel):
     group: Series[str] = col.text("组别", width=10, max_length=40)
-    unit: Series[str] = col.text("联系单位", width=24, max_length=60, prompt="该组分片联系的县(市、区)或系统党委")
+    unit: Series[str] = col.text("联系单位", width=24, max_length=60, prompt="该组分片联系的县（市、区）或系统党委")
 
 
 ROSTER_SHEETS: list[SheetSpec] = [
-    SheetSpec("units", "单位", Unit, unique_on=("code",), description="各县(市、区)和系统党委"),
+    SheetSpec("units", "单位", Unit, unique_on=("code",), description="各县（市、区）和系统党委"),
     SheetSpec("staff", "企业组人员", Staff, unique_on=("name",), description="企业组工作人员及所在组别"),
     SheetSpec("groups", "分片联系", GroupUnit, unique_on=("group", "unit"),
               description="各组分片定向联系的单位"),

@@ -114,10 +114,11 @@ import copy
 import datetime as dt
 from collections import Counter
 
+from processor.consolidate import signable
 from processor.render.documents import REPORT_NAMES
 
 OFFICE = "中共榕城市委组织部企业组"
-ADDRESSEE = "企业组各位同志"
+ADDRESSEE = "中共榕城市委组织部"
 
 # --- a fictional city -------------------------------------------------------
 UNITS = [  # name, kind, contact, phone
@@ -420,7 +421,7 @@ def _half_year() -> dict:
         "goods": [
             {"name": "班子建设好", "text": "国企示范点中有6个实行“双向进入、交叉任职”，交叉任职19人；14个示范点均配齐党组织书记。"},
             {"name": "工作业绩好", "text": "示范点所在企业党员责任区达42个，非公企业示范点参加“六个一”活动党员96人。"},
-            {"name": "群众评价好", "text": "下半年已有9个示范点开展民主评议党员，其余示范点计划于明年1月完成。"},
+            {"name": "群众评价好", "text": "下半年已有9个示范点开展民主评议党员，其余示范点计划于2027年1月完成。"},
         ],
         "pillars": [
             {"name": "强有力的领导班子", "text": "14个示范点党组织班子健全，书记均由企业负责人或管理层党员担任。"},
@@ -666,6 +667,11 @@ _BUILDERS = {"monthly_report": _monthly, "half_year_report": _half_year, "year_r
 def sample_context(report_name: str) -> dict:
     """A realistic, self-consistent context for ``templates/<report_name>.docx``."""
     try:
-        return copy.deepcopy(_BUILDERS[report_name]())
+        context = copy.deepcopy(_BUILDERS[report_name]())
     except KeyError:
         raise KeyError(f"没有名为“{report_name}”的报告；可选：{'、'.join(REPORT_NAMES)}") from None
+    signable = _SIGNABLE.get(report_name)  # the conclusion and the one problem list, as consolidation adds them
+    return {**context, **signable(context)} if signable else context
+
+
+_SIGNABLE = {"monthly_report": signable.monthly, "half_year_report": signable.half_year, "year_report": signable.year}

@@ -180,7 +180,7 @@ def _stock_env() -> jinja2.Environment:
     """A plain jinja environment with the report filters (no compile cache, no dict shortcut)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update({name: render.jinja_env().filters[name]
-                        for name in ("cn_date", "md_date", "month_cn", "pct", "num", "join_cn")})
+                        for name in ("cn_date", "md_date", "month_cn", "pct", "num", "join_cn", "day")})
     return env
 
 

@@ -98,8 +98,8 @@ def test_each_site_path_comes_from_its_records(demo_year):
 
 
 def test_closing_section_plans_for_the_period_that_follows(demo_year):
-    assert "八、下半年工作打算" in paragraphs(half_report(demo_year, "2026-H1"))
-    assert "八、明年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
+    assert "八、2026年下半年工作打算" in paragraphs(half_report(demo_year, "2026-H1"))
+    assert "八、2027年上半年工作打算" in paragraphs(half_report(demo_year, "2026-H2"))
 
 
 def test_contacts_chart_leaves_out_months_not_yet_due(demo_year):
@@ -195,8 +195,8 @@ def test_private_hardware_row_counts_the_room_area_with_the_checklist(demo_year)
 def test_next_half_year_work_names_the_sites_and_quotes_their_plans(typical):
     ws, out = typical
     texts = paragraphs(out)
-    assert "八、明年上半年工作打算" in texts
-    items = section(texts, "八、明年上半年工作打算", "附件：")
+    assert "八、2027年上半年工作打算" in texts
+    items = section(texts, "八、2027年上半年工作打算", "附件：")
     assert any(f"榕城区{WEAK}" in t and "硬件设施" in t for t in items)
     assert not any(f"榕城区{GOOD}" in t and "硬件设施" in t for t in items)
     plans = sql(ws.ledger_path, f"SELECT x.site, x.next_plan FROM progress x {ACCEPTED} AND x.month = "
@@ -215,21 +215,21 @@ def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_y
     from docx.enum.section import WD_ORIENT
     from docx.oxml.ns import qn
 
-    from processor.render import layout
+    from processor.render import layout, tables
     from docx_helpers import docx_to_pdf
 
     path = half_report(demo_year, "2026-H2")
     doc = Document(path)
     table = next(t for t in doc.tables if [c.text for c in t.rows[0].cells][:3] == ["序号", "单位", "示范点"])
     widths = [int(c.get(qn("w:w"))) / 56.7 for c in table._tbl.tblGrid.findall(qn("w:gridCol"))]
-    room = [(w - 2 * layout.CELL_MARGIN_TWIPS / 56.7) / layout._TABLE_CHAR_MM for w in widths]  # in characters
+    room = [(w - 2 * layout.CELL_MARGIN_TWIPS / 56.7) / tables.TABLE_CHAR_MM for w in widths]  # in characters
     for row in table.rows[1:]:
         for text, chars in zip((c.text for c in row.cells), room, strict=True):
             for line in text.split("\n"):
                 if re.fullmatch(r"[\d\-/]+", line):  # dates and figures on one line
-                    assert chars >= layout.text_width_em(line), (line, chars)
+                    assert chars >= tables.text_width_em(line), (line, chars)
                 else:  # a name or text: at least four characters a line
-                    assert chars >= min(4, layout.text_width_em(line)), (line, chars)
+                    assert chars >= min(4, tables.text_width_em(line)), (line, chars)
     assert any(s.orientation == WD_ORIENT.LANDSCAPE for s in doc.sections)
     pdf = docx_to_pdf(path, tmp_path)
     pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,

@@ -14,6 +14,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from processor.render import layout as layout
+from processor.render import tables
 from processor.common.paths import TEMPLATES_DIR
 from processor.render.documents import template_variables
 
@@ -149,28 +150,27 @@ def _plain_table(rows):
     return doc, table
 
 
-def _color(table, row, col):
-    colors = {el.get(qn("w:val")) for el in table.rows[row]._tr.tc_lst[col].iter(qn("w:color"))}
-    return colors.pop() if colors else None
-
-
-def test_dim_repeated_cells_is_hierarchical_and_keeps_every_name():
+def test_groups_print_once_as_bands_and_a_staff_member_with_several_sites_in_one_merged_cell():
+    """The 一览表's groups: a band over each group's rows (never its name repeated in grey on every row),
+    a staff member's repeated cells merged within the group, a name in a new group printed again."""
     doc, table = _plain_table([
         ["组别", "人员", "示范点"],
         ["第一组", "陈明", "甲"],
         ["第一组", "陈明", "乙"],
         ["第一组", "林晓华", "丙"],
-        ["第二组", "林晓华", "丁"],  # same name in another group: printed dark, a new block
+        ["第二组", "林晓华", "丁"],
     ])
-    dimmed = layout.dim_repeated_cells(table, (0, 1))
-    assert dimmed == 3
-    grey = layout.DIM_COLOR
-    assert [_color(table, r, 0) for r in range(1, 5)] == [None, grey, grey, None]
-    assert [_color(table, r, 1) for r in range(1, 5)] == [None, grey, None, None]
-    # every row still reads its group and staff (a page break or a copy never loses them)
-    assert [(r.cells[0].text, r.cells[1].text) for r in table.rows[1:]] == [
-        ("第一组", "陈明"), ("第一组", "陈明"), ("第一组", "林晓华"), ("第二组", "林晓华")]
-    assert table._tbl.find(f".//{qn('w:vMerge')}") is None
+    groups = tables.take_group_column(table, 0)
+    assert groups == ["第一组", "第一组", "第一组", "第二组"]
+    assert tables.band_groups(table, groups, merge=(0,)) == 2
+    rows = table._tbl.tr_lst
+    spans = [tr.find(f".//{qn('w:gridSpan')}") for tr in rows]
+    texts = ["".join(t.text for t in tr.iter(qn("w:t"))) for tr in rows]
+    assert [t for t, s in zip(texts, spans, strict=True) if s is not None] == ["第一组", "第二组"]
+    assert texts == ["人员示范点", "第一组", "陈明甲", "乙", "林晓华丙", "第二组", "林晓华丁"]
+    merges = [[m.get(qn("w:val")) for m in tr.iter(qn("w:vMerge"))] for tr in rows]
+    assert merges == [[], [], ["restart"], [None], [], [], []]
+    assert not list(table._tbl.iter(qn("w:color")))  # no grey text
 
 
 def test_enforce_east_asian_fonts_uses_the_paragraph_style_font():

@@ -56,7 +56,7 @@ def test_filters_format_dates_numbers_and_lists_the_chinese_way():
     assert f["md_date"]("2026-10-21") == "10月21日"
     assert f["month_cn"]("2026-03") == "2026年3月"
     assert f["pct"](5 / 6) == "83.3%" and f["pct"](1) == "100%"
-    assert f["num"](1234567) == "1,234,567" and f["num"](56.0) == "56" and f["num"](42.25) == "42.2"
+    assert f["num"](1234567) == "1234567" and f["num"](56.0) == "56" and f["num"](42.25) == "42.2"
     assert f["join_cn"](["榕城区", "罗源县"]) == "榕城区、罗源县" and f["join_cn"]([]) == ""
     assert env.from_string("{{ x }}").render(x="<a&b>") == "&lt;a&amp;b&gt;"  # autoescaped XML
 
@@ -122,13 +122,17 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     staff = _body_rows(_table_with_header(doc, ["组别", "企业组人员"]))
     assert [(r[1], int(r[7])) for r in staff] == [(x["staff"], x["total"]) for x in ctx["staff_rows"]]
     assert sum(int(r[-1]) for r in staff) + 0 <= ctx["contact_summary"]["total"]
-    # 附件2: the findings, in order
-    findings = _body_rows(_table_with_header(doc, ["序号", "单位", "示范点", "存在问题"]))
-    assert [(r[1], r[2], r[3], r[5]) for r in findings] == [
-        (f["unit"], f["site"], f["problem"], f["status"]) for f in ctx["findings"]]
-    assert len(findings) == ctx["finding_counts"]["total"]
+    # 附件2: the one problem list, the failures under a band for their unit, items not yet due counted apart
+    table = _table_with_header(doc, ["示范点", "存在问题", "对应要求"])
+    rows = [[c.text for c in row.cells] for row in table.rows[1:]]
+    listed = [(r[0], r[1], r[2]) for r in rows if len(set(r)) > 1]
+    assert listed == [(f["site"], f["problem"], f["rule"]) for f in ctx["problem_list"]]
+    failed = sum(f["status"] == "未达标" for f in ctx["findings"])
+    late_or_missing = sum(f["status"] == "未达标" and f["clause"] == "M-4b" for f in ctx["findings"])
+    assert sum(r["items"] for r in ctx["problem_list"]) == failed - late_or_missing  # those are in 附件1
     counted = next(p for p in paragraphs if p.startswith("对照实施意见"))
-    assert f"本月共发现问题{len(findings)}项" in counted
+    not_due = sum(f["status"] == "存在风险" for f in ctx["findings"])
+    assert f"本月未达标事项{failed}项" in counted and f"另有{not_due}项统计期尚未结束" in counted
     # attachments start on a new page with 附件N in 黑体; closing with office and date
     marks = [p for p in doc.paragraphs if re.fullmatch(r"附件\d", p.text)]
     assert [p.text for p in marks] == ["附件1", "附件2"]
@@ -138,21 +142,34 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     assert len(doc.inline_shapes) == 2
 
 
-def test_assignment_table_prints_group_and_staff_on_every_row_with_repeats_in_grey(rendered):
+def test_assignment_table_prints_each_group_as_a_band_and_merges_a_staff_members_sites(rendered):
+    """Finding 9: no light-grey repeats that look like a printing fault; each group is a shaded band over
+    its rows, a staff member's sites share one merged cell."""
     ctx = sample_context("assignment_table")
     doc = Document(rendered["assignment_table"])
     assert doc.sections[0].page_width > doc.sections[0].page_height  # landscape
     table = doc.tables[0]
-    rows = table.rows[1:]
+    trs = table._tbl.tr_lst[1:]
+    assert not list(table._tbl.iter(qn("w:color")))
+    bands = [tr for tr in trs if tr.find(f".//{qn('w:gridSpan')}") is not None]
+    groups = list(dict.fromkeys(x["group"] for x in ctx["rows"]))
+    assert ["".join(t.text or "" for t in tr.iter(qn("w:t"))) for tr in bands] == groups
+    assert all(tr.find(f".//{qn('w:shd')}") is not None for tr in bands)
+    rows = [tr for tr in trs if tr not in bands]
     assert len(rows) == len(ctx["rows"])
-    # no vertical merge: a block broken by a page would leave the next page without group and name
-    assert table._tbl.find(f".//{qn('w:vMerge')}") is None
-    assert [(r.cells[0].text, r.cells[1].text, r.cells[3].text) for r in rows] == [
-        (x["group"], x["staff"], x["site"]) for x in ctx["rows"]]
-    # a group's first row is printed dark, its repeats in grey
-    grey = [bool(r._tr.tc_lst[0].findall(f".//{qn('w:color')}")) for r in rows]
-    firsts = [i == 0 or ctx["rows"][i]["group"] != ctx["rows"][i - 1]["group"] for i in range(len(rows))]
-    assert grey == [not first for first in firsts]
+    sites = [["".join(t.text or "" for t in tc.iter(qn("w:t"))) for tc in tr.tc_lst][2] for tr in rows]
+    assert sites == [x["site"] for x in ctx["rows"]]
+    # a staff member's name once per block of his sites: the other cells are merged into it
+    staff = [["".join(t.text or "" for t in tc.iter(qn("w:t"))) for tc in tr.tc_lst][0] for tr in rows]
+    expected = [x["staff"] if i == 0 or (x["group"], x["staff"]) != (ctx["rows"][i - 1]["group"],
+                                                                    ctx["rows"][i - 1]["staff"]) else ""
+                for i, x in enumerate(ctx["rows"])]
+    assert staff == expected
+    assert len(table._tbl.findall(f".//{qn('w:vMerge')}")) == sum(
+        1 for i, x in enumerate(ctx["rows"])
+        if (i and (x["group"], x["staff"]) == (ctx["rows"][i - 1]["group"], ctx["rows"][i - 1]["staff"]))
+        or (i + 1 < len(ctx["rows"]) and (x["group"], x["staff"]) == (ctx["rows"][i + 1]["group"],
+                                                                     ctx["rows"][i + 1]["staff"])))
     text = _all_text(rendered["assignment_table"])
     assert "刘洋（第三组）" in text and "榕城机电设备公司党支部" in text
 
@@ -161,7 +178,7 @@ def test_reminder_list_rows_and_counts(rendered):
     ctx = sample_context("reminder_list")
     doc = Document(rendered["reminder_list"])
     rows = _body_rows(doc.tables[0])
-    assert [(r[1], r[6], r[7]) for r in rows] == [(x["unit"], x["status"], str(x["overdue_days"])) for x in ctx["rows"]]
+    assert [(r[1], r[5], r[6]) for r in rows] == [(x["unit"], x["status"], str(x["overdue_days"])) for x in ctx["rows"]]
     assert f"未报送{ctx['counts']['missing']}个" in _all_text(rendered["reminder_list"])
 
 
@@ -183,17 +200,18 @@ def test_site_dossier_cover_timeline_and_sources(rendered):
 
 def test_empty_lists_render_a_sentence_instead_of_an_empty_table(tmp_path):
     ctx = sample_context("monthly_report")
-    for key in ("findings", "hardware_rows", "reported_problems", "plans", "sites_no_contact", "sites_no_visit"):
+    for key in ("findings", "hardware_rows", "reported_problems", "plans", "sites_no_contact", "sites_no_visit",
+                "problem_list"):
         ctx[key] = []
     ctx["finding_counts"] = {"total": 0, "failed": 0, "at_risk": 0}
     ctx["hardware"] = {"sites": 14, "complete": 14, "incomplete": 0}
     out = render_report("monthly_report", ctx, tmp_path / "empty.docx")
     doc = Document(out)
     text = [p.text for p in doc.paragraphs]
-    assert "本月未发现问题。" in text
+    assert "本月未发现未达标事项。" in text
     assert "本月各单位未反映问题。" in text
     assert any("本月报送的示范点均已沟通联系" in p for p in text)
-    assert not any(t.rows[0].cells[0].text == "序号" and t.rows[0].cells[3].text == "存在问题" for t in doc.tables)
+    assert not any("存在问题" in [c.text for c in t.rows[0].cells] for t in doc.tables)
 
 
 def test_untrusted_text_is_escaped_and_cleaned(tmp_path):

@@ -36,7 +36,26 @@ def _table(path: Path, *header: str) -> list[list[str]]:
     return next(t[1:] for t in tables(path) if t and t[0][:len(header)] == list(header))
 
 
-FINDINGS = ("序号", "单位", "示范点", "存在问题")  # monthly 附件2, half-year 附件3
+FINDINGS = ("示范点", "存在问题", "对应要求")  # the one problem list: monthly 附件2
+
+
+HALF_FINDINGS = ("序号", "单位", "示范点", "存在问题")  # half-year 附件3: every finding a line, with its status
+
+
+def _listed(path: Path) -> list[tuple]:
+    """The problem list's items (unit, site, evidence, requirement, status): a band names the unit of the
+    rows under it, a row holds a site's items under one requirement, one a line; every item is 未达标.
+    The half-year report's 附件3 lists every finding a row, with its status."""
+    half = next((t[1:] for t in tables(path) if t and t[0][:4] == list(HALF_FINDINGS)), None)
+    if half is not None:
+        return [(unit, site, evidence, rule, status) for _, unit, site, evidence, rule, status in half]
+    items, unit = [], None
+    for r in _table(path, *FINDINGS):
+        if len(set(r)) == 1:
+            unit = r[0]
+            continue
+        items.extend((unit, r[0], line, r[2], "未达标") for line in r[1].split("\n"))
+    return items
 
 
 def _text(path: Path) -> str:
@@ -58,20 +77,21 @@ def test_the_number_of_sites_is_the_same_in_every_output(run):
     (monthly,) = re.findall(r"已确定的示范点(\d+)个", _text(run["monthly"]))
     (half,) = re.findall(r"共确定示范点(\d+)个", _text(run["H2"]))
     (listed,) = re.findall(r"系统党委的(\d+)个示范点", _text(run["assignment"]))
-    rows = [r for r in table_with_header(run["assignment"], "组别", "企业组联系人员") if r[3]]
+    rows = [r for r in table_with_header(run["assignment"], "企业组联系人员", "联系县（市、区）/系统党委")
+            if len(set(r)) > 1 and r[2]]  # a group's band spans the row
     annex1 = _table(run["H2"], "序号", "单位", "示范点")
     assert int(monthly) == int(half) == int(listed) == len(rows) == len(annex1) == 24
-    assert {(r[2], r[3]) for r in rows} == {(r[1], r[2]) for r in annex1}
+    assert {(r[1], r[2]) for r in rows} == {(r[1], r[2]) for r in annex1}
 
 
 def test_overdue_days_of_a_unit_agree_between_report_and_reminder_list(run):
     annex1 = _table(run["monthly"], "序号", "单位", "单位类型")
     in_report = {r[1]: int(re.search(r"已逾期(\d+)天", r[7]).group(1)) for r in annex1 if "已逾期" in r[7]}
-    reminder = {r[1]: int(r[7]) for r in table_with_header(run["reminder"], "序号", "单位")}
+    reminder = {r[1]: int(r[-1]) for r in table_with_header(run["reminder"], "序号", "单位")}  # 逾期天数 last
     assert in_report and set(in_report) <= set(reminder)
     assert all(reminder[u] == d for u, d in in_report.items()), (in_report, reminder)
     # and the half-year report's annex 3 says the same days for the month not sent
-    annex3 = _table(run["H2"], *FINDINGS)
+    annex3 = _table(run["H2"], *HALF_FINDINGS)
     for unit, days in in_report.items():
         assert any(r[1] == unit and f"已逾期{days}天" in r[3] for r in annex3), unit
 
@@ -85,8 +105,8 @@ def _dossier_rows(run, unit: str, site: str) -> list[list[str]]:
 def test_a_sites_status_in_a_report_is_its_status_in_its_dossier(run, report):
     """Each finding a report lists for a site (monthly 附件2, half-year 附件3) is in the site's dossier
     with the same requirement, status and evidence."""
-    findings = [r for r in _table(run[report], *FINDINGS) if r[2]]
+    findings = [r for r in _listed(run[report]) if r[1]]
     assert len(findings) > 10
-    for _, unit, site, evidence, rule, status in findings:
+    for unit, site, evidence, rule, status in findings:
         rows = _dossier_rows(run, unit, site)
         assert any(r[0] == rule and r[2] == status and evidence in r[3] for r in rows), (unit, site, rule, evidence)

@@ -16,7 +16,7 @@ from docx.oxml import OxmlElement
 from docx.shared import Mm
 
 from processor.common.paths import TEMPLATES_DIR
-from processor.render.layout import (DIM_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
+from processor.render.layout import (GROUP_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
                                      ST_ANNEX_TITLE, ST_BODY, ST_FIGURE, ST_H1, ST_H2, ST_NOINDENT, ST_SIGN, ST_SIGN_DATE,
                                      ST_TABLE, ST_TABLE_HEAD, ST_TABLE_LEFT, ST_TITLE, cant_split, drop_unused_styles,
                                      new_document, repeat_header, save_deterministic, set_caption, set_grid_widths,
@@ -103,7 +103,7 @@ class TemplateBuilder:
         self._par("{{ " + date_expr + " }}", ST_SIGN_DATE)
 
     def table(self, columns: list[Column], loop: str, *, empty: str | None = None,
-              dim_columns: tuple[int, ...] = ()):
+              group_columns: tuple[int, ...] = (), split_rows: bool = False):
         """A table with a repeated header row and one ``{%tr for %}`` data row.
 
         ``loop`` is the jinja loop head (``r in rows``); ``empty`` is the sentence
@@ -117,12 +117,13 @@ class TemplateBuilder:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         table_layout_fixed(table)
-        if dim_columns:
-            set_caption(table, DIM_CAPTION_PREFIX + ",".join(str(c) for c in dim_columns))
+        if group_columns:
+            set_caption(table, GROUP_CAPTION_PREFIX + ",".join(str(c) for c in group_columns))
         set_grid_widths(table, [c.width_mm for c in columns])
         header, loop_row, data_row, end_row = table.rows
         repeat_header(header)
-        cant_split(data_row)
+        if not split_rows:  # a row of several items (the problem list) may go on over a page
+            cant_split(data_row)
         for i, column in enumerate(columns):
             for row in table.rows:
                 row.cells[i].width = Mm(column.width_mm)
@@ -183,10 +184,19 @@ def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = 
 
 
 def _findings_table(b: TemplateBuilder, empty: str):
+    """Every finding of the period, one a line, with its status (the half-year report's 附件3, which its
+    附件2 counts line by line)."""
     b.table([Column("序号", "loop.index", 13), Column("单位", "f.unit", 24),
              Column("示范点", "f.site", 34, left=True), Column("存在问题", "f.problem", 42, left=True),
              Column("对应要求", "f.rule", 22), Column("状态", "f.status", 21)],
             "f in findings", empty=empty)
+
+
+def _problem_list(b: TemplateBuilder, empty: str):
+    """The report's one problem list: every failure, under a band for its unit."""
+    b.table([Column("单位", "r.unit", 30), Column("示范点", "r.site", 60, left=True),
+             Column("存在问题", "r.problem", 100, left=True), Column("对应要求", "r.rule", 35)],
+            "r in problem_list", empty=empty, group_columns=(1,), split_rows=True)
 
 
 def build_monthly_report() -> TemplateBuilder:
@@ -194,16 +204,16 @@ def build_monthly_report() -> TemplateBuilder:
     b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ month|month_cn }}企业组成员联系指导党建示范点工作情况报告如下"
-        "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县(市、区)和系统党委"
-        "已确定的示范点{{ overview.sites }}个，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
+        "（数据截至{{ as_of|cn_date }}）。截至{{ month|month_cn }}底，全市{{ overview.units }}个县（市、区）和系统党委"
+        "已确定的示范点{{ overview.sites }}个{{ overview.sites_note }}，其中国企{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个；"
         "本月报送数据的示范点{{ overview.reported_sites }}个{% if unreported_sites %}，"
-        "{{ overview.unreported_sites }}个示范点所在单位本月未报送（{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
-        "{% if not loop.last %}、{% endif %}{% endfor %}），下文按本月未报送列示，不计入各项统计{% endif %}。")
+        "{{ overview.unreported_sites }}个示范点所在单位本月未报送，不计入各项统计{% endif %}。")
+    b.p("{{ conclusion }}")
     b.h1("一、报送情况")
     b.p("本月应报单位{{ submission.due }}个，按时报送{{ submission.on_time }}个，逾期报送{{ submission.late }}个"
         "{% if submission.late_units %}（{{ submission.late_units|join_cn }}）{% endif %}，未报送{{ submission.missing }}个"
         "{% if submission.missing_units %}（{{ submission.missing_units|join_cn }}）{% endif %}。"
-        "{% for r in submission.returned_units %}{{ r.unit }}报表被退回后，于{{ r.received|md_date }}更正重新报送"
+        "{% for r in submission.returned_units %}{{ r.unit }}报表被退回后，于{{ r.received|day }}更正重新报送"
         "{% if loop.last %}。{% else %}；{% endif %}{% endfor %}"
         "{% if submission.resubmitted_units %}{{ submission.resubmitted_units|join_cn }}对本月报表作了更正重报，"
         "以最新报送的为准。{% endif %}报送截止日期为{{ deadline|cn_date }}，各单位报送情况见附件1。")
@@ -227,7 +237,7 @@ def build_monthly_report() -> TemplateBuilder:
     b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 32, left=True), Column("联系人员", "r.staff", 21),
              Column("电话", "r.phone", 12), Column("现场", "r.onsite", 12), Column("座谈", "r.meeting", 12),
              Column("合计", "r.total", 12), Column("其中本人", "r.by_staff", 13),
-             Column("最近联系", "r.last_date|md_date", 20)],
+             Column("最近联系", "r.last_date|day", 26)],
             "r in site_rows", empty="本月无。")
     b.p("{% if unreported_sites %}本月未报送的示范点：{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}")
@@ -272,17 +282,16 @@ def build_monthly_report() -> TemplateBuilder:
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
-    b.p("对照实施意见（依据{{ rule_basis }}规则），本月共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、"
-        "统计期未结束存在风险{{ finding_counts.at_risk }}项，详见附件2。")
+    b.p("对照实施意见，本月未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
+        "逐项列于附件2{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、"
+        "尚待完成，不计为问题{% endif %}。")
     b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
         "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
-        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
-    b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 32, left=True),
-             Column("问题", "r.problem", 40, left=True), Column("发现日期", "r.found|md_date", 18),
-             Column("整改时限", "r.deadline", 24), Column("办结情况", "r.state", 22)],
-            "r in problem_rows", empty=None)
+        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}"
+        "{% if problem_counts.overdue %}，超过整改时限仍未办结的均列入附件2{% endif %}。")
     b.p("各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
@@ -298,26 +307,29 @@ def build_monthly_report() -> TemplateBuilder:
     b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}。（{{ x.sites }}）")
     b.blank()
-    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.annex_note(["各单位报送情况表", "示范点未达标事项清单"])
     b.signature()
     b.annex(1, "{{ month|month_cn }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 32), Column("单位类型", "r.kind", 22),
-             Column("报送情况", "r.status", 22), Column("报送日期", "r.received|md_date", 22),
-             Column("示范点", "r.sites", 15), Column("联系次数", "r.contacts", 15), Column("备注", "r.note", 15)],
+             Column("报送情况", "r.status", 22), Column("报送日期", "r.received|day", 22),
+             Column("示范点", "r.sites if r.status != '未报送' else '—'", 15),
+             Column("联系次数", "r.contacts if r.status != '未报送' else '—'", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
-    b.annex(2, "{{ month|month_cn }}示范点问题清单")
-    _findings_table(b, "本月未发现问题。")
+    b.section(landscape=True)  # the list on landscape pages: a problem on one or two lines
+    b.annex(2, "{{ month|month_cn }}示范点未达标事项清单")
+    _problem_list(b, "本月未发现未达标事项。")
     return b
 
 
 def build_half_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
-    b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展情况的报告")
+    b.title("关于{{ half_label }}挂钩联系点固本强基工程\n工作进展{% if stage %}阶段{% endif %}情况的报告")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ half_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
         "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
+    b.p("{{ conclusion }}")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
         "{{ overview.staff_assigned }}名分片联系{{ overview.sites_assigned }}个示范点"
         "{% if overview.sites_unassigned %}，另有{{ overview.sites_unassigned }}个示范点尚未确定企业组联系人员"
@@ -347,11 +359,11 @@ def build_half_year_report() -> TemplateBuilder:
     _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("对照实施意见（依据{{ rule_basis }}规则），半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
+    b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
         "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
-    b.h1("八、{{ next_label }}工作打算")
+    b.h1("八、{% if half[-1] == '2' %}{{ half[:4]|int + 1 }}年上半年{% else %}{{ half[:4] }}年下半年{% endif %}工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
@@ -372,7 +384,7 @@ def build_half_year_report() -> TemplateBuilder:
     b.annex(2, "各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用对象", "r.applies", 14),
              Column("统计期", "r.period", 26), Column("数量", "r.sites", 12), Column("达标", "r.met", 12),
-             Column("未达标", "r.failed", 14), Column("存在风险", "r.at_risk", 14),
+             Column("未达标", "r.failed", 14), Column("待完成", "r.at_risk", 14),
              Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
     b.annex(3, "示范点问题清单")
@@ -382,12 +394,13 @@ def build_half_year_report() -> TemplateBuilder:
 
 def build_year_report() -> TemplateBuilder:
     b = TemplateBuilder()
-    b.title("关于{{ year_label }}企业组联系党建示范点\n工作情况的总结")
+    b.title("关于{{ year_label }}企业组联系党建示范点\n工作{% if stage %}阶段情况的报告{% else %}情况的总结{% endif %}")
     b.addressee()
     b.p("根据" + BASIS + "要求，现将{{ year_label }}（{{ first_month|month_cn }}至{{ last_month|month_cn }}）"
-        "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}，依据{{ rule_basis }}规则评价）。")
+        "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}）。")
+    b.p("{{ conclusion }}")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县(市、区)和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
         "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
         "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
@@ -413,21 +426,25 @@ def build_year_report() -> TemplateBuilder:
              Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
             "r in site_rows", empty="本年度尚无示范点。")
     b.h1("四、存在问题")
-    b.p("全年共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
-        "{{ finding_counts.at_risk }}项（即第二部分表中未达标和待完成的项次），详见附件2。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
+    b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
+        "逐项列于附件2"
+        "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，不计为问题"
+        "{% endif %}。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
         "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
-    b.h1("五、明年工作打算")
+    b.h1("五、{{ year|int + 1 }}年工作打算")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.blank()
-    b.annex_note(["各单位报送情况表", "示范点问题清单"])
+    b.annex_note(["各单位报送情况表", "示范点未达标事项清单"])
     b.signature()
     b.annex(1, "{{ year_label }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 40), Column("应报", "r.due", 18),
              Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
             "r in unit_rows", empty="本年度无应报单位。")
-    b.annex(2, "{{ year_label }}示范点问题清单")
-    _findings_table(b, "本年度未发现问题。")
+    b.section(landscape=True)
+    b.annex(2, "{{ year_label }}示范点未达标事项清单")
+    _problem_list(b, "本年度未发现未达标事项。")
     return b
 
 
@@ -435,19 +452,23 @@ def build_assignment_table() -> TemplateBuilder:
     b = TemplateBuilder(landscape=True)
     b.title("企业组人员联系示范点分组情况一览表")
     b.table([Column("组别", "r.group", 18), Column("企业组联系人员", "r.staff", 22),
-             Column("联系县(市、区)/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 42, left=True),
+             Column("联系县（市、区）/系统党委", "r.unit", 32), Column("示范点名称", "r.site", 42, left=True),
              Column("企业类型", "r.kind", 16), Column("党组织书记", "r.secretary", 20),
              Column("党员人数", "r.members", 16), Column("确定联系日期", "r.contact_date|cn_date", 36),
              Column("备注", "r.note", 23, left=True)],
-            "r in rows", empty="尚未确定任何联系示范点。", dim_columns=(1, 2))
-    b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
-        "{{ counts.units }}个县(市、区)和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
-    b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
+            "r in rows", empty="尚未确定任何联系示范点。", group_columns=(1, 2))
+    note = b.p("说明：数据截至{{ report_date|cn_date }}，共{{ counts.groups }}个组、企业组人员{{ counts.staff }}名，联系"
+               "{{ counts.units }}个县（市、区）和系统党委的{{ counts.sites }}个示范点。按要求，企业组成员应于"
+               "{{ deadline|cn_date }}前确定联系示范点。", ST_NOINDENT)
+    note.paragraph_format.keep_together = True  # the 说明 is read whole: never split across pages
+    note.paragraph_format.keep_with_next = True
+    rest = b.p("{% if staff_without_site %}尚未确定联系示范点的企业组人员：{% for r in staff_without_site %}{{ r.staff }}（{{ r.group }}）"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}企业组人员均已确定联系示范点。{% endif %}"
         "{% if sites_without_staff %}尚未确定企业组联系人员的示范点：{% for r in sites_without_staff %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% else %}各示范点均已确定企业组联系人员。{% endif %}"
         "{% if late_contacts %}晚于规定时间确定联系的：{% for r in late_contacts %}{{ r.unit }}{{ r.site }}"
         "（{{ r.contact_date|cn_date }}）{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}", ST_NOINDENT)
+    rest.paragraph_format.keep_together = True
     b.signature()
     return b
 
@@ -503,10 +524,10 @@ def build_reminder_list() -> TemplateBuilder:
     b.p("按照" + BASIS + "每月汇报的要求，{{ month|month_cn }}月报表应于{{ deadline|cn_date }}前报送。"
         "截至{{ as_of|cn_date }}，应报单位{{ counts.due }}个，已报送{{ counts.submitted }}个，"
         "未报送{{ counts.missing }}个，已退回待重报{{ counts.rejected }}个。"
-        "{% if rows %}请以下单位尽快报送：{% endif %}")
-    b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 27), Column("单位类型", "r.kind", 19),
-             Column("联系人", "r.contact", 15), Column("电话", "r.phone", 33), Column("截止日期", "r.deadline|md_date", 20),
-             Column("状态", "r.status", 21), Column("逾期天数\n（截至{{ as_of|md_date }}）", "r.overdue_days", 11)],
+        "{% if rows %}请以下单位尽快报送（逾期天数算至{{ as_of|cn_date }}）：{% endif %}")
+    b.table([Column("序号", "loop.index", 10), Column("单位", "r.unit", 34), Column("单位类型", "r.kind", 19),
+             Column("联系人", "r.contact", 17), Column("电话", "r.phone", 33),
+             Column("状态", "r.status", 25), Column("逾期天数", "r.overdue_days", 18)],
             "r in rows", empty="{% if counts.late %}本月各单位均已报送，其中逾期报送{{ counts.late }}个。"
                                 "{% else %}本月各单位均已按时报送。{% endif %}")
     b.signature()

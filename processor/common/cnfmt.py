@@ -71,14 +71,15 @@ def pct(value, digits: int = 1) -> str:
 
 
 def num(value, digits: int = 1) -> str:
-    """Thousands separators; integers without decimals, other numbers with ``digits``."""
+    """Integers without decimals, other numbers with ``digits``; no thousands separators (1322名, as
+    an office writes counts in Chinese text)."""
     if value in (None, ""):
         return ""
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int) or (isinstance(value, (float, Decimal)) and float(value).is_integer()):
-        return f"{int(value):,}"
-    return f"{float(value):,.{digits}f}"
+        return f"{int(value)}"
+    return f"{float(value):.{digits}f}"
 
 
 def plain_num(value) -> str:

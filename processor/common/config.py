@@ -55,7 +55,7 @@ share_path_for_units = ""  # 各单位看到的报送文件夹位置（如 "\\\\
 
 [report]
 office = "中共××市委组织部企业组"   # 报告落款单位
-addressee = "企业组各位同志"         # 主送：月度、半年报告标题下顶格的称呼
+addressee = "中共××市委组织部"       # 主送：报告呈报的上级机关或领导，标题下顶格（不能是落款单位本身）
 title_prefix = ""                    # 报告标题前缀，如“××市”
 
 [schedule]
@@ -78,6 +78,7 @@ reports = ["monthly_report", "half_year_report", "year_report", "assignment_tabl
                            # （另有 site_dossier 示范点档案、overview 总览、chart 图表）
 max_attempts = 8           # 发送失败后最多重试次数（间隔逐次加倍）
 deadline_seconds = 120     # 每次发送的总时限（秒）：连接、加密、登录和发送合计，超时即断开，稍后重试
+partial_periods = false    # 是否发送刚开始不久（未过一半）的半年、年度报告（标题注明“阶段情况”）；默认不发，过半后再发
 
 [remind]
 enabled = false            # 是否给各单位发催报邮件（名册“单位”表的“电子邮箱”列）；默认不发
@@ -146,6 +147,7 @@ class SmtpSettings:
     reports: tuple[str, ...]
     max_attempts: int = _limited(1, 100)
     deadline_seconds: float = _limited(1, 3600)
+    partial_periods: bool
 
     @property
     def password(self) -> str:
@@ -320,6 +322,14 @@ class Workspace:
     def addressee(self) -> str:
         """主送: who the monthly and half-year reports are addressed to."""
         return self.raw.get("report", {}).get("addressee", DEFAULT_ADDRESSEE)
+
+    @property
+    def draft_warning(self) -> str | None:
+        """The one line a consolidation prints while the 落款 is the placeholder (reports marked 样稿)
+        or the 主送 is the office itself; None when the reports can be signed."""
+        from processor.common.office import draft_warning
+
+        return draft_warning(self.office_name, self.addressee)
 
     @property
     def title_prefix(self) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from processor.common import periods
 from processor.common.values import is_missing
+from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
                                           mode_counts, one_per_requirement, period_span, progress_texts,
@@ -69,7 +70,7 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
     finding_rows = [finding_row(f, versioned) for f in basis.findings if f.status != MET]
     progress = basis.data.rows("progress", months=basis.months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(basis.due_months)}
-    return {
+    context = {
         "office_name": snapshot.ws.office_name,
         "addressee": snapshot.ws.addressee,
         "report_date": as_of.isoformat(),
@@ -92,6 +93,7 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
         "plans": _latest_plans(progress, basis.units),
         "charts": _charts(half, basis, per_month, compliance_rows),
     }
+    return {**context, **signable.half_year(context)}  # the conclusion, the one problem list, 阶段情况
 
 
 def _overview(basis: _HalfBasis, roster, per_month: list[dict]) -> dict:
@@ -247,7 +249,8 @@ def _roster_staff_names(roster) -> set[str]:
 
 def _next_half_label(half: periods.Period) -> str:
     """What the report's closing section plans for: the other half of the year, or next year's first."""
-    return "下半年" if half.label.endswith("H1") else "明年上半年"
+    year = int(half.label[:4])
+    return f"{year}年下半年" if half.label.endswith("H1") else f"{year + 1}年上半年"
 
 
 def _first_date(records: list[dict]) -> dt.date | None:

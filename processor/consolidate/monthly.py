@@ -10,6 +10,7 @@ import pandas as pd
 
 from processor.common import cnfmt
 from processor.common import periods
+from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SOE, UNASSIGNED, cell_text, cn_list,
                                           count_of, finding_counts, finding_row, iso_date, latest_sites, mode_counts,
                                           next_steps, one_per_requirement, open_findings, problem_counts, problem_row,
@@ -89,6 +90,7 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
         "charts": _charts(month, submission, staff_rows),
     }
     context["sentences"] = _monthly_sentences(context)
+    context.update(signable.monthly(context))  # the conclusion that opens it, and its one problem list
     return context
 
 

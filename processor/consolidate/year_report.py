@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from processor.common import periods
+from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, decided_rate, finding_counts,
                                           finding_row, latest_sites, mode_counts, next_steps, one_per_requirement,
                                           period_span, problem_counts, problem_row, requirement_title)
@@ -42,7 +43,8 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
     versioned = len(rulebook.versions_between(year.first, year.last)) > 1
     finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
     soe_sites = sum(s["enterprise_kind"] == SOE for s in sites)
-    return {
+    following = f"{int(year.label) + 1}年"  # never "明年": read in the next year it would mean the one after
+    context = {
         "office_name": snapshot.ws.office_name,
         "addressee": snapshot.ws.addressee,
         "report_date": as_of.isoformat(),
@@ -68,9 +70,10 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
         "problem_counts": problem_counts([problem_row(f) for f in findings if f.code == "problem-closed"]),
         "findings": finding_rows,
         "finding_counts": finding_counts(finding_rows),
-        "next_steps": next_steps(findings, rulebook=rulebook, horizon="明年", period_end="明年第一季度内"),
+        "next_steps": next_steps(findings, rulebook=rulebook, horizon=following, period_end=f"{following}第一季度内"),
         "charts": _charts(year, shown_months, per_month, clause_rows),
     }
+    return {**context, **signable.year(context)}  # the conclusion, the one problem list, 阶段情况
 
 
 def _unit_rows(findings: list[Finding], units: list[str]) -> list[dict]:

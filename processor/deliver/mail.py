@@ -112,6 +112,8 @@ def _plan(ledger: Ledger, ws: Workspace, *, dry_run: bool = False, retry_given_u
     # a report a person changed goes as the new version beside it, never as its own (changed) file
     beside = {edited_original(r["path"]) for r in ledger.query("SELECT path FROM outputs")} - {None}
     outputs = [o for o in outputs if o["path"] not in beside]
+    if not ws.smtp.partial_periods:  # a half-year or a year only just begun is not reported yet
+        outputs = [o for o in outputs if not barely_begun(o["period"], o["built_at"], ws)]
     rows: dict[str, list] = {}
     for d in ledger.query(f"SELECT d.* FROM deliveries d JOIN outputs o ON o.path = d.output_path "
                           f"WHERE o.kind IN ({', '.join('?' * len(kinds))}) ORDER BY d.id", kinds):
@@ -143,6 +145,24 @@ def _plan(ledger: Ledger, ws: Workspace, *, dry_run: bool = False, retry_given_u
         mail.deliveries = {o["path"]: _delivery(ledger, o, mail.key) for o in due}
         mails.append(mail)
     return mails
+
+
+def barely_begun(label: str | None, built_at: str | None, ws: Workspace) -> bool:
+    """Whether an output of the period ``label`` (2027-H1, 2027, 2027-01) was built before half of the
+    period had passed (a half-year report after one month): a 阶段情况, not a report to mail."""
+    from processor.common.clock import local_date
+    from processor.common.periods import MONTH_RE, parse_half, parse_year, period_of
+
+    if not label or not built_at:
+        return False
+    text = str(label)
+    try:
+        period = (period_of(text, "month") if MONTH_RE.match(text) else
+                  parse_half(text) if "-H" in text.upper() else parse_year(text))
+        built = local_date(built_at, ws)
+    except ValueError:
+        return False
+    return (built - period.start).days * 2 < (period.end - period.start).days + 1
 
 
 def _in_mail_order(outputs) -> list:

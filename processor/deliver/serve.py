@@ -129,6 +129,8 @@ class Nightly:
             LOG.info("夜间汇总完成（%s）：新生成或更新 %d 个文件，%d 个无变化，用时 %.1f 秒",
                      "、".join([*result.months, *result.halves]) or "无可汇总的月份",
                      len(result.written or ()), len(result.unchanged or ()), (self.clock() - started).total_seconds())
+            if self.ws.draft_warning:
+                LOG.warning(self.ws.draft_warning)
             self._send(send_pending, started)
             self._remind(started)
             try:

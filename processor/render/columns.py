@@ -14,7 +14,7 @@ _UNIT = ROSTER_SHEETS[0]
 _STAFF = ROSTER_SHEETS[1]
 
 STAFF_COLUMN = "企业组联系人员"
-UNIT_COLUMN = "联系县(市、区)/系统党委"
+UNIT_COLUMN = "联系县（市、区）/系统党委"
 
 
 def summary_sheets(rows: dict[str, list[dict]]) -> list[Sheet]:

@@ -23,8 +23,10 @@ from docxtpl import DocxTemplate, InlineImage
 from lxml import etree
 
 from processor.render import layout as docx_layout
+from processor.render import tables
 from processor.common.excel_safety import strip_xml_illegal
 from processor.common.fsutil import atomic_write_bytes
+from processor.common.office import DRAFT_MARK, is_placeholder
 from processor.common.paths import TEMPLATES_DIR
 from processor.common.cnfmt import cn_date, join_cn, md_date, month_cn, num, pct  # noqa: F401  (jinja filters)
 
@@ -78,8 +80,33 @@ def jinja_env() -> jinja2.Environment:
 def _new_jinja_env() -> jinja2.Environment:
     env = _CompilingOnceEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
                                     trim_blocks=False, lstrip_blocks=False)
-    env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn)
+    env.filters.update(cn_date=cn_date, md_date=md_date, month_cn=month_cn, pct=pct, num=num, join_cn=join_cn,
+                       day=day)
     return env
+
+
+_PERIOD_KEYS = ("month", "first_month", "last_month", "as_of", "report_date")
+
+
+def _year_of(value) -> int | None:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.year
+    text = str(value or "")[:4]
+    return int(text) if text.isdigit() else None
+
+
+@jinja2.pass_context
+def day(ctx, value) -> str:
+    """A date as a report prints it: 3月15日 while the report, its day and the date are of one year;
+    2026年3月15日 in a report that covers or follows a year boundary (a January report, a report of
+    2026 written in 2027) or for a date of another year, so that no date reads as one still to come."""
+    if value in (None, ""):
+        return ""
+    years = {_year_of(value)} | {_year_of(ctx.get(k)) for k in _PERIOD_KEYS if ctx.get(k)}
+    years.discard(None)
+    first = str(ctx.get("first_month") or ctx.get("month") or "")
+    follows = first[5:7] == "01"  # a period starting in January follows a year boundary
+    return cn_date(value) if len(years) > 1 or follows else md_date(value)
 
 
 # ---------------------------------------------------------------------------
@@ -138,6 +165,8 @@ def render_docx(template_name: str, context: dict, out_path: Path, *,
     tpl.render(data, env, autoescape=True)
     doc = tpl.docx  # post-processed in place: no save and re-open of the rendered package
     _post_process(doc, new_runs=bool(images))
+    if "office_name" in context and is_placeholder(str(context["office_name"])):
+        mark_draft(doc)
     blob = docx_layout.document_bytes(doc, _stamp(context), author=str(context.get("office_name", "")))
     return atomic_write_bytes(Path(out_path), blob)
 
@@ -263,14 +292,40 @@ def _undeclared(tpl, path: Path, env) -> frozenset:
 def _post_process(doc, *, new_runs: bool) -> None:
     nest_quotes(doc)
     for table in _all_tables(doc):
-        columns = docx_layout.table_dim_columns(table)
-        if columns:
-            docx_layout.dim_repeated_cells(table, columns)
+        groups = tables.group_columns(table)
+        group_of_row = tables.take_group_column(table, groups[0]) if groups and len(table.rows) > 1 else None
         if _has_header_row(table):  # a data table (a cover's label | value table keeps its widths)
-            docx_layout.fit_column_widths(table)
+            tables.fit_column_widths(table)
+        if group_of_row is not None:
+            merge = tuple(c - (c > groups[0]) for c in groups[1:])
+            tables.band_groups(table, group_of_row, merge)
     docx_layout.keep_signature_with_text(doc)
     if new_runs:  # an inserted picture sits in runs of its own, which the template never had
         docx_layout.enforce_east_asian_fonts(doc)
+
+
+def mark_draft(doc) -> int:
+    """Print 样稿 at the top right of every page (every header of every section that has its own):
+    a report signed with the placeholder office is a draft, never one to sign.  Returns how many
+    headers it marked."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    seen: set[int] = set()
+    for section in doc.sections:
+        for header in (section.header, section.even_page_header):
+            if header.is_linked_to_previous and section is not doc.sections[0]:
+                continue  # the previous section's header, marked already
+            element = header._element  # a first section without one of its own gets one
+            if id(element) in seen:
+                continue
+            seen.add(id(element))
+            par = header.paragraphs[0] if header.paragraphs and not header.paragraphs[0].text else header.add_paragraph()
+            par.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            run = par.add_run(DRAFT_MARK)
+            run.bold = True
+            run.font.size = docx_layout.SIZE_BODY
+            docx_layout.set_rfonts(run._element, docx_layout.FONT_HEI)
+    return len(seen)
 
 
 def _has_header_row(table) -> bool:

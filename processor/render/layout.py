@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import math
-import re
 import zipfile
 from pathlib import Path
 
@@ -74,11 +72,11 @@ PROJECT_STYLES = (ST_TITLE, ST_H1, ST_H2, ST_BODY, ST_NOINDENT, ST_ADDRESSEE, ST
                   ST_ANNEX_MARK, ST_ANNEX_TITLE, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE, ST_SIGN, ST_SIGN_DATE,
                   ST_PAGE_NO, ST_COVER)
 
-# Table caption that tells the renderer to print in light grey the cells that repeat the row
-# above (1-based column numbers; a later column only while the earlier ones repeat too).  Not a
-# vertical merge: a merged block broken by a page leaves the next page without its group and name.
+# Table caption naming a table's group columns (1-based): the first is printed once per group, as
+# a band across the table; the cells of the next that repeat within a group are merged
+# (processor.render.tables).  Templates written before say DIM_CAPTION_PREFIX, read the same way.
+GROUP_CAPTION_PREFIX = "分组列："
 DIM_CAPTION_PREFIX = "重复内容淡显列："
-DIM_COLOR = "8C8C8C"
 
 FIXED_STAMP = dt.datetime(2026, 1, 1, 0, 0, 0)
 _THEME_ATTRS = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
@@ -504,168 +502,11 @@ def cant_split(row) -> None:
     trpr.find(qn("w:cantSplit")).set(qn("w:val"), "1")
 
 
-def table_dim_columns(table) -> tuple[int, ...]:
-    """0-based columns whose repeated cells are printed in light grey, from the caption."""
-    cap = table._tbl.tblPr.find(qn("w:tblCaption"))
-    if cap is None or not (cap.get(qn("w:val")) or "").startswith(DIM_CAPTION_PREFIX):
-        return ()
-    numbers = re.findall(r"\d+", cap.get(qn("w:val"))[len(DIM_CAPTION_PREFIX):])
-    return tuple(int(n) - 1 for n in numbers)
-
-
-def dim_repeated_cells(table, columns: tuple[int, ...], header_rows: int = 1) -> int:
-    """Print in light grey the cells of ``columns`` that repeat the cell above.
-
-    Every row keeps its full text (a page break never leaves a row without its group and
-    name, and a copied row is complete); the grey shows the grouping.  Hierarchical:
-    column ``columns[k]`` is dimmed only while the columns before it repeat too (a staff
-    member's name in a new group is printed dark).  Works on the cells' XML (the report
-    tables span no columns).  Returns the number of cells dimmed."""
-    rows = [tr.tc_lst for tr in table._tbl.tr_lst[header_rows:]]
-    texts = [[_cell_plain(r[c]) for c in columns] for r in rows]
-    dimmed = 0
-    for i in range(1, len(rows)):
-        for depth, col in enumerate(columns):
-            if not texts[i][depth] or texts[i][: depth + 1] != texts[i - 1][: depth + 1]:
-                break
-            for run in rows[i][col].iter(qn("w:r")):
-                rpr = run.find(qn("w:rPr"))
-                if rpr is None:
-                    rpr = OxmlElement("w:rPr")
-                    run.insert(0, rpr)
-                color = rpr.find(qn("w:color"))
-                if color is None:
-                    color = OxmlElement("w:color")
-                    rpr.append(color)
-                color.set(qn("w:val"), DIM_COLOR)
-            dimmed += 1
-    return dimmed
-
-
 def _cell_plain(tc) -> str:
     return "".join(t.text or "" for t in tc.iter(_W_T)).strip()
 
 
-def _cell_lines(tc) -> list[str]:
-    """A cell's text line by line (paragraphs and line breaks), as it is measured for its width."""
-    lines = []
-    for par in tc.iter(_W_P):
-        line = ""
-        for node in par.iter(_W_T, _W_BR):
-            if node.tag == _W_BR:
-                lines.append(line.strip())
-                line = ""
-            else:
-                line += node.text or ""
-        lines.append(line.strip())
-    return [line for line in lines if line] or [""]
-
-
-# --- column widths from content --------------------------------------------------------------
-# A table's columns share its width by what they hold, measured at render time from the cells'
-# text in characters of 小4: dates, phone numbers, figures and short words (names, statuses) are
-# never broken, long texts get room in proportion to their mean length.
-_TABLE_CHAR_MM = SIZE_TABLE.pt * 25.4 / 72
-_LATIN_EM = 0.56  # a digit or Latin letter of the CJK serif, in characters
-_MIXED_GAP_EM = 0.2  # the space Word and LibreOffice put between Chinese and Latin text
-_CELL_PADDING_MM = 2 * CELL_MARGIN_TWIPS / 56.7 + 0.4  # cell margins and a little slack
-_UNBROKEN_SLACK_EM = 0.3  # Word spaces mixed Chinese and Latin text a little wider
-_ONE_LINE = re.compile(r"[\d\sA-Za-z\-./:：+%×年月日号（）()第季度半上下一二三四由延提前至]*")  # 2026年第四季度, 延至11月30日
-SHORT_WORD_CHARS = 4
-
-
-_ASCII_RUN = re.compile(r"[\x20-\x7e]+")
-
-
-def text_width_em(text: str) -> float:
-    """The width of one line of ``text`` in characters of its font size: Chinese (and every other
-    non-ASCII character) one, a digit or Latin letter a little over half, plus the gap set
-    between Chinese and Latin text."""
-    width = float(len(text))
-    for run in _ASCII_RUN.finditer(text):
-        part = run.group()
-        width -= len(part) - _LATIN_EM * len(part) + (_LATIN_EM - 0.3) * part.count(" ")
-        width += _MIXED_GAP_EM * ((run.start() > 0) + (run.end() < len(text)))
-    return width
-
-
-def _column_needs(texts: list[str], title: str) -> tuple[float, float, float, float]:
-    """A column's (least, narrowest, one-line width, text beyond the narrowest per row), in
-    characters.  Dates, phone numbers and figures never wrap (the least); in a table wide enough
-    short words do not either and a title takes at most two lines (the narrowest)."""
-    widths = [text_width_em(t) for t in texts]
-    figures = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths, strict=True) if t and _ONE_LINE.fullmatch(t)]
-    words = [w + _UNBROKEN_SLACK_EM for t, w in zip(texts, widths, strict=True) if t and len(t) <= SHORT_WORD_CHARS]
-    title_width = text_width_em(title)
-    least = max([min(title_width, 2), *figures])  # never one character
-    narrowest = max([least, math.ceil(title_width / 2), *words])
-    one_line = max([narrowest, title_width, *widths])
-    beyond = sum(max(0.0, w - narrowest) for w in widths) / max(1, len(widths))
-    return least, narrowest, one_line, beyond
-
-
-def fit_column_widths(table, header_rows: int = 1) -> list[float] | None:
-    """Share the table's width among its columns by their content; returns the widths in mm
-    (None for a table with merged or spanned cells, left as the template made it)."""
-    tbl = table._tbl
-    grid = tbl.tblGrid.findall(_W_GRID_COL)
-    rows = tbl.findall(_W_TR)
-    cells = [tr.findall(_W_TC) for tr in rows]
-    if not grid or len(rows) <= header_rows or any(len(r) != len(grid) for r in cells) \
-            or next(tbl.iter(qn("w:gridSpan")), None) is not None or next(tbl.iter(qn("w:vMerge")), None) is not None:
-        return None
-    total_mm = sum(int(c.get(_W_W)) for c in grid) / 56.7
-    texts = [[_cell_lines(tc) for tc in r] for r in cells]
-    titles = [" ".join(line for row in texts[:header_rows] for line in row[i]) for i in range(len(grid))]
-    columns = [[line for row in texts[header_rows:] for line in row[i]] for i in range(len(grid))]
-    needs = [_column_needs(columns[i], titles[i]) for i in range(len(grid))]
-    room = (total_mm - len(grid) * _CELL_PADDING_MM) / _TABLE_CHAR_MM  # in characters
-    widths = [c * _TABLE_CHAR_MM + _CELL_PADDING_MM for c in _share(room, needs)]
-    twips = [str(int(w * 56.7)) for w in widths]
-    for col, w in zip(grid, twips, strict=True):
-        col.set(_W_W, w)
-    for r in cells:
-        for tc, w in zip(r, twips, strict=True):
-            tcw = tc.find(_TCPR_TCW)  # the templates' cells have one
-            if tcw is None:
-                tcw = tc.get_or_add_tcPr().get_or_add_tcW()
-            tcw.set(_W_W, w)
-            tcw.set(_W_TYPE, "dxa")
-    return widths
-
-
-_W_GRID_COL, _W_TR, _W_TC, _W_W, _W_T = qn("w:gridCol"), qn("w:tr"), qn("w:tc"), qn("w:w"), qn("w:t")
-_W_TYPE, _TCPR_TCW, _W_BR = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}", qn("w:br")
-
-
-def _share(room: float, needs: list[tuple[float, float, float]]) -> list[float]:
-    """Widths (in characters) summing to ``room``: every column its narrowest width (or, in a table
-    too narrow for that, its least and a share of the rest), the rest in
-    proportion to how much text each column holds beyond it (so that long texts wrap to about
-    as many lines), none wider than its longest line while another column wraps."""
-    least, narrowest = [n[0] for n in needs], [n[1] for n in needs]
-    if sum(least) >= room:  # too many columns: shrink all alike
-        return [n * room / sum(least) for n in least]
-    if sum(narrowest) >= room:  # titles and short words wrap, figures still do not
-        spare = [n - m for n, m in zip(narrowest, least, strict=True)]
-        return [m + (room - sum(least)) * x / sum(spare) for m, x in zip(least, spare, strict=True)]
-    one_line = [n[2] for n in needs]
-    if sum(one_line) <= room:  # everything on one line: spread the slack
-        return [w + (room - sum(one_line)) * w / sum(one_line) for w in one_line]
-    widths = list(narrowest)
-    growing = [i for i, n in enumerate(needs) if n[3] > 0]
-    while growing:
-        left = room - sum(widths)
-        weight = sum(needs[i][3] for i in growing)
-        full = [i for i in growing if widths[i] + left * needs[i][3] / weight >= one_line[i]]
-        if not full:
-            for i in growing:
-                widths[i] += left * needs[i][3] / weight
-            break
-        for i in full:  # these reach one line: fix them and share again among the others
-            widths[i] = one_line[i]
-        growing = [i for i in growing if i not in full]
-    return widths
+_W_T = qn("w:t")
 
 
 # --- 落款 kept with the text -----------------------------------------------------------------

@@ -77,6 +77,10 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
             ws.write_string(0, col, column.title, header)
         ws.freeze_panes(1, 2)
         ws.autofilter(0, 0, max(0, len(sheet.rows)), len(columns) - 1)
+        ws.set_paper(9)  # A4, landscape, one page wide, the header on every page
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0)
         keys = [column.key for column in columns]
         for row, record in enumerate(sheet.rows, start=1):
             for col, key in enumerate(keys):
@@ -124,8 +128,7 @@ def assignment_workbook(context: dict, columns: list[Column], stamp: dt.datetime
             if columns[col - 1].date:
                 cell.number_format = DATE_FORMAT
     _table_view(ws, columns, len(rows))
-    ws.page_setup.orientation = "landscape"
-    ws.print_title_rows = "2:2"
+    _print_setup(ws, landscape=True)
     return workbook_bytes(wb, stamp)
 
 
@@ -146,6 +149,7 @@ def reminder_workbook(context: dict, columns: list[Column], stamp: dt.datetime) 
             for (cell,) in ws.iter_rows(min_row=3, min_col=col, max_col=col):
                 cell.number_format = DATE_FORMAT
     _table_view(ws, columns, len(context["rows"]))
+    _print_setup(ws, landscape=False)
     return workbook_bytes(wb, stamp)
 
 
@@ -161,6 +165,20 @@ def _table_view(ws, columns: list[Column], count: int) -> None:
     """Header row 2 frozen and filterable over every record."""
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
+
+
+def _print_setup(ws, *, landscape: bool) -> None:
+    """Printed as the office prints: on A4, every column on one page wide (as many pages long as it
+    takes), the header row at the top of every page, centred."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages long as it takes
+    ws.print_title_rows = "2:2"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
 
 
 def _header(ws, columns: list[Column], *, row: int) -> None:
