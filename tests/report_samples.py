@@ -292,7 +292,7 @@ def _monthly() -> dict:
         "quarter_label": "第四季度",
         "quarter_end": "2026-12-31",
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe), "private_sites": len(private),
-                     "reported_sites": len(sites), "unreported_sites": 0},
+                     "reported_sites": len(sites), "unreported_sites": 0, "sites_note": ""},
         "unreported_sites": [],
         "submission": submission,
         "unit_rows": unit_rows,
