@@ -17,7 +17,7 @@ from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, cell_tex
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
                                             counted_activities, roster_units, submission_states)
 from processor.consolidate.snapshot import Snapshot
-from schemas.form import ACTIVITY_KINDS
+from processor.schemas.form import ACTIVITY_KINDS
 
 
 @dataclass

@@ -47,7 +47,7 @@ from processor.consolidate.recorder import Recorder
 from processor.consolidate.snapshot import Snapshot
 from processor.record.ledger import Ledger, now_iso
 from processor.render import columns, jobs, workbooks
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"

@@ -34,8 +34,8 @@ from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, Raw
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
 from processor.common.values import problem_key
-from schemas import fields as kinds
-from schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
+from processor.schemas import fields as kinds
+from processor.schemas.form import (FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, SHEETS_BY_KEY, TEMPLATE_VERSION,
                           SheetSpec, models_hash)
 
 HEADER_SCAN_ROWS = 10  # a header further down than this is not recognised
