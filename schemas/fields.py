@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-# The kinds and the yes/no words are plain data defined in schemas.vocabulary (no pandas).
-from schemas.vocabulary import CHOICE, DATE, FLOAT, INT, MONTH, TEXT, YES_NO, YESNO  # noqa: F401
+# The kinds and the yes/no words are plain data defined in processor.schemas.vocabulary (no pandas).
+from processor.schemas.vocabulary import CHOICE, DATE, FLOAT, INT, MONTH, TEXT, YES_NO, YESNO  # noqa: F401
 
 # What the submitter is told a kind looks like (type-error messages, prompts).
 KIND_DESCRIPTIONS = {

@@ -17,9 +17,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas import fields as col
-# The word lists are defined in schemas.vocabulary (no pandas) and re-exported from here.
-from schemas.vocabulary import (ACTIVITY_KINDS, CLOSE_STATES, CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS,
+from processor.schemas import fields as col
+# The word lists are defined in processor.schemas.vocabulary (no pandas) and re-exported from here.
+from processor.schemas.vocabulary import (ACTIVITY_KINDS, CLOSE_STATES, CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS,
                                 SHEET_TITLES, SITE_LEVELS, UNIT_KINDS)
 
 SITE_PROMPT = "从下拉列表选择“示范点”表中登记的示范点（先在“示范点”表登记）"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas import fields as col
-from schemas.form import UNIT_KINDS, SheetSpec
+from processor.schemas import fields as col
+from processor.schemas.form import UNIT_KINDS, SheetSpec
 
 
 class Unit(pa.DataFrameModel):

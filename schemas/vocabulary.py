@@ -2,13 +2,13 @@
 
 Everything here is data that light code needs without building the pandera models: the rulebook
 checks its activity types, contact modes and sheet names against these lists when a command starts,
-and ``processor status`` must not pay for pandas to do so.  :mod:`schemas.form` builds its models
+and ``processor status`` must not pay for pandas to do so.  :mod:`processor.schemas.form` builds its models
 from these lists and re-exports them, so each list is defined once, here.
 """
 
 from __future__ import annotations
 
-# How a cell is read (a field's ``kind`` in schemas.fields) and the words of a yes/no column.
+# How a cell is read (a field's ``kind`` in processor.schemas.fields) and the words of a yes/no column.
 TEXT, CHOICE, INT, FLOAT, DATE, MONTH, YESNO = "text", "choice", "int", "float", "date", "month", "yesno"
 YES_NO = ["是", "否"]
 

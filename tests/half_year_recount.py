@@ -21,7 +21,7 @@ from docx import Document
 
 from docx_helpers import find_groups, rows_under
 from processor.common.paths import PACKAGE_DIR
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"
 MET, FAILED, AT_RISK, NO_DATA = "达标", "未达标", "存在风险", "本期未报送"

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 
 from processor.validate.roster import Roster, sample_roster
 from processor.common.rulebook import Rulebook, load_rulebook
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 REJECT, ACCEPT, EITHER, IGNORE = "reject", "accept", "either", "ignore"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from processor.record.ledger import Ledger
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 D = dt.date
 _counter = itertools.count(1)

@@ -49,8 +49,12 @@ def test_a_backward_import_breaks_the_layering(tmp_path):
 FILE_NAMES = {"log", "lock", "local"}  # processor.log, .processor.lock, processor.local: files and a domain
 
 
+MAPPED = {("processor", "schemas"): ("schemas",)}  # pyproject.toml's package-dir: the folder beside the package
+
+
 def _module_file(dotted: list[str]) -> Path | None:
-    path = ROOT.joinpath(*dotted)
+    head = tuple(dotted[:2])
+    path = ROOT.joinpath(*MAPPED.get(head, head), *dotted[2:])
     for candidate in (path.with_suffix(".py"), path / "__init__.py"):
         if candidate.is_file():
             return candidate
@@ -117,3 +121,14 @@ def test_no_run_time_module_is_over_700_lines():
             if str(source.relative_to(ROOT)) not in STILL_OVERSIZED
             and (lines := len(source.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, "\n".join(sorted(long))
+
+
+def test_the_models_are_imported_under_the_package_name_only():
+    """The schemas/ folder installs as processor/schemas/: an import of a top-level ``schemas`` works
+    in a checkout but fails in an installed wheel (and loads a second copy of the models beside it)."""
+    top_level = re.compile(r"^\s*(from schemas[ .]|import schemas\b)", re.M)
+    found = [f"{source.relative_to(ROOT)}"
+             for folder in ("processor", "schemas", "tests", "bench", "tools")
+             for source in (ROOT / folder).rglob("*.py")
+             if top_level.search(source.read_text(encoding="utf-8"))]
+    assert not found, found

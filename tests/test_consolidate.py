@@ -18,7 +18,7 @@ from processor.render.columns import summary_sheets
 from processor.record.ledger import Ledger
 from processor.render.workbooks import summary_workbook
 from scenario_helpers import INJECTION, TODAY, fill_consolidation_ledger
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_render_workers_load_neither_pandas_nor_the_models():
     import sys
 
     code = ("import sys; import processor.cli; from processor.render import jobs, workbooks; jobs.warm_up(); "
-            "print(sorted(m for m in ('pandas', 'pandera', 'schemas.form') if m in sys.modules))")
+            "print(sorted(m for m in ('pandas', 'pandera', 'processor.schemas.form') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"

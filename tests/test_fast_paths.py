@@ -37,7 +37,7 @@ from processor.common.fsutil import ZIP_STAMP
 from processor.common.paths import TEMPLATES_DIR
 from processor.validate.readers import read_workbook
 from report_samples import sample_context
-from schemas.form import FORM_SHEETS
+from processor.schemas.form import FORM_SHEETS
 
 SEED = 20261130
 

@@ -73,11 +73,11 @@ def test_the_parser_finds_a_heavy_import_and_its_chain():
         "import time: self [us] | cumulative | imported package",
         "import time:       100 |        100 |       pandas.core",
         "import time:       200 |        300 |     pandas",
-        "import time:        50 |        350 |   schemas.form",
+        "import time:        50 |        350 |   processor.schemas.form",
         "import time:        10 |        360 | processor.common.rulebook",
         "import time:         5 |          5 | json",
     ])
-    assert heavy_imports(stderr) == {"pandas": "pandas.core ← pandas ← schemas.form ← processor.common.rulebook"}
+    assert heavy_imports(stderr) == {"pandas": "pandas.core ← pandas ← processor.schemas.form ← processor.common.rulebook"}
     assert heavy_imports("import time:         5 |          5 | json") == {}
 
 
@@ -118,7 +118,7 @@ def test_status_after_the_roster_changed_checks_it_again(tmp_path):
 
 def test_the_built_in_rulebook_names_only_hardware_columns():
     """The built-in rulebook is loaded without this check (it costs pandas); here it is checked."""
-    from schemas.form import SHEETS_BY_KEY
+    from processor.schemas.form import SHEETS_BY_KEY
 
     book = load_rulebook(check_items=True)
     titles = set(SHEETS_BY_KEY["hardware"].titles)
@@ -154,17 +154,15 @@ def test_a_custom_rulebook_names_only_sheets_and_words_of_the_form(tmp_path):
 
 
 def test_each_word_list_is_defined_once():
-    import schemas.fields
-    import schemas.form
-    import schemas.vocabulary as vocabulary
+    from processor.schemas import fields, form, vocabulary
 
     for name in ("UNIT_KINDS", "ENTERPRISE_KINDS", "ORG_KINDS", "FORMATIONS", "SITE_LEVELS", "CONTACT_MODES",
                  "CLOSE_STATES", "ACTIVITY_KINDS", "SHEET_TITLES"):
-        assert getattr(schemas.form, name) is getattr(vocabulary, name), name
+        assert getattr(form, name) is getattr(vocabulary, name), name
     for name in ("TEXT", "CHOICE", "YESNO", "YES_NO"):
-        assert getattr(schemas.fields, name) is getattr(vocabulary, name), name
-    assert [(s.key, s.title) for s in schemas.form.FORM_SHEETS] == list(vocabulary.SHEET_TITLES.items())
-    contact = schemas.form.SHEETS_BY_KEY["contacts"]
+        assert getattr(fields, name) is getattr(vocabulary, name), name
+    assert [(s.key, s.title) for s in form.FORM_SHEETS] == list(vocabulary.SHEET_TITLES.items())
+    contact = form.SHEETS_BY_KEY["contacts"]
     assert contact.field_by_name("mode").options == vocabulary.CONTACT_MODES
 
 

@@ -58,8 +58,10 @@ def test_the_wheel_installed_into_its_own_venv_runs_init_process_consolidate_and
     names = set(zipfile.ZipFile(wheel).namelist())
     for data in ("processor/templates/receipt.html", "processor/templates/overview.html.j2",
                  "processor/templates/monthly_report.docx", "processor/fonts/fonts.conf",
-                 "schemas/requirements.toml", "processor/record/migrations/001_files.sql"):
+                 "processor/schemas/requirements.toml", "processor/schemas/form.py",
+                 "processor/record/migrations/001_files.sql"):
         assert data in names, data
+    assert not any(name.startswith("schemas/") for name in names), "a top-level schemas package in site-packages"
 
     # 2. its own venv (deploy.md: `python3 -m venv /opt/processor/venv`), the test venv's libraries beside it
     venv = tmp_path / "opt" / "processor" / "venv"
@@ -71,7 +73,7 @@ def test_the_wheel_installed_into_its_own_venv_runs_init_process_consolidate_and
     # 3. the wheel into it (deploy.md: `/opt/processor/venv/bin/pip install dist/*.whl`)
     run([python, "-m", "pip", "install", "--quiet", "--no-deps", wheel], cwd=tmp_path, env=env)
 
-    where = run([python, "-c", "import processor, schemas; print(processor.__file__); print(schemas.__file__)"],
+    where = run([python, "-c", "import processor, processor.schemas.form as f; print(processor.__file__); print(f.__file__)"],
                 cwd=tmp_path, env=env).stdout.split()
     for path in where:
         assert Path(path).is_relative_to(venv), where

@@ -19,7 +19,7 @@ from processor.consolidate.run import consolidate
 from processor.deliver.mail import send_pending
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 CST = dt.timezone(dt.timedelta(hours=8))
 CONTACTS = SHEETS_BY_KEY["contacts"].title

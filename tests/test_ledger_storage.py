@@ -23,8 +23,8 @@ from processor.consolidate.run import consolidate
 from processor.record import migrate
 from processor.record.ledger import Ledger, LedgerError
 from processor.record.migrate import migrations, model_fingerprint, model_layout, statements
-from schemas import fields as col
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from processor.schemas import fields as col
+from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
 FIXTURE_V1 = Path(__file__).parent / "fixtures" / "ledger-v1.sqlite"
 V1_MIGRATIONS = ["001_files", "002_deliveries", "003_outputs"]
@@ -76,7 +76,7 @@ def _with_extra_field(monkeypatch, key: str, name: str):
                  {"__annotations__": {name: Series[str]}, name: col.text("新增字段", required=False)})
     wider = dataclasses.replace(spec, model=model)
     sheets = [*FORM_SHEETS[:index], wider, *FORM_SHEETS[index + 1:]]
-    monkeypatch.setattr("schemas.form.FORM_SHEETS", sheets)
+    monkeypatch.setattr("processor.schemas.form.FORM_SHEETS", sheets)
     monkeypatch.setitem(SHEETS_BY_KEY, key, wider)
     # the developer edited schemas/form.py: the sources' digest the ledger remembers no longer matches
     real_digest = migrate.model_sources_digest

@@ -25,7 +25,7 @@ from scenario_helpers import SCENARIO_AS_OF, SCENARIO_MONTH, build_scenario
 from processor.consolidate.run import consolidate
 from processor.common.paths import PACKAGE_DIR
 from processor.validate.roster import workspace_roster
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 MODES = {"phone": "电话联系", "onsite": "现场指导", "meeting": "座谈会", "other": "其他"}
 ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"

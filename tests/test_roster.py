@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 from processor.cli import main
 from processor.common.config import load_workspace
 from processor.validate.roster import RosterError, load_roster, sample_roster, workspace_roster, write_roster
-from schemas.roster import ROSTER_SHEETS
+from processor.schemas.roster import ROSTER_SHEETS
 
 
 def test_sample_roster_is_a_realistic_city():

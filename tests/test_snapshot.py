@@ -16,7 +16,7 @@ from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.ledger_data import LedgerData
 from processor.intake.run import Intake
 from processor.record.ledger import Ledger
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 MONTH = "2026-10"
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from processor.validate.samples import fill_form, form_rows, site_rows
 from processor.validate.template import DATA_ROWS, SITE_LIST_NAME, write_template
-from schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_VERSION,
+from processor.schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, TEMPLATE_VERSION,
                           models_hash)
 
 

@@ -8,6 +8,8 @@ PROJECT_ROOT = PACKAGE_DIR.parent
 # as processor/templates/ (pyproject.toml maps the one onto the other).
 _INSTALLED_TEMPLATES = PACKAGE_DIR / "templates"
 TEMPLATES_DIR = _INSTALLED_TEMPLATES if _INSTALLED_TEMPLATES.is_dir() else PROJECT_ROOT / "templates"
-SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+# The same for the schemas/ folder: processor/schemas/ once installed (the models import as processor.schemas)
+_INSTALLED_SCHEMAS = PACKAGE_DIR / "schemas"
+SCHEMAS_DIR = _INSTALLED_SCHEMAS if _INSTALLED_SCHEMAS.is_dir() else PROJECT_ROOT / "schemas"
 RULEBOOK_PATH = SCHEMAS_DIR / "requirements.toml"
 WORKSPACE_ENV = "PROCESSOR_WORKSPACE"  # names the workspace folder when no --workspace is given

@@ -17,7 +17,7 @@ from pathlib import Path
 from processor.common import clock
 from processor.common.paths import RULEBOOK_PATH
 from processor.common.periods import PERIOD_KINDS, month_range, month_str, parse_month, period_of
-from schemas.vocabulary import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEET_TITLES
+from processor.schemas.vocabulary import ACTIVITY_KINDS, CONTACT_MODES, ENTERPRISE_KINDS, SHEET_TITLES
 
 
 class RulebookError(ValueError):
@@ -364,7 +364,7 @@ def _rule(clause: str, body, where: str | None = None) -> Rule:
 
 def _check_hardware_items(versions: list[RuleSet]) -> None:
     """Every ``items`` entry of a hardware rule is a column title of the 硬件设施 sheet."""
-    from schemas.form import SHEETS_BY_KEY  # builds the pandera models: see load_rulebook
+    from processor.schemas.form import SHEETS_BY_KEY  # builds the pandera models: see load_rulebook
 
     titles = set(SHEETS_BY_KEY["hardware"].titles)
     for i, version in enumerate(versions):

@@ -507,7 +507,7 @@ def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
 
 def check_hardware_items(scope: Scope) -> Iterator[Finding]:
     """S-5 / N-5: every item of the kind's hardware checklist is present."""
-    from schemas.form import SHEETS_BY_KEY
+    from processor.schemas.form import SHEETS_BY_KEY
 
     hardware_names = SHEETS_BY_KEY["hardware"].names  # Chinese column title -> field name
     for site, row in _latest_hardware(scope):

@@ -20,7 +20,7 @@ from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING,
                                             counted_activities, roster_units,
                                             submission_states)
 from processor.consolidate.snapshot import Snapshot
-from schemas.form import ACTIVITY_KINDS
+from processor.schemas.form import ACTIVITY_KINDS
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from processor.common.clock import local_date, local_time
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
-from schemas.vocabulary import SHEET_TITLES
+from processor.schemas.vocabulary import SHEET_TITLES
 
 if TYPE_CHECKING:  # numpy and pandas load where frames are built: `status` needs neither
     import pandas as pd

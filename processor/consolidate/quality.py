@@ -23,7 +23,7 @@ from processor.consolidate.findings import WARNING, Check, Finding, make_finding
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 CLAUSE = "X-3"
 DEFAULT_RULE = Rule(CLAUSE, "跨月份核对", "报表数据前后月份、各单位之间应当一致",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from processor.consolidate.findings import Finding, evaluate, roster_units
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
-from schemas.form import SHEETS_BY_KEY
+from processor.schemas.form import SHEETS_BY_KEY
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from processor.common.fsutil import is_temp_name, sha256_file
 from processor.record.ledger import Ledger, LedgerError, receipt_id_prefix
 from processor.record.migrate import migrations
-from schemas.vocabulary import SHEET_TITLES
+from processor.schemas.vocabulary import SHEET_TITLES
 
 # problem codes, each with the Chinese label the report shows
 LABELS = {

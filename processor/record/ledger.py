@@ -301,7 +301,7 @@ class Ledger:
     def insert_rows(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
                     frames: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Store the validated rows of every sheet; returns rows stored per sheet key."""
-        from schemas.form import FORM_SHEETS
+        from processor.schemas.form import FORM_SHEETS
 
         counts = {}
         for spec in FORM_SHEETS:
@@ -395,7 +395,7 @@ class Ledger:
         Repeated values (units, months, sites, dates, vocabulary) share one object
         per call, so a province's rows take less memory.
         """
-        from schemas.form import SHEETS_BY_KEY
+        from processor.schemas.form import SHEETS_BY_KEY
 
         spec = SHEETS_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
@@ -486,7 +486,7 @@ def receipt_id_prefix(file_id: int) -> str:
 
 def sheet_columns(sheet_key: str) -> list[str]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
-    from schemas.form import SHEETS_BY_KEY
+    from processor.schemas.form import SHEETS_BY_KEY
 
     return [*KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
 
@@ -495,7 +495,7 @@ def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) ->
     """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
     import pandas as pd
 
-    from schemas.form import SHEETS_BY_KEY
+    from processor.schemas.form import SHEETS_BY_KEY
 
     columns = sheet_columns(sheet_key)
     values = operator.itemgetter(*columns)

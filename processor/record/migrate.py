@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from processor.common.paths import SCHEMAS_DIR
 
 if TYPE_CHECKING:  # the form models load where they are used: opening a ledger does not need them
-    from schemas.form import SheetSpec
+    from processor.schemas.form import SheetSpec
 
 SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
 KEY_COLUMNS = ("file_id", "unit", "month", "row")
@@ -38,7 +38,7 @@ def data_fields(spec: SheetSpec):
 
 def model_layout() -> dict[str, list[tuple[str, str]]]:
     """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
-    from schemas.form import FORM_SHEETS
+    from processor.schemas.form import FORM_SHEETS
 
     keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
     return {spec.key: keys + [(f.name, SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]

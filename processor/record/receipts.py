@@ -28,7 +28,7 @@ from processor.record.ledger import (ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, L
 from processor.common.paths import TEMPLATES_DIR
 from processor.common.periods import MONTH_RE, submission_deadline
 from processor.record.resubmission import EMPTY, changes_between
-from schemas.form import FORM_SHEETS
+from processor.schemas.form import FORM_SHEETS
 
 UNKNOWN_UNIT = "未识别单位"
 UNKNOWN_MONTH = "未识别月份"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from processor.common.values import is_missing
 from processor.record.ledger import Ledger, data_fields
-from schemas.form import FORM_SHEETS
+from processor.schemas.form import FORM_SHEETS
 
 ROW_IDENTITY: dict[str, tuple[str, ...]] = {
     "basic_info": (),

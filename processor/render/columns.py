@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from processor.record.ledger import data_fields
 from processor.render.workbooks import Column, Sheet
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
-from schemas.roster import ROSTER_SHEETS
+from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from processor.schemas.roster import ROSTER_SHEETS
 
 _BASIC = SHEETS_BY_KEY["basic_info"]
 _SITE = SHEETS_BY_KEY["sites"]

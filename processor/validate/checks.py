@@ -14,8 +14,8 @@ from processor.common.values import problem_key
 from processor.validate.errors import Problem, problem
 from processor.validate.normalize import title_key
 from processor.validate.sheets import Context
-from schemas import fields as kinds
-from schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from processor.schemas import fields as kinds
+from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
 
 
 Check = Callable[[Context], Iterable[Problem]]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from processor.common.values import text_key  # noqa: F401 — one definition, re-exported for validate
-from schemas import vocabulary as kinds
+from processor.schemas import vocabulary as kinds
 
 # Full-width ASCII (！ … ～) and the ideographic space map to their ASCII forms.
 _HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}

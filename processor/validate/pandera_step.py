@@ -15,8 +15,8 @@ import pandera.errors as pa_errors
 
 from processor.validate.errors import Problem
 from processor.validate.sheets import Context, SheetRead
-from schemas import fields as kinds
-from schemas.form import SHEETS_BY_KEY, SheetSpec
+from processor.schemas import fields as kinds
+from processor.schemas.form import SHEETS_BY_KEY, SheetSpec
 
 
 def _pandera_frame(sheet: SheetRead) -> pd.DataFrame:

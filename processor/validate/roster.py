@@ -1,7 +1,7 @@
 """The roster (名册): units, 企业组 staff and the 分片 groups that link them.
 
 Loaded from the office's ``roster.xlsx`` (three sheets defined by
-:mod:`schemas.roster`), validated with the same pandera models, and written
+:mod:`processor.schemas.roster`), validated with the same pandera models, and written
 back (e.g. by ``processor init``) with frozen headers, widths and dropdowns.
 """
 
@@ -20,7 +20,7 @@ from processor.common.fsutil import atomic_path, atomic_write_text
 from processor.common.paths import SCHEMAS_DIR
 from processor.validate.normalize import normalize_value, text_key, title_key
 
-# pandas, pandera (the roster's models in schemas.roster) and openpyxl are imported by the functions
+# pandas, pandera (the roster's models in processor.schemas.roster) and openpyxl are imported by the functions
 # that use them: a command that only names RosterError, or finds the roster unchanged, loads none.
 HEADER_COLOR = "DDEBF7"
 LOG = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def load_roster(path: Path | str, *, cache: Path | None = None) -> Roster:
 
 def _load_roster(path: Path) -> Roster:
     from processor.validate.readers import FileRejected, read_workbook
-    from schemas.roster import ROSTER_SHEETS
+    from processor.schemas.roster import ROSTER_SHEETS
 
     if not path.exists():
         raise RosterError(f"名册文件不存在：{path}。{_ROSTER_FIX}")
@@ -374,7 +374,7 @@ def write_roster(roster: Roster, path: Path | str) -> Path:
     from openpyxl.utils import get_column_letter
 
     from processor.common.excel_safety import append_row
-    from schemas.roster import ROSTER_SHEETS
+    from processor.schemas.roster import ROSTER_SHEETS
 
     wb = Workbook()
     wb.remove(wb.active)
@@ -409,7 +409,7 @@ def _unit_dropdown(wb) -> None:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from schemas.roster import ROSTER_SHEETS
+    from processor.schemas.roster import ROSTER_SHEETS
 
     units_spec, groups_spec = ROSTER_SHEETS[0], ROSTER_SHEETS[2]
     name_col = get_column_letter(_col(units_spec, "name"))

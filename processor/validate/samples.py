@@ -21,7 +21,7 @@ from processor.common.periods import first_day, last_day, parse_month, submissio
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook, RuleSet
 from processor.validate.template import write_rows, write_template
-from schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
+from processor.schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
 
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪邱曾廖赖周徐江叶苏庄吕何罗高潘朱"
 GIVEN = ["建国", "海燕", "志明", "丽华", "文斌", "秀英", "振华", "晓东", "美玲", "国平", "雪梅", "永强",

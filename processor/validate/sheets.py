@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from processor.common.rulebook import Rulebook
 from processor.validate.errors import Problem, ProblemList, problem
 from processor.validate.roster import Roster, column_letter
-from schemas.form import SheetSpec
+from processor.schemas.form import SheetSpec
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """The monthly form (月报表) workbook, generated from the pandera models and the rulebook.
 
 Every sheet title, column title, dropdown list and input prompt comes from
-:mod:`schemas.form`; the 填报说明 sheet is written from the rulebook; the
+:mod:`processor.schemas.form`; the 填报说明 sheet is written from the rulebook; the
 hidden 模板信息 sheet carries the template id, version and model fingerprint
 that the validator compares, plus the roster lists the dropdowns point at.
 示范点名称 in every detail sheet is a dropdown of the names registered in the
@@ -27,8 +27,8 @@ from processor.common.fsutil import atomic_path
 from processor.common.periods import month_cn, submission_deadline
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
-from schemas import fields as kinds
-from schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, SHEETS_BY_KEY,
+from processor.schemas import fields as kinds
+from processor.schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, SHEETS_BY_KEY,
                           TEMPLATE_ID, TEMPLATE_VERSION, SheetSpec, models_hash)
 
 DATA_ROWS = 200  # record rows per table sheet covered by dropdowns and prompts

@@ -34,8 +34,8 @@ from processor.validate.pandera_step import run_pandera
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.validate.roster import Roster, column_letter
 from processor.validate.sheets import Context, SheetRead, ValidationResult, cell_position
-from schemas import fields as kinds
-from schemas.form import FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, TEMPLATE_VERSION, SheetSpec, models_hash
+from processor.schemas import fields as kinds
+from processor.schemas.form import FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, TEMPLATE_VERSION, SheetSpec, models_hash
 
 HEADER_SCAN_ROWS = 10  # a header further down than this is not recognised
 META_VERSION_KEY, META_HASH_KEY = "模板版本", "模型指纹"
