@@ -276,6 +276,28 @@ def test_a_template_edited_in_word_is_used_on_the_next_render(tmp_path, monkeypa
         assert rfonts is not None and rfonts.get(qn("w:eastAsia")), "run without an East-Asian font"
 
 
+def test_a_long_running_service_keeps_one_parsed_copy_of_a_template_edited_again_and_again(tmp_path, monkeypatch):
+    """``serve`` runs for weeks while the office edits its templates: each edit is read afresh and the
+    copy before it is forgotten, and the remembered per-part work stays bounded."""
+    templates = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, templates)
+    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    ctx = sample_context("reminder_list")
+    path = templates / "reminder_list.docx"
+    for edit in range(4):
+        document = Document(path)
+        document.add_paragraph(f"第{edit + 1}次修改。")
+        document.save(path)
+        out = render.render_docx("reminder_list", ctx, tmp_path / f"edit{edit}.docx")
+        assert f"第{edit + 1}次修改" in _all_text(out)
+    assert [key for key in render._Template._packages if str(path) in str(key)] == [str(path)]
+    for n in range(3 * render.CACHED_TEMPLATE_PARTS):  # parts of as many different templates
+        render._Template._patched.remember(f"<w:t>{n}</w:t>", lambda n=n: f"<w:t>{n}</w:t>")
+        render.jinja_env().from_string(f"第{n}段")
+    assert len(render._Template._patched) <= render.CACHED_TEMPLATE_PARTS
+    assert len(render.jinja_env()._compiled) <= render.CACHED_TEMPLATE_PARTS
+
+
 def _custom_template(tmp_path, monkeypatch, build) -> str:
     templates = tmp_path / "templates"
     templates.mkdir()

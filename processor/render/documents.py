@@ -12,6 +12,7 @@ atomically and is byte-identical for an identical context.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 import datetime as dt
 from pathlib import Path
 
@@ -39,6 +40,28 @@ REPORT_NAMES = ("monthly_report", "half_year_report", "year_report", "assignment
 # ---------------------------------------------------------------------------
 
 
+# Per-template work is remembered for the templates in use; ``serve`` runs for weeks while people
+# edit templates, so each cache keeps only so many entries (the least recently used go first).
+CACHED_TEMPLATE_PARTS = 64
+
+
+class _Bounded(OrderedDict):
+    """A dict that forgets its least recently used entry beyond ``limit`` entries."""
+
+    def __init__(self, limit: int = CACHED_TEMPLATE_PARTS):
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = self[key] = make()
+        while len(self) > self.limit:
+            self.popitem(last=False)
+        return value
+
+
 class _CompilingOnceEnvironment(jinja2.Environment):
     """docxtpl compiles each XML part with ``from_string`` on every render; the same source
     (one template, many dossiers) is compiled once per process."""
@@ -46,10 +69,8 @@ class _CompilingOnceEnvironment(jinja2.Environment):
     def from_string(self, source, globals=None, template_class=None):
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
-        cache = self.__dict__.setdefault("_compiled", {})
-        if source not in cache:
-            cache[source] = super().from_string(source)
-        return cache[source]
+        cache = self.__dict__.setdefault("_compiled", _Bounded())
+        return cache.remember(source, lambda: super(_CompilingOnceEnvironment, self).from_string(source))
 
     def getattr(self, obj, attribute):
         # ``row.date`` on a context dict: jinja tries the attribute first and catches the
@@ -192,20 +213,20 @@ class _Template(DocxTemplate):
     the one rendered from the body's text), and the tag patching of each XML part (a pure
     function of the part's text) is remembered.  The rendered bytes are the same."""
 
-    _packages: dict[tuple, tuple] = {}  # file version -> (parsed package, body text)
-    _patched: dict[str, str] = {}
+    _packages: dict[str, tuple] = {}  # template path -> (its version, parsed package, body text)
+    _patched = _Bounded()
 
     def __init__(self, path: Path):
         super().__init__(path)
         stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)  # an edited template is read afresh
-        if key not in self._packages:
+        version = (stat.st_mtime_ns, stat.st_size)  # an edited template is read afresh, replacing the old
+        if self._packages.get(str(path), (None,))[0] != version:
             pristine = Document(str(path))
             # every run of a render is a copy of a template run: giving the template's runs their
             # East-Asian font once spares the pass over each rendered document
             docx_layout.enforce_east_asian_fonts(pristine)
-            self._packages[key] = (pristine, self.xml_to_string(pristine.element.body))
-        pristine, self._body_xml = self._packages[key]
+            self._packages[str(path)] = (version, pristine, self.xml_to_string(pristine.element.body))
+        _, pristine, self._body_xml = self._packages[str(path)]
         # parts a render only reads (styles alone are ~800 KB of XML) are shared, not copied
         shared = {id(p): p for p in pristine.part.package.iter_parts() if p.content_type in _READ_ONLY_PARTS}
         self.docx = _copy_without_body(pristine, shared)
@@ -214,9 +235,7 @@ class _Template(DocxTemplate):
         return self._body_xml
 
     def patch_xml(self, src_xml: str) -> str:
-        if src_xml not in self._patched:
-            self._patched[src_xml] = super().patch_xml(src_xml)
-        return self._patched[src_xml]
+        return self._patched.remember(src_xml, lambda: super(_Template, self).patch_xml(src_xml))
 
     def fix_tables(self, xml: str):
         # docxtpl's pass counts every cell of every table, for templates whose column loops
