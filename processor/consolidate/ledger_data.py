@@ -157,6 +157,9 @@ class LedgerData:
         units = list(units) if units is not None else None
         with ledger.reading():
             files = [dict(r) for r in ledger.files(units=units)]
+            mailed = {r[0] for r in ledger.query("SELECT file_id FROM mail_parts WHERE file_id IS NOT NULL")}
+            for f in files:  # how it came: a form taken from the 报送 mailbox, or one dropped in the inbox folder
+                f["channel"] = "email" if f["id"] in mailed else "folder"
             current = None
             if as_of is not None:
                 files = files_as_of(files, as_of, timezone)

@@ -32,6 +32,10 @@ OVERVIEW_TEMPLATE = "overview.html.j2"
 STATE_CLASS = {ON_TIME: "on-time", LATE: "late", MISSING: "missing", RETURNED: "returned", NOT_DUE: "not-due"}
 STATE_SHORT = {ON_TIME: "按时", LATE: "逾期", MISSING: "未报", RETURNED: "退回待重报", NOT_DUE: "未到期"}
 STATUS_CLASS = {MET: "met", AT_RISK: "at-risk", FAILED: "failed"}
+# A cell whose form came from the 报送 mailbox carries this mark (as ``processor status`` shows 邮件).
+BY_MAIL_MARK = "邮"
+BY_MAIL_LEGEND = f"格中带“{BY_MAIL_MARK}”字的，该单位当月最近一份报表由报送邮箱收到；其余放在报送文件夹中"
+
 NO_FINDING = "none"
 
 # The outputs the page links to, in the order it lists them: kind -> section title.
@@ -76,6 +80,8 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "as_of_cn": cnfmt.cn_date(today),
         "months": [{"month": m, "label": cnfmt.month_short(m)} for m in months],
         "states": [{"state": s, "css": STATE_CLASS[s], "short": STATE_SHORT[s]} for s in STATE_CLASS],
+        "by_mail_mark": BY_MAIL_MARK,
+        "by_mail_legend": BY_MAIL_LEGEND,
         "grid": grid,
         "state_totals": _state_totals(grid),
         "submission_chart": _submission_chart(grid, months),
@@ -96,13 +102,15 @@ def _grid(files: list[dict], rulebook, units: list[str], months: list[str], toda
     for f in files:
         if f.get("receipt_path"):
             receipts.setdefault((submitting_unit(f), f["month"]), []).append(f)
+    by_mail = {f["id"] for f in files if f.get("channel") == "email"}
     rows = [{"unit": u, "cells": []} for u in units]
     for month in months:
         for row, s in zip(rows, submission_states(files, rulebook, units, month, today), strict=True):
             receipt = _receipt_of(receipts.get((s.unit, month), []), s.state)
+            mailed = bool(s.file_ids) and max(s.file_ids) in by_mail  # the latest arrival's, as status says
             row["cells"].append({"month": month, "state": s.state, "css": STATE_CLASS[s.state],
                                  "short": STATE_SHORT[s.state], "href": href(receipt) if receipt else "",
-                                 "note": _cell_note(s)})
+                                 "by_mail": mailed, "note": _cell_note(s) + ("；由报送邮箱收到" if mailed else "")})
     return rows
 
 

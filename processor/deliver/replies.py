@@ -185,8 +185,10 @@ def _form_lines(row, problems: list[Problem], annotated: Path | None) -> list[st
 def _by_mail(p: Problem, row) -> str:
     """A problem as a clerk who sent the form by email reads it: the unit is the sender's, not a folder's."""
     if p.code == "unit-mismatch":
-        return (f"发件邮箱是“{row['folder_unit']}”的，但填报单位写的是“{p.value}”。每个单位只能报送本单位的报表；"
-                "请改正填报单位，或由该单位用其登记的邮箱报送。")
+        from processor.record.receipts import as_mailed
+
+        mailed = as_mailed(p, row["folder_unit"])
+        return mailed.message + mailed.hint
     return p.message
 
 

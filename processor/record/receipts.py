@@ -13,6 +13,7 @@ never tries again, and the receipt says :data:`TOO_COMPLEX` instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from collections.abc import Callable
@@ -102,6 +103,8 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] =
     stem = receipt_stem(row)
     annotated_name = note = None
     problems = [Problem.from_dict(p) for p in json.loads(row["problems_json"] or "[]")]
+    if came_by_mail(ledger, row):  # the receipt, its JSON twin and the annotated copy speak of the sender, not of a folder
+        problems = [as_mailed(p, row["folder_unit"]) for p in problems]
     if row["status"] == REJECTED:  # .xls and .ods forms too: their annotated copy is an .xlsx
         annotated_name = annotated_copy_path(ws, row, roster).name
         try:
@@ -139,6 +142,23 @@ def _annotated_copy(ledger: Ledger, row, annotate: Annotator, src: Path, errors:
         raise
 
 
+def came_by_mail(ledger: Ledger, row) -> bool:
+    """Whether the arrival is a form taken from the 报送 mailbox (``mail_parts``, the fact ``status``
+    reads too): known by its place in the inbox while the intake handles it, by its id afterwards."""
+    return bool(ledger.query("SELECT 1 FROM mail_parts WHERE file_id = ? OR inbox_path = ? LIMIT 1",
+                             (row["id"], row["inbox_path"])))
+
+
+def as_mailed(p: Problem, sender_unit: str | None) -> Problem:
+    """A problem as a clerk who sent the form by email reads it: the unit is the sender's address's,
+    not a folder's (the reply by email and the receipt say the same)."""
+    if p.code != "unit-mismatch":
+        return p
+    return dataclasses.replace(
+        p, message=f"发件邮箱是“{sender_unit}”的，但填报单位写的是“{_shown(p.value)}”。",
+        hint="每个单位只能报送本单位的报表；请改正填报单位，或由该单位用其登记的邮箱报送。")
+
+
 def _receipt_status(row) -> str:
     # A superseded file was accepted when it arrived; its receipt says so.
     return ACCEPTED if row["status"] == "superseded" else row["status"]
@@ -174,6 +194,7 @@ def receipt_context(ws, ledger: Ledger, row, problems: list[Problem], annotated:
         "checks": summary.get("quality", []),  # checks across months and files (processor.consolidate.quality)
         "annotated": annotated,
         "annotated_note": None,  # why there is no annotated copy, when the reason is worth telling
+        "by_mail": came_by_mail(ledger, row),  # the annotated copy goes back attached to the reply
         "preview": preview,
         "replaced": _brief(ledger, row["replaces"]),
         "changes": [c.to_dict() for c in changes_between(ledger, row["replaces"], row["id"])]
