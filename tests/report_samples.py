@@ -80,7 +80,11 @@ year_report (年度工作总结, the year's compliance for the annual 述职/考
     site_totals {sites, judged, met, failed, at_risk} (= the sums of site_rows: clause_rows less the 项次 judged
                  per unit or per 企业组 member), rates of the 项次 decided ("" when none is),
     problem_counts {...as monthly...}, findings [...as monthly...], finding_counts {total, failed, at_risk},
-    next_steps [str], charts {chart_contacts_month, chart_compliance}
+    next_steps [str] (a closed year: for the named next year), charts {chart_contacts_month, chart_compliance},
+    overview also {staff_assigned (members with a site), sites_assigned, sites_unassigned, staff_without_site},
+    achievements [{name, text}] (主要成效, against last year where the ledger has last year),
+    typical_sites [{unit, site, practice}] (经验做法: sites meeting every requirement all year, in their own words),
+    weak_rules (the requirements most often not met, with their counts, or "")
     (a findings row names its rule version when the year applies more than one)
 
 assignment_table (企业组人员联系示范点分组情况一览表)
@@ -508,10 +512,28 @@ def _year() -> dict:
         "rule_basis": "2026版",
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
                      "private_sites": len(sites) - len(soe), "staff": len(STAFF), "months_due": 11,
-                     "contacts": sum(contacts), "onsite": sum(onsite)},
+                     "contacts": sum(contacts), "onsite": sum(onsite),
+                     "staff_assigned": len({s["staff"] for s in sites if s["staff"]}),
+                     "sites_assigned": sum(bool(s["staff"]) for s in sites),
+                     "sites_unassigned": sum(not s["staff"] for s in sites),
+                     "staff_without_site": len({n for _, n in STAFF} - {s["staff"] for s in sites})},
         "submission": {k: sum(r[k] for r in unit_rows) for k in ("due", "on_time", "late", "missing")},
         "unit_rows": unit_rows,
         "clause_rows": clause_rows,
+        "achievements": [
+            {"name": "联系指导", "text": f"企业组成员全年联系指导示范点{sum(contacts)}次（上年2025年9月至12月为38次），"
+                                     f"其中现场指导和座谈会{sum(onsite)}次（上年2025年9月至12月为15次），联系到"
+                                     f"{len(sites)}个示范点。"},
+            {"name": "组织生活", "text": "各示范点全年开展组织生活96次，其中党员大会24次、组织生活会24次、党纪教育18次。"},
+            {"name": "党员队伍", "text": "各示范点全年发展党员12名，其中一线工人7名。"},
+            {"name": "制度落实", "text": f"对照实施意见各项要求，已有结论的{totals['judged']}项次中达标{totals['met']}项次，"
+                                     f"达标率{totals['met'] / totals['judged'] * 100:.1f}%；3个示范点全年各项要求全部达标。"},
+        ],
+        "typical_sites": [
+            {"unit": sites[0]["unit"], "site": sites[0]["site"],
+             "practice": "在每条线路设立党员责任区，党员驾驶员挂牌上岗。开展“党员先锋车”评比，线路投诉量同比下降三成。"},
+        ],
+        "weak_rules": "国企党支部组织生活4项次、每季度现场指导3项次",
         "totals": totals,
         "site_rows": site_rows,
         "site_totals": {"sites": len(site_rows),
@@ -519,7 +541,7 @@ def _year() -> dict:
         "problem_counts": {"total": 6, "closed": 4, "closed_late": 1, "open": 1, "overdue": 1, "extended": 1},
         "findings": findings,
         "finding_counts": _finding_counts(findings),
-        "next_steps": ["一季度内完成全部示范点民主评议党员工作。", "督促逾期未整改的问题尽快整改到位。"],
+        "next_steps": ["2027年第一季度内完成全部示范点民主评议党员工作。", "督促逾期未整改的问题尽快整改到位。"],
         "charts": {
             "chart_contacts_month": {"kind": "line", "title": "2026年度各月联系指导次数",
                                      "labels": [f"{int(m[5:])}月" for m in months],

@@ -166,6 +166,15 @@ def test_typical_practice_quotes_the_progress_of_sites_meeting_every_requirement
         assert items[0].count(sentence) == 1, sentence
 
 
+def test_typical_practice_is_written_in_the_sites_own_sentences_with_their_punctuation(typical):
+    """Finding 5 of the signable reports: months of progress stitched into one run-on clause list lost the
+    sites' full stops; each sentence a site wrote now ends as it did."""
+    _ws, out = typical
+    [item] = section(paragraphs(out), "六、典型做法", "七、")
+    practice = item.split("：", 1)[1]
+    assert practice == "建立党员责任区，党员挂牌上岗。开展技能比武。结对帮扶困难职工。"
+
+
 PRIVATE_ITEMS = ("activity_room", "party_flag", "party_board", "vcd", "tv", "telephone", "camera", "file_cabinet",
                  "bookcase", "outdoor_board")  # N-5 "十个一", the room's area checked beside them
 

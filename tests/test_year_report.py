@@ -185,3 +185,56 @@ def test_the_night_after_decembers_deadline_writes_december_the_second_half_and_
     for folder in ("月度汇总报告/2026-12", "半年工作报告/2026-H2", "年度工作总结/2026"):
         [report] = list((outbox / folder).glob("*.docx"))
         assert "2027年1月7日" in "\n".join(p.text for p in Document(report).paragraphs), folder  # dated that night
+
+
+# --- the summary in the form the office writes (signable reports, finding 6) ----------------------------
+
+SECTIONS = ["一、基本情况", "二、主要成效", "三、经验做法", "四、存在问题", "五、2027年工作打算"]
+
+
+def _year_text(ws, year: str, today: dt.date) -> list[str]:
+    consolidate(ws, year=year, today=today)  # an unchanged report is not written again: read the outbox's
+    [report] = list((ws.outbox / "年度工作总结" / year).glob("*.docx"))
+    return [p.text for p in Document(report).paragraphs]
+
+
+def _between(texts: list[str], start: str, end: str) -> list[str]:
+    i = texts.index(start)
+    j = next(k for k in range(i + 1, len(texts)) if texts[k].startswith(end))
+    return texts[i + 1:j]
+
+
+def test_year_summary_has_the_offices_five_sections_and_plans_the_named_next_year(year_ws):
+    texts = _year_text(year_ws, "2026", AS_OF)
+    assert [t for t in texts if t in SECTIONS] == SECTIONS
+    achievements = _between(texts, "二、主要成效", "对照实施意见逐项逐期评价")
+    assert [t.split("。", 1)[0] for t in achievements][:4] == ["1. 联系指导", "2. 组织生活", "3. 党员队伍", "4. 制度落实"]
+    assert any("上年未纳入统计" in t for t in achievements)  # 2026 is the ledger's first year: no comparison invented
+    plan = _between(texts, "五、2027年工作打算", "附件：")
+    # a closed year's missed activities cannot be held any more: the plan is for 2027, naming what each site lacked
+    assert plan and not [t for t in plan if "尚未开展" in t or "明年" in t]
+    lacking = [t for t in plan if "组织生活未达到规定频次" in t]
+    assert len(lacking) == 1 and "闽江区" in lacking[0] and "民主评议党员" in lacking[0] and "2027年" in lacking[0]
+
+
+def test_the_liaising_staff_are_those_with_a_site_and_the_others_are_counted_apart(year_ws):
+    con = sqlite3.connect(f"file:{year_ws.ledger_path}?mode=ro", uri=True)
+    site_staff = {s for (s,) in con.execute(f"SELECT t.staff FROM sites t {ACCEPTED} WHERE t.month = '2026-12'")}
+    names = {s.name for s in workspace_roster(year_ws).staff}
+    with_site = len(site_staff & names)
+    assert 0 < with_site < len(names), "the scenario's roster has members without a site"
+    text = "\n".join(_year_text(year_ws, "2026", AS_OF))
+    assert f"由企业组{with_site}名同志分片联系" in text
+    assert f"企业组另有{len(names) - with_site}名同志尚未分片联系示范点" in text
+
+
+def test_main_results_stand_against_last_years_figures_where_the_ledger_has_last_year(year_ws):
+    con = sqlite3.connect(f"file:{year_ws.ledger_path}?mode=ro", uri=True)
+    (last_year,) = con.execute(f"SELECT COUNT(*) FROM contacts t {ACCEPTED} WHERE t.month BETWEEN '2026-01' AND '2026-12'"
+                               ).fetchone()
+    (this_year,) = con.execute(f"SELECT COUNT(*) FROM contacts t {ACCEPTED} WHERE t.month LIKE '2027-%'").fetchone()
+    texts = _year_text(year_ws, "2027", dt.date(2028, 2, 10))
+    [contacts] = [t for t in _between(texts, "二、主要成效", "对照实施意见逐项逐期评价") if t.startswith("1. 联系指导")]
+    # the ledger has October to December of 2026: last year's figure is given with its months, not as a change
+    assert f"全年联系指导示范点{this_year}次（上年2026年10月至12月为{last_year}次）" in contacts
+    assert "五、2028年工作打算" in texts

@@ -16,6 +16,7 @@ from docx.oxml import OxmlElement
 from docx.shared import Mm
 
 from processor.common.paths import TEMPLATES_DIR
+from processor.consolidate.blocks import NO_TYPICAL_SITE
 from processor.render.layout import (GROUP_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
                                      ST_ANNEX_TITLE, ST_BODY, ST_FIGURE, ST_H1, ST_H2, ST_NOINDENT, ST_SIGN, ST_SIGN_DATE,
                                      ST_TABLE, ST_TABLE_HEAD, ST_TABLE_LEFT, ST_TITLE, cant_split, drop_unused_styles,
@@ -393,6 +394,7 @@ def build_half_year_report() -> TemplateBuilder:
 
 
 def build_year_report() -> TemplateBuilder:
+    """The yearly summary in the form the office writes: 基本情况, 主要成效, 经验做法, 存在问题, 下步打算."""
     b = TemplateBuilder()
     b.title("关于{{ year_label }}企业组联系党建示范点\n工作{% if stage %}阶段情况的报告{% else %}情况的总结{% endif %}")
     b.addressee()
@@ -401,13 +403,20 @@ def build_year_report() -> TemplateBuilder:
     b.p("{{ conclusion }}")
     b.h1("一、基本情况")
     b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
-        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff }}名同志分片联系。"
+        "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff_assigned }}名同志"
+        "分片联系{% if overview.sites_unassigned %}其中{{ overview.sites_assigned }}个，另有{{ overview.sites_unassigned }}"
+        "个示范点尚未确定企业组联系人员{% endif %}"
+        "{% if overview.staff_without_site %}；企业组另有{{ overview.staff_without_site }}名同志尚未分片联系示范点"
+        "{% endif %}。"
         "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
         "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
         "各单位报送情况见附件1。企业组成员全年共联系指导{{ overview.contacts }}次，其中现场指导和座谈会"
         "{{ overview.onsite }}次。")
     b.figure("chart_contacts_month")
-    b.h1("二、各项要求落实情况")
+    b.h1("二、主要成效")
+    b.tag("for g in achievements")
+    b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
+    b.tag("endfor")
     b.p("对照实施意见逐项逐期评价（每月汇报、示范点数量按单位，企业组人员确定联系示范点按人员，问题整改跟踪按联系指导"
         "发现的每个问题，其余按各统计期报送数据的示范点），全年共评价{{ totals.judged }}项次，"
         "达标{{ totals.met }}项次，未达标{{ totals.failed }}项次，统计期未结束待完成{{ totals.at_risk }}项次，"
@@ -417,33 +426,39 @@ def build_year_report() -> TemplateBuilder:
              Column("待完成", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
             "r in clause_rows", empty="本年度无可评价的要求。")
     b.figure("chart_compliance")
-    b.h1("三、各示范点达标情况")
-    b.p("全年评价的{{ site_totals.sites }}个示范点共评价{{ site_totals.judged }}项次（含联系指导发现的问题，不含按单位、"
-        "按企业组人员评价的项次），达标{{ site_totals.met }}项次，未达标{{ site_totals.failed }}项次，"
-        "待完成{{ site_totals.at_risk }}项次，各示范点情况如下：")
-    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 36, left=True), Column("类型", "r.kind", 12),
-             Column("评价项次", "r.judged", 16), Column("达标", "r.met", 13), Column("未达标", "r.failed", 15),
-             Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
-            "r in site_rows", empty="本年度尚无示范点。")
+    b.h1("三、经验做法")
+    b.tag("if typical_sites")
+    b.p("全年各项要求全部达标、报送齐全的示范点中，以下{{ typical_sites|length }}个示范点的做法值得总结推广：")
+    b.tag("endif")
+    _numbered_sentences(b, "typical_sites", NO_TYPICAL_SITE,
+                        "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("四、存在问题")
     b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
         "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
-        "逐项列于附件2"
+        "逐项列于附件3"
         "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，不计为问题"
-        "{% endif %}。联系指导中发现并跟踪的问题{{ problem_counts.total }}个，"
-        "已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
-        "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
-    b.h1("五、{{ year|int + 1 }}年工作打算")
+        "{% endif %}。{% if weak_rules %}未达标较多的要求是{{ weak_rules }}。{% endif %}联系指导中发现并跟踪的问题"
+        "{{ problem_counts.total }}个，已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），"
+        "正在整改{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
+    b.p("全年评价的{{ site_totals.sites }}个示范点共评价{{ site_totals.judged }}项次（含联系指导发现的问题，不含按单位、"
+        "按企业组人员评价的项次），达标{{ site_totals.met }}项次，未达标{{ site_totals.failed }}项次，"
+        "待完成{{ site_totals.at_risk }}项次，各示范点情况见附件2。")
+    b.h1("五、{% if stage %}下步打算{% else %}{{ year|int + 1 }}年工作打算{% endif %}")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.blank()
-    b.annex_note(["各单位报送情况表", "示范点未达标事项清单"])
+    b.annex_note(["各单位报送情况表", "各示范点达标情况表", "示范点未达标事项清单"])
     b.signature()
     b.annex(1, "{{ year_label }}各单位报送情况表")
     b.table([Column("序号", "loop.index", 13), Column("单位", "r.unit", 40), Column("应报", "r.due", 18),
              Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
             "r in unit_rows", empty="本年度无应报单位。")
+    b.annex(2, "{{ year_label }}各示范点达标情况表")
+    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 36, left=True), Column("类型", "r.kind", 12),
+             Column("评价项次", "r.judged", 16), Column("达标", "r.met", 13), Column("未达标", "r.failed", 15),
+             Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
+            "r in site_rows", empty="本年度尚无示范点。")
     b.section(landscape=True)
-    b.annex(2, "{{ year_label }}示范点未达标事项清单")
+    b.annex(3, "{{ year_label }}示范点未达标事项清单")
     _problem_list(b, "本年度未发现未达标事项。")
     return b
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections import Counter
 
 import pandas as pd
@@ -230,3 +231,75 @@ def site_names(keys: list[tuple], limit: int = 3) -> str:
     if len(names) == 1:
         return names[0]
     return f"{cn_list(names[:limit])}等{len(names)}个示范点"
+
+
+# --- typical practices (典型做法 / 经验做法) ---------------------------------------------------------
+
+NO_TYPICAL_SITE = "本期没有全部达标的示范点。"
+TYPICAL_CLAUSES = 4  # enough to say what a site does, short enough to read as one item
+_SENTENCE_END = "。！？!?\n"
+# clauses: split at a semicolon, or at a space before a number that starts the next item ("…活动室 2.开展…")
+_CLAUSES = re.compile(r"[；;]+|\s+(?=(?:\d+\s*[.、．)）](?!\d)|[（(]\d+[)）]))")
+_ENUMERATOR = re.compile(r"^\s*(?:\d+\s*[.、．)）]|[（(]\s*\d+\s*[)）]|[一二三四五六七八九十]+(?:是|、))\s*")
+_GAP = re.compile(r"(?<=[\u4e00-\u9fff”）])[ \t\u3000]+(?=[\u4e00-\u9fff“（])")
+_NOT_A_PRACTICE = {"无", "暂无", "同上", "同上月", "正常", "无变化", "按计划推进"}
+
+
+def _clause(text: str) -> str:
+    """One clause as the site wrote it, its own commas kept, with no enumerator, no half-width punctuation and
+    no dangling comma at either end."""
+    text = _ENUMERATOR.sub("", text.strip())
+    # a space between two phrases is where the site meant a comma (read aloud or printed, the words would run on)
+    text = _GAP.sub("，", text)
+    text = text.replace(",", "，").replace(":", "：").strip(" \t，、：")
+    return "" if text in _NOT_A_PRACTICE else text
+
+
+def practice_text(texts) -> str:
+    """A site's practice written as sentences from its own 本月进展 (``texts``, oldest first): each
+    sentence as the site wrote it, its commas and semicolons kept, ending in "。"; a clause the site
+    repeated from an earlier month said once; the latest ``TYPICAL_CLAUSES`` clauses, whole sentences
+    where they fit.  "" when the site wrote nothing of substance."""
+    sentences: list[list[str]] = []
+    seen: set[str] = set()
+    for text in texts:
+        for sentence in re.split(f"[{_SENTENCE_END}]+", cell_text(text)):
+            clauses = [c for c in (_clause(part) for part in _CLAUSES.split(sentence)) if c]
+            fresh = [c for c in dict.fromkeys(clauses) if c not in seen]
+            seen.update(fresh)
+            if fresh:
+                sentences.append(fresh)
+    chosen: list[list[str]] = []
+    room = TYPICAL_CLAUSES
+    for clauses in reversed(sentences):
+        if not chosen:  # the latest sentence always, cut at a clause when it is long
+            chosen.append(clauses[:room])
+        elif len(clauses) <= room:
+            chosen.insert(0, clauses)
+        else:
+            break
+        room -= len(chosen[0])
+    return "".join("；".join(clauses) + "。" for clauses in chosen)
+
+
+def sites_meeting_every_requirement(findings: list[Finding], sites: list[dict]) -> list[dict]:
+    """The sites judged on something and found short on nothing (none failed or still open, no
+    党员大会 short of its quorum: X-1)."""
+    judged: dict[tuple, bool] = {}
+    for f in findings:
+        key = (f.unit, f.site)
+        judged[key] = judged.get(key, True) and f.status == MET and not f.excluded
+    return [s for s in sites if judged.get((s["unit"], s["site"]))]
+
+
+def typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
+    """Sites meeting every requirement that applies to them (each one judged, none failed or still open,
+    no 党员大会 short of its quorum: X-1), each with its practice in its own words (:func:`practice_text`
+    of its 本月进展 in ``progress``) — the practices a report holds up as examples."""
+    out = []
+    for s in sites_meeting_every_requirement(findings, sites):
+        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])]
+        practice = practice_text(rows.sort_values(["month", "row"])["progress"]) if len(rows) else ""
+        if practice:
+            out.append({"unit": s["unit"], "site": s["site"], "practice": practice})
+    return out

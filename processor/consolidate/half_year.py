@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
                                           mode_counts, one_per_requirement, period_span, progress_texts,
-                                          requirement_title, site_names)
+                                          requirement_title, site_names, typical_sites)
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
                                             counted_activities, roster_units,
                                             submission_states)
@@ -351,35 +350,10 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
     return rows
 
 
-TYPICAL_SENTENCES = 4  # enough to say what a site does, short enough to read as one item
-
-
 def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
-    """Sites meeting every requirement that applies to them: their reported progress, each sentence once,
-    is the practice to spread.  A site one of whose 党员大会 lacked a quorum in the half (X-1: not more
-    than half of its members present) is no example, even when enough others counted."""
-    out = []
-    for s in sites:
-        mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
-        if not mine or any(f.status != MET or f.excluded for f in mine):
-            continue
-        rows = progress[(progress["unit"] == s["unit"]) & (progress["site"] == s["site"])]
-        sentences = _sentences(cell_text(t) for t in rows.sort_values(["month", "row"])["progress"])
-        if sentences:
-            out.append({"unit": s["unit"], "site": s["site"],
-                        "practice": "；".join(sentences[-TYPICAL_SENTENCES:]) + "。"})
-    return out
-
-
-def _sentences(texts) -> list[str]:
-    """The sentences of some texts, each once, in order (a site repeats last month's wording)."""
-    seen: dict[str, None] = {}
-    for text in texts:
-        for part in re.split(r"[。；;！!\n]+", text):
-            part = part.strip(" ，,、")
-            if part:
-                seen.setdefault(part, None)
-    return list(seen)
+    """Sites meeting every requirement that applies to them, their practice in their own words
+    (:func:`blocks.typical_sites`, as in the yearly summary's 经验做法)."""
+    return typical_sites(findings, sites, progress)
 
 
 def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str], states: dict[str, list]) -> list[str]:
