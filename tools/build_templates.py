@@ -357,7 +357,7 @@ def build_half_year_report() -> TemplateBuilder:
         "不含存在风险和本期未报送）。")
     b.figure("chart_compliance")
     b.h1("六、典型做法")
-    _numbered_sentences(b, "typical_sites", "本半年暂无各项要求均达标的示范点。",
+    _numbered_sentences(b, "typical_sites", NO_TYPICAL_SITE,
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
     b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
