@@ -79,7 +79,8 @@ year_report (年度工作总结, the year's compliance for the annual 述职/考
     clause_rows [{clause, rule, applies, period, judged (项次: one subject in one period), met, failed, at_risk,
                   rate}], totals {judged, met, failed, at_risk, rate} (= the sums of clause_rows),
     site_rows [{unit, site, kind, judged, met, failed, at_risk, rate, short (requirements not met), shared (one
-               enterprise registered by several units: one row, ``unit`` naming them all, "马尾区、鼓楼区")}],
+               enterprise registered by several units: one row, ``unit`` naming them all, "马尾区、鼓楼区"),
+               subjects ([[unit, site]] the row stands for, as the annex names them)}],
     site_totals {sites, shared, judged, met, failed, at_risk} (= the sums of site_rows: clause_rows less the 项次 judged
                  per unit or per 企业组 member), rates of the 项次 decided ("" when none is),
     problem_counts {...as monthly...}, findings [...as monthly...], finding_counts {total, failed, at_risk},
@@ -495,7 +496,8 @@ def _year() -> dict:
     totals["rate"] = totals["met"] / totals["judged"]
     site_rows = [{"unit": s["unit"], "site": s["site"], "kind": s["kind"], "judged": 9, "met": 8 if i % 3 else 9,
                   "failed": 1 if i % 3 else 0, "at_risk": 0, "rate": (8 if i % 3 else 9) / 9,
-                  "short": "每季度现场指导" if i % 3 else "无", "shared": False} for i, s in enumerate(sites)]
+                  "short": "每季度现场指导" if i % 3 else "无", "shared": False,
+                  "subjects": [[s["unit"], s["site"]]]} for i, s in enumerate(sites)]
     unit_rows = [{"unit": name, "due": 4, "on_time": 3 if i % 4 == 1 else 4, "late": 1 if i % 4 == 1 else 0,
                   "missing": 0} for i, (name, *_rest) in enumerate(UNITS)]
     findings = [f for f in _findings() if f["status"] == "未达标"]

@@ -69,6 +69,10 @@ def test_an_enterprise_two_units_register_is_one_row_naming_both_in_the_yearly_a
     assert shared[0]["judged"] == len(both) and shared[0]["judged"] > 0
     # 鼓山区 never contacted its copy: the shared row carries that failure as well
     assert "每月沟通联系" in shared[0]["short"] and shared[0]["failed"] > 0
+    # the annex lists each unit's copy under its unit; the one row stands for both and counts their lines
+    assert shared[0]["subjects"] == [["榕城区", SHARED], ["鼓山区", "榕城 新锐软件"]]
+    annex = [f for f in year["findings"] if [f["unit"], f["site"]] in shared[0]["subjects"]]
+    assert len(annex) == shared[0]["failed"] + shared[0]["at_risk"]
     totals = year["site_totals"]
     assert totals["sites"] == len(rows) == 3 and totals["shared"] == 1
     for key in ("judged", "met", "failed", "at_risk"):

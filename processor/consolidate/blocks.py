@@ -247,7 +247,8 @@ def shared_sites(snapshot, until: str) -> dict:
 def one_row_per_enterprise(rows: list[dict], shared: list[dict], sums: tuple[str, ...]) -> list[dict]:
     """Per-site ``rows`` ({"unit", "site", …}) with the rows of one enterprise registered by several units
     made one: at the first one's place, named once with every unit ("马尾区、鼓楼区") and ``shared``
-    true, the ``sums`` keys added up (numbers summed, lists joined); the other rows keep ``shared`` false."""
+    true, the ``sums`` keys added up (numbers summed, lists joined); the other rows keep ``shared`` false.
+    Each row's ``subjects`` are the [unit, site] it stands for, as the findings and annexes name them."""
     from processor.common.values import problem_key
 
     owner = {(unit, problem_key(s["site"])): i for i, s in enumerate(shared) for unit in s["units"]}
@@ -255,14 +256,16 @@ def one_row_per_enterprise(rows: list[dict], shared: list[dict], sums: tuple[str
     at: dict[int, int] = {}
     for row in rows:
         which = owner.get((row["unit"], problem_key(row["site"])))
+        subject = [row["unit"], row["site"]]
         if which is None:
-            out.append({**row, "shared": False})
+            out.append({**row, "shared": False, "subjects": [subject]})
         elif which not in at:
             at[which] = len(out)
             out.append({**row, "unit": cn_list(shared[which]["units"]), "site": shared[which]["site"],
-                        "shared": True})
+                        "shared": True, "subjects": [subject]})
         else:
             merged = out[at[which]]
+            merged["subjects"] = [*merged["subjects"], subject]
             for key in sums:
                 merged[key] = merged[key] + row[key]
     return out
