@@ -22,13 +22,14 @@ Keys of each context (rows are dicts with the listed keys):
 monthly_report (月度汇总报告, M-4b)
     month, rule_basis (the rulebook versions applied: "2026版"), deadline, as_of (数据截至: the run's one as-of date), quarter_label ("第四季度"), quarter_end,
     overview {units, sites (registered), soe_sites, private_sites, reported_sites (data this month),
-              unreported_sites},
+              unreported_sites, sites_note ("（其中1家由两个单位重复登记）" or "")},
     unreported_sites [{unit, site}] (本月未报送: in no count),
     submission {due, on_time, late, missing, late_units[], missing_units[], resubmitted_units[],
                 returned_units [{unit, received}] (rejected, then resubmitted)},
     unit_rows [{unit, kind, status ("按时报送"|"逾期报送"|"未报送"), received, sites, contacts, note}],
     contact_summary {total, phone, onsite, meeting, other, sites_contacted, elsewhere},
-    staff_rows [{group, staff, sites (assigned), phone, onsite, meeting, other, total (recorded by them),
+    staff_rows [{group, staff, sites (registered sites assigned), unreported (of those, without data this
+                 month), phone, onsite, meeting, other, total (recorded by them in this month's forms),
                  elsewhere (at sites not assigned to them)}],
     site_rows [{unit, site, kind, staff, phone, onsite, meeting, other, total, by_staff (of total, made by the
                site's assigned liaison ``staff``), last_date}] (reported sites),
@@ -52,7 +53,7 @@ monthly_report (月度汇总报告, M-4b)
 half_year_report (半年工作报告, M-4c)
     half ("2026-H2"), half_label ("2026年下半年"), next_label ("明年上半年"|"下半年"), first_month, last_month,
     rule_basis,
-    overview {units, sites, soe_sites, private_sites, staff, staff_assigned (staff with a site),
+    overview {units, sites, sites_note (as monthly), soe_sites, private_sites, staff, staff_assigned (staff with a site),
               sites_assigned, sites_unassigned, contacts, onsite, meeting, visits (onsite + meeting),
               months_reported, months_due},
     goods [{name, text}] (三个好, one factual sentence each),
@@ -71,13 +72,16 @@ half_year_report (半年工作报告, M-4c)
 
 year_report (年度工作总结, the year's compliance for the annual 述职/考核)
     year ("2026"), year_label ("2026年度"), first_month, last_month, as_of, rule_basis,
-    overview {units, sites, soe_sites, private_sites, staff, months_due, contacts, onsite (现场指导和座谈会)},
+    overview {units, sites, sites_note (as monthly), soe_sites, private_sites, staff, months_due, contacts,
+              onsite (现场指导和座谈会)},
     submission {due, on_time, late, missing} (= the sums of unit_rows),
     unit_rows [{unit, due, on_time, late, missing}] (monthly forms of months already due),
     clause_rows [{clause, rule, applies, period, judged (项次: one subject in one period), met, failed, at_risk,
                   rate}], totals {judged, met, failed, at_risk, rate} (= the sums of clause_rows),
-    site_rows [{unit, site, kind, judged, met, failed, at_risk, rate, short (requirements not met)}],
-    site_totals {sites, judged, met, failed, at_risk} (= the sums of site_rows: clause_rows less the 项次 judged
+    site_rows [{unit, site, kind, judged, met, failed, at_risk, rate, short (requirements not met), shared (one
+               enterprise registered by several units: one row, ``unit`` naming them all, "马尾区、鼓楼区"),
+               subjects ([[unit, site]] the row stands for, as the annex names them)}],
+    site_totals {sites, shared, judged, met, failed, at_risk} (= the sums of site_rows: clause_rows less the 项次 judged
                  per unit or per 企业组 member), rates of the 项次 decided ("" when none is),
     problem_counts {...as monthly...}, findings [...as monthly...], finding_counts {total, failed, at_risk},
     next_steps [str] (a closed year: for the named next year), charts {chart_contacts_month, chart_compliance},
@@ -226,7 +230,7 @@ def _monthly() -> dict:
     staff_rows = []
     for group, name in STAFF:
         mine = [r for r in site_rows if r["staff"] == name]
-        row = {"group": group, "staff": name, "sites": len(mine)}
+        row = {"group": group, "staff": name, "sites": len(mine), "unreported": 0}
         for key in ("phone", "onsite", "meeting", "other", "total"):
             row[key] = sum(r[key] for r in mine)
         row["elsewhere"] = 0
@@ -415,7 +419,7 @@ def _half_year() -> dict:
         "first_month": months[0],
         "last_month": months[-1],
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
-                     "private_sites": len(private), "staff": len(STAFF),
+                     "private_sites": len(private), "staff": len(STAFF), "sites_note": "",
                      "staff_assigned": len({s["staff"] for s in sites if s["staff"]}),
                      "sites_assigned": sum(bool(s["staff"]) for s in sites),
                      "sites_unassigned": sum(not s["staff"] for s in sites),
@@ -496,7 +500,8 @@ def _year() -> dict:
     totals["rate"] = totals["met"] / totals["judged"]
     site_rows = [{"unit": s["unit"], "site": s["site"], "kind": s["kind"], "judged": 9, "met": 8 if i % 3 else 9,
                   "failed": 1 if i % 3 else 0, "at_risk": 0, "rate": (8 if i % 3 else 9) / 9,
-                  "short": "每季度现场指导" if i % 3 else "无"} for i, s in enumerate(sites)]
+                  "short": "每季度现场指导" if i % 3 else "无", "shared": False,
+                  "subjects": [[s["unit"], s["site"]]]} for i, s in enumerate(sites)]
     unit_rows = [{"unit": name, "due": 4, "on_time": 3 if i % 4 == 1 else 4, "late": 1 if i % 4 == 1 else 0,
                   "missing": 0} for i, (name, *_rest) in enumerate(UNITS)]
     findings = [f for f in _findings() if f["status"] == "未达标"]
@@ -511,7 +516,7 @@ def _year() -> dict:
         "last_month": months[-1],
         "rule_basis": "2026版",
         "overview": {"units": len(UNITS), "sites": len(sites), "soe_sites": len(soe),
-                     "private_sites": len(sites) - len(soe), "staff": len(STAFF), "months_due": 11,
+                     "private_sites": len(sites) - len(soe), "staff": len(STAFF), "months_due": 11, "sites_note": "",
                      "contacts": sum(contacts), "onsite": sum(onsite),
                      "staff_assigned": len({s["staff"] for s in sites if s["staff"]}),
                      "sites_assigned": sum(bool(s["staff"]) for s in sites),
@@ -536,7 +541,7 @@ def _year() -> dict:
         "weak_rules": "国企党支部组织生活4项次、每季度现场指导3项次",
         "totals": totals,
         "site_rows": site_rows,
-        "site_totals": {"sites": len(site_rows),
+        "site_totals": {"sites": len(site_rows), "shared": sum(r["shared"] for r in site_rows),
                         **{k: sum(r[k] for r in site_rows) for k in ("judged", "met", "failed", "at_risk")}},
         "problem_counts": {"total": 6, "closed": 4, "closed_late": 1, "open": 1, "overdue": 1, "extended": 1},
         "findings": findings,

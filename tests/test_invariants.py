@@ -680,7 +680,7 @@ def check_one_universe(documents) -> int:
             same(c["site_totals"]["judged"], per_site, f"{where} 示范点项次")
             same(c["site_totals"]["sites"], len(c["site_rows"]), f"{where} 示范点数")
             for r in c["site_rows"]:
-                lines = sum(f["unit"] == r["unit"] and f["site"] == r["site"] for f in c["findings"])
+                lines = sum([f["unit"], f["site"]] in r["subjects"] for f in c["findings"])  # two units' one site
                 same(lines, r["failed"] + r["at_risk"], f"{where} {r['unit']}{r['site']} 附件所列")
                 decided(r, f"{where} {r['site']}")
         elif kind == run.HALF_YEAR:

@@ -255,8 +255,8 @@ def printed(path: Path) -> dict:
     out: dict = {}
     (day,) = find_groups(r"数据截至(\d{4}年\d{1,2}月\d{1,2}日)", text)
     out["as_of"] = _cn_day(day, 0)
-    g = find_groups(r"(\d+)个县（市、区）和系统党委已确定的示范点(\d+)个，其中国企(\d+)个、非公企业(\d+)个；"
-              r"本月报送数据的示范点(\d+)个", text)
+    g = find_groups(r"(\d+)个县（市、区）和系统党委已确定的示范点(\d+)个(?:（其中\d+家由[^）]*单位重复登记）)?，"
+                    r"其中国企(\d+)个、非公企业(\d+)个；本月报送数据的示范点(\d+)个", text)
     out["overview"] = tuple(map(int, g))
     found = re.search(r"本月未报送的示范点：(.*?)。", text)  # named under 各示范点联系情况, not on page 1
     out["unreported"] = sorted(found.group(1).split("、")) if found else []

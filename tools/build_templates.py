@@ -227,9 +227,14 @@ def build_monthly_report() -> TemplateBuilder:
         "联系次数按联系指导记录填写的企业组人员统计{% if contact_summary.elsewhere %}，其中"
         "{{ contact_summary.elsewhere }}次联系的是非本人分工联系的示范点{% endif %}。")
     b.h2("（一）企业组成员联系情况")
-    b.table([Column("组别", "r.group", 16), Column("企业组人员", "r.staff", 22), Column("分工联系示范点", "r.sites", 20),
-             Column("电话联系", "r.phone", 17), Column("现场指导", "r.onsite", 17), Column("座谈会", "r.meeting", 15),
-             Column("其他", "r.other", 12), Column("合计", "r.total", 13), Column("其中非分工示范点", "r.elsewhere", 24)],
+    b.p("分工联系示范点按已确定的{{ overview.sites }}个示范点统计；联系次数为本月报送数据的"
+        "{{ overview.reported_sites }}个示范点的联系记录{% if overview.unreported_sites %}，另有"
+        "{{ overview.unreported_sites }}个示范点所在单位本月未报送、无联系记录，按分工联系人员列于"
+        "“分工示范点中本月未报送”{% endif %}。")
+    b.table([Column("组别", "r.group", 14), Column("企业组人员", "r.staff", 20), Column("分工联系示范点", "r.sites", 18),
+             Column("电话联系", "r.phone", 15), Column("现场指导", "r.onsite", 15), Column("座谈会", "r.meeting", 13),
+             Column("其他", "r.other", 10), Column("合计", "r.total", 12), Column("其中非分工示范点", "r.elsewhere", 19),
+             Column("分工示范点中本月未报送", "r.unreported", 20)],
             "r in staff_rows", empty="本月无企业组成员联系记录。")
     b.figure("chart_contacts")
     b.h2("（二）各示范点联系情况")
@@ -330,7 +335,7 @@ def build_half_year_report() -> TemplateBuilder:
         "挂钩联系点固本强基工程工作进展情况报告如下。数据截至{{ report_date|cn_date }}。")
     b.p("{{ conclusion }}")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个{{ overview.sites_note }}，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个。企业组{{ overview.staff }}名同志中"
         "{{ overview.staff_assigned }}名分片联系{{ overview.sites_assigned }}个示范点"
         "{% if overview.sites_unassigned %}，另有{{ overview.sites_unassigned }}个示范点尚未确定企业组联系人员"
@@ -402,7 +407,7 @@ def build_year_report() -> TemplateBuilder:
         "企业组成员联系指导党建示范点工作情况总结如下（数据截至{{ as_of|cn_date }}）。")
     b.p("{{ conclusion }}")
     b.h1("一、基本情况")
-    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个，其中国企"
+    b.p("全市{{ overview.units }}个县（市、区）和系统党委共确定示范点{{ overview.sites }}个{{ overview.sites_note }}，其中国企"
         "{{ overview.soe_sites }}个、非公企业{{ overview.private_sites }}个，由企业组{{ overview.staff_assigned }}名同志"
         "分片联系{% if overview.sites_unassigned %}其中{{ overview.sites_assigned }}个，另有{{ overview.sites_unassigned }}"
         "个示范点尚未确定企业组联系人员{% endif %}"
@@ -442,7 +447,8 @@ def build_year_report() -> TemplateBuilder:
         "正在整改{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个。")
     b.p("全年评价的{{ site_totals.sites }}个示范点共评价{{ site_totals.judged }}项次（含联系指导发现的问题，不含按单位、"
         "按企业组人员评价的项次），达标{{ site_totals.met }}项次，未达标{{ site_totals.failed }}项次，"
-        "待完成{{ site_totals.at_risk }}项次，各示范点情况见附件2。")
+        "待完成{{ site_totals.at_risk }}项次{% if site_totals.shared %}（{{ site_totals.shared }}家示范点由两个单位"
+        "重复登记，列为一行并列出两个单位，项次合并计算）{% endif %}，各示范点情况见附件2。")
     b.h1("五、{% if stage %}下步打算{% else %}{{ year|int + 1 }}年工作打算{% endif %}")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.blank()

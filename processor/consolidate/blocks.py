@@ -302,4 +302,42 @@ def typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataF
         practice = practice_text(rows.sort_values(["month", "row"])["progress"]) if len(rows) else ""
         if practice:
             out.append({"unit": s["unit"], "site": s["site"], "practice": practice})
+
+
+# --- one enterprise registered by two units (SPEC §10, Identity) ----------------------------
+
+def shared_sites(snapshot, until: str) -> dict:
+    """The sites two or more units registered in their latest forms up to ``until``: each one enterprise
+    counted under every unit that registered it.  ``shared_sites`` lists them ({"site", "units"}),
+    ``sites_note`` is what a site count carries, e.g. "（其中1家由两个单位重复登记）", "" when none is."""
+    shared = snapshot.shared_sites(until=until)
+    many = "两个" if all(len(s["units"]) == 2 for s in shared) else "两个及以上"
+    return {"shared_sites": shared,
+            "sites_note": f"（其中{len(shared)}家由{many}单位重复登记）" if shared else ""}
+
+
+def one_row_per_enterprise(rows: list[dict], shared: list[dict], sums: tuple[str, ...]) -> list[dict]:
+    """Per-site ``rows`` ({"unit", "site", …}) with the rows of one enterprise registered by several units
+    made one: at the first one's place, named once with every unit ("马尾区、鼓楼区") and ``shared``
+    true, the ``sums`` keys added up (numbers summed, lists joined); the other rows keep ``shared`` false.
+    Each row's ``subjects`` are the [unit, site] it stands for, as the findings and annexes name them."""
+    from processor.common.values import problem_key
+
+    owner = {(unit, problem_key(s["site"])): i for i, s in enumerate(shared) for unit in s["units"]}
+    out: list[dict] = []
+    at: dict[int, int] = {}
+    for row in rows:
+        which = owner.get((row["unit"], problem_key(row["site"])))
+        subject = [row["unit"], row["site"]]
+        if which is None:
+            out.append({**row, "shared": False, "subjects": [subject]})
+        elif which not in at:
+            at[which] = len(out)
+            out.append({**row, "unit": cn_list(shared[which]["units"]), "site": shared[which]["site"],
+                        "shared": True, "subjects": [subject]})
+        else:
+            merged = out[at[which]]
+            merged["subjects"] = [*merged["subjects"], subject]
+            for key in sums:
+                merged[key] = merged[key] + row[key]
     return out

@@ -14,7 +14,7 @@ from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
                                           mode_counts, one_per_requirement, period_span, progress_texts,
-                                          requirement_title, site_names, typical_sites)
+                                          requirement_title, shared_sites, site_names, typical_sites)
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
                                             counted_activities, roster_units,
                                             submission_states)
@@ -79,7 +79,8 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
         "rule_basis": rulebook.basis(half.first, half.last),
         "first_month": half.first,
         "last_month": half.last,
-        "overview": _overview(basis, snapshot.roster, per_month),
+        "overview": {**_overview(basis, snapshot.roster, per_month),
+                     "sites_note": shared_sites(snapshot, half.last)["sites_note"]},
         **_goods_and_pillars(basis, rulebook),
         **_plan_sections(site_paths, rulebook),
         "compliance_rows": compliance_rows,

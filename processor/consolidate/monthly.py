@@ -14,7 +14,7 @@ from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SOE, UNASSIGNED, cell_text, cn_list,
                                           count_of, finding_counts, finding_row, iso_date, latest_sites, mode_counts,
                                           next_steps, one_per_requirement, open_findings, problem_counts, problem_row,
-                                          progress_texts, quarter_label)
+                                          progress_texts, quarter_label, shared_sites)
 from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
                                             LedgerData, SubmissionState, roster_units,
                                             submission_states)
@@ -59,7 +59,7 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
     site_rows = _site_rows(basis)
     unit_rows = _unit_rows(states, site_rows, snapshot.roster)
     submission = _submission(unit_rows, states)
-    staff_rows = _staff_rows(snapshot.roster, basis.sites, basis.contacts)
+    staff_rows = _staff_rows(snapshot.roster, basis.sites, basis.contacts, basis.reported_keys)
     all_findings = snapshot.findings([month], until=month)
     findings = _on_month_basis(all_findings, basis.reported_keys, month)
     context = {
@@ -76,7 +76,7 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
                      "soe_sites": sum(s["enterprise_kind"] == SOE for s in basis.sites),
                      "private_sites": sum(s["enterprise_kind"] == PRIVATE for s in basis.sites),
                      "reported_sites": len(basis.reported), "unreported_sites": len(basis.unreported),
-                     **_shared_sites(snapshot, month)},
+                     **shared_sites(snapshot, month)},
         "submission": submission,
         "unit_rows": unit_rows,
         **_contact_sections(basis, site_rows, staff_rows, all_findings),
@@ -285,10 +285,12 @@ def _group_totals(staff_rows: list[dict]) -> list[dict]:
     return list(groups.values())
 
 
-def _staff_rows(roster, sites: list[dict], contacts: list[dict]) -> list[dict]:
-    """Per 企业组 member: the registered sites assigned to them, and the contacts they recorded
-    (SPEC §10: a contact counts for the person written on its row), by kind, of which at sites
-    not assigned to them."""
+def _staff_rows(roster, sites: list[dict], contacts: list[dict], reported_keys: set[tuple]) -> list[dict]:
+    """Per 企业组 member: the registered sites assigned to them, of which without data this month
+    (``unreported``: their unit sent no form, so no contact there can be counted), and the contacts
+    they recorded in this month's forms (SPEC §10: a contact counts for the person written on its row),
+    by kind, of which at sites not assigned to them.  One universe, the registered sites, its part
+    without data stated on every row."""
     people = [(s.group, s.name) for s in (roster.staff if roster is not None else [])]
     known = {n for _, n in people}
     others = [cell_text(s["staff"]) for s in sites] + [cell_text(c["staff"]) for c in contacts]
@@ -300,8 +302,9 @@ def _staff_rows(roster, sites: list[dict], contacts: list[dict]) -> list[dict]:
     rows = []
     for group, name in people:
         made = by_person.get(name, [])
-        rows.append({"group": group, "staff": name, "sites": sum(v == name for v in assigned.values()),
-                     **mode_counts(made),
+        mine = [key for key, v in assigned.items() if v == name]
+        rows.append({"group": group, "staff": name, "sites": len(mine),
+                     "unreported": sum(key not in reported_keys for key in mine), **mode_counts(made),
                      "elsewhere": sum(assigned.get((c["unit"], c["site"])) != name for c in made)})
     return rows
 
@@ -322,15 +325,6 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
                      "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met - failed,
                      "failed": failed})
     return rows
-
-
-def _shared_sites(snapshot: Snapshot, month: str) -> dict:
-    """A site registered by two units is one enterprise counted under both (SPEC §10, Identity): how
-    many, and the words the site count carries, e.g. "（其中1家由两个单位重复登记）"."""
-    shared = snapshot.shared_sites(until=month)
-    many = "两个" if all(len(s["units"]) == 2 for s in shared) else "两个及以上"
-    return {"shared_sites": shared,
-            "sites_note": f"（其中{len(shared)}家由{many}单位重复登记）" if shared else ""}
 
 
 def _monthly_sentences(c: dict) -> dict:

@@ -8,9 +8,9 @@ from processor.common import cnfmt, periods
 from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, _named_sites, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, latest_sites,
-                                          mode_counts, next_steps, one_per_requirement, open_findings, period_span,
-                                          problem_counts, problem_row, requirement_title,
-                                          sites_meeting_every_requirement, typical_sites)
+                                          mode_counts, next_steps, one_per_requirement, one_row_per_enterprise,
+                                          open_findings, period_span, problem_counts, problem_row, requirement_title,
+                                          shared_sites, sites_meeting_every_requirement, typical_sites)
 from processor.consolidate.findings import FAILED, MET, Finding, LedgerData, roster_units
 from processor.consolidate.snapshot import Snapshot
 
@@ -42,7 +42,9 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
     # period, problems found in liaison and 企业组 members included; the annex lists every one not met, the
     # per-site table the sites' share of them
     clause_rows = _year_clause_rows(findings, year)
-    site_rows = _year_site_rows([f for f in findings if f.code not in _NOT_PER_SITE], sites, units)
+    shared = shared_sites(snapshot, year.last)  # one enterprise registered by two units: one row, both named
+    site_rows = _year_site_rows([f for f in findings if f.code not in _NOT_PER_SITE], sites, units,
+                                shared["shared_sites"])
     unit_rows = _unit_rows(findings, units)
     versioned = len(rulebook.versions_between(year.first, year.last)) > 1
     finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
@@ -66,7 +68,7 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
         "last_month": year.last,
         "rule_basis": rulebook.basis(year.first, year.last),
         "overview": {"units": len(units), "sites": len(sites), "soe_sites": soe_sites,
-                     "private_sites": len(sites) - soe_sites,
+                     "private_sites": len(sites) - soe_sites, "sites_note": shared["sites_note"],
                      "staff": len(snapshot.roster.staff) if snapshot.roster is not None else 0,
                      "months_due": len(due_months),
                      "contacts": sum(c["total"] for c in per_month),
@@ -76,7 +78,7 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
         "clause_rows": clause_rows,
         "totals": _totals(clause_rows),
         "site_rows": site_rows,
-        "site_totals": {"sites": len(site_rows),
+        "site_totals": {"sites": len(site_rows), "shared": sum(r["shared"] for r in site_rows),
                         **{key: sum(r[key] for r in site_rows) for key in ("judged", "met", "failed", "at_risk")}},
         "problem_counts": problem_counts([problem_row(f) for f in findings if f.code == "problem-closed"]),
         "findings": finding_rows,
@@ -158,9 +160,11 @@ def _applies(clause: str, findings: list[Finding]) -> str:
     return kinds.pop() if clause[0] in "SN" and len(kinds) == 1 and None not in kinds else "全部"
 
 
-def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = ()) -> list[dict]:
+def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str] = (),
+                    shared: list[dict] = ()) -> list[dict]:
     """Per site: its 项次 judged, met, failed, still open (its problems found in liaison included), and
-    the requirements it fell short of.
+    the requirements it fell short of.  An enterprise ``shared`` by two units is one row naming both
+    (SPEC §10, Identity), its 项次 under either unit added up.
 
     Every registered site, and every other site judged in the year (one its unit listed only in earlier
     months): the rows sum to the per-clause table's 项次 less those judged per unit or per 企业组 member,
@@ -180,11 +184,12 @@ def _year_site_rows(findings: list[Finding], sites: list[dict], units: list[str]
     for s in sites:
         mine = [f for f in findings if f.unit == s["unit"] and f.site == s["site"]]
         met, failed = sum(f.status == MET for f in mine), sum(f.status == FAILED for f in mine)
-        short = list(dict.fromkeys(requirement_title(f) for f in mine if f.status == FAILED))
         rows.append({"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"], "judged": len(mine),
                      "met": met, "failed": failed, "at_risk": len(mine) - met - failed,
-                     "rate": decided_rate(met, failed), "short": "、".join(short) or "无"})
-    return rows
+                     "short": [requirement_title(f) for f in mine if f.status == FAILED]})
+    rows = one_row_per_enterprise(rows, list(shared), sums=("judged", "met", "failed", "at_risk", "short"))
+    return [{**r, "rate": decided_rate(r["met"], r["failed"]), "short": "、".join(dict.fromkeys(r["short"])) or "无"}
+            for r in rows]
 
 
 # --- the summary's sections in the form the office writes: 基本情况, 主要成效, 经验做法, 存在问题, 下步打算 ---
