@@ -496,7 +496,25 @@ def build_assignment_table() -> TemplateBuilder:
 
 def build_site_dossier() -> TemplateBuilder:
     b = TemplateBuilder()
+
+    def labelled(label: str, text: str, style: str = ST_BODY):
+        """A paragraph led by its label in bold ("联系指导：" …), so a reader scanning the page finds it."""
+        par = b.p(label, style)
+        par.runs[-1].bold = True
+        run = par.add_run(text)
+        set_rfonts(run._element, style_font(b.doc, par.style.style_id))
+        return par
+
     b.title("{{ site.name }}档案")
+    # page 1: the site at a glance, then its card; the record month by month follows on the next pages
+    labelled("概况：", "截至{{ report_date|cn_date }}，建档{{ summary.months }}个月，已报送{{ summary.reported }}个月"
+             "{% if summary.unreported %}，{{ summary.unreported|join('、') }}未报送{% endif %}。")
+    labelled("执行要求：", "达标{{ summary.met }}项，未达标{{ summary.failed }}项，存在风险{{ summary.at_risk }}项"
+             "{% if summary.failed_rules %}；未达标的是{{ summary.failed_rules|join('、') }}{% endif %}。")
+    labelled("待办问题：", "{% if summary.open_problems %}尚未办结{{ summary.open_problems|length }}个："
+             "{{ summary.open_problems|join('；') }}。{% else %}无尚未办结的问题。{% endif %}")
+    labelled("报送月份：", "{% for x in summary.month_list %}{{ x.month|month_cn }}（{{ x.state }}）"
+             "{% if not loop.last %}；{% endif %}{% endfor %}。")
     b.key_value_table([
         ("示范点名称", "site.name"), ("所属企业", "site.enterprise"), ("企业类型", "site.kind"),
         ("所属单位", "site.unit"), ("党组织名称", "site.org_name"), ("党组织类型", "site.org_kind"),
@@ -505,22 +523,23 @@ def build_site_dossier() -> TemplateBuilder:
         ("确定联系日期", "site.contact_date|cn_date"), ("方案上报日期", "site.plan_date|cn_date"),
         ("建档期间", "first_month|month_cn ~ '至' ~ last_month|month_cn"),
     ])
-    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成，数据截至"
-        "{{ report_date|cn_date }}。{{ missing_note }}")
-    b.h1("一、工作记录")
+    b.h1("一、工作记录").paragraph_format.page_break_before = True
     b.tag("for m in timeline")
-    b.h2("{{ m.month|month_cn }}")
+    month = b.h2("{{ m.month|month_cn }}")  # a heading of the outline: the navigation pane lists the months
+    for run in month.runs:
+        run.bold = True
     b.tag("if m.missing")
     b.p("{{ m.missing }}")
     b.tag("else")
-    b.p("联系指导：{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
-        "{{ c.content }}{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无联系指导记录。{% endif %}")
-    b.p("组织生活：{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}召开{{ o.kind }}，应到{{ o.expected }}人、"
-        "实到{{ o.present }}人{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无组织生活记录。{% endif %}")
-    b.p("党员队伍：{{ m.members or '本月未报送。' }}")
-    b.p("硬件设施：{{ m.hardware or '本月未报送。' }}")
-    b.p("工作进展：{{ m.progress or '本月未报送。' }}")
-    b.p("存在问题：{{ m.problems or '无。' }}")
+    labelled("联系指导：", "{% if m.contacts %}{% for c in m.contacts %}{{ c.date|cn_date }}，{{ c.staff }}{{ c.mode }}，"
+             "{{ c.content }}{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月无联系指导记录。{% endif %}")
+    labelled("组织生活：", "{% if m.org_life %}{% for o in m.org_life %}{{ o.date|cn_date }}{{ o.verb }}{{ o.kind }}，"
+             "应到{{ o.expected }}人、实到{{ o.present }}人{% if not loop.last %}；{% endif %}{% endfor %}。"
+             "{% else %}本月无组织生活记录。{% endif %}")
+    labelled("党员队伍：", "{{ m.members or '本月未报送。' }}")
+    labelled("硬件设施：", "{{ m.hardware or '本月未报送。' }}")
+    labelled("工作进展：", "{{ m.progress or '本月未报送。' }}")
+    labelled("存在问题：", "{{ m.problems or '无。' }}")
     b.tag("endif")
     b.tag("endfor")
     b.tag("if not timeline")
@@ -531,6 +550,8 @@ def build_site_dossier() -> TemplateBuilder:
              Column("情况", "r.status", 20), Column("依据", "r.evidence", 62, left=True)],
             "r in compliance_rows", empty="尚无可评估的要求。")
     b.h1("三、资料来源")
+    b.p("本档案根据" + BASIS + "关于建立示范点档案的要求，由各单位月报表汇总生成，数据截至"
+        "{{ report_date|cn_date }}。{{ missing_note }}")
     b.table([Column("序号", "loop.index", 13), Column("文件名", "r.file_name", 63, left=True),
              Column("报送月份", "r.month|month_cn", 26), Column("收到日期", "r.received|cn_date", 30),
              Column("文件指纹", "r.digest", 24)],

@@ -56,6 +56,8 @@ def dossier_context(snapshot: Snapshot, unit: str, site: str, *, until: str | No
     listed = {r["month"] for r in rows}
     gaps = _unreported(data.files, unit, [m for m in span if m not in listed])
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
+    compliance = _dossier_compliance([f for f in findings if f.site == site])
+    compliance = _with_unreported_months(compliance, gaps)
     return {
         "office_name": snapshot.ws.office_name,
         "report_date": as_of.isoformat(),
@@ -67,7 +69,8 @@ def dossier_context(snapshot: Snapshot, unit: str, site: str, *, until: str | No
                          f"档案中{'该月' if len(missing_months) == 1 else '这些月份'}记为“本月未报送”。"
                          if missing_months else ""),
         "timeline": _timeline(data, rulebook, unit, site, span, gaps, latest["enterprise_kind"]),
-        "compliance_rows": _dossier_compliance([f for f in findings if f.site == site]),
+        "compliance_rows": compliance,
+        "summary": _summary(span, gaps, compliance, [f for f in findings if f.site == site]),
         "sources": _sources(data, rulebook, {r["file_id"] for r in rows}),
     }
 
@@ -103,21 +106,104 @@ def _timeline(data: LedgerData, rulebook, unit: str, site: str, span: list[str],
 def _month_entry(month: str, rows: dict[str, list[dict]], hardware: str) -> dict:
     """One reported month of the timeline (``rows``: the site's rows of each sheet in that month)."""
     progress, contacts, members = rows["progress"], rows["contacts"], rows["members"]
-    problems = [cell_text(p["issues"]) for p in progress if cell_text(p["issues"])]
-    problems += [f"联系指导发现：{cell_text(c['problem'])}（{cell_text(c['state']) or '未办结'}）"
-                 for c in contacts if cell_text(c["problem"])]
+    problems, seen = [], set()
+    for p in progress:
+        text = _clause(cell_text(p["issues"]))
+        if text and text not in seen:
+            seen.add(text)
+            problems.append(text)
+    for c in contacts:
+        text = _clause(cell_text(c["problem"]))
+        if text and text not in seen:  # a problem the unit also wrote under 存在问题 is named once
+            seen.add(text)
+            problems.append(f"联系指导发现：{text}（{cell_text(c['state']) or '未办结'}）")
     return {
         "month": month,
         "missing": "",
         "contacts": [{"date": iso_date(c["date"]), "staff": cell_text(c["staff"]), "mode": cell_text(c["mode"]),
-                      "content": cell_text(c["content"])} for c in contacts],
-        "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "present": count_of(r["present"]),
+                      "content": _clause(cell_text(c["content"]))} for c in contacts],
+        "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "verb": activity_verb(r["activity"]),
+                      "present": count_of(r["present"]),
                       "expected": count_of(r["expected"])}
                      for r in rows["org_life"]],
         "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
         "hardware": hardware,
-        "progress": cell_text(progress[0]["progress"]) if progress else "",
-        "problems": "；".join(problems),
+        "progress": sentence(cell_text(progress[0]["progress"])) if progress else "",
+        "problems": sentence("；".join(problems)),
+    }
+
+
+_END_MARKS = "。！？"
+_SOFT_MARKS = "，、；：,;:. "
+
+
+def _clause(text: str) -> str:
+    """A phrase without its closing punctuation, to be joined with others."""
+    return text.strip().rstrip(_END_MARKS + _SOFT_MARKS)
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence: closed by "。" (a trailing comma or semicolon replaced), "" kept empty."""
+    text = text.strip()
+    if not text or text[-1] in _END_MARKS or text.endswith(("。”", "！”", "？”", "。）")):
+        return text
+    return text.rstrip(_SOFT_MARKS) + "。"
+
+
+def activity_verb(kind: str) -> str:
+    """召开 a meeting (党员大会, 组织生活会 …), 开展 anything else (党纪教育, 党员培训, 主题党日 …)."""
+    return "召开" if str(kind).endswith("会") else "开展"
+
+
+def _with_unreported_months(rows: list[dict], gaps: dict[str, str]) -> list[dict]:
+    """The compliance lines with every month the unit did not report stated as 本月未报送 under each
+    monthly requirement (or under 按月报送月报表 when the site has none), instead of being left out."""
+    if not gaps:
+        return rows
+    monthly: dict[str, dict] = {}
+    for row in rows:
+        if row.get("month"):
+            monthly.setdefault(row["clause"], row)
+    out = list(rows)
+    for month, why in sorted(gaps.items()):
+        status = NOT_REPORTED.rstrip("。")
+        evidence = why.rstrip("。")
+        if not monthly:
+            out.append({"clause": "", "rule": "按月报送月报表", "period": periods.month_cn(month),
+                        "status": status, "evidence": evidence, "month": month})
+            continue
+        for clause, model in monthly.items():
+            if any(r["clause"] == clause and r.get("month") == month for r in out):
+                continue
+            line = {"clause": clause, "rule": model["rule"], "period": periods.month_cn(month), "status": status,
+                    "evidence": evidence, "month": month}
+            last = max(i for i, r in enumerate(out) if r["clause"] == clause and (r.get("month") or "") < month) \
+                if any(r["clause"] == clause and (r.get("month") or "") < month for r in out) else \
+                max(i for i, r in enumerate(out) if r["clause"] == clause)
+            out.insert(last + 1, line)
+    return out
+
+
+def _summary(span: list[str], gaps: dict[str, str], rows: list[dict], findings: list[Finding]) -> dict:
+    """The site at a glance: months reported, requirements met or failed, the problems still open."""
+    unreported = [m for m in span if m in gaps]
+    judged = [r for r in rows if r["status"] in _WORST]
+    failed = [r for r in judged if r["status"] == "未达标"]
+    open_problems = []
+    for f in findings:
+        if f.problem and f.is_open and _clause(f.problem) not in open_problems:
+            open_problems.append(_clause(f.problem))
+    failed_rules = list(dict.fromkeys(r["rule"] for r in failed))
+    return {
+        "months": len(span),
+        "reported": len(span) - len(unreported),
+        "unreported": [periods.month_cn(m) for m in unreported],
+        "month_list": [{"month": m, "state": gaps[m].rstrip("。") if m in gaps else "已报送"} for m in span],
+        "met": sum(r["status"] == "达标" for r in judged),
+        "failed": len(failed),
+        "at_risk": sum(r["status"] == "存在风险" for r in judged),
+        "failed_rules": failed_rules,
+        "open_problems": open_problems,
     }
 
 
@@ -154,13 +240,18 @@ def _status_label(f: Finding) -> str:
 _WORST = ("未达标", "存在风险", "达标")
 
 
+def _is_month(period: str) -> bool:
+    return len(period) == 7 and period[4] == "-" and period[5:].isdigit()
+
+
 def _dossier_compliance(findings: list[Finding]) -> list[dict]:
     """One line per requirement and period: a hardware checklist and its room area are one requirement,
     so they share a line, the worse status deciding it."""
     rows, merged = [], {}
     for f in findings:
         row = {"clause": f.clause, "rule": f.title, "period": f.period_name, "status": _status_label(f),
-               "evidence": f.evidence}
+               "evidence": f.evidence,
+               "month": f.period if _is_month(f.period) and not f.problem and f.code not in HARDWARE_CODES else ""}
         if f.code not in HARDWARE_CODES:
             rows.append(row)
             continue
