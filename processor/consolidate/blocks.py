@@ -302,6 +302,7 @@ def typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataF
         practice = practice_text(rows.sort_values(["month", "row"])["progress"]) if len(rows) else ""
         if practice:
             out.append({"unit": s["unit"], "site": s["site"], "practice": practice})
+    return out
 
 
 # --- one enterprise registered by two units (SPEC §10, Identity) ----------------------------
