@@ -72,6 +72,34 @@ def _day(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text[:10]) if text else None
 
 
+def follow_renames(db: Path) -> None:
+    """Give every row of a site a unit renamed with a 变更说明 its latest name, in the ledger file ``db``
+    (a copy: SPEC §10, Identity).  A rename: a unit's form leaves out exactly one site of its form before,
+    lists exactly one site the unit never had, and says why in its 变更说明."""
+    con = sqlite3.connect(db)
+    forms = con.execute("SELECT id, unit, month FROM files WHERE status = 'accepted' AND month IS NOT NULL "
+                        "ORDER BY unit, month, id").fetchall()
+    renames: list[tuple[str, str, str]] = []
+    for unit in dict.fromkeys(u for _, u, _ in forms):
+        ever: set[str] = set()
+        before: set[str] | None = None
+        for file_id, _, _ in (f for f in forms if f[1] == unit):
+            sites = {norm(s) for (s,) in con.execute("SELECT site FROM sites WHERE file_id = ?", (file_id,)) if norm(s)}
+            notes = [n for (n,) in con.execute("SELECT change_note FROM basic_info WHERE file_id = ?", (file_id,))
+                     if norm(n)]
+            if before is not None and notes and len(before - sites) == 1 and len(sites - ever) == 1:
+                renames.append((unit, *(before - sites), *(sites - ever)))
+            ever |= sites
+            before = sites
+    tables = [key for key in SHEETS_BY_KEY
+              if "site" in {c[1] for c in con.execute(f"PRAGMA table_info({key})")}]
+    for unit, old, new in renames:
+        for table in tables:
+            con.execute(f"UPDATE {table} SET site = ? WHERE unit = ? AND site = ?", (new, unit, old))
+    con.commit()
+    con.close()
+
+
 def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of: dt.date) -> dict:
     """Every figure of the half-year report ``half`` ("2026-H2"), as of the run's day ``as_of``."""
     book = rulebook()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
+
+from half_year_recount import follow_renames
 
 from conftest import DEMO_TODAY
 from docx_helpers import paragraphs, render_report, section, sql, table_with_header
@@ -63,8 +66,12 @@ def test_staff_are_counted_by_the_sites_assigned_to_them(demo_year):
     assert len({r[2] for r in staffed}) < len(roster)  # the demo has staff without a site: the old sentence hid them
 
 
-def test_each_site_path_comes_from_its_records(demo_year):
+def test_each_site_path_comes_from_its_records(demo_year, tmp_path):
     ws = demo_year.workspace
+    ledger = tmp_path / "ledger.sqlite"  # a renamed site's records under its latest name (SPEC §10, Identity)
+    with sqlite3.connect(f"file:{ws.ledger_path}?mode=ro", uri=True) as source, sqlite3.connect(ledger) as target:
+        source.backup(target)
+    follow_renames(ledger)
     months = parse_half("2026-H2").months
     due = due_months("2026-H2")
     rows = table_with_header(half_report(demo_year, "2026-H2"), "序号", "单位")
@@ -72,21 +79,21 @@ def test_each_site_path_comes_from_its_records(demo_year):
     for _, unit, name, fixed_plan, first_visit, months_reported, life_count, progress_cell in rows:
         fixed, plan = fixed_plan.split("\n")
         first, visit = first_visit.split("\n")
-        (expected_fixed,), = sql(ws.ledger_path, f"SELECT x.contact_date FROM sites x {ACCEPTED} AND x.unit=? "
+        (expected_fixed,), = sql(ledger, f"SELECT x.contact_date FROM sites x {ACCEPTED} AND x.unit=? "
                                                  "AND x.site=? ORDER BY x.month DESC LIMIT 1", unit, name)
         # the plan date its latest form gives (a date left blank there is blank, SPEC §10)
-        (expected_plan,), = sql(ws.ledger_path, f"SELECT x.plan_date FROM sites x {ACCEPTED} AND x.unit=? "
+        (expected_plan,), = sql(ledger, f"SELECT x.plan_date FROM sites x {ACCEPTED} AND x.unit=? "
                                                 "AND x.site=? ORDER BY x.month DESC LIMIT 1", unit, name)
-        (expected_first,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+        (expected_first,), = sql(ledger, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
                                                  "AND x.site=?", unit, name)
-        (expected_visit,), = sql(ws.ledger_path, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
+        (expected_visit,), = sql(ledger, f"SELECT MIN(x.date) FROM contacts x {ACCEPTED} AND x.unit=? "
                                                  "AND x.site=? AND x.mode IN (?, ?)", unit, name, *VISIT_MODES)
-        (reported,), = sql(ws.ledger_path, f"SELECT COUNT(DISTINCT x.month) FROM sites x {ACCEPTED} AND x.unit=? "
+        (reported,), = sql(ledger, f"SELECT COUNT(DISTINCT x.month) FROM sites x {ACCEPTED} AND x.unit=? "
                                            f"AND x.site=? AND x.month IN ({','.join('?' * len(due))})",
                            unit, name, *due)
-        (life,), = sql(ws.ledger_path, f"SELECT COUNT(*) FROM org_life x {ACCEPTED} AND x.unit=? AND x.site=? "
+        (life,), = sql(ledger, f"SELECT COUNT(*) FROM org_life x {ACCEPTED} AND x.unit=? AND x.site=? "
                                        "AND x.month BETWEEN ? AND ?", unit, name, months[0], months[-1])
-        (started,), = sql(ws.ledger_path, f"SELECT MIN(x.month) FROM org_life x {ACCEPTED} AND x.unit=? "
+        (started,), = sql(ledger, f"SELECT MIN(x.month) FROM org_life x {ACCEPTED} AND x.unit=? "
                                           "AND x.site=? AND x.month >= substr(?, 1, 7)", unit, name, expected_plan)
         assert [fixed, plan, first, visit] == [(d or "")[:10] for d in (expected_fixed, expected_plan, expected_first,
                                                                       expected_visit)], name

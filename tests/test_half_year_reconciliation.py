@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from conftest import DEMO_TODAY, make_workspace
 from form_helpers import scenario_form
-from half_year_recount import half_mismatches, printed_half, recount_half
+from half_year_recount import follow_renames, half_mismatches, printed_half, recount_half
 from scenario_helpers import TZ, build_scenario, problem, quiet
 from processor.consolidate.snapshot import Snapshot
 from processor.consolidate.run import consolidate
@@ -45,7 +47,14 @@ def _chart(ws, half: str, as_of: dt.date) -> tuple:
 
 def reconcile(ws, half: str, as_of: dt.date) -> tuple[dict, list[str]]:
     units, staff = _names(ws)
-    expected = recount_half(ws.ledger_path, units, staff, half, as_of)
+    with tempfile.TemporaryDirectory() as folder:
+        ledger = Path(folder) / "ledger.sqlite"
+        source, target = sqlite3.connect(f"file:{ws.ledger_path}?mode=ro", uri=True), sqlite3.connect(ledger)
+        source.backup(target)
+        source.close()
+        target.close()
+        follow_renames(ledger)
+        expected = recount_half(ledger, units, staff, half, as_of)
     shown = printed_half(half_report(ws, half))
     shown["chart_contacts"] = _chart(ws, half, as_of)
     return expected, half_mismatches(expected, shown)

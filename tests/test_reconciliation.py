@@ -21,6 +21,7 @@ from docx import Document
 
 from conftest import DEMO_TODAY
 from docx_helpers import find_groups, rows_under
+from half_year_recount import follow_renames
 from scenario_helpers import SCENARIO_AS_OF, SCENARIO_MONTH, build_scenario
 from processor.consolidate.run import consolidate
 from processor.common.paths import PACKAGE_DIR
@@ -65,6 +66,7 @@ def ledger_as_of(db: Path, as_of: dt.date, folder: Path) -> Path:
                                         AND g.status IN ('accepted', 'superseded'))""")
     target.commit()
     target.close()
+    follow_renames(copy)
     return copy
 
 
@@ -417,14 +419,14 @@ def test_demo_months_either_side_of_the_new_year_reconcile(demo_into_2027, month
     assert mismatches(expected, printed(monthly_report(demo_into_2027, month))) == []
 
 
-def test_demo_latest_month_reconciles(demo_year):
+def test_demo_latest_month_reconciles(demo_year, tmp_path):
     ws = demo_year.workspace
     month = "2026-10"
-    expected = recount(ws.ledger_path, _units(ws), month, DEMO_TODAY)
+    expected = recount(ledger_as_of(ws.ledger_path, DEMO_TODAY, tmp_path), _units(ws), month, DEMO_TODAY)
     assert mismatches(expected, printed(monthly_report(ws, month))) == []
 
 
-def test_demo_year_exercises_every_counting_rule(demo_year):
+def test_demo_year_exercises_every_counting_rule(demo_year, tmp_path):
     """X-1 below quorum, an extended deadline, a problem closed late, a contact at another's site."""
     ws = demo_year.workspace
     con = sqlite3.connect(f"file:{ws.ledger_path}?mode=ro", uri=True)
@@ -432,7 +434,7 @@ def test_demo_year_exercises_every_counting_rule(demo_year):
     assert con.execute(f"SELECT COUNT(*) FROM org_life t {accepted} WHERE t.activity = '党员大会' "
                        "AND t.present * 2 <= t.expected").fetchone()[0] >= 1
     con.close()
-    expected = recount(ws.ledger_path, _units(ws), "2026-10", DEMO_TODAY)
+    expected = recount(ledger_as_of(ws.ledger_path, DEMO_TODAY, tmp_path), _units(ws), "2026-10", DEMO_TODAY)
     assert any(p[4] == "延至" for p in expected["problems"])  # an extended deadline
     assert any(p[3] == "逾期办结" for p in expected["problems"])
     assert expected["elsewhere"] >= 1
