@@ -3,6 +3,8 @@ form mailed the way county clerks' clients send it."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -59,3 +61,19 @@ def form_mail(sender: str, forms: list[tuple[str, bytes]], *, subject: str = "�
     for name, data in forms:
         message.add_attachment(data, maintype=XLSX[0], subtype=XLSX[1], filename=name)
     return message
+
+
+@contextlib.contextmanager
+def serving(ws):
+    """``serve`` running in a thread on ``ws`` (its nightly run an hour away), stopped and joined on leaving."""
+    from processor.deliver.serve import serve
+
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(ws,), kwargs={"stop_event": stop, "schedule_override": "3600"})
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive(), "serve 未能停止"

@@ -16,7 +16,7 @@ from processor.common.config import ConfigError, load_workspace
 from processor.deliver.replies import fetch_mail
 from processor.record.ledger import Ledger
 
-from mailbox_helpers import LUOYUAN, form_mail
+from mailbox_helpers import LUOYUAN, form_mail, serving
 
 
 # --- config ------------------------------------------------------------------------------------
@@ -160,10 +160,8 @@ def test_fetch_command_prints_what_it_took(mailbox, tmp_path, monkeypatch):
 def test_serve_answers_a_mailed_form_as_it_arrives(dovecot, tmp_path, monkeypatch):
     """With an hour's poll interval, a message arriving while ``serve`` runs is still answered at once:
     the server's IDLE says it came."""
-    import threading
 
     from conftest import wait_until
-    from processor.deliver.serve import serve
 
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     user = dovecot.new_user()
@@ -172,17 +170,10 @@ def test_serve_answers_a_mailed_form_as_it_arrives(dovecot, tmp_path, monkeypatc
         ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user, extra="poll_interval = 3600\n"))
         ws = load_workspace(ws.root)
         dovecot.append(user, form_mail(LUOYUAN, [("早到的.xlsx", form)]))
-        stop = threading.Event()
-        thread = threading.Thread(target=serve, args=(ws,), kwargs={"stop_event": stop, "schedule_override": "3600"})
-        thread.start()
-        try:
+        with serving(ws):
             wait_until(lambda: len(replies.messages) == 1, what="serve 启动时收取邮箱中已有的邮件并回复")
             dovecot.append(user, form_mail(LUOYUAN, [("后到的.xlsx", form)], subject="补发"))
             wait_until(lambda: len(replies.messages) == 2, what="serve 运行中新到的邮件即被收取并回复")
-        finally:
-            stop.set()
-            thread.join(timeout=120)
-        assert not thread.is_alive()
     assert [m["Subject"] for _, m in replies.messages] == ["Re: 罗源县10月份月报表", "Re: 补发"]
     with Ledger(ws.ledger_path) as ledger:
         assert [r["status"] for r in ledger.query("SELECT status FROM files ORDER BY id")] == ["accepted", "duplicate"]
@@ -191,11 +182,9 @@ def test_serve_answers_a_mailed_form_as_it_arrives(dovecot, tmp_path, monkeypatc
 def test_a_message_arriving_while_serve_answers_the_last_one_is_not_left_for_the_next_poll(dovecot, tmp_path, monkeypatch):
     """IDLE reports only what arrives after it starts: a message that comes between a round of fetching
     and the wait that follows it is taken at once, not an hour later at the next poll."""
-    import threading
 
     from conftest import wait_until
     from processor.deliver import replies as replies_module
-    from processor.deliver.serve import serve
 
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
     user = dovecot.new_user()
@@ -214,15 +203,8 @@ def test_a_message_arriving_while_serve_answers_the_last_one_is_not_left_for_the
         ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user, extra="poll_interval = 3600\n"))
         ws = load_workspace(ws.root)
         dovecot.append(user, form_mail(LUOYUAN, [("早到的.xlsx", form)]))
-        stop = threading.Event()
-        thread = threading.Thread(target=serve, args=(ws,), kwargs={"stop_event": stop, "schedule_override": "3600"})
-        thread.start()
-        try:
+        with serving(ws):
             wait_until(lambda: len(replies.messages) == 2, what="两封邮件都被收取并回复，不等下一次定时查看")
-        finally:
-            stop.set()
-            thread.join(timeout=120)
-        assert not thread.is_alive()
     assert sorted(m["Subject"] for _, m in replies.messages) == ["Re: 罗源县10月份月报表", "Re: 补发"]
 
 
@@ -398,10 +380,8 @@ def test_the_template_says_where_to_send_the_form_and_where_the_answer_comes_fro
 
 @pytest.mark.slow
 def test_serve_polls_every_interval_when_the_server_offers_no_idle(dovecot, tmp_path, monkeypatch):
-    import threading
 
     from conftest import wait_until
-    from processor.deliver.serve import serve
     from processor.intake.mailbox import Mailbox
 
     monkeypatch.setattr(Mailbox, "offers_idle", property(lambda self: False))
@@ -410,19 +390,12 @@ def test_serve_polls_every_interval_when_the_server_offers_no_idle(dovecot, tmp_
     form = filled_form(tmp_path / "月报表.xlsx").read_bytes()
     with smtp_server() as (replies, port):
         ws = make_workspace(tmp_path / "ws", port=port, extra=imap_config(dovecot, user, extra="poll_interval = 5\n"))
-        stop = threading.Event()
-        thread = threading.Thread(target=serve, args=(load_workspace(ws.root),),
-                                  kwargs={"stop_event": stop, "schedule_override": "3600"})
-        thread.start()
-        try:
+        with serving(load_workspace(ws.root)):
             wait_until(lambda: (ws.root / "logs" / "processor.log").is_file()
                        and "开始收取报送邮箱" in (ws.root / "logs" / "processor.log").read_text(encoding="utf-8"),
                        what="serve 开始收取报送邮箱")
             dovecot.append(user, form_mail(LUOYUAN, [("月报表.xlsx", form)]))
             wait_until(lambda: len(replies.messages) == 1, what="下一次轮询时收取并回复")
-        finally:
-            stop.set()
-            thread.join(timeout=120)
     assert replies.messages[0][1]["Subject"] == "Re: 罗源县10月份月报表"
 
 
