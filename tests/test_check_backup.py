@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from form_helpers import filled_form
-from conftest import DEMO_TODAY
+from conftest import DEMO_TODAY, wait_until
+from processor.common.faults import CRASH_ENV, PAUSE_ENV
 from processor.cli import main
 from processor.intake.run import process_inbox
 
@@ -137,3 +141,46 @@ def test_check_passes_on_the_demo_workspace_and_names_a_deleted_archived_file(de
     result = run(copy, "check")
     assert result.exit_code == 1
     assert [line for line in result.output.splitlines() if str(victim) in line]
+
+
+# --- check beside a processor at work -----------------------------------------------------------
+def _process_paused_at(ws, point: str, release: Path, crash: bool = False) -> subprocess.Popen:
+    env = {**os.environ, (CRASH_ENV if crash else PAUSE_ENV): point if crash else f"{point}:{release}"}
+    return subprocess.Popen([sys.executable, "-m", "processor", "-w", str(ws.root), "process"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["after-archive", "after-commit"])
+def test_check_beside_a_processor_at_work_counts_the_file_in_flight_and_passes(workspace, tmp_path, point):
+    """An original archived before its row is committed, or recorded before its receipt is written, is
+    work in progress while the processor runs: check passes and says so; once the processor has
+    finished, nothing is left to note."""
+    filled_form(workspace.inbox / "罗源县10月.xlsx")
+    release = tmp_path / "release"
+    proc = _process_paused_at(workspace, point, release)
+    try:
+        wait_until(lambda: any(tmp_path.glob("release.*.arrived")), what=f"处理程序停在 {point}")
+        beside = json.loads(run(workspace.root, "check", "--json").output)
+        assert beside["ok"] is True, beside["problems"]
+        assert any("正在处理中" in note and f"进程 {proc.pid}" in note for note in beside["notes"]), beside["notes"]
+        release.touch()
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    after = json.loads(run(workspace.root, "check", "--json").output)
+    assert after["ok"] is True and not any("正在处理中" in note for note in after["notes"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "code"), [("after-archive", "orphan-archive"), ("after-commit", "receipt-pending")])
+def test_what_a_killed_processor_left_unfinished_is_a_problem_once_no_processor_runs(workspace, point, code, tmp_path):
+    filled_form(workspace.inbox / "罗源县10月.xlsx")
+    proc = _process_paused_at(workspace, point, tmp_path / "unused", crash=True)
+    assert proc.wait(timeout=300) == -9
+    result = run(workspace.root, "check")
+    assert result.exit_code == 1
+    codes = [p["code"] for p in json.loads(run(workspace.root, "check", "--json").output)["problems"]]
+    assert codes == [code]

@@ -50,6 +50,26 @@ def read_holder(lock_path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def running_holder(lock_path: Path) -> dict:
+    """Who holds the workspace now, as the holder's sidecar names it ({} when no processor runs).
+
+    Read without touching the lock: taking it, even for an instant, could turn away a ``serve`` starting
+    at that moment.  A sidecar left by a process killed outright names a dead process on this computer
+    and is ignored; one written on another computer (a shared folder) is taken at its word."""
+    info = read_holder(lock_path)
+    if not info.get("pid"):
+        return {}
+    if info.get("host") not in (None, socket.gethostname()):
+        return info
+    try:
+        os.kill(int(info["pid"]), 0)
+    except PermissionError:  # alive, under another user
+        return info
+    except (ProcessLookupError, ValueError, OverflowError):
+        return {}
+    return info
+
+
 def _already_running_message(info: dict) -> str:
     details = []
     if info.get("pid"):

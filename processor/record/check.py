@@ -9,6 +9,12 @@ sheet rows whose file is gone.  Each problem names the file.
 The check only reads: the ledger is opened read-only (SQLite ``mode=ro``), so an
 older ledger, or one in a backup, is not upgraded by being checked; the migrations
 it lacks are reported as a note (the next command that writes applies them).
+
+A check run beside ``serve`` (or ``process``) sees files in flight: an original archived a moment
+before its ledger row is committed, an arrival recorded a moment before its receipt is written.
+While a processor holds the workspace, those are counted in a note, not reported as problems; the
+folders are listed before the ledger is read, so a file finished during the check is never taken
+for a stray.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from processor.common.fsutil import is_temp_name, sha256_file
+from processor.common.lock import running_holder
 from processor.record.ledger import Ledger, LedgerError, receipt_id_prefix
 from processor.record.migrate import migrations
 from processor.schemas.vocabulary import SHEET_TITLES
@@ -29,10 +36,14 @@ LABELS = {
     "archive-missing": "存档原件缺失",
     "archive-changed": "存档原件被改动",
     "receipt-missing": "回执缺失",
+    "receipt-pending": "来件尚无回执",
     "orphan-archive": "存档中有台账未记录的文件",
     "orphan-receipt": "回执文件夹中有台账未记录的文件",
     "orphan-rows": "数据行所属的文件记录不存在",
 }
+IN_FLIGHT = ("orphan-archive", "orphan-receipt", "receipt-pending")
+"""What a processor at work leaves for a moment: an original archived before its row, a recorded
+arrival before its receipt."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,7 @@ def check_workspace(ws, *, snapshot: bool = False) -> CheckReport:
     caught between its record and its receipt is finished by the recovery of the first run after a
     restore (noted, not a problem)."""
     report = CheckReport(Path(ws.ledger_path))
+    holder = {} if snapshot else running_holder(ws.lock_path)
     try:
         ledger = Ledger(ws.ledger_path, readonly=True)
     except LedgerError as exc:
@@ -83,11 +95,25 @@ def check_workspace(ws, *, snapshot: bool = False) -> CheckReport:
         if report.problems:  # a damaged file's rows are not worth comparing with the folders
             return report
         _check_migrations(ledger, report)
+        archived, answered = _files_under(Path(ws.archive)), _files_under(Path(ws.receipts_dir))
         rows = rows_of(ledger)
-        _check_archive(ws, rows, report)
-        _check_receipts(ws, rows, report, snapshot=snapshot)
+        _check_archive(ws, rows, archived, report)
+        _check_receipts(ws, rows, answered, report, snapshot=snapshot)
         _check_sheet_rows(ledger, report)
+    if not snapshot and (holder or (holder := running_holder(ws.lock_path))):  # or one started meanwhile
+        _note_in_flight(report, holder)
     return report
+
+
+def _note_in_flight(report: CheckReport, holder: dict) -> None:
+    """Files a running processor is at work on: one note, not problems."""
+    in_flight = [p for p in report.problems if p.code in IN_FLIGHT]
+    if not in_flight:
+        return
+    report.problems = [p for p in report.problems if p.code not in IN_FLIGHT]
+    who = f"进程 {holder['pid']}" + (f"（{holder['command']}）" if holder.get("command") else "")
+    report.notes.append(f"处理程序正在运行（{who}），有 {len(in_flight)} 个文件正在处理中（已存档未登记或已登记未写回执），"
+                        "不算问题；处理完成后再运行 check 即可确认。")
 
 
 def rows_of(ledger: Ledger) -> list[dict]:
@@ -128,7 +154,7 @@ def _check_migrations(ledger: Ledger, report: CheckReport) -> None:
                                                          "请使用该版本或更新的程序。")
 
 
-def _check_archive(ws, rows: list[dict], report: CheckReport) -> None:
+def _check_archive(ws, rows: list[dict], on_disk: list[Path], report: CheckReport) -> None:
     archive = Path(ws.archive)
     expected: dict[str, str] = {}
     for row in rows:  # duplicates share their original's archive file
@@ -141,7 +167,7 @@ def _check_archive(ws, rows: list[dict], report: CheckReport) -> None:
         elif sha256_file(path) != sha:
             report.add("archive-changed", path, f"存档原件与台账记录的哈希不一致：{path}。请从备份中找回原件。")
     known = {archive / r for r in expected}
-    for path in _files_under(archive):
+    for path in on_disk:
         if path not in known:
             report.add("orphan-archive", path, f"存档中的文件 {path} 没有任何台账记录指向它。")
     report.counted["存档文件"] = len(expected)
@@ -152,7 +178,8 @@ def _receipt_files(receipt: Path) -> list[Path]:
     return [receipt, receipt.with_suffix(".json")]
 
 
-def _check_receipts(ws, rows: list[dict], report: CheckReport, *, snapshot: bool = False) -> None:
+def _check_receipts(ws, rows: list[dict], on_disk: list[Path], report: CheckReport, *,
+                    snapshot: bool = False) -> None:
     outbox, folder = Path(ws.outbox), Path(ws.receipts_dir)
     named: set[Path] = set()
     unfinished = {receipt_id_prefix(row["id"]) for row in rows if not row["receipt_path"]}
@@ -162,7 +189,7 @@ def _check_receipts(ws, rows: list[dict], report: CheckReport, *, snapshot: bool
                                 "回执尚未登记）；恢复后第一次运行 process 或 serve 时会补写回执。")
             continue
         if not row["receipt_path"]:
-            report.add("receipt-missing", folder, f"第 {row['id']} 号来件“{row['original_name']}”还没有回执"
+            report.add("receipt-pending", folder, f"第 {row['id']} 号来件“{row['original_name']}”还没有回执"
                                                   "（处理被中断；运行 `processor process` 会补写）。")
             continue
         html = outbox / row["receipt_path"]
@@ -171,7 +198,7 @@ def _check_receipts(ws, rows: list[dict], report: CheckReport, *, snapshot: bool
         for path in _receipt_files(html):
             if not path.is_file():
                 report.add("receipt-missing", path, f"第 {row['id']} 号来件“{row['original_name']}”的回执文件缺失：{path}。")
-    for path in _files_under(folder):
+    for path in on_disk:
         if path not in named and not path.name.startswith(tuple(unfinished)):  # an unfinished arrival's own
             report.add("orphan-receipt", path, f"回执文件夹中的文件 {path} 不属于台账中的任何来件。")
     report.counted["来件"] = len(rows)
