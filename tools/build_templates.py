@@ -423,16 +423,14 @@ def build_year_report() -> TemplateBuilder:
         "个示范点尚未确定企业组联系人员{% endif %}"
         "{% if overview.staff_without_site %}；企业组另有{{ overview.staff_without_site }}名同志尚未分片联系示范点"
         "{% endif %}。"
-        "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
-        "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
-        "各单位报送情况见附件1。")
+        "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，"
+        "报送情况见附件1。")  # on time, late and missing: in the conclusion above and in 附件1
     b.figure("chart_contacts_month")
     b.h1("二、主要成效")
     b.tag("for g in achievements")
     b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
     b.tag("endfor")
-    b.p("对照实施意见逐项逐期评价（每月汇报、示范点数量按单位，企业组人员确定联系示范点按人员，问题整改跟踪按联系指导"
-        "发现的每个问题，其余按各统计期报送数据的示范点），全年共评价{{ totals.judged }}项次，"
+    b.p("对照实施意见逐项逐期评价（按单位、企业组人员、联系指导发现的问题或示范点），全年共评价{{ totals.judged }}项次，"
         "达标{{ totals.met }}项次，未达标{{ totals.failed }}项次，统计期未结束待完成{{ totals.at_risk }}项次，"
         "达标率{{ totals.rate|pct }}（按已有结论的项次计算，不含待完成）。各项要求如下：")
     # the rates are the table's last column: no chart of them besides
