@@ -38,8 +38,9 @@ monthly_report (月度汇总报告, M-4b)
     members {total, new, new_workers, new_intellectuals, activists, mobile, mobile_managed,
              duty_zones, six_ones},
     org_life {total, by_kind [{kind, count}]},
-    frequency_rows [{clause, rule, applies, period, sites (reported this month), met, pending, failed}],
+    frequency_rows [{clause, rule, title, applies, period, sites (reported this month), met, pending, failed}],
     hardware {sites, complete, incomplete}, hardware_rows [{unit, site, kind, missing, area}],
+    hardware_gaps (what the sites short of hardware lack, with their counts: "缺少组合音响的3个，…"),
     findings [{clause, rule, unit, site, problem, status ("未达标"|"存在风险")}],
     finding_counts {total, failed, at_risk},
     problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日\n延至11月30日" | "由5月30日\n提前至3月30日"),
@@ -283,14 +284,15 @@ def _monthly() -> dict:
     )
     frequency_rows = [
         {"clause": "S-4b", "rule": "党支部每季度至少召开一次党员大会、一次组织生活会、进行一次党纪教育",
-         "applies": "国企", "period": "2026年第四季度", "sites": len(soe), "met": len(soe) - 3, "pending": 3, "failed": 0},
-        {"clause": "N-4a", "rule": "党支部每季度至少召开一次党员大会",
+         "title": "国企党支部组织生活", "applies": "国企", "period": "2026年第四季度", "sites": len(soe),
+         "met": len(soe) - 3, "pending": 3, "failed": 0},
+        {"clause": "N-4a", "rule": "党支部每季度至少召开一次党员大会", "title": "非公党员大会",
          "applies": "非公", "period": "2026年第四季度", "sites": len(private), "met": len(private) - 2, "pending": 2, "failed": 0},
-        {"clause": "S-4a", "rule": "党委成员每半年召开一次民主生活会",
+        {"clause": "S-4a", "rule": "党委成员每半年召开一次民主生活会", "title": "国企民主生活会",
          "applies": "国企", "period": "2026年下半年", "sites": len(soe), "met": 4, "pending": len(soe) - 4, "failed": 0},
-        {"clause": "N-4b", "rule": "每半年召开一次民主生活会",
+        {"clause": "N-4b", "rule": "每半年召开一次民主生活会", "title": "非公民主生活会",
          "applies": "非公", "period": "2026年下半年", "sites": len(private), "met": 3, "pending": len(private) - 3, "failed": 0},
-        {"clause": "S-4c", "rule": "每年开展一次民主评议党员",
+        {"clause": "S-4c", "rule": "每年开展一次民主评议党员", "title": "国企民主评议党员",
          "applies": "国企", "period": "2026年度", "sites": len(soe), "met": 2, "pending": len(soe) - 2, "failed": 0},
     ]
     return {
@@ -323,6 +325,8 @@ def _monthly() -> dict:
         "hardware": {"sites": len(sites), "complete": len(sites) - len(hardware_rows),
                      "incomplete": len(hardware_rows)},
         "hardware_rows": hardware_rows,
+        "hardware_gaps": "缺少照相机的1个，活动室面积不足50㎡的1个，缺少VCD机的1个，缺少资料柜的1个，"
+                         "缺少室外固本强基宣传栏的1个，缺少组合音响的1个",
         "findings": findings,
         "finding_counts": _finding_counts(findings),
         "reported_problems": [

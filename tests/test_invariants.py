@@ -747,13 +747,13 @@ def test_one_universe_catches_a_site_table_that_leaves_out_the_sites_problems(ye
 
 def test_one_value_per_requirement_catches_a_report_with_its_own_verdict(year, monkeypatch):
     """A yearly summary that calls a failed requirement 存在风险 disagrees with the dossiers."""
-    row = year_report.finding_row
+    rows = year_report.listed_rows
 
-    def softened(f, versioned=False):
-        r = row(f, versioned)
-        return {**r, "status": "存在风险"} if r["status"] == "未达标" and f.site else r
+    def softened(findings, versioned=False, year=None):
+        return [{**r, "status": "存在风险"} if r["status"] == "未达标" and r["site"] else r
+                for r in rows(findings, versioned, year)]
 
-    monkeypatch.setattr(year_report, "finding_row", softened)
+    monkeypatch.setattr(year_report, "listed_rows", softened)
     with pytest.raises(AssertionError, match="requirement"):
         check_one_value_per_requirement(run_documents(year.ws, year.late_day))
 

@@ -177,7 +177,7 @@ def recount(db: Path, units: list[str], month: str, as_of: dt.date) -> dict:
             met += all(counts.get(a, 0) >= n for a, n in rule["activities"].items())
         if subjects:
             short = len(subjects) - met
-            frequency[rule["wording"]] = (len(subjects), met, 0 if closed else short, short if closed else 0)
+            frequency[rule["title"]] = (len(subjects), met, 0 if closed else short, short if closed else 0)
     out["frequency"] = frequency
 
     hw_names = SHEETS_BY_KEY["hardware"].names

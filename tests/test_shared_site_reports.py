@@ -83,7 +83,7 @@ def test_an_enterprise_two_units_register_is_one_row_naming_both_in_the_yearly_a
     text = _paragraphs(year_doc)
     assert f"共确定示范点4个{note}，其中国企" in text
     assert "1家示范点由两个单位重复登记，列为一行并列出两个单位，项次合并计算" in text
-    printed = _rows_under(year_doc, "单位", "示范点", "类型")
+    printed = _rows_under(year_doc, "单位", "示范点", "评价项次")
     assert [r[:2] for r in printed if SHARED in r[1]] == [["榕城区、鼓山区", SHARED]]
     half_doc = render_report("half_year_report", half, tmp_path / "half.docx")
     assert f"共确定示范点4个{note}，其中国企" in _paragraphs(half_doc)

@@ -408,12 +408,13 @@ def _cells(doc) -> list[str]:
 
 def test_dates_carry_their_year_in_a_report_that_follows_a_year_boundary(tmp_path):
     ctx = sample_context("monthly_report")
-    ctx["site_rows"][0]["last_date"] = "2026-10-20"
+    received = [r for r in ctx["unit_rows"] if r["received"]]  # 附件1's 报送日期
+    received[0]["received"] = "2026-10-20"
     inside = _cells(Document(render_report("monthly_report", ctx, tmp_path / "october.docx")))
     assert "10月20日" in inside and "2026年10月20日" not in inside  # a report inside one year: no year needed
     ctx.update(month="2027-01", as_of="2027-02-08", report_date="2027-02-08")
-    ctx["site_rows"][0]["last_date"] = "2027-01-20"
-    ctx["site_rows"][1]["last_date"] = "2026-12-30"
+    received[0]["received"] = "2027-01-20"
+    received[1]["received"] = "2026-12-30"
     january = _cells(Document(render_report("monthly_report", ctx, tmp_path / "january.docx")))
     assert "2026年12月30日" in january and "12月30日" not in january
     assert "2027年1月20日" in january  # a January report follows the boundary: every date says its year

@@ -200,6 +200,16 @@ def _problem_list(b: TemplateBuilder, empty: str):
             "r in problem_list", empty=empty, group_columns=(1,), split_rows=True)
 
 
+def _problem_annex(b: TemplateBuilder, number: int, title: str):
+    """The problem list's annex heading, the list right under its title (the text that points to it says the
+    day its overdue days are counted to)."""
+    b._par(f"附件{number}", ST_ANNEX_MARK)
+    b._par(title, ST_ANNEX_TITLE)
+
+
+OVERDUE_TO = "{% if problem_list %}（逾期天数算至{{ as_of|cn_date }}）{% endif %}"
+
+
 def build_monthly_report() -> TemplateBuilder:
     b = TemplateBuilder()
     b.title("关于{{ month|month_cn }}企业组联系党建示范点\n工作情况的报告")
@@ -238,16 +248,16 @@ def build_monthly_report() -> TemplateBuilder:
             "r in staff_rows", empty="本月无企业组成员联系记录。")
     b.figure("chart_contacts")
     b.h2("（二）各示范点联系情况")
-    b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（联系人员为分工联系的企业组人员；电话、现场、座谈"
-        "和合计为各企业组人员对该示范点的全部联系，“其中本人”为分工联系人员本人的联系次数）：")
-    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 32, left=True), Column("联系人员", "r.staff", 21),
+    b.p("本月报送数据的{{ overview.reported_sites }}个示范点联系情况如下（电话、现场、座谈和合计为各企业组人员对该示范点"
+        "的全部联系，“其中本人”为分工联系人员本人的联系次数）：")
+    b.table([Column("单位", "r.unit", 26), Column("示范点", "r.site", 50, left=True), Column("联系人员", "r.staff", 20),
              Column("电话", "r.phone", 12), Column("现场", "r.onsite", 12), Column("座谈", "r.meeting", 12),
-             Column("合计", "r.total", 12), Column("其中本人", "r.by_staff", 13),
-             Column("最近联系", "r.last_date|day", 26)],
+             Column("合计", "r.total", 12), Column("其中本人", "r.by_staff", 12)],
             "r in site_rows", empty="本月无。")
     b.p("{% if unreported_sites %}本月未报送的示范点：{% for r in unreported_sites %}{{ r.unit }}{{ r.site }}"
         "{% if not loop.last %}、{% endif %}{% endfor %}。{% endif %}")
     b.h2("（三）需跟进的示范点")
+    b.tag("if sites_no_contact or sites_no_visit")
     b.p("1. 本月未联系的示范点。{% if sites_no_contact %}共{{ sites_no_contact|length }}个："
         "{% for r in sites_no_contact %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
         "{% if not loop.last %}；{% endif %}{% endfor %}。{% else %}本月报送的示范点均已沟通联系。{% endif %}")
@@ -255,9 +265,10 @@ def build_monthly_report() -> TemplateBuilder:
         "示范点未开展现场指导：{% for r in sites_no_visit %}{{ r.unit }}{{ r.site }}（联系人员：{{ r.staff }}）"
         "{% if not loop.last %}；{% endif %}{% endfor %}。本季度至{{ quarter_end|cn_date }}结束，请抓紧安排。"
         "{% else %}{{ quarter_label }}本月报送的示范点均已开展现场指导。{% endif %}")
-    b.h1("三、示范点建设情况")
-    b.p("本月报送数据的示范点{{ team.soe_sites + team.private_sites }}个（国企{{ team.soe_sites }}个、"
-        "非公企业{{ team.private_sites }}个），以下情况据此统计。")
+    b.tag("else")
+    b.p("本月报送的示范点均已沟通联系，{{ quarter_label }}均已开展现场指导。")
+    b.tag("endif")
+    b.h1("三、示范点建设情况")  # each figure below says it counts the sites reported this month
     b.h2("（一）领导班子建设")
     b.p("本月报送的国企示范点{{ team.soe_sites }}个，其中{{ team.cross_sites }}个实行“双向进入、交叉任职”，"
         "交叉任职{{ team.cross_posts }}人；非公企业示范点{{ team.private_sites }}个，党组织书记均已明确。")
@@ -272,42 +283,41 @@ def build_monthly_report() -> TemplateBuilder:
         "{% if org_life.by_kind %}，其中{% for k in org_life.by_kind %}{{ k.kind }}{{ k.count }}次"
         "{% if not loop.last %}、{% endif %}{% endfor %}{% endif %}。")
     b.h2("（四）工作制度落实")
-    b.p("按实施意见规定的频次，本月报送数据的示范点中适用各项制度的示范点执行情况如下（统计期未结束、尚未完成的列为待完成；"
-        "党员大会实到人数未超过应到人数一半的不计入）：")
-    b.table([Column("制度要求", "r.rule", 52, left=True), Column("适用", "r.applies", 13),
-             Column("统计期", "r.period", 27), Column("本月报送示范点", "r.sites", 18), Column("已完成", "r.met", 15),
+    b.p("本月报送数据的示范点执行各项制度的情况如下（统计期未结束、尚未完成的列为待完成；"
+        "党员大会实到人数未过半的不计入）：")
+    b.table([Column("制度要求", "r.title", 52, left=True), Column("适用", "r.applies", 13),
+             Column("统计期", "r.period", 27), Column("示范点数", "r.sites", 18), Column("已完成", "r.met", 15),
              Column("待完成", "r.pending", 15), Column("未达标", "r.failed", 16)],
             "r in frequency_rows", empty="本月无需统计的制度要求。")
     b.h2("（五）硬件设施建设")
+    # the sites short of hardware are items of 附件2: the body counts them by what they lack
     b.p("本月报送硬件设施情况的{{ hardware.sites }}个示范点中，硬件设施齐全的{{ hardware.complete }}个，尚有缺项的"
-        "{{ hardware.incomplete }}个{% if hardware_rows %}，具体如下：{% else %}。{% endif %}")
-    b.table([Column("单位", "r.unit", 24), Column("示范点", "r.site", 46, left=True), Column("类型", "r.kind", 14),
-             Column("缺少项目", "r.missing", 50, left=True), Column("活动室面积（㎡）", "r.area|num", 22)],
-            "r in hardware_rows", empty=None)
+        "{{ hardware.incomplete }}个{% if hardware_gaps %}（{{ hardware_gaps }}），逐个列于附件2{% endif %}。")
     b.h2("（六）本月工作进展")
     _numbered_sentences(b, "progress", "本月各单位未报送工作进展。",
                         "{{ loop.index }}. {{ x.text }}。（{{ x.sites }}）")
     b.h1("四、存在问题")
     b.p("对照实施意见，本月未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
         "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
-        "逐项列于附件2{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、"
+        "逐项列于附件2" + OVERDUE_TO + "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、"
         "尚待完成，不计为问题{% endif %}。")
-    b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（每个问题只列一次，整改时限和办结状态以最新记录为准）："
+    b.p("联系指导中发现并跟踪的问题{{ problem_counts.total }}个（整改时限和办结状态以最新记录为准）："
         "本月办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），正在整改"
         "{{ problem_counts.open }}个，超过整改时限仍未办结{{ problem_counts.overdue }}个"
         "{% if problem_counts.extended %}，延长整改时限{{ problem_counts.extended }}个{% endif %}"
-        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}"
-        "{% if problem_counts.overdue %}，超过整改时限仍未办结的均列入附件2{% endif %}。")
-    b.p("各单位反映的主要问题：")
-    _numbered_sentences(b, "reported_problems", "本月各单位未反映问题。",
-                        "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
+        "{% if problem_counts.shortened %}，缩短整改时限{{ problem_counts.shortened }}个{% endif %}。")
+    b.p("{% if reported_problems %}各单位反映的主要问题：{% else %}本月各单位未反映问题。{% endif %}")
+    b.tag("for x in reported_problems")
+    b.p("{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
+    b.tag("endfor")
     b.h1("五、数据质量")
-    b.p("将本月报表与各单位上月报表、其他单位本月报表对照核对（党员总数变化、示范点增减、同名示范点、"
-        "照抄上月、联系记录日期），{% if quality_rows %}发现需核实的情况{{ quality_rows|length }}项，涉及"
+    b.p("将本月报表与各单位上月报表、其他单位本月报表对照核对，{% if quality_rows %}发现需核实的情况{{ quality_rows|length }}项，涉及"
         "{{ quality_units }}个单位，请有关单位核实，具体如下：{% else %}未发现需核实的情况。{% endif %}")
+    b.tag("if quality_rows")  # no empty table under "未发现需核实的情况"
     b.table([Column("单位", "r.unit", 20), Column("示范点", "r.site", 30, left=True),
              Column("核对项目", "r.title", 26, left=True), Column("情况", "r.message", 60, left=True)],
             "r in quality_rows", empty=None)
+    b.tag("endif")
     b.h1("六、下步工作")
     _numbered_sentences(b, "next_steps", "按实施意见要求继续做好联系指导工作。")
     b.p("各单位下月工作计划（相同计划合并列示）：{% if not plans %}本月未报送下月计划。{% endif %}")
@@ -322,7 +332,7 @@ def build_monthly_report() -> TemplateBuilder:
              Column("联系次数", "r.contacts if r.status != '未报送' else '—'", 15), Column("备注", "r.note", 15)],
             "r in unit_rows", empty="本月无应报单位。")
     b.section(landscape=True)  # the list on landscape pages: a problem on one or two lines
-    b.annex(2, "{{ month|month_cn }}示范点未达标事项清单")
+    _problem_annex(b, 2, "{{ month|month_cn }}示范点未达标事项清单")
     _problem_list(b, "本月未发现未达标事项。")
     return b
 
@@ -413,24 +423,21 @@ def build_year_report() -> TemplateBuilder:
         "个示范点尚未确定企业组联系人员{% endif %}"
         "{% if overview.staff_without_site %}；企业组另有{{ overview.staff_without_site }}名同志尚未分片联系示范点"
         "{% endif %}。"
-        "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，按时报送"
-        "{{ submission.on_time }}份，逾期报送{{ submission.late }}份，未报送{{ submission.missing }}份，"
-        "各单位报送情况见附件1。企业组成员全年共联系指导{{ overview.contacts }}次，其中现场指导和座谈会"
-        "{{ overview.onsite }}次。")
+        "全年已到报送期限的{{ overview.months_due }}个月中，各单位应报月报表{{ submission.due }}份，"
+        "报送情况见附件1。")  # on time, late and missing: in the conclusion above and in 附件1
     b.figure("chart_contacts_month")
     b.h1("二、主要成效")
     b.tag("for g in achievements")
     b.p("{{ loop.index }}. {{ g.name }}。{{ g.text }}")
     b.tag("endfor")
-    b.p("对照实施意见逐项逐期评价（每月汇报、示范点数量按单位，企业组人员确定联系示范点按人员，问题整改跟踪按联系指导"
-        "发现的每个问题，其余按各统计期报送数据的示范点），全年共评价{{ totals.judged }}项次，"
+    b.p("对照实施意见逐项逐期评价（按单位、企业组人员、联系指导发现的问题或示范点），全年共评价{{ totals.judged }}项次，"
         "达标{{ totals.met }}项次，未达标{{ totals.failed }}项次，统计期未结束待完成{{ totals.at_risk }}项次，"
         "达标率{{ totals.rate|pct }}（按已有结论的项次计算，不含待完成）。各项要求如下：")
+    # the rates are the table's last column: no chart of them besides
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用", "r.applies", 14), Column("统计期", "r.period", 28),
              Column("评价项次", "r.judged", 16), Column("达标", "r.met", 14), Column("未达标", "r.failed", 16),
              Column("待完成", "r.at_risk", 16), Column("达标率", "r.rate|pct", 14)],
             "r in clause_rows", empty="本年度无可评价的要求。")
-    b.figure("chart_compliance")
     b.h1("三、经验做法")
     b.tag("if typical_sites")
     b.p("全年各项要求全部达标、报送齐全的示范点中，以下{{ typical_sites|length }}个示范点的做法值得总结推广：")
@@ -440,7 +447,7 @@ def build_year_report() -> TemplateBuilder:
     b.h1("四、存在问题")
     b.p("全年未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
         "{% if problem_summary.elsewhere %}其中报表逾期或未报送{{ problem_summary.elsewhere }}项见附件1，其余{% endif %}"
-        "逐项列于附件3"
+        "逐项列于附件3" + OVERDUE_TO +
         "{% if problem_summary.not_due %}；另有{{ problem_summary.not_due }}项统计期尚未结束、尚待完成，不计为问题"
         "{% endif %}。{% if weak_rules %}未达标较多的要求是{{ weak_rules }}。{% endif %}联系指导中发现并跟踪的问题"
         "{{ problem_counts.total }}个，已办结{{ problem_counts.closed }}个（其中逾期办结{{ problem_counts.closed_late }}个），"
@@ -459,12 +466,13 @@ def build_year_report() -> TemplateBuilder:
              Column("按时报送", "r.on_time", 22), Column("逾期报送", "r.late", 22), Column("未报送", "r.missing", 20)],
             "r in unit_rows", empty="本年度无应报单位。")
     b.annex(2, "{{ year_label }}各示范点达标情况表")
-    b.table([Column("单位", "r.unit", 22), Column("示范点", "r.site", 36, left=True), Column("类型", "r.kind", 12),
-             Column("评价项次", "r.judged", 16), Column("达标", "r.met", 13), Column("未达标", "r.failed", 15),
-             Column("待完成", "r.at_risk", 15), Column("未达标的要求", "r.short", 34, left=True)],
+    # a site's counts on one line: what it fell short of is listed item by item in 附件3
+    b.table([Column("单位", "r.unit", 36), Column("示范点", "r.site", 68, left=True),
+             Column("评价项次", "r.judged", 14), Column("达标", "r.met", 12), Column("未达标", "r.failed", 13),
+             Column("待完成", "r.at_risk", 13)],
             "r in site_rows", empty="本年度尚无示范点。")
     b.section(landscape=True)
-    b.annex(3, "{{ year_label }}示范点未达标事项清单")
+    _problem_annex(b, 3, "{{ year_label }}示范点未达标事项清单")
     _problem_list(b, "本年度未发现未达标事项。")
     return b
 

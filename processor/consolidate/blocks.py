@@ -85,6 +85,30 @@ def finding_row(f: Finding, versioned: bool = False) -> dict:
             "problem": problem, "status": STATUS_LABEL[f.status]}
 
 
+def listed_rows(findings: list[Finding], versioned: bool = False, year: int | None = None) -> list[dict]:
+    """:func:`finding_row` of each finding not met, a failed problem thread with the shorter line the report's
+    problem list prints for it (``annex``, :func:`annex_line`, ``year`` the one the list covers); the row's
+    ``problem`` keeps the full evidence."""
+    failed = [f for f in findings if f.code == "problem-closed" and f.status == FAILED]
+    same = Counter((f.unit, f.site, f.problem) for f in failed)
+    same_month = Counter((f.unit, f.site, f.problem, f.found_on and f.found_on.strftime("%Y-%m")) for f in failed)
+    rows = []
+    for f in findings:
+        if f.status == MET:
+            continue
+        row = finding_row(f, versioned)
+        if f.code == "problem-closed" and f.status == FAILED:
+            month = f.found_on and f.found_on.strftime("%Y-%m")
+            dated = ("" if same[(f.unit, f.site, f.problem)] == 1
+                     else "day" if same_month[(f.unit, f.site, f.problem, month)] > 1 else "month")
+            row["annex"] = annex_line(f, dated, year)
+        elif f.message == "merged" and f.parts:  # a checklist complete but its room too small: the room says it
+            complete = f"{f.required}项硬件设施齐全"
+            row["annex"] = "；".join(p for p in f.parts if p != complete)
+        rows.append(row)
+    return rows
+
+
 def finding_counts(rows: list[dict]) -> dict:
     return {"total": len(rows), "failed": sum(r["status"] == "未达标" for r in rows),
             "at_risk": sum(r["status"] == "存在风险" for r in rows)}
@@ -210,6 +234,24 @@ def problem_row(f: Finding) -> dict:
             "deadline": limit, "extended": moved and f.deadline > f.extended_from,
             "shortened": moved and f.deadline < f.extended_from, "state": state,
             "overdue": f.closed_on is None and f.status == FAILED}
+
+
+def annex_line(f: Finding, dated: str = "", year: int | None = None) -> str:
+    """A problem thread (X-2) that failed, on one line of a report's problem list: what it is and by how many
+    days it missed its 整改时限 (counted to the run's day while it is open: the list says that day once).
+    ``dated`` ("month" or "day"): the site has another thread of the same words in the list, so the month
+    (or, found in the same month, the day) it was found tells them apart; ``year``: the year the list covers
+    (its title names it), left out of a date within it.  The full record, found day and deadlines, is the
+    thread's evidence in the site's dossier."""
+    what = cnfmt.quote_cn(f.problem or "")
+    if dated and f.found_on is not None:
+        when = cnfmt.cn_date(f.found_on) if dated == "day" else cnfmt.month_cn(f.found_on)
+        if f.found_on.year == year:
+            when = when.removeprefix(f"{year}年")
+        what += f"（{when}发现）"
+    if f.closed_on is not None and f.deadline is not None:
+        return f"{what}逾期{(f.closed_on - f.deadline).days}天办结"
+    return f"{what}逾期{f.days}天未办结"
 
 
 def problem_counts(rows: list[dict]) -> dict:

@@ -12,7 +12,7 @@ from processor.common import cnfmt
 from processor.common import periods
 from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, MODE_KEYS, PRIVATE, SOE, UNASSIGNED, cell_text, cn_list,
-                                          count_of, finding_counts, finding_row, iso_date, latest_sites, mode_counts,
+                                          count_of, finding_counts, iso_date, listed_rows, latest_sites, mode_counts,
                                           next_steps, one_per_requirement, open_findings, problem_counts, problem_row,
                                           progress_texts, quarter_label, shared_sites)
 from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE, ON_TIME, RETURNED, Finding,
@@ -84,14 +84,35 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
         **_org_life(basis.data, month),
         **_compliance_sections(findings, basis.sites, rulebook, month),
         **_text_sections(basis, month, rulebook),
-        "next_steps": next_steps(findings, missing_units=submission["missing_units"],
-                                  late_units=submission["late_units"],
-                                  period_end=f"在{quarter_label(quarter)}结束前", rulebook=rulebook),
+        "next_steps": _next_steps(findings, submission, quarter, rulebook),
         "charts": _charts(month, submission, staff_rows),
     }
     context["sentences"] = _monthly_sentences(context)
     context.update(signable.monthly(context))  # the conclusion that opens it, and its one problem list
     return context
+
+
+def _next_steps(findings: list[Finding], submission: dict, quarter, rulebook) -> list[str]:
+    """下步工作 from the open findings; the sites still lacking meetings of a period are named when they are
+    few, and counted by meeting when they are many (each site's meetings are in its dossier)."""
+    lacking: dict[tuple, list[str]] = {}
+    for f in open_findings(findings, "activity-frequency"):
+        names = lacking.setdefault((f.unit, f.site), [])
+        names.extend(a for a in f.missing if a not in names)
+    lacking = {key: names for key, names in lacking.items() if names}
+    many = len(lacking) > SITES_NAMED
+    kept = [f for f in findings if not (many and f.code == "activity-frequency")]
+    steps = next_steps(kept, missing_units=submission["missing_units"], late_units=submission["late_units"],
+                       period_end=f"在{quarter_label(quarter)}结束前", rulebook=rulebook)
+    if many:
+        meetings = Counter(a for names in lacking.values() for a in names)
+        counted = "、".join(f"{a}{n}个" for a, n in sorted(meetings.items(), key=lambda kv: -kv[1]))
+        step = f"提醒{len(lacking)}个示范点按规定频次开展尚未开展的组织生活（{counted}）。"
+        steps = [s for s in steps if not s.startswith("继续按月做好")]  # the step said when nothing else is
+        # where next_steps puts it: before the hardware and the overdue problems
+        at = next((i for i, s in enumerate(steps) if s.startswith("对硬件设施") or "超过整改时限" in s), len(steps))
+        steps.insert(at, step)
+    return steps
 
 
 def _site_rows(basis: _MonthBasis) -> list[dict]:
@@ -203,13 +224,14 @@ def _compliance_sections(findings: list[Finding], sites: list[dict], rulebook, m
     hardware_keys = {(f.unit, f.site) for f in findings if f.code in HARDWARE_CODES}
     hardware_rows = _hardware_rows(findings, sites)
     # one line per requirement, site and period (a hardware checklist and its room area are one)
-    finding_rows = [finding_row(f) for f in one_per_requirement(findings) if f.status != MET]
+    finding_rows = listed_rows(one_per_requirement(findings))
     problems = [f for f in findings if f.code == "problem-closed"]
     problem_rows = [problem_row(f) for f in problems if f.status != MET or (f.closed_on and f.closed_on >= first)]
     return {"frequency_rows": _frequency_rows(findings, rulebook, month),
             "hardware": {"sites": len(hardware_keys), "complete": len(hardware_keys) - len(hardware_rows),
                          "incomplete": len(hardware_rows)},
             "hardware_rows": hardware_rows,
+            "hardware_gaps": _hardware_gaps(hardware_rows),
             "findings": finding_rows,
             "finding_counts": finding_counts(finding_rows),
             "problem_rows": problem_rows,
@@ -253,13 +275,13 @@ def _grouped_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[d
             for text, names in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
 
 
-SITES_NAMED = 3  # beyond this many, a merged text names its first site and the count
+SITES_NAMED = 2  # beyond this many, a merged text gives the count of the sites that wrote it
 
 
 def _sites_named(names: list[str]) -> str:
     if len(names) <= SITES_NAMED:
         return cnfmt.join_cn(names)
-    return f"{names[0]}等{len(names)}个示范点"
+    return f"{len(names)}个示范点"
 
 
 CHART_MAX_BARS = 30  # beyond this many people a bar each is illegible on an A4 page: one bar per group
@@ -321,7 +343,7 @@ def _frequency_rows(findings: list[Finding], rulebook, month: str) -> list[dict]
             continue
         met = sum(f.status == MET for f in mine)
         failed = sum(f.status == FAILED for f in mine)
-        rows.append({"clause": rule.clause, "rule": rule.wording, "applies": rule.applies_to,
+        rows.append({"clause": rule.clause, "rule": rule.wording, "title": rule.title, "applies": rule.applies_to,
                      "period": period.name, "sites": len(mine), "met": met, "pending": len(mine) - met - failed,
                      "failed": failed})
     return rows
@@ -349,6 +371,19 @@ def _member_sums(frame: pd.DataFrame) -> dict:
               "new_intellectuals": "new_intellectuals", "activists": "activists", "mobile": "mobile",
               "mobile_managed": "mobile_managed", "duty_zones": "duty_zones", "six_ones": "six_ones"}
     return {key: sum(count_of(v) for v in frame[col]) for key, col in fields.items()}
+
+
+def _hardware_gaps(hardware_rows: list[dict]) -> str:
+    """What the sites short of hardware lack, each gap with its count of sites, the most common first
+    ("缺少组合音响的3个，党员活动室面积不足50㎡的3个"): the body's summary, the annex lists each site."""
+    gaps: Counter = Counter()
+    for r in hardware_rows:
+        for part in r["missing"].split("；"):
+            if part.startswith(("党员活动室", "未填写")):
+                gaps[part] += 1
+            else:
+                gaps.update(f"缺少{item}" for item in part.split("、") if item)
+    return "，".join(f"{what}的{n}个" for what, n in sorted(gaps.items(), key=lambda kv: -kv[1]))
 
 
 def _hardware_rows(findings: list[Finding], sites: list[dict]) -> list[dict]:

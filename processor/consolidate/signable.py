@@ -48,11 +48,12 @@ def problem_list(findings: list[dict], listed_elsewhere: tuple[str, ...] = ()) -
         merged: dict[tuple, dict] = {}
         for f in sorted(by_unit[u], key=rank):
             key = (f.get("site") or "", f.get("rule") or "")
+            line = f.get("annex") or f.get("problem") or ""  # "annex": the item's shorter line for the list
             if key in merged:
-                merged[key]["problem"] += "\n" + (f.get("problem") or "")
+                merged[key]["problem"] += "\n" + line
                 merged[key]["items"] += 1
             else:
-                merged[key] = {"unit": u, "site": key[0], "problem": f.get("problem") or "", "rule": key[1], "items": 1}
+                merged[key] = {"unit": u, "site": key[0], "problem": line, "rule": key[1], "items": 1}
         rows.extend(merged.values())
     return {"problem_list": rows,
             "problem_summary": {"failed": len(failed), "not_due": sum(f.get("status") == NOT_DUE for f in findings),

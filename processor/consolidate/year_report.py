@@ -7,7 +7,7 @@ from collections import Counter
 from processor.common import cnfmt, periods
 from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, _named_sites, cell_text, cn_list,
-                                          count_of, decided_rate, finding_counts, finding_row, latest_sites,
+                                          count_of, decided_rate, finding_counts, latest_sites, listed_rows,
                                           mode_counts, next_steps, one_per_requirement, one_row_per_enterprise,
                                           open_findings, period_span, problem_counts, problem_row, requirement_title,
                                           shared_sites, sites_meeting_every_requirement, typical_sites)
@@ -47,7 +47,7 @@ def year_report_context(snapshot: Snapshot, year: periods.Period) -> dict:
                                 shared["shared_sites"])
     unit_rows = _unit_rows(findings, units)
     versioned = len(rulebook.versions_between(year.first, year.last)) > 1
-    finding_rows = [finding_row(f, versioned) for f in findings if f.status != MET]
+    finding_rows = listed_rows(findings, versioned, year=int(year.label))
     soe_sites = sum(s["enterprise_kind"] == SOE for s in sites)
     following = f"{int(year.label) + 1}年"  # never "明年": read in the next year it would mean the one after
     staffing = _staffing(sites, snapshot.roster)
@@ -144,9 +144,13 @@ def _year_clause_rows(findings: list[Finding], year: periods.Period) -> list[dic
         names = list(dict.fromkeys(within.get(f.period_name, f.period_name.removeprefix(f"{year.label}年"))
                                    for f in sorted(mine, key=lambda f: f.period)))
         rows.append({"clause": clause, "rule": title, "applies": _applies(clause, mine),
-                     "period": period_span(names), "judged": len(mine), "met": met, "failed": failed,
+                     "period": _WHOLE_YEAR.get(period_span(names), period_span(names)), "judged": len(mine), "met": met, "failed": failed,
                      "at_risk": len(mine) - met - failed, "rate": decided_rate(met, failed)})
     return rows
+
+
+# every period of a kind in the year, said in a word: the requirement's name keeps the table's room
+_WHOLE_YEAR = {"第一季度至第四季度": "各季度", "上半年、下半年": "上下半年", "1月至12月": "1至12月"}
 
 
 def _applies(clause: str, findings: list[Finding]) -> str:
