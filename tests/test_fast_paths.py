@@ -273,3 +273,59 @@ def test_deterministic_writer_writes_the_parts_of_a_blank_document():
     saved = io.BytesIO()
     doc.save(saved)
     assert _differing_parts(ours, saved.getvalue()) == []
+
+
+# --- the form's layout as plain data --------------------------------------------------------------
+
+def test_the_plain_layout_is_the_models_own():
+    """The sheets and columns the ledger and the receipts use without pandera are the models':
+    key, title and every field's name, title and kind, in order, stamped with the sources' digest
+    (after a model changes, `python -m processor.schemas.layout` rewrites the table)."""
+    from processor.schemas import layout
+
+    assert layout._TABLE_DIGEST == layout.sources_digest(), "run: python -m processor.schemas.layout"
+    assert layout._TABLE == layout.derived_table()
+    assert [(s.key, s.title, [(f.name, f.title, f.kind) for f in s.fields]) for s in layout.FORM_LAYOUT] == \
+        [(s.key, s.title, [(f.name, f.title, f.kind) for f in s.fields]) for s in FORM_SHEETS]
+    assert all(layout.LAYOUT_BY_KEY[s.key].names == s.names for s in FORM_SHEETS)
+
+
+def test_a_stale_layout_table_gives_way_to_the_models(monkeypatch):
+    from processor.schemas import layout
+
+    monkeypatch.setattr(layout, "_TABLE", [("sites", "旧表", (("site", "旧列", "text"),))])
+    assert [s.title for s in layout._layout()] == ["旧表"]  # the digest matches: the table is used
+    monkeypatch.setattr(layout, "_TABLE_DIGEST", "0" * 16)
+    assert [s.key for s in layout._layout()] == [s.key for s in FORM_SHEETS]
+    assert layout._layout()[1].fields[0].title == FORM_SHEETS[1].fields[0].title
+
+
+# --- the receipt's JSON twin ----------------------------------------------------------------------
+
+def _random_json(rng: random.Random, depth: int = 0):
+    texts = ["", "已接收", "a\"b\\c", "换\n行\t制表", "\u2028\x00\x1f", "😀", "  空格 "]
+    leaves = [None, True, False, 0, -7, 2 ** 70, 1.5, -0.0, 1e-9, 1e308, float("nan"), float("inf"),
+              float("-inf"), *texts]
+    if depth >= 4 or rng.random() < 0.3:
+        return rng.choice(leaves)
+    if rng.random() < 0.5:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(texts) + str(i): _random_json(rng, depth + 1) for i in range(rng.randrange(4))}
+
+
+def test_the_receipts_json_is_what_the_json_module_writes():
+    """The receipt's JSON twin is written by ``receipts.indented_json``: character for character
+    ``json.dumps(value, ensure_ascii=False, indent=2)``, on random documents and on odd ones it
+    leaves to the json module (keys that are not text, tuples)."""
+    import json
+
+    from processor.record.receipts import indented_json
+
+    rng = random.Random(SEED)
+    for _ in range(500):
+        value = {"receipt": "000001", "problems": [_random_json(rng) for _ in range(3)], "rows": _random_json(rng)}
+        assert indented_json(value) == json.dumps(value, ensure_ascii=False, indent=2)
+    for odd in ({1: "a", "b": [()]}, {"t": (1, "二")}, [{}, [], [[]], {"x": {}}], "只是文字", 3):
+        assert indented_json(odd) == json.dumps(odd, ensure_ascii=False, indent=2)
+    with pytest.raises(TypeError):
+        indented_json({"day": dt.date(2026, 10, 8)})

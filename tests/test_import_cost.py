@@ -220,3 +220,28 @@ def test_accepted_forms_load_no_openpyxl_and_a_rejected_one_still_gets_its_annot
     assert "openpyxl" in heavy_imports(result.stderr)
     copies = [p for p in (root / "outbox" / "回执").rglob("*.xlsx")]
     assert len(copies) == 1, "the rejected form's annotated copy lies beside its receipt"
+
+
+@pytest.mark.slow  # the processor run once, its validation process included
+def test_the_processor_records_and_answers_forms_without_pandas_or_pandera(tmp_path):
+    """Only the validation processes read a form with the models (pandas, pandera); the processor
+    that records it in the ledger, checks it across months and writes its receipt loads neither,
+    which would cost more than recording a whole batch of small forms."""
+    from form_helpers import filled_form
+
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    script = ("import json, sys\n"
+              "from processor.workspace import Workspace\n"
+              f"done = Workspace.open({str(root)!r}).process(jobs=1)\n"
+              "print(json.dumps({'status': [o.status for o in done.outcomes],\n"
+              "                  'loaded': [m for m in ('pandas', 'pandera', 'numpy') if m in sys.modules]}))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, encoding="utf-8",
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["status"] == ["accepted"]
+    assert seen["loaded"] == []
+    assert len(list((root / "outbox" / "回执").rglob("*.html"))) == 1

@@ -322,3 +322,27 @@ def test_init_gives_a_never_used_workspace_its_ledger_but_never_replaces_a_recor
     result = runner.invoke(main, ["init", str(root)])
     assert result.exit_code == 2 and "已存在" in result.output
     assert not (root / "台账.sqlite").exists()
+
+
+def test_a_validations_records_are_stored_as_its_frames_would_be(tmp_path):
+    """The intake stores a form's typed records straight from the validation (no frame is built
+    in the processor); every sheet's rows come out of the ledger as from the frames of old."""
+    from form_helpers import filled_form, validate
+
+    result = validate(filled_form(tmp_path / "月报表.xlsx"))
+    assert result.accepted and result.records["contacts"]
+    builder = LedgerBuilder(tmp_path / "ledger.sqlite")
+    ledger = builder.ledger
+    by_frames, by_records = builder.reject("罗源县", "2026-10"), builder.reject("罗源县", "2026-11")
+    with ledger.atomic() as conn:
+        counts = ledger.insert_rows(conn, by_frames, result.unit, result.month, result.frames)
+        assert ledger.insert_records(conn, by_records, result.unit, result.month, result.records) == counts
+    assert counts["contacts"] == len(result.records["contacts"]) > 0
+    for spec in FORM_SHEETS:
+        rows = [[dict(r) for r in ledger.query(f"SELECT * FROM {spec.key} WHERE file_id = ? ORDER BY row", (i,))]
+                for i in (by_frames, by_records)]
+        for row in (*rows[0], *rows[1]):
+            row.pop("file_id")
+            row.pop("id", None)
+        assert rows[0] == rows[1] and len(rows[0]) == counts[spec.key], spec.key
+    ledger.close()

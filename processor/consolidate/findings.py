@@ -507,9 +507,9 @@ def _latest_hardware(scope: Scope) -> list[tuple[dict, dict]]:
 
 def check_hardware_items(scope: Scope) -> Iterator[Finding]:
     """S-5 / N-5: every item of the kind's hardware checklist is present."""
-    from processor.schemas.form import SHEETS_BY_KEY
+    from processor.schemas.layout import LAYOUT_BY_KEY
 
-    hardware_names = SHEETS_BY_KEY["hardware"].names  # Chinese column title -> field name
+    hardware_names = LAYOUT_BY_KEY["hardware"].names  # Chinese column title -> field name
     for site, row in _latest_hardware(scope):
         period = P.period_of(row["month"], "month")
         rules = scope.rules(period)

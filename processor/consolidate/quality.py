@@ -23,7 +23,7 @@ from processor.consolidate.findings import WARNING, Check, Finding, make_finding
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
-from processor.schemas.form import SHEETS_BY_KEY
+from processor.schemas.layout import LAYOUT_BY_KEY
 
 CLAUSE = "X-3"
 DEFAULT_RULE = Rule(CLAUSE, "跨月份核对", "报表数据前后月份、各单位之间应当一致",
@@ -31,7 +31,7 @@ DEFAULT_RULE = Rule(CLAUSE, "跨月份核对", "报表数据前后月份、各�
 SHEETS = ("basic_info", "sites", "members", "contacts", "org_life", "progress")
 # what a copied sheet is compared on: everything but the key columns and the dates
 _IGNORED = {"file_id", "unit", "month", "row", "date"}
-_KEY_BY_TITLE = {spec.title: key for key, spec in SHEETS_BY_KEY.items()}
+_KEY_BY_TITLE = {spec.title: key for key, spec in LAYOUT_BY_KEY.items()}
 
 
 @dataclass

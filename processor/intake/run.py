@@ -314,7 +314,7 @@ class Intake:
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
             if status == ACCEPTED:
-                self.ledger.insert_rows(conn, file_id, result.unit, result.month, result.frames)
+                self.ledger.insert_records(conn, file_id, result.unit, result.month, result.records)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
                 self._note_quality(conn, file_id, result, record["summary_json"])
         return IntakeOutcome(file_id, readable_name(path.name), status, unit, result.month, None,
@@ -684,10 +684,8 @@ def _outcome_of(row) -> IntakeOutcome:
 
 
 def _summary(result: ValidationResult) -> dict:
-    frames = result.frames or {}
-    sites = frames.get("sites")
+    records = result.records or {}
     return {
-        "rows": {key: int(len(frame)) for key, frame in frames.items()},
-        "sites": [] if sites is None else [str(s) for s in sites["site"].tolist()],
+        "rows": {key: len(rows) for key, rows in records.items()},
+        "sites": [str(r["site"]) for r in records.get("sites", ())],
     }
-

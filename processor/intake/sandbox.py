@@ -46,7 +46,7 @@ except ImportError:  # Windows: no per-process limits
 from processor.common import forkserver
 from processor.common.config import IntakeSettings
 from processor.validate.errors import Problem, problem
-from processor.validate.validator import ValidationResult, validate_file
+from processor.validate.sheets import ValidationResult  # the validator itself loads in the worker
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) ->
                 except Exception as exc:  # noqa: BLE001 — a full disk, a read-only outbox: the caller's, as in-process
                     reply = _Raised.of(exc)
             else:
+                from processor.validate.validator import validate_file  # preloaded by the fork server
+
                 path, expected_unit = args
                 reply = validate_file(path, roster=roster, rulebook=rulebook, expected_unit=expected_unit,
                                       limits=limits)

@@ -301,10 +301,10 @@ class Ledger:
     def insert_rows(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
                     frames: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Store the validated rows of every sheet; returns rows stored per sheet key."""
-        from processor.schemas.form import FORM_SHEETS
+        from processor.schemas.layout import FORM_LAYOUT
 
         counts = {}
-        for spec in FORM_SHEETS:
+        for spec in FORM_LAYOUT:
             frame = frames.get(spec.key)
             names = [f.name for f in data_fields(spec)]
             rows = [] if frame is None else _row_tuples(frame, file_id, unit, month, ["row", *names])
@@ -312,6 +312,22 @@ class Ledger:
                 placeholders = ", ".join("?" * (4 + len(names)))
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, row, {', '.join(names)}) "
                                  f"VALUES ({placeholders})", rows)
+            counts[spec.key] = len(rows)
+        return counts
+
+    def insert_records(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
+                       records: dict[str, list[dict]]) -> dict[str, int]:
+        """:meth:`insert_rows` of a validation's typed records (sheet key -> one dict per row: the
+        model's fields and ``row``), without a frame; returns rows stored per sheet key."""
+        from processor.schemas.layout import FORM_LAYOUT
+
+        counts = {}
+        for spec in FORM_LAYOUT:
+            names = ["row", *(f.name for f in data_fields(spec))]
+            rows = [(file_id, unit, month, *[_plain(r.get(n)) for n in names]) for r in records.get(spec.key, ())]
+            if rows:
+                conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
+                                 f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
             counts[spec.key] = len(rows)
         return counts
 
@@ -395,9 +411,9 @@ class Ledger:
         Repeated values (units, months, sites, dates, vocabulary) share one object
         per call, so a province's rows take less memory.
         """
-        from processor.schemas.form import SHEETS_BY_KEY
+        from processor.schemas.layout import LAYOUT_BY_KEY
 
-        spec = SHEETS_BY_KEY[sheet_key]
+        spec = LAYOUT_BY_KEY[sheet_key]
         where, params = ["f.status = 'accepted'"], []
         if file_ids is not None:
             where, params = ["t.file_id IN (SELECT value FROM json_each(?))"], [json.dumps(sorted(file_ids))]
@@ -486,21 +502,21 @@ def receipt_id_prefix(file_id: int) -> str:
 
 def sheet_columns(sheet_key: str) -> list[str]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
-    from processor.schemas.form import SHEETS_BY_KEY
+    from processor.schemas.layout import LAYOUT_BY_KEY
 
-    return [*KEY_COLUMNS, *(f.name for f in data_fields(SHEETS_BY_KEY[sheet_key]))]
+    return [*KEY_COLUMNS, *(f.name for f in data_fields(LAYOUT_BY_KEY[sheet_key]))]
 
 
 def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
     """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
     import pandas as pd
 
-    from processor.schemas.form import SHEETS_BY_KEY
+    from processor.schemas.layout import LAYOUT_BY_KEY
 
     columns = sheet_columns(sheet_key)
     values = operator.itemgetter(*columns)
     frame = pd.DataFrame([values(r) for r in records], columns=columns, dtype=object if plain else None)
-    for f in data_fields(SHEETS_BY_KEY[sheet_key]):
+    for f in data_fields(LAYOUT_BY_KEY[sheet_key]):
         if f.kind == "date":  # assigned as a list of dates, as the frame has always been built
             frame[f.name] = [r[f.name] for r in records]
     return frame

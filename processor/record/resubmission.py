@@ -16,7 +16,7 @@ from pathlib import Path
 
 from processor.common.values import is_missing
 from processor.record.ledger import Ledger, data_fields
-from processor.schemas.form import FORM_SHEETS
+from processor.schemas.layout import FORM_LAYOUT
 
 ROW_IDENTITY: dict[str, tuple[str, ...]] = {
     "basic_info": (),
@@ -56,7 +56,7 @@ class SheetChanges:
 def changes_between(ledger: Ledger, old_id: int, new_id: int) -> list[SheetChanges]:
     """Per sheet (in workbook order) what the new file changed; sheets without changes are left out."""
     result = []
-    for spec in FORM_SHEETS:
+    for spec in FORM_LAYOUT:
         columns = [(f.name, f.title) for f in data_fields(spec)]
         identity = ROW_IDENTITY.get(spec.key, ())
         old = _keyed(_rows(ledger, spec.key, old_id), identity)
