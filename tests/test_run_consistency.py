@@ -68,7 +68,7 @@ def _said_alike(item: str, evidence: str) -> bool:
     quoted = re.match(r"“(.+?)”", item)
     if not quoted or quoted.group(0) not in evidence:
         return False
-    open_days = re.search(r"超过整改时限(\d+)天仍未办结", item)
+    open_days = re.search(r"仍未办结，逾期(\d+)天", item)
     said = re.sub(r"（整改时限由.*?）", "", item)  # an extension the dossier writes in its own year's short dates
     return all(d in evidence for d in re.findall(r"\d{4}年\d{1,2}月\d{1,2}日", said)) and (
         not open_days or f"逾期{open_days.group(1)}天" in evidence)

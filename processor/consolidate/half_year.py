@@ -70,7 +70,8 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
     site_paths = _site_paths(basis.sites, basis.data, rulebook, half, basis.due_months)
     compliance_rows = _compliance_rows(basis.findings, rulebook, basis.due_months)
     versioned = len(rulebook.versions_between(half.first, half.last)) > 1
-    finding_rows = [{**finding_row(f, versioned), "problem": _list_item(f)} for f in basis.findings if f.status != MET]
+    shown = [f for f in basis.findings if f.status != MET]
+    finding_rows = [finding_row(f, versioned) for f in shown]
     progress = basis.data.rows("progress", months=basis.months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(basis.due_months)}
     context = {
@@ -97,7 +98,9 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
         "plans": _latest_plans(progress, basis.units),
         "charts": _charts(half, basis, per_month, compliance_rows),
     }
-    added = signable.half_year(context)  # the conclusion, the one problem list, 阶段情况
+    # the conclusion, 阶段情况 and the one problem list, its items in the list's short form
+    added = signable.half_year({**context, "findings": [{**r, "problem": _list_item(f)}
+                                                        for r, f in zip(finding_rows, shown, strict=True)]})
     added["problem_list"] = _alike_joined(_sites_together(added["problem_list"]))
     return {**context, **added, "worst_problems": _worst_problems(basis.findings)}
 
@@ -112,7 +115,7 @@ def _list_item(f: Finding) -> str:
         if f.closed_on is not None and f.deadline is not None:  # closed, later than its deadline
             return f"{problem}逾期{(f.closed_on - f.deadline).days}天办结{moved}"
         if f.closed_on is None:  # the days counted to the report's as-of day, which its opening states
-            return f"{problem}超过整改时限{f.days}天仍未办结{moved}"
+            return f"{problem}超过整改时限仍未办结，逾期{f.days}天{moved}"
     if f.message == "submitted-late":
         return f"{f.period_name}报表逾期{f.days}天报送"
     if f.message in ("not-submitted", "returned"):
