@@ -24,7 +24,7 @@ from processor.common.paths import PACKAGE_DIR
 from processor.schemas.form import SHEETS_BY_KEY
 
 ACCEPTED = "JOIN files f ON f.id = t.file_id AND f.status = 'accepted'"
-MET, FAILED, AT_RISK, NO_DATA = "达标", "未达标", "存在风险", "本期未报送"
+MET, FAILED, AT_RISK, NO_DATA = "达标", "未达标", "待完成", "本期未报送"
 HW_FIELDS = SHEETS_BY_KEY["hardware"].names  # Chinese item name -> ledger column
 ONE_LINE_EACH = ("企业组人员确定联系示范点", "问题整改跟踪")  # 附件3 lines that are each a subject of their own
 
@@ -322,7 +322,8 @@ def recount_half(db: Path, units: list[str], staff: list[str], half: str, as_of:
                        verdicts.count(AT_RISK), verdicts.count(NO_DATA))
     out["annex2"] = annex2
     shown_findings = [f for f in findings if f[6] != MET]
-    out["annex3"] = sorted(Counter((f[2], f[3], f[0], f[6], f[7]) for f in shown_findings).items())
+    # 附件3, the report's one problem list, lists every failure (what is still running is only counted)
+    out["annex3"] = sorted(Counter((f[2], f[3], f[0], f[6], f[7]) for f in shown_findings if f[6] == FAILED).items())
     out["findings"] = (len(shown_findings), sum(f[6] == FAILED for f in shown_findings),
                        sum(f[6] == AT_RISK for f in shown_findings))
     frequency = [f for f in findings if f[0] in {r["title"] for r in rules.values() if "activities" in r}]
@@ -398,7 +399,9 @@ def printed_half(path: Path) -> dict:
     out["rate_pct"] = (int(rate.group(1)), float(rate.group(2))) if rate else None
     out["hardware"] = _ints(find_groups(r"(\d+)个示范点硬件设施达到“十二个有”或“十个一”标准，(\d+)个示范点尚未达标", text))
     out["plans"] = _ints(find_groups(r"目前按期上报(\d+)个，逾期上报(\d+)个，尚未上报(\d+)个；上报方案后已开展组织生活的(\d+)个", text))
-    out["findings"] = _ints(find_groups(r"半年来共发现问题(\d+)项，其中未达标(\d+)项、存在风险(\d+)项", text))
+    failed, not_due = _ints(find_groups(r"未达标事项(\d+)项，涉及\d+个单位，逐项列于附件3[^；。]*(?:；另有(\d+)项统计期尚未结束)?",
+                                        text))
+    out["findings"] = (failed + not_due, failed, not_due)
     found = re.search(r"超过整改时限仍未办结的(\d+)个问题", text)
     out["overdue_open"] = int(found.group(1)) if found else 0
     start = texts.index(next(t for t in texts if t.startswith("六、典型做法")))
@@ -409,11 +412,30 @@ def printed_half(path: Path) -> dict:
     annex1 = rows_under(doc, "序号", "单位", "示范点", "确定联系\n方案上报")
     out["annex1"] = {(r[1], r[2]): (*_two_days(r[3]), *_two_days(r[4]), r[5], int(r[6]), _start_month(r[7]))
                      for r in annex1}
-    out["annex2"] = {r[0]: (r[1], *(int(x) for x in r[3:8])) for r in rows_under(doc, "要求", "适用对象")}
-    annex3 = rows_under(doc, "序号", "单位", "示范点", "存在问题")
-    out["annex3"] = sorted(Counter((r[1], r[2], r[4], r[5], _quoted_problem(r[3]) if r[4] == "问题整改跟踪" else "")
-                                   for r in annex3).items())
+    # a requirement of one kind of site says so by its name (国企民主生活会): 适用对象 国企 is 国企示范点
+    out["annex2"] = {r[0]: (r[1] + "示范点" if r[1] in ("国企", "非公") else r[1], *(int(x) for x in r[3:8]))
+                     for r in rows_under(doc, "要求", "适用对象")}
+    out["annex3"] = sorted(_problem_list(rows_under(doc, "存在问题", "对应要求")).items())
     return out
+
+
+def _problem_list(rows: list[list[str]]) -> Counter:
+    """附件3, the one problem list: a band (one cell) names the unit and the site ("闽江区　闽江供电党建示范点", the
+    unit alone for what concerns the unit), the rows under it a requirement each, one failure a line; a line that
+    names several people ("方丽君、潘雪芳：…") is a failure of each."""
+    listed: Counter = Counter()
+    unit = site = ""
+    for r in rows:
+        if len(set(r)) == 1:  # a band: one cell across the table (python-docx gives it once per column)
+            unit, _, site = r[0].partition("　")
+            continue
+        problem, rule = r
+        for line in filter(None, problem.split("\n")):
+            people = re.match(r"^([^：]+)：", line) if rule == ONE_LINE_EACH[0] else None
+            n = len(people.group(1).split("、")) if people else 1
+            quoted = _quoted_problem(line) if rule == ONE_LINE_EACH[1] else ""
+            listed[(unit, site, rule, FAILED, quoted)] += n
+    return listed
 
 
 def _two_days(cell: str) -> tuple:
@@ -428,7 +450,7 @@ def _start_month(cell: str) -> str:
 
 
 def _quoted_problem(evidence: str) -> str:
-    found = re.search(r"问题“(.+?)”(?:于|正在|超过)", evidence)
+    found = re.search(r"“(.+?)”(?:于|正在|超过|逾期)", evidence)
     return norm(found.group(1)) if found else evidence
 
 
@@ -437,33 +459,28 @@ def half_mismatches(expected: dict, shown: dict) -> list[str]:
     itself (text vs annexes, annex 2 vs annex 3); empty: they reconcile."""
     out = [f"{key}: 报告 {shown.get(key)!r} ≠ 台账重算 {value!r}" for key, value in expected.items()
            if shown.get(key) != value]
-    # 附件3 lists a line per period; 附件2 counts each subject once, by its worst status
-    worst: dict[tuple, str] = {}
-    for (unit, site, rule, status, problem), n in shown["annex3"]:
-        for i in range(n if rule in ONE_LINE_EACH else 1):  # a 企业组 member or a problem: a line each
-            subject = (rule, unit, site, problem, i, status if rule in ONE_LINE_EACH else "")
-            worst[subject] = FAILED if FAILED in (status, worst.get(subject)) else status
-    listed = Counter((subject[0], status) for subject, status in worst.items())
+    # 附件3 lists a failure a line (a line per period); 附件2 counts each subject once, by its worst status
+    listed: Counter = Counter()
+    for (_unit, _site, rule, _status, _problem), n in shown["annex3"]:
+        listed[rule] += n if rule in ONE_LINE_EACH else 1  # a 企业组 member or a problem: a line each
     for rule, (_, subjects, met, failed, at_risk, no_data) in shown["annex2"].items():
         if met + failed + at_risk + no_data != subjects:
             out.append(f"附件2 {rule}：各列之和 {met + failed + at_risk + no_data} ≠ {subjects}")
-        if (failed, at_risk) != (listed[(rule, FAILED)], listed[(rule, AT_RISK)]):
-            out.append(f"附件2 {rule} 未达标/存在风险 {(failed, at_risk)} ≠ 附件3 所列 "
-                       f"{(listed[(rule, FAILED)], listed[(rule, AT_RISK)])}")
-    # the 一套工作制度 sentence: its 未达标 and 待完成 项次 are 附件3's lines of the frequency requirements,
-    # its rate is over the 项次 already decided
+        if failed != listed[rule]:
+            out.append(f"附件2 {rule} 未达标 {failed} ≠ 附件3 所列 {listed[rule]}")
+    # the 一套工作制度 sentence: its 未达标 项次 are 附件3's lines of the frequency requirements, its 待完成 项次
+    # are among those the body counts apart; its rate is over the 项次 already decided
     titles = {r["title"] for r in rulebook()["rules"].values() if "activities" in r}
     total, met, failed, pending = shown["rate"]
-    lines = Counter(k[3] for k, n in shown["annex3"] for _ in range(n) if k[2] in titles)
-    if (failed, pending) != (lines[FAILED], lines[AT_RISK]):
-        out.append(f"一套工作制度 未达标/待完成 {(failed, pending)} ≠ 附件3 所列 {(lines[FAILED], lines[AT_RISK])}")
+    lines = sum(n for k, n in shown["annex3"] if k[2] in titles)
+    if failed != lines or pending > shown["findings"][2]:
+        out.append(f"一套工作制度 未达标/{AT_RISK} {(failed, pending)} ≠ 附件3 所列 {lines} / 正文另计 {shown['findings'][2]}")
     decided = (met + failed, round(met / (met + failed) * 100, 1)) if met + failed else None
     if met + failed + pending != total or shown["rate_pct"] != decided:
         out.append(f"一套工作制度 执行率 {shown['rate_pct']} ≠ 达标{met}/已有结论{met + failed}")
     total = sum(n for _, n in shown["annex3"])
-    if shown["findings"] != (total, sum(n for k, n in shown["annex3"] if k[3] == FAILED),
-                             sum(n for k, n in shown["annex3"] if k[3] == AT_RISK)):
-        out.append(f"存在问题：正文 {shown['findings']} ≠ 附件3 共{total}项")
+    if shown["findings"][1] != total:
+        out.append(f"存在问题：正文未达标 {shown['findings'][1]} ≠ 附件3 共{total}项")
     return out
 
 

@@ -41,7 +41,7 @@ monthly_report (月度汇总报告, M-4b)
     frequency_rows [{clause, rule, title, applies, period, sites (reported this month), met, pending, failed}],
     hardware {sites, complete, incomplete}, hardware_rows [{unit, site, kind, missing, area}],
     hardware_gaps (what the sites short of hardware lack, with their counts: "缺少组合音响的3个，…"),
-    findings [{clause, rule, unit, site, problem, status ("未达标"|"存在风险")}],
+    findings [{clause, rule, unit, site, problem, status ("未达标"|"待完成")}],
     finding_counts {total, failed, at_risk},
     problem_rows [{unit, site, problem, found, deadline ("11月30日" | "由10月30日\n延至11月30日" | "由5月30日\n提前至3月30日"),
                    extended, shortened, state, overdue}] (X-2 threads, each once), problem_counts {total, closed,
@@ -68,6 +68,8 @@ half_year_report (半年工作报告, M-4c)
     compliance_rows [{clause, rule, applies, period, sites, met, failed, at_risk, no_data, rate}],
     typical_sites [{unit, site, practice}],
     findings [...as monthly...], finding_counts {total, failed, at_risk},
+    worst_problems [str] (the problems longest past their deadline, by name, for 七、存在问题),
+    problem_list, problem_summary (signable.half_year: the one problem list, 附件3: a band per unit and site),
     reported_problems [{unit, site, text}], next_steps [str], plans [{text, sites}],
     charts {chart_contacts_month (months not yet due left out), chart_compliance}
 
@@ -109,7 +111,7 @@ site_dossier (示范点档案, M-4a; one per site)
               mode, content (no closing punctuation)}], org_life [{date, kind, verb ("召开" a meeting,
               "开展" else), present, expected}], members (sentence), hardware (sentence), progress (sentence
               ending in "。"), problems (each named once, a sentence ending in "。")}],
-    compliance_rows [{clause, rule, period, status ("达标"|"未达标"|"存在风险"|"本月未报送"), evidence,
+    compliance_rows [{clause, rule, period, status ("达标"|"未达标"|"待完成"|"本月未报送"), evidence,
                       month ("" or the month a monthly requirement was judged for)}],
     summary {months, reported, unreported [month_cn], met, failed, at_risk, failed_rules [rule],
              open_problems [problem], month_list [{month, state ("已报送"|"本月未报送" …)}]},
@@ -188,7 +190,7 @@ def _findings() -> list[dict]:
         {"clause": "N-5", "rule": "非公企业硬件设施", "unit": "福清市", "site": "福清玻璃制品公司联合党支部",
          "problem": "党员活动室面积42㎡，不足50㎡；缺少照相机", "status": "未达标"},
         {"clause": "S-4b", "rule": "国企党支部组织生活", "unit": "市商务局党委", "site": "榕城商贸物流公司党支部",
-         "problem": "第四季度尚未开展党纪教育", "status": "存在风险"},
+         "problem": "第四季度尚未开展党纪教育", "status": "待完成"},
         {"clause": "M-4b", "rule": "每月汇报", "unit": "罗源县", "site": "",
          "problem": "10月月报表未报送", "status": "未达标"},
         {"clause": "M-4b", "rule": "每月汇报", "unit": "闽江县", "site": "",
@@ -199,7 +201,7 @@ def _findings() -> list[dict]:
 def _finding_counts(findings: list[dict]) -> dict:
     return {"total": len(findings),
             "failed": sum(f["status"] == "未达标" for f in findings),
-            "at_risk": sum(f["status"] == "存在风险" for f in findings)}
+            "at_risk": sum(f["status"] == "待完成" for f in findings)}
 
 
 # --- 月度汇总报告 ------------------------------------------------------------
@@ -279,7 +281,7 @@ def _monthly() -> dict:
         [{"clause": "M-1b", "rule": "每月沟通联系", "unit": r["unit"], "site": r["site"],
           "problem": "10月未开展沟通联系", "status": "未达标"} for r in no_contact]
         + [{"clause": "M-1c", "rule": "每季度现场指导", "unit": r["unit"], "site": r["site"],
-            "problem": "第四季度尚未开展现场指导", "status": "存在风险"} for r in no_visit]
+            "problem": "第四季度尚未开展现场指导", "status": "待完成"} for r in no_visit]
         + _findings()
     )
     frequency_rows = [
@@ -461,6 +463,7 @@ def _half_year() -> dict:
         ],
         "findings": findings,
         "finding_counts": _finding_counts(findings),
+        "worst_problems": ["福清市福清玻璃制品公司联合党支部“党员活动室面积不足”逾期38天"],
         "reported_problems": [
             {"unit": "长乐区", "site": "长乐纺织集团党委", "text": "三班倒生产，党员集中学习时间难以统一。"},
             {"unit": "福清市", "site": "福清玻璃制品公司联合党支部", "text": "党员活动室与职工之家合用，面积不足。"},
@@ -660,7 +663,7 @@ def _dossier() -> dict:
              "evidence": "本月未报送", "month": "2026-11"},
             {"clause": "M-1c", "rule": "每季度现场指导", "period": "2026年第四季度", "status": "达标",
              "evidence": "10月23日座谈会", "month": ""},
-            {"clause": "N-4a", "rule": "非公党支部党员大会", "period": "2026年第四季度", "status": "存在风险",
+            {"clause": "N-4a", "rule": "非公党支部党员大会", "period": "2026年第四季度", "status": "待完成",
              "evidence": "本季度尚未召开党员大会", "month": ""},
             {"clause": "N-5", "rule": "非公企业硬件设施", "period": "截至2026年10月", "status": "达标",
              "evidence": "活动室80㎡，十项齐全", "month": ""},

@@ -69,7 +69,7 @@ def test_no_table_row_breaks_across_pages_and_data_tables_repeat_their_header(re
     for table in doc.tables:
         # the problem list's rows hold a site's items, one a line, and may go on over a page (its header
         # and bands repeat what they are); every other table keeps each row whole
-        listing = [c.text for c in table.rows[0].cells][:2] == ["示范点", "存在问题"]
+        listing = [c.text for c in table.rows[0].cells][:2] in (["示范点", "存在问题"], ["存在问题", "对应要求"])
         for row in (table.rows[:1] if listing else table.rows):
             trpr = row._tr.trPr
             assert trpr is not None and trpr.find(qn("w:cantSplit")) is not None, (name, row.cells[0].text)

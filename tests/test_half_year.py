@@ -253,3 +253,38 @@ def test_site_path_annex_is_a_landscape_table_that_gives_names_their_room(demo_y
     first = next(i for i, p in enumerate(pages) if re.search(r"^附件\s*1\s*$", p, re.M))
     last = next(i for i, p in enumerate(pages) if re.search(r"^附件\s*2\s*$", p, re.M))
     assert last - first <= 4, f"附件1 runs over {last - first} pages for 24 sites"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """`processor demo` as it is run, on its own day (2027-02-08): the 2026-H2 report written after its half."""
+    from demo_helpers import demo_copy
+
+    return demo_copy(tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_the_second_half_report_of_the_demo_prints_on_at_most_fourteen_pages_with_one_problem_list(demo, tmp_path):
+    """Finding 3 of the signable reports: the H2 report printed 22 pages, 附件3 listing every finding a second
+    time beside the problem list.  One list now (failures only, a band per unit and site, what is still
+    running counted in the body), the steps naming what the list shows by count: at most 14 pages."""
+    import shutil
+    import subprocess
+
+    from docx import Document
+
+    from docx_helpers import docx_to_pdf
+
+    if not (shutil.which("soffice") and shutil.which("pdfinfo")):
+        pytest.skip("LibreOffice and poppler are needed to lay out pages")
+    path = half_report(demo, "2026-H2")
+    doc = Document(path)
+    headers = [[c.text for c in t.rows[0].cells] for t in doc.tables]
+    assert sum("存在问题" in h for h in headers) == 1  # one problem list, in the annex
+    assert not any("状态" in h for h in headers)  # no second list of every finding with its status
+    texts = paragraphs(path)
+    assert "3. 示范点未达标事项清单" in texts
+    pdf = docx_to_pdf(path, tmp_path)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert pages <= 14, f"2026年下半年报告共{pages}页"

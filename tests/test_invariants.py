@@ -714,14 +714,14 @@ def check_one_value_per_requirement(documents) -> int:
     """A requirement found alike (the same site, requirement and finding, hence the same period) has one
     verdict in every document of the run: documents judging on the same months agree on it, and no two
     documents give it opposite final verdicts (达标 / 未达标); a document on fewer months may still call
-    it 存在风险 (its period not yet covered).  Returns the number of verdicts compared."""
+    it 待完成 (its period not yet covered).  Returns the number of verdicts compared."""
     final: dict[tuple, tuple[str, str]] = {}
     alike: dict[tuple, tuple[str, str]] = {}
     values = requirement_values(documents)
     for path, horizon, key, status in values:
         first = alike.setdefault((horizon, *key), (path, status))
         assert first[1] == status, f"requirement {key}: {first[1]} in {first[0]}, {status} in {path}"
-        if status != "存在风险":
+        if status != "待完成":
             first = final.setdefault(key, (path, status))
             assert first[1] == status, f"requirement {key}: {first[1]} in {first[0]}, {status} in {path}"
     return len(values)
@@ -746,11 +746,11 @@ def test_one_universe_catches_a_site_table_that_leaves_out_the_sites_problems(ye
 
 
 def test_one_value_per_requirement_catches_a_report_with_its_own_verdict(year, monkeypatch):
-    """A yearly summary that calls a failed requirement 存在风险 disagrees with the dossiers."""
+    """A yearly summary that calls a failed requirement 待完成 disagrees with the dossiers."""
     rows = year_report.listed_rows
 
     def softened(findings, versioned=False, year=None):
-        return [{**r, "status": "存在风险"} if r["status"] == "未达标" and r["site"] else r
+        return [{**r, "status": "待完成"} if r["status"] == "未达标" and r["site"] else r
                 for r in rows(findings, versioned, year)]
 
     monkeypatch.setattr(year_report, "listed_rows", softened)

@@ -131,7 +131,7 @@ def test_monthly_report_text_and_tables_agree_with_the_context(rendered):
     late_or_missing = sum(f["status"] == "未达标" and f["clause"] == "M-4b" for f in ctx["findings"])
     assert sum(r["items"] for r in ctx["problem_list"]) == failed - late_or_missing  # those are in 附件1
     counted = next(p for p in paragraphs if p.startswith("对照实施意见"))
-    not_due = sum(f["status"] == "存在风险" for f in ctx["findings"])
+    not_due = sum(f["status"] == "待完成" for f in ctx["findings"])
     assert f"本月未达标事项{failed}项" in counted and f"另有{not_due}项统计期尚未结束" in counted
     # attachments start on a new page with 附件N in 黑体; closing with office and date
     marks = [p for p in doc.paragraphs if re.fullmatch(r"附件\d", p.text)]

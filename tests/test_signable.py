@@ -446,7 +446,7 @@ def test_one_problem_list_groups_failures_by_unit_most_serious_first_and_counts_
 
     findings = [
         {"unit": "罗源县", "site": "甲", "problem": "10月未开展沟通联系", "rule": "每月沟通联系", "status": "未达标"},
-        {"unit": "罗源县", "site": "甲", "problem": "第四季度尚未开展现场指导", "rule": "每季度现场指导", "status": "存在风险"},
+        {"unit": "罗源县", "site": "甲", "problem": "第四季度尚未开展现场指导", "rule": "每季度现场指导", "status": "待完成"},
         {"unit": "福清市", "site": "乙", "problem": "硬件缺照相机", "rule": "硬件设施", "status": "未达标"},
         {"unit": "福清市", "site": "乙", "problem": "2026年3月15日发现的问题“活动室面积不足”超过整改时限仍未办结（逾期284天）",
          "rule": "问题整改", "status": "未达标"},
@@ -468,7 +468,8 @@ def test_the_monthly_report_lists_each_problem_once(tmp_path):
     cells = _cells(doc)
     for row in ctx["problem_list"]:
         assert sum(row["problem"] in c for c in cells) == 1, row["problem"]
-    assert not any("存在风险" == c for c in cells)  # not-yet-due items are counted, not listed
+    rows = [c.text for t in doc.tables for r in t.rows[1:] for c in r.cells]  # under the headers (a 待完成 column)
+    assert not any("待完成" == c for c in rows)  # not-yet-due items are counted, not listed
     headers = [[c.text for c in t.rows[0].cells] for t in doc.tables]
     assert sum("存在问题" in h or "问题" in h for h in headers) == 1  # one problem table, in the annex
 

@@ -17,6 +17,7 @@ from docx.shared import Mm
 
 from processor.common.paths import TEMPLATES_DIR
 from processor.consolidate.blocks import NO_TYPICAL_SITE
+from processor.consolidate.findings import AT_RISK, STATUS_CN
 from processor.render.layout import (GROUP_CAPTION_PREFIX, ST_ADDRESSEE, ST_ANNEX_MARK, ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE,
                                      ST_ANNEX_TITLE, ST_BODY, ST_FIGURE, ST_H1, ST_H2, ST_NOINDENT, ST_SIGN, ST_SIGN_DATE,
                                      ST_TABLE, ST_TABLE_HEAD, ST_TABLE_LEFT, ST_TITLE, cant_split, drop_unused_styles,
@@ -171,6 +172,7 @@ class TemplateBuilder:
 # the five templates
 # ============================================================================
 BASIS = "《关于企业组成员联系党建示范点建设的实施意见》"
+PENDING = STATUS_CN[AT_RISK]  # a period not ended: named alike in every document (待完成)
 
 
 def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = "{{ loop.index }}. {{ x }}"):
@@ -182,15 +184,6 @@ def _numbered_sentences(b: TemplateBuilder, items: str, empty: str, text: str = 
     b.tag("else")
     b.p(empty)
     b.tag("endif")
-
-
-def _findings_table(b: TemplateBuilder, empty: str):
-    """Every finding of the period, one a line, with its status (the half-year report's 附件3, which its
-    附件2 counts line by line)."""
-    b.table([Column("序号", "loop.index", 13), Column("单位", "f.unit", 24),
-             Column("示范点", "f.site", 34, left=True), Column("存在问题", "f.problem", 42, left=True),
-             Column("对应要求", "f.rule", 22), Column("状态", "f.status", 21)],
-            "f in findings", empty=empty)
 
 
 def _problem_list(b: TemplateBuilder, empty: str):
@@ -369,14 +362,17 @@ def build_half_year_report() -> TemplateBuilder:
     b.h1("五、制度执行情况")
     b.p("对照实施意见的各项要求，半年来各单位、示范点、企业组人员和联系指导发现的问题达标情况见附件2"
         "（所在单位未报送应报月份月报表、无法评价的示范点列为“本期未报送”，不计为达标；达标率按已有结论的数量计算，"
-        "不含存在风险和本期未报送）。")
+        "不含" + PENDING + "和本期未报送）。")
     b.figure("chart_compliance")
     b.h1("六、典型做法")
     _numbered_sentences(b, "typical_sites", NO_TYPICAL_SITE,
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.practice }}")
     b.h1("七、存在问题")
-    b.p("对照实施意见，半年来共发现问题{{ finding_counts.total }}项，其中未达标{{ finding_counts.failed }}项、存在风险"
-        "{{ finding_counts.at_risk }}项，详见附件3。各单位反映的主要问题：")
+    b.p("对照实施意见，{{ half_label }}未达标事项{{ problem_summary.failed }}项，涉及{{ problem_summary.units }}个单位，"
+        "逐项列于附件3（按单位分列，超过整改时限仍未办结的问题在前）{% if problem_summary.not_due %}；另有"
+        "{{ problem_summary.not_due }}项统计期尚未结束、" + PENDING + "，不计为问题{% endif %}。"
+        "{% if worst_problems %}联系指导中发现的问题超过整改时限仍未办结{{ problem_summary.overdue }}个，逾期最久的是"
+        "{{ worst_problems|join('；') }}。{% endif %}各单位反映的主要问题：")
     _numbered_sentences(b, "reported_problems", "各单位未反映问题。",
                         "{{ loop.index }}. {{ x.unit }}{{ x.site }}：{{ x.text }}")
     b.h1("八、{% if half[-1] == '2' %}{{ half[:4]|int + 1 }}年上半年{% else %}{{ half[:4] }}年下半年{% endif %}工作打算")
@@ -384,7 +380,7 @@ def build_half_year_report() -> TemplateBuilder:
     b.p("各示范点报送的下一步计划：{% if not plans %}本半年未报送下月计划。{% endif %}")
     _numbered_sentences(b, "plans", "", "（{{ loop.index }}）{{ x.text }}（{{ x.sites }}）。")
     b.blank()
-    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点问题清单"])
+    b.annex_note(["示范点创建进度表", "各项要求达标情况表", "示范点未达标事项清单"])
     b.signature()
     # a site's four dates in two columns of two lines (2026-11-08) on a landscape page: names and text keep
     # their room
@@ -397,14 +393,18 @@ def build_half_year_report() -> TemplateBuilder:
              Column("组织生活（次）", "r.activities", 17), Column("进展", "r.progress", 42, left=True)],
             "r in site_paths", empty="本半年无示范点。")
     b.section(landscape=False)
-    b.annex(2, "各项要求达标情况表")
+    b.annex(2, "{{ half_label }}各项要求达标情况表")
     b.table([Column("要求", "r.rule", 40, left=True), Column("适用对象", "r.applies", 14),
              Column("统计期", "r.period", 26), Column("数量", "r.sites", 12), Column("达标", "r.met", 12),
-             Column("未达标", "r.failed", 14), Column("待完成", "r.at_risk", 14),
+             Column("未达标", "r.failed", 14), Column(PENDING, "r.at_risk", 14),
              Column("本期未报送", "r.no_data", 14), Column("达标率", "r.rate|pct", 14)],
             "r in compliance_rows", empty="本半年无需统计的要求。")
-    b.annex(3, "示范点问题清单")
-    _findings_table(b, "本半年未发现问题。")
+    b.annex(3, "{{ half_label }}示范点未达标事项清单")
+    # a band for each unit's site (the unit alone for what concerns the unit), its items under it: the problem
+    # has the page's width, one item a line
+    b.table([Column("单位和示范点", "r.unit ~ ('　' ~ r.site if r.site else '')", 30),
+             Column("存在问题", "r.problem", 96, left=True), Column("对应要求", "r.rule", 30)],
+            "r in problem_list", empty="本半年未发现未达标事项。", group_columns=(1,), split_rows=True)
     return b
 
 
@@ -517,7 +517,7 @@ def build_site_dossier() -> TemplateBuilder:
     # page 1: the site at a glance, then its card; the record month by month follows on the next pages
     labelled("概况：", "截至{{ report_date|cn_date }}，建档{{ summary.months }}个月，已报送{{ summary.reported }}个月"
              "{% if summary.unreported %}，{{ summary.unreported|join('、') }}未报送{% endif %}。")
-    labelled("执行要求：", "达标{{ summary.met }}项，未达标{{ summary.failed }}项，存在风险{{ summary.at_risk }}项"
+    labelled("执行要求：", "达标{{ summary.met }}项，未达标{{ summary.failed }}项，" + PENDING + "{{ summary.at_risk }}项"
              "{% if summary.failed_rules %}；未达标的是{{ summary.failed_rules|join('、') }}{% endif %}。")
     labelled("待办问题：", "{% if summary.open_problems %}尚未办结{{ summary.open_problems|length }}个："
              "{{ summary.open_problems|join('；') }}。{% else %}无尚未办结的问题。{% endif %}")

@@ -26,12 +26,12 @@ import pandas as pd
 from processor.common import cnfmt
 from processor.common import periods
 from processor.common.values import is_missing
-from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
+from processor.consolidate.findings import AT_RISK, FAILED, MET, STATUS_CN, Finding, LedgerData
 from processor.schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
 MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES, strict=True))
-STATUS_LABEL = {MET: "达标", FAILED: "未达标", AT_RISK: "存在风险"}
+STATUS_LABEL = {MET: "达标", FAILED: STATUS_CN[FAILED], AT_RISK: STATUS_CN[AT_RISK]}  # 待完成: one word, findings.STATUS_CN
 UNASSIGNED = "未确定"
 
 
@@ -111,7 +111,7 @@ def listed_rows(findings: list[Finding], versioned: bool = False, year: int | No
 
 def finding_counts(rows: list[dict]) -> dict:
     return {"total": len(rows), "failed": sum(r["status"] == "未达标" for r in rows),
-            "at_risk": sum(r["status"] == "存在风险" for r in rows)}
+            "at_risk": sum(r["status"] == STATUS_LABEL[AT_RISK] for r in rows)}
 
 
 def latest_sites(data: LedgerData, units: list[str]) -> list[dict]:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from processor.common import periods
 from processor.consolidate.blocks import HARDWARE_CODES, STATUS_LABEL, UNASSIGNED, cell_text, count_of, iso_date
-from processor.consolidate.findings import Finding, LedgerData
+from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
 from processor.consolidate.ledger_data import received_instant
 from processor.consolidate.snapshot import Snapshot
 from processor.schemas.form import SHEETS_BY_KEY
@@ -201,7 +201,7 @@ def _summary(span: list[str], gaps: dict[str, str], rows: list[dict], findings: 
         "month_list": [{"month": m, "state": gaps[m].rstrip("。") if m in gaps else "已报送"} for m in span],
         "met": sum(r["status"] == "达标" for r in judged),
         "failed": len(failed),
-        "at_risk": sum(r["status"] == "存在风险" for r in judged),
+        "at_risk": sum(r["status"] == STATUS_LABEL[AT_RISK] for r in judged),
         "failed_rules": failed_rules,
         "open_problems": open_problems,
     }
@@ -237,7 +237,7 @@ def _status_label(f: Finding) -> str:
     return STATUS_LABEL.get(f.status) or f.status_cn
 
 
-_WORST = ("未达标", "存在风险", "达标")
+_WORST = (STATUS_LABEL[FAILED], STATUS_LABEL[AT_RISK], STATUS_LABEL[MET])
 
 
 def _is_month(period: str) -> bool:

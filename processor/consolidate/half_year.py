@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
 
-from processor.common import periods
+from processor.common import cnfmt, periods
 from processor.common.values import is_missing
 from processor.consolidate import signable
 from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
                                           count_of, decided_rate, finding_counts, finding_row, iso_date, latest_sites,
                                           mode_counts, one_per_requirement, period_span, progress_texts,
                                           requirement_title, shared_sites, site_names, typical_sites)
-from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, Finding, LedgerData,
-                                            counted_activities, roster_units,
-                                            submission_states)
+from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, STATUS_CN, Finding,
+                                            LedgerData, counted_activities, roster_units, submission_states)
 from processor.consolidate.snapshot import Snapshot
 from processor.schemas.form import ACTIVITY_KINDS
+
+
+AT_RISK_LABEL = STATUS_CN[AT_RISK]  # a period not ended: the one word every document uses
+WORST = 3  # problems past their deadline named in 七、存在问题
 
 
 @dataclass
@@ -66,7 +70,8 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
     site_paths = _site_paths(basis.sites, basis.data, rulebook, half, basis.due_months)
     compliance_rows = _compliance_rows(basis.findings, rulebook, basis.due_months)
     versioned = len(rulebook.versions_between(half.first, half.last)) > 1
-    finding_rows = [finding_row(f, versioned) for f in basis.findings if f.status != MET]
+    shown = [f for f in basis.findings if f.status != MET]
+    finding_rows = [finding_row(f, versioned) for f in shown]
     progress = basis.data.rows("progress", months=basis.months)
     full = {(p["unit"], p["site"]) for p in site_paths if p["months_reported"] == len(basis.due_months)}
     context = {
@@ -93,7 +98,69 @@ def half_year_context(snapshot: Snapshot, half: periods.Period) -> dict:
         "plans": _latest_plans(progress, basis.units),
         "charts": _charts(half, basis, per_month, compliance_rows),
     }
-    return {**context, **signable.half_year(context)}  # the conclusion, the one problem list, 阶段情况
+    # the conclusion, 阶段情况 and the one problem list, its items in the list's short form
+    added = signable.half_year({**context, "findings": [{**r, "problem": _list_item(f)}
+                                                        for r, f in zip(finding_rows, shown, strict=True)]})
+    added["problem_list"] = _alike_joined(_sites_together(added["problem_list"]))
+    return {**context, **added, "worst_problems": _worst_problems(basis.findings)}
+
+
+def _list_item(f: Finding) -> str:
+    """One line of the problem list: what falls short, as short as it can be said with its dates whole (the
+    report's as-of day, the submission deadline and the problem's first record are said once elsewhere)."""
+    if f.code == "problem-closed" and f.status == FAILED:
+        problem = cnfmt.quote_cn(f.problem or "")
+        moved = f"（整改时限由{cnfmt.cn_date(f.extended_from)}延至{cnfmt.cn_date(f.deadline)}）" if (
+            f.extended_from is not None and f.deadline is not None and f.deadline > f.extended_from) else ""
+        if f.closed_on is not None and f.deadline is not None:  # closed, later than its deadline
+            return f"{problem}逾期{(f.closed_on - f.deadline).days}天办结{moved}"
+        if f.closed_on is None:  # the days counted to the report's as-of day, which its opening states
+            return f"{problem}超过整改时限仍未办结，逾期{f.days}天{moved}"
+    if f.message == "submitted-late":
+        return f"{f.period_name}报表逾期{f.days}天报送"
+    if f.message in ("not-submitted", "returned"):
+        what = "未报送" if f.message == "not-submitted" else "被退回后尚未重新报送"
+        return f"{f.period_name}报表{what}" + (f"，已逾期{f.days}天" if f.days else "")
+    return finding_row(f)["problem"]
+
+
+_NAMED_LINE = re.compile(r"^([^：\n]{1,8})：(.+)$")
+
+
+def _alike_joined(rows: list[dict]) -> list[dict]:
+    """The problem list with a row's lines that say the same of different people made one line
+    ("方丽君、潘雪芳：没有联系的示范点（…）"): each person is still named, the row reads in a glance."""
+    out = []
+    for row in rows:
+        lines = row["problem"].split("\n")
+        named = [_NAMED_LINE.match(line) for line in lines]
+        if len(lines) < 2 or not all(named):
+            out.append(row)
+            continue
+        by_text: dict[str, list[str]] = {}
+        for m in named:
+            by_text.setdefault(m.group(2), []).append(m.group(1))
+        out.append({**row, "problem": "\n".join(f"{'、'.join(who)}：{text}" for text, who in by_text.items())})
+    return out
+
+
+def _sites_together(rows: list[dict]) -> list[dict]:
+    """The list's rows with each site's rows together under its unit (the list prints a band per site), the sites
+    in the order of their most serious item (a problem past its deadline first)."""
+    first: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        first.setdefault((r["unit"], r["site"]), i)
+    units: dict[str, int] = {}
+    for r in rows:
+        units.setdefault(r["unit"], len(units))
+    return sorted(rows, key=lambda r: (units[r["unit"]], first[(r["unit"], r["site"])]))
+
+
+def _worst_problems(findings: list[Finding]) -> list[str]:
+    """The problems longest past their deadline and still open, by name (七、存在问题)."""
+    overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED and f.closed_on is None]
+    overdue.sort(key=lambda f: -f.days)
+    return [f"{f.unit}{f.site}{cnfmt.quote_cn(f.problem or '')}逾期{f.days}天" for f in overdue[:WORST]]
 
 
 def _overview(basis: _HalfBasis, roster, per_month: list[dict]) -> dict:
@@ -227,7 +294,7 @@ def _rate_sentence(frequency: list[Finding]) -> str:
     pending = len(frequency) - met - failed  # the period has not ended: neither met nor failed yet
     text = f"党员大会、组织生活会、党纪教育等制度共评价{len(frequency)}项次，其中达标{met}项次、未达标{failed}项次"
     if pending:
-        text += f"，另有{pending}项次统计期未结束、尚待完成（附件3列为“存在风险”）"
+        text += f"，另有{pending}项次统计期未结束、{AT_RISK_LABEL}，不计为未达标"
     if met + failed:  # the rate of the periods already decided, not of those still running
         text += f"，已有结论的{met + failed}项次中执行率为{met / (met + failed) * 100:.1f}%"
     return text + "。"
@@ -313,7 +380,7 @@ def _subject_label(f: Finding, rule) -> str:
         return STAFF_REQUIREMENT
     if f.code == "problem-closed":
         return "问题"
-    return f"{rule.applies_to or ''}示范点"
+    return rule.applies_to or "示范点"  # 国企 / 非公: the requirement's name says it is of those sites
 
 
 def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[dict]:
@@ -344,11 +411,21 @@ def _compliance_rows(findings: list[Finding], rulebook, due_months=()) -> list[d
         rule = rulebook[clause]
         names = list(dict.fromkeys(f.period_name for f in sorted(mine, key=lambda f: f.period)))
         rows.append({"clause": clause, "rule": title,
-                     "applies": _subject_label(mine[0], rule), "period": period_span(names),
+                     "applies": _subject_label(mine[0], rule), "period": _within_year(period_span(names)),
                      "sites": len(verdict), "met": verdict.count(MET), "failed": verdict.count(FAILED),
                      "at_risk": verdict.count(AT_RISK), "no_data": verdict.count(NO_DATA),
                      "rate": decided_rate(verdict.count(MET), verdict.count(FAILED))})
     return rows
+
+
+def _within_year(span: str) -> str:
+    """A period of 附件2 without the year its title names once when it is all of one year ("2026年7月至2026年12月"
+    -> "7月至12月", "2026年度" -> "全年"): the column stays narrow, the requirement keeps its room."""
+    years = set(re.findall(r"(\d{4})年", span))
+    if len(years) != 1:
+        return span
+    short = span.replace(f"{years.pop()}年", "")
+    return "全年" if short == "度" else short.replace("季度、第", "、")  # 第三季度、第四季度 -> 第三、四季度
 
 
 def _typical_sites(findings: list[Finding], sites: list[dict], progress: pd.DataFrame) -> list[dict]:
@@ -388,20 +465,22 @@ def _half_year_steps(findings: list[Finding], sites: list[dict], units: list[str
         if keys:
             steps.append(text.format(site_names(keys)))
     lacking = _lacking_activities(findings, current)
-    if lacking:  # each site with what it still lacks, never an activity it held often enough
+    if lacking:  # each site with what it lacks, never an activity it held; many sites: counted, the list names them
         named = "；".join(f"{unit}{site}（{cn_list(names)}）" for (unit, site), names in lacking.items())
-        steps.append(f"督促{len(lacking)}个示范点按规定频次补上尚未达到要求的组织生活：{named}。")
+        steps.append(f"督促{len(lacking)}个示范点按规定频次补上尚未达到要求的组织生活：{named}。" if len(lacking) <= FEW
+                     else f"督促{len(lacking)}个示范点按规定频次补上尚未达到要求的组织生活（示范点及所缺活动见附件3）。")
     hardware = {(f.unit, f.site): f.missing for f in findings  # merged: the checklist's gaps and the room's
                 if f.code in HARDWARE_CODES and f.status != MET and (f.unit, f.site) in current}
-    if hardware:  # each site with what it lacks
+    if hardware:  # each site with what it lacks; many sites: counted, the problem list (附件3) names them
         named = "；".join(f"{unit}{site}（{cn_list(list(missing))}）" if missing else f"{unit}{site}"
                          for (unit, site), missing in hardware.items())
-        steps.append(f"对照“十二个有”“十个一”标准，跟踪{len(hardware)}个示范点补齐硬件设施：{named}。")
+        steps.append(f"对照“十二个有”“十个一”标准，跟踪{len(hardware)}个示范点补齐硬件设施：{named}。" if len(hardware) <= FEW
+                     else f"对照“十二个有”“十个一”标准，跟踪{len(hardware)}个示范点补齐硬件设施（示范点及所缺项目见附件3）。")
     # a problem closed late is closed: only those still open past their deadline are to be put right
     overdue = [f for f in findings if f.code == "problem-closed" and f.status == FAILED and f.closed_on is None]
     if overdue:
         keys = list(dict.fromkeys((f.unit, f.site) for f in overdue))
-        steps.append(f"督促{site_names(keys)}对超过整改时限仍未办结的{len(overdue)}个问题尽快整改到位。")
+        steps.append(f"督促{_few_named(keys)}对超过整改时限仍未办结的{len(overdue)}个问题尽快整改到位（见附件3）。")
     if not steps:
         steps.append("各示范点各项要求均已达标，继续按月做好联系指导和月报表报送工作。")
     return steps
@@ -430,4 +509,15 @@ def _latest_plans(progress: pd.DataFrame, units: list[str]) -> list[dict]:
     by_text: dict[str, list[tuple]] = {}
     for key in sorted(latest, key=lambda k: order.get(k[0], len(order))):
         by_text.setdefault(latest[key].rstrip("。；;"), []).append(key)
-    return [{"text": text, "sites": site_names(keys)} for text, keys in by_text.items()]
+    return [{"text": text, "sites": _few_named(keys)} for text, keys in by_text.items()]
+
+
+FEW = 2  # sites a step names (with what each lacks); more are counted, the problem list (附件3) naming them
+
+
+def _few_named(keys: list[tuple]) -> str:
+    """One or two sites by name; more by their count, for a step whose sites the problem list (附件3) names
+    with what each lacks: the body says each thing once."""
+    if len(keys) <= FEW:
+        return cn_list([f"{unit}{site}" for unit, site in keys])
+    return f"{len(keys)}个示范点"

@@ -362,7 +362,7 @@ def _monthly_sentences(c: dict) -> dict:
                     f"座谈会{cs['meeting']}次、其他{cs['other']}次，覆盖本月报送的{c['overview']['reported_sites']}个"
                     f"示范点中的{cs['sites_contacted']}个。",
         "org_life": f"各示范点本月开展组织生活{c['org_life']['total']}次。",
-        "findings": f"对照实施意见，本月共发现问题{fc['total']}项，其中未达标{fc['failed']}项、存在风险{fc['at_risk']}项。",
+        "findings": f"对照实施意见，本月共发现问题{fc['total']}项，其中未达标{fc['failed']}项、待完成{fc['at_risk']}项。",
     }
 
 

@@ -4,7 +4,7 @@
   serious problems by name, and what the office asks of whom.
 * One problem list: every item that fails a requirement, grouped by unit (the units with the most
   serious items first, within a unit a problem past its deadline first); items whose period has not
-  ended (存在风险, 待完成) are counted apart, never listed with the failures.
+  ended (待完成) are counted apart, never listed with the failures.
 
 Each function takes a report's context as its builder made it and returns the keys to add to it.
 """
@@ -16,8 +16,10 @@ import re
 
 from processor.common import cnfmt
 from processor.common import periods as P
+from processor.consolidate.findings import AT_RISK, STATUS_CN
+from processor.consolidate.findings import FAILED as _FAILED
 
-FAILED, NOT_DUE = "未达标", "存在风险"
+FAILED, NOT_DUE = STATUS_CN[_FAILED], STATUS_CN[AT_RISK]  # 未达标, 待完成: the words every document uses
 WORST = 3  # problems named in a conclusion
 OVERDUE_DAYS = re.compile(r"逾期(\d+)天")
 NAMED_UNITS = 3
