@@ -8,7 +8,7 @@ and the problem threads — as of the run's one as-of date (SPEC §10).  The tem
 :func:`processor.render.jobs.write_html` with autoescape, so text from submissions stays text.
 
 The page covers the twelve months up to the month of its as-of day, across a year boundary (in
-February 2027: March 2026 to February 2027; in the office's first year, its first twelve months),
+February 2027: March 2026 to February 2027; none before the office began collecting),
 opens with the headline figures and the open problems, names clauses by their titles (the
 rulebook's, as the reports do), and tells states apart without colour (a mark in each cell, a
 pattern in each chart), so that it reads the same printed in black and white.
@@ -70,13 +70,11 @@ def href(rel_path: str) -> str:
 
 
 def window_months(rulebook, today: dt.date, until: str) -> list[str]:
-    """The twelve months the page shows: up to the month of ``today`` (or ``until``, if later), across
-    the year boundary; while the office has not yet collected for twelve months, its first twelve."""
+    """The months the page shows: the twelve up to the month of ``today`` (or ``until``, if later),
+    across the year boundary (in February 2027: March 2026 to February 2027); none before the office
+    began collecting (``[calendar] start``)."""
     last = max(periods.month_of(today), until)
-    first = periods.add_months(last, 1 - WINDOW_MONTHS)
-    if first < rulebook.start:  # none before the office began
-        first = rulebook.start
-        last = max(last, periods.add_months(first, WINDOW_MONTHS - 1))
+    first = max(periods.add_months(last, 1 - WINDOW_MONTHS), min(rulebook.start, last))
     return periods.month_range(first, last)
 
 
