@@ -59,9 +59,9 @@ def test_a_workspace_started_in_december_counts_nothing_before_december(tmp_path
         assert year["submission"]["missing"] == len(units)
 
         overview = overview_context(LedgerData.load(ledger), ws, roster, AS_OF, "2026-12", [])
-    assert [m["month"] for m in overview["months"]] == ["2026-12"]
+    assert [m["month"] for m in overview["months"]] == ["2026-12", "2027-01"]  # the months up to the day's
     totals = {t["state"]: t["count"] for t in overview["state_totals"]}
-    assert totals["未报送"] == len(units) and sum(totals.values()) == len(units)
+    assert totals["未报送"] == len(units) and totals["未到截止日期"] == len(units) and sum(totals.values()) == 2 * len(units)
 
 
 def test_init_without_a_start_month_takes_the_month_being_collected(tmp_path):

@@ -290,13 +290,14 @@ _NOTED_KINDS = (MONTHLY, HALF_YEAR, YEAR, SUMMARY, REMINDER, CHART)  # the outpu
 
 def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
                      edits: dict[str, str | None] | None = None) -> Output:
-    """总览.html: the reporting year of ``until`` at a glance (every arrival of the ledger, as of the run's day)."""
+    """总览.html: the twelve months up to the run's day at a glance (every arrival of the ledger, as of that day)."""
     data = snapshot.data
-    reports_of_year = overview.year_reports(outputs, int(until[:4]))
-    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports_of_year)
+    window = overview.window_months(snapshot.ws.rulebook, snapshot.as_of, until)
+    reports = overview.window_reports(outputs, window)
+    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports)
     _mark_edited(context, edits or {})
     year = str(context["year"])
-    sources = sources_of([f for f in data.files if (f["month"] or "").startswith(year)])
+    sources = sources_of([f for f in data.files if window[0] <= (f["month"] or "") <= window[-1]])
     rel = overview.OVERVIEW_NAME
     return Output(rel, OVERVIEW, year, context, sources,
                   partial(jobs.write_html, overview.OVERVIEW_TEMPLATE, rel, context), overview.OVERVIEW_TEMPLATE)
