@@ -134,7 +134,8 @@ LONGEST_FILES = (
     "test_inbox_races.py", "test_year_report.py", "test_template.py", "test_half_year_reconciliation.py",
     "test_check_backup.py", "test_deliver.py", "test_import_cost.py", "test_validate.py", "test_office_clock.py",
     "test_consolidate.py", "test_intake_parallel.py", "test_ledger_safety.py", "test_serve.py",
-    "test_kill_stress.py", "test_watcher_survival.py",
+    "test_kill_stress.py", "test_watcher_survival.py", "test_install.py", "test_torture.py", "test_sandbox.py",
+    "test_library_api.py",
 )
 
 
