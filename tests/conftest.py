@@ -128,14 +128,14 @@ def pytest_configure(config):
 # The first two each read a demo at their first test, one of each day: the two builds start at once, one on
 # each worker (demo_helpers builds the other demo while a worker waits).
 LONGEST_FILES = (
-    "test_half_year.py", "test_demo.py", "test_invariants.py", "test_hostile.py", "test_mailbox_crash.py",
-    "test_fast_paths.py", "test_signable.py", "test_mailbox.py", "test_reconciliation.py", "test_crash_recovery.py",
-    "test_heavy_files.py", "test_edited_outputs.py", "test_gongwen_layout.py", "test_late_corrections.py",
-    "test_inbox_races.py", "test_year_report.py", "test_template.py", "test_half_year_reconciliation.py",
-    "test_check_backup.py", "test_deliver.py", "test_import_cost.py", "test_validate.py", "test_office_clock.py",
-    "test_consolidate.py", "test_intake_parallel.py", "test_ledger_safety.py", "test_serve.py",
-    "test_kill_stress.py", "test_watcher_survival.py", "test_install.py", "test_torture.py", "test_sandbox.py",
-    "test_library_api.py",
+    "test_half_year.py", "test_demo.py", "test_invariants.py", "test_fast_paths.py", "test_mailbox_crash.py",
+    "test_signable.py", "test_kill_stress.py", "test_crash_recovery.py", "test_torture.py", "test_heavy_files.py",
+    "test_edited_outputs.py", "test_late_corrections.py", "test_hostile.py", "test_gongwen_layout.py",
+    "test_inbox_races.py", "test_template.py", "test_watcher_survival.py", "test_import_cost.py",
+    "test_check_backup.py", "test_deliver.py", "test_install.py", "test_mailbox.py", "test_ledger_safety.py",
+    "test_validate.py", "test_intake_parallel.py", "test_consolidate.py", "test_serve.py", "test_office_clock.py",
+    "test_untrusted_text.py", "test_year_report.py", "test_portability.py", "test_sandbox.py", "test_render.py",
+    "test_reconciliation.py", "test_library_api.py",
 )
 
 
