@@ -24,7 +24,7 @@ demo: install system-packages
 test: install system-packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-logo
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --durations=25
 
 test-fast: install
 	$(VENV)/bin/ruff check .

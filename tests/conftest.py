@@ -121,8 +121,33 @@ def pytest_configure(config):
     os.environ.setdefault(DIGEST_ENV, code_digest())
 
 
+# The test files that take longest on the 2-core machine (setup included: the demo builds, LibreOffice,
+# real servers), longest first.  xdist hands out whole files in collection order (``--dist loadfile``
+# with ``--no-loadscope-reorder``, in addopts): these go first, so the run ends on short files and no
+# worker waits idle while the other finishes a long one.  A file missing here only starts later.
+# The first two each read a demo at their first test, one of each day: the two builds start at once, one on
+# each worker (demo_helpers builds the other demo while a worker waits).
+LONGEST_FILES = (
+    "test_half_year.py", "test_demo.py", "test_invariants.py", "test_fast_paths.py", "test_mailbox_crash.py",
+    "test_signable.py", "test_kill_stress.py", "test_crash_recovery.py", "test_torture.py", "test_heavy_files.py",
+    "test_edited_outputs.py", "test_late_corrections.py", "test_hostile.py", "test_gongwen_layout.py",
+    "test_inbox_races.py", "test_template.py", "test_watcher_survival.py", "test_import_cost.py",
+    "test_check_backup.py", "test_deliver.py", "test_install.py", "test_mailbox.py", "test_ledger_safety.py",
+    "test_validate.py", "test_intake_parallel.py", "test_consolidate.py", "test_serve.py", "test_office_clock.py",
+    "test_untrusted_text.py", "test_year_report.py", "test_portability.py", "test_sandbox.py", "test_render.py",
+    "test_reconciliation.py", "test_library_api.py",
+)
+
+
+def _longest_first(items) -> None:
+    rank = {name: k for k, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
+
+
 def pytest_collection_modifyitems(items):
-    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow."""
+    """A test that reads the demo year (``demo_year``, a minute or more to build) is end to end: slow.
+    The longest files are run first (LONGEST_FILES)."""
+    _longest_first(items)
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "demo_year" in names:

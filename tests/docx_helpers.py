@@ -36,21 +36,33 @@ def font_environment() -> dict[str, str]:
 
 def docx_to_pdf(docx: Path, outdir: Path) -> Path:
     """``docx`` converted by headless LibreOffice (a private profile, the font aliases) into ``outdir``."""
-    docx, outdir = Path(docx), Path(outdir)
+    return docx_to_pdfs([docx], outdir)[0]
+
+
+def docx_to_pdfs(docxs: list[Path], outdir: Path) -> list[Path]:
+    """Each of ``docxs`` (distinct file names) converted to PDF in ``outdir`` by one run of LibreOffice: it
+    starts once, however many documents it lays out."""
+    docxs, outdir = [Path(d) for d in docxs], Path(outdir)
+    assert len({d.stem for d in docxs}) == len(docxs), "one PDF a name"
     outdir.mkdir(parents=True, exist_ok=True)
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     assert soffice, "LibreOffice (soffice) is not installed"
+    targets = []
     with tempfile.TemporaryDirectory(prefix="lo-profile-") as profile, \
             tempfile.TemporaryDirectory(prefix="lo-out-") as tmp_out:
         proc = subprocess.run([soffice, "--headless", "--norestore", "--nologo", "--nodefault",
                                f"-env:UserInstallation={Path(profile).as_uri()}",
-                               "--convert-to", "pdf", "--outdir", tmp_out, str(docx)],
-                              env=font_environment(), capture_output=True, text=True, timeout=SOFFICE_TIMEOUT)
-        produced = Path(tmp_out) / f"{docx.stem}.pdf"
-        assert proc.returncode == 0 and produced.is_file(), f"LibreOffice did not convert {docx.name}: {proc.stderr}"
-        target = outdir / produced.name
-        shutil.copyfile(produced, target)
-    return target
+                               "--convert-to", "pdf", "--outdir", tmp_out, *map(str, docxs)],
+                              env=font_environment(), capture_output=True, text=True,
+                              timeout=SOFFICE_TIMEOUT * len(docxs))
+        for docx in docxs:
+            produced = Path(tmp_out) / f"{docx.stem}.pdf"
+            assert proc.returncode == 0 and produced.is_file(), \
+                f"LibreOffice did not convert {docx.name}: {proc.stderr}"
+            target = outdir / produced.name
+            shutil.copyfile(produced, target)
+            targets.append(target)
+    return targets
 
 
 def pdf_page_png(pdf: Path, out_png: Path, page: int = 1, dpi: int = 80) -> Path:

@@ -69,14 +69,20 @@ def soffice_available() -> bool:
 
 def soffice_convert(src: Path, fmt: str, outdir: Path) -> Path:
     """Convert with LibreOffice (a private profile so parallel runs do not collide)."""
+    return soffice_convert_all([src], fmt, outdir)[0]
+
+
+def soffice_convert_all(srcs: list[Path], fmt: str, outdir: Path) -> list[Path]:
+    """Convert each of ``srcs`` (distinct names) by one run of LibreOffice: it starts once for them all."""
     outdir.mkdir(parents=True, exist_ok=True)
     profile = Path(tempfile.mkdtemp(prefix="lo-profile-"))
     try:
         subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{profile}", "--convert-to", fmt,
-                        "--outdir", str(outdir), str(src)], check=True, capture_output=True, timeout=120)
+                        "--outdir", str(outdir), *map(str, srcs)], check=True, capture_output=True,
+                       timeout=120 * len(srcs))
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    return outdir / f"{src.stem}.{fmt.split(':')[0]}"
+    return [outdir / f"{src.stem}.{fmt.split(':')[0]}" for src in srcs]
 
 
 def rewrite_zip(src: Path, dest: Path, *, add: dict[str, bytes] | None = None,

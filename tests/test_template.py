@@ -6,7 +6,8 @@ import re
 import subprocess
 
 import pytest
-from form_helpers import ROSTER, RULEBOOK, edit, filled_form, soffice_available, soffice_convert, validate
+from form_helpers import (ROSTER, RULEBOOK, edit, filled_form, soffice_available, soffice_convert, soffice_convert_all,
+                          validate)
 from openpyxl import load_workbook
 
 from processor.validate.samples import fill_form, form_rows, site_rows
@@ -194,11 +195,13 @@ def test_blank_template_prints_one_page_per_short_sheet(tmp_path):
     wb = load_workbook(path)
     short = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible" and ws.max_row <= 20]
     assert len(short) == len(FORM_SHEETS)
-    for title in short:  # one sheet at a time: the others hidden (LibreOffice prints visible sheets only)
+    singles = []
+    for k, title in enumerate(short):  # one sheet a workbook: the others hidden (LibreOffice prints visible sheets only)
         single = load_workbook(path)
         for ws in single.worksheets:
             ws.sheet_state = "visible" if ws.title == title else "hidden"
         single.active = single.sheetnames.index(title)
-        single.save(tmp_path / "one.xlsx")
-        pdf = soffice_convert(tmp_path / "one.xlsx", "pdf", tmp_path / "pdf")
+        single.save(tmp_path / f"one-{k}.xlsx")
+        singles.append(tmp_path / f"one-{k}.xlsx")
+    for title, pdf in zip(short, soffice_convert_all(singles, "pdf", tmp_path / "pdf"), strict=True):
         assert pdf_pages(pdf) == 1, title
