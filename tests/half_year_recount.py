@@ -72,6 +72,26 @@ def _day(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text[:10]) if text else None
 
 
+def ledger_as_of(db: Path, as_of: dt.date, folder: Path) -> Path:
+    """A copy of the ledger as it stood at the end of ``as_of`` (SPEC §10): the arrivals received
+    later taken out, and the form each of them superseded current again."""
+    copy = folder / f"ledger-{as_of.isoformat()}.sqlite"
+    source, target = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    later = "SELECT id FROM files WHERE substr(received_at, 1, 10) > ?"
+    for key in SHEETS_BY_KEY:
+        target.execute(f"DELETE FROM {key} WHERE file_id IN ({later})", (as_of.isoformat(),))
+    target.execute("DELETE FROM files WHERE substr(received_at, 1, 10) > ?", (as_of.isoformat(),))
+    target.execute("""UPDATE files SET status = 'accepted' WHERE status = 'superseded' AND id = (
+        SELECT MAX(g.id) FROM files g WHERE g.unit = files.unit AND g.month = files.month
+                                        AND g.status IN ('accepted', 'superseded'))""")
+    target.commit()
+    target.close()
+    follow_renames(copy)
+    return copy
+
+
 def follow_renames(db: Path) -> None:
     """Give every row of a site a unit renamed with a 变更说明 its latest name, in the ledger file ``db``
     (a copy: SPEC §10, Identity).  A rename: a unit's form leaves out exactly one site of its form before,

@@ -257,7 +257,7 @@ def test_the_page_in_a_browser_matches_status_opens_its_links_and_asks_the_netwo
     seen = set()
     # what `processor status --month` prints of the ledger as it stood at the end of the demo's day (SPEC §10:
     # the forms the demo receives later are not on the page)
-    from test_reconciliation import ledger_as_of
+    from half_year_recount import ledger_as_of
 
     with Ledger(ledger_as_of(ws.ledger_path, DEMO_DAY, tmp_path)) as ledger:
         reports = {month: status_report(ws, ledger, roster, month, DEMO_DAY) for month in months}

@@ -21,7 +21,7 @@ from docx import Document
 
 from conftest import DEMO_TODAY
 from docx_helpers import find_groups, rows_under
-from half_year_recount import follow_renames
+from half_year_recount import ledger_as_of
 from scenario_helpers import SCENARIO_AS_OF, SCENARIO_MONTH, build_scenario
 from processor.consolidate.run import consolidate
 from processor.common.paths import PACKAGE_DIR
@@ -48,26 +48,6 @@ def _period_months(month: str, kind: str) -> list[str]:
     first = {"quarter": (m - 1) // 3 * 3 + 1, "half": 1 if m <= 6 else 7, "year": 1, "month": m}[kind]
     size = {"quarter": 3, "half": 6, "year": 12, "month": 1}[kind]
     return [f"{y}-{k:02d}" for k in range(first, first + size)]
-
-
-def ledger_as_of(db: Path, as_of: dt.date, folder: Path) -> Path:
-    """A copy of the ledger as it stood at the end of ``as_of`` (SPEC §10): the arrivals received
-    later taken out, and the form each of them superseded current again."""
-    copy = folder / f"ledger-{as_of.isoformat()}.sqlite"
-    source, target = sqlite3.connect(f"file:{db}?mode=ro", uri=True), sqlite3.connect(copy)
-    source.backup(target)
-    source.close()
-    later = "SELECT id FROM files WHERE substr(received_at, 1, 10) > ?"
-    for key in SHEETS_BY_KEY:
-        target.execute(f"DELETE FROM {key} WHERE file_id IN ({later})", (as_of.isoformat(),))
-    target.execute("DELETE FROM files WHERE substr(received_at, 1, 10) > ?", (as_of.isoformat(),))
-    target.execute("""UPDATE files SET status = 'accepted' WHERE status = 'superseded' AND id = (
-        SELECT MAX(g.id) FROM files g WHERE g.unit = files.unit AND g.month = files.month
-                                        AND g.status IN ('accepted', 'superseded'))""")
-    target.commit()
-    target.close()
-    follow_renames(copy)
-    return copy
 
 
 def _month_end(month: str) -> dt.date:
