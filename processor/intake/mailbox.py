@@ -200,26 +200,40 @@ class Mailbox:
 
     def idle(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for the server to say the folder changed (IMAP IDLE, RFC 2177);
-        True when it did.  Only for a server that :attr:`offers_idle`."""
+        True when it did.  Only for a server that :attr:`offers_idle`.
+
+        A server may report what happened since the last command (``* 4 EXISTS``) before it answers
+        IDLE with ``+``, or while the IDLE is being ended: either is news, not an error or noise."""
         tag = self.client._new_tag()  # imaplib has no IDLE of its own (before Python 3.14)
         self.client.send(tag + b" IDLE\r\n")
-        if not self.client.readline().startswith(b"+"):
-            raise MailboxError("报送邮箱服务器不接受 IDLE 命令")
-        sock = self.client.socket()
-        changed = bool(getattr(sock, "pending", lambda: 0)()) or bool(select.select([sock], [], [], seconds)[0])
-        self.client.send(b"DONE\r\n")
-        while True:  # "* n EXISTS" and the like, up to the tagged end of the IDLE
-            line = self.client.readline()
-            if not line:
-                raise MailboxError("报送邮箱服务器断开了连接")
+        changed = False
+        while not (line := self._line()).startswith(b"+"):
             if line.startswith(tag):
-                return changed
+                raise MailboxError("报送邮箱服务器不接受 IDLE 命令")
+            changed = changed or _reports_new_mail(line)
+        if not changed:
+            sock = self.client.socket()
+            changed = bool(getattr(sock, "pending", lambda: 0)()) or bool(select.select([sock], [], [], seconds)[0])
+        self.client.send(b"DONE\r\n")
+        while not (line := self._line()).startswith(tag):  # untagged news, up to the tagged end of the IDLE
+            changed = changed or _reports_new_mail(line)
+        return changed
+
+    def _line(self) -> bytes:
+        if not (line := self.client.readline()):
+            raise MailboxError("报送邮箱服务器断开了连接")
+        return line
 
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             if not self.readonly:
                 self.client.close()
             self.client.logout()
+
+
+def _reports_new_mail(line: bytes) -> bool:
+    """``* 4 EXISTS`` / ``* 1 RECENT``: the folder holds a message it did not hold before."""
+    return line.startswith(b"* ") and line.rstrip().upper().endswith((b" EXISTS", b" RECENT"))
 
 
 def _said(data) -> str:
