@@ -63,6 +63,7 @@ TARGETS = {
     "half_seconds": 10.0,          # one half-year's consolidation
     "latency_inotify": 1.0,        # drop → receipt, median
     "peak_rss_mb": 200.0,
+    "limits_rss_mb": 300.0,        # consolidation of LIMIT_UNITS forms at the intake limits, largest process
     "scaling_ratio": 10.5,         # time(10× files) / time(files)
     "commands_vs_pandas": 0.6,     # slowest of status / status --json / check, wall / `python -c "import pandas"`
     "process_vs_pandas": 0.5,      # CPU of `processor process` of 120 small forms (its processes included) /
@@ -70,6 +71,9 @@ TARGETS = {
     "process_marginal_vs_pandas": 0.5,  # the same per form: (120 forms − none) / (pandas: 120 forms − none)
     "process_empty_cpu": 1.0,      # CPU seconds of `processor process` of an empty inbox
 }
+# Forms at the intake limits ([intake] max_rows = 5,000 rows per sheet, the header row included): the
+# contact and organisational-life sheets full, every row its own (distinct texts, as forms write them).
+LIMIT_UNITS, LIMIT_ROWS = 12, 4999
 PROCESS_FORMS, PROCESS_RUNS = 120, 3  # small forms: 2 sites, 4 contacts, 4 meetings each
 PANDAS_READ = ("import sys\nimport pandas as pd\nfor p in sys.argv[1:]:\n"
                "    pd.read_excel(p, sheet_name=None, engine='openpyxl')\n")
@@ -183,6 +187,44 @@ def workload(units: int, months: int, jobs: int) -> tuple[Path, list[Path], floa
 
         write_roster(roster, roster_path)
     return folder, files, time.perf_counter() - started
+
+
+def _generate_full(job: tuple) -> str:
+    """A form of ``unit`` whose contact and organisational-life sheets have ``rows`` rows each."""
+    path, unit, month, units, rows = job
+    from processor.common.rulebook import load_rulebook
+    from processor.validate.samples import form_rows, write_form
+
+    roster, rulebook = _worker_roster(units), load_rulebook()
+    records = form_rows(roster=roster, rulebook=rulebook, unit=unit, month=month, seed=1, sites=SITES,
+                        contacts=rows, org_life=rows)
+    for i, r in enumerate(records["contacts"], start=1):  # a full sheet of distinct rows, not copies
+        r["content"] = f"{r['content']}（第{i}次）"
+    for i, r in enumerate(records["org_life"], start=1):
+        r["summary"] = f"{r['summary']}（第{i}次）"
+    write_form(path, records, roster=roster, rulebook=rulebook, unit=unit, month=month)
+    return path
+
+
+def limits_workload(jobs: int, units: int = LIMIT_UNITS, rows: int = LIMIT_ROWS) -> tuple[Path, list[Path]]:
+    """``units`` forms of one month at the intake limits, cached like the main workload."""
+    from processor.common.rulebook import load_rulebook
+
+    folder = CACHE_DIR / f"limits-{workload_key(units, 1)}-{rows}"
+    roster = bench_roster(units)
+    month = load_rulebook().months[0]
+    files = [folder / "forms" / f"{month}_{i:03d}_{u.name}.xlsx" for i, u in enumerate(roster.units)]
+    todo = [(str(p), u.name, month, units, rows) for p, u in zip(files, roster.units, strict=True) if not p.exists()]
+    if todo:
+        (folder / "forms").mkdir(parents=True, exist_ok=True)
+        print(f"generating {len(todo)} forms of {rows} rows per sheet in {jobs} processes → {folder}", flush=True)
+        with ProcessPoolExecutor(jobs) as pool:
+            list(pool.map(_generate_full, todo))
+    if not (folder / "roster.xlsx").exists():
+        from processor.validate.roster import write_roster
+
+        write_roster(roster, folder / "roster.xlsx")
+    return folder, files
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -327,6 +369,36 @@ def stage_consolidate(root: str, month: str | None = None, half: str | None = No
 
 
 STAGES = {"ingest": stage_ingest, "consolidate": stage_consolidate}
+
+
+def limits_consolidation(jobs: int) -> dict:
+    """LIMIT_UNITS forms at the intake limits ingested, then their month consolidated in a fresh
+    process: the peak RSS of the largest process (the consolidation or one of its render workers)."""
+    from processor.common import periods as P
+    from processor.common.rulebook import load_rulebook
+
+    folder, files = limits_workload(jobs)
+    month = files[0].name[:7]
+    rulebook = load_rulebook()
+    today = P.submission_deadline(month, rulebook.submission_deadline_day) + dt.timedelta(days=1)
+    with tempfile.TemporaryDirectory(prefix="bench-limits-") as tmp:
+        root = Path(tmp) / "ws"
+        ingest = run_stage("ingest", root=str(root), roster=str(folder / "roster.xlsx"),
+                           files=[str(p) for p in files], last_month=month)
+        if ingest["statuses"] != {"accepted": len(files)}:
+            raise RuntimeError(f"forms at the intake limits not all accepted: {ingest['statuses']}")
+        shutil.rmtree(root / "outbox")
+        (root / "outbox").mkdir()
+        c = run_stage("consolidate", root=str(root), month=month, today=today.isoformat())
+    return {"units": len(files), "rows_per_sheet": LIMIT_ROWS, "ingest_seconds": ingest["seconds"],
+            "seconds": c["seconds"], "written": c["written"], "rss_mb": c["rss_mb"],
+            "children_rss_mb": c["children_rss_mb"], "peak_rss_mb": max(c["rss_mb"], c["children_rss_mb"])}
+
+
+def limits_rows(m: dict) -> list[tuple[str, str, str, str]]:
+    return [(f"consolidate {m['units']} forms at the intake limits ({m['rows_per_sheet']} rows/sheet)",
+             f"{m['seconds']:.1f} s, peak {m['peak_rss_mb']:.0f} MB" + of_goal(m["peak_rss_mb"], "limits_rss_mb"),
+             f"≤ {TARGETS['limits_rss_mb']:.0f} MB", verdict(m["peak_rss_mb"], TARGETS["limits_rss_mb"]))]
 
 
 # --- in-process measurements -------------------------------------------------------------------
@@ -638,6 +710,8 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
         rows += command_rows(r["commands"])
     if "process_cpu" in r:
         rows += process_rows(r["process_cpu"])
+    if "limits" in r:
+        rows += limits_rows(r["limits"])
     rows.append(("peak RSS (largest process)", f"{r['peak_rss_mb']:.0f} MB" + of_goal(r["peak_rss_mb"], "peak_rss_mb"), f"≤ {TARGETS['peak_rss_mb']:.0f} MB",
                  verdict(r["peak_rss_mb"], TARGETS["peak_rss_mb"])))
     return rows
@@ -661,11 +735,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for generation and parallel ingest")
     parser.add_argument("--drops", type=int, default=None, help="latency drops per observer (default 10; quick 4)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["latency", "parallel", "half", "scaling", "commands", "process"])
+                        choices=["latency", "parallel", "half", "scaling", "commands", "process", "limits"])
     parser.add_argument("--commands-only", action="store_true",
                         help="only the read-only commands (status, status --json, check) against `import pandas`")
     parser.add_argument("--process-only", action="store_true",
                         help="only `processor process` of 120 small forms, in CPU, against a pandas read of them")
+    parser.add_argument("--limits-only", action="store_true",
+                        help=f"only the consolidation of {LIMIT_UNITS} forms at the intake limits (peak RSS)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -682,6 +758,10 @@ def main(argv: list[str] | None = None) -> int:
         p = process_cpu()
         print_table(process_rows(p))
         return 0 if "error" not in p and p["ratio"] <= TARGETS["process_vs_pandas"] else 1
+    if args.limits_only:
+        m = limits_consolidation(args.jobs)
+        print_table(limits_rows(m))
+        return 0 if m["peak_rss_mb"] <= TARGETS["limits_rss_mb"] else 1
     if args.quick:
         args.units, args.months = 20, 3
     samples = args.samples or (10 if args.quick else 40)
@@ -761,6 +841,10 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         r["process_cpu"] = process_cpu()
 
+    if "limits" not in args.skip:
+        print(f"consolidation of {LIMIT_UNITS} forms at the intake limits …", flush=True)
+        r["limits"] = limits_consolidation(args.jobs)
+
     if "latency" not in args.skip:
         print("drop → receipt latency …", flush=True)
         r["latency"] = latency(files, roster_path, drops)
@@ -805,6 +889,7 @@ def _target_results(r: dict, full_size: bool) -> dict:
         "process_vs_pandas": r.get("process_cpu", {}).get("ratio"),
         "process_marginal_vs_pandas": r.get("process_cpu", {}).get("marginal_ratio"),
         "process_empty_cpu": r.get("process_cpu", {}).get("cpu_seconds", {}).get("process_empty"),
+        "limits_rss_mb": r.get("limits", {}).get("peak_rss_mb"),
     }
     return {k: {"value": v, "limit": TARGETS[k], "result": verdict(v, TARGETS[k])} for k, v in values.items()}
 

@@ -11,6 +11,7 @@ on its own.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,8 @@ from processor.consolidate.findings import Finding, evaluate, roster_units
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
 from processor.schemas.form import SHEETS_BY_KEY
+
+_FILE_MONTH = operator.itemgetter("file_id", "month")
 
 
 @dataclass
@@ -58,16 +61,18 @@ class Snapshot:
         ``view(until=until).source_files()`` and that view's arrivals of ``months``, found without
         narrowing the data: the nightly run asks this of every earlier period in the outbox)."""
         if self._first_month is None:  # each accepted arrival's first month with rows
-            first: dict[int, str] = {}
+            pairs: set[tuple[int, str]] = set()  # (file, month): a form's rows are of few months, read in C
             for sheet in SHEETS_BY_KEY:
                 try:
                     rows = self.data.records(sheet)
                 except KeyError:  # data loaded with some sheets only
                     continue
-                for r in rows:
-                    file_id = int(r["file_id"])
-                    if file_id not in first or r["month"] < first[file_id]:
-                        first[file_id] = r["month"]
+                pairs.update(map(_FILE_MONTH, rows))
+            first: dict[int, str] = {}
+            for file_id, month in pairs:
+                file_id = int(file_id)
+                if file_id not in first or month < first[file_id]:
+                    first[file_id] = month
             self._first_month = first
         months = set(months)
         return [f for f in self.data.files if f["month"] and f["month"] <= until

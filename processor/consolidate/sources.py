@@ -31,10 +31,24 @@ def summary_sources(data: LedgerData, months: list[str], rows: dict[str, list[di
     return sources_of([f for f in data.files if f["id"] in ids])
 
 
+_ROWS_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_DIGEST_CHUNK = 256  # rows encoded and hashed at a time
+
+
 def rows_digest(records: list[dict]) -> str:
-    """A fingerprint of what the rows show (not which submission or form row they came from)."""
-    shown = [{k: v for k, v in r.items() if k not in ("file_id", "row")} for r in records]
-    return hashlib.sha256(json.dumps(shown, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+    """A fingerprint of what the rows show (not which submission or form row they came from).
+
+    The digest of the rows' JSON list (without ``file_id`` and ``row``), hashed a chunk of rows at a
+    time: a province's rows are never copied or written into one string (the same digest as
+    ``json.dumps`` of the whole list)."""
+    hasher = hashlib.sha256(b"[")
+    encode = _ROWS_ENCODER.encode
+    for start in range(0, len(records), _DIGEST_CHUNK):
+        chunk = ", ".join(encode({k: v for k, v in r.items() if k != "file_id" and k != "row"})
+                          for r in records[start:start + _DIGEST_CHUNK])
+        hasher.update(((", " if start else "") + chunk).encode("utf-8"))
+    hasher.update(b"]")
+    return hasher.hexdigest()
 
 
 def digest(value) -> str:
