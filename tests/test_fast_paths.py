@@ -431,7 +431,7 @@ def read_book(tmp_path_factory):
 
 @pytest.mark.parametrize("forms, seed", [
     pytest.param(120, SEED + 2, id="edit-loop"),
-    pytest.param(800, SEED + 3, id="full", marks=pytest.mark.slow),
+    pytest.param(200, SEED + 3, id="full", marks=pytest.mark.slow),
 ])
 def test_plain_data_validator_gives_the_models_validation_on_edited_forms(read_book, forms, seed):
     """A form read with the plain data (pandera only for a sheet that fails the plain checks) gets
