@@ -7,12 +7,18 @@ is derived from them (``python -m processor.schemas.layout`` rewrites it) and st
 of the sources it was derived from.  When those sources have changed since (a model edited, the
 table not rewritten), the layout is derived from the models themselves, correct and only slower,
 and ``tests/test_fast_paths.py`` fails until the table is rewritten.
+
+The validator reads a form with the same plain data (:data:`_RULES`: each field's required flag,
+options and "其中" link, each sheet's reading rules, each column's pandera checks as data, the
+template's version and fingerprint), and loads pandera only for a sheet that the checks, run in
+plain Python, cannot pass (:mod:`processor.validate.pandera_step`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import pprint
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -24,6 +30,9 @@ class FieldLayout:
     name: str  # English name, the ledger's column
     title: str  # Chinese column title
     kind: str  # processor.schemas.fields kind: text, choice, int, float, date, month, yesno
+    required: bool = True
+    options: tuple[str, ...] | None = None  # a choice column's words, in order
+    part_of: str | None = None  # the count (field name) this "其中" count is part of
 
 
 @dataclass(frozen=True)
@@ -31,11 +40,53 @@ class SheetLayout:
     key: str  # English identifier, also the ledger table's name
     title: str  # Chinese sheet name
     fields: tuple[FieldLayout, ...]
+    layout: str = "table"  # "table": header row + records; "form": titles in A, values in B
+    one_row_per_site: bool = False
+    dates_in_month: tuple[str, ...] = ()
+    unique_on: tuple[str, ...] = ()
+    previous_titles: dict = field(default_factory=dict, compare=False, hash=False)  # old title → (name, version)
 
     @cached_property
     def names(self) -> dict[str, str]:
         """Chinese title → English name."""
         return {f.title: f.name for f in self.fields}
+
+    @property
+    def titles(self) -> list[str]:
+        return [f.title for f in self.fields]
+
+    @property
+    def required_titles(self) -> list[str]:
+        return [f.title for f in self.fields if f.required]
+
+    @cached_property
+    def _by_name(self) -> dict[str, FieldLayout]:
+        return {f.name: f for f in self.fields}
+
+    def field_by_name(self, name: str) -> FieldLayout:
+        return self._by_name[name]
+
+    def field_by_title(self, title: str) -> FieldLayout:
+        return next(f for f in self.fields if f.title == title)
+
+    @property
+    def parts(self) -> list[tuple[str, str]]:
+        """(part, whole) field names: a "其中" count cannot exceed the count it is part of."""
+        return [(f.name, f.part_of) for f in self.fields if f.part_of]
+
+    @property
+    def model(self):
+        """The sheet's pandera model (imports pandas and pandera)."""
+        from processor.schemas.form import SHEETS_BY_KEY
+
+        return SHEETS_BY_KEY[self.key].model
+
+    @property
+    def schema(self):
+        """The sheet's pandera schema (imports pandas and pandera)."""
+        from processor.schemas.form import SHEETS_BY_KEY
+
+        return SHEETS_BY_KEY[self.key].schema
 
 
 def sources_digest() -> str:
@@ -53,9 +104,64 @@ def derived_table() -> list[tuple]:
     return [(s.key, s.title, tuple((f.name, f.title, f.kind) for f in s.fields)) for s in FORM_SHEETS]
 
 
-def _layout() -> list[SheetLayout]:
-    table = _TABLE if sources_digest() == _TABLE_DIGEST else derived_table()
-    return [SheetLayout(key, title, tuple(FieldLayout(*f) for f in fields)) for key, title, fields in table]
+def derived_rules() -> dict:
+    """What the validator reads a form by, as the pandera models give it (imports them): per sheet its
+    reading rules, per field (required, options, part_of) and its column's checks as plain data, or
+    None where the column holds an option the plain checks do not understand."""
+    from processor.schemas import fields as kinds
+    from processor.schemas.form import FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, TEMPLATE_VERSION, models_hash
+
+    sheets = {}
+    for s in FORM_SHEETS:
+        sheets[s.key] = {
+            "layout": s.layout, "one_row_per_site": s.one_row_per_site, "dates_in_month": tuple(s.dates_in_month),
+            "unique_on": tuple(s.unique_on), "previous_titles": dict(s.previous_titles),
+            "fields": tuple((f.required, None if f.options is None else tuple(f.options), f.part_of) for f in s.fields),
+            "checks": _column_checks(s),
+        }
+    return {"template_version": TEMPLATE_VERSION, "meta_sheet_title": META_SHEET_TITLE,
+            "previous_templates": tuple(PREVIOUS_TEMPLATES), "models_hash": models_hash(),
+            "kind_descriptions": dict(kinds.KIND_DESCRIPTIONS), "sheets": sheets}
+
+
+def _column_checks(spec) -> tuple | None:
+    """Per field: (kind, nullable, ((check name, its statistics), ...)); None when the schema or a
+    column has an option beyond those (then pandera checks every such sheet)."""
+    schema = spec.schema
+    if schema.checks or schema.strict or schema.unique or schema.index is not None:
+        return None
+    plan = []
+    for f in spec.fields:
+        column = schema.columns.get(f.title)
+        if column is None or column.unique or column.regex or column.coerce:
+            return None
+        checks = []
+        for check in column.checks:
+            stats = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (check.statistics or {}).items()}
+            checks.append((check.name, tuple(sorted(stats.items()))))
+        plan.append((f.kind, bool(column.nullable), str(column.dtype), tuple(checks)))
+    return tuple(plan)
+
+
+def _layout(table: list[tuple] | None = None, rules: dict | None = None) -> list[SheetLayout]:
+    fresh = sources_digest() == _TABLE_DIGEST
+    table = table if table is not None else (_TABLE if fresh else derived_table())
+    rules = rules if rules is not None else (_RULES if fresh else derived_rules())
+    out = []
+    for key, title, fields in table:
+        sheet = rules["sheets"].get(key)
+        if sheet is None or len(sheet["fields"]) != len(fields):
+            out.append(SheetLayout(key, title, tuple(FieldLayout(*f) for f in fields)))
+            continue
+        out.append(SheetLayout(key, title, tuple(FieldLayout(*f, *extra) for f, extra in zip(fields, sheet["fields"], strict=True)),
+                               sheet["layout"], sheet["one_row_per_site"], sheet["dates_in_month"],
+                               sheet["unique_on"], sheet["previous_titles"]))
+    return out
+
+
+def form_rules() -> dict:
+    """The validator's plain data (see :func:`derived_rules`): the stamped table, or the models' own."""
+    return _RULES if sources_digest() == _TABLE_DIGEST else derived_rules()
 
 
 MARKER = "# --- derived from the models"
@@ -69,6 +175,7 @@ def _write() -> None:
     rows = "".join(f"    {row!r},\n" for row in derived_table())
     path.write_text(f"{head}{MARKER} by `python -m processor.schemas.layout`; do not edit\n"
                     f"_TABLE_DIGEST = {sources_digest()!r}\n_TABLE: list[tuple] = [\n{rows}]\n"
+                    f"_RULES: dict = {pprint.pformat(derived_rules(), width=120, sort_dicts=False)}\n"
                     "FORM_LAYOUT: list[SheetLayout] = _layout()\n"
                     "LAYOUT_BY_KEY = {s.key: s for s in FORM_LAYOUT}\n\n"
                     "if __name__ == \"__main__\":\n    _write()\n", encoding="utf-8")
@@ -85,6 +192,397 @@ _TABLE: list[tuple] = [
     ('members', '党员队伍', (('site', '示范点名称', 'text'), ('total', '党员总数', 'int'), ('new_members', '本月发展党员', 'int'), ('new_workers', '本月发展党员中：一线工人', 'int'), ('new_intellectuals', '本月发展党员中：知识分子/技术骨干', 'int'), ('activists', '入党积极分子', 'int'), ('mobile', '流动党员', 'int'), ('mobile_managed', '流动党员中：已转出或纳入社区管理', 'int'), ('duty_zones', '党员责任区数', 'int'), ('cross_posts', '交叉任职人数（国企）', 'int'), ('six_ones', '参加“六个一”人数（非公）', 'int'), ('mutual_fund', '党员互助金余额（元）（非公）', 'float'))),
     ('progress', '工作进展', (('site', '示范点名称', 'text'), ('progress', '本月进展', 'text'), ('issues', '存在问题', 'text'), ('next_plan', '下月计划', 'text'))),
 ]
+_RULES: dict = {'template_version': '2026.2',
+ 'meta_sheet_title': '模板信息',
+ 'previous_templates': ('2026.1',),
+ 'models_hash': '74633ef17f53e9d1',
+ 'kind_descriptions': {'text': '文字',
+                       'choice': '下拉列表中的选项',
+                       'int': '不小于 0 的整数',
+                       'float': '数字',
+                       'date': '日期（如 2026-10-08）',
+                       'month': '年月（如 2026-10）',
+                       'yesno': '“是”或“否”'},
+ 'sheets': {'basic_info': {'layout': 'form',
+                           'one_row_per_site': False,
+                           'dates_in_month': (),
+                           'unique_on': (),
+                           'previous_titles': {},
+                           'fields': ((True, None, None),
+                                      (True, ('县市区', '系统党委'), None),
+                                      (True, None, None),
+                                      (True, None, None),
+                                      (True, None, None),
+                                      (True, None, None),
+                                      (True, None, None),
+                                      (False, None, None)),
+                           'checks': (('text',
+                                       False,
+                                       'string[python]',
+                                       (('str_length',
+                                         (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                      ('choice',
+                                       False,
+                                       'string[python]',
+                                       (('isin', (('allowed_values', ('县市区', '系统党委')),)),)),
+                                      ('month',
+                                       False,
+                                       'string[python]',
+                                       (('str_matches', (('pattern', '^\\d{4}-(0[1-9]|1[0-2])$'),)),)),
+                                      ('text',
+                                       False,
+                                       'string[python]',
+                                       (('str_length',
+                                         (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                      ('text',
+                                       False,
+                                       'string[python]',
+                                       (('str_length',
+                                         (('exact_value', None), ('max_value', 40), ('min_value', None))),)),
+                                      ('text',
+                                       False,
+                                       'string[python]',
+                                       (('str_length',
+                                         (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                      ('date', False, 'datetime64[ns]', ()),
+                                      ('text',
+                                       True,
+                                       'string[python]',
+                                       (('str_length',
+                                         (('exact_value', None), ('max_value', 500), ('min_value', None))),)))},
+            'sites': {'layout': 'table',
+                      'one_row_per_site': False,
+                      'dates_in_month': (),
+                      'unique_on': ('site',),
+                      'previous_titles': {},
+                      'fields': ((True, None, None),
+                                 (True, None, None),
+                                 (True, ('国企', '非公'), None),
+                                 (True, None, None),
+                                 (True, ('党委', '党总支', '党支部', '联合党支部'), None),
+                                 (True, ('单独组建', '联合组建', '挂靠组建', '区域统建', '行业统建'), None),
+                                 (True, None, None),
+                                 (True, None, None),
+                                 (True, None, None),
+                                 (True, ('省级', '市级', '县级'), None),
+                                 (True, None, None),
+                                 (True, None, None),
+                                 (False, None, None),
+                                 (False, None, None)),
+                      'checks': (('text',
+                                  False,
+                                  'string[python]',
+                                  (('str_length', (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                 ('text',
+                                  False,
+                                  'string[python]',
+                                  (('str_length', (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                 ('choice', False, 'string[python]', (('isin', (('allowed_values', ('国企', '非公')),)),)),
+                                 ('text',
+                                  False,
+                                  'string[python]',
+                                  (('str_length', (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                 ('choice',
+                                  False,
+                                  'string[python]',
+                                  (('isin', (('allowed_values', ('党委', '党总支', '党支部', '联合党支部')),)),)),
+                                 ('choice',
+                                  False,
+                                  'string[python]',
+                                  (('isin', (('allowed_values', ('单独组建', '联合组建', '挂靠组建', '区域统建', '行业统建')),)),)),
+                                 ('text',
+                                  False,
+                                  'string[python]',
+                                  (('str_length', (('exact_value', None), ('max_value', 40), ('min_value', None))),)),
+                                 ('int',
+                                  False,
+                                  'Int64',
+                                  (('greater_than_or_equal_to', (('min_value', 0),)),
+                                   ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                 ('int',
+                                  False,
+                                  'Int64',
+                                  (('greater_than_or_equal_to', (('min_value', 0),)),
+                                   ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                 ('choice',
+                                  False,
+                                  'string[python]',
+                                  (('isin', (('allowed_values', ('省级', '市级', '县级')),)),)),
+                                 ('text',
+                                  False,
+                                  'string[python]',
+                                  (('str_length', (('exact_value', None), ('max_value', 40), ('min_value', None))),)),
+                                 ('date', False, 'datetime64[ns]', ()),
+                                 ('date', True, 'datetime64[ns]', ()),
+                                 ('text',
+                                  True,
+                                  'string[python]',
+                                  (('str_length',
+                                    (('exact_value', None), ('max_value', 500), ('min_value', None))),)))},
+            'contacts': {'layout': 'table',
+                         'one_row_per_site': False,
+                         'dates_in_month': ('date',),
+                         'unique_on': ('date', 'site', 'staff', 'mode', 'content'),
+                         'previous_titles': {},
+                         'fields': ((True, None, None),
+                                    (True, None, None),
+                                    (True, None, None),
+                                    (True, ('电话联系', '现场指导', '座谈会', '其他'), None),
+                                    (True, None, None),
+                                    (False, None, None),
+                                    (False, None, None),
+                                    (False, None, None),
+                                    (False, ('未办结', '已办结'), None)),
+                         'checks': (('date', False, 'datetime64[ns]', ()),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 40), ('min_value', None))),)),
+                                    ('choice',
+                                     False,
+                                     'string[python]',
+                                     (('isin', (('allowed_values', ('电话联系', '现场指导', '座谈会', '其他')),)),)),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                    ('text',
+                                     True,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                    ('text',
+                                     True,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 500), ('min_value', None))),)),
+                                    ('date', True, 'datetime64[ns]', ()),
+                                    ('choice',
+                                     True,
+                                     'string[python]',
+                                     (('isin', (('allowed_values', ('未办结', '已办结')),)),)))},
+            'org_life': {'layout': 'table',
+                         'one_row_per_site': False,
+                         'dates_in_month': ('date',),
+                         'unique_on': ('date', 'site', 'activity', 'summary'),
+                         'previous_titles': {},
+                         'fields': ((True, None, None),
+                                    (True, None, None),
+                                    (True,
+                                     ('党员大会',
+                                      '支委会',
+                                      '党小组会',
+                                      '党课',
+                                      '主题党日',
+                                      '组织生活会',
+                                      '民主生活会',
+                                      '党纪教育',
+                                      '民主评议党员',
+                                      '党员培训',
+                                      '“六个一”活动',
+                                      '其他'),
+                                     None),
+                                    (True, None, None),
+                                    (True, None, None),
+                                    (True, None, None),
+                                    (True, None, None)),
+                         'checks': (('date', False, 'datetime64[ns]', ()),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                    ('choice',
+                                     False,
+                                     'string[python]',
+                                     (('isin',
+                                       (('allowed_values',
+                                         ('党员大会',
+                                          '支委会',
+                                          '党小组会',
+                                          '党课',
+                                          '主题党日',
+                                          '组织生活会',
+                                          '民主生活会',
+                                          '党纪教育',
+                                          '民主评议党员',
+                                          '党员培训',
+                                          '“六个一”活动',
+                                          '其他')),)),)),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 40), ('min_value', None))),)),
+                                    ('int',
+                                     False,
+                                     'Int64',
+                                     (('greater_than_or_equal_to', (('min_value', 0),)),
+                                      ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                    ('int',
+                                     False,
+                                     'Int64',
+                                     (('greater_than_or_equal_to', (('min_value', 0),)),
+                                      ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 500), ('min_value', None))),)))},
+            'hardware': {'layout': 'table',
+                         'one_row_per_site': True,
+                         'dates_in_month': (),
+                         'unique_on': ('site',),
+                         'previous_titles': {},
+                         'fields': ((True, None, None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (False, None, None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None),
+                                    (True, ('是', '否'), None)),
+                         'checks': (('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('float', True, 'float64', (('greater_than', (('min_value', 0.0),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno', False, 'string[python]', (('isin', (('allowed_values', ('是', '否')),)),)),
+                                    ('yesno',
+                                     False,
+                                     'string[python]',
+                                     (('isin', (('allowed_values', ('是', '否')),)),)))},
+            'members': {'layout': 'table',
+                        'one_row_per_site': True,
+                        'dates_in_month': (),
+                        'unique_on': ('site',),
+                        'previous_titles': {'其中一线工人': ('new_workers', '2026.1'),
+                                            '其中知识分子/技术骨干': ('new_intellectuals', '2026.1'),
+                                            '其中已转出或纳入社区管理': ('mobile_managed', '2026.1')},
+                        'fields': ((True, None, None),
+                                   (True, None, None),
+                                   (True, None, 'total'),
+                                   (True, None, 'new_members'),
+                                   (True, None, 'new_members'),
+                                   (True, None, None),
+                                   (True, None, None),
+                                   (True, None, 'mobile'),
+                                   (True, None, None),
+                                   (False, None, None),
+                                   (False, None, None),
+                                   (False, None, None)),
+                        'checks': (('text',
+                                    False,
+                                    'string[python]',
+                                    (('str_length',
+                                      (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    False,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    True,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('int',
+                                    True,
+                                    'Int64',
+                                    (('greater_than_or_equal_to', (('min_value', 0),)),
+                                     ('less_than_or_equal_to', (('max_value', 1000000),)))),
+                                   ('float', True, 'float64', (('greater_than_or_equal_to', (('min_value', 0.0),)),)))},
+            'progress': {'layout': 'table',
+                         'one_row_per_site': True,
+                         'dates_in_month': (),
+                         'unique_on': ('site',),
+                         'previous_titles': {},
+                         'fields': ((True, None, None), (True, None, None), (False, None, None), (True, None, None)),
+                         'checks': (('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 100), ('min_value', None))),)),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 2000), ('min_value', None))),)),
+                                    ('text',
+                                     True,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 2000), ('min_value', None))),)),
+                                    ('text',
+                                     False,
+                                     'string[python]',
+                                     (('str_length',
+                                       (('exact_value', None), ('max_value', 2000), ('min_value', None))),)))}}}
 FORM_LAYOUT: list[SheetLayout] = _layout()
 LAYOUT_BY_KEY = {s.key: s for s in FORM_LAYOUT}
 

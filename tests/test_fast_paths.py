@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import decimal
@@ -329,3 +330,204 @@ def test_the_receipts_json_is_what_the_json_module_writes():
         assert indented_json(odd) == json.dumps(odd, ensure_ascii=False, indent=2)
     with pytest.raises(TypeError):
         indented_json({"day": dt.date(2026, 10, 8)})
+
+
+# --- the validator on plain data against the validator on the pandera models ---------------------
+
+@contextlib.contextmanager
+def _models_validator():
+    """The validator as it reads a form with the pandera models themselves: the models' sheets,
+    fields, template version and fingerprint, pandera for every sheet with records."""
+    from processor.schemas import fields as model_fields
+    from processor.schemas import form as model_form
+    from processor.validate import checks
+
+    saved = [(validate, name, getattr(validate, name)) for name in (
+        "FORM_SHEETS", "SHEET_ORDER", "models_hash", "TEMPLATE_VERSION", "META_SHEET_TITLE", "PREVIOUS_TEMPLATES",
+        "KIND_DESCRIPTIONS")]
+    saved += [(checks, "FORM_SHEETS", checks.FORM_SHEETS), (checks, "SHEETS_BY_KEY", checks.SHEETS_BY_KEY),
+              (pandera_step, "_plainly_valid", pandera_step._plainly_valid),
+              (pandera_step, "_kind_description", pandera_step._kind_description)]
+    validate.FORM_SHEETS, validate.models_hash = model_form.FORM_SHEETS, model_form.models_hash
+    validate.SHEET_ORDER = {s.title: i for i, s in enumerate(model_form.FORM_SHEETS)}
+    validate.TEMPLATE_VERSION, validate.META_SHEET_TITLE = model_form.TEMPLATE_VERSION, model_form.META_SHEET_TITLE
+    validate.PREVIOUS_TEMPLATES, validate.KIND_DESCRIPTIONS = model_form.PREVIOUS_TEMPLATES, model_fields.KIND_DESCRIPTIONS
+    checks.FORM_SHEETS, checks.SHEETS_BY_KEY = model_form.FORM_SHEETS, model_form.SHEETS_BY_KEY
+    pandera_step._plainly_valid = lambda sheet: False
+    pandera_step._kind_description = model_fields.KIND_DESCRIPTIONS.__getitem__
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _whole_result(result) -> tuple:
+    """All a validation gives: every problem as its receipt shows it, the records the ledger stores,
+    the summary (unit, month, template, counts)."""
+    return ([p.to_dict() for p in result.problems], result.records, result.to_json())
+
+
+def _both_paths(book) -> tuple:
+    """(plain-data validation, models validation) of one read workbook (each gets its own copy)."""
+    plain_ctx, model_ctx = _context(), _context()
+    plain_book, model_book = copy.deepcopy(book), copy.deepcopy(book)
+    _validate_book(plain_ctx, plain_book)
+    with _models_validator():
+        _validate_book(model_ctx, model_book)
+    return _whole_result(plain_ctx.result), _whole_result(model_ctx.result)
+
+
+def _validate_book(ctx, book) -> None:
+    """``validate._validate_book`` as ``validate_file`` calls it: a value pandas cannot hold rejects the file."""
+    try:
+        validate._validate_book(ctx, book)
+    except Exception as exc:  # noqa: BLE001
+        ctx.problems.add(validate.problem("corrupt", detail=f"{type(exc).__name__}: {exc}"))
+        ctx.result.records = {}
+
+
+_SHEET_EDITS = {  # sheet title → (cells a clerk might edit: header row excluded)
+    "基本信息": ["B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "A3", "A5"],
+    "示范点": ["A2", "B2", "C2", "E3", "F2", "H2", "I3", "J2", "K2", "L2", "M3", "N2", "C1", "H1"],
+    "联系指导记录": ["A2", "B3", "C2", "D4", "E2", "F3", "G2", "H3", "I3", "A5", "D1"],
+    "组织生活": ["A2", "B2", "C3", "D2", "E2", "F2", "G4", "E5", "F6"],
+    "硬件设施": ["A2", "B2", "C3", "D2", "E2", "E3", "Q2", "B1"],
+    "党员队伍": ["A2", "B2", "C2", "D2", "E3", "F2", "G2", "H2", "I3", "J2", "K2", "L2", "C1", "D1"],
+    "工作进展": ["A2", "B2", "C3", "D2"],
+}
+
+
+def _edit_raw(rng: random.Random, book) -> None:
+    """One to five cells of a read workbook changed the way a clerk (or a broken export) might."""
+    for _ in range(rng.randint(1, 5)):
+        title = rng.choice(sorted(_SHEET_EDITS))
+        sheet = book.sheets.get(title)
+        if sheet is None:
+            continue
+        row, col = validate.cell_position(rng.choice(_SHEET_EDITS[title]))
+        while len(sheet.rows) < row:
+            sheet.rows.append([])
+        cells = sheet.rows[row - 1]
+        while len(cells) <= col:
+            cells.append("")
+        spec = next(s for s in FORM_SHEETS if s.title == title)
+        f = rng.choice(spec.fields)
+        cells[col] = rng.choice(_odd_values(f) + ["其中一线工人", "联系电话", "日期"])
+    if rng.random() < 0.05:
+        book.sheets.pop(rng.choice(sorted(_SHEET_EDITS)), None)
+    meta = book.sheets.get("模板信息")
+    for row in meta.rows if meta is not None and rng.random() < 0.2 else []:
+        if row and row[0] == "模板版本":
+            row[1] = rng.choice(["2026.1", "2025.9", ""])
+        elif row and row[0] == "模型指纹" and rng.random() < 0.5:
+            row[1] = "0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def read_book(tmp_path_factory):
+    return read_workbook(filled_form(tmp_path_factory.mktemp("whole") / "月报表.xlsx"))
+
+
+@pytest.mark.parametrize("forms, seed", [
+    pytest.param(120, SEED + 2, id="edit-loop"),
+    pytest.param(200, SEED + 3, id="full", marks=pytest.mark.slow),
+])
+def test_plain_data_validator_gives_the_models_validation_on_edited_forms(read_book, forms, seed):
+    """A form read with the plain data (pandera only for a sheet that fails the plain checks) gets
+    exactly the problems, records and summary it gets when read with the pandera models throughout."""
+    plain, models = _both_paths(read_book)
+    assert plain == models
+    assert plain[2]["accepted"] and not plain[0], "the unedited form is valid"
+    rng = random.Random(seed)
+    rejected = 0
+    for i in range(forms):
+        book = copy.deepcopy(read_book)
+        _edit_raw(rng, book)
+        plain, models = _both_paths(book)
+        assert plain == models, f"edited form {i}: {[p['message'] for p in plain[0]]} vs {[p['message'] for p in models[0]]}"
+        rejected += not plain[2]["accepted"]
+    assert forms // 5 <= rejected <= forms - forms // 20, rejected  # valid and invalid forms both compared
+
+
+def test_plain_data_validator_gives_the_models_validation_on_real_files(tmp_path):
+    """The same on real files through validate_file: a valid form, a form of the earlier template,
+    a form with a value pandera refuses, a form missing a column."""
+    from form_helpers import edit
+
+    def earlier_template(wb):
+        wb["党员队伍"]["D1"] = "其中一线工人"
+        wb["模板信息"]["B2"] = "2026.1"
+
+    def negative_total(wb):
+        wb["党员队伍"]["B2"] = -3
+        wb["示范点"]["C2"] = "外企"
+
+    def no_column(wb):
+        wb["联系指导记录"].delete_cols(5)
+
+    def earlier_version_same_titles(wb):
+        wb["模板信息"]["B2"] = "2026.1"
+
+    paths = [filled_form(tmp_path / "valid.xlsx")]
+    for change in (earlier_template, negative_total, no_column, earlier_version_same_titles):
+        paths.append(edit(filled_form(tmp_path / f"{change.__name__}.xlsx"), change))
+    codes = []
+    for path in paths:
+        plain = validate.validate_file(path, roster=ROSTER, rulebook=RULEBOOK)
+        with _models_validator():
+            models = validate.validate_file(path, roster=ROSTER, rulebook=RULEBOOK)
+        assert _whole_result(plain) == _whole_result(models), path.name
+        codes.append({p.code for p in plain.problems})
+    assert codes[0] == set()
+    assert "out-of-range" in codes[2] and "not-in-list" in codes[2]
+    assert "missing-column" in codes[3] or "template-outdated" in codes[3]
+    assert "previous-template" in codes[1] and "previous-template" in codes[4]
+
+
+def test_the_plain_rules_are_the_models_own():
+    """The validator's plain data (required flags, options, reading rules, column checks, template
+    version and fingerprint) is what the models give (after a model changes, rewrite the table)."""
+    from processor.schemas import layout
+
+    assert layout._RULES == layout.derived_rules(), "run: python -m processor.schemas.layout"
+    for plain, model in zip(layout.FORM_LAYOUT, FORM_SHEETS, strict=True):
+        assert [(f.required, f.options and list(f.options), f.part_of) for f in plain.fields] == \
+            [(f.required, f.options, f.part_of) for f in model.fields]
+        assert (plain.layout, plain.one_row_per_site, plain.dates_in_month, plain.unique_on, plain.previous_titles,
+                plain.parts) == (model.layout, model.one_row_per_site, model.dates_in_month, model.unique_on,
+                                 model.previous_titles, model.parts)
+    assert validate.models_hash() == __import__("processor.schemas.form", fromlist=["x"]).models_hash()
+
+
+@pytest.mark.slow  # the processor run twice, its validation processes included
+def test_valid_forms_are_validated_without_pandas_and_a_sheet_that_needs_pandera_loads_it(tmp_path):
+    """A batch of valid forms is read, checked and recorded without pandas or pandera in any process
+    (the fork server and the validation processes print their imports to the same stderr); the first
+    sheet the plain checks cannot pass loads them and gets pandera's verdict on its receipt."""
+    import json as json_module
+
+    from form_helpers import edit
+    from test_import_cost import heavy_imports, run_importtime
+
+    from processor.workspace import init_workspace
+
+    root = tmp_path / "ws"
+    init_workspace(root)
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "multiprocessing.forkserver" in result.stderr, "the form was validated in a validation process"
+    assert not {"pandas", "pandera"} & set(heavy_imports(result.stderr)), heavy_imports(result.stderr)
+
+    def negative_total(wb):
+        wb["党员队伍"]["B2"] = -3
+
+    edit(filled_form(root / "inbox" / "罗源县" / "月报表（二）.xlsx"), negative_total)
+    result = run_importtime(root, "process")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {"pandas", "pandera"} <= set(heavy_imports(result.stderr))
+    receipts = [json_module.loads(p.read_text(encoding="utf-8")) for p in (root / "outbox" / "回执").rglob("*.json")]
+    codes = [(p["code"], p.get("cell")) for r in receipts for p in r.get("problems", [])]
+    assert ("out-of-range", "B2") in codes, codes

@@ -127,3 +127,30 @@ def test_a_contact_of_an_earlier_month_is_accepted_with_a_warning_and_a_later_on
         [("contact-earlier-month", "A2")]
     later = validate(set_cells(filled_form(tmp_path / "b.xlsx"), "联系指导记录", {"A2": D(2026, 11, 1)}))
     assert not later.accepted and "date-outside-month" in [p.code for p in later.problems.errors]
+
+
+def test_a_receipts_checks_read_only_its_units_rows_and_find_what_the_months_checks_find(lb, monkeypatch):
+    """The checks of one form (its receipt's) read that unit's rows of the two months and the
+    month's sites of every unit, not every unit's rows, and find for the unit exactly what the
+    checks of the whole month find for it (a site in two units' forms included)."""
+    for unit, name in (("罗源县", "福州华光机械有限公司"), ("闽清县", "福州华光机械 有限公司"), ("连江县", "连江一厂")):
+        _two_months(lb, unit, sep={"sites": [site(name), site("乙公司")], "members_rows": [members(name, total=20)]},
+                    oct={"sites": [site(name)], "members_rows": [members(name, total=30)]})
+    whole = quality_warnings(lb.ledger, RULEBOOK, OCT)
+    assert {w.code for w in whole} >= {"site-shared", "site-dropped"}
+    read: list[tuple[str, str]] = []
+    accepted_records = lb.ledger.accepted_records
+
+    def counted(key, **kwargs):
+        rows = accepted_records(key, **kwargs)
+        read.extend((key, r["unit"]) for r in rows)
+        return rows
+
+    monkeypatch.setattr(lb.ledger, "accepted_records", counted)
+    for unit in ("罗源县", "闽清县", "连江县"):
+        read.clear()
+        found = quality_warnings(lb.ledger, RULEBOOK, OCT, units=[unit])
+        assert [(w.code, w.site, w.evidence) for w in found] == \
+            [(w.code, w.site, w.evidence) for w in whole if w.unit == unit]
+        assert {u for key, u in read if key != "sites"} == {unit}, "only the unit's own rows"
+        assert {u for key, u in read if key == "sites"} == {"罗源县", "闽清县", "连江县"}

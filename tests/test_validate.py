@@ -336,3 +336,42 @@ def test_a_form_of_the_previous_template_version_is_read_with_its_old_titles_and
     [warning] = result.problems.items
     assert warning.code == "previous-template" and warning.message.startswith("本表使用旧版模板（版本 2026.1）")
     assert "“其中一线工人”按“本月发展党员中：一线工人”读取" in warning.message
+
+
+@pytest.mark.slow
+@pytest.mark.platform
+@pytest.mark.skipif(not __import__("processor.intake.sandbox", fromlist=["x"]).can_cap_memory(),
+                    reason="本系统不能限制进程内存（Windows）：只有处理时限起作用")
+def test_a_sheet_pandera_must_check_is_checked_under_a_small_memory_budget(workspace, tmp_path):
+    """The validation process loads pandas and pandera only for the first sheet the plain checks
+    cannot pass; under the smallest memory budget that load is not taken for the file's own use:
+    the form is told its real problem (not 内存不足), and the next valid form is still accepted."""
+    import dataclasses
+
+    from form_helpers import edit
+
+    from processor.common.config import IntakeSettings
+    from processor.intake.sandbox import Sandbox
+    from processor.validate.roster import workspace_roster
+    from processor.validate.samples import fill_form
+
+    roster = workspace_roster(workspace)
+
+    def form(name):
+        return fill_form(tmp_path / name, roster=roster, rulebook=workspace.rulebook, unit=roster.units[0].name,
+                         month="2026-10")
+
+    def negative_total(wb):
+        wb["党员队伍"]["B2"] = -3
+
+    bad = edit(form("负数.xlsx"), negative_total)
+    box = Sandbox(roster, workspace.rulebook, dataclasses.replace(IntakeSettings(), memory_mb=64))
+    try:
+        assert box.validate(form("先.xlsx")).accepted
+        result = box.validate(bad)
+        found = {(p.code, p.cell): p.message for p in result.problems.errors}
+        assert "应不小于 0" in found[("out-of-range", "B2")], found
+        assert "too-large" not in {code for code, _ in found}
+        assert box.validate(form("后.xlsx")).accepted
+    finally:
+        box.close()

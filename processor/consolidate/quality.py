@@ -160,7 +160,11 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
     the months a unit "already reported" are those of its accepted arrivals recorded before that
     file (a receipt's view when the file came)."""
     months = [P.add_months(month, -1), month]
-    if isinstance(source, Ledger):
+    if isinstance(source, Ledger) and units is not None:
+        units = list(units)
+        records = _units_records(source, months, units)
+        files = [dict(f) for f in source.files(units=units)]
+    elif isinstance(source, Ledger):
         records = {key: source.accepted_records(key, months=months) for key in SHEETS}
         files = [dict(f) for f in source.files(units=units)]
     else:
@@ -175,6 +179,18 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
             reported.setdefault(f["unit"], set()).add(f["month"])
     scope = QualityScope(data, rulebook, month, units, reported)
     return [w for check in QUALITY_CHECKS for w in check.run(scope)]
+
+
+def _units_records(ledger: Ledger, months: list[str], units: list[str]) -> dict[str, list[dict]]:
+    """The rows the checks of ``units`` read: their own rows of both months, and every unit's sites
+    of the month checked (one site in two units' forms); in the ledger's order (unit, month, row).
+    A receipt's checks read one unit's rows, not the whole month's."""
+    records = {key: ledger.accepted_records(key, months=months, units=units) for key in SHEETS}
+    read = {r["unit"] for r in records["sites"]}
+    others = [r for r in ledger.accepted_records("sites", months=months[1:]) if r["unit"] not in read]
+    if others:
+        records["sites"] = sorted(records["sites"] + others, key=lambda r: (r["unit"], r["month"], r["row"]))
+    return records
 
 
 def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str]) -> list[dict]:

@@ -72,6 +72,23 @@ def _vm_bytes() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
+def _import_uncapped(load) -> None:
+    """Runs ``load`` (imports of the validator's own libraries) without the memory cap, then raises the
+    cap by what they took: the file's budget stays what ``intake.memory_mb`` says."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        load()
+        return
+    before = _vm_bytes()
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+    try:
+        load()
+    finally:
+        grown = max(0, _vm_bytes() - before)
+        resource.setrlimit(resource.RLIMIT_AS, (soft + grown if hard == resource.RLIM_INFINITY else min(soft + grown, hard),
+                                                hard))
+
+
 READY = "ready"
 # how a worker ends when an allocation fails under the cap (Windows has no SIGKILL, and no cap)
 _OUT_OF_MEMORY_EXITS = {-signal.SIGABRT} | ({-signal.SIGKILL} if hasattr(signal, "SIGKILL") else set())
@@ -131,7 +148,12 @@ def _worker(conn, roster, rulebook, limits: IntakeSettings, cap_memory: bool) ->
     _exit_with_parent()
     if cap_memory:  # decided by the parent: the child may be a fresh interpreter (spawn)
         budget = _vm_bytes() + int(limits.memory_mb * 1024 * 1024)
-        resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+        # the soft limit is the cap; the hard one stays, so that the cap can make room for pandas and
+        # pandera, loaded with the first sheet that needs them (see _import_uncapped)
+        resource.setrlimit(resource.RLIMIT_AS, (budget, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        from processor.validate import pandera_step
+
+        pandera_step.library_import_guard = _import_uncapped
     conn.send(READY)
     while True:
         try:

@@ -14,8 +14,8 @@ from processor.common.values import problem_key
 from processor.validate.errors import Problem, problem
 from processor.validate.normalize import title_key
 from processor.validate.sheets import Context
-from processor.schemas import fields as kinds
-from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
+from processor.schemas import vocabulary as kinds
+from processor.schemas.layout import FORM_LAYOUT as FORM_SHEETS, LAYOUT_BY_KEY as SHEETS_BY_KEY
 
 
 Check = Callable[[Context], Iterable[Problem]]

@@ -2,24 +2,55 @@
 the form's columns and checks), with a plain-Python proof that skips pandera for a sheet it passes.
 
 ``tests/test_fast_paths.py`` checks the proof against pandera itself on random mutations of a form:
-wherever the proof says "valid", pandera finds nothing either.
+wherever the proof says "valid", pandera finds nothing either.  The proof reads the columns' checks as
+plain data (:func:`processor.schemas.layout.form_rules`), so pandas and pandera load only when a sheet
+needs them: the first time one fails the proof in a process.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-
-import pandas as pd
-import pandera.errors as pa_errors
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from processor.validate.errors import Problem
 from processor.validate.sheets import Context, SheetRead
-from processor.schemas import fields as kinds
-from processor.schemas.form import SHEETS_BY_KEY, SheetSpec
+from processor.schemas import vocabulary as kinds
+from processor.schemas.layout import form_rules
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Called around the first import of pandas and pandera in a process, with a function doing it: the
+# validation sandbox sets it to lift its memory cap for the import (the libraries are ours, not the file's).
+library_import_guard: Callable[[Callable[[], None]], None] = lambda load: load()  # noqa: E731
+
+
+_LOADED = False
+
+
+def _libraries():
+    """pandas and pandera.errors, imported on first use (under :data:`library_import_guard`)."""
+    global _LOADED
+    if not _LOADED:
+        def load() -> None:
+            import pandas  # noqa: F401
+            import pandera.errors  # noqa: F401
+
+            from processor.schemas.form import FORM_SHEETS
+            for spec in FORM_SHEETS:
+                spec.schema  # noqa: B018 — built here, inside the guard
+        library_import_guard(load)
+        _LOADED = True
+    import pandas as pd
+    import pandera.errors as pa_errors
+
+    return pd, pa_errors
 
 
 def _pandera_frame(sheet: SheetRead) -> pd.DataFrame:
+    pd, _ = _libraries()
     index = [r["row"] for r in sheet.records]
     columns = {}
     for f in sheet.spec.fields:
@@ -40,6 +71,7 @@ def run_pandera(ctx: Context, sheet: SheetRead) -> None:
     """Problems of the sheet's cells that its pandera model finds, added to ``ctx``."""
     if not sheet.records or _plainly_valid(sheet):
         return
+    pd, pa_errors = _libraries()
     try:
         sheet.spec.schema.validate(_pandera_frame(sheet), lazy=True)
     except pa_errors.SchemaErrors as exc:
@@ -96,32 +128,33 @@ _PLANS: dict[str, list | None] = {}
 
 
 def _column_plans(key: str) -> list | None:
-    """Per field: (name, kind, nullable, value tests) built from the sheet's pandera schema once."""
+    """Per field: (name, kind, nullable, value tests) built once from the sheet's checks as plain data."""
     if key not in _PLANS:
-        _PLANS[key] = _build_plan(SHEETS_BY_KEY[key])
+        _PLANS[key] = _build_plan(key)
     return _PLANS[key]
 
 
-def _build_plan(spec: SheetSpec) -> list | None:
-    schema = spec.schema
-    if schema.checks or schema.strict or schema.unique or schema.index is not None:
+def _build_plan(key: str) -> list | None:
+    rules = form_rules()["sheets"].get(key)
+    if rules is None or rules["checks"] is None:
+        return None
+    from processor.schemas.layout import LAYOUT_BY_KEY
+
+    spec = LAYOUT_BY_KEY[key]
+    if len(rules["checks"]) != len(spec.fields):
         return None
     plan = []
-    for f in spec.fields:
-        column = schema.columns.get(f.title)
-        if column is None or column.unique or column.regex or column.coerce:
-            return None
+    for f, (kind, nullable, dtype, checks) in zip(spec.fields, rules["checks"], strict=True):
         expected_dtype = {kinds.INT: "Int64", kinds.FLOAT: "float64", kinds.DATE: "datetime64[ns]"}.get(f.kind)
-        if str(column.dtype) != (expected_dtype or str(column.dtype)) or (
-                expected_dtype is None and "str" not in str(column.dtype)):
+        if kind != f.kind or dtype != (expected_dtype or dtype) or (expected_dtype is None and "str" not in dtype):
             return None
         tests = []
-        for check in column.checks:
-            test = _value_test(check.name, dict(check.statistics or {}))
+        for name, stats in checks:
+            test = _value_test(name, dict(stats))
             if test is None:
                 return None
             tests.append(test)
-        plan.append((f.name, f.kind, bool(column.nullable), tests))
+        plan.append((f.name, f.kind, bool(nullable), tests))
     return plan
 
 
@@ -143,6 +176,7 @@ def _value_test(name: str, stats: dict):
 
 
 def _failure_problem(sheet: SheetRead, case: dict) -> Problem | None:
+    pd, _ = _libraries()
     title, check, index = case.get("column"), str(case.get("check")), case.get("index")
     if title not in sheet.spec.names or index is None or pd.isna(index):
         return None
@@ -159,11 +193,11 @@ def _failure_problem(sheet: SheetRead, case: dict) -> Problem | None:
         return sheet.at("not-in-list", f.name, row, value, allowed="、".join(f.options or []))
     if check.startswith("str_matches"):
         code = "bad-month" if f.kind == kinds.MONTH else "type-error"
-        return sheet.at(code, f.name, row, value, expected=kinds.KIND_DESCRIPTIONS[f.kind])
+        return sheet.at(code, f.name, row, value, expected=_kind_description(f.kind))
     rule = _range_rule(check)
     if rule:
         return sheet.at("out-of-range", f.name, row, value, rule=rule)
-    return sheet.at("type-error", f.name, row, value, expected=kinds.KIND_DESCRIPTIONS[f.kind])
+    return sheet.at("type-error", f.name, row, value, expected=_kind_description(f.kind))
 
 
 def _range_rule(check: str) -> str | None:
@@ -181,3 +215,7 @@ def _range_rule(check: str) -> str | None:
     if check.startswith("str_length"):
         return f"不能超过 {arg.split(',')[-1].strip()} 个字"
     return None
+
+
+def _kind_description(kind: str) -> str:
+    return form_rules()["kind_descriptions"][kind]

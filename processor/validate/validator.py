@@ -31,8 +31,18 @@ from processor.validate.pandera_step import run_pandera
 from processor.validate.readers import FORMAT_NAMES, FileRejected, RawSheet, RawWorkbook, read_workbook
 from processor.validate.roster import Roster, column_letter
 from processor.validate.sheets import Context, SheetRead, ValidationResult, cell_position
-from processor.schemas import fields as kinds
-from processor.schemas.form import FORM_SHEETS, META_SHEET_TITLE, PREVIOUS_TEMPLATES, TEMPLATE_VERSION, SheetSpec, models_hash
+# the form as plain data derived from the pandera models (the models load only for a sheet that needs them)
+from processor.schemas.layout import FORM_LAYOUT as FORM_SHEETS, SheetLayout as SheetSpec, form_rules
+
+_RULES = form_rules()
+META_SHEET_TITLE, TEMPLATE_VERSION = _RULES["meta_sheet_title"], _RULES["template_version"]
+PREVIOUS_TEMPLATES = _RULES["previous_templates"]  # the earlier versions whose forms are still read
+KIND_DESCRIPTIONS = _RULES["kind_descriptions"]
+
+
+def models_hash() -> str:
+    """The fingerprint of the form's models (:func:`processor.schemas.form.models_hash`)."""
+    return _RULES["models_hash"]
 
 HEADER_SCAN_ROWS = 10  # a header further down than this is not recognised
 META_VERSION_KEY, META_HASH_KEY = "模板版本", "模型指纹"
@@ -268,7 +278,7 @@ def _normalize_record(ctx: Context, sheet: SheetRead, excel_row: int, raw: dict)
         read = normalize_value(value, f.kind, f.options)
         if read.error:
             ctx.problems.add(sheet.at(read.error, f.name, excel_row, value,
-                                      expected=kinds.KIND_DESCRIPTIONS[f.kind]))
+                                      expected=KIND_DESCRIPTIONS[f.kind]))
             sheet.bad_cells.add((f.name, excel_row))
             record[f.name] = None
             continue
