@@ -508,7 +508,7 @@ def test_valid_forms_are_validated_without_pandas_and_a_sheet_that_needs_pandera
     import json as json_module
 
     from form_helpers import edit
-    from test_import_cost import heavy_imports, run_importtime
+    from importtime_helpers import heavy_imports, run_importtime
 
     from processor.workspace import init_workspace
 
