@@ -17,10 +17,13 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from processor.consolidate.findings import AT_RISK, STATUS_CN
+from processor.consolidate.findings import AT_RISK, MET, STATUS_CN
 
 # the words a document of the office has used for a requirement whose period has not ended
 AT_RISK_WORDS = ("待完成", "存在风险")
+# and for one met ("不符合" and "未达标" are other words: the failed state, or a form's own errors)
+MET_WORDS = ("达标", "符合")
+NOT_MET = re.compile("不符合|未达标")
 
 
 @pytest.fixture(scope="module")
@@ -85,4 +88,8 @@ def test_every_document_of_the_demo_names_a_requirement_still_running_with_one_w
     assert named == [STATUS_CN[AT_RISK]], {word: where[:5] for word, where in used.items()}
     # the word is read in the reports, the dossiers, the 总览 page and the receipts alike
     assert {name.split("/")[0] for name in used[STATUS_CN[AT_RISK]]} >= {"月度汇总报告", "示范点档案", "总览.html"}
+    # a requirement met is named with one word too (the 总览 page once said 符合 where the reports say 达标)
+    met = {word: [name for name, text in texts.items() if word in NOT_MET.sub("", text)] for word in MET_WORDS}
+    assert [word for word, where in met.items() if where] == [STATUS_CN[MET]], {w: d[:5] for w, d in met.items()}
+    assert {name.split("/")[0] for name in met[STATUS_CN[MET]]} >= {"月度汇总报告", "示范点档案", "总览.html"}
 

@@ -31,7 +31,7 @@ from processor.schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
 MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES, strict=True))
-STATUS_LABEL = {MET: "达标", FAILED: STATUS_CN[FAILED], AT_RISK: STATUS_CN[AT_RISK]}  # 待完成: one word, findings.STATUS_CN
+STATUS_LABEL = {MET: STATUS_CN[MET], FAILED: STATUS_CN[FAILED], AT_RISK: STATUS_CN[AT_RISK]}  # one word a state: findings.STATUS_CN
 UNASSIGNED = "未确定"
 
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # numpy, pandas and the form models load where used: `status`
 
 MET, AT_RISK, FAILED = "met", "at_risk", "failed"
 WARNING = "warning"  # a check across months and files (processor.consolidate.quality): to look into, never a failure
-STATUS_CN = {MET: "符合", AT_RISK: "待完成", FAILED: "未达标", WARNING: "需核实"}
+STATUS_CN = {MET: "达标", AT_RISK: "待完成", FAILED: "未达标", WARNING: "需核实"}  # the one word of each state, in every document
 
 
 _YES, _NO = "是", "否"

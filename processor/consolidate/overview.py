@@ -330,7 +330,7 @@ def _heatmap(findings: list[Finding], units: list[str], order: dict[str, int]) -
             worst = FAILED if FAILED in found else AT_RISK if AT_RISK in found else MET
             met = found.count(MET)
             row["cells"].append({"css": STATUS_CLASS[worst], "mark": STATUS_MARK[worst], "text": f"{met}/{len(found)}",
-                                 "note": f"{unit}{site}：{titles[clause]}共检查{len(found)}项，符合{met}项，"
+                                 "note": f"{unit}{site}：{titles[clause]}共检查{len(found)}项，达标{met}项，"
                                          f"待完成{found.count(AT_RISK)}项，未达标{found.count(FAILED)}项"})
         rows.append(row)
     return {"clauses": [{"clause": c, "title": titles[c]} for c in clauses], "rows": rows}
