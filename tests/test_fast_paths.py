@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import io
 import random
+import sys
 import zipfile
 
 import jinja2
@@ -531,3 +532,16 @@ def test_valid_forms_are_validated_without_pandas_and_a_sheet_that_needs_pandera
     receipts = [json_module.loads(p.read_text(encoding="utf-8")) for p in (root / "outbox" / "回执").rglob("*.json")]
     codes = [(p["code"], p.get("cell")) for r in receipts for p in r.get("problems", [])]
     assert ("out-of-range", "B2") in codes, codes
+
+
+def test_a_form_is_recorded_while_another_thread_is_still_importing_pandas(monkeypatch):
+    """serve's nightly consolidation imports pandas on its own thread while intake records a form from
+    plain values: pandas, half-initialised in ``sys.modules`` meanwhile, has no NA yet and must not
+    turn a form's recording into an error."""
+    import types
+
+    from processor.common.values import is_missing
+
+    monkeypatch.setitem(sys.modules, "pandas", types.ModuleType("pandas"))  # its own imports still running
+    assert is_missing(None) and is_missing(float("nan"))
+    assert not is_missing("罗源县") and not is_missing(3) and not is_missing(dt.date(2026, 10, 1))

@@ -10,13 +10,15 @@ def is_missing(value) -> bool:
     """None, NaN, NaT or pd.NA: what pandas' ``isna`` calls missing, for one plain value.
 
     pandas is not imported here: a missing value of pandas can only come from a process that
-    loaded it, and the workers that write workbooks start faster without it."""
+    loaded it, and the workers that write workbooks start faster without it.  Another thread may be
+    importing pandas right now (serve's nightly consolidation beside its intake): a module still
+    half-initialised has no NA yet, and no value of this thread can be one."""
     if value is None:
         return True
     if isinstance(value, float):
         return value != value
     pd = sys.modules.get("pandas")
-    return pd is not None and (value is pd.NA or value is pd.NaT)
+    return pd is not None and (value is getattr(pd, "NA", None) or value is getattr(pd, "NaT", None))
 
 
 _PUNCTUATION = str.maketrans("", "", "，。、；：！？,.;:!?“”‘’\"'（）()《》<>【】[]—-…·")

@@ -187,9 +187,10 @@ class Intake:
                     log.info("正在停止：文件 %s 留待下次启动时处理", readable_name(relative))
                     raise
                 except Exception as exc:
+                    # the log file keeps the traceback an unexpected error's line points to
                     log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
-                              readable_name(relative), failure_reason(exc, path))
-                    log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
+                              readable_name(relative), failure_reason(exc, path),
+                              exc_info=None if isinstance(exc, OSError) else exc)
                     raise
             finally:
                 for copy in copies:
