@@ -188,9 +188,11 @@ class Intake:
                     raise
                 except Exception as exc:
                     # the log file keeps the traceback an unexpected error's line points to
+                    unexpected = not isinstance(exc, OSError)
                     log.error("无法处理文件 %s：%s。文件留在收件箱中，下次处理时重试。",
-                              readable_name(relative), failure_reason(exc, path),
-                              exc_info=None if isinstance(exc, OSError) else exc)
+                              readable_name(relative), failure_reason(exc, path), exc_info=exc if unexpected else None)
+                    if not unexpected:
+                        log.debug("处理文件 %s 失败的详细信息", readable_name(str(path)), exc_info=exc)
                     raise
             finally:
                 for copy in copies:
