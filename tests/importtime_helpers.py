@@ -45,3 +45,15 @@ def heavy_imports(stderr: str) -> dict[str, str]:
 def run_importtime(workspace: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-X", "importtime", "-m", "processor", "--workspace", str(workspace), *args],
                           capture_output=True, text=True, encoding="utf-8", timeout=300)
+
+
+def workspace_with_one_form(folder: Path) -> Path:
+    """A new workspace in ``folder``/ws with one valid form waiting in 罗源县's inbox folder."""
+    from form_helpers import filled_form
+    from processor.workspace import init_workspace
+
+    root = folder / "ws"
+    init_workspace(root)
+    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
+    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    return root

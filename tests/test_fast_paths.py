@@ -509,14 +509,9 @@ def test_valid_forms_are_validated_without_pandas_and_a_sheet_that_needs_pandera
     import json as json_module
 
     from form_helpers import edit
-    from importtime_helpers import heavy_imports, run_importtime
+    from importtime_helpers import heavy_imports, run_importtime, workspace_with_one_form
 
-    from processor.workspace import init_workspace
-
-    root = tmp_path / "ws"
-    init_workspace(root)
-    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
-    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    root = workspace_with_one_form(tmp_path)
     result = run_importtime(root, "process")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "multiprocessing.forkserver" in result.stderr, "the form was validated in a validation process"

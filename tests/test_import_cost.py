@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from importtime_helpers import heavy_imports, imported_modules, run_importtime
+from importtime_helpers import heavy_imports, imported_modules, run_importtime, workspace_with_one_form
 from processor.common.paths import RULEBOOK_PATH
 from processor.common.rulebook import RulebookError, load_rulebook
 from processor.workspace import init_workspace
@@ -163,10 +163,7 @@ def test_accepted_forms_load_no_openpyxl_and_a_rejected_one_still_gets_its_annot
     imports are printed to the same stderr); the first rejected form brings it in for its copy."""
     from form_helpers import edit, filled_form
 
-    root = tmp_path / "ws"
-    init_workspace(root)
-    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
-    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    root = workspace_with_one_form(tmp_path)
     result = run_importtime(root, "process")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "processor.validate.validator" in {name for _, name in imported_modules(result.stderr)}
@@ -189,12 +186,8 @@ def test_the_processor_records_and_answers_forms_without_pandas_or_pandera(tmp_p
     """Only the validation processes read a form with the models (pandas, pandera); the processor
     that records it in the ledger, checks it across months and writes its receipt loads neither,
     which would cost more than recording a whole batch of small forms."""
-    from form_helpers import filled_form
 
-    root = tmp_path / "ws"
-    init_workspace(root)
-    (root / "inbox" / "罗源县").mkdir(exist_ok=True)
-    filled_form(root / "inbox" / "罗源县" / "月报表.xlsx")
+    root = workspace_with_one_form(tmp_path)
     script = ("import json, sys\n"
               "from processor.workspace import Workspace\n"
               f"done = Workspace.open({str(root)!r}).process(jobs=1)\n"

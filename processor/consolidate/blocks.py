@@ -173,7 +173,16 @@ def progress_texts(frame: pd.DataFrame, column: str, units: list[str]) -> list[d
     return out
 
 
-def _named_sites(findings: list[Finding]) -> list[str]:
+def lacking_activities(findings: list[Finding]) -> dict[str, list[str]]:
+    """Each site (its unit's name joined) → the activities it still lacks in a period, each once."""
+    lacking: dict[str, list[str]] = {}
+    for f in open_findings(findings, "activity-frequency"):
+        names = lacking.setdefault(f"{f.unit}{f.site}", [])
+        names.extend(a for a in f.missing if a not in names)
+    return lacking
+
+
+def named_sites(findings: list[Finding]) -> list[str]:
     return list(dict.fromkeys(f"{f.unit}{f.site}" for f in findings))
 
 
@@ -188,10 +197,10 @@ def next_steps(findings: list[Finding], *, missing_units=(), late_units=(), peri
         steps.append(f"督促{cn_list(list(missing_units))}尽快补报月报表。")
     if late_units:
         steps.append(f"提醒{cn_list(list(late_units))}今后在截止日期前报送月报表。")
-    no_contact = _named_sites(open_findings(findings, "monthly-contact"))
+    no_contact = named_sites(open_findings(findings, "monthly-contact"))
     if no_contact:
         steps.append(f"对未按月沟通联系的{len(no_contact)}个示范点（{cn_list(no_contact)}），{horizon}优先开展联系。")
-    no_visit = _named_sites(open_findings(findings, "quarterly-visit"))
+    no_visit = named_sites(open_findings(findings, "quarterly-visit"))
     if no_visit:
         steps.append(f"企业组各成员{period_end}对尚未现场指导的{len(no_visit)}个示范点开展现场指导。")
     plans = {(f.unit, f.site) for f in open_findings(findings, "plan-reported")}
@@ -199,10 +208,7 @@ def next_steps(findings: list[Finding], *, missing_units=(), late_units=(), peri
         deadline = rulebook["M-2"].date("deadline")
         steps.append(f"指导{len(plans)}个尚未按期上报工作方案的示范点完成方案制订并上报企业组"
                      f"（规定期限{cnfmt.md_date(deadline)}）。")
-    lacking: dict[str, list[str]] = {}  # site -> the activities it still lacks in a period
-    for f in open_findings(findings, "activity-frequency"):
-        names = lacking.setdefault(f"{f.unit}{f.site}", [])
-        names.extend(a for a in f.missing if a not in names)
+    lacking = lacking_activities(findings)
     if lacking:
         named = "；".join(f"{site}（{cn_list(names)}）" for site, names in lacking.items())
         steps.append(f"提醒{len(lacking)}个示范点按规定频次开展尚未开展的组织生活：{named}。")

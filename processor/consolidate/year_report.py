@@ -6,11 +6,12 @@ from collections import Counter
 
 from processor.common import cnfmt, periods
 from processor.consolidate import signable
-from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, _named_sites, cell_text, cn_list,
-                                          count_of, decided_rate, finding_counts, latest_sites, listed_rows,
-                                          mode_counts, next_steps, one_per_requirement, one_row_per_enterprise,
-                                          open_findings, period_span, problem_counts, problem_row, requirement_title,
-                                          shared_sites, sites_meeting_every_requirement, typical_sites)
+from processor.consolidate.blocks import (HARDWARE_CODES, SOE, STAFF_REQUIREMENT, cell_text, cn_list,
+                                          count_of, decided_rate, finding_counts, lacking_activities, latest_sites,
+                                          listed_rows, mode_counts, named_sites, next_steps, one_per_requirement,
+                                          one_row_per_enterprise, open_findings, period_span, problem_counts,
+                                          problem_row, requirement_title, shared_sites,
+                                          sites_meeting_every_requirement, typical_sites)
 from processor.consolidate.findings import FAILED, MET, Finding, LedgerData, roster_units
 from processor.consolidate.snapshot import Snapshot
 
@@ -325,27 +326,23 @@ def _year_steps(findings: list[Finding], unit_rows: list[dict], staffing: dict, 
     if late:
         named = cn_list(late) if len(late) <= 3 else f"{cn_list(late[:3])}等{len(late)}个单位"
         steps.append(f"督促{named}在{following}每月截止日期前报送月报表。")
-    no_contact = _named_sites(open_findings(findings, "monthly-contact"))
+    no_contact = named_sites(open_findings(findings, "monthly-contact"))
     if no_contact:
         steps.append(f"{following}坚持每月与每个示范点至少沟通联系一次，{label}有月份未联系的"
                      f"{site_list(no_contact)}列为重点。")
-    no_visit = _named_sites(open_findings(findings, "quarterly-visit"))
+    no_visit = named_sites(open_findings(findings, "quarterly-visit"))
     if no_visit:
         steps.append(f"{following}每季度至少一次深入示范点现场指导或召开座谈会，{label}有季度未现场指导的"
                      f"{site_list(no_visit)}优先安排。")
-    plans = _named_sites(open_findings(findings, "plan-reported"))
+    plans = named_sites(open_findings(findings, "plan-reported"))
     if plans:
         steps.append(f"指导{site_list(plans)}按期制订并上报{following}工作方案。")
-    lacking: dict[str, list[str]] = {}
-    for f in open_findings(findings, "activity-frequency"):
-        names = lacking.setdefault(f"{f.unit}{f.site}", [])
-        names.extend(a for a in f.missing if a not in names)
-    lacking = {site: names for site, names in lacking.items() if names}
+    lacking = {site: names for site, names in lacking_activities(findings).items() if names}
     if lacking:
         named = "；".join(f"{site}（{cn_list(names)}）" for site, names in lacking.items())
         steps.append(f"{label}有{len(lacking)}个示范点组织生活未达到规定频次：{named}。{following}年初督促其制订全年"
                      f"组织生活计划，按规定频次开展。")
-    hardware = _named_sites(open_findings(findings, "hardware-items") + open_findings(findings, "room-area"))
+    hardware = named_sites(open_findings(findings, "hardware-items") + open_findings(findings, "room-area"))
     if hardware:
         steps.append(f"对照“十二个有”“十个一”标准，跟踪{site_list(hardware)}补齐硬件设施。")
     overdue = [f for f in open_findings(findings, "problem-closed") if f.status == FAILED and f.closed_on is None]
