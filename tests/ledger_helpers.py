@@ -1,6 +1,6 @@
 """Builds real SQLite ledgers for the findings, report and consolidation tests.
 
-Rows go in through the ledger's own ``insert_file`` / ``insert_rows`` /
+Rows go in through the ledger's own ``insert_file`` / ``insert_records`` /
 ``supersede`` (the same calls intake makes), so the tests read exactly what a
 night's consolidation reads; validation is not involved.
 """
@@ -12,7 +12,6 @@ import hashlib
 import itertools
 from pathlib import Path
 
-import pandas as pd
 
 from processor.record.ledger import Ledger
 from processor.schemas.form import SHEETS_BY_KEY
@@ -73,7 +72,7 @@ class LedgerBuilder:
                unit_kind="县市区", name: str | None = None, change_note: str | None = None) -> int:
         """An accepted submission for unit+month (superseding any earlier one); returns its file id."""
         names = [s["site"] for s in sites]
-        frames = {
+        sheets = {
             "basic_info": [dict(unit=unit, unit_kind=unit_kind, month=month, filler="李明", phone="0591-1234567",
                                 reviewer="王主任", fill_date=None, change_note=change_note)],
             "sites": sites,
@@ -87,9 +86,8 @@ class LedgerBuilder:
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
             self.ledger.supersede(conn, file_id, unit, month)
-            self.ledger.insert_rows(conn, file_id, unit, month, {
-                key: pd.DataFrame([{**r, "row": i} for i, r in enumerate(rows, start=2)])
-                for key, rows in frames.items()})
+            self.ledger.insert_records(conn, file_id, unit, month, {
+                key: [{**r, "row": i} for i, r in enumerate(rows, start=2)] for key, rows in sheets.items()})
         return file_id
 
     def reject(self, unit: str, month: str, *, received=None, name=None) -> int:

@@ -300,25 +300,14 @@ class Ledger:
 
     def insert_rows(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
                     frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-        """Store the validated rows of every sheet; returns rows stored per sheet key."""
-        from processor.schemas.layout import FORM_LAYOUT
-
-        counts = {}
-        for spec in FORM_LAYOUT:
-            frame = frames.get(spec.key)
-            names = [f.name for f in data_fields(spec)]
-            rows = [] if frame is None else _row_tuples(frame, file_id, unit, month, ["row", *names])
-            if rows:
-                placeholders = ", ".join("?" * (4 + len(names)))
-                conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, row, {', '.join(names)}) "
-                                 f"VALUES ({placeholders})", rows)
-            counts[spec.key] = len(rows)
-        return counts
+        """:meth:`insert_records` of a validation's frames (``ValidationResult.frames``)."""
+        return self.insert_records(conn, file_id, unit, month,
+                                   {key: frame.to_dict("records") for key, frame in frames.items()})
 
     def insert_records(self, conn: sqlite3.Connection, file_id: int, unit: str, month: str,
                        records: dict[str, list[dict]]) -> dict[str, int]:
-        """:meth:`insert_rows` of a validation's typed records (sheet key -> one dict per row: the
-        model's fields and ``row``), without a frame; returns rows stored per sheet key."""
+        """Store the validated rows of every sheet, from a validation's typed records (sheet key -> one
+        dict per row: the model's fields and ``row``); returns rows stored per sheet key."""
         from processor.schemas.layout import FORM_LAYOUT
 
         counts = {}
@@ -520,13 +509,6 @@ def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) ->
         if f.kind == "date":  # assigned as a list of dates, as the frame has always been built
             frame[f.name] = [r[f.name] for r in records]
     return frame
-
-
-def _row_tuples(frame: pd.DataFrame, file_id: int, unit: str, month: str, names: list[str]) -> list[tuple]:
-    """(file_id, unit, month, *names) per row, column by column (to_dict('records') is slow)."""
-    blank = [None] * len(frame)
-    columns = [frame[n].tolist() if n in frame.columns else blank for n in names]
-    return [(file_id, unit, month, *map(_plain, values)) for values in zip(*columns, strict=True)]
 
 
 def now_iso(now: dt.datetime | None = None) -> str:
