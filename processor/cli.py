@@ -55,20 +55,25 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
                    "未填写时在终端中询问；仍为示例名称时，报告均标注“样稿”。")
 @click.option("--addressee", metavar="主送",
               help="报告主送的上级机关或领导（不能是落款单位本身）；默认为落款单位所属的机关，如“中共福州市委组织部”。")
+@click.pass_context
 @friendly_errors
-def init(folder: Path | None, start_month: str | None, office: str | None, addressee: str | None) -> None:
-    """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。"""
+def init(ctx: click.Context, folder: Path | None, start_month: str | None, office: str | None,
+         addressee: str | None) -> None:
+    """新建工作区：配置文件 config.toml、示例名册 roster.xlsx、收件箱和发件箱。
+
+    FOLDER 省略时为 --workspace（或环境变量 PROCESSOR_WORKSPACE）所指的文件夹，再省略则为当前文件夹。"""
     from processor.common.config import CONFIG_NAME
     from processor.common.office import parent_of
     from processor.workspace import first_collected_month, init_workspace
 
-    had_config = ((folder or Path.cwd()) / CONFIG_NAME).exists()
+    folder = folder or ctx.obj.get("workspace") or Path.cwd()  # `processor -w 文件夹 init` makes that folder one
+    had_config = (folder / CONFIG_NAME).exists()
     if not had_config and office is None and sys.stdin.isatty():
         office = click.prompt("报告落款单位的全称（如“中共福州市委组织部企业组”；直接回车则暂用示例名称，报告标注“样稿”）",
                               default="", show_default=False).strip() or None
         if office and addressee is None:
             addressee = click.prompt("报告主送的上级机关或领导", default=parent_of(office) or "部领导").strip()
-    ws = init_workspace(folder or Path.cwd(), start_month=start_month or first_collected_month(),
+    ws = init_workspace(folder, start_month=start_month or first_collected_month(),
                         office=office, addressee=addressee)
     if had_config:
         console.print(f"工作区 {escape(str(ws.root))} 已有配置文件，尚无台账，也没有存档：已新建空台账 {escape(str(ws.ledger_path))}。")

@@ -50,6 +50,18 @@ def test_a_real_process_prints_chinese_usage_on_stderr(tmp_path):
     assert not [word for word in ENGLISH if word in run_.stderr]
 
 
+def test_init_without_a_folder_makes_the_workspace_named_by_the_option_not_the_current_folder(tmp_path):
+    """`processor -w 文件夹 init` (the option every other command takes) sets up that folder; the folder the
+    command was typed in is left as it was."""
+    here, named = tmp_path / "here", tmp_path / "工作区"
+    here.mkdir()
+    result = subprocess.run([sys.executable, "-m", "processor", "-w", str(named), "init"], capture_output=True,
+                            text=True, cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert (named / "config.toml").is_file() and (named / "roster.xlsx").is_file()
+    assert list(here.iterdir()) == []
+
+
 def test_piped_output_keeps_long_paths_on_one_line(tmp_path):
     root = tmp_path / ("很长的工作区文件夹名称" * 6) / "示范点联系指导月报表处理"
     result = subprocess.run([sys.executable, "-m", "processor", "init", str(root)], capture_output=True, text=True)
