@@ -40,6 +40,7 @@ $(VENV)/.installed: pyproject.toml requirements/test.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/test.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m compileall -q processor schemas  # bytecode as a packaged install has it, even under PYTHONDONTWRITEBYTECODE
 	touch $@
 
 lock: install

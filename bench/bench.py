@@ -19,6 +19,7 @@ child process so their time and peak RSS are their own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -79,7 +80,9 @@ PANDAS_READ = ("import sys\nimport pandas as pd\nfor p in sys.argv[1:]:\n"
                "    pd.read_excel(p, sheet_name=None, engine='openpyxl')\n")
 SCALING_RUNS = 3
 COMMAND_RUNS = 5
-READ_ONLY_COMMANDS = (("status", ["status"]), ("status --json", ["status", "--json"]), ("check", ["check"]))
+# The commands a person waits for; ``{form}``: a valid form of the workspace's first month, ``{out}``: a new file.
+READ_ONLY_COMMANDS = (("status", ["status"]), ("status --json", ["status", "--json"]), ("check", ["check"]),
+                      ("template", ["template", "-o", "{out}"]), ("validate", ["validate", "{form}"]))
 
 
 # --- workload ---------------------------------------------------------------------------------
@@ -327,7 +330,33 @@ def received_clock(month: str):
 
 # --- stages (each in its own process) ------------------------------------------------------------
 
-def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs: int = 1) -> dict:
+PROFILE_LINES = 25
+
+
+@contextlib.contextmanager
+def profiled(path: str | None):
+    """cProfile of the block (this process only: the workers' own work is not in it), saved to ``path``
+    with its top lines by cumulative time beside it (``path`` + ``.txt``); nothing when ``path`` is None."""
+    if not path:
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(PROFILE_LINES)
+        Path(path + ".txt").write_text(text.getvalue(), encoding="utf-8")
+
+def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs: int = 1,
+                 profile: str | None = None) -> dict:
     """Copy the files into a fresh workspace's inbox, then process the inbox once (timed)."""
     from processor.intake import run as intake
 
@@ -335,35 +364,37 @@ def stage_ingest(root: str, roster: str, files: list[str], last_month: str, jobs
     for i, src in enumerate(files):
         shutil.copyfile(src, ws.inbox / f"{i:05d}_{Path(src).name}")
     clock = received_clock(last_month)
-    started = time.perf_counter()
-    with DescendantPeaks() as workers:
+    started, cpu = time.perf_counter(), time.process_time()
+    with DescendantPeaks() as workers, profiled(profile):
         if jobs > 1:
             outcomes = intake.process_inbox(ws, now=clock(), jobs=jobs)
         else:
             outcomes = intake.process_inbox(ws, now=clock())
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     statuses: dict[str, int] = {}
     for o in outcomes:
         statuses[o.status] = statuses.get(o.status, 0) + 1
-    return {"files": len(files), "seconds": seconds, "files_per_s": len(files) / seconds, "statuses": statuses,
+    return {"files": len(files), "seconds": seconds, "main_cpu_seconds": cpu, "files_per_s": len(files) / seconds,
+            "statuses": statuses,
             "left_in_inbox": sum(1 for p in ws.inbox.rglob("*") if p.is_file()),
             "rss_mb": rss_mb(), "children_rss_mb": max(rss_mb(resource.RUSAGE_CHILDREN), workers.largest_mb())}
 
 
-def stage_consolidate(root: str, month: str | None = None, half: str | None = None, today: str = "") -> dict:
+def stage_consolidate(root: str, month: str | None = None, half: str | None = None, today: str = "",
+                      profile: str | None = None) -> dict:
     from processor.common.config import load_workspace
     from processor.consolidate.run import consolidate
 
     ws = load_workspace(root)
-    started = time.perf_counter()
-    with DescendantPeaks() as workers:
+    started, cpu = time.perf_counter(), time.process_time()
+    with DescendantPeaks() as workers, profiled(profile):
         result = consolidate(ws, month=month, half=half, today=dt.date.fromisoformat(today))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     kinds: dict[str, int] = {}
     for path in result.written:
         kind = path.relative_to(ws.outbox).parts[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-    return {"seconds": seconds, "written": len(result.written), "unchanged": len(result.unchanged),
+    return {"seconds": seconds, "main_cpu_seconds": cpu, "written": len(result.written), "unchanged": len(result.unchanged),
             "skipped": result.skipped, "kinds": kinds, "rss_mb": rss_mb(),
             "children_rss_mb": max(rss_mb(resource.RUSAGE_CHILDREN), workers.largest_mb())}
 
@@ -552,6 +583,7 @@ def process_cpu(runs: int = PROCESS_RUNS) -> dict:
         return {"error": "PR_SET_CHILD_SUBREAPER is not available: the fork server's CPU cannot be counted"}
     from processor.workspace import init_workspace
 
+    compile_product()
     forms = small_forms()
     times: dict[str, list[float]] = {"pandas": [], "pandas_none": [], "process": [], "process_empty": []}
     with tempfile.TemporaryDirectory(prefix="bench-process-") as tmp:
@@ -614,17 +646,36 @@ def process_rows(p: dict) -> list[tuple[str, str, str, str]]:
 
 # --- report ---------------------------------------------------------------------------------------
 
+def compile_product() -> None:
+    """Write the product's bytecode, as an installed package has it: where PYTHONDONTWRITEBYTECODE is
+    set, an editable install would otherwise compile its modules again in every timed process."""
+    import compileall
+
+    for folder in ("processor", "schemas"):
+        compileall.compile_dir(PROJECT_ROOT / folder, quiet=1)
+
+
 def command_starts(runs: int = COMMAND_RUNS, env: dict | None = None) -> dict:
-    """Wall time of the read-only commands on a fresh workspace against `python -c "import pandas"`,
-    each a whole process, measured in turn in the same loop (so a busy machine slows them alike);
-    medians of ``runs``.  ``env``: the environment of the timed processes (e.g. PYTHONPATH)."""
+    """Wall time of the commands a person waits for (status, check, a template, the check of one
+    form) on a fresh workspace against `python -c "import pandas"`, each a whole process, measured in
+    turn in the same loop (so a busy machine slows them alike); medians of ``runs``.
+    ``env``: the environment of the timed processes (e.g. PYTHONPATH)."""
+    from processor.validate.roster import workspace_roster
+    from processor.validate.samples import fill_form
     from processor.workspace import init_workspace
 
+    compile_product()
     commands = [("import pandas", [sys.executable, "-c", "import pandas"])]
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
         root = Path(tmp) / "ws"
-        init_workspace(root)
-        commands += [(label, [sys.executable, "-m", "processor", "--workspace", str(root), *args])
+        ws = init_workspace(root)
+        form = Path(tmp) / "form.xlsx"
+        roster = workspace_roster(ws)
+        fill_form(form, roster=roster, rulebook=ws.rulebook, unit=roster.unit_names[0], month=ws.rulebook.start,
+                  seed=1, sites=SITES, contacts=CONTACTS, org_life=ORG_LIFE)
+        names = {"form": str(form), "out": str(Path(tmp) / "template.xlsx")}
+        commands += [(label, [sys.executable, "-m", "processor", "--workspace", str(root),
+                              *(a.format(**names) for a in args)])
                      for label, args in READ_ONLY_COMMANDS]
         for _, argv in commands:  # once untimed: the file cache warm for every command alike
             subprocess.run(argv, capture_output=True, env=env, check=False)
@@ -690,11 +741,13 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
     rows.append((f"scaling: {s['small_files']} (every 10th) → {s['large_files']} files", f"{s['ratio']:.2f}× time",
                  f"≤ {TARGETS['scaling_ratio']}× (for 10× files)", verdict(s["normalized_ratio"], TARGETS["scaling_ratio"])))
     c = r["consolidate_month"]
-    rows.append((f"consolidate one month ({r['units']} units, {c['written']} files)", f"{c['seconds']:.1f} s" + of_goal(c["seconds"], "month_seconds"),
+    rows.append((f"consolidate one month ({r['units']} units, {c['written']} files)",
+                 f"{c['seconds']:.1f} s" + of_goal(c["seconds"], "month_seconds") + _main_cpu(c),
                  f"≤ {TARGETS['month_seconds']:.0f} s", verdict(c["seconds"], TARGETS["month_seconds"])))
     h = r.get("consolidate_half")
     if h:
-        rows.append((f"consolidate one half-year ({h['written']} files)", f"{h['seconds']:.1f} s" + of_goal(h["seconds"], "half_seconds"),
+        rows.append((f"consolidate one half-year ({h['written']} files)",
+                     f"{h['seconds']:.1f} s" + of_goal(h["seconds"], "half_seconds") + _main_cpu(h),
                      f"≤ {TARGETS['half_seconds']:.0f} s", verdict(h["seconds"], TARGETS["half_seconds"])))
     lat = r.get("latency")
     if lat:
@@ -715,6 +768,11 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
     rows.append(("peak RSS (largest process)", f"{r['peak_rss_mb']:.0f} MB" + of_goal(r["peak_rss_mb"], "peak_rss_mb"), f"≤ {TARGETS['peak_rss_mb']:.0f} MB",
                  verdict(r["peak_rss_mb"], TARGETS["peak_rss_mb"])))
     return rows
+
+
+def _main_cpu(stage: dict) -> str:
+    """The timed process's own CPU (its workers apart): near the wall time, it is what the stage waits on."""
+    return f"  (main CPU {stage['main_cpu_seconds']:.1f} s)" if "main_cpu_seconds" in stage else ""
 
 
 def print_table(rows) -> None:
@@ -743,6 +801,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limits-only", action="store_true",
                         help=f"only the consolidation of {LIMIT_UNITS} forms at the intake limits (peak RSS)")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="write a cProfile of the parallel ingest and of each consolidation (the timed process) "
+                             "into DIR, with each one's top lines as text")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -796,7 +857,8 @@ def main(argv: list[str] | None = None) -> int:
         if "parallel" not in args.skip and args.jobs > 1 and _parallel_available():
             print(f"ingest, {args.jobs} processes …", flush=True)
             r["ingest_parallel"] = run_stage("ingest", root=str(tmp / "ingest-par"), roster=str(roster_path),
-                                             files=[str(p) for p in files], last_month=months[-1], jobs=args.jobs)
+                                             files=[str(p) for p in files], last_month=months[-1], jobs=args.jobs,
+                                             profile=profile_path(args.profile, "ingest_parallel"))
             r["ingest_parallel"]["jobs"] = args.jobs
             shutil.rmtree(tmp / "ingest-par")
         if "scaling" not in args.skip:
@@ -826,7 +888,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copytree(tmp / "ingest", root, ignore=shutil.ignore_patterns("archive", "outbox", "inbox"))
             (root / "outbox").mkdir()
             print(f"{key.replace('_', ' ')} ({next(iter(scope.values()))}) …", flush=True)
-            r[key] = run_stage("consolidate", root=str(root), today=today.isoformat(), **scope)
+            r[key] = run_stage("consolidate", root=str(root), today=today.isoformat(),
+                               profile=profile_path(args.profile, key), **scope)
             shutil.rmtree(root)
         with Ledger(tmp / "ingest" / "ledger.sqlite") as ledger:
             r["ledger_mb"] = (tmp / "ingest" / "ledger.sqlite").stat().st_size / 1024 / 1024
@@ -864,6 +927,13 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(r, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     print(f"\nwritten {args.output}")
     return 0
+
+
+def profile_path(folder: Path | None, stage: str) -> str | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder.resolve() / f"{stage}.pstats")
 
 
 def _parallel_available() -> bool:

@@ -220,8 +220,8 @@ def test_no_annotated_copy_is_attempted_for_a_file_rejected_before_parsing(tmp_p
         opened.append(path)
         raise OSError("not to be opened")
 
-    monkeypatch.setattr("openpyxl.load_workbook", load_workbook)  # annotate imports it when it opens a file
     made = generate(tmp_path / "c", per_category=1, seed=8, categories=["zip_bomb_lying_size", "entity_bomb_sheet"])
+    monkeypatch.setattr("openpyxl.load_workbook", load_workbook)  # annotate imports it when it opens a file
     for hostile in made:
         result = validate_file(hostile.path, roster=sample_roster(), rulebook=load_rulebook())
         assert annotate.write_annotated_copy(hostile.path, list(result.problems), tmp_path / "x.xlsx") is None

@@ -52,6 +52,27 @@ def test_a_read_only_command_imports_no_heavy_library(fresh_workspace, args):
     assert heavy_imports(result.stderr) == {}
 
 
+def test_validating_a_correct_form_imports_no_heavy_library(tmp_path):
+    """`processor validate` of a correct form (a clerk checking it before sending) reads it with the plain
+    reader and the models' plain data: pandas and pandera come only for a form the plain checks cannot pass."""
+    root = workspace_with_one_form(tmp_path)
+    form = next((root / "inbox").rglob("*.xlsx"))
+    result = run_importtime(root, "validate", str(form))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "通过" in result.stdout
+    assert heavy_imports(result.stderr) == {}
+
+
+def test_writing_a_template_loads_only_its_workbook_writer(fresh_workspace, tmp_path):
+    """`processor template` writes the form from the models' plain data: no pandas or pandera (the models),
+    and a writer that costs a fraction of openpyxl's import."""
+    out = tmp_path / "月报表模板.xlsx"
+    result = run_importtime(fresh_workspace, "template", "-o", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.is_file()
+    assert set(heavy_imports(result.stderr)) <= {"xlsxwriter"}, heavy_imports(result.stderr)
+
+
 def test_status_after_the_roster_changed_checks_it_again(tmp_path):
     """The remembered roster is only used for the same bytes: an edited roster is read and checked
     (pandas included), and a broken one stops status with its message."""

@@ -12,9 +12,8 @@ text even when the cell is edited.  No apostrophe is added to the text itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-
-from openpyxl.cell.cell import Cell
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -50,7 +49,26 @@ def set_cell(cell, value):
 
 def append_row(ws, values) -> None:
     """``ws.append`` for untrusted values (see :func:`set_cell`)."""
+    from openpyxl.cell.cell import Cell
+
     ws.append([set_cell(Cell(ws), v) if formula_like(v) else cell_text(v) for v in values])
+
+
+def write_value(ws, row: int, col: int, value, date_format=None, quoted_format=None, cell_format=None) -> None:
+    """One XlsxWriter cell by its value's type; a string is always text (never a formula or a link),
+    shown as submitted (formula-like text carries ``quoted_format``, a format with ``quote_prefix``)."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        ws.write_string(row, col, cell_text(value), quoted_format if formula_like(value) else cell_format)
+    elif isinstance(value, (dt.date, dt.datetime)):
+        ws.write_datetime(row, col, value, date_format)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value, cell_format)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, cell_format)
+    else:
+        ws.write_string(row, col, cell_text(str(value)), cell_format)
 
 
 def _is_plain_number(text: str) -> bool:

@@ -25,7 +25,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from processor.common.excel_safety import append_row, cell_text, formula_like
+from processor.common.excel_safety import append_row, write_value
 from processor.common.fsutil import fixed_zip_entry
 from processor.common.values import is_missing
 
@@ -84,25 +84,9 @@ def summary_workbook(sheets: list[Sheet], stamp: dt.datetime) -> bytes:
         keys = [column.key for column in columns]
         for row, record in enumerate(sheet.rows, start=1):
             for col, key in enumerate(keys):
-                _write_value(ws, row, col, _cell_value(record.get(key)), date, quoted)
+                write_value(ws, row, col, _cell_value(record.get(key)), date, quoted)
     wb.close()
     return out.getvalue()
-
-
-def _write_value(ws, row: int, col: int, value, date_format, quoted_format) -> None:
-    """One cell by its type; a string is always text (never a formula or a link), shown as submitted."""
-    if value is None:
-        return
-    if isinstance(value, str):
-        ws.write_string(row, col, cell_text(value), quoted_format if formula_like(value) else None)
-    elif isinstance(value, (dt.date, dt.datetime)):
-        ws.write_datetime(row, col, value, date_format)
-    elif isinstance(value, bool):
-        ws.write_boolean(row, col, value)
-    elif isinstance(value, (int, float)):
-        ws.write_number(row, col, value)
-    else:
-        ws.write_string(row, col, cell_text(str(value)))
 
 
 # --- 企业组人员联系示范点分组情况一览表 ------------------------------------------------------------

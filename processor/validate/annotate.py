@@ -55,8 +55,6 @@ def write_annotated_copy(src: Path | str, problems: list[Problem], dest: Path | 
         return None
     from openpyxl import load_workbook
 
-    from processor.validate.template import print_setup
-
     try:
         wb = load_workbook(src) if file_format(src) == XLSX else _values_workbook(read_workbook(src))
     except Exception:  # noqa: BLE001 — any unreadable workbook simply gets no annotated copy
@@ -166,7 +164,6 @@ def _problem_list(wb, problems: list[Problem]) -> None:
     from openpyxl.worksheet.hyperlink import Hyperlink
 
     from processor.common.excel_safety import set_cell
-    from processor.validate.template import fit_row_heights
 
     title = LIST_TITLE if LIST_TITLE not in wb.sheetnames else LIST_TITLE + "（本次）"
     ws = wb.create_sheet(title, 0)
@@ -189,6 +186,40 @@ def _problem_list(wb, problems: list[Problem]) -> None:
             link.font = Font(color="0563C1", underline="single")
     fit_row_heights(ws, first_row=2)
     wb.active = 0
+
+
+def print_setup(ws) -> None:
+    """The template's print layout (:mod:`processor.validate.template`) on an openpyxl sheet:
+    landscape A4, one page wide, the header row on every page."""
+    from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    from processor.validate import template
+
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # 0: no limit on the pages down
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.page_margins = PageMargins(**template.PRINT_MARGINS)
+    ws.print_options.horizontalCentered = True
+    title_rows = template.TITLE_ROWS.get(ws.title, "1:1")
+    if title_rows:
+        ws.print_title_rows = title_rows
+
+
+def fit_row_heights(ws, first_row: int = 1) -> None:
+    """Rows tall enough for their wrapped text (as the template's): LibreOffice prints rows one line high."""
+    from processor.validate import template
+
+    widths = {letter: dim.width for letter, dim in ws.column_dimensions.items() if dim.width}
+    for row in ws.iter_rows(min_row=first_row):
+        lines = 1
+        for cell in row:
+            if isinstance(cell.value, str) and cell.alignment.wrap_text:
+                lines = max(lines, template.lines_needed(cell.value, widths.get(cell.column_letter,
+                                                                                 template.DEFAULT_WIDTH)))
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = template.LINE_HEIGHT * lines
 
 
 def _shown(value) -> str:

@@ -12,16 +12,15 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from openpyxl import load_workbook
-
 from processor.common.clock import office_today
 from processor.common.excel_safety import set_cell
 from processor.common.fsutil import atomic_path
 from processor.common.periods import first_day, last_day, parse_month, submission_deadline
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook, RuleSet
-from processor.validate.template import write_rows, write_template
-from processor.schemas.form import (CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SHEETS_BY_KEY, SITE_LEVELS)
+from processor.validate.template import write_template
+from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
+from processor.schemas.vocabulary import CONTACT_MODES, ENTERPRISE_KINDS, FORMATIONS, ORG_KINDS, SITE_LEVELS
 
 SURNAMES = "陈林黄张李王吴刘蔡杨郑许谢郭洪邱曾廖赖周徐江叶苏庄吕何罗高潘朱"
 GIVEN = ["建国", "海燕", "志明", "丽华", "文斌", "秀英", "振华", "晓东", "美玲", "国平", "雪梅", "永强",
@@ -230,6 +229,8 @@ def fill_form(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str
 def write_form(path: Path | str, rows: dict[str, list[dict]], *, roster: Roster, rulebook: Rulebook,
                unit: str | None = None, month: str | None = None) -> Path:
     """Write records (as from :func:`form_rows`, possibly edited) into a fresh template."""
+    from openpyxl import load_workbook  # here: writing a blank template needs no openpyxl
+
     path = Path(path)
     write_template(path, roster=roster, rulebook=rulebook, unit=unit, month=month)
     wb = load_workbook(path)
@@ -273,3 +274,12 @@ def example_records(*, roster: Roster, rulebook: Rulebook, unit: str, month: str
     if contact.get("deadline") is None and contact.get("date"):
         contact["deadline"] = last_day(month) + dt.timedelta(days=30)
     return example
+
+
+def write_rows(ws, spec, rows: list[dict], first_row: int = 2) -> None:
+    """Write record dicts (English field names) under the header of a table sheet (openpyxl)."""
+    for r, record in enumerate(rows, start=first_row):
+        for c, f in enumerate(spec.fields, start=1):
+            value = record.get(f.name)
+            if value is not None and value != "":
+                set_cell(ws.cell(r, c), value)

@@ -8,36 +8,42 @@ that the validator compares, plus the roster lists the dropdowns point at.
 示范点 sheet (a defined name that grows with it); a protected 填写示例 sheet
 shows one complete example per sheet.  Every sheet prints landscape, one page
 wide, with its header row repeated.
+
+Written with XlsxWriter, which loads in a third of openpyxl's time: a clerk asking for a template
+waits for little more than the interpreter.  The annotated copies of rejected forms, which edit a
+submitted workbook, use openpyxl (:mod:`processor.validate.annotate`) with the same print layout.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.workbook.defined_name import DefinedName
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.page import PageMargins
-from openpyxl.worksheet.properties import PageSetupProperties
+import xlsxwriter
 
-from processor.common.excel_safety import set_cell
+from processor.common.excel_safety import write_value
 from processor.common.fsutil import atomic_path
 from processor.common.periods import month_cn, submission_deadline
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook
-from processor.schemas import fields as kinds
-from processor.schemas.form import (EXAMPLE_SHEET_TITLE, FORM_SHEETS, INSTRUCTIONS_TITLE, META_SHEET_TITLE, SHEETS_BY_KEY,
-                          TEMPLATE_ID, TEMPLATE_VERSION, SheetSpec, models_hash)
+from processor.schemas import vocabulary as kinds
+# The models' columns as plain data (processor.schemas.layout, derived from the pandera models): writing
+# a form needs their titles, prompts and word lists, not pandas.
+from processor.schemas.layout import FORM_LAYOUT as FORM_SHEETS, LAYOUT_BY_KEY as SHEETS_BY_KEY, SheetLayout, form_rules
+
+_FORM = form_rules()
+INSTRUCTIONS_TITLE, META_SHEET_TITLE, EXAMPLE_SHEET_TITLE = (
+    _FORM["instructions_title"], _FORM["meta_sheet_title"], _FORM["example_sheet_title"])
+TEMPLATE_ID, TEMPLATE_VERSION, MODELS_HASH = _FORM["template_id"], _FORM["template_version"], _FORM["models_hash"]
 
 DATA_ROWS = 200  # record rows per table sheet covered by dropdowns and prompts
 FORM_HEADER = ("项目", "填写内容", "填写说明")  # 基本信息: titles in A, values in B, prompts in C
 META_KEYS = {"id": "模板编号", "version": "模板版本", "hash": "模型指纹"}
 META_LIST_COLUMNS = {"units": ("D", "单位名称"), "staff": ("E", "企业组人员")}
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-REQUIRED_FONT = Font(bold=True, color="C00000")
-THIN = Side(style="thin", color="A6A6A6")
+HEADER = {"bold": True, "bg_color": "#DDEBF7", "pattern": 1, "align": "center", "valign": "vcenter", "text_wrap": True}
+REQUIRED = {"bold": True, "font_color": "#C00000"}
+BORDERED = {"border": 1, "border_color": "#A6A6A6"}
+WRAPPED = {"text_wrap": True, "valign": "top"}
 NUMBER_FORMATS = {kinds.DATE: "yyyy-mm-dd", kinds.INT: "0", kinds.FLOAT: "0.00", kinds.MONTH: "@", kinds.TEXT: "@"}
 ROSTER_FIELDS = {("basic_info", "unit"): "units", ("sites", "staff"): "staff", ("contacts", "staff"): "staff"}
 # The registered site names, for the 示范点名称 dropdown of every detail sheet: OFFSET/COUNTA makes the
@@ -47,9 +53,13 @@ SITES_TITLE = SHEETS_BY_KEY["sites"].title
 SITE_LIST_FORMULA = (f"OFFSET('{SITES_TITLE}'!$A$2,0,0,MAX(1,COUNTA('{SITES_TITLE}'!$A$2:$A${DATA_ROWS + 1})),1)")
 # Print titles per sheet (default: the header row); the instructions have none, the example two rows.
 TITLE_ROWS = {INSTRUCTIONS_TITLE: None, EXAMPLE_SHEET_TITLE: "1:2"}
+PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6}  # inches
+A4 = 9  # the paper size code of the xlsx format
 LINE_HEIGHT = 15  # points per printed line of 11-point text
+DEFAULT_WIDTH = 9  # a column's width when none is set
 EXAMPLE_BLANK = "（不填）"
-EXAMPLE_FONT = Font(color="808080", italic=True)
+EXAMPLE_FONT = {"font_color": "#808080", "italic": True}
+EXAMPLE_VALUE = {"align": "left", **WRAPPED, **BORDERED}
 
 
 def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str | None = None,
@@ -61,89 +71,121 @@ def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit
     A ``month`` outside the months the rulebook covers raises :class:`MonthNotCovered`."""
     if month:
         rulebook.require(month)
-    wb = Workbook()
-    wb.remove(wb.active)
-    _instructions(wb.create_sheet(INSTRUCTIONS_TITLE), rulebook, month, submit_to)
-    list_ranges = _meta_sheet(wb, roster, unit)
-    wb.defined_names[SITE_LIST_NAME] = DefinedName(SITE_LIST_NAME, attr_text=SITE_LIST_FORMULA)
-    for spec in FORM_SHEETS:
-        ws = wb.create_sheet(spec.title)
-        if spec.layout == "form":
-            _form_sheet(ws, spec, list_ranges)
-        else:
-            _table_sheet(ws, spec, list_ranges)
-    _example_sheet(wb.create_sheet(EXAMPLE_SHEET_TITLE), roster, rulebook, unit, month)
-    wb.move_sheet(META_SHEET_TITLE, offset=len(wb.sheetnames))
-    wb.active = 1  # open on 基本信息
-    if unit:
-        _prefill(wb, roster, unit, month, previous or [])
-    for ws in wb.worksheets:
-        print_setup(ws)
     with atomic_path(Path(path)) as tmp:
-        wb.save(tmp)
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
+                                            "strings_to_numbers": False})
+        book = _Book(wb)
+        book.sheet(INSTRUCTIONS_TITLE, _instructions(rulebook, month, submit_to))
+        list_ranges, meta = _meta_sheet(roster, unit)
+        wb.define_name(SITE_LIST_NAME, f"={SITE_LIST_FORMULA}")
+        values = _prefilled(roster, unit, month, previous or []) if unit else {}
+        for spec in FORM_SHEETS:
+            build = _form_sheet if spec.layout == "form" else _table_sheet
+            sheet = book.sheet(spec.title, build(spec, list_ranges, values.get(spec.key, [])))
+            if spec.layout == "form":
+                sheet.activate()  # open on 基本信息
+        book.sheet(EXAMPLE_SHEET_TITLE, _example_sheet(roster, rulebook, unit, month)).protect()
+        book.sheet(META_SHEET_TITLE, meta).hide()
+        wb.close()
     return Path(path)
 
 
-def _instructions(ws, rulebook: Rulebook, month: str | None, submit_to: list[str] | None = None) -> None:
-    ws.column_dimensions["A"].width = 110
-    deadline = (f"{month_cn(month)}的报表请于 {submission_deadline(month, rulebook.submission_deadline_day):%Y年%m月%d日} 前报送。"
-                if month else f"每月报表请于次月 {rulebook.submission_deadline_day} 日前报送。")
-    lines: list[tuple[str, Font | None]] = [
-        (f"{TEMPLATE_ID}（模板版本 {TEMPLATE_VERSION}）", Font(bold=True, size=16)),
-        ("", None),
-        ("一、报送要求", Font(bold=True, size=12)),
-        (f"1. {deadline}", None),
-        ("2. 请勿增删、重命名工作表，勿修改表头；红色表头为必填项，灰色说明见各单元格的输入提示。", None),
-        ("3. 日期按 2026-10-08 格式填写；报送月份按 2026-10 格式填写；人数填整数。", None),
-        ("4. 有下拉列表的单元格请从列表中选择；“示范点名称”须与“示范点”表中登记的名称完全一致。", None),
-        ("5. 填好后保存为 Excel 工作簿（.xlsx），不要设置密码，不要另存为含宏的工作簿。", None),
-        *([(f"6. 报送方式：{'；或'.join(submit_to)}。用邮件报送的，回执会回复到发件邮箱；"
-            "被退回的报表附有批注副本，改好后直接回复该邮件即可。", None)] if submit_to else []),
-        ("", None),
-        ("二、各工作表", Font(bold=True, size=12)),
-    ]
-    for i, spec in enumerate(FORM_SHEETS, start=1):
-        lines.append((f"{i}. {spec.title}：{spec.description}", None))
-    lines += [("", None), ("三、《关于企业组成员联系党建示范点建设的实施意见》主要要求", Font(bold=True, size=12))]
-    for rule in _rules_shown(rulebook, month):
-        lines.append((f"【{rule.clause}】{rule.title}：{rule.wording}", None))
-    for row, (text, font) in enumerate(lines, start=1):
-        cell = ws.cell(row, 1, text)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if font:
-            cell.font = font
-    fit_row_heights(ws, first_row=3)
+class _Sheet:
+    """One worksheet's content before it is written: cells with their format properties, column
+    widths and formats, dropdowns and merged ranges (rows and columns count from 0)."""
+
+    def __init__(self):
+        self.cells: dict[tuple[int, int], tuple[object, dict]] = {}
+        self.columns: dict[int, tuple[float, dict]] = {}
+        self.heights: dict[int, float] = {}
+        self.validations: list[tuple[tuple[int, int, int, int], dict]] = []
+        self.merged: list[tuple[int, int, int, int]] = []
+        self.frozen_rows = 0
+
+    def put(self, row: int, col: int, value, **props) -> None:
+        self.cells[row, col] = (value, props)
+
+    def column(self, col: int, width: float, **props) -> None:
+        self.columns[col] = (width, props)
+
+    def header(self, titles, widths, row: int = 0) -> None:
+        for col, (title, width) in enumerate(zip(titles, widths, strict=True)):
+            self.put(row, col, title, **HEADER)
+            self.column(col, width + 2, **self.columns.get(col, (0, {}))[1])
+        self.frozen_rows = row + 1
+        self.heights[row] = 30
+
+    def fit_row_heights(self, first_row: int) -> None:
+        """Rows tall enough for their wrapped text: LibreOffice prints rows one line high."""
+        lines: dict[int, int] = {}
+        for (row, col), (value, props) in self.cells.items():
+            if row >= first_row and isinstance(value, str) and props.get("text_wrap"):
+                width = self.columns.get(col, (DEFAULT_WIDTH, {}))[0]
+                lines[row] = max(lines.get(row, 1), lines_needed(value, width))
+        self.heights.update({row: LINE_HEIGHT * n for row, n in lines.items() if n > 1})
 
 
-def print_setup(ws) -> None:
+class _Book:
+    """Writes :class:`_Sheet` contents into an XlsxWriter workbook, each format made once."""
+
+    def __init__(self, wb):
+        self.wb = wb
+        self._formats: dict[tuple, object] = {}
+
+    def format(self, props: dict):
+        key = tuple(sorted(props.items()))
+        if key not in self._formats:
+            self._formats[key] = self.wb.add_format(props) if props else None
+        return self._formats[key]
+
+    def sheet(self, title: str, content: _Sheet):
+        ws = self.wb.add_worksheet(title)
+        for col, (width, props) in sorted(content.columns.items()):
+            ws.set_column(col, col, width, self.format(props))
+        for row, height in content.heights.items():
+            ws.set_row(row, height)
+        merged = {(r, c): (r, c, r2, c2) for r, c, r2, c2 in content.merged}
+        for (row, col), (value, props) in sorted(content.cells.items()):
+            if (row, col) in merged:
+                ws.merge_range(*merged[row, col], "", self.format(props))
+            self._write(ws, row, col, value, props)
+        for (first_row, first_col, last_row, last_col), options in content.validations:
+            ws.data_validation(first_row, first_col, last_row, last_col, options)
+        if content.frozen_rows:
+            ws.freeze_panes(content.frozen_rows, 0)
+        _print_setup(ws, title)
+        return ws
+
+    def _write(self, ws, row: int, col: int, value, props: dict) -> None:
+        if value is None or value == "":
+            if props:
+                ws.write_blank(row, col, None, self.format(props))
+            return
+        date_props = props if "num_format" in props else {**props, "num_format": NUMBER_FORMATS[kinds.DATE]}
+        write_value(ws, row, col, value, self.format(date_props), self.format({**props, "quote_prefix": True}),
+                    self.format(props))
+
+
+def _print_setup(ws, title: str) -> None:
     """Landscape A4, one page wide and as many pages down as needed, the header row on every page."""
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0  # 0: no limit on the pages down
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.print_options.horizontalCentered = True
-    title_rows = TITLE_ROWS.get(ws.title, "1:1")
+    ws.set_landscape()
+    ws.set_paper(A4)
+    ws.fit_to_pages(1, 0)  # 0: no limit on the pages down
+    ws.set_margins(**PRINT_MARGINS)
+    ws.center_horizontally()
+    title_rows = TITLE_ROWS.get(title, "1:1")
     if title_rows:
-        ws.print_title_rows = title_rows
+        first, last = (int(n) - 1 for n in title_rows.split(":"))
+        ws.repeat_rows(first, last)
 
 
-def fit_row_heights(ws, first_row: int = 1) -> None:
-    """Rows tall enough for their wrapped text: LibreOffice prints openpyxl's rows one line high."""
-    widths = {letter: dim.width for letter, dim in ws.column_dimensions.items() if dim.width}
-    for row in ws.iter_rows(min_row=first_row):
-        lines = 1
-        for cell in row:
-            if isinstance(cell.value, str) and cell.alignment.wrap_text:
-                width = widths.get(cell.column_letter, 9)
-                per_line = max(int(width * 1.1), 1)  # LibreOffice fits about 10% more than the width units
-                lines = max(lines, sum(-(-_display_width(part) // per_line) or 1
-                                       for part in cell.value.split("\n")))
-        if lines > 1:
-            ws.row_dimensions[row[0].row].height = LINE_HEIGHT * lines
+def lines_needed(text: str, width: float) -> int:
+    """Printed lines of a wrapped text in a column ``width`` units wide."""
+    per_line = max(int(width * 1.1), 1)  # LibreOffice fits about 10% more than the width units
+    return sum(-(-display_width(part) // per_line) or 1 for part in text.split("\n"))
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     """Column-width units a text needs: CJK and full-width characters take two."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
@@ -156,150 +198,160 @@ def _rules_shown(rulebook: Rulebook, month: str | None) -> list:
     return [r for r in rulebook.at(month).rules.values() if not r.once or r.year == year]
 
 
-def _meta_sheet(wb, roster: Roster, unit: str | None) -> dict[str, str]:
-    """The hidden sheet: template identity, plus the roster lists dropdowns refer to.
+def _instructions(rulebook: Rulebook, month: str | None, submit_to: list[str] | None = None) -> _Sheet:
+    sheet = _Sheet()
+    sheet.column(0, 110)
+    deadline = (f"{month_cn(month)}的报表请于 {submission_deadline(month, rulebook.submission_deadline_day):%Y年%m月%d日} 前报送。"
+                if month else f"每月报表请于次月 {rulebook.submission_deadline_day} 日前报送。")
+    heading = {"bold": True, "font_size": 12}
+    lines: list[tuple[str, dict]] = [
+        (f"{TEMPLATE_ID}（模板版本 {TEMPLATE_VERSION}）", {"bold": True, "font_size": 16}),
+        ("", {}),
+        ("一、报送要求", heading),
+        (f"1. {deadline}", {}),
+        ("2. 请勿增删、重命名工作表，勿修改表头；红色表头为必填项，灰色说明见各单元格的输入提示。", {}),
+        ("3. 日期按 2026-10-08 格式填写；报送月份按 2026-10 格式填写；人数填整数。", {}),
+        ("4. 有下拉列表的单元格请从列表中选择；“示范点名称”须与“示范点”表中登记的名称完全一致。", {}),
+        ("5. 填好后保存为 Excel 工作簿（.xlsx），不要设置密码，不要另存为含宏的工作簿。", {}),
+        *([(f"6. 报送方式：{'；或'.join(submit_to)}。用邮件报送的，回执会回复到发件邮箱；"
+            "被退回的报表附有批注副本，改好后直接回复该邮件即可。", {})] if submit_to else []),
+        ("", {}),
+        ("二、各工作表", heading),
+    ]
+    for i, spec in enumerate(FORM_SHEETS, start=1):
+        lines.append((f"{i}. {spec.title}：{spec.description}", {}))
+    lines += [("", {}), ("三、《关于企业组成员联系党建示范点建设的实施意见》主要要求", heading)]
+    for rule in _rules_shown(rulebook, month):
+        lines.append((f"【{rule.clause}】{rule.title}：{rule.wording}", {}))
+    for row, (text, font) in enumerate(lines):
+        sheet.put(row, 0, text, **WRAPPED, **font)
+    sheet.fit_row_heights(first_row=2)
+    return sheet
+
+
+def _meta_sheet(roster: Roster, unit: str | None) -> tuple[dict[str, str], _Sheet]:
+    """The hidden sheet: template identity, plus the roster lists dropdowns refer to (their ranges).
 
     A unit's own form lists only the staff of the unit's group (all staff if it has none)."""
-    ws = wb.create_sheet(META_SHEET_TITLE)
+    sheet = _Sheet()
     for row, (key, value) in enumerate(
             [(META_KEYS["id"], TEMPLATE_ID), (META_KEYS["version"], TEMPLATE_VERSION),
-             (META_KEYS["hash"], models_hash())], start=1):
-        ws.cell(row, 1, key)
-        ws.cell(row, 2, value)
+             (META_KEYS["hash"], MODELS_HASH)]):
+        sheet.put(row, 0, key)
+        sheet.put(row, 1, value)
     ranges = {}
     group_staff = [s.name for s in roster.staff_of_group(roster.group_of_unit(unit))] if unit else []
     for key, (letter, title) in META_LIST_COLUMNS.items():
         names = roster.unit_names if key == "units" else (group_staff or roster.staff_names)
-        ws[f"{letter}1"] = title
-        for i, name in enumerate(names, start=2):
-            set_cell(ws[f"{letter}{i}"], name)
+        col = ord(letter) - ord("A")
+        sheet.put(0, col, title)
+        for row, name in enumerate(names, start=1):
+            sheet.put(row, col, name)
         ranges[key] = f"'{META_SHEET_TITLE}'!${letter}$2:${letter}${max(len(names), 1) + 1}"
-    ws.sheet_state = "hidden"
-    return ranges
+    return ranges, sheet
 
 
-def _form_sheet(ws, spec: SheetSpec, list_ranges: dict[str, str]) -> None:
-    _header(ws, FORM_HEADER, [16, 32, 56])
-    for row, f in enumerate(spec.fields, start=2):
-        title = ws.cell(row, 1, f.title)
-        title.font = REQUIRED_FONT if f.required else Font(bold=True)
-        value = ws.cell(row, 2)
-        value.number_format = NUMBER_FORMATS.get(f.kind, "General")
-        value.border = Border(THIN, THIN, THIN, THIN)
-        ws.cell(row, 3, ("（必填）" if f.required else "（选填）") + spec.input_prompt(f)).alignment = \
-            Alignment(wrap_text=True, vertical="top")
-        _validation(ws, spec, f, f"B{row}", list_ranges)
-    fit_row_heights(ws, first_row=2)
+def _form_sheet(spec: SheetLayout, list_ranges: dict[str, str], values: list[dict]) -> _Sheet:
+    sheet = _Sheet()
+    sheet.header(FORM_HEADER, [16, 32, 56])
+    given = values[0] if values else {}
+    for row, f in enumerate(spec.fields, start=1):
+        sheet.put(row, 0, f.title, **(REQUIRED if f.required else {"bold": True}))
+        sheet.put(row, 1, given.get(f.name), num_format=NUMBER_FORMATS.get(f.kind, "General"), **BORDERED)
+        sheet.put(row, 2, ("（必填）" if f.required else "（选填）") + spec.input_prompt(f), **WRAPPED)
+        sheet.validations.append(((row, 1, row, 1), _validation(spec, f, list_ranges)))
+    sheet.fit_row_heights(first_row=1)
+    return sheet
 
 
-def _table_sheet(ws, spec: SheetSpec, list_ranges: dict[str, str]) -> None:
-    _header(ws, spec.titles, [f.width for f in spec.fields])
-    for col, f in enumerate(spec.fields, start=1):
+def _table_sheet(spec: SheetLayout, list_ranges: dict[str, str], rows: list[dict]) -> _Sheet:
+    sheet = _Sheet()
+    for col, f in enumerate(spec.fields):
+        # A column format formats every row the clerk types into, without thousands of empty styled
+        # cells (which would make every later open/save of the workbook several times slower).
+        sheet.column(col, f.width, num_format=NUMBER_FORMATS.get(f.kind, "General"))
+    sheet.header(spec.titles, [f.width for f in spec.fields])
+    for col, f in enumerate(spec.fields):
         if f.required:
-            ws.cell(1, col).font = REQUIRED_FONT
-        letter = get_column_letter(col)
-        # A column style formats every row the clerk types into, without thousands of empty styled cells
-        # (which would make every later open/save of the workbook several times slower).
-        ws.column_dimensions[letter].number_format = NUMBER_FORMATS.get(f.kind, "General")
-        _validation(ws, spec, f, f"{letter}2:{letter}{DATA_ROWS + 1}", list_ranges)
+            sheet.put(0, col, f.title, **{**HEADER, **REQUIRED})
+        sheet.validations.append(((1, col, DATA_ROWS, col), _validation(spec, f, list_ranges)))
+    for row, record in enumerate(rows, start=1):
+        for col, f in enumerate(spec.fields):
+            if record.get(f.name) not in (None, ""):
+                sheet.put(row, col, record[f.name])
+    return sheet
 
 
-def _header(ws, titles, widths, row: int = 1) -> None:
-    for col, (title, width) in enumerate(zip(titles, widths, strict=True), start=1):
-        cell = ws.cell(row, col, title)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(col)].width = width + 2
-    ws.freeze_panes = f"A{row + 1}"
-    ws.row_dimensions[row].height = 30
-
-
-def _validation(ws, spec: SheetSpec, f, cells: str, list_ranges: dict[str, str]) -> None:
+def _validation(spec: SheetLayout, f, list_ranges: dict[str, str]) -> dict:
+    """The cell's dropdown or type check, with the field's input prompt."""
     roster_list = ROSTER_FIELDS.get((spec.key, f.name))
-    prompt = spec.input_prompt(f)[:250]
     if roster_list:
-        dv = DataValidation(type="list", formula1=list_ranges[roster_list], errorStyle="warning",
-                            error="不在名册中，请从下拉列表选择")
+        check = {"validate": "list", "source": f"={list_ranges[roster_list]}", "error_type": "warning",
+                 "error_message": "不在名册中，请从下拉列表选择"}
     elif f.name == "site" and spec.key != "sites":
-        dv = DataValidation(type="list", formula1=SITE_LIST_NAME,
-                            error=f"请从下拉列表选择“{SITES_TITLE}”表中登记的示范点")
+        check = {"validate": "list", "source": f"={SITE_LIST_NAME}",
+                 "error_message": f"请从下拉列表选择“{SITES_TITLE}”表中登记的示范点"}
     elif f.options:
-        dv = DataValidation(type="list", formula1='"' + ",".join(f.options) + '"',
-                            error=("只能填写：" + "、".join(f.options))[:250])
+        check = {"validate": "list", "source": list(f.options), "error_message": ("只能填写：" + "、".join(f.options))[:250]}
     elif f.kind == kinds.INT:
-        dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", error="请填写不小于 0 的整数")
+        check = {"validate": "integer", "criteria": ">=", "value": 0, "error_message": "请填写不小于 0 的整数"}
     elif f.kind == kinds.FLOAT:
-        dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", error="请填写数字")
+        check = {"validate": "decimal", "criteria": ">=", "value": 0, "error_message": "请填写数字"}
     elif f.kind == kinds.DATE:
-        dv = DataValidation(type="date", operator="greaterThan", formula1="36526", errorStyle="warning",
-                            error="请按 2026-10-08 的格式填写日期")
+        check = {"validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1), "error_type": "warning",
+                 "error_message": "请按 2026-10-08 的格式填写日期"}
     else:
-        dv = DataValidation()
-    dv.allow_blank = True
-    dv.showInputMessage = bool(prompt)
-    dv.showErrorMessage = dv.type is not None
-    dv.promptTitle, dv.prompt = f.title[:32], prompt
-    dv.errorTitle = "填写有误"
-    dv.add(cells)
-    ws.add_data_validation(dv)
+        check = {"validate": "any", "show_error": False}
+    prompt = spec.input_prompt(f)[:250]
+    check.update(ignore_blank=True, input_title=f.title[:32], input_message=prompt, show_input=bool(prompt))
+    if check["validate"] != "any":
+        check["error_title"] = "填写有误"
+    return check
 
 
-def _prefill(wb, roster: Roster, unit: str, month: str | None, previous: list[dict]) -> None:
+def _prefilled(roster: Roster, unit: str, month: str | None, previous: list[dict]) -> dict[str, list[dict]]:
+    """A unit's form: its name, kind and month, and the sites it reported last (each detail sheet
+    that has a row per site lists them)."""
     info = roster.unit(unit)
     form = next(s for s in FORM_SHEETS if s.layout == "form")
-    ws = wb[form.title]
-    values = {"unit": info.name if info else unit, "unit_kind": info.kind if info else None, "month": month}
-    for row, f in enumerate(form.fields, start=2):
-        if values.get(f.name):
-            set_cell(ws.cell(row, 2), values[f.name])
+    values = {form.key: [{"unit": info.name if info else unit, "unit_kind": info.kind if info else None,
+                          "month": month}]}
     sites = [p for p in previous if p.get("site")]
     for spec in FORM_SHEETS:
         if spec.key == "sites":
-            rows = [{f.name: p.get(f.name) for f in spec.fields} for p in sites]
+            values[spec.key] = [{f.name: p.get(f.name) for f in spec.fields} for p in sites]
         elif spec.one_row_per_site:
-            rows = [{"site": p["site"]} for p in sites]
-        else:
-            continue
-        write_rows(wb[spec.title], spec, rows)
+            values[spec.key] = [{"site": p["site"]} for p in sites]
+    return values
 
 
-def _example_sheet(ws, roster: Roster, rulebook: Rulebook, unit: str | None, month: str | None) -> None:
+def _example_sheet(roster: Roster, rulebook: Rulebook, unit: str | None, month: str | None) -> _Sheet:
     """填写示例: one complete, correct record of every sheet, read-only; the validator never reads it."""
     from processor.validate.samples import example_records  # samples builds on this module
 
+    sheet = _Sheet()
     month = month or rulebook.months[0]
     unit = unit or (roster.unit_names[0] if roster.unit_names else "")
-    ws.append([f"填写示例（{month_cn(month)}，仅供参照，本表不用填写，报送时也不读取）"])
-    ws["A1"].font = Font(bold=True, size=14)
-    _header(ws, ("工作表", "列（表头）", "示例", "填写说明"), [12, 30, 40, 60], row=2)
+    sheet.put(0, 0, f"填写示例（{month_cn(month)}，仅供参照，本表不用填写，报送时也不读取）", bold=True, font_size=14)
+    sheet.header(("工作表", "列（表头）", "示例", "填写说明"), [12, 30, 40, 60], row=1)
     records = example_records(roster=roster, rulebook=rulebook, unit=unit, month=month)
+    row = 2
     for spec in FORM_SHEETS:
-        first = ws.max_row + 1
+        first = row
         for f in spec.fields:
             value = records[spec.key].get(f.name)
-            ws.append([spec.title, f.title, None, ("（必填）" if f.required else "（选填）") + spec.input_prompt(f)])
-            cell = ws.cell(ws.max_row, 3)
+            sheet.put(row, 0, spec.title, **BORDERED)
+            sheet.put(row, 1, f.title, **(REQUIRED if f.required else {}), **BORDERED)
             if value is None or value == "":
-                cell.value, cell.font = EXAMPLE_BLANK, EXAMPLE_FONT
+                sheet.put(row, 2, EXAMPLE_BLANK, **EXAMPLE_FONT, **EXAMPLE_VALUE)
             else:
-                set_cell(cell, value).number_format = NUMBER_FORMATS.get(f.kind, "General")
-            cell.alignment = Alignment(horizontal="left", wrap_text=True, vertical="top")
-            ws.cell(ws.max_row, 2).font = REQUIRED_FONT if f.required else Font()
-            ws.cell(ws.max_row, 4).alignment = Alignment(wrap_text=True, vertical="top")
-            for cell in ws[ws.max_row]:
-                cell.border = Border(THIN, THIN, THIN, THIN)
-        ws.merge_cells(start_row=first, start_column=1, end_row=ws.max_row, end_column=1)
-        ws.cell(first, 1).font = Font(bold=True)
-        ws.cell(first, 1).alignment = Alignment(vertical="center", horizontal="center", wrap_text=True)
-    fit_row_heights(ws, first_row=3)
-    ws.protection.sheet = True  # read-only: a clerk copies from it, never types into it
-
-
-def write_rows(ws, spec: SheetSpec, rows: list[dict], first_row: int = 2) -> None:
-    """Write record dicts (English field names) under the header of a table sheet."""
-    for r, record in enumerate(rows, start=first_row):
-        for c, f in enumerate(spec.fields, start=1):
-            value = record.get(f.name)
-            if value is not None and value != "":
-                set_cell(ws.cell(r, c), value)
+                sheet.put(row, 2, value, num_format=NUMBER_FORMATS.get(f.kind, "General"), **EXAMPLE_VALUE)
+            sheet.put(row, 3, ("（必填）" if f.required else "（选填）") + spec.input_prompt(f), **WRAPPED, **BORDERED)
+            row += 1
+        sheet.put(first, 0, spec.title, bold=True, align="center", valign="vcenter", text_wrap=True, **BORDERED)
+        if row - 1 > first:
+            sheet.merged.append((first, 0, row - 1, 0))
+            for r in range(first + 1, row):
+                del sheet.cells[r, 0]  # covered by the merged cell
+    sheet.fit_row_heights(first_row=2)
+    return sheet
