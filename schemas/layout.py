@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-_SOURCES = ("form.py", "fields.py", "vocabulary.py")
+_SOURCES = ("form.py", "fields.py", "vocabulary.py", "roster.py")
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,23 @@ def derived_table() -> list[tuple]:
     return [(s.key, s.title, tuple((f.name, f.title, f.kind) for f in s.fields)) for s in FORM_SHEETS]
 
 
+def derived_roster_table() -> list[tuple]:
+    """The roster's sheets as the pandera models give them (imports them): key, title, description and
+    each field's name, title, kind, required flag and width (the outputs that list roster columns)."""
+    from processor.schemas.roster import ROSTER_SHEETS
+
+    return [(s.key, s.title, s.description, tuple((f.name, f.title, f.kind, f.required, f.width) for f in s.fields))
+            for s in ROSTER_SHEETS]
+
+
+def _roster_layout(table: list[tuple] | None = None) -> list[SheetLayout]:
+    table = table if table is not None else (_ROSTER_TABLE if sources_digest() == _TABLE_DIGEST
+                                             else derived_roster_table())
+    return [SheetLayout(key, title, tuple(FieldLayout(name, f_title, kind, required, width=width)
+                                          for name, f_title, kind, required, width in fields), description=description)
+            for key, title, description, fields in table]
+
+
 def derived_rules() -> dict:
     """What the validator reads a form by, as the pandera models give it (imports them): per sheet its
     reading rules, per field (required, options, part_of) and its column's checks as plain data, or
@@ -185,16 +202,19 @@ def _write() -> None:
     text = path.read_text(encoding="utf-8")
     head = text[:text.rindex("\n" + MARKER) + 1]
     rows = "".join(f"    {row!r},\n" for row in derived_table())
+    roster_rows = "".join(f"    {row!r},\n" for row in derived_roster_table())
     path.write_text(f"{head}{MARKER} by `python -m processor.schemas.layout`; do not edit\n"
                     f"_TABLE_DIGEST = {sources_digest()!r}\n_TABLE: list[tuple] = [\n{rows}]\n"
                     f"_RULES: dict = {pprint.pformat(derived_rules(), width=120, sort_dicts=False)}\n"
+                    f"_ROSTER_TABLE: list[tuple] = [\n{roster_rows}]\n"
                     "FORM_LAYOUT: list[SheetLayout] = _layout()\n"
-                    "LAYOUT_BY_KEY = {s.key: s for s in FORM_LAYOUT}\n\n"
+                    "LAYOUT_BY_KEY = {s.key: s for s in FORM_LAYOUT}\n"
+                    "ROSTER_LAYOUT: list[SheetLayout] = _roster_layout()  # the roster's sheets: units, staff, groups\n\n"
                     "if __name__ == \"__main__\":\n    _write()\n", encoding="utf-8")
 
 
 # --- derived from the models by `python -m processor.schemas.layout`; do not edit
-_TABLE_DIGEST = 'e20999cbe0792163'
+_TABLE_DIGEST = 'e40c18acd6825e6c'
 _TABLE: list[tuple] = [
     ('basic_info', '基本信息', (('unit', '填报单位', 'text'), ('unit_kind', '单位类型', 'choice'), ('month', '报送月份', 'month'), ('filler', '填报人', 'text'), ('phone', '联系电话', 'text'), ('reviewer', '审核人', 'text'), ('fill_date', '填报日期', 'date'), ('change_note', '变更说明', 'text'))),
     ('sites', '示范点', (('site', '示范点名称', 'text'), ('enterprise', '所属企业', 'text'), ('enterprise_kind', '企业类型', 'choice'), ('org_name', '党组织名称', 'text'), ('org_kind', '党组织类型', 'choice'), ('formation', '组建方式', 'choice'), ('secretary', '党组织书记', 'text'), ('members', '党员人数', 'int'), ('employees', '职工人数', 'int'), ('level', '示范点级别', 'choice'), ('staff', '联系企业组人员', 'text'), ('contact_date', '确定联系日期', 'date'), ('plan_date', '工作方案上报日期', 'date'), ('note', '备注', 'text'))),
@@ -610,8 +630,14 @@ _RULES: dict = {'template_id': '示范点联系指导月报表',
                                      (('str_length',
                                        (('exact_value', None), ('max_value', 2000), ('min_value', None))),))),
                          'description': '各示范点本月工作进展和下月计划，每个示范点一行'}}}
+_ROSTER_TABLE: list[tuple] = [
+    ('units', '单位', '各县（市、区）和系统党委', (('code', '单位代码', 'text', True, 10), ('name', '单位名称', 'text', True, 24), ('kind', '单位类型', 'choice', True, 12), ('contact', '联系人', 'text', True, 10), ('phone', '联系电话', 'text', True, 16), ('email', '电子邮箱', 'text', False, 26), ('former_names', '曾用名', 'text', False, 28), ('senders', '其他报送邮箱', 'text', False, 30))),
+    ('staff', '企业组人员', '企业组工作人员及所在组别', (('name', '姓名', 'text', True, 10), ('group', '组别', 'text', True, 10), ('post', '职务', 'text', False, 14), ('phone', '联系电话', 'text', False, 16), ('email', '电子邮箱', 'text', False, 26))),
+    ('groups', '分片联系', '各组分片定向联系的单位', (('group', '组别', 'text', True, 10), ('unit', '联系单位', 'text', True, 24))),
+]
 FORM_LAYOUT: list[SheetLayout] = _layout()
 LAYOUT_BY_KEY = {s.key: s for s in FORM_LAYOUT}
+ROSTER_LAYOUT: list[SheetLayout] = _roster_layout()  # the roster's sheets: units, staff, groups
 
 if __name__ == "__main__":
     _write()

@@ -202,6 +202,18 @@ def test_accepted_forms_load_no_openpyxl_and_a_rejected_one_still_gets_its_annot
     assert len(copies) == 1, "the rejected form's annotated copy lies beside its receipt"
 
 
+@pytest.mark.slow  # the processor run, then a consolidation
+def test_a_consolidation_reads_the_models_plain_data_and_loads_no_pandera(tmp_path):
+    """The nightly consolidation names sheets and columns from the models' plain data: pandera (its
+    import alone is a fifth of a second and some 17 MB in every nightly run) stays out of it."""
+    root = workspace_with_one_form(tmp_path)
+    assert run_importtime(root, "process").returncode == 0
+    result = run_importtime(root, "consolidate", "--month", "2026-10")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert any(p.suffix == ".docx" for p in (root / "outbox").rglob("*")), "the reports were written"
+    assert "pandera" not in heavy_imports(result.stderr)
+
+
 @pytest.mark.slow  # the processor run once, its validation process included
 def test_the_processor_records_and_answers_forms_without_pandas_or_pandera(tmp_path):
     """Only the validation processes read a form with the models (pandas, pandera); the processor

@@ -27,7 +27,7 @@ from processor.common import cnfmt
 from processor.common import periods
 from processor.common.values import is_missing
 from processor.consolidate.findings import AT_RISK, FAILED, MET, STATUS_CN, Finding, LedgerData
-from processor.schemas.form import CONTACT_MODES, ENTERPRISE_KINDS
+from processor.schemas.vocabulary import CONTACT_MODES, ENTERPRISE_KINDS
 
 SOE, PRIVATE = ENTERPRISE_KINDS  # 国企, 非公
 MODE_KEYS = dict(zip(("phone", "onsite", "meeting", "other"), CONTACT_MODES, strict=True))

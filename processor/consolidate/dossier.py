@@ -11,7 +11,7 @@ from processor.consolidate.blocks import HARDWARE_CODES, STATUS_LABEL, UNASSIGNE
 from processor.consolidate.findings import AT_RISK, FAILED, MET, Finding, LedgerData
 from processor.consolidate.ledger_data import received_instant
 from processor.consolidate.snapshot import Snapshot
-from processor.schemas.form import SHEETS_BY_KEY
+from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
 
 _HW_NAMES = SHEETS_BY_KEY["hardware"].names
 

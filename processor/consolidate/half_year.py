@@ -19,7 +19,7 @@ from processor.consolidate.blocks import (HARDWARE_CODES, PRIVATE, SOE, STAFF_RE
 from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING, RETURNED, STATUS_CN, Finding,
                                             LedgerData, counted_activities, roster_units, submission_states)
 from processor.consolidate.snapshot import Snapshot
-from processor.schemas.form import ACTIVITY_KINDS
+from processor.schemas.vocabulary import ACTIVITY_KINDS
 
 
 AT_RISK_LABEL = STATUS_CN[AT_RISK]  # a period not ended: the one word every document uses

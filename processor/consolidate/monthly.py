@@ -20,7 +20,7 @@ from processor.consolidate.findings import (FAILED, LATE, MET, MISSING, NOT_DUE,
                                             submission_states)
 from processor.consolidate.quality import warning_rows
 from processor.consolidate.snapshot import Snapshot
-from processor.schemas.form import ACTIVITY_KINDS
+from processor.schemas.vocabulary import ACTIVITY_KINDS
 
 
 @dataclass

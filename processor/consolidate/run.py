@@ -49,7 +49,7 @@ from processor.consolidate.sources import (changed_periods, digest, rows_digest,
                                           summary_sources)
 from processor.record.ledger import Ledger, now_iso
 from processor.render import columns, jobs, workbooks
-from processor.schemas.form import SHEETS_BY_KEY
+from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
 
 LOG = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"

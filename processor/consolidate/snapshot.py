@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from processor.consolidate.findings import Finding, evaluate, roster_units
 from processor.consolidate.ledger_data import LedgerData
 from processor.record.ledger import Ledger
-from processor.schemas.form import SHEETS_BY_KEY
+from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
 
 _FILE_MONTH = operator.itemgetter("file_id", "month")
 

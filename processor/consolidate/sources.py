@@ -12,7 +12,7 @@ from processor.common import periods
 from processor.consolidate.ledger_data import LedgerData
 from processor.consolidate.snapshot import Snapshot
 from processor.record.ledger import DUPLICATE
-from processor.schemas.form import SHEETS_BY_KEY
+from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
 
 MONTHLY, HALF_YEAR, YEAR, SUMMARY = (output_kinds.MONTHLY_REPORT, output_kinds.HALF_YEAR_REPORT,
                                      output_kinds.YEAR_REPORT, output_kinds.SUMMARY_DATA)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from processor.record.ledger import data_fields
 from processor.render.workbooks import Column, Sheet
-from processor.schemas.form import FORM_SHEETS, SHEETS_BY_KEY
-from processor.schemas.roster import ROSTER_SHEETS
+# the models' plain data (processor.schemas.layout): an output's columns need titles and widths, not pandera
+from processor.schemas.layout import FORM_LAYOUT as FORM_SHEETS, LAYOUT_BY_KEY as SHEETS_BY_KEY, ROSTER_LAYOUT as ROSTER_SHEETS
 
 _BASIC = SHEETS_BY_KEY["basic_info"]
 _SITE = SHEETS_BY_KEY["sites"]
