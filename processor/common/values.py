@@ -15,6 +15,8 @@ def is_missing(value) -> bool:
     half-initialised has no NA yet, and no value of this thread can be one."""
     if value is None:
         return True
+    if value.__class__ is str or value.__class__ is int:  # most values a report reads: never missing
+        return False
     if isinstance(value, float):
         return value != value
     pd = sys.modules.get("pandas")

@@ -131,6 +131,16 @@ class _Column:
                 points.add(_whole(w / k))
         self.points = sorted(p for p in points if self.least <= p <= self.one_line)
         self.one_line = max(self.one_line, self.firm)
+        self._costs: dict[float, tuple] = {}
+
+    def costs(self, width: float) -> tuple[tuple[int, float], list[tuple[int, float]]]:
+        """(title cost, each body row's cost) at ``width``: the search tries a column's few widths
+        again and again while the others change, so each is measured once."""
+        found = self._costs.get(width)
+        if found is None:
+            found = self._costs[width] = (self.title_cost(width),
+                                          [self.cell_cost(width, r) for r in range(len(self.rows))])
+        return found
 
     def cell_cost(self, width: float, r: int) -> tuple[int, float]:
         """(lines, penalty) of body row ``r`` at ``width``."""
@@ -152,11 +162,12 @@ def _cost(columns: list[_Column], widths: list[float], changed: int | None, widt
     """The table's height in lines (header and body), plus a little for every wrapped line, plus
     the penalties of wrapped names and words, with column ``changed`` at ``width``."""
     at = [width if i == changed else w for i, w in enumerate(widths)]
+    costs = [c.costs(w) for c, w in zip(columns, at, strict=True)]
     total = 0.0
-    heads = [c.title_cost(w) for c, w in zip(columns, at, strict=True)]
+    heads = [head for head, _ in costs]
     total += max(n for n, _ in heads) + sum(p + 0.05 * n for n, p in heads)
     for r, weight in enumerate(columns[0].weights):
-        cells = [c.cell_cost(w, r) for c, w in zip(columns, at, strict=True)]
+        cells = [rows[r] for _, rows in costs]
         total += weight * (max(n for n, _ in cells) + sum(p + 0.05 * n for n, p in cells))
     return total
 
