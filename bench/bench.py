@@ -280,13 +280,18 @@ def _descendants(pid: int) -> list[int]:
     the sampler must not take CPU from the stage it measures)."""
     found, parents = [], [pid]
     while parents:
-        for children in Path(f"/proc/{parents.pop()}/task").glob("*/children"):
-            try:
-                pids = [int(p) for p in children.read_text().split()]
-            except OSError:
-                continue
-            found += pids
-            parents += pids
+        pids = _children(parents.pop())
+        found += pids
+        parents += pids
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (adopted orphans included), from its threads' child lists."""
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in children.read_text().split()]
     return found
 
 
@@ -528,12 +533,12 @@ def _adopt_orphans() -> bool:
 def tree_cpu(argv: list[str]) -> float:
     """CPU seconds (user + system) of ``argv`` and every process it started, once all have ended."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    standing = set(_children(os.getpid()))  # this process's own (an earlier stage's fork server): not waited for
     done = subprocess.run(argv, capture_output=True, check=False)
-    while True:  # the orphans adopted meanwhile
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
+    while adopted := set(_children(os.getpid())) - standing:  # the orphans adopted meanwhile
+        for pid in adopted:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
     if done.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed: {done.stderr.decode(errors='replace')[-500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -854,7 +859,7 @@ def main(argv: list[str] | None = None) -> int:
         r["ingest"] = run_stage("ingest", root=str(tmp / "ingest"), roster=str(roster_path),
                                 files=[str(p) for p in files], last_month=months[-1])
         r["ingest"]["jobs"] = 1
-        if "parallel" not in args.skip and args.jobs > 1 and _parallel_available():
+        if "parallel" not in args.skip and args.jobs > 1:
             print(f"ingest, {args.jobs} processes …", flush=True)
             r["ingest_parallel"] = run_stage("ingest", root=str(tmp / "ingest-par"), roster=str(roster_path),
                                              files=[str(p) for p in files], last_month=months[-1], jobs=args.jobs,
@@ -934,14 +939,6 @@ def profile_path(folder: Path | None, stage: str) -> str | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder.resolve() / f"{stage}.pstats")
-
-
-def _parallel_available() -> bool:
-    import inspect
-
-    from processor.intake import run as intake
-
-    return "jobs" in inspect.signature(intake.process_inbox).parameters
 
 
 def _target_results(r: dict, full_size: bool) -> dict:
