@@ -314,13 +314,17 @@ def run_stage(stage: str, **params) -> dict:
         json.dump(params, fh)  # 1,800 paths do not fit on a command line
     cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--params", fh.name]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        with counted_cpu() as cpu:
+            done = subprocess.run(cmd, capture_output=True, text=True)
     finally:
         os.unlink(fh.name)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise RuntimeError(f"stage {stage} failed ({done.returncode})")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if ADOPTING:  # the stage's fork server and workers were waited for here: their CPU is counted
+        result["tree_cpu_seconds"] = cpu["seconds"]
+    return result
 
 
 def received_clock(month: str):
@@ -518,6 +522,9 @@ def latency(forms: list[Path], roster_path: Path, drops: int) -> dict:
 
 # --- `processor process` in CPU, against a pandas read of the same files ---------------------------
 
+ADOPTING = False  # set by main once this process reaps every process below it
+
+
 def _adopt_orphans() -> bool:
     """Make this process the reaper of every process below it (Linux): a fork server and its workers,
     orphaned when the command ends, are then waited for here and their CPU counted in RUSAGE_CHILDREN."""
@@ -532,17 +539,30 @@ def _adopt_orphans() -> bool:
 
 def tree_cpu(argv: list[str]) -> float:
     """CPU seconds (user + system) of ``argv`` and every process it started, once all have ended."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    standing = set(_children(os.getpid()))  # this process's own (an earlier stage's fork server): not waited for
-    done = subprocess.run(argv, capture_output=True, check=False)
-    while adopted := set(_children(os.getpid())) - standing:  # the orphans adopted meanwhile
-        for pid in adopted:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+    with counted_cpu() as cpu:
+        done = subprocess.run(argv, capture_output=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed: {done.stderr.decode(errors='replace')[-500:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu["seconds"]
+
+
+@contextlib.contextmanager
+def counted_cpu():
+    """{"seconds": CPU (user + system) of the processes started in the block and of every process below
+    them}, filled in when they have all ended.  Complete once this process adopts orphans
+    (:func:`_adopt_orphans`): a fork server and its workers outlive the command that started them."""
+    found: dict[str, float] = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    standing = set(_children(os.getpid()))  # this process's own (an earlier stage's fork server): not waited for
+    try:
+        yield found
+    finally:
+        while adopted := set(_children(os.getpid())) - standing:  # the orphans adopted meanwhile
+            for pid in adopted:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        found["seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def small_forms(count: int = PROCESS_FORMS, jobs: int = os.cpu_count() or 1) -> list[Path]:
@@ -740,7 +760,7 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
         best = min(r[k]["seconds"] for k in ("ingest", "ingest_parallel") if k in r)
         rows.append((f"{label}: {g['files']} files (jobs={g.get('jobs', 1)})",
                      f"{g['seconds']:.1f} s  {g['files_per_s']:.1f} files/s"
-                     + (of_goal(g["seconds"], "ingest_seconds") if full_size else ""), target,
+                     + (of_goal(g["seconds"], "ingest_seconds") if full_size else "") + _main_cpu(g), target,
                      verdict(best, TARGETS["ingest_seconds"]) if full_size and g["seconds"] == best else ""))
     s = r["scaling"]
     rows.append((f"scaling: {s['small_files']} (every 10th) → {s['large_files']} files", f"{s['ratio']:.2f}× time",
@@ -776,8 +796,13 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
 
 
 def _main_cpu(stage: dict) -> str:
-    """The timed process's own CPU (its workers apart): near the wall time, it is what the stage waits on."""
-    return f"  (main CPU {stage['main_cpu_seconds']:.1f} s)" if "main_cpu_seconds" in stage else ""
+    """The timed process's own CPU (its workers apart; near the wall time, it is what the stage waits on)
+    and the CPU of all its processes (the stage process's start included): on 2 cores, the stage cannot
+    take less than half of it."""
+    parts = [f"main CPU {stage['main_cpu_seconds']:.1f} s"] if "main_cpu_seconds" in stage else []
+    if "tree_cpu_seconds" in stage:
+        parts.append(f"all {stage['tree_cpu_seconds']:.1f} s")
+    return f"  ({', '.join(parts)})" if parts else ""
 
 
 def print_table(rows) -> None:
@@ -828,6 +853,8 @@ def main(argv: list[str] | None = None) -> int:
         m = limits_consolidation(args.jobs)
         print_table(limits_rows(m))
         return 0 if m["peak_rss_mb"] <= TARGETS["limits_rss_mb"] else 1
+    global ADOPTING
+    ADOPTING = _adopt_orphans()
     if args.quick:
         args.units, args.months = 20, 3
     samples = args.samples or (10 if args.quick else 40)
