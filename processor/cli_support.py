@@ -50,6 +50,8 @@ def friendly_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except (SystemExit, click.exceptions.Exit):
+            raise  # the command's own exit code: the error classes below need not be imported for it
         except _known_errors() as exc:
             err_console.print(f"[bold red]错误：[/]{escape(str(exc))}")  # a message may name [calendar]
             sys.exit(2)
