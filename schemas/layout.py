@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import pprint
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 _SOURCES = ("form.py", "fields.py", "vocabulary.py", "roster.py")
@@ -98,6 +98,7 @@ class SheetLayout:
         return SHEETS_BY_KEY[self.key].schema
 
 
+@cache  # the sources do not change under a running process; every import and validation asks
 def sources_digest() -> str:
     """A hash of the model sources the table is derived from, read as bytes."""
     digest = hashlib.sha256()
