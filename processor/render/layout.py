@@ -128,6 +128,7 @@ _W_STYLE, _W_STYLE_ID, _W_BASED_ON, _W_VAL = qn("w:style"), qn("w:styleId"), qn(
 _W_EAST_ASIA, _W_P, _W_RPR, _W_RFONTS = qn("w:eastAsia"), qn("w:p"), qn("w:rPr"), qn("w:rFonts")
 _RPR_RFONTS = f"{_W_RPR}/{_W_RFONTS}"
 _PPR_PSTYLE = f"{qn('w:pPr')}/{qn('w:pStyle')}"
+_W_PSTYLE = qn("w:pStyle")
 _FONT_ATTRS = tuple(qn(a) for a in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"))
 _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
@@ -516,8 +517,11 @@ def keep_signature_with_text(doc) -> int:
     Returns how many paragraphs it marked."""
     sign_ids, note_ids = _style_ids(doc, (ST_SIGN,)), _style_ids(doc, (ST_ANNEX_NOTE, ST_ANNEX_NOTE_MORE))
     marked = 0
-    for par in list(doc.element.body.iter(_W_P)):
-        if _pstyle(par) not in sign_ids:
+    # a paragraph's style is its pPr's pStyle: finding those is one pass in lxml, not a lookup a paragraph
+    signatures = [node.getparent().getparent() for node in doc.element.body.iter(_W_PSTYLE)
+                  if node.get(_W_VAL) in sign_ids]
+    for par in signatures:
+        if par.tag != _W_P:
             continue
         node = par.getprevious()
         while node is not None:

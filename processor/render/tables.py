@@ -15,7 +15,9 @@ sites), instead of repeating them on every row.
 from __future__ import annotations
 
 import copy
+import functools
 import math
+import operator
 import re
 
 from docx.oxml import OxmlElement
@@ -48,6 +50,7 @@ _W_TYPE, _TCPR_TCW, _W_BR, _W_P = qn("w:type"), f"{qn('w:tcPr')}/{qn('w:tcW')}",
 _ASCII_RUN = re.compile(r"[\x20-\x7e]+")
 
 
+@functools.lru_cache(maxsize=8192)  # the same dates, names and statuses fill table after table
 def text_width_em(text: str) -> float:
     """The width of one line of ``text`` in characters of its font size: Chinese (and every other
     non-ASCII character) one, a digit or Latin letter a little over half, plus the gap set
@@ -131,45 +134,60 @@ class _Column:
                 points.add(_whole(w / k))
         self.points = sorted(p for p in points if self.least <= p <= self.one_line)
         self.one_line = max(self.one_line, self.firm)
-        self._costs: dict[float, tuple] = {}
+        self.row_weights = [1, *self.weights]  # the title, then the body rows
+        self.line_widths = widths
+        self._scores: dict[float, tuple] = {}
 
-    def costs(self, width: float) -> tuple[tuple[int, float], list[tuple[int, float]]]:
-        """(title cost, each body row's cost) at ``width``: the search tries a column's few widths
-        again and again while the others change, so each is measured once."""
-        found = self._costs.get(width)
+    def scores(self, width: float) -> tuple[tuple[int, ...], int]:
+        """At ``width``: the lines of the title and of each body row (title first), and what the
+        column's cells add to the table's cost in twentieths of a line (a line 1, a wrapped name or
+        word 20 times its penalty), each row counted as often as it is.  The search tries a
+        column's few widths again and again while the others change, so each is measured once."""
+        found = self._scores.get(width)
         if found is None:
-            found = self._costs[width] = (self.title_cost(width),
-                                          [self.cell_cost(width, r) for r in range(len(self.rows))])
+            at = {w: lines_at(width, w) for w in self.line_widths}  # many cells are alike (dates, names)
+            lines = [sum(map(at.__getitem__, self.title)), *(sum(map(at.__getitem__, row)) for row in self.rows)]
+            penalties = [max(self.penalty, WORD_PENALTY) if any(
+                at[w] > allowed for w, allowed in zip(self.title, self.title_lines_allowed, strict=True)) else 0.0,
+                *(self.penalty if n > len(row) else 0.0 for n, row in zip(lines[1:], self.rows, strict=True))]
+            parts = [n + round(20 * p) for n, p in zip(lines, penalties, strict=True)]
+            found = self._scores[width] = (tuple(lines), sum(map(operator.mul, self.row_weights, parts)))
         return found
 
-    def cell_cost(self, width: float, r: int) -> tuple[int, float]:
-        """(lines, penalty) of body row ``r`` at ``width``."""
-        lines = self.rows[r]
-        n = sum(lines_at(width, w) for w in lines)
-        return n, (self.penalty if n > len(lines) else 0.0)
 
-    def title_cost(self, width: float) -> tuple[int, float]:
-        n = sum(lines_at(width, w) for w in self.title)
-        over = any(lines_at(width, w) > allowed for w, allowed in zip(self.title, self.title_lines_allowed, strict=True))
-        return n, (max(self.penalty, WORD_PENALTY) if over else 0.0)
+class _Heights:
+    """The table's cost at ``widths`` (:func:`_table_cost`), kept so that the cost with one column
+    at another width is measured from that column alone, against each row's tallest cell among the
+    other columns.  Costs are counted in twentieths of a line, so every sum is exact."""
+
+    def __init__(self, columns: list[_Column], widths: list[float]):
+        self.columns, self.weights = columns, columns[0].row_weights
+        scores = [c.scores(w) for c, w in zip(columns, widths, strict=True)]
+        self.lines = [lines for lines, _ in scores]
+        self.parts = [parts for _, parts in scores]
+        tallest = list(map(max, *self.lines)) if len(columns) > 1 else list(self.lines[0])
+        self.total = 20 * sum(map(operator.mul, self.weights, tallest)) + sum(self.parts)
+        self._others: dict[int, list[int]] = {}
+
+    def cost(self) -> float:
+        return self.total / 20
+
+    def cost_with(self, i: int, width: float) -> float:
+        """The table's cost with column ``i`` at ``width``, the others as they are."""
+        lines, parts = self.columns[i].scores(width)
+        others = self._others.get(i)
+        if others is None:  # each row's tallest cell of the other columns
+            rest = [col for j, col in enumerate(self.lines) if j != i]
+            others = self._others[i] = list(map(max, *rest)) if len(rest) > 1 else list(rest[0]) if rest else \
+                [0] * len(lines)
+        tallest = sum(map(operator.mul, self.weights, map(max, others, lines)))
+        return (20 * tallest + sum(self.parts) - self.parts[i] + parts) / 20
 
 
 def _table_cost(columns: list[_Column], widths: list[float]) -> float:
-    return _cost(columns, widths, None, 0.0)
-
-
-def _cost(columns: list[_Column], widths: list[float], changed: int | None, width: float) -> float:
     """The table's height in lines (header and body), plus a little for every wrapped line, plus
-    the penalties of wrapped names and words, with column ``changed`` at ``width``."""
-    at = [width if i == changed else w for i, w in enumerate(widths)]
-    costs = [c.costs(w) for c, w in zip(columns, at, strict=True)]
-    total = 0.0
-    heads = [head for head, _ in costs]
-    total += max(n for n, _ in heads) + sum(p + 0.05 * n for n, p in heads)
-    for r, weight in enumerate(columns[0].weights):
-        cells = [rows[r] for _, rows in costs]
-        total += weight * (max(n for n, _ in cells) + sum(p + 0.05 * n for n, p in cells))
-    return total
+    the penalties of wrapped names and words."""
+    return _Heights(columns, widths).cost()
 
 
 def share_width(room: float, columns: list[_Column]) -> list[float]:
@@ -184,14 +202,15 @@ def share_width(room: float, columns: list[_Column]) -> list[float]:
     for i in sorted(range(len(columns)), key=lambda i: columns[i].firm - least[i]):  # the cheapest first
         if sum(widths) + columns[i].firm - widths[i] <= room:
             widths[i] = columns[i].firm
-    cost = _table_cost(columns, widths)
+    heights = _Heights(columns, widths)
+    cost = heights.cost()
     while True:
         left = room - sum(widths)
         best = None
         for i, column in enumerate(columns):
             steps = [p for p in column.points if widths[i] + 1e-6 < p <= widths[i] + left + 1e-6][:_CANDIDATES]
             for p in steps:
-                gain = cost - _cost(columns, widths, i, p)
+                gain = cost - heights.cost_with(i, p)
                 if gain <= 1e-9:
                     continue
                 rate = gain / (p - widths[i])
@@ -201,6 +220,7 @@ def share_width(room: float, columns: list[_Column]) -> list[float]:
             break
         _, i, p, cost = best
         widths[i] = p
+        heights = _Heights(columns, widths)
     widths = _rebalance(columns, widths)
     left = room - sum(widths)
     if left > 1e-6:  # spread the rest: to the columns still wrapping by how much they lack, else to all
@@ -242,11 +262,12 @@ def _taken_for(columns: list[_Column], widths: list[float], i: int, width: float
     trial[i] = width
     donors = [j for j in range(len(columns)) if j != i and trial[j] > columns[j].least + 1e-6]
 
-    base = _table_cost(columns, trial)
+    heights = _Heights(columns, trial)
+    base = heights.cost()
 
     def loss(j):
         give = min(need, trial[j] - columns[j].least)
-        return (_cost(columns, trial, j, trial[j] - give) - base) / give
+        return (heights.cost_with(j, trial[j] - give) - base) / give
 
     while need > 1e-6 and donors:
         j = min(donors, key=loss)
@@ -254,6 +275,7 @@ def _taken_for(columns: list[_Column], widths: list[float], i: int, width: float
         trial[j] -= give
         need -= give
         donors.remove(j)
+        heights = _Heights(columns, trial)
     return trial if need <= 1e-6 else None
 
 
