@@ -205,6 +205,52 @@ def test_names_stay_on_one_line_while_long_text_wraps():
     assert widths[2] == max(widths) or widths[2] >= 12  # the long text keeps a readable column
 
 
+def _height_counted_cell_by_cell(columns, widths):
+    """The table's cost as the width search defines it, recounted from every cell: the tallest
+    cell of each row (header first) plus a twentieth of a line for every line and the penalty of
+    every wrapped name or word."""
+    total = 0.0
+    for r, weight in enumerate([1, *columns[0].weights]):
+        cells = []
+        for column, width in zip(columns, widths, strict=True):
+            lines = column.title if r == 0 else column.rows[r - 1]
+            n = sum(tables.lines_at(width, w) for w in lines)
+            if r == 0:
+                over = any(tables.lines_at(width, w) > allowed
+                           for w, allowed in zip(column.title, column.title_lines_allowed, strict=True))
+                penalty = max(column.penalty, tables.WORD_PENALTY) if over else 0.0
+            else:
+                penalty = column.penalty if n > len(lines) else 0.0
+            cells.append((n, penalty))
+        total += weight * (max(n for n, _ in cells) + sum(p + 0.05 * n for n, p in cells))
+    return total
+
+
+def test_the_width_search_measures_a_trial_column_as_the_whole_table_would():
+    """The search re-measures only the column it tries at another width: for every column and
+    every width it may take, that gives the height the whole table has, cell by cell."""
+    import random
+
+    rng = random.Random(7)
+    words = ["罗源县", "市国资委党委", "2026年10月12日", "已完成", "逾期284天未办结", "党员活动室面积不足，未设立党员责任区",
+             "13900001111", "", "“三会一课”记录不全，组织生活会未按期召开"]
+    for _ in range(40):
+        n_columns = rng.randint(1, 6)
+        rows = [[[rng.choice(words) for _ in range(rng.randint(1, 2))] for _ in range(n_columns)]
+                for _ in range(rng.randint(1, 9))]
+        titles = [rng.choice(["单位", "示范点", "存在问题", "状态", "日期", "联系\n方式"]) for _ in range(n_columns)]
+        weights = [rng.randint(1, 3) for _ in rows]  # how often each row stands in the table
+        columns = [tables._Column(titles[i].split("\n"), [row[i] for row in rows], weights) for i in range(n_columns)]
+        widths = [rng.choice(c.points) for c in columns]
+        heights = tables._Heights(columns, widths)
+        assert heights.cost() == pytest.approx(_height_counted_cell_by_cell(columns, widths), abs=1e-9)
+        for i, column in enumerate(columns):
+            for width in column.points:
+                trial = [width if j == i else w for j, w in enumerate(widths)]
+                assert heights.cost_with(i, width) == pytest.approx(_height_counted_cell_by_cell(columns, trial),
+                                                                    abs=1e-9)
+
+
 # --- nested quotes -------------------------------------------------------------------------------------
 def test_a_quotation_inside_a_quotation_takes_single_quotes(tmp_path):
     ctx = sample_context("monthly_report")
