@@ -70,6 +70,7 @@ from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfini
                                     is_ignored_name, readable_name)
 
 if TYPE_CHECKING:  # receipts, sandboxes and validation load with the first file: `status` lists the inbox
+    from processor.consolidate.ledger_data import FormRows
     from processor.validate.validator import ValidationResult
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ class Intake:
         self._pool_lock = threading.Lock()
         self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
+        # (file id, the unit's rows read in the transaction recording it, the ledger's change stamp then)
+        self._recorded: tuple[int, FormRows, tuple[int, int]] | None = None
 
     @property
     def sandboxes(self):
@@ -213,6 +216,7 @@ class Intake:
     def _handle(self, path: Path, relative: str, staged: staging.Staged,
                 result: ValidationResult | None) -> IntakeOutcome:
         sha = staged.sha
+        self._recorded = None
         folder_unit = self._folder_unit(readable_name(relative))
         received = self.clock()
 
@@ -313,27 +317,45 @@ class Intake:
             "problems_json": [p.to_dict() for p in problems],
             "summary_json": summary, "archive_path": archive_rel,
         }
-        replaced = None
+        replaced = rows = None
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
             if status == ACCEPTED:
                 self.ledger.insert_records(conn, file_id, result.unit, result.month, result.records)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
-                self._note_quality(conn, file_id, result, record["summary_json"])
+                rows = self._note_quality(conn, file_id, result, record["summary_json"])
+                stamp = self.ledger.change_stamp()  # the last statement of the transaction
+        if rows is not None:
+            self._recorded = (file_id, rows, stamp)
         return IntakeOutcome(file_id, readable_name(path.name), status, unit, result.month, None,
                              errors, len(problems) - errors, replaced, problems=problems)
 
-    def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> None:
+    def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> FormRows:
         """The checks across months and files, as the ledger stands with this form in it (same
-        transaction), kept with the arrival so that its receipt can always be written again alike."""
-        from processor.consolidate.quality import quality_warnings, warning_record
+        transaction), kept with the arrival so that its receipt can always be written again alike.
 
-        warnings = quality_warnings(self.ledger, self.rulebook, result.month, units=[result.unit],
-                                    before_file=file_id)
+        Returns the unit's rows read for them, which the receipt's findings read too
+        (:meth:`_rows_recorded`)."""
+        from processor.common import periods
+        from processor.consolidate.ledger_data import FormRows
+        from processor.consolidate.quality import form_warnings, warning_record
+
+        rows = FormRows.read(self.ledger, result.unit, result.month, periods.add_months(result.month, -1))
+        warnings = form_warnings(rows, self.rulebook, before_file=file_id)
         if warnings:
             summary = {**summary, "quality": [warning_record(w) for w in warnings]}
-            conn.execute("UPDATE files SET summary_json = ? WHERE id = ?",
-                         (json.dumps(summary, ensure_ascii=False, default=str), file_id))
+            text = json.dumps(summary, ensure_ascii=False, default=str)
+            conn.execute("UPDATE files SET summary_json = ? WHERE id = ?", (text, file_id))
+            rows.note_summary(file_id, text)
+        return rows
+
+    def _rows_recorded(self, file_id: int) -> FormRows | None:
+        """The rows :meth:`_note_quality` read for this arrival, if nothing was committed to the ledger
+        since its transaction (by this connection or any other); else None (read them again)."""
+        recorded, self._recorded = self._recorded, None
+        if recorded is None or recorded[0] != file_id or self.ledger.change_stamp() != recorded[2]:
+            return None
+        return recorded[1]
 
     def _record_duplicate(self, path, relative, folder_unit, staged: staging.Staged, received,
                           original) -> IntakeOutcome:
@@ -357,7 +379,7 @@ class Intake:
         from processor.record import receipts
 
         row = self.ledger.file(file_id)
-        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
+        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row, rows=self._rows_recorded(file_id))
         receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview,
                                          annotate=self.sandboxes.annotate)  # under the validation's limits
         checkpoint("after-receipt")
