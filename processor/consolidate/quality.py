@@ -128,8 +128,8 @@ def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
         copied = []
         for title in titles:
             key = _KEY_BY_TITLE[title]
-            now = scope.rows(key, unit, scope.month)
-            if now and _content(now) == _content(scope.rows(key, unit, scope.previous)):
+            now, before = scope.rows(key, unit, scope.month), scope.rows(key, unit, scope.previous)
+            if now and len(now) == len(before) and _content(now) == _content(before):
                 copied.append(title)
         if copied:
             yield scope.warn("copied-sheet", unit, None, missing=tuple(copied))

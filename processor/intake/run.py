@@ -416,9 +416,10 @@ class Intake:
     def _inbox_relative(self, path: Path) -> str:
         """The file's place below the inbox, from its name (never by following a link)."""
         path = Path(os.path.abspath(path))
-        for inbox in (self.ws.inbox, self.ws.inbox.resolve()):
+        inbox = self.ws.inbox
+        for candidate in (lambda: inbox, inbox.resolve):  # resolved again only when needed
             with contextlib.suppress(ValueError):
-                return path.relative_to(inbox).as_posix()
+                return path.relative_to(candidate()).as_posix()
         try:  # the inbox reached through another name: its folder resolved, the file's own name kept
             return (path.parent.resolve().relative_to(self.ws.inbox.resolve()) / path.name).as_posix()
         except ValueError:

@@ -546,6 +546,11 @@ def now_iso(now: dt.datetime | None = None) -> str:
 
 def _plain(value):
     """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
+    cls = value.__class__
+    if cls is str or cls is int:  # most values of a form: stored as they are
+        return value
+    if cls is float:
+        return None if value != value else value
     if is_missing(value):
         return None
     if isinstance(value, dt.datetime):  # pandas.Timestamp too
