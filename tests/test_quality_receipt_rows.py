@@ -153,8 +153,8 @@ def test_a_commit_by_another_process_before_the_receipt_makes_the_receipt_read_t
 
     def another_process_writes(**_):
         other = sqlite3.connect(workspace.ledger_path, isolation_level=None)
-        try:  # one of the form's contacts moved to another day: the preview counts contacts per month
-            other.execute("UPDATE contacts SET date = '2026-09-30' WHERE rowid = (SELECT MIN(rowid) FROM contacts)")
+        try:  # the form's contact records gone: its sites lack this month's contacts now
+            other.execute("DELETE FROM contacts WHERE file_id = (SELECT MAX(id) FROM files)")
         finally:
             other.close()
 
@@ -172,3 +172,5 @@ def test_a_commit_by_another_process_before_the_receipt_makes_the_receipt_read_t
         row = ledger.file(outcome.file_id)
         written = _receipt_bytes(workspace, row)
         assert _rewritten_by_general_path(workspace, ledger, row) == written
+    preview = json.loads(written[1])["preview"]
+    assert any(p["clause"] == "M-1b" for p in preview), preview  # the contacts the month asks for
