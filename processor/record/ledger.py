@@ -313,7 +313,9 @@ class Ledger:
         counts = {}
         for spec in FORM_LAYOUT:
             names = ["row", *(f.name for f in data_fields(spec))]
-            rows = [(file_id, unit, month, *[_plain(r.get(n)) for n in names]) for r in records.get(spec.key, ())]
+            as_is = _STORED_AS_IS
+            rows = [(file_id, unit, month, *[v if v.__class__ in as_is else _plain(v) for v in map(r.get, names)])
+                    for r in records.get(spec.key, ())]
             if rows:
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
                                  f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
@@ -544,13 +546,18 @@ def now_iso(now: dt.datetime | None = None) -> str:
     return (now or clock.system_now().astimezone()).isoformat(timespec="seconds")
 
 
+_STORED_AS_IS = frozenset({str, int, type(None)})  # values (by exact type) SQLite stores as they are
+
+
 def _plain(value):
     """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
     cls = value.__class__
-    if cls is str or cls is int:  # most values of a form: stored as they are
+    if cls in _STORED_AS_IS:  # most values of a form
         return value
     if cls is float:
         return None if value != value else value
+    if cls is dt.date:
+        return value.isoformat()
     if is_missing(value):
         return None
     if isinstance(value, dt.datetime):  # pandas.Timestamp too
