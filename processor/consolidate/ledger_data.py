@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from processor.common.clock import local_date, local_time
+from processor.common.periods import add_months
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
 from processor.schemas.vocabulary import SHEET_TITLES
 
@@ -352,19 +353,23 @@ class FormRows:
     :data:`FORM_SHEETS_UNTIL`, and ``…(key, units=[unit], months=[month before, month])`` for those of
     :data:`FORM_SHEETS_TWO_MONTHS`; ``files`` is ``ledger.files(units=[unit])`` (as dicts);
     ``month_sites`` is every unit's (unit, site) of the month (:meth:`Ledger.accepted_site_names`).
+    ``file_id``: the arrival being recorded.
 
     The checks (:func:`processor.consolidate.quality.form_warnings`) read the rows as they are; the
-    findings data (:meth:`ledger_data`) takes them over, so it comes after the checks.
+    findings data (:meth:`ledger_data`) takes them over, so it comes after the checks.  The rows
+    stand for the ledger only while nothing is committed to it after the recording transaction
+    (:meth:`sealed` at its end, :meth:`current` later).
     """
 
-    def __init__(self, unit: str, month: str, previous: str, rows: dict[str, list[dict]], files: list[dict],
+    def __init__(self, unit: str, month: str, file_id: int, rows: dict[str, list[dict]], files: list[dict],
                  mailed: set[int], month_sites: list[tuple[str, str | None]]):
-        self.unit, self.month, self.previous = unit, month, previous
+        self.unit, self.month, self.previous, self.file_id = unit, month, add_months(month, -1), file_id
         self.rows, self.files, self.mailed, self.month_sites = rows, files, mailed, month_sites
+        self.stamp: tuple[int, int] | None = None
 
     @classmethod
-    def read(cls, ledger: Ledger, unit: str, month: str, previous: str) -> FormRows:
-        units = [unit]
+    def read(cls, ledger: Ledger, unit: str, month: str, file_id: int) -> FormRows:
+        units, previous = [unit], add_months(month, -1)
         with ledger.reading():
             rows = {key: ledger.accepted_records(key, units=units, until=month) for key in FORM_SHEETS_UNTIL}
             rows.update({key: ledger.accepted_records(key, units=units, months=[previous, month])
@@ -372,7 +377,7 @@ class FormRows:
             files = [dict(r) for r in ledger.files(units=units)]
             mailed = {r[0] for r in ledger.query("SELECT file_id FROM mail_parts WHERE file_id IS NOT NULL")}
             month_sites = ledger.accepted_site_names(month)
-        return cls(unit, month, previous, rows, files, mailed, month_sites)
+        return cls(unit, month, file_id, rows, files, mailed, month_sites)
 
     def two_months(self, key: str) -> list[dict]:
         """The unit's rows of the month and the one before (in the ledger's order)."""
@@ -381,11 +386,22 @@ class FormRows:
         months = (self.previous, self.month)
         return [r for r in self.rows[key] if r["month"] in months]
 
-    def note_summary(self, file_id: int, summary_json: str) -> None:
+    def note_summary(self, summary_json: str) -> None:
         """The arrival's ``summary_json`` as written later in the same transaction."""
         for f in self.files:
-            if f["id"] == file_id:
+            if f["id"] == self.file_id:
                 f["summary_json"] = summary_json
+
+    def sealed(self, ledger: Ledger) -> FormRows:
+        """Note the ledger's change stamp, at the end of the recording transaction (its last statement)."""
+        self.stamp = ledger.change_stamp()
+        return self
+
+    def current(self, ledger: Ledger, row) -> bool:
+        """Whether these are still the rows of arrival ``row``'s unit and month as the ledger holds them:
+        read for it, and nothing committed to the ledger since (by this connection or any other)."""
+        return (self.stamp is not None and (self.file_id, self.unit, self.month) == (row["id"], row["unit"], row["month"])
+                and ledger.change_stamp() == self.stamp)
 
     def ledger_data(self, sheets: Iterable[str]) -> LedgerData:
         """:meth:`LedgerData.load` of the unit up to the month (``sheets`` of :data:`FORM_SHEETS_UNTIL`)."""

@@ -122,8 +122,7 @@ class Intake:
         self._pool_lock = threading.Lock()
         self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
-        # (file id, the unit's rows read in the transaction recording it, the ledger's change stamp then)
-        self._recorded: tuple[int, FormRows, tuple[int, int]] | None = None
+        self._recorded: FormRows | None = None  # the unit's rows read when the last form was recorded
 
     @property
     def sandboxes(self):
@@ -216,7 +215,6 @@ class Intake:
     def _handle(self, path: Path, relative: str, staged: staging.Staged,
                 result: ValidationResult | None) -> IntakeOutcome:
         sha = staged.sha
-        self._recorded = None
         folder_unit = self._folder_unit(readable_name(relative))
         received = self.clock()
 
@@ -324,38 +322,23 @@ class Intake:
                 self.ledger.insert_records(conn, file_id, result.unit, result.month, result.records)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
                 rows = self._note_quality(conn, file_id, result, record["summary_json"])
-                stamp = self.ledger.change_stamp()  # the last statement of the transaction
-        if rows is not None:
-            self._recorded = (file_id, rows, stamp)
+        self._recorded = rows
         return IntakeOutcome(file_id, readable_name(path.name), status, unit, result.month, None,
                              errors, len(problems) - errors, replaced, problems=problems)
 
     def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> FormRows:
-        """The checks across months and files, as the ledger stands with this form in it (same
-        transaction), kept with the arrival so that its receipt can always be written again alike.
+        """The checks across months and files, as the ledger stands with this form in it (same transaction),
+        kept with the arrival so that its receipt is written again alike; returns the rows read (the receipt's too)."""
+        from processor.consolidate.quality import FormRows, form_warnings, warning_record
 
-        Returns the unit's rows read for them, which the receipt's findings read too
-        (:meth:`_rows_recorded`)."""
-        from processor.common import periods
-        from processor.consolidate.ledger_data import FormRows
-        from processor.consolidate.quality import form_warnings, warning_record
-
-        rows = FormRows.read(self.ledger, result.unit, result.month, periods.add_months(result.month, -1))
+        rows = FormRows.read(self.ledger, result.unit, result.month, file_id)
         warnings = form_warnings(rows, self.rulebook, before_file=file_id)
         if warnings:
             summary = {**summary, "quality": [warning_record(w) for w in warnings]}
             text = json.dumps(summary, ensure_ascii=False, default=str)
             conn.execute("UPDATE files SET summary_json = ? WHERE id = ?", (text, file_id))
-            rows.note_summary(file_id, text)
-        return rows
-
-    def _rows_recorded(self, file_id: int) -> FormRows | None:
-        """The rows :meth:`_note_quality` read for this arrival, if nothing was committed to the ledger
-        since its transaction (by this connection or any other); else None (read them again)."""
-        recorded, self._recorded = self._recorded, None
-        if recorded is None or recorded[0] != file_id or self.ledger.change_stamp() != recorded[2]:
-            return None
-        return recorded[1]
+            rows.note_summary(text)
+        return rows.sealed(self.ledger)  # the transaction's last statement
 
     def _record_duplicate(self, path, relative, folder_unit, staged: staging.Staged, received,
                           original) -> IntakeOutcome:
@@ -379,7 +362,8 @@ class Intake:
         from processor.record import receipts
 
         row = self.ledger.file(file_id)
-        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row, rows=self._rows_recorded(file_id))
+        rows, self._recorded = self._recorded, None  # used only if nothing was committed since they were read
+        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row, rows=rows)
         receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview,
                                          annotate=self.sandboxes.annotate)  # under the validation's limits
         checkpoint("after-receipt")
@@ -416,10 +400,9 @@ class Intake:
     def _inbox_relative(self, path: Path) -> str:
         """The file's place below the inbox, from its name (never by following a link)."""
         path = Path(os.path.abspath(path))
-        inbox = self.ws.inbox
-        for candidate in (lambda: inbox, inbox.resolve):  # resolved again only when needed
+        for inbox in (self.ws.inbox, self.ws.inbox.resolve()):
             with contextlib.suppress(ValueError):
-                return path.relative_to(candidate()).as_posix()
+                return path.relative_to(inbox).as_posix()
         try:  # the inbox reached through another name: its folder resolved, the file's own name kept
             return (path.parent.resolve().relative_to(self.ws.inbox.resolve()) / path.name).as_posix()
         except ValueError:
