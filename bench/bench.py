@@ -762,9 +762,11 @@ def summarize(r: dict, full_size: bool) -> list[tuple[str, str, str, str]]:
                      f"{g['seconds']:.1f} s  {g['files_per_s']:.1f} files/s"
                      + (of_goal(g["seconds"], "ingest_seconds") if full_size else "") + _main_cpu(g), target,
                      verdict(best, TARGETS["ingest_seconds"]) if full_size and g["seconds"] == best else ""))
-    s = r["scaling"]
-    rows.append((f"scaling: {s['small_files']} (every 10th) → {s['large_files']} files", f"{s['ratio']:.2f}× time",
-                 f"≤ {TARGETS['scaling_ratio']}× (for 10× files)", verdict(s["normalized_ratio"], TARGETS["scaling_ratio"])))
+    if "scaling" in r:  # skipped with --skip scaling
+        s = r["scaling"]
+        rows.append((f"scaling: {s['small_files']} (every 10th) → {s['large_files']} files", f"{s['ratio']:.2f}× time",
+                     f"≤ {TARGETS['scaling_ratio']}× (for 10× files)",
+                     verdict(s["normalized_ratio"], TARGETS["scaling_ratio"])))
     c = r["consolidate_month"]
     rows.append((f"consolidate one month ({r['units']} units, {c['written']} files)",
                  f"{c['seconds']:.1f} s" + of_goal(c["seconds"], "month_seconds") + _main_cpu(c),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from processor.common.clock import local_date, local_time
+from processor.common.periods import add_months
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
 from processor.schemas.vocabulary import SHEET_TITLES
 
@@ -169,6 +170,26 @@ class LedgerData:
             # a site renamed with a 变更说明 is the same site (SPEC §10): told by these two sheets
             told = {key: ledger.accepted_records(key, units=units, until=until, file_ids=current)
                     for key in ("sites", "basic_info") if key not in records}
+        return cls._assembled(records, told, files, until, units)
+
+    @classmethod
+    def of_rows(cls, rows: dict[str, list[dict]], files: list[dict], mailed: set[int], *, until: str,
+                units: list[str], sheets: Iterable[str]) -> LedgerData:
+        """What :meth:`load` (``until``, ``units``, ``sheets``, no ``as_of``) gives, from rows read already:
+        ``rows`` holds, for each sheet of ``sheets`` and for 示范点 and 基本信息, exactly what
+        ``ledger.accepted_records(key, units=units, until=until)`` returns; ``files`` what
+        ``ledger.files(units=units)`` returns (as dicts); ``mailed`` the arrivals taken from the mailbox.
+
+        The rows become this data's own (the rows of a renamed site are changed in place)."""
+        sheets = list(sheets)
+        files = [{**f, "channel": "email" if f["id"] in mailed else "folder"} for f in files]
+        records = {key: rows[key] for key in sheets}
+        told = {key: rows[key] for key in ("sites", "basic_info") if key not in records}
+        return cls._assembled(records, told, files, until, units)
+
+    @classmethod
+    def _assembled(cls, records: dict[str, list[dict]], told: dict[str, list[dict]], files: list[dict],
+                   until: str | None, units: list[str] | None) -> LedgerData:
         follow_renames({**told, **records})
         if units is not None:
             files = [f for f in files if submitting_unit(f) in units]  # the folder decides when both are set
@@ -316,3 +337,73 @@ class _SheetIndex:
     @functools.cached_property
     def by_site(self) -> dict[tuple, list[dict]]:
         return self._group(lambda r: (r["unit"], r.get("site")))
+
+
+FORM_SHEETS_UNTIL = ("basic_info", "sites", "contacts", "org_life", "hardware")
+"""The sheets :class:`FormRows` reads for every month up to the form's (the receipt's findings read them)."""
+FORM_SHEETS_TWO_MONTHS = ("members", "progress")
+"""The sheets it reads for the form's month and the one before only (the checks across months read them)."""
+
+
+class FormRows:
+    """One unit's rows and arrivals as the checks of its new form and its receipt's findings read them,
+    read once, in the transaction that records the form.
+
+    ``rows[key]`` is ``ledger.accepted_records(key, units=[unit], until=month)`` for the sheets of
+    :data:`FORM_SHEETS_UNTIL`, and ``…(key, units=[unit], months=[month before, month])`` for those of
+    :data:`FORM_SHEETS_TWO_MONTHS`; ``files`` is ``ledger.files(units=[unit])`` (as dicts);
+    ``month_sites`` is every unit's (unit, site) of the month (:meth:`Ledger.accepted_site_names`).
+    ``file_id``: the arrival being recorded.
+
+    The checks (:func:`processor.consolidate.quality.form_warnings`) read the rows as they are; the
+    findings data (:meth:`ledger_data`) takes them over, so it comes after the checks.  The rows
+    stand for the ledger only while nothing is committed to it after the recording transaction
+    (:meth:`sealed` at its end, :meth:`current` later).
+    """
+
+    def __init__(self, unit: str, month: str, file_id: int, rows: dict[str, list[dict]], files: list[dict],
+                 mailed: set[int], month_sites: list[tuple[str, str | None]]):
+        self.unit, self.month, self.previous, self.file_id = unit, month, add_months(month, -1), file_id
+        self.rows, self.files, self.mailed, self.month_sites = rows, files, mailed, month_sites
+        self.stamp: tuple[int, int] | None = None
+
+    @classmethod
+    def read(cls, ledger: Ledger, unit: str, month: str, file_id: int) -> FormRows:
+        units, previous = [unit], add_months(month, -1)
+        with ledger.reading():
+            rows = {key: ledger.accepted_records(key, units=units, until=month) for key in FORM_SHEETS_UNTIL}
+            rows.update({key: ledger.accepted_records(key, units=units, months=[previous, month])
+                         for key in FORM_SHEETS_TWO_MONTHS})
+            files = [dict(r) for r in ledger.files(units=units)]
+            mailed = {r[0] for r in ledger.query("SELECT file_id FROM mail_parts WHERE file_id IS NOT NULL")}
+            month_sites = ledger.accepted_site_names(month)
+        return cls(unit, month, file_id, rows, files, mailed, month_sites)
+
+    def two_months(self, key: str) -> list[dict]:
+        """The unit's rows of the month and the one before (in the ledger's order)."""
+        if key in FORM_SHEETS_TWO_MONTHS:
+            return self.rows[key]
+        months = (self.previous, self.month)
+        return [r for r in self.rows[key] if r["month"] in months]
+
+    def note_summary(self, summary_json: str) -> None:
+        """The arrival's ``summary_json`` as written later in the same transaction."""
+        for f in self.files:
+            if f["id"] == self.file_id:
+                f["summary_json"] = summary_json
+
+    def sealed(self, ledger: Ledger) -> FormRows:
+        """Note the ledger's change stamp, at the end of the recording transaction (its last statement)."""
+        self.stamp = ledger.change_stamp()
+        return self
+
+    def current(self, ledger: Ledger, row) -> bool:
+        """Whether these are still the rows of arrival ``row``'s unit and month as the ledger holds them:
+        read for it, and nothing committed to the ledger since (by this connection or any other)."""
+        return (self.stamp is not None and (self.file_id, self.unit, self.month) == (row["id"], row["unit"], row["month"])
+                and ledger.change_stamp() == self.stamp)
+
+    def ledger_data(self, sheets: Iterable[str]) -> LedgerData:
+        """:meth:`LedgerData.load` of the unit up to the month (``sheets`` of :data:`FORM_SHEETS_UNTIL`)."""
+        return LedgerData.of_rows(self.rows, self.files, self.mailed, until=self.month, units=[self.unit],
+                                  sheets=sheets)

@@ -13,6 +13,7 @@ section lists the month's.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from processor.common import periods as P
 from processor.common.values import problem_key
 from processor.consolidate.findings import WARNING, Check, Finding, make_finding
-from processor.consolidate.ledger_data import LedgerData
+from processor.consolidate.ledger_data import FormRows, LedgerData
 from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
 from processor.common.rulebook import Rule, Rulebook, RuleSet
 from processor.schemas.layout import LAYOUT_BY_KEY
@@ -127,8 +128,8 @@ def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
         copied = []
         for title in titles:
             key = _KEY_BY_TITLE[title]
-            now = scope.rows(key, unit, scope.month)
-            if now and _content(now) == _content(scope.rows(key, unit, scope.previous)):
+            now, before = scope.rows(key, unit, scope.month), scope.rows(key, unit, scope.previous)
+            if now and len(now) == len(before) and _content(now) == _content(before):
                 copied.append(title)
         if copied:
             yield scope.warn("copied-sheet", unit, None, missing=tuple(copied))
@@ -170,9 +171,37 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
     else:
         records = {key: source.records(key, months=months) for key in SHEETS}
         files = source.files
-    data = LedgerData(records, [])
     units = sorted({r["unit"] for r in records["basic_info"] if r["month"] == month}) if units is None \
         else list(units)
+    return _warnings(records, files, rulebook, month, units, before_file)
+
+
+def form_warnings(rows: FormRows, rulebook: Rulebook, *, before_file: int | None = None) -> list[Finding]:
+    """``quality_warnings(ledger, rulebook, rows.month, units=[rows.unit], before_file=…)`` from the rows
+    of the unit read once for its new form (:class:`FormRows`): the same warnings, in the same order.
+
+    Of the other units' sites of the month, only those named like one of the unit's own sites of the
+    month are looked at: no other row can make a site shared."""
+    records = {key: rows.two_months(key) for key in SHEETS}
+    own = {r["unit"] for r in records["sites"]}
+    names = {_site_key(r["site"]) for r in records["sites"] if r["month"] == rows.month}
+    others = [{"unit": unit, "month": rows.month, "row": i, "site": name}
+              for i, (unit, name) in enumerate(rows.month_sites)
+              if unit not in own and _site_key(name) in names]
+    if others:
+        records["sites"] = sorted(records["sites"] + others, key=lambda r: (r["unit"], r["month"], r["row"]))
+    return _warnings(records, rows.files, rulebook, rows.month, [rows.unit], before_file)
+
+
+@functools.lru_cache(maxsize=8192)
+def _site_key(name: str) -> str:
+    """:func:`problem_key` of a site name (the same few hundred names come with every form of a month)."""
+    return problem_key(name)
+
+
+def _warnings(records: dict[str, list[dict]], files: Iterable, rulebook: Rulebook, month: str, units: list[str],
+              before_file: int | None) -> list[Finding]:
+    data = LedgerData(records, [])
     reported: dict[str, set[str]] = {}
     for f in files:
         if f["status"] in (ACCEPTED, SUPERSEDED) and f["month"] and (before_file is None or f["id"] < before_file):

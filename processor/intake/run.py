@@ -70,6 +70,7 @@ from processor.intake.watch import (INCOMPLETE_GRACE_SECONDS, copy_may_be_unfini
                                     is_ignored_name, readable_name)
 
 if TYPE_CHECKING:  # receipts, sandboxes and validation load with the first file: `status` lists the inbox
+    from processor.consolidate.ledger_data import FormRows
     from processor.validate.validator import ValidationResult
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Intake:
         self._pool_lock = threading.Lock()
         self.ledger.read_units_as(self.roster.aliases)  # a renamed unit's earlier forms are its own
         self._one_at_a_time = threading.Lock()
+        self._recorded: FormRows | None = None  # the unit's rows read when the last form was recorded
 
     @property
     def sandboxes(self):
@@ -313,27 +315,30 @@ class Intake:
             "problems_json": [p.to_dict() for p in problems],
             "summary_json": summary, "archive_path": archive_rel,
         }
-        replaced = None
+        replaced = rows = None
         with self.ledger.atomic() as conn:
             file_id = self.ledger.insert_file(conn, record)
             if status == ACCEPTED:
                 self.ledger.insert_records(conn, file_id, result.unit, result.month, result.records)
                 replaced = self.ledger.supersede(conn, file_id, result.unit, result.month)
-                self._note_quality(conn, file_id, result, record["summary_json"])
+                rows = self._note_quality(conn, file_id, result, record["summary_json"])
+        self._recorded = rows
         return IntakeOutcome(file_id, readable_name(path.name), status, unit, result.month, None,
                              errors, len(problems) - errors, replaced, problems=problems)
 
-    def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> None:
-        """The checks across months and files, as the ledger stands with this form in it (same
-        transaction), kept with the arrival so that its receipt can always be written again alike."""
-        from processor.consolidate.quality import quality_warnings, warning_record
+    def _note_quality(self, conn, file_id: int, result: ValidationResult, summary: dict) -> FormRows:
+        """The checks across months and files, as the ledger stands with this form in it (same transaction),
+        kept with the arrival so that its receipt is written again alike; returns the rows read (the receipt's too)."""
+        from processor.consolidate.quality import FormRows, form_warnings, warning_record
 
-        warnings = quality_warnings(self.ledger, self.rulebook, result.month, units=[result.unit],
-                                    before_file=file_id)
+        rows = FormRows.read(self.ledger, result.unit, result.month, file_id)
+        warnings = form_warnings(rows, self.rulebook, before_file=file_id)
         if warnings:
             summary = {**summary, "quality": [warning_record(w) for w in warnings]}
-            conn.execute("UPDATE files SET summary_json = ? WHERE id = ?",
-                         (json.dumps(summary, ensure_ascii=False, default=str), file_id))
+            text = json.dumps(summary, ensure_ascii=False, default=str)
+            conn.execute("UPDATE files SET summary_json = ? WHERE id = ?", (text, file_id))
+            rows.note_summary(text)
+        return rows.sealed(self.ledger)  # the transaction's last statement
 
     def _record_duplicate(self, path, relative, folder_unit, staged: staging.Staged, received,
                           original) -> IntakeOutcome:
@@ -357,7 +362,8 @@ class Intake:
         from processor.record import receipts
 
         row = self.ledger.file(file_id)
-        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row)
+        rows, self._recorded = self._recorded, None  # used only if nothing was committed since they were read
+        preview = findings_preview(self.ledger, self.ws.rulebook, self.roster, row, rows=rows)
         receipt = receipts.write_receipt(self.ws, self.ledger, row, roster=self.roster, preview=preview,
                                          annotate=self.sandboxes.annotate)  # under the validation's limits
         checkpoint("after-receipt")

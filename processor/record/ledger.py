@@ -313,7 +313,9 @@ class Ledger:
         counts = {}
         for spec in FORM_LAYOUT:
             names = ["row", *(f.name for f in data_fields(spec))]
-            rows = [(file_id, unit, month, *[_plain(r.get(n)) for n in names]) for r in records.get(spec.key, ())]
+            as_is = _STORED_AS_IS
+            rows = [(file_id, unit, month, *[v if v.__class__ in as_is else _plain(v) for v in map(r.get, names)])
+                    for r in records.get(spec.key, ())]
             if rows:
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
                                  f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
@@ -463,6 +465,35 @@ class Ledger:
         kept.sort(key=lambda r: (r["unit"], r["month"], r["row"]))
         return kept
 
+    def accepted_site_names(self, month: str) -> list[tuple[str, str | None]]:
+        """(unit, site) of every 示范点 row of the month's current accepted forms, in the order of
+        :meth:`accepted_records` (unit, row), units under their current names as there: what
+        ``accepted_records("sites", months=[month])`` gives, reduced to those two values."""
+        with self._lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            cursor.execute("SELECT t.file_id, t.unit, t.row, t.site FROM sites t JOIN files f ON f.id = t.file_id "
+                           "WHERE f.status = 'accepted' AND t.month = ? ORDER BY t.unit, t.row", (month,))
+            rows = cursor.fetchall()
+            cursor.close()
+        if not self.unit_aliases:
+            return [(unit, site) for _, unit, _, site in rows]
+        aliases = self.unit_aliases
+        rows = [(file_id, aliases.get(unit, unit), row, site) for file_id, unit, row, site in rows]
+        latest: dict[str, int] = {}
+        for file_id, unit, _, _ in rows:
+            latest[unit] = max(latest.get(unit, file_id), file_id)
+        kept = sorted((r for r in rows if r[0] == latest[r[1]]), key=lambda r: (r[1], r[2]))
+        return [(unit, site) for _, unit, _, site in kept]
+
+    def change_stamp(self) -> tuple[int, int]:
+        """Equal on two calls exactly when nothing was committed to the ledger in between: by
+        another connection (SQLite's ``data_version``) or by this one (its count of changed rows).
+        Taken inside a write transaction, it covers everything up to that transaction's end."""
+        with self._lock:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            return version, self.conn.total_changes
+
     def accepted_site_count(self) -> int:
         """How many sites (unit and site name) the accepted submissions name."""
         return self.query("SELECT COUNT(*) FROM (SELECT DISTINCT t.unit, t.site FROM sites t "
@@ -515,8 +546,18 @@ def now_iso(now: dt.datetime | None = None) -> str:
     return (now or clock.system_now().astimezone()).isoformat(timespec="seconds")
 
 
+_STORED_AS_IS = frozenset({str, int, type(None)})  # values (by exact type) SQLite stores as they are
+
+
 def _plain(value):
     """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
+    cls = value.__class__
+    if cls in _STORED_AS_IS:  # most values of a form
+        return value
+    if cls is float:
+        return None if value != value else value
+    if cls is dt.date:
+        return value.isoformat()
     if is_missing(value):
         return None
     if isinstance(value, dt.datetime):  # pandas.Timestamp too

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,19 @@ class Roster:
         return self.aliases.get(name, name)
 
     def unit(self, name: str) -> UnitInfo | None:
-        key = title_key(name)
-        return next((u for u in self.units if title_key(u.name) == key), None)
+        """The first unit whose name is ``name`` (as titles compare: width and spaces aside)."""
+        return self._units_by_key().get(title_key(name))
+
+    def _units_by_key(self) -> dict[str, UnitInfo]:
+        """{title_key(name): the first unit of that name}, built again whenever ``units`` holds other
+        unit objects (kept beside the fields: no part of the roster's value, copies or JSON)."""
+        units, index = self.units, self.__dict__.get("_unit_index")
+        if index is None or len(index[0]) != len(units) or not all(map(operator.is_, index[0], units)):
+            by_key: dict[str, UnitInfo] = {}
+            for u in units:
+                by_key.setdefault(title_key(u.name), u)
+            index = self.__dict__["_unit_index"] = (tuple(units), by_key)
+        return index[1]
 
     def unit_now_or_formerly(self, name: str) -> UnitInfo | None:
         """The unit called ``name`` now or before it was renamed (its 曾用名); None for neither."""
