@@ -48,7 +48,7 @@ STATUS_CN = {MET: "达标", AT_RISK: "待完成", FAILED: "未达标", WARNING: 
 _YES, _NO = "是", "否"
 
 
-@dataclass
+@dataclass(slots=True)  # a run holds tens of thousands: no per-instance __dict__
 class Finding:
     """One requirement checked for one subject and period: typed facts, no prose.
 

@@ -268,6 +268,15 @@ class LedgerData:
 
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
+        """The rows of one sheet (of ``unit``, ``site`` and ``months``) as a frame of plain objects.
+
+        Some rows of a sheet whose whole frame was never built are framed on their own (from
+        :meth:`records`, the same rows in the same order): a month's report does not hold a frame
+        of every row of the year, nor of the whole ledger it was narrowed from."""
+        if key not in self._frames and (unit is not None or site is not None or months is not None):
+            if key not in self._keys:
+                raise KeyError(key)
+            return records_frame(key, self.records(key, unit=unit, site=site, months=months), plain=True)
         import numpy as np
 
         frame = self.frame(key)

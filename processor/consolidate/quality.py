@@ -116,8 +116,36 @@ def check_site_shared(scope: QualityScope) -> Iterator[Finding]:
                 yield scope.warn("site-shared", unit, r["site"], sites=tuple(others))
 
 
+def _row_content(r: dict) -> tuple:
+    """A row's (column, value) pairs in column-name order, the ignored columns left out; the order of
+    a row's columns is worked out once per set of columns, not once per row."""
+    names = tuple(r)
+    order = _CONTENT_ORDER.get(names)
+    if order is None:
+        order = _CONTENT_ORDER[names] = tuple(sorted(k for k in names if k not in _IGNORED))
+    return tuple(zip(order, map(r.__getitem__, order), strict=True))
+
+
 def _content(rows: list[dict]) -> Counter:
-    return Counter(tuple(sorted((k, v) for k, v in r.items() if k not in _IGNORED)) for r in rows)
+    """The rows as a multiset of their contents (:func:`_row_content`)."""
+    return Counter(map(_row_content, rows))
+
+
+def _same_content(rows: list[dict], others: list[dict]) -> bool:
+    """Whether both lists hold the same rows (dates aside) as multisets: ``_content(rows) ==
+    _content(others)``, found without the second multiset (most sheets differ in their first row)."""
+    if len(rows) != len(others):
+        return False
+    left = _content(rows)
+    for r in others:
+        content = _row_content(r)
+        if not left.get(content):
+            return False
+        left[content] -= 1
+    return True
+
+
+_CONTENT_ORDER: dict[tuple, tuple] = {}  # a row's columns -> the columns compared, sorted
 
 
 def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
@@ -128,7 +156,9 @@ def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
         for title in titles:
             key = _KEY_BY_TITLE[title]
             now = scope.rows(key, unit, scope.month)
-            if now and _content(now) == _content(scope.rows(key, unit, scope.previous)):
+            if not now:
+                continue
+            if _same_content(now, scope.rows(key, unit, scope.previous)):
                 copied.append(title)
         if copied:
             yield scope.warn("copied-sheet", unit, None, missing=tuple(copied))
@@ -193,11 +223,14 @@ def _units_records(ledger: Ledger, months: list[str], units: list[str]) -> dict[
     return records
 
 
-def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str]) -> list[dict]:
+def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str], *,
+                 found: list[Finding] | None = None) -> list[dict]:
     """The month's warnings of ``units`` as :func:`warning_record` rows, in the order of ``units``
-    (the roster's): what the monthly report's 数据质量 section and the 总览 page list."""
+    (the roster's): what the monthly report's 数据质量 section and the 总览 page list.  ``found``:
+    the month's :func:`quality_warnings` of ``units`` when already worked out."""
     order = {u: i for i, u in enumerate(units)}
-    found = quality_warnings(source, rulebook, month, units=units)
+    if found is None:
+        found = quality_warnings(source, rulebook, month, units=units)
     return [warning_record(w) for w in sorted(found, key=lambda w: order[w.unit])]
 
 

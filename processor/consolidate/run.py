@@ -294,7 +294,8 @@ def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
     data = snapshot.data
     window = overview.window_months(snapshot.ws.rulebook, snapshot.as_of, until)
     reports = overview.window_reports(outputs, window)
-    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports)
+    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports,
+                                        snapshot=snapshot)
     _mark_edited(context, edits or {})
     year = str(context["year"])
     sources = sources_of([f for f in data.files if window[0] <= (f["month"] or "") <= window[-1]])
