@@ -462,8 +462,7 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
     tallies: dict[str, tuple[dict, dict]] = {}  # period label -> (counted, excluded) per (unit, site, activity)
     for rule, rules, period in _frequency_periods(scope):
         if period.label not in tallies:
-            life = scope.ledger_data.records("org_life", months=scope.months_of(period))
-            tallies[period.label] = tuple(_tally(part) for part in split_activities(life, rules))
+            tallies[period.label] = _period_tallies(scope, period, rules)
         counted, excluded = tallies[period.label]
         for site in scope.sites_in(scope.months_of(period)):
             if site["enterprise_kind"] != rule.applies_to:
@@ -477,6 +476,25 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
                            period=period, status=scope.shortfall(period) if lacking else MET,
                            counts=counts, missing=lacking, excluded=dropped, as_of=scope.today,
                            kind=site["enterprise_kind"])
+
+
+def _period_tallies(scope: Scope, period: P.Period, rules: RuleSet) -> tuple[Counter, Counter]:
+    """(counted, excluded) 组织生活 rows of the period per (unit, site, activity), X-1 as ``rules``
+    have it: the sums of its months' tallies, each month tallied once for the data (every period and
+    every evaluation of the view that holds it adds the same months)."""
+    quorum = _quorum_rule_on(rules)
+    data = scope.ledger_data
+    counted, excluded = Counter(), Counter()
+    for month in scope.months_of(period):
+        month_counted, month_excluded = data.derived(
+            ("org_life tallies", month, quorum), functools.partial(_month_tallies, data, month, rules))
+        counted.update(month_counted)
+        excluded.update(month_excluded)
+    return counted, excluded
+
+
+def _month_tallies(data: LedgerData, month: str, rules: RuleSet) -> tuple[Counter, Counter]:
+    return tuple(_tally(part) for part in split_activities(data.records("org_life", months=[month]), rules))
 
 
 def _frequency_periods(scope: Scope) -> Iterator[tuple[Rule, RuleSet, P.Period]]:
@@ -571,11 +589,13 @@ def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     The problems listed are those found by the last month in scope; each one's status is its status
     as of the run's day, from every record of the snapshot (SPEC §10): a problem of December closed in
     the January form is closed in the December and half-year reports of a February run too."""
-    units, last = set(scope.units), scope.last_month
-    contacts = [c for c in scope.ledger_data.snapshot_records("contacts") if c["unit"] in units]
+    units, last = frozenset(scope.units), scope.last_month
+    data = scope.ledger_data
+    contacts = data.derived(("snapshot contacts", units),
+                            lambda: [c for c in data.snapshot_records("contacts") if c["unit"] in units])
     months = tuple(sorted({c["month"] for c in contacts if c["month"] <= last}))
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
-    for p in problem_threads(contacts):
+    for p in data.derived(("problem threads", units), lambda: problem_threads(contacts)):
         if p.month > last:
             continue  # found after the period: listed in the reports of its own month
         deadline, closed = p.deadline, p.closed_on

@@ -139,6 +139,7 @@ class LedgerData:
         self._keys = list(keys if keys is not None else records)
         self._parent = parent  # (data, until, units) this was restricted from
         self._index: dict[str, _SheetIndex] = {}
+        self._derived: dict = {}
 
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
@@ -220,6 +221,14 @@ class LedgerData:
         parent, _, units = self._parent
         rows = parent.snapshot_records(key)
         return rows if units is None else [r for r in rows if r["unit"] in units]
+
+    def derived(self, key: tuple, build: Callable[[], object]):
+        """``build()``, worked out once for this data and kept with it under ``key``: what every
+        evaluation of one view reads alike (a month's activity tallies, the problem threads).  What
+        it returns is shared: read it, do not change it."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
         """The rows of one (unit, site), ``None`` being a site name like any other."""
