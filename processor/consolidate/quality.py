@@ -13,8 +13,9 @@ section lists the month's.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 
 from processor.common import periods as P
@@ -41,6 +42,7 @@ class QualityScope:
     month: str
     units: list[str]  # the units whose forms are checked
     reported: dict[str, set[str]]  # unit -> months it has an accepted form for
+    _rows: dict = field(default_factory=dict, repr=False, compare=False)  # sheet -> (unit, month) -> rows
 
     @property
     def previous(self) -> str:
@@ -56,7 +58,14 @@ class QualityScope:
         return self.rules[CLAUSE] if CLAUSE in self.rules else DEFAULT_RULE
 
     def rows(self, key: str, unit: str, month: str) -> list[dict]:
-        return [r for r in self.data.records(key, unit=unit) if r["month"] == month]
+        """The unit's rows of one sheet and month, in the data's order (a sheet is split by unit and
+        month once; the list is shared: read it, do not change it)."""
+        if key not in self._rows:
+            split: dict[tuple[str, str], list[dict]] = {}
+            for r in self.data.records(key):
+                split.setdefault((r["unit"], r["month"]), []).append(r)
+            self._rows[key] = split
+        return self._rows[key].get((unit, month), [])
 
     def warn(self, code: str, unit: str, site: str | None, **facts) -> Finding:
         return make_finding(self.rules, self.rule, code, unit=unit, site=site,
@@ -117,13 +126,17 @@ def check_site_shared(scope: QualityScope) -> Iterator[Finding]:
 
 
 def _row_content(r: dict) -> tuple:
-    """A row's (column, value) pairs in column-name order, the ignored columns left out; the order of
-    a row's columns is worked out once per set of columns, not once per row."""
+    """What a row says, the ignored columns left out: (its columns compared, in name order; their
+    values in that order).  Two rows say the same when their (column, value) pairs are the same; the
+    columns and how to read them are worked out once per set of columns, not once per row."""
     names = tuple(r)
-    order = _CONTENT_ORDER.get(names)
-    if order is None:
-        order = _CONTENT_ORDER[names] = tuple(sorted(k for k in names if k not in _IGNORED))
-    return tuple(zip(order, map(r.__getitem__, order), strict=True))
+    known = _CONTENT_ORDER.get(names)
+    if known is None:
+        order = tuple(sorted(k for k in names if k not in _IGNORED))
+        known = _CONTENT_ORDER[names] = (order, operator.itemgetter(*order) if len(order) > 1
+                                         else (lambda row, _o=order: tuple(row[k] for k in _o)))
+    order, values = known
+    return order, values(r)
 
 
 def _content(rows: list[dict]) -> Counter:
@@ -145,7 +158,7 @@ def _same_content(rows: list[dict], others: list[dict]) -> bool:
     return True
 
 
-_CONTENT_ORDER: dict[tuple, tuple] = {}  # a row's columns -> the columns compared, sorted
+_CONTENT_ORDER: dict[tuple, tuple] = {}  # a row's columns -> (the columns compared, sorted; their getter)
 
 
 def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
@@ -197,8 +210,8 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
     elif isinstance(source, Ledger):
         records = {key: source.accepted_records(key, months=months) for key in SHEETS}
         files = [dict(f) for f in source.files(units=units)]
-    else:
-        records = {key: source.records(key, months=months) for key in SHEETS}
+    else:  # each month's rows from the data's index by month (the checks read a unit's rows of one month)
+        records = {key: [r for m in months for r in source.records(key, months=[m])] for key in SHEETS}
         files = source.files
     data = LedgerData(records, [])
     units = sorted({r["unit"] for r in records["basic_info"] if r["month"] == month}) if units is None \
