@@ -357,6 +357,21 @@ def _site_counts(records: Iterable[dict]) -> Counter:
     return Counter((r["unit"], r["site"]) for r in records)
 
 
+def _contact_counts(scope: Scope, months: tuple[str, ...], modes: tuple[str, ...] | None = None) -> Counter:
+    """How many contact rows (of ``modes``; any mode without) each (unit, site) has in ``months``: the
+    sums of each month's counts, counted once for the data (the evaluations of one view share them)."""
+    data = scope.ledger_data
+
+    def count(month: str) -> Counter:
+        rows = data.records("contacts", months=[month])
+        return _site_counts(rows if modes is None else (c for c in rows if c["mode"] in modes))
+
+    total: Counter = Counter()
+    for month in months:
+        total.update(data.derived(("contact counts", month, modes), functools.partial(count, month)))
+    return total
+
+
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     """M-1b: at least min_contacts contact records per site per month."""
     for month in scope.months:
@@ -364,7 +379,7 @@ def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
         rules = scope.rules(period)
         rule = rules["M-1b"]
         need = rule.get("min_contacts", 1)
-        counts = _site_counts(scope.ledger_data.records("contacts", months=[month]))
+        counts = _contact_counts(scope, (month,))
         for site in scope.sites_in((month,)):
             if site["month"] != month:
                 continue
@@ -382,8 +397,7 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
         rule = rules["M-1c"]
         need = rule.get("min_visits", 1)
         modes = list(rule.get("onsite_modes", []))
-        contacts = scope.ledger_data.records("contacts", months=scope.months_of(quarter))
-        counts = _site_counts(c for c in contacts if c["mode"] in modes)
+        counts = _contact_counts(scope, scope.months_of(quarter), tuple(modes))
         for site in scope.sites_in(scope.months_of(quarter)):
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)

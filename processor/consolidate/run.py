@@ -175,7 +175,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         ws.outbox.mkdir(parents=True, exist_ok=True)
         # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
         remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
-        _remove_staging_files(ws.outbox)  # a killed run's: no other consolidation runs (the lock)
+        _remove_staging_files(ws.outbox, ws.receipts_dir)  # a killed run's: no other consolidation runs (the lock)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -466,7 +466,7 @@ def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callab
         try:
             recorder.flush()
         finally:  # a run stopped by a full disk or a read-only outbox leaves none of its staged versions
-            _remove_staging_files(ws.outbox)
+            _remove_staging_files(ws.outbox, ws.receipts_dir)
 
 
 def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output: Callable[[str], None],
@@ -542,10 +542,22 @@ def _manifest_bytes(document: dict) -> bytes:
     return out.getvalue()
 
 
-def _remove_staging_files(outbox: Path) -> None:
-    for staged in outbox.rglob(f"{TEMP_PREFIX}staged-*"):
+def _remove_staging_files(outbox: Path, receipts: Path | None = None) -> None:
+    """Remove the staging files (:func:`_staging_path`) under ``outbox``; ``receipts``, the intake's
+    receipts folder (thousands of files, never an output's), is not walked."""
+    for staged in _staging_files(outbox, receipts):
         with contextlib.suppress(FileNotFoundError):
             staged.unlink()
+
+
+def _staging_files(outbox: Path, receipts: Path | None) -> Iterator[Path]:
+    prefix = f"{TEMP_PREFIX}staged-"
+    for folder, subfolders, names in os.walk(outbox):
+        if receipts is not None:
+            subfolders[:] = [d for d in subfolders if os.path.join(folder, d) != str(receipts)]
+        for name in names:
+            if name.startswith(prefix):
+                yield Path(folder, name)
 
 
 def _staging_path(target: Path) -> Path:
