@@ -357,19 +357,18 @@ def _site_counts(records: Iterable[dict]) -> Counter:
     return Counter((r["unit"], r["site"]) for r in records)
 
 
-def _contact_counts(scope: Scope, months: tuple[str, ...], modes: tuple[str, ...] | None = None) -> Counter:
-    """How many contact rows (of ``modes``; any mode without) each (unit, site) has in ``months``: the
-    sums of each month's counts, counted once for the data (the evaluations of one view share them)."""
-    data = scope.ledger_data
-
-    def count(month: str) -> Counter:
-        rows = data.records("contacts", months=[month])
-        return _site_counts(rows if modes is None else (c for c in rows if c["mode"] in modes))
-
+def _contact_counts(scope: Scope, months: Iterable[str], modes: tuple[str, ...] | None = None) -> Counter:
+    """Contact rows (of ``modes``; of any mode without) per (unit, site) in ``months``: each month's
+    counts, counted once for the data (every evaluation of the view adds the same months)."""
     total: Counter = Counter()
     for month in months:
-        total.update(data.derived(("contact counts", month, modes), functools.partial(count, month)))
+        total.update(scope.ledger_data.derived(("contact counts", month, modes), functools.partial(
+            _month_contacts, scope.ledger_data, month, modes)))
     return total
+
+
+def _month_contacts(data: LedgerData, month: str, modes: tuple[str, ...] | None) -> Counter:
+    return _site_counts(c for c in data.records("contacts", months=[month]) if modes is None or c["mode"] in modes)
 
 
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
@@ -493,22 +492,15 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
 
 
 def _period_tallies(scope: Scope, period: P.Period, rules: RuleSet) -> tuple[Counter, Counter]:
-    """(counted, excluded) 组织生活 rows of the period per (unit, site, activity), X-1 as ``rules``
-    have it: the sums of its months' tallies, each month tallied once for the data (every period and
-    every evaluation of the view that holds it adds the same months)."""
-    quorum = _quorum_rule_on(rules)
-    data = scope.ledger_data
+    """(counted, excluded) 组织生活 rows per (unit, site, activity) of the period, X-1 as ``rules`` have it:
+    the sums of its months' tallies, each month tallied once for the data (:func:`_contact_counts`)."""
     counted, excluded = Counter(), Counter()
     for month in scope.months_of(period):
-        month_counted, month_excluded = data.derived(
-            ("org_life tallies", month, quorum), functools.partial(_month_tallies, data, month, rules))
-        counted.update(month_counted)
-        excluded.update(month_excluded)
+        tallies = scope.ledger_data.derived(("org_life tallies", month, _quorum_rule_on(rules)), lambda m=month: tuple(
+            _tally(part) for part in split_activities(scope.ledger_data.records("org_life", months=[m]), rules)))
+        counted.update(tallies[0])
+        excluded.update(tallies[1])
     return counted, excluded
-
-
-def _month_tallies(data: LedgerData, month: str, rules: RuleSet) -> tuple[Counter, Counter]:
-    return tuple(_tally(part) for part in split_activities(data.records("org_life", months=[month]), rules))
 
 
 def _frequency_periods(scope: Scope) -> Iterator[tuple[Rule, RuleSet, P.Period]]:
@@ -603,8 +595,7 @@ def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     The problems listed are those found by the last month in scope; each one's status is its status
     as of the run's day, from every record of the snapshot (SPEC §10): a problem of December closed in
     the January form is closed in the December and half-year reports of a February run too."""
-    units, last = frozenset(scope.units), scope.last_month
-    data = scope.ledger_data
+    units, last, data = frozenset(scope.units), scope.last_month, scope.ledger_data
     contacts = data.derived(("snapshot contacts", units),
                             lambda: [c for c in data.snapshot_records("contacts") if c["unit"] in units])
     months = tuple(sorted({c["month"] for c in contacts if c["month"] <= last}))

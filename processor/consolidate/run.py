@@ -542,22 +542,15 @@ def _manifest_bytes(document: dict) -> bytes:
     return out.getvalue()
 
 
-def _remove_staging_files(outbox: Path, receipts: Path | None = None) -> None:
-    """Remove the staging files (:func:`_staging_path`) under ``outbox``; ``receipts``, the intake's
-    receipts folder (thousands of files, never an output's), is not walked."""
-    for staged in _staging_files(outbox, receipts):
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
-
-
-def _staging_files(outbox: Path, receipts: Path | None) -> Iterator[Path]:
-    prefix = f"{TEMP_PREFIX}staged-"
+def _remove_staging_files(outbox: Path, receipts: Path) -> None:
+    """Remove the staging files (:func:`_staging_path`) under ``outbox``; ``receipts`` (the intake's
+    receipts: thousands of files, never an output's) is not walked."""
     for folder, subfolders, names in os.walk(outbox):
-        if receipts is not None:
-            subfolders[:] = [d for d in subfolders if os.path.join(folder, d) != str(receipts)]
+        subfolders[:] = [d for d in subfolders if os.path.join(folder, d) != str(receipts)]
         for name in names:
-            if name.startswith(prefix):
-                yield Path(folder, name)
+            if name.startswith(f"{TEMP_PREFIX}staged-"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
 
 
 def _staging_path(target: Path) -> Path:
