@@ -33,9 +33,9 @@ def evaluate_dossiers(snapshot: Snapshot, site_keys: list[tuple[str, str]], *, u
     """Evaluate the dossiers' findings ahead: one evaluation per span of months for all the units
     whose sites share it, instead of one evaluation per unit (:meth:`Snapshot.findings_per_unit`)."""
     groups: dict[tuple, list[str]] = {}
+    data = snapshot.view(until=until)
     for unit, site in site_keys:
-        span = tuple(dossier_span(snapshot.unit_view(unit, until=until), snapshot.rulebook, unit, site,
-                                  snapshot.as_of))
+        span = tuple(dossier_span(data, snapshot.rulebook, unit, site, snapshot.as_of))
         units = groups.setdefault(span, [])
         if unit not in units:
             units.append(unit)
@@ -46,17 +46,19 @@ def evaluate_dossiers(snapshot: Snapshot, site_keys: list[tuple[str, str]], *, u
 def dossier_context(snapshot: Snapshot, unit: str, site: str, *, until: str | None = None) -> dict:
     """One site's dossier from the data up to ``until``, as of the run's as-of day (SPEC §10)."""
     rulebook, as_of = snapshot.rulebook, snapshot.as_of
-    data = snapshot.unit_view(unit, until=until)
+    # the view's rows of the site (its per-site index) and the unit's arrivals: nothing copied per dossier
+    data = snapshot.view(until=until)
+    files = snapshot.unit_files(unit, until=until)
     rows = sorted(data.site_records("sites", unit, site), key=lambda r: r["month"])
     if not rows:
         raise KeyError(f"台账中没有{unit}的示范点“{site}”")
     span = dossier_span(data, rulebook, unit, site, as_of)
     latest = rows[-1]
-    findings = snapshot.findings(span, until=until, units=[unit])
+    findings = [f for f in snapshot.findings(span, until=until, units=[unit]) if f.site == site]
     listed = {r["month"] for r in rows}
-    gaps = _unreported(data.files, unit, [m for m in span if m not in listed])
+    gaps = _unreported(files, unit, [m for m in span if m not in listed])
     missing_months = [m for m in span if gaps.get(m) == NOT_REPORTED]
-    compliance = _dossier_compliance([f for f in findings if f.site == site])
+    compliance = _dossier_compliance(findings)
     compliance = _with_unreported_months(compliance, gaps)
     return {
         "office_name": snapshot.ws.office_name,
@@ -70,8 +72,8 @@ def dossier_context(snapshot: Snapshot, unit: str, site: str, *, until: str | No
                          if missing_months else ""),
         "timeline": _timeline(data, rulebook, unit, site, span, gaps, latest["enterprise_kind"]),
         "compliance_rows": compliance,
-        "summary": _summary(span, gaps, compliance, [f for f in findings if f.site == site]),
-        "sources": _sources(data, rulebook, {r["file_id"] for r in rows}),
+        "summary": _summary(span, gaps, compliance, findings),
+        "sources": _sources(files, rulebook, {r["file_id"] for r in rows}),
     }
 
 
@@ -108,29 +110,43 @@ def _month_entry(month: str, rows: dict[str, list[dict]], hardware: str) -> dict
     progress, contacts, members = rows["progress"], rows["contacts"], rows["members"]
     problems, seen = [], set()
     for p in progress:
-        text = _clause(cell_text(p["issues"]))
+        text = _clause(_text(p["issues"]))
         if text and text not in seen:
             seen.add(text)
             problems.append(text)
     for c in contacts:
-        text = _clause(cell_text(c["problem"]))
+        text = _clause(_text(c["problem"]))
         if text and text not in seen:  # a problem the unit also wrote under 存在问题 is named once
             seen.add(text)
             problems.append(f"联系指导发现：{text}（{cell_text(c['state']) or '未办结'}）")
     return {
         "month": month,
         "missing": "",
-        "contacts": [{"date": iso_date(c["date"]), "staff": cell_text(c["staff"]), "mode": cell_text(c["mode"]),
-                      "content": _clause(cell_text(c["content"]))} for c in contacts],
-        "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "verb": activity_verb(r["activity"]),
-                      "present": count_of(r["present"]),
-                      "expected": count_of(r["expected"])}
+        "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
+                      "content": _clause(_text(c["content"]))} for c in contacts],
+        "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "verb": activity_verb(r["activity"]),
+                      "present": _count(r["present"]),
+                      "expected": _count(r["expected"])}
                      for r in rows["org_life"]],
         "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
         "hardware": hardware,
         "progress": sentence(cell_text(progress[0]["progress"])) if progress else "",
         "problems": sentence("；".join(problems)),
     }
+
+
+# cell_text, iso_date and count_of with their common case first: a dossier's timeline reads every
+# contact and activity of its site
+def _text(value) -> str:
+    return value.strip() if value.__class__ is str else cell_text(value)
+
+
+def _iso(day) -> str:
+    return day.isoformat() if day.__class__ is dt.date else iso_date(day)
+
+
+def _count(value) -> int:
+    return value if value.__class__ is int else count_of(value)
 
 
 _END_MARKS = "。！？"
@@ -207,12 +223,12 @@ def _summary(span: list[str], gaps: dict[str, str], rows: list[dict], findings: 
     }
 
 
-def _sources(data: LedgerData, rulebook, ids: set[int]) -> list[dict]:
-    """The submissions that list the site (``ids``), in the order they arrived."""
+def _sources(files: list[dict], rulebook, ids: set[int]) -> list[dict]:
+    """The submissions among ``files`` that list the site (``ids``), in the order they arrived."""
+    listed = [f for f in files if f["id"] in ids]
     return [{"file_name": f["original_name"], "month": f["month"],
              "received": rulebook.local_date(f["received_at"]).isoformat(), "digest": f["sha256"][:12]}
-            for f in sorted(data.files, key=lambda f: (received_instant(f, rulebook.timezone), f["id"]))
-            if f["id"] in ids]
+            for f in sorted(listed, key=lambda f: (received_instant(f, rulebook.timezone), f["id"]))]
 
 
 NOT_REPORTED, RETURNED_NOTE, NOT_LISTED = "本月未报送。", "本月报表已被退回，尚未重新报送。", "本月报表未列入该示范点。"

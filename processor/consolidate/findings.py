@@ -48,7 +48,7 @@ STATUS_CN = {MET: "达标", AT_RISK: "待完成", FAILED: "未达标", WARNING: 
 _YES, _NO = "是", "否"
 
 
-@dataclass
+@dataclass(slots=True)  # a run holds tens of thousands: no per-instance __dict__
 class Finding:
     """One requirement checked for one subject and period: typed facts, no prose.
 
@@ -357,6 +357,20 @@ def _site_counts(records: Iterable[dict]) -> Counter:
     return Counter((r["unit"], r["site"]) for r in records)
 
 
+def _contact_counts(scope: Scope, months: Iterable[str], modes: tuple[str, ...] | None = None) -> Counter:
+    """Contact rows (of ``modes``; of any mode without) per (unit, site) in ``months``: each month's
+    counts, counted once for the data (every evaluation of the view adds the same months)."""
+    total: Counter = Counter()
+    for month in months:
+        total.update(scope.ledger_data.derived(("contact counts", month, modes), functools.partial(
+            _month_contacts, scope.ledger_data, month, modes)))
+    return total
+
+
+def _month_contacts(data: LedgerData, month: str, modes: tuple[str, ...] | None) -> Counter:
+    return _site_counts(c for c in data.records("contacts", months=[month]) if modes is None or c["mode"] in modes)
+
+
 def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
     """M-1b: at least min_contacts contact records per site per month."""
     for month in scope.months:
@@ -364,7 +378,7 @@ def check_monthly_contact(scope: Scope) -> Iterator[Finding]:
         rules = scope.rules(period)
         rule = rules["M-1b"]
         need = rule.get("min_contacts", 1)
-        counts = _site_counts(scope.ledger_data.records("contacts", months=[month]))
+        counts = _contact_counts(scope, (month,))
         for site in scope.sites_in((month,)):
             if site["month"] != month:
                 continue
@@ -382,8 +396,7 @@ def check_quarterly_visit(scope: Scope) -> Iterator[Finding]:
         rule = rules["M-1c"]
         need = rule.get("min_visits", 1)
         modes = list(rule.get("onsite_modes", []))
-        contacts = scope.ledger_data.records("contacts", months=scope.months_of(quarter))
-        counts = _site_counts(c for c in contacts if c["mode"] in modes)
+        counts = _contact_counts(scope, scope.months_of(quarter), tuple(modes))
         for site in scope.sites_in(scope.months_of(quarter)):
             n = counts.get((site["unit"], site["site"]), 0)
             status = MET if n >= need else scope.shortfall(quarter)
@@ -462,8 +475,7 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
     tallies: dict[str, tuple[dict, dict]] = {}  # period label -> (counted, excluded) per (unit, site, activity)
     for rule, rules, period in _frequency_periods(scope):
         if period.label not in tallies:
-            life = scope.ledger_data.records("org_life", months=scope.months_of(period))
-            tallies[period.label] = tuple(_tally(part) for part in split_activities(life, rules))
+            tallies[period.label] = _period_tallies(scope, period, rules)
         counted, excluded = tallies[period.label]
         for site in scope.sites_in(scope.months_of(period)):
             if site["enterprise_kind"] != rule.applies_to:
@@ -477,6 +489,18 @@ def check_activity_frequency(scope: Scope) -> Iterator[Finding]:
                            period=period, status=scope.shortfall(period) if lacking else MET,
                            counts=counts, missing=lacking, excluded=dropped, as_of=scope.today,
                            kind=site["enterprise_kind"])
+
+
+def _period_tallies(scope: Scope, period: P.Period, rules: RuleSet) -> tuple[Counter, Counter]:
+    """(counted, excluded) 组织生活 rows per (unit, site, activity) of the period, X-1 as ``rules`` have it:
+    the sums of its months' tallies, each month tallied once for the data (:func:`_contact_counts`)."""
+    counted, excluded = Counter(), Counter()
+    for month in scope.months_of(period):
+        tallies = scope.ledger_data.derived(("org_life tallies", month, _quorum_rule_on(rules)), lambda m=month: tuple(
+            _tally(part) for part in split_activities(scope.ledger_data.records("org_life", months=[m]), rules)))
+        counted.update(tallies[0])
+        excluded.update(tallies[1])
+    return counted, excluded
 
 
 def _frequency_periods(scope: Scope) -> Iterator[tuple[Rule, RuleSet, P.Period]]:
@@ -571,11 +595,12 @@ def check_problem_closed(scope: Scope) -> Iterator[Finding]:
     The problems listed are those found by the last month in scope; each one's status is its status
     as of the run's day, from every record of the snapshot (SPEC §10): a problem of December closed in
     the January form is closed in the December and half-year reports of a February run too."""
-    units, last = set(scope.units), scope.last_month
-    contacts = [c for c in scope.ledger_data.snapshot_records("contacts") if c["unit"] in units]
+    units, last, data = frozenset(scope.units), scope.last_month, scope.ledger_data
+    contacts = data.derived(("snapshot contacts", units),
+                            lambda: [c for c in data.snapshot_records("contacts") if c["unit"] in units])
     months = tuple(sorted({c["month"] for c in contacts if c["month"] <= last}))
     kinds = {(s["unit"], s["site"]): s["enterprise_kind"] for s in scope.sites_in(months)}
-    for p in problem_threads(contacts):
+    for p in data.derived(("problem threads", units), lambda: problem_threads(contacts)):
         if p.month > last:
             continue  # found after the period: listed in the reports of its own month
         deadline, closed = p.deadline, p.closed_on

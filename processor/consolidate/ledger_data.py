@@ -140,6 +140,7 @@ class LedgerData:
         self._keys = list(keys if keys is not None else records)
         self._parent = parent  # (data, until, units) this was restricted from
         self._index: dict[str, _SheetIndex] = {}
+        self._derived: dict = {}
 
     @classmethod
     def load(cls, ledger: Ledger, *, until: str | None = None, units: Iterable[str] | None = None,
@@ -242,6 +243,14 @@ class LedgerData:
         rows = parent.snapshot_records(key)
         return rows if units is None else [r for r in rows if r["unit"] in units]
 
+    def derived(self, key: tuple, build: Callable[[], object]):
+        """``build()``, worked out once for this data and kept with it under ``key``: what every
+        evaluation of one view reads alike (a month's activity tallies, the problem threads).  What
+        it returns is shared: read it, do not change it."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
+
     def site_records(self, key: str, unit: str, site: str | None) -> list[dict]:
         """The rows of one (unit, site), ``None`` being a site name like any other."""
         return self._sheet_index(key).by_site.get((unit, site), [])
@@ -289,6 +298,15 @@ class LedgerData:
 
     def rows(self, key: str, *, unit: str | None = None, site: str | None = None,
              months: Iterable[str] | None = None) -> pd.DataFrame:
+        """The rows of one sheet (of ``unit``, ``site`` and ``months``) as a frame of plain objects.
+
+        Some rows of a sheet whose whole frame was never built are framed on their own (from
+        :meth:`records`, the same rows in the same order): a month's report does not hold a frame
+        of every row of the year, nor of the whole ledger it was narrowed from."""
+        if key not in self._frames and (unit is not None or site is not None or months is not None):
+            if key not in self._keys:
+                raise KeyError(key)
+            return records_frame(key, self.records(key, unit=unit, site=site, months=months), plain=True)
         import numpy as np
 
         frame = self.frame(key)

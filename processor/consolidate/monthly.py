@@ -83,7 +83,8 @@ def monthly_report_context(snapshot: Snapshot, month: str) -> dict:
         **_team_and_members(basis, month),
         **_org_life(basis.data, month),
         **_compliance_sections(findings, basis.sites, rulebook, month),
-        **_text_sections(basis, month, rulebook),
+        **_text_sections(basis, month, rulebook,
+                         snapshot.quality_warnings(month, until=month, units=basis.units)),
         "next_steps": _next_steps(findings, submission, quarter, rulebook),
         "charts": _charts(month, submission, staff_rows),
     }
@@ -238,10 +239,12 @@ def _compliance_sections(findings: list[Finding], sites: list[dict], rulebook, m
             "problem_counts": problem_counts(problem_rows)}
 
 
-def _text_sections(basis: _MonthBasis, month: str, rulebook) -> dict:
-    """What the units wrote: data-quality warnings, problems reported, progress and plans."""
+def _text_sections(basis: _MonthBasis, month: str, rulebook, warnings: list[Finding]) -> dict:
+    """What the units wrote: data-quality warnings (``warnings``: the month's, of ``basis.units``),
+    problems reported, progress and plans."""
     progress = basis.data.rows("progress", months=[month])
-    quality = warning_rows(basis.data, rulebook, month, basis.units)  # 数据质量 (checks across months and files)
+    # 数据质量 (checks across months and files)
+    quality = warning_rows(basis.data, rulebook, month, basis.units, found=warnings)
     return {"quality_rows": quality,
             "quality_units": len({r["unit"] for r in quality}),
             "reported_problems": progress_texts(progress, "issues", basis.units),

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
@@ -30,6 +32,7 @@ from processor.consolidate.findings import (AT_RISK, FAILED, LATE, MET, MISSING,
 from processor.record.ledger import ACCEPTED, REJECTED, SUPERSEDED
 from processor.consolidate.blocks import one_per_requirement, sites_meeting_every_requirement
 from processor.consolidate.quality import QUALITY_TITLES, quality_warnings
+from processor.consolidate.snapshot import Snapshot
 from processor.common.values import problem_key
 
 OVERVIEW_NAME = "总览.html"
@@ -98,22 +101,31 @@ def months_cn(months: list[str]) -> str:
     return "、".join(span_cn(r[0], r[-1]) for r in runs)
 
 
-def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, reports: list[dict]) -> dict:
+def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, reports: list[dict], *,
+                     snapshot: Snapshot | None = None) -> dict:
     """Everything ``总览.html`` shows, for the twelve months up to ``today``'s (:func:`window_months`).
 
     ``data``: every arrival and accepted row of the ledger (the grid shows each month's state as
     ``processor status`` does); ``until``: the latest month consolidated (findings cover the
     window's months up to it); ``reports``: the outbox's reports as ``{"path", "kind", "period"}``
-    (:func:`window_reports`).
+    (:func:`window_reports`).  ``snapshot``: the run's basis, when ``data`` is its data and ``today``
+    its as-of day: the findings and warnings are then taken from it (those other outputs of the run
+    already worked out are not worked out again).
     """
     rulebook = ws.rulebook
     year = int(until[:4])
     months = window_months(rulebook, today, until)
     units = roster_units(roster, data)
     grid = _grid(data.files, rulebook, units, months, today)
-    scoped = data.restrict(until=until)
     judged = [m for m in months if m <= until] or [until]
-    findings = evaluate(scoped, rulebook, roster, months=judged, today=today)
+    if snapshot is not None:
+        scoped = snapshot.view(until=until)
+        findings = snapshot.findings(judged, until=until)
+        warned = partial(snapshot.quality_warnings, until=until)
+    else:
+        scoped = data.restrict(until=until)
+        findings = evaluate(scoped, rulebook, roster, months=judged, today=today)
+        warned = partial(_warnings, scoped, rulebook)
     findings = one_per_requirement(findings)  # a hardware checklist and its room area: one requirement, as in the reports
     order = _clause_order(findings, rulebook)
     clauses = _clauses(findings, order)
@@ -144,7 +156,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
         "problems": problems,
         "headline": _headline(grid, months, until, problems, findings, heatmap),
         # the twelve months up to the latest one: in January, last year's cases are still to be looked into
-        "quality": _quality(scoped, rulebook, units, periods.month_range(max(periods.add_months(until, -11), rulebook.start), until)),
+        "quality": _quality(warned, units, periods.month_range(max(periods.add_months(until, -11), rulebook.start), until)),
         "report_groups": _report_groups(reports),
     }
 
@@ -345,15 +357,19 @@ def _problems(findings: list[Finding]) -> list[dict]:
              "status": "已逾期" if f.status == FAILED else "正在整改"} for f in open_]
 
 
-def _quality(data: LedgerData, rulebook, units: list[str], months: list[str]) -> list[dict]:
+def _warnings(data: LedgerData, rulebook, month: str, *, units: list[str]) -> list[Finding]:
+    return quality_warnings(data, rulebook, month, units=units)
+
+
+def _quality(warned: Callable[..., list[Finding]], units: list[str], months: list[str]) -> list[dict]:
     """The checks across months and files of ``months``: warnings to look into, never failures (as the
     monthly reports' 数据质量 sections list them), each case once with the months it was found in —
     a site name two units both registered, found every month, is one line naming both units.
-    The latest cases first."""
+    The latest cases first.  ``warned(month, units=…)``: the month's warnings of those units."""
     order = {u: i for i, u in enumerate(units)}
     cases: dict[tuple, dict] = {}
     for month in months:
-        for w in quality_warnings(data, rulebook, month, units=units):
+        for w in warned(month, units=units):
             if w.code == "site-shared":  # one case for both units (each unit's form raises it)
                 key = (w.code, problem_key(w.site or ""), tuple(sorted(w.sites)))
                 names = list(w.sites)

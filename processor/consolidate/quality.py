@@ -14,8 +14,9 @@ section lists the month's.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 
 from processor.common import periods as P
@@ -42,6 +43,7 @@ class QualityScope:
     month: str
     units: list[str]  # the units whose forms are checked
     reported: dict[str, set[str]]  # unit -> months it has an accepted form for
+    _rows: dict = field(default_factory=dict, repr=False, compare=False)  # sheet -> (unit, month) -> rows
 
     @property
     def previous(self) -> str:
@@ -57,7 +59,14 @@ class QualityScope:
         return self.rules[CLAUSE] if CLAUSE in self.rules else DEFAULT_RULE
 
     def rows(self, key: str, unit: str, month: str) -> list[dict]:
-        return [r for r in self.data.records(key, unit=unit) if r["month"] == month]
+        """The unit's rows of one sheet and month, in the data's order (a sheet is split by unit and
+        month once; the list is shared: read it, do not change it)."""
+        if key not in self._rows:
+            split: dict[tuple[str, str], list[dict]] = {}
+            for r in self.data.records(key):
+                split.setdefault((r["unit"], r["month"]), []).append(r)
+            self._rows[key] = split
+        return self._rows[key].get((unit, month), [])
 
     def warn(self, code: str, unit: str, site: str | None, **facts) -> Finding:
         return make_finding(self.rules, self.rule, code, unit=unit, site=site,
@@ -117,8 +126,40 @@ def check_site_shared(scope: QualityScope) -> Iterator[Finding]:
                 yield scope.warn("site-shared", unit, r["site"], sites=tuple(others))
 
 
+def _row_content(r: dict) -> tuple:
+    """What a row says, the ignored columns left out: (its columns compared, in name order; their
+    values in that order).  Two rows say the same when their (column, value) pairs are the same; the
+    columns and how to read them are worked out once per set of columns, not once per row."""
+    names = tuple(r)
+    known = _CONTENT_ORDER.get(names)
+    if known is None:
+        order = tuple(sorted(k for k in names if k not in _IGNORED))
+        known = _CONTENT_ORDER[names] = (order, operator.itemgetter(*order) if len(order) > 1
+                                         else (lambda row, _o=order: tuple(row[k] for k in _o)))
+    order, values = known
+    return order, values(r)
+
+
 def _content(rows: list[dict]) -> Counter:
-    return Counter(tuple(sorted((k, v) for k, v in r.items() if k not in _IGNORED)) for r in rows)
+    """The rows as a multiset of their contents (:func:`_row_content`)."""
+    return Counter(map(_row_content, rows))
+
+
+def _same_content(rows: list[dict], others: list[dict]) -> bool:
+    """Whether both lists hold the same rows (dates aside) as multisets: ``_content(rows) ==
+    _content(others)``, found without the second multiset (most sheets differ in their first row)."""
+    if len(rows) != len(others):
+        return False
+    left = _content(rows)
+    for r in others:
+        content = _row_content(r)
+        if not left.get(content):
+            return False
+        left[content] -= 1
+    return True
+
+
+_CONTENT_ORDER: dict[tuple, tuple] = {}  # a row's columns -> (the columns compared, sorted; their getter)
 
 
 def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
@@ -128,8 +169,10 @@ def check_copied_sheets(scope: QualityScope) -> Iterator[Finding]:
         copied = []
         for title in titles:
             key = _KEY_BY_TITLE[title]
-            now, before = scope.rows(key, unit, scope.month), scope.rows(key, unit, scope.previous)
-            if now and len(now) == len(before) and _content(now) == _content(before):
+            now = scope.rows(key, unit, scope.month)
+            if not now:
+                continue
+            if _same_content(now, scope.rows(key, unit, scope.previous)):
                 copied.append(title)
         if copied:
             yield scope.warn("copied-sheet", unit, None, missing=tuple(copied))
@@ -168,8 +211,8 @@ def quality_warnings(source: Ledger | LedgerData, rulebook: Rulebook, month: str
     elif isinstance(source, Ledger):
         records = {key: source.accepted_records(key, months=months) for key in SHEETS}
         files = [dict(f) for f in source.files(units=units)]
-    else:
-        records = {key: source.records(key, months=months) for key in SHEETS}
+    else:  # each month's rows from the data's index by month (the checks read a unit's rows of one month)
+        records = {key: [r for m in months for r in source.records(key, months=[m])] for key in SHEETS}
         files = source.files
     units = sorted({r["unit"] for r in records["basic_info"] if r["month"] == month}) if units is None \
         else list(units)
@@ -222,11 +265,14 @@ def _units_records(ledger: Ledger, months: list[str], units: list[str]) -> dict[
     return records
 
 
-def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str]) -> list[dict]:
+def warning_rows(source: Ledger | LedgerData, rulebook: Rulebook, month: str, units: list[str], *,
+                 found: list[Finding] | None = None) -> list[dict]:
     """The month's warnings of ``units`` as :func:`warning_record` rows, in the order of ``units``
-    (the roster's): what the monthly report's 数据质量 section and the 总览 page list."""
+    (the roster's): what the monthly report's 数据质量 section and the 总览 page list.  ``found``:
+    the month's :func:`quality_warnings` of ``units`` when already worked out."""
     order = {u: i for i, u in enumerate(units)}
-    found = quality_warnings(source, rulebook, month, units=units)
+    if found is None:
+        found = quality_warnings(source, rulebook, month, units=units)
     return [warning_record(w) for w in sorted(found, key=lambda w: order[w.unit])]
 
 

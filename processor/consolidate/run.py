@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import os
@@ -174,7 +175,7 @@ def consolidate(ws, *, month: str | None = None, half: str | None = None, year: 
         ws.outbox.mkdir(parents=True, exist_ok=True)
         # A consolidation killed mid-write leaves .tmp- files; a live writer's are minutes old at most.
         remove_stale_temp_files(ws.outbox, min_age_seconds=STALE_TEMP_SECONDS, exclude=ws.receipts_dir)
-        _remove_staging_files(ws.outbox)  # a killed run's: no other consolidation runs (the lock)
+        _remove_staging_files(ws.outbox, ws.receipts_dir)  # a killed run's: no other consolidation runs (the lock)
         # the render workers start, and load their libraries, while the roster and the ledger are read
         renderer = _Renderer(ledger.accepted_site_count() >= PARALLEL_MIN_DOSSIERS)
         try:
@@ -294,7 +295,8 @@ def _overview_output(snapshot: Snapshot, until: str, outputs: list[dict],
     data = snapshot.data
     window = overview.window_months(snapshot.ws.rulebook, snapshot.as_of, until)
     reports = overview.window_reports(outputs, window)
-    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports)
+    context = overview.overview_context(data, snapshot.ws, snapshot.roster, snapshot.as_of, until, reports,
+                                        snapshot=snapshot)
     _mark_edited(context, edits or {})
     year = str(context["year"])
     sources = sources_of([f for f in data.files if window[0] <= (f["month"] or "") <= window[-1]])
@@ -379,7 +381,8 @@ def _assignment_outputs(snapshot: Snapshot, until: str) -> list[Output]:
 
 
 def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
-    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in snapshot.view(until=until).records("sites")))
+    view = snapshot.view(until=until)
+    site_keys = list(dict.fromkeys((r["unit"], r["site"]) for r in view.records("sites")))
     dossier.evaluate_dossiers(snapshot, site_keys, until=until)
     # one folder per unit, one file per site: never two of them in one file, whatever their names
     sites_of: dict[str, list[str]] = {}
@@ -389,9 +392,8 @@ def _dossier_outputs(snapshot: Snapshot, until: str) -> Iterator[Output]:
     files = {unit: UniqueNames(sites, extension=".docx") for unit, sites in sites_of.items()}
     for unit, site in site_keys:
         context = dossier.dossier_context(snapshot, unit, site, until=until)
-        unit_data = snapshot.unit_view(unit, until=until)
-        ids = {r["file_id"] for r in unit_data.site_records("sites", unit, site)}
-        sources = sources_of([f for f in unit_data.files if f["id"] in ids])
+        ids = {r["file_id"] for r in view.site_records("sites", unit, site)}
+        sources = sources_of([f for f in snapshot.unit_files(unit, until=until) if f["id"] in ids])
         rel = f"{FOLDER[DOSSIER]}/{folders[unit]}/{files[unit][site]}"
         yield _report_output(rel, DOSSIER, f"{unit}/{site}", context, sources)
 
@@ -428,20 +430,24 @@ def _stamp(context: dict) -> dt.datetime:
 
 # --- building -----------------------------------------------------------------------------------
 
-def _fingerprint(output: Output, rulebook_hash: str) -> str:
+def _fingerprint(output: Output, rulebook_hash: str, templates: dict[str, str] | None = None) -> str:
     """Everything the file shows: when it is unchanged, the file is not rebuilt."""
-    return digest({"basis": _basis(output, rulebook_hash, ""), "payload": output.payload})
+    return digest({"basis": _basis(output, rulebook_hash, "", templates), "payload": output.payload})
 
 
-def _basis(output: Output, rulebook_hash: str, roster_hash: str) -> str:
+def _basis(output: Output, rulebook_hash: str, roster_hash: str, templates: dict[str, str] | None = None) -> str:
     """What the file is built from (submissions, roster, rules, template), leaving out what it shows.
 
     A report rebuilt only because the as-of date moved has the same basis; delivery sends a report
-    again only when its basis changed (SPEC §7: new or changed reports, not one a night)."""
+    again only when its basis changed (SPEC §7: new or changed reports, not one a night).
+    ``templates``: the template digests already worked out in this run, by template (filled in)."""
     template_hash = ""
     if output.template:
-        path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
-        template_hash = sha256_file(path) if path.is_file() else "missing"
+        known = templates if templates is not None else {}
+        if output.template not in known:
+            path = TEMPLATES_DIR / (output.template if "." in output.template else f"{output.template}.docx")
+            known[output.template] = sha256_file(path) if path.is_file() else "missing"
+        template_hash = known[output.template]
     # the kind's Chinese name, as fingerprints had it before kinds were identifiers: no rebuild on upgrade
     return digest({"kind": output_kinds.display_name(output.kind), "path": output.rel_path, "sources": output.sources,
                     "template": template_hash, "rulebook": rulebook_hash, "roster": roster_hash,
@@ -460,7 +466,7 @@ def _build(ws, ledger: Ledger, outputs, months, halves, years, on_output: Callab
         try:
             recorder.flush()
         finally:  # a run stopped by a full disk or a read-only outbox leaves none of its staged versions
-            _remove_staging_files(ws.outbox)
+            _remove_staging_files(ws.outbox, ws.receipts_dir)
 
 
 def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output: Callable[[str], None],
@@ -473,11 +479,12 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
     manifest = _load_manifest(result.manifest)
     checkpoint("consolidate-manifest-read")  # read under the consolidation lock, written at the end
     latest_month: tuple[str, str] | None = None  # (month, summary) for the delivery mail
+    templates: dict[str, str] = {}  # each template's digest, read once a run
     for output in outputs:
         if output.kind == MONTHLY and (latest_month is None or output.period > latest_month[0]):
             latest_month = (output.period, "".join(output.payload["sentences"].values()))
-        inputs_hash = _fingerprint(output, rulebook_hash)
-        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash),
+        inputs_hash = _fingerprint(output, rulebook_hash, templates)
+        hashes = {"inputs_hash": inputs_hash, "basis_hash": _basis(output, rulebook_hash, roster_hash, templates),
                   "sources_hash": sources_digest(output.sources), "update_note": output.note}
         stale = {}  # rel -> where its job writes it (a staging file, put in place once recorded)
         for rel in output.files:
@@ -513,16 +520,37 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
     elif result.manifest.exists():
         old = _load_document(result.manifest)
         document.update({k: old[k] for k in ("month", "summary") if k in old})
-    text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)
-    if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != text:
-        atomic_write_bytes(result.manifest, text.encode("utf-8"))
+    data = _manifest_bytes(document)
+    if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != data.decode("utf-8"):
+        atomic_write_bytes(result.manifest, data)
     return result
 
 
-def _remove_staging_files(outbox: Path) -> None:
-    for staged in outbox.rglob(f"{TEMP_PREFIX}staged-*"):
-        with contextlib.suppress(FileNotFoundError):
-            staged.unlink()
+def _manifest_bytes(document: dict) -> bytes:
+    """``json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True)`` in UTF-8, encoded as it is
+    made: an indented dump is made of small pieces, and a province's manifest has hundreds of
+    thousands of them, never held all at once here."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2, sort_keys=True)
+    out = io.BytesIO()
+    pieces: list[str] = []
+    for piece in encoder.iterencode(document):
+        pieces.append(piece)
+        if len(pieces) >= 4096:
+            out.write("".join(pieces).encode("utf-8"))
+            pieces.clear()
+    out.write("".join(pieces).encode("utf-8"))
+    return out.getvalue()
+
+
+def _remove_staging_files(outbox: Path, receipts: Path) -> None:
+    """Remove the staging files (:func:`_staging_path`) under ``outbox``; ``receipts`` (the intake's
+    receipts: thousands of files, never an output's) is not walked."""
+    for folder, subfolders, names in os.walk(outbox):
+        subfolders[:] = [d for d in subfolders if os.path.join(folder, d) != str(receipts)]
+        for name in names:
+            if name.startswith(f"{TEMP_PREFIX}staged-"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
 
 
 def _staging_path(target: Path) -> Path:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from processor.consolidate.findings import Finding, evaluate, roster_units
 from processor.consolidate.ledger_data import LedgerData
+from processor.consolidate.quality import quality_warnings
 from processor.record.ledger import Ledger
 from processor.schemas.layout import LAYOUT_BY_KEY as SHEETS_BY_KEY
 
@@ -35,6 +36,8 @@ class Snapshot:
     _views: dict = field(default_factory=dict, repr=False)
     _unit_views: dict = field(default_factory=dict, repr=False)
     _findings: dict = field(default_factory=dict, repr=False)
+    _warnings: dict = field(default_factory=dict, repr=False)
+    _files_of: dict = field(default_factory=dict, repr=False)
     _first_month: dict | None = field(default=None, repr=False)
 
     @classmethod
@@ -110,11 +113,31 @@ class Snapshot:
         key = (unit, until)
         if key not in self._unit_views:
             data = self.view(until=until)
-            files = [f for f in data.files if f["unit"] == unit]
+            files = self.unit_files(unit, until=until)
             records = {sheet: data.records(sheet, unit=unit) for sheet in SHEETS_BY_KEY}
             self._unit_views.clear()
             self._unit_views[key] = LedgerData(records, files, data.until)
         return self._unit_views[key]
+
+    def unit_files(self, unit: str, *, until: str | None = None) -> list[dict]:
+        """The arrivals of ``view(until=…)`` recorded under ``unit`` (``f["unit"]``), in ledger order;
+        the view's files are split by unit once."""
+        if until not in self._files_of:
+            by_unit: dict[str, list[dict]] = {}
+            for f in self.view(until=until).files:
+                by_unit.setdefault(f["unit"], []).append(f)
+            self._files_of[until] = by_unit
+        return self._files_of[until].get(unit, [])
+
+    def quality_warnings(self, month: str, *, until: str | None = None, units: list[str]) -> list[Finding]:
+        """:func:`~processor.consolidate.quality.quality_warnings` of ``month`` for ``units`` on the data
+        up to ``until``, worked out once a run (the monthly report and the 总览 page both list them).
+
+        The list is shared: read it, do not change it."""
+        key = (until, month, tuple(units))
+        if key not in self._warnings:
+            self._warnings[key] = quality_warnings(self.view(until=until), self.rulebook, month, units=units)
+        return self._warnings[key]
 
     def findings(self, months: Iterable[str], *, until: str | None = None,
                  units: list[str] | None = None) -> list[Finding]:
