@@ -125,7 +125,7 @@ def overview_context(data: LedgerData, ws, roster, today: dt.date, until: str, r
     else:
         scoped = data.restrict(until=until)
         findings = evaluate(scoped, rulebook, roster, months=judged, today=today)
-        warned = partial(_warnings, scoped, rulebook)
+        warned = partial(quality_warnings, scoped, rulebook)
     findings = one_per_requirement(findings)  # a hardware checklist and its room area: one requirement, as in the reports
     order = _clause_order(findings, rulebook)
     clauses = _clauses(findings, order)
@@ -355,10 +355,6 @@ def _problems(findings: list[Finding]) -> list[dict]:
     return [{"unit": f.unit, "site": f.site or "", "problem": f.problem or "", "found": cnfmt.cn_date(f.found_on),
              "staff": f.staff or "", "limit": _limit_text(f), "overdue": f.status == FAILED, "days": f.days,
              "status": "已逾期" if f.status == FAILED else "正在整改"} for f in open_]
-
-
-def _warnings(data: LedgerData, rulebook, month: str, *, units: list[str]) -> list[Finding]:
-    return quality_warnings(data, rulebook, month, units=units)
 
 
 def _quality(warned: Callable[..., list[Finding]], units: list[str], months: list[str]) -> list[dict]:
