@@ -103,3 +103,20 @@ def test_a_form_still_under_the_former_name_counts_for_the_renamed_unit_with_a_w
     [warning] = [p for p in outcome.problems if p.code == "former-unit-name"]
     assert OLD in warning.message and NEW in warning.message
     assert _state(ws.status("2026-10", today=D(2026, 12, 6)), NEW) != MISSING
+
+
+def test_a_months_site_names_for_the_shared_site_check_read_a_renamed_units_later_form_under_its_new_name(tmp_path):
+    """The site names a new form's checks compare with (one site in two units' forms) are the month's
+    sites as consolidation reads them: a month sent under the former name and again under the new one
+    counts the later form only, under the new name."""
+    builder = LedgerBuilder(tmp_path / "ledger.sqlite")
+    builder.submit(OLD, "2026-10", sites=[site("旧名时的示范点", "非公")], received=D(2026, 11, 2),
+                   unit_kind="系统党委")
+    builder.submit(NEW, "2026-10", sites=[site("工商联示范企业", "非公"), site("第二示范企业", "非公")],
+                   received=D(2026, 11, 4), unit_kind="系统党委")
+    builder.submit("鼓楼区", "2026-10", sites=[site("鼓楼示范企业")], received=D(2026, 11, 3))
+    ledger = builder.ledger
+    ledger.read_units_as({OLD: NEW})
+    expected = [(r["unit"], r["site"]) for r in ledger.accepted_records("sites", months=["2026-10"])]
+    assert ledger.accepted_site_names("2026-10") == expected
+    assert (NEW, "工商联示范企业") in expected and all(unit != OLD and name != "旧名时的示范点" for unit, name in expected)

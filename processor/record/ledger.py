@@ -313,9 +313,7 @@ class Ledger:
         counts = {}
         for spec in FORM_LAYOUT:
             names = ["row", *(f.name for f in data_fields(spec))]
-            as_is = _STORED_AS_IS
-            rows = [(file_id, unit, month, *[v if v.__class__ in as_is else _plain(v) for v in map(r.get, names)])
-                    for r in records.get(spec.key, ())]
+            rows = [(file_id, unit, month, *map(_plain, map(r.get, names))) for r in records.get(spec.key, ())]
             if rows:
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
                                  f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
@@ -472,19 +470,15 @@ class Ledger:
         with self._lock:
             cursor = self.conn.cursor()
             cursor.row_factory = None
-            cursor.execute("SELECT t.file_id, t.unit, t.row, t.site FROM sites t JOIN files f ON f.id = t.file_id "
-                           "WHERE f.status = 'accepted' AND t.month = ? ORDER BY t.unit, t.row", (month,))
+            cursor.execute("SELECT t.file_id, t.unit, t.month, t.row, t.site FROM sites t JOIN files f "
+                           "ON f.id = t.file_id WHERE f.status = 'accepted' AND t.month = ? ORDER BY t.unit, t.row",
+                           (month,))
             rows = cursor.fetchall()
             cursor.close()
         if not self.unit_aliases:
-            return [(unit, site) for _, unit, _, site in rows]
-        aliases = self.unit_aliases
-        rows = [(file_id, aliases.get(unit, unit), row, site) for file_id, unit, row, site in rows]
-        latest: dict[str, int] = {}
-        for file_id, unit, _, _ in rows:
-            latest[unit] = max(latest.get(unit, file_id), file_id)
-        kept = sorted((r for r in rows if r[0] == latest[r[1]]), key=lambda r: (r[1], r[2]))
-        return [(unit, site) for _, unit, _, site in kept]
+            return [(unit, site) for _, unit, _, _, site in rows]
+        keys = ("file_id", "unit", "month", "row", "site")
+        return [(r["unit"], r["site"]) for r in self._as_current_units([dict(zip(keys, row, strict=True)) for row in rows])]
 
     def change_stamp(self) -> tuple[int, int]:
         """Equal on two calls exactly when nothing was committed to the ledger in between: by
