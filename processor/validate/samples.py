@@ -13,8 +13,6 @@ import random
 from pathlib import Path
 
 from processor.common.clock import office_today
-from processor.common.excel_safety import set_cell
-from processor.common.fsutil import atomic_path
 from processor.common.periods import first_day, last_day, parse_month, submission_deadline
 from processor.validate.roster import Roster
 from processor.common.rulebook import Rulebook, RuleSet
@@ -228,23 +226,8 @@ def fill_form(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str
 
 def write_form(path: Path | str, rows: dict[str, list[dict]], *, roster: Roster, rulebook: Rulebook,
                unit: str | None = None, month: str | None = None) -> Path:
-    """Write records (as from :func:`form_rows`, possibly edited) into a fresh template."""
-    from openpyxl import load_workbook  # here: writing a blank template needs no openpyxl
-
-    path = Path(path)
-    write_template(path, roster=roster, rulebook=rulebook, unit=unit, month=month)
-    wb = load_workbook(path)
-    for key, records in rows.items():
-        spec = SHEETS_BY_KEY[key]
-        ws = wb[spec.title]
-        if spec.layout == "form":
-            for r, f in enumerate(spec.fields, start=2):
-                set_cell(ws.cell(r, 2), (records[0] if records else {}).get(f.name))  # as typed into a text cell
-        else:
-            write_rows(ws, spec, records)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
+    """Write records (as from :func:`form_rows`, possibly edited) into a fresh template, in one pass."""
+    return write_template(path, roster=roster, rulebook=rulebook, unit=unit, month=month, rows=rows)
 
 
 # Values for the optional cells of the 填写示例 sheet, so that its example of every sheet is complete.
@@ -274,12 +257,3 @@ def example_records(*, roster: Roster, rulebook: Rulebook, unit: str, month: str
     if contact.get("deadline") is None and contact.get("date"):
         contact["deadline"] = last_day(month) + dt.timedelta(days=30)
     return example
-
-
-def write_rows(ws, spec, rows: list[dict], first_row: int = 2) -> None:
-    """Write record dicts (English field names) under the header of a table sheet (openpyxl)."""
-    for r, record in enumerate(rows, start=first_row):
-        for c, f in enumerate(spec.fields, start=1):
-            value = record.get(f.name)
-            if value is not None and value != "":
-                set_cell(ws.cell(r, c), value)

@@ -64,9 +64,10 @@ EXAMPLE_VALUE = {"align": "left", **WRAPPED, **BORDERED}
 
 def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit: str | None = None,
                    month: str | None = None, previous: list[dict] | None = None,
-                   submit_to: list[str] | None = None) -> Path:
+                   submit_to: list[str] | None = None, rows: dict[str, list[dict]] | None = None) -> Path:
     """Write the fill-in form; with ``unit`` (and ``previous`` sites) it comes pre-filled.
     ``submit_to``: the ways the office takes forms (the 报送 mailbox, the share), said in 填报说明.
+    ``rows``: records by sheet key, written in place of that sheet's pre-filled values (a filled form).
 
     A ``month`` outside the months the rulebook covers raises :class:`MonthNotCovered`."""
     if month:
@@ -79,7 +80,7 @@ def write_template(path: Path | str, *, roster: Roster, rulebook: Rulebook, unit
         book.sheet(INSTRUCTIONS_TITLE, _instructions(rulebook, month, submit_to))
         list_ranges, meta = _meta_sheet(roster, unit)
         wb.define_name(SITE_LIST_NAME, f"={SITE_LIST_FORMULA}")
-        values = _prefilled(roster, unit, month, previous or []) if unit else {}
+        values = {**(_prefilled(roster, unit, month, previous or []) if unit else {}), **(rows or {})}
         for spec in FORM_SHEETS:
             build = _form_sheet if spec.layout == "form" else _table_sheet
             sheet = book.sheet(spec.title, build(spec, list_ranges, values.get(spec.key, [])))
