@@ -168,27 +168,29 @@ class Workspace:
     # intake settings given in code (see with_intake): used instead of the [intake] table of raw
     intake_settings: IntakeSettings | None = field(default=None, kw_only=True, compare=False)
 
+    # Each folder is resolved (links followed) once, when first asked for: every file of a run then
+    # lands where its first one did, and intake does not walk the path's links again for each file.
     def _path(self, key: str, default: str) -> Path:
         value = self.raw.get("paths", {}).get(key) or default
         return (self.root / value).resolve()
 
-    @property
+    @cached_property
     def inbox(self) -> Path:
         return self._path("inbox", _DEFAULTS["paths"]["inbox"])
 
-    @property
+    @cached_property
     def outbox(self) -> Path:
         return self._path("outbox", _DEFAULTS["paths"]["outbox"])
 
-    @property
+    @cached_property
     def archive(self) -> Path:
         return self._path("archive", _DEFAULTS["paths"]["archive"])
 
-    @property
+    @cached_property
     def ledger_path(self) -> Path:
         return self._path("ledger", _DEFAULTS["paths"]["ledger"])
 
-    @property
+    @cached_property
     def roster_path(self) -> Path:
         return self._path("roster", _DEFAULTS["paths"]["roster"])
 

@@ -142,12 +142,13 @@ def _causes(exc: BaseException | None) -> Iterator[BaseException]:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, *, sync_folder: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it replaces ``target``.
 
     The temp file lives in the same folder (so ``os.replace`` is atomic) and
     starts with ``.tmp-`` so watchers and readers skip it.  On error it is removed.
-    The folder is synced after the replace, so the new name survives a power cut.
+    The folder is synced after the replace, so the new name survives a power cut
+    (``sync_folder=False``: the caller syncs it once after several files).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, target)
-        fsync_folder(target.parent)
+        if sync_folder:
+            fsync_folder(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -183,14 +185,14 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> Path:
-    with atomic_path(target) as tmp:
+def atomic_write_bytes(target: Path, data: bytes, *, sync_folder: bool = True) -> Path:
+    with atomic_path(target, sync_folder=sync_folder) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 
 
-def atomic_write_text(target: Path, text: str) -> Path:
-    return atomic_write_bytes(target, text.encode("utf-8"))
+def atomic_write_text(target: Path, text: str, *, sync_folder: bool = True) -> Path:
+    return atomic_write_bytes(target, text.encode("utf-8"), sync_folder=sync_folder)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

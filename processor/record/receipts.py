@@ -23,7 +23,7 @@ import jinja2
 from processor.common import clock, cnfmt
 from processor.validate.annotate import TOO_COMPLEX, TooComplex, write_annotated_copy
 from processor.validate.errors import Problem
-from processor.common.fsutil import atomic_write_text, safe_join, safe_name
+from processor.common.fsutil import atomic_write_text, fsync_folder, safe_join, safe_name
 from processor.record.ledger import (ACCEPTED, DUPLICATE, REJECTED, STATUS_CN, Ledger, receipt_id_prefix,
                                      receipt_number)
 from processor.common.paths import TEMPLATES_DIR
@@ -117,9 +117,11 @@ def write_receipt(ws, ledger: Ledger, row, *, roster=None, preview: list[dict] =
     context = receipt_context(ws, ledger, row, problems, annotated_name, list(preview), roster)
     context["annotated_note"] = note
     html_path = folder / f"{stem}.html"
-    atomic_write_text(html_path, _env.get_template("receipt.html").render(**context))
+    atomic_write_text(html_path, _env.get_template("receipt.html").render(**context), sync_folder=False)
     try:
-        atomic_write_text(folder / f"{stem}.json", indented_json(_json_view(row, problems, context)))
+        atomic_write_text(folder / f"{stem}.json", indented_json(_json_view(row, problems, context)),
+                          sync_folder=False)
+        fsync_folder(folder)  # both names at once
     except BaseException:  # a receipt is the pair or nothing; the retry writes both
         html_path.unlink(missing_ok=True)
         raise
