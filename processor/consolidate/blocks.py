@@ -37,17 +37,24 @@ UNASSIGNED = "未确定"
 
 # --- shared helpers -------------------------------------------------------------------------
 
+# Each with its common case first: a dossier's timeline reads every contact and activity of its site.
 def iso_date(day) -> str:
+    if day.__class__ is dt.date:
+        return day.isoformat()
     return day.isoformat() if isinstance(day, dt.date) else ""
 
 
 def count_of(value) -> int:
+    if value.__class__ is int:
+        return value
     if is_missing(value):
         return 0
     return int(value)
 
 
 def cell_text(value) -> str:
+    if value.__class__ is str:
+        return value.strip()
     if is_missing(value):
         return ""
     return str(value).strip()

@@ -110,43 +110,29 @@ def _month_entry(month: str, rows: dict[str, list[dict]], hardware: str) -> dict
     progress, contacts, members = rows["progress"], rows["contacts"], rows["members"]
     problems, seen = [], set()
     for p in progress:
-        text = _clause(_text(p["issues"]))
+        text = _clause(cell_text(p["issues"]))
         if text and text not in seen:
             seen.add(text)
             problems.append(text)
     for c in contacts:
-        text = _clause(_text(c["problem"]))
+        text = _clause(cell_text(c["problem"]))
         if text and text not in seen:  # a problem the unit also wrote under 存在问题 is named once
             seen.add(text)
             problems.append(f"联系指导发现：{text}（{cell_text(c['state']) or '未办结'}）")
     return {
         "month": month,
         "missing": "",
-        "contacts": [{"date": _iso(c["date"]), "staff": _text(c["staff"]), "mode": _text(c["mode"]),
-                      "content": _clause(_text(c["content"]))} for c in contacts],
-        "org_life": [{"date": _iso(r["date"]), "kind": r["activity"], "verb": activity_verb(r["activity"]),
-                      "present": _count(r["present"]),
-                      "expected": _count(r["expected"])}
+        "contacts": [{"date": iso_date(c["date"]), "staff": cell_text(c["staff"]), "mode": cell_text(c["mode"]),
+                      "content": _clause(cell_text(c["content"]))} for c in contacts],
+        "org_life": [{"date": iso_date(r["date"]), "kind": r["activity"], "verb": activity_verb(r["activity"]),
+                      "present": count_of(r["present"]),
+                      "expected": count_of(r["expected"])}
                      for r in rows["org_life"]],
         "members": _members_sentence(members[0]) if members else "本月未报送党员队伍情况。",
         "hardware": hardware,
         "progress": sentence(cell_text(progress[0]["progress"])) if progress else "",
         "problems": sentence("；".join(problems)),
     }
-
-
-# cell_text, iso_date and count_of with their common case first: a dossier's timeline reads every
-# contact and activity of its site
-def _text(value) -> str:
-    return value.strip() if value.__class__ is str else cell_text(value)
-
-
-def _iso(day) -> str:
-    return day.isoformat() if day.__class__ is dt.date else iso_date(day)
-
-
-def _count(value) -> int:
-    return value if value.__class__ is int else count_of(value)
 
 
 _END_MARKS = "。！？"
