@@ -284,10 +284,8 @@ def busy_quarter(lb):
 
 
 def per_unit(data: LedgerData, unit: str) -> LedgerData:
-    """One unit's data, as the consolidation splits it for the dossiers."""
-    from processor.consolidate.snapshot import Snapshot
-
-    return Snapshot(data, None, None, D(2027, 1, 1)).unit_view(unit)
+    """One unit's data alone."""
+    return data.restrict(units=[unit])
 
 
 @pytest.mark.parametrize("months, today", [(["2026-11"], D(2026, 12, 6)), (Q4, AFTER_Q4)])

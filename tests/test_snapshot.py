@@ -320,7 +320,7 @@ def test_one_run_evaluates_each_scope_once_and_every_report_reads_those_findings
     contexts = [dossier.dossier_context(run, unit, site) for unit, site in sites]
     assert len(evaluated) == 2 + spans  # the dossiers read the findings evaluated ahead
     for (unit, site), context in zip(sites, contexts, strict=True):
-        span = dossier.dossier_span(run.unit_view(unit), run.rulebook, unit, site, day)
+        span = dossier.dossier_span(run.view().restrict(units=[unit]), run.rulebook, unit, site, day)
         alone = findings.evaluate(builder.ledger, run.rulebook, roster, months=span, today=day, units=[unit])
         judged = [r for r in context["compliance_rows"] if r["status"] != "本月未报送"]  # months stated, not judged
         assert [(r["clause"], r["period"], r["status"]) for r in judged] == \

@@ -34,7 +34,6 @@ class Snapshot:
     roster: object
     as_of: dt.date
     _views: dict = field(default_factory=dict, repr=False)
-    _unit_views: dict = field(default_factory=dict, repr=False)
     _findings: dict = field(default_factory=dict, repr=False)
     _warnings: dict = field(default_factory=dict, repr=False)
     _files_of: dict = field(default_factory=dict, repr=False)
@@ -106,18 +105,6 @@ class Snapshot:
     def units(self, *, until: str | None = None) -> list[str]:
         """The units in roster order (without a roster, those of the data up to ``until``)."""
         return roster_units(self.roster, self.view(until=until))
-
-    def unit_view(self, unit: str, *, until: str | None = None) -> LedgerData:
-        """``view(until=…)`` narrowed to one unit, from the data's own per-unit index (the records are
-        shared, not copied); the last unit asked for is kept, its sites come one after another."""
-        key = (unit, until)
-        if key not in self._unit_views:
-            data = self.view(until=until)
-            files = self.unit_files(unit, until=until)
-            records = {sheet: data.records(sheet, unit=unit) for sheet in SHEETS_BY_KEY}
-            self._unit_views.clear()
-            self._unit_views[key] = LedgerData(records, files, data.until)
-        return self._unit_views[key]
 
     def unit_files(self, unit: str, *, until: str | None = None) -> list[dict]:
         """The arrivals of ``view(until=…)`` recorded under ``unit`` (``f["unit"]``), in ledger order;
