@@ -521,7 +521,7 @@ def _build_all(ws, recorder: Recorder, outputs, months, halves, years, on_output
         old = _load_document(result.manifest)
         document.update({k: old[k] for k in ("month", "summary") if k in old})
     data = _manifest_bytes(document)
-    if not result.manifest.exists() or result.manifest.read_text(encoding="utf-8") != data.decode("utf-8"):
+    if not result.manifest.exists() or result.manifest.read_bytes() != data:
         atomic_write_bytes(result.manifest, data)
     return result
 
