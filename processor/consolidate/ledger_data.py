@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from processor.common.clock import local_date, local_time
 from processor.common.periods import add_months
-from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger, records_frame
+from processor.record.ledger import ACCEPTED, SUPERSEDED, Ledger
+from processor.record.rows import records_frame
 from processor.schemas.vocabulary import SHEET_TITLES
 
 if TYPE_CHECKING:  # numpy and pandas load where frames are built: `status` needs neither
@@ -389,9 +390,8 @@ class FormRows:
     def read(cls, ledger: Ledger, unit: str, month: str, file_id: int) -> FormRows:
         units, previous = [unit], add_months(month, -1)
         with ledger.reading():
-            rows = {key: ledger.accepted_records(key, units=units, until=month) for key in FORM_SHEETS_UNTIL}
-            rows.update({key: ledger.accepted_records(key, units=units, months=[previous, month])
-                         for key in FORM_SHEETS_TWO_MONTHS})
+            rows = ledger.unit_records(FORM_SHEETS_UNTIL, units=units, until=month)
+            rows.update(ledger.unit_records(FORM_SHEETS_TWO_MONTHS, units=units, months=[previous, month]))
             files = [dict(r) for r in ledger.files(units=units)]
             mailed = {r[0] for r in ledger.query("SELECT file_id FROM mail_parts WHERE file_id IS NOT NULL")}
             month_sites = ledger.accepted_site_names(month)

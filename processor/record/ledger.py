@@ -23,7 +23,6 @@ import contextlib
 import datetime as dt
 import itertools
 import json
-import operator
 import os
 import sqlite3
 import stat
@@ -34,9 +33,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from processor.common import clock
-from processor.common.values import is_missing
 from processor.record import migrate
-from processor.record.migrate import FINGERPRINT_KEY, KEY_COLUMNS, SOURCES_KEY, data_fields
+from processor.record.migrate import FINGERPRINT_KEY, SOURCES_KEY, data_fields
+from processor.record.rows import RowsByArrival, records_frame, sheet_columns, stored_value, typed_chunks
 
 if TYPE_CHECKING:  # pandas and the form models load where they are used: opening a ledger needs neither
     import pandas as pd
@@ -76,6 +75,8 @@ class Ledger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._savepoints = itertools.count(1)
+        self._rows_by_arrival = RowsByArrival()
+        self._writing = False  # inside atomic()'s outer transaction
         self._identity = self._connect(create)
         try:
             self.conn.row_factory = sqlite3.Row
@@ -182,20 +183,26 @@ class Ledger:
                 except BaseException:
                     self.conn.execute(f"ROLLBACK TO {name}")
                     self.conn.execute(f"RELEASE {name}")
+                    self._rows_by_arrival.rolled_back()
                     raise
                 self.conn.execute(f"RELEASE {name}")
                 return
             self.conn.execute("BEGIN IMMEDIATE")
+            self._writing = True
             try:
                 yield self.conn
                 if (problem := self.file_problem()) is not None:  # never commit into a deleted or replaced file
                     raise LedgerError(problem)
                 self.conn.execute("COMMIT")
             except BaseException:
+                self._rows_by_arrival.rolled_back()
                 if self.conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
                         self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing = False
+            self._rows_by_arrival.committed()
 
     def pending_migrations(self) -> list[str]:
         """The migrations this program has that the ledger has not applied yet, in order."""
@@ -313,7 +320,7 @@ class Ledger:
         counts = {}
         for spec in FORM_LAYOUT:
             names = ["row", *(f.name for f in data_fields(spec))]
-            rows = [(file_id, unit, month, *map(_plain, map(r.get, names))) for r in records.get(spec.key, ())]
+            rows = [(file_id, unit, month, *map(stored_value, map(r.get, names))) for r in records.get(spec.key, ())]
             if rows:
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
                                  f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
@@ -422,33 +429,72 @@ class Ledger:
                f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
                f"ORDER BY t.unit, t.month, t.row")
         columns = sheet_columns(sheet_key)
-        is_date = [False] * len(KEY_COLUMNS) + [f.kind == "date" for f in data_fields(spec)]
-        # One object per distinct value of a column (a province repeats units, months, sites, dates
-        # and vocabulary on every row), except in columns of mostly distinct texts, where sharing
-        # saves nothing.  Per column: SQLite's column affinity keeps ints and floats apart within
-        # one, so equal keys are equal values of one type.
-        shared: list[dict | None] = [{} for _ in columns]
         out: list[dict] = []
         with self._lock:
             cursor = self.conn.cursor()
             cursor.row_factory = None  # plain tuples: a Row per row is wasted work here
             cursor.execute(sql, params)
-            while chunk := cursor.fetchmany(4096):
-                values = []
-                for column, date, seen in zip(zip(*chunk, strict=True), is_date, shared, strict=True):
-                    if date:
-                        for text in set(column).difference(seen):
-                            seen[text] = dt.date.fromisoformat(text) if isinstance(text, str) and text else None
-                        values.append(map(seen.__getitem__, column))
-                    elif seen is not None:
-                        values.append(map(seen.setdefault, column, column))
-                    else:
-                        values.append(column)
-                out.extend(map(dict, map(zip, itertools.repeat(columns), zip(*values, strict=True))))  # no bytecode per row
-                shared = [None if seen is not None and not date and len(seen) * 2 > len(out) else seen
-                          for seen, date in zip(shared, is_date, strict=True)]
+            for rows in typed_chunks(cursor, sheet_key):
+                out.extend(map(dict, map(zip, itertools.repeat(columns), rows)))  # no bytecode per row
             cursor.close()
         return self._as_current_units(out) if self.unit_aliases else out
+
+    def unit_records(self, sheet_keys: Iterable[str], *, units: Iterable[str], until: str | None = None,
+                     months: Iterable[str] | None = None) -> dict[str, list[dict]]:
+        """``{key: accepted_records(key, units=units, until=until, months=months)}`` for each sheet key,
+        with each arrival's rows read from SQLite once per connection and kept (up to
+        :data:`processor.record.rows.ROWS_KEPT` rows): intake reads a unit's earlier months again for every form it records."""
+        out = {}
+        with self.reading():
+            file_ids = self._accepted_ids(units=units, until=until, months=months)
+            for key in sheet_keys:
+                rows = self._arrival_rows(key, file_ids)
+                out[key] = list(map(dict, map(zip, itertools.repeat(sheet_columns(key)), rows)))
+        if self.unit_aliases:
+            out = {key: self._as_current_units(records) for key, records in out.items()}
+        return out
+
+    def _accepted_ids(self, *, units: Iterable[str] | None = None, until: str | None = None,
+                      months: Iterable[str] | None = None) -> list[int]:
+        """The current accepted arrivals (of ``units``, up to ``until``, of ``months``), in the order
+        :meth:`accepted_records` gives their rows: by unit (as recorded), month, then arrival."""
+        where, params = ["status = 'accepted'"], []
+        if units is not None:
+            names = self._names_of(units)
+            where.append(f"unit IN ({', '.join('?' * len(names))})")
+            params += names
+        if months is not None:
+            months = list(months)
+            where.append(f"month IN ({', '.join('?' * len(months))})")
+            params += months
+        if until is not None:
+            where.append("month <= ?")
+            params.append(until)
+        return [r[0] for r in self.query(f"SELECT id FROM files WHERE {' AND '.join(where)} ORDER BY unit, month, id",
+                                         params)]
+
+    def _arrival_rows(self, sheet_key: str, file_ids: list[int]) -> list[tuple]:
+        """The rows of a sheet of these arrivals (tuples of :func:`sheet_columns`), arrival after arrival
+        in the order given, each one's by row; those not kept are read and kept."""
+        kept = self._rows_by_arrival
+        found = {file_id: kept.get((sheet_key, file_id)) for file_id in file_ids}
+        if missing := [file_id for file_id, rows in found.items() if rows is None]:
+            columns = ", ".join(f"t.{name}" for name in sheet_columns(sheet_key))
+            by_file: dict[int, list[tuple]] = {file_id: [] for file_id in missing}
+            with self._lock:
+                cursor = self.conn.cursor()
+                cursor.row_factory = None
+                cursor.execute(f"SELECT {columns} FROM {sheet_key} t WHERE t.file_id IN "
+                               f"(SELECT value FROM json_each(?)) ORDER BY t.file_id, t.row", (json.dumps(missing),))
+                for rows in typed_chunks(cursor, sheet_key):
+                    for row in rows:
+                        by_file[row[0]].append(row)
+                cursor.close()
+                writing = self._writing
+            for file_id, rows in by_file.items():
+                kept.put((sheet_key, file_id), rows, writing=writing)
+            found.update(by_file)
+        return [row for rows in found.values() for row in rows]
 
     def _as_current_units(self, records: list[dict]) -> list[dict]:
         """Rows under a former name read as the renamed unit's; of a month sent under both names,
@@ -467,18 +513,13 @@ class Ledger:
         """(unit, site) of every 示范点 row of the month's current accepted forms, in the order of
         :meth:`accepted_records` (unit, row), units under their current names as there: what
         ``accepted_records("sites", months=[month])`` gives, reduced to those two values."""
-        with self._lock:
-            cursor = self.conn.cursor()
-            cursor.row_factory = None
-            cursor.execute("SELECT t.file_id, t.unit, t.month, t.row, t.site FROM sites t JOIN files f "
-                           "ON f.id = t.file_id WHERE f.status = 'accepted' AND t.month = ? ORDER BY t.unit, t.row",
-                           (month,))
-            rows = cursor.fetchall()
-            cursor.close()
+        with self.reading():  # each form's sites are kept once read (intake asks at every form)
+            rows = self._arrival_rows("sites", self._accepted_ids(months=[month]))
+        columns = sheet_columns("sites")
         if not self.unit_aliases:
-            return [(unit, site) for _, unit, _, _, site in rows]
-        keys = ("file_id", "unit", "month", "row", "site")
-        return [(r["unit"], r["site"]) for r in self._as_current_units([dict(zip(keys, row, strict=True)) for row in rows])]
+            site = columns.index("site")
+            return [(row[1], row[site]) for row in rows]
+        return [(r["unit"], r["site"]) for r in self._as_current_units([dict(zip(columns, row, strict=True)) for row in rows])]
 
     def change_stamp(self) -> tuple[int, int]:
         """Equal on two calls exactly when nothing was committed to the ledger in between: by
@@ -514,53 +555,8 @@ def receipt_id_prefix(file_id: int) -> str:
     return f"{file_id:06d}_"
 
 
-def sheet_columns(sheet_key: str) -> list[str]:
-    """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
-    from processor.schemas.layout import LAYOUT_BY_KEY
-
-    return [*KEY_COLUMNS, *(f.name for f in data_fields(LAYOUT_BY_KEY[sheet_key]))]
-
-
-def records_frame(sheet_key: str, records: list[dict], *, plain: bool = True) -> pd.DataFrame:
-    """A frame of :meth:`Ledger.accepted_records` rows (``plain``: object columns, ``None`` kept)."""
-    import pandas as pd
-
-    from processor.schemas.layout import LAYOUT_BY_KEY
-
-    columns = sheet_columns(sheet_key)
-    values = operator.itemgetter(*columns)
-    frame = pd.DataFrame([values(r) for r in records], columns=columns, dtype=object if plain else None)
-    for f in data_fields(LAYOUT_BY_KEY[sheet_key]):
-        if f.kind == "date":  # assigned as a list of dates, as the frame has always been built
-            frame[f.name] = [r[f.name] for r in records]
-    return frame
-
-
 def now_iso(now: dt.datetime | None = None) -> str:
     return (now or clock.system_now().astimezone()).isoformat(timespec="seconds")
-
-
-_STORED_AS_IS = frozenset({str, int, type(None)})  # values (by exact type) SQLite stores as they are
-
-
-def _plain(value):
-    """A value SQLite can store: dates as ISO text, NaN/NaT as NULL, numpy scalars as Python."""
-    cls = value.__class__
-    if cls in _STORED_AS_IS:  # most values of a form
-        return value
-    if cls is float:
-        return None if value != value else value
-    if cls is dt.date:
-        return value.isoformat()
-    if is_missing(value):
-        return None
-    if isinstance(value, dt.datetime):  # pandas.Timestamp too
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 def _check_file(path: Path, create: bool, in_use: set[tuple[int, int]]) -> tuple[int, int] | None:
