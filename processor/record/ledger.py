@@ -443,7 +443,8 @@ class Ledger:
                      months: Iterable[str] | None = None) -> dict[str, list[dict]]:
         """``{key: accepted_records(key, units=units, until=until, months=months)}`` for each sheet key,
         with each arrival's rows read from SQLite once per connection and kept (up to
-        :data:`processor.record.rows.ROWS_KEPT` rows): intake reads a unit's earlier months again for every form it records."""
+        :data:`processor.record.rows.ROWS_KEPT` rows): intake reads a unit's earlier months again for
+        every form it records."""
         out = {}
         with self.reading():
             file_ids = self._accepted_ids(units=units, until=until, months=months)
@@ -519,7 +520,8 @@ class Ledger:
         if not self.unit_aliases:
             site = columns.index("site")
             return [(row[1], row[site]) for row in rows]
-        return [(r["unit"], r["site"]) for r in self._as_current_units([dict(zip(columns, row, strict=True)) for row in rows])]
+        records = [dict(zip(columns, row, strict=True)) for row in rows]
+        return [(r["unit"], r["site"]) for r in self._as_current_units(records)]
 
     def change_stamp(self) -> tuple[int, int]:
         """Equal on two calls exactly when nothing was committed to the ledger in between: by
