@@ -186,9 +186,25 @@ def fsync_folder(folder: Path) -> None:
 
 
 def atomic_write_bytes(target: Path, data: bytes, *, sync_folder: bool = True) -> Path:
-    with atomic_path(target, sync_folder=sync_folder) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
+    """:func:`atomic_path` for bytes in hand: written and synced through the one descriptor the
+    temp file was created with (intake writes two receipts a form)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
+    try:
+        with open(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fd)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if sync_folder:
+        fsync_folder(target.parent)
+    return target
 
 
 def atomic_write_text(target: Path, text: str, *, sync_folder: bool = True) -> Path:
