@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 from processor.common import clock
 from processor.record import migrate
 from processor.record.migrate import FINGERPRINT_KEY, SOURCES_KEY, data_fields
-from processor.record.rows import RowsByArrival, records_frame, sheet_columns, stored_value, typed_chunks
+from processor.record.rows import (RowsByArrival, as_read_back, records_frame, sheet_columns, stored_value,
+                                   typed_chunks)
 
 if TYPE_CHECKING:  # pandas and the form models load where they are used: opening a ledger needs neither
     import pandas as pd
@@ -325,6 +326,9 @@ class Ledger:
                 conn.executemany(f"INSERT INTO {spec.key} (file_id, unit, month, {', '.join(names)}) "
                                  f"VALUES ({', '.join('?' * (3 + len(names)))})", rows)
             counts[spec.key] = len(rows)
+            if conn is self.conn and self._writing and (read_back := as_read_back(spec.key, rows)) is not None:
+                # kept as if read (the receipt reads them next), and only once the transaction commits
+                self._rows_by_arrival.put((spec.key, file_id), read_back, writing=True)
         return counts
 
     def supersede(self, conn: sqlite3.Connection, new_id: int, unit: str, month: str) -> int | None:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # the form models load where they are used: opening a ledger 
     from processor.schemas.form import SheetSpec
 
 SQL_TYPES = {"int": "INTEGER", "float": "REAL"}
-KEY_COLUMNS = ("file_id", "unit", "month", "row")
+KEY_COLUMN_TYPES = (("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER"))
+KEY_COLUMNS = tuple(name for name, _ in KEY_COLUMN_TYPES)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FINGERPRINT_KEY = "model_fingerprint"
 SOURCES_KEY = "model_sources"  # "<fingerprint>:<model_sources_digest()>" once they were seen to match
@@ -40,8 +41,7 @@ def model_layout() -> dict[str, list[tuple[str, str]]]:
     """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
     from processor.schemas.form import FORM_SHEETS
 
-    keys = [("file_id", "INTEGER"), ("unit", "TEXT"), ("month", "TEXT"), ("row", "INTEGER")]
-    return {spec.key: keys + [(f.name, SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec)]
+    return {spec.key: [*KEY_COLUMN_TYPES, *((f.name, SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec))]
             for spec in FORM_SHEETS}
 
 

@@ -9,11 +9,11 @@ import datetime as dt
 import functools
 import operator
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from processor.common.values import is_missing
-from processor.record.migrate import KEY_COLUMNS, data_fields
+from processor.record.migrate import KEY_COLUMN_TYPES, KEY_COLUMNS, SQL_TYPES, data_fields
 
 if TYPE_CHECKING:  # pandas loads where a frame is built
     import pandas as pd
@@ -34,7 +34,12 @@ def sheet_columns(sheet_key: str) -> tuple[str, ...]:
 def typed_chunks(cursor: sqlite3.Cursor, sheet_key: str) -> Iterator[Iterator[tuple]]:
     """The rows of ``cursor`` (a query of the sheet's :func:`sheet_columns`, as plain tuples), chunk by
     chunk, typed as :meth:`Ledger.accepted_records` gives them: dates as ``datetime.date``, a missing
-    date as ``None``.
+    date as ``None``."""
+    return _typed(iter(functools.partial(cursor.fetchmany, 4096), []), sheet_key)
+
+
+def _typed(chunks: Iterable[list[tuple]], sheet_key: str) -> Iterator[Iterator[tuple]]:
+    """:func:`typed_chunks` of chunks of stored rows.
 
     One object per distinct value of a column (a province repeats units, months, sites, dates and
     vocabulary on every row), except in columns of mostly distinct texts, where sharing saves
@@ -45,7 +50,7 @@ def typed_chunks(cursor: sqlite3.Cursor, sheet_key: str) -> Iterator[Iterator[tu
     is_date = [False] * len(KEY_COLUMNS) + [f.kind == "date" for f in data_fields(LAYOUT_BY_KEY[sheet_key])]
     shared: list[dict | None] = [{} for _ in is_date]
     count = 0
-    while chunk := cursor.fetchmany(4096):
+    for chunk in chunks:
         values = []
         for column, date, seen in zip(zip(*chunk, strict=True), is_date, shared, strict=True):
             if date:
@@ -60,6 +65,41 @@ def typed_chunks(cursor: sqlite3.Cursor, sheet_key: str) -> Iterator[Iterator[tu
         count += len(chunk)
         shared = [None if seen is not None and not date and len(seen) * 2 > count else seen
                   for seen, date in zip(shared, is_date, strict=True)]
+
+
+_PYTHON_TYPES = {"INTEGER": int, "REAL": float, "TEXT": str}
+
+
+@functools.cache
+def _column_types(sheet_key: str) -> tuple[type, ...]:
+    """The Python type of each of :func:`sheet_columns` that SQLite stores without converting it
+    (the column's affinity: an int in a REAL column comes back a float, a float in an INTEGER
+    column an int, a number in a TEXT column text)."""
+    from processor.schemas.layout import LAYOUT_BY_KEY
+
+    declared = [*(kind for _, kind in KEY_COLUMN_TYPES),
+                *(SQL_TYPES.get(f.kind, "TEXT") for f in data_fields(LAYOUT_BY_KEY[sheet_key]))]
+    return tuple(_PYTHON_TYPES[kind] for kind in declared)
+
+
+def as_read_back(sheet_key: str, stored: list[tuple]) -> list[tuple] | None:
+    """One arrival's rows of a sheet, being stored (values of :func:`stored_value`, in the order of
+    :func:`sheet_columns`), as reading them back gives them: by row, typed as :func:`typed_chunks`
+    types them.  None when SQLite would store a value otherwise than it is (a key left empty, a
+    value not of its column's type, a negative zero): those rows are read back from SQLite."""
+    if not stored:
+        return []
+    columns = zip(zip(*stored, strict=True), _column_types(sheet_key), strict=True)
+    for i, (column, kind) in enumerate(columns):
+        kinds = set(map(type, column))
+        if i >= len(KEY_COLUMNS):  # a value may be empty, a key may not
+            kinds.discard(type(None))
+        if kinds - {kind}:
+            return None
+        if kind is float and any(v == 0 and str(v)[0] == "-" for v in column if v is not None):
+            return None  # a REAL zero is stored as the integer 0: its sign is lost
+    ordered = sorted(stored, key=operator.itemgetter(KEY_COLUMNS.index("row")))
+    return [row for rows in _typed([ordered], sheet_key) for row in rows]
 
 
 class RowsByArrival:
