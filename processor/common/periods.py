@@ -37,9 +37,13 @@ def add_months(month: str, n: int) -> str:
 
 def month_range(first: str, last: str) -> list[str]:
     out, cur = [], first
-    while cur <= last:
-        out.append(cur)
-        cur = add_months(cur, 1)
+    if cur <= last:
+        year, month = parse_month(first)
+        index = year * 12 + month - 1  # counted on, not parsed again for each month
+        while cur <= last:
+            out.append(cur)
+            index += 1
+            cur = month_str(index // 12, index % 12 + 1)
     return out
 
 

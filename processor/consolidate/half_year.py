@@ -330,6 +330,7 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: periods.Per
     (``progress``, the annex's last column)."""
     deadline = _m2_dates(rulebook)[0]
     visit_modes = set(rulebook["M-1c"].get("onsite_modes", []))
+    half_months = set(half.months)
     out = []
     for s in sites:
         key = (s["unit"], s["site"])
@@ -344,7 +345,7 @@ def _site_paths(sites: list[dict], data: LedgerData, rulebook, half: periods.Per
         start = life_months[0] if life_months else ""
         status = NO_PLAN if plan is None else STARTED if start else PLAN_ONLY
         plan_status = "未上报" if plan is None else "按期上报" if plan <= deadline else "逾期上报"
-        activities = sum(r["month"] in half.months for r in life)
+        activities = sum(r["month"] in half_months for r in life)
         row = {"unit": s["unit"], "site": s["site"], "kind": s["enterprise_kind"],
                "contact_date": iso_date(s["contact_date"]), "plan_date": iso_date(plan), "plan_status": plan_status,
                "first_contact": iso_date(first_contact), "first_visit": iso_date(first_visit),
