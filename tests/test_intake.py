@@ -72,6 +72,44 @@ def test_accepted_file_is_recorded_archived_answered_and_removed(workspace, rost
     assert data["status"] == "accepted" and data["rows"]["contacts"] == filled_contacts
 
 
+def _synchronous_at_commits(statements: list[str]) -> list[tuple[str, list[str]]]:
+    """Each committed transaction's (synchronous level in force at its COMMIT, its statements)."""
+    level, current, out = "FULL", [], []
+    for statement in statements:
+        if statement.startswith("PRAGMA synchronous="):
+            level = statement.split("=", 1)[1]
+        elif statement == "COMMIT":
+            out.append((level, current))
+            current = []
+        else:
+            current.append(statement)
+    return out
+
+
+def test_a_form_is_on_disk_before_it_leaves_the_inbox_and_only_the_finishing_mark_does_not_wait_for_it(
+        workspace, roster, unit, tmp_path):
+    """The recording commits with SQLite's FULL sync (it survives a power cut before the inbox file is
+    removed); the mark that the receipt is written and the file removed, which recovery redoes when a
+    power cut loses it, commits without waiting for the disk; the connection is FULL again after it."""
+    dropped = drop(workspace, make_form(workspace, roster, unit, tmp_path))
+    intake = Intake(workspace)
+    statements: list[str] = []
+    intake.ledger.conn.set_trace_callback(statements.append)
+    try:
+        assert intake.handle(dropped).status == "accepted"
+        assert intake.ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        intake.close()
+    commits = _synchronous_at_commits(statements)
+    recording = [level for level, body in commits if any(s.startswith("INSERT INTO files ") for s in body)]
+    finishing = [level for level, body in commits if any("receipt_path" in s for s in body)]
+    assert recording == ["FULL"] and finishing == ["NORMAL"]
+    assert not dropped.exists()
+    with Ledger(workspace.ledger_path) as ledger:  # committed all the same: another process sees it
+        row = ledger.files()[0]
+        assert row["inbox_removed"] == 1 and (workspace.outbox / row["receipt_path"]).is_file()
+
+
 def test_accepted_receipt_previews_what_the_opinion_still_asks(workspace, roster, unit, tmp_path):
     form = tmp_path / "few-meetings.xlsx"
     fill_form(form, roster=roster, rulebook=workspace.rulebook, unit=unit, month=MONTH, seed=3, org_life=2)

@@ -81,8 +81,9 @@ class Ledger:
         self._identity = self._connect(create)
         try:
             self.conn.row_factory = sqlite3.Row
+            self._wal = False
             if not readonly:
-                self.conn.execute("PRAGMA journal_mode=WAL")
+                self._wal = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
                 # FULL: a commit is on disk before intake removes the file from the inbox, even across a power cut.
                 self.conn.execute("PRAGMA synchronous=FULL")
                 self.conn.execute("PRAGMA foreign_keys=ON")
@@ -168,14 +169,27 @@ class Ledger:
         self.close()
 
     @contextlib.contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
+    def atomic(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One transaction: everything inside commits together or not at all.
 
         Nested calls are savepoints inside the outer transaction.  If anything fails,
         COMMIT included (a full disk, a deferred constraint), the transaction is rolled
         back, so the next one starts clean instead of "within a transaction".
+
+        ``durable=False`` (an outer transaction in WAL mode): the commit does not wait for the disk.
+        The ledger stays whole across a power cut, which may lose this commit and those after it
+        until the next durable one (the WAL is written in order: that one takes them to disk with
+        it).  Only for what recovery redoes when it is lost.
         """
         with self._lock:
+            if not durable and self._wal and not self.conn.in_transaction:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    with self.atomic() as conn:
+                        yield conn
+                finally:
+                    self.conn.execute("PRAGMA synchronous=FULL")
+                return
             if self.conn.in_transaction:  # nested: the RLock means this thread owns the transaction
                 name = f"sp{next(self._savepoints)}"
                 self.conn.execute(f"SAVEPOINT {name}")
@@ -342,9 +356,10 @@ class Ledger:
         conn.execute("UPDATE files SET replaces = ? WHERE id = ?", (old[0], new_id))
         return old[0]
 
-    def set_file(self, file_id: int, **values) -> None:
+    def set_file(self, file_id: int, *, durable: bool = True, **values) -> None:
+        """Update an arrival's columns (``durable``: see :meth:`atomic`)."""
         keys = list(values)
-        with self.atomic() as conn:
+        with self.atomic(durable=durable) as conn:
             conn.execute(f"UPDATE files SET {', '.join(f'{k} = ?' for k in keys)} WHERE id = ?",
                          [*values.values(), file_id])
 
