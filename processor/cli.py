@@ -98,7 +98,6 @@ def init(ctx: click.Context, folder: Path | None, start_month: str | None, offic
 def template(ctx: click.Context, unit: str | None, month: str | None, output: Path) -> None:
     """生成月报表模板（可按单位预填）。"""
     from processor.validate.roster import workspace_roster
-    from processor.record.resubmission import previous_sites
     from processor.validate.template import write_template
 
     ws = workspace_of(ctx).config
@@ -106,7 +105,11 @@ def template(ctx: click.Context, unit: str | None, month: str | None, output: Pa
     if unit and roster.unit(unit) is None:
         raise click.BadParameter(f"“{unit}”不在名册中（可选：{'、'.join(roster.unit_names)}）", param_hint="--unit")
     unit = roster.unit(unit).name if unit else None
-    previous = previous_sites(ws.ledger_path, unit, before=month) if unit else []
+    previous = []
+    if unit:  # a blank template reads no ledger
+        from processor.record.resubmission import previous_sites
+
+        previous = previous_sites(ws.ledger_path, unit, before=month)
     from processor.common.imap_settings import submission_ways
 
     path = write_template(output, roster=roster, rulebook=ws.rulebook, unit=unit, month=month, previous=previous,

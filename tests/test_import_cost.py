@@ -65,12 +65,15 @@ def test_validating_a_correct_form_imports_no_heavy_library(tmp_path):
 
 def test_writing_a_template_loads_only_its_workbook_writer(fresh_workspace, tmp_path):
     """`processor template` writes the form from the models' plain data: no pandas or pandera (the models),
-    and a writer that costs a fraction of openpyxl's import."""
+    and a writer that costs a fraction of openpyxl's import; a blank template (no unit to prefill) does
+    not open the ledger."""
     out = tmp_path / "月报表模板.xlsx"
     result = run_importtime(fresh_workspace, "template", "-o", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.is_file()
     assert set(heavy_imports(result.stderr)) <= {"xlsxwriter"}, heavy_imports(result.stderr)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "processor.validate.template" in imported and "processor.record.ledger" not in imported
 
 
 def test_status_after_the_roster_changed_checks_it_again(tmp_path):
