@@ -377,14 +377,11 @@ class Intake:
                 reason = failure_reason(exc, self.ws.inbox / relative, removing=True)
                 log.error("文件 %s 已登记（回执编号 %s），但无法从收件箱中删除：%s。该文件不再处理，"
                           "请手动移出收件箱。", readable_name(relative), receipt_number(row), reason)
-                self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1, inbox_left=reason,
-                                     durable=False)
+                self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1, inbox_left=reason, durable=False)
                 return receipt
             if removed:  # per-unit sub-folders stay: the office permissions them on the share
                 checkpoint("after-unlink")
-        # One update for both facts: until it commits, recovery redoes the receipt (same file) and the removal.
-        # So it need not wait for the disk: a power cut that loses it leaves what a kill here leaves (the
-        # recording itself was committed durably, before the receipt).
+        # One update for both facts; recovery redoes the receipt and the removal until it commits: no wait for the disk
         self.ledger.set_file(file_id, receipt_path=receipt_path, inbox_removed=1, durable=False)
         return receipt
 
