@@ -150,15 +150,23 @@ def atomic_path(target: Path, *, sync_folder: bool = True) -> Iterator[Path]:
     The folder is synced after the replace, so the new name survives a power cut
     (``sync_folder=False``: the caller syncs it once after several files).
     """
-    target = Path(target)
+    with _replacing(Path(target), sync_folder) as (fd, tmp):
+        os.close(fd)
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(target: Path, sync_folder: bool) -> Iterator[tuple[int, Path]]:
+    """A new temp file beside ``target``, as its open descriptor (the caller's to close) and path,
+    for the block to fill and sync; then it gets its mode and replaces ``target``, and the folder is
+    synced.  On error it is removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
-    os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        yield fd, tmp_path
         os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, target)
         if sync_folder:
@@ -189,21 +197,10 @@ def atomic_write_bytes(target: Path, data: bytes, *, sync_folder: bool = True) -
     """:func:`atomic_path` for bytes in hand: written and synced through the one descriptor the
     temp file was created with (intake writes two receipts a form)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fd)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if sync_folder:
-        fsync_folder(target.parent)
+    with _replacing(target, sync_folder) as (fd, _), open(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fd)
     return target
 
 
