@@ -432,17 +432,7 @@ class Ledger:
         where, params = ["f.status = 'accepted'"], []
         if file_ids is not None:
             where, params = ["t.file_id IN (SELECT value FROM json_each(?))"], [json.dumps(sorted(file_ids))]
-        if months is not None:
-            months = list(months)
-            where.append(f"t.month IN ({', '.join('?' * len(months))})")
-            params += months
-        if units is not None:
-            units = self._names_of(units)
-            where.append(f"t.unit IN ({', '.join('?' * len(units))})")
-            params += units
-        if until is not None:
-            where.append("t.month <= ?")
-            params.append(until)
+        self._scope("t.", where, params, units=units, months=months, until=until)
         names = [f.name for f in data_fields(spec)]
         sql = (f"SELECT t.file_id, t.unit, t.month, t.row, {', '.join('t.' + n for n in names)} "
                f"FROM {sheet_key} t JOIN files f ON f.id = t.file_id WHERE {' AND '.join(where)} "
@@ -479,19 +469,25 @@ class Ledger:
         """The current accepted arrivals (of ``units``, up to ``until``, of ``months``), in the order
         :meth:`accepted_records` gives their rows: by unit (as recorded), month, then arrival."""
         where, params = ["status = 'accepted'"], []
-        if units is not None:
-            names = self._names_of(units)
-            where.append(f"unit IN ({', '.join('?' * len(names))})")
-            params += names
-        if months is not None:
-            months = list(months)
-            where.append(f"month IN ({', '.join('?' * len(months))})")
-            params += months
-        if until is not None:
-            where.append("month <= ?")
-            params.append(until)
+        self._scope("", where, params, units=units, months=months, until=until)
         return [r[0] for r in self.query(f"SELECT id FROM files WHERE {' AND '.join(where)} ORDER BY unit, month, id",
                                          params)]
+
+    def _scope(self, alias: str, where: list[str], params: list, *, units: Iterable[str] | None,
+               months: Iterable[str] | None, until: str | None) -> None:
+        """Add to ``where`` and ``params`` the terms keeping the rows (of the table ``alias``, "t."
+        or "") of ``units`` under any of their names, of ``months``, up to ``until``."""
+        if months is not None:
+            months = list(months)
+            where.append(f"{alias}month IN ({', '.join('?' * len(months))})")
+            params += months
+        if units is not None:
+            names = self._names_of(units)
+            where.append(f"{alias}unit IN ({', '.join('?' * len(names))})")
+            params += names
+        if until is not None:
+            where.append(f"{alias}month <= ?")
+            params.append(until)
 
     def _arrival_rows(self, sheet_key: str, file_ids: list[int]) -> list[tuple]:
         """The rows of a sheet of these arrivals (tuples of :func:`sheet_columns`), arrival after arrival
