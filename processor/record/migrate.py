@@ -37,12 +37,16 @@ def data_fields(spec: SheetSpec):
     return [f for f in spec.fields if f.name not in KEY_COLUMNS]
 
 
+def sql_columns(spec) -> list[tuple[str, str]]:
+    """A sheet table's (column, SQL type), key columns first (``spec``: a model's sheet or its layout)."""
+    return [*KEY_COLUMN_TYPES, *((f.name, SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec))]
+
+
 def model_layout() -> dict[str, list[tuple[str, str]]]:
     """Per sheet table, the (column, SQL type) the live models declare, key columns first."""
     from processor.schemas.form import FORM_SHEETS
 
-    return {spec.key: [*KEY_COLUMN_TYPES, *((f.name, SQL_TYPES.get(f.kind, "TEXT")) for f in data_fields(spec))]
-            for spec in FORM_SHEETS}
+    return {spec.key: sql_columns(spec) for spec in FORM_SHEETS}
 
 
 def model_sources_digest() -> str:

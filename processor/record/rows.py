@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from processor.common.values import is_missing
-from processor.record.migrate import KEY_COLUMN_TYPES, KEY_COLUMNS, SQL_TYPES, data_fields
+from processor.record.migrate import KEY_COLUMNS, data_fields, sql_columns
 
 if TYPE_CHECKING:  # pandas loads where a frame is built
     import pandas as pd
@@ -28,7 +28,7 @@ def sheet_columns(sheet_key: str) -> tuple[str, ...]:
     """The columns of a sheet's rows as the ledger gives them: key columns, then the model's fields."""
     from processor.schemas.layout import LAYOUT_BY_KEY
 
-    return (*KEY_COLUMNS, *(f.name for f in data_fields(LAYOUT_BY_KEY[sheet_key])))
+    return tuple(name for name, _ in sql_columns(LAYOUT_BY_KEY[sheet_key]))
 
 
 def typed_chunks(cursor: sqlite3.Cursor, sheet_key: str) -> Iterator[Iterator[tuple]]:
@@ -77,9 +77,7 @@ def _column_types(sheet_key: str) -> tuple[type, ...]:
     column an int, a number in a TEXT column text)."""
     from processor.schemas.layout import LAYOUT_BY_KEY
 
-    declared = [*(kind for _, kind in KEY_COLUMN_TYPES),
-                *(SQL_TYPES.get(f.kind, "TEXT") for f in data_fields(LAYOUT_BY_KEY[sheet_key]))]
-    return tuple(_PYTHON_TYPES[kind] for kind in declared)
+    return tuple(_PYTHON_TYPES[kind] for _, kind in sql_columns(LAYOUT_BY_KEY[sheet_key]))
 
 
 def as_read_back(sheet_key: str, stored: list[tuple]) -> list[tuple] | None:
