@@ -29,21 +29,29 @@ def month_str(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def add_months(month: str, n: int) -> str:
-    y, m = parse_month(month)
-    index = y * 12 + (m - 1) + n
+def month_index(month: str) -> int:
+    """The month's place in a count of months (consecutive months differ by one)."""
+    year, m = parse_month(month)
+    return year * 12 + m - 1
+
+
+def month_at(index: int) -> str:
+    """The month at ``index`` of :func:`month_index`'s count."""
     return month_str(index // 12, index % 12 + 1)
+
+
+def add_months(month: str, n: int) -> str:
+    return month_at(month_index(month) + n)
 
 
 def month_range(first: str, last: str) -> list[str]:
     out, cur = [], first
     if cur <= last:
-        year, month = parse_month(first)
-        index = year * 12 + month - 1  # counted on, not parsed again for each month
+        index = month_index(first)  # counted on, not parsed again for each month
         while cur <= last:
             out.append(cur)
             index += 1
-            cur = month_str(index // 12, index % 12 + 1)
+            cur = month_at(index)
     return out
 
 

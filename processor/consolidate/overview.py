@@ -376,15 +376,10 @@ def _quality(warned: Callable[..., list[Finding]], units: list[str], months: lis
                                           "message": w.evidence, "months": []})
             if month not in case["months"]:
                 case["months"].append(month)
-    rows = sorted(cases.values(), key=lambda c: (-_month_index(max(c["months"])), order.get(c["units"][0], len(order))))
+    rows = sorted(cases.values(), key=lambda c: (-periods.month_index(max(c["months"])), order.get(c["units"][0], len(order))))
     return [{"unit": cnfmt.join_cn(c["units"]), "site": c["site"], "title": c["title"], "message": c["message"],
              "month": max(c["months"]), "months": c["months"], "month_label": months_cn(c["months"]),
              "times": len(c["months"])} for c in rows]
-
-
-def _month_index(month: str) -> int:
-    y, m = periods.parse_month(month)
-    return y * 12 + m
 
 
 def _limit_text(f: Finding) -> str:
